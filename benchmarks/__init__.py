@@ -1,0 +1,1 @@
+"""kmemx benchmarks: each runs kmemx and drgn on the same vmcore in one process."""

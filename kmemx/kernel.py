@@ -1,0 +1,149 @@
+"""The :class:`Kernel`: a target, its drgn Program, and kmemx's fast reader."""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any, Union
+
+from .errors import FaultError
+from .memory import AddressSpace
+from .readers.base import PhysicalMemory, ReadStats
+from .readers.drgnreader import DrgnReader
+from .vmcoreinfo import Vmcoreinfo
+
+if TYPE_CHECKING:
+    import drgn
+
+    from .types.view import View
+
+__all__ = ["Kernel"]
+
+_U8 = struct.Struct("<B").unpack_from
+_U16 = struct.Struct("<H").unpack_from
+_U32 = struct.Struct("<I").unpack_from
+_U64 = struct.Struct("<Q").unpack_from
+
+Reader = Union[PhysicalMemory, DrgnReader]
+
+
+class Kernel:
+    """A kernel being debugged (a vmcore or the live kernel).
+
+    ``k.prog`` is the :class:`drgn.Program` for types, symbols and helpers;
+    kmemx's reader sits underneath it, so drgn Objects read through the same
+    fast path.  Reads raise :class:`drgn.FaultError` for unreadable memory.
+    """
+
+    def __init__(self, prog: drgn.Program, reader: Reader, space: AddressSpace | None,
+                 vmcoreinfo: Vmcoreinfo | None, stats: ReadStats,
+                 target: str = "") -> None:
+        self.prog = prog
+        self.reader = reader
+        self.space = space
+        self.vmcoreinfo = vmcoreinfo
+        self.stats = stats
+        self.target = target
+        if space is None:
+            self._pages: dict[int, Any] = {}
+        else:
+            self._pages = space.pages
+        self._prog_read = prog.read
+
+    # -- raw reads ----------------------------------------------------------------
+    def read(self, addr: int, size: int, physical: bool = False) -> bytes:
+        """Read ``size`` bytes at ``addr`` (virtual unless ``physical``)."""
+        st = self.stats
+        if st.counting:
+            st.reads += 1
+            st.bytes += size
+        if self.space is not None:
+            try:
+                data = self.space.read(addr, size, physical)
+                st.mmap_hits += 1
+                return data
+            except FaultError:
+                pass
+            st.fallbacks += 1
+        data2: bytes = self._prog_read(addr, size, physical)
+        return data2
+
+    def _slow(self, addr: int, size: int) -> tuple[Any, int]:
+        """Buffer and offset to unpack ``size`` bytes at ``addr`` from."""
+        if self.space is not None and (addr & 0xFFF) + size <= 4096:
+            try:
+                buf, base = self.space.page(addr)
+                return buf, base + (addr & 0xFFF)
+            except FaultError:
+                self.stats.fallbacks += 1
+        return self._prog_read(addr & 0xFFFFFFFFFFFFFFFF, size, False), 0
+
+    def read_u8(self, addr: int) -> int:
+        p = self._pages.get(addr >> 12)
+        if p is None:
+            p = self._slow(addr, 1)
+            return _U8(p[0], p[1])[0]  # type: ignore[no-any-return]
+        return _U8(p[0], p[1] + (addr & 0xFFF))[0]  # type: ignore[no-any-return]
+
+    def read_u16(self, addr: int) -> int:
+        p = self._pages.get(addr >> 12)
+        o = addr & 0xFFF
+        if p is None or o > 4094:
+            p = self._slow(addr, 2)
+            return _U16(p[0], p[1])[0]  # type: ignore[no-any-return]
+        return _U16(p[0], p[1] + o)[0]  # type: ignore[no-any-return]
+
+    def read_u32(self, addr: int) -> int:
+        p = self._pages.get(addr >> 12)
+        o = addr & 0xFFF
+        if p is None or o > 4092:
+            p = self._slow(addr, 4)
+            return _U32(p[0], p[1])[0]  # type: ignore[no-any-return]
+        return _U32(p[0], p[1] + o)[0]  # type: ignore[no-any-return]
+
+    def read_u64(self, addr: int) -> int:
+        p = self._pages.get(addr >> 12)
+        o = addr & 0xFFF
+        if p is None or o > 4088:
+            p = self._slow(addr, 8)
+            return _U64(p[0], p[1])[0]  # type: ignore[no-any-return]
+        return _U64(p[0], p[1] + o)[0]  # type: ignore[no-any-return]
+
+    read_word = read_u64
+
+    # -- typed views ------------------------------------------------------------
+    def view(self, type: Any, address: int) -> View:
+        """A typed view of ``type`` (a name like ``"struct task_struct"`` or a
+        :class:`drgn.Type`) at ``address``."""
+        from .types.view import make_view
+
+        return make_view(self, type, address)
+
+    def object(self, name: str) -> View:
+        """A view of the global variable ``name`` (``k.object("init_task")``)."""
+        from .types.view import global_view
+
+        return global_view(self, name)
+
+    def sizeof(self, type: Any) -> int:
+        from .types.layout import resolve_type
+
+        return int(resolve_type(self.prog, type).size or 0)
+
+    def offsetof(self, type: Any, member: str) -> int:
+        from .types.layout import layout_for, resolve_type
+
+        return layout_for(self.prog, resolve_type(self.prog, type)).offsetof(member)
+
+    # -- misc ---------------------------------------------------------------------
+    @property
+    def release(self) -> str:
+        if self.vmcoreinfo is not None and self.vmcoreinfo.osrelease:
+            return self.vmcoreinfo.osrelease
+        return str(self.prog["UTS_RELEASE"].string_().decode())
+
+    def __repr__(self) -> str:
+        return f"<kmemx.Kernel {self.target or 'target'} reader={self.reader.name}>"
+
+    def close(self) -> None:
+        if isinstance(self.reader, PhysicalMemory):
+            self.reader.close()

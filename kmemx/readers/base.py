@@ -1,0 +1,71 @@
+"""The interface every mmap-backed physical memory source implements."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, fields
+from typing import Union
+
+__all__ = ["Buffer", "PhysicalMemory", "ReadStats"]
+
+#: What a reader hands out: an mmap or a bytes object to unpack from.
+Buffer = Union[bytes, bytearray, memoryview, "mmap_type"]
+
+try:  # pragma: no cover - typing only
+    from mmap import mmap as mmap_type
+except ImportError:  # pragma: no cover
+    mmap_type = bytes  # type: ignore[misc,assignment]
+
+
+@dataclass
+class ReadStats:
+    """Read telemetry of a :class:`~kmemx.Kernel`.
+
+    ``reads``/``bytes`` count reads through kmemx's API when counting is on
+    (``k.stats.counting = True``); the other counters are always kept since
+    they are off the hot path.
+    """
+
+    counting: bool = False
+    reads: int = 0
+    bytes: int = 0
+    #: virtual pages translated and cached (page-table walks or direct-map hits)
+    translations: int = 0
+    #: reads served from an mmap
+    mmap_hits: int = 0
+    #: reads handed to drgn because the mmap path could not serve them
+    fallbacks: int = 0
+    #: reads that raised FaultError
+    faults: int = 0
+
+    def reset(self) -> None:
+        for f in fields(self):
+            if f.name != "counting":
+                setattr(self, f.name, 0)
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: int(getattr(self, f.name)) for f in fields(self)}
+
+
+class PhysicalMemory(abc.ABC):
+    """Physical memory backed by an mmap.
+
+    :meth:`locate` returns a buffer and an offset such that the page holding
+    ``paddr`` can be read at ``buf[off : off + 4096]``; readers guarantee
+    a whole page behind every successful lookup.
+    """
+
+    #: reader name reported as ``k.reader.name``
+    name: str = "mmap"
+
+    @abc.abstractmethod
+    def locate(self, paddr: int) -> tuple[Buffer, int] | None:
+        """Buffer and offset of the start of the page holding ``paddr``, or
+        ``None`` when the page is not in the target."""
+
+    @abc.abstractmethod
+    def ranges(self) -> list[tuple[int, int]]:
+        """Physical ``(start, end)`` ranges that may be present."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the mapping."""

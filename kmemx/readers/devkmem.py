@@ -1,0 +1,67 @@
+"""``/dev/kmem``: kernel virtual memory, for kernels up to 5.12 with DEVKMEM.
+
+The file offset is a kernel virtual address in the direct map, and
+``mmap_kmem()`` converts it with ``__pa()``, so only the direct map can be
+mapped (the source says "vmalloc is not supported right now").  Offsets are
+at or above 2^63; Python's :mod:`mmap` refuses those, so the mapping is made
+with libc's ``mmap`` through ctypes, where ``off_t`` wraps as the kernel's
+unsigned ``vm_pgoff`` expects.
+
+No kernel available to the test suite still has ``/dev/kmem`` (it was
+removed in 5.13 and Debian disabled it in 2.6.31), so the tests run this
+reader on a stand-in file with ``page_offset=0``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import mmap
+import os
+
+from ..errors import LiveAccessError
+from .base import Buffer
+from .windowed import WindowedMemory
+
+__all__ = ["DevKmemMemory"]
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_int64]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+class DevKmemMemory(WindowedMemory):
+    name = "mmap-devkmem"
+
+    def __init__(self, ranges: list[tuple[int, int]], page_offset: int,
+                 path: str = "/dev/kmem") -> None:
+        super().__init__(ranges)
+        self.path = path
+        self.page_offset = page_offset
+        try:
+            self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            hint = " (no DEVKMEM: removed in 5.13)" if e.errno in (errno.ENXIO, errno.ENOENT) else ""
+            raise LiveAccessError(f"{path}: {e.strerror}{hint}; run 'kmemx doctor'") from None
+        self._maps: list[tuple[int, int]] = []
+
+    def _map(self, start: int, length: int) -> Buffer | None:
+        off = (self.page_offset + start) & 0xFFFFFFFFFFFFFFFF
+        if off >= 1 << 63:
+            off -= 1 << 64  # the kernel reads off_t as an unsigned page offset
+        addr = _libc.mmap(None, length, mmap.PROT_READ, mmap.MAP_SHARED, self.fd, off)
+        if addr is None or addr == _MAP_FAILED:
+            return None
+        self._maps.append((addr, length))
+        return memoryview((ctypes.c_char * length).from_address(addr)).cast("B")
+
+    def close(self) -> None:
+        self._windows.clear()
+        for addr, length in self._maps:
+            _libc.munmap(addr, length)
+        self._maps.clear()
+        os.close(self.fd)

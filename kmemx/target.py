@@ -1,0 +1,338 @@
+"""Open a target: a vmcore, the live kernel, or an existing drgn Program.
+
+``open()`` picks the fastest reader that works and puts it underneath drgn
+with ``Program.add_memory_segment``, so drgn Objects, helpers and scripts
+read through kmemx's mmap too.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Callable
+
+import drgn
+
+from .arch.x86_64 import X86_64Translator
+from .buildid import elf_build_id
+from .errors import (
+    CoreFormatError,
+    KmemxWarning,
+    LiveAccessError,
+    MismatchError,
+    NoVmcoreinfoError,
+    TargetError,
+)
+from .kernel import Kernel
+from .memory import AddressSpace
+from .readers.base import PhysicalMemory, ReadStats
+from .readers.devmem import DevMemMemory
+from .readers.drgnreader import DrgnReader
+from .readers.elfcore import ElfCore, ElfCoreMemory, parse_elf_core
+from .vmcoreinfo import Vmcoreinfo
+
+__all__ = ["READERS", "attach", "open", "open_live"]
+
+#: Reader names accepted by ``open(reader=...)``.
+READERS = ("mmap-elf", "mmap-devmem", "drgn")
+
+_KDUMP_MAGIC = b"KDUMP   "
+_FLAT_MAGIC = b"makedumpfile"
+
+
+def _sniff(path: str) -> str:
+    try:
+        with builtins_open(path, "rb") as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        raise TargetError(f"{path}: No such file or directory") from None
+    except IsADirectoryError:
+        raise TargetError(f"{path}: is a directory, not a vmcore") from None
+    except OSError as e:
+        raise TargetError(f"{path}: {e.strerror}") from None
+    if head[:4] == b"\x7fELF":
+        return "elf"
+    if head[:8] == _KDUMP_MAGIC:
+        return "kdump"
+    if head[:12] == _FLAT_MAGIC:
+        raise CoreFormatError(f"{path}: makedumpfile flattened format; convert it first with "
+                              "'makedumpfile -R newfile < dumpfile'")
+    if not head:
+        raise CoreFormatError(f"{path}: empty file, not a vmcore")
+    raise CoreFormatError(f"{path}: not an ELF or kdump-compressed vmcore")
+
+
+builtins_open = open  # ``open`` below is kmemx's
+
+
+def _check_vmlinux(vmlinux: str, vmci: Vmcoreinfo | None, core: str) -> None:
+    if not os.path.exists(vmlinux):
+        raise TargetError(f"{vmlinux}: No such file or directory")
+    bid = elf_build_id(vmlinux)
+    if bid is None:
+        with builtins_open(vmlinux, "rb") as f:
+            if f.read(4) != b"\x7fELF":
+                raise TargetError(f"{vmlinux}: not an ELF file (need vmlinux with debug info)")
+    want = vmci.build_id if vmci else None
+    if bid and want and bid != want:
+        rel = vmci.osrelease if vmci else "?"
+        raise MismatchError(f"{vmlinux} does not match {core}: build ID {bid[:12]}… but the "
+                            f"dump's kernel ({rel}) has {want[:12]}…")
+
+
+def _load_debug_info(prog: drgn.Program, vmlinux: str | None, vmci: Vmcoreinfo | None,
+                     core: str) -> None:
+    if vmlinux is not None:
+        _check_vmlinux(vmlinux, vmci, core)
+        try:
+            prog.load_debug_info([vmlinux], main=True)
+        except drgn.MissingDebugInfoError as e:
+            msg = str(e).splitlines()[0]
+            if "kernel" in msg or "vmlinux" in msg:
+                rel = vmci.osrelease if vmci else "the dump's kernel"
+                raise MismatchError(f"{vmlinux} is not the vmlinux of {rel} in {core}") from None
+        return
+    try:
+        prog.load_debug_info(main=True)
+    except drgn.MissingDebugInfoError:
+        rel = (vmci.osrelease if vmci else None) or "this kernel"
+        raise TargetError(f"no debug info found for {rel}: pass -s/--symbols VMLINUX or install "
+                          f"linux-image-{rel}-dbg") from None
+
+
+def _segment_reader(mm: Any, base: int) -> Callable[[int, int, int, bool], Any]:
+    def read_fn(address: int, count: int, offset: int, physical: bool) -> Any:
+        return mm[base + offset:base + offset + count]
+    return read_fn
+
+
+def _zero_reader(address: int, count: int, offset: int, physical: bool) -> bytes:
+    return bytes(count)
+
+
+def _paged_reader(space: AddressSpace, start: int) -> Callable[[int, int, int, bool], Any]:
+    def read_fn(address: int, count: int, offset: int, physical: bool) -> Any:
+        return space.read(start + offset, count, True)
+    return read_fn
+
+
+def _install_phys_segments(prog: drgn.Program, phys: PhysicalMemory, space: AddressSpace) -> None:
+    """Put kmemx's physical memory underneath drgn."""
+    if isinstance(phys, ElfCoreMemory):
+        for seg in phys.core.segments:
+            if seg.filesz:
+                prog.add_memory_segment(seg.paddr, seg.filesz,
+                                        _segment_reader(phys.mm, seg.offset), physical=True)
+            if seg.memsz > seg.filesz and not seg.truncated:
+                prog.add_memory_segment(seg.paddr + seg.filesz, seg.memsz - seg.filesz,
+                                        _zero_reader, physical=True)
+        return
+    for start, end in phys.ranges():
+        prog.add_memory_segment(start, end - start, _paged_reader(space, start), physical=True)
+
+
+def _linear_runs(space: AddressSpace, vstart: int, pstart: int, size: int,
+                 step: int) -> list[tuple[int, int, int]]:
+    """Split ``[vstart, vstart+size)`` into runs the page tables map linearly to
+    ``pstart + (v - vstart)``; checked every ``step`` bytes."""
+    runs: list[tuple[int, int, int]] = []
+    cur: int | None = None
+    for off in range(0, size, step):
+        ok = space.translator.translate(vstart + off) == pstart + off
+        if ok and cur is None:
+            cur = off
+        elif not ok and cur is not None:
+            runs.append((vstart + cur, pstart + cur, off - cur))
+            cur = None
+    if cur is not None:
+        runs.append((vstart + cur, pstart + cur, size - cur))
+    return runs
+
+
+def _install_virtual_segments(prog: drgn.Program, phys: PhysicalMemory,
+                              space: AddressSpace) -> None:
+    """Virtual segments for the direct map, so drgn reads it without walking
+    page tables.  Only runs that the page tables map linearly are added, so
+    drgn's answers (and faults) stay those of the page tables."""
+    if not isinstance(phys, ElfCoreMemory):
+        return
+    try:
+        pob = int(prog["page_offset_base"].value_())
+    except (KeyError, LookupError, drgn.FaultError):
+        return
+    for seg in phys.core.segments:
+        if not seg.filesz or seg.truncated:
+            continue
+        for vstart, pstart, size in _linear_runs(space, pob + seg.paddr, seg.paddr,
+                                                 seg.filesz, 1 << 21):
+            prog.add_memory_segment(vstart, size,
+                                    _segment_reader(phys.mm, seg.offset + pstart - seg.paddr),
+                                    physical=False)
+
+
+def _make_space(phys: PhysicalMemory, vmci: Vmcoreinfo, stats: ReadStats,
+                core: str) -> AddressSpace:
+    pgd = vmci.symbol("swapper_pg_dir")
+    if pgd is None:
+        raise NoVmcoreinfoError(f"{core}: VMCOREINFO has no SYMBOL(swapper_pg_dir)")
+    translator = X86_64Translator(X86_64Translator.pa_symbol(pgd, vmci.phys_base),
+                                  vmci.five_level, lambda p: None)
+    space = AddressSpace(phys, translator, stats)
+    translator._read = space.read_phys_u64
+    return space
+
+
+def _vmcoreinfo_from_prog(prog: drgn.Program) -> Vmcoreinfo | None:
+    try:
+        return Vmcoreinfo(prog["VMCOREINFO"].string_())
+    except (KeyError, LookupError, drgn.FaultError, ValueError):
+        return None
+
+
+def _elf_kernel(path: str, core: ElfCore, prog: drgn.Program, stats: ReadStats,
+                virtual_segments: bool) -> Kernel:
+    raw = core.vmcoreinfo
+    if raw is None:
+        raise NoVmcoreinfoError(f"{path}: no VMCOREINFO note (a QEMU dump needs "
+                                "'-device vmcoreinfo' and qemu_fw_cfg in the guest)")
+    vmci = Vmcoreinfo(raw)
+    phys = ElfCoreMemory(core)
+    space = _make_space(phys, vmci, stats, path)
+    _install_phys_segments(prog, phys, space)
+    if virtual_segments:
+        _install_virtual_segments(prog, phys, space)
+    return Kernel(prog, phys, space, vmci, stats, target=path)
+
+
+def open(core: str | os.PathLike[str] | None = None,
+         vmlinux: str | os.PathLike[str] | None = None, *,
+         reader: str | None = None, debug_info: bool = True,
+         virtual_segments: bool = True) -> Kernel:
+    """Open a crash dump (ELF or kdump-compressed) or, with no ``core``, the
+    live kernel.
+
+    :param core: vmcore path, or None for the running kernel.
+    :param vmlinux: vmlinux with DWARF; None searches drgn's standard paths.
+    :param reader: force a reader: ``"mmap-elf"``, ``"mmap-devmem"`` or ``"drgn"``.
+    :param debug_info: load debug info (types and symbols).
+    :raises TargetError: one-line reason when the target cannot be opened.
+    """
+    if reader is not None and reader not in READERS:
+        raise TargetError(f"unknown reader {reader!r} (choose from {', '.join(READERS)})")
+    if core is None:
+        return open_live(vmlinux, reader=reader, debug_info=debug_info)
+    path = os.fspath(core)
+    kind = _sniff(path)
+    vml = os.fspath(vmlinux) if vmlinux is not None else None
+    elf: ElfCore | None = None
+    if kind == "elf":
+        elf = parse_elf_core(path)
+        if elf.vmcoreinfo is None:
+            raise NoVmcoreinfoError(f"{path}: no VMCOREINFO note (a QEMU dump needs "
+                                    "'-device vmcoreinfo' and qemu_fw_cfg in the guest)")
+        if elf.truncated:
+            missing = sum(s.memsz for s in elf.segments if s.truncated)
+            warnings.warn(f"{path} is truncated ({elf.size} bytes): memory past the end of the "
+                          f"file reads as a fault ({missing >> 20} MiB of segments affected)",
+                          KmemxWarning, stacklevel=2)
+    elif reader not in (None, "drgn"):
+        raise TargetError(f"{path}: reader {reader} cannot read kdump-compressed dumps; "
+                          "use the drgn reader")
+    prog = drgn.Program()
+    try:
+        prog.set_core_dump(path)
+    except (ValueError, OSError, drgn.FaultError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CoreFormatError(f"{path}: {msg}") from None
+    vmci = Vmcoreinfo(elf.vmcoreinfo) if elf and elf.vmcoreinfo else _vmcoreinfo_from_prog(prog)
+    stats = ReadStats()
+    if debug_info:
+        _load_debug_info(prog, vml, vmci, path)
+    if elf is not None and reader in (None, "mmap-elf"):
+        k = _elf_kernel(path, elf, prog, stats, virtual_segments)
+    else:
+        k = Kernel(prog, DrgnReader(prog), None, vmci, stats, target=path)
+    return k
+
+
+def open_live(vmlinux: str | os.PathLike[str] | None = None, *, reader: str | None = None,
+              debug_info: bool = True, root: str = "/") -> Kernel:
+    """Open the running kernel with the best reader available.
+
+    ``/dev/mem`` mmap is used when it can map RAM (STRICT_DEVMEM off, no
+    lockdown, PAT off or kernel >= 6.16); otherwise drgn reads ``/proc/kcore``.
+    """
+    vml = os.fspath(vmlinux) if vmlinux is not None else None
+    reasons: list[str] = []
+    stats = ReadStats()
+    if reader in (None, "mmap-devmem"):
+        try:
+            return _devmem_kernel(vml, stats, debug_info, root)
+        except LiveAccessError as e:
+            if reader == "mmap-devmem":
+                raise
+            reasons.append(str(e).replace("; run 'kmemx doctor'", ""))
+    if reader in (None, "drgn"):
+        try:
+            prog = _kcore_prog()
+        except PermissionError as e:
+            reasons.append(f"/proc/kcore: {e.strerror}")
+        except (OSError, ValueError) as e:
+            reasons.append(f"/proc/kcore: {getattr(e, 'strerror', None) or e}")
+        else:
+            vmci = _vmcoreinfo_from_prog(prog)
+            if debug_info:
+                _load_debug_info(prog, vml, vmci, "the running kernel")
+            return Kernel(prog, DrgnReader(prog), None, vmci, stats, target="live")
+    raise LiveAccessError("cannot read the running kernel: " + "; ".join(reasons) +
+                          "; run 'kmemx doctor' for why and what to change")
+
+
+def _kcore_prog() -> drgn.Program:
+    prog = drgn.Program()
+    prog.set_kernel()
+    return prog
+
+
+def _devmem_kernel(vmlinux: str | None, stats: ReadStats, debug_info: bool,
+                   root: str) -> Kernel:
+    base = root.rstrip("/")
+    phys = DevMemMemory(path=f"{base}/dev/mem", iomem=f"{base}/proc/iomem")
+    try:
+        phys.probe()
+        try:
+            with builtins_open(f"{base}/sys/kernel/vmcoreinfo") as f:
+                addr_s, size_s = f.read().split()
+        except OSError as e:
+            raise LiveAccessError(f"/sys/kernel/vmcoreinfo: {e.strerror}") from None
+        vaddr, vsize = int(addr_s, 16), int(size_s, 16)
+        tmp = AddressSpace(phys, X86_64Translator(0, False, lambda p: None), stats)
+        try:
+            raw = tmp.read(vaddr, vsize, physical=True)
+        except drgn.FaultError:
+            raise LiveAccessError(f"/dev/mem: cannot read VMCOREINFO at {vaddr:#x}") from None
+        # The note: 12-byte header, "VMCOREINFO\0" padded to 12, then the text.
+        raw = raw[24:].split(b"\0", 1)[0]
+        vmci = Vmcoreinfo(raw)
+        prog = drgn.Program(drgn.host_platform)
+        prog.set_linux_kernel_custom(raw, True)
+        space = _make_space(phys, vmci, stats, "/dev/mem")
+        _install_phys_segments(prog, phys, space)
+        if debug_info:
+            _load_debug_info(prog, vmlinux, vmci, "the running kernel")
+        return Kernel(prog, phys, space, vmci, stats, target="live")
+    except BaseException:
+        phys.close()
+        raise
+
+
+def attach(prog: drgn.Program, *, reader: str | None = None) -> Kernel:
+    """Wrap an existing :class:`drgn.Program`; an ELF vmcore gets the mmap reader."""
+    stats = ReadStats()
+    path = prog.core_dump_path
+    if path and reader in (None, "mmap-elf") and _sniff(path) == "elf":
+        core = parse_elf_core(path)
+        if core.vmcoreinfo is not None:
+            return _elf_kernel(path, core, prog, stats, virtual_segments=True)
+    return Kernel(prog, DrgnReader(prog), None, _vmcoreinfo_from_prog(prog), stats,
+                  target=path or "program")

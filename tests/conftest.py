@@ -1,0 +1,50 @@
+"""Shared pytest fixtures: the real-kernel test bed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.fixtures.fixture import Fixture, fixture_package, load_fixture
+
+
+def _builder_unavailable() -> str | None:
+    for tool in ("qemu-system-x86_64", "makedumpfile", "apt-get", "gcc", "busybox"):
+        if shutil.which(tool) is None and not (tool == "busybox" and os.path.exists("/bin/busybox")):
+            return f"{tool} is not installed (run ./scripts/setup)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def fixture() -> Fixture:
+    """The test-bed fixture for $KMEMX_KERNEL, built by ``./scripts/test`` beforehand.
+
+    Skipped (with the reason) only when it is not built and cannot be built here.
+    """
+    fx = load_fixture()
+    if fx is not None:
+        return fx
+    why = _builder_unavailable()
+    if why:
+        pytest.skip(f"no fixture for {fixture_package()} and the builder cannot run: {why}")
+    from tests.fixtures.builder import build
+    from tests.fixtures.errors import BuildError
+
+    try:
+        build(fixture_package())
+    except BuildError as e:
+        pytest.fail(f"fixture build failed: {e}")
+    fx = load_fixture()
+    assert fx is not None
+    return fx
+
+
+@pytest.fixture(scope="session", params=["elf", "kdump", "kdump-d31", "panic"])
+def variant(request: pytest.FixtureRequest, fixture: Fixture) -> str:
+    """Each dump variant in turn; skipped with the builder's reason when it could not be made."""
+    name: str = request.param
+    if not fixture.has(name):
+        pytest.skip(f"{name}: {fixture.skip_reason(name)}")
+    return name

@@ -1,0 +1,106 @@
+"""Tests of the test bed itself: every variant agrees with the guest's /proc."""
+
+from __future__ import annotations
+
+import pytest
+from drgn.helpers.linux.pid import for_each_task
+from drgn.helpers.linux.slab import for_each_slab_cache, slab_cache_usage
+
+from tests.fixtures.fixture import Fixture, comm_matches
+
+pytestmark = pytest.mark.vmcore
+
+
+def test_fixture_files(fixture: Fixture) -> None:
+    for name in ("vmlinux", "manifest.json", "manifest-panic.json", "vmcore.elf",
+                 "vmcore-panic.elf"):
+        assert (fixture.root / name).stat().st_size > 0, name
+    # Every variant that was skipped says why.
+    for name, v in fixture.meta["variants"].items():
+        assert v["ok"] or v.get("reason"), name
+
+
+def test_manifest_workload(fixture: Fixture) -> None:
+    m = fixture.manifest
+    w = m["workload"]
+    comms = [t["comm"] for t in m["tasks"]]
+    workers = {c for c in comms if c.startswith("kmx-w") and "-t" not in c}
+    assert len(workers) == w["workers"]
+    threads = [t for t in m["tasks"] if t["pid"] != t["tgid"]]
+    assert len(threads) == 2 * len(range(0, w["workers"], 10))
+    assert m["uname"]["release"] == fixture.release
+    assert any(mod["name"] == "dummy" for mod in m["modules"])
+    assert any(mt["mountpoint"] == "/kmx" and mt["fstype"] == "tmpfs" for mt in m["mounts"])
+
+
+def test_for_each_task_matches_manifest(fixture: Fixture, variant: str) -> None:
+    prog = fixture.drgn_program(variant)
+    manifest = fixture.manifest_for(variant)
+    got = sorted((int(t.pid), int(t.real_parent.pid), t.comm.string_().decode())
+                 for t in for_each_task(prog))
+    want = sorted((t["pid"], t["ppid"], t["comm"]) for t in manifest["tasks"])
+    assert [g[:2] for g in got] == [w[:2] for w in want]
+    for (pid, _, gc), (_, _, wc) in zip(got, want):
+        # /proc extends kernel thread names past task->comm's 15 bytes.
+        assert comm_matches(gc, wc), pid
+
+
+def test_kaslr_matches_kallsyms(fixture: Fixture, variant: str) -> None:
+    prog = fixture.drgn_program(variant)
+    for name, addr in fixture.manifest_for(variant)["kallsyms"].items():
+        assert prog.symbol(name).address == addr, name
+
+
+def test_slab_usage_close_to_slabinfo(fixture: Fixture) -> None:
+    """drgn's slab_cache_usage against /proc/slabinfo, read ~2 s before the dump.
+
+    Two explained differences:
+
+    * SLUB's /proc/slabinfo counts free objects only on the node partial
+      lists; free objects in per-CPU slabs and per-CPU partial slabs count as
+      active.  drgn counts them exactly, so /proc's active_objs may exceed
+      drgn's by at most the capacity of those slabs:
+      ncpus * objperslab * (1 + cpu_partial_slabs).
+    * /proc/slabinfo was read while the workload process ran (its /proc
+      walk's dentries, inodes, seq_file buffers, pde_openers), objects freed
+      before the dump, but the slabs those allocations opened (one per CPU)
+      may stay: 64 objects + 2% + one slab per CPU absorbs that churn.
+    """
+    from drgn.helpers.linux.cpumask import num_online_cpus
+
+    prog = fixture.prog
+    ncpus = num_online_cpus(prog)
+    want = {s["name"]: s for s in fixture.manifest["slabinfo"]}
+    seen = 0
+    for cache in for_each_slab_cache(prog):
+        name = cache.name.string_().decode()
+        if name not in want:
+            continue
+        usage = slab_cache_usage(cache)
+        w = want[name]
+        noise = 64 + w["num_objs"] // 50 + ncpus * w["objperslab"]
+        try:
+            cpu_partial = int(cache.cpu_partial_slabs)
+        except AttributeError:  # before 5.16 the limit was in objects
+            cpu_partial = int(cache.cpu_partial) // max(1, w["objperslab"])
+        percpu = ncpus * w["objperslab"] * (1 + cpu_partial)
+        assert abs(usage.num_objs - w["num_objs"]) <= noise, name
+        assert -noise <= w["active_objs"] - usage.active_objs <= percpu + noise, name
+        seen += 1
+    assert seen >= len(want) * 0.9
+
+
+def test_panic_dump_has_crashed_thread(fixture: Fixture) -> None:
+    prog = fixture.drgn_program("panic")
+    thread = prog.crashed_thread()
+    assert thread.object.comm.string_() == b"kmx-crasher"
+    names = [f.name for f in prog.stack_trace(thread.object) if f.name]
+    assert "sysrq_handle_crash" in names
+
+
+def test_negative_fixture_is_refused_by_drgn(fixture: Fixture) -> None:
+    import drgn
+
+    prog = drgn.Program()
+    with pytest.raises(ValueError, match="unrecognized QEMU memory dump"):
+        prog.set_core_dump(str(fixture.core("novmcoreinfo")))
