@@ -9,12 +9,11 @@ from .errors import FaultError
 from .memory import AddressSpace
 from .readers.base import PhysicalMemory, ReadStats
 from .readers.drgnreader import DrgnReader
+from .types.view import View, global_view, make_view
 from .vmcoreinfo import Vmcoreinfo
 
 if TYPE_CHECKING:
     import drgn
-
-    from .types.view import View
 
 __all__ = ["Kernel"]
 
@@ -48,6 +47,7 @@ class Kernel:
         else:
             self._pages = space.pages
         self._prog_read = prog.read
+        prog.cache["kmemx.kernel"] = self
 
     # -- raw reads ----------------------------------------------------------------
     def read(self, addr: int, size: int, physical: bool = False) -> bytes:
@@ -114,14 +114,10 @@ class Kernel:
     def view(self, type: Any, address: int) -> View:
         """A typed view of ``type`` (a name like ``"struct task_struct"`` or a
         :class:`drgn.Type`) at ``address``."""
-        from .types.view import make_view
-
         return make_view(self, type, address)
 
     def object(self, name: str) -> View:
         """A view of the global variable ``name`` (``k.object("init_task")``)."""
-        from .types.view import global_view
-
         return global_view(self, name)
 
     def sizeof(self, type: Any) -> int:

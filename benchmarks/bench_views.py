@@ -1,0 +1,92 @@
+"""Typed-view benchmarks (issue: typed views), kmemx vs plain drgn on one dump.
+
+* per task: pid, tgid, real_parent->pid, comm, __state, mm->total_vm: target 20x;
+* every superblock's s_inodes walk reading i_ino: target 10x drgn's
+  list_for_each_entry;
+* create a view and read one field: target 10x Object + member_ + value_.
+
+Run: ``python -m benchmarks.bench_views [--core VMCORE --vmlinux VMLINUX]``
+"""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks.common import Result, fixture_paths, report, timeit
+
+
+def main(argv: list[str] | None = None) -> int:
+    core, vmlinux, args = fixture_paths(argv)
+    import drgn
+    from drgn.helpers.linux.list import list_for_each_entry as d_list
+    from drgn.helpers.linux.pid import for_each_task
+
+    import kmemx
+    from kmemx.helpers import list_for_each_entry
+    from kmemx.helpers.sched import for_each_task as k_for_each_task
+
+    plain = drgn.Program()
+    plain.set_core_dump(str(core))
+    plain.load_debug_info([str(vmlinux)], main=True)
+    k = kmemx.open(core, vmlinux)
+
+    def drgn_tasks() -> list[tuple[object, ...]]:
+        rows = []
+        for t in for_each_task(plain):
+            mm = t.mm
+            rows.append((t.pid.value_(), t.tgid.value_(), t.real_parent.pid.value_(),
+                         t.comm.string_(), t.__state.value_(),
+                         mm.total_vm.value_() if mm else 0))
+        return rows
+
+    def kmemx_tasks() -> list[tuple[object, ...]]:
+        rows = []
+        for th in k_for_each_task(k):
+            mm = th.mm
+            rows.append((th.pid, th.tgid, th.real_parent.pid, th.comm.string(),
+                         th.__state, mm.total_vm if mm else 0))
+        return rows
+
+    got = sorted(kmemx_tasks())
+    want = sorted(drgn_tasks())
+    assert got == want, "kmemx and drgn disagree on the task rows"
+
+    def drgn_inodes() -> int:
+        n = 0
+        for sb in d_list("struct super_block", plain["super_blocks"].address_of_(), "s_list"):
+            for i in d_list("struct inode", sb.s_inodes.address_of_(), "i_sb_list"):
+                n += i.i_ino.value_()
+        return n
+
+    def kmemx_inodes() -> int:
+        n = 0
+        for sb in list_for_each_entry("struct super_block", k.object("super_blocks"), "s_list"):
+            for i in list_for_each_entry("struct inode", sb.s_inodes, "i_sb_list"):
+                n += i.i_ino
+        return n
+
+    assert drgn_inodes() == kmemx_inodes()
+    addrs = [t.value_() for t in for_each_task(plain)]
+    task_t = plain.type("struct task_struct")
+
+    def drgn_one() -> None:
+        for a in addrs:
+            drgn.Object(plain, task_t, address=a).member_("pid").value_()
+
+    def kmemx_one() -> None:
+        for a in addrs:
+            k.view("struct task_struct", a).pid
+
+    results = [
+        Result(f"tasks: 6 fields x {len(want)} tasks", timeit(kmemx_tasks), timeit(drgn_tasks),
+               20.0),
+        Result("s_inodes walk reading i_ino", timeit(kmemx_inodes, repeat=3),
+               timeit(drgn_inodes, repeat=3), 10.0),
+        Result(f"create view + read one field x {len(addrs)}", timeit(kmemx_one),
+               timeit(drgn_one), 10.0),
+    ]
+    return report(results, args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

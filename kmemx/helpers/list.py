@@ -1,0 +1,147 @@
+"""Doubly linked lists (``list_head``), ``hlist`` and ``llist``."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import KmemxError, fault
+from ..kernel import Kernel
+from ..types.view import View
+from ._common import MAX_ENTRIES, address_of, entry_class
+
+__all__ = [
+    "ListCycleError",
+    "hlist_for_each_entry",
+    "list_count",
+    "list_for_each",
+    "list_for_each_entry",
+    "list_for_each_entry_reverse",
+    "llist_for_each_entry",
+]
+
+_U64 = struct.Struct("<Q").unpack_from
+
+
+class ListCycleError(KmemxError):
+    """A list loops back on itself without reaching its head."""
+
+    def __init__(self, message: str, address: int) -> None:
+        super().__init__(message)
+        self.address = address
+
+
+def _walk_batches(k: Kernel, head: int, first: int, link_off: int, stop_at_null: bool,
+                  limit: int) -> Iterator[list[int]]:
+    """Node addresses from ``first``, following the pointer at ``node +
+    link_off``, until ``head`` (or NULL when ``stop_at_null``), in batches:
+    the inner loop has no generator switch and only a few operations per
+    node, which is most of the walk's cost."""
+    pages = k._pages
+    unpack = _U64
+    seen: set[int] = set()
+    add = seen.add
+    node = first
+    n = 0
+    while True:
+        batch: list[int] = []
+        append = batch.append
+        end = min(n + 512, limit)
+        while node != head and n < end:
+            add(node)
+            n += 1
+            if len(seen) != n:
+                if batch:
+                    yield batch
+                raise ListCycleError(f"list cycle: node {node:#x} (after {n - 1} entries) "
+                                     "was already visited", node)
+            append(node)
+            a = node + link_off
+            p = pages.get(a >> 12)
+            if p is None or (a & 4095) > 4088:
+                if node == 0:
+                    batch.pop()
+                    if stop_at_null:
+                        node = head
+                        break
+                    if batch:
+                        yield batch
+                    last = batch[-1] if batch else head
+                    raise fault(0, f"list node {last:#x} has a NULL pointer")
+                try:
+                    node = k.read_u64(a)
+                except Exception:
+                    yield batch
+                    raise
+            else:
+                node = unpack(p[0], p[1] + (a & 4095))[0]
+        if batch:
+            yield batch
+        if node == head:
+            return
+        if n >= limit:
+            raise KmemxError(f"list longer than {limit} entries; stopping")
+
+
+def _walk(k: Kernel, head: int, first: int, link_off: int, stop_at_null: bool,
+          limit: int) -> Iterator[int]:
+    for batch in _walk_batches(k, head, first, link_off, stop_at_null, limit):
+        yield from batch
+
+
+def _entries(k: Kernel, cls: type[View], off: int, batches: Iterator[list[int]]) -> Iterator[View]:
+    for batch in batches:
+        for node in batch:
+            yield cls(k, node - off)
+
+
+def list_for_each(head: Any, k: Kernel | None = None, limit: int = MAX_ENTRIES) -> Iterator[int]:
+    """Addresses of the ``struct list_head`` nodes of the list at ``head``
+    (``struct list_head *``), like ``list_for_each()``."""
+    k, h = address_of(head, k)
+    return _walk(k, h, k.read_u64(h), 0, False, limit)
+
+
+def list_for_each_entry(type: Any, head: Any, member: str, k: Kernel | None = None,
+                        limit: int = MAX_ENTRIES) -> Iterator[View]:
+    """Views of ``type`` linked through ``member`` in the list at ``head``.
+
+    :param type: entry type, e.g. ``"struct task_struct"``.
+    :param head: ``struct list_head *`` (view, drgn Object or address with ``k``).
+    :param member: name of the entries' ``struct list_head`` member.
+    """
+    k, h = address_of(head, k)
+    cls, off = entry_class(k, type, member)
+    return _entries(k, cls, off, _walk_batches(k, h, k.read_u64(h), 0, False, limit))
+
+
+def list_for_each_entry_reverse(type: Any, head: Any, member: str, k: Kernel | None = None,
+                                limit: int = MAX_ENTRIES) -> Iterator[View]:
+    """Like :func:`list_for_each_entry`, following ``prev`` pointers."""
+    k, h = address_of(head, k)
+    cls, off = entry_class(k, type, member)
+    return _entries(k, cls, off, _walk_batches(k, h, k.read_u64(h + 8), 8, False, limit))
+
+
+def hlist_for_each_entry(type: Any, head: Any, member: str, k: Kernel | None = None,
+                         limit: int = MAX_ENTRIES) -> Iterator[View]:
+    """Entries of the ``struct hlist_head *`` at ``head``, linked by the
+    ``struct hlist_node`` ``member``."""
+    k, h = address_of(head, k)
+    cls, off = entry_class(k, type, member)
+    return _entries(k, cls, off, _walk_batches(k, -1, k.read_u64(h), 0, True, limit))
+
+
+def llist_for_each_entry(type: Any, node: Any, member: str, k: Kernel | None = None,
+                         limit: int = MAX_ENTRIES) -> Iterator[View]:
+    """Entries of a lock-less list from its first ``struct llist_node *``
+    (``head->first``), linked by the ``struct llist_node`` ``member``."""
+    k, first = address_of(node, k)
+    cls, off = entry_class(k, type, member)
+    return _entries(k, cls, off, _walk_batches(k, -1, first, 0, True, limit))
+
+
+def list_count(head: Any, k: Kernel | None = None, limit: int = MAX_ENTRIES) -> int:
+    """Number of entries in a list (``list_count_nodes()``)."""
+    return sum(1 for _ in list_for_each(head, k, limit))

@@ -1,0 +1,86 @@
+"""Tasks: processes and threads, over views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..kernel import Kernel
+from ..types.view import View
+from .list import list_for_each_entry
+
+__all__ = ["for_each_process", "for_each_task", "for_each_thread", "task_state_to_char"]
+
+
+def for_each_process(k: Kernel) -> Iterator[View]:
+    """Thread-group leaders (``for_each_process()``): like the kernel macro,
+    this starts after ``init_task``, so the idle tasks are not included."""
+    return list_for_each_entry("struct task_struct", k.object("init_task").tasks, "tasks")
+
+
+def for_each_thread(task: View) -> Iterator[View]:
+    """Threads of the process of ``task`` (``struct task_struct *``)."""
+    k: Kernel = task._k
+    new = k.prog.cache.get("kmemx.helpers.sched.thread_head")
+    if new is None:
+        # Linux 6.7 linked threads through signal->thread_head.
+        new = k.prog.cache["kmemx.helpers.sched.thread_head"] = hasattr(task.signal,
+                                                                        "thread_head")
+    if new:
+        yield from list_for_each_entry("struct task_struct", task.signal.thread_head,
+                                       "thread_node")
+        return
+    leader = task.group_leader
+    yield leader
+    head = leader.thread_group
+    if k.read_u64(head._a) != head._a:  # most processes have one thread
+        yield from list_for_each_entry("struct task_struct", head, "thread_group")
+
+
+def for_each_task(k: Kernel) -> Iterator[View]:
+    """Every thread of every process (``for_each_process_thread()``)."""
+    procs = for_each_process(k)
+    first = next(procs, None)
+    if first is None:
+        return
+    yield from for_each_thread(first)  # also settles which layout this kernel has
+    read_u64 = k.read_u64
+    cls = first.value_class
+    if k.prog.cache["kmemx.helpers.sched.thread_head"]:
+        # 6.7+: signal->thread_head lists every thread, the leader included.
+        sig_off = k.offsetof("struct task_struct", "signal")
+        head_off = k.offsetof("struct signal_struct", "thread_head")
+        node_off = k.offsetof("struct task_struct", "thread_node")
+        for p in procs:
+            head = read_u64(p._a + sig_off) + head_off
+            nxt = read_u64(head)
+            if read_u64(nxt) == head:  # one thread: the list holds just it
+                yield cls(k, nxt - node_off)
+            else:
+                yield from list_for_each_entry("struct task_struct", head, "thread_node", k=k)
+        return
+    off = k.offsetof("struct task_struct", "thread_group")
+    for p in procs:
+        yield p
+        head = p._a + off
+        if read_u64(head) != head:
+            yield from list_for_each_entry("struct task_struct", head, "thread_group", k=k)
+
+
+_STATE_CHARS = "RSDTtXZPI"
+
+
+def task_state_to_char(task: Any) -> str:
+    """``task_state_to_char()``: the one-letter state of ``struct task_struct *``,
+    as /proc and ps show it."""
+    try:
+        state = task.__state  # renamed from state in 5.14
+    except AttributeError:
+        state = task.state
+    # TASK_REPORT: the low 7 bits of __state | exit_state; TASK_IDLE reports 'I'.
+    report = (state | task.exit_state) & 0x7F
+    if state == 0x402:  # TASK_IDLE = TASK_UNINTERRUPTIBLE | TASK_NOLOAD
+        return "I"
+    if not report:
+        return "R"
+    return _STATE_CHARS[min(report.bit_length(), len(_STATE_CHARS) - 1)]

@@ -1,0 +1,114 @@
+"""Name lists for completion and "did you mean": symbols and type names.
+
+drgn has no API to enumerate types, so type names come from the vmlinux's
+``.BTF`` section (Debian and most distro kernels have CONFIG_DEBUG_INFO_BTF),
+parsed once and cached per program in ``prog.cache``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+__all__ = ["btf_type_names", "symbol_names", "type_names"]
+
+_BTF_MAGIC = 0xEB9F
+# BTF kinds
+_INT, _PTR, _ARRAY, _STRUCT, _UNION, _ENUM, _FWD, _TYPEDEF = 1, 2, 3, 4, 5, 6, 7, 8
+_VOLATILE, _CONST, _RESTRICT, _FUNC, _FUNC_PROTO, _VAR, _DATASEC, _FLOAT = (
+    9, 10, 11, 12, 13, 14, 15, 16)
+_DECL_TAG, _TYPE_TAG, _ENUM64 = 17, 18, 19
+
+
+def _section(path: str, name: bytes) -> bytes | None:
+    ehdr = struct.Struct("<16sHHIQQQIHHHHHH")
+    shdr = struct.Struct("<IIQQQQIIQQ")
+    with open(path, "rb") as f:
+        e = ehdr.unpack(f.read(ehdr.size))
+        shoff, shnum, shstrndx = e[6], e[12], e[13]
+        f.seek(shoff)
+        raw = f.read(shnum * shdr.size)
+        sh = [shdr.unpack_from(raw, i * shdr.size) for i in range(shnum)]
+        f.seek(sh[shstrndx][4])
+        names = f.read(sh[shstrndx][5])
+        for s in sh:
+            end = names.find(b"\0", s[0])
+            if names[s[0]:end] == name:
+                f.seek(s[4])
+                return f.read(s[5])
+    return None
+
+
+def btf_type_names(data: bytes) -> dict[str, list[str]]:
+    """``{"struct": [...], "union": [...], "enum": [...], "typedef": [...]}``."""
+    magic, _ver, _flags, hdr_len, type_off, type_len, str_off, _str_len = struct.unpack_from(
+        "<HBBIIIII", data, 0)
+    if magic != _BTF_MAGIC:
+        raise ValueError("not BTF")
+    types = data[hdr_len + type_off:hdr_len + type_off + type_len]
+    strs = data[hdr_len + str_off:]
+    out: dict[str, set[str]] = {"struct": set(), "union": set(), "enum": set(), "typedef": set()}
+    tag = {_STRUCT: "struct", _UNION: "union", _ENUM: "enum", _ENUM64: "enum",
+           _TYPEDEF: "typedef"}
+    pos = 0
+    while pos + 12 <= len(types):
+        name_off, info, _size = struct.unpack_from("<III", types, pos)
+        kind = (info >> 24) & 0x1F
+        vlen = info & 0xFFFF
+        pos += 12
+        if kind in tag and name_off:
+            end = strs.find(b"\0", name_off)
+            out[tag[kind]].add(strs[name_off:end].decode("ascii", "replace"))
+        if kind == _INT:
+            pos += 4
+        elif kind == _ARRAY:
+            pos += 12
+        elif kind in (_STRUCT, _UNION):
+            pos += 12 * vlen
+        elif kind == _ENUM:
+            pos += 8 * vlen
+        elif kind == _ENUM64:
+            pos += 12 * vlen
+        elif kind == _FUNC_PROTO:
+            pos += 8 * vlen
+        elif kind == _VAR:
+            pos += 4
+        elif kind == _DATASEC:
+            pos += 12 * vlen
+        elif kind == _DECL_TAG:
+            pos += 4
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _all_type_names(prog: Any) -> dict[str, list[str]]:
+    key = "kmemx.symbols.type_names"
+    cached: dict[str, list[str]] | None = prog.cache.get(key)
+    if cached is None:
+        cached = {"struct": [], "union": [], "enum": [], "typedef": []}
+        try:
+            path = prog.main_module().debug_file_path
+            data = _section(path, b".BTF") if path else None
+            if data:
+                cached = btf_type_names(data)
+        except (OSError, ValueError, LookupError, struct.error):
+            pass
+        prog.cache[key] = cached
+    return cached
+
+
+def type_names(prog: Any, tag: str) -> list[str]:
+    """Names of ``tag`` ("struct", "union", "enum", "typedef") types."""
+    return _all_type_names(prog).get(tag, [])
+
+
+def symbol_names(prog: Any) -> list[str]:
+    """Sorted, de-duplicated names of every symbol (cached per program)."""
+    key = "kmemx.symbols.symbol_names"
+    cached: list[str] | None = prog.cache.get(key)
+    if cached is None:
+        try:
+            cached = sorted({s.name for s in prog.symbols()})
+        except (LookupError, ValueError):
+            cached = []
+        prog.cache[key] = cached
+    return cached
