@@ -1,0 +1,76 @@
+"""Commands: a declarative API for plugins, an output layer and pipelines.
+
+A plugin module registers commands with :func:`command`::
+
+    @command("hello", "say hello", arguments=[arg("name")], columns=("NAME",))
+    def hello(ctx, args, input):
+        yield Row(("NAME",), (Name(args.name),))
+
+and :func:`execute` runs a command line (``ps -k | filter comm~kworker``)
+against a :class:`~kmemx.Kernel`, returning the rendered lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from ..kernel import Kernel
+from .cells import Address, Hex, Name, Percent, Size
+from .context import Context
+from .discovery import LoadedPlugin, load_plugins, loaded_plugins
+from .errors import CommandError, UsageError
+from .output import render, render_json, render_table
+from .pipeline import Pipeline, objects, parse_pipeline, run_pipeline, run_shell
+from .registry import REGISTRY, Command, Registry, arg, command
+from .rows import Row, Table, TextLine
+
+__all__ = [
+    "REGISTRY",
+    "Address",
+    "Command",
+    "CommandError",
+    "Context",
+    "Hex",
+    "LoadedPlugin",
+    "Name",
+    "Percent",
+    "Pipeline",
+    "Registry",
+    "Row",
+    "Size",
+    "Table",
+    "TextLine",
+    "UsageError",
+    "arg",
+    "command",
+    "execute",
+    "load_plugins",
+    "loaded_plugins",
+    "objects",
+    "parse_pipeline",
+    "render",
+    "render_json",
+    "render_table",
+    "run_pipeline",
+    "run_shell",
+]
+
+
+def execute(k: Kernel, line: str, as_json: bool = False,
+            progress: Callable[[str, int, int], None] | None = None,
+            registry: Registry | None = None) -> Iterator[str]:
+    """Run a command line and yield its output lines (lazily, so a pager or
+    ^C can stop a long walk).  Problems the command survived come last, as
+    ``kmemx: warning: ...`` lines.  Raises :class:`CommandError` (one line)."""
+    load_plugins()
+    ctx = Context(k, registry, progress)
+    run = run_pipeline(ctx, line)
+    lines = render(run.items, as_json=as_json or run.as_json)
+    if run.shell:
+        yield from run_shell(run.shell, "".join(x + "\n" for x in lines)).splitlines()
+    else:
+        yield from lines
+    for msg in ctx.errors[:20]:
+        yield f"kmemx: warning: {msg}"
+    if len(ctx.errors) > 20:
+        yield f"kmemx: warning: ... and {len(ctx.errors) - 20} more"

@@ -1,0 +1,87 @@
+"""The output layer: turns what commands yield into text or JSON.
+
+Commands never print; the CLI and the REPL call :func:`render`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .cells import Address, Size, cell_text
+from .rows import Row, TextLine
+
+__all__ = ["render", "render_json", "render_table"]
+
+
+def _align_right(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, (bool, Address))
+
+
+def render_table(columns: tuple[str, ...], rows: list[Row]) -> Iterator[str]:
+    """A crash-style table: header, then one line per row."""
+    texts = [[cell_text(c) for c in r.cells] for r in rows]
+    widths = [len(c) for c in columns]
+    for t in texts:
+        for i, s in enumerate(t):
+            widths[i] = max(widths[i], len(s))
+    right = [any(_align_right(r.cells[i]) or isinstance(r.cells[i], Size) for r in rows[:50])
+             for i in range(len(columns))]
+    last = len(columns) - 1
+
+    def fmt(vals: list[str]) -> str:
+        out = []
+        for i, s in enumerate(vals):
+            if i == last and not right[i]:
+                out.append(s)
+            else:
+                out.append(s.rjust(widths[i]) if right[i] else s.ljust(widths[i]))
+        return "  ".join(out).rstrip()
+
+    yield fmt(list(columns))
+    for t in texts:
+        yield fmt(t)
+
+
+def render_json(items: Iterable[Any]) -> str:
+    """A JSON array: rows as objects keyed by lower-case column names."""
+    out: list[Any] = []
+    for it in items:
+        if isinstance(it, Row):
+            out.append(it.as_dict())
+        elif isinstance(it, TextLine):
+            out.append(str(it))
+        elif hasattr(it, "address") and hasattr(it, "type"):
+            out.append({"address": f"{int(it.address):#x}", "type": it.type.type_name()})
+        else:
+            out.append(str(it))
+    return json.dumps(out, indent=1)
+
+
+def render(items: Iterable[Any], as_json: bool = False) -> Iterator[str]:
+    """Lines of output for a command's items.
+
+    Consecutive rows with the same columns form one table; text lines pass
+    through; kernel objects are pretty-printed as drgn does.
+    """
+    if as_json:
+        yield render_json(items)
+        return
+    pending: list[Row] = []
+    for it in items:
+        if isinstance(it, Row):
+            if pending and pending[0].columns != it.columns:
+                yield from render_table(pending[0].columns, pending)
+                pending = []
+            pending.append(it)
+            continue
+        if pending:
+            yield from render_table(pending[0].columns, pending)
+            pending = []
+        if isinstance(it, str):
+            yield from it.splitlines() or [""]
+        else:
+            yield from str(it).splitlines()
+    if pending:
+        yield from render_table(pending[0].columns, pending)

@@ -1,0 +1,171 @@
+"""Declaring commands: ``@command(...)`` and the registry that holds them."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import textwrap
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+
+if TYPE_CHECKING:
+    from .context import Context
+
+__all__ = ["REGISTRY", "Command", "Registry", "arg", "command"]
+
+RunFunc = Callable[["Context", argparse.Namespace, Iterable[Any]], Iterable[Any]]
+
+
+@dataclass(frozen=True)
+class arg:
+    """One argparse argument: ``arg("-p", "--pid", type=int, help="...")``."""
+
+    flags: tuple[str, ...]
+    kwargs: dict[str, Any]
+
+    def __init__(self, *flags: str, **kwargs: Any) -> None:
+        object.__setattr__(self, "flags", flags)
+        object.__setattr__(self, "kwargs", kwargs)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError (one line, with a suggestion) instead of exiting."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        if "unrecognized arguments" in message:
+            opts = [o for a in self._actions for o in a.option_strings] + ["--json"]
+            bad = message.split(":", 1)[1].split()
+            hints = [difflib.get_close_matches(b, opts, n=1) for b in bad if b.startswith("-")]
+            hint = next((f" (did you mean {h[0]}?)" for h in hints if h), "")
+            raise UsageError(f"{self.prog}: {message}{hint}")
+        raise UsageError(f"{self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
+        raise _HelpShown(message or "")
+
+
+class _HelpShown(Exception):
+    pass
+
+
+def _int_auto(s: str) -> int:
+    """Decimal, or hex with 0x or when it has hex letters (crash's convention)."""
+    try:
+        return int(s, 0)
+    except ValueError:
+        return int(s, 16)
+
+
+@dataclass
+class Command:
+    """A registered command (see :func:`command`)."""
+
+    name: str
+    summary: str
+    run: RunFunc
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    arguments: tuple[arg, ...] = ()
+    columns: tuple[str, ...] = ()
+    enabled: Callable[[Any], bool] = field(default=lambda prog: True)
+    plugin: str = ""
+    #: consumes objects piped into it (``ps | task``)
+    takes_input: bool = False
+    _parser: _Parser | None = field(default=None, repr=False)
+
+    @property
+    def parser(self) -> _Parser:
+        if self._parser is None:
+            p = _Parser(prog=self.name, description=self.summary,
+                        epilog=textwrap.dedent(self.description).strip() or None,
+                        formatter_class=argparse.RawDescriptionHelpFormatter, add_help=True,
+                        allow_abbrev=False)
+            p.register("type", "addr", _int_auto)
+            for a in self.arguments:
+                p.add_argument(*a.flags, **a.kwargs)
+            self._parser = p
+        return self._parser
+
+    def parse(self, argv: Sequence[str]) -> argparse.Namespace | None:
+        """Parsed arguments, or None after printing help (``-h``)."""
+        try:
+            return self.parser.parse_args(list(argv))
+        except _HelpShown:
+            return None
+
+    def help(self) -> str:
+        """Man-page style help text."""
+        return self.parser.format_help()
+
+
+class Registry:
+    """Commands by name and alias."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, Command] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(self, cmd: Command) -> None:
+        self.commands[cmd.name] = cmd
+        for a in cmd.aliases:
+            self._aliases[a] = cmd.name
+
+    def names(self) -> list[str]:
+        return sorted(set(self.commands) | set(self._aliases))
+
+    def lookup(self, name: str) -> Command:
+        key = self._aliases.get(name, name)
+        cmd = self.commands.get(key)
+        if cmd is None:
+            close = difflib.get_close_matches(name, self.names(), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise UsageError(f"unknown command '{name}'{hint}")
+        return cmd
+
+    def enabled(self, prog: Any) -> list[Command]:
+        out = []
+        for c in self.commands.values():
+            try:
+                if c.enabled(prog):
+                    out.append(c)
+            except Exception:
+                continue
+        return sorted(out, key=lambda c: c.name)
+
+
+#: The registry built-in and third-party plugins add their commands to.
+REGISTRY = Registry()
+
+
+def command(name: str, summary: str, *, description: str = "", aliases: Sequence[str] = (),
+            arguments: Sequence[arg] = (), columns: Sequence[str] = (),
+            enabled: Callable[[Any], bool] | None = None, takes_input: bool = False,
+            registry: Registry | None = None) -> Callable[[RunFunc], RunFunc]:
+    """Register a command.
+
+    :param name: the command word.
+    :param summary: one line for ``help``.
+    :param description: man-page text shown by ``CMD -h``.
+    :param arguments: :class:`arg` declarations (argparse).
+    :param columns: column names of the rows it yields, if it prints a table.
+    :param enabled: ``enabled(prog) -> bool``: whether the kernel has what the
+        command needs (check capabilities, e.g. a type or symbol, not versions).
+    :param takes_input: it consumes objects piped into it.
+
+    The decorated function is ``run(ctx, args, input)`` and yields
+    :class:`~kmemx.commands.rows.Row`, :class:`~kmemx.commands.rows.TextLine`
+    or kernel objects.
+    """
+
+    def deco(func: RunFunc) -> RunFunc:
+        (registry or REGISTRY).register(Command(
+            name=name, summary=summary, run=func, description=description,
+            aliases=tuple(aliases), arguments=tuple(arguments), columns=tuple(columns),
+            enabled=enabled or (lambda prog: True), plugin=func.__module__,
+            takes_input=takes_input))
+        return func
+
+    return deco

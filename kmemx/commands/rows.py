@@ -1,0 +1,56 @@
+"""Rows: what table-producing commands yield, carrying typed cells and the object."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .cells import cell_json
+
+__all__ = ["Row", "Table", "TextLine"]
+
+
+class Row:
+    """One table row: ``columns`` name the typed ``cells``; ``obj`` is the kernel
+    object the row describes (a view), which a pipe passes to the next command."""
+
+    __slots__ = ("cells", "columns", "obj")
+
+    def __init__(self, columns: Sequence[str], cells: Sequence[Any], obj: Any = None) -> None:
+        self.columns = tuple(columns)
+        self.cells = tuple(cells)
+        self.obj = obj
+
+    def __getitem__(self, column: str) -> Any:
+        try:
+            return self.cells[self.columns.index(column)]
+        except ValueError:
+            raise KeyError(column) from None
+
+    def get(self, column: str, default: Any = None) -> Any:
+        try:
+            return self[column]
+        except KeyError:
+            return default
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: keys are the lower-case column names (``pid``, ``comm``...)."""
+        return {c.lower(): cell_json(v) for c, v in zip(self.columns, self.cells)}
+
+    def __repr__(self) -> str:
+        return f"Row({dict(zip(self.columns, self.cells))!r})"
+
+
+class Table:
+    """A materialised list of rows with one set of columns."""
+
+    def __init__(self, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        self.columns = tuple(columns)
+        self.rows = list(rows)
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows)
+
+
+class TextLine(str):
+    """A line of free-form command output (``log``, ``rd``, ``bt``, ``task``)."""

@@ -1,0 +1,144 @@
+"""Pipeline and housekeeping commands: filter, head, tail, count, help, plugins, echo."""
+
+from __future__ import annotations
+
+import argparse
+import operator
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from kmemx.commands import (
+    Address,
+    Context,
+    Name,
+    Row,
+    TextLine,
+    UsageError,
+    arg,
+    command,
+    objects,
+)
+from kmemx.commands.discovery import loaded_plugins
+
+__all__: list[str] = []
+
+_OPS = {"==": operator.eq, "!=": operator.ne, "<=": operator.le, ">=": operator.ge,
+        "<": operator.lt, ">": operator.gt}
+_EXPR = re.compile(r"^\s*([\w.\[\]%]+)\s*(==|!=|<=|>=|<|>|~|!~)\s*(.*?)\s*$")
+
+
+def _value(item: Any, field: str) -> Any:
+    if isinstance(item, Row):
+        for c in item.columns:
+            if c.lower() == field.lower():
+                return item[c]
+        item = item.obj
+    v = item
+    for part in field.split("."):
+        v = getattr(v, part)
+    if hasattr(v, "string") and callable(v.string):
+        try:
+            return v.string().decode(errors="replace")
+        except Exception:
+            pass
+    return v
+
+
+def _coerce(want: str, have: Any) -> Any:
+    if isinstance(have, (int, float)) and not isinstance(have, bool):
+        try:
+            return int(want, 0)
+        except ValueError:
+            return float(want)
+    return want
+
+
+@command("filter", "keep the piped objects or rows that match COLUMN OP VALUE",
+         description="""
+         OP is one of == != < > <= >= and ~ / !~ (regular expression match).
+         COLUMN is a column of the rows (case-insensitive) or a member path of
+         the objects: ps | filter comm~^kmx | filter state==S
+         """, arguments=[arg("expr", nargs="+", help="COLUMN OP VALUE")], takes_input=True)
+def _filter(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    m = _EXPR.match(" ".join(args.expr))
+    if not m:
+        raise UsageError(f"filter: cannot parse {' '.join(args.expr)!r}; use COLUMN OP VALUE")
+    field, op, want = m.groups()
+    rx = re.compile(want) if op in ("~", "!~") else None
+    for item in input:
+        try:
+            have = _value(item, field)
+        except (AttributeError, KeyError):
+            raise UsageError(f"filter: no column or member '{field}'") from None
+        if rx is not None:
+            ok = bool(rx.search(str(have)))
+            if (op == "~") == ok:
+                yield item
+        elif _OPS[op](have, _coerce(want, have)):
+            yield item
+
+
+@command("head", "the first N piped items (default 10)", arguments=[arg("n", nargs="?",
+         type=int, default=10)], takes_input=True)
+def _head(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    for i, item in enumerate(input):
+        if i >= args.n:
+            return
+        yield item
+
+
+@command("tail", "the last N piped items (default 10)", arguments=[arg("n", nargs="?",
+         type=int, default=10)], takes_input=True)
+def _tail(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    items = list(input)
+    yield from items[-args.n:] if args.n else []
+
+
+@command("count", "count the piped items", takes_input=True, columns=("COUNT",))
+def _count(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    yield Row(("COUNT",), (sum(1 for _ in input),))
+
+
+@command("echo", "turn addresses into objects for a pipeline (sdb's echo)",
+         description="echo 0xffff888003a1c000 | cast 'struct task_struct *'",
+         arguments=[arg("addresses", nargs="+", type="addr")])
+def _echo(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    for a in args.addresses:
+        yield Address(a)
+
+
+@command("cast", "view piped addresses as TYPE (a struct or a pointer to one)",
+         arguments=[arg("type", help="e.g. 'struct task_struct *'")], takes_input=True)
+def _cast(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    t = args.type.strip()
+    if t.endswith("*"):
+        t = t[:-1].strip()
+    for item in objects(input):
+        a = int(getattr(item, "address", item))
+        yield ctx.k.view(t, a)
+
+
+@command("help", "list commands, or show one command's manual",
+         arguments=[arg("command", nargs="?")], columns=("COMMAND", "DESCRIPTION"))
+def _help(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    if args.command:
+        yield TextLine(ctx.registry.lookup(args.command).help())
+        return
+    for c in ctx.registry.enabled(ctx.prog):
+        name = c.name + (f" ({', '.join(c.aliases)})" if c.aliases else "")
+        yield Row(("COMMAND", "DESCRIPTION"), (Name(name), c.summary), c)
+
+
+@command("plugins", "list loaded plugins and where they come from",
+         columns=("PLUGIN", "SOURCE", "STATUS", "COMMANDS"))
+def _plugins(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    by_module: dict[str, list[str]] = {}
+    for c in ctx.registry.commands.values():
+        by_module.setdefault(c.plugin, []).append(c.name)
+    for p in loaded_plugins():
+        module = p.source.split(":")[0]
+        cmds = by_module.get(module) or by_module.get(f"kmemx_user_plugin_{p.name}") or []
+        yield Row(("PLUGIN", "SOURCE", "STATUS", "COMMANDS"),
+                  (Name(p.name), p.source, "ok" if p.ok else f"failed: {p.error}",
+                   " ".join(sorted(cmds))))

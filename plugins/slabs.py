@@ -1,0 +1,1 @@
+"""List and memory commands (filled in by the plugins work)."""
