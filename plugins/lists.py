@@ -1,1 +1,375 @@
-"""List and memory commands (filled in by the plugins work)."""
+"""Memory and list commands: list, tree, struct, sym, rd, whatis/ptype.
+
+Names and main flags follow crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import string
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import drgn
+
+from kmemx.commands import Address, CommandError, Context, Row, TextLine, arg, command, objects
+from kmemx.errors import UnknownNameError
+from kmemx.helpers import (
+    hlist_for_each_entry,
+    list_for_each,
+    rbtree_inorder_for_each,
+    xa_for_each,
+)
+from kmemx.types import View
+
+__all__ = ["parse_address", "split_struct_spec"]
+
+
+def parse_address(ctx: Context, s: str) -> int:
+    """An address from hex (with or without 0x), a symbol, ``symbol+offset``, or
+    the address of a member of a global (``init_task.tasks``, ``init_pid_ns.idr``)."""
+    s = s.strip()
+    m = re.fullmatch(r"([A-Za-z_]\w*)((?:\.\w+|\[\d+\])*)(?:\+(0x[0-9a-fA-F]+|\d+))?", s)
+    if m and not re.fullmatch(r"[0-9a-fA-F]+", s):
+        sym, path, plus = m.groups()
+        if path:
+            try:
+                base = int(ctx.prog[sym].subobject_(path.lstrip(".")).address_ or 0)
+            except KeyError:
+                raise CommandError(f"unknown symbol {sym!r}") from None
+            except LookupError as e:
+                raise CommandError(f"{s}: {e}") from None
+        else:
+            try:
+                base = ctx.prog.symbol(sym).address
+            except LookupError:
+                raise CommandError(f"unknown symbol {sym!r}") from None
+        return base + (int(plus, 0) if plus else 0)
+    try:
+        return int(s, 16) if not s.startswith(("0x", "0X")) else int(s, 0)
+    except ValueError:
+        raise CommandError(f"invalid address {s!r}") from None
+
+
+def split_struct_spec(spec: str) -> tuple[str, list[str]]:
+    """``task_struct.pid,comm`` -> (``struct task_struct``, [pid, comm])."""
+    name, _, members = spec.partition(".")
+    if not name.startswith(("struct ", "union ")):
+        name = "struct " + name
+    return name, [m for m in members.split(",") if m]
+
+
+def _resolve_type(ctx: Context, name: str) -> drgn.Type:
+    from kmemx.types.layout import resolve_type
+
+    try:
+        return resolve_type(ctx.prog, name)
+    except UnknownNameError as e:
+        raise CommandError(str(e)) from None
+
+
+def _offset(ctx: Context, spec: str) -> int:
+    if re.fullmatch(r"-?(0x[0-9a-fA-F]+|\d+)", spec):
+        return int(spec, 0)
+    name, members = split_struct_spec(spec)
+    if len(members) != 1:
+        raise CommandError(f"-o takes OFFSET or struct.member, not {spec!r}")
+    return int(drgn.offsetof(_resolve_type(ctx, name), members[0]))
+
+
+def _fields(ctx: Context, addr: int, type_name: str, members: list[str]) -> list[Any]:
+    obj = drgn.Object(ctx.prog, _resolve_type(ctx, type_name), address=addr)
+    out = []
+    for m in members:
+        try:
+            v = obj.subobject_(m)
+        except LookupError as e:
+            raise CommandError(str(e)) from None
+        try:
+            t = v.type_
+            while t.kind == drgn.TypeKind.TYPEDEF:
+                t = t.type
+            if t.kind == drgn.TypeKind.ARRAY and t.type.size == 1:
+                out.append(v.string_().decode("utf-8", "replace"))
+            elif t.kind == drgn.TypeKind.POINTER:
+                out.append(Address(v.value_()))
+            elif t.kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION, drgn.TypeKind.ARRAY):
+                out.append(v.format_(type_name=False).replace("\n", " "))
+            else:
+                out.append(v.value_())
+        except drgn.FaultError as e:
+            out.append(f"<fault {e.address:#x}>")
+    return out
+
+
+def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None) -> Iterator[Any]:
+    """Rows (ADDRESS [, members...]) or full struct dumps for each entry."""
+    if not struct_spec:
+        for a in addrs:
+            yield Row(("ADDRESS",), (Address(a),), Address(a))
+        return
+    name, members = split_struct_spec(struct_spec)
+    t = _resolve_type(ctx, name)
+    if members:
+        cols = ("ADDRESS", *[m.upper() for m in members])
+        for a in addrs:
+            yield Row(cols, (Address(a), *_fields(ctx, a, name, members)),
+                      ctx.k.view(t, a))
+        return
+    for a in addrs:
+        v = ctx.k.view(t, a)
+        if ctx.as_json:
+            yield Row(("ADDRESS", "TYPE"), (Address(a), name), v)
+        else:
+            yield TextLine(f"{a:x}")
+            try:
+                yield TextLine(drgn.Object(ctx.prog, t, address=a).format_())
+            except drgn.FaultError as e:
+                ctx.warn(f"{a:#x}: {e}")
+
+
+def _guarded(ctx: Context, it: Iterator[int]) -> Iterator[int]:
+    """Pass addresses through; a corrupt list ends with a warning, not a traceback."""
+    n = 0
+    try:
+        for a in it:
+            n += 1
+            if n % 10000 == 0:
+                ctx.progress("entries", n)
+            yield a
+    except drgn.FaultError as e:
+        ctx.warn(f"list walk stopped after {n} entries: cannot read {e.address:#x}")
+    except Exception as e:
+        if isinstance(e, (KeyboardInterrupt, CommandError)):
+            raise
+        ctx.warn(f"list walk stopped after {n} entries: {e}")
+
+
+@command("list", "walk a linked list",
+         description="""
+         list -H HEAD -s task_struct.pid,comm -o task_struct.tasks
+             entries of the list_head at HEAD (an address or a symbol)
+         list -H HEAD                 the list_head nodes themselves
+         list --hlist HEAD -o ...     an hlist_head
+         list START -o OFFSET         follow the pointer at START+OFFSET from
+                                      struct to struct until NULL or START (crash's default)
+         -o takes an offset or struct.member; -s struct[.member,...] prints
+         members (or the whole struct).  --json gives objects with 'address'.
+         """,
+         arguments=[arg("start", help="address or symbol"),
+                    arg("-H", dest="head", action="store_true",
+                        help="START is a list_head not embedded in an entry"),
+                    arg("--hlist", action="store_true", help="START is an hlist_head"),
+                    arg("-o", dest="offset", help="OFFSET or struct.member of the link"),
+                    arg("-s", dest="struct", help="struct[.member,...] to display"),
+                    arg("-r", dest="reverse", action="store_true", help="walk prev pointers"),
+                    arg("--limit", type=int, default=10_000_000)],
+         columns=("ADDRESS",))
+def _list(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    k = ctx.k
+    start = parse_address(ctx, args.start)
+    off = _offset(ctx, args.offset) if args.offset else 0
+    if args.hlist:
+        nodes: Iterator[int] = (v.address + off for v in hlist_for_each_entry(
+            "struct hlist_node", start, "next", k=k, limit=args.limit))
+    elif args.head:
+        if args.reverse:
+            from kmemx.helpers.list import _walk
+
+            nodes = _walk(k, start, None, 8, False, args.limit)
+        else:
+            nodes = list_for_each(start, k, args.limit)
+    else:
+        # crash's default: START is an entry; its link is at START + off.
+        yield from _emit(ctx, _guarded(ctx, _chain(k, start, off, args.limit)), args.struct)
+        return
+    yield from _emit(ctx, _guarded(ctx, (n - off for n in nodes)), args.struct)
+
+
+def _chain(k: Any, start: int, off: int, limit: int) -> Iterator[int]:
+    """START, then *(entry+off) - off ... until NULL or back at START."""
+    seen: set[int] = set()
+    entry = start
+    while entry and len(seen) < limit:
+        if entry in seen:
+            if entry == start:
+                return
+            from kmemx.helpers.list import ListCycleError
+
+            raise ListCycleError(f"list cycle at {entry:#x}", entry)
+        seen.add(entry)
+        yield entry
+        nxt = k.read_u64(entry + off)
+        entry = nxt - off if nxt else 0
+
+
+@command("tree", "walk an rbtree or an xarray/radix tree",
+         description="""
+         tree -t rbtree -o vmap_area.rb_node -s vmap_area.va_start,va_end vmap_area_root
+         tree -t xarray ADDR          (xarray, radix_tree, idr: -t xarray / radix / idr)
+         ROOT is the address (or symbol) of the struct rb_root / xarray / idr.
+         """,
+         arguments=[arg("root"), arg("-t", dest="type", default="rbtree",
+                                     choices=["rbtree", "xarray", "radix", "idr"]),
+                    arg("-o", dest="offset", help="OFFSET or struct.member of the rb_node"),
+                    arg("-s", dest="struct", help="struct[.member,...] to display")],
+         columns=("ADDRESS",))
+def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    k = ctx.k
+    root = parse_address(ctx, args.root)
+    if args.type == "rbtree":
+        off = _offset(ctx, args.offset) if args.offset else 0
+        yield from _emit(ctx, _guarded(ctx, (n - off for n in rbtree_inorder_for_each(root, k))),
+                         args.struct)
+        return
+    from kmemx.helpers import idr_for_each
+
+    walker = idr_for_each if args.type == "idr" else xa_for_each
+    pairs = walker(root, k)
+    if args.struct:
+        yield from _emit(ctx, _guarded(ctx, (e for _, e in pairs)), args.struct)
+        return
+    try:
+        for index, entry in pairs:
+            yield Row(("INDEX", "ENTRY"), (index, Address(entry)))
+    except drgn.FaultError as e:
+        ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
+
+
+@command("struct", "display a structure at an address",
+         description="""
+         struct task_struct ADDR            the whole structure
+         struct task_struct.pid,comm ADDR   some members (crash syntax)
+         struct task_struct ADDR -m pid,se.vruntime
+         struct task_struct                 its definition with offsets (-o)
+         """,
+         arguments=[arg("type", help="struct name, optionally .member,..."),
+                    arg("address", nargs="?", help="address or symbol"),
+                    arg("-m", dest="members", help="comma-separated members"),
+                    arg("-o", dest="offsets", action="store_true",
+                        help="show member offsets")],
+         takes_input=True, aliases=("union",))
+def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    name, members = split_struct_spec(args.type)
+    if args.members:
+        members += [m.strip() for m in args.members.split(",") if m.strip()]
+    t = _resolve_type(ctx, name)
+    addrs = [parse_address(ctx, args.address)] if args.address else [
+        int(x.address) for x in objects(input) if isinstance(x, View)]
+    if not addrs:
+        yield from _ptype_lines(ctx, t, args.offsets)
+        return
+    spec = name.replace("struct ", "") + ("." + ",".join(members) if members else "")
+    if members:
+        yield from _emit(ctx, addrs, spec)
+        return
+    for a in addrs:
+        try:
+            yield TextLine(drgn.Object(ctx.prog, t, address=a).format_())
+        except drgn.FaultError as e:
+            raise CommandError(f"struct: cannot read {e.address:#x}") from None
+
+
+def _ptype_lines(ctx: Context, t: drgn.Type, offsets: bool) -> Iterator[Any]:
+    if not offsets:
+        yield TextLine(str(t))
+        return
+    from kmemx.types.layout import layout_for
+
+    lay = layout_for(ctx.prog, t)
+    yield TextLine(f"{t.type_name()} {{")
+    for name, m in lay.members.items():
+        yield TextLine(f"  [{m.offset:#06x}] {m.type.type_name()} {name};")
+    yield TextLine(f"}}  /* size {lay.size:#x} */")
+
+
+@command("whatis", "display the type of a symbol or the definition of a type",
+         arguments=[arg("name", nargs="+")], aliases=("ptype",))
+def _whatis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    name = " ".join(args.name)
+    try:
+        obj = ctx.prog[name]
+        yield TextLine(f"{obj.type_.type_name()} {name};")
+        return
+    except KeyError:
+        pass
+    for candidate in (name, f"struct {name}", f"union {name}", f"enum {name}"):
+        try:
+            yield TextLine(str(ctx.prog.type(candidate)))
+            return
+        except LookupError:
+            continue
+    _resolve_type(ctx, name if " " in name else f"struct {name}")  # raises with suggestions
+    raise CommandError(f"whatis: unknown symbol or type {name!r}")
+
+
+@command("sym", "translate a symbol to its address or an address to a symbol",
+         arguments=[arg("names", nargs="+", help="symbol name or address")],
+         columns=("ADDRESS", "TYPE", "SYMBOL"))
+def _sym(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    kinds = {drgn.SymbolKind.FUNC: "T", drgn.SymbolKind.OBJECT: "D"}
+    for s in args.names:
+        if re.fullmatch(r"(0x)?[0-9a-fA-F]{6,16}", s):
+            addr = int(s, 16)
+            try:
+                sym = ctx.prog.symbol(addr)
+            except LookupError:
+                raise CommandError(f"sym: no symbol contains {addr:#x}") from None
+            off = addr - sym.address
+            label = sym.name + (f"+{off}" if off else "")
+            yield Row(("ADDRESS", "TYPE", "SYMBOL"),
+                      (Address(addr), kinds.get(sym.kind, "?"), label))
+        else:
+            try:
+                sym = ctx.prog.symbol(s)
+            except LookupError:
+                import difflib
+
+                from kmemx.symbols import symbol_names
+
+                close = difflib.get_close_matches(s, symbol_names(ctx.prog), n=3)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                raise CommandError(f"sym: unknown symbol {s!r}{hint}") from None
+            yield Row(("ADDRESS", "TYPE", "SYMBOL"),
+                      (Address(sym.address), kinds.get(sym.kind, "?"), sym.name))
+
+
+_PRINTABLE = set(string.printable.encode()) - set(b"\t\n\r\x0b\x0c")
+
+
+@command("rd", "read memory: hex words and ASCII, like crash's rd",
+         description="""
+         rd ADDR [COUNT]     COUNT units (default 1) of 64 bits
+         rd -32 / -16 / -8   unit size
+         rd -p PADDR         physical address
+         rd jiffies          a symbol
+         """,
+         arguments=[arg("address"), arg("count", nargs="?", type="addr", default=1),
+                    arg("-p", dest="physical", action="store_true"),
+                    arg("-8", dest="width", action="store_const", const=1),
+                    arg("-16", dest="width", action="store_const", const=2),
+                    arg("-32", dest="width", action="store_const", const=4),
+                    arg("-64", dest="width", action="store_const", const=8)],
+         columns=("ADDRESS", "VALUES", "ASCII"))
+def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    width = args.width or 8
+    addr = parse_address(ctx, args.address)
+    total = args.count * width
+    if total > 1 << 24:
+        raise CommandError("rd: at most 16 MiB at a time")
+    per_line = 16
+    pos = addr
+    end = addr + total
+    while pos < end:
+        n = min(per_line, end - pos)
+        try:
+            data = ctx.k.read(pos, n, physical=args.physical)
+        except drgn.FaultError as e:
+            raise CommandError(f"rd: {'physical ' if args.physical else ''}address "
+                               f"{e.address:#x} is not readable") from None
+        words = [int.from_bytes(data[i:i + width], "little") for i in range(0, n, width)]
+        hexs = " ".join(f"{w:0{2 * width}x}" for w in words)
+        asc = "".join(chr(b) if b in _PRINTABLE else "." for b in data)
+        yield Row(("ADDRESS", "VALUES", "ASCII"), (Address(pos), hexs, asc))
+        pos += n

@@ -1,1 +1,409 @@
-"""List and memory commands (filled in by the plugins work)."""
+"""Task commands: ps, pstree, task, bt, files.
+
+Names, columns and main flags follow crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import drgn
+
+from kmemx.commands import (
+    Address,
+    CommandError,
+    Context,
+    Name,
+    Percent,
+    Row,
+    TextLine,
+    arg,
+    command,
+    objects,
+)
+from kmemx.commands.cells import Size
+from kmemx.helpers.mm import PAGE_SIZE, get_mm_rss, task_cpu, totalram_pages
+from kmemx.helpers.sched import for_each_task, task_state_to_char
+from kmemx.types import View, per_cpu
+
+__all__ = ["PS_COLUMNS", "active_tasks", "find_task", "idle_tasks", "resolve_tasks"]
+
+PS_COLUMNS = ("PID", "PPID", "CPU", "TASK", "ST", "%MEM", "VSZ", "RSS", "COMM")
+#: /proc's one-letter states as crash's two-letter ones
+CRASH_STATE = {"R": "RU", "S": "IN", "D": "UN", "T": "ST", "t": "TR", "X": "DE", "Z": "ZO",
+               "P": "PA", "I": "ID", "N": "NE", "W": "WA"}
+PF_KTHREAD = 0x00200000
+EXIT_ZOMBIE, EXIT_DEAD = 0x20, 0x10
+
+
+class Pid(int):
+    """A PID cell; ``>`` marks a task running on a CPU, as in crash."""
+
+    active: bool = False
+
+    def __str__(self) -> str:
+        return (">" if self.active else "") + str(int(self))
+
+
+class Comm(Name):
+    """A command name; kernel threads show in brackets, as in crash."""
+
+    kthread: bool = False
+
+    def __str__(self) -> str:
+        return f"[{str.__str__(self)}]" if self.kthread else str.__str__(self)
+
+
+def _enabled(prog: Any) -> bool:
+    try:
+        prog.type("struct task_struct")
+        prog["init_task"]
+        return True
+    except LookupError:
+        return False
+
+
+def idle_tasks(ctx: Context) -> list[View]:
+    """Each CPU's idle task (``rq->idle``), which crash lists as PID 0."""
+    rqs = ctx.k.object("runqueues")
+    return [per_cpu(rqs, cpu).idle for cpu in _cpus(ctx)]
+
+
+def active_tasks(ctx: Context) -> set[int]:
+    """Addresses of the tasks current on each CPU (``rq->curr``)."""
+    rqs = ctx.k.object("runqueues")
+    return {per_cpu(rqs, cpu).curr.address for cpu in _cpus(ctx)}
+
+
+def _cpus(ctx: Context) -> range:
+    from drgn.helpers.linux.cpumask import num_possible_cpus
+
+    return range(num_possible_cpus(ctx.prog))
+
+
+def _all_tasks(ctx: Context) -> Iterator[View]:
+    yield from idle_tasks(ctx)
+    n = 0
+    try:
+        for t in for_each_task(ctx.k):
+            n += 1
+            if n % 1000 == 0:
+                ctx.progress("tasks", n)
+            yield t
+    except (drgn.FaultError, Exception) as e:
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        ctx.warn(f"task list walk stopped after {n} tasks: {e}")
+
+
+def ps_row(ctx: Context, t: View, active: set[int], total_pages: int) -> Row:
+    """One ``ps`` row for ``struct task_struct *`` ``t``."""
+    mm = t.mm
+    rss = vsz = 0
+    if mm:
+        rss = get_mm_rss(mm)
+        vsz = mm.total_vm
+    pid = Pid(t.pid)
+    pid.active = t.address in active
+    comm = Comm(t.comm.string().decode("utf-8", "replace"))
+    comm.kthread = bool(t.flags & PF_KTHREAD)
+    st = CRASH_STATE.get(task_state_to_char(t), "??")
+    pct = Percent(100.0 * rss / total_pages if total_pages else 0.0)
+    return Row(PS_COLUMNS, (pid, t.real_parent.pid, task_cpu(t), Address(t.address), st, pct,
+                            Size(vsz * PAGE_SIZE), Size(rss * PAGE_SIZE), comm), t)
+
+
+def find_task(ctx: Context, pid: int) -> View:
+    """The task with ``pid`` (``find_task()``), or CommandError."""
+    from drgn.helpers.linux.pid import find_task as drgn_find_task
+
+    if pid == 0:
+        return idle_tasks(ctx)[0]
+    t = drgn_find_task(ctx.prog, pid)
+    if not t:
+        raise CommandError(f"no task with PID {pid}")
+    return ctx.k.view("struct task_struct", int(t.value_()))
+
+
+def resolve_tasks(ctx: Context, specs: list[str]) -> list[View]:
+    """Tasks from crash-style arguments: PIDs, task addresses (hex)."""
+    out = []
+    for s in specs:
+        if re.fullmatch(r"\d+", s):
+            out.append(find_task(ctx, int(s)))
+        elif re.fullmatch(r"(0x)?[0-9a-fA-F]{8,16}", s):
+            addr = int(s, 16)
+            t = ctx.k.view("struct task_struct", addr)
+            try:
+                t.pid  # noqa: B018 - probe that the address is readable
+            except drgn.FaultError:
+                raise CommandError(f"invalid task address {addr:#x}") from None
+            out.append(t)
+        else:
+            raise CommandError(f"not a PID or task address: {s!r}")
+    return out
+
+
+@command("ps", "display process status information",
+         description="""
+         Lists every task (threads included) with crash's columns:
+         PID PPID CPU TASK ST %MEM VSZ RSS COMM.  '>' marks tasks running on
+         a CPU; kernel threads show as [name]; each CPU's idle task is PID 0.
+         VSZ and RSS are in KiB.
+
+         ps 1 2 3          these PIDs
+         ps kmx-w001       by command name ('regex' in quotes: ps 'kmx-w0.*')
+         ps -k / -u        kernel threads / user tasks only
+         ps -G             thread group leaders only
+         ps -S             count of tasks in each state
+         ps --state IN     tasks in a state (RU IN UN ZO ST TR DE ID or R S D Z...)
+         """,
+         arguments=[arg("filters", nargs="*", help="PID, task address or command name"),
+                    arg("-k", action="store_true", help="kernel threads only"),
+                    arg("-u", action="store_true", help="user tasks only"),
+                    arg("-G", action="store_true", help="thread group leaders only"),
+                    arg("-S", action="store_true", help="summary of task states"),
+                    arg("--state", help="only tasks in this state")],
+         columns=PS_COLUMNS, enabled=_enabled)
+def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    pids: set[int] = set()
+    addrs: set[int] = set()
+    names: list[re.Pattern[str]] = []
+    for f in args.filters:
+        if re.fullmatch(r"\d+", f):
+            pids.add(int(f))
+        elif re.fullmatch(r"0x[0-9a-fA-F]+|[0-9a-fA-F]{16}", f):
+            addrs.add(int(f, 16))
+        else:
+            names.append(re.compile(f if any(c in f for c in ".*[]^$+?") else re.escape(f)))
+    want_state = None
+    if args.state:
+        s = args.state.upper() if len(args.state) == 2 else CRASH_STATE.get(args.state)
+        if s not in CRASH_STATE.values():
+            raise CommandError(f"ps: unknown state {args.state!r} "
+                               f"(use one of {' '.join(sorted(set(CRASH_STATE.values())))})")
+        want_state = s
+    active = active_tasks(ctx)
+    total = totalram_pages(ctx.k)
+    counts: dict[str, int] = {}
+    matched = 0
+    for t in _all_tasks(ctx):
+        try:
+            if pids and t.pid not in pids:
+                continue
+            if addrs and t.address not in addrs:
+                continue
+            kthread = bool(t.flags & PF_KTHREAD)
+            if (args.k and not kthread) or (args.u and kthread):
+                continue
+            if args.G and t.pid != t.tgid:
+                continue
+            if names and not any(r.fullmatch(t.comm.string().decode("utf-8", "replace"))
+                                 for r in names):
+                continue
+            row = ps_row(ctx, t, active, total)
+        except drgn.FaultError as e:
+            ctx.warn(f"task {t.address:#x}: {e}")
+            continue
+        if want_state and row["ST"] != want_state:
+            continue
+        matched += 1
+        if args.S:
+            counts[row["ST"]] = counts.get(row["ST"], 0) + 1
+        else:
+            yield row
+    if args.S:
+        for st, n in sorted(counts.items()):
+            yield Row(("ST", "COUNT"), (st, n))
+    if (pids or addrs) and not matched:
+        raise CommandError("ps: no such task: " + " ".join(args.filters))
+
+
+@command("pstree", "display the process tree",
+         description="Tasks as a tree under their real parents (threads omitted; -t adds "
+                     "them).  With --json: rows of PID PPID DEPTH COMM.",
+         arguments=[arg("pid", nargs="?", type=int, help="root of the tree (default: 0)"),
+                    arg("-t", action="store_true", help="include threads")],
+         columns=("PID", "PPID", "DEPTH", "COMM"), enabled=_enabled)
+def _pstree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    children: dict[int, list[tuple[int, str]]] = {}
+    known: set[int] = {0}
+    for t in _all_tasks(ctx):
+        try:
+            if t.pid == 0 or (not args.t and t.pid != t.tgid):
+                continue
+            parent = t.real_parent.pid if t.pid == t.tgid else t.tgid
+            children.setdefault(parent, []).append((t.pid, t.comm.string().decode(
+                "utf-8", "replace")))
+            known.add(t.pid)
+        except drgn.FaultError as e:
+            ctx.warn(f"task {t.address:#x}: {e}")
+    root = args.pid if args.pid is not None else 0
+    if root not in known:
+        raise CommandError(f"pstree: no task with PID {root}")
+    for kids in children.values():
+        kids.sort()
+
+    def walk(pid: int, depth: int, prefix: str) -> Iterator[Any]:
+        kids = children.get(pid, [])
+        for i, (cpid, comm) in enumerate(kids):
+            last = i == len(kids) - 1
+            if ctx.as_json:
+                yield Row(("PID", "PPID", "DEPTH", "COMM"), (cpid, pid, depth, Name(comm)))
+            else:
+                yield TextLine(f"{prefix}{'`-' if last else '|-'}{comm}({cpid})")
+            yield from walk(cpid, depth + 1, prefix + ("  " if last else "| "))
+
+    if not ctx.as_json:
+        yield TextLine("swapper(0)" if root == 0 else f"({root})")
+    yield from walk(root, 1, "")
+
+
+def _header(ctx: Context, t: View) -> str:
+    return (f"PID: {t.pid:<6}  TASK: {t.address:x}  CPU: {task_cpu(t)}  "
+            f"COMMAND: \"{t.comm.string().decode('utf-8', 'replace')}\"")
+
+
+def _member_text(obj: drgn.Object, path: str) -> str:
+    try:
+        sub = obj.subobject_(path)
+    except (LookupError, AttributeError) as e:
+        raise CommandError(f"{obj.type_.type_name()} has no member {path!r}: {e}") from None
+    return f"  {path} = {sub.format_(type_name=False)}"
+
+
+@command("task", "display task_struct contents",
+         description="""
+         task                  the panic task (or, without one, CPU 0's current task)
+         task PID|ADDR ...     those tasks
+         task -m pid,comm,se.vruntime PID   only these members
+         ps | filter comm~^kmx-w00 | task -m pid,mm
+         """,
+         arguments=[arg("tasks", nargs="*", help="PID or task address"),
+                    arg("-m", "--members", help="comma-separated member paths")],
+         takes_input=True, enabled=_enabled)
+def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    tasks = resolve_tasks(ctx, args.tasks) if args.tasks else [
+        x for x in objects(input) if isinstance(x, View)]
+    if not tasks and not args.tasks:
+        tasks = [_default_task(ctx)]
+    members = [m.strip() for m in args.members.split(",")] if args.members else []
+    for t in tasks:
+        try:
+            obj = t.to_drgn()
+            yield TextLine(_header(ctx, t))
+            if members:
+                for m in members:
+                    yield TextLine(_member_text(obj, m))
+            else:
+                yield TextLine(obj.format_())
+        except drgn.FaultError as e:
+            ctx.warn(f"task {t.address:#x}: {e}")
+
+
+def _default_task(ctx: Context) -> View:
+    try:
+        thread = ctx.prog.crashed_thread()
+        return ctx.k.view("struct task_struct", int(thread.object.value_()))
+    except (ValueError, LookupError, drgn.FaultError):
+        rq = per_cpu(ctx.k.object("runqueues"), 0)
+        return rq.curr
+
+
+def _frame_line(i: int, frame: drgn.StackFrame) -> str:
+    name = frame.name or "???"
+    try:
+        sp = f"{frame.sp:x}"
+    except (LookupError, ValueError):
+        sp = "?"
+    line = f" #{i:<2} [{sp}] {name} at {frame.pc:x}"
+    try:
+        filename, lineno, _col = frame.source()
+        line += f"  {filename}:{lineno}"
+    except LookupError:
+        pass
+    if frame.is_inline:
+        line += " (inlined)"
+    return line
+
+
+@command("bt", "display a kernel stack backtrace",
+         description="""
+         bt              the panic task's stack (a panicked dump), else CPU 0's current task
+         bt PID|ADDR     that task
+         bt -a           the current task of every CPU
+         Zombies have no kernel stack; bt says so instead of printing stale frames.
+         """,
+         arguments=[arg("tasks", nargs="*"),
+                    arg("-a", action="store_true", help="every CPU's current task")],
+         takes_input=True, enabled=_enabled)
+def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    if args.a:
+        rqs = ctx.k.object("runqueues")
+        tasks = [per_cpu(rqs, cpu).curr for cpu in _cpus(ctx)]
+    elif args.tasks:
+        tasks = resolve_tasks(ctx, args.tasks)
+    else:
+        tasks = [x for x in objects(input) if isinstance(x, View)] or [_default_task(ctx)]
+    for n, t in enumerate(tasks):
+        if n:
+            yield TextLine("")
+        yield TextLine(_header(ctx, t))
+        if t.exit_state & (EXIT_ZOMBIE | EXIT_DEAD):
+            yield TextLine("  (no kernel stack: the task is a zombie; it has exited)")
+            continue
+        try:
+            trace = ctx.prog.stack_trace(t.address_of().to_drgn())
+        except (ValueError, LookupError, drgn.FaultError) as e:
+            yield TextLine(f"  (no stack trace: {e})")
+            continue
+        for i, frame in enumerate(trace):
+            if frame.pc < 1 << 63:  # user space: crash stops at the syscall entry too
+                break
+            yield TextLine(_frame_line(i, frame))
+
+
+_S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",
+           0o040000: "DIR", 0o020000: "CHR", 0o010000: "FIFO"}
+
+
+@command("files", "display open files of a task",
+         arguments=[arg("tasks", nargs="*", help="PID or task address")],
+         columns=("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"), takes_input=True,
+         enabled=_enabled)
+def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from drgn.helpers.linux.fs import d_path
+
+    tasks = resolve_tasks(ctx, args.tasks) if args.tasks else [
+        x for x in objects(input) if isinstance(x, View)]
+    if not tasks:
+        raise CommandError("files: give a PID or task address")
+    cols = ("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH")
+    for t in tasks:
+        if not ctx.as_json:
+            yield TextLine(_header(ctx, t))
+        files = t.files
+        if not files:
+            continue
+        fdt = files.fdt
+        fds = fdt.fd
+        for fd in range(fdt.max_fds):
+            try:
+                faddr = ctx.k.read_u64(fds.value() + 8 * fd)
+                if not faddr:
+                    continue
+                f = ctx.k.view("struct file", faddr)
+                dentry = f.f_path.dentry
+                inode = f.f_inode
+                typ = _S_IFMT.get(inode.i_mode & 0o170000, "?") if inode else "?"
+                try:
+                    path = d_path(f.f_path.to_drgn().address_of_()).decode("utf-8", "replace")
+                except (ValueError, drgn.FaultError, LookupError):
+                    path = "?"
+                yield Row(cols, (fd, Address(faddr), Address(dentry.address),
+                                 Address(inode.address), typ, path), f)
+            except drgn.FaultError as e:
+                ctx.warn(f"PID {t.pid} fd {fd}: {e}")

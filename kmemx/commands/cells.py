@@ -62,10 +62,14 @@ def cell_json(v: Cell) -> Any:
         return v
     if isinstance(v, int):
         return int(v)
+    if isinstance(v, Percent):
+        return round(float(v), 2)
     if isinstance(v, float):
         return float(v)
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     if isinstance(v, (list, tuple)):
         return [cell_json(x) for x in v]
+    if isinstance(v, str):
+        return str.__str__(v)  # the raw value, not its table decoration
     return str(v)

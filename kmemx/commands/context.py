@@ -27,6 +27,9 @@ class Context:
         self.registry = registry or REGISTRY
         self._progress = progress
         self.errors: list[str] = []
+        #: the output will be JSON (``--json``): commands that print text
+        #: (trees, struct dumps) yield rows instead
+        self.as_json = False
 
     def progress(self, what: str, done: int, total: int = 0) -> None:
         """Report progress of a long walk (the REPL shows it; ^C stops it)."""

@@ -26,11 +26,14 @@ def render_table(columns: tuple[str, ...], rows: list[Row]) -> Iterator[str]:
     for t in texts:
         for i, s in enumerate(t):
             widths[i] = max(widths[i], len(s))
-    right = [any(_align_right(r.cells[i]) or isinstance(r.cells[i], Size) for r in rows[:50])
-             for i in range(len(columns))]
+    def numeric(i: int) -> bool:
+        vals = [r.cells[i] for r in rows[:50] if r.cells[i] is not None]
+        return bool(vals) and all(_align_right(v) or isinstance(v, Size) for v in vals)
+
+    right = [numeric(i) for i in range(len(columns))]
     last = len(columns) - 1
 
-    def fmt(vals: list[str]) -> str:
+    def fmt(vals: list[str], header: bool = False) -> str:
         out = []
         for i, s in enumerate(vals):
             if i == last and not right[i]:
@@ -39,7 +42,7 @@ def render_table(columns: tuple[str, ...], rows: list[Row]) -> Iterator[str]:
                 out.append(s.rjust(widths[i]) if right[i] else s.ljust(widths[i]))
         return "  ".join(out).rstrip()
 
-    yield fmt(list(columns))
+    yield fmt(list(columns), True)
     for t in texts:
         yield fmt(t)
 

@@ -32,14 +32,16 @@ class ListCycleError(KmemxError):
         self.address = address
 
 
-def _walk_batches(k: Kernel, head: int, first: int, link_off: int, stop_at_null: bool,
-                  limit: int) -> Iterator[list[int]]:
+def _walk_batches(k: Kernel, head: int, first: int | None, link_off: int,
+                  stop_at_null: bool, limit: int) -> Iterator[list[int]]:
     """Node addresses from ``first``, following the pointer at ``node +
     link_off``, until ``head`` (or NULL when ``stop_at_null``), in batches:
     the inner loop has no generator switch and only a few operations per
     node, which is most of the walk's cost."""
     pages = k._pages
     unpack = _U64
+    if first is None:  # read lazily, so a bad head faults while iterating
+        first = k.read_u64(head + link_off)
     seen: set[int] = set()
     add = seen.add
     node = first
@@ -84,7 +86,7 @@ def _walk_batches(k: Kernel, head: int, first: int, link_off: int, stop_at_null:
             raise KmemxError(f"list longer than {limit} entries; stopping")
 
 
-def _walk(k: Kernel, head: int, first: int, link_off: int, stop_at_null: bool,
+def _walk(k: Kernel, head: int, first: int | None, link_off: int, stop_at_null: bool,
           limit: int) -> Iterator[int]:
     for batch in _walk_batches(k, head, first, link_off, stop_at_null, limit):
         yield from batch
@@ -100,7 +102,7 @@ def list_for_each(head: Any, k: Kernel | None = None, limit: int = MAX_ENTRIES) 
     """Addresses of the ``struct list_head`` nodes of the list at ``head``
     (``struct list_head *``), like ``list_for_each()``."""
     k, h = address_of(head, k)
-    return _walk(k, h, k.read_u64(h), 0, False, limit)
+    return _walk(k, h, None, 0, False, limit)
 
 
 def list_for_each_entry(type: Any, head: Any, member: str, k: Kernel | None = None,
@@ -113,7 +115,7 @@ def list_for_each_entry(type: Any, head: Any, member: str, k: Kernel | None = No
     """
     k, h = address_of(head, k)
     cls, off = entry_class(k, type, member)
-    return _entries(k, cls, off, _walk_batches(k, h, k.read_u64(h), 0, False, limit))
+    return _entries(k, cls, off, _walk_batches(k, h, None, 0, False, limit))
 
 
 def list_for_each_entry_reverse(type: Any, head: Any, member: str, k: Kernel | None = None,
@@ -121,7 +123,7 @@ def list_for_each_entry_reverse(type: Any, head: Any, member: str, k: Kernel | N
     """Like :func:`list_for_each_entry`, following ``prev`` pointers."""
     k, h = address_of(head, k)
     cls, off = entry_class(k, type, member)
-    return _entries(k, cls, off, _walk_batches(k, h, k.read_u64(h + 8), 8, False, limit))
+    return _entries(k, cls, off, _walk_batches(k, h, None, 8, False, limit))
 
 
 def hlist_for_each_entry(type: Any, head: Any, member: str, k: Kernel | None = None,

@@ -1,0 +1,461 @@
+"""SLUB slab caches over views, with a vectorised scan of ``struct page``.
+
+drgn finds a cache's objects by looking at ``struct page``s one by one; that
+is what makes it slow.  Here the whole vmemmap array is read in 2 MiB chunks
+and decoded with numpy (one structured array per chunk), which yields every
+slab at once: its pfn, cache, freelist head and counters.  Free objects are
+then found by decoding the freelists (``CONFIG_SLAB_FREELIST_HARDENED``:
+``ptr ^ s->random ^ swab(ptr_addr)``) of each slab and of every CPU's active
+slab, and allocated objects are the rest (set difference in numpy).
+
+The semantics follow drgn's ``slab_cache_usage()`` and
+``slab_cache_for_each_allocated_object()`` so the two agree exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import FaultError, KmemxError
+from ..kernel import Kernel
+from ..types.view import View, per_cpu_ptr
+from .list import ListCycleError, list_for_each_entry
+
+__all__ = [
+    "SlabCacheUsage",
+    "SlabInfo",
+    "SlabObjectInfo",
+    "find_slab_cache",
+    "for_each_slab_cache",
+    "slab_cache_allocated_objects",
+    "slab_cache_free_objects",
+    "slab_cache_usage",
+    "slab_object_info",
+    "slab_pages",
+]
+
+#: vmemmap is read in chunks of this many bytes (one 2 MiB vmemmap page).
+_CHUNK = 2 << 20
+#: a freelist longer than this is corrupt (the largest slab holds 32767 objects)
+_MAX_FREELIST = 1 << 15
+
+
+@dataclass(frozen=True)
+class SlabCacheUsage:
+    """Like drgn's: slabs, objects, free objects; ``active_objs`` derived."""
+
+    num_slabs: int
+    num_objs: int
+    free_objs: int
+
+    @property
+    def active_objs(self) -> int:
+        return self.num_objs - self.free_objs
+
+
+@dataclass(frozen=True)
+class SlabObjectInfo:
+    """Where an address lies in a slab: drgn's ``slab_object_info()`` fields."""
+
+    slab_cache: View  # struct kmem_cache *
+    slab: int  # struct slab * (address)
+    address: int  # start of the object
+    allocated: bool | None  # None when the freelists could not be read
+
+
+class SlabFreelistError(KmemxError):
+    """A corrupt freelist: a cycle or a pointer out of its slab."""
+
+
+def for_each_slab_cache(k: Kernel) -> Iterator[View]:
+    """Every ``struct kmem_cache`` on the ``slab_caches`` list."""
+    return list_for_each_entry("struct kmem_cache", k.object("slab_caches"), "list")
+
+
+def find_slab_cache(k: Kernel, name: str | bytes) -> View | None:
+    """The ``struct kmem_cache *`` named ``name``, or None."""
+    want = name.encode() if isinstance(name, str) else name
+    for c in for_each_slab_cache(k):
+        if c.name.string() == want:
+            return c
+    return None
+
+
+# -- per-program facts -----------------------------------------------------------
+
+@dataclass
+class _SlabLayout:
+    page_size: int  # sizeof(struct page)
+    vmemmap: int
+    page_offset: int
+    max_pfn: int
+    off_cache: int
+    off_freelist: int
+    off_counters: int
+    off_compound_head: int
+    inuse_shift: int
+    inuse_mask: int
+    objects_shift: int
+    objects_mask: int
+    frozen_bit: int
+    #: how slab pages are marked: ("flags", bit) or ("page_type", offset, value, shift)
+    marker: tuple[Any, ...]
+    cpu_slab_member: str
+    nr_nodes: int
+    ncpus: int
+
+
+def _layout(k: Kernel) -> _SlabLayout:
+    cached: _SlabLayout | None = k.prog.cache.get("kmemx.helpers.slab.layout")
+    if cached is not None:
+        return cached
+    prog = k.prog
+    try:
+        slab_type = "struct slab"  # 5.17 split struct slab out of struct page
+        prog.type(slab_type)
+    except LookupError:
+        slab_type = "struct page"
+    from ..types.layout import layout_for, resolve_type
+
+    lay = layout_for(prog, resolve_type(prog, slab_type))
+    players = layout_for(prog, resolve_type(prog, "struct page"))
+    cnt = lay.offsetof("counters")
+
+    def bits(name: str) -> tuple[int, int]:
+        m = lay.member(name)
+        return (m.offset - cnt) * 8 + m.bit_offset, (1 << m.bit_size) - 1
+
+    inuse_shift, inuse_mask = bits("inuse")
+    objects_shift, objects_mask = bits("objects")
+    frozen_bit, _ = bits("frozen")
+    try:
+        marker: tuple[Any, ...] = ("flags", int(prog.constant("PG_slab").value_()))
+    except LookupError:
+        # 6.10 turned PG_slab into a page type; 6.12 keeps it in the top byte
+        # of page_type as PGTY_slab.
+        pt_off = players.offsetof("page_type")
+        try:
+            marker = ("page_type", pt_off, int(prog.constant("PGTY_slab").value_()), 24)
+        except LookupError:
+            marker = ("page_type_bit", pt_off, int(prog.constant("PG_slab").value_()), 0)
+    ccpu = layout_for(prog, resolve_type(prog, "struct kmem_cache_cpu"))
+    # 5.17 renamed kmem_cache_cpu.page to .slab
+    cpu_slab_member = "slab" if "slab" in ccpu.members else "page"
+    cpus = int(prog["nr_cpu_ids"])
+    out = _SlabLayout(
+        page_size=players.size, vmemmap=int(prog["vmemmap_base"]),
+        page_offset=int(prog["page_offset_base"]), max_pfn=int(prog["max_pfn"]),
+        off_cache=lay.offsetof("slab_cache"), off_freelist=lay.offsetof("freelist"),
+        off_counters=cnt, off_compound_head=players.offsetof("compound_head"),
+        inuse_shift=inuse_shift, inuse_mask=inuse_mask, objects_shift=objects_shift,
+        objects_mask=objects_mask, frozen_bit=frozen_bit, marker=marker,
+        cpu_slab_member=cpu_slab_member, nr_nodes=int(prog["nr_node_ids"]), ncpus=cpus)
+    k.prog.cache["kmemx.helpers.slab.layout"] = out
+    return out
+
+
+@dataclass
+class SlabPages:
+    """Every slab in the dump, as parallel numpy arrays."""
+
+    pfn: np.ndarray[Any, Any]
+    cache: np.ndarray[Any, Any]
+    freelist: np.ndarray[Any, Any]
+    counters: np.ndarray[Any, Any]
+    #: pfn ranges whose struct pages could not be read (filtered dumps)
+    unreadable: list[tuple[int, int]]
+
+
+def slab_pages(k: Kernel) -> SlabPages:
+    """Scan the vmemmap once (cached per program) for slab head pages."""
+    cached: SlabPages | None = k.prog.cache.get("kmemx.helpers.slab.pages")
+    if cached is not None:
+        return cached
+    L = _layout(k)
+    dt = np.dtype({"names": ["flags", "head", "cache", "freelist", "counters", "ptype"],
+                   "formats": ["<u8", "<u8", "<u8", "<u8", "<u8", "<u4"],
+                   "offsets": [0, L.off_compound_head, L.off_cache, L.off_freelist,
+                               L.off_counters,
+                               L.marker[1] if L.marker[0] != "flags" else 0],
+                   "itemsize": L.page_size})
+    per_chunk = _CHUNK // L.page_size
+    pfns, caches, fls, cnts = [], [], [], []
+    unreadable: list[tuple[int, int]] = []
+    for start in range(0, L.max_pfn, per_chunk):
+        n = min(per_chunk, L.max_pfn - start)
+        try:
+            raw = k.read(L.vmemmap + start * L.page_size, n * L.page_size)
+        except FaultError:
+            unreadable.append((start, start + n))
+            continue
+        arr = np.frombuffer(raw, dtype=dt, count=n)
+        if L.marker[0] == "flags":
+            is_slab = (arr["flags"] >> np.uint64(L.marker[1])) & np.uint64(1) == 1
+        elif L.marker[0] == "page_type":
+            is_slab = (arr["ptype"] >> np.uint32(L.marker[3])) == L.marker[2]
+        else:  # page_type bit is *cleared* when the type is set (6.10/6.11)
+            is_slab = (arr["ptype"] & np.uint32(0xF0000080 | L.marker[2])) == np.uint32(
+                0xF0000000)
+        is_head = (arr["head"] & np.uint64(1)) == 0
+        sel = np.nonzero(is_slab & is_head & (arr["cache"] != 0))[0]
+        if sel.size:
+            pfns.append(sel.astype(np.uint64) + np.uint64(start))
+            caches.append(arr["cache"][sel])
+            fls.append(arr["freelist"][sel])
+            cnts.append(arr["counters"][sel])
+    empty = np.zeros(0, dtype=np.uint64)
+    out = SlabPages(
+        pfn=np.concatenate(pfns) if pfns else empty,
+        cache=np.concatenate(caches) if caches else empty,
+        freelist=np.concatenate(fls) if fls else empty,
+        counters=np.concatenate(cnts) if cnts else empty,
+        unreadable=unreadable)
+    k.prog.cache["kmemx.helpers.slab.pages"] = out
+    return out
+
+
+# -- freelists ---------------------------------------------------------------------
+
+def _swab(x: int) -> int:
+    return int.from_bytes(x.to_bytes(8, "little"), "big")
+
+
+def _freelist_decoder(cache: View) -> Callable[[int], int]:
+    """``get_freepointer()``: the next free object after ``obj``."""
+    k: Kernel = cache._k
+    off = int(cache.offset)
+    read = k.read_u64
+    try:
+        rnd = int(cache.random)  # CONFIG_SLAB_FREELIST_HARDENED
+    except AttributeError:
+        return lambda obj: read(obj + off)
+    # 5.7 added swab() (backported to every stable branch with hardening).
+    return lambda obj: read(obj + off) ^ rnd ^ _swab(obj + off)
+
+
+def _chase(decode: Callable[[int], int], head: int, what: str) -> set[int]:
+    free: set[int] = set()
+    ptr = head
+    while ptr:
+        if ptr in free:
+            raise SlabFreelistError(f"{what}: freelist cycle at {ptr:#x}")
+        if len(free) >= _MAX_FREELIST:
+            raise SlabFreelistError(f"{what}: freelist longer than {_MAX_FREELIST}")
+        free.add(ptr)
+        ptr = decode(ptr)
+    return free
+
+
+def _cpu_slabs(cache: View) -> Iterator[tuple[int, View]]:
+    k: Kernel = cache._k
+    L = _layout(k)
+    cpu_slab = cache.cpu_slab
+    for cpu in range(L.ncpus):
+        yield cpu, per_cpu_ptr(cpu_slab, cpu)
+
+
+def _cpu_free(cache: View, decode: Callable[[int], int]) -> set[int]:
+    """Objects on the per-CPU freelists of ``cache``'s active slabs."""
+    L = _layout(cache._k)
+    free: set[int] = set()
+    for cpu, c in _cpu_slabs(cache):
+        slab = getattr(c, L.cpu_slab_member)
+        if slab and slab.slab_cache.address == cache.address:
+            free |= _chase(decode, c.freelist.value(), f"{cache.name.string().decode()} cpu {cpu}")
+    return free
+
+
+def _cache_nodes(cache: View) -> Iterator[View]:
+    L = _layout(cache._k)
+    nodes = cache.node
+    for i in range(L.nr_nodes):
+        n = nodes[i]
+        if n:
+            yield n
+
+
+def slab_cache_usage(cache: View) -> SlabCacheUsage:
+    """Slabs, objects and free objects of ``cache`` (``struct kmem_cache *``),
+    counted as drgn's ``slab_cache_usage()`` does: per-CPU freelists, per-CPU
+    partial slabs and node partial slabs; totals from the node counters
+    (needs CONFIG_SLUB_DEBUG)."""
+    k: Kernel = cache._k
+    L = _layout(k)
+    decode = _freelist_decoder(cache)
+    free = len(_cpu_free(cache, decode))
+    for _cpu, c in _cpu_slabs(cache):
+        try:
+            partial = c.partial
+        except AttributeError:  # CONFIG_SLUB_CPU_PARTIAL=n
+            break
+        prev = None
+        while partial:
+            nr = partial.slabs
+            if prev is not None and nr >= prev:
+                raise SlabFreelistError("per-CPU partial slab count not decreasing")
+            prev = nr
+            free += partial.objects - partial.inuse
+            partial = partial.next
+    num_slabs = num_objs = 0
+    slab_t = "struct slab" if L.off_cache else "struct page"
+    for node in _cache_nodes(cache):
+        try:
+            num_slabs += node.nr_slabs.counter
+            num_objs += node.total_objects.counter
+        except AttributeError:
+            raise KmemxError("slab usage needs CONFIG_SLUB_DEBUG in the kernel") from None
+        for slab in list_for_each_entry(slab_t, node.partial, "slab_list"):
+            free += slab.objects - slab.inuse
+    return SlabCacheUsage(num_slabs, num_objs, free)
+
+
+def _red_left_pad(cache: View) -> int:
+    try:
+        return int(cache.red_left_pad)
+    except AttributeError:
+        return 0
+
+
+def _cache_slabs(cache: View) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any],
+                                       np.ndarray[Any, Any]]:
+    sp = slab_pages(cache._k)
+    sel = sp.cache == np.uint64(cache.address)
+    return sp.pfn[sel], sp.freelist[sel], sp.counters[sel]
+
+
+def slab_cache_free_objects(cache: View,
+                            errors: list[str] | None = None) -> set[int]:
+    """Addresses of every free object of ``cache``: slab freelists and the
+    per-CPU freelists.  A corrupt freelist is reported in ``errors`` (or
+    raised when ``errors`` is None) and the rest still counted."""
+    decode = _freelist_decoder(cache)
+    name = cache.name.string().decode(errors="replace")
+    free: set[int] = set()
+    try:
+        free |= _cpu_free(cache, decode)
+    except (FaultError, SlabFreelistError, ListCycleError) as e:
+        if errors is None:
+            raise
+        errors.append(f"{name}: per-CPU freelist: {e}")
+    L = _layout(cache._k)
+    pfns, fls, _ = _cache_slabs(cache)
+    for pfn, fl in zip(pfns.tolist(), fls.tolist()):
+        if not fl:
+            continue
+        try:
+            free |= _chase(decode, fl, f"{name} slab pfn {pfn:#x}")
+        except (FaultError, SlabFreelistError) as e:
+            if errors is None:
+                raise
+            errors.append(str(e) if isinstance(e, SlabFreelistError) else
+                          f"{name} slab {L.vmemmap + pfn * L.page_size:#x}: {e}")
+    return free
+
+
+def slab_cache_allocated_objects(cache: View,
+                                 errors: list[str] | None = None) -> np.ndarray[Any, Any]:
+    """Sorted addresses of the allocated objects of ``cache`` as a numpy array,
+    equal to drgn's ``slab_cache_for_each_allocated_object()``."""
+    L = _layout(cache._k)
+    size = int(cache.size)
+    pfns, _fls, cnts = _cache_slabs(cache)
+    if not pfns.size:
+        return np.zeros(0, dtype=np.uint64)
+    nobj = ((cnts >> np.uint64(L.objects_shift)) & np.uint64(L.objects_mask)).astype(np.int64)
+    base = np.uint64(L.page_offset) + pfns * np.uint64(4096) + np.uint64(_red_left_pad(cache))
+    # every object of every slab: base[i] + j*size for j < nobj[i]
+    starts = np.repeat(base, nobj)
+    idx = np.arange(int(nobj.sum()), dtype=np.int64) - np.repeat(np.cumsum(nobj) - nobj, nobj)
+    allobj = starts + idx.astype(np.uint64) * np.uint64(size)
+    free = slab_cache_free_objects(cache, errors)
+    if free:
+        freearr = np.fromiter(free, dtype=np.uint64, count=len(free))
+        allobj = allobj[~np.isin(allobj, freearr)]
+    allobj.sort()
+    return allobj
+
+
+# -- address lookup ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SlabInfo:
+    cache: int
+    slab: int  # address of the slab's struct slab/page
+    first: int  # first object address
+
+
+def _virt_to_pfn(k: Kernel, addr: int) -> int | None:
+    if k.space is not None:
+        pa = k.space.translator.translate(addr)
+        return None if pa is None else pa >> 12
+    L = _layout(k)
+    if L.page_offset <= addr < L.page_offset + (L.max_pfn << 12):
+        return (addr - L.page_offset) >> 12
+    return None
+
+
+def _slab_of(k: Kernel, addr: int) -> tuple[int, int, int, int] | None:
+    """(pfn of head, cache, freelist, counters) of the slab holding addr."""
+    L = _layout(k)
+    pfn = _virt_to_pfn(k, addr)
+    if pfn is None or pfn >= L.max_pfn:
+        return None
+    page = L.vmemmap + pfn * L.page_size
+    head = k.read_u64(page + L.off_compound_head)
+    if head & 1:
+        page = head - 1
+        pfn = (page - L.vmemmap) // L.page_size
+    if L.marker[0] == "flags":
+        if not (k.read_u64(page) >> L.marker[1]) & 1:
+            return None
+    elif L.marker[0] == "page_type":
+        if (k.read_u32(page + L.marker[1]) >> L.marker[3]) != L.marker[2]:
+            return None
+    cache = k.read_u64(page + L.off_cache)
+    if not cache:
+        return None
+    return pfn, cache, k.read_u64(page + L.off_freelist), k.read_u64(page + L.off_counters)
+
+
+def slab_object_info(k: Kernel, addr: int, memo: dict[Any, Any] | None = None
+                     ) -> SlabObjectInfo | None:
+    """The slab object containing ``addr``, like drgn's ``slab_object_info()``.
+
+    ``memo`` (a dict kept across calls) caches freelists, for looking up many
+    addresses of one dump.
+    """
+    s = _slab_of(k, addr)
+    if s is None:
+        return None
+    pfn, cache_addr, fl, _counters = s
+    L = _layout(k)
+    memo = {} if memo is None else memo
+    cache = memo.get(("cache", cache_addr))
+    if cache is None:
+        cache = memo[("cache", cache_addr)] = k.view("struct kmem_cache", cache_addr)
+    size = memo.get(("size", cache_addr))
+    if size is None:
+        size = memo[("size", cache_addr)] = (int(cache.size), _red_left_pad(cache))
+    osize, pad = size
+    first = L.page_offset + pfn * 4096 + pad
+    obj = first + (addr - first) // osize * osize
+    slab_addr = L.vmemmap + pfn * L.page_size
+    decode = memo.get(("decode", cache_addr))
+    if decode is None:
+        decode = memo[("decode", cache_addr)] = _freelist_decoder(cache)
+    allocated: bool | None
+    try:
+        cpu_free = memo.get(("cpu", cache_addr))
+        if cpu_free is None:
+            cpu_free = memo[("cpu", cache_addr)] = _cpu_free(cache, decode)
+        slab_free = memo.get(("slab", pfn))
+        if slab_free is None:
+            slab_free = memo[("slab", pfn)] = _chase(decode, fl, f"slab {slab_addr:#x}")
+        allocated = obj not in cpu_free and obj not in slab_free
+    except (FaultError, SlabFreelistError):
+        allocated = None
+    return SlabObjectInfo(cache, slab_addr, obj, allocated)
