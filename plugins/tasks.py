@@ -25,8 +25,8 @@ from kmemx.commands import (
     objects,
 )
 from kmemx.commands.cells import Size
-from kmemx.helpers.mm import PAGE_SIZE, get_mm_rss, task_cpu, totalram_pages
-from kmemx.helpers.sched import for_each_task, task_state_to_char
+from kmemx.helpers.mm import PAGE_SIZE, mm_rss_at, task_cpu, totalram_pages
+from kmemx.helpers.sched import for_each_task, state_to_char, task_state_member
 from kmemx.types import View, per_cpu
 
 __all__ = ["PS_COLUMNS", "active_tasks", "find_task", "idle_tasks", "resolve_tasks"]
@@ -40,21 +40,37 @@ EXIT_ZOMBIE, EXIT_DEAD = 0x20, 0x10
 
 
 class Pid(int):
-    """A PID cell; ``>`` marks a task running on a CPU, as in crash."""
+    """A PID cell."""
 
-    active: bool = False
+    __slots__ = ()
+    active = False
+
+
+class ActivePid(Pid):
+    """The PID of a task running on a CPU: ``>`` marks it, as in crash."""
+
+    __slots__ = ()
+    active = True
 
     def __str__(self) -> str:
-        return (">" if self.active else "") + str(int(self))
+        return f">{int(self)}"
 
 
 class Comm(Name):
-    """A command name; kernel threads show in brackets, as in crash."""
+    """A command name."""
 
-    kthread: bool = False
+    __slots__ = ()
+    kthread = False
+
+
+class KthreadComm(Comm):
+    """A kernel thread's name: shown in brackets, as in crash."""
+
+    __slots__ = ()
+    kthread = True
 
     def __str__(self) -> str:
-        return f"[{str.__str__(self)}]" if self.kthread else str.__str__(self)
+        return f"[{str.__str__(self)}]"
 
 
 def _enabled(prog: Any) -> bool:
@@ -99,21 +115,36 @@ def _all_tasks(ctx: Context) -> Iterator[View]:
         ctx.warn(f"task list walk stopped after {n} tasks: {e}")
 
 
-def ps_row(ctx: Context, t: View, active: set[int], total_pages: int) -> Row:
-    """One ``ps`` row for ``struct task_struct *`` ``t``."""
-    mm = t.mm
+def _ps_reader(ctx: Context) -> Any:
+    """A function: task address -> the raw fields a ps row needs (one unpack)."""
+    k = ctx.k
+    from kmemx.types.fields import fields
+
+    state = task_state_member(k)
+    read = fields(k, "struct task_struct", ["pid", "tgid", "comm", "flags", "real_parent",
+                                            "mm", state, "exit_state"])
+    pid_off = k.offsetof("struct task_struct", "pid")
+    vm_off = k.offsetof("struct mm_struct", "total_vm")
+    return read, pid_off, vm_off
+
+
+def ps_row(ctx: Context, t: View, active: set[int], total_pages: int,
+           reader: Any = None) -> tuple[Row, int]:
+    """One ``ps`` row for ``struct task_struct *`` ``t``, and its tgid."""
+    k = ctx.k
+    read, pid_off, vm_off = reader or _ps_reader(ctx)
+    addr = t.address
+    pid_v, tgid, comm_b, flags, parent, mm, state, exit_state = read(addr)
     rss = vsz = 0
     if mm:
-        rss = get_mm_rss(mm)
-        vsz = mm.total_vm
-    pid = Pid(t.pid)
-    pid.active = t.address in active
-    comm = Comm(t.comm.string().decode("utf-8", "replace"))
-    comm.kthread = bool(t.flags & PF_KTHREAD)
-    st = CRASH_STATE.get(task_state_to_char(t), "??")
+        rss = mm_rss_at(k, mm)
+        vsz = k.read_u64(mm + vm_off)
+    pid = (ActivePid if addr in active else Pid)(pid_v)
+    comm = (KthreadComm if flags & PF_KTHREAD else Comm)(comm_b.decode("utf-8", "replace"))
+    st = CRASH_STATE.get(state_to_char(state, exit_state), "??")
     pct = Percent(100.0 * rss / total_pages if total_pages else 0.0)
-    return Row(PS_COLUMNS, (pid, t.real_parent.pid, task_cpu(t), Address(t.address), st, pct,
-                            Size(vsz * PAGE_SIZE), Size(rss * PAGE_SIZE), comm), t)
+    return Row(PS_COLUMNS, (pid, k.read_u32(parent + pid_off), task_cpu(t), Address(addr), st,
+                            pct, Size(vsz * PAGE_SIZE), Size(rss * PAGE_SIZE), comm), t), tgid
 
 
 def find_task(ctx: Context, pid: int) -> View:
@@ -188,31 +219,32 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         want_state = s
     active = active_tasks(ctx)
     total = totalram_pages(ctx.k)
+    reader = _ps_reader(ctx)
     counts: dict[str, int] = {}
     matched = 0
     for t in _all_tasks(ctx):
+        if addrs and t.address not in addrs:
+            continue
         try:
-            if pids and t.pid not in pids:
-                continue
-            if addrs and t.address not in addrs:
-                continue
-            kthread = bool(t.flags & PF_KTHREAD)
-            if (args.k and not kthread) or (args.u and kthread):
-                continue
-            if args.G and t.pid != t.tgid:
-                continue
-            if names and not any(r.fullmatch(t.comm.string().decode("utf-8", "replace"))
-                                 for r in names):
-                continue
-            row = ps_row(ctx, t, active, total)
+            row, tgid = ps_row(ctx, t, active, total, reader)
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: {e}")
             continue
-        if want_state and row["ST"] != want_state:
+        cells = row.cells
+        if pids and cells[0] not in pids:
+            continue
+        kthread = cells[8].kthread
+        if (args.k and not kthread) or (args.u and kthread):
+            continue
+        if args.G and cells[0] != tgid:
+            continue
+        if names and not any(r.fullmatch(str.__str__(cells[8])) for r in names):
+            continue
+        if want_state and cells[4] != want_state:
             continue
         matched += 1
         if args.S:
-            counts[row["ST"]] = counts.get(row["ST"], 0) + 1
+            counts[cells[4]] = counts.get(cells[4], 0) + 1
         else:
             yield row
     if args.S:

@@ -12,9 +12,9 @@ import drgn
 
 from ..errors import FaultError
 from ..kernel import Kernel
-from .rbtree import rbtree_inorder_for_each_entry
 from .sched import for_each_task
 from .slab import SlabObjectInfo, _layout, slab_object_info
+from .vmalloc import for_each_vmap_area
 
 __all__ = ["Identity", "identify_address"]
 
@@ -68,8 +68,7 @@ def _stacks(k: Kernel, cache: dict[str, Any]) -> dict[int, Any]:
 def _vmaps(k: Kernel, cache: dict[str, Any]) -> tuple[list[int], list[Any]]:
     v = cache.get("vmaps")
     if v is None:
-        areas = list(rbtree_inorder_for_each_entry("struct vmap_area", k.object(
-            "vmap_area_root"), "rb_node"))
+        areas = sorted(for_each_vmap_area(k), key=lambda a: int(a.va_start))
         v = ([int(a.va_start) for a in areas], areas)
         cache["vmaps"] = v
     return v

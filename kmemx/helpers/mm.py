@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import drgn
+
 from ..kernel import Kernel
 from ..types.view import View
 
-__all__ = ["PAGE_SIZE", "get_mm_rss", "task_cpu", "totalram_pages"]
+__all__ = ["PAGE_SIZE", "get_mm_rss", "mm_rss_at", "task_cpu", "totalram_pages"]
 
 PAGE_SIZE = 4096
 # enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES }
@@ -20,25 +22,54 @@ def totalram_pages(k: Kernel) -> int:
         return int(k.object("totalram_pages"))
 
 
+def _rss_layout(k: Kernel) -> tuple[str, int, int]:
+    """How this kernel keeps RSS counters: ("atomic", offset of count[], 0) or
+    ("percpu", offset of rss_stat[], sizeof(struct percpu_counter))."""
+    cached: tuple[str, int, int] | None = k.prog.cache.get("kmemx.helpers.mm.rss")
+    if cached is None:
+        from ..types.layout import layout_for, resolve_type, strip
+
+        lay = layout_for(k.prog, resolve_type(k.prog, "struct mm_struct"))
+        if strip(lay.member("rss_stat").type).kind == drgn.TypeKind.ARRAY:
+            # 6.2 made rss_stat an array of struct percpu_counter
+            cached = ("percpu", lay.offsetof("rss_stat"), k.sizeof("struct percpu_counter"))
+        else:
+            # before: struct mm_rss_stat { atomic_long_t count[NR_MM_COUNTERS]; }
+            cached = ("atomic", lay.offsetof("rss_stat") + k.offsetof(
+                "struct mm_rss_stat", "count"), 0)
+        k.prog.cache["kmemx.helpers.mm.rss"] = cached
+    return cached
+
+
+def _s64(v: int) -> int:
+    return v - (1 << 64) if v >> 63 else v
+
+
 def get_mm_rss(mm: View) -> int:
     """``get_mm_rss()`` in pages for ``struct mm_struct *``: file + anon + shmem."""
-    stat = mm.rss_stat
-    try:
-        counts = stat.count  # before 6.2: struct mm_rss_stat { atomic_long_t count[] }
-    except AttributeError:
-        # 6.2 made rss_stat an array of percpu_counter: count + per-CPU deltas.
-        k: Kernel = mm._k
-        ncpus = int(k.prog["nr_cpu_ids"])
-        total = 0
-        for i in _RSS_MEMBERS:
-            fbc = stat[i]
-            v = fbc.count
-            pcp = fbc.counters
-            for cpu in range(ncpus):
-                v += _s32(k.read_u32(int(pcp.value()) + _percpu_off(k, cpu)))
-            total += max(0, v)
-        return total
-    return sum(max(0, counts[i].counter) for i in _RSS_MEMBERS)
+    return mm_rss_at(mm._k, mm.address)
+
+
+def mm_rss_at(k: Kernel, mm: int) -> int:
+    """``get_mm_rss()`` of the ``struct mm_struct`` at address ``mm``."""
+    kind, off, size = _rss_layout(k)
+    base = mm + off
+    if kind == "atomic":
+        r = k.read_u64
+        return (max(0, _s64(r(base))) + max(0, _s64(r(base + 8)))
+                + max(0, _s64(r(base + 24))))
+    stat = k.view("struct mm_struct", mm).rss_stat
+    ncpus = int(k.prog["nr_cpu_ids"])
+    total = 0
+    for i in _RSS_MEMBERS:
+        fbc = stat[i]
+        v = fbc.count
+        pcp = int(fbc.counters.value())
+        for cpu in range(ncpus):
+            v += _s32(k.read_u32(pcp + _percpu_off(k, cpu)))
+        total += max(0, v)
+    del size
+    return total
 
 
 def _s32(v: int) -> int:
@@ -53,7 +84,13 @@ def _percpu_off(k: Kernel, cpu: int) -> int:
 
 def task_cpu(task: View) -> int:
     """``task_cpu()`` of ``struct task_struct *``."""
-    try:
-        return int(task.cpu)  # CONFIG_THREAD_INFO_IN_TASK, 5.16+
-    except AttributeError:
-        return int(task.thread_info.cpu)
+    k: Kernel = task._k
+    off: int | None = k.prog.cache.get("kmemx.helpers.mm.task_cpu")
+    if off is None:
+        try:
+            # 5.16 moved cpu into task_struct with CONFIG_THREAD_INFO_IN_TASK
+            off = k.offsetof("struct task_struct", "cpu")
+        except LookupError:
+            off = k.offsetof("struct task_struct", "thread_info.cpu")
+        k.prog.cache["kmemx.helpers.mm.task_cpu"] = off
+    return k.read_u32(task.address + off)

@@ -9,7 +9,14 @@ from ..kernel import Kernel
 from ..types.view import View
 from .list import list_for_each_entry
 
-__all__ = ["for_each_process", "for_each_task", "for_each_thread", "task_state_to_char"]
+__all__ = [
+    "for_each_process",
+    "for_each_task",
+    "for_each_thread",
+    "state_to_char",
+    "task_state_member",
+    "task_state_to_char",
+]
 
 
 def for_each_process(k: Kernel) -> Iterator[View]:
@@ -70,17 +77,31 @@ def for_each_task(k: Kernel) -> Iterator[View]:
 _STATE_CHARS = "RSDTtXZPI"
 
 
-def task_state_to_char(task: Any) -> str:
-    """``task_state_to_char()``: the one-letter state of ``struct task_struct *``,
-    as /proc and ps show it."""
-    try:
-        state = task.__state  # renamed from state in 5.14
-    except AttributeError:
-        state = task.state
-    # TASK_REPORT: the low 7 bits of __state | exit_state; TASK_IDLE reports 'I'.
-    report = (state | task.exit_state) & 0x7F
+def state_to_char(state: int, exit_state: int) -> str:
+    """``task_state_to_char()`` from the raw ``__state`` and ``exit_state``."""
     if state == 0x402:  # TASK_IDLE = TASK_UNINTERRUPTIBLE | TASK_NOLOAD
         return "I"
+    # TASK_REPORT: the low 7 bits of state | exit_state
+    report = (state | exit_state) & 0x7F
     if not report:
         return "R"
     return _STATE_CHARS[min(report.bit_length(), len(_STATE_CHARS) - 1)]
+
+
+def task_state_member(k: Kernel) -> str:
+    """``__state`` (renamed from ``state`` in 5.14)."""
+    name: str | None = k.prog.cache.get("kmemx.helpers.sched.state_member")
+    if name is None:
+        from ..types.layout import layout_for, resolve_type
+
+        members = layout_for(k.prog, resolve_type(k.prog, "struct task_struct")).members
+        name = "__state" if "__state" in members else "state"
+        k.prog.cache["kmemx.helpers.sched.state_member"] = name
+    return name
+
+
+def task_state_to_char(task: Any) -> str:
+    """``task_state_to_char()``: the one-letter state of ``struct task_struct *``,
+    as /proc and ps show it."""
+    state = task.member(task_state_member(task._k))
+    return state_to_char(state, task.exit_state)

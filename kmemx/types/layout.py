@@ -136,6 +136,9 @@ class Layout:
 
     def offsetof(self, path: str) -> int:
         """Byte offset of a member path like ``"se.vruntime"`` or ``"a[3].b"``."""
+        m = self.members.get(path)
+        if m is not None:
+            return m.offset
         try:
             return int(drgn.offsetof(self.type, path))
         except LookupError:

@@ -191,7 +191,7 @@ def test_panic_task(meta: dict[str, Any], crash_bin: Path) -> None:
     says panicked (kmx-crasher, which wrote 'c' to /proc/sysrq-trigger)."""
     out = _outputs_for(meta, crash_bin, "panic")
     console = (ROOT / "console-panic.log").read_text(errors="replace")
-    m = re.search(r"CPU: (\d+) PID: (\d+) Comm: (\S+)", console)
+    m = re.search(r"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (\S+)", console)
     assert m, "console-panic.log has no 'CPU: N PID: P Comm: X' line"
     cpu, pid, comm = int(m.group(1)), int(m.group(2)), m.group(3)
     manifest = _manifest(VARIANTS["panic"])

@@ -1,0 +1,134 @@
+"""Command benchmarks (issue: plugins), kmemx vs drgn on the same dump.
+
+* ``ps``: all rows vs a drgn script building the same rows: target 20x;
+  crash's ``ps`` is reported too (one crash session, ``ps`` timed against an
+  empty command, when crash >= 8.0.4 is available).
+* ``slab dentry``, all allocated objects, vs drgn's
+  ``slab_cache_for_each_allocated_object``: target 20x.  The one-time
+  vmemmap scan is included in the first run and reported separately.
+* ``kmem`` over 10k addresses vs drgn's ``slab_object_info``: target 10x.
+
+Run: ``python -m benchmarks.bench_plugins [--core VMCORE --vmlinux VMLINUX]``
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+
+from benchmarks.common import Result, fixture_paths, report, timeit
+
+
+def main(argv: list[str] | None = None) -> int:
+    core, vmlinux, args = fixture_paths(argv)
+    import drgn
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+    from drgn.helpers.linux.mm import totalram_pages
+    from drgn.helpers.linux.percpu import per_cpu
+    from drgn.helpers.linux.pid import for_each_task
+    from drgn.helpers.linux.sched import task_cpu, task_state_to_char
+    from drgn.helpers.linux.slab import (
+        find_slab_cache,
+        slab_cache_for_each_allocated_object,
+        slab_object_info,
+    )
+
+    import kmemx
+    from kmemx.commands import REGISTRY, Context, load_plugins, run_pipeline
+    from kmemx.helpers.slab import find_slab_cache as k_find_slab_cache
+    from kmemx.helpers.slab import slab_cache_allocated_objects
+    from kmemx.helpers.slab import slab_object_info as k_info
+
+    plain = drgn.Program()
+    plain.set_core_dump(str(core))
+    plain.load_debug_info([str(vmlinux)], main=True)
+    k = kmemx.open(core, vmlinux)
+    load_plugins()
+
+    def drgn_ps() -> list[tuple[object, ...]]:
+        total = totalram_pages(plain)
+        rows = []
+        tasks = [per_cpu(plain["runqueues"], c).idle
+                 for c in for_each_possible_cpu(plain)] + list(for_each_task(plain))
+        for t in tasks:
+            mm = t.mm
+            rss = vsz = 0
+            if mm:
+                rss = sum(max(0, mm.rss_stat.count[i].counter.value_()) for i in (0, 1, 3))
+                vsz = mm.total_vm.value_()
+            rows.append((t.pid.value_(), t.real_parent.pid.value_(), task_cpu(t), t.value_(),
+                         task_state_to_char(t), 100 * rss / total, vsz * 4, rss * 4,
+                         t.comm.string_()))
+        return rows
+
+    def kmemx_ps() -> list[object]:
+        return list(run_pipeline(Context(k, REGISTRY), "ps").items)
+
+    assert len(kmemx_ps()) == len(drgn_ps())
+    results = [Result(f"ps ({len(drgn_ps())} tasks)", timeit(kmemx_ps), timeit(drgn_ps), 20.0)]
+
+    start = time.perf_counter()
+    from kmemx.helpers.slab import slab_pages
+
+    slab_pages(k)
+    scan = time.perf_counter() - start
+    dcache = find_slab_cache(plain, "dentry")
+    kcache = k_find_slab_cache(k, "dentry")
+    want = sorted(o.value_() for o in slab_cache_for_each_allocated_object(dcache, "void"))
+    got = slab_cache_allocated_objects(kcache).tolist()
+    assert got == want
+
+    def drgn_slab() -> int:
+        return sum(1 for _ in slab_cache_for_each_allocated_object(dcache, "struct dentry"))
+
+    def kmemx_slab() -> int:
+        return len(list(run_pipeline(Context(k, REGISTRY), "slab dentry").items))
+
+    results.append(Result(f"slab dentry ({len(want)} objects)", timeit(kmemx_slab, repeat=3),
+                          timeit(drgn_slab, repeat=3), 20.0))
+    results.append(Result("  (one-time vmemmap scan, in-cache afterwards)", scan + 1e-9,
+                          timeit(drgn_slab, repeat=1), 1.0))
+
+    rnd = random.Random(0)
+    addrs = [rnd.choice(want) + rnd.randrange(192) for _ in range(10000)]
+
+    def drgn_kmem() -> int:
+        return sum(1 for a in addrs if slab_object_info(plain, a))
+
+    def kmemx_kmem() -> int:
+        memo: dict[object, object] = {}
+        return sum(1 for a in addrs if k_info(k, a, memo))
+
+    assert drgn_kmem() == kmemx_kmem() == len(addrs)
+    results.append(Result("kmem: 10k slab addresses (slab_object_info)",
+                          timeit(kmemx_kmem, repeat=3), timeit(drgn_kmem, repeat=1,
+                                                               min_time=0.0), 10.0))
+    rc = report(results, args.json)
+    _crash_ps(core, vmlinux, kmemx_ps)
+    return rc
+
+
+def _crash_ps(core: object, vmlinux: object, kmemx_ps: object) -> None:
+    """crash's ps time, for reference: one session, ``ps`` x10 minus ``eval 1`` x10."""
+    try:
+        from tests.oracles.crash import find_crash, run_crash
+    except ImportError:
+        return
+    if find_crash() is None:
+        print("crash: not available (scripts/build-crash builds it)")
+        return
+    t0 = time.perf_counter()
+    run_crash(vmlinux, core, ["eval 1"] * 10, timeout=300)  # type: ignore[arg-type]
+    base = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run_crash(vmlinux, core, ["ps"] * 10, timeout=300)  # type: ignore[arg-type]
+    ps10 = time.perf_counter() - t0
+    crash_ps = max(0.0, ps10 - base) / 10
+    k_ps = timeit(kmemx_ps)  # type: ignore[arg-type]
+    print(f"crash ps: {crash_ps * 1e3:.1f}ms per run (session start-up {base:.1f}s excluded); "
+          f"kmemx ps: {k_ps * 1e3:.1f}ms")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Read several members of a struct in one ``struct.unpack_from``.
+
+``fields(k, "struct task_struct", ["pid", "tgid", "comm"])`` compiles one
+:class:`struct.Struct` covering the members' span (pad bytes between them),
+and returns a function ``read(address) -> tuple``.  When the span lies in one
+contiguous run of the mmap (always for slab objects in a dump: physically
+contiguous memory is contiguous in the file) the whole tuple is one unpack;
+otherwise it falls back to one read of the span.
+
+Scalars decode as ints, ``char[]`` members as ``bytes`` up to the first NUL,
+pointers as ints (addresses).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any, Callable
+
+import drgn
+from drgn import TypeKind
+
+from .layout import layout_for, resolve_type, strip
+from .view import scalar_size
+
+if TYPE_CHECKING:
+    from ..kernel import Kernel
+
+__all__ = ["fields"]
+
+_FMT = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I",
+        (4, True): "i", (8, False): "Q", (8, True): "q"}
+
+
+def fields(k: Kernel, type: Any, members: list[str]) -> Callable[[int], tuple[Any, ...]]:
+    """A function reading ``members`` (top-level or flattened anonymous members,
+    not bit fields) of ``type`` at an address, as a tuple in that order."""
+    key = ("kmemx.types.fields", str(type), tuple(members))
+    cached: Callable[[int], tuple[Any, ...]] | None = k.prog.cache.get(key)
+    if cached is not None:
+        return cached
+    lay = layout_for(k.prog, resolve_type(k.prog, type))
+    specs = []
+    for name in members:
+        m = lay.member(name)
+        if m.bit_size:
+            raise TypeError(f"{name} is a bit field")
+        s = strip(m.type)
+        if s.kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM, TypeKind.POINTER):
+            size = scalar_size(s)
+            signed = bool(s.is_signed) if s.kind == TypeKind.INT else False
+            specs.append((m.offset, _FMT[(size, signed)], size, False))
+        elif s.kind == TypeKind.ARRAY and drgn.sizeof(s.type) == 1 and s.length:
+            specs.append((m.offset, f"{s.length}s", s.length, True))
+        else:
+            raise TypeError(f"{name}: only scalars and char arrays can be read in bulk")
+    order = sorted(range(len(specs)), key=lambda i: specs[i][0])
+    fmt = "<"
+    pos = start = specs[order[0]][0]
+    for i in order:
+        off, f, size, _ = specs[i]
+        if off < pos:
+            raise ValueError("overlapping members")
+        if off > pos:
+            fmt += f"{off - pos}x"
+        fmt += f
+        pos = off + size
+    unpack = struct.Struct(fmt).unpack_from
+    span = pos - start
+    strings = [i for i, sp in enumerate(specs) if sp[3]]
+    inverse = [order.index(i) for i in range(len(specs))]
+    pages = k._pages
+    identity = inverse == list(range(len(specs)))
+
+    def read(address: int) -> tuple[Any, ...]:
+        a = address + start
+        p = pages.get(a >> 12)
+        o = a & 4095
+        if p is not None and o + span <= 4096:
+            vals = unpack(p[0], p[1] + o)
+        else:
+            e = pages.get((a + span - 1) >> 12)
+            if (p is not None and e is not None and e[0] is p[0]
+                    and e[1] - p[1] == (((a + span - 1) >> 12) - (a >> 12)) << 12):
+                vals = unpack(p[0], p[1] + o)
+            else:
+                vals = unpack(k.read(a, span), 0)
+        if not identity:
+            vals = tuple(vals[j] for j in inverse)
+        if strings:
+            vals = list(vals)  # type: ignore[assignment]
+            for i in strings:
+                v = vals[i]
+                n = v.find(b"\0")
+                vals[i] = v if n < 0 else v[:n]  # type: ignore[index]
+            vals = tuple(vals)
+        return vals  # type: ignore[no-any-return]
+
+    k.prog.cache[key] = read
+    return read
