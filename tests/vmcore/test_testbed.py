@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 from drgn.helpers.linux.pid import for_each_task
 from drgn.helpers.linux.slab import for_each_slab_cache, slab_cache_usage
@@ -104,3 +108,27 @@ def test_negative_fixture_is_refused_by_drgn(fixture: Fixture) -> None:
     prog = drgn.Program()
     with pytest.raises(ValueError, match="unrecognized QEMU memory dump"):
         prog.set_core_dump(str(fixture.core("novmcoreinfo")))
+
+
+def test_guest_that_never_reaches_ready(fixture: Fixture, tmp_path: Path) -> None:
+    """A guest whose workload never prints READY: one line with the console tail."""
+    from tests.fixtures.errors import BuildError
+    from tests.fixtures.qemu import boot_and_dump
+
+    busybox = "/bin/busybox"
+    root = tmp_path / "root"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy2(busybox, root / "bin" / "busybox")
+    init = root / "init"
+    init.write_text("#!/bin/busybox sh\n/bin/busybox echo KMX-STUCK-GUEST\n"
+                    "while true; do /bin/busybox sleep 3600; done\n")
+    init.chmod(0o755)
+    cpio = tmp_path / "initrd.cpio"
+    files = subprocess.run(["find", "."], cwd=root, capture_output=True, text=True).stdout
+    with open(cpio, "wb") as f:
+        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=files.encode(),
+                       stdout=f, check=True)
+    with pytest.raises(BuildError, match="did not reach READY within 25s; console tail: .*"
+                                         "KMX-STUCK-GUEST") as e:
+        boot_and_dump(fixture.root / "vmlinuz", cpio, tmp_path / "dump", tmp_path, timeout=25)
+    assert "\n" not in str(e.value)
