@@ -114,11 +114,13 @@ class Kernel:
     def view(self, type: Any, address: int) -> View:
         """A typed view of ``type`` (a name like ``"struct task_struct"`` or a
         :class:`drgn.Type`) at ``address``."""
-        return make_view(self, type, address)
+        v: View = make_view(self, type, address)
+        return v
 
     def object(self, name: str) -> View:
         """A view of the global variable ``name`` (``k.object("init_task")``)."""
-        return global_view(self, name)
+        v: View = global_view(self, name)
+        return v
 
     def sizeof(self, type: Any) -> int:
         from .types.layout import resolve_type

@@ -34,7 +34,7 @@ class arg:
 class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError (one line, with a suggestion) instead of exiting."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         if "unrecognized arguments" in message:
             opts = [o for a in self._actions for o in a.option_strings] + ["--json"]
             bad = message.split(":", 1)[1].split()
@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
             raise UsageError(f"{self.prog}: {message}{hint}")
         raise UsageError(f"{self.prog}: {message}")
 
-    def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
         raise _HelpShown(message or "")
 
 

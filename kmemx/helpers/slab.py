@@ -376,7 +376,8 @@ def slab_cache_allocated_objects(cache: View,
         freearr = np.fromiter(free, dtype=np.uint64, count=len(free))
         allobj = allobj[~np.isin(allobj, freearr)]
     allobj.sort()
-    return allobj
+    out: np.ndarray[Any, Any] = allobj
+    return out
 
 
 # -- address lookup ---------------------------------------------------------------

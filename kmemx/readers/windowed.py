@@ -20,6 +20,9 @@ __all__ = ["WindowedMemory", "parse_iomem_ram"]
 PAGE = 4096
 WINDOW_SHIFT = 26  # 64 MiB windows
 
+#: marks a window not mapped yet (None marks one that failed to map)
+_UNMAPPED: tuple[Buffer, int] = (b"", -1)
+
 _IOMEM_RE = re.compile(r"^([0-9a-fA-F]+)-([0-9a-fA-F]+) : System RAM\s*$")
 
 
@@ -66,14 +69,14 @@ class WindowedMemory(PhysicalMemory):
             return None
         win = page >> self._shift
         key = (i, win)
-        entry = self._windows.get(key, False)
-        if entry is False:
+        entry = self._windows.get(key, _UNMAPPED)
+        if entry is _UNMAPPED:
             wstart = max(rstart, win << self._shift)
             wend = min(rend, (win + 1) << self._shift)
             buf = self._map(wstart, wend - wstart)
             entry = (buf, wstart) if buf is not None else None
             self._windows[key] = entry
-        if entry is None:
+        if entry is None or entry is _UNMAPPED:
             return None
         buf, wstart = entry
         return buf, page - wstart

@@ -87,13 +87,14 @@ def fields(k: Kernel, type: Any, members: list[str]) -> Callable[[int], tuple[An
         if not identity:
             vals = tuple(vals[j] for j in inverse)
         if strings:
-            vals = list(vals)  # type: ignore[assignment]
+            lst = list(vals)
             for i in strings:
-                v = vals[i]
+                v = lst[i]
                 n = v.find(b"\0")
-                vals[i] = v if n < 0 else v[:n]  # type: ignore[index]
-            vals = tuple(vals)
-        return vals  # type: ignore[no-any-return]
+                lst[i] = v if n < 0 else v[:n]
+            vals = tuple(lst)
+        out: tuple[Any, ...] = vals
+        return out
 
     k.prog.cache[key] = read
     return read

@@ -28,11 +28,11 @@ class UnknownMemberError(UnknownNameError, AttributeError):
 
     def __init__(self, type_name: str, name: str, choices: list[str]) -> None:
         super().__init__(type_name, name)
-        self.type_name, self.name, self._choices = type_name, name, choices
+        self.type_name, self.member_name, self._choices = type_name, name, choices
 
     def __str__(self) -> str:
-        return f"{self.type_name} has no member '{self.name}'" + _suggest(self.name,
-                                                                         self._choices)
+        return (f"{self.type_name} has no member '{self.member_name}'"
+                + _suggest(self.member_name, self._choices))
 
 
 _COMPOUND = (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS)

@@ -627,9 +627,9 @@ def container_of(ptr: Any, type: Any, member: str) -> View:
         addr = int(ptr.value_()) if strip(ptr.type_).kind == TypeKind.POINTER else int(
             ptr.address_ or 0)
     else:
-        k = ptr._k if isinstance(ptr, (View, PointerView, ArrayView)) else None
-        if k is None:
+        if not isinstance(ptr, (View, PointerView, ArrayView)):
             raise TypeError("container_of() needs a view or drgn.Object for an address")
+        k = ptr._k
         addr = int(ptr.address) if not isinstance(ptr, PointerView) else ptr.value()
     t = resolve_type(k.prog, type)
     off = layout_for(k.prog, t).offsetof(member)
