@@ -243,3 +243,18 @@ def test_corrupt_object_is_reported_not_fatal(kernels: dict[str, kmemx.Kernel]) 
                             "| task -m pid"))
     assert any("warning" in ln and "0xdead000000000000" in ln for ln in lines)
 
+
+
+def test_example_plugin_on_real_dump(fixture: Fixture, kernels: dict[str, kmemx.Kernel]) -> None:
+    """docs/examples/kmx_threads.py, loaded as a third-party plugin file."""
+    from pathlib import Path
+
+    from kmemx.commands.discovery import _load_file
+
+    loaded = _load_file(Path(__file__).resolve().parents[2] / "docs/examples/kmx_threads.py")
+    assert loaded.ok, loaded.error
+    rows = run_json(kernels["elf"], "threads --min 2")
+    counts: dict[int, int] = {}
+    for t in fixture.manifest["tasks"]:
+        counts[t["tgid"]] = counts.get(t["tgid"], 0) + 1
+    assert {r["tgid"]: r["threads"] for r in rows} == {g: n for g, n in counts.items() if n >= 2}
