@@ -77,9 +77,23 @@ def main(argv: list[str] | None = None) -> int:
         for a in addrs:
             k.view("struct task_struct", a).pid  # noqa: B018 - the read is the work
 
+    state = "__state"
+
+    def kmemx_tasks_bulk() -> list[tuple[object, ...]]:
+        rows = []
+        for th in k_for_each_task(k):
+            pid, tgid, comm, st, mm, parent = th.fields("pid", "tgid", "comm", state, "mm",
+                                                        "real_parent")
+            rows.append((pid, tgid, k.view("struct task_struct", parent).pid, comm, st,
+                         k.view("struct mm_struct", mm).total_vm if mm else 0))
+        return rows
+
+    assert sorted(kmemx_tasks_bulk()) == want
     results = [
         Result(f"tasks: 6 fields x {len(want)} tasks", timeit(kmemx_tasks), timeit(drgn_tasks),
                20.0),
+        Result("  the same with view.fields() (one unpack per task)", timeit(kmemx_tasks_bulk),
+               timeit(drgn_tasks), 20.0),
         Result("s_inodes walk reading i_ino", timeit(kmemx_inodes, repeat=3),
                timeit(drgn_inodes, repeat=3), 10.0),
         Result(f"create view + read one field x {len(addrs)}", timeit(kmemx_one),

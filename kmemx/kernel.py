@@ -48,6 +48,7 @@ class Kernel:
             self._pages = space.pages
         self._prog_read = prog.read
         prog.cache["kmemx.kernel"] = self
+        self._view_classes: dict[str, Any] = {}
 
     # -- raw reads ----------------------------------------------------------------
     def read(self, addr: int, size: int, physical: bool = False) -> bytes:
@@ -114,7 +115,12 @@ class Kernel:
     def view(self, type: Any, address: int) -> View:
         """A typed view of ``type`` (a name like ``"struct task_struct"`` or a
         :class:`drgn.Type`) at ``address``."""
+        cls = self._view_classes.get(type) if type.__class__ is str else None
+        if cls is not None:
+            return cls(self, address)  # type: ignore[no-any-return]
         v: View = make_view(self, type, address)
+        if type.__class__ is str and isinstance(v, View) and not v._is_pointer:
+            self._view_classes[type] = v.value_class
         return v
 
     def object(self, name: str) -> View:

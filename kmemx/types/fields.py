@@ -34,7 +34,8 @@ _FMT = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, Fa
 def fields(k: Kernel, type: Any, members: list[str]) -> Callable[[int], tuple[Any, ...]]:
     """A function reading ``members`` (top-level or flattened anonymous members,
     not bit fields) of ``type`` at an address, as a tuple in that order."""
-    key = ("kmemx.types.fields", str(type), tuple(members))
+    key = ("kmemx.types.fields", type if isinstance(type, str) else type.type_name(),
+           tuple(members))
     cached: Callable[[int], tuple[Any, ...]] | None = k.prog.cache.get(key)
     if cached is not None:
         return cached

@@ -248,6 +248,17 @@ class View:
     def read_bytes(self) -> bytes:
         return self._k.read(self._a, self._layout.size)
 
+    def fields(self, *names: str) -> tuple[Any, ...]:
+        """Several scalar or ``char[]`` members in one unpack: ints (pointers as
+        addresses) and bytes.  See :func:`kmemx.types.fields.fields`."""
+        read = _FIELD_READERS.get((id(self._layout), names))
+        if read is None:
+            from .fields import fields
+
+            read = fields(self._k, self._layout.type, list(names))
+            _FIELD_READERS[(id(self._layout), names)] = read
+        return read(self._a)
+
     def to_drgn(self) -> drgn.Object:
         """The equivalent :class:`drgn.Object`."""
         prog = self._k.prog
@@ -581,6 +592,9 @@ def make_view(k: Kernel, type: Any, address: int) -> Any:
         return pointer_wrapper(k, s.type)(int(address))
     return value_reader(k, t)(int(address))
 
+
+#: (id(layout), member names) -> compiled reader, for View.fields()
+_FIELD_READERS: dict[tuple[int, tuple[str, ...]], Callable[[int], tuple[Any, ...]]] = {}
 
 #: (id(kernel), type name) -> view class, for k.view("struct x", addr)
 _CTORS: dict[tuple[int, str], Callable[[Any, int], Any]] = {}

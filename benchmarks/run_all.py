@@ -1,0 +1,43 @@
+"""Run every benchmark on one or more fixtures and print the ratio tables.
+
+``python -m benchmarks.run_all [FIXTURE_DIR ...]`` (default: the test bed's
+6.1 fixture, and ``large-6.1`` next to it when it was built with
+``python -m tests.fixtures build linux-image-6.1.0-56-amd64 --out
+$KMEMX_FIXTURES/large-6.1 --workers 2000 --files 100000 --mem 2048``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from benchmarks import bench_engine, bench_plugins, bench_views
+from benchmarks.common import REPO
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(REPO))
+    from tests.fixtures.paths import default_cache
+
+    dirs = [Path(a) for a in (argv if argv is not None else sys.argv[1:])]
+    if not dirs:
+        base = default_cache()
+        dirs = [d for d in (base / "linux-image-6.1.0-56-amd64", base / "large-6.1")
+                if (d / "fixture.json").exists()]
+    rc = 0
+    for d in dirs:
+        meta = json.loads((d / "fixture.json").read_text())
+        print(f"\n=== {d.name}: {meta['release']}, {meta['mem_mb']} MiB, "
+              f"{meta['workers']} workers, {meta['files']} files ===")
+        args = ["--core", str(d / "vmcore.elf"), "--vmlinux", str(d / "vmlinux")]
+        for mod in (bench_engine, bench_views, bench_plugins):
+            print(f"--- {mod.__name__}")
+            rc |= mod.main(args)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
