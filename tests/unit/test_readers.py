@@ -61,7 +61,7 @@ def test_devmem_errors(tmp_path: Path) -> None:
     with pytest.raises(LiveAccessError, match="hidden without CAP_SYS_ADMIN"):
         DevMemMemory(path="/dev/null", iomem=str(iomem))
     iomem.write_text("00100000-001fffff : System RAM\n")
-    with pytest.raises(LiveAccessError, match="No such file.*kmemx doctor"):
+    with pytest.raises(LiveAccessError, match=r"No such file.*kmemx doctor"):
         DevMemMemory(path=str(tmp_path / "nope"), iomem=str(iomem))
 
 

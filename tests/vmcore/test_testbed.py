@@ -128,7 +128,7 @@ def test_guest_that_never_reaches_ready(fixture: Fixture, tmp_path: Path) -> Non
     with open(cpio, "wb") as f:
         subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=files.encode(),
                        stdout=f, check=True)
-    with pytest.raises(BuildError, match="did not reach READY within 25s; console tail: .*"
-                                         "KMX-STUCK-GUEST") as e:
+    with pytest.raises(BuildError, match=r"did not reach READY within 25s; console tail: .*"
+                                         r"KMX-STUCK-GUEST") as e:
         boot_and_dump(fixture.root / "vmlinuz", cpio, tmp_path / "dump", tmp_path, timeout=25)
     assert "\n" not in str(e.value)
