@@ -106,8 +106,10 @@ def _fields(ctx: Context, addr: int, type_name: str, members: list[str]) -> list
 def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None) -> Iterator[Any]:
     """Rows (ADDRESS [, members...]) or full struct dumps for each entry."""
     if not struct_spec:
+        cols = ("ADDRESS",)
         for a in addrs:
-            yield Row(("ADDRESS",), (Address(a),), Address(a))
+            x = Address(a)
+            yield Row(cols, (x,), x)
         return
     name, members = split_struct_spec(struct_spec)
     t = _resolve_type(ctx, name)

@@ -17,8 +17,8 @@ class Row:
     __slots__ = ("cells", "columns", "obj")
 
     def __init__(self, columns: Sequence[str], cells: Sequence[Any], obj: Any = None) -> None:
-        self.columns = tuple(columns)
-        self.cells = tuple(cells)
+        self.columns = columns if columns.__class__ is tuple else tuple(columns)
+        self.cells = cells if cells.__class__ is tuple else tuple(cells)
         self.obj = obj
 
     def __getitem__(self, column: str) -> Any:
