@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import drgn
-import numpy as np
 from drgn import TypeKind
 
 from ..kernel import Kernel
 from ..types.layout import layout_for, resolve_type, strip
 from ..types.view import scalar_size
+
+if TYPE_CHECKING:  # numpy is imported when first used: it costs 0.15 s at start-up
+    import numpy as np
 
 __all__ = ["numpy_dtype", "read_struct_array"]
 
@@ -20,6 +22,8 @@ _KINDS = (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM, TypeKind.POINTER, TypeKind
 def numpy_dtype(prog: drgn.Program, type: Any, members: list[str] | None = None) -> np.dtype[Any]:
     """A numpy dtype with the scalar (non-bit-field) members of ``type`` at their
     offsets and ``itemsize == sizeof(type)``; cached per program."""
+    import numpy as np
+
     t = strip(resolve_type(prog, type))
     key = ("kmemx.helpers.dtype", t.type_name(), tuple(members or ()))
     cached: np.dtype[Any] | None = prog.cache.get(key)
@@ -55,6 +59,8 @@ def numpy_dtype(prog: drgn.Program, type: Any, members: list[str] | None = None)
 def read_struct_array(k: Kernel, type: Any, address: int, count: int,
                       members: list[str] | None = None) -> np.ndarray[Any, Any]:
     """Decode ``count`` consecutive ``type`` structs at ``address`` in one read."""
+    import numpy as np
+
     dt = numpy_dtype(k.prog, type, members)
     raw = k.read(address, dt.itemsize * count)
     return np.frombuffer(raw, dtype=dt, count=count)

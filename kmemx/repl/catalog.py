@@ -114,6 +114,9 @@ class CommandCatalog:
         self._seen = -1
 
     def _build(self) -> dict[str, CommandInfo]:
+        from ..commands import load_plugins
+
+        load_plugins()
         infos: dict[str, CommandInfo] = {}
         if self._drgn is None:
             self._drgn = dict(self._drgn_fn(self.prog)) if self._drgn_fn else {}

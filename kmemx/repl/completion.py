@@ -13,6 +13,9 @@ What is completed where:
 
 Completion never raises, never reads kernel memory and is time-bounded
 (``budget`` seconds, 40 ms by default): whatever is found by then is offered.
+It runs on prompt_toolkit's completion thread; it uses the program only while
+holding the REPL's program lock, and offers nothing if the lock is busy
+(input is running) rather than wait.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -129,7 +133,10 @@ def _python(text: str, namespace: Mapping[str, Any], names: NameSource,
         attr = m.group("attr")
         out = []
         for name, meta in attribute_names(res):
-            if name.startswith(attr) and (attr.startswith("_") or not name.startswith("__")):
+            # Python's dunders only when asked for; struct members like
+            # __state always
+            dunder = name.startswith("__") and name.endswith("__")
+            if name.startswith(attr) and (attr.startswith("_") or not dunder):
                 out.append((name, -len(attr), meta))
         return out
     m = _NAME.search(line)
@@ -210,18 +217,28 @@ class ReplCompleter(Completer):
     ``ThreadedCompleter`` so that typing never waits for it)."""
 
     def __init__(self, namespace: Mapping[str, Any], names: NameSource,
-                 catalog: CommandCatalog, budget: float = 0.04, limit: int = 500) -> None:
+                 catalog: CommandCatalog, budget: float = 0.04, limit: int = 500,
+                 lock: threading.Lock | None = None) -> None:
         self.namespace = namespace
         self.names = names
         self.catalog = catalog
         self.budget = budget
         self.limit = limit
+        self.lock = lock if lock is not None else names.lock
 
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterator[Completion]:
-        found: Iterable[Candidate] = candidates(document.text_before_cursor, self.namespace,
-                                                self.names, self.catalog, self.budget)
+        start_time = time.monotonic()
+        if not self.lock.acquire(timeout=self.budget / 4):
+            return
+        try:
+            found: Iterable[Candidate] = candidates(
+                document.text_before_cursor, self.namespace, self.names, self.catalog,
+                self.budget)
+        finally:
+            self.lock.release()
+        end = start_time + self.budget
         for i, (text, start, meta) in enumerate(found):
-            if i >= self.limit:
+            if i >= self.limit or (i % 64 == 63 and time.monotonic() > end):
                 return
             yield Completion(text, start_position=start, display_meta=meta)

@@ -4,7 +4,8 @@ one-line errors whose tracebacks are kept for ``%debug``.
 Values display as in drgn's REPL: :class:`drgn.Object` through
 ``format_(columns=...)`` (C syntax), drgn's "display with str()" types
 (stack traces, types, source locations) with ``str()``, everything else with
-``repr()``.  kmemx views display as the drgn Object they view.
+``repr()``.  kmemx views (structs, arrays, pointers) display as the drgn
+Object they view.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import ast
 import builtins
 import shutil
+import sys
 import traceback
 from collections.abc import Callable
 from types import TracebackType
@@ -47,9 +49,9 @@ def format_value(value: Any, columns: int | None = None,
                  warn: Callable[[str], None] | None = None) -> str:
     """The text the REPL shows for the value of an expression."""
     cols = columns or shutil.get_terminal_size((80, 24)).columns
-    from ..types.view import View
+    from ..types.view import ArrayView, PointerView, View
 
-    if isinstance(value, View):
+    if isinstance(value, (View, ArrayView, PointerView)):
         try:
             value = value.to_drgn()
         except Exception:
@@ -101,7 +103,11 @@ class Evaluator:
                 if head.body:
                     exec(compile(head, "<input>", "exec"), self.namespace)
                 last = ast.Interactive(body=[body[-1]])
-                exec(compile(last, "<input>", "single"), self.namespace)
+                old_hook, sys.displayhook = sys.displayhook, self.displayhook
+                try:
+                    exec(compile(last, "<input>", "single"), self.namespace)
+                finally:
+                    sys.displayhook = old_hook
             else:
                 exec(compile(tree, "<input>", "exec"), self.namespace)
         except BaseException as e:

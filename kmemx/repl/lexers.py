@@ -15,9 +15,9 @@ from typing import Any, Callable
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.lexers import Lexer, PygmentsLexer
-from pygments.lexer import RegexLexer, bygroups
-from pygments.lexers.python import PythonLexer
-from pygments.token import (
+from pygments.lexer import RegexLexer, bygroups  # type: ignore[import-untyped,unused-ignore]
+from pygments.lexers.python import PythonLexer  # type: ignore[import-untyped,unused-ignore]
+from pygments.token import (  # type: ignore[import-untyped,unused-ignore]
     Comment,
     Error,
     Generic,
@@ -36,7 +36,7 @@ __all__ = ["CommandLexer", "OutputLexer", "ReplLexer"]
 _WORD = r"[\w.@:/+-]+"
 
 
-class CommandLexer(RegexLexer):
+class CommandLexer(RegexLexer):  # type: ignore[misc,unused-ignore]
     """``%cmd args | cmd2 args ! shell``."""
 
     name = "kmemx command"
@@ -66,10 +66,13 @@ class CommandLexer(RegexLexer):
     }
 
 
-_CAST = r"\((?:const |volatile )*(?:struct |union |enum )?[A-Za-z_][\w ]*?(?: ?\*+)?(?: ?\[\d*\])*\)"
+# a C cast as drgn prints one: "(struct list_head *)0x...", "(u64)0", "(char [16])"..."
+# (followed directly by the value, which keeps "(most recent call last):" out)
+_CAST = (r"\((?:const |volatile )*(?:struct |union |enum )?[A-Za-z_][\w ]*?(?: ?\*+)?"
+         r"(?: ?\[\d*\])*\)(?=[\w\"'{<*(&-])")
 
 
-class OutputLexer(RegexLexer):
+class OutputLexer(RegexLexer):  # type: ignore[misc,unused-ignore]
     """drgn struct dumps, addresses, tables and kmemx messages (line by line)."""
 
     name = "kmemx output"

@@ -5,6 +5,10 @@ keystroke may cost, so :meth:`NameSource.warm` builds the lists on a
 background thread when the REPL starts; until they are ready, completion
 offers no names rather than waiting.  Lookups are prefix searches with
 :mod:`bisect` on sorted lists.
+
+libdrgn is not thread-safe (drgn releases the GIL while indexing), so the
+builder holds ``lock`` -- the REPL's program lock, which the REPL holds while
+it runs input -- whenever it calls into the program.
 """
 
 from __future__ import annotations
@@ -42,8 +46,12 @@ class NameSource:
 
     def __init__(self, prog: Any,
                  symbols_fn: Callable[[Any], Sequence[str]] | None = None,
-                 types_fn: Callable[[Any, str], Sequence[str]] | None = None) -> None:
+                 types_fn: Callable[[Any, str], Sequence[str]] | None = None,
+                 lock: threading.Lock | None = None,
+                 on_ready: Callable[[], object] | None = None) -> None:
         self.prog = prog
+        self.lock = lock if lock is not None else threading.Lock()
+        self.on_ready = on_ready
         self._symbols_fn = symbols_fn
         self._types_fn = types_fn
         self._symbols: list[str] | None = None
@@ -63,9 +71,12 @@ class NameSource:
 
                 sym_fn = sym_fn or symbol_names
                 types_fn = types_fn or type_names
-            types = {tag: sorted(types_fn(self.prog, tag)) for tag in TAGS}
+            with self.lock:
+                types = {tag: sorted(types_fn(self.prog, tag)) for tag in TAGS}
             self._types = types
-            syms = sorted(sym_fn(self.prog))
+            with self.lock:
+                raw = sym_fn(self.prog)
+            syms = sorted(raw)
             # File symbols ("init_task.c") and compiler clones ("foo.cold") are
             # not names prog[...] accepts; they are offered only when the
             # typed prefix has a dot.
@@ -76,6 +87,11 @@ class NameSource:
             self._types = self._types or {tag: [] for tag in TAGS}
             self._plain = self._plain or []
             self._symbols = self._symbols or []
+        if self.on_ready is not None:
+            try:
+                self.on_ready()
+            except Exception as e:
+                self.error = f"{type(e).__name__}: {e}"
 
     def warm(self, wait: bool = False) -> None:
         """Start building the lists in the background (once); ``wait`` joins."""

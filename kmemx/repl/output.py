@@ -14,15 +14,16 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from pygments import highlight
-from pygments.formatters import Terminal256Formatter
-from pygments.style import Style
-from pygments.styles import get_style_by_name
-from pygments.token import Error, Generic, Keyword
-from pygments.util import ClassNotFound
+from pygments import highlight  # type: ignore[import-untyped,unused-ignore]
+from pygments.formatters import Terminal256Formatter  # type: ignore[import-untyped,unused-ignore]
+from pygments.style import Style  # type: ignore[import-untyped,unused-ignore]
+from pygments.styles import get_style_by_name  # type: ignore[import-untyped,unused-ignore]
+from pygments.token import Error, Generic, Keyword, Punctuation, Text, Token  # type: ignore[import-untyped,unused-ignore]
+from pygments.util import ClassNotFound  # type: ignore[import-untyped,unused-ignore]
 
 from .config import ReplConfig
 from .lexers import OutputLexer
@@ -37,6 +38,10 @@ def output_style(name: str) -> type[Style]:
     except ClassNotFound:
         base = get_style_by_name("default")
     extra = {
+        # plain text keeps the terminal's colour: only what means something is coloured
+        Token: "",
+        Text: "",
+        Punctuation: "",
         Generic.Heading: "bold",
         Generic.Subheading: "bold",
         Generic.Error: "bold #ff5f5f",
@@ -59,7 +64,7 @@ class Highlighter:
     def line(self, text: str) -> str:
         if not self.enabled or not text or len(text) > 2000:
             return text
-        return highlight(text, self._lexer, self._formatter)
+        return str(highlight(text, self._lexer, self._formatter))
 
 
 def _is_tty(stream: IO[str]) -> bool:
@@ -74,9 +79,10 @@ class Output:
     and paged according to the settings."""
 
     def __init__(self, config: ReplConfig, stream: IO[str] | None = None,
-                 tty: bool | None = None) -> None:
+                 tty: bool | None = None, err: IO[str] | None = None) -> None:
         self.config = config
         self._stream = stream
+        self._err = err
         self._tty = tty
         self.paging = False  # a pager is running (no progress output meanwhile)
         self._hl: Highlighter | None = None
@@ -84,9 +90,11 @@ class Output:
 
     @property
     def stream(self) -> IO[str]:
-        import sys
-
         return self._stream if self._stream is not None else sys.stdout
+
+    @property
+    def err(self) -> IO[str]:
+        return self._err if self._err is not None else sys.stderr
 
     @property
     def tty(self) -> bool:
@@ -112,8 +120,11 @@ class Output:
         self.stream.flush()
 
     def error(self, message: str) -> None:
-        """A one-line error, coloured like one."""
-        self.write(self.highlighter.line(message) + "\n")
+        """A one-line error (or a traceback) on the error stream, coloured like one."""
+        self.stream.flush()
+        text = message if "\n" in message else self.highlighter.line(message)
+        self.err.write(text + "\n")
+        self.err.flush()
 
     def _screen(self) -> tuple[int, int]:
         size = shutil.get_terminal_size((80, 24))

@@ -1,0 +1,389 @@
+"""The ``kmemx`` command line.
+
+::
+
+    kmemx                              # REPL on the running kernel
+    kmemx -c vmcore -s vmlinux         # REPL on a crash dump
+    kmemx -c vmcore -s vmlinux ps -k   # one command, then exit
+    kmemx -c vmcore -s vmlinux 'ps | filter comm~kworker | count'
+    kmemx -c vmcore -s vmlinux script.py ARGS...   # a drgn script, as drgn runs it
+    kmemx -c vmcore -e 'print(prog["jiffies"])'
+    kmemx doctor                       # why live access does (not) work
+
+drgn's options keep their meaning (``-c``, ``-k``, ``-s``,
+``--no-default-symbols``, ``-e``, ``-q``).  Scripts run exactly as under
+``drgn``: ``prog`` is a global and the default program, ``sys.argv`` is the
+script and its arguments, ``__name__ == "__main__"``, and exceptions and
+``sys.exit()`` give the same exit status; they also get ``k``, the
+:class:`~kmemx.Kernel`, whose fast reader is underneath ``prog``.  Problems
+opening the target print one line, ``kmemx: error: ...``, and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pkgutil
+import runpy
+import sys
+import warnings
+from typing import IO, Any, TextIO
+
+import drgn
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger("drgn")
+
+_DESCRIPTION = """\
+kmemx: a fast kernel-memory debugger built on drgn.
+
+With no ARG, kmemx starts its REPL: Python with drgn's namespace plus k (the
+kmemx kernel), and %COMMAND lines.  With a script, it runs the script as drgn
+does.  With a COMMAND, it runs that one command (or pipeline) and exits.
+With no -c, it debugs the running kernel with the fastest reader available."""
+
+_EPILOG = """\
+examples:
+  kmemx -c vmcore -s vmlinux                 interactive session on a dump
+  kmemx -c vmcore -s vmlinux ps -k           one command
+  kmemx -c vmcore 'ps | filter comm~kworker | count'
+                                             a pipeline (quote it as one argument)
+  kmemx -c vmcore -s vmlinux script.py a b   a drgn script with arguments
+  kmemx -c vmcore -e 'print(k.release)'      a Python statement
+  kmemx help                                 the commands; kmemx help CMD: one manual
+  kmemx doctor                               why live-kernel access does or does not work
+
+The REPL reads ~/.config/kmemx/config.toml and keeps its history in
+~/.local/state/kmemx/history (XDG_CONFIG_HOME and XDG_STATE_HOME are respected)."""
+
+
+def _version() -> str:
+    from . import __version__
+
+    py = ".".join(str(v) for v in sys.version_info[:3])
+    return f"kmemx {__version__} (drgn {drgn.__version__}, Python {py})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """kmemx's argument parser: drgn's target and symbol options plus kmemx's."""
+    from .target import READERS
+
+    parser = argparse.ArgumentParser(
+        prog="kmemx", description=_DESCRIPTION, epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    target = parser.add_argument_group("target").add_mutually_exclusive_group()
+    target.add_argument("-k", "--kernel", action="store_true",
+                        help="debug the running kernel (default)")
+    target.add_argument("-c", "--core", metavar="PATH",
+                        help="debug the given crash dump (ELF or kdump-compressed vmcore)")
+    symbols = parser.add_argument_group("debugging symbols")
+    symbols.add_argument("-s", "--symbols", metavar="PATH", action="append",
+                         help="load debugging symbols from the given file; the first is the "
+                              "vmlinux of the kernel (checked against the dump's build ID). "
+                              "This option may be given more than once")
+    symbols.add_argument("--no-default-symbols", action="store_true",
+                         help="don't load any debugging symbols that were not explicitly "
+                              "added with -s")
+    kx = parser.add_argument_group("kmemx")
+    kx.add_argument("--reader", choices=READERS,
+                    help="read memory with this reader instead of the fastest that works: "
+                         "mmap-elf (ELF vmcores), mmap-devmem (/dev/mem) or drgn "
+                         "(drgn's own reader, e.g. /proc/kcore or kdump-compressed dumps)")
+    kx.add_argument("--json", action="store_true",
+                    help="commands print JSON instead of tables (one-shot and in the REPL)")
+    parser.add_argument("--log-level",
+                        choices=["debug", "info", "warning", "error", "critical", "none"],
+                        default="warning",
+                        help="log messages of at least the given level to standard error "
+                             "(default: warning)")
+    parser.add_argument("-q", "--quiet", dest="log_level", action="store_const", const="none",
+                        help="don't print any logs or warnings")
+    parser.add_argument("-e", dest="exec", metavar="CODE",
+                        help="an expression or statement to evaluate, instead of running in "
+                             "interactive mode")
+    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("args", metavar="ARG", nargs=argparse.REMAINDER,
+                        help="a script to run (script.py ARGS...), or a COMMAND [ARGS] to run "
+                             "(see 'kmemx help'), instead of the interactive mode")
+    return parser
+
+
+# -- messages ---------------------------------------------------------------------------
+
+def _is_tty(f: IO[str]) -> bool:
+    try:
+        return os.isatty(f.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+class _LogFormatter(logging.Formatter):
+    """drgn's log format: ``warning: message`` for drgn, ``warning:name: message`` else."""
+
+    _COLORS = {logging.DEBUG: "\033[36m", logging.INFO: "\033[32m",
+               logging.WARNING: "\033[33m", logging.ERROR: "\033[31m",
+               logging.CRITICAL: "\033[31;1m"}
+
+    def __init__(self, color: bool) -> None:
+        super().__init__()
+        self.color = color
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = record.levelname.lower() + ":"
+        if self.color and record.levelno in self._COLORS:
+            level = f"{self._COLORS[record.levelno]}{level}\033[m"
+        if record.name == "drgn":
+            return f"{level} {record.getMessage()}"
+        return f"{level}{record.name}: {record.getMessage()}"
+
+
+def _set_log_handler() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormatter(_is_tty(sys.stderr)))
+    logging.getLogger().addHandler(handler)
+
+
+def _error(message: str) -> int:
+    """``kmemx: error: <one line>`` on stderr; exit status 1."""
+    sys.stdout.flush()
+    text = " ".join(str(message).split("\n")).strip()
+    print(f"kmemx: error: {text}", file=sys.stderr)
+    return 1
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str,
+                  lineno: int, file: TextIO | None = None, line: str | None = None) -> None:
+    """kmemx's warnings (a truncated dump...) in one line; others as Python shows them."""
+    from .errors import KmemxWarning
+
+    if issubclass(category, KmemxWarning):
+        print(f"kmemx: warning: {message}", file=file or sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+# -- opening the target -------------------------------------------------------------------
+
+class _Failed(Exception):
+    """Opening the target failed; the message is the one line to print."""
+
+
+def _open(args: argparse.Namespace) -> Any:
+    import kmemx
+
+    symbols: list[str] = list(args.symbols or [])
+    vmlinux = symbols[0] if symbols else None
+    debug_info = bool(symbols) or not args.no_default_symbols
+    try:
+        with warnings.catch_warnings():
+            if args.log_level == "none":
+                warnings.simplefilter("ignore", kmemx.KmemxWarning)
+            if args.core is not None:
+                k = kmemx.open(args.core, vmlinux, reader=args.reader, debug_info=debug_info)
+            else:
+                k = kmemx.open_live(vmlinux, reader=args.reader, debug_info=debug_info)
+    except (kmemx.KmemxError, OSError, ValueError, LookupError, drgn.FaultError) as e:
+        raise _Failed(_one_line(e)) from None
+    if symbols[1:] or (debug_info and not args.no_default_symbols):
+        # drgn also looks for the modules' debugging symbols and loads any
+        # further -s files: do the same, so scripts see the same program
+        try:
+            k.prog.load_debug_info(symbols[1:], default=not args.no_default_symbols)
+        except drgn.MissingDebugInfoError as e:
+            logger.warning("%s", e)
+        except (OSError, ValueError) as e:
+            raise _Failed(_one_line(e)) from None
+    return k
+
+
+def _identify_script(path: str) -> str:
+    """drgn's check: "core", "elf" (another binary) or "other" (a script)."""
+    with open(path, "rb") as f:
+        head = f.read(18)
+    if head.startswith((b"KDUMP   ", b"makedumpfile\0\0\0\0")):
+        return "core"
+    if len(head) < 18 or head[:4] != b"\177ELF":
+        return "other"
+    order = "little" if head[5] == 1 else "big"
+    e_type = int.from_bytes(head[16:18], order)  # type: ignore[arg-type,unused-ignore]
+    return "core" if e_type == 4 else "elf"
+
+
+# -- modes ------------------------------------------------------------------------------------
+
+def _run_script(args: argparse.Namespace) -> int:
+    script = args.args[0]
+    try:
+        kind = _identify_script(script)
+    except OSError as e:
+        return _error(f"{script}: {e.strerror or e}")
+    if kind == "core":
+        return _error(f"{script} is a core dump (did you mean -c {script}?)")
+    if kind == "elf":
+        return _error(f"{script} is a binary, not a drgn script")
+    try:
+        k = _open(args)
+    except _Failed as e:
+        return _error(str(e))
+    drgn.set_default_prog(k.prog)
+    sys.argv = list(args.args)
+    if pkgutil.get_importer(script) is None:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    runpy.run_path(script, init_globals={"prog": k.prog, "k": k}, run_name="__main__")
+    return 0
+
+
+def _run_code(args: argparse.Namespace) -> int:
+    from .repl.namespace import build_namespace
+
+    try:
+        k = _open(args)
+    except _Failed as e:
+        return _error(str(e))
+    drgn.set_default_prog(k.prog)
+    sys.path.insert(0, "")
+    ns = build_namespace(k)
+    if args.exec is None:
+        sys.argv = [""]
+        ns["__file__"] = "<stdin>"
+        exec(compile(sys.stdin.read(), "<stdin>", "exec"), ns)
+    else:
+        sys.argv = ["-e", *args.args]
+        exec(args.exec, ns)
+    return 0
+
+
+def _command_line(words: list[str]) -> str:
+    """The command line for ``execute``: one argument holding a whole pipeline
+    is used as it is; otherwise words are quoted, except ``|`` and ``!``."""
+    import shlex
+
+    if len(words) == 1:
+        return words[0]
+    return " ".join(w if w in ("|", "!") else shlex.quote(w) for w in words)
+
+
+def _is_command(word: str) -> bool:
+    from .commands import REGISTRY, load_plugins
+
+    load_plugins()
+    name = word.split(None, 1)[0] if word.strip() else word
+    try:
+        REGISTRY.lookup(name)
+        return True
+    except Exception:
+        return False
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    from .commands import CommandError, execute
+    from .errors import KmemxError
+
+    line = _command_line(list(args.args))
+    try:
+        k = _open(args)
+    except _Failed as e:
+        first = line.split(None, 1)[0]
+        if args.core is None and first in ("help", "plugins"):
+            k = _Targetless(str(e))  # help and plugins work without a kernel
+            if first == "help" and line.split() == ["help"]:
+                print(f"kmemx: note: no kernel to check commands against ({e}); "
+                      "commands that need one are not listed", file=sys.stderr)
+        else:
+            return _error(str(e))
+    out, err = sys.stdout, sys.stderr
+    try:
+        for text in execute(k, line, as_json=args.json):
+            if text.startswith("kmemx: warning: "):
+                out.flush()
+                if args.log_level != "none":
+                    err.write(text + "\n")
+            else:
+                out.write(text + "\n")
+        out.flush()
+    except BrokenPipeError:
+        # the reader went away (kmemx ... | head): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        out.flush()
+        return 130
+    except (CommandError, KmemxError, drgn.FaultError) as e:
+        return _error(str(e))
+    return 0
+
+
+class _Targetless:
+    """Stands in for a kernel when ``help``/``plugins`` run where none can be opened."""
+
+    def __init__(self, why: str) -> None:
+        from .readers.drgnreader import DrgnReader
+
+        self.prog = drgn.Program()
+        self.reader = DrgnReader(self.prog)
+        self.target = "none"
+        self.why = why
+
+
+def _run_repl(args: argparse.Namespace) -> int:
+    try:
+        k = _open(args)
+    except _Failed as e:
+        return _error(str(e))
+    from .repl import run
+
+    return run(k, as_json=args.json)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``kmemx``; returns the exit status (scripts' exceptions and
+    ``sys.exit()`` propagate, as under drgn)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["doctor"]:
+        from .doctor import main as doctor_main
+
+        return doctor_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    _set_log_handler()
+    if args.log_level == "none":
+        logger.setLevel(logging.CRITICAL + 1)
+    else:
+        logger.setLevel(args.log_level.upper())
+    warnings.showwarning = _show_warning
+
+    if args.exec is not None:
+        return _run_code(args)
+    if args.args:
+        first = args.args[0]
+        if first == "doctor":
+            from .doctor import main as doctor_main
+
+            return doctor_main(list(args.args[1:]))
+        if not first.endswith(".py") and _is_command(first):
+            return _run_command(args)
+        if not first.endswith(".py") and not os.path.exists(first):
+            from .commands import REGISTRY, UsageError
+
+            try:
+                REGISTRY.lookup(first.split(None, 1)[0] if first.strip() else first)
+            except UsageError as e:
+                return _error(f"{e}; or no such script: {first}")
+        return _run_script(args)
+    if not _is_tty(sys.stdin):
+        return _run_code(args)
+    return _run_repl(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The kmemx REPL: Python with drgn's namespace, ``%`` commands, completion
+from type information, highlighting, history and a pager.
+
+Modules, one job each: :mod:`.config` (settings file), :mod:`.namespace`
+(globals), :mod:`.names` (cached symbol/type lists), :mod:`.members` and
+:mod:`.completion` (completion), :mod:`.catalog` (what commands take),
+:mod:`.lexers` (highlighting), :mod:`.editing` (multi-line input),
+:mod:`.history`, :mod:`.evaluator` (running Python), :mod:`.output` (colour
+and pager), :mod:`.magics` (``%debug``, ``%set``) and :mod:`.session` (the
+loop).  Importing the package is cheap: prompt_toolkit loads with
+:mod:`.session`, when a session starts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .config import ReplConfig, load_config
+
+if TYPE_CHECKING:
+    from .session import Repl
+
+__all__ = ["Repl", "ReplConfig", "load_config", "run"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Repl":
+        from .session import Repl
+
+        return Repl
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def run(k: Any, *, as_json: bool = False, config: ReplConfig | None = None) -> int:
+    """Run the REPL on ``k`` until the user exits; returns the exit status."""
+    from .session import Repl
+
+    warnings: list[str] = []
+    if config is None:
+        config, warning = load_config()
+        if warning:
+            warnings.append(warning)
+    if as_json:
+        config.json = True
+    return Repl(k, config, warnings=warnings).run()

@@ -1,0 +1,278 @@
+"""The ``kmemx`` command line on the real dump: one-shot commands, -e, stdin,
+scripts that use ``k``, exit statuses, one-line errors, and the drgn plugin."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.fixture import Fixture
+
+pytestmark = pytest.mark.vmcore
+
+
+def kmemx(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+          cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kmemx", *args], capture_output=True,
+                          text=True, input=stdin, timeout=120, cwd=cwd,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def target(fixture: Fixture) -> list[str]:
+    return ["-c", str(fixture.core("elf")), "-s", str(fixture.vmlinux)]
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """The process failed with exactly one ``kmemx: error:`` line and no traceback."""
+    assert proc.returncode == 1, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if not line.startswith("warning:")
+              and not line.startswith("critical:")]
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].startswith("kmemx: error: "), errors[0]
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in errors[0]
+    assert proc.stdout == ""
+    return errors[0]
+
+
+# -- one-shot commands ----------------------------------------------------------------------------
+
+def test_command_reads_the_dump(fixture: Fixture, target: list[str]) -> None:
+    proc = kmemx(*target, "-q", "sym", "jiffies")
+    assert proc.returncode == 0, proc.stderr
+    addr = fixture.manifest["kallsyms"]["jiffies"]
+    assert f"{addr:x}" in proc.stdout and "jiffies" in proc.stdout
+    assert proc.stderr == ""
+
+
+def test_command_json(fixture: Fixture, target: list[str]) -> None:
+    proc = kmemx(*target, "-q", "--json", "sym", "jiffies")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data and int(data[0]["address"], 16) == fixture.manifest["kallsyms"]["jiffies"]
+
+
+def test_pipelines_as_one_word_or_many(target: list[str]) -> None:
+    one = kmemx(*target, "-q", "echo 0x10 0x20 0x30 | count")
+    many = kmemx(*target, "-q", "echo", "0x10", "0x20", "0x30", "|", "count")
+    assert one.returncode == many.returncode == 0
+    assert one.stdout == many.stdout == "COUNT\n    3\n"
+    shell = kmemx(*target, "-q", "echo 0x10 0x20 ! wc -l")
+    assert shell.stdout.strip() == "2"  # echo prints one address a line, no header
+
+
+def test_help_lists_the_commands(target: list[str]) -> None:
+    proc = kmemx(*target, "-q", "help")
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["COMMAND", "DESCRIPTION"]
+    names = {line.split()[0] for line in lines[1:]}
+    assert {"help", "plugins", "filter", "count"} <= names
+    manual = kmemx(*target, "-q", "help", "filter")
+    assert manual.returncode == 0 and "usage: filter" in manual.stdout
+
+
+def test_command_errors_are_one_line(target: list[str]) -> None:
+    one_line_error(kmemx(*target, "-q", "pss"), "unknown command 'pss'", "did you mean ps")
+    one_line_error(kmemx(*target, "-q", "help", "--bogus"), "unrecognized arguments")
+    one_line_error(kmemx(*target, "-q", "echo 0x1 | help | count"), "does not read piped input")
+    one_line_error(kmemx(*target, "-q", "echo 0x1000 | cast 'struct task_strct'"),
+                   "unknown type", "did you mean struct task_struct")
+
+
+def test_quoting_is_kept(target: list[str]) -> None:
+    proc = kmemx(*target, "-q", "echo", "0x10", "|", "filter", "address == 16")
+    assert proc.returncode in (0, 1)
+    assert "Traceback" not in proc.stderr
+
+
+# -- target errors ---------------------------------------------------------------------------------
+
+def test_bad_targets(fixture: Fixture, tmp_path: Path) -> None:
+    vml = str(fixture.vmlinux)
+    one_line_error(kmemx("-c", str(tmp_path / "nope"), "-s", vml, "help"),
+                   "No such file or directory")
+    one_line_error(kmemx("-c", str(tmp_path), "-s", vml, "-e", "pass"), "directory")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a dump\n")
+    one_line_error(kmemx("-c", str(text), "-s", vml, "-e", "pass"), "not an ELF")
+    one_line_error(kmemx("-c", str(fixture.core("elf")), "-s", str(tmp_path / "vmlinux"),
+                         "-e", "pass"), "No such file or directory")
+    one_line_error(kmemx("-c", str(fixture.core("elf")), "-s", sys.executable, "sym", "x"),
+                   "does not match")
+    one_line_error(kmemx("-c", str(fixture.core("elf")), "-s", str(text), "-e", "pass"),
+                   "not an ELF file")
+
+
+def test_no_vmcoreinfo_and_reader_choice(fixture: Fixture) -> None:
+    if fixture.has("novmcoreinfo"):
+        one_line_error(kmemx("-c", str(fixture.core("novmcoreinfo")), "-s",
+                             str(fixture.vmlinux), "-e", "pass"), "VMCOREINFO")
+    if fixture.has("kdump"):
+        one_line_error(kmemx("-c", str(fixture.core("kdump")), "-s", str(fixture.vmlinux),
+                             "--reader", "mmap-elf", "-e", "pass"), "drgn reader")
+        ok = kmemx("-q", "-c", str(fixture.core("kdump")), "-s", str(fixture.vmlinux),
+                   "-e", "print(k.reader.name, prog['init_task'].comm.string_().decode())")
+        assert ok.stdout == "drgn swapper/0\n", ok.stderr
+
+
+def test_live_kernel_failure_points_to_doctor() -> None:
+    proc = kmemx("-k", "-e", "print('live ok')")
+    if proc.returncode == 0:
+        pytest.skip("this machine lets kmemx read the running kernel")
+    one_line_error(proc, "kmemx doctor")
+
+
+def test_usage_errors(target: list[str]) -> None:
+    proc = kmemx("--bogus")
+    assert proc.returncode == 2 and "kmemx: error: unrecognized arguments: --bogus" in proc.stderr
+    proc = kmemx("-c", "a", "-k")
+    assert proc.returncode == 2 and "not allowed with argument" in proc.stderr
+
+
+# -- the options, -e, stdin, scripts ---------------------------------------------------------------
+
+def test_version_and_help() -> None:
+    proc = kmemx("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("kmemx 0.1.0 (drgn ")
+    text = kmemx("--help").stdout
+    for opt in ("-c PATH, --core PATH", "-k, --kernel", "-s PATH, --symbols PATH",
+                "--no-default-symbols", "-e CODE", "-q, --quiet", "--reader",
+                "--json", "--version", "examples:", "kmemx doctor"):
+        assert opt in text, opt
+
+
+def test_doctor_subcommand() -> None:
+    proc = kmemx("doctor", "--help")
+    assert proc.returncode == 0 and "usage: kmemx doctor" in proc.stdout
+
+
+def test_exec_namespace(target: list[str]) -> None:
+    code = ("import sys; print(k.reader.name, type(view(prog['init_task'])).__name__, "
+            "prog['init_task'].comm.string_().decode(), sys.argv, "
+            "callable(for_each_task), kx.__name__, drgn.get_default_prog() is prog)")
+    proc = kmemx(*target, "-q", "-e", code, "a", "b")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ("mmap-elf View_struct_task_struct swapper/0 ['-e', 'a', 'b'] True "
+                           "kmemx.helpers True\n")
+    proc = kmemx(*target, "-q", "--reader", "drgn", "-e", "print(k.reader.name)")
+    assert proc.stdout == "drgn\n"
+
+
+def test_exec_errors_like_drgn(target: list[str]) -> None:
+    proc = kmemx(*target, "-q", "-e", "print('x'); raise SystemExit(4)")
+    assert (proc.returncode, proc.stdout) == (4, "x\n")
+    proc = kmemx(*target, "-q", "-e", "prog.read(0xdead000000000000, 8)")
+    assert proc.returncode == 1 and "_drgn.FaultError: address is not mapped" in proc.stderr
+
+
+def test_stdin_is_a_script(target: list[str]) -> None:
+    proc = kmemx(*target, "-q", stdin="print(prog['init_task'].pid.value_(), k.release)\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "0 6.1.0-56-amd64\n"
+
+
+def test_scripts_get_k(target: list[str], tmp_path: Path) -> None:
+    script = tmp_path / "uses_k.py"
+    script.write_text(
+        "import sys\n"
+        "t = k.object('init_task')\n"
+        "print(k.reader.name, t.comm.string().decode(), t.address == "
+        "prog['init_task'].address_, sys.argv[1:], __name__)\n")
+    proc = kmemx(*target, "-q", str(script), "x", "--flag")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "mmap-elf swapper/0 True ['x', '--flag'] __main__\n"
+    nodotpy = tmp_path / "runme"
+    nodotpy.write_text("print('no .py suffix', prog is not None)\n")
+    proc = kmemx(*target, "-q", str(nodotpy))
+    assert proc.stdout == "no .py suffix True\n"
+
+
+def test_script_errors(fixture: Fixture, target: list[str], tmp_path: Path) -> None:
+    one_line_error(kmemx(*target, str(tmp_path / "missing.py")), "missing.py",
+                   "No such file or directory")
+    one_line_error(kmemx(*target, str(fixture.core("elf"))), "is a core dump",
+                   f"-c {fixture.core('elf')}")
+    one_line_error(kmemx(*target, sys.executable), "is a binary, not a drgn script")
+    one_line_error(kmemx(*target, "nosuchthing"), "unknown command 'nosuchthing'")
+
+
+def test_console_script(target: list[str]) -> None:
+    exe = shutil.which("kmemx")
+    if exe is None:
+        pytest.skip("the kmemx console script is not on PATH")
+    proc = subprocess.run([exe, *target, "-q", "echo 0x1 | count"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == "COUNT\n    1\n"
+
+
+def test_broken_pipe_is_quiet(target: list[str]) -> None:
+    cmd = (f"{sys.executable} -m kmemx {' '.join(target)} -q "
+           f"'echo {' '.join(hex(i) for i in range(1, 3000))}' | head -n 2")
+    proc = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.splitlines() == ["1", "2"]
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+# -- the drgn plugin --------------------------------------------------------------------------------
+
+def drgn_with_plugin(target: list[str], code: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("drgn")
+    argv = [exe] if exe else [sys.executable, "-m", "drgn"]
+    env = {**os.environ, "DRGN_PLUGINS": "kmemx=kmemx.drgn_plugin"}
+    return subprocess.run([*argv, "-q", *target, "-e", code], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def test_drgn_plugin_runs_kmemx_commands(fixture: Fixture, target: list[str]) -> None:
+    code = """
+from drgn.commands import DEFAULT_COMMAND_NAMESPACE as ns, run_command
+print(sorted(n for n in ns._commands if n in ('kmemx', 'sym', 'crash', 'count')))
+run_command(prog, "kmemx sym jiffies")
+run_command(prog, "kmemx echo 0x1 0x2 | count")
+run_command(prog, "kmemx pss", onerror=lambda e: print(type(e).__name__, e))
+run_command(prog, "kmemx", onerror=print)
+print('sym' in ns._commands, 'crash' in ns._commands)
+run_command(prog, "sym jiffies")
+"""
+    proc = drgn_with_plugin(target, code)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[0] == "['crash', 'kmemx']"  # scripts don't pay for per-command names
+    addr = f"{fixture.manifest['kallsyms']['jiffies']:x}"
+    assert addr in out[2] and "jiffies" in out[2]
+    assert "COUNT" in out and "    2" in out
+    assert "CommandError unknown command 'pss' (did you mean ps, sys?)" in proc.stdout
+    assert "True True" in out  # %kmemx registered every command; drgn keeps %crash
+    assert sum(addr in line for line in out) == 2
+
+
+def test_drgn_plugin_hook(fixture: Fixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    from drgn.commands import DEFAULT_COMMAND_NAMESPACE
+
+    from kmemx import drgn_plugin
+
+    monkeypatch.setattr(sys, "argv", ["drgn", "-c", "vmcore", "script.py"])
+    assert not drgn_plugin._interactive_drgn()
+    monkeypatch.setattr(sys, "argv", ["drgn", "-c", "vmcore", "-e", "pass"])
+    assert not drgn_plugin._interactive_drgn()
+    monkeypatch.setattr(sys, "argv", ["pytest"])
+    assert not drgn_plugin._interactive_drgn()
+    prog: Any = fixture.prog
+    drgn_plugin.drgn_prog_set(prog)  # never raises
+    cmd = drgn_plugin.KmemxDrgnCommand("sym")
+    assert cmd.enabled(prog) and "usage: " not in cmd.format_usage()
+    assert "sym" in cmd.format_help() and cmd.description().startswith("kmemx: ")
+    assert "kmemx" in DEFAULT_COMMAND_NAMESPACE._commands
+    import drgn
+
+    assert not drgn_plugin.KmemxDrgnCommand(None).enabled(drgn.Program())
