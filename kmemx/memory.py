@@ -76,15 +76,24 @@ class AddressSpace:
         if off + size <= PAGE:
             buf, base = lookup(addr)
             return bytes(buf[base + off:base + off + size])
+        # Copy runs of pages that are contiguous in one buffer with one slice
+        # (physically contiguous memory is contiguous in an ELF dump).
         out = bytearray()
         pos = addr
         end = addr + size
         while pos < end:
             buf, base = lookup(pos)
-            o = pos & 0xFFF
-            n = min(PAGE - o, end - pos)
-            out += buf[base + o:base + o + n]
+            start = base + (pos & 0xFFF)
+            n = min(PAGE - (pos & 0xFFF), end - pos)
             pos += n
+            while pos < end:
+                nbuf, nbase = lookup(pos)
+                if nbuf is not buf or nbase != start + n:
+                    break
+                m = min(PAGE, end - pos)
+                n += m
+                pos += m
+            out += buf[start:start + n]
         return bytes(out)
 
     def clear_cache(self) -> None:
