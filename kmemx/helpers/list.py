@@ -71,7 +71,7 @@ def _walk_batches(k: Kernel, head: int, first: int | None, link_off: int,
                     break
                 try:
                     node = k.read_u64(a)
-                except Exception as e:  # noqa: BLE001 - re-raised after the batch
+                except Exception as e:
                     err = e
                     break
             else:
