@@ -9,9 +9,17 @@ from drgn.helpers.linux.list import (
     list_for_each_entry,
 )
 
+
+def core_size(mod):
+    try:
+        return mod.core_layout.size.value_()
+    except AttributeError:  # 6.4 replaced core_layout with mem[MOD_TEXT, ...]
+        return mod.mem[0].size.value_()
+
+
 print("modules:")
 for mod in list_for_each_entry("struct module", prog["modules"].address_of_(), "list"):
-    print(f"  {mod.name.string_().decode():<20} core size {mod.core_layout.size.value_()}")
+    print(f"  {mod.name.string_().decode():<20} core size {core_size(mod)}")
 
 print("super blocks:")
 for sb in list_for_each_entry("struct super_block", prog["super_blocks"].address_of_(),

@@ -150,9 +150,9 @@ def expect_shown(child: Any, text: str) -> None:
     child.expect(ansi(text))
 
 
-def test_repl_session(repl: Any, home: Path) -> None:
+def test_repl_session(repl: Any, home: Path, fixture: Fixture) -> None:
     child = repl
-    child.expect_exact("kernel:  6.1.0-56-amd64")
+    child.expect_exact(f"kernel:  {fixture.release}")
     child.expect_exact("reader:  mmap-elf")
     prompt(child)
 
