@@ -26,7 +26,7 @@ from .errors import (
 from .kernel import Kernel
 from .memory import AddressSpace
 from .readers.base import PhysicalMemory, ReadStats
-from .readers.devmem import DevMemMemory
+from .readers.devmem import DevMemMemory, lockdown_note
 from .readers.drgnreader import DrgnReader
 from .readers.elfcore import ElfCore, ElfCoreMemory, parse_elf_core
 from .vmcoreinfo import Vmcoreinfo
@@ -276,7 +276,7 @@ def open_live(vmlinux: str | os.PathLike[str] | None = None, *, reader: str | No
         try:
             prog = _kcore_prog()
         except PermissionError as e:
-            reasons.append(f"/proc/kcore: {e.strerror}")
+            reasons.append(f"/proc/kcore: {e.strerror}{lockdown_note(root + '/dev/mem')}")
         except (OSError, ValueError) as e:
             reasons.append(f"/proc/kcore: {getattr(e, 'strerror', None) or e}")
         else:

@@ -272,6 +272,9 @@ def _userns(facts: Facts) -> Known[bool]:
     if facts.uid_map is None:
         if facts.version is not None and facts.version < kv.KernelVersion(3, 5):
             return Known(False, "no /proc/self/uid_map (kernel without user namespaces)")
+        if facts.config is not None and facts.config.enabled("USER_NS") is False:
+            return Known(False, f"no /proc/self/uid_map: CONFIG_USER_NS is not set "
+                                f"({facts.config.source}), so there is only the initial one")
         return Known(None, "/proc/self/uid_map not readable")
     lines = [line.split() for line in facts.uid_map.splitlines() if line.strip()]
     if lines == [["0", "0", "4294967295"]]:

@@ -24,6 +24,24 @@ from .windowed import WindowedMemory, parse_iomem_ram
 __all__ = ["DevMemMemory"]
 
 
+_MMAP_WHY = {
+    "EPERM": " (CONFIG_STRICT_DEVMEM refuses RAM above 1 MiB)",
+    "EINVAL": " (the x86 PAT check refuses RAM: boot with nopat or run Linux >= 6.16)",
+}
+
+
+def lockdown_note(dev_path: str = "/dev/mem") -> str:
+    """`` (kernel lockdown: MODE)`` when the kernel is locked down, else ``""``."""
+    root = os.path.dirname(os.path.dirname(dev_path))
+    try:
+        with open(os.path.join(root, "sys/kernel/security/lockdown")) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    mode = text[text.find("[") + 1:text.find("]")] if "[" in text else ""
+    return f" (kernel lockdown: {mode})" if mode and mode != "none" else ""
+
+
 class DevMemMemory(WindowedMemory):
     name = "mmap-devmem"
 
@@ -43,9 +61,9 @@ class DevMemMemory(WindowedMemory):
         try:
             self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as e:
-            raise LiveAccessError(f"{path}: {e.strerror}"
-                                  + (" (CONFIG_DEVMEM is not set)" if e.errno == errno.ENXIO
-                                     else "") + "; run 'kmemx doctor'") from None
+            why = (" (CONFIG_DEVMEM is not set)" if e.errno == errno.ENXIO
+                   else lockdown_note(path) if e.errno == errno.EPERM else "")
+            raise LiveAccessError(f"{path}: {e.strerror}{why}; run 'kmemx doctor'") from None
         self.errors: dict[int, int] = {}
 
     def _map(self, start: int, length: int) -> Buffer | None:
@@ -68,7 +86,8 @@ class DevMemMemory(WindowedMemory):
                 except OSError as err:
                     code = errno.errorcode.get(err.errno or 0, str(err.errno))
                     raise LiveAccessError(f"{self.path}: mmap of RAM at {s:#x} failed with "
-                                          f"{code}; run 'kmemx doctor'") from None
+                                          f"{code}{_MMAP_WHY.get(code, '')}; "
+                                          "run 'kmemx doctor'") from None
                 m.close()
                 return
         raise LiveAccessError(f"{self.path}: no System RAM above 1 MiB to map")

@@ -1,0 +1,485 @@
+"""Checks that run inside a live guest and print what they saw as JSON.
+
+The host's tests (``tests/live/test_live.py``) run these in a guest with
+``python -m tests.live.guest_checks CHECK --vmlinux VMLINUX`` and compare the
+parts: nothing here decides pass or fail, it only reports what the guest's
+kernel, /proc and kmemx said in the same run.
+
+Checks:
+
+``ps``
+    kmemx's ``ps`` through the API (``open_live``) and through the CLI
+    (``kmemx -k``), each between two walks of /proc.
+``lowmem``
+    Every System RAM page below 1 MiB three ways: kmemx's ``DevMemMemory``
+    (mmap of /dev/mem), ``pread`` of /dev/mem, and drgn on /proc/kcore
+    (``prog.read(..., physical=True)``); plus the errno of mmap and pread of
+    a RAM page above 16 MiB.
+``readers``
+    Which reader ``open_live`` picks, and each forced reader's result or error.
+``compare``
+    The mmap-devmem and drgn readers side by side: ``ps``, kernel memory
+    (text, ``init_task``, every task's ``comm``) and physical pages.
+``churn``
+    ``ps`` repeated (through the API and as separate ``kmemx -k`` processes)
+    while a spawner forks and reaps processes and threads as fast as it can.
+``stale-walk``
+    A task walk paused while tasks it has not reached yet exit; then resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import mmap
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["main", "proc_tasks", "ram_ranges"]
+
+PAGE = 4096
+MiB = 1 << 20
+
+
+def proc_tasks() -> list[dict[str, Any]]:
+    """Every task /proc shows (threads from /proc/PID/task), with pid, tgid, ppid, comm."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            tids = os.listdir(f"/proc/{d}/task")
+        except OSError:
+            continue  # exited
+        for tid in tids:
+            try:
+                with open(f"/proc/{d}/task/{tid}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2:].split()
+            out.append({"pid": int(tid), "tgid": int(d), "ppid": int(fields[1]), "comm": comm,
+                        "state": fields[0]})
+    return sorted(out, key=lambda t: t["pid"])
+
+
+def ram_ranges() -> list[tuple[int, int]]:
+    """System RAM ranges of /proc/iomem (root sees the addresses)."""
+    from kmemx.readers.windowed import parse_iomem_ram
+
+    with open("/proc/iomem") as f:
+        return parse_iomem_ram(f.read())
+
+
+def _errname(e: OSError) -> str:
+    return errno.errorcode.get(e.errno or 0, str(e.errno))
+
+
+def _split_output(lines: Iterator[str]) -> tuple[str, list[str]]:
+    body: list[str] = []
+    notes: list[str] = []
+    for line in lines:
+        (notes if line.startswith("kmemx: warning: ") else body).append(line)
+    return "\n".join(body), notes
+
+
+def _cli_ps(vmlinux: str, reader: str | None = None, timeout: float = 600) -> dict[str, Any]:
+    argv = ["kmemx", "-k", "-s", vmlinux, "--json"]
+    if reader:
+        argv += ["--reader", reader]
+    argv.append("ps")
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"rc": None, "timed_out": True, "secs": round(time.monotonic() - start, 2)}
+    rows: Any = None
+    try:
+        rows = json.loads(proc.stdout)
+    except ValueError:
+        pass
+    return {"rc": proc.returncode, "timed_out": False, "secs": round(time.monotonic() - start, 2),
+            "rows": rows, "stdout_head": proc.stdout[:300] if rows is None else "",
+            "stderr": proc.stderr.strip().splitlines()}
+
+
+def _api_ps(k: Any) -> dict[str, Any]:
+    from kmemx.commands import execute
+
+    start = time.monotonic()
+    body, notes = _split_output(execute(k, "ps", as_json=True))
+    return {"rows": json.loads(body), "notes": notes, "secs": round(time.monotonic() - start, 2)}
+
+
+def check_ps(args: argparse.Namespace) -> dict[str, Any]:
+    import kmemx
+
+    start = time.monotonic()
+    k = kmemx.open_live(args.vmlinux)
+    opened = time.monotonic() - start
+    walk0 = proc_tasks()
+    api = _api_ps(k)
+    walk1 = proc_tasks()
+    cli = _cli_ps(args.vmlinux)
+    walk2 = proc_tasks()
+    return {"reader": k.reader.name, "open_secs": round(opened, 2), "self": os.getpid(),
+            "cpus": os.cpu_count(), "api": api, "cli": cli, "walks": [walk0, walk1, walk2]}
+
+
+def _kcore_page(prog: Any, pa: int) -> bytes | str:
+    import drgn
+
+    try:
+        return bytes(prog.read(pa, PAGE, True))
+    except drgn.FaultError as e:
+        return f"FaultError: {e}"
+
+
+def check_lowmem(args: argparse.Namespace) -> dict[str, Any]:
+    import drgn
+
+    from kmemx.readers.devmem import DevMemMemory
+
+    ranges = ram_ranges()
+    low = [(s, min(e, MiB)) for s, e in ranges if s < MiB]
+    dev = DevMemMemory(ranges=low)
+    prog = drgn.Program()
+    prog.set_kernel()  # /proc/kcore; physical reads need no debug info
+    fd = os.open("/dev/mem", os.O_RDONLY)
+    pages: list[dict[str, Any]] = []
+    for s, e in dev.ranges():
+        for pa in range(s, e, PAGE):
+            k1 = _kcore_page(prog, pa)
+            loc = dev.locate(pa)
+            if loc is None:
+                m: bytes | str = "mmap failed: " + errno.errorcode.get(
+                    next(iter(dev.errors.values()), 0), "?")
+            else:
+                buf, off = loc
+                m = bytes(buf[off:off + PAGE])
+            try:
+                r: bytes | str = os.pread(fd, PAGE, pa)
+            except OSError as err:
+                r = _errname(err)
+            k2 = _kcore_page(prog, pa)
+            pages.append({
+                "pa": pa,
+                "kcore_ok": isinstance(k1, bytes),
+                "kcore_error": k1 if isinstance(k1, str) else None,
+                "mmap_ok": isinstance(m, bytes),
+                "mmap_error": m if isinstance(m, str) else None,
+                "stable": k1 == k2,
+                "mmap_eq_kcore": isinstance(m, bytes) and m == k1,
+                "mmap_eq_kcore_after": isinstance(m, bytes) and m == k2,
+                "mmap_nonzero": isinstance(m, bytes) and any(m),
+                "kcore_nonzero": isinstance(k1, bytes) and any(k1),
+                "read": "ok" if isinstance(r, bytes) else r,
+                "read_zero": isinstance(r, bytes) and len(r) == PAGE and not any(r),
+            })
+    high = next((max(s, 16 * MiB) for s, e in ranges if e > 16 * MiB + PAGE), None)
+    above: dict[str, Any] = {"pa": high}
+    if high is not None:
+        try:
+            mm = mmap.mmap(fd, PAGE, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ, offset=high)
+            mm.close()
+            above["mmap"] = "ok"
+        except OSError as err:
+            above["mmap"] = _errname(err)
+        try:
+            os.pread(fd, 8, high)
+            above["read"] = "ok"
+        except OSError as err:
+            above["read"] = _errname(err)
+    os.close(fd)
+    dev.close()
+    return {"ranges": ranges, "low": low, "pages": pages, "above_1mib": above,
+            "release": os.uname().release}
+
+
+def check_readers(args: argparse.Namespace) -> dict[str, Any]:
+    import kmemx
+
+    out: dict[str, Any] = {}
+    for reader in (None, "mmap-devmem", "drgn"):
+        start = time.monotonic()
+        try:
+            k = kmemx.open_live(args.vmlinux, reader=reader, debug_info=False)
+            out[reader or "auto"] = {"ok": True, "reader": k.reader.name}
+        except kmemx.KmemxError as e:
+            out[reader or "auto"] = {"ok": False, "error": str(e), "type": type(e).__name__}
+        out[reader or "auto"]["secs"] = round(time.monotonic() - start, 2)
+    return out
+
+
+def _task_comms(k: Any) -> dict[int, bytes]:
+    from kmemx.helpers.sched import for_each_task
+
+    off = k.offsetof("struct task_struct", "comm")
+    return {t.address: bytes(k.read(t.address + off, 16)) for t in for_each_task(k)}
+
+
+def check_compare(args: argparse.Namespace) -> dict[str, Any]:
+    """Both readers in one process: the same questions, answered twice."""
+    import kmemx
+
+    t0 = time.monotonic()
+    km = kmemx.open_live(args.vmlinux, reader="mmap-devmem")
+    t1 = time.monotonic()
+    kd = kmemx.open_live(args.vmlinux, reader="drgn")
+    t2 = time.monotonic()
+    km.stats.counting = True
+    out: dict[str, Any] = {"readers": [km.reader.name, kd.reader.name],
+                           "open_secs": {"mmap-devmem": round(t1 - t0, 2),
+                                         "drgn": round(t2 - t1, 2)}}
+    walk0 = proc_tasks()
+    ps_m = _api_ps(km)
+    ps_d = _api_ps(kd)
+    walk1 = proc_tasks()
+    out["ps"] = {"mmap-devmem": ps_m, "drgn": ps_d, "walks": [walk0, walk1]}
+    # Kernel memory through each reader's drgn Program (kmemx's mmap is underneath km.prog).
+    regions: dict[str, tuple[int, int]] = {}
+    stext, etext = km.prog.symbol("_stext").address, km.prog.symbol("_etext").address
+    regions["text"] = (stext, min(etext - stext, 4 * MiB))
+    it = km.prog["init_task"]
+    regions["init_task"] = (it.address_, km.prog.type("struct task_struct").size)
+    regions["linux_banner"] = (km.prog.symbol("linux_banner").address, 128)
+    reads = {}
+    for name, (addr, size) in regions.items():
+        a = bytes(km.prog.read(addr, size))
+        b = bytes(kd.prog.read(addr, size))
+        ka = bytes(km.read(addr, size))
+        reads[name] = {"addr": addr, "size": size, "equal": a == b, "kmemx_equal": ka == b,
+                       "differing_bytes": sum(x != y for x, y in zip(a, b))}
+    out["reads"] = reads
+    comms_m = _task_comms(km)
+    comms_d = _task_comms(kd)
+    out["comms"] = {"mmap-devmem": len(comms_m), "drgn": len(comms_d),
+                    "common": len(set(comms_m) & set(comms_d)),
+                    "equal": sum(comms_m[a] == comms_d[a] for a in set(comms_m) & set(comms_d))}
+    # Physical pages spread over RAM: kcore before and after, mmap in between.
+    rnd = random.Random(1234)
+    ram = [(s, e) for s, e in ram_ranges() if e - s >= MiB]
+    pages = sorted({(rnd.randrange(s, e) & ~(PAGE - 1)) for s, e in ram for _ in range(64)})
+    stable = same = 0
+    for pa in pages:
+        k1 = bytes(kd.prog.read(pa, PAGE, True))
+        m = bytes(km.read(pa, PAGE, physical=True))
+        k2 = bytes(kd.prog.read(pa, PAGE, True))
+        if k1 == k2:
+            stable += 1
+            same += m == k1
+    out["phys"] = {"pages": len(pages), "stable": stable, "equal_when_stable": same}
+    out["stats"] = km.stats.as_dict()
+    # Speed: ps again (warm), and 2048 random 4 KiB physical reads through each
+    # reader, twice: the first pass also maps the mmap reader's 64 MiB windows.
+    many = [rnd.randrange(s, e) & ~(PAGE - 1) for s, e in ram for _ in range(2048 // len(ram))]
+    speed: dict[str, dict[str, float]] = {}
+    for name, k in (("mmap-devmem", km), ("drgn", kd)):
+        t = time.monotonic()
+        _api_ps(k)
+        speed[name] = {"ps": round(time.monotonic() - t, 3), "page_reads": len(many)}
+        for rep in ("first", "second"):
+            t = time.monotonic()
+            for pa in many:
+                k.read(pa, PAGE, physical=True)
+            speed[name][f"page_reads_{rep}_secs"] = round(time.monotonic() - t, 3)
+    out["speed"] = speed
+    return out
+
+
+# -- churn -------------------------------------------------------------------------------
+
+def spawn(args: argparse.Namespace) -> dict[str, Any]:
+    """Fork short-lived processes (and start short-lived threads) until SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    forks = threads = 0
+    alive = 0
+    rnd = random.Random(os.getpid())
+
+    def thread_body() -> None:
+        time.sleep(rnd.uniform(0, 0.02))
+
+    while not stop.is_set():
+        while alive < args.width and not stop.is_set():
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(rnd.uniform(0, 0.05))
+                os._exit(0)
+            forks += 1
+            alive += 1
+        th = threading.Thread(target=thread_body)
+        th.start()
+        threads += 1
+        try:
+            while True:
+                pid, _ = os.waitpid(-1, os.WNOHANG if alive < args.width else 0)
+                if pid == 0:
+                    break
+                alive -= 1
+        except ChildProcessError:
+            alive = 0
+        except InterruptedError:
+            pass
+        th.join()
+    return {"forks": forks, "threads": threads}
+
+
+def _start_spawner(width: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "tests.live.guest_checks", "spawn",
+                             "--width", str(width)], stdout=subprocess.PIPE, text=True)
+
+
+def _stop_spawner(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=60)
+        return dict(json.loads(out))
+    except (subprocess.TimeoutExpired, ValueError):
+        proc.kill()
+        proc.communicate()
+        return {"error": "the spawner did not stop"}
+
+
+class _Watchdog(Exception):
+    pass
+
+
+def _alarm(_sig: int, _frame: Any) -> None:
+    raise _Watchdog
+
+
+def check_churn(args: argparse.Namespace) -> dict[str, Any]:
+    import kmemx
+
+    k = kmemx.open_live(args.vmlinux)
+    walk0 = proc_tasks()
+    spawner = _start_spawner(args.width)
+    time.sleep(2)  # let it get going
+    signal.signal(signal.SIGALRM, _alarm)
+    api_runs = []
+    for _ in range(args.runs):
+        start = time.monotonic()
+        signal.alarm(args.run_timeout)
+        try:
+            r = _api_ps(k)
+            run: dict[str, Any] = {"ok": True, "rows": len(r["rows"]), "notes": r["notes"],
+                                   "pids": sorted({row["pid"] for row in r["rows"]})}
+        except _Watchdog:
+            run = {"ok": False, "error": f"hung for {args.run_timeout}s"}
+        except Exception as e:  # report whatever escaped the command
+            run = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        finally:
+            signal.alarm(0)
+        run["secs"] = round(time.monotonic() - start, 2)
+        api_runs.append(run)
+    cli_runs = []
+    for _ in range(args.cli_runs):
+        r = _cli_ps(args.vmlinux, timeout=args.run_timeout + 300)
+        rows = r.pop("rows")
+        r["rows"] = len(rows) if isinstance(rows, list) else None
+        r["pids"] = sorted({row["pid"] for row in rows}) if isinstance(rows, list) else []
+        cli_runs.append(r)
+    spawned = _stop_spawner(spawner)
+    walk1 = proc_tasks()
+    return {"reader": k.reader.name, "api": api_runs, "cli": cli_runs, "spawner": spawned,
+            "spawner_pid": spawner.pid, "walks": [walk0, walk1]}
+
+
+def check_stale_walk(args: argparse.Namespace) -> dict[str, Any]:
+    """Walk the task list, stop half way, let the tasks ahead exit (and their
+    task_structs be freed and reused), then finish the walk."""
+    import kmemx
+    from kmemx.helpers.sched import for_each_task
+
+    k = kmemx.open_live(args.vmlinux)
+    children = []
+    for _ in range(args.children):
+        pid = os.fork()
+        if pid == 0:
+            signal.pause()
+            os._exit(0)
+        children.append(pid)
+    time.sleep(0.5)
+    me = os.getpid()
+    walk = for_each_task(k)
+    before: list[int] = []
+    for t in walk:
+        before.append(int(t.pid))
+        if before[-1] == me:
+            break
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    for pid in children:
+        os.waitpid(pid, 0)
+    time.sleep(1.0)  # an RCU grace period: the task_structs are freed
+    reuse = []
+    for _ in range(args.children):  # new tasks reuse the freed task_structs
+        pid = os.fork()
+        if pid == 0:
+            signal.pause()
+            os._exit(0)
+        reuse.append(pid)
+    time.sleep(0.5)
+    after: list[int] = []
+    error = None
+    start = time.monotonic()
+    try:
+        for t in walk:
+            try:
+                after.append(int(t.pid))
+            except Exception as e:  # a dead task's fields may fault
+                after.append(-1)
+                error = f"{type(e).__name__}: {e}"
+    except Exception as e:  # the walk itself stopped
+        error = f"{type(e).__name__}: {e}"
+    secs = time.monotonic() - start
+    for pid in reuse:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    # ps on a list where those tasks are gone, for comparison
+    final = _api_ps(k)
+    return {"reader": k.reader.name, "me": me, "children": children, "reused": reuse,
+            "before": before, "after": after, "error": error, "resume_secs": round(secs, 2),
+            "ps_after": {"pids": sorted({r["pid"] for r in final["rows"]}),
+                         "notes": final["notes"]}}
+
+
+CHECKS = {
+    "ps": check_ps,
+    "lowmem": check_lowmem,
+    "readers": check_readers,
+    "compare": check_compare,
+    "churn": check_churn,
+    "stale-walk": check_stale_walk,
+    "spawn": spawn,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.live.guest_checks")
+    parser.add_argument("check", choices=sorted(CHECKS))
+    parser.add_argument("--vmlinux", help="the guest kernel's vmlinux")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--cli-runs", type=int, default=20)
+    parser.add_argument("--run-timeout", type=int, default=300)
+    parser.add_argument("--width", type=int, default=16, help="spawner: children at a time")
+    parser.add_argument("--children", type=int, default=24)
+    args = parser.parse_args(argv)
+    result = CHECKS[args.check](args)
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
