@@ -48,6 +48,8 @@ class Kernel:
             self._pages = space.pages
         self._prog_read = prog.read
         prog.cache["kmemx.kernel"] = self
+        #: the memory changes under us: walkers read ahead less
+        self.is_live = target == "live"
         self._view_classes: dict[str, Any] = {}
 
     # -- raw reads ----------------------------------------------------------------

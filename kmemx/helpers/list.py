@@ -48,10 +48,13 @@ def _walk_batches(k: Kernel, head: int, first: int | None, link_off: int,
     seen: set[int] = set()
     node = first
     n = 0
+    # On a live kernel, read ahead only a few nodes: a caller that pauses
+    # between entries should not get entries that were freed meanwhile.
+    step = 8 if getattr(k, "is_live", False) else 512
     while True:
         batch: list[int] = []
         append = batch.append
-        end = min(n + 512, limit)
+        end = min(n + step, limit)
         m = n
         err: Exception | None = None
         while node != head and m < end:
