@@ -29,10 +29,10 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from tests.fixtures.builder import timed_step
 from tests.fixtures.errors import BuildError
 from tests.fixtures.paths import default_cache
 
@@ -141,13 +141,8 @@ def cached_kernel(cache: Path | None = None) -> Path | None:
     return d if all((d / f).exists() for f in ("vmlinuz", "vmlinux", "config")) else None
 
 
-@contextmanager
-def _step(name: str, timings: dict[str, float]) -> Iterator[None]:
-    start = time.monotonic()
-    _log(f"{name} ...")
-    yield
-    timings[name] = round(time.monotonic() - start, 1)
-    _log(f"{name}: {timings[name]:.1f}s")
+def _step(name: str, timings: dict[str, float]) -> AbstractContextManager[None]:
+    return timed_step(name, timings, _log)
 
 
 def _run(cmd: list[str], cwd: Path, log: Path, what: str) -> str:
