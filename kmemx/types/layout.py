@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import drgn
 from drgn import TypeKind
@@ -113,6 +113,8 @@ class Layout:
         self.size = int(type.size or 0)
         self.name = type.type_name()
         self.members: dict[str, Member] = {}
+        #: compiled View.fields() readers by member names (per program, like the layout)
+        self.field_readers: dict[tuple[str, ...], Callable[[int], tuple[Any, ...]]] = {}
         self._add(strip(type), 0)
 
     def _add(self, t: drgn.Type, base_bits: int) -> None:

@@ -251,12 +251,12 @@ class View:
     def fields(self, *names: str) -> tuple[Any, ...]:
         """Several scalar or ``char[]`` members in one unpack: ints (pointers as
         addresses) and bytes.  See :func:`kmemx.types.fields.fields`."""
-        read = _FIELD_READERS.get((id(self._layout), names))
+        readers = self._layout.field_readers
+        read = readers.get(names)
         if read is None:
             from .fields import fields
 
-            read = fields(self._k, self._layout.type, list(names))
-            _FIELD_READERS[(id(self._layout), names)] = read
+            read = readers[names] = fields(self._k, self._layout.type, list(names))
         return read(self._a)
 
     def to_drgn(self) -> drgn.Object:
@@ -577,27 +577,16 @@ class PointerView:
 
 def make_view(k: Kernel, type: Any, address: int) -> Any:
     """A view of ``type`` at ``address``: struct/union view, array or scalar value."""
-    if type.__class__ is str:
-        ctor = _CTORS.get((id(k), type))
-        if ctor is not None:
-            return ctor(k, address)
     t = resolve_type(k.prog, type)
     s = strip(t)
     if s.kind in _COMPOUND:
-        cls = view_class(k, s)
-        if isinstance(type, str):
-            _CTORS[(id(k), type)] = cls
-        return cls(k, int(address))
+        return view_class(k, s)(k, int(address))
     if s.kind == TypeKind.POINTER:
         return pointer_wrapper(k, s.type)(int(address))
     return value_reader(k, t)(int(address))
 
 
-#: (id(layout), member names) -> compiled reader, for View.fields()
-_FIELD_READERS: dict[tuple[int, tuple[str, ...]], Callable[[int], tuple[Any, ...]]] = {}
 
-#: (id(kernel), type name) -> view class, for k.view("struct x", addr)
-_CTORS: dict[tuple[int, str], Callable[[Any, int], Any]] = {}
 
 
 def global_view(k: Kernel, name: str) -> Any:
