@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import KmemxError, fault
 from ..kernel import Kernel
-from ..types.view import View
+from ..types.view import View, _speedups
 from ._common import MAX_ENTRIES, address_of, entry_class
 
 __all__ = [
@@ -51,6 +51,7 @@ def _walk_batches(k: Kernel, head: int, first: int | None, link_off: int,
     # On a live kernel, read ahead only a few nodes: a caller that pauses
     # between entries should not get entries that were freed meanwhile.
     step = 8 if getattr(k, "is_live", False) else 512
+    walk_links = _speedups.walk_links if _speedups is not None else None
     while True:
         batch: list[int] = []
         append = batch.append
@@ -58,6 +59,12 @@ def _walk_batches(k: Kernel, head: int, first: int | None, link_off: int,
         m = n
         err: Exception | None = None
         while node != head and m < end:
+            if walk_links is not None:
+                # the C loop takes every node whose link is on the fast path
+                node = walk_links(pages, node, head, link_off, end - m, batch)
+                m = n + len(batch)
+                if node == head or m >= end:
+                    break
             append(node)
             m += 1
             a = node + link_off
@@ -128,6 +135,11 @@ def _walk(k: Kernel, head: int, first: int | None, link_off: int, stop_at_null: 
 
 
 def _entries(k: Kernel, cls: type[View], off: int, batches: Iterator[list[int]]) -> Iterator[View]:
+    if _speedups is not None:
+        make_views = _speedups.make_views
+        for batch in batches:
+            yield from make_views(cls, k, batch, off)
+        return
     for batch in batches:
         for node in batch:
             yield cls(k, node - off)

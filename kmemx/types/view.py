@@ -17,6 +17,7 @@ member access dereferences like ``->``), other pointers as
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
@@ -45,6 +46,15 @@ __all__ = [
     "value_reader",
     "view_of_object",
 ]
+
+_speedups: Any
+if os.environ.get("KMEMX_NO_SPEEDUPS", "") not in ("", "0"):
+    _speedups = None
+else:
+    try:
+        from .. import _speedups
+    except ImportError:  # not built: the pure-Python paths below do the same
+        _speedups = None
 
 _COMPOUND = (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS)
 _UNPACK: dict[tuple[int, bool], Callable[..., tuple[Any, ...]]] = {
@@ -198,18 +208,29 @@ def pointer_wrapper(k: Kernel, target: drgn.Type) -> Callable[[int], Any]:
 
 # -- struct views -------------------------------------------------------------
 
-class View:
-    """A view of a struct or union at an address.  Use :meth:`Kernel.view`."""
+class _PyViewBase:
+    """The pure-Python twin of ``kmemx._speedups.ViewBase``."""
 
     __slots__ = ("_a", "_k")
-    _layout: ClassVar[Layout]
-    _is_pointer: ClassVar[bool] = False
-    pointer_class: ClassVar[type[View]]
-    value_class: ClassVar[type[View]]
 
     def __init__(self, k: Kernel, address: int) -> None:
         self._k = k
         self._a = address
+
+
+_ViewBase: Any = _speedups.ViewBase if _speedups is not None else _PyViewBase
+
+
+class View(_ViewBase):  # type: ignore[misc]
+    """A view of a struct or union at an address.  Use :meth:`Kernel.view`."""
+
+    __slots__ = ()
+    _a: int
+    _k: Kernel
+    _layout: ClassVar[Layout]
+    _is_pointer: ClassVar[bool] = False
+    pointer_class: ClassVar[type[View]]
+    value_class: ClassVar[type[View]]
 
     # public accessors use trailing-underscore-free names that no kernel
     # struct uses as a member; members win over them only via member_().
@@ -337,6 +358,9 @@ def _compile_member(cls: type[View], name: str) -> Callable[[View], Any]:
     prop = cls.__dict__.get(name)
     if isinstance(prop, property) and prop.fget is not None:
         return prop.fget
+    if _speedups is not None and isinstance(prop, _speedups.Field):
+        fget: Callable[[View], Any] = prop.fget
+        return fget
     lay = cls._layout
     try:
         m = lay.member(name)
@@ -362,25 +386,36 @@ def _compile_member(cls: type[View], name: str) -> Callable[[View], Any]:
         size = scalar_size(s)
         signed = bool(getattr(s, "is_signed", False)) if kind == TypeKind.INT else False
         ns: dict[str, Any] = {"pages": k._pages, "slow": _slow}
+        ckind, cwrap, cextra = "K_INT", None, None
         if kind == TypeKind.ENUM:
             signed = bool(s.type.is_signed) if s.type is not None else False
             ns["E"], ns["T"] = EnumValue, s
             wrap = "E(v, T)"
+            ckind, cwrap, cextra = "K_ENUM", EnumValue, s
         elif kind == TypeKind.BOOL:
             wrap = "v != 0"
+            ckind = "K_BOOL"
         elif kind == TypeKind.POINTER and strip(s.type).kind in _COMPOUND:
             signed = False
             ns["P"] = view_class(k, strip(s.type)).pointer_class
             wrap = "P(self._k, v)"
+            ckind, cwrap = "K_VIEW", ns["P"]
         elif kind == TypeKind.POINTER:
             signed = False
             ns["W"] = pointer_wrapper(k, s.type)
             wrap = "W(v)"
+            ckind, cwrap = "K_CALL", ns["W"]
         else:
             wrap = "v"
         ns["unpack"] = _UNPACK[(size, signed)]
         exec(_SCALAR_SRC.format(off=off, lim=4096 - size, size=size, wrap=wrap), ns)
         getter = ns["get"]
+        if _speedups is not None and not hasattr(View, name):
+            doc = f"{m.type.type_name()} {name}"
+            setattr(cls, name, _speedups.Field(
+                name, off, size, signed, getattr(_speedups, ckind), k._pages, cwrap, cextra,
+                getter, doc))
+            return getter
     else:
         read = value_reader(k, m.type)
 

@@ -8,8 +8,19 @@ from typing import Any
 import drgn
 import pytest
 
+import kmemx.helpers.list as list_mod
 from kmemx.helpers.list import ListCycleError, list_for_each
 from kmemx.helpers.rbtree import rbtree_inorder_for_each
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def walker_impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every walker test runs on the C fast path and on the pure-Python one."""
+    if request.param == "python":
+        monkeypatch.setattr(list_mod, "_speedups", None)
+    elif list_mod._speedups is None:
+        pytest.skip("kmemx._speedups is not built")
+    return str(request.param)
 
 
 class FakeKernel:

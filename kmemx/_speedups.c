@@ -1,0 +1,505 @@
+/*
+ * kmemx._speedups: the hot inner loops of typed views and list walks in C.
+ *
+ * Everything here has a pure-Python equivalent in kmemx/types/view.py and
+ * kmemx/helpers/list.py, which is used when this module was not built (or
+ * KMEMX_NO_SPEEDUPS=1).  The C code only ever takes the fast path: a read
+ * whose page is in the kernel's page cache (``pages``: virtual page number ->
+ * (buffer, offset)) and does not cross the page.  Anything else (a cache
+ * miss, a fault, a cross-page read) is handed back to the Python code, so
+ * errors, faults and translations keep exactly one implementation.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+#define PAGE_SIZE 4096u
+#define PAGE_MASK 4095u
+
+/* -- reading from the page cache ------------------------------------------ */
+
+/* Read ``size`` (1, 2, 4 or 8) little-endian bytes at virtual address ``a``.
+ * Returns 1 on success, 0 when the fast path does not apply (not cached,
+ * crossing a page, odd buffer), -1 with an exception set. */
+static int
+read_fast(PyObject *pages, uint64_t a, unsigned size, uint64_t *out)
+{
+    uint64_t in = a & PAGE_MASK;
+    if (in + size > PAGE_SIZE)
+        return 0;
+    PyObject *key = PyLong_FromUnsignedLongLong(a >> 12);
+    if (key == NULL)
+        return -1;
+    PyObject *p = PyDict_GetItemWithError(pages, key); /* borrowed */
+    Py_DECREF(key);
+    if (p == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_CheckExact(p) || PyTuple_GET_SIZE(p) != 2)
+        return 0;
+    PyObject *buf = PyTuple_GET_ITEM(p, 0);
+    Py_ssize_t boff = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
+    if (boff == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_ssize_t pos = boff + (Py_ssize_t)in;
+    const unsigned char *base;
+    Py_ssize_t len;
+    Py_buffer view;
+    int release = 0;
+    if (PyBytes_CheckExact(buf)) {
+        base = (const unsigned char *)PyBytes_AS_STRING(buf);
+        len = PyBytes_GET_SIZE(buf);
+    } else if (PyMemoryView_Check(buf)) {
+        Py_buffer *b = PyMemoryView_GET_BUFFER(buf);
+        if (!PyBuffer_IsContiguous(b, 'C'))
+            return 0;
+        base = b->buf;
+        len = b->len;
+    } else {
+        if (PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        base = view.buf;
+        len = view.len;
+        release = 1;
+    }
+    int ok = 0;
+    if (pos >= 0 && pos + (Py_ssize_t)size <= len) {
+        const unsigned char *s = base + pos;
+        uint64_t v = 0;
+        for (unsigned i = 0; i < size; i++)
+            v |= (uint64_t)s[i] << (8 * i);
+        *out = v;
+        ok = 1;
+    }
+    if (release)
+        PyBuffer_Release(&view);
+    return ok;
+}
+
+static PyObject *
+int_of(uint64_t v, unsigned size, int is_signed)
+{
+    if (is_signed && size < 8) {
+        uint64_t sign = (uint64_t)1 << (8 * size - 1);
+        if (v & sign)
+            return PyLong_FromLongLong((long long)v - (long long)(sign << 1));
+        return PyLong_FromLongLong((long long)v);
+    }
+    if (is_signed)
+        return PyLong_FromLongLong((long long)v);
+    return PyLong_FromUnsignedLongLong(v);
+}
+
+/* ``node - off`` as Python computes it (negative below ``off``). */
+static PyObject *
+sub_of(uint64_t node, uint64_t off)
+{
+    if (node >= off)
+        return PyLong_FromUnsignedLongLong(node - off);
+    return PyLong_FromLongLong(-(long long)(off - node));
+}
+
+/* -- ViewBase: the (kernel, address) pair every struct view is ------------ */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *k;   /* the Kernel */
+    PyObject *a;   /* the address, a Python int */
+    uint64_t ua;   /* the address modulo 2**64 */
+} ViewBase;
+
+static PyTypeObject ViewBase_Type;
+
+static PyObject *
+new_view(PyTypeObject *type, PyObject *k, PyObject *a, uint64_t ua)
+{
+    ViewBase *v = (ViewBase *)type->tp_alloc(type, 0);
+    if (v == NULL)
+        return NULL;
+    Py_INCREF(k);
+    v->k = k;
+    Py_INCREF(a);
+    v->a = a;
+    v->ua = ua;
+    return (PyObject *)v;
+}
+
+static PyObject *
+ViewBase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *k, *a;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
+        PyErr_SetString(PyExc_TypeError, "views take (kernel, address) positionally");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, type->tp_name, 2, 2, &k, &a))
+        return NULL;
+    PyObject *ai = PyNumber_Index(a);
+    if (ai == NULL)
+        return NULL;
+    uint64_t ua = PyLong_AsUnsignedLongLongMask(ai);
+    if (ua == (uint64_t)-1 && PyErr_Occurred()) {
+        Py_DECREF(ai);
+        return NULL;
+    }
+    PyObject *v = new_view(type, k, ai, ua);
+    Py_DECREF(ai);
+    return v;
+}
+
+static void
+ViewBase_dealloc(ViewBase *self)
+{
+    Py_CLEAR(self->k);
+    Py_CLEAR(self->a);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef ViewBase_members[] = {
+    {"_k", T_OBJECT_EX, offsetof(ViewBase, k), READONLY, "the Kernel"},
+    {"_a", T_OBJECT_EX, offsetof(ViewBase, a), READONLY, "the address"},
+    {NULL},
+};
+
+static PyTypeObject ViewBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "kmemx._speedups.ViewBase",
+    .tp_basicsize = sizeof(ViewBase),
+    .tp_dealloc = (destructor)ViewBase_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "A kernel and an address: the base of every struct view.",
+    .tp_members = ViewBase_members,
+    .tp_new = ViewBase_new,
+};
+
+/* -- Field: a compiled scalar member of a view class ---------------------- */
+
+enum { K_INT = 0, K_BOOL = 1, K_VIEW = 2, K_CALL = 3, K_ENUM = 4 };
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *name;
+    PyObject *pages;     /* the kernel's page cache dict */
+    PyObject *wrap;      /* K_VIEW: view class; K_CALL: f(v); K_ENUM: f(v, extra) */
+    PyObject *extra;
+    PyObject *fget;      /* the pure-Python getter: slow path and member() */
+    PyObject *doc;
+    uint64_t off;
+    unsigned size;
+    int is_signed;
+    int kind;
+} Field;
+
+static PyObject *
+Field_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"name", "offset", "size", "signed", "kind", "pages", "wrap",
+                             "extra", "fget", "doc", NULL};
+    PyObject *name, *pages, *wrap, *extra, *fget, *doc = Py_None;
+    unsigned long long off;
+    unsigned size;
+    int is_signed, kind;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "UKIpiO!OOO|O", kwlist, &name, &off, &size,
+                                     &is_signed, &kind, &PyDict_Type, &pages, &wrap, &extra,
+                                     &fget, &doc))
+        return NULL;
+    if (size != 1 && size != 2 && size != 4 && size != 8) {
+        PyErr_SetString(PyExc_ValueError, "size must be 1, 2, 4 or 8");
+        return NULL;
+    }
+    if (kind < K_INT || kind > K_ENUM) {
+        PyErr_SetString(PyExc_ValueError, "bad kind");
+        return NULL;
+    }
+    if (kind == K_VIEW && !(PyType_Check(wrap) &&
+                            PyType_IsSubtype((PyTypeObject *)wrap, &ViewBase_Type))) {
+        PyErr_SetString(PyExc_TypeError, "wrap must be a ViewBase subclass");
+        return NULL;
+    }
+    Field *f = (Field *)type->tp_alloc(type, 0);
+    if (f == NULL)
+        return NULL;
+    Py_INCREF(name); f->name = name;
+    Py_INCREF(pages); f->pages = pages;
+    Py_INCREF(wrap); f->wrap = wrap;
+    Py_INCREF(extra); f->extra = extra;
+    Py_INCREF(fget); f->fget = fget;
+    Py_INCREF(doc); f->doc = doc;
+    f->off = off;
+    f->size = size;
+    f->is_signed = is_signed;
+    f->kind = kind;
+    return (PyObject *)f;
+}
+
+static int
+Field_traverse(Field *f, visitproc visit, void *arg)
+{
+    Py_VISIT(f->name);
+    Py_VISIT(f->pages);
+    Py_VISIT(f->wrap);
+    Py_VISIT(f->extra);
+    Py_VISIT(f->fget);
+    Py_VISIT(f->doc);
+    return 0;
+}
+
+static int
+Field_clear(Field *f)
+{
+    Py_CLEAR(f->name);
+    Py_CLEAR(f->pages);
+    Py_CLEAR(f->wrap);
+    Py_CLEAR(f->extra);
+    Py_CLEAR(f->fget);
+    Py_CLEAR(f->doc);
+    return 0;
+}
+
+static void
+Field_dealloc(Field *f)
+{
+    PyObject_GC_UnTrack(f);
+    Field_clear(f);
+    Py_TYPE(f)->tp_free((PyObject *)f);
+}
+
+static PyObject *
+Field_get(Field *f, PyObject *obj, PyObject *type)
+{
+    if (obj == NULL || obj == Py_None) {
+        Py_INCREF(f);
+        return (PyObject *)f;
+    }
+    if (!PyObject_TypeCheck(obj, &ViewBase_Type))
+        return PyObject_CallOneArg(f->fget, obj);
+    ViewBase *v = (ViewBase *)obj;
+    uint64_t raw;
+    int r = read_fast(f->pages, v->ua + f->off, f->size, &raw);
+    if (r < 0)
+        return NULL;
+    if (r == 0)
+        return PyObject_CallOneArg(f->fget, obj);
+    switch (f->kind) {
+    case K_BOOL:
+        return PyBool_FromLong(raw != 0);
+    case K_VIEW: {
+        PyObject *a = PyLong_FromUnsignedLongLong(raw);
+        if (a == NULL)
+            return NULL;
+        PyObject *res = new_view((PyTypeObject *)f->wrap, v->k, a, raw);
+        Py_DECREF(a);
+        return res;
+    }
+    case K_CALL: {
+        PyObject *a = int_of(raw, f->size, f->is_signed);
+        if (a == NULL)
+            return NULL;
+        PyObject *res = PyObject_CallOneArg(f->wrap, a);
+        Py_DECREF(a);
+        return res;
+    }
+    case K_ENUM: {
+        PyObject *a = int_of(raw, f->size, f->is_signed);
+        if (a == NULL)
+            return NULL;
+        PyObject *res = PyObject_CallFunctionObjArgs(f->wrap, a, f->extra, NULL);
+        Py_DECREF(a);
+        return res;
+    }
+    default:
+        return int_of(raw, f->size, f->is_signed);
+    }
+}
+
+static int
+Field_set(Field *f, PyObject *obj, PyObject *value)
+{
+    PyErr_Format(PyExc_AttributeError, "member '%U' is read-only", f->name);
+    return -1;
+}
+
+static PyMemberDef Field_members[] = {
+    {"fget", T_OBJECT, offsetof(Field, fget), READONLY, "the pure-Python getter"},
+    {"__doc__", T_OBJECT, offsetof(Field, doc), READONLY, NULL},
+    {"name", T_OBJECT, offsetof(Field, name), READONLY, "the member's name"},
+    {NULL},
+};
+
+static PyTypeObject Field_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "kmemx._speedups.Field",
+    .tp_basicsize = sizeof(Field),
+    .tp_dealloc = (destructor)Field_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "A compiled scalar struct member (a read-only data descriptor).",
+    .tp_traverse = (traverseproc)Field_traverse,
+    .tp_clear = (inquiry)Field_clear,
+    .tp_members = Field_members,
+    .tp_descr_get = (descrgetfunc)Field_get,
+    .tp_descr_set = (descrsetfunc)Field_set,
+    .tp_new = Field_new,
+};
+
+/* -- list walking ---------------------------------------------------------- */
+
+PyDoc_STRVAR(walk_links_doc,
+"walk_links(pages, node, head, link_off, count, out) -> node\n\n"
+"Append ``node`` and its successors (the pointer at ``node + link_off``) to\n"
+"the list ``out`` until ``head``, ``count`` appended, or a successor that is\n"
+"not readable on the fast path.  Returns the next node not appended.");
+
+static PyObject *
+walk_links(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyDict_Check(args[0]) || !PyList_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "walk_links(pages: dict, node, head, link_off, count, out: list)");
+        return NULL;
+    }
+    PyObject *pages = args[0], *out = args[5];
+    uint64_t node = PyLong_AsUnsignedLongLongMask(args[1]);
+    uint64_t head = PyLong_AsUnsignedLongLongMask(args[2]);
+    uint64_t link_off = PyLong_AsUnsignedLongLongMask(args[3]);
+    Py_ssize_t count = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred())
+        return NULL;
+    /* a negative Python head (hlists pass -1) never matches a node */
+    int overflow;
+    long long shead = PyLong_AsLongLongAndOverflow(args[2], &overflow);
+    if (shead == -1 && PyErr_Occurred())
+        return NULL;
+    int has_head = !(overflow < 0 || (overflow == 0 && shead < 0));
+    for (Py_ssize_t n = 0; n < count && !(has_head && node == head); n++) {
+        uint64_t next;
+        int r = read_fast(pages, node + link_off, 8, &next);
+        if (r < 0)
+            return NULL;
+        if (r == 0)
+            break;
+        PyObject *x = PyLong_FromUnsignedLongLong(node);
+        if (x == NULL)
+            return NULL;
+        int e = PyList_Append(out, x);
+        Py_DECREF(x);
+        if (e < 0)
+            return NULL;
+        node = next;
+    }
+    return PyLong_FromUnsignedLongLong(node);
+}
+
+PyDoc_STRVAR(make_views_doc,
+"make_views(cls, k, nodes, off) -> list\n\n"
+"``[cls(k, node - off) for node in nodes]`` for a ViewBase subclass.");
+
+static PyObject *
+make_views(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyType_Check(args[0]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[0], &ViewBase_Type) || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "make_views(cls: ViewBase subclass, k, nodes: list, off)");
+        return NULL;
+    }
+    PyTypeObject *cls = (PyTypeObject *)args[0];
+    PyObject *k = args[1], *nodes = args[2];
+    uint64_t off = PyLong_AsUnsignedLongLongMask(args[3]);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(nodes);
+    PyObject *res = PyList_New(n);
+    if (res == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t node = PyLong_AsUnsignedLongLongMask(PyList_GET_ITEM(nodes, i));
+        if (node == (uint64_t)-1 && PyErr_Occurred())
+            goto fail;
+        PyObject *a = sub_of(node, off);
+        if (a == NULL)
+            goto fail;
+        PyObject *v = new_view(cls, k, a, node - off);
+        Py_DECREF(a);
+        if (v == NULL)
+            goto fail;
+        PyList_SET_ITEM(res, i, v);
+    }
+    return res;
+fail:
+    Py_DECREF(res);
+    return NULL;
+}
+
+PyDoc_STRVAR(read_uint_doc,
+"read_uint(pages, addr, size) -> int | None\n\n"
+"An unsigned little-endian integer from the page cache, or None when the\n"
+"fast path does not apply.");
+
+static PyObject *
+read_uint(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "read_uint(pages: dict, addr, size)");
+        return NULL;
+    }
+    uint64_t a = PyLong_AsUnsignedLongLongMask(args[1]);
+    long size = PyLong_AsLong(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (size != 1 && size != 2 && size != 4 && size != 8) {
+        PyErr_SetString(PyExc_ValueError, "size must be 1, 2, 4 or 8");
+        return NULL;
+    }
+    uint64_t v;
+    int r = read_fast(args[0], a, (unsigned)size, &v);
+    if (r < 0)
+        return NULL;
+    if (r == 0)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLongLong(v);
+}
+
+static PyMethodDef methods[] = {
+    {"walk_links", (PyCFunction)(void (*)(void))walk_links, METH_FASTCALL, walk_links_doc},
+    {"make_views", (PyCFunction)(void (*)(void))make_views, METH_FASTCALL, make_views_doc},
+    {"read_uint", (PyCFunction)(void (*)(void))read_uint, METH_FASTCALL, read_uint_doc},
+    {NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "kmemx._speedups",
+    .m_doc = "C fast paths for kmemx's views and list walks (optional).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    if (PyType_Ready(&ViewBase_Type) < 0 || PyType_Ready(&Field_Type) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&ViewBase_Type);
+    if (PyModule_AddObject(m, "ViewBase", (PyObject *)&ViewBase_Type) < 0)
+        goto fail;
+    Py_INCREF(&Field_Type);
+    if (PyModule_AddObject(m, "Field", (PyObject *)&Field_Type) < 0)
+        goto fail;
+    if (PyModule_AddIntConstant(m, "K_INT", K_INT) < 0 ||
+        PyModule_AddIntConstant(m, "K_BOOL", K_BOOL) < 0 ||
+        PyModule_AddIntConstant(m, "K_VIEW", K_VIEW) < 0 ||
+        PyModule_AddIntConstant(m, "K_CALL", K_CALL) < 0 ||
+        PyModule_AddIntConstant(m, "K_ENUM", K_ENUM) < 0)
+        goto fail;
+    return m;
+fail:
+    Py_DECREF(m);
+    return NULL;
+}

@@ -1,0 +1,27 @@
+"""Type stubs of the optional C module (kmemx/_speedups.c)."""
+
+from typing import Any, Callable
+
+K_INT: int
+K_BOOL: int
+K_VIEW: int
+K_CALL: int
+K_ENUM: int
+
+class ViewBase:
+    _k: Any
+    _a: int
+    def __init__(self, k: Any, address: int, /) -> None: ...
+
+class Field:
+    fget: Callable[[Any], Any]
+    name: str
+    def __init__(self, name: str, offset: int, size: int, signed: bool, kind: int,
+                 pages: dict[int, Any], wrap: Any, extra: Any,
+                 fget: Callable[[Any], Any], doc: str | None = ...) -> None: ...
+    def __get__(self, obj: Any, owner: Any = ...) -> Any: ...
+
+def walk_links(pages: dict[int, Any], node: int, head: int, link_off: int, count: int,
+               out: list[int], /) -> int: ...
+def make_views(cls: type[Any], k: Any, nodes: list[int], off: int, /) -> list[Any]: ...
+def read_uint(pages: dict[int, Any], addr: int, size: int, /) -> int | None: ...

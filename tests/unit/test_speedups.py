@@ -1,0 +1,130 @@
+"""The optional C module: its fast paths agree with the pure-Python ones and
+hand every case they do not take (cache miss, page crossing, bad input) back."""
+
+from __future__ import annotations
+
+import mmap
+import struct
+from typing import Any
+
+import pytest
+
+speedups = pytest.importorskip("kmemx._speedups")
+
+BASE = 0xFFFF888000100000
+
+
+def pages_with(words: dict[int, int], buf_type: str = "bytearray") -> dict[int, Any]:
+    """A page cache over one buffer: each 4 KiB page at its index in the buffer."""
+    vpns = sorted({a >> 12 for a in words})
+    raw = bytearray(4096 * len(vpns))
+    for a, v in words.items():
+        struct.pack_into("<Q", raw, vpns.index(a >> 12) * 4096 + (a & 4095), v)
+    buf: Any = raw
+    if buf_type == "mmap":
+        buf = mmap.mmap(-1, len(raw))
+        buf[:] = raw
+    elif buf_type == "memoryview":
+        buf = memoryview(raw)
+    elif buf_type == "bytes":
+        buf = bytes(raw)
+    return {vpn: (buf, i * 4096) for i, vpn in enumerate(vpns)}
+
+
+@pytest.mark.parametrize("buf_type", ["bytearray", "bytes", "memoryview", "mmap"])
+def test_read_uint_every_buffer_kind(buf_type: str) -> None:
+    pages = pages_with({BASE + 8: 0x1122334455667788, BASE + 0x5000: 7}, buf_type)
+    assert speedups.read_uint(pages, BASE + 8, 8) == 0x1122334455667788
+    assert speedups.read_uint(pages, BASE + 8, 4) == 0x55667788
+    assert speedups.read_uint(pages, BASE + 9, 2) == 0x6677
+    assert speedups.read_uint(pages, BASE + 15, 1) == 0x11
+    assert speedups.read_uint(pages, BASE + 0x5000, 8) == 7
+
+
+def test_read_uint_leaves_misses_to_python() -> None:
+    pages = pages_with({BASE: 1})
+    assert speedups.read_uint(pages, BASE + 0x1000, 8) is None  # page not cached
+    assert speedups.read_uint(pages, BASE + 4092, 8) is None  # crosses the page
+    pages[BASE >> 12] = (bytearray(16), 0)  # buffer shorter than the page
+    assert speedups.read_uint(pages, BASE + 64, 8) is None
+    with pytest.raises(ValueError):
+        speedups.read_uint(pages, BASE, 3)
+
+
+def test_walk_links_stops_at_head_count_and_miss() -> None:
+    nodes = [BASE + 0x100 * i for i in range(6)]
+    words = {nodes[i]: nodes[(i + 1) % 6] for i in range(6)}
+    pages = pages_with(words)
+    out: list[int] = []
+    assert speedups.walk_links(pages, nodes[1], nodes[0], 0, 100, out) == nodes[0]
+    assert out == nodes[1:]
+    out = []
+    assert speedups.walk_links(pages, nodes[1], nodes[0], 0, 2, out) == nodes[3]
+    assert out == nodes[1:3]
+    # a node whose link is not cached is not appended: Python takes it from there
+    words[nodes[3]] = BASE + 0x10000
+    pages = pages_with(words)
+    out = []
+    assert speedups.walk_links(pages, nodes[1], nodes[0], 0, 100, out) == BASE + 0x10000
+    assert out == nodes[1:4]
+    # hlists pass head=-1: never matched, NULL is a miss
+    out = []
+    assert speedups.walk_links(pages_with({BASE: 0}), BASE, -1, 0, 100, out) == 0
+    assert out == [BASE]
+
+
+def test_make_views_and_viewbase() -> None:
+    class V(speedups.ViewBase):  # type: ignore[misc]
+        __slots__ = ()
+
+    k = object()
+    vs = speedups.make_views(V, k, [BASE + 0x30, 0x10], 0x20)
+    assert [v._a for v in vs] == [BASE + 0x10, -0x10]  # as Python computes node - off
+    assert all(type(v) is V and v._k is k for v in vs)
+    assert V(k, 5)._a == 5
+    with pytest.raises(TypeError):
+        V(k)
+    with pytest.raises(TypeError):
+        V(k, "x")
+    with pytest.raises(AttributeError):
+        V(k, 5)._a = 6  # type: ignore[misc]
+
+
+def test_field_descriptor_kinds_and_fallback() -> None:
+    words = {BASE: 0xFFFFFFFE, BASE + 8: BASE + 0x40, BASE + 0xFF8: 0}
+    pages = pages_with(words)
+    calls: list[Any] = []
+
+    def fallback(view: Any) -> Any:
+        calls.append(view)
+        return "slow"
+
+    class V(speedups.ViewBase):  # type: ignore[misc]
+        __slots__ = ()
+
+    V.u32 = speedups.Field("u32", 0, 4, False, speedups.K_INT, pages, None, None, fallback)
+    V.s32 = speedups.Field("s32", 0, 4, True, speedups.K_INT, pages, None, None, fallback)
+    V.s16 = speedups.Field("s16", 0, 2, True, speedups.K_INT, pages, None, None, fallback)
+    V.flag = speedups.Field("flag", 0, 1, False, speedups.K_BOOL, pages, None, None, fallback)
+    V.next = speedups.Field("next", 8, 8, False, speedups.K_VIEW, pages, V, None, fallback)
+    V.wrapped = speedups.Field("wrapped", 8, 8, False, speedups.K_CALL, pages, hex, None,
+                               fallback)
+    V.pair = speedups.Field("pair", 0, 1, False, speedups.K_ENUM, pages, lambda v, t: (v, t),
+                            "T", fallback)
+    V.edge = speedups.Field("edge", 0xFFC, 8, False, speedups.K_INT, pages, None, None,
+                            fallback)
+    k = object()
+    v = V(k, BASE)
+    assert v.u32 == 0xFFFFFFFE and v.s32 == -2 and v.s16 == -2 and v.flag is True
+    assert type(v.next) is V and v.next._a == BASE + 0x40 and v.next._k is k
+    assert v.wrapped == hex(BASE + 0x40) and v.pair == (0xFE, "T")
+    assert calls == []
+    assert v.edge == "slow" and calls == [v]  # crosses the page: the Python getter
+    assert V(k, BASE + 0x1000).u32 == "slow"  # not cached
+    assert V.u32.fget is fallback and V.u32.name == "u32"
+    with pytest.raises(AttributeError):
+        v.u32 = 1
+    with pytest.raises(ValueError):
+        speedups.Field("x", 0, 3, False, speedups.K_INT, pages, None, None, fallback)
+    with pytest.raises(TypeError):
+        speedups.Field("x", 0, 8, False, speedups.K_VIEW, pages, int, None, fallback)
