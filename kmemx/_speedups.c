@@ -346,6 +346,104 @@ static PyTypeObject Field_Type = {
     .tp_new = Field_new,
 };
 
+/* -- UIntReader: k.read_u8 ... k.read_u64 ---------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *pages;
+    PyObject *slow;      /* slow(addr) -> int: misses, faults, page crossings */
+    unsigned size;
+} UIntReader;
+
+static PyObject *
+UIntReader_vectorcall(UIntReader *self, PyObject *const *args, size_t nargsf,
+                      PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 1 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "read takes one address");
+        return NULL;
+    }
+    PyObject *addr = args[0];
+    if (PyLong_CheckExact(addr)) {
+        uint64_t a = PyLong_AsUnsignedLongLong(addr);
+        if (a == (uint64_t)-1 && PyErr_Occurred()) {
+            PyErr_Clear(); /* negative or too big: the slow path decides */
+        } else {
+            uint64_t v;
+            int r = read_fast(self->pages, a, self->size, &v);
+            if (r < 0)
+                return NULL;
+            if (r > 0)
+                return PyLong_FromUnsignedLongLong(v);
+        }
+    }
+    return PyObject_CallOneArg(self->slow, addr);
+}
+
+static PyObject *
+UIntReader_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"pages", "size", "slow", NULL};
+    PyObject *pages, *slow;
+    unsigned size;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!IO", kwlist, &PyDict_Type, &pages, &size,
+                                     &slow))
+        return NULL;
+    if (size != 1 && size != 2 && size != 4 && size != 8) {
+        PyErr_SetString(PyExc_ValueError, "size must be 1, 2, 4 or 8");
+        return NULL;
+    }
+    UIntReader *self = (UIntReader *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->vectorcall = (vectorcallfunc)UIntReader_vectorcall;
+    Py_INCREF(pages); self->pages = pages;
+    Py_INCREF(slow); self->slow = slow;
+    self->size = size;
+    return (PyObject *)self;
+}
+
+static int
+UIntReader_traverse(UIntReader *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->pages);
+    Py_VISIT(self->slow);
+    return 0;
+}
+
+static int
+UIntReader_clear(UIntReader *self)
+{
+    Py_CLEAR(self->pages);
+    Py_CLEAR(self->slow);
+    return 0;
+}
+
+static void
+UIntReader_dealloc(UIntReader *self)
+{
+    PyObject_GC_UnTrack(self);
+    UIntReader_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject UIntReader_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "kmemx._speedups.UIntReader",
+    .tp_basicsize = sizeof(UIntReader),
+    .tp_dealloc = (destructor)UIntReader_dealloc,
+    .tp_vectorcall_offset = offsetof(UIntReader, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "UIntReader(pages, size, slow): read an unsigned int at an address, "
+              "from the page cache or else with slow(address).",
+    .tp_traverse = (traverseproc)UIntReader_traverse,
+    .tp_clear = (inquiry)UIntReader_clear,
+    .tp_new = UIntReader_new,
+};
+
 /* -- list walking ---------------------------------------------------------- */
 
 PyDoc_STRVAR(walk_links_doc,
@@ -463,10 +561,173 @@ read_uint(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromUnsignedLongLong(v);
 }
 
+/* Pointer to ``size`` bytes at ``a`` when they are on one cached page; the
+ * buffer must be released with PyBuffer_Release when *release is set. */
+static int
+locate_fast(PyObject *pages, uint64_t a, Py_ssize_t size, const unsigned char **out,
+            Py_buffer *view, int *release)
+{
+    uint64_t in = a & PAGE_MASK;
+    *release = 0;
+    if (in + (uint64_t)size > PAGE_SIZE)
+        return 0;
+    PyObject *key = PyLong_FromUnsignedLongLong(a >> 12);
+    if (key == NULL)
+        return -1;
+    PyObject *p = PyDict_GetItemWithError(pages, key);
+    Py_DECREF(key);
+    if (p == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_CheckExact(p) || PyTuple_GET_SIZE(p) != 2)
+        return 0;
+    PyObject *buf = PyTuple_GET_ITEM(p, 0);
+    Py_ssize_t boff = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
+    if (boff == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_ssize_t pos = boff + (Py_ssize_t)in;
+    const unsigned char *base;
+    Py_ssize_t len;
+    if (PyBytes_CheckExact(buf)) {
+        base = (const unsigned char *)PyBytes_AS_STRING(buf);
+        len = PyBytes_GET_SIZE(buf);
+    } else {
+        if (PyObject_GetBuffer(buf, view, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        base = view->buf;
+        len = view->len;
+        *release = 1;
+    }
+    if (pos < 0 || pos + size > len) {
+        if (*release)
+            PyBuffer_Release(view);
+        *release = 0;
+        return 0;
+    }
+    *out = base + pos;
+    return 1;
+}
+
+PyDoc_STRVAR(read_members_doc,
+"read_members(pages, addr, spec) -> tuple | None\n\n"
+"Several members of the struct at ``addr``.  ``spec`` is a tuple of\n"
+"``(offset, size, how)`` or ``(offset, 8, 3, subspec)``: how 0 unsigned, 1\n"
+"signed (size 1, 2, 4 or 8), 2 a char array (bytes up to the first NUL), 3 a\n"
+"pointer followed: the tuple of ``subspec`` read where it points (None for\n"
+"NULL).  None when a member is not on the fast path (the caller reads the\n"
+"slow way).");
+
+/* NULL with *miss set: not on the fast path; NULL without: an exception. */
+static PyObject *
+read_members_at(PyObject *pages, uint64_t addr, PyObject *spec, int depth, int *miss)
+{
+    if (!PyTuple_Check(spec)) {
+        PyErr_SetString(PyExc_TypeError, "spec must be a tuple");
+        return NULL;
+    }
+    if (depth > 8) {
+        PyErr_SetString(PyExc_ValueError, "spec nested too deeply");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(spec);
+    PyObject *res = PyTuple_New(n);
+    if (res == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(spec, i);
+        Py_ssize_t nitem = PyTuple_Check(item) ? PyTuple_GET_SIZE(item) : 0;
+        if (nitem != 3 && nitem != 4) {
+            PyErr_SetString(PyExc_TypeError, "spec items are (offset, size, how[, subspec])");
+            goto fail;
+        }
+        long long off = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 0));
+        Py_ssize_t size = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 1));
+        long how = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
+        if (PyErr_Occurred())
+            goto fail;
+        PyObject *v;
+        if (how == 2) {
+            const unsigned char *p;
+            Py_buffer view;
+            int release;
+            int r = locate_fast(pages, addr + (uint64_t)off, size, &p, &view, &release);
+            if (r < 0)
+                goto fail;
+            if (r == 0)
+                goto miss;
+            const unsigned char *nul = memchr(p, 0, (size_t)size);
+            v = PyBytes_FromStringAndSize((const char *)p, nul ? nul - p : size);
+            if (release)
+                PyBuffer_Release(&view);
+        } else {
+            if (size != 1 && size != 2 && size != 4 && size != 8) {
+                PyErr_SetString(PyExc_ValueError, "size must be 1, 2, 4 or 8");
+                goto fail;
+            }
+            uint64_t raw;
+            int r = read_fast(pages, addr + (uint64_t)off, (unsigned)size, &raw);
+            if (r < 0)
+                goto fail;
+            if (r == 0)
+                goto miss;
+            if (how == 3) {
+                if (nitem != 4) {
+                    PyErr_SetString(PyExc_TypeError, "a followed pointer needs a subspec");
+                    goto fail;
+                }
+                if (raw == 0) {
+                    Py_INCREF(Py_None);
+                    v = Py_None;
+                } else {
+                    v = read_members_at(pages, raw, PyTuple_GET_ITEM(item, 3), depth + 1, miss);
+                    if (v == NULL) {
+                        if (*miss)
+                            goto miss;
+                        goto fail;
+                    }
+                }
+            } else {
+                v = int_of(raw, (unsigned)size, how == 1);
+            }
+        }
+        if (v == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(res, i, v);
+    }
+    return res;
+miss:
+    *miss = 1;
+fail:
+    Py_DECREF(res);
+    return NULL;
+}
+
+static PyObject *
+read_members(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "read_members(pages: dict, addr, spec: tuple)");
+        return NULL;
+    }
+    uint64_t addr = PyLong_AsUnsignedLongLongMask(args[1]);
+    if (addr == (uint64_t)-1 && PyErr_Occurred())
+        return NULL;
+    int miss = 0;
+    PyObject *res = read_members_at(args[0], addr, args[2], 0, &miss);
+    if (res == NULL && miss)
+        Py_RETURN_NONE;
+    return res;
+}
+
 static PyMethodDef methods[] = {
     {"walk_links", (PyCFunction)(void (*)(void))walk_links, METH_FASTCALL, walk_links_doc},
     {"make_views", (PyCFunction)(void (*)(void))make_views, METH_FASTCALL, make_views_doc},
     {"read_uint", (PyCFunction)(void (*)(void))read_uint, METH_FASTCALL, read_uint_doc},
+    {"read_members", (PyCFunction)(void (*)(void))read_members, METH_FASTCALL,
+     read_members_doc},
     {NULL},
 };
 
@@ -481,7 +742,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&ViewBase_Type) < 0 || PyType_Ready(&Field_Type) < 0)
+    if (PyType_Ready(&ViewBase_Type) < 0 || PyType_Ready(&Field_Type) < 0 ||
+        PyType_Ready(&UIntReader_Type) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -491,6 +753,9 @@ PyInit__speedups(void)
         goto fail;
     Py_INCREF(&Field_Type);
     if (PyModule_AddObject(m, "Field", (PyObject *)&Field_Type) < 0)
+        goto fail;
+    Py_INCREF(&UIntReader_Type);
+    if (PyModule_AddObject(m, "UIntReader", (PyObject *)&UIntReader_Type) < 0)
         goto fail;
     if (PyModule_AddIntConstant(m, "K_INT", K_INT) < 0 ||
         PyModule_AddIntConstant(m, "K_BOOL", K_BOOL) < 0 ||

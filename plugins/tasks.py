@@ -25,7 +25,7 @@ from kmemx.commands import (
     objects,
 )
 from kmemx.commands.cells import Size
-from kmemx.helpers.mm import PAGE_SIZE, mm_rss_at, task_cpu, totalram_pages
+from kmemx.helpers.mm import PAGE_SIZE, task_cpu, totalram_pages
 from kmemx.helpers.sched import for_each_task, state_to_char, task_state_member
 from kmemx.types import View, per_cpu
 
@@ -115,36 +115,80 @@ def _all_tasks(ctx: Context) -> Iterator[View]:
         ctx.warn(f"task list walk stopped after {n} tasks: {e}")
 
 
-def _ps_reader(ctx: Context) -> Any:
-    """A function: task address -> the raw fields a ps row needs (one unpack)."""
-    k = ctx.k
-    from kmemx.types.fields import fields
+class _PsReader:
+    """What a ps row reads, compiled once per program: the task's members, its
+    parent's pid and its mm's size and RSS counters, in one bulk read."""
 
-    state = task_state_member(k)
-    read = fields(k, "struct task_struct", ["pid", "tgid", "comm", "flags", "real_parent",
-                                            "mm", state, "exit_state"])
-    pid_off = k.offsetof("struct task_struct", "pid")
-    vm_off = k.offsetof("struct mm_struct", "total_vm")
-    return read, pid_off, vm_off
+    def __init__(self, ctx: Context) -> None:
+        from kmemx.helpers.mm import mm_rss_vm_reader, mm_rss_vm_spec
+        from kmemx.types.fields import member_spec, raw_reader
+
+        k = ctx.k
+        task = "struct task_struct"
+        try:
+            # 5.16 moved cpu into task_struct with CONFIG_THREAD_INFO_IN_TASK
+            cpu = member_spec(k, task, "cpu")
+        except (LookupError, AttributeError):
+            cpu = member_spec(k, task, "thread_info.cpu")
+        names = ("pid", "tgid", "comm", "flags", task_state_member(k), "exit_state")
+        pid = member_spec(k, task, "pid")
+        parent = member_spec(k, task, "real_parent")[0], 8, 3, (pid,)
+        mm_off = member_spec(k, task, "mm")[0]
+        mm_spec = mm_rss_vm_spec(k)
+        #: None: the mm is read by address (per-cpu RSS counters)
+        self.mm_slow = mm_rss_vm_reader(k) if mm_spec is None else None
+        mm = (mm_off, 8, 0) if mm_spec is None else (mm_off, 8, 3, mm_spec)
+        spec = (*(member_spec(k, task, n) for n in names), cpu, parent, mm)
+        self.task = raw_reader(k, spec)
+        #: (state << 8 | exit_state) -> crash's state name
+        self.states: dict[int, str] = {}
+        #: (comm, kthread) -> its cell: names repeat (kworker/..., threads)
+        self.comms: dict[tuple[bytes, int], Comm] = {}
+
+    @staticmethod
+    def of(ctx: Context) -> _PsReader:
+        r: _PsReader | None = ctx.prog.cache.get("kmemx.plugins.tasks.ps_reader")
+        if r is None:
+            r = ctx.prog.cache["kmemx.plugins.tasks.ps_reader"] = _PsReader(ctx)
+        return r
+
+    def state(self, state: int, exit_state: int) -> str:
+        key = state << 8 | exit_state
+        st = self.states.get(key)
+        if st is None:
+            st = self.states[key] = CRASH_STATE.get(state_to_char(state, exit_state), "??")
+        return st
+
+    def comm(self, comm: bytes, kthread: int) -> Comm:
+        c = self.comms.get((comm, kthread))
+        if c is None:
+            if len(self.comms) > 65536:
+                self.comms.clear()
+            c = (KthreadComm if kthread else Comm)(comm.decode("utf-8", "replace"))
+            self.comms[(comm, kthread)] = c
+        return c
 
 
 def ps_row(ctx: Context, t: View, active: set[int], total_pages: int,
-           reader: Any = None) -> tuple[Row, int]:
+           reader: _PsReader | None = None) -> tuple[Row, int]:
     """One ``ps`` row for ``struct task_struct *`` ``t``, and its tgid."""
-    k = ctx.k
-    read, pid_off, vm_off = reader or _ps_reader(ctx)
-    addr = t.address
-    pid_v, tgid, comm_b, flags, parent, mm, state, exit_state = read(addr)
+    r = reader or _PsReader.of(ctx)
+    addr = t._a
+    pid_v, tgid, comm_b, flags, state, exit_state, cpu, parent, mm = r.task(addr)
     rss = vsz = 0
     if mm:
-        rss = mm_rss_at(k, mm)
-        vsz = k.read_u64(mm + vm_off)
-    pid = (ActivePid if addr in active else Pid)(pid_v)
-    comm = (KthreadComm if flags & PF_KTHREAD else Comm)(comm_b.decode("utf-8", "replace"))
-    st = CRASH_STATE.get(state_to_char(state, exit_state), "??")
-    pct = Percent(100.0 * rss / total_pages if total_pages else 0.0)
-    return Row(PS_COLUMNS, (pid, k.read_u32(parent + pid_off), task_cpu(t), Address(addr), st,
-                            pct, Size(vsz * PAGE_SIZE), Size(rss * PAGE_SIZE), comm), t), tgid
+        if r.mm_slow is not None:
+            rss, vsz = r.mm_slow(mm)
+        else:
+            vsz, f, a, s = mm
+            rss = (f if f > 0 else 0) + (a if a > 0 else 0) + (s if s > 0 else 0)
+    pst = r.states.get(state << 8 | exit_state) or r.state(state, exit_state)
+    return Row(PS_COLUMNS, (
+        (ActivePid if addr in active else Pid)(pid_v), parent[0] if parent else 0, cpu,
+        Address(addr), pst, Percent(100.0 * rss / total_pages if total_pages else 0.0),
+        Size(vsz * PAGE_SIZE), Size(rss * PAGE_SIZE),
+        r.comms.get((comm_b, flags & PF_KTHREAD)) or r.comm(comm_b, flags & PF_KTHREAD)),
+        t), tgid
 
 
 def find_task(ctx: Context, pid: int) -> View:
@@ -219,16 +263,21 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         want_state = s
     active = active_tasks(ctx)
     total = totalram_pages(ctx.k)
-    reader = _ps_reader(ctx)
+    reader = _PsReader.of(ctx)
     counts: dict[str, int] = {}
     matched = 0
+    filtering = bool(addrs or pids or names or args.k or args.u or args.G or want_state
+                     or args.S)
     for t in _all_tasks(ctx):
-        if addrs and t.address not in addrs:
+        if addrs and t._a not in addrs:
             continue
         try:
             row, tgid = ps_row(ctx, t, active, total, reader)
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: {e}")
+            continue
+        if not filtering:
+            yield row
             continue
         cells = row.cells
         if pids and cells[0] not in pids:

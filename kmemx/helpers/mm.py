@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import drgn
 
 from ..kernel import Kernel
 from ..types.view import View
 
-__all__ = ["PAGE_SIZE", "get_mm_rss", "mm_rss_at", "task_cpu", "totalram_pages"]
+__all__ = ["PAGE_SIZE", "get_mm_rss", "mm_rss_at", "mm_rss_vm_reader", "mm_rss_vm_spec",
+           "task_cpu", "totalram_pages"]
 
 PAGE_SIZE = 4096
 # enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES }
@@ -70,6 +73,35 @@ def mm_rss_at(k: Kernel, mm: int) -> int:
         total += max(0, v)
     del size
     return total
+
+
+def mm_rss_vm_spec(k: Kernel) -> tuple[tuple[int, int, int], ...] | None:
+    """A :func:`~kmemx.types.fields.raw_reader` spec of ``struct mm_struct``
+    reading ``(total_vm, file, anon, shmem)`` pages, where the RSS counters are
+    atomics; None where they are per-cpu (6.2+: see :func:`mm_rss_at`)."""
+    kind, off, _ = _rss_layout(k)
+    if kind != "atomic":
+        return None
+    vm_off = k.offsetof("struct mm_struct", "total_vm")
+    return ((vm_off, 8, 0), (off, 8, 1), (off + 8, 8, 1), (off + 24, 8, 1))
+
+
+def mm_rss_vm_reader(k: Kernel) -> Callable[[int], tuple[int, int]]:
+    """A function: address of a ``struct mm_struct`` -> ``(get_mm_rss(),
+    total_vm)`` in pages, with one bulk read where the counters are atomics."""
+    spec = mm_rss_vm_spec(k)
+    if spec is not None:
+        from ..types.fields import raw_reader
+
+        read = raw_reader(k, spec)
+
+        def rss_vm(mm: int) -> tuple[int, int]:
+            vm, f, a, s = read(mm)
+            return (f if f > 0 else 0) + (a if a > 0 else 0) + (s if s > 0 else 0), vm
+        return rss_vm
+    read_u64 = k.read_u64
+    vm_off = k.offsetof("struct mm_struct", "total_vm")
+    return lambda mm: (mm_rss_at(k, mm), read_u64(mm + vm_off))
 
 
 def _s32(v: int) -> int:

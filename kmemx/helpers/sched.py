@@ -7,7 +7,8 @@ from typing import Any
 
 from ..kernel import Kernel
 from ..types.view import View
-from .list import list_for_each_entry
+from ._common import MAX_ENTRIES
+from .list import _entries, _walk_batches, list_for_each_entry
 
 __all__ = [
     "for_each_process",
@@ -70,8 +71,10 @@ def for_each_task(k: Kernel) -> Iterator[View]:
     for p in procs:
         yield p
         head = p._a + off
-        if read_u64(head) != head:
-            yield from list_for_each_entry("struct task_struct", head, "thread_group", k=k)
+        nxt = read_u64(head)
+        if nxt != head:  # more threads than the leader
+            yield from _entries(k, cls, off, _walk_batches(k, head, nxt, 0, False,
+                                                           MAX_ENTRIES))
 
 
 _STATE_CHARS = "RSDTtXZPI"

@@ -20,12 +20,12 @@ import drgn
 from drgn import TypeKind
 
 from .layout import layout_for, resolve_type, strip
-from .view import scalar_size
+from .view import _speedups, scalar_size
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
 
-__all__ = ["fields"]
+__all__ = ["fields", "member_spec", "raw_reader"]
 
 _FMT = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I",
         (4, True): "i", (8, False): "Q", (8, True): "q"}
@@ -71,8 +71,16 @@ def fields(k: Kernel, type: Any, members: list[str]) -> Callable[[int], tuple[An
     inverse = [order.index(i) for i in range(len(specs))]
     pages = k._pages
     identity = inverse == list(range(len(specs)))
+    # the C fast path reads each member where it is (no span, no page crossing)
+    cspec = tuple((off, size, 2 if is_str else int(f in "bhiq"))
+                  for off, f, size, is_str in specs)
+    read_members = _speedups.read_members if _speedups is not None else None
 
     def read(address: int) -> tuple[Any, ...]:
+        if read_members is not None:
+            got: tuple[Any, ...] | None = read_members(pages, address, cspec)
+            if got is not None:
+                return got
         a = address + start
         p = pages.get(a >> 12)
         o = a & 4095
@@ -98,4 +106,63 @@ def fields(k: Kernel, type: Any, members: list[str]) -> Callable[[int], tuple[An
         return out
 
     k.prog.cache[key] = read
+    return read
+
+
+def member_spec(k: Kernel, type: Any, path: str) -> tuple[int, int, int]:
+    """``(offset, size, how)`` of a scalar or ``char[]`` member path of ``type``
+    (``"pid"``, ``"thread_info.cpu"``) for :func:`raw_reader`: how is 0 for
+    unsigned, 1 for signed, 2 for a char array read as bytes up to its NUL."""
+    t = resolve_type(k.prog, type)
+    off = 0
+    m = None
+    for part in path.split("."):
+        lay = layout_for(k.prog, strip(t))
+        m = lay.member(part)
+        off += m.offset
+        t = m.type
+    assert m is not None
+    if m.bit_size:
+        raise TypeError(f"{path} is a bit field")
+    s = strip(t)
+    if s.kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM, TypeKind.POINTER):
+        signed = bool(s.is_signed) if s.kind == TypeKind.INT else False
+        return off, scalar_size(s), int(signed)
+    if s.kind == TypeKind.ARRAY and drgn.sizeof(s.type) == 1 and s.length:
+        return off, int(s.length), 2
+    raise TypeError(f"{path}: only scalars and char arrays can be read in bulk")
+
+
+def raw_reader(k: Kernel, spec: tuple[tuple[Any, ...], ...]
+               ) -> Callable[[int], tuple[Any, ...]]:
+    """A function reading ``spec``'s items at an address, as a tuple: one C
+    call on the fast path, else one read per item (a fault names the item's
+    address).  Items are ``(offset, size, how)`` from :func:`member_spec`, or
+    ``(offset, 8, 3, subspec)`` to follow a pointer and read ``subspec`` where
+    it points (a tuple, or None when the pointer is NULL)."""
+    pages = k._pages
+    read_members = _speedups.read_members if _speedups is not None else None
+
+    def slow(address: int, spec: tuple[tuple[Any, ...], ...] = spec) -> tuple[Any, ...]:
+        out: list[Any] = []
+        for item in spec:
+            off, size, how = item[:3]
+            raw = k.read(address + off, size)
+            if how == 2:
+                n = raw.find(b"\0")
+                out.append(raw if n < 0 else raw[:n])
+            elif how == 3:
+                ptr = int.from_bytes(raw, "little")
+                out.append(slow(ptr, item[3]) if ptr else None)
+            else:
+                out.append(int.from_bytes(raw, "little", signed=how == 1))
+        return tuple(out)
+
+    if read_members is None:
+        return slow
+
+    def read(address: int) -> tuple[Any, ...]:
+        got: tuple[Any, ...] | None = read_members(pages, address, spec)
+        return got if got is not None else slow(address)
+
     return read

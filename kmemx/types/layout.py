@@ -153,7 +153,15 @@ def layout_for(prog: drgn.Program, type: drgn.Type) -> Layout:
     """The cached :class:`Layout` of a struct/union ``type``."""
     cache: dict[Any, Layout] = prog.cache.setdefault("kmemx.types.layouts", {})
     t = strip(type)
-    key: Any = t.type_name() if t.tag else id(t)
+    key: Any
+    if t.tag:
+        key = t.type_name()
+    else:
+        # An anonymous struct (atomic_t, the unions inside task_struct) has no
+        # name; drgn gives a new Type object on each lookup, but the same
+        # underlying type pointer (``_ptr``), which is what identifies it.
+        ptr = getattr(t, "_ptr", None)
+        key = ("anonymous", ptr) if ptr is not None else id(t)
     lay = cache.get(key)
     if lay is None:
         if t.kind not in _COMPOUND:
@@ -161,5 +169,5 @@ def layout_for(prog: drgn.Program, type: drgn.Type) -> Layout:
         lay = Layout(prog, t)
         cache[key] = lay
         if not t.tag:
-            cache[("keep", key)] = t  # keep the anonymous type alive: id() stays unique
+            cache[("keep", key)] = t  # keep the type alive: its pointer/id stays unique
     return lay

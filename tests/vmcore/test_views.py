@@ -248,3 +248,31 @@ def test_bulk_read_pages(k: kmemx.Kernel) -> None:
     for i in (0, 100, 511):
         assert int(arr["flags"][i]) == int(
             drgn.Object(k.prog, page_t, vmemmap)[0x1000 + i].flags)
+
+
+def test_anonymous_struct_layouts_are_cached_once(k: kmemx.Kernel) -> None:
+    """atomic_long_t is an anonymous struct: one layout and one view class per
+    program however often it is looked up (drgn gives new Type objects)."""
+    from kmemx.types.layout import layout_for
+
+    a = layout_for(k.prog, k.prog.type("atomic_long_t"))
+    assert layout_for(k.prog, k.prog.type("atomic_long_t")) is a
+    assert layout_for(k.prog, k.prog.type("atomic_t")) is not a  # another anonymous struct
+    v1, v2 = k.object("_totalram_pages"), k.object("_totalram_pages")
+    assert type(v1) is type(v2) and v1.counter == v2.counter > 0
+    n = len(k.prog.cache["kmemx.types.layouts"])
+    for _ in range(10):
+        k.object("_totalram_pages").counter  # noqa: B018
+    assert len(k.prog.cache["kmemx.types.layouts"]) == n
+
+
+def test_c_and_python_member_reads_agree(k: kmemx.Kernel) -> None:
+    """The C descriptors (when built) and the Python getters read the same."""
+    from kmemx.types.view import _compile_member
+
+    for t in list(for_each_task(k.prog))[:50]:
+        v = k.view("struct task_struct", t.value_())
+        for name in ("pid", "tgid", "flags", "prio", "exit_state", "on_cpu", "real_parent",
+                     "mm", "sched_class", "policy", "in_execve"):
+            py = _compile_member(type(v).value_class, name)(v)
+            assert getattr(v, name) == py, name
