@@ -444,6 +444,107 @@ static PyTypeObject UIntReader_Type = {
     .tp_new = UIntReader_new,
 };
 
+/* -- RowBase: a command's table row (columns, cells, obj) ------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *columns;
+    PyObject *cells;
+    PyObject *obj;
+} RowBase;
+
+static PyObject *
+as_tuple(PyObject *seq)
+{
+    if (PyTuple_CheckExact(seq)) {
+        Py_INCREF(seq);
+        return seq;
+    }
+    return PySequence_Tuple(seq);
+}
+
+static PyObject *
+RowBase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"columns", "cells", "obj", NULL};
+    PyObject *columns, *cells, *obj = Py_None;
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if ((kwds == NULL || PyDict_GET_SIZE(kwds) == 0) && (n == 2 || n == 3)) {
+        columns = PyTuple_GET_ITEM(args, 0);
+        cells = PyTuple_GET_ITEM(args, 1);
+        if (n == 3)
+            obj = PyTuple_GET_ITEM(args, 2);
+    } else if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O", kwlist, &columns, &cells,
+                                            &obj)) {
+        return NULL;
+    }
+    PyObject *c = as_tuple(columns);
+    if (c == NULL)
+        return NULL;
+    PyObject *v = as_tuple(cells);
+    if (v == NULL) {
+        Py_DECREF(c);
+        return NULL;
+    }
+    RowBase *self = (RowBase *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(c);
+        Py_DECREF(v);
+        return NULL;
+    }
+    self->columns = c;
+    self->cells = v;
+    Py_INCREF(obj);
+    self->obj = obj;
+    return (PyObject *)self;
+}
+
+static int
+RowBase_traverse(RowBase *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->columns);
+    Py_VISIT(self->cells);
+    Py_VISIT(self->obj);
+    return 0;
+}
+
+static int
+RowBase_clear(RowBase *self)
+{
+    Py_CLEAR(self->columns);
+    Py_CLEAR(self->cells);
+    Py_CLEAR(self->obj);
+    return 0;
+}
+
+static void
+RowBase_dealloc(RowBase *self)
+{
+    PyObject_GC_UnTrack(self);
+    RowBase_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef RowBase_members[] = {
+    {"columns", T_OBJECT_EX, offsetof(RowBase, columns), 0, "the column names"},
+    {"cells", T_OBJECT_EX, offsetof(RowBase, cells), 0, "the typed cells"},
+    {"obj", T_OBJECT, offsetof(RowBase, obj), 0, "the object the row describes"},
+    {NULL},
+};
+
+static PyTypeObject RowBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "kmemx._speedups.RowBase",
+    .tp_basicsize = sizeof(RowBase),
+    .tp_dealloc = (destructor)RowBase_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "RowBase(columns, cells, obj=None): the base of kmemx.commands.Row.",
+    .tp_traverse = (traverseproc)RowBase_traverse,
+    .tp_clear = (inquiry)RowBase_clear,
+    .tp_members = RowBase_members,
+    .tp_new = RowBase_new,
+};
+
 /* -- list walking ---------------------------------------------------------- */
 
 PyDoc_STRVAR(walk_links_doc,
@@ -743,7 +844,7 @@ PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     if (PyType_Ready(&ViewBase_Type) < 0 || PyType_Ready(&Field_Type) < 0 ||
-        PyType_Ready(&UIntReader_Type) < 0)
+        PyType_Ready(&UIntReader_Type) < 0 || PyType_Ready(&RowBase_Type) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -753,6 +854,9 @@ PyInit__speedups(void)
         goto fail;
     Py_INCREF(&Field_Type);
     if (PyModule_AddObject(m, "Field", (PyObject *)&Field_Type) < 0)
+        goto fail;
+    Py_INCREF(&RowBase_Type);
+    if (PyModule_AddObject(m, "RowBase", (PyObject *)&RowBase_Type) < 0)
         goto fail;
     Py_INCREF(&UIntReader_Type);
     if (PyModule_AddObject(m, "UIntReader", (PyObject *)&UIntReader_Type) < 0)

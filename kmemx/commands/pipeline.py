@@ -6,6 +6,7 @@ comm~kmx | task``); after ``!`` the rendered text goes to a shell command.
 
 from __future__ import annotations
 
+import gc
 import shlex
 import subprocess
 from collections.abc import Iterable, Iterator
@@ -17,7 +18,8 @@ from .errors import CommandError, UsageError
 from .registry import Command
 from .rows import Row
 
-__all__ = ["Pipeline", "Stage", "objects", "parse_pipeline", "run_pipeline", "run_shell"]
+__all__ = ["Pipeline", "Stage", "gc_paused", "objects", "parse_pipeline", "run_pipeline",
+           "run_shell"]
 
 
 @dataclass
@@ -90,6 +92,46 @@ def parse_pipeline(ctx: Context, line: str) -> tuple[list[Stage], str | None, bo
     return stages, shell, as_json
 
 
+#: items a command produces per pause of the cyclic garbage collector
+GC_BATCH = 4096
+
+
+def gc_paused(items: Iterator[Any], batch: int = GC_BATCH) -> Iterator[Any]:
+    """``items``, produced in batches with CPython's cyclic GC paused.
+
+    A command's output is many small acyclic objects (rows, cells, views)
+    that a table keeps alive until it is printed; with the collector running,
+    every collection re-scans all of them again: two thirds of ``slab
+    dentry``'s time for its 30k rows.  Reference counting still frees
+    everything as usual; the collector runs again between batches and
+    afterwards, so only its scheduling changes.  Items produced before an
+    error are passed on, then the error is raised."""
+    if not gc.isenabled():
+        yield from items
+        return
+    nxt = items.__next__
+    while True:
+        out: list[Any] = []
+        append = out.append
+        err: BaseException | None = None
+        done = False
+        gc.disable()
+        try:
+            for _ in range(batch):
+                append(nxt())
+        except StopIteration:
+            done = True
+        except BaseException as e:  # re-raised after the batch is passed on
+            err = e
+        finally:
+            gc.enable()
+        yield from out
+        if err is not None:
+            raise err
+        if done:
+            return
+
+
 def objects(items: Iterable[Any]) -> Iterator[Any]:
     """The kernel objects of piped items: a row's object, else the item itself.
     Rows flow through pipes whole (so ``filter`` sees their columns);
@@ -113,7 +155,7 @@ def run_pipeline(ctx: Context, line: str) -> Pipeline:
             raise UsageError(f"{st.command.name} does not read piped input")
         stream = st.command.run(ctx, args, iter(stream) if i else iter(()))
         last = st.command
-    return Pipeline(iter(stream), last, shell, as_json)
+    return Pipeline(gc_paused(iter(stream)), last, shell, as_json)
 
 
 def run_shell(shell: str, text: str) -> str:

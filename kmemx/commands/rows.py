@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .._accel import speedups
 from .cells import cell_json
 
 __all__ = ["Row", "Table", "TextLine"]
 
 
-class Row:
-    """One table row: ``columns`` name the typed ``cells``; ``obj`` is the kernel
-    object the row describes (a view), which a pipe passes to the next command."""
+class _PyRowBase:
+    """The pure-Python twin of ``kmemx._speedups.RowBase``."""
 
     __slots__ = ("cells", "columns", "obj")
 
@@ -20,6 +20,21 @@ class Row:
         self.columns = columns if columns.__class__ is tuple else tuple(columns)
         self.cells = cells if cells.__class__ is tuple else tuple(cells)
         self.obj = obj
+
+
+_RowBase: Any = speedups.RowBase if speedups is not None else _PyRowBase
+
+
+class Row(_RowBase):  # type: ignore[misc]
+    """One table row: ``columns`` name the typed ``cells``; ``obj`` is the kernel
+    object the row describes (a view), which a pipe passes to the next command.
+
+    ``Row(columns, cells, obj=None)``; columns and cells are kept as tuples."""
+
+    __slots__ = ()
+    columns: tuple[str, ...]
+    cells: tuple[Any, ...]
+    obj: Any
 
     def __getitem__(self, column: str) -> Any:
         try:

@@ -17,7 +17,6 @@ member access dereferences like ``->``), other pointers as
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 import drgn
 from drgn import TypeKind
 
+from .._accel import speedups
 from ..errors import FaultError, UnknownNameError
 from .layout import Layout, UnknownMemberError, layout_for, resolve_type, strip
 
@@ -47,14 +47,7 @@ __all__ = [
     "view_of_object",
 ]
 
-_speedups: Any
-if os.environ.get("KMEMX_NO_SPEEDUPS", "") not in ("", "0"):
-    _speedups = None
-else:
-    try:
-        from .. import _speedups
-    except ImportError:  # not built: the pure-Python paths below do the same
-        _speedups = None
+_speedups: Any = speedups
 
 _COMPOUND = (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS)
 _UNPACK: dict[tuple[int, bool], Callable[..., tuple[Any, ...]]] = {

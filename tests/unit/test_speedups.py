@@ -128,3 +128,28 @@ def test_field_descriptor_kinds_and_fallback() -> None:
         speedups.Field("x", 0, 3, False, speedups.K_INT, pages, None, None, fallback)
     with pytest.raises(TypeError):
         speedups.Field("x", 0, 8, False, speedups.K_VIEW, pages, int, None, fallback)
+
+
+def test_row_base() -> None:
+    import gc
+    import weakref
+
+    from kmemx.commands.rows import Row
+
+    r = Row(["PID", "COMM"], [1, "init"])
+    assert r.columns == ("PID", "COMM") and r.cells == (1, "init") and r.obj is None
+    assert Row(("A",), (2,), obj="x").obj == "x" and Row(("A",), (2,), "y").obj == "y"
+    assert r["COMM"] == "init" and r.as_dict() == {"pid": 1, "comm": "init"}
+    with pytest.raises(TypeError):
+        Row(("A",))
+
+    class Holder:
+        pass
+
+    h = Holder()
+    cyc = Row(("A",), (1,), h)
+    h.row = cyc  # type: ignore[attr-defined]
+    ref = weakref.ref(h)
+    del h, cyc
+    gc.collect()
+    assert ref() is None  # the collector sees through rows
