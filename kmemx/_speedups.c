@@ -95,6 +95,80 @@ int_of(uint64_t v, unsigned size, int is_signed)
     return PyLong_FromUnsignedLongLong(v);
 }
 
+/* Pages looked up during one call (read_members): a struct's members are
+ * mostly on one or two pages, so each page costs one dict lookup and one
+ * buffer export per call, not one per member. */
+#define MEMO_N 4
+
+typedef struct {
+    int n, next;
+    uint64_t vpn[MEMO_N];
+    const unsigned char *base[MEMO_N];
+    Py_buffer view[MEMO_N];
+    int release[MEMO_N];
+} PageMemo;
+
+static void
+memo_release(PageMemo *m)
+{
+    for (int i = 0; i < m->n; i++)
+        if (m->release[i])
+            PyBuffer_Release(&m->view[i]);
+    m->n = 0;
+}
+
+/* The first byte of cached page ``vpn``: 1, 0 when not cached, -1 on error. */
+static int
+memo_page(PyObject *pages, PageMemo *m, uint64_t vpn, const unsigned char **out)
+{
+    for (int i = 0; i < m->n; i++) {
+        if (m->vpn[i] == vpn) {
+            *out = m->base[i];
+            return 1;
+        }
+    }
+    PyObject *key = PyLong_FromUnsignedLongLong(vpn);
+    if (key == NULL)
+        return -1;
+    PyObject *p = PyDict_GetItemWithError(pages, key);
+    Py_DECREF(key);
+    if (p == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_CheckExact(p) || PyTuple_GET_SIZE(p) != 2)
+        return 0;
+    Py_ssize_t boff = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
+    if (boff == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    int slot;
+    if (m->n < MEMO_N) {
+        slot = m->n++;
+    } else {
+        slot = m->next;
+        m->next = (m->next + 1) % MEMO_N;
+        if (m->release[slot])
+            PyBuffer_Release(&m->view[slot]);
+    }
+    m->release[slot] = 0;
+    if (PyObject_GetBuffer(PyTuple_GET_ITEM(p, 0), &m->view[slot], PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        m->vpn[slot] = (uint64_t)-1;
+        m->base[slot] = NULL;
+        return 0;
+    }
+    m->release[slot] = 1;
+    if (boff < 0 || boff + (Py_ssize_t)PAGE_SIZE > m->view[slot].len) {
+        m->vpn[slot] = (uint64_t)-1;
+        m->base[slot] = NULL;
+        return 0;
+    }
+    m->vpn[slot] = vpn;
+    m->base[slot] = (const unsigned char *)m->view[slot].buf + boff;
+    *out = m->base[slot];
+    return 1;
+}
+
 /* ``node - off`` as Python computes it (negative below ``off``). */
 static PyObject *
 sub_of(uint64_t node, uint64_t off)
@@ -177,15 +251,167 @@ static PyTypeObject ViewBase_Type = {
     .tp_new = ViewBase_new,
 };
 
+/* -- ArrayBase: a C array at an address ---------------------------------- */
+
+static int locate_fast(PyObject *pages, uint64_t a, Py_ssize_t size,
+                       const unsigned char **out, Py_buffer *view, int *release);
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *k;
+    PyObject *a;
+    PyObject *spec;      /* the element type, length, stride and reader */
+    PyObject *pages;     /* the kernel's page cache, or NULL */
+    uint64_t ua;
+    Py_ssize_t nbytes;   /* length * stride; -1 when the length is unknown */
+} ArrayBase;
+
+static PyTypeObject ArrayBase_Type;
+
+static Py_ssize_t
+spec_nbytes(PyObject *spec)
+{
+    PyObject *nb = PyObject_GetAttrString(spec, "nbytes");
+    if (nb == NULL)
+        return -2;
+    Py_ssize_t n = nb == Py_None ? -1 : PyLong_AsSsize_t(nb);
+    Py_DECREF(nb);
+    if (n == -1 && PyErr_Occurred())
+        return -2;
+    return n;
+}
+
+static PyObject *
+new_array(PyTypeObject *type, PyObject *k, PyObject *a, uint64_t ua, PyObject *spec,
+          PyObject *pages, Py_ssize_t nbytes)
+{
+    ArrayBase *v = (ArrayBase *)type->tp_alloc(type, 0);
+    if (v == NULL)
+        return NULL;
+    Py_INCREF(k); v->k = k;
+    Py_INCREF(a); v->a = a;
+    Py_INCREF(spec); v->spec = spec;
+    Py_XINCREF(pages); v->pages = pages;
+    v->ua = ua;
+    v->nbytes = nbytes;
+    return (PyObject *)v;
+}
+
+static PyObject *
+ArrayBase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *k, *a, *spec;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
+        PyErr_SetString(PyExc_TypeError, "arrays take (kernel, address, spec) positionally");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, type->tp_name, 3, 3, &k, &a, &spec))
+        return NULL;
+    PyObject *ai = PyNumber_Index(a);
+    if (ai == NULL)
+        return NULL;
+    uint64_t ua = PyLong_AsUnsignedLongLongMask(ai);
+    Py_ssize_t nbytes = spec_nbytes(spec);
+    PyObject *pages = PyObject_GetAttrString(k, "_pages");
+    if (pages != NULL && !PyDict_Check(pages))
+        Py_CLEAR(pages);
+    PyErr_Clear();
+    PyObject *res = NULL;
+    if (nbytes != -2 && !PyErr_Occurred())
+        res = new_array(type, k, ai, ua, spec, pages, nbytes);
+    Py_XDECREF(pages);
+    Py_DECREF(ai);
+    return res;
+}
+
+static int
+ArrayBase_traverse(ArrayBase *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->k);
+    Py_VISIT(self->spec);
+    Py_VISIT(self->pages);
+    return 0;
+}
+
+static int
+ArrayBase_clear(ArrayBase *self)
+{
+    Py_CLEAR(self->k);
+    Py_CLEAR(self->a);
+    Py_CLEAR(self->spec);
+    Py_CLEAR(self->pages);
+    return 0;
+}
+
+static void
+ArrayBase_dealloc(ArrayBase *self)
+{
+    PyObject_GC_UnTrack(self);
+    ArrayBase_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyDoc_STRVAR(ArrayBase_string_doc,
+"string() -> bytes\n\nThe array's bytes up to the first NUL (like drgn's ``string_()``).");
+
+static PyObject *
+ArrayBase_string(ArrayBase *self, PyObject *unused)
+{
+    if (self->pages != NULL && self->nbytes >= 0) {
+        const unsigned char *p;
+        Py_buffer view;
+        int release;
+        int r = locate_fast(self->pages, self->ua, self->nbytes, &p, &view, &release);
+        if (r < 0)
+            return NULL;
+        if (r > 0) {
+            const unsigned char *nul = memchr(p, 0, (size_t)self->nbytes);
+            PyObject *res = PyBytes_FromStringAndSize(
+                (const char *)p, nul ? nul - p : self->nbytes);
+            if (release)
+                PyBuffer_Release(&view);
+            return res;
+        }
+    }
+    return PyObject_CallMethod((PyObject *)self, "_string_slow", NULL);
+}
+
+static PyMethodDef ArrayBase_methods[] = {
+    {"string", (PyCFunction)ArrayBase_string, METH_NOARGS, ArrayBase_string_doc},
+    {NULL},
+};
+
+static PyMemberDef ArrayBase_members[] = {
+    {"_k", T_OBJECT_EX, offsetof(ArrayBase, k), READONLY, "the Kernel"},
+    {"_a", T_OBJECT_EX, offsetof(ArrayBase, a), READONLY, "the address"},
+    {"_spec", T_OBJECT_EX, offsetof(ArrayBase, spec), READONLY, "the array's spec"},
+    {NULL},
+};
+
+static PyTypeObject ArrayBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "kmemx._speedups.ArrayBase",
+    .tp_basicsize = sizeof(ArrayBase),
+    .tp_dealloc = (destructor)ArrayBase_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "ArrayBase(k, address, spec): the base of kmemx's ArrayView.",
+    .tp_traverse = (traverseproc)ArrayBase_traverse,
+    .tp_clear = (inquiry)ArrayBase_clear,
+    .tp_methods = ArrayBase_methods,
+    .tp_members = ArrayBase_members,
+    .tp_new = ArrayBase_new,
+};
+
 /* -- Field: a compiled scalar member of a view class ---------------------- */
 
-enum { K_INT = 0, K_BOOL = 1, K_VIEW = 2, K_CALL = 3, K_ENUM = 4 };
+enum { K_INT = 0, K_BOOL = 1, K_VIEW = 2, K_CALL = 3, K_ENUM = 4, K_ARRAY = 5 };
 
 typedef struct {
     PyObject_HEAD
     PyObject *name;
     PyObject *pages;     /* the kernel's page cache dict */
-    PyObject *wrap;      /* K_VIEW: view class; K_CALL: f(v); K_ENUM: f(v, extra) */
+    PyObject *wrap;      /* K_VIEW: view class; K_CALL: f(v); K_ENUM: f(v, extra);
+                            K_ARRAY: an ArrayBase subclass, extra its spec */
     PyObject *extra;
     PyObject *fget;      /* the pure-Python getter: slow path and member() */
     PyObject *doc;
@@ -193,6 +419,7 @@ typedef struct {
     unsigned size;
     int is_signed;
     int kind;
+    Py_ssize_t nbytes;   /* K_ARRAY */
 } Field;
 
 static PyObject *
@@ -208,11 +435,11 @@ Field_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                                      &is_signed, &kind, &PyDict_Type, &pages, &wrap, &extra,
                                      &fget, &doc))
         return NULL;
-    if (size != 1 && size != 2 && size != 4 && size != 8) {
+    if (kind != K_ARRAY && size != 1 && size != 2 && size != 4 && size != 8) {
         PyErr_SetString(PyExc_ValueError, "size must be 1, 2, 4 or 8");
         return NULL;
     }
-    if (kind < K_INT || kind > K_ENUM) {
+    if (kind < K_INT || kind > K_ARRAY) {
         PyErr_SetString(PyExc_ValueError, "bad kind");
         return NULL;
     }
@@ -220,6 +447,17 @@ Field_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                             PyType_IsSubtype((PyTypeObject *)wrap, &ViewBase_Type))) {
         PyErr_SetString(PyExc_TypeError, "wrap must be a ViewBase subclass");
         return NULL;
+    }
+    Py_ssize_t nbytes = -1;
+    if (kind == K_ARRAY) {
+        if (!(PyType_Check(wrap) &&
+              PyType_IsSubtype((PyTypeObject *)wrap, &ArrayBase_Type))) {
+            PyErr_SetString(PyExc_TypeError, "wrap must be an ArrayBase subclass");
+            return NULL;
+        }
+        nbytes = spec_nbytes(extra);
+        if (nbytes == -2)
+            return NULL;
     }
     Field *f = (Field *)type->tp_alloc(type, 0);
     if (f == NULL)
@@ -234,6 +472,7 @@ Field_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     f->size = size;
     f->is_signed = is_signed;
     f->kind = kind;
+    f->nbytes = nbytes;
     return (PyObject *)f;
 }
 
@@ -279,6 +518,16 @@ Field_get(Field *f, PyObject *obj, PyObject *type)
     if (!PyObject_TypeCheck(obj, &ViewBase_Type))
         return PyObject_CallOneArg(f->fget, obj);
     ViewBase *v = (ViewBase *)obj;
+    if (f->kind == K_ARRAY) {
+        uint64_t ua = v->ua + f->off;
+        PyObject *a = PyLong_FromUnsignedLongLong(ua);
+        if (a == NULL)
+            return NULL;
+        PyObject *res = new_array((PyTypeObject *)f->wrap, v->k, a, ua, f->extra, f->pages,
+                                  f->nbytes);
+        Py_DECREF(a);
+        return res;
+    }
     uint64_t raw;
     int r = read_fast(f->pages, v->ua + f->off, f->size, &raw);
     if (r < 0)
@@ -593,6 +842,56 @@ walk_links(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromUnsignedLongLong(node);
 }
 
+PyDoc_STRVAR(gather_u64_doc,
+"gather_u64(pages, addrs, off) -> list\n\n"
+"``[u64 at a + off for a in addrs]``, None where ``a`` is None or the read is\n"
+"not on the fast path.  The reads are independent, so the CPU overlaps their\n"
+"cache misses: walk many lists a step at a time with it.");
+
+static PyObject *
+gather_u64(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_Check(args[0]) || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "gather_u64(pages: dict, addrs: list, off)");
+        return NULL;
+    }
+    PyObject *pages = args[0], *addrs = args[1];
+    long long off = PyLong_AsLongLong(args[2]);
+    if (off == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(addrs);
+    PyObject *res = PyList_New(n);
+    if (res == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *ao = PyList_GET_ITEM(addrs, i);
+        PyObject *v = NULL;
+        if (ao != Py_None) {
+            uint64_t a = PyLong_AsUnsignedLongLongMask(ao);
+            if (a == (uint64_t)-1 && PyErr_Occurred())
+                goto fail;
+            uint64_t raw;
+            int r = read_fast(pages, a + (uint64_t)off, 8, &raw);
+            if (r < 0)
+                goto fail;
+            if (r > 0) {
+                v = PyLong_FromUnsignedLongLong(raw);
+                if (v == NULL)
+                    goto fail;
+            }
+        }
+        if (v == NULL) {
+            Py_INCREF(Py_None);
+            v = Py_None;
+        }
+        PyList_SET_ITEM(res, i, v);
+    }
+    return res;
+fail:
+    Py_DECREF(res);
+    return NULL;
+}
+
 PyDoc_STRVAR(make_views_doc,
 "make_views(cls, k, nodes, off) -> list\n\n"
 "``[cls(k, node - off) for node in nodes]`` for a ViewBase subclass.");
@@ -723,7 +1022,8 @@ PyDoc_STRVAR(read_members_doc,
 
 /* NULL with *miss set: not on the fast path; NULL without: an exception. */
 static PyObject *
-read_members_at(PyObject *pages, uint64_t addr, PyObject *spec, int depth, int *miss)
+read_members_at(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec, int depth,
+                int *miss)
 {
     if (!PyTuple_Check(spec)) {
         PyErr_SetString(PyExc_TypeError, "spec must be a tuple");
@@ -749,31 +1049,31 @@ read_members_at(PyObject *pages, uint64_t addr, PyObject *spec, int depth, int *
         long how = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
         if (PyErr_Occurred())
             goto fail;
+        if (how != 2 && size != 1 && size != 2 && size != 4 && size != 8) {
+            PyErr_SetString(PyExc_ValueError, "size must be 1, 2, 4 or 8");
+            goto fail;
+        }
+        if (size < 0)
+            goto miss;
+        uint64_t a = addr + (uint64_t)off;
+        uint64_t in = a & PAGE_MASK;
+        if (in + (uint64_t)size > PAGE_SIZE)
+            goto miss;
+        const unsigned char *page;
+        int r = memo_page(pages, memo, a >> 12, &page);
+        if (r < 0)
+            goto fail;
+        if (r == 0)
+            goto miss;
+        const unsigned char *p = page + in;
         PyObject *v;
         if (how == 2) {
-            const unsigned char *p;
-            Py_buffer view;
-            int release;
-            int r = locate_fast(pages, addr + (uint64_t)off, size, &p, &view, &release);
-            if (r < 0)
-                goto fail;
-            if (r == 0)
-                goto miss;
             const unsigned char *nul = memchr(p, 0, (size_t)size);
             v = PyBytes_FromStringAndSize((const char *)p, nul ? nul - p : size);
-            if (release)
-                PyBuffer_Release(&view);
         } else {
-            if (size != 1 && size != 2 && size != 4 && size != 8) {
-                PyErr_SetString(PyExc_ValueError, "size must be 1, 2, 4 or 8");
-                goto fail;
-            }
-            uint64_t raw;
-            int r = read_fast(pages, addr + (uint64_t)off, (unsigned)size, &raw);
-            if (r < 0)
-                goto fail;
-            if (r == 0)
-                goto miss;
+            uint64_t raw = 0;
+            for (Py_ssize_t j = 0; j < size; j++)
+                raw |= (uint64_t)p[j] << (8 * j);
             if (how == 3) {
                 if (nitem != 4) {
                     PyErr_SetString(PyExc_TypeError, "a followed pointer needs a subspec");
@@ -783,7 +1083,8 @@ read_members_at(PyObject *pages, uint64_t addr, PyObject *spec, int depth, int *
                     Py_INCREF(Py_None);
                     v = Py_None;
                 } else {
-                    v = read_members_at(pages, raw, PyTuple_GET_ITEM(item, 3), depth + 1, miss);
+                    v = read_members_at(pages, memo, raw, PyTuple_GET_ITEM(item, 3),
+                                        depth + 1, miss);
                     if (v == NULL) {
                         if (*miss)
                             goto miss;
@@ -817,18 +1118,64 @@ read_members(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     if (addr == (uint64_t)-1 && PyErr_Occurred())
         return NULL;
     int miss = 0;
-    PyObject *res = read_members_at(args[0], addr, args[2], 0, &miss);
+    PageMemo memo;
+    memo.n = memo.next = 0;
+    PyObject *res = read_members_at(args[0], &memo, addr, args[2], 0, &miss);
+    memo_release(&memo);
     if (res == NULL && miss)
         Py_RETURN_NONE;
     return res;
 }
 
+PyDoc_STRVAR(read_members_many_doc,
+"read_members_many(pages, addrs, spec) -> list\n\n"
+"``[read_members(pages, a, spec) for a in addrs]`` in one call.");
+
+static PyObject *
+read_members_many(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_Check(args[0]) || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "read_members_many(pages: dict, addrs: list, spec: tuple)");
+        return NULL;
+    }
+    PyObject *addrs = args[1];
+    Py_ssize_t n = PyList_GET_SIZE(addrs);
+    PyObject *res = PyList_New(n);
+    if (res == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t addr = PyLong_AsUnsignedLongLongMask(PyList_GET_ITEM(addrs, i));
+        if (addr == (uint64_t)-1 && PyErr_Occurred())
+            goto fail;
+        int miss = 0;
+        PageMemo memo;
+        memo.n = memo.next = 0;
+        PyObject *v = read_members_at(args[0], &memo, addr, args[2], 0, &miss);
+        memo_release(&memo);
+        if (v == NULL) {
+            if (!miss)
+                goto fail;
+            Py_INCREF(Py_None);
+            v = Py_None;
+        }
+        PyList_SET_ITEM(res, i, v);
+    }
+    return res;
+fail:
+    Py_DECREF(res);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"walk_links", (PyCFunction)(void (*)(void))walk_links, METH_FASTCALL, walk_links_doc},
     {"make_views", (PyCFunction)(void (*)(void))make_views, METH_FASTCALL, make_views_doc},
+    {"gather_u64", (PyCFunction)(void (*)(void))gather_u64, METH_FASTCALL, gather_u64_doc},
     {"read_uint", (PyCFunction)(void (*)(void))read_uint, METH_FASTCALL, read_uint_doc},
     {"read_members", (PyCFunction)(void (*)(void))read_members, METH_FASTCALL,
      read_members_doc},
+    {"read_members_many", (PyCFunction)(void (*)(void))read_members_many, METH_FASTCALL,
+     read_members_many_doc},
     {NULL},
 };
 
@@ -844,7 +1191,8 @@ PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     if (PyType_Ready(&ViewBase_Type) < 0 || PyType_Ready(&Field_Type) < 0 ||
-        PyType_Ready(&UIntReader_Type) < 0 || PyType_Ready(&RowBase_Type) < 0)
+        PyType_Ready(&UIntReader_Type) < 0 || PyType_Ready(&RowBase_Type) < 0 ||
+        PyType_Ready(&ArrayBase_Type) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -854,6 +1202,9 @@ PyInit__speedups(void)
         goto fail;
     Py_INCREF(&Field_Type);
     if (PyModule_AddObject(m, "Field", (PyObject *)&Field_Type) < 0)
+        goto fail;
+    Py_INCREF(&ArrayBase_Type);
+    if (PyModule_AddObject(m, "ArrayBase", (PyObject *)&ArrayBase_Type) < 0)
         goto fail;
     Py_INCREF(&RowBase_Type);
     if (PyModule_AddObject(m, "RowBase", (PyObject *)&RowBase_Type) < 0)
@@ -865,7 +1216,8 @@ PyInit__speedups(void)
         PyModule_AddIntConstant(m, "K_BOOL", K_BOOL) < 0 ||
         PyModule_AddIntConstant(m, "K_VIEW", K_VIEW) < 0 ||
         PyModule_AddIntConstant(m, "K_CALL", K_CALL) < 0 ||
-        PyModule_AddIntConstant(m, "K_ENUM", K_ENUM) < 0)
+        PyModule_AddIntConstant(m, "K_ENUM", K_ENUM) < 0 ||
+        PyModule_AddIntConstant(m, "K_ARRAY", K_ARRAY) < 0)
         goto fail;
     return m;
 fail:

@@ -7,11 +7,19 @@ K_BOOL: int
 K_VIEW: int
 K_CALL: int
 K_ENUM: int
+K_ARRAY: int
 
 class ViewBase:
     _k: Any
     _a: int
     def __init__(self, k: Any, address: int, /) -> None: ...
+
+class ArrayBase:
+    _k: Any
+    _a: int
+    _spec: Any
+    def __new__(cls, k: Any, address: int, spec: Any, /) -> ArrayBase: ...
+    def string(self) -> bytes: ...
 
 class Field:
     fget: Callable[[Any], Any]
@@ -33,7 +41,11 @@ class UIntReader:
 
 def walk_links(pages: dict[int, Any], node: int, head: int, link_off: int, count: int,
                out: list[int], /) -> int: ...
+def gather_u64(pages: dict[int, Any], addrs: list[int | None], off: int, /
+               ) -> list[int | None]: ...
 def make_views(cls: type[Any], k: Any, nodes: list[int], off: int, /) -> list[Any]: ...
 def read_uint(pages: dict[int, Any], addr: int, size: int, /) -> int | None: ...
 def read_members(pages: dict[int, Any], addr: int,
                  spec: tuple[tuple[Any, ...], ...], /) -> tuple[Any, ...] | None: ...
+def read_members_many(pages: dict[int, Any], addrs: list[int],
+                      spec: tuple[tuple[Any, ...], ...], /) -> list[tuple[Any, ...] | None]: ...

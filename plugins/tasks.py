@@ -6,6 +6,7 @@ Names, columns and main flags follow crash.
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -121,7 +122,7 @@ class _PsReader:
 
     def __init__(self, ctx: Context) -> None:
         from kmemx.helpers.mm import mm_rss_vm_reader, mm_rss_vm_spec
-        from kmemx.types.fields import member_spec, raw_reader
+        from kmemx.types.fields import member_spec, raw_reader, raw_reader_many
 
         k = ctx.k
         task = "struct task_struct"
@@ -140,6 +141,7 @@ class _PsReader:
         mm = (mm_off, 8, 0) if mm_spec is None else (mm_off, 8, 3, mm_spec)
         spec = (*(member_spec(k, task, n) for n in names), cpu, parent, mm)
         self.task = raw_reader(k, spec)
+        self.tasks = raw_reader_many(k, spec)
         #: (state << 8 | exit_state) -> crash's state name
         self.states: dict[int, str] = {}
         #: (comm, kthread) -> its cell: names repeat (kworker/..., threads)
@@ -170,11 +172,13 @@ class _PsReader:
 
 
 def ps_row(ctx: Context, t: View, active: set[int], total_pages: int,
-           reader: _PsReader | None = None) -> tuple[Row, int]:
-    """One ``ps`` row for ``struct task_struct *`` ``t``, and its tgid."""
+           reader: _PsReader | None = None, raw: tuple[Any, ...] | None = None
+           ) -> tuple[Row, int]:
+    """One ``ps`` row for ``struct task_struct *`` ``t``, and its tgid
+    (``raw``: what the reader read for it already, if it did)."""
     r = reader or _PsReader.of(ctx)
     addr = t._a
-    pid_v, tgid, comm_b, flags, state, exit_state, cpu, parent, mm = r.task(addr)
+    pid_v, tgid, comm_b, flags, state, exit_state, cpu, parent, mm = raw or r.task(addr)
     rss = vsz = 0
     if mm:
         if r.mm_slow is not None:
@@ -189,6 +193,16 @@ def ps_row(ctx: Context, t: View, active: set[int], total_pages: int,
         Size(vsz * PAGE_SIZE), Size(rss * PAGE_SIZE),
         r.comms.get((comm_b, flags & PF_KTHREAD)) or r.comm(comm_b, flags & PF_KTHREAD)),
         t), tgid
+
+
+def _with_raw(tasks: Iterator[View], reader: _PsReader, batch: int = 256
+              ) -> Iterator[tuple[View, tuple[Any, ...] | None]]:
+    """Each task with what ps reads of it, read a batch of tasks at a time."""
+    while True:
+        chunk = list(itertools.islice(tasks, batch))
+        if not chunk:
+            return
+        yield from zip(chunk, reader.tasks([t._a for t in chunk]))
 
 
 def find_task(ctx: Context, pid: int) -> View:
@@ -268,11 +282,11 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     matched = 0
     filtering = bool(addrs or pids or names or args.k or args.u or args.G or want_state
                      or args.S)
-    for t in _all_tasks(ctx):
+    for t, raw in _with_raw(_all_tasks(ctx), reader):
         if addrs and t._a not in addrs:
             continue
         try:
-            row, tgid = ps_row(ctx, t, active, total, reader)
+            row, tgid = ps_row(ctx, t, active, total, reader, raw)
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: {e}")
             continue

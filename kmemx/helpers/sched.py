@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..kernel import Kernel
-from ..types.view import View
+from ..types.view import View, _speedups
 from ._common import MAX_ENTRIES
 from .list import _entries, _walk_batches, list_for_each_entry
 
@@ -26,15 +26,20 @@ def for_each_process(k: Kernel) -> Iterator[View]:
     return list_for_each_entry("struct task_struct", k.object("init_task").tasks, "tasks")
 
 
+def _thread_head(k: Kernel, task: View) -> bool:
+    """Whether threads are linked through ``signal->thread_head`` (6.7, and
+    backported to some stable kernels) rather than ``thread_group``."""
+    new: bool | None = k.prog.cache.get("kmemx.helpers.sched.thread_head")
+    if new is None:
+        new = k.prog.cache["kmemx.helpers.sched.thread_head"] = hasattr(task.signal,
+                                                                        "thread_head")
+    return new
+
+
 def for_each_thread(task: View) -> Iterator[View]:
     """Threads of the process of ``task`` (``struct task_struct *``)."""
     k: Kernel = task._k
-    new = k.prog.cache.get("kmemx.helpers.sched.thread_head")
-    if new is None:
-        # Linux 6.7 linked threads through signal->thread_head.
-        new = k.prog.cache["kmemx.helpers.sched.thread_head"] = hasattr(task.signal,
-                                                                        "thread_head")
-    if new:
+    if _thread_head(k, task):
         yield from list_for_each_entry("struct task_struct", task.signal.thread_head,
                                        "thread_node")
         return
@@ -46,35 +51,66 @@ def for_each_thread(task: View) -> Iterator[View]:
 
 
 def for_each_task(k: Kernel) -> Iterator[View]:
-    """Every thread of every process (``for_each_process_thread()``)."""
-    procs = for_each_process(k)
-    first = next(procs, None)
-    if first is None:
-        return
-    yield from for_each_thread(first)  # also settles which layout this kernel has
+    """Every thread of every process (``for_each_process_thread()``).
+
+    Processes are taken a batch at a time from ``init_task.tasks``, and each
+    step into their thread lists is one gather over the batch: the reads of
+    different processes are independent, so their cache misses overlap."""
+    init = k.object("init_task")
+    cls = init.value_class
+    off = k.offsetof("struct task_struct", "tasks")
+    pages = k._pages
     read_u64 = k.read_u64
-    cls = first.value_class
-    if k.prog.cache["kmemx.helpers.sched.thread_head"]:
+    gather = _speedups.gather_u64 if _speedups is not None else None
+    batches = _walk_batches(k, init._a + off, None, 0, False, MAX_ENTRIES)
+
+    def step(addrs: list[Any], delta: int) -> list[Any]:
+        if gather is not None:
+            got: list[Any] = gather(pages, addrs, delta)
+            return got
+        return [None] * len(addrs)
+
+    if _thread_head(k, init):
         # 6.7+: signal->thread_head lists every thread, the leader included.
-        sig_off = k.offsetof("struct task_struct", "signal")
+        sig = k.offsetof("struct task_struct", "signal") - off
         head_off = k.offsetof("struct signal_struct", "thread_head")
         node_off = k.offsetof("struct task_struct", "thread_node")
-        for p in procs:
-            head = read_u64(p._a + sig_off) + head_off
-            nxt = read_u64(head)
-            if read_u64(nxt) == head:  # one thread: the list holds just it
-                yield cls(k, nxt - node_off)
-            else:
-                yield from list_for_each_entry("struct task_struct", head, "thread_node", k=k)
+        for nodes in batches:
+            sigs = step(nodes, sig)
+            heads = [None if x is None else x + head_off for x in sigs]
+            firsts = step(heads, 0)
+            seconds = step(firsts, 0)
+            for i, node in enumerate(nodes):
+                # a None is a read off the fast path: done here, in order, so
+                # a fault is raised after the processes before it
+                head = heads[i]
+                if head is None:
+                    head = read_u64(node + sig) + head_off
+                nxt = firsts[i]
+                if nxt is None:
+                    nxt = read_u64(head)
+                again = seconds[i]
+                if again is None:
+                    again = read_u64(nxt)
+                if again == head:  # one thread: the list holds just it
+                    yield cls(k, nxt - node_off)
+                else:
+                    yield from _entries(k, cls, node_off, _walk_batches(
+                        k, head, nxt, 0, False, MAX_ENTRIES))
         return
-    off = k.offsetof("struct task_struct", "thread_group")
-    for p in procs:
-        yield p
-        head = p._a + off
-        nxt = read_u64(head)
-        if nxt != head:  # more threads than the leader
-            yield from _entries(k, cls, off, _walk_batches(k, head, nxt, 0, False,
-                                                           MAX_ENTRIES))
+    group = k.offsetof("struct task_struct", "thread_group")
+    for nodes in batches:
+        nexts = step(nodes, group - off)
+        for i, node in enumerate(nodes):
+            p = node - off
+            yield cls(k, p)
+            head = p + group
+            nxt = nexts[i]
+            if nxt is None:
+                nxt = read_u64(head)
+            if nxt != head:  # more threads than the leader
+                yield from _entries(k, cls, group, _walk_batches(k, head, nxt, 0, False,
+                                                                 MAX_ENTRIES))
 
 
 _STATE_CHARS = "RSDTtXZPI"

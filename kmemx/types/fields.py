@@ -25,7 +25,7 @@ from .view import _speedups, scalar_size
 if TYPE_CHECKING:
     from ..kernel import Kernel
 
-__all__ = ["fields", "member_spec", "raw_reader"]
+__all__ = ["fields", "member_spec", "raw_reader", "raw_reader_many"]
 
 _FMT = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I",
         (4, True): "i", (8, False): "Q", (8, True): "q"}
@@ -164,5 +164,23 @@ def raw_reader(k: Kernel, spec: tuple[tuple[Any, ...], ...]
     def read(address: int) -> tuple[Any, ...]:
         got: tuple[Any, ...] | None = read_members(pages, address, spec)
         return got if got is not None else slow(address)
+
+    return read
+
+
+def raw_reader_many(k: Kernel, spec: tuple[tuple[Any, ...], ...]
+                    ) -> Callable[[list[int]], list[tuple[Any, ...] | None]]:
+    """A function reading ``spec`` (see :func:`raw_reader`) at many addresses
+    in one call: independent reads whose cache misses overlap.  An entry is
+    None where the fast path does not apply (always, without the C module):
+    read that one with :func:`raw_reader`, where a fault belongs to it."""
+    pages = k._pages
+    many = _speedups.read_members_many if _speedups is not None else None
+    if many is None:
+        return lambda addrs: [None] * len(addrs)
+
+    def read(addrs: list[int]) -> list[tuple[Any, ...] | None]:
+        got: list[tuple[Any, ...] | None] = many(pages, addrs, spec)
+        return got
 
     return read

@@ -414,6 +414,12 @@ def _compile_member(cls: type[View], name: str) -> Callable[[View], Any]:
 
         def getter(self: View) -> Any:
             return read(self._a + off)
+        if _speedups is not None and kind == TypeKind.ARRAY and not hasattr(View, name):
+            spec = _array_spec(k, s.type, s.length)
+            setattr(cls, name, _speedups.Field(
+                name, off, 1, False, _speedups.K_ARRAY, k._pages, ArrayView, spec, getter,
+                f"{m.type.type_name()} {name}"))
+            return getter
     if not hasattr(View, name):
         setattr(cls, name, property(getter, doc=f"{m.type.type_name()} {name}"))
     return getter
@@ -422,12 +428,18 @@ def _compile_member(cls: type[View], name: str) -> Callable[[View], Any]:
 # -- arrays and pointers --------------------------------------------------------
 
 class _ArraySpec:
-    __slots__ = ("elem", "length", "read", "step")
+    __slots__ = ("elem", "length", "nbytes", "read", "step")
+    elem: drgn.Type
+    length: int | None
+    nbytes: int | None
+    read: Callable[[int], Any]
+    step: int
 
     def __init__(self, k: Kernel, elem: drgn.Type, length: int | None) -> None:
         self.elem = elem
         self.length = length
         self.step = drgn.sizeof(elem)
+        self.nbytes = None if length is None else length * self.step
         self.read = value_reader(k, elem)
 
 
@@ -440,21 +452,71 @@ def _array_spec(k: Kernel, elem: drgn.Type, length: int | None) -> _ArraySpec:
     return spec
 
 
-class ArrayView:
-    """A C array: index, iterate, slice; ``.string()`` for char arrays."""
+class _PyArrayBase:
+    """The pure-Python twin of ``kmemx._speedups.ArrayBase``."""
 
-    __slots__ = ("_a", "_elem", "_k", "_len", "_read", "_step")
+    __slots__ = ("_a", "_k", "_spec")
+    _a: int
+    _k: Kernel
+    _spec: _ArraySpec
 
-    def __init__(self, k: Kernel, address: int, elem: drgn.Type, length: int | None,
-                 spec: _ArraySpec | None = None) -> None:
-        if spec is None:
-            spec = _array_spec(k, elem, length)
+    def __new__(cls, k: Kernel, address: int, spec: _ArraySpec) -> Any:
+        self = object.__new__(cls)
         self._k = k
         self._a = address
-        self._elem = spec.elem
-        self._len = spec.length
-        self._step = spec.step
-        self._read = spec.read
+        self._spec = spec
+        return self
+
+    def string(self) -> bytes:
+        """Bytes up to the first NUL (like drgn's ``string_()``)."""
+        a = self._a
+        n = self._spec.nbytes
+        if n is None:
+            raise TypeError("array of unknown length")
+        p = self._k._pages.get(a >> 12)
+        o = a & 4095
+        if p is not None and o + n <= 4096:
+            start = p[1] + o
+            raw = p[0][start:start + n]
+        else:
+            raw = self._k.read(a, n)
+        i = raw.find(b"\0")
+        return bytes(raw if i < 0 else raw[:i])
+
+
+_ArrayBase: Any = _speedups.ArrayBase if _speedups is not None else _PyArrayBase
+
+
+class ArrayView(_ArrayBase):  # type: ignore[misc]
+    """A C array: index, iterate, slice; ``.string()`` for char arrays."""
+
+    __slots__ = ()
+    _a: int
+    _k: Kernel
+    _spec: _ArraySpec
+
+    def __new__(cls, k: Kernel, address: int, elem: drgn.Type, length: int | None,
+                spec: _ArraySpec | None = None) -> ArrayView:
+        if spec is None:
+            spec = _array_spec(k, elem, length)
+        v: ArrayView = super().__new__(cls, k, address, spec)
+        return v
+
+    @property
+    def _elem(self) -> drgn.Type:
+        return self._spec.elem
+
+    @property
+    def _len(self) -> int | None:
+        return self._spec.length
+
+    @property
+    def _step(self) -> int:
+        return self._spec.step
+
+    @property
+    def _read(self) -> Callable[[int], Any]:
+        return self._spec.read
 
     @property
     def address(self) -> int:
@@ -483,19 +545,10 @@ class ArrayView:
         for i in range(len(self)):
             yield read(a + i * step)
 
-    def string(self) -> bytes:
-        """Bytes up to the first NUL (like drgn's ``string_()``)."""
-        a = self._a
-        n = len(self) * self._step
-        p = self._k._pages.get(a >> 12)
-        o = a & 4095
-        if p is not None and o + n <= 4096:
-            start = p[1] + o
-            raw = p[0][start:start + n]
-        else:
-            raw = self._k.read(a, n)
+    def _string_slow(self) -> bytes:
+        raw = self._k.read(self._a, len(self) * self._step)
         i = raw.find(b"\0")
-        return bytes(raw if i < 0 else raw[:i])
+        return raw if i < 0 else raw[:i]
 
     def read_bytes(self) -> bytes:
         return self._k.read(self._a, len(self) * self._step)
