@@ -823,23 +823,38 @@ walk_links(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     if (shead == -1 && PyErr_Occurred())
         return NULL;
     int has_head = !(overflow < 0 || (overflow == 0 && shead < 0));
+    /* neighbouring nodes are often on one page (a slab's objects): the memo
+     * looks each page up once per call */
+    PageMemo memo;
+    memo.n = memo.next = 0;
+    PyObject *res = NULL;
     for (Py_ssize_t n = 0; n < count && !(has_head && node == head); n++) {
-        uint64_t next;
-        int r = read_fast(pages, node + link_off, 8, &next);
+        uint64_t a = node + link_off;
+        if ((a & PAGE_MASK) > PAGE_SIZE - 8)
+            break;
+        const unsigned char *page;
+        int r = memo_page(pages, &memo, a >> 12, &page);
         if (r < 0)
-            return NULL;
+            goto done;
         if (r == 0)
             break;
+        const unsigned char *p = page + (a & PAGE_MASK);
+        uint64_t next = 0;
+        for (int j = 0; j < 8; j++)
+            next |= (uint64_t)p[j] << (8 * j);
         PyObject *x = PyLong_FromUnsignedLongLong(node);
         if (x == NULL)
-            return NULL;
+            goto done;
         int e = PyList_Append(out, x);
         Py_DECREF(x);
         if (e < 0)
-            return NULL;
+            goto done;
         node = next;
     }
-    return PyLong_FromUnsignedLongLong(node);
+    res = PyLong_FromUnsignedLongLong(node);
+done:
+    memo_release(&memo);
+    return res;
 }
 
 PyDoc_STRVAR(gather_u64_doc,
