@@ -226,9 +226,26 @@ ViewBase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     return v;
 }
 
+/* Views take part in garbage collection: a view kept in a per-program cache
+ * (prog.cache -> view -> kernel -> prog) must not hide that cycle. */
+static int
+ViewBase_traverse(ViewBase *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->k);
+    return 0;
+}
+
+static int
+ViewBase_clear(ViewBase *self)
+{
+    Py_CLEAR(self->k);
+    return 0;
+}
+
 static void
 ViewBase_dealloc(ViewBase *self)
 {
+    PyObject_GC_UnTrack(self);
     Py_CLEAR(self->k);
     Py_CLEAR(self->a);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -245,8 +262,10 @@ static PyTypeObject ViewBase_Type = {
     .tp_name = "kmemx._speedups.ViewBase",
     .tp_basicsize = sizeof(ViewBase),
     .tp_dealloc = (destructor)ViewBase_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "A kernel and an address: the base of every struct view.",
+    .tp_traverse = (traverseproc)ViewBase_traverse,
+    .tp_clear = (inquiry)ViewBase_clear,
     .tp_members = ViewBase_members,
     .tp_new = ViewBase_new,
 };

@@ -153,3 +153,28 @@ def test_row_base() -> None:
     del h, cyc
     gc.collect()
     assert ref() is None  # the collector sees through rows
+
+
+def test_cycles_through_views_and_arrays_are_collected() -> None:
+    """prog.cache -> view -> kernel -> prog: the collector must see the view's edge."""
+    import gc
+    import weakref
+
+    class V(speedups.ViewBase):  # type: ignore[misc]
+        __slots__ = ()
+
+    class A(speedups.ArrayBase):  # type: ignore[misc]
+        __slots__ = ()
+
+    class Spec:
+        nbytes = 16
+
+    class K:
+        _pages: dict[int, Any] = {}
+
+    k = K()
+    k.cache = [V(k, 1), A(k, 2, Spec())]  # type: ignore[attr-defined]
+    ref = weakref.ref(k)
+    del k
+    gc.collect()
+    assert ref() is None
