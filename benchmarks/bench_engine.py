@@ -15,7 +15,7 @@ import random
 import sys
 import time
 
-from benchmarks.common import Result, fixture_paths, report, timeit
+from benchmarks.common import Result, fixture_paths, report, timeit_pair
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results = [
         Result("read_u64 x100k (task_structs + direct map)",
-               timeit(lambda: reads(k.read_u64), repeat=3),
-               timeit(lambda: reads(plain.read_u64), repeat=3), 3.0),
+               *timeit_pair(lambda: reads(k.read_u64), lambda: reads(plain.read_u64),
+                            repeat=3), 3.0),
     ]
 
     def tasks_pid_comm(prog: drgn.Program) -> None:
@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
                 i.i_ino.value_()
 
     results.append(Result("drgn for_each_task pid+comm on kmemx reader",
-                          timeit(lambda: tasks_pid_comm(k.prog)),
-                          timeit(lambda: tasks_pid_comm(plain)), 1.3))
+                          *timeit_pair(lambda: tasks_pid_comm(k.prog),
+                                       lambda: tasks_pid_comm(plain)), 1.3))
     results.append(Result("drgn s_inodes walk (i_ino) on kmemx reader",
-                          timeit(lambda: s_inodes(k.prog), repeat=3),
-                          timeit(lambda: s_inodes(plain), repeat=3), 1.3))
+                          *timeit_pair(lambda: s_inodes(k.prog), lambda: s_inodes(plain),
+                                       repeat=3), 1.3))
     results.append(Result("open + load debug info (target: <= drgn + 0.3s)", t_k_open,
                           t_drgn_open, t_drgn_open / (t_drgn_open + 0.3)))
     return report(results, args.json)

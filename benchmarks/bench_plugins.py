@@ -1,8 +1,8 @@
 """Command benchmarks (issue: plugins), kmemx vs drgn on the same dump.
 
 * ``ps``: all rows vs a drgn script building the same rows: target 20x;
-  crash's ``ps`` is reported too (one crash session, ``ps`` timed against an
-  empty command, when crash >= 8.0.4 is available).
+  crash's ``ps`` is reported too (timed with crash's ``!date`` inside one
+  crash session, output to /dev/null, when crash >= 8.0.4 is available).
 * ``slab dentry``, all allocated objects, vs drgn's
   ``slab_cache_for_each_allocated_object``: target 20x.  The one-time
   vmemmap scan is included in the first run and reported separately.
@@ -17,7 +17,7 @@ import random
 import sys
 import time
 
-from benchmarks.common import Result, fixture_paths, report, timeit
+from benchmarks.common import Result, fixture_paths, report, timeit, timeit_pair
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return list(run_pipeline(Context(k, REGISTRY), "ps").items)
 
     assert len(kmemx_ps()) == len(drgn_ps())
-    results = [Result(f"ps ({len(drgn_ps())} tasks)", timeit(kmemx_ps), timeit(drgn_ps), 20.0)]
+    results = [Result(f"ps ({len(drgn_ps())} tasks)", *timeit_pair(kmemx_ps, drgn_ps), 20.0)]
 
     start = time.perf_counter()
     from kmemx.helpers.slab import slab_pages
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     def kmemx_slab() -> int:
         return len(list(run_pipeline(Context(k, REGISTRY), "slab dentry").items))
 
-    results.append(Result(f"slab dentry ({len(want)} objects)", timeit(kmemx_slab, repeat=3),
-                          timeit(drgn_slab, repeat=3), 20.0))
+    results.append(Result(f"slab dentry ({len(want)} objects)",
+                          *timeit_pair(kmemx_slab, drgn_slab, repeat=3), 20.0))
     results.append(Result("  (one-time vmemmap scan, in-cache afterwards)", scan + 1e-9,
                           timeit(drgn_slab, repeat=1), 1.0))
 
@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _crash_ps(core: object, vmlinux: object, kmemx_ps: object) -> None:
-    """crash's ps time, for reference: one session, ``ps`` x10 minus ``eval 1`` x10."""
+    """crash's ps time, for reference: inside one crash session, the clock is
+    read with crash's ``!date`` before and after ``ps > /dev/null`` x20."""
     try:
         from tests.oracles.crash import find_crash, run_crash
     except ImportError:
@@ -118,16 +119,21 @@ def _crash_ps(core: object, vmlinux: object, kmemx_ps: object) -> None:
     if find_crash() is None:
         print("crash: not available (scripts/build-crash builds it)")
         return
+    runs = 20
+    clock = "!date +%s.%N"
     t0 = time.perf_counter()
-    run_crash(vmlinux, core, ["eval 1"] * 30, timeout=300)  # type: ignore[arg-type]
-    base = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    run_crash(vmlinux, core, ["ps"] * 30, timeout=300)  # type: ignore[arg-type]
-    ps10 = time.perf_counter() - t0
-    crash_ps = max(0.0, ps10 - base) / 30
+    out = run_crash(vmlinux, core, ["ps > /dev/null", clock]  # type: ignore[arg-type]
+                    + ["ps > /dev/null"] * runs + [clock], timeout=600)
+    session = time.perf_counter() - t0
+    stamps = [float(line) for line in out.split() if line.count(".") == 1
+              and line.replace(".", "").isdigit() and len(line) > 15]
+    if len(stamps) != 2:
+        print(f"crash ps: could not read crash's clock (got {stamps!r})")
+        return
+    crash_ps = (stamps[1] - stamps[0]) / runs
     k_ps = timeit(kmemx_ps)  # type: ignore[arg-type]
-    print(f"crash ps: {crash_ps * 1e3:.1f}ms per run (session start-up {base:.1f}s excluded); "
-          f"kmemx ps: {k_ps * 1e3:.1f}ms")
+    print(f"crash ps: {crash_ps * 1e3:.1f}ms per run inside a session (whole session "
+          f"{session:.1f}s); kmemx ps: {k_ps * 1e3:.1f}ms ({crash_ps / k_ps:.0f}x)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks.common import Result, fixture_paths, report, timeit
+from benchmarks.common import Result, fixture_paths, report, timeit_pair
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,14 +90,14 @@ def main(argv: list[str] | None = None) -> int:
 
     assert sorted(kmemx_tasks_bulk()) == want
     results = [
-        Result(f"tasks: 6 fields x {len(want)} tasks", timeit(kmemx_tasks), timeit(drgn_tasks),
+        Result(f"tasks: 6 fields x {len(want)} tasks", *timeit_pair(kmemx_tasks, drgn_tasks),
                20.0),
-        Result("  the same with view.fields() (one unpack per task)", timeit(kmemx_tasks_bulk),
-               timeit(drgn_tasks), None),
-        Result("s_inodes walk reading i_ino", timeit(kmemx_inodes, repeat=3),
-               timeit(drgn_inodes, repeat=3), 10.0),
-        Result(f"create view + read one field x {len(addrs)}", timeit(kmemx_one),
-               timeit(drgn_one), 10.0),
+        Result("  the same with view.fields() (one unpack per task)",
+               *timeit_pair(kmemx_tasks_bulk, drgn_tasks), None),
+        Result("s_inodes walk reading i_ino", *timeit_pair(kmemx_inodes, drgn_inodes, repeat=3),
+               10.0),
+        Result(f"create view + read one field x {len(addrs)}", *timeit_pair(kmemx_one, drgn_one),
+               10.0),
     ]
     return report(results, args.json)
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["Result", "fixture_paths", "report", "timeit"]
+__all__ = ["Result", "fixture_paths", "report", "timeit", "timeit_pair"]
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -49,6 +49,29 @@ def timeit(fn: Callable[[], Any], repeat: int = 5, min_time: float = 0.2) -> flo
                 break
         best = min(best, el / n)
     return best
+
+
+def timeit_pair(kmemx_fn: Callable[[], Any], drgn_fn: Callable[[], Any], repeat: int = 5,
+                min_time: float = 0.2) -> tuple[float, float]:
+    """Best times of ``kmemx_fn`` and ``drgn_fn``, measured in alternation
+    (kmemx, drgn, kmemx, ...) so that both see the same machine: on a shared
+    VM the speed drifts over seconds, and timing one after the other would
+    put that drift into the ratio."""
+    kmemx_fn()
+    drgn_fn()
+    best = [float("inf"), float("inf")]
+    for _ in range(repeat):
+        for i, fn in enumerate((kmemx_fn, drgn_fn)):
+            n = 0
+            start = time.perf_counter()
+            while True:
+                fn()
+                n += 1
+                el = time.perf_counter() - start
+                if el >= min_time:
+                    break
+            best[i] = min(best[i], el / n)
+    return best[0], best[1]
 
 
 class Result:

@@ -1,9 +1,10 @@
 """Run every benchmark on one or more fixtures and print the ratio tables.
 
 ``python -m benchmarks.run_all [FIXTURE_DIR ...]`` (default: the test bed's
-6.1 fixture, and ``large-6.1`` next to it when it was built with
-``python -m tests.fixtures build linux-image-6.1.0-56-amd64 --out
-$KMEMX_FIXTURES/large-6.1 --workers 2000 --files 100000 --mem 2048``).
+6.1 fixture, and the scaling fixtures next to it when they were built:
+``medium-6.1`` with ``python -m tests.fixtures build linux-image-6.1.0-56-amd64
+--out $KMEMX_FIXTURES/medium-6.1 --workers 1000 --files 50000 --mem 1024`` and
+``large-6.1`` with ``--workers 2000 --files 100000 --mem 2048``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     dirs = [Path(a) for a in (argv if argv is not None else sys.argv[1:])]
     if not dirs:
         base = default_cache()
-        dirs = [d for d in (base / "linux-image-6.1.0-56-amd64", base / "large-6.1")
+        dirs = [d for d in (base / "linux-image-6.1.0-56-amd64", base / "medium-6.1",
+                            base / "large-6.1")
                 if (d / "fixture.json").exists()]
     rc = 0
     for d in dirs:

@@ -731,6 +731,52 @@ as_tuple(PyObject *seq)
     return PySequence_Tuple(seq);
 }
 
+/* A cell that is an int, float, str or bytes (or a subclass that adds no
+ * attributes: Address, Size, a Pid...) refers to nothing but its type, so it
+ * can never be part of a reference cycle. */
+static int
+is_atomic_cell(PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o), *base;
+    if (!PyObject_IS_GC(o) || t->tp_dictoffset != 0)
+        return 0;
+    if (PyLong_Check(o))
+        base = &PyLong_Type;
+    else if (PyFloat_Check(o))
+        base = &PyFloat_Type;
+    else if (PyUnicode_Check(o))
+        base = &PyUnicode_Type;
+    else if (PyBytes_Check(o))
+        base = &PyBytes_Type;
+    else
+        return 0;
+    return t->tp_basicsize == base->tp_basicsize && t->tp_itemsize == base->tp_itemsize;
+}
+
+/* Take a row's atomic cells, and then its cells tuple when nothing in it is
+ * left, out of the cyclic GC's sight, as CPython does for tuples of ints: a
+ * table of thousands of typed cells is then not re-scanned by every
+ * collection while it is built. */
+static void
+untrack_cells(PyObject *cells)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(cells);
+    int all = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = PyTuple_GET_ITEM(cells, i);
+        if (!PyObject_IS_GC(o))
+            continue;
+        if (PyObject_GC_IsTracked(o)) {
+            if (is_atomic_cell(o))
+                PyObject_GC_UnTrack(o);
+            else
+                all = 0;
+        }
+    }
+    if (all && PyObject_GC_IsTracked(cells))
+        PyObject_GC_UnTrack(cells);
+}
+
 static PyObject *
 RowBase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
@@ -754,6 +800,7 @@ RowBase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         Py_DECREF(c);
         return NULL;
     }
+    untrack_cells(v);
     RowBase *self = (RowBase *)type->tp_alloc(type, 0);
     if (self == NULL) {
         Py_DECREF(c);
@@ -1048,44 +1095,73 @@ locate_fast(PyObject *pages, uint64_t a, Py_ssize_t size, const unsigned char **
 PyDoc_STRVAR(read_members_doc,
 "read_members(pages, addr, spec) -> tuple | None\n\n"
 "Several members of the struct at ``addr``.  ``spec`` is a tuple of\n"
-"``(offset, size, how)`` or ``(offset, 8, 3, subspec)``: how 0 unsigned, 1\n"
-"signed (size 1, 2, 4 or 8), 2 a char array (bytes up to the first NUL), 3 a\n"
-"pointer followed: the tuple of ``subspec`` read where it points (None for\n"
-"NULL).  None when a member is not on the fast path (the caller reads the\n"
-"slow way).");
+"``(offset, size, how)`` or ``(offset, 8, 3 or 4, subspec)``: how 0\n"
+"unsigned, 1 signed (size 1, 2, 4 or 8), 2 a char array (bytes up to the\n"
+"first NUL), 3 a pointer followed: the tuple of ``subspec`` read where it\n"
+"points (None for NULL), 4 the same with subspec's values in place (each\n"
+"None for NULL).  None when a member is not on the fast path (the caller\n"
+"reads the slow way).");
 
-/* NULL with *miss set: not on the fast path; NULL without: an exception. */
-static PyObject *
-read_members_at(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec, int depth,
-                int *miss)
+/* How many values ``spec`` reads: items with how 4 stand for their subspec's. */
+static Py_ssize_t
+spec_width(PyObject *spec, int depth)
 {
     if (!PyTuple_Check(spec)) {
         PyErr_SetString(PyExc_TypeError, "spec must be a tuple");
-        return NULL;
+        return -1;
     }
     if (depth > 8) {
         PyErr_SetString(PyExc_ValueError, "spec nested too deeply");
-        return NULL;
+        return -1;
     }
-    Py_ssize_t n = PyTuple_GET_SIZE(spec);
-    PyObject *res = PyTuple_New(n);
-    if (res == NULL)
-        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(spec), width = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyTuple_GET_ITEM(spec, i);
         Py_ssize_t nitem = PyTuple_Check(item) ? PyTuple_GET_SIZE(item) : 0;
         if (nitem != 3 && nitem != 4) {
             PyErr_SetString(PyExc_TypeError, "spec items are (offset, size, how[, subspec])");
-            goto fail;
+            return -1;
         }
+        long how = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
+        if (how == -1 && PyErr_Occurred())
+            return -1;
+        if ((how == 3 || how == 4) && nitem != 4) {
+            PyErr_SetString(PyExc_TypeError, "a followed pointer needs a subspec");
+            return -1;
+        }
+        if (how == 4) {
+            Py_ssize_t w = spec_width(PyTuple_GET_ITEM(item, 3), depth + 1);
+            if (w < 0)
+                return -1;
+            width += w;
+        } else {
+            width += 1;
+        }
+    }
+    return width;
+}
+
+static PyObject *read_members_tuple(PyObject *pages, PageMemo *memo, uint64_t addr,
+                                    PyObject *spec, int depth, int *miss);
+
+/* Fill res[*pos...] with what ``spec`` reads at ``addr``.  0 on success, -1
+ * with *miss set (not on the fast path) or with an exception. */
+static int
+read_members_into(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec, int depth,
+                  int *miss, PyObject *res, Py_ssize_t *pos)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(spec);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(spec, i);
+        Py_ssize_t nitem = PyTuple_GET_SIZE(item);
         long long off = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 0));
         Py_ssize_t size = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 1));
         long how = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
         if (PyErr_Occurred())
-            goto fail;
+            return -1;
         if (how != 2 && size != 1 && size != 2 && size != 4 && size != 8) {
             PyErr_SetString(PyExc_ValueError, "size must be 1, 2, 4 or 8");
-            goto fail;
+            return -1;
         }
         if (size < 0)
             goto miss;
@@ -1096,7 +1172,7 @@ read_members_at(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec, 
         const unsigned char *page;
         int r = memo_page(pages, memo, a >> 12, &page);
         if (r < 0)
-            goto fail;
+            return -1;
         if (r == 0)
             goto miss;
         const unsigned char *p = page + in;
@@ -1108,37 +1184,64 @@ read_members_at(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec, 
             uint64_t raw = 0;
             for (Py_ssize_t j = 0; j < size; j++)
                 raw |= (uint64_t)p[j] << (8 * j);
-            if (how == 3) {
-                if (nitem != 4) {
-                    PyErr_SetString(PyExc_TypeError, "a followed pointer needs a subspec");
-                    goto fail;
+            if (how == 4) {
+                PyObject *sub = PyTuple_GET_ITEM(item, 3);
+                if (raw != 0) {
+                    if (read_members_into(pages, memo, raw, sub, depth + 1, miss, res, pos) < 0)
+                        return -1;
+                } else {
+                    Py_ssize_t w = spec_width(sub, depth + 1);
+                    if (w < 0)
+                        return -1;
+                    for (Py_ssize_t j = 0; j < w; j++) {
+                        Py_INCREF(Py_None);
+                        PyTuple_SET_ITEM(res, (*pos)++, Py_None);
+                    }
                 }
+                continue;
+            }
+            if (how == 3) {
                 if (raw == 0) {
                     Py_INCREF(Py_None);
                     v = Py_None;
                 } else {
-                    v = read_members_at(pages, memo, raw, PyTuple_GET_ITEM(item, 3),
-                                        depth + 1, miss);
-                    if (v == NULL) {
-                        if (*miss)
-                            goto miss;
-                        goto fail;
-                    }
+                    v = read_members_tuple(pages, memo, raw, PyTuple_GET_ITEM(item, 3),
+                                           depth + 1, miss);
+                    if (v == NULL)
+                        return -1;
                 }
             } else {
                 v = int_of(raw, (unsigned)size, how == 1);
             }
         }
         if (v == NULL)
-            goto fail;
-        PyTuple_SET_ITEM(res, i, v);
+            return -1;
+        PyTuple_SET_ITEM(res, (*pos)++, v);
     }
-    return res;
+    return 0;
 miss:
     *miss = 1;
-fail:
-    Py_DECREF(res);
-    return NULL;
+    return -1;
+}
+
+/* The tuple ``spec`` reads at ``addr``: NULL with *miss set when not on the
+ * fast path, NULL without it on an exception. */
+static PyObject *
+read_members_tuple(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec, int depth,
+                   int *miss)
+{
+    Py_ssize_t width = spec_width(spec, depth);
+    if (width < 0)
+        return NULL;
+    PyObject *res = PyTuple_New(width);
+    if (res == NULL)
+        return NULL;
+    Py_ssize_t pos = 0;
+    if (read_members_into(pages, memo, addr, spec, depth, miss, res, &pos) < 0) {
+        Py_DECREF(res);
+        return NULL;
+    }
+    return res;
 }
 
 static PyObject *
@@ -1154,7 +1257,7 @@ read_members(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     int miss = 0;
     PageMemo memo;
     memo.n = memo.next = 0;
-    PyObject *res = read_members_at(args[0], &memo, addr, args[2], 0, &miss);
+    PyObject *res = read_members_tuple(args[0], &memo, addr, args[2], 0, &miss);
     memo_release(&memo);
     if (res == NULL && miss)
         Py_RETURN_NONE;
@@ -1185,7 +1288,7 @@ read_members_many(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         int miss = 0;
         PageMemo memo;
         memo.n = memo.next = 0;
-        PyObject *v = read_members_at(args[0], &memo, addr, args[2], 0, &miss);
+        PyObject *v = read_members_tuple(args[0], &memo, addr, args[2], 0, &miss);
         memo_release(&memo);
         if (v == NULL) {
             if (!miss)

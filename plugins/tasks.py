@@ -6,7 +6,6 @@ Names, columns and main flags follow crash.
 from __future__ import annotations
 
 import argparse
-import itertools
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -101,19 +100,35 @@ def _cpus(ctx: Context) -> range:
     return range(num_possible_cpus(ctx.prog))
 
 
-def _all_tasks(ctx: Context) -> Iterator[View]:
-    yield from idle_tasks(ctx)
+def _task_batches(ctx: Context, size: int = 256) -> Iterator[list[View]]:
+    """Every task, idle tasks first, in lists of up to ``size``; a walk that
+    stops on bad memory ends with a warning after the tasks it found."""
+    yield idle_tasks(ctx)
     n = 0
+    batch: list[View] = []
     try:
         for t in for_each_task(ctx.k):
-            n += 1
-            if n % 1000 == 0:
-                ctx.progress("tasks", n)
-            yield t
+            batch.append(t)
+            if len(batch) == size:
+                n += size
+                if n % 1000 < size:
+                    ctx.progress("tasks", n)
+                yield batch
+                batch = []
     except (drgn.FaultError, Exception) as e:
         if isinstance(e, KeyboardInterrupt):
             raise
-        ctx.warn(f"task list walk stopped after {n} tasks: {e}")
+        if batch:
+            yield batch
+        ctx.warn(f"task list walk stopped after {n + len(batch)} tasks: {e}")
+        return
+    if batch:
+        yield batch
+
+
+def _all_tasks(ctx: Context) -> Iterator[View]:
+    for batch in _task_batches(ctx):
+        yield from batch
 
 
 class _PsReader:
@@ -133,12 +148,13 @@ class _PsReader:
             cpu = member_spec(k, task, "thread_info.cpu")
         names = ("pid", "tgid", "comm", "flags", task_state_member(k), "exit_state")
         pid = member_spec(k, task, "pid")
-        parent = member_spec(k, task, "real_parent")[0], 8, 3, (pid,)
+        # real_parent->pid and mm->{total_vm, rss counters} in place (None: NULL mm)
+        parent = member_spec(k, task, "real_parent")[0], 8, 4, (pid,)
         mm_off = member_spec(k, task, "mm")[0]
         mm_spec = mm_rss_vm_spec(k)
-        #: None: the mm is read by address (per-cpu RSS counters)
+        #: set when the mm is read by address (per-cpu RSS counters, 6.2+)
         self.mm_slow = mm_rss_vm_reader(k) if mm_spec is None else None
-        mm = (mm_off, 8, 0) if mm_spec is None else (mm_off, 8, 3, mm_spec)
+        mm = (mm_off, 8, 0) if mm_spec is None else (mm_off, 8, 4, mm_spec)
         spec = (*(member_spec(k, task, n) for n in names), cpu, parent, mm)
         self.task = raw_reader(k, spec)
         self.tasks = raw_reader_many(k, spec)
@@ -172,37 +188,37 @@ class _PsReader:
 
 
 def ps_row(ctx: Context, t: View, active: set[int], total_pages: int,
-           reader: _PsReader | None = None, raw: tuple[Any, ...] | None = None
-           ) -> tuple[Row, int]:
-    """One ``ps`` row for ``struct task_struct *`` ``t``, and its tgid
-    (``raw``: what the reader read for it already, if it did)."""
+           reader: _PsReader | None = None, raw: tuple[Any, ...] | None = None) -> Row:
+    """One ``ps`` row for ``struct task_struct *`` ``t`` (``raw``: what the
+    reader read for it already, if it did)."""
     r = reader or _PsReader.of(ctx)
     addr = t._a
-    pid_v, tgid, comm_b, flags, state, exit_state, cpu, parent, mm = raw or r.task(addr)
+    vals = raw or r.task(addr)
+    pid_v, _tgid, comm_b, flags, state, exit_state, cpu, ppid = vals[:8]
     rss = vsz = 0
-    if mm:
-        if r.mm_slow is not None:
-            rss, vsz = r.mm_slow(mm)
-        else:
-            vsz, f, a, s = mm
+    if r.mm_slow is not None:
+        if vals[8]:
+            rss, vsz = r.mm_slow(vals[8])
+    else:
+        vsz, f, a, s = vals[8:]
+        if vsz is not None:  # the task has an mm
             rss = (f if f > 0 else 0) + (a if a > 0 else 0) + (s if s > 0 else 0)
+        else:
+            vsz = 0
     pst = r.states.get(state << 8 | exit_state) or r.state(state, exit_state)
     return Row(PS_COLUMNS, (
-        (ActivePid if addr in active else Pid)(pid_v), parent[0] if parent else 0, cpu,
+        (ActivePid if addr in active else Pid)(pid_v), ppid or 0, cpu,
         Address(addr), pst, Percent(100.0 * rss / total_pages if total_pages else 0.0),
         Size(vsz * PAGE_SIZE), Size(rss * PAGE_SIZE),
         r.comms.get((comm_b, flags & PF_KTHREAD)) or r.comm(comm_b, flags & PF_KTHREAD)),
-        t), tgid
+        t)
 
 
-def _with_raw(tasks: Iterator[View], reader: _PsReader, batch: int = 256
-              ) -> Iterator[tuple[View, tuple[Any, ...] | None]]:
-    """Each task with what ps reads of it, read a batch of tasks at a time."""
-    while True:
-        chunk = list(itertools.islice(tasks, batch))
-        if not chunk:
-            return
-        yield from zip(chunk, reader.tasks([t._a for t in chunk]))
+def _with_raw(batches: Iterator[list[View]], reader: _PsReader
+              ) -> Iterator[tuple[list[View], list[tuple[Any, ...] | None]]]:
+    """Each batch of tasks with what ps reads of them (one call per batch)."""
+    for batch in batches:
+        yield batch, reader.tasks([t._a for t in batch])
 
 
 def find_task(ctx: Context, pid: int) -> View:
@@ -282,34 +298,35 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     matched = 0
     filtering = bool(addrs or pids or names or args.k or args.u or args.G or want_state
                      or args.S)
-    for t, raw in _with_raw(_all_tasks(ctx), reader):
-        if addrs and t._a not in addrs:
-            continue
-        try:
-            row, tgid = ps_row(ctx, t, active, total, reader, raw)
-        except drgn.FaultError as e:
-            ctx.warn(f"task {t.address:#x}: {e}")
-            continue
-        if not filtering:
-            yield row
-            continue
-        cells = row.cells
-        if pids and cells[0] not in pids:
-            continue
-        kthread = cells[8].kthread
-        if (args.k and not kthread) or (args.u and kthread):
-            continue
-        if args.G and cells[0] != tgid:
-            continue
-        if names and not any(r.fullmatch(str.__str__(cells[8])) for r in names):
-            continue
-        if want_state and cells[4] != want_state:
-            continue
-        matched += 1
-        if args.S:
-            counts[cells[4]] = counts.get(cells[4], 0) + 1
-        else:
-            yield row
+    for batch, raws in _with_raw(_task_batches(ctx), reader):
+        for t, raw in zip(batch, raws):
+            if addrs and t._a not in addrs:
+                continue
+            try:
+                row = ps_row(ctx, t, active, total, reader, raw)
+            except drgn.FaultError as e:
+                ctx.warn(f"task {t.address:#x}: {e}")
+                continue
+            if not filtering:
+                yield row
+                continue
+            cells = row.cells
+            if pids and cells[0] not in pids:
+                continue
+            kthread = cells[8].kthread
+            if (args.k and not kthread) or (args.u and kthread):
+                continue
+            if args.G and cells[0] != (raw or reader.task(t._a))[1]:  # the tgid
+                continue
+            if names and not any(r.fullmatch(str.__str__(cells[8])) for r in names):
+                continue
+            if want_state and cells[4] != want_state:
+                continue
+            matched += 1
+            if args.S:
+                counts[cells[4]] = counts.get(cells[4], 0) + 1
+            else:
+                yield row
     if args.S:
         for st, n in sorted(counts.items()):
             yield Row(("ST", "COUNT"), (st, n))

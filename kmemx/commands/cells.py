@@ -10,6 +10,8 @@ __all__ = ["Address", "Cell", "Hex", "Name", "Percent", "Size", "cell_json", "ce
 class Address(int):
     """A kernel address: ``ffff888003a1c000`` in tables, ``"0x..."`` in JSON."""
 
+    __slots__ = ()
+
     def __str__(self) -> str:
         return f"{int(self):x}"
 
@@ -20,6 +22,8 @@ class Address(int):
 class Hex(int):
     """An integer shown in hex (flags, offsets)."""
 
+    __slots__ = ()
+
     def __str__(self) -> str:
         return f"{int(self):#x}"
 
@@ -27,17 +31,25 @@ class Hex(int):
 class Size(int):
     """A size in bytes; tables show it in KiB like crash and ps (``VSZ``, ``RSS``)."""
 
+    __slots__ = ()
+
     def __str__(self) -> str:
         return str(int(self) // 1024)
 
 
 class Percent(float):
+    """A percentage, shown with one decimal."""
+
+    __slots__ = ()
+
     def __str__(self) -> str:
         return f"{float(self):.1f}"
 
 
 class Name(str):
     """A name (comm, cache, symbol)."""
+
+    __slots__ = ()
 
 
 Cell = Any

@@ -25,7 +25,7 @@ from .view import _speedups, scalar_size
 if TYPE_CHECKING:
     from ..kernel import Kernel
 
-__all__ = ["fields", "member_spec", "raw_reader", "raw_reader_many"]
+__all__ = ["fields", "member_spec", "raw_reader", "raw_reader_many", "spec_width"]
 
 _FMT = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I",
         (4, True): "i", (8, False): "Q", (8, True): "q"}
@@ -133,13 +133,19 @@ def member_spec(k: Kernel, type: Any, path: str) -> tuple[int, int, int]:
     raise TypeError(f"{path}: only scalars and char arrays can be read in bulk")
 
 
+def spec_width(spec: tuple[tuple[Any, ...], ...]) -> int:
+    """How many values :func:`raw_reader` returns for ``spec``."""
+    return sum(spec_width(item[3]) if item[2] == 4 else 1 for item in spec)
+
+
 def raw_reader(k: Kernel, spec: tuple[tuple[Any, ...], ...]
                ) -> Callable[[int], tuple[Any, ...]]:
     """A function reading ``spec``'s items at an address, as a tuple: one C
     call on the fast path, else one read per item (a fault names the item's
     address).  Items are ``(offset, size, how)`` from :func:`member_spec`, or
     ``(offset, 8, 3, subspec)`` to follow a pointer and read ``subspec`` where
-    it points (a tuple, or None when the pointer is NULL)."""
+    it points (a tuple, or None when the pointer is NULL), or ``(offset, 8, 4,
+    subspec)`` for the same values in place (each None when it is NULL)."""
     pages = k._pages
     read_members = _speedups.read_members if _speedups is not None else None
 
@@ -154,6 +160,9 @@ def raw_reader(k: Kernel, spec: tuple[tuple[Any, ...], ...]
             elif how == 3:
                 ptr = int.from_bytes(raw, "little")
                 out.append(slow(ptr, item[3]) if ptr else None)
+            elif how == 4:
+                ptr = int.from_bytes(raw, "little")
+                out.extend(slow(ptr, item[3]) if ptr else (None,) * spec_width(item[3]))
             else:
                 out.append(int.from_bytes(raw, "little", signed=how == 1))
         return tuple(out)
