@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     import kmemx
-    from kmemx.commands import REGISTRY, Context, load_plugins, run_pipeline
+    from kmemx.commands import REGISTRY, Context, execute, load_plugins, run_pipeline
     from kmemx.helpers.slab import find_slab_cache as k_find_slab_cache
     from kmemx.helpers.slab import slab_cache_allocated_objects
     from kmemx.helpers.slab import slab_object_info as k_info
@@ -105,11 +105,14 @@ def main(argv: list[str] | None = None) -> int:
                           timeit(kmemx_kmem, repeat=3), timeit(drgn_kmem, repeat=1,
                                                                min_time=0.0), 10.0))
     rc = report(results, args.json)
-    _crash_ps(core, vmlinux, kmemx_ps)
+    def kmemx_ps_text() -> int:
+        return sum(1 for _ in execute(k, "ps"))
+
+    _crash_ps(core, vmlinux, kmemx_ps, kmemx_ps_text)
     return rc
 
 
-def _crash_ps(core: object, vmlinux: object, kmemx_ps: object) -> None:
+def _crash_ps(core: object, vmlinux: object, kmemx_ps: object, kmemx_ps_text: object) -> None:
     """crash's ps time, for reference: inside one crash session, the clock is
     read with crash's ``!date`` before and after ``ps > /dev/null`` x20."""
     try:
@@ -132,8 +135,10 @@ def _crash_ps(core: object, vmlinux: object, kmemx_ps: object) -> None:
         return
     crash_ps = (stamps[1] - stamps[0]) / runs
     k_ps = timeit(kmemx_ps)  # type: ignore[arg-type]
+    k_text = timeit(kmemx_ps_text)  # type: ignore[arg-type]
     print(f"crash ps: {crash_ps * 1e3:.1f}ms per run inside a session (whole session "
-          f"{session:.1f}s); kmemx ps: {k_ps * 1e3:.1f}ms ({crash_ps / k_ps:.0f}x)")
+          f"{session:.1f}s); kmemx ps: {k_ps * 1e3:.1f}ms rows ({crash_ps / k_ps:.0f}x), "
+          f"{k_text * 1e3:.1f}ms rendered as text ({crash_ps / k_text:.0f}x)")
 
 
 if __name__ == "__main__":

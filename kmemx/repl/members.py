@@ -24,7 +24,13 @@ from typing import Any
 import drgn
 from drgn import TypeKind
 
+from .._accel import speedups
+
 __all__ = ["Resolved", "attribute_names", "parse_chain", "resolve_chain"]
+
+#: compiled view members (C descriptors) count as properties: reading them runs code
+_PROPERTIES: tuple[type, ...] = (property,) + ((speedups.Field,) if speedups else ())
+_DESCRIPTORS: tuple[type, ...] = (staticmethod, classmethod, *_PROPERTIES)
 
 _COMPOUND = (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS)
 _STEP = re.compile(r"""\.([A-Za-z_]\w*)|\[\s*(?:(-?\d+)|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*\]""")
@@ -132,7 +138,7 @@ def _static_attr(obj: Any, name: str) -> Any:
             value = inspect.getattr_static(obj, name)
         except AttributeError:
             raise LookupError(name) from None
-        if isinstance(value, (staticmethod, classmethod, property)):
+        if isinstance(value, _DESCRIPTORS):
             raise LookupError(name)
         return value
     try:
@@ -255,7 +261,7 @@ def attribute_names(res: Resolved) -> list[tuple[str, str]]:
             continue
         meta = "module" if isinstance(value, types.ModuleType) else (
             "class" if isinstance(value, type) else (
-                "property" if isinstance(value, property) else (
+                "property" if isinstance(value, _PROPERTIES) else (
                     "function" if callable(value) else type(value).__name__)))
         out.append((n, meta))
     return out
