@@ -149,11 +149,20 @@ def raw_reader(k: Kernel, spec: tuple[tuple[Any, ...], ...]
     pages = k._pages
     read_members = _speedups.read_members if _speedups is not None else None
 
+    kread = k.read
+
     def slow(address: int, spec: tuple[tuple[Any, ...], ...] = spec) -> tuple[Any, ...]:
         out: list[Any] = []
         for item in spec:
             off, size, how = item[:3]
-            raw = k.read(address + off, size)
+            a = address + off
+            p = pages.get(a >> 12)
+            o = a & 4095
+            if p is not None and o + size <= 4096:
+                start = p[1] + o
+                raw = bytes(p[0][start:start + size])
+            else:
+                raw = kread(a, size)
             if how == 2:
                 n = raw.find(b"\0")
                 out.append(raw if n < 0 else raw[:n])
