@@ -62,8 +62,11 @@ The REPL reads ~/.config/kmemx/config.toml and keeps its history in
 def _version() -> str:
     from . import __version__
 
+    from ._accel import speedups
+
     py = ".".join(str(v) for v in sys.version_info[:3])
-    return f"kmemx {__version__} (drgn {drgn.__version__}, Python {py})"
+    fast = "C speedups" if speedups is not None else "pure Python: no C speedups"
+    return f"kmemx {__version__} (drgn {drgn.__version__}, Python {py}, {fast})"
 
 
 def build_parser() -> argparse.ArgumentParser:

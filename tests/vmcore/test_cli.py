@@ -144,6 +144,9 @@ def test_usage_errors(target: list[str]) -> None:
 def test_version_and_help() -> None:
     proc = kmemx("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("kmemx 0.1.0 (drgn ")
+    from kmemx._accel import speedups
+
+    assert ("no C speedups" in proc.stdout) == (speedups is None)
     text = kmemx("--help").stdout
     for opt in ("-c PATH, --core PATH", "-k, --kernel", "-s PATH, --symbols PATH",
                 "--no-default-symbols", "-e CODE", "-q, --quiet", "--reader",
