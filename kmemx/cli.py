@@ -61,7 +61,6 @@ The REPL reads ~/.config/kmemx/config.toml and keeps its history in
 
 def _version() -> str:
     from . import __version__
-
     from ._accel import speedups
 
     py = ".".join(str(v) for v in sys.version_info[:3])
