@@ -1099,8 +1099,67 @@ PyDoc_STRVAR(read_members_doc,
 "unsigned, 1 signed (size 1, 2, 4 or 8), 2 a char array (bytes up to the\n"
 "first NUL), 3 a pointer followed: the tuple of ``subspec`` read where it\n"
 "points (None for NULL), 4 the same with subspec's values in place (each\n"
-"None for NULL).  None when a member is not on the fast path (the caller\n"
-"reads the slow way).");
+"None for NULL); or ``(offset, 8, 5, (count_off, counters_off, cpu_offsets))``:\n"
+"percpu_counter_sum() of the struct percpu_counter at offset.  None when a\n"
+"member is not on the fast path (the caller reads the slow way).");
+
+/* ``size`` little-endian bytes at ``a`` through the memo: 1, 0 (miss), -1. */
+static int
+memo_read(PyObject *pages, PageMemo *memo, uint64_t a, unsigned size, uint64_t *out)
+{
+    if ((a & PAGE_MASK) + size > PAGE_SIZE)
+        return 0;
+    const unsigned char *page;
+    int r = memo_page(pages, memo, a >> 12, &page);
+    if (r <= 0)
+        return r;
+    const unsigned char *p = page + (a & PAGE_MASK);
+    uint64_t v = 0;
+    for (unsigned j = 0; j < size; j++)
+        v |= (uint64_t)p[j] << (8 * j);
+    *out = v;
+    return 1;
+}
+
+/* percpu_counter_sum() of the struct percpu_counter at ``a``: its s64 count
+ * plus the s32 at counters + each CPU's per-cpu offset.  ``how5`` is
+ * (count_off, counters_off, cpu_offsets).  1, 0 (miss) or -1. */
+static int
+percpu_counter_sum(PyObject *pages, PageMemo *memo, uint64_t a, PyObject *how5,
+                   long long *out)
+{
+    if (!PyTuple_Check(how5) || PyTuple_GET_SIZE(how5) != 3 ||
+        !PyTuple_Check(PyTuple_GET_ITEM(how5, 2))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "a percpu_counter item needs (count_off, counters_off, cpu_offsets)");
+        return -1;
+    }
+    long long count_off = PyLong_AsLongLong(PyTuple_GET_ITEM(how5, 0));
+    long long counters_off = PyLong_AsLongLong(PyTuple_GET_ITEM(how5, 1));
+    if (PyErr_Occurred())
+        return -1;
+    uint64_t count, counters;
+    int r = memo_read(pages, memo, a + (uint64_t)count_off, 8, &count);
+    if (r <= 0)
+        return r;
+    r = memo_read(pages, memo, a + (uint64_t)counters_off, 8, &counters);
+    if (r <= 0)
+        return r;
+    long long sum = (long long)count;
+    PyObject *cpus = PyTuple_GET_ITEM(how5, 2);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(cpus); i++) {
+        unsigned long long off = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(cpus, i));
+        if (off == (unsigned long long)-1 && PyErr_Occurred())
+            return -1;
+        uint64_t v;
+        r = memo_read(pages, memo, counters + off, 4, &v);
+        if (r <= 0)
+            return r;
+        sum += (int32_t)(uint32_t)v;
+    }
+    *out = sum;
+    return 1;
+}
 
 /* How many values ``spec`` reads: items with how 4 stand for their subspec's. */
 static Py_ssize_t
@@ -1125,7 +1184,7 @@ spec_width(PyObject *spec, int depth)
         long how = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
         if (how == -1 && PyErr_Occurred())
             return -1;
-        if ((how == 3 || how == 4) && nitem != 4) {
+        if ((how == 3 || how == 4 || how == 5) && nitem != 4) {
             PyErr_SetString(PyExc_TypeError, "a followed pointer needs a subspec");
             return -1;
         }
@@ -1166,6 +1225,19 @@ read_members_into(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec
         if (size < 0)
             goto miss;
         uint64_t a = addr + (uint64_t)off;
+        if (how == 5) {
+            long long sum;
+            int r5 = percpu_counter_sum(pages, memo, a, PyTuple_GET_ITEM(item, 3), &sum);
+            if (r5 < 0)
+                return -1;
+            if (r5 == 0)
+                goto miss;
+            PyObject *v5 = PyLong_FromLongLong(sum);
+            if (v5 == NULL)
+                return -1;
+            PyTuple_SET_ITEM(res, (*pos)++, v5);
+            continue;
+        }
         uint64_t in = a & PAGE_MASK;
         if (in + (uint64_t)size > PAGE_SIZE)
             goto miss;

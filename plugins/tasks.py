@@ -136,7 +136,7 @@ class _PsReader:
     parent's pid and its mm's size and RSS counters, in one bulk read."""
 
     def __init__(self, ctx: Context) -> None:
-        from kmemx.helpers.mm import mm_rss_vm_reader, mm_rss_vm_spec
+        from kmemx.helpers.mm import mm_rss_vm_spec
         from kmemx.types.fields import member_spec, raw_reader, raw_reader_many
 
         k = ctx.k
@@ -150,11 +150,7 @@ class _PsReader:
         pid = member_spec(k, task, "pid")
         # real_parent->pid and mm->{total_vm, rss counters} in place (None: NULL mm)
         parent = member_spec(k, task, "real_parent")[0], 8, 4, (pid,)
-        mm_off = member_spec(k, task, "mm")[0]
-        mm_spec = mm_rss_vm_spec(k)
-        #: set when the mm is read by address (per-cpu RSS counters, 6.2+)
-        self.mm_slow = mm_rss_vm_reader(k) if mm_spec is None else None
-        mm = (mm_off, 8, 0) if mm_spec is None else (mm_off, 8, 4, mm_spec)
+        mm = member_spec(k, task, "mm")[0], 8, 4, mm_rss_vm_spec(k)
         spec = (*(member_spec(k, task, n) for n in names), cpu, parent, mm)
         self.task = raw_reader(k, spec)
         self.tasks = raw_reader_many(k, spec)
@@ -195,16 +191,12 @@ def ps_row(ctx: Context, t: View, active: set[int], total_pages: int,
     addr = t._a
     vals = raw or r.task(addr)
     pid_v, _tgid, comm_b, flags, state, exit_state, cpu, ppid = vals[:8]
-    rss = vsz = 0
-    if r.mm_slow is not None:
-        if vals[8]:
-            rss, vsz = r.mm_slow(vals[8])
+    rss = 0
+    vsz, f, a, s = vals[8:]
+    if vsz is not None:  # the task has an mm
+        rss = (f if f > 0 else 0) + (a if a > 0 else 0) + (s if s > 0 else 0)
     else:
-        vsz, f, a, s = vals[8:]
-        if vsz is not None:  # the task has an mm
-            rss = (f if f > 0 else 0) + (a if a > 0 else 0) + (s if s > 0 else 0)
-        else:
-            vsz = 0
+        vsz = 0
     pst = r.states.get(state << 8 | exit_state) or r.state(state, exit_state)
     return Row(PS_COLUMNS, (
         (ActivePid if addr in active else Pid)(pid_v), ppid or 0, cpu,

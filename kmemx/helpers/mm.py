@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import drgn
 
@@ -75,33 +75,34 @@ def mm_rss_at(k: Kernel, mm: int) -> int:
     return total
 
 
-def mm_rss_vm_spec(k: Kernel) -> tuple[tuple[int, int, int], ...] | None:
+def mm_rss_vm_spec(k: Kernel) -> tuple[tuple[Any, ...], ...]:
     """A :func:`~kmemx.types.fields.raw_reader` spec of ``struct mm_struct``
-    reading ``(total_vm, file, anon, shmem)`` pages, where the RSS counters are
-    atomics; None where they are per-cpu (6.2+: see :func:`mm_rss_at`)."""
-    kind, off, _ = _rss_layout(k)
-    if kind != "atomic":
-        return None
+    reading ``(total_vm, file, anon, shmem)`` in pages: the RSS counters'
+    values, atomics before 6.2, ``percpu_counter_sum()`` since."""
+    kind, off, size = _rss_layout(k)
     vm_off = k.offsetof("struct mm_struct", "total_vm")
-    return ((vm_off, 8, 0), (off, 8, 1), (off + 8, 8, 1), (off + 24, 8, 1))
+    if kind == "atomic":
+        return ((vm_off, 8, 0), *((off + 8 * i, 8, 1) for i in _RSS_MEMBERS))
+    from ..types.view import _percpu_offset
+
+    ncpus = int(k.prog["nr_cpu_ids"])
+    pcpu = (k.offsetof("struct percpu_counter", "count"),
+            k.offsetof("struct percpu_counter", "counters"),
+            tuple(_percpu_offset(k, cpu) for cpu in range(ncpus)))
+    return ((vm_off, 8, 0), *((off + size * i, 8, 5, pcpu) for i in _RSS_MEMBERS))
 
 
 def mm_rss_vm_reader(k: Kernel) -> Callable[[int], tuple[int, int]]:
     """A function: address of a ``struct mm_struct`` -> ``(get_mm_rss(),
-    total_vm)`` in pages, with one bulk read where the counters are atomics."""
-    spec = mm_rss_vm_spec(k)
-    if spec is not None:
-        from ..types.fields import raw_reader
+    total_vm)`` in pages, in one bulk read."""
+    from ..types.fields import raw_reader
 
-        read = raw_reader(k, spec)
+    read = raw_reader(k, mm_rss_vm_spec(k))
 
-        def rss_vm(mm: int) -> tuple[int, int]:
-            vm, f, a, s = read(mm)
-            return (f if f > 0 else 0) + (a if a > 0 else 0) + (s if s > 0 else 0), vm
-        return rss_vm
-    read_u64 = k.read_u64
-    vm_off = k.offsetof("struct mm_struct", "total_vm")
-    return lambda mm: (mm_rss_at(k, mm), read_u64(mm + vm_off))
+    def rss_vm(mm: int) -> tuple[int, int]:
+        vm, f, a, s = read(mm)
+        return (f if f > 0 else 0) + (a if a > 0 else 0) + (s if s > 0 else 0), vm
+    return rss_vm
 
 
 def _s32(v: int) -> int:

@@ -145,7 +145,9 @@ def raw_reader(k: Kernel, spec: tuple[tuple[Any, ...], ...]
     address).  Items are ``(offset, size, how)`` from :func:`member_spec`, or
     ``(offset, 8, 3, subspec)`` to follow a pointer and read ``subspec`` where
     it points (a tuple, or None when the pointer is NULL), or ``(offset, 8, 4,
-    subspec)`` for the same values in place (each None when it is NULL)."""
+    subspec)`` for the same values in place (each None when it is NULL), or
+    ``(offset, 8, 5, (count_off, counters_off, cpu_offsets))`` for
+    ``percpu_counter_sum()`` of the ``struct percpu_counter`` at ``offset``."""
     pages = k._pages
     read_members = _speedups.read_members if _speedups is not None else None
 
@@ -172,6 +174,13 @@ def raw_reader(k: Kernel, spec: tuple[tuple[Any, ...], ...]
             elif how == 4:
                 ptr = int.from_bytes(raw, "little")
                 out.extend(slow(ptr, item[3]) if ptr else (None,) * spec_width(item[3]))
+            elif how == 5:  # percpu_counter_sum() of the struct percpu_counter at a
+                count_off, counters_off, cpu_offsets = item[3]
+                total = int.from_bytes(kread(a + count_off, 8), "little", signed=True)
+                counters = int.from_bytes(kread(a + counters_off, 8), "little")
+                for cpu_off in cpu_offsets:
+                    total += int.from_bytes(kread(counters + cpu_off, 4), "little", signed=True)
+                out.append(total)
             else:
                 out.append(int.from_bytes(raw, "little", signed=how == 1))
         return tuple(out)

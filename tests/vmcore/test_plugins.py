@@ -258,3 +258,29 @@ def test_example_plugin_on_real_dump(fixture: Fixture, kernels: dict[str, kmemx.
     for t in fixture.manifest["tasks"]:
         counts[t["tgid"]] = counts.get(t["tgid"], 0) + 1
     assert {r["tgid"]: r["threads"] for r in rows} == {g: n for g, n in counts.items() if n >= 2}
+
+
+def test_ps_rss_bulk_read_matches_drgn(kernels: dict[str, kmemx.Kernel]) -> None:
+    """ps's bulk read of the RSS counters (atomics, or percpu_counter_sum() on
+    6.2+) equals drgn's per-member reads, task by task."""
+    from drgn.helpers.linux.percpu import percpu_counter_sum
+    from drgn.helpers.linux.pid import for_each_task
+
+    from kmemx.helpers.mm import mm_rss_vm_reader
+
+    k = kernels["elf"]
+    read = mm_rss_vm_reader(k)
+    checked = 0
+    for t in for_each_task(k.prog):
+        mm = t.mm
+        if not mm:
+            continue
+        stat = mm.rss_stat
+        try:
+            values = [percpu_counter_sum(stat[i]) for i in (0, 1, 3)]  # 6.2+
+        except (TypeError, LookupError, AttributeError):
+            values = [stat.count[i].counter.value_() for i in (0, 1, 3)]
+        want = sum(max(0, v) for v in values)
+        assert read(mm.value_()) == (want, mm.total_vm.value_()), int(t.pid)
+        checked += 1
+    assert checked > 50
