@@ -37,18 +37,19 @@ def fixture_paths(argv: list[str] | None = None) -> tuple[Path, Path, argparse.N
 def timeit(fn: Callable[[], Any], repeat: int = 5, min_time: float = 0.2) -> float:
     """Best time of ``repeat`` runs of ``fn`` (each at least ``min_time`` s of loops)."""
     fn()  # warm up (caches, page faults)
-    best = float("inf")
-    for _ in range(repeat):
-        n = 0
-        start = time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            el = time.perf_counter() - start
-            if el >= min_time:
-                break
-        best = min(best, el / n)
-    return best
+    return min(_per_call(fn, min_time) for _ in range(repeat))
+
+
+def _per_call(fn: Callable[[], Any], min_time: float) -> float:
+    """Mean time of one call of ``fn`` over a loop of at least ``min_time`` s."""
+    n = 0
+    start = time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        el = time.perf_counter() - start
+        if el >= min_time:
+            return el / n
 
 
 def timeit_pair(kmemx_fn: Callable[[], Any], drgn_fn: Callable[[], Any], repeat: int = 5,
@@ -62,15 +63,7 @@ def timeit_pair(kmemx_fn: Callable[[], Any], drgn_fn: Callable[[], Any], repeat:
     best = [float("inf"), float("inf")]
     for _ in range(repeat):
         for i, fn in enumerate((kmemx_fn, drgn_fn)):
-            n = 0
-            start = time.perf_counter()
-            while True:
-                fn()
-                n += 1
-                el = time.perf_counter() - start
-                if el >= min_time:
-                    break
-            best[i] = min(best[i], el / n)
+            best[i] = min(best[i], _per_call(fn, min_time))
     return best[0], best[1]
 
 

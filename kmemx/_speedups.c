@@ -20,67 +20,6 @@
 
 /* -- reading from the page cache ------------------------------------------ */
 
-/* Read ``size`` (1, 2, 4 or 8) little-endian bytes at virtual address ``a``.
- * Returns 1 on success, 0 when the fast path does not apply (not cached,
- * crossing a page, odd buffer), -1 with an exception set. */
-static int
-read_fast(PyObject *pages, uint64_t a, unsigned size, uint64_t *out)
-{
-    uint64_t in = a & PAGE_MASK;
-    if (in + size > PAGE_SIZE)
-        return 0;
-    PyObject *key = PyLong_FromUnsignedLongLong(a >> 12);
-    if (key == NULL)
-        return -1;
-    PyObject *p = PyDict_GetItemWithError(pages, key); /* borrowed */
-    Py_DECREF(key);
-    if (p == NULL)
-        return PyErr_Occurred() ? -1 : 0;
-    if (!PyTuple_CheckExact(p) || PyTuple_GET_SIZE(p) != 2)
-        return 0;
-    PyObject *buf = PyTuple_GET_ITEM(p, 0);
-    Py_ssize_t boff = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
-    if (boff == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 0;
-    }
-    Py_ssize_t pos = boff + (Py_ssize_t)in;
-    const unsigned char *base;
-    Py_ssize_t len;
-    Py_buffer view;
-    int release = 0;
-    if (PyBytes_CheckExact(buf)) {
-        base = (const unsigned char *)PyBytes_AS_STRING(buf);
-        len = PyBytes_GET_SIZE(buf);
-    } else if (PyMemoryView_Check(buf)) {
-        Py_buffer *b = PyMemoryView_GET_BUFFER(buf);
-        if (!PyBuffer_IsContiguous(b, 'C'))
-            return 0;
-        base = b->buf;
-        len = b->len;
-    } else {
-        if (PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE) < 0) {
-            PyErr_Clear();
-            return 0;
-        }
-        base = view.buf;
-        len = view.len;
-        release = 1;
-    }
-    int ok = 0;
-    if (pos >= 0 && pos + (Py_ssize_t)size <= len) {
-        const unsigned char *s = base + pos;
-        uint64_t v = 0;
-        for (unsigned i = 0; i < size; i++)
-            v |= (uint64_t)s[i] << (8 * i);
-        *out = v;
-        ok = 1;
-    }
-    if (release)
-        PyBuffer_Release(&view);
-    return ok;
-}
-
 static PyObject *
 int_of(uint64_t v, unsigned size, int is_signed)
 {
@@ -167,6 +106,37 @@ memo_page(PyObject *pages, PageMemo *m, uint64_t vpn, const unsigned char **out)
     m->base[slot] = (const unsigned char *)m->view[slot].buf + boff;
     *out = m->base[slot];
     return 1;
+}
+
+/* ``size`` little-endian bytes at ``a`` through the memo: 1, 0 (miss), -1. */
+static int
+memo_read(PyObject *pages, PageMemo *memo, uint64_t a, unsigned size, uint64_t *out)
+{
+    if ((a & PAGE_MASK) + size > PAGE_SIZE)
+        return 0;
+    const unsigned char *page;
+    int r = memo_page(pages, memo, a >> 12, &page);
+    if (r <= 0)
+        return r;
+    const unsigned char *p = page + (a & PAGE_MASK);
+    uint64_t v = 0;
+    for (unsigned j = 0; j < size; j++)
+        v |= (uint64_t)p[j] << (8 * j);
+    *out = v;
+    return 1;
+}
+
+/* Read ``size`` (1, 2, 4 or 8) little-endian bytes at virtual address ``a``:
+ * 1 on success, 0 when the fast path does not apply (not cached, crossing a
+ * page, odd buffer), -1 with an exception set. */
+static int
+read_fast(PyObject *pages, uint64_t a, unsigned size, uint64_t *out)
+{
+    PageMemo memo;
+    memo.n = memo.next = 0;
+    int r = memo_read(pages, &memo, a, size, out);
+    memo_release(&memo);
+    return r;
 }
 
 /* ``node - off`` as Python computes it (negative below ``off``). */
@@ -272,9 +242,6 @@ static PyTypeObject ViewBase_Type = {
 
 /* -- ArrayBase: a C array at an address ---------------------------------- */
 
-static int locate_fast(PyObject *pages, uint64_t a, Py_ssize_t size,
-                       const unsigned char **out, Py_buffer *view, int *release);
-
 typedef struct {
     PyObject_HEAD
     PyObject *k;
@@ -376,21 +343,21 @@ PyDoc_STRVAR(ArrayBase_string_doc,
 static PyObject *
 ArrayBase_string(ArrayBase *self, PyObject *unused)
 {
-    if (self->pages != NULL && self->nbytes >= 0) {
-        const unsigned char *p;
-        Py_buffer view;
-        int release;
-        int r = locate_fast(self->pages, self->ua, self->nbytes, &p, &view, &release);
-        if (r < 0)
-            return NULL;
+    if (self->pages != NULL && self->nbytes >= 0 &&
+        (self->ua & PAGE_MASK) + (uint64_t)self->nbytes <= PAGE_SIZE) {
+        PageMemo memo;
+        memo.n = memo.next = 0;
+        const unsigned char *page;
+        int r = memo_page(self->pages, &memo, self->ua >> 12, &page);
+        PyObject *res = NULL;
         if (r > 0) {
+            const unsigned char *p = page + (self->ua & PAGE_MASK);
             const unsigned char *nul = memchr(p, 0, (size_t)self->nbytes);
-            PyObject *res = PyBytes_FromStringAndSize(
-                (const char *)p, nul ? nul - p : self->nbytes);
-            if (release)
-                PyBuffer_Release(&view);
-            return res;
+            res = PyBytes_FromStringAndSize((const char *)p, nul ? nul - p : self->nbytes);
         }
+        memo_release(&memo);
+        if (r != 0)
+            return res;
     }
     return PyObject_CallMethod((PyObject *)self, "_string_slow", NULL);
 }
@@ -1042,56 +1009,6 @@ read_uint(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromUnsignedLongLong(v);
 }
 
-/* Pointer to ``size`` bytes at ``a`` when they are on one cached page; the
- * buffer must be released with PyBuffer_Release when *release is set. */
-static int
-locate_fast(PyObject *pages, uint64_t a, Py_ssize_t size, const unsigned char **out,
-            Py_buffer *view, int *release)
-{
-    uint64_t in = a & PAGE_MASK;
-    *release = 0;
-    if (in + (uint64_t)size > PAGE_SIZE)
-        return 0;
-    PyObject *key = PyLong_FromUnsignedLongLong(a >> 12);
-    if (key == NULL)
-        return -1;
-    PyObject *p = PyDict_GetItemWithError(pages, key);
-    Py_DECREF(key);
-    if (p == NULL)
-        return PyErr_Occurred() ? -1 : 0;
-    if (!PyTuple_CheckExact(p) || PyTuple_GET_SIZE(p) != 2)
-        return 0;
-    PyObject *buf = PyTuple_GET_ITEM(p, 0);
-    Py_ssize_t boff = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
-    if (boff == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 0;
-    }
-    Py_ssize_t pos = boff + (Py_ssize_t)in;
-    const unsigned char *base;
-    Py_ssize_t len;
-    if (PyBytes_CheckExact(buf)) {
-        base = (const unsigned char *)PyBytes_AS_STRING(buf);
-        len = PyBytes_GET_SIZE(buf);
-    } else {
-        if (PyObject_GetBuffer(buf, view, PyBUF_SIMPLE) < 0) {
-            PyErr_Clear();
-            return 0;
-        }
-        base = view->buf;
-        len = view->len;
-        *release = 1;
-    }
-    if (pos < 0 || pos + size > len) {
-        if (*release)
-            PyBuffer_Release(view);
-        *release = 0;
-        return 0;
-    }
-    *out = base + pos;
-    return 1;
-}
-
 PyDoc_STRVAR(read_members_doc,
 "read_members(pages, addr, spec) -> tuple | None\n\n"
 "Several members of the struct at ``addr``.  ``spec`` is a tuple of\n"
@@ -1102,24 +1019,6 @@ PyDoc_STRVAR(read_members_doc,
 "None for NULL); or ``(offset, 8, 5, (count_off, counters_off, cpu_offsets))``:\n"
 "percpu_counter_sum() of the struct percpu_counter at offset.  None when a\n"
 "member is not on the fast path (the caller reads the slow way).");
-
-/* ``size`` little-endian bytes at ``a`` through the memo: 1, 0 (miss), -1. */
-static int
-memo_read(PyObject *pages, PageMemo *memo, uint64_t a, unsigned size, uint64_t *out)
-{
-    if ((a & PAGE_MASK) + size > PAGE_SIZE)
-        return 0;
-    const unsigned char *page;
-    int r = memo_page(pages, memo, a >> 12, &page);
-    if (r <= 0)
-        return r;
-    const unsigned char *p = page + (a & PAGE_MASK);
-    uint64_t v = 0;
-    for (unsigned j = 0; j < size; j++)
-        v |= (uint64_t)p[j] << (8 * j);
-    *out = v;
-    return 1;
-}
 
 /* percpu_counter_sum() of the struct percpu_counter at ``a``: its s64 count
  * plus the s32 at counters + each CPU's per-cpu offset.  ``how5`` is
@@ -1212,7 +1111,6 @@ read_members_into(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec
     Py_ssize_t n = PyTuple_GET_SIZE(spec);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyTuple_GET_ITEM(spec, i);
-        Py_ssize_t nitem = PyTuple_GET_SIZE(item);
         long long off = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 0));
         Py_ssize_t size = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 1));
         long how = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
