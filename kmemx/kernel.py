@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any, Union
 
+from ._accel import speedups
 from .errors import FaultError
 from .memory import AddressSpace
 from .readers.base import PhysicalMemory, ReadStats
@@ -51,13 +52,11 @@ class Kernel:
         #: the memory changes under us: walkers read ahead less
         self.is_live = target == "live"
         self._view_classes: dict[str, Any] = {}
-        from .types.view import _speedups
-
-        if _speedups is not None:
+        if speedups is not None:
             # C callables shadow read_u8..read_u64: the page-cache hit is one C call
             for size, name in ((1, "read_u8"), (2, "read_u16"), (4, "read_u32"),
                                (8, "read_u64"), (8, "read_word")):
-                setattr(self, name, _speedups.UIntReader(self._pages, size,
+                setattr(self, name, speedups.UIntReader(self._pages, size,
                                                          getattr(self, name)))
 
     # -- raw reads ----------------------------------------------------------------

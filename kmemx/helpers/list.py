@@ -6,9 +6,10 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
+from .._accel import speedups as _speedups
 from ..errors import KmemxError, fault
 from ..kernel import Kernel
-from ..types.view import View, _speedups
+from ..types.view import View
 from ._common import MAX_ENTRIES, address_of, entry_class
 
 __all__ = [

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from .._accel import speedups as _speedups
 from ..kernel import Kernel
-from ..types.view import View, _speedups
+from ..types.view import View
 from ._common import MAX_ENTRIES
 from .list import _entries, _walk_batches, list_for_each_entry
 

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import drgn
 from drgn import TypeKind
 
+from .._accel import speedups as _speedups
 from .layout import layout_for, resolve_type, strip
-from .view import _speedups, scalar_size
+from .view import scalar_size
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
