@@ -61,7 +61,11 @@ class Kernel:
 
     # -- raw reads ----------------------------------------------------------------
     def read(self, addr: int, size: int, physical: bool = False) -> bytes:
-        """Read ``size`` bytes at ``addr`` (virtual unless ``physical``)."""
+        """Read ``size`` bytes at ``addr`` (virtual unless ``physical``).
+
+        Addresses wrap at 2**64 like C pointer arithmetic (a garbage pointer plus
+        a member offset then faults instead of overflowing)."""
+        addr &= 0xFFFFFFFFFFFFFFFF
         st = self.stats
         if st.counting:
             st.reads += 1

@@ -101,8 +101,11 @@ def _cpus(ctx: Context) -> range:
 
 
 def _task_batches(ctx: Context, size: int = 256) -> Iterator[list[View]]:
-    """Every task, idle tasks first, in lists of up to ``size``; a walk that
+    """Every task, idle tasks first, in lists of up to ``size`` (8 on a live
+    kernel, whose tasks may exit while a batch waits to be read); a walk that
     stops on bad memory ends with a warning after the tasks it found."""
+    if getattr(ctx.k, "is_live", False):
+        size = min(size, 8)
     yield idle_tasks(ctx)
     n = 0
     batch: list[View] = []
@@ -296,7 +299,8 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                 continue
             try:
                 row = ps_row(ctx, t, active, total, reader, raw)
-            except drgn.FaultError as e:
+            except (drgn.FaultError, ValueError, OverflowError) as e:
+                # a task freed under a live walk reads as garbage: skip it, say so
                 ctx.warn(f"task {t.address:#x}: {e}")
                 continue
             if not filtering:

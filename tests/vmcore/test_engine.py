@@ -201,3 +201,21 @@ def test_truncated_dump(tmp_path: Path, fixture: Fixture) -> None:
     top = (int(fixture.prog["max_pfn"]) << 12) - 4096
     with pytest.raises(drgn.FaultError):
         k.read(top, 8, physical=True)
+
+
+@pytest.mark.parametrize("v", ["elf", "kdump"])
+def test_addresses_wrap_at_2_64(kernels: dict[str, kmemx.Kernel], v: str) -> None:
+    """A garbage pointer plus a member offset wraps like C pointer arithmetic,
+    on every reader, instead of raising OverflowError (seen on a live kernel:
+    ps read a freed task's real_parent)."""
+    if v not in kernels:
+        pytest.skip(f"no {v} variant")
+    k = kernels[v]
+    a = int(k.prog["init_task"].address_)
+    for read in (lambda x: k.read(x, 8), k.read_u64, k.read_u32):
+        assert read(a + (1 << 64)) == read(a)
+    from kmemx.types.fields import member_spec, raw_reader
+
+    spec = ((0, 8, 4, (member_spec(k, "struct task_struct", "pid"),)),)
+    got = raw_reader(k, spec)(a + k.offsetof("struct task_struct", "real_parent"))
+    assert got == (int(k.prog["init_task"].real_parent.pid),)
