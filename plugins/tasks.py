@@ -25,7 +25,7 @@ from kmemx.commands import (
     objects,
 )
 from kmemx.commands.cells import Size
-from kmemx.helpers.mm import PAGE_SIZE, task_cpu, totalram_pages
+from kmemx.helpers.mm import PAGE_SIZE, rss_pages, task_cpu, totalram_pages
 from kmemx.helpers.sched import for_each_task, state_to_char, task_state_member
 from kmemx.types import View, per_cpu
 
@@ -197,7 +197,7 @@ def ps_row(ctx: Context, t: View, active: set[int], total_pages: int,
     rss = 0
     vsz, f, a, s = vals[8:]
     if vsz is not None:  # the task has an mm
-        rss = (f if f > 0 else 0) + (a if a > 0 else 0) + (s if s > 0 else 0)
+        rss = rss_pages(f, a, s)
     else:
         vsz = 0
     pst = r.states.get(state << 8 | exit_state) or r.state(state, exit_state)

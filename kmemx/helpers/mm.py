@@ -10,7 +10,7 @@ from ..kernel import Kernel
 from ..types.view import View
 
 __all__ = ["PAGE_SIZE", "get_mm_rss", "mm_rss_at", "mm_rss_vm_reader", "mm_rss_vm_spec",
-           "task_cpu", "totalram_pages"]
+           "rss_pages", "task_cpu", "totalram_pages"]
 
 PAGE_SIZE = 4096
 # enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES }
@@ -44,10 +44,6 @@ def _rss_layout(k: Kernel) -> tuple[str, int, int]:
     return cached
 
 
-def _s64(v: int) -> int:
-    return v - (1 << 64) if v >> 63 else v
-
-
 def get_mm_rss(mm: View) -> int:
     """``get_mm_rss()`` in pages for ``struct mm_struct *``: file + anon + shmem."""
     return mm_rss_at(mm._k, mm.address)
@@ -55,24 +51,7 @@ def get_mm_rss(mm: View) -> int:
 
 def mm_rss_at(k: Kernel, mm: int) -> int:
     """``get_mm_rss()`` of the ``struct mm_struct`` at address ``mm``."""
-    kind, off, size = _rss_layout(k)
-    base = mm + off
-    if kind == "atomic":
-        r = k.read_u64
-        return (max(0, _s64(r(base))) + max(0, _s64(r(base + 8)))
-                + max(0, _s64(r(base + 24))))
-    stat = k.view("struct mm_struct", mm).rss_stat
-    ncpus = int(k.prog["nr_cpu_ids"])
-    total = 0
-    for i in _RSS_MEMBERS:
-        fbc = stat[i]
-        v = fbc.count
-        pcp = int(fbc.counters.value())
-        for cpu in range(ncpus):
-            v += _s32(k.read_u32(pcp + _percpu_off(k, cpu)))
-        total += max(0, v)
-    del size
-    return total
+    return mm_rss_vm_reader(k)(mm)[0]
 
 
 def mm_rss_vm_spec(k: Kernel) -> tuple[tuple[Any, ...], ...]:
@@ -92,27 +71,27 @@ def mm_rss_vm_spec(k: Kernel) -> tuple[tuple[Any, ...], ...]:
     return ((vm_off, 8, 0), *((off + size * i, 8, 5, pcpu) for i in _RSS_MEMBERS))
 
 
+def rss_pages(file: int, anon: int, shmem: int) -> int:
+    """``get_mm_rss()`` from the three counters' values: a counter that reads
+    negative (per-cpu deltas not yet folded in) counts as 0, as in the kernel."""
+    return (file if file > 0 else 0) + (anon if anon > 0 else 0) + (shmem if shmem > 0 else 0)
+
+
 def mm_rss_vm_reader(k: Kernel) -> Callable[[int], tuple[int, int]]:
-    """A function: address of a ``struct mm_struct`` -> ``(get_mm_rss(),
-    total_vm)`` in pages, in one bulk read."""
-    from ..types.fields import raw_reader
+    """A function (cached per program): address of a ``struct mm_struct`` ->
+    ``(get_mm_rss(), total_vm)`` in pages, in one bulk read."""
+    fn: Callable[[int], tuple[int, int]] | None = k.prog.cache.get(
+        "kmemx.helpers.mm.rss_vm_reader")
+    if fn is None:
+        from ..types.fields import raw_reader
 
-    read = raw_reader(k, mm_rss_vm_spec(k))
+        read = raw_reader(k, mm_rss_vm_spec(k))
 
-    def rss_vm(mm: int) -> tuple[int, int]:
-        vm, f, a, s = read(mm)
-        return (f if f > 0 else 0) + (a if a > 0 else 0) + (s if s > 0 else 0), vm
-    return rss_vm
-
-
-def _s32(v: int) -> int:
-    return v - (1 << 32) if v & 0x80000000 else v
-
-
-def _percpu_off(k: Kernel, cpu: int) -> int:
-    from ..types.view import _percpu_offset
-
-    return _percpu_offset(k, cpu)
+        def fn(mm: int) -> tuple[int, int]:
+            vm, f, a, s = read(mm)
+            return rss_pages(f, a, s), vm
+        k.prog.cache["kmemx.helpers.mm.rss_vm_reader"] = fn
+    return fn
 
 
 def task_cpu(task: View) -> int:
