@@ -980,35 +980,6 @@ fail:
     return NULL;
 }
 
-PyDoc_STRVAR(read_uint_doc,
-"read_uint(pages, addr, size) -> int | None\n\n"
-"An unsigned little-endian integer from the page cache, or None when the\n"
-"fast path does not apply.");
-
-static PyObject *
-read_uint(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 3 || !PyDict_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "read_uint(pages: dict, addr, size)");
-        return NULL;
-    }
-    uint64_t a = PyLong_AsUnsignedLongLongMask(args[1]);
-    long size = PyLong_AsLong(args[2]);
-    if (PyErr_Occurred())
-        return NULL;
-    if (size != 1 && size != 2 && size != 4 && size != 8) {
-        PyErr_SetString(PyExc_ValueError, "size must be 1, 2, 4 or 8");
-        return NULL;
-    }
-    uint64_t v;
-    int r = read_fast(args[0], a, (unsigned)size, &v);
-    if (r < 0)
-        return NULL;
-    if (r == 0)
-        Py_RETURN_NONE;
-    return PyLong_FromUnsignedLongLong(v);
-}
-
 PyDoc_STRVAR(read_members_doc,
 "read_members(pages, addr, spec) -> tuple | None\n\n"
 "Several members of the struct at ``addr``.  ``spec`` is a tuple of\n"
@@ -1278,7 +1249,6 @@ static PyMethodDef methods[] = {
     {"walk_links", (PyCFunction)(void (*)(void))walk_links, METH_FASTCALL, walk_links_doc},
     {"make_views", (PyCFunction)(void (*)(void))make_views, METH_FASTCALL, make_views_doc},
     {"gather_u64", (PyCFunction)(void (*)(void))gather_u64, METH_FASTCALL, gather_u64_doc},
-    {"read_uint", (PyCFunction)(void (*)(void))read_uint, METH_FASTCALL, read_uint_doc},
     {"read_members", (PyCFunction)(void (*)(void))read_members, METH_FASTCALL,
      read_members_doc},
     {"read_members_many", (PyCFunction)(void (*)(void))read_members_many, METH_FASTCALL,
