@@ -364,6 +364,8 @@ def _compile_member(cls: type[View], name: str) -> Callable[[View], Any]:
     kind = s.kind
     off = m.offset
     getter: Callable[[View], Any]
+    #: the C descriptor's (size, signed, kind, wrap, extra), when it has one
+    cfield: tuple[int, bool, str, Any, Any] | None = None
     if m.bit_size:
         bo, bs = m.bit_offset, m.bit_size
         signed = bool(getattr(s, "is_signed", False)) if kind == TypeKind.INT else False
@@ -403,25 +405,23 @@ def _compile_member(cls: type[View], name: str) -> Callable[[View], Any]:
         ns["unpack"] = _UNPACK[(size, signed)]
         exec(_SCALAR_SRC.format(off=off, lim=4096 - size, size=size, wrap=wrap), ns)
         getter = ns["get"]
-        if _speedups is not None and not hasattr(View, name):
-            doc = f"{m.type.type_name()} {name}"
-            setattr(cls, name, _speedups.Field(
-                name, off, size, signed, getattr(_speedups, ckind), k._pages, cwrap, cextra,
-                getter, doc))
-            return getter
+        cfield = (size, signed, ckind, cwrap, cextra)
     else:
         read = value_reader(k, m.type)
 
         def getter(self: View) -> Any:
             return read(self._a + off)
-        if _speedups is not None and kind == TypeKind.ARRAY and not hasattr(View, name):
-            spec = _array_spec(k, s.type, s.length)
-            setattr(cls, name, _speedups.Field(
-                name, off, 1, False, _speedups.K_ARRAY, k._pages, ArrayView, spec, getter,
-                f"{m.type.type_name()} {name}"))
-            return getter
+        if kind == TypeKind.ARRAY:
+            cfield = (1, False, "K_ARRAY", ArrayView, _array_spec(k, s.type, s.length))
     if not hasattr(View, name):
-        setattr(cls, name, property(getter, doc=f"{m.type.type_name()} {name}"))
+        doc = f"{m.type.type_name()} {name}"
+        if _speedups is not None and cfield is not None:
+            size, signed, ckind, cwrap, cextra = cfield
+            attr: Any = _speedups.Field(name, off, size, signed, getattr(_speedups, ckind),
+                                        k._pages, cwrap, cextra, getter, doc)
+        else:
+            attr = property(getter, doc=doc)
+        setattr(cls, name, attr)
     return getter
 
 
@@ -471,15 +471,13 @@ class _PyArrayBase:
         """Bytes up to the first NUL (like drgn's ``string_()``)."""
         a = self._a
         n = self._spec.nbytes
-        if n is None:
-            raise TypeError("array of unknown length")
         p = self._k._pages.get(a >> 12)
         o = a & 4095
-        if p is not None and o + n <= 4096:
-            start = p[1] + o
-            raw = p[0][start:start + n]
-        else:
-            raw = self._k.read(a, n)
+        if n is None or p is None or o + n > 4096:
+            slow: bytes = self._string_slow()  # type: ignore[attr-defined]
+            return slow
+        start = p[1] + o
+        raw = p[0][start:start + n]
         i = raw.find(b"\0")
         return bytes(raw if i < 0 else raw[:i])
 
