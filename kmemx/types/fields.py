@@ -44,37 +44,26 @@ def fields(k: Kernel, type: Any, members: list[str]) -> Callable[[int], tuple[An
     specs = []
     for name in members:
         m = lay.member(name)
-        if m.bit_size:
-            raise TypeError(f"{name} is a bit field")
-        s = strip(m.type)
-        if s.kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM, TypeKind.POINTER):
-            size = scalar_size(s)
-            signed = bool(s.is_signed) if s.kind == TypeKind.INT else False
-            specs.append((m.offset, _FMT[(size, signed)], size, False))
-        elif s.kind == TypeKind.ARRAY and drgn.sizeof(s.type) == 1 and s.length:
-            specs.append((m.offset, f"{s.length}s", s.length, True))
-        else:
-            raise TypeError(f"{name}: only scalars and char arrays can be read in bulk")
+        specs.append((m.offset, *_item_spec(name, m.type, m.bit_size)))
     order = sorted(range(len(specs)), key=lambda i: specs[i][0])
     fmt = "<"
     pos = start = specs[order[0]][0]
     for i in order:
-        off, f, size, _ = specs[i]
+        off, size, how = specs[i]
         if off < pos:
             raise ValueError("overlapping members")
         if off > pos:
             fmt += f"{off - pos}x"
-        fmt += f
+        fmt += f"{size}s" if how == 2 else _FMT[(size, how == 1)]
         pos = off + size
     unpack = struct.Struct(fmt).unpack_from
     span = pos - start
-    strings = [i for i, sp in enumerate(specs) if sp[3]]
+    strings = [i for i, sp in enumerate(specs) if sp[2] == 2]
     inverse = [order.index(i) for i in range(len(specs))]
     pages = k._pages
     identity = inverse == list(range(len(specs)))
     # the C fast path reads each member where it is (no span, no page crossing)
-    cspec = tuple((off, size, 2 if is_str else int(f in "bhiq"))
-                  for off, f, size, is_str in specs)
+    cspec = tuple(specs)
     read_members = _speedups.read_members if _speedups is not None else None
 
     def read(address: int) -> tuple[Any, ...]:
@@ -123,15 +112,20 @@ def member_spec(k: Kernel, type: Any, path: str) -> tuple[int, int, int]:
         off += m.offset
         t = m.type
     assert m is not None
-    if m.bit_size:
-        raise TypeError(f"{path} is a bit field")
+    return (off, *_item_spec(path, t, m.bit_size))
+
+
+def _item_spec(name: str, t: drgn.Type, bit_size: int | None) -> tuple[int, int]:
+    """``(size, how)`` of a member of type ``t`` read in bulk."""
+    if bit_size:
+        raise TypeError(f"{name} is a bit field")
     s = strip(t)
     if s.kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM, TypeKind.POINTER):
         signed = bool(s.is_signed) if s.kind == TypeKind.INT else False
-        return off, scalar_size(s), int(signed)
+        return scalar_size(s), int(signed)
     if s.kind == TypeKind.ARRAY and drgn.sizeof(s.type) == 1 and s.length:
-        return off, int(s.length), 2
-    raise TypeError(f"{path}: only scalars and char arrays can be read in bulk")
+        return int(s.length), 2
+    raise TypeError(f"{name}: only scalars and char arrays can be read in bulk")
 
 
 def spec_width(spec: tuple[tuple[Any, ...], ...]) -> int:
