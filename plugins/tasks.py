@@ -149,12 +149,12 @@ class _PsReader:
             cpu = member_spec(k, task, "cpu")
         except (LookupError, AttributeError):
             cpu = member_spec(k, task, "thread_info.cpu")
-        names = ("pid", "tgid", "comm", "flags", task_state_member(k), "exit_state")
+        names = ("tgid", "comm", "flags", task_state_member(k), "exit_state")
         pid = member_spec(k, task, "pid")
         # real_parent->pid and mm->{total_vm, rss counters} in place (None: NULL mm)
         parent = member_spec(k, task, "real_parent")[0], 8, 4, (pid,)
         mm = member_spec(k, task, "mm")[0], 8, 4, mm_rss_vm_spec(k)
-        spec = (*(member_spec(k, task, n) for n in names), cpu, parent, mm)
+        spec = (pid, *(member_spec(k, task, n) for n in names), cpu, parent, mm)
         self.task = raw_reader(k, spec)
         self.tasks = raw_reader_many(k, spec)
         #: (state << 8 | exit_state) -> crash's state name
@@ -194,12 +194,9 @@ def ps_row(ctx: Context, t: View, active: set[int], total_pages: int,
     addr = t._a
     vals = raw or r.task(addr)
     pid_v, _tgid, comm_b, flags, state, exit_state, cpu, ppid = vals[:8]
-    rss = 0
     vsz, f, a, s = vals[8:]
-    if vsz is not None:  # the task has an mm
-        rss = rss_pages(f, a, s)
-    else:
-        vsz = 0
+    rss = rss_pages(f, a, s) if vsz is not None else 0  # None: the task has no mm
+    vsz = vsz or 0
     pst = r.states.get(state << 8 | exit_state) or r.state(state, exit_state)
     return Row(PS_COLUMNS, (
         (ActivePid if addr in active else Pid)(pid_v), ppid or 0, cpu,
