@@ -32,7 +32,13 @@ from typing import IO, Any, TextIO
 
 import drgn
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_INCOMPLETE", "build_parser", "main"]
+
+#: Exit status of a one-shot command that printed its result but reported
+#: problems it survived (``kmemx: warning:`` lines: a list cycle, a corrupt
+#: freelist, unreadable memory, a bad argument among good ones): the output
+#: is incomplete.  1 is an error with no result; 2 a bad kmemx command line.
+EXIT_INCOMPLETE = 3
 
 logger = logging.getLogger("drgn")
 
@@ -54,6 +60,11 @@ examples:
   kmemx -c vmcore -e 'print(k.release)'      a Python statement
   kmemx help                                 the commands; kmemx help CMD: one manual
   kmemx doctor                               why live-kernel access does or does not work
+
+exit status of a one-shot command: 0 done; 1 error (one 'kmemx: error:' line);
+2 bad kmemx options; 3 the output is incomplete: 'kmemx: warning:' lines say what
+was skipped (a corrupt list or freelist, unreadable memory, a bad argument among
+good ones).  -q silences drgn's notices only, never these warnings.
 
 The REPL reads ~/.config/kmemx/config.toml and keeps its history in
 ~/.local/state/kmemx/history (XDG_CONFIG_HOME and XDG_STATE_HOME are respected)."""
@@ -101,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log messages of at least the given level to standard error "
                              "(default: warning)")
     parser.add_argument("-q", "--quiet", dest="log_level", action="store_const", const="none",
-                        help="don't print any logs or warnings")
+                        help="don't print drgn's logs (missing debug info...); kmemx's own "
+                             "integrity warnings (truncated dump, list cycle, corrupt "
+                             "freelist) are always printed")
     parser.add_argument("-e", dest="exec", metavar="CODE",
                         help="an expression or statement to evaluate, instead of running in "
                              "interactive mode")
@@ -187,13 +200,11 @@ def _open(args: argparse.Namespace) -> Any:
     vmlinux = symbols[0] if symbols else None
     debug_info = bool(symbols) or not args.no_default_symbols
     try:
-        with warnings.catch_warnings():
-            if args.log_level == "none":
-                warnings.simplefilter("ignore", kmemx.KmemxWarning)
-            if args.core is not None:
-                k = kmemx.open(args.core, vmlinux, reader=args.reader, debug_info=debug_info)
-            else:
-                k = kmemx.open_live(vmlinux, reader=args.reader, debug_info=debug_info)
+        # kmemx's own warnings (a truncated dump...) are never silenced, not even by -q
+        if args.core is not None:
+            k = kmemx.open(args.core, vmlinux, reader=args.reader, debug_info=debug_info)
+        else:
+            k = kmemx.open_live(vmlinux, reader=args.reader, debug_info=debug_info)
     except (kmemx.KmemxError, OSError, ValueError, LookupError, drgn.FaultError) as e:
         raise _Failed(_one_line(e)) from None
     if symbols[1:] or (debug_info and not args.no_default_symbols):
@@ -304,12 +315,14 @@ def _run_command(args: argparse.Namespace) -> int:
         else:
             return _error(str(e))
     out, err = sys.stdout, sys.stderr
+    incomplete = False
     try:
         for text in execute(k, line, as_json=args.json):
             if text.startswith("kmemx: warning: "):
+                # integrity warnings print even with -q: the result is incomplete
                 out.flush()
-                if args.log_level != "none":
-                    err.write(text + "\n")
+                err.write(text + "\n")
+                incomplete = True
             else:
                 out.write(text + "\n")
         out.flush()
@@ -323,7 +336,7 @@ def _run_command(args: argparse.Namespace) -> int:
         return 130
     except (CommandError, KmemxError, drgn.FaultError) as e:
         return _error(str(e))
-    return 0
+    return EXIT_INCOMPLETE if incomplete else 0
 
 
 class _Targetless:
