@@ -26,12 +26,13 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 __all__ = [
     "MIN_VERSION",
     "CrashError",
     "CrashTimeout",
+    "crash_outputs",
     "crash_version",
     "default_tools_dir",
     "find_crash",
@@ -113,12 +114,14 @@ def _tail(text: str, n: int = 3) -> str:
 
 def run_crash(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | str,
               commands: Sequence[str], timeout: float = 120, *,
-              crash: os.PathLike[str] | str | None = None) -> str:
+              crash: os.PathLike[str] | str | None = None,
+              env: Mapping[str, str] | None = None) -> str:
     """Run ``crash -s vmlinux vmcore`` in batch mode and return its output.
 
     ``commands`` are fed on stdin, followed by ``quit``. stdout and stderr are
     merged (crash reports command errors as ``crash: ...`` lines in the output,
-    which the caller can look for). The whole process group is killed after
+    which the caller can look for); ``env`` adds to crash's environment. The
+    whole process group is killed after
     ``timeout`` seconds and :class:`CrashTimeout` raised; a non-zero exit (crash
     could not open the dump) raises :class:`CrashError`.
     """
@@ -131,7 +134,8 @@ def run_crash(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | str,
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, errors="replace",
-                                start_new_session=True)
+                                start_new_session=True,
+                                env={**os.environ, **env} if env else None)
     except OSError as e:
         raise CrashError(f"cannot run {binary}: {e}") from None
     try:
@@ -152,13 +156,14 @@ def run_crash(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | str,
 
 def run_crash_commands(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | str,
                        commands: Sequence[str], timeout: float = 120, *,
-                       crash: os.PathLike[str] | str | None = None) -> dict[str, str]:
+                       crash: os.PathLike[str] | str | None = None,
+                       env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Like :func:`run_crash` in one crash session, but return each command's own
     output, keyed by the command (crash's ``echo`` writes a separator between them)."""
     script: list[str] = []
     for i, command in enumerate(commands):
         script += [f"echo {_SEPARATOR.format(i)}", command]
-    out = run_crash(vmlinux, vmcore, script, timeout, crash=crash)
+    out = run_crash(vmlinux, vmcore, script, timeout, crash=crash, env=env)
     results: dict[str, str] = {}
     marks = [(i, out.find(_SEPARATOR.format(i) + "\n")) for i in range(len(commands))]
     for i, (_, pos) in enumerate(marks):
@@ -168,6 +173,28 @@ def run_crash_commands(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str]
         end = marks[i + 1][1] if i + 1 < len(marks) else len(out)
         results[commands[i]] = out[start:end]
     return results
+
+
+#: (crash binary, vmlinux, vmcore) -> command -> its output, for the test session
+_SESSIONS: dict[tuple[str, str, str], dict[str, str]] = {}
+
+
+def crash_outputs(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | str,
+                  commands: Sequence[str], timeout: float = 300, *,
+                  crash: os.PathLike[str] | str | None = None) -> dict[str, str]:
+    """Each command's output, from one crash session per dump for the whole test
+    run: commands already run on this dump come from the cache, the others run
+    together in one new session (crash's start-up, ~7 s, is the cost). crash runs
+    with ``TZ=UTC``, so that its DATE does not depend on the machine."""
+    binary = Path(crash) if crash is not None else find_crash()
+    if binary is None:
+        raise CrashError("no crash found (run scripts/build-crash, or set KMEMX_CRASH)")
+    cache = _SESSIONS.setdefault((str(binary), str(vmlinux), str(vmcore)), {})
+    todo = list(dict.fromkeys(c for c in commands if c not in cache))
+    if todo:
+        cache.update(run_crash_commands(vmlinux, vmcore, todo, timeout, crash=binary,
+                                        env={"TZ": "UTC"}))
+    return {c: cache[c] for c in commands}
 
 
 # ---------------------------------------------------------------- parsers
