@@ -25,6 +25,7 @@ import argparse
 import logging
 import os
 import pkgutil
+import re
 import runpy
 import sys
 import warnings
@@ -209,14 +210,52 @@ def _open(args: argparse.Namespace) -> Any:
         raise _Failed(_one_line(e)) from None
     if symbols[1:] or (debug_info and not args.no_default_symbols):
         # drgn also looks for the modules' debugging symbols and loads any
-        # further -s files: do the same, so scripts see the same program
+        # further -s files: do the same, so scripts see the same program;
+        # its one warning per module becomes one line
+        missing = _MissingModules()
+        logger.addFilter(missing)
         try:
             k.prog.load_debug_info(symbols[1:], default=not args.no_default_symbols)
         except drgn.MissingDebugInfoError as e:
             logger.warning("%s", e)
         except (OSError, ValueError) as e:
             raise _Failed(_one_line(e)) from None
+        finally:
+            logger.removeFilter(missing)
+        if missing.modules and logger.isEnabledFor(logging.WARNING):
+            print(missing.summary(k), file=sys.stderr)
     return k
+
+
+class _MissingModules(logging.Filter):
+    """Collects drgn's "missing debugging symbols for MODULE" warnings (one per
+    module, then a pointer to drgn's docs) instead of letting them through."""
+
+    _ONE = re.compile(r"missing debugging symbols for (\S+)")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.modules: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        m = self._ONE.match(msg)
+        if m:
+            self.modules.append(m.group(1))
+            return False
+        return not msg.startswith("missing some debugging symbols")
+
+    def summary(self, k: Any) -> str:
+        names = sorted(set(self.modules))
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        try:
+            rel = k.release
+        except Exception:  # a kernel without UTS_RELEASE: say it generically
+            rel = "RELEASE"
+        return (f"kmemx: note: no debug info for {len(names)} module"
+                f"{'s' if len(names) != 1 else ''} ({shown}): their types and source lines "
+                f"are unknown; add -s MODULE.ko or install linux-image-{rel}-dbg "
+                "(-q hides this note)")
 
 
 def _identify_script(path: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import drgn
 
 from kmemx.commands import Address, CommandError, Context, Name, Row, arg, command, objects
+from kmemx.commands.cells import Size
 from kmemx.helpers.identify import identify_address
 from kmemx.helpers.slab import (
     for_each_slab_cache,
@@ -26,7 +27,7 @@ from kmemx.helpers.slab import (
 )
 from kmemx.types import View
 
-__all__ = ["SLABINFO_COLUMNS", "find_cache"]
+__all__ = ["KMEM_S_COLUMNS", "SLABINFO_COLUMNS", "SlabSize", "find_cache"]
 
 SLABINFO_COLUMNS = ("CACHE", "NAME", "ACTIVE_OBJS", "NUM_OBJS", "OBJSIZE", "OBJPERSLAB",
                     "PAGESPERSLAB")
@@ -58,12 +59,16 @@ def find_cache(ctx: Context, name: str) -> View:
 
 @command("slabinfo", "slab cache statistics: /proc/slabinfo's columns and the cache address",
          description="""
-         Counts follow drgn's slab_cache_usage(): free objects include those on
-         per-CPU freelists, which /proc/slabinfo counts as active.
+         OBJSIZE is /proc/slabinfo's <objsize>: the slot size (kmem_cache.size);
+         crash's kmem -s prints the object size (kmem_cache.object_size).
+         ACTIVE_OBJS counts objects allocated at the time of the dump, as
+         crash's kmem -s ALLOCATED does: objects on per-CPU freelists, freed
+         remotely onto a CPU's slab, and on partial slabs are free.  (The
+         kernel's /proc/slabinfo counts per-CPU free objects as active.)
          slabinfo dentry kmalloc-64     only these caches
          """,
          arguments=[arg("names", nargs="*", help="cache names")],
-         columns=SLABINFO_COLUMNS, aliases=("kmem-s",), enabled=_enabled)
+         columns=SLABINFO_COLUMNS, enabled=_enabled)
 def _slabinfo(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     want = set(args.names)
     seen: set[str] = set()
@@ -120,20 +125,63 @@ def _slab(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     yield from _emit(ctx, addrs, args.struct)
 
 
-@command("kmem", "identify addresses: slab object, task, stack, vmap, page or symbol",
+class SlabSize(Size):
+    """A slab's size: ``8k`` in tables as in crash's SSIZE, bytes in JSON."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return f"{int(self) // 1024}k"
+
+
+KMEM_S_COLUMNS = ("CACHE", "OBJSIZE", "ALLOCATED", "TOTAL", "SLABS", "SSIZE", "NAME")
+
+
+def _kmem_s(ctx: Context, names: list[str]) -> Iterator[Any]:
+    """crash's ``kmem -s``: one row per cache, crash's columns and counts."""
+    caches = [find_cache(ctx, n) for n in names] if names else for_each_slab_cache(ctx.k)
+    for c in caches:
+        try:
+            u = slab_cache_usage(c)
+            yield Row(KMEM_S_COLUMNS, (
+                Address(c.address), int(c.object_size), u.active_objs, u.num_objs,
+                u.num_slabs, SlabSize(4096 << (int(c.oo.x) >> 16)),
+                Name(c.name.string().decode("utf-8", "replace"))), c)
+        except drgn.FaultError as e:
+            ctx.warn(f"cache {c.address:#x}: cannot read {e.address:#x}")
+        except Exception as e:  # a corrupt cache: report it, go on
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            ctx.warn(f"cache {c.address:#x}: {e}")
+
+
+@command("kmem", "identify addresses (slab object, task, stack, vmap, page, symbol); "
+         "-s: slab cache summary",
          description="""
          kmem ADDR ...         one row per address: KIND (slab, task, stack, vmap,
                                page, symbol), NAME (cache, task, symbol, caller),
                                START of the object, OFFSET into it, STATE
                                (allocated/free for slab objects).
          Addresses can be piped in: slab dentry | head 3 | kmem
+         kmem -s [CACHE...]    crash's slab summary: CACHE OBJSIZE (object size)
+                               ALLOCATED TOTAL SLABS SSIZE (slab size) NAME;
+                               ALLOCATED excludes objects free on per-CPU
+                               freelists and partial slabs, as crash counts.
          """,
-         arguments=[arg("addresses", nargs="*", type="addr")],
+         arguments=[arg("addresses", nargs="*", help="addresses, or with -s cache names"),
+                    arg("-s", dest="slabs", action="store_true",
+                        help="slab cache summary (crash's kmem -s)")],
          columns=("ADDRESS", "KIND", "NAME", "START", "OFFSET", "STATE"), takes_input=True,
          enabled=_enabled)
 def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    if args.slabs:
+        yield from _kmem_s(ctx, args.addresses)
+        return
+    from kmemx_plugins.lists import parse_address
+
     cols = ("ADDRESS", "KIND", "NAME", "START", "OFFSET", "STATE")
-    addrs = list(args.addresses) or [int(getattr(x, "address", x)) for x in objects(input)]
+    addrs = ([parse_address(ctx, a) for a in args.addresses] or
+             [int(getattr(x, "address", x)) for x in objects(input)])
     if not addrs:
         raise CommandError("kmem: give one or more addresses")
     cache: dict[str, Any] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Callable
 
 import drgn
@@ -10,7 +11,7 @@ from ..kernel import Kernel
 from ..types.view import View
 
 __all__ = ["PAGE_SIZE", "get_mm_rss", "mm_rss_at", "mm_rss_vm_reader", "mm_rss_vm_spec",
-           "rss_pages", "task_cpu", "totalram_pages"]
+           "rss_pages", "split_rss_sums", "task_cpu", "task_cpu_member", "task_rss_cache_spec", "totalram_pages"]
 
 PAGE_SIZE = 4096
 # enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES }
@@ -71,6 +72,45 @@ def mm_rss_vm_spec(k: Kernel) -> tuple[tuple[Any, ...], ...]:
     return ((vm_off, 8, 0), *((off + size * i, 8, 5, pcpu) for i in _RSS_MEMBERS))
 
 
+def task_rss_cache_spec(k: Kernel) -> tuple[tuple[Any, ...], ...]:
+    """A :func:`~kmemx.types.fields.raw_reader` spec of ``struct task_struct``
+    reading the task's unsynced RSS events ``task->rss_stat.count[]`` for
+    (file, anon, shmem), in pages; ``()`` when the kernel keeps none.
+
+    With SPLIT_RSS_COUNTING each thread counts up to 64 page events
+    (``TASK_RSS_EVENTS_THRESH``) in its own ``rss_stat`` before
+    ``sync_mm_rss()`` adds them to ``mm->rss_stat``: a dump taken in between
+    has them only there.  Linux 6.2 (f1a7941243c1, "mm: convert mm's rss
+    stats into percpu_counter") removed the per-task cache."""
+    key = "kmemx.helpers.mm.task_rss_cache_spec"
+    cached: tuple[tuple[Any, ...], ...] | None = k.prog.cache.get(key)
+    if cached is None:
+        try:
+            off = k.offsetof("struct task_struct", "rss_stat") + k.offsetof(
+                "struct task_rss_stat", "count")
+        except LookupError:
+            cached = ()
+        else:
+            cached = tuple((off + 4 * i, 4, 1) for i in _RSS_MEMBERS)
+        k.prog.cache[key] = cached
+    return cached
+
+
+def split_rss_sums(caches: Iterable[tuple[int, tuple[int, ...]]]) -> dict[int, list[int]]:
+    """Per ``struct mm_struct`` address, the sums of the (file, anon, shmem)
+    RSS events cached in the tasks that use it (``(mm, counts)`` pairs from
+    :func:`task_rss_cache_spec`; mm 0 is ignored): what ``sync_mm_rss()``
+    would add to each mm's counters.  A task's cache belongs to the mm it
+    points to (``add_mm_counter_fast()`` checks ``current->mm == mm``)."""
+    sums: dict[int, list[int]] = {}
+    for mm, counts in caches:
+        if mm:
+            acc = sums.setdefault(mm, [0, 0, 0])
+            for i, v in enumerate(counts):
+                acc[i] += v
+    return sums
+
+
 def rss_pages(file: int, anon: int, shmem: int) -> int:
     """``get_mm_rss()`` from the three counters' values: a counter that reads
     negative (per-cpu deltas not yet folded in) counts as 0, as in the kernel."""
@@ -94,15 +134,28 @@ def mm_rss_vm_reader(k: Kernel) -> Callable[[int], tuple[int, int]]:
     return fn
 
 
+def task_cpu_member(k: Kernel) -> str:
+    """The member path of ``task_cpu()`` in ``struct task_struct``.
+
+    5.16 (bcf9033e5449, "sched: move CPU field back into thread_info if
+    THREAD_INFO_IN_TASK") moved it to ``thread_info.cpu``; before, x86-64
+    kept it in ``task_struct.cpu``."""
+    path: str | None = k.prog.cache.get("kmemx.helpers.mm.task_cpu_member")
+    if path is None:
+        try:
+            k.offsetof("struct task_struct", "thread_info.cpu")
+            path = "thread_info.cpu"
+        except LookupError:
+            path = "cpu"
+        k.prog.cache["kmemx.helpers.mm.task_cpu_member"] = path
+    return path
+
+
 def task_cpu(task: View) -> int:
     """``task_cpu()`` of ``struct task_struct *``."""
     k: Kernel = task._k
     off: int | None = k.prog.cache.get("kmemx.helpers.mm.task_cpu")
     if off is None:
-        try:
-            # 5.16 moved cpu into task_struct with CONFIG_THREAD_INFO_IN_TASK
-            off = k.offsetof("struct task_struct", "cpu")
-        except LookupError:
-            off = k.offsetof("struct task_struct", "thread_info.cpu")
-        k.prog.cache["kmemx.helpers.mm.task_cpu"] = off
+        off = k.prog.cache["kmemx.helpers.mm.task_cpu"] = k.offsetof(
+            "struct task_struct", task_cpu_member(k))
     return k.read_u32(task.address + off)

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import FaultError, KmemxError
 from ..kernel import Kernel
 from ..types.view import View, per_cpu_ptr
-from .list import ListCycleError, list_for_each_entry
+from .list import list_for_each_entry
 
 __all__ = [
     "SlabCacheUsage",
@@ -170,6 +170,21 @@ class SlabPages:
     unreadable: list[tuple[int, int]]
 
 
+def _is_slab(L: _SlabLayout, flags: np.ndarray[Any, Any],
+             ptype: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``PageSlab()`` of struct pages given their ``flags`` (u64) and
+    ``page_type`` (u32) words: one rule for the vmemmap scan and for one
+    address."""
+    if L.marker[0] == "flags":
+        out = (flags >> np.uint64(L.marker[1])) & np.uint64(1) == 1
+    elif L.marker[0] == "page_type":
+        out = (ptype >> np.uint32(L.marker[3])) == np.uint32(L.marker[2])
+    else:  # the page_type bit is *cleared* when the type is set (6.10/6.11)
+        out = (ptype & np.uint32(0xF0000080 | L.marker[2])) == np.uint32(0xF0000000)
+    res: np.ndarray[Any, Any] = out
+    return res
+
+
 def slab_pages(k: Kernel) -> SlabPages:
     """Scan the vmemmap once (cached per program) for slab head pages."""
     cached: SlabPages | None = k.prog.cache.get("kmemx.helpers.slab.pages")
@@ -193,15 +208,9 @@ def slab_pages(k: Kernel) -> SlabPages:
             unreadable.append((start, start + n))
             continue
         arr = np.frombuffer(raw, dtype=dt, count=n)
-        if L.marker[0] == "flags":
-            is_slab = (arr["flags"] >> np.uint64(L.marker[1])) & np.uint64(1) == 1
-        elif L.marker[0] == "page_type":
-            is_slab = (arr["ptype"] >> np.uint32(L.marker[3])) == L.marker[2]
-        else:  # page_type bit is *cleared* when the type is set (6.10/6.11)
-            is_slab = (arr["ptype"] & np.uint32(0xF0000080 | L.marker[2])) == np.uint32(
-                0xF0000000)
         is_head = (arr["head"] & np.uint64(1)) == 0
-        sel = np.nonzero(is_slab & is_head & (arr["cache"] != 0))[0]
+        sel = np.nonzero(_is_slab(L, arr["flags"], arr["ptype"]) & is_head &
+                         (arr["cache"] != 0))[0]
         if sel.size:
             pfns.append(sel.astype(np.uint64) + np.uint64(start))
             caches.append(arr["cache"][sel])
@@ -258,14 +267,22 @@ def _cpu_slabs(cache: View) -> Iterator[tuple[int, View]]:
         yield cpu, per_cpu_ptr(cpu_slab, cpu)
 
 
-def _cpu_free(cache: View, decode: Callable[[int], int]) -> set[int]:
-    """Objects on the per-CPU freelists of ``cache``'s active slabs."""
+def _cpu_active_slabs(cache: View) -> Iterator[tuple[int, View, View]]:
+    """``(cpu, struct kmem_cache_cpu *, struct slab *)`` of each CPU whose
+    active slab (``c->slab``; ``c->page`` before 5.17) belongs to ``cache``."""
     L = _layout(cache._k)
-    free: set[int] = set()
     for cpu, c in _cpu_slabs(cache):
         slab = getattr(c, L.cpu_slab_member)
         if slab and slab.slab_cache.address == cache.address:
-            free |= _chase(decode, c.freelist.value(), f"{cache.name.string().decode()} cpu {cpu}")
+            yield cpu, c, slab
+
+
+def _cpu_free(cache: View, decode: Callable[[int], int]) -> set[int]:
+    """Objects on the per-CPU lockless freelists (``c->freelist``) of
+    ``cache``'s active slabs."""
+    free: set[int] = set()
+    for cpu, c, _slab in _cpu_active_slabs(cache):
+        free |= _chase(decode, c.freelist.value(), f"{cache.name.string().decode()} cpu {cpu}")
     return free
 
 
@@ -279,14 +296,25 @@ def _cache_nodes(cache: View) -> Iterator[View]:
 
 
 def slab_cache_usage(cache: View) -> SlabCacheUsage:
-    """Slabs, objects and free objects of ``cache`` (``struct kmem_cache *``),
-    counted as drgn's ``slab_cache_usage()`` does: per-CPU freelists, per-CPU
-    partial slabs and node partial slabs; totals from the node counters
-    (needs CONFIG_SLUB_DEBUG)."""
+    """Slabs, objects and free objects of ``cache`` (``struct kmem_cache *``).
+
+    Free objects are those on each CPU's lockless freelist, those other CPUs
+    freed onto a CPU's active slab (``slab->freelist``, counted as
+    ``objects - inuse`` of that slab: a frozen slab's ``inuse`` drops on each
+    remote free in ``__slab_free()``), and those of per-CPU partial and node
+    partial slabs; totals come from the node counters (needs
+    CONFIG_SLUB_DEBUG).  This is crash's ``kmem -s`` count and equals the
+    number of objects ``slab_cache_allocated_objects()`` finds; drgn's
+    ``slab_cache_usage()`` leaves out the remote frees.
+
+    :raises SlabFreelistError: a corrupt per-CPU freelist or partial list
+    """
     k: Kernel = cache._k
     L = _layout(k)
     decode = _freelist_decoder(cache)
     free = len(_cpu_free(cache, decode))
+    for _cpu, _c, slab in _cpu_active_slabs(cache):
+        free += slab.objects - slab.inuse
     for _cpu, c in _cpu_slabs(cache):
         try:
             partial = c.partial
@@ -327,51 +355,95 @@ def _cache_slabs(cache: View) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any
     return sp.pfn[sel], sp.freelist[sel], sp.counters[sel]
 
 
-def slab_cache_free_objects(cache: View,
-                            errors: list[str] | None = None) -> set[int]:
-    """Addresses of every free object of ``cache``: slab freelists and the
-    per-CPU freelists.  A corrupt freelist is reported in ``errors`` (or
-    raised when ``errors`` is None) and the rest still counted."""
+def _free_objects(cache: View, errors: list[str] | None
+                  ) -> tuple[set[int], set[int]]:
+    """Free objects of ``cache`` and the pfns of the slabs whose freelists are
+    corrupt (whose objects' state is unknown)."""
     decode = _freelist_decoder(cache)
     name = cache.name.string().decode(errors="replace")
-    free: set[int] = set()
-    try:
-        free |= _cpu_free(cache, decode)
-    except (FaultError, SlabFreelistError, ListCycleError) as e:
-        if errors is None:
-            raise
-        errors.append(f"{name}: per-CPU freelist: {e}")
     L = _layout(cache._k)
+    free: set[int] = set()
+    bad: set[int] = set()
+
+    def report(e: Exception, pfn: int) -> None:
+        bad.add(pfn)
+        if errors is None:
+            raise e
+        errors.append(f"{name} slab {L.vmemmap + pfn * L.page_size:#x}: {e}; "
+                      "its objects are left out")
+
+    for cpu, c, slab in _cpu_active_slabs(cache):
+        try:
+            free |= _chase(decode, c.freelist.value(), f"cpu {cpu} lockless freelist")
+        except (FaultError, SlabFreelistError) as e:
+            report(e, (slab.address - L.vmemmap) // L.page_size)
     pfns, fls, _ = _cache_slabs(cache)
     for pfn, fl in zip(pfns.tolist(), fls.tolist()):
         if not fl:
             continue
         try:
-            free |= _chase(decode, fl, f"{name} slab pfn {pfn:#x}")
+            free |= _chase(decode, fl, "freelist")
         except (FaultError, SlabFreelistError) as e:
-            if errors is None:
-                raise
-            errors.append(str(e) if isinstance(e, SlabFreelistError) else
-                          f"{name} slab {L.vmemmap + pfn * L.page_size:#x}: {e}")
-    return free
+            report(e, pfn)
+    return free, bad
+
+
+def slab_cache_free_objects(cache: View,
+                            errors: list[str] | None = None) -> set[int]:
+    """Addresses of every free object of ``cache`` (``struct kmem_cache *``):
+    slab freelists and the per-CPU freelists.  A slab whose freelist is
+    corrupt (a cycle, a pointer out of memory) is reported in ``errors``
+    (or raised when ``errors`` is None) and none of its objects is counted:
+    their state is unknown.
+
+    :raises SlabFreelistError: a corrupt freelist, when ``errors`` is None
+    """
+    free, bad = _free_objects(cache, errors)
+    if not bad:
+        return free
+    # the bad slabs' objects lie in [first, first + objects * size)
+    L = _layout(cache._k)
+    pfns, _fls, cnts = _cache_slabs(cache)
+    sel = np.isin(pfns, np.fromiter(bad, dtype=np.uint64, count=len(bad)))
+    nobj = (cnts[sel] >> np.uint64(L.objects_shift)) & np.uint64(L.objects_mask)
+    starts = _first_objects(cache, pfns[sel])
+    spans = list(zip(starts.tolist(), (starts + nobj * np.uint64(int(cache.size))).tolist()))
+    return {a for a in free if not any(lo <= a < hi for lo, hi in spans)}
+
+
+def _first_objects(cache: View, pfns: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Address of the first object of each slab (head pfns)."""
+    L = _layout(cache._k)
+    out: np.ndarray[Any, Any] = (np.uint64(L.page_offset) + pfns * np.uint64(4096) +
+                                 np.uint64(_red_left_pad(cache)))
+    return out
 
 
 def slab_cache_allocated_objects(cache: View,
                                  errors: list[str] | None = None) -> np.ndarray[Any, Any]:
-    """Sorted addresses of the allocated objects of ``cache`` as a numpy array,
-    equal to drgn's ``slab_cache_for_each_allocated_object()``."""
+    """Sorted addresses of the allocated objects of ``cache`` (``struct
+    kmem_cache *``) as a numpy array of uint64, equal to drgn's
+    ``slab_cache_for_each_allocated_object()``.  The objects of a slab whose
+    freelist is corrupt are left out (crash counts such a slab as holding no
+    allocated object; drgn raises) and the slab is reported in ``errors``.
+
+    :raises SlabFreelistError: a corrupt freelist, when ``errors`` is None
+    """
     L = _layout(cache._k)
     size = int(cache.size)
     pfns, _fls, cnts = _cache_slabs(cache)
     if not pfns.size:
         return np.zeros(0, dtype=np.uint64)
+    free, bad = _free_objects(cache, errors)
+    if bad:
+        keep = ~np.isin(pfns, np.fromiter(bad, dtype=np.uint64, count=len(bad)))
+        pfns, cnts = pfns[keep], cnts[keep]
     nobj = ((cnts >> np.uint64(L.objects_shift)) & np.uint64(L.objects_mask)).astype(np.int64)
-    base = np.uint64(L.page_offset) + pfns * np.uint64(4096) + np.uint64(_red_left_pad(cache))
+    base = _first_objects(cache, pfns)
     # every object of every slab: base[i] + j*size for j < nobj[i]
     starts = np.repeat(base, nobj)
     idx = np.arange(int(nobj.sum()), dtype=np.int64) - np.repeat(np.cumsum(nobj) - nobj, nobj)
     allobj = starts + idx.astype(np.uint64) * np.uint64(size)
-    free = slab_cache_free_objects(cache, errors)
     if free:
         freearr = np.fromiter(free, dtype=np.uint64, count=len(free))
         allobj = allobj[~np.isin(allobj, freearr)]
@@ -410,12 +482,11 @@ def _slab_of(k: Kernel, addr: int) -> tuple[int, int, int, int] | None:
     if head & 1:
         page = head - 1
         pfn = (page - L.vmemmap) // L.page_size
-    if L.marker[0] == "flags":
-        if not (k.read_u64(page) >> L.marker[1]) & 1:
-            return None
-    elif L.marker[0] == "page_type":
-        if (k.read_u32(page + L.marker[1]) >> L.marker[3]) != L.marker[2]:
-            return None
+    flags = np.array([k.read_u64(page)], dtype=np.uint64)
+    ptype = np.array([k.read_u32(page + L.marker[1]) if L.marker[0] != "flags" else 0],
+                     dtype=np.uint32)
+    if not _is_slab(L, flags, ptype)[0]:
+        return None
     cache = k.read_u64(page + L.off_cache)
     if not cache:
         return None
