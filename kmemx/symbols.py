@@ -7,10 +7,12 @@ parsed once and cached per program in ``prog.cache``.
 
 from __future__ import annotations
 
+import difflib
 import struct
+from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["btf_type_names", "symbol_names", "type_names"]
+__all__ = ["btf_type_names", "did_you_mean", "symbol_names", "type_names"]
 
 _BTF_MAGIC = 0xEB9F
 # BTF kinds
@@ -102,13 +104,26 @@ def type_names(prog: Any, tag: str) -> list[str]:
 
 
 def symbol_names(prog: Any) -> list[str]:
-    """Sorted, de-duplicated names of every symbol (cached per program)."""
+    """Sorted, de-duplicated names of every symbol, the modules' included
+    (:func:`kmemx.helpers.kallsyms.use_module_kallsyms`), cached per program."""
     key = "kmemx.symbols.symbol_names"
     cached: list[str] | None = prog.cache.get(key)
     if cached is None:
+        from .helpers.kallsyms import use_module_kallsyms
+
+        use_module_kallsyms(prog)  # modules' symbols too
         try:
             cached = sorted({s.name for s in prog.symbols()})
         except (LookupError, ValueError):
             cached = []
         prog.cache[key] = cached
     return cached
+
+
+def did_you_mean(name: str, choices: Iterable[str], *, prefix: str = "", n: int = 3) -> str:
+    """The hint kmemx appends to an unknown name: ``" (did you mean a, b?)"``
+    with up to ``n`` of ``choices`` closest to ``name`` (:mod:`difflib`'s
+    ratio of at least 0.6), each preceded by ``prefix`` (``"struct "``), or
+    ``""`` when none is close.  Every "did you mean" of kmemx comes from here."""
+    close = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
+    return f" (did you mean {', '.join(prefix + c for c in close)}?)" if close else ""

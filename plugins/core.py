@@ -17,6 +17,7 @@ from kmemx.commands import (
     UsageError,
     arg,
     command,
+    kernel_str,
     objects,
 )
 from kmemx.commands.discovery import loaded_plugins
@@ -39,7 +40,7 @@ def _value(item: Any, field: str) -> Any:
         v = getattr(v, part)
     if hasattr(v, "string") and callable(v.string):
         try:
-            return v.string().decode(errors="replace")
+            return kernel_str(v.string())
         except Exception:
             pass
     return v

@@ -13,59 +13,106 @@ from typing import Any
 
 import drgn
 
-from kmemx.commands import Address, CommandError, Context, Row, TextLine, arg, command, objects
+from kmemx.commands import (
+    Address,
+    CommandError,
+    Context,
+    Name,
+    Row,
+    TextLine,
+    arg,
+    command,
+    did_you_mean,
+    kernel_str,
+    parse_hex,
+    piped_structs,
+    resolve_each,
+)
 from kmemx.errors import UnknownNameError
 from kmemx.helpers import (
     hlist_for_each_entry,
     list_for_each,
+    module_of_address,
     rbtree_inorder_for_each,
+    use_module_kallsyms,
     xa_for_each,
 )
-from kmemx.types import View
+from kmemx.symbols import symbol_names
 
 __all__ = ["parse_address", "split_struct_spec"]
 
 
 def parse_address(ctx: Context, s: str) -> int:
-    """An address from hex (with or without 0x), a symbol, ``symbol+offset``, or
-    the address of a member of a global (``init_task.tasks``, ``init_pid_ns.idr``)."""
+    """An address as crash reads one: hex digits with or without ``0x`` (any
+    number of them), a symbol (the modules' too), ``symbol+offset``, or the
+    address of a member of a global (``init_task.tasks``, ``init_pid_ns.idr``).
+    A word that is both a symbol and hex (``add``) is the symbol.  Raises
+    :class:`CommandError`: unknown symbol (with "did you mean"), or not an
+    address."""
     s = s.strip()
-    m = re.fullmatch(r"([A-Za-z_]\w*)((?:\.\w+|\[\d+\])*)(?:\+(0x[0-9a-fA-F]+|\d+))?", s)
-    if m and not re.fullmatch(r"[0-9a-fA-F]+", s):
-        sym, path, plus = m.groups()
-        if path:
-            try:
-                base = int(ctx.prog[sym].subobject_(path.lstrip(".")).address_ or 0)
-            except KeyError:
-                raise CommandError(f"unknown symbol {sym!r}") from None
-            except LookupError as e:
-                raise CommandError(f"{s}: {e}") from None
-        else:
-            try:
-                base = ctx.prog.symbol(sym).address
-            except LookupError:
-                raise CommandError(f"unknown symbol {sym!r}") from None
-        return base + (int(plus, 0) if plus else 0)
+    m = _SYMBOLIC.fullmatch(s)
+    if m is None:
+        addr = parse_hex(s)
+        if addr is None:
+            raise CommandError(f"invalid address {s!r}")
+        return addr
+    name, sym, path, plus = m.groups()
+    off = int(plus, 0) if plus else 0
     try:
-        return int(s, 16) if not s.startswith(("0x", "0X")) else int(s, 0)
-    except ValueError:
-        raise CommandError(f"invalid address {s!r}") from None
+        return _symbol(ctx, name).address + off  # a name may hold dots: foo.cold
+    except LookupError:
+        pass
+    if path:
+        try:
+            return int(ctx.prog[sym].subobject_(path.lstrip(".")).address_ or 0) + off
+        except KeyError:
+            pass
+        except LookupError as e:
+            raise CommandError(f"{s}: {e}") from None
+    addr = parse_hex(s)
+    if addr is not None:
+        return addr
+    raise CommandError(f"unknown symbol {sym!r}" + did_you_mean(sym, symbol_names(ctx.prog)))
+
+
+#: ``init_task``, ``init_task.tasks``, ``schedule+0x10``: (name, symbol, member path, offset)
+_SYMBOLIC = re.compile(r"(([A-Za-z_]\w*)((?:\.\w+|\[\d+\])*))(?:\+(0x[0-9a-fA-F]+|\d+))?")
+
+
+def _symbol(ctx: Context, name: str) -> drgn.Symbol:
+    """The symbol ``name``, looked up in the modules' symbol tables too;
+    LookupError if there is none."""
+    try:
+        return ctx.prog.symbol(name)
+    except LookupError:
+        use_module_kallsyms(ctx.prog)
+        return ctx.prog.symbol(name)
 
 
 def split_struct_spec(spec: str) -> tuple[str, list[str]]:
-    """``task_struct.pid,comm`` -> (``struct task_struct``, [pid, comm])."""
-    name, _, members = spec.partition(".")
+    """``task_struct.pid,comm`` -> (``struct task_struct``, [pid, comm]); a
+    name given with its tag (``union thread_union``) keeps it."""
+    name, _, members = spec.strip().partition(".")
     if not name.startswith(("struct ", "union ")):
         name = "struct " + name
-    return name, [m for m in members.split(",") if m]
+    return name, [m.strip() for m in members.split(",") if m.strip()]
 
 
 def _resolve_type(ctx: Context, name: str) -> drgn.Type:
+    """The type ``name`` (``struct task_struct``); a ``struct X`` that does
+    not exist may be a ``union X`` or a typedef ``X`` (crash's ``struct`` and
+    ``union`` take either).  CommandError with "did you mean"."""
     from kmemx.types.layout import resolve_type
 
     try:
         return resolve_type(ctx.prog, name)
     except UnknownNameError as e:
+        tag, _, bare = name.partition(" ")
+        for other in ((f"union {bare}", bare) if tag == "struct" and bare else ()):
+            try:
+                return resolve_type(ctx.prog, other)
+            except UnknownNameError:
+                continue
         raise CommandError(str(e)) from None
 
 
@@ -91,7 +138,7 @@ def _fields(ctx: Context, addr: int, type_name: str, members: list[str]) -> list
             while t.kind == drgn.TypeKind.TYPEDEF:
                 t = t.type
             if t.kind == drgn.TypeKind.ARRAY and t.type.size == 1:
-                out.append(v.string_().decode("utf-8", "replace"))
+                out.append(Name(kernel_str(v.string_())))
             elif t.kind == drgn.TypeKind.POINTER:
                 out.append(Address(v.value_()))
             elif t.kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION, drgn.TypeKind.ARRAY):
@@ -244,10 +291,13 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
          struct task_struct ADDR            the whole structure
          struct task_struct.pid,comm ADDR   some members (crash syntax)
          struct task_struct ADDR -m pid,se.vruntime
+         struct task_struct ADDR1 ADDR2 ... several; a bad address is reported, the rest shown
          struct task_struct                 its definition with offsets (-o)
+         ps | filter pid<3 | struct task_struct.pid,comm
+         ADDR: hex (0x optional), a symbol, symbol+offset, or a global's member path.
          """,
          arguments=[arg("type", help="struct name, optionally .member,..."),
-                    arg("address", nargs="?", help="address or symbol"),
+                    arg("addresses", nargs="*", help="addresses or symbols"),
                     arg("-m", dest="members", help="comma-separated members"),
                     arg("-o", dest="offsets", action="store_true",
                         help="show member offsets")],
@@ -257,20 +307,47 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
     if args.members:
         members += [m.strip() for m in args.members.split(",") if m.strip()]
     t = _resolve_type(ctx, name)
-    addrs = [parse_address(ctx, args.address)] if args.address else [
-        int(x.address) for x in objects(input) if isinstance(x, View)]
-    if not addrs:
-        yield from _ptype_lines(ctx, t, args.offsets)
-        return
-    spec = name.replace("struct ", "") + ("." + ",".join(members) if members else "")
-    if members:
-        yield from _emit(ctx, addrs, spec)
-        return
-    for a in addrs:
+    name = t.type_name()
+    dump = not members and not ctx.as_json
+
+    def text(a: int) -> str:
         try:
-            yield TextLine(drgn.Object(ctx.prog, t, address=a).format_())
+            return drgn.Object(ctx.prog, t, address=a).format_()
         except drgn.FaultError as e:
-            raise CommandError(f"struct: cannot read {e.address:#x}") from None
+            raise CommandError(f"struct: {name} at {a:#x}: cannot read {e.address:#x}") from None
+
+    if args.addresses:
+        # each struct is read with its argument: an unreadable one is a bad argument
+        size = t.size or 0
+
+        def resolve(s: str) -> tuple[int, str | None]:
+            a = parse_address(ctx, s)
+            if dump:
+                return a, text(a)
+            try:
+                ctx.k.read(a, size)
+            except drgn.FaultError as e:
+                raise CommandError(f"struct: {name} at {a:#x}: cannot read "
+                                   f"{e.address:#x}") from None
+            return a, None
+        done = list(resolve_each(ctx, args.addresses, resolve))
+    else:
+        done = [(v.address, None) for v in piped_structs(ctx, input, name, "struct")]
+        if not done:
+            yield from _ptype_lines(ctx, t, args.offsets)
+            return
+    if members:
+        spec = name.replace("struct ", "", 1) + "." + ",".join(members)
+        yield from _emit(ctx, [a for a, _ in done], spec)
+        return
+    for a, txt in done:
+        if not dump:
+            yield Row(("ADDRESS", "TYPE"), (Address(a), name), ctx.k.view(t, a))
+            continue
+        try:
+            yield TextLine(txt if txt is not None else text(a))
+        except CommandError as e:
+            ctx.warn(str(e))
 
 
 def _ptype_lines(ctx: Context, t: drgn.Type, offsets: bool) -> Iterator[Any]:
@@ -286,55 +363,126 @@ def _ptype_lines(ctx: Context, t: drgn.Type, offsets: bool) -> Iterator[Any]:
     yield TextLine(f"}}  /* size {lay.size:#x} */")
 
 
-@command("whatis", "display the type of a symbol or the definition of a type",
-         arguments=[arg("name", nargs="+")], aliases=("ptype",))
-def _whatis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    name = " ".join(args.name)
+def _whatis_names(words: list[str]) -> list[str]:
+    """The names in ``whatis`` words: a tag (``struct``, ``union``, ``enum``)
+    goes with the word after it."""
+    names: list[str] = []
+    tag = ""
+    for w in words:
+        if w in ("struct", "union", "enum") and not tag:
+            tag = w + " "
+            continue
+        names.append(tag + w)
+        tag = ""
+    if tag:
+        names.append(tag.strip())
+    return names
+
+
+def _whatis_one(ctx: Context, name: str) -> str:
+    """``whatis`` of one symbol or type name; CommandError if it is neither."""
     try:
         obj = ctx.prog[name]
-        yield TextLine(f"{obj.type_.type_name()} {name};")
-        return
+        return f"{obj.type_.type_name()} {name};"
     except KeyError:
         pass
+    except LookupError as e:
+        raise CommandError(f"whatis: {name}: {e}") from None
     for candidate in (name, f"struct {name}", f"union {name}", f"enum {name}"):
         try:
-            yield TextLine(str(ctx.prog.type(candidate)))
-            return
+            return str(ctx.prog.type(candidate))
         except LookupError:
             continue
-    _resolve_type(ctx, name if " " in name else f"struct {name}")  # raises with suggestions
-    raise CommandError(f"whatis: unknown symbol or type {name!r}")
+        except SyntaxError:
+            break
+    hint = did_you_mean(name, symbol_names(ctx.prog))
+    if not hint:
+        try:
+            _resolve_type(ctx, name if " " in name else f"struct {name}")
+        except CommandError as e:  # "unknown type ... (did you mean struct ...?)"
+            hint = str(e).partition("'")[2].partition("'")[2]
+    raise CommandError(f"whatis: unknown symbol or type {name!r}{hint}")
+
+
+@command("whatis", "display the type of a symbol or the definition of a type",
+         description="""
+         whatis jiffies                 a symbol's type
+         whatis task_struct / whatis struct task_struct   a type's definition
+         whatis jiffies init_task ...   several; an unknown one is reported, the rest shown
+         """,
+         arguments=[arg("name", nargs="+")], aliases=("ptype",))
+def _whatis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    for text in resolve_each(ctx, _whatis_names(args.name), lambda n: _whatis_one(ctx, n)):
+        yield TextLine(text)
+
+
+SYM_COLUMNS = ("ADDRESS", "TYPE", "SYMBOL", "MODULE")
+
+
+def _sym_type(sym: drgn.Symbol) -> str:
+    """nm's letter as far as a symbol tells it: T/t text, D/d data (upper
+    case: global), ``?`` otherwise."""
+    c = {drgn.SymbolKind.FUNC: "t", drgn.SymbolKind.IFUNC: "i", drgn.SymbolKind.OBJECT: "d",
+         drgn.SymbolKind.TLS: "d", drgn.SymbolKind.COMMON: "c"}.get(sym.kind, "?")
+    return c.upper() if sym.binding != drgn.SymbolBinding.LOCAL else c
+
+
+def _sym_row(ctx: Context, addr: int, sym: drgn.Symbol, label: str) -> Row:
+    mod = module_of_address(ctx.prog, sym.address)
+    return Row(SYM_COLUMNS, (Address(addr), _sym_type(sym), Name(label),
+                             Name(mod) if mod else None), sym)
+
+
+def _sym_of_address(ctx: Context, addr: int) -> Row:
+    try:
+        sym = ctx.prog.symbol(addr)
+    except LookupError:
+        problems = use_module_kallsyms(ctx.prog).problems
+        why = f" (unreadable module symbol tables: {'; '.join(problems)})" if problems else ""
+        raise CommandError(f"sym: no symbol contains {addr:#x}{why}") from None
+    off = addr - sym.address
+    return _sym_row(ctx, addr, sym, sym.name + (f"+{off}" if off else ""))  # crash: decimal
+
+
+def _sym_one(ctx: Context, s: str) -> Row:
+    """The row for one ``sym`` argument: a symbol name, ``name+offset``, or an
+    address in hex (``0x`` optional, any length); CommandError if none."""
+    s = s.strip()
+    addr = parse_hex(s) if s.startswith(("0x", "0X")) else None
+    if addr is not None:
+        return _sym_of_address(ctx, addr)
+    name, plus, off = s.partition("+")
+    try:
+        sym = _symbol(ctx, name)
+    except LookupError:
+        addr = parse_hex(s)
+        if addr is not None:
+            return _sym_of_address(ctx, addr)
+        raise CommandError(f"sym: unknown symbol {name!r}"
+                           + did_you_mean(name, symbol_names(ctx.prog))) from None
+    if plus:
+        try:
+            return _sym_of_address(ctx, sym.address + int(off, 0))
+        except ValueError:
+            raise CommandError(f"sym: bad offset in {s!r}") from None
+    return _sym_row(ctx, sym.address, sym, sym.name)
 
 
 @command("sym", "translate a symbol to its address or an address to a symbol",
+         description="""
+         sym jiffies              a symbol's address and type (T/t text, D/d data)
+         sym ffffffffc0a01000     the symbol containing an address, as name+offset
+                                  (0x optional; module addresses are named from the
+                                  module's in-memory symbol table when its debug info
+                                  is missing, as crash does)
+         sym schedule+0x10        the symbol at an offset from another
+         sym jiffies 0x10 ...     several: a line each; a bad one is reported, the rest shown
+         """,
          arguments=[arg("names", nargs="+", help="symbol name or address")],
-         columns=("ADDRESS", "TYPE", "SYMBOL"))
+         columns=SYM_COLUMNS)
 def _sym(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    kinds = {drgn.SymbolKind.FUNC: "T", drgn.SymbolKind.OBJECT: "D"}
-    for s in args.names:
-        if re.fullmatch(r"(0x)?[0-9a-fA-F]{6,16}", s):
-            addr = int(s, 16)
-            try:
-                sym = ctx.prog.symbol(addr)
-            except LookupError:
-                raise CommandError(f"sym: no symbol contains {addr:#x}") from None
-            off = addr - sym.address
-            label = sym.name + (f"+{off}" if off else "")
-            yield Row(("ADDRESS", "TYPE", "SYMBOL"),
-                      (Address(addr), kinds.get(sym.kind, "?"), label))
-        else:
-            try:
-                sym = ctx.prog.symbol(s)
-            except LookupError:
-                import difflib
-
-                from kmemx.symbols import symbol_names
-
-                close = difflib.get_close_matches(s, symbol_names(ctx.prog), n=3)
-                hint = f" (did you mean {', '.join(close)}?)" if close else ""
-                raise CommandError(f"sym: unknown symbol {s!r}{hint}") from None
-            yield Row(("ADDRESS", "TYPE", "SYMBOL"),
-                      (Address(sym.address), kinds.get(sym.kind, "?"), sym.name))
+    use_module_kallsyms(ctx.prog)
+    yield from resolve_each(ctx, args.names, lambda s: _sym_one(ctx, s))
 
 
 _PRINTABLE = set(string.printable.encode()) - set(b"\t\n\r\x0b\x0c")

@@ -22,9 +22,8 @@ from kmemx.commands import (
     TextLine,
     arg,
     command,
-    objects,
 )
-from kmemx.commands.cells import Size
+from kmemx.commands.cells import Size, kernel_str
 from kmemx.helpers.mm import PAGE_SIZE, rss_pages, task_cpu, totalram_pages
 from kmemx.helpers.sched import for_each_task, state_to_char, task_state_member
 from kmemx.types import View, per_cpu
@@ -181,7 +180,7 @@ class _PsReader:
         if c is None:
             if len(self.comms) > 65536:
                 self.comms.clear()
-            c = (KthreadComm if kthread else Comm)(comm.decode("utf-8", "replace"))
+            c = (KthreadComm if kthread else Comm)(kernel_str(comm))
             self.comms[(comm, kthread)] = c
         return c
 
@@ -214,34 +213,47 @@ def _with_raw(batches: Iterator[list[View]], reader: _PsReader
 
 
 def find_task(ctx: Context, pid: int) -> View:
-    """The task with ``pid`` (``find_task()``), or CommandError."""
+    """The ``struct task_struct`` view of the task with ``pid``
+    (``find_task()``; PID 0: CPU 0's idle task).  Raises CommandError."""
     from drgn.helpers.linux.pid import find_task as drgn_find_task
 
     if pid == 0:
-        return idle_tasks(ctx)[0]
+        return idle_tasks(ctx)[0].deref()
     t = drgn_find_task(ctx.prog, pid)
     if not t:
         raise CommandError(f"no task with PID {pid}")
     return ctx.k.view("struct task_struct", int(t.value_()))
 
 
-def resolve_tasks(ctx: Context, specs: list[str]) -> list[View]:
-    """Tasks from crash-style arguments: PIDs, task addresses (hex)."""
-    out = []
-    for s in specs:
-        if re.fullmatch(r"\d+", s):
-            out.append(find_task(ctx, int(s)))
-        elif re.fullmatch(r"(0x)?[0-9a-fA-F]{8,16}", s):
-            addr = int(s, 16)
-            t = ctx.k.view("struct task_struct", addr)
-            try:
-                t.pid  # noqa: B018 - probe that the address is readable
-            except drgn.FaultError:
-                raise CommandError(f"invalid task address {addr:#x}") from None
-            out.append(t)
-        else:
-            raise CommandError(f"not a PID or task address: {s!r}")
-    return out
+def resolve_tasks(ctx: Context, specs: Iterable[str]) -> list[View]:
+    """``struct task_struct`` views from crash-style arguments: PIDs (decimal;
+    0 is every CPU's idle task, as in crash) and task addresses (hex, ``0x``
+    optional).  A bad argument is reported (``ctx.warn``) and left out;
+    CommandError when every one is bad (see
+    :func:`kmemx.commands.resolve_each`)."""
+    from drgn.helpers.linux.pid import find_task as drgn_find_task
+
+    from kmemx.commands import parse_task_spec, resolve_each
+
+    def tasks_of(spec: str) -> list[View]:
+        kind, n = parse_task_spec(spec)
+        if kind == "pid":
+            return [t.deref() for t in idle_tasks(ctx)] if n == 0 else [find_task(ctx, n)]
+        # a task address is one of the tasks: its PID finds it (crash: its task table)
+        t = ctx.k.view("struct task_struct", n)
+        try:
+            pid = t.pid
+            if pid == 0:
+                ok = any(i.address == n for i in idle_tasks(ctx))
+            else:
+                ok = drgn_find_task(ctx.prog, pid).value_() == n
+        except (drgn.FaultError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise CommandError(f"invalid task address {n:#x}")
+        return [t]
+
+    return [t for ts in resolve_each(ctx, specs, tasks_of) for t in ts]
 
 
 @command("ps", "display process status information",
@@ -368,15 +380,25 @@ def _pstree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
 
 
 def _header(ctx: Context, t: View) -> str:
+    """crash's task header: ``PID: 1  TASK: ...  CPU: 0  COMMAND: "init"``."""
     return (f"PID: {t.pid:<6}  TASK: {t.address:x}  CPU: {task_cpu(t)}  "
-            f"COMMAND: \"{t.comm.string().decode('utf-8', 'replace')}\"")
+            f"COMMAND: \"{kernel_str(t.comm.string())}\"")
 
 
 def _member_text(obj: drgn.Object, path: str) -> str:
+    """``  path = value`` for member ``path`` of the struct ``obj`` (a
+    ``struct task_struct``, not a pointer).  CommandError for an unknown
+    member, with "did you mean"."""
     try:
         sub = obj.subobject_(path)
     except (LookupError, AttributeError) as e:
-        raise CommandError(f"{obj.type_.type_name()} has no member {path!r}: {e}") from None
+        from kmemx.commands import did_you_mean
+        from kmemx.types import layout_for
+
+        first = re.split(r"[.\[]", path, maxsplit=1)[0]
+        members = layout_for(obj.prog_, obj.type_).members
+        hint = did_you_mean(first, members) if first not in members else f": {e}"
+        raise CommandError(f"{obj.type_.type_name()} has no member {path!r}{hint}") from None
     return f"  {path} = {sub.format_(type_name=False)}"
 
 
@@ -391,14 +413,16 @@ def _member_text(obj: drgn.Object, path: str) -> str:
                     arg("-m", "--members", help="comma-separated member paths")],
          takes_input=True, enabled=_enabled)
 def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    tasks = resolve_tasks(ctx, args.tasks) if args.tasks else [
-        x for x in objects(input) if isinstance(x, View)]
+    from kmemx.commands import piped_structs
+
+    tasks = resolve_tasks(ctx, args.tasks) if args.tasks else list(
+        piped_structs(ctx, input, "struct task_struct", "task"))
     if not tasks and not args.tasks:
         tasks = [_default_task(ctx)]
-    members = [m.strip() for m in args.members.split(",")] if args.members else []
+    members = [m.strip() for m in args.members.split(",") if m.strip()] if args.members else []
     for t in tasks:
         try:
-            obj = t.to_drgn()
+            obj = t.to_drgn()  # struct task_struct: resolve_tasks/piped_structs give structs
             yield TextLine(_header(ctx, t))
             if members:
                 for m in members:
@@ -410,21 +434,34 @@ def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
 
 
 def _default_task(ctx: Context) -> View:
+    """The ``struct task_struct`` view of the panic task, else of CPU 0's
+    current task (crash's default context)."""
     try:
         thread = ctx.prog.crashed_thread()
         return ctx.k.view("struct task_struct", int(thread.object.value_()))
     except (ValueError, LookupError, drgn.FaultError):
         rq = per_cpu(ctx.k.object("runqueues"), 0)
-        return rq.curr
+        curr: View = rq.curr.deref()
+        return curr
 
 
-def _frame_line(i: int, frame: drgn.StackFrame) -> str:
-    name = frame.name or "???"
+def _frame_line(i: int, frame: drgn.StackFrame, module: str | None = None) -> str:
+    """crash's frame line: `` #1 [SP] name at PC``, then the source line when
+    there is debug info, and `` [module]`` for a module's function (whose
+    name may come from the module's in-memory symbol table)."""
+    name = frame.name
+    if name is None:
+        try:
+            name = frame.symbol().name
+        except LookupError:
+            name = "???"
     try:
         sp = f"{frame.sp:x}"
     except (LookupError, ValueError):
         sp = "?"
     line = f" #{i:<2} [{sp}] {name} at {frame.pc:x}"
+    if module:
+        line += f" [{module}]"
     try:
         filename, lineno, _col = frame.source()
         line += f"  {filename}:{lineno}"
@@ -446,29 +483,38 @@ def _frame_line(i: int, frame: drgn.StackFrame) -> str:
                     arg("-a", action="store_true", help="every CPU's current task")],
          takes_input=True, enabled=_enabled)
 def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from kmemx.commands import piped_structs
+    from kmemx.helpers.kallsyms import module_of_address, use_module_kallsyms
+
     if args.a:
         rqs = ctx.k.object("runqueues")
-        tasks = [per_cpu(rqs, cpu).curr for cpu in _cpus(ctx)]
+        tasks = [per_cpu(rqs, cpu).curr.deref() for cpu in _cpus(ctx)]
     elif args.tasks:
         tasks = resolve_tasks(ctx, args.tasks)
     else:
-        tasks = [x for x in objects(input) if isinstance(x, View)] or [_default_task(ctx)]
+        tasks = list(piped_structs(ctx, input, "struct task_struct", "bt")) or [
+            _default_task(ctx)]
+    use_module_kallsyms(ctx.prog)  # names module frames without the module's debug info
     for n, t in enumerate(tasks):
         if n:
             yield TextLine("")
-        yield TextLine(_header(ctx, t))
-        if t.exit_state & (EXIT_ZOMBIE | EXIT_DEAD):
-            yield TextLine("  (no kernel stack: the task is a zombie; it has exited)")
+        try:
+            yield TextLine(_header(ctx, t))
+            if t.exit_state & (EXIT_ZOMBIE | EXIT_DEAD):
+                yield TextLine("  (no kernel stack: the task is a zombie; it has exited)")
+                continue
+        except drgn.FaultError as e:
+            ctx.warn(f"task {t.address:#x}: {e}")
             continue
         try:
-            trace = ctx.prog.stack_trace(t.address_of().to_drgn())
+            trace = ctx.prog.stack_trace(t.to_drgn().address_of_())
         except (ValueError, LookupError, drgn.FaultError) as e:
             yield TextLine(f"  (no stack trace: {e})")
             continue
         for i, frame in enumerate(trace):
             if frame.pc < 1 << 63:  # user space: crash stops at the syscall entry too
                 break
-            yield TextLine(_frame_line(i, frame))
+            yield TextLine(_frame_line(i, frame, module_of_address(ctx.prog, frame.pc)))
 
 
 _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",
@@ -482,20 +528,27 @@ _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",
 def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.fs import d_path
 
-    tasks = resolve_tasks(ctx, args.tasks) if args.tasks else [
-        x for x in objects(input) if isinstance(x, View)]
-    if not tasks:
-        raise CommandError("files: give a PID or task address")
+    from kmemx.commands import piped_structs
+
+    tasks = resolve_tasks(ctx, args.tasks) if args.tasks else list(
+        piped_structs(ctx, input, "struct task_struct", "files"))
+    if not tasks and not args.tasks:
+        tasks = [_default_task(ctx)]  # crash: the current context
     cols = ("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH")
     for t in tasks:
-        if not ctx.as_json:
-            yield TextLine(_header(ctx, t))
-        files = t.files
-        if not files:
+        try:
+            if not ctx.as_json:
+                yield TextLine(_header(ctx, t))
+            files = t.files
+            if not files:
+                continue
+            fdt = files.fdt
+            fds = fdt.fd
+            max_fds = fdt.max_fds
+        except drgn.FaultError as e:
+            ctx.warn(f"task {t.address:#x}: {e}")
             continue
-        fdt = files.fdt
-        fds = fdt.fd
-        for fd in range(fdt.max_fds):
+        for fd in range(max_fds):
             try:
                 faddr = ctx.k.read_u64(fds.value() + 8 * fd)
                 if not faddr:
@@ -505,7 +558,7 @@ def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                 inode = f.f_inode
                 typ = _S_IFMT.get(inode.i_mode & 0o170000, "?") if inode else "?"
                 try:
-                    path = d_path(f.f_path.to_drgn().address_of_()).decode("utf-8", "replace")
+                    path = kernel_str(d_path(f.f_path.to_drgn().address_of_()))
                 except (ValueError, drgn.FaultError, LookupError):
                     path = "?"
                 yield Row(cols, (fd, Address(faddr), Address(dentry.address),

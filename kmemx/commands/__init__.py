@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from ..kernel import Kernel
-from .cells import Address, Hex, Name, Percent, Size
+from .arguments import did_you_mean, parse_hex, parse_task_spec, piped_structs, resolve_each
+from .cells import Address, Hex, Name, Percent, Size, kernel_bytes, kernel_str
 from .context import Context
 from .discovery import LoadedPlugin, load_plugins, loaded_plugins
 from .errors import CommandError, UsageError
-from .output import render, render_json, render_table
+from .output import render, render_json, render_table, surrogate_safe
 from .pipeline import Pipeline, objects, parse_pipeline, run_pipeline, run_shell
 from .registry import REGISTRY, Command, Registry, arg, command
 from .rows import Row, Table, TextLine
@@ -43,16 +44,24 @@ __all__ = [
     "UsageError",
     "arg",
     "command",
+    "did_you_mean",
     "execute",
+    "kernel_bytes",
+    "kernel_str",
     "load_plugins",
     "loaded_plugins",
     "objects",
+    "parse_hex",
     "parse_pipeline",
+    "parse_task_spec",
+    "piped_structs",
     "render",
     "render_json",
     "render_table",
+    "resolve_each",
     "run_pipeline",
     "run_shell",
+    "surrogate_safe",
 ]
 
 

@@ -1,10 +1,33 @@
-"""Typed table cells: what a command's row holds, rendered by the output layer."""
+"""Typed table cells: what a command's row holds, rendered by the output layer.
+
+Kernel byte strings (a comm, a symbol or slab cache name, a path) are not
+always UTF-8.  The one rule for them: :func:`kernel_str` decodes them as
+UTF-8 with Python's ``surrogateescape`` (PEP 383), so each byte that is not
+UTF-8 becomes a lone surrogate U+DC80..U+DCFF and nothing is lost.  Text
+output writes those back as the original bytes (see
+:func:`kmemx.commands.output.surrogate_safe`); JSON output, which is ASCII,
+writes them as ``\\udcXX`` escapes, which ``json.loads`` turns back into the
+same string (and :func:`kernel_bytes` into the same bytes).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Address", "Cell", "Hex", "Name", "Percent", "Size", "cell_json", "cell_text"]
+__all__ = ["Address", "Cell", "Hex", "Name", "Percent", "Size", "cell_json", "cell_text",
+           "kernel_bytes", "kernel_str"]
+
+
+def kernel_str(b: bytes) -> str:
+    """Kernel bytes (``char comm[16]``, a ``const char *`` name...) as ``str``,
+    losslessly: UTF-8, and each other byte as the lone surrogate that
+    ``surrogateescape`` gives it.  Never raises."""
+    return b.decode("utf-8", "surrogateescape")
+
+
+def kernel_bytes(s: str) -> bytes:
+    """The kernel bytes of a string made by :func:`kernel_str` (the inverse)."""
+    return s.encode("utf-8", "surrogateescape")
 
 
 class Address(int):
@@ -47,7 +70,7 @@ class Percent(float):
 
 
 class Name(str):
-    """A name (comm, cache, symbol)."""
+    """A name (comm, cache, symbol); from kernel bytes: ``Name(kernel_str(b))``."""
 
     __slots__ = ()
 
@@ -59,7 +82,7 @@ def cell_text(v: Cell) -> str:
     if v is None:
         return "-"
     if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
+        return kernel_str(v)
     if isinstance(v, bool):
         return "yes" if v else "no"
     return str(v)
@@ -79,7 +102,7 @@ def cell_json(v: Cell) -> Any:
     if isinstance(v, float):
         return float(v)
     if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
+        return kernel_str(v)
     if isinstance(v, (list, tuple)):
         return [cell_json(x) for x in v]
     if isinstance(v, str):

@@ -5,14 +5,15 @@ Commands never print; the CLI and the REPL call :func:`render`.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import IO, Any
 
 from .cells import Address, Size, cell_text
 from .rows import Row, TextLine
 
-__all__ = ["render", "render_json", "render_table"]
+__all__ = ["render", "render_json", "render_table", "surrogate_safe"]
 
 
 def _align_right(v: Any) -> bool:
@@ -59,7 +60,23 @@ def render_json(items: Iterable[Any]) -> str:
             out.append({"address": f"{int(it.address):#x}", "type": it.type.type_name()})
         else:
             out.append(str(it))
-    return json.dumps(out, indent=1)
+    # ASCII: a kernel byte that is not UTF-8 (a lone surrogate, see
+    # kmemx.commands.cells) is written as a \udcXX escape, which json.loads
+    # reads back as the same string
+    return json.dumps(out, indent=1, ensure_ascii=True)
+
+
+def surrogate_safe(stream: IO[str]) -> IO[str]:
+    """``stream``, set up to write kmemx text losslessly: each lone surrogate
+    U+DC80..U+DCFF (a kernel byte that is not UTF-8, see
+    :func:`kmemx.commands.cells.kernel_str`) is written as the byte it stands
+    for (``errors="surrogateescape"``), so a comm or path with such bytes
+    reaches a file or pipe unchanged instead of raising UnicodeEncodeError.
+    Streams other than :class:`io.TextIOWrapper` are returned as they are."""
+    if isinstance(stream, io.TextIOWrapper) and stream.errors not in (
+            "surrogateescape", "surrogatepass", "backslashreplace"):
+        stream.reconfigure(errors="surrogateescape")
+    return stream
 
 
 def render(items: Iterable[Any], as_json: bool = False) -> Iterator[str]:

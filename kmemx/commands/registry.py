@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..symbols import did_you_mean
 from .errors import UsageError
 
 if TYPE_CHECKING:
@@ -38,13 +38,18 @@ class _Parser(argparse.ArgumentParser):
         if "unrecognized arguments" in message:
             opts = [o for a in self._actions for o in a.option_strings] + ["--json"]
             bad = message.split(":", 1)[1].split()
-            hints = [difflib.get_close_matches(b, opts, n=1) for b in bad if b.startswith("-")]
-            hint = next((f" (did you mean {h[0]}?)" for h in hints if h), "")
+            hints = (did_you_mean(b, opts, n=1) for b in bad if b.startswith("-"))
+            hint = next((h for h in hints if h), "")
             raise UsageError(f"{self.prog}: {message}{hint}")
         raise UsageError(f"{self.prog}: {message}")
 
     def exit(self, status: int = 0, message: str | None = None) -> Any:
         raise _HelpShown(message or "")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        """Print nothing: ``-h`` (argparse prints the help, then exits) makes
+        :meth:`Command.parse` return None, and the caller shows
+        :meth:`Command.help` as the command's output, once."""
 
 
 class _HelpShown(Exception):
@@ -120,9 +125,7 @@ class Registry:
         key = self._aliases.get(name, name)
         cmd = self.commands.get(key)
         if cmd is None:
-            close = difflib.get_close_matches(name, self.names(), n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise UsageError(f"unknown command '{name}'{hint}")
+            raise UsageError(f"unknown command '{name}'" + did_you_mean(name, self.names()))
         return cmd
 
     def enabled(self, prog: Any) -> list[Command]:

@@ -6,6 +6,7 @@ the bad address (or :class:`~kmemx.helpers.list.ListCycleError`).
 """
 
 from .bulk import numpy_dtype, read_struct_array
+from .kallsyms import ModuleKallsyms, module_of_address, use_module_kallsyms
 from .list import (
     ListCycleError,
     hlist_for_each_entry,
@@ -20,6 +21,7 @@ from .xarray import idr_for_each, radix_tree_for_each, xa_for_each
 
 __all__ = [
     "ListCycleError",
+    "ModuleKallsyms",
     "hlist_for_each_entry",
     "idr_for_each",
     "list_count",
@@ -27,6 +29,7 @@ __all__ = [
     "list_for_each_entry",
     "list_for_each_entry_reverse",
     "llist_for_each_entry",
+    "module_of_address",
     "numpy_dtype",
     "radix_tree_for_each",
     "rb_first",
@@ -34,5 +37,6 @@ __all__ = [
     "rbtree_inorder_for_each",
     "rbtree_inorder_for_each_entry",
     "read_struct_array",
+    "use_module_kallsyms",
     "xa_for_each",
 ]

@@ -16,6 +16,7 @@ from .view import (
     make_view,
     per_cpu,
     per_cpu_ptr,
+    struct_view,
     view_of_object,
 )
 
@@ -34,5 +35,6 @@ __all__ = [
     "per_cpu",
     "per_cpu_ptr",
     "resolve_type",
+    "struct_view",
     "view_of_object",
 ]

@@ -8,7 +8,6 @@ is full of them) so every reachable member name maps to one
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -16,6 +15,7 @@ import drgn
 from drgn import TypeKind
 
 from ..errors import UnknownNameError
+from ..symbols import did_you_mean
 
 __all__ = ["Layout", "Member", "UnknownMemberError", "layout_for", "resolve_type", "strip"]
 
@@ -32,7 +32,7 @@ class UnknownMemberError(UnknownNameError, AttributeError):
 
     def __str__(self) -> str:
         return (f"{self.type_name} has no member '{self.member_name}'"
-                + _suggest(self.member_name, self._choices))
+                + did_you_mean(self.member_name, self._choices))
 
 
 _COMPOUND = (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS)
@@ -43,11 +43,6 @@ def strip(t: drgn.Type) -> drgn.Type:
     while t.kind == TypeKind.TYPEDEF:
         t = t.type
     return t.unqualified()
-
-
-def _suggest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 def resolve_type(prog: drgn.Program, type: Any) -> drgn.Type:
@@ -70,9 +65,7 @@ def resolve_type(prog: drgn.Program, type: Any) -> drgn.Type:
     if tag in ("struct", "union", "enum") and bare:
         names = _type_names(prog, tag)
         raise UnknownNameError(f"unknown type '{type}'"
-                               + _suggest(bare, names).replace("(did you mean ",
-                                                              f"(did you mean {tag} ")
-                               .replace(", ", f", {tag} ")) from None
+                               + did_you_mean(bare, names, prefix=f"{tag} ")) from None
     raise UnknownNameError(f"unknown type '{type}'") from None
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "make_view",
     "per_cpu",
     "per_cpu_ptr",
+    "struct_view",
     "value_reader",
     "view_of_object",
 ]
@@ -673,13 +674,10 @@ def global_view(k: Kernel, name: str) -> Any:
     try:
         obj = k.prog[name]
     except KeyError:
-        import difflib
+        from ..symbols import did_you_mean, symbol_names
 
-        from ..symbols import symbol_names
-
-        close = difflib.get_close_matches(name, symbol_names(k.prog), n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UnknownNameError(f"unknown symbol '{name}'{hint}") from None
+        raise UnknownNameError(f"unknown symbol '{name}'"
+                               + did_you_mean(name, symbol_names(k.prog))) from None
     return view_of_object(obj)
 
 
@@ -699,6 +697,30 @@ def view_of_object(obj: drgn.Object) -> Any:
     if s.kind == TypeKind.ARRAY:
         raise TypeError("cannot view an array value that is not in memory")
     return obj.value_()
+
+
+def struct_view(x: Any) -> View | None:
+    """The struct view ``x`` stands for, always of one kind (a view of the
+    struct, not of a pointer to it): a struct view itself, the struct a
+    pointer view points to (``*p``, also when NULL: reading it faults), the
+    view of a :class:`drgn.Object` of a struct type in memory or of a pointer
+    to one; None for anything else (an integer, an array, a scalar).
+
+    Commands get piped objects in this form (``ps`` rows hold
+    ``struct task_struct *`` views for idle tasks, struct views for the
+    others), so ``to_drgn()`` is always the struct and ``address`` its
+    address."""
+    if isinstance(x, drgn.Object):
+        s = strip(x.type_)
+        if s.kind == TypeKind.POINTER and strip(s.type).kind in _COMPOUND:
+            return view_class(kernel_of(x.prog_), strip(s.type))(kernel_of(x.prog_),
+                                                                  int(x.value_()))
+        if s.kind in _COMPOUND and x.address_ is not None:
+            return view_class(kernel_of(x.prog_), s)(kernel_of(x.prog_), int(x.address_))
+        return None
+    if isinstance(x, View):
+        return x.deref() if x._is_pointer else x
+    return None
 
 
 def container_of(ptr: Any, type: Any, member: str) -> View:

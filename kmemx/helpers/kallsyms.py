@@ -1,0 +1,124 @@
+"""Symbols of loaded modules from their in-memory symbol tables (kallsyms).
+
+drgn names an address from debug info: the vmlinux's, and a module's only
+when its ``.ko`` (with debug info) is found.  Without it, a module's text and
+data have no name, while the kernel keeps each module's ELF symbol table in
+memory for /proc/kallsyms (``struct module->kallsyms``, ``CONFIG_KALLSYMS``),
+which crash reads.  :func:`use_module_kallsyms` gives a drgn Program those
+symbols, as a symbol finder consulted after drgn's own (so debug info, when
+there is some, still wins): ``prog.symbol(addr)``, ``prog.symbols()``,
+stack-trace frame names and everything built on them then know module
+symbols.  The tables are read on first need, once per program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import drgn
+from drgn.helpers.linux.kallsyms import module_kallsyms
+from drgn.helpers.linux.module import for_each_module, module_address_regions
+
+__all__ = ["ModuleKallsyms", "module_kallsyms_state", "module_of_address",
+           "use_module_kallsyms"]
+
+#: the name of the symbol finder registered by :func:`use_module_kallsyms`
+FINDER_NAME = "kmemx-module-kallsyms"
+_CACHE_KEY = "kmemx.helpers.kallsyms.state"
+
+
+@dataclass
+class ModuleKallsyms:
+    """What :func:`use_module_kallsyms` read from a program's modules."""
+
+    #: the modules' address ranges: (start, end, module name), sorted
+    regions: list[tuple[int, int, str]] = field(default_factory=list)
+    #: how many symbols the finder holds
+    symbols: int = 0
+    #: one message per module (or per module list walk) that could not be read
+    problems: list[str] = field(default_factory=list)
+
+
+def _modules_with_debug_info(prog: drgn.Program) -> set[str]:
+    """Names of the loadable modules whose debug info drgn has loaded: their
+    symbols come from drgn's own finder."""
+    names: set[str] = set()
+    try:
+        for m in prog.modules():
+            if (isinstance(m, drgn.RelocatableModule) and m.debug_file_path is not None
+                    and m.name != "kernel"):
+                names.add(m.name)
+    except (AttributeError, LookupError, ValueError):
+        pass
+    return names
+
+
+def _read(prog: drgn.Program) -> tuple[ModuleKallsyms, list[drgn.Symbol]]:
+    state = ModuleKallsyms()
+    symbols: list[drgn.Symbol] = []
+    skip = _modules_with_debug_info(prog)
+    try:
+        modules = list(for_each_module(prog))
+    except (LookupError, drgn.FaultError, ValueError) as e:
+        # no "modules" list (CONFIG_MODULES=n) is not a problem; a bad one is
+        if not isinstance(e, LookupError):
+            state.problems.append(f"module list: {e}")
+        return state, symbols
+    for mod in modules:
+        try:
+            name = mod.name.string_().decode("utf-8", "surrogateescape")
+            for start, size in module_address_regions(mod):
+                if size:
+                    state.regions.append((start, start + size, name))
+            if name in skip:
+                continue
+            symbols.extend(module_kallsyms(mod))
+        except AttributeError:
+            return state, []  # no struct module->kallsyms: CONFIG_KALLSYMS=n
+        except (drgn.FaultError, ValueError, LookupError, UnicodeDecodeError) as e:
+            state.problems.append(f"module at {mod.value_():#x}: symbol table: {e}")
+    state.regions.sort()
+    state.symbols = len(symbols)
+    return state, symbols
+
+
+def use_module_kallsyms(prog: drgn.Program) -> ModuleKallsyms:
+    """Make ``prog`` name module addresses from the modules' in-memory symbol
+    tables: the first call reads them (``struct module->kallsyms`` of each
+    module on the ``modules`` list, as drgn's
+    :func:`~drgn.helpers.linux.kallsyms.load_module_kallsyms` does, minus the
+    modules whose debug info drgn has loaded) and registers them as the
+    symbol finder ``kmemx-module-kallsyms``, enabled after drgn's own
+    finders; later calls return what the first one read.
+
+    Never raises for bad memory: a module whose table cannot be read is left
+    out and listed in the result's ``problems``."""
+    state: ModuleKallsyms | None = prog.cache.get(_CACHE_KEY)
+    if state is not None:
+        return state
+    state, symbols = _read(prog)
+    prog.cache[_CACHE_KEY] = state
+    if symbols:
+        try:
+            prog.register_symbol_finder(FINDER_NAME, drgn.SymbolIndex(symbols),
+                                        enable_index=-1)
+        except ValueError:  # registered already (the cache was cleared)
+            pass
+    return state
+
+
+def module_kallsyms_state(prog: drgn.Program) -> ModuleKallsyms | None:
+    """What :func:`use_module_kallsyms` read, or None before its first call."""
+    state: ModuleKallsyms | None = prog.cache.get(_CACHE_KEY)
+    return state
+
+
+def module_of_address(prog: drgn.Program, address: int) -> str | None:
+    """The name of the loaded module whose memory (text, data, read-only
+    data; not per-cpu) holds ``address``, or None (vmlinux, or no module)."""
+    for start, end, name in use_module_kallsyms(prog).regions:
+        if start <= address < end:
+            return name
+        if start > address:
+            break
+    return None
