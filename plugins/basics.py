@@ -9,18 +9,116 @@ from typing import Any
 import drgn
 
 from kmemx.commands import Address, Context, Name, Row, TextLine, arg, command
-from kmemx.helpers.mm import PAGE_SIZE, totalram_pages
+from kmemx.helpers.mm import PAGE_SIZE
+from kmemx.types import View
 
 __all__: list[str] = []
 
 
-def _uptime_s(ctx: Context) -> int | None:
-    from drgn.helpers.linux.timekeeping import uptime
+#: x86-64 (crash's PAGESIZE())
+_GiB, _MiB, _KiB = 1 << 30, 1 << 20, 1 << 10
+#: kernel/sched/loadavg.c: avenrun[] is fixed point with FSHIFT fraction bits
+_FSHIFT = 11
+_FIXED_1 = 1 << _FSHIFT
+
+
+def memory_text(total: int) -> str:
+    """crash's ``sys`` MEMORY for ``total`` bytes of node memory: rounded up to the
+    next GiB when that is at most 64 MiB away (crash's get_memory_size()), then
+    shown as crash's pages_to_size() does: one decimal, ``.0`` dropped."""
+    next_gig = -(-total // _GiB) * _GiB
+    if next_gig - total <= 64 * _MiB:
+        total = next_gig
+    if total == 0:
+        return "0"
+    if total >= _GiB:
+        text = f"{total / _GiB:.1f} GB"
+    elif total >= _MiB:
+        text = f"{total / _MiB:.1f} MB"
+    else:
+        return f"{total // _KiB} KB"
+    return text.replace(".0 ", " ")
+
+
+def loadavg_text(avenrun: tuple[int, int, int]) -> str:
+    """``avenrun[]`` as /proc/loadavg and crash print it (LOAD_INT/LOAD_FRAC of the
+    value rounded at the second decimal)."""
+    parts = []
+    for v in avenrun:
+        v += _FIXED_1 // 200
+        parts.append(f"{v >> _FSHIFT}.{((v & (_FIXED_1 - 1)) * 100) >> _FSHIFT:02}")
+    return ", ".join(parts)
+
+
+def uptime_text(seconds: int) -> str:
+    """crash's convert_time(): ``HH:MM:SS``, with ``N days, `` in front from one day on."""
+    days, rest = divmod(seconds, 86400)
+    text = f"{rest // 3600:02}:{rest // 60 % 60:02}:{rest % 60:02}"
+    return f"{days} days, {text}" if days else text
+
+
+def date_text(epoch: int) -> str:
+    """Wall-clock seconds in local time, as crash's ctime_tz() prints them."""
+    import time
+
+    return time.strftime("%a %b %e %T %Z %Y", time.localtime(epoch))
+
+
+def jiffies_uptime(jiffies_64: int, hz: int) -> int:
+    """Seconds since boot from ``jiffies_64``, which starts at INITIAL_JIFFIES =
+    (unsigned int)(-300 * HZ) (include/linux/jiffies.h), as crash's get_uptime()."""
+    initial = (-300 * hz) & 0xFFFFFFFF
+    return ((jiffies_64 - initial) & (2**64 - 1)) // hz
+
+
+def cpus_text(cpus: int, online: int) -> str:
+    return str(cpus) + (f" [OFFLINE: {cpus - online}]" if online < cpus else "")
+
+
+def _hz(ctx: Context) -> int:
+    """CONFIG_HZ: ntp_update_frequency() sets tick_nsec to NSEC_PER_SEC / HZ,
+    corrected by the NTP frequency offset (at most 500 ppm), so the nearest
+    integer of 10**9 / tick_nsec is HZ."""
+    return round(10**9 / int(ctx.k.object("tick_nsec")))
+
+
+def _node_present_bytes(ctx: Context) -> int:
+    """Sum of node_present_pages over the online nodes (crash's total_node_memory())."""
+    from drgn.helpers.linux.mmzone import NODE_DATA
+    from drgn.helpers.linux.nodemask import for_each_online_node
+
+    prog = ctx.prog
+    try:
+        nids = list(for_each_online_node(prog))
+    except (LookupError, AttributeError):  # !CONFIG_NUMA: one node, contig_page_data
+        nids = [0]
+    pages = sum(int(NODE_DATA(prog, nid).node_present_pages) for nid in nids)
+    return pages * PAGE_SIZE
+
+
+def _crash_cpus(ctx: Context) -> int:
+    """crash's CPUS: the highest present CPU + 1 (x86_64_per_cpu_init())."""
+    from drgn.helpers.linux.cpumask import for_each_present_cpu, num_possible_cpus
 
     try:
-        return int(uptime(ctx.prog))
-    except (LookupError, drgn.FaultError, AttributeError, ValueError):
-        return None
+        return max(for_each_present_cpu(ctx.prog)) + 1
+    except (LookupError, ValueError):
+        return num_possible_cpus(ctx.prog)
+
+
+def _avenrun(ctx: Context) -> tuple[int, int, int]:
+    a = ctx.k.object("avenrun")
+    return int(a[0]), int(a[1]), int(a[2])
+
+
+def _task_count(ctx: Context) -> int:
+    """Tasks as crash counts them (its ``ps`` rows): every thread, and one idle
+    task per CPU."""
+    from kmemx_plugins.tasks import idle_tasks
+
+    from kmemx.helpers.sched import for_each_task
+
+    return len(idle_tasks(ctx)) + sum(1 for _ in for_each_task(ctx.k))
 
 
 def _panic_string(ctx: Context) -> str:
@@ -35,32 +133,68 @@ def _panic_string(ctx: Context) -> str:
     return msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
 
 
-def _cpus_text(possible: int, online: int) -> str:
-    return str(possible) + (f" [OFFLINE: {possible - online}]" if online < possible else "")
+def _kernel_file(ctx: Context) -> str:
+    try:
+        path = ctx.prog.main_module().debug_file_path
+    except LookupError:
+        path = None
+    tainted = 0
+    try:
+        tainted = int(ctx.k.object("tainted_mask"))
+    except (LookupError, drgn.FaultError):
+        pass
+    return (path or "?") + ("  [TAINTED]" if tainted else "")
+
+
+def _machine(ctx: Context, uts: Any) -> str:
+    machine: str = uts.machine.string().decode()
+    try:
+        mhz = int(ctx.k.object("cpu_khz")) // 1000
+    except (LookupError, drgn.FaultError):
+        mhz = 0
+    return f"{machine}  ({mhz} Mhz)" if mhz else f"{machine}  (unknown Mhz)"
 
 
 @command("sys", "system data: release, machine, CPUs, memory, uptime, panic string",
+         description="""
+         crash's keys and values: KERNEL DUMPFILE CPUS DATE UPTIME LOAD AVERAGE
+         TASKS NODENAME RELEASE VERSION MACHINE MEMORY PANIC, then kmemx's READER.
+         MEMORY is the memory of the online nodes (node_present_pages), UPTIME
+         counts jiffies, DATE is the wall clock in local time (TZ).
+         """,
          columns=("KEY", "VALUE"))
 def _sys(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    from drgn.helpers.linux.cpumask import num_online_cpus, num_possible_cpus
+    from drgn.helpers.linux.cpumask import num_online_cpus
+    from drgn.helpers.linux.timekeeping import ktime_get_real_seconds
 
     prog = ctx.prog
     uts = ctx.k.object("init_uts_ns").name
+
+    def value(get: Any) -> Any:
+        try:
+            return get()
+        except (LookupError, drgn.FaultError, AttributeError, ValueError,
+                ZeroDivisionError) as e:
+            ctx.warn(f"sys: {e}")
+            return None
+
     rows: list[tuple[str, Any]] = [
-        ("KERNEL", ctx.k.target),
+        ("KERNEL", value(lambda: _kernel_file(ctx))),
+        ("DUMPFILE", ctx.k.target),
+        ("CPUS", value(lambda: cpus_text(_crash_cpus(ctx), num_online_cpus(prog)))),
+        ("DATE", value(lambda: date_text(int(ktime_get_real_seconds(prog))))),
+        ("UPTIME", value(lambda: uptime_text(jiffies_uptime(
+            int(ctx.k.object("jiffies_64")), _hz(ctx))))),
+        ("LOAD AVERAGE", value(lambda: loadavg_text(_avenrun(ctx)))),
+        ("TASKS", value(lambda: _task_count(ctx))),
         ("NODENAME", uts.nodename.string().decode()),
         ("RELEASE", uts.release.string().decode()),
         ("VERSION", uts.version.string().decode()),
-        ("MACHINE", uts.machine.string().decode()),
-        ("CPUS", _cpus_text(num_possible_cpus(prog), num_online_cpus(prog))),
-        ("MEMORY", f"{totalram_pages(ctx.k) * PAGE_SIZE / 2**20:.1f} MB"),
+        ("MACHINE", value(lambda: _machine(ctx, uts))),
+        ("MEMORY", value(lambda: memory_text(_node_present_bytes(ctx)))),
+        ("PANIC", _panic_string(ctx)),
+        ("READER", ctx.k.reader.name),
     ]
-    s = _uptime_s(ctx)
-    if s is not None:
-        rows.append(("UPTIME", f"{s // 86400} days, {s // 3600 % 24:02}:{s // 60 % 60:02}:"
-                               f"{s % 60:02}"))
-    rows.append(("PANIC", _panic_string(ctx)))
-    rows.append(("READER", ctx.k.reader.name))
     for key, val in rows:
         yield Row(("KEY", "VALUE"), (key, val))
 
@@ -89,24 +223,59 @@ def _log(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
             yield TextLine(f"[{secs:5}.{ns // 1000:06}] {text}")
 
 
+MOD_COLUMNS = ("MODULE", "NAME", "BASE", "SIZE", "OBJECT_FILE", "REFCOUNT")
+
+
+def _mod_core(ctx: Context, mod: View) -> tuple[int, int]:
+    """The module's core text base and core size (init sections excluded), as
+    crash's ``mod`` shows them."""
+    try:
+        # 6.4 (ac3b43283923 "module: replace module_layout with module_memory")
+        # split core_layout into mem[MOD_TEXT ... MOD_INIT_RODATA]
+        mems = mod.mem
+    except AttributeError:
+        return int(mod.core_layout.base.value()), int(mod.core_layout.size)
+    first_init = ctx.prog.constant("MOD_INIT_TEXT").value_()
+    text = ctx.prog.constant("MOD_TEXT").value_()
+    return (int(mems[text].base.value()),
+            sum(int(mems[i].size) for i in range(first_init)))
+
+
+def _mod_object_file(ctx: Context, mod: View, name: str) -> str:
+    """crash's OBJECT FILE: the module's debug file when one is loaded, else
+    ``(not loaded)``, tagged ``[CONFIG_KALLSYMS]`` when the module keeps a symbol
+    table (crash then knows its symbols from kallsyms)."""
+    try:
+        path = ctx.prog.linux_kernel_loadable_module(mod.to_drgn()).debug_file_path
+    except (LookupError, AttributeError, ValueError, TypeError):
+        path = None
+    if path:
+        return str(path)
+    try:
+        nsyms = int(mod.core_kallsyms.num_symtab)
+    except AttributeError:  # before 4.5 (8244062ef1e5): num_symtab in struct module
+        nsyms = int(mod.num_symtab)
+    return "(not loaded)" + ("  [CONFIG_KALLSYMS]" if nsyms else "")
+
+
 @command("lsmod", "loaded kernel modules", aliases=("mod",),
-         columns=("MODULE", "NAME", "BASE", "SIZE", "REFCOUNT"))
+         description="""
+         crash's mod columns: MODULE (struct module), NAME, BASE (the core text,
+         crash's TEXT_BASE on 6.4+), SIZE (core size, init sections excluded;
+         /proc/modules' size), OBJECT FILE; then REFCOUNT (/proc/modules' "used by"
+         count).
+         """,
+         columns=MOD_COLUMNS)
 def _lsmod(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from kmemx.helpers import list_for_each_entry
 
     for mod in list_for_each_entry("struct module", ctx.k.object("modules"), "list"):
         try:
             name = mod.name.string().decode()
-            try:  # 6.4 split core_layout into mem[MOD_TEXT..]
-                mems = mod.mem
-                base = int(mems[0].base.value())
-                size = sum(int(mems[i].size) for i in range(len(mems)) if i != 4 and i != 5)
-            except AttributeError:
-                base = int(mod.core_layout.base.value())
-                size = int(mod.core_layout.size)
+            base, size = _mod_core(ctx, mod)
             ref = int(mod.refcnt.counter) - 1 if hasattr(mod, "refcnt") else 0
-            yield Row(("MODULE", "NAME", "BASE", "SIZE", "REFCOUNT"),
-                      (Address(mod.address), Name(name), Address(base), size, ref), mod)
+            yield Row(MOD_COLUMNS, (Address(mod.address), Name(name), Address(base), size,
+                                    _mod_object_file(ctx, mod, name), ref), mod)
         except drgn.FaultError as e:
             ctx.warn(f"module {mod.address:#x}: cannot read {e.address:#x}")
 

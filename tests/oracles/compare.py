@@ -160,7 +160,7 @@ class Comparison:
             ds = [d for d in self.diffs if d.column == col]
             lines.append(f"  {col}: {len(ds)} rows differ (kmemx | {self.oracle})")
             for d in ds[:n]:
-                lines.append(f"    {_fmt_key(d.key)}: {d.ours!r} | {d.theirs!r}")
+                lines.append(f"    {_fmt_key(d.key)}: {_fmt_val(d.ours)} | {_fmt_val(d.theirs)}")
             if len(ds) > n:
                 lines.append(f"    ... {len(ds) - n} more")
         for what, rows in (("missing from kmemx", self.missing), ("extra in kmemx", self.extra)):
@@ -184,6 +184,12 @@ def _fmt_key(k: Hashable) -> str:
     if isinstance(k, tuple):
         return "/".join(_fmt_key(x) for x in k)
     return str(k)
+
+
+def _fmt_val(v: Any) -> str:
+    if isinstance(v, int) and not isinstance(v, bool) and v > 1 << 32:
+        return f"{v:x}"
+    return repr(v)
 
 
 def _fmt_row(r: Mapping[str, Any], width: int = 140) -> str:

@@ -36,11 +36,21 @@ __all__ = [
     "crash_version",
     "default_tools_dir",
     "find_crash",
+    "parse_addresses",
+    "parse_bt",
+    "parse_files",
+    "parse_kmem_address",
     "parse_kmem_s",
+    "parse_list_members",
     "parse_log",
     "parse_mod",
     "parse_mount",
     "parse_ps",
+    "parse_rd",
+    "parse_struct_members",
+    "parse_struct_offsets",
+    "parse_struct_size",
+    "parse_sym",
     "parse_sys",
     "run_crash",
     "run_crash_commands",
@@ -265,23 +275,26 @@ def parse_mount(text: str) -> list[dict[str, Any]]:
 
 
 def parse_mod(text: str) -> list[dict[str, Any]]:
-    """Parse crash's ``mod`` table: ``MODULE NAME BASE SIZE OBJECT FILE``.
+    """Parse crash's ``mod`` table: ``MODULE NAME BASE SIZE OBJECT FILE`` (BASE is
+    TEXT_BASE from 6.4 on).
 
     Rows become ``{module, name, base, size, object_file}``; ``module`` is the
     address of struct module, ``base`` that of the module's core text (None
-    for crash versions that print no BASE column), ``object_file`` is e.g.
-    ``(not loaded)  [CONFIG_KALLSYMS]`` when no module debuginfo was loaded.
+    for crash versions that print no BASE column), ``object_file`` is the rest
+    of the line as printed, e.g. ``(not loaded)  [CONFIG_KALLSYMS]`` when no
+    module debuginfo was loaded.
     """
     rows: list[dict[str, Any]] = []
     for line in text.splitlines():
-        parts = line.split()
+        parts = line.split(None, 4)
         if len(parts) < 3 or not _HEX.match(parts[0]):
             continue
         if len(parts) >= 4 and _HEX.match(parts[2]) and parts[3].isdigit():
             base: int | None = int(parts[2], 16)
-            size, rest = int(parts[3]), parts[4:]
+            size, rest = int(parts[3]), (parts[4] if len(parts) > 4 else "")
         elif parts[2].isdigit():
-            base, size, rest = None, int(parts[2]), parts[3:]
+            base, size = None, int(parts[2])
+            rest = line.split(None, 3)[3] if len(parts) > 3 else ""
         else:
             continue
         rows.append({
@@ -289,7 +302,7 @@ def parse_mod(text: str) -> list[dict[str, Any]]:
             "name": parts[1],
             "base": base,
             "size": size,
-            "object_file": " ".join(rest),
+            "object_file": rest.strip(),
         })
     return rows
 
@@ -361,14 +374,169 @@ def parse_log(text: str) -> list[tuple[float, str]]:
     """Parse crash's ``log`` output into ``(seconds, text)`` records.
 
     Continuation lines without a ``[timestamp]`` prefix are appended to the
-    previous record's text with a newline.
+    previous record's text with a newline; crash indents them by the width of
+    the ``[    0.000000] `` prefix, and that indentation is removed.
     """
     records: list[tuple[float, str]] = []
+    indent = 0
     for line in text.splitlines():
         m = _LOG_RE.match(line)
         if m:
             records.append((float(m.group(1)), m.group(2)))
+            indent = m.start(2)
         elif records and line.strip():
             ts, prev = records[-1]
-            records[-1] = (ts, prev + "\n" + line)
+            body = line[indent:] if line[:indent].strip() == "" else line
+            records[-1] = (ts, prev + "\n" + body)
     return records
+
+
+_FILES_RE = re.compile(
+    r"^\s*(?P<fd>\d+)\s+(?P<file>[0-9a-f]{8,16})\s+(?P<dentry>[0-9a-f]{8,16})\s+"
+    r"(?P<inode>[0-9a-f]{8,16})\s+(?P<type>[A-Z]+)\s*(?P<path>.*?)\s*$")
+
+
+def parse_files(text: str) -> list[dict[str, Any]]:
+    """Parse the open-file table of crash's ``files PID``:
+    ``FD FILE DENTRY INODE TYPE PATH`` (the PID/ROOT/CWD header lines are skipped).
+    Rows become ``{fd, file, dentry, inode, type, path}``."""
+    rows: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        m = _FILES_RE.match(line)
+        if m:
+            rows.append({"fd": int(m.group("fd")), "file": int(m.group("file"), 16),
+                         "dentry": int(m.group("dentry"), 16),
+                         "inode": int(m.group("inode"), 16), "type": m.group("type"),
+                         "path": m.group("path")})
+    return rows
+
+
+_BT_RE = re.compile(r"^\s*#(?P<n>\d+)\s+\[(?P<sp>[0-9a-f]+)\]\s+(?P<func>\S+)\s+at\s+"
+                    r"(?P<pc>[0-9a-f]+)")
+
+
+def parse_bt(text: str) -> list[dict[str, Any]]:
+    """Parse the frames of crash's ``bt``: `` #N [SP] FUNCTION at PC``; register
+    dumps and ``[exception RIP: ...]`` lines are skipped. Rows become
+    ``{n, sp, func, pc}``."""
+    return [{"n": int(m.group("n")), "sp": int(m.group("sp"), 16), "func": m.group("func"),
+             "pc": int(m.group("pc"), 16)}
+            for m in map(_BT_RE.match, text.splitlines()) if m]
+
+
+_SYM_RE = re.compile(r"^(?P<addr>[0-9a-f]{8,16}) \((?P<type>.)\) (?P<name>[^\s+]+)"
+                     r"(?:\+(?P<off>0x[0-9a-f]+|\d+))?(?: \[(?P<module>[^\]]+)\])?")
+
+
+def parse_sym(text: str) -> list[dict[str, Any]]:
+    """Parse crash's ``sym`` lines: ``ADDR (T) NAME[+OFF] [MODULE] [FILE: LINE]``.
+    Rows become ``{address, type, name, offset, module}`` (offset 0 when none)."""
+    rows: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        m = _SYM_RE.match(line)
+        if m:
+            rows.append({"address": int(m.group("addr"), 16), "type": m.group("type"),
+                         "name": m.group("name"),
+                         "offset": int(m.group("off"), 0) if m.group("off") else 0,
+                         "module": m.group("module")})
+    return rows
+
+
+_RD_RE = re.compile(r"^(?P<addr>[0-9a-f]{8,16}):\s+(?P<words>(?:[0-9a-f]+ )*[0-9a-f]+)"
+                    r"(?:\s{2,}(?P<ascii>.*))?$")
+
+
+def parse_rd(text: str) -> list[dict[str, Any]]:
+    """Parse crash's ``rd`` lines: ``ADDR:  WORD WORD ...  ASCII``. Rows become
+    ``{address, words: [int], ascii}`` (ascii None when crash printed none)."""
+    rows: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        m = _RD_RE.match(line.rstrip())
+        if m:
+            rows.append({"address": int(m.group("addr"), 16),
+                         "words": [int(w, 16) for w in m.group("words").split()],
+                         "ascii": m.group("ascii")})
+    return rows
+
+
+_MEMBER_RE = re.compile(r"^\s+(?P<name>[\w.\[\]]+) = (?P<value>.*?),?$")
+
+
+def parse_struct_members(text: str) -> dict[str, str]:
+    """Parse ``struct NAME.m1,m2 ADDR``: ``  m1 = VALUE,`` lines -> {m1: VALUE}."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        m = _MEMBER_RE.match(line)
+        if m and m.group("name") not in out:
+            out[m.group("name")] = m.group("value")
+    return out
+
+
+_OFFSET_RE = re.compile(r"^\s+\[(?P<off>0x[0-9a-f]+|\d+)\]\s+(?P<decl>.*?);?$")
+
+
+def parse_struct_offsets(text: str) -> list[tuple[int, str]]:
+    """Parse ``struct -o NAME``: ``   [OFFSET] TYPE NAME;`` lines -> [(offset,
+    member name)], the name being the declaration's last identifier."""
+    out: list[tuple[int, str]] = []
+    for line in text.splitlines():
+        m = _OFFSET_RE.match(line)
+        if m:
+            names = re.findall(r"[A-Za-z_]\w*", re.sub(r"\[.*?\]|:\s*\d+", "", m.group("decl")))
+            if names:
+                out.append((int(m.group("off"), 0), names[-1]))
+    return out
+
+
+def parse_struct_size(text: str) -> int | None:
+    """The ``SIZE: N`` line that ends crash's ``struct``/``whatis`` of a type."""
+    m = re.search(r"^SIZE: (0x[0-9a-f]+|\d+)$", text, re.MULTILINE)
+    return int(m.group(1), 0) if m else None
+
+
+_ADDR_LINE = re.compile(r"^\s*([0-9a-f]{8,16})\s*$")
+
+
+def parse_addresses(text: str) -> list[int]:
+    """The lone-address lines of crash's ``list`` and ``tree`` (an entry each)."""
+    return [int(m.group(1), 16) for m in map(_ADDR_LINE.match, text.splitlines()) if m]
+
+
+def parse_list_members(text: str) -> list[tuple[int, dict[str, str]]]:
+    """``list ... -s STRUCT.m1,m2``: each entry's address and its members."""
+    out: list[tuple[int, dict[str, str]]] = []
+    for line in text.splitlines():
+        m = _ADDR_LINE.match(line)
+        if m:
+            out.append((int(m.group(1), 16), {}))
+            continue
+        mm = _MEMBER_RE.match(line)
+        if mm and out:
+            out[-1][1][mm.group("name")] = mm.group("value")
+    return out
+
+
+_KMEM_OBJ_RE = re.compile(r"^\s+(?P<open>\[)?(?P<addr>[0-9a-f]{8,16})\]?\s*"
+                          r"(?P<note>\((?:cpu \d+|shared) cache\))?\s*$")
+
+
+def parse_kmem_address(text: str) -> dict[str, Any] | None:
+    """Parse crash's ``kmem ADDR`` for a slab object: the cache row (as in
+    ``kmem -s``) and the object under ``FREE / [ALLOCATED]``: ``[ADDR]`` is
+    allocated, `` ADDR`` free (``(cpu N cache)``: on a CPU's freelist). Returns
+    ``{cache, name, objsize, start, allocated, cpu_cache}`` or None when crash
+    found no slab object."""
+    caches = parse_kmem_s(text)
+    lines = text.splitlines()
+    try:
+        i = next(n for n, ln in enumerate(lines) if ln.strip() == "FREE / [ALLOCATED]")
+    except StopIteration:
+        return None
+    for ln in lines[i + 1:]:
+        m = _KMEM_OBJ_RE.match(ln)
+        if m and caches:
+            return {"cache": caches[0]["cache"], "name": caches[0]["name"],
+                    "objsize": caches[0]["objsize"], "start": int(m.group("addr"), 16),
+                    "allocated": m.group("open") is not None,
+                    "cpu_cache": m.group("note") is not None}
+    return None
