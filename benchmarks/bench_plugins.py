@@ -24,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     core, vmlinux, args = fixture_paths(argv)
     import drgn
     from drgn.helpers.linux.cpumask import for_each_possible_cpu
-    from drgn.helpers.linux.mm import totalram_pages
-    from drgn.helpers.linux.percpu import per_cpu, percpu_counter_sum
+    from drgn.helpers.linux.mm import task_rss, totalram_pages
+    from drgn.helpers.linux.percpu import per_cpu
     from drgn.helpers.linux.pid import for_each_task
     from drgn.helpers.linux.sched import task_cpu, task_state_to_char
     from drgn.helpers.linux.slab import (
@@ -46,8 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     k = kmemx.open(core, vmlinux)
     load_plugins()
 
-    new_rss = plain.type("struct mm_struct").member("rss_stat").type.kind == drgn.TypeKind.ARRAY
-
     def drgn_ps() -> list[tuple[object, ...]]:
         total = totalram_pages(plain)
         rows = []
@@ -57,11 +55,9 @@ def main(argv: list[str] | None = None) -> int:
             mm = t.mm
             rss = vsz = 0
             if mm:
-                stat = mm.rss_stat
-                if new_rss:  # 6.2: an array of struct percpu_counter
-                    rss = sum(max(0, percpu_counter_sum(stat[i])) for i in (0, 1, 3))
-                else:
-                    rss = sum(max(0, stat.count[i].counter.value_()) for i in (0, 1, 3))
+                # drgn's task_rss(): mm counters, plus (before 6.2) the thread
+                # group's unsynced per-task events, as kmemx's ps counts them
+                rss = task_rss(t).total
                 vsz = mm.total_vm.value_()
             rows.append((t.pid.value_(), t.real_parent.pid.value_(), task_cpu(t), t.value_(),
                          task_state_to_char(t), 100 * rss / total, vsz * 4, rss * 4,
