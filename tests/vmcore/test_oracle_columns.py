@@ -29,7 +29,14 @@ import kmemx
 from kmemx.commands import execute
 from tests.fixtures.fixture import Fixture
 from tests.oracles import crash as C
-from tests.oracles.compare import Allowance, Column, Comparison, Diff, compare_tables
+from tests.oracles.compare import (
+    Allowance,
+    Column,
+    Comparison,
+    Diff,
+    RowAllowance,
+    compare_tables,
+)
 
 pytestmark = pytest.mark.vmcore
 
@@ -114,6 +121,20 @@ def _drgn_misses_remote_frees(d: Diff) -> bool:
     return int(d.ours) < int(d.theirs) and d.their_row.get("crash_allocated") == d.ours
 
 
+def _above_panic(row: Mapping[str, Any]) -> bool:
+    """crash starts the panic task's backtrace at panic() (x86_64.c finds the
+    panic frame on the stack of the panic task), kmemx at the registers the dump
+    saved for its CPU: with panic=0 the task spins in panic()'s mdelay() loop, so
+    kmemx also shows the frames above panic() (delay_tsc). Only those frames,
+    only for the panic task, whose kmemx frames then continue at panic()."""
+    return bool(row.get("above_panic"))
+
+
+#: Rows that only one side has.
+ROW_ALLOWANCES: list[RowAllowance] = [
+    RowAllowance("bt", "extra", _above_panic.__doc__ or "", _above_panic),
+]
+
 ALLOWANCES: list[Allowance] = [
     Allowance("ps", "%MEM", _mem_denominator.__doc__ or "", _mem_denominator),
     Allowance("bt", "FUNCTION", _elf_symbol_name.__doc__ or "", _elf_symbol_name),
@@ -173,9 +194,13 @@ class Dump:
         pids = [1, 2, self.pid_of("kmx-w001")]
         threads = [t["pid"] for t in self.manifest["tasks"] if t["pid"] != t["tgid"]]
         pids += threads[:1]
-        if self.variant == "panic":
-            pids.append(self.pid_of("kmx-crasher"))
+        if self.panic_pid is not None:
+            pids.append(self.panic_pid)
         return pids
+
+    @cached_property
+    def panic_pid(self) -> int | None:
+        return self.pid_of("kmx-crasher") if self.variant == "panic" else None
 
     @cached_property
     def files_pids(self) -> list[int]:
@@ -368,17 +393,16 @@ def _crash_sys_value(key: str, value: str) -> Any:
 
 
 def test_sys_every_key(dump: Dump) -> None:
+    """``sys``: every key crash prints, each a column of one row."""
     ours = {r["key"]: r["value"] for r in dump.kmemx("sys")}
     theirs = C.parse_sys(dump.crash("sys"))
     missing = [k for k in SYS_KEYS if k not in theirs]
     assert not missing, f"crash's sys lacks {missing}: the parser or crash changed"
-    cmp = compare_tables(
-        "sys", "crash", [{"key": k, "value": ours.get(k)} for k in SYS_KEYS],
-        [{"key": k, "value": _crash_sys_value(k, theirs[k])} for k in SYS_KEYS],
-        key="key", columns=[Column("VALUE", "value")], allowances=ALLOWANCES,
-        label=dump.variant)
-    # one row per key: name the key in the diff
-    _check(cmp)
+    _check(compare_tables(
+        "sys", "crash", [{"dump": dump.variant, **{k: ours.get(k) for k in SYS_KEYS}}],
+        [{"dump": dump.variant, **{k: _crash_sys_value(k, theirs[k]) for k in SYS_KEYS}}],
+        key="dump", columns=[Column(k, k) for k in SYS_KEYS], allowances=ALLOWANCES,
+        label=dump.variant))
 
 
 # ------------------------------------------------------------------ mod, mount
@@ -563,11 +587,15 @@ def test_bt_frames(dump: Dump) -> None:
         for f in theirs:
             f["name_address"] = _symbol_address(dump.k.prog, f["func"])
             f["containing_address"] = _symbol_address(dump.k.prog, f["pc"])
+        # crash's panic task starts at panic(): align kmemx's frames there
+        skip = 0
+        if pid == dump.panic_pid and theirs[0]["func"] == "panic":
+            skip = next((i for i, f in enumerate(ours) if f["func"] == "panic"), 0)
+        our_rows = [{"i": i - skip, "above_panic": i < skip, **f} for i, f in enumerate(ours)]
         cmps.append(compare_tables(
-            "bt", "crash", [{"i": i, **f} for i, f in enumerate(ours)],
-            [{"i": i, **f} for i, f in enumerate(theirs)], key="i",
+            "bt", "crash", our_rows, [{"i": i, **f} for i, f in enumerate(theirs)], key="i",
             columns=[Column("FUNCTION", "func"), Column("PC", "pc")], allowances=ALLOWANCES,
-            label=f"{dump.variant}, bt {pid}"))
+            row_allowances=ROW_ALLOWANCES, label=f"{dump.variant}, bt {pid}"))
     _check(*cmps)
 
 
@@ -761,6 +789,15 @@ def test_allowance_bt_names_only_for_the_same_pc_and_crash_the_elf_symbol() -> N
     assert not _excused(_diff("bt", "PC", 1, 2, ours, theirs))
 
 
+def test_row_allowance_bt_only_above_panic() -> None:
+    def excused(row: dict[str, Any], side: str = "extra") -> bool:
+        return any(a.excuses("bt", "crash", side, row) for a in ROW_ALLOWANCES)
+
+    assert excused({"func": "delay_tsc", "above_panic": True})
+    assert not excused({"func": "delay_tsc", "above_panic": False})
+    assert not excused({"func": "delay_tsc", "above_panic": True}, "missing")
+
+
 def test_allowance_files_path_only_for_pipes_and_sockets() -> None:
     assert _excused(_diff("files", "PATH", "[pipefs]", "", {}, {"type": "FIFO"}))
     assert _excused(_diff("files", "PATH", "[sockfs]", "", {}, {"type": "SOCK"}))
@@ -811,6 +848,7 @@ def test_allowance_slab_counts_against_proc_are_bounded() -> None:
 def test_every_allowance_has_a_test() -> None:
     """Each written exception is exercised by a test_allowance_* above."""
     names = {(a.command, a.column, a.oracle) for a in ALLOWANCES + MANIFEST_ALLOWANCES}
+    assert {(a.command, a.side, a.oracle) for a in ROW_ALLOWANCES} == {("bt", "extra", "crash")}
     assert names == {("ps", "%MEM", "crash"), ("bt", "FUNCTION", "crash"),
                      ("files", "PATH", "crash"), ("sys", "DUMPFILE", "crash"),
                      ("slabinfo", "ACTIVE_OBJS", "drgn"), ("slabinfo", "ACTIVE_OBJS", "/proc"),
