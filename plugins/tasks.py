@@ -415,9 +415,10 @@ def _member_text(obj: drgn.Object, path: str) -> str:
 def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from kmemx.commands import piped_structs
 
+    piped = [] if args.tasks else list(input)
     tasks = resolve_tasks(ctx, args.tasks) if args.tasks else list(
-        piped_structs(ctx, input, "struct task_struct", "task"))
-    if not tasks and not args.tasks:
+        piped_structs(ctx, piped, "struct task_struct", "task"))
+    if not tasks and not args.tasks and not piped:
         tasks = [_default_task(ctx)]
     members = [m.strip() for m in args.members.split(",") if m.strip()] if args.members else []
     for t in tasks:
@@ -492,8 +493,10 @@ def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     elif args.tasks:
         tasks = resolve_tasks(ctx, args.tasks)
     else:
-        tasks = list(piped_structs(ctx, input, "struct task_struct", "bt")) or [
-            _default_task(ctx)]
+        piped = list(input)
+        tasks = list(piped_structs(ctx, piped, "struct task_struct", "bt"))
+        if not piped:
+            tasks = [_default_task(ctx)]
     use_module_kallsyms(ctx.prog)  # names module frames without the module's debug info
     for n, t in enumerate(tasks):
         if n:
@@ -530,9 +533,10 @@ def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
 
     from kmemx.commands import piped_structs
 
+    piped = [] if args.tasks else list(input)
     tasks = resolve_tasks(ctx, args.tasks) if args.tasks else list(
-        piped_structs(ctx, input, "struct task_struct", "files"))
-    if not tasks and not args.tasks:
+        piped_structs(ctx, piped, "struct task_struct", "files"))
+    if not tasks and not args.tasks and not piped:
         tasks = [_default_task(ctx)]  # crash: the current context
     cols = ("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH")
     for t in tasks:

@@ -115,7 +115,9 @@ class EnumValue(int):
 
 
 class FunctionPointer(int):
-    """A function pointer's address; ``.name`` resolves it to a symbol."""
+    """A function pointer's address; ``.name`` resolves it to a symbol (a
+    module's too, from its in-memory symbol table when drgn has no debug
+    info for it: :func:`kmemx.helpers.kallsyms.use_module_kallsyms`)."""
 
     _prog: drgn.Program
 
@@ -128,6 +130,13 @@ class FunctionPointer(int):
     def name(self) -> str | None:
         if not self:
             return None
+        try:
+            return str(self._prog.symbol(int(self)).name)
+        except LookupError:
+            pass
+        from ..helpers.kallsyms import use_module_kallsyms
+
+        use_module_kallsyms(self._prog)  # a module's function without its debug info
         try:
             return str(self._prog.symbol(int(self)).name)
         except LookupError:
