@@ -442,16 +442,17 @@ def parse_sym(text: str) -> list[dict[str, Any]]:
     return rows
 
 
-_RD_RE = re.compile(r"^(?P<addr>[0-9a-f]{8,16}):\s+(?P<words>(?:[0-9a-f]+ )*[0-9a-f]+)"
-                    r"(?:\s{2,}(?P<ascii>.*))?$")
+_RD_RE = re.compile(r"^(?P<addr>[0-9a-f]{8,16}):  (?P<words>(?:[0-9a-f]+ )*[0-9a-f]+)"
+                    r"(?:   (?P<ascii>.*))?$")
 
 
 def parse_rd(text: str) -> list[dict[str, Any]]:
-    """Parse crash's ``rd`` lines: ``ADDR:  WORD WORD ...  ASCII``. Rows become
+    """Parse crash's ``rd`` lines: ``ADDR:  WORD WORD ...   ASCII`` (the ASCII
+    column, after three spaces, may begin and end with blanks). Rows become
     ``{address, words: [int], ascii}`` (ascii None when crash printed none)."""
     rows: list[dict[str, Any]] = []
     for line in text.splitlines():
-        m = _RD_RE.match(line.rstrip())
+        m = _RD_RE.match(line.rstrip("\n"))
         if m:
             rows.append({"address": int(m.group("addr"), 16),
                          "words": [int(w, 16) for w in m.group("words").split()],

@@ -603,7 +603,8 @@ def test_bt_frames(dump: Dump) -> None:
 
 def _sym_cols() -> list[Column]:
     return [Column("ADDRESS", lambda r: _hex(r["address"]), "address"),
-            Column("TYPE", "type"), Column("NAME", "name"), Column("OFFSET", "offset")]
+            Column("TYPE", "type"), Column("NAME", "name"), Column("OFFSET", "offset"),
+            Column("MODULE", "module")]
 
 
 def _kmemx_sym(dump: Dump, arg: str) -> list[dict[str, Any]]:
@@ -611,7 +612,7 @@ def _kmemx_sym(dump: Dump, arg: str) -> list[dict[str, Any]]:
     for r in dump.kmemx(f"sym {arg}"):
         name, _, off = str(r["symbol"]).partition("+")
         out.append({"arg": arg, "address": r["address"], "type": r["type"], "name": name,
-                    "offset": int(off, 0) if off else 0})
+                    "offset": int(off, 0) if off else 0, "module": r.get("module")})
     return out
 
 
@@ -647,7 +648,8 @@ def test_rd_words(dump: Dump) -> None:
         theirs = C.parse_rd(dump.crash(line))
         assert theirs, (line, dump.crash(line))
         cmps.append(compare_tables(line, "crash", ours, theirs, key="address",
-                                   columns=[Column("WORDS", "words")], label=dump.variant))
+                                   columns=[Column("WORDS", "words"), Column("ASCII", "ascii")],
+                                   label=dump.variant))
     _check(*cmps)
 
 
