@@ -65,6 +65,14 @@ class AddressSpace:
         v: int = _U64(buf, off + (paddr & 0xFFF))[0]
         return v
 
+    def read_phys_table(self, paddr: int) -> bytes | None:
+        """The 4 KiB page at ``paddr`` (a page table), or None if it is not in the target."""
+        loc = self.phys.locate(paddr)
+        if loc is None:
+            return None
+        buf, off = loc
+        return bytes(buf[off:off + PAGE])
+
     # -- bulk reads -------------------------------------------------------------
     def read(self, addr: int, size: int, physical: bool = False) -> bytes:
         """``size`` bytes at ``addr``; FaultError names the first unreadable byte."""

@@ -7,6 +7,7 @@ read through kmemx's mmap too.
 
 from __future__ import annotations
 
+import bisect
 import os
 import warnings
 from typing import Any, Callable
@@ -131,43 +132,52 @@ def _install_phys_segments(prog: drgn.Program, phys: PhysicalMemory, space: Addr
         prog.add_memory_segment(start, end - start, _paged_reader(space, start), physical=True)
 
 
-def _linear_runs(space: AddressSpace, vstart: int, pstart: int, size: int,
-                 step: int) -> list[tuple[int, int, int]]:
-    """Split ``[vstart, vstart+size)`` into runs the page tables map linearly to
-    ``pstart + (v - vstart)``; checked every ``step`` bytes."""
-    runs: list[tuple[int, int, int]] = []
-    cur: int | None = None
-    for off in range(0, size, step):
-        ok = space.translator.translate(vstart + off) == pstart + off
-        if ok and cur is None:
-            cur = off
-        elif not ok and cur is not None:
-            runs.append((vstart + cur, pstart + cur, off - cur))
-            cur = None
-    if cur is not None:
-        runs.append((vstart + cur, pstart + cur, size - cur))
+def _linear_runs(space: AddressSpace, vstart: int, vend: int,
+                 offset: int) -> list[tuple[int, int]]:
+    """Virtual ``(start, end)`` runs of ``[vstart, vend)`` that the page tables
+    map to ``v - offset``, from their leaves: exact at 4 KiB granularity
+    (firmware-reserved holes in the direct map are split down to 4 KiB pages)."""
+    runs: list[tuple[int, int]] = []
+    for va, pa, size in space.translator.leaves(vstart, vend):
+        if va - pa != offset:
+            continue
+        if runs and runs[-1][1] == va:
+            runs[-1] = (runs[-1][0], va + size)
+        else:
+            runs.append((va, va + size))
     return runs
 
 
 def _install_virtual_segments(prog: drgn.Program, phys: PhysicalMemory,
                               space: AddressSpace) -> None:
     """Virtual segments for the direct map, so drgn reads it without walking
-    page tables.  Only runs that the page tables map linearly are added, so
-    drgn's answers (and faults) stay those of the page tables."""
+    page tables.  Only pages that the page tables map linearly
+    (``__va(p) == page_offset_base + p``) and that the dump holds are
+    added, so drgn's answers (and faults) stay those of the page tables."""
     if not isinstance(phys, ElfCoreMemory):
         return
     try:
         pob = int(prog["page_offset_base"].value_())
     except (KeyError, LookupError, drgn.FaultError):
         return
-    for seg in phys.core.segments:
-        if not seg.filesz or seg.truncated:
-            continue
-        for vstart, pstart, size in _linear_runs(space, pob + seg.paddr, seg.paddr,
-                                                 seg.filesz, 1 << 21):
-            prog.add_memory_segment(vstart, size,
-                                    _segment_reader(phys.mm, seg.offset + pstart - seg.paddr),
-                                    physical=False)
+    segs = [s for s in phys.core.segments if s.filesz]
+    if not segs:
+        return
+    lo = min(s.paddr for s in segs)
+    hi = max(s.paddr + s.filesz for s in segs)
+    runs = _linear_runs(space, pob + lo, pob + hi, pob)
+    for seg in segs:
+        sstart, send = pob + seg.paddr, pob + seg.paddr + seg.filesz
+        i = bisect.bisect_right(runs, (sstart, 1 << 64)) - 1
+        i = max(i, 0)
+        for vstart, vend in runs[i:]:
+            if vstart >= send:
+                break
+            s, e = max(vstart, sstart), min(vend, send)
+            if s < e:
+                prog.add_memory_segment(
+                    s, e - s, _segment_reader(phys.mm, seg.offset + s - sstart),
+                    physical=False)
 
 
 def _make_space(phys: PhysicalMemory, vmci: Vmcoreinfo, stats: ReadStats,
@@ -179,6 +189,7 @@ def _make_space(phys: PhysicalMemory, vmci: Vmcoreinfo, stats: ReadStats,
                                   vmci.five_level, lambda p: None)
     space = AddressSpace(phys, translator, stats)
     translator._read = space.read_phys_u64
+    translator._read_table = space.read_phys_table
     return space
 
 
