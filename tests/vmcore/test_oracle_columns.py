@@ -84,6 +84,15 @@ def _pseudo_fs_path(d: Diff) -> bool:
             and re.fullmatch(r"\[(pipefs|sockfs)\]", str(d.ours)) is not None)
 
 
+def _drgn_online_cpus_only(d: Diff) -> bool:
+    """drgn's percpu_counter_sum() adds the deltas of the online CPUs only; panic()
+    takes the other CPUs offline (stop_this_cpu() clears them from
+    cpu_online_mask), so on a panic dump drgn misses their deltas of the 6.2+
+    per-CPU RSS counters; crash and kmemx sum over every possible CPU. Only when
+    a possible CPU is offline, and only where kmemx's RSS is crash's."""
+    return int(d.their_row["offline_cpus"]) > 0 and d.their_row["crash_rss"] == d.ours
+
+
 def _partial_dump_tag(d: Diff) -> bool:
     """crash appends ``[PARTIAL DUMP]`` to DUMPFILE for a filtered kdump
     (makedumpfile -d 31); kmemx's DUMPFILE is the path alone."""
@@ -140,6 +149,8 @@ ALLOWANCES: list[Allowance] = [
     Allowance("bt", "FUNCTION", _elf_symbol_name.__doc__ or "", _elf_symbol_name),
     Allowance("files", "PATH", _pseudo_fs_path.__doc__ or "", _pseudo_fs_path),
     Allowance("sys", "DUMPFILE", _partial_dump_tag.__doc__ or "", _partial_dump_tag),
+    Allowance("ps", "RSS", _drgn_online_cpus_only.__doc__ or "", _drgn_online_cpus_only,
+              oracle="drgn"),
     Allowance("slabinfo", "ACTIVE_OBJS", _drgn_misses_remote_frees.__doc__ or "",
               _drgn_misses_remote_frees, oracle="drgn"),
 ]
@@ -367,15 +378,20 @@ def test_ps_active_mark_and_rss_against_drgn(dump: Dump) -> None:
     text = "\n".join(x.strip() for x in execute(dump.k, "ps"))
     mine_text = {r["task"] for r in C.parse_ps(text) if r["active"]}
     assert mine_text == {r["task"] for r in theirs if r["active"]}
+    from drgn.helpers.linux.cpumask import num_online_cpus, num_possible_cpus
+
     prog = dump.k.prog
+    offline = num_possible_cpus(prog) - num_online_cpus(prog)
+    crash_rss = {r["task"]: r["rss"] for r in theirs}
     drgn_rows = []
     for r in ours:
         t = Object(prog, "struct task_struct *", _hex(r["task"]))
         rss = task_rss(t).total * PAGE_SIZE // 1024 if t.mm else 0
-        drgn_rows.append({"task": _hex(r["task"]), "rss": rss})
+        drgn_rows.append({"task": _hex(r["task"]), "rss": rss, "offline_cpus": offline,
+                          "crash_rss": crash_rss.get(_hex(r["task"]))})
     _check(compare_tables("ps", "drgn", ours, drgn_rows, key=lambda r: _hex(r["task"]),
                           columns=[Column("RSS", lambda r: r["rss"] // 1024, "rss")],
-                          label=dump.variant))
+                          allowances=ALLOWANCES, label=dump.variant))
 
 
 # ------------------------------------------------------------------ sys
@@ -808,6 +824,14 @@ def test_allowance_files_path_only_for_pipes_and_sockets() -> None:
     assert not _excused(_diff("files", "PATH", "[pipefs]", "/dev/x", {}, {"type": "FIFO"}))
 
 
+def test_allowance_rss_against_drgn_only_with_offline_cpus_and_crash_agreeing() -> None:
+    row = {"offline_cpus": 1, "crash_rss": 920}
+    assert _excused(_diff("ps", "RSS", 920, 836, {}, row, "drgn"))
+    assert not _excused(_diff("ps", "RSS", 920, 836, {}, {**row, "offline_cpus": 0}, "drgn"))
+    assert not _excused(_diff("ps", "RSS", 920, 836, {}, {**row, "crash_rss": 836}, "drgn"))
+    assert not _excused(_diff("ps", "RSS", 920, 836, {}, row, "crash"))
+
+
 def test_allowance_partial_dump_only_on_the_filtered_kdump() -> None:
     path = "/x/vmcore-d31.kdump"
     assert _excused(_diff("sys", "DUMPFILE", path, f"{path}  [PARTIAL DUMP]", {}, {}))
@@ -851,7 +875,7 @@ def test_every_allowance_has_a_test() -> None:
     """Each written exception is exercised by a test_allowance_* above."""
     names = {(a.command, a.column, a.oracle) for a in ALLOWANCES + MANIFEST_ALLOWANCES}
     assert {(a.command, a.side, a.oracle) for a in ROW_ALLOWANCES} == {("bt", "extra", "crash")}
-    assert names == {("ps", "%MEM", "crash"), ("bt", "FUNCTION", "crash"),
+    assert names == {("ps", "%MEM", "crash"), ("ps", "RSS", "drgn"), ("bt", "FUNCTION", "crash"),
                      ("files", "PATH", "crash"), ("sys", "DUMPFILE", "crash"),
                      ("slabinfo", "ACTIVE_OBJS", "drgn"), ("slabinfo", "ACTIVE_OBJS", "/proc"),
                      ("slabinfo", "NUM_OBJS", "/proc")}
