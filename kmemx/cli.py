@@ -33,6 +33,8 @@ from typing import IO, Any, TextIO
 
 import drgn
 
+from .progress import CommandProgress, spinner
+
 __all__ = ["EXIT_INCOMPLETE", "build_parser", "main"]
 
 #: Exit status of a one-shot command that printed its result but reported
@@ -202,10 +204,11 @@ def _open(args: argparse.Namespace) -> Any:
     debug_info = bool(symbols) or not args.no_default_symbols
     try:
         # kmemx's own warnings (a truncated dump...) are never silenced, not even by -q
-        if args.core is not None:
-            k = kmemx.open(args.core, vmlinux, reader=args.reader, debug_info=debug_info)
-        else:
-            k = kmemx.open_live(vmlinux, reader=args.reader, debug_info=debug_info)
+        with spinner("opening the target, loading debug info"):
+            if args.core is not None:
+                k = kmemx.open(args.core, vmlinux, reader=args.reader, debug_info=debug_info)
+            else:
+                k = kmemx.open_live(vmlinux, reader=args.reader, debug_info=debug_info)
     except (kmemx.KmemxError, OSError, ValueError, LookupError, drgn.FaultError) as e:
         raise _Failed(_one_line(e)) from None
     if symbols[1:] or (debug_info and not args.no_default_symbols):
@@ -215,7 +218,8 @@ def _open(args: argparse.Namespace) -> Any:
         missing = _MissingModules()
         logger.addFilter(missing)
         try:
-            k.prog.load_debug_info(symbols[1:], default=not args.no_default_symbols)
+            with spinner("loading module debug info"):
+                k.prog.load_debug_info(symbols[1:], default=not args.no_default_symbols)
         except drgn.MissingDebugInfoError as e:
             logger.warning("%s", e)
         except (OSError, ValueError) as e:
@@ -355,8 +359,11 @@ def _run_command(args: argparse.Namespace) -> int:
             return _error(str(e))
     out, err = sys.stdout, sys.stderr
     incomplete = False
+    progress = CommandProgress()
+    progress.on = progress.on and not args.json
     try:
-        for text in execute(k, line, as_json=args.json):
+        for text in execute(k, line, as_json=args.json, progress=progress):
+            progress.close()
             if text.startswith("kmemx: warning: "):
                 # integrity warnings print even with -q: the result is incomplete
                 out.flush()
@@ -375,6 +382,8 @@ def _run_command(args: argparse.Namespace) -> int:
         return 130
     except (CommandError, KmemxError, drgn.FaultError) as e:
         return _error(str(e))
+    finally:
+        progress.close()
     return EXIT_INCOMPLETE if incomplete else 0
 
 
