@@ -211,6 +211,7 @@ def _open(args: argparse.Namespace) -> Any:
                 k = kmemx.open_live(vmlinux, reader=args.reader, debug_info=debug_info)
     except (kmemx.KmemxError, OSError, ValueError, LookupError, drgn.FaultError) as e:
         raise _Failed(_one_line(e)) from None
+    _speedups_notice()
     if symbols[1:] or (debug_info and not args.no_default_symbols):
         # drgn also looks for the modules' debugging symbols and loads any
         # further -s files: do the same, so scripts see the same program;
@@ -229,6 +230,19 @@ def _open(args: argparse.Namespace) -> Any:
         if missing.modules and logger.isEnabledFor(logging.WARNING):
             print(missing.summary(k), file=sys.stderr)
     return k
+
+
+def _speedups_notice() -> None:
+    """One note when kmemx runs without its C speedups though nobody asked
+    for that (KMEMX_NO_SPEEDUPS=1): results are the same, only slower."""
+    from ._accel import speedups
+
+    if (speedups is None and os.environ.get("KMEMX_NO_SPEEDUPS", "") in ("", "0")
+            and logger.isEnabledFor(logging.WARNING)):
+        print("kmemx: note: the C speedups were not built (no C compiler when kmemx was "
+              "installed): pure-Python paths, same results, slower; install gcc and "
+              "python3-dev and reinstall kmemx for full speed (-q hides this note)",
+              file=sys.stderr)
 
 
 class _MissingModules(logging.Filter):
