@@ -879,3 +879,17 @@ def test_every_allowance_has_a_test() -> None:
                      ("files", "PATH", "crash"), ("sys", "DUMPFILE", "crash"),
                      ("slabinfo", "ACTIVE_OBJS", "drgn"), ("slabinfo", "ACTIVE_OBJS", "/proc"),
                      ("slabinfo", "NUM_OBJS", "/proc")}
+
+
+def test_multi_argument_commands_equal_one_call_per_argument(dump: Dump) -> None:
+    """``ps P1 P2 P3``, ``files P1 P2`` and ``kmem A B ...`` give
+    the rows of one call per argument (crash's commands take several arguments too)."""
+    pids = dump.bt_pids[:3]
+    ps_all = {r["pid"]: r for r in dump.kmemx("ps")}
+    assert dump.kmemx("ps " + " ".join(map(str, pids))) == [ps_all[p] for p in pids]
+    files = dump.files_pids
+    assert dump.kmemx("files " + " ".join(map(str, files))) == [
+        r for p in files for r in dump.kmemx(f"files {p}")]
+    addrs = [a for _, a in dump.slab_addresses]
+    assert dump.kmemx("kmem " + " ".join(f"{a:x}" for a in addrs)) == [
+        r for a in addrs for r in dump.kmemx(f"kmem {a:x}")]
