@@ -27,7 +27,7 @@ from kmemx.helpers.slab import (
 )
 from kmemx.types import View
 
-__all__ = ["KMEM_S_COLUMNS", "SLABINFO_COLUMNS", "SlabSize", "find_cache"]
+__all__ = ["KMEM_COLUMNS", "KMEM_S_COLUMNS", "SLABINFO_COLUMNS", "SlabSize", "find_cache"]
 
 SLABINFO_COLUMNS = ("CACHE", "NAME", "ACTIVE_OBJS", "NUM_OBJS", "OBJSIZE", "OBJPERSLAB",
                     "PAGESPERSLAB")
@@ -134,6 +134,7 @@ class SlabSize(Size):
         return f"{int(self) // 1024}k"
 
 
+KMEM_COLUMNS = ("ADDRESS", "KIND", "CACHE", "NAME", "START", "OFFSET", "STATE")
 KMEM_S_COLUMNS = ("CACHE", "OBJSIZE", "ALLOCATED", "TOTAL", "SLABS", "SSIZE", "NAME")
 
 
@@ -159,7 +160,9 @@ def _kmem_s(ctx: Context, names: list[str]) -> Iterator[Any]:
          "-s: slab cache summary",
          description="""
          kmem ADDR ...         one row per address: KIND (slab, task, stack, vmap,
-                               page, symbol), NAME (cache, task, symbol, caller),
+                               page, symbol), CACHE (the slab cache of a slab-
+                               backed object, a task_struct's too, as crash
+                               shows it), NAME (cache, task, symbol, caller),
                                START of the object, OFFSET into it, STATE
                                (allocated/free for slab objects).
          Addresses can be piped in: slab dentry | head 3 | kmem
@@ -171,7 +174,7 @@ def _kmem_s(ctx: Context, names: list[str]) -> Iterator[Any]:
          arguments=[arg("addresses", nargs="*", help="addresses, or with -s cache names"),
                     arg("-s", dest="slabs", action="store_true",
                         help="slab cache summary (crash's kmem -s)")],
-         columns=("ADDRESS", "KIND", "NAME", "START", "OFFSET", "STATE"), takes_input=True,
+         columns=KMEM_COLUMNS, takes_input=True,
          enabled=_enabled)
 def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     if args.slabs:
@@ -179,7 +182,7 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         return
     from kmemx_plugins.lists import parse_address
 
-    cols = ("ADDRESS", "KIND", "NAME", "START", "OFFSET", "STATE")
+    cols = KMEM_COLUMNS
     addrs = ([parse_address(ctx, a) for a in args.addresses] or
              [int(getattr(x, "address", x)) for x in objects(input)])
     if not addrs:
@@ -192,10 +195,10 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             ident = identify_address(ctx.k, a, cache)
         except drgn.FaultError as e:
             ctx.warn(f"{a:#x}: cannot read {e.address:#x}")
-            yield Row(cols, (Address(a), "unreadable", "", None, None, ""))
+            yield Row(cols, (Address(a), "unreadable", "", "", None, None, ""))
             continue
         if ident is None:
-            yield Row(cols, (Address(a), "unknown", "", None, None, ""))
+            yield Row(cols, (Address(a), "unknown", "", "", None, None, ""))
             continue
-        yield Row(cols, (Address(a), ident.kind, Name(ident.name), Address(ident.start),
-                         ident.offset, ident.state), ident)
+        yield Row(cols, (Address(a), ident.kind, Name(ident.cache), Name(ident.name),
+                         Address(ident.start), ident.offset, ident.state), ident)

@@ -24,7 +24,8 @@ _SYMBOL_KIND = {drgn.SymbolKind.OBJECT: "object symbol", drgn.SymbolKind.FUNC: "
 @dataclass(frozen=True)
 class Identity:
     """What an address is.  ``kind`` is one of ``symbol``, ``task``, ``stack``,
-    ``slab``, ``page``, ``vmap``; ``str()`` is drgn's wording."""
+    ``slab``, ``page``, ``vmap``; ``str()`` is drgn's wording.  ``cache`` names
+    the slab cache of any slab-backed object (crash's ``kmem ADDR`` CACHE)."""
 
     address: int
     kind: str
@@ -33,6 +34,7 @@ class Identity:
     end: int
     state: str = ""  # slab: allocated / free / corrupted
     text: str = ""
+    cache: str = ""  # the slab cache of a slab object (a task_struct's too)
 
     @property
     def offset(self) -> int:
@@ -159,10 +161,10 @@ def _slab_identity(k: Kernel, addr: int, info: SlabObjectInfo, cache: dict[str, 
             task = k.view("struct task_struct", info.address)
             if _is_task(k, task, info, cache):
                 return Identity(addr, "task", _task_label(task), info.address,
-                                info.address + size, state, _task_text(task, addr))
+                                info.address + size, state, _task_text(task, addr), name)
     prefix = {"free": "free ", "corrupted": "corrupted "}.get(state, "")
     return Identity(addr, "slab", name, info.address, info.address + size, state,
-                    f"{prefix}slab object: {name}+{addr - info.address:#x}")
+                    f"{prefix}slab object: {name}+{addr - info.address:#x}", name)
 
 
 def _is_task(k: Kernel, task: Any, info: SlabObjectInfo, cache: dict[str, Any]) -> bool:

@@ -531,13 +531,13 @@ def test_kmem_address(dump: Dump) -> None:
         rows = dump.kmemx(f"kmem {addr:x}")
         assert len(rows) == 1, (what, rows)
         r = rows[0]
-        ours.append({"what": what, "name": r["name"], "start": _hex(r["start"] or 0),
+        ours.append({"what": what, "name": r["cache"], "start": _hex(r["start"] or 0),
                      "allocated": r["state"] == "allocated"})
         c = C.parse_kmem_address(dump.crash(f"kmem {addr:x}"))
         assert c is not None, (what, dump.crash(f"kmem {addr:x}"))
         theirs.append({"what": what, **c})
     _check(compare_tables("kmem ADDR", "crash", ours, theirs, key="what",
-                          columns=[Column("NAME", "name"), Column("START", "start"),
+                          columns=[Column("CACHE", "name"), Column("START", "start"),
                                    Column("ALLOCATED", "allocated")], label=dump.variant))
 
 
