@@ -24,7 +24,7 @@ from kmemx.commands import (
     command,
 )
 from kmemx.commands.cells import Size, kernel_str
-from kmemx.helpers.mm import PAGE_SIZE, rss_pages, task_cpu, totalram_pages
+from kmemx.helpers.mm import PAGE_SIZE, rss_pages, split_rss_sums, task_cpu, totalram_pages
 from kmemx.helpers.sched import for_each_task, state_to_char, task_state_member
 from kmemx.types import View, per_cpu
 
@@ -138,22 +138,22 @@ class _PsReader:
     parent's pid and its mm's size and RSS counters, in one bulk read."""
 
     def __init__(self, ctx: Context) -> None:
-        from kmemx.helpers.mm import mm_rss_vm_spec
+        from kmemx.helpers.mm import mm_rss_vm_spec, task_cpu_member, task_rss_cache_spec
         from kmemx.types.fields import member_spec, raw_reader, raw_reader_many
 
         k = ctx.k
         task = "struct task_struct"
-        try:
-            # 5.16 moved cpu into task_struct with CONFIG_THREAD_INFO_IN_TASK
-            cpu = member_spec(k, task, "cpu")
-        except (LookupError, AttributeError):
-            cpu = member_spec(k, task, "thread_info.cpu")
+        cpu = member_spec(k, task, task_cpu_member(k))
         names = ("tgid", "comm", "flags", task_state_member(k), "exit_state")
         pid = member_spec(k, task, "pid")
         # real_parent->pid and mm->{total_vm, rss counters} in place (None: NULL mm)
         parent = member_spec(k, task, "real_parent")[0], 8, 4, (pid,)
-        mm = member_spec(k, task, "mm")[0], 8, 4, mm_rss_vm_spec(k)
-        spec = (pid, *(member_spec(k, task, n) for n in names), cpu, parent, mm)
+        mm_ptr = member_spec(k, task, "mm")
+        mm = mm_ptr[0], 8, 4, mm_rss_vm_spec(k)
+        #: the task's unsynced RSS events (before 6.2): summed per mm first
+        self.split = task_rss_cache_spec(k)
+        extra = (mm_ptr, *self.split) if self.split else ()
+        spec = (pid, *(member_spec(k, task, n) for n in names), cpu, parent, mm, *extra)
         self.task = raw_reader(k, spec)
         self.tasks = raw_reader_many(k, spec)
         #: (state << 8 | exit_state) -> crash's state name
@@ -186,19 +186,27 @@ class _PsReader:
 
 
 def ps_row(ctx: Context, t: View, active: set[int], total_pages: int,
-           reader: _PsReader | None = None, raw: tuple[Any, ...] | None = None) -> Row:
+           reader: _PsReader | None = None, raw: tuple[Any, ...] | None = None,
+           split: dict[int, list[int]] | None = None) -> Row:
     """One ``ps`` row for ``struct task_struct *`` ``t`` (``raw``: what the
-    reader read for it already, if it did)."""
+    reader read for it already, if it did; ``split``: per mm, the RSS events
+    its tasks have not synced yet, from :func:`split_rss_sums`)."""
     r = reader or _PsReader.of(ctx)
     addr = t._a
     vals = raw or r.task(addr)
     pid_v, _tgid, comm_b, flags, state, exit_state, cpu, ppid = vals[:8]
-    vsz, f, a, s = vals[8:]
-    rss = rss_pages(f, a, s) if vsz is not None else 0  # None: the task has no mm
+    vsz, f, a, s = vals[8:12]
+    if vsz is None:  # the task has no mm
+        rss = 0
+    elif split is not None and vals[12] in split:
+        df, da, ds = split[vals[12]]
+        rss = rss_pages(f + df, a + da, s + ds)
+    else:
+        rss = rss_pages(f, a, s)
     vsz = vsz or 0
     pst = r.states.get(state << 8 | exit_state) or r.state(state, exit_state)
     return Row(PS_COLUMNS, (
-        (ActivePid if addr in active else Pid)(pid_v), ppid or 0, cpu,
+        (ActivePid if addr in active else Pid)(pid_v), (ppid or 0) if pid_v else 0, cpu,
         Address(addr), pst, Percent(100.0 * rss / total_pages if total_pages else 0.0),
         Size(vsz * PAGE_SIZE), Size(rss * PAGE_SIZE),
         r.comms.get((comm_b, flags & PF_KTHREAD)) or r.comm(comm_b, flags & PF_KTHREAD)),
@@ -210,6 +218,16 @@ def _with_raw(batches: Iterator[list[View]], reader: _PsReader
     """Each batch of tasks with what ps reads of them (one call per batch)."""
     for batch in batches:
         yield batch, reader.tasks([t._a for t in batch])
+
+
+def _read_or_none(reader: _PsReader, addr: int) -> tuple[Any, ...] | None:
+    """What ps reads of the task at ``addr``, or None when it is unreadable
+    (then its row reads it again and reports why)."""
+    try:
+        vals: tuple[Any, ...] = reader.task(addr)
+        return vals
+    except (drgn.FaultError, ValueError, OverflowError):
+        return None
 
 
 def find_task(ctx: Context, pid: int) -> View:
@@ -302,12 +320,21 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     matched = 0
     filtering = bool(addrs or pids or names or args.k or args.u or args.G or want_state
                      or args.S)
-    for batch, raws in _with_raw(_task_batches(ctx), reader):
+    batches: Iterable[tuple[list[View], list[tuple[Any, ...] | None]]]
+    batches = _with_raw(_task_batches(ctx), reader)
+    split = None
+    if reader.split:
+        # every task's unsynced RSS events count towards its mm: read them all first
+        batches = [(b, [raw or _read_or_none(reader, t._a) for t, raw in zip(b, raws)])
+                   for b, raws in batches]
+        split = split_rss_sums((raw[12], raw[13:16]) for _b, raws in batches
+                               for raw in raws if raw is not None)
+    for batch, raws in batches:
         for t, raw in zip(batch, raws):
             if addrs and t._a not in addrs:
                 continue
             try:
-                row = ps_row(ctx, t, active, total, reader, raw)
+                row = ps_row(ctx, t, active, total, reader, raw, split)
             except (drgn.FaultError, ValueError, OverflowError) as e:
                 # a task freed under a live walk reads as garbage: skip it, say so
                 ctx.warn(f"task {t.address:#x}: {e}")
