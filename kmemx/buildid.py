@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import struct
 
-__all__ = ["elf_build_id"]
+__all__ = ["elf_build_id", "elf_truncated"]
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
 SHT_NOTE = 7
+SHT_NOBITS = 8
 NT_GNU_BUILD_ID = 3
 
 
@@ -45,3 +46,30 @@ def elf_build_id(path: str) -> str | None:
     except OSError:
         return None
     return None
+
+
+def elf_truncated(path: str) -> bool:
+    """Whether the ELF64 file ``path`` ends before its section header table or
+    before the end of a section's contents (a vmlinux cut short by a copy).
+    False for anything that is not ELF64 or cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(_EHDR.size)
+            if len(head) < _EHDR.size or head[:4] != b"\x7fELF" or head[4] != 2:
+                return False
+            fields = _EHDR.unpack(head)
+            shoff, shentsize, shnum = fields[6], fields[11], fields[12]
+            if shoff == 0 or shentsize != _SHDR.size:
+                return False
+            if shoff + shnum * shentsize > size:
+                return True
+            f.seek(shoff)
+            raw = f.read(shnum * shentsize)
+    except OSError:
+        return False
+    for i in range(shnum):
+        sh = _SHDR.unpack_from(raw, i * shentsize)
+        if sh[1] != SHT_NOBITS and sh[4] + sh[5] > size:
+            return True
+    return False

@@ -15,9 +15,10 @@ from typing import Any, Callable
 import drgn
 
 from .arch.x86_64 import X86_64Translator
-from .buildid import elf_build_id
+from .buildid import elf_build_id, elf_truncated
 from .errors import (
     CoreFormatError,
+    KmemxError,
     KmemxWarning,
     LiveAccessError,
     MismatchError,
@@ -30,7 +31,7 @@ from .readers.base import PhysicalMemory, ReadStats
 from .readers.devmem import DevMemMemory, lockdown_note
 from .readers.drgnreader import DrgnReader
 from .readers.elfcore import ElfCore, ElfCoreMemory, parse_elf_core
-from .vmcoreinfo import Vmcoreinfo
+from .vmcoreinfo import Vmcoreinfo, kdump_vmcoreinfo
 
 __all__ = ["READERS", "attach", "open", "open_live"]
 
@@ -66,14 +67,41 @@ def _sniff(path: str) -> str:
 builtins_open = open  # ``open`` below is kmemx's
 
 
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _set_core_dump(prog: drgn.Program, path: str, vmci: Vmcoreinfo | None) -> None:
+    """``prog.set_core_dump(path)``; every failure is a :class:`CoreFormatError`.
+
+    drgn parses the headers, the notes and VMCOREINFO here; it raises
+    ValueError, OSError, BadDataError, FaultError, OverflowError, and plain
+    Exception for its "other" errors.  When kmemx can see what is damaged in
+    the VMCOREINFO note (``vmci``), the message names the line.
+    """
+    try:
+        prog.set_core_dump(path)
+    except Exception as e:  # drgn raises Exception itself
+        msg = _one_line(e)
+        damage = vmci.damage() if vmci is not None else None
+        if damage is not None:
+            raise CoreFormatError(f"{path}: damaged VMCOREINFO: {damage} ({msg})") from None
+        raise CoreFormatError(f"{path}: {msg}") from None
+
+
 def _check_vmlinux(vmlinux: str, vmci: Vmcoreinfo | None, core: str) -> None:
     if not os.path.exists(vmlinux):
         raise TargetError(f"{vmlinux}: No such file or directory")
     bid = elf_build_id(vmlinux)
     if bid is None:
-        with builtins_open(vmlinux, "rb") as f:
-            if f.read(4) != b"\x7fELF":
-                raise TargetError(f"{vmlinux}: not an ELF file (need vmlinux with debug info)")
+        try:
+            with builtins_open(vmlinux, "rb") as f:
+                head = f.read(4)
+        except OSError as e:
+            raise TargetError(f"{vmlinux}: {e.strerror or _one_line(e)}") from None
+        if head != b"\x7fELF":
+            raise TargetError(f"{vmlinux}: not an ELF file (need vmlinux with debug info)")
     want = vmci.build_id if vmci else None
     if bid and want and bid != want:
         rel = vmci.osrelease if vmci else "?"
@@ -83,14 +111,32 @@ def _check_vmlinux(vmlinux: str, vmci: Vmcoreinfo | None, core: str) -> None:
 
 def _load_debug_info(prog: drgn.Program, vmlinux: str | None, vmci: Vmcoreinfo | None,
                      core: str) -> None:
+    """Load the kernel's debug info; every failure is a :class:`TargetError`
+    (:class:`MismatchError` when the vmlinux is not the dump's kernel's)."""
+    try:
+        _load_debug_info_1(prog, vmlinux, vmci, core)
+    except KmemxError:
+        raise
+    except Exception as e:  # drgn raises Exception itself
+        what = vmlinux if vmlinux is not None else "debug info"
+        raise TargetError(f"{what}: cannot load the debug info of {core}: "
+                          f"{_one_line(e)}") from None
+
+
+def _load_debug_info_1(prog: drgn.Program, vmlinux: str | None, vmci: Vmcoreinfo | None,
+                       core: str) -> None:
     if vmlinux is not None:
         _check_vmlinux(vmlinux, vmci, core)
         try:
             prog.load_debug_info([vmlinux], main=True)
         except drgn.MissingDebugInfoError as e:
-            msg = str(e).splitlines()[0]
-            if "kernel" in msg or "vmlinux" in msg:
+            # drgn also says so when only some modules lack debug info: what
+            # matters is whether the kernel itself got it
+            if _kernel_debug_info_missing(prog, _one_line(e)):
                 rel = vmci.osrelease if vmci else "the dump's kernel"
+                if elf_truncated(vmlinux):
+                    raise TargetError(f"{vmlinux} is truncated: no debug info for {rel} "
+                                      f"in {core}") from None
                 raise MismatchError(f"{vmlinux} is not the vmlinux of {rel} in {core}") from None
         return
     try:
@@ -99,6 +145,15 @@ def _load_debug_info(prog: drgn.Program, vmlinux: str | None, vmci: Vmcoreinfo |
         rel = (vmci.osrelease if vmci else None) or "this kernel"
         raise TargetError(f"no debug info found for {rel}: pass -s/--symbols VMLINUX or install "
                           f"linux-image-{rel}-dbg") from None
+
+
+def _kernel_debug_info_missing(prog: drgn.Program, msg: str) -> bool:
+    """Whether the kernel (drgn's main module) still wants its debug info
+    after ``load_debug_info`` raised MissingDebugInfoError with ``msg``."""
+    try:
+        return bool(prog.main_module().wants_debug_file())
+    except (AttributeError, LookupError):  # a drgn without the module API
+        return "kernel" in msg or "vmlinux" in msg
 
 
 def _segment_reader(mm: Any, base: int) -> Callable[[int, int, int, bool], Any]:
@@ -158,7 +213,7 @@ def _install_virtual_segments(prog: drgn.Program, phys: PhysicalMemory,
         return
     try:
         pob = int(prog["page_offset_base"].value_())
-    except (KeyError, LookupError, drgn.FaultError):
+    except Exception:  # no debug info, or not readable: drgn walks
         return
     segs = [s for s in phys.core.segments if s.filesz]
     if not segs:
@@ -193,10 +248,10 @@ def _make_space(phys: PhysicalMemory, vmci: Vmcoreinfo, stats: ReadStats,
     return space
 
 
-def _vmcoreinfo_from_prog(prog: drgn.Program) -> Vmcoreinfo | None:
+def _vmcoreinfo_from_prog(prog: drgn.Program, source: str = "") -> Vmcoreinfo | None:
     try:
-        return Vmcoreinfo(prog["VMCOREINFO"].string_())
-    except (KeyError, LookupError, drgn.FaultError, ValueError):
+        return Vmcoreinfo(prog["VMCOREINFO"].string_(), source)
+    except Exception:  # no VMCOREINFO object, or not readable
         return None
 
 
@@ -206,13 +261,23 @@ def _elf_kernel(path: str, core: ElfCore, prog: drgn.Program, stats: ReadStats,
     if raw is None:
         raise NoVmcoreinfoError(f"{path}: no VMCOREINFO note (a QEMU dump needs "
                                 "'-device vmcoreinfo' and qemu_fw_cfg in the guest)")
-    vmci = Vmcoreinfo(raw)
-    phys = ElfCoreMemory(core)
-    space = _make_space(phys, vmci, stats, path)
-    _install_phys_segments(prog, phys, space)
-    if virtual_segments:
-        _install_virtual_segments(prog, phys, space)
-    return Kernel(prog, phys, space, vmci, stats, target=path)
+    vmci = Vmcoreinfo(raw, path)
+    try:
+        phys = ElfCoreMemory(core)
+    except (OSError, ValueError) as e:
+        raise CoreFormatError(f"{path}: cannot map the dump: {_one_line(e)}") from None
+    try:
+        space = _make_space(phys, vmci, stats, path)
+        try:
+            _install_phys_segments(prog, phys, space)
+        except (ValueError, OverflowError) as e:
+            raise CoreFormatError(f"{path}: bad PT_LOAD segment: {_one_line(e)}") from None
+        if virtual_segments:
+            _install_virtual_segments(prog, phys, space)
+        return Kernel(prog, phys, space, vmci, stats, target=path)
+    except BaseException:
+        phys.close()
+        raise
 
 
 def open(core: str | os.PathLike[str] | None = None,
@@ -226,7 +291,10 @@ def open(core: str | os.PathLike[str] | None = None,
     :param vmlinux: vmlinux with DWARF; None searches drgn's standard paths.
     :param reader: force a reader: ``"mmap-elf"``, ``"mmap-devmem"`` or ``"drgn"``.
     :param debug_info: load debug info (types and symbols).
-    :raises TargetError: one-line reason when the target cannot be opened.
+    :raises TargetError: one-line reason when the target cannot be opened:
+        :class:`CoreFormatError` for a damaged dump (headers, notes,
+        VMCOREINFO), :class:`NoVmcoreinfoError`, :class:`MismatchError` for
+        a vmlinux of another kernel; never another exception type.
     """
     if reader is not None and reader not in READERS:
         raise TargetError(f"unknown reader {reader!r} (choose from {', '.join(READERS)})")
@@ -250,12 +318,13 @@ def open(core: str | os.PathLike[str] | None = None,
         raise TargetError(f"{path}: reader {reader} cannot read kdump-compressed dumps; "
                           "use the drgn reader")
     prog = drgn.Program()
-    try:
-        prog.set_core_dump(path)
-    except (ValueError, OSError, drgn.FaultError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CoreFormatError(f"{path}: {msg}") from None
-    vmci = Vmcoreinfo(elf.vmcoreinfo) if elf and elf.vmcoreinfo else _vmcoreinfo_from_prog(prog)
+    vmci = Vmcoreinfo(elf.vmcoreinfo, path) if elf and elf.vmcoreinfo else None
+    if vmci is None:
+        raw = kdump_vmcoreinfo(path)
+        _set_core_dump(prog, path, Vmcoreinfo(raw, path) if raw is not None else None)
+        vmci = _vmcoreinfo_from_prog(prog, path)
+    else:
+        _set_core_dump(prog, path, vmci)
     stats = ReadStats()
     if debug_info:
         _load_debug_info(prog, vml, vmci, path)

@@ -2,30 +2,111 @@
 
 from __future__ import annotations
 
-__all__ = ["Vmcoreinfo"]
+import os
+import struct
+
+from .errors import CoreFormatError
+
+__all__ = ["Vmcoreinfo", "kdump_vmcoreinfo"]
+
+#: drgn keeps OSRELEASE in a char[65] (struct new_utsname's release)
+_OSRELEASE_MAX = 64
+_DIGITS = {8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF"}
+
+
+def _base(key: str) -> int | None:
+    """The base the kernel prints ``key``'s value in (kernel/vmcore_info.c):
+    SYMBOL() and KERNELOFFSET in hex without 0x, SIZE()/OFFSET()/LENGTH() in
+    decimal, NUMBER() in decimal or 0x-hex; 0 is strtoull()'s "C syntax"."""
+    if key.startswith("SYMBOL(") or key == "KERNELOFFSET":
+        return 16
+    if key.startswith(("SIZE(", "OFFSET(", "LENGTH(")):
+        return 10
+    if key.startswith("NUMBER(") or key == "PAGESIZE":
+        return 0
+    return None
+
+
+def _c_int(text: str, base: int) -> int | None:
+    """``text`` as drgn reads it (``strtoull(text, &end, base)`` that must end
+    at the end of the line), or None when drgn calls it invalid."""
+    neg = text.startswith("-")
+    t = text[1:] if neg else text
+    if base in (0, 16) and t[:2] in ("0x", "0X"):
+        t, base = t[2:], 16
+    elif base == 0:
+        base = 8 if t.startswith("0") and len(t) > 1 else 10
+    if not t or len(t) > 22 or any(c not in _DIGITS[base] for c in t):
+        return None
+    v = int(t, base)
+    if v >= 1 << 64:
+        return None  # ERANGE: "number in VMCOREINFO is too large"
+    return -v if neg else v
 
 
 class Vmcoreinfo:
-    """``KEY=VALUE`` lines, with typed accessors for the usual keys."""
+    """``KEY=VALUE`` lines, with typed accessors for the usual keys.
 
-    def __init__(self, raw: bytes) -> None:
+    :param raw: the note's text.
+    :param source: the dump it came from, for error messages.
+
+    The accessors of numbers raise :class:`~kmemx.errors.CoreFormatError`
+    naming the damaged line when a value is not a number.
+    """
+
+    def __init__(self, raw: bytes, source: str = "") -> None:
         self.raw = raw
+        self.source = source
         self.fields: dict[str, str] = {}
         for line in raw.decode("ascii", "replace").splitlines():
             key, sep, value = line.partition("=")
             if sep:
                 self.fields[key] = value
 
+    def _damaged(self, what: str) -> CoreFormatError:
+        where = f"{self.source}: " if self.source else ""
+        return CoreFormatError(f"{where}damaged VMCOREINFO: {what}")
+
+    def _int(self, key: str, base: int) -> int | None:
+        v = self.fields.get(key)
+        if v is None:
+            return None
+        n = _c_int(v, base)
+        if n is None:
+            raise self._damaged(f"{key}={v[:40]!r} is not a number")
+        return n
+
+    def damage(self) -> str | None:
+        """What is wrong with the note, as drgn and kmemx read it, or None.
+
+        The first line whose number does not parse, or a missing or invalid
+        OSRELEASE, PAGESIZE or SYMBOL(swapper_pg_dir) (the keys drgn requires).
+        """
+        for key, value in self.fields.items():
+            base = _base(key)
+            if base is not None and _c_int(value, base) is None:
+                return f"{key}={value[:40]!r} is not a number"
+        rel = self.fields.get("OSRELEASE")
+        if not rel:
+            return "no OSRELEASE"
+        if len(rel) > _OSRELEASE_MAX:
+            return f"OSRELEASE is {len(rel)} bytes long (at most {_OSRELEASE_MAX})"
+        if not _c_int(self.fields.get("PAGESIZE", "0"), 0):
+            return "no PAGESIZE"
+        if not _c_int(self.fields.get("SYMBOL(swapper_pg_dir)", "0"), 16):
+            return "no SYMBOL(swapper_pg_dir)"
+        return None
+
     def get(self, key: str) -> str | None:
         return self.fields.get(key)
 
     def number(self, name: str) -> int | None:
-        v = self.fields.get(f"NUMBER({name})")
-        return int(v, 0) if v is not None else None
+        """``NUMBER(name)``; :raises CoreFormatError: if it is not a number."""
+        return self._int(f"NUMBER({name})", 0)
 
     def symbol(self, name: str) -> int | None:
-        v = self.fields.get(f"SYMBOL({name})")
-        return int(v, 16) if v is not None else None
+        """``SYMBOL(name)``; :raises CoreFormatError: if it is not a number."""
+        return self._int(f"SYMBOL({name})", 16)
 
     @property
     def osrelease(self) -> str | None:
@@ -37,8 +118,7 @@ class Vmcoreinfo:
 
     @property
     def kaslr_offset(self) -> int:
-        v = self.fields.get("KERNELOFFSET")
-        return int(v, 16) if v else 0
+        return self._int("KERNELOFFSET", 16) or 0
 
     @property
     def phys_base(self) -> int:
@@ -47,3 +127,53 @@ class Vmcoreinfo:
     @property
     def five_level(self) -> bool:
         return bool(self.number("pgtable_l5_enabled"))
+
+
+# -- VMCOREINFO in kdump-compressed headers -------------------------------------------
+# kmemx reads kdump-compressed dumps through drgn (libkdumpfile); this only finds
+# the VMCOREINFO text in the headers, so that a dump drgn refuses can be explained
+# by the line that is damaged.  makedumpfile's diskdump_mod.h: struct
+# disk_dump_header (signature "KDUMP   ", header_version at 8, block_size at 428),
+# then at block_size struct kdump_sub_header with offset_vmcoreinfo at 32 and
+# size_vmcoreinfo at 40 (header version 3 and later).
+
+_KDUMP_SIGNATURE = b"KDUMP   "
+_I32 = struct.Struct("<i")
+_BLOCK_SIZE_AT = 428
+_VMCOREINFO_AT = 32
+_OFF_SIZE = struct.Struct("<qQ")
+#: sanity bounds: VMCOREINFO is a few KiB (the kernel's buffer is one page)
+_MAX_VMCOREINFO = 1 << 20
+_MAX_BLOCK_SIZE = 1 << 24
+
+
+def kdump_vmcoreinfo(path: str) -> bytes | None:
+    """The VMCOREINFO text in the headers of the kdump-compressed dump
+    ``path``, or None when they hold none (an old header version, damaged
+    offsets, not a kdump file).  Never raises."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, _BLOCK_SIZE_AT + 4, 0)
+        if len(head) < _BLOCK_SIZE_AT + 4 or head[:8] != _KDUMP_SIGNATURE:
+            return None
+        if _I32.unpack_from(head, 8)[0] < 3:
+            return None
+        block = _I32.unpack_from(head, _BLOCK_SIZE_AT)[0]
+        if not 0 < block <= _MAX_BLOCK_SIZE:
+            return None
+        sub = os.pread(fd, _OFF_SIZE.size, block + _VMCOREINFO_AT)
+        if len(sub) < _OFF_SIZE.size:
+            return None
+        off, n = _OFF_SIZE.unpack(sub)
+        if off <= 0 or not 0 < n <= _MAX_VMCOREINFO or off + n > size:
+            return None
+        data = os.pread(fd, n, off)
+        return data if len(data) == n else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
