@@ -42,7 +42,7 @@ class AddressSpace:
         loc = self.phys.locate(paddr) if paddr is not None else None
         if loc is None:
             self.stats.faults += 1
-            raise fault(vaddr)
+            raise fault(vaddr) if paddr is None else fault(vaddr, self.phys.why_missing(paddr))
         self.stats.translations += 1
         if len(self.pages) >= MAX_CACHED_PAGES:
             self.pages.clear()
@@ -53,7 +53,7 @@ class AddressSpace:
         loc = self.phys.locate(paddr)
         if loc is None:
             self.stats.faults += 1
-            raise fault(paddr)
+            raise fault(paddr, self.phys.why_missing(paddr))
         return loc
 
     def read_phys_u64(self, paddr: int) -> int | None:

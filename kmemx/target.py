@@ -8,8 +8,11 @@ read through kmemx's mmap too.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import logging
 import os
 import warnings
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import drgn
@@ -31,15 +34,16 @@ from .readers.base import PhysicalMemory, ReadStats
 from .readers.devmem import DevMemMemory, lockdown_note
 from .readers.drgnreader import DrgnReader
 from .readers.elfcore import ElfCore, ElfCoreMemory, parse_elf_core
+from .readers.kdump import DEFAULT_CACHE_MIB, KdumpFile, KdumpMemory, parse_kdump
 from .vmcoreinfo import Vmcoreinfo, kdump_vmcoreinfo
 
 __all__ = ["READERS", "attach", "open", "open_live"]
 
 #: Reader names accepted by ``open(reader=...)``.
-READERS = ("mmap-elf", "mmap-devmem", "drgn")
+READERS = ("mmap-elf", "kdump", "mmap-devmem", "drgn")
 
 _KDUMP_MAGIC = b"KDUMP   "
-_FLAT_MAGIC = b"makedumpfile"
+_FLAT_MAGIC = b"makedumpfile\0\0\0\0"
 
 
 def _sniff(path: str) -> str:
@@ -56,9 +60,8 @@ def _sniff(path: str) -> str:
         return "elf"
     if head[:8] == _KDUMP_MAGIC:
         return "kdump"
-    if head[:12] == _FLAT_MAGIC:
-        raise CoreFormatError(f"{path}: makedumpfile flattened format; convert it first with "
-                              "'makedumpfile -R newfile < dumpfile'")
+    if head[:16] == _FLAT_MAGIC:
+        return "flat"
     if not head:
         raise CoreFormatError(f"{path}: empty file, not a vmcore")
     raise CoreFormatError(f"{path}: not an ELF or kdump-compressed vmcore")
@@ -283,13 +286,15 @@ def _elf_kernel(path: str, core: ElfCore, prog: drgn.Program, stats: ReadStats,
 def open(core: str | os.PathLike[str] | None = None,
          vmlinux: str | os.PathLike[str] | None = None, *,
          reader: str | None = None, debug_info: bool = True,
-         virtual_segments: bool = True) -> Kernel:
+         virtual_segments: bool = True, page_cache_mib: int = DEFAULT_CACHE_MIB) -> Kernel:
     """Open a crash dump (ELF or kdump-compressed) or, with no ``core``, the
     live kernel.
 
     :param core: vmcore path, or None for the running kernel.
     :param vmlinux: vmlinux with DWARF; None searches drgn's standard paths.
-    :param reader: force a reader: ``"mmap-elf"``, ``"mmap-devmem"`` or ``"drgn"``.
+    :param reader: force a reader: ``"mmap-elf"``, ``"kdump"`` (kdump-compressed
+        and flattened dumps), ``"mmap-devmem"`` or ``"drgn"``.
+    :param page_cache_mib: the kdump reader's cache of decompressed pages, in MiB.
     :param debug_info: load debug info (types and symbols).
     :raises TargetError: one-line reason when the target cannot be opened:
         :class:`CoreFormatError` for a damaged dump (headers, notes,
@@ -314,25 +319,93 @@ def open(core: str | os.PathLike[str] | None = None,
             warnings.warn(f"{path} is truncated ({elf.size} bytes): memory past the end of the "
                           f"file reads as a fault ({missing >> 20} MiB of segments affected)",
                           KmemxWarning, stacklevel=2)
-    elif reader not in (None, "drgn"):
+    elif reader not in (None, "drgn", "kdump"):
         raise TargetError(f"{path}: reader {reader} cannot read kdump-compressed dumps; "
-                          "use the drgn reader")
-    prog = drgn.Program()
-    vmci = Vmcoreinfo(elf.vmcoreinfo, path) if elf and elf.vmcoreinfo else None
-    if vmci is None:
-        raw = kdump_vmcoreinfo(path)
-        _set_core_dump(prog, path, Vmcoreinfo(raw, path) if raw is not None else None)
-        vmci = _vmcoreinfo_from_prog(prog, path)
-    else:
-        _set_core_dump(prog, path, vmci)
-    stats = ReadStats()
-    if debug_info:
-        _load_debug_info(prog, vml, vmci, path)
+                          "use the kdump or drgn reader")
+    kdump: KdumpFile | None = None
+    if kind in ("kdump", "flat") and reader in (None, "kdump"):
+        kdump = parse_kdump(path)
+        if kdump.incomplete:
+            warnings.warn(f"{path} is incomplete: makedumpfile did not write every page "
+                          "(a full disk?); the missing pages read as faults",
+                          KmemxWarning, stacklevel=2)
+    try:
+        prog = drgn.Program()
+        vmci = Vmcoreinfo(elf.vmcoreinfo, path) if elf and elf.vmcoreinfo else None
+        with _drgn_notes_dropped("flattened format"):  # kmemx reads it natively
+            if vmci is None:
+                raw = kdump_vmcoreinfo(path)
+                _set_core_dump(prog, path, Vmcoreinfo(raw, path) if raw is not None else None)
+                vmci = _vmcoreinfo_from_prog(prog, path)
+            else:
+                _set_core_dump(prog, path, vmci)
+        stats = ReadStats()
+        if debug_info:
+            _load_debug_info(prog, vml, vmci, path)
+    except BaseException:
+        if kdump is not None:
+            kdump.close()
+        raise
     if elf is not None and reader in (None, "mmap-elf"):
         k = _elf_kernel(path, elf, prog, stats, virtual_segments)
+    elif kdump is not None:
+        k = _kdump_kernel(path, kdump, prog, vmci, stats, page_cache_mib)
     else:
         k = Kernel(prog, DrgnReader(prog), None, vmci, stats, target=path)
     return k
+
+
+@contextlib.contextmanager
+def _drgn_notes_dropped(text: str) -> Iterator[None]:
+    """drgn's log messages containing ``text`` are dropped while the block runs."""
+    log = logging.getLogger("drgn")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return text not in record.getMessage()
+
+    log.addFilter(keep)
+    try:
+        yield
+    finally:
+        log.removeFilter(keep)
+
+
+def _kdump_kernel(path: str, dump: KdumpFile, prog: drgn.Program, vmci: Vmcoreinfo | None,
+                  stats: ReadStats, page_cache_mib: int) -> Kernel:
+    """A kernel over kmemx's kdump reader, its page cache underneath drgn too."""
+    if vmci is None:
+        dump.close()
+        raise NoVmcoreinfoError(f"{path}: no VMCOREINFO in the kdump sub-header")
+    phys = KdumpMemory(dump, page_cache_mib)
+    space = _make_space(phys, vmci, stats, path)
+    phys.on_flush(space.pages.clear)
+    _install_phys_segments(prog, phys, space)
+    _install_paged_direct_map(prog, phys, space)
+    return Kernel(prog, phys, space, vmci, stats, target=path)
+
+
+def _install_paged_direct_map(prog: drgn.Program, phys: PhysicalMemory,
+                              space: AddressSpace) -> None:
+    """Virtual segments over the direct map for a paged reader: drgn's reads
+    there skip its page-table walk and go through kmemx's translation cache.
+    Only runs the page tables map linearly are added (their leaves, exact to
+    4 KiB), so drgn's answers and faults stay those of the page tables."""
+    try:
+        pob = int(prog["page_offset_base"].value_())
+    except (KeyError, LookupError, drgn.FaultError):
+        return
+    ranges = phys.ranges()
+    if not ranges:
+        return
+    for vstart, vend in _linear_runs(space, pob + ranges[0][0], pob + ranges[-1][1], pob):
+        prog.add_memory_segment(vstart, vend - vstart, _virtual_reader(space, vstart),
+                                physical=False)
+
+
+def _virtual_reader(space: AddressSpace, start: int) -> Callable[[int, int, int, bool], Any]:
+    def read_fn(address: int, count: int, offset: int, physical: bool) -> Any:
+        return space.read(start + offset, count)
+    return read_fn
 
 
 def open_live(vmlinux: str | os.PathLike[str] | None = None, *, reader: str | None = None,

@@ -67,5 +67,10 @@ class PhysicalMemory(abc.ABC):
     def ranges(self) -> list[tuple[int, int]]:
         """Physical ``(start, end)`` ranges that may be present."""
 
+    def why_missing(self, paddr: int) -> str:
+        """Why the page holding ``paddr`` is not in the target: the message of
+        the :class:`drgn.FaultError` a read there raises."""
+        return "could not read memory"
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the mapping."""
