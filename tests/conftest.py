@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.fixtures.fixture import Fixture, fixture_package, load_fixture
+from tests.fixtures.fixture import DUMP_VARIANTS, Fixture, fixture_package, load_fixture
 
 
 def _builder_unavailable() -> str | None:
@@ -44,6 +44,17 @@ def fixture() -> Fixture:
 @pytest.fixture(scope="session", params=["elf", "kdump", "kdump-d31", "panic"])
 def variant(request: pytest.FixtureRequest, fixture: Fixture) -> str:
     """Each dump variant in turn; skipped with the builder's reason when it could not be made."""
+    name: str = request.param
+    if not fixture.has(name):
+        pytest.skip(f"{name}: {fixture.skip_reason(name)}")
+    return name
+
+
+@pytest.fixture(scope="session", params=list(DUMP_VARIANTS))
+def dump_variant(request: pytest.FixtureRequest, fixture: Fixture) -> str:
+    """Every dump variant in turn: the ELF dumps and every kdump-compressed one
+    (zlib, -d 31, lzo, snappy, zstd, flattened); skipped with the builder's reason
+    when it could not be made.  ``variant`` is the subset that most tests use."""
     name: str = request.param
     if not fixture.has(name):
         pytest.skip(f"{name}: {fixture.skip_reason(name)}")
