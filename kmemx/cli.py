@@ -432,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return doctor_main(argv[1:])
     args = build_parser().parse_args(argv)
+    from .commands.output import surrogate_safe
+
+    surrogate_safe(sys.stdout)  # kernel bytes that are not UTF-8 come out as they are
     _set_log_handler()
     if args.log_level == "none":
         logger.setLevel(logging.CRITICAL + 1)

@@ -9,13 +9,24 @@ slabs with one vectorised scan of the vmemmap.
 from __future__ import annotations
 
 import argparse
-import difflib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import drgn
 
-from kmemx.commands import Address, CommandError, Context, Name, Row, arg, command, objects
+from kmemx.commands import (
+    Address,
+    CommandError,
+    Context,
+    Name,
+    Row,
+    arg,
+    command,
+    did_you_mean,
+    kernel_str,
+    objects,
+    resolve_each,
+)
 from kmemx.commands.cells import Size
 from kmemx.helpers.identify import identify_address
 from kmemx.helpers.slab import (
@@ -48,13 +59,11 @@ def find_cache(ctx: Context, name: str) -> View:
         return ctx.k.view("struct kmem_cache", int(name, 16))
     names = []
     for c in for_each_slab_cache(ctx.k):
-        n = c.name.string().decode("utf-8", "replace")
+        n = kernel_str(c.name.string())
         if n == name:
             return c
         names.append(n)
-    close = difflib.get_close_matches(name, names, n=3)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise CommandError(f"unknown slab cache '{name}'{hint}")
+    raise CommandError(f"unknown slab cache '{name}'{did_you_mean(name, names)}")
 
 
 @command("slabinfo", "slab cache statistics: /proc/slabinfo's columns and the cache address",
@@ -74,7 +83,7 @@ def _slabinfo(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> I
     seen: set[str] = set()
     for c in for_each_slab_cache(ctx.k):
         try:
-            name = c.name.string().decode("utf-8", "replace")
+            name = kernel_str(c.name.string())
             if want and name not in want:
                 continue
             seen.add(name)
@@ -147,7 +156,7 @@ def _kmem_s(ctx: Context, names: list[str]) -> Iterator[Any]:
             yield Row(KMEM_S_COLUMNS, (
                 Address(c.address), int(c.object_size), u.active_objs, u.num_objs,
                 u.num_slabs, SlabSize(4096 << (int(c.oo.x) >> 16)),
-                Name(c.name.string().decode("utf-8", "replace"))), c)
+                Name(kernel_str(c.name.string()))), c)
         except drgn.FaultError as e:
             ctx.warn(f"cache {c.address:#x}: cannot read {e.address:#x}")
         except Exception as e:  # a corrupt cache: report it, go on
@@ -183,7 +192,7 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     from kmemx_plugins.lists import parse_address
 
     cols = KMEM_COLUMNS
-    addrs = ([parse_address(ctx, a) for a in args.addresses] or
+    addrs = (list(resolve_each(ctx, args.addresses, lambda a: parse_address(ctx, a))) or
              [int(getattr(x, "address", x)) for x in objects(input)])
     if not addrs:
         raise CommandError("kmem: give one or more addresses")

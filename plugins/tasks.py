@@ -306,6 +306,8 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             addrs.add(int(f, 16))
         else:
             names.append(re.compile(f if any(c in f for c in ".*[]^$+?") else re.escape(f)))
+    seen_pids: set[int] = set()
+    seen_addrs: set[int] = set()
     want_state = None
     if args.state:
         s = args.state.upper() if len(args.state) == 2 else CRASH_STATE.get(args.state)
@@ -355,6 +357,8 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             if want_state and cells[4] != want_state:
                 continue
             matched += 1
+            seen_pids.add(cells[0])
+            seen_addrs.add(t._a)
             if args.S:
                 counts[cells[4]] = counts.get(cells[4], 0) + 1
             else:
@@ -362,8 +366,12 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     if args.S:
         for st, n in sorted(counts.items()):
             yield Row(("ST", "COUNT"), (st, n))
-    if (pids or addrs) and not matched:
-        raise CommandError("ps: no such task: " + " ".join(args.filters))
+    missing = [f"no task with PID {p}" for p in sorted(pids - seen_pids)] + [
+        f"no task at {a:#x}" for a in sorted(addrs - seen_addrs)]
+    if missing and not matched:
+        raise CommandError("ps: " + "; ".join(missing))
+    for m in missing:  # crash reports each argument it cannot find
+        ctx.warn(f"ps: {m}")
 
 
 @command("pstree", "display the process tree",
@@ -380,8 +388,7 @@ def _pstree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
             if t.pid == 0 or (not args.t and t.pid != t.tgid):
                 continue
             parent = t.real_parent.pid if t.pid == t.tgid else t.tgid
-            children.setdefault(parent, []).append((t.pid, t.comm.string().decode(
-                "utf-8", "replace")))
+            children.setdefault(parent, []).append((t.pid, kernel_str(t.comm.string())))
             known.add(t.pid)
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: {e}")

@@ -73,6 +73,7 @@ def execute(k: Kernel, line: str, as_json: bool = False,
     ``kmemx: warning: ...`` lines.  Raises :class:`CommandError` (one line)."""
     load_plugins()
     ctx = Context(k, registry, progress)
+    ctx.as_json = as_json
     run = run_pipeline(ctx, line)
     lines = render(run.items, as_json=as_json or run.as_json)
     if run.shell:

@@ -144,7 +144,7 @@ def run_pipeline(ctx: Context, line: str) -> Pipeline:
     """Start a pipeline.  Nothing runs until its items are iterated; a stage
     given ``-h`` makes the items its help text."""
     stages, shell, as_json = parse_pipeline(ctx, line)
-    ctx.as_json = as_json
+    ctx.as_json = ctx.as_json or as_json
     stream: Iterable[Any] = ()
     last = None
     for i, st in enumerate(stages):
