@@ -105,8 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     kx = parser.add_argument_group("kmemx")
     kx.add_argument("--reader", choices=READERS,
                     help="read memory with this reader instead of the fastest that works: "
-                         "mmap-elf (ELF vmcores), mmap-devmem (/dev/mem) or drgn "
-                         "(drgn's own reader, e.g. /proc/kcore or kdump-compressed dumps)")
+                         "mmap-elf (ELF vmcores), kdump (kdump-compressed and flattened "
+                         "vmcores, through a page cache), mmap-devmem (/dev/mem) or drgn "
+                         "(drgn's own reader, e.g. /proc/kcore)")
+    kx.add_argument("--page-cache", metavar="MIB", type=int, default=None,
+                    help="MiB of decompressed pages the kdump reader keeps (default "
+                         "256; when full it starts over)")
     kx.add_argument("--json", action="store_true",
                     help="commands print JSON instead of tables (one-shot and in the REPL)")
     parser.add_argument("--log-level",
@@ -206,7 +210,9 @@ def _open(args: argparse.Namespace) -> Any:
         # kmemx's own warnings (a truncated dump...) are never silenced, not even by -q
         with spinner("opening the target, loading debug info"):
             if args.core is not None:
-                k = kmemx.open(args.core, vmlinux, reader=args.reader, debug_info=debug_info)
+                extra = {} if args.page_cache is None else {"page_cache_mib": args.page_cache}
+                k = kmemx.open(args.core, vmlinux, reader=args.reader, debug_info=debug_info,
+                               **extra)
             else:
                 k = kmemx.open_live(vmlinux, reader=args.reader, debug_info=debug_info)
     except (kmemx.KmemxError, OSError, ValueError, LookupError, drgn.FaultError) as e:

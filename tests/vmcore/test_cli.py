@@ -122,7 +122,10 @@ def test_no_vmcoreinfo_and_reader_choice(fixture: Fixture) -> None:
                              "--reader", "mmap-elf", "-e", "pass"), "drgn reader")
         ok = kmemx("-q", "-c", str(fixture.core("kdump")), "-s", str(fixture.vmlinux),
                    "-e", "print(k.reader.name, prog['init_task'].comm.string_().decode())")
-        assert ok.stdout == "drgn swapper/0\n", ok.stderr
+        assert ok.stdout == "kdump swapper/0\n", ok.stderr
+        forced = kmemx("-q", "-c", str(fixture.core("kdump")), "-s", str(fixture.vmlinux),
+                       "--reader", "drgn", "-e", "print(k.reader.name)")
+        assert forced.stdout == "drgn\n", forced.stderr
 
 
 def test_live_kernel_failure_points_to_doctor() -> None:
