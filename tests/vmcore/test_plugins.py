@@ -9,7 +9,9 @@ from typing import Any
 import drgn
 import pytest
 from drgn.helpers.common.memory import identify_address as drgn_identify
+from drgn.helpers.linux.pid import find_task
 from drgn.helpers.linux.printk import get_printk_records
+from drgn.helpers.linux.sched import task_state_to_char
 from drgn.helpers.linux.slab import (
     find_slab_cache as drgn_find_slab_cache,
 )
@@ -53,11 +55,22 @@ def test_ps_matches_manifest(fixture: Fixture, kernels: dict[str, kmemx.Kernel],
     got = {r["pid"]: r for r in rows if r["pid"] != 0}
     want = {t["pid"]: t for t in manifest}
     assert sorted(got) == sorted(want)
+    prog = fixture.drgn_program(v)
+    moved = []
     for pid, t in want.items():
         r = got[pid]
         assert r["ppid"] == t["ppid"], pid
         assert comm_matches(r["comm"], t["comm"]), pid
-        assert r["st"] == STATE[t["state"]], (pid, r["st"], t["state"])
+        if r["st"] != STATE[t["state"]]:
+            moved.append(pid)
+            # Written exception: /proc was read a moment before the dump, and
+            # a kernel thread (rcu_preempt, kcompactd...) may have woken or
+            # slept since. Only kernel threads, only a few, and kmemx must
+            # then agree with drgn's task_state_to_char() at dump time.
+            task = find_task(prog, pid)
+            assert task.flags.value_() & 0x00200000, (pid, r["st"], t["state"])  # PF_KTHREAD
+            assert r["st"] == STATE[task_state_to_char(task)], (pid, r["st"])
+    assert len(moved) <= 3, moved
     # one idle task per CPU, as crash shows them
     idle = [r for r in rows if r["pid"] == 0]
     assert [r["cpu"] for r in idle] == list(range(len(idle))) and idle
@@ -77,7 +90,7 @@ def test_ps_filters(kernels: dict[str, kmemx.Kernel], fixture: Fixture) -> None:
     assert len(leaders) == len(run_json(k, "ps")) - len(threads)
     piped = list(execute(k, "ps | filter comm~^kmx-w00[0-4]$ | count"))
     assert piped[-1].strip() == "5"
-    with pytest.raises(CommandError, match="no such task"):
+    with pytest.raises(CommandError, match="no task with PID"):
         list(execute(k, "ps 99999"))
 
 
