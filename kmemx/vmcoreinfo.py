@@ -7,7 +7,7 @@ import struct
 
 from .errors import CoreFormatError
 
-__all__ = ["Vmcoreinfo", "kdump_vmcoreinfo"]
+__all__ = ["Vmcoreinfo", "kdump_damage", "kdump_vmcoreinfo"]
 
 #: drgn keeps OSRELEASE in a char[65] (struct new_utsname's release)
 _OSRELEASE_MAX = 64
@@ -147,10 +147,98 @@ _MAX_VMCOREINFO = 1 << 20
 _MAX_BLOCK_SIZE = 1 << 24
 
 
+_HEADER = struct.Struct("<iiI")  # block_size, sub_hdr_size, bitmap_blocks at 428
+#: struct kdump_sub_header: (offset, size) pairs and the header version that has them
+_SUB_REGIONS = ((32, 3, "VMCOREINFO"), (48, 4, "ELF notes"), (64, 5, "erase info"))
+
+
+def kdump_damage(path: str) -> str | None:
+    """What makes the kdump-compressed dump ``path`` unreadable before a page
+    is read, or None: the blocks of the header, sub-header and bitmaps, or a
+    region the sub-header points to (VMCOREINFO, notes, erase info), lying
+    past the end of the file.  libkdumpfile maps these and dies of SIGBUS
+    on a file cut short, so kmemx checks them before drgn opens the file."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(_BLOCK_SIZE_AT + _HEADER.size)
+            if len(head) < _BLOCK_SIZE_AT + _HEADER.size or head[:8] != _KDUMP_SIGNATURE:
+                return None  # drgn says what is wrong with the header itself
+            version = _I32.unpack_from(head, 8)[0]
+            block, sub_blocks, bitmap_blocks = _HEADER.unpack_from(head, _BLOCK_SIZE_AT)
+            if not 0 < block <= _MAX_BLOCK_SIZE or sub_blocks < 0:
+                return f"damaged kdump header: block_size {block}, sub_hdr_size {sub_blocks}"
+            end = block * (1 + sub_blocks + bitmap_blocks)
+            if end > size:
+                return (f"truncated kdump-compressed dump: its headers and bitmaps end at "
+                        f"byte {end} but the file has {size} bytes")
+            f.seek(block)
+            sub = f.read(80)
+    except OSError:
+        return None
+    for at, since, what in _SUB_REGIONS:
+        if version < since or at + _OFF_SIZE.size > len(sub):
+            continue
+        off, n = _OFF_SIZE.unpack_from(sub, at)
+        if n and (off < 0 or off + n > size):
+            return (f"truncated or damaged kdump-compressed dump: its {what} "
+                    f"({n} bytes at offset {off}) lie past the end of the file ({size} bytes)")
+        if what == "ELF notes" and n:
+            try:
+                with open(path, "rb") as f:
+                    f.seek(off)
+                    notes = f.read(min(n, _MAX_NOTES))
+            except OSError:
+                return None
+            bad = _bad_note(notes)
+            if bad is not None:
+                return f"damaged ELF notes in the kdump header: {bad}"
+    return None
+
+
+#: sanity bound on the notes of a kdump header (one NT_PRSTATUS per cpu)
+_MAX_NOTES = 1 << 26
+_NHDR = struct.Struct("<III")
+#: sizeof(struct elf_prstatus) on x86-64, and of QEMUCPUState's version and size
+_PRSTATUS_SIZE = 336
+_QEMU_HEAD = struct.Struct("<II")
+
+
+def _bad_note(data: bytes) -> str | None:
+    """What is wrong with the ELF notes ``data`` that libkdumpfile would read
+    past a note's end, or None.  It trusts a QEMU note to hold its
+    QEMUCPUState header and reads NT_PRSTATUS as a whole struct elf_prstatus
+    (a note shorter than those overruns its heap buffer)."""
+    pos = 0
+    while pos + _NHDR.size <= len(data):
+        namesz, descsz, ntype = _NHDR.unpack_from(data, pos)
+        desc = pos + _NHDR.size + ((namesz + 3) & ~3)
+        if desc + descsz > len(data):
+            return f"note at {pos} ({namesz}+{descsz} bytes) overruns the notes"
+        name = data[pos + _NHDR.size:pos + _NHDR.size + namesz].rstrip(b"\0")
+        if name == b"QEMU" and (descsz < _QEMU_HEAD.size or
+                                _QEMU_HEAD.unpack_from(data, desc)[1] > descsz):
+            return f"QEMU note at {pos} is too short ({descsz} bytes)"
+        if name == b"CORE" and ntype == 1 and descsz < _PRSTATUS_SIZE:
+            return f"NT_PRSTATUS note at {pos} is too short ({descsz} bytes)"
+        pos = desc + ((descsz + 3) & ~3)
+    return None
+
+
 def kdump_vmcoreinfo(path: str) -> bytes | None:
     """The VMCOREINFO text in the headers of the kdump-compressed dump
     ``path``, or None when they hold none (an old header version, damaged
-    offsets, not a kdump file).  Never raises."""
+    offsets, not a kdump file).
+
+    Called before drgn opens the dump, it first checks the file with
+    :func:`kdump_damage`, and the text for what crashes libkdumpfile.
+
+    :raises CoreFormatError: naming ``path`` and what lies past its end or
+        the damaged VMCOREINFO line.
+    """
+    damage = kdump_damage(path)
+    if damage is not None:
+        raise CoreFormatError(f"{path}: {damage}")
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -172,8 +260,26 @@ def kdump_vmcoreinfo(path: str) -> bytes | None:
         if off <= 0 or not 0 < n <= _MAX_VMCOREINFO or off + n > size:
             return None
         data = os.pread(fd, n, off)
-        return data if len(data) == n else None
     except OSError:
         return None
     finally:
         os.close(fd)
+    if len(data) != n:
+        return None
+    # libkdumpfile (libkdumpfile.so.12 in drgn's wheel) corrupts its heap or
+    # dies of SIGSEGV on these instead of failing: a key with an empty first
+    # component (".x=1") when it files the line under its attribute tree, and
+    # a PAGESIZE it refuses (its error path frees what it still uses)
+    for line in data.split(b"\n"):
+        if line.startswith(b"."):
+            raise CoreFormatError(f"{path}: damaged VMCOREINFO: line {line[:40]!r} has no key")
+        if line.startswith(b"PAGESIZE="):
+            text = line[9:49].decode("ascii", "replace")
+            v = _c_int(text, 0)
+            if v is None:
+                raise CoreFormatError(f"{path}: damaged VMCOREINFO: PAGESIZE={text!r} is not "
+                                      "a number")
+            if v <= 0 or v & (v - 1):
+                raise CoreFormatError(f"{path}: damaged VMCOREINFO: PAGESIZE={text} is not a "
+                                      "power of two")
+    return data
