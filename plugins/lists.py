@@ -201,8 +201,9 @@ def _guarded(ctx: Context, it: Iterator[int]) -> Iterator[int]:
              entries of the list_head at HEAD (an address or a symbol)
          list -H HEAD                 the list_head nodes themselves
          list --hlist HEAD -o ...     an hlist_head
-         list START -o OFFSET         follow the pointer at START+OFFSET from
-                                      struct to struct until NULL or START (crash's default)
+         list START -o OFFSET         crash's default: START is a struct whose member
+                                      at OFFSET points at the next struct; until NULL
+                                      or back at START
          -o takes an offset or struct.member; -s struct[.member,...] prints
          members (or the whole struct).  --json gives objects with 'address'.
          """,
@@ -237,7 +238,9 @@ def _list(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
 
 
 def _chain(k: Any, start: int, off: int, limit: int) -> Iterator[int]:
-    """START, then *(entry+off) - off ... until NULL or back at START."""
+    """START, then *(entry+off), *(*(entry+off)+off) ... until NULL or back at
+    START: crash's default list, whose "next" member points at the next
+    structure (an embedded list_head takes -H or -h instead)."""
     seen: set[int] = set()
     entry = start
     while entry and len(seen) < limit:
@@ -249,8 +252,7 @@ def _chain(k: Any, start: int, off: int, limit: int) -> Iterator[int]:
             raise ListCycleError(f"list cycle at {entry:#x}", entry)
         seen.add(entry)
         yield entry
-        nxt = k.read_u64(entry + off)
-        entry = nxt - off if nxt else 0
+        entry = k.read_u64(entry + off)
 
 
 @command("tree", "walk an rbtree or an xarray/radix tree",
@@ -383,7 +385,16 @@ def _whatis_one(ctx: Context, name: str) -> str:
     """``whatis`` of one symbol or type name; CommandError if it is neither."""
     try:
         obj = ctx.prog[name]
-        return f"{obj.type_.type_name()} {name};"
+        t = obj.type_
+        if t.kind == drgn.TypeKind.ARRAY and t.length is None:
+            # an extern declaration without a size (linux_banner[]): the
+            # symbol's size gives it, as crash shows it
+            try:
+                n = ctx.prog.symbol(name).size // drgn.sizeof(t.type)
+                t = ctx.prog.array_type(t.type, n, qualifiers=t.qualifiers)
+            except (LookupError, ValueError, ZeroDivisionError):
+                pass
+        return f"{t.variable_declaration(name)};"
     except KeyError:
         pass
     except LookupError as e:
@@ -419,23 +430,70 @@ def _whatis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
 SYM_COLUMNS = ("ADDRESS", "TYPE", "SYMBOL", "MODULE")
 
 
-def _sym_type(sym: drgn.Symbol) -> str:
-    """nm's letter as far as a symbol tells it: T/t text, D/d data (upper
-    case: global), ``?`` otherwise."""
-    c = {drgn.SymbolKind.FUNC: "t", drgn.SymbolKind.IFUNC: "i", drgn.SymbolKind.OBJECT: "d",
-         drgn.SymbolKind.TLS: "d", drgn.SymbolKind.COMMON: "c"}.get(sym.kind, "?")
+def _sections(prog: drgn.Program) -> list[tuple[int, int, str]]:
+    """The kernel image's text ``(start, end, letter)`` ranges by the linker
+    script's boundary symbols (cached)."""
+    key = "kmemx_plugins.lists.sections"
+    cached: list[tuple[int, int, str]] | None = prog.cache.get(key)
+    if cached is None:
+        cached = []
+        for lo, hi, letter in (("_text", "_etext", "t"), ("_sinittext", "_einittext", "t")):
+            try:
+                cached.append((prog.symbol(lo).address, prog.symbol(hi).address, letter))
+            except LookupError:
+                continue
+        prog.cache[key] = cached
+    return cached
+
+
+def _sym_type(prog: drgn.Program, sym: drgn.Symbol) -> str:
+    """The type letter crash shows for a symbol: T in the kernel's text (the
+    linker's ``_text`` of no type too), else by the symbol's kind (T function,
+    D data, read-only data included, as crash prints it); lower case for a
+    local symbol; ``?`` when neither tells."""
+    c = next((letter for lo, hi, letter in _sections(prog) if lo <= sym.address < hi), None)
+    if c is None:
+        c = {drgn.SymbolKind.FUNC: "t", drgn.SymbolKind.IFUNC: "i",
+             drgn.SymbolKind.OBJECT: "d", drgn.SymbolKind.TLS: "d",
+             drgn.SymbolKind.COMMON: "c"}.get(sym.kind, "?")
     return c.upper() if sym.binding != drgn.SymbolBinding.LOCAL else c
+
+
+def _symbol_at(prog: drgn.Program, addr: int) -> drgn.Symbol:
+    """The symbol containing ``addr`` as crash names it: in a module, the
+    first of its symbol table (drgn's choice); in the kernel image, of
+    aliases at one address (``jiffies``, of size 0, and ``jiffies_64``) the
+    first by name, as crash's sorted symbol table has them.  Raises
+    LookupError."""
+    sym = prog.symbol(addr)
+    if module_of_address(prog, sym.address):
+        return sym
+    return min((*prog.symbols(addr), *_symbols_by_address(prog).get(sym.address, ())),
+               key=lambda s: (-s.address, s.name))
+
+
+def _symbols_by_address(prog: drgn.Program) -> dict[int, list[drgn.Symbol]]:
+    """Every symbol by its address (cached): aliases of size 0 (the linker
+    script's ``jiffies = jiffies_64``) contain no address but share one."""
+    key = "kmemx_plugins.lists.symbols_by_address"
+    cached: dict[int, list[drgn.Symbol]] | None = prog.cache.get(key)
+    if cached is None:
+        cached = {}
+        for sym in prog.symbols():
+            cached.setdefault(sym.address, []).append(sym)
+        prog.cache[key] = cached
+    return cached
 
 
 def _sym_row(ctx: Context, addr: int, sym: drgn.Symbol, label: str) -> Row:
     mod = module_of_address(ctx.prog, sym.address)
-    return Row(SYM_COLUMNS, (Address(addr), _sym_type(sym), Name(label),
+    return Row(SYM_COLUMNS, (Address(addr), _sym_type(ctx.prog, sym), Name(label),
                              Name(mod) if mod else None), sym)
 
 
 def _sym_of_address(ctx: Context, addr: int) -> Row:
     try:
-        sym = ctx.prog.symbol(addr)
+        sym = _symbol_at(ctx.prog, addr)
     except LookupError:
         problems = use_module_kallsyms(ctx.prog).problems
         why = f" (unreadable module symbol tables: {'; '.join(problems)})" if problems else ""
