@@ -114,9 +114,9 @@ def _avenrun(ctx: Context) -> tuple[int, int, int]:
 def _task_count(ctx: Context) -> int:
     """Tasks as crash counts them (its ``ps`` rows): every thread, and one idle
     task per CPU."""
-    from kmemx_plugins.tasks import idle_tasks
-
     from kmemx.helpers.sched import for_each_task
+
+    from .tasks import idle_tasks
 
     return len(idle_tasks(ctx)) + sum(1 for _ in for_each_task(ctx.k))
 

@@ -59,7 +59,7 @@ def parse_address(ctx: Context, s: str) -> int:
     name, sym, path, plus = m.groups()
     off = int(plus, 0) if plus else 0
     try:
-        return _symbol(ctx, name).address + off  # a name may hold dots: foo.cold
+        return int(_symbol(ctx, name).address) + off  # a name may hold dots: foo.cold
     except LookupError:
         pass
     if path:
@@ -127,7 +127,7 @@ def _offset(ctx: Context, spec: str) -> int:
 
 def _fields(ctx: Context, addr: int, type_name: str, members: list[str]) -> list[Any]:
     obj = drgn.Object(ctx.prog, _resolve_type(ctx, type_name), address=addr)
-    out = []
+    out: list[Any] = []
     for m in members:
         try:
             v = obj.subobject_(m)
@@ -153,10 +153,9 @@ def _fields(ctx: Context, addr: int, type_name: str, members: list[str]) -> list
 def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None) -> Iterator[Any]:
     """Rows (ADDRESS [, members...]) or full struct dumps for each entry."""
     if not struct_spec:
-        cols = ("ADDRESS",)
         for a in addrs:
             x = Address(a)
-            yield Row(cols, (x,), x)
+            yield Row(("ADDRESS",), (x,), x)
         return
     name, members = split_struct_spec(struct_spec)
     t = _resolve_type(ctx, name)
@@ -314,7 +313,7 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
 
     def text(a: int) -> str:
         try:
-            return drgn.Object(ctx.prog, t, address=a).format_()
+            return str(drgn.Object(ctx.prog, t, address=a).format_())
         except drgn.FaultError as e:
             raise CommandError(f"struct: {name} at {a:#x}: cannot read {e.address:#x}") from None
 

@@ -48,7 +48,7 @@ def _enabled(prog: Any) -> bool:
     """SLUB with CONFIG_SLUB_DEBUG (per-node counters)."""
     try:
         prog.type("struct kmem_cache_cpu")
-        return prog.type("struct kmem_cache_node").has_member("nr_slabs")
+        return bool(prog.type("struct kmem_cache_node").has_member("nr_slabs"))
     except LookupError:
         return False
 
@@ -114,7 +114,7 @@ def _slabinfo(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> I
                     arg("-s", dest="struct", help="struct[.member,...] of each object")],
          columns=("ADDRESS",), enabled=_enabled)
 def _slab(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    from kmemx_plugins.lists import _emit
+    from .lists import _emit
 
     cache = find_cache(ctx, args.cache)
     errors: list[str] = []
@@ -189,7 +189,7 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     if args.slabs:
         yield from _kmem_s(ctx, args.addresses)
         return
-    from kmemx_plugins.lists import parse_address
+    from .lists import parse_address
 
     cols = KMEM_COLUMNS
     addrs = (list(resolve_each(ctx, args.addresses, lambda a: parse_address(ctx, a))) or
