@@ -1,6 +1,7 @@
 """Run every benchmark on one or more fixtures and print the ratio tables.
 
-``python -m benchmarks.run_all [FIXTURE_DIR ...]`` (default: the test bed's
+``python -m benchmarks.run_all [FIXTURE_DIR ...]``: every benchmark on each
+fixture's ELF, kdump-compressed and flattened dumps (default: the test bed's
 6.1 fixture, and the scaling fixtures next to it when they were built:
 ``medium-6.1`` with ``python -m tests.fixtures build linux-image-6.1.0-56-amd64
 --out $KMEMX_FIXTURES/medium-6.1 --workers 1000 --files 50000 --mem 1024`` and
@@ -16,7 +17,10 @@ from pathlib import Path
 from benchmarks import bench_engine, bench_plugins, bench_views
 from benchmarks.common import REPO
 
-__all__ = ["main"]
+__all__ = ["VARIANTS", "main"]
+
+#: the dump formats every benchmark runs on: ELF, kdump-compressed (zlib), flattened
+VARIANTS = ("elf", "kdump", "flat")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,12 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     rc = 0
     for d in dirs:
         meta = json.loads((d / "fixture.json").read_text())
-        print(f"\n=== {d.name}: {meta['release']}, {meta['mem_mb']} MiB, "
-              f"{meta['workers']} workers, {meta['files']} files ===")
-        args = ["--core", str(d / "vmcore.elf"), "--vmlinux", str(d / "vmlinux")]
-        for mod in (bench_engine, bench_views, bench_plugins):
-            print(f"--- {mod.__name__}")
-            rc |= mod.main(args)
+        for variant in VARIANTS:
+            info = meta["variants"].get(variant, {})
+            if not info.get("ok"):
+                continue
+            print(f"\n=== {d.name} {variant} ({info['file']}): {meta['release']}, "
+                  f"{meta['mem_mb']} MiB, {meta['workers']} workers, {meta['files']} files ===")
+            args = ["--core", str(d / info["file"]), "--vmlinux", str(d / "vmlinux")]
+            for mod in (bench_engine, bench_views, bench_plugins):
+                print(f"--- {mod.__name__}")
+                rc |= mod.main(args)
     return rc
 
 
