@@ -9,7 +9,7 @@ slabs with one vectorised scan of the vmemmap.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import drgn
@@ -30,6 +30,7 @@ from kmemx.commands import (
 from kmemx.commands.cells import Size
 from kmemx.helpers.identify import identify_address
 from kmemx.helpers.slab import (
+    SlabCacheUsage,
     for_each_slab_cache,
     slab_cache_allocated_objects,
     slab_cache_free_objects,
@@ -79,27 +80,30 @@ def find_cache(ctx: Context, name: str) -> View:
          arguments=[arg("names", nargs="*", help="cache names")],
          columns=SLABINFO_COLUMNS, enabled=_enabled)
 def _slabinfo(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    want = set(args.names)
-    seen: set[str] = set()
-    for c in for_each_slab_cache(ctx.k):
+    def row(c: View, u: SlabCacheUsage) -> Row:
+        oo = int(c.oo.x)
+        return Row(SLABINFO_COLUMNS, (Address(c.address), Name(kernel_str(c.name.string())),
+                                      u.active_objs, u.num_objs, int(c.size), oo & 0xFFFF,
+                                      1 << (oo >> 16)), c)
+    yield from _cache_rows(ctx, args.names, row)
+
+
+def _cache_rows(ctx: Context, names: list[str],
+                row: Callable[[View, SlabCacheUsage], Row]) -> Iterator[Row]:
+    """``row(cache, usage)`` of every cache, or of the caches ``names``
+    (each unknown one reported); a cache that cannot be read (a corrupt
+    partial list, unreadable memory) is reported and the rest go on."""
+    caches = (resolve_each(ctx, names, lambda n: find_cache(ctx, n)) if names
+              else for_each_slab_cache(ctx.k))
+    for c in caches:
         try:
-            name = kernel_str(c.name.string())
-            if want and name not in want:
-                continue
-            seen.add(name)
-            u = slab_cache_usage(c)
-            oo = int(c.oo.x)
-            yield Row(SLABINFO_COLUMNS, (Address(c.address), Name(name), u.active_objs,
-                                         u.num_objs, int(c.size), oo & 0xFFFF, 1 << (oo >> 16)),
-                      c)
+            yield row(c, slab_cache_usage(c))
         except drgn.FaultError as e:
             ctx.warn(f"cache {c.address:#x}: cannot read {e.address:#x}")
         except Exception as e:  # a corrupt cache: report it, go on
             if isinstance(e, KeyboardInterrupt):
                 raise
             ctx.warn(f"cache {c.address:#x}: {e}")
-    for n in sorted(want - seen):
-        find_cache(ctx, n)  # raises with a suggestion
 
 
 @command("slab", "list the objects of a slab cache",
@@ -149,20 +153,12 @@ KMEM_S_COLUMNS = ("CACHE", "OBJSIZE", "ALLOCATED", "TOTAL", "SLABS", "SSIZE", "N
 
 def _kmem_s(ctx: Context, names: list[str]) -> Iterator[Any]:
     """crash's ``kmem -s``: one row per cache, crash's columns and counts."""
-    caches = [find_cache(ctx, n) for n in names] if names else for_each_slab_cache(ctx.k)
-    for c in caches:
-        try:
-            u = slab_cache_usage(c)
-            yield Row(KMEM_S_COLUMNS, (
-                Address(c.address), int(c.object_size), u.active_objs, u.num_objs,
-                u.num_slabs, SlabSize(4096 << (int(c.oo.x) >> 16)),
-                Name(kernel_str(c.name.string()))), c)
-        except drgn.FaultError as e:
-            ctx.warn(f"cache {c.address:#x}: cannot read {e.address:#x}")
-        except Exception as e:  # a corrupt cache: report it, go on
-            if isinstance(e, KeyboardInterrupt):
-                raise
-            ctx.warn(f"cache {c.address:#x}: {e}")
+    def row(c: View, u: SlabCacheUsage) -> Row:
+        return Row(KMEM_S_COLUMNS, (
+            Address(c.address), int(c.object_size), u.active_objs, u.num_objs,
+            u.num_slabs, SlabSize(4096 << (int(c.oo.x) >> 16)),
+            Name(kernel_str(c.name.string()))), c)
+    yield from _cache_rows(ctx, names, row)
 
 
 @command("kmem", "identify addresses (slab object, task, stack, vmap, page, symbol); "

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import abc
+import os
 from dataclasses import dataclass, fields
 from typing import Union
 
-__all__ = ["Buffer", "PhysicalMemory", "ReadStats"]
+__all__ = ["Buffer", "PhysicalMemory", "ReadStats", "open_dump"]
 
 #: What a reader hands out: an mmap or a bytes object to unpack from.
 Buffer = Union[bytes, bytearray, memoryview, "mmap_type"]
@@ -74,3 +75,22 @@ class PhysicalMemory(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the mapping."""
+
+
+def open_dump(path: str) -> tuple[int, int]:
+    """``(fd, size)`` of the dump file ``path`` opened read-only; the caller
+    closes ``fd``.
+
+    :raises CoreFormatError: the file cannot be opened (one line with the reason)
+    """
+    from ..errors import CoreFormatError
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
+        raise CoreFormatError(f"{path}: {e.strerror}") from None
+    try:
+        return fd, os.fstat(fd).st_size
+    except OSError as e:
+        os.close(fd)
+        raise CoreFormatError(f"{path}: {e.strerror}") from None

@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ..errors import CoreFormatError
-from .base import Buffer, PhysicalMemory
+from .base import Buffer, PhysicalMemory, open_dump
 
 __all__ = ["ElfCore", "ElfCoreMemory", "Note", "Segment", "parse_elf_core"]
 
@@ -88,12 +88,8 @@ def _parse_notes(path: str, data: bytes) -> list[Note]:
 
 def parse_elf_core(path: str) -> ElfCore:
     """Parse and validate the ELF header, program headers and notes of ``path``."""
+    fd, size = open_dump(path)
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as e:
-        raise CoreFormatError(f"{path}: {e.strerror}") from None
-    try:
-        size = os.fstat(fd).st_size
         head = os.pread(fd, _EHDR.size, 0)
         if len(head) < _EHDR.size or head[:4] != b"\x7fELF":
             raise CoreFormatError(f"{path}: not an ELF file")

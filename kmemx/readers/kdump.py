@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CoreFormatError, fault
-from .base import Buffer, PhysicalMemory
+from .base import Buffer, PhysicalMemory, open_dump
 
 __all__ = [
     "DEFAULT_CACHE_MIB",
@@ -249,12 +249,8 @@ def parse_kdump(path: str) -> KdumpFile:
     :raises CoreFormatError: a damaged or truncated header, bitmap or page
         descriptor table, named in the message
     """
+    fd, size = open_dump(path)
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as e:
-        raise CoreFormatError(f"{path}: {e.strerror}") from None
-    try:
-        size = os.fstat(fd).st_size
         head = os.pread(fd, 16, 0)
         flattened = head == FLAT_SIGNATURE
         src: Any = _Flat(fd, size) if flattened else _Plain(fd, size)
