@@ -161,6 +161,9 @@ def _machine(ctx: Context, uts: Any) -> str:
          TASKS NODENAME RELEASE VERSION MACHINE MEMORY PANIC, then kmemx's READER.
          MEMORY is the memory of the online nodes (node_present_pages), UPTIME
          counts jiffies, DATE is the wall clock in local time (TZ).
+
+         sys                      the summary crash prints at start-up
+         sys --json               KEY/VALUE rows
          """,
          columns=("KEY", "VALUE"))
 def _sys(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
@@ -200,7 +203,16 @@ def _sys(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
 
 
 @command("log", "display the kernel ring buffer (dmesg)",
-         description="log -t: without timestamps.  Continues after a bad record.",
+         description="""
+         The kernel's printk ring buffer, oldest first, as crash's log shows it:
+         [seconds.microseconds] text.  A record that cannot be read is reported
+         and the rest are shown.
+
+         log                      every record with its timestamp
+         log -t                   without timestamps
+         log ! grep -i oops       through a shell command
+         log --json               TIME (seconds) LEVEL TEXT rows
+         """,
          arguments=[arg("-t", dest="no_time", action="store_true", help="no timestamps")],
          columns=("TIME", "LEVEL", "TEXT"))
 def _log(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
@@ -264,6 +276,9 @@ def _mod_object_file(ctx: Context, mod: View, name: str) -> str:
          crash's TEXT_BASE on 6.4+), SIZE (core size, init sections excluded;
          /proc/modules' size), OBJECT FILE; then REFCOUNT (/proc/modules' "used by"
          count).
+
+         mod                      every loaded module
+         mod | filter name~^nf_   some of them
          """,
          columns=MOD_COLUMNS)
 def _lsmod(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
@@ -280,8 +295,15 @@ def _lsmod(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
             ctx.warn(f"module {mod.address:#x}: cannot read {e.address:#x}")
 
 
-@command("mount", "mounted filesystems", columns=("MOUNT", "SUPERBLK", "TYPE", "DEVNAME",
-                                                  "DIRNAME"))
+@command("mount", "mounted filesystems",
+         description="""
+         crash's columns: MOUNT (struct mount), SUPERBLK, TYPE, DEVNAME, DIRNAME,
+         one row per mount of the current namespace walk (for_each_mount()).
+
+         mount                          every mount
+         mount | filter type==tmpfs     the tmpfs ones
+         """,
+         columns=("MOUNT", "SUPERBLK", "TYPE", "DEVNAME", "DIRNAME"))
 def _mount(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.fs import for_each_mount, mount_dst, mount_fstype, mount_src
 
