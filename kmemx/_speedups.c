@@ -1,8 +1,8 @@
 /*
  * kmemx._speedups: the hot inner loops of typed views and list walks in C.
  *
- * Everything here has a pure-Python equivalent in kmemx/types/view.py and
- * kmemx/helpers/list.py, which is used when this module was not built (or
+ * Everything here has a pure-Python equivalent in kmemx/types/view.py,
+ * kmemx/types/fields.py and kmemx/helpers/list.py, which is used when this module was not built (or
  * KMEMX_NO_SPEEDUPS=1).  The C code only ever takes the fast path: a read
  * whose page is in the kernel's page cache (``pages``: virtual page number ->
  * (buffer, offset)) and does not cross the page.  Anything else (a cache
@@ -980,49 +980,57 @@ fail:
     return NULL;
 }
 
+/* The kinds of a read_members() spec item.  The ABI is defined in
+ * kmemx/types/spec.py (its docstring says what each kind reads, and its
+ * pure-Python twin is raw_reader() in kmemx/types/fields.py); these numbers
+ * must equal it, which spec.py checks at import through the SPEC_*
+ * constants this module exports.  Nothing here knows a kernel structure. */
+enum spec_kind {
+    SPEC_UNSIGNED = 0,      /* (off, size, 0): an unsigned int */
+    SPEC_SIGNED = 1,        /* (off, size, 1): a signed int */
+    SPEC_STRING = 2,        /* (off, size, 2): char[size] up to its NUL */
+    SPEC_FOLLOW = 3,        /* (off, 8, 3, sub): the tuple sub reads at the pointer */
+    SPEC_FOLLOW_INLINE = 4, /* (off, 8, 4, sub): the same, values in place */
+    SPEC_S64_PLUS_S32S = 5, /* (off, 8, 5, (ptr_off, offsets)): s64 at off plus
+                               the s32 at (pointer at ptr_off) + each offset */
+};
+
 PyDoc_STRVAR(read_members_doc,
 "read_members(pages, addr, spec) -> tuple | None\n\n"
-"Several members of the struct at ``addr``.  ``spec`` is a tuple of\n"
-"``(offset, size, how)`` or ``(offset, 8, 3 or 4, subspec)``: how 0\n"
-"unsigned, 1 signed (size 1, 2, 4 or 8), 2 a char array (bytes up to the\n"
-"first NUL), 3 a pointer followed: the tuple of ``subspec`` read where it\n"
-"points (None for NULL), 4 the same with subspec's values in place (each\n"
-"None for NULL); or ``(offset, 8, 5, (count_off, counters_off, cpu_offsets))``:\n"
-"percpu_counter_sum() of the struct percpu_counter at offset.  None when a\n"
-"member is not on the fast path (the caller reads the slow way).");
+"Several members of the struct at ``addr``, as ``spec`` says: see\n"
+"kmemx/types/spec.py for its items.  None when a member is not on the fast\n"
+"path (the caller reads the slow way).");
 
-/* percpu_counter_sum() of the struct percpu_counter at ``a``: its s64 count
- * plus the s32 at counters + each CPU's per-cpu offset.  ``how5`` is
- * (count_off, counters_off, cpu_offsets).  1, 0 (miss) or -1. */
+/* SPEC_S64_PLUS_S32S at ``addr``: the s64 at addr + off plus the s32 at p +
+ * each offset, p the pointer at addr + ptr_off (``extra`` is (ptr_off,
+ * offsets)).  1, 0 (miss) or -1. */
 static int
-percpu_counter_sum(PyObject *pages, PageMemo *memo, uint64_t a, PyObject *how5,
-                   long long *out)
+s64_plus_s32s(PyObject *pages, PageMemo *memo, uint64_t addr, long long off, PyObject *extra,
+              long long *out)
 {
-    if (!PyTuple_Check(how5) || PyTuple_GET_SIZE(how5) != 3 ||
-        !PyTuple_Check(PyTuple_GET_ITEM(how5, 2))) {
-        PyErr_SetString(PyExc_TypeError,
-                        "a percpu_counter item needs (count_off, counters_off, cpu_offsets)");
+    if (!PyTuple_Check(extra) || PyTuple_GET_SIZE(extra) != 2 ||
+        !PyTuple_Check(PyTuple_GET_ITEM(extra, 1))) {
+        PyErr_SetString(PyExc_TypeError, "an s64_plus_s32s item needs (ptr_off, offsets)");
         return -1;
     }
-    long long count_off = PyLong_AsLongLong(PyTuple_GET_ITEM(how5, 0));
-    long long counters_off = PyLong_AsLongLong(PyTuple_GET_ITEM(how5, 1));
-    if (PyErr_Occurred())
+    long long ptr_off = PyLong_AsLongLong(PyTuple_GET_ITEM(extra, 0));
+    if (ptr_off == -1 && PyErr_Occurred())
         return -1;
-    uint64_t count, counters;
-    int r = memo_read(pages, memo, a + (uint64_t)count_off, 8, &count);
+    uint64_t base, ptr;
+    int r = memo_read(pages, memo, addr + (uint64_t)off, 8, &base);
     if (r <= 0)
         return r;
-    r = memo_read(pages, memo, a + (uint64_t)counters_off, 8, &counters);
+    r = memo_read(pages, memo, addr + (uint64_t)ptr_off, 8, &ptr);
     if (r <= 0)
         return r;
-    long long sum = (long long)count;
-    PyObject *cpus = PyTuple_GET_ITEM(how5, 2);
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(cpus); i++) {
-        unsigned long long off = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(cpus, i));
-        if (off == (unsigned long long)-1 && PyErr_Occurred())
+    long long sum = (long long)base;
+    PyObject *offsets = PyTuple_GET_ITEM(extra, 1);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(offsets); i++) {
+        unsigned long long o = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(offsets, i));
+        if (o == (unsigned long long)-1 && PyErr_Occurred())
             return -1;
         uint64_t v;
-        r = memo_read(pages, memo, counters + off, 4, &v);
+        r = memo_read(pages, memo, ptr + o, 4, &v);
         if (r <= 0)
             return r;
         sum += (int32_t)(uint32_t)v;
@@ -1031,7 +1039,7 @@ percpu_counter_sum(PyObject *pages, PageMemo *memo, uint64_t a, PyObject *how5,
     return 1;
 }
 
-/* How many values ``spec`` reads: items with how 4 stand for their subspec's. */
+/* How many values ``spec`` reads: SPEC_FOLLOW_INLINE items stand for their subspec's. */
 static Py_ssize_t
 spec_width(PyObject *spec, int depth)
 {
@@ -1054,11 +1062,15 @@ spec_width(PyObject *spec, int depth)
         long how = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
         if (how == -1 && PyErr_Occurred())
             return -1;
-        if ((how == 3 || how == 4 || how == 5) && nitem != 4) {
-            PyErr_SetString(PyExc_TypeError, "a followed pointer needs a subspec");
+        if (how < SPEC_UNSIGNED || how > SPEC_S64_PLUS_S32S) {
+            PyErr_SetString(PyExc_ValueError, "unknown spec item kind");
             return -1;
         }
-        if (how == 4) {
+        if (how >= SPEC_FOLLOW && nitem != 4) {
+            PyErr_SetString(PyExc_TypeError, "this spec item kind needs its extra");
+            return -1;
+        }
+        if (how == SPEC_FOLLOW_INLINE) {
             Py_ssize_t w = spec_width(PyTuple_GET_ITEM(item, 3), depth + 1);
             if (w < 0)
                 return -1;
@@ -1087,16 +1099,16 @@ read_members_into(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec
         long how = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
         if (PyErr_Occurred())
             return -1;
-        if (how != 2 && size != 1 && size != 2 && size != 4 && size != 8) {
+        if (how != SPEC_STRING && size != 1 && size != 2 && size != 4 && size != 8) {
             PyErr_SetString(PyExc_ValueError, "size must be 1, 2, 4 or 8");
             return -1;
         }
         if (size < 0)
             goto miss;
         uint64_t a = addr + (uint64_t)off;
-        if (how == 5) {
+        if (how == SPEC_S64_PLUS_S32S) {
             long long sum;
-            int r5 = percpu_counter_sum(pages, memo, a, PyTuple_GET_ITEM(item, 3), &sum);
+            int r5 = s64_plus_s32s(pages, memo, addr, off, PyTuple_GET_ITEM(item, 3), &sum);
             if (r5 < 0)
                 return -1;
             if (r5 == 0)
@@ -1118,14 +1130,14 @@ read_members_into(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec
             goto miss;
         const unsigned char *p = page + in;
         PyObject *v;
-        if (how == 2) {
+        if (how == SPEC_STRING) {
             const unsigned char *nul = memchr(p, 0, (size_t)size);
             v = PyBytes_FromStringAndSize((const char *)p, nul ? nul - p : size);
         } else {
             uint64_t raw = 0;
             for (Py_ssize_t j = 0; j < size; j++)
                 raw |= (uint64_t)p[j] << (8 * j);
-            if (how == 4) {
+            if (how == SPEC_FOLLOW_INLINE) {
                 PyObject *sub = PyTuple_GET_ITEM(item, 3);
                 if (raw != 0) {
                     if (read_members_into(pages, memo, raw, sub, depth + 1, miss, res, pos) < 0)
@@ -1141,7 +1153,7 @@ read_members_into(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec
                 }
                 continue;
             }
-            if (how == 3) {
+            if (how == SPEC_FOLLOW) {
                 if (raw == 0) {
                     Py_INCREF(Py_None);
                     v = Py_None;
@@ -1152,7 +1164,7 @@ read_members_into(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec
                         return -1;
                 }
             } else {
-                v = int_of(raw, (unsigned)size, how == 1);
+                v = int_of(raw, (unsigned)size, how == SPEC_SIGNED);
             }
         }
         if (v == NULL)
@@ -1295,6 +1307,13 @@ PyInit__speedups(void)
         PyModule_AddIntConstant(m, "K_CALL", K_CALL) < 0 ||
         PyModule_AddIntConstant(m, "K_ENUM", K_ENUM) < 0 ||
         PyModule_AddIntConstant(m, "K_ARRAY", K_ARRAY) < 0)
+        goto fail;
+    if (PyModule_AddIntConstant(m, "SPEC_UNSIGNED", SPEC_UNSIGNED) < 0 ||
+        PyModule_AddIntConstant(m, "SPEC_SIGNED", SPEC_SIGNED) < 0 ||
+        PyModule_AddIntConstant(m, "SPEC_STRING", SPEC_STRING) < 0 ||
+        PyModule_AddIntConstant(m, "SPEC_FOLLOW", SPEC_FOLLOW) < 0 ||
+        PyModule_AddIntConstant(m, "SPEC_FOLLOW_INLINE", SPEC_FOLLOW_INLINE) < 0 ||
+        PyModule_AddIntConstant(m, "SPEC_S64_PLUS_S32S", SPEC_S64_PLUS_S32S) < 0)
         goto fail;
     return m;
 fail:

@@ -8,6 +8,13 @@ K_VIEW: int
 K_CALL: int
 K_ENUM: int
 K_ARRAY: int
+# the kinds of a read_members() spec item: defined in kmemx/types/spec.py
+SPEC_UNSIGNED: int
+SPEC_SIGNED: int
+SPEC_STRING: int
+SPEC_FOLLOW: int
+SPEC_FOLLOW_INLINE: int
+SPEC_S64_PLUS_S32S: int
 
 class ViewBase:
     _k: Any

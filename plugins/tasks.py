@@ -140,6 +140,7 @@ class _PsReader:
     def __init__(self, ctx: Context) -> None:
         from kmemx.helpers.mm import mm_rss_vm_spec, task_cpu_member, task_rss_cache_spec
         from kmemx.types.fields import member_spec, raw_reader, raw_reader_many
+        from kmemx.types.spec import follow_inline
 
         k = ctx.k
         task = "struct task_struct"
@@ -147,10 +148,11 @@ class _PsReader:
         names = ("tgid", "comm", "flags", task_state_member(k), "exit_state")
         pid = member_spec(k, task, "pid")
         # real_parent->pid and mm->{total_vm, rss counters} in place (None: NULL mm)
-        parent = member_spec(k, task, "real_parent")[0], 8, 4, (pid,)
+        parent = follow_inline(k.offsetof(task, "real_parent"), (pid,))
         mm_ptr = member_spec(k, task, "mm")
-        mm = mm_ptr[0], 8, 4, mm_rss_vm_spec(k)
-        #: the task's unsynced RSS events (before 6.2): summed per mm first
+        mm = follow_inline(mm_ptr[0], mm_rss_vm_spec(k))
+        #: the task's unsynced RSS events (before f1a7941243c1, "mm: convert
+        #: mm's rss stats into percpu_counter"): summed per mm first
         self.split = task_rss_cache_spec(k)
         extra = (mm_ptr, *self.split) if self.split else ()
         spec = (pid, *(member_spec(k, task, n) for n in names), cpu, parent, mm, *extra)

@@ -9,6 +9,7 @@ from drgn import TypeKind
 
 from ..kernel import Kernel
 from ..types.layout import layout_for, resolve_type, strip
+from ..types.spec import scalar_kind
 from ..types.view import scalar_size
 
 if TYPE_CHECKING:  # numpy is imported when first used: it costs 0.15 s at start-up
@@ -37,15 +38,10 @@ def numpy_dtype(prog: drgn.Program, type: Any, members: list[str] | None = None)
         s = strip(m.type)
         if m.bit_size or s.kind not in _KINDS:
             continue
-        size = scalar_size(s)
         if s.kind == TypeKind.FLOAT:
-            fmt = f"<f{size}"
-        elif s.kind == TypeKind.POINTER:
-            fmt = "<u8"
+            fmt = f"<f{scalar_size(s)}"
         else:
-            signed = bool(s.is_signed) if s.kind == TypeKind.INT else (
-                bool(s.type.is_signed) if s.kind == TypeKind.ENUM and s.type is not None
-                else False)
+            size, signed = scalar_kind(s)
             fmt = f"<{'i' if signed else 'u'}{size}"
         names.append(name)
         formats.append(fmt)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Callable
+from typing import Callable
 
 import drgn
 
 from ..kernel import Kernel
+from ..types import spec
+from ..types.spec import Item, Spec
 from ..types.view import View
 
 __all__ = ["PAGE_SIZE", "get_mm_rss", "mm_rss_at", "mm_rss_vm_reader", "mm_rss_vm_spec",
-           "rss_pages", "split_rss_sums", "task_cpu", "task_cpu_member", "task_rss_cache_spec", "totalram_pages"]
+           "percpu_counter_sum_spec", "rss_pages", "split_rss_sums", "task_cpu", "task_cpu_member", "task_rss_cache_spec", "totalram_pages"]
 
 PAGE_SIZE = 4096
 # enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES }
@@ -21,8 +23,10 @@ _RSS_MEMBERS = (0, 1, 3)
 def totalram_pages(k: Kernel) -> int:
     """``totalram_pages()``."""
     try:
-        return int(k.object("_totalram_pages").counter)  # 5.0 made it atomic
+        return int(k.object("_totalram_pages").counter)
     except LookupError:
+        # before 5.0 (ca79b0c211af, "mm: convert totalram_pages and
+        # totalhigh_pages variables to atomic"): a plain unsigned long
         return int(k.object("totalram_pages"))
 
 
@@ -35,7 +39,8 @@ def _rss_layout(k: Kernel) -> tuple[str, int, int]:
 
         lay = layout_for(k.prog, resolve_type(k.prog, "struct mm_struct"))
         if strip(lay.member("rss_stat").type).kind == drgn.TypeKind.ARRAY:
-            # 6.2 made rss_stat an array of struct percpu_counter
+            # since 6.2 (f1a7941243c1, "mm: convert mm's rss stats into
+            # percpu_counter"): struct percpu_counter rss_stat[NR_MM_COUNTERS]
             cached = ("percpu", lay.offsetof("rss_stat"), k.sizeof("struct percpu_counter"))
         else:
             # before: struct mm_rss_stat { atomic_long_t count[NR_MM_COUNTERS]; }
@@ -55,24 +60,38 @@ def mm_rss_at(k: Kernel, mm: int) -> int:
     return mm_rss_vm_reader(k)(mm)[0]
 
 
-def mm_rss_vm_spec(k: Kernel) -> tuple[tuple[Any, ...], ...]:
+def mm_rss_vm_spec(k: Kernel) -> Spec:
     """A :func:`~kmemx.types.fields.raw_reader` spec of ``struct mm_struct``
     reading ``(total_vm, file, anon, shmem)`` in pages: the RSS counters'
-    values, atomics before 6.2, ``percpu_counter_sum()`` since."""
+    values, atomics before f1a7941243c1, ``percpu_counter_sum()`` since."""
     kind, off, size = _rss_layout(k)
-    vm_off = k.offsetof("struct mm_struct", "total_vm")
+    vm = spec.unsigned(k.offsetof("struct mm_struct", "total_vm"), 8)
     if kind == "atomic":
-        return ((vm_off, 8, 0), *((off + 8 * i, 8, 1) for i in _RSS_MEMBERS))
-    from ..types.view import _percpu_offset
-
-    ncpus = int(k.prog["nr_cpu_ids"])
-    pcpu = (k.offsetof("struct percpu_counter", "count"),
-            k.offsetof("struct percpu_counter", "counters"),
-            tuple(_percpu_offset(k, cpu) for cpu in range(ncpus)))
-    return ((vm_off, 8, 0), *((off + size * i, 8, 5, pcpu) for i in _RSS_MEMBERS))
+        return (vm, *(spec.signed(off + 8 * i, 8) for i in _RSS_MEMBERS))
+    return (vm, *(percpu_counter_sum_spec(k, off + size * i) for i in _RSS_MEMBERS))
 
 
-def task_rss_cache_spec(k: Kernel) -> tuple[tuple[Any, ...], ...]:
+def percpu_counter_sum_spec(k: Kernel, off: int) -> Item:
+    """The spec item reading ``percpu_counter_sum()`` (lib/percpu_counter.c:
+    ``fbc->count`` plus ``*per_cpu_ptr(fbc->counters, cpu)`` for each CPU)
+    of the ``struct percpu_counter`` at ``off``: its ``s64 count`` plus the
+    ``s32`` at ``counters`` + each CPU's ``__per_cpu_offset``.  The kernel
+    sums the online (and dying) CPUs; a CPU that never came up keeps 0 in
+    its slot, so every possible CPU (``nr_cpu_ids``) is summed here."""
+    key = "kmemx.helpers.mm.percpu_counter"
+    cached: tuple[int, int, tuple[int, ...]] | None = k.prog.cache.get(key)
+    if cached is None:
+        from ..types.view import _percpu_offset
+
+        cached = (k.offsetof("struct percpu_counter", "count"),
+                  k.offsetof("struct percpu_counter", "counters"),
+                  tuple(_percpu_offset(k, cpu) for cpu in range(int(k.prog["nr_cpu_ids"]))))
+        k.prog.cache[key] = cached
+    count_off, counters_off, cpu_offsets = cached
+    return spec.s64_plus_s32s(off + count_off, off + counters_off, cpu_offsets)
+
+
+def task_rss_cache_spec(k: Kernel) -> Spec:
     """A :func:`~kmemx.types.fields.raw_reader` spec of ``struct task_struct``
     reading the task's unsynced RSS events ``task->rss_stat.count[]`` for
     (file, anon, shmem), in pages; ``()`` when the kernel keeps none.
@@ -83,7 +102,7 @@ def task_rss_cache_spec(k: Kernel) -> tuple[tuple[Any, ...], ...]:
     has them only there.  Linux 6.2 (f1a7941243c1, "mm: convert mm's rss
     stats into percpu_counter") removed the per-task cache."""
     key = "kmemx.helpers.mm.task_rss_cache_spec"
-    cached: tuple[tuple[Any, ...], ...] | None = k.prog.cache.get(key)
+    cached: Spec | None = k.prog.cache.get(key)
     if cached is None:
         try:
             off = k.offsetof("struct task_struct", "rss_stat") + k.offsetof(
@@ -91,7 +110,7 @@ def task_rss_cache_spec(k: Kernel) -> tuple[tuple[Any, ...], ...]:
         except LookupError:
             cached = ()
         else:
-            cached = tuple((off + 4 * i, 4, 1) for i in _RSS_MEMBERS)
+            cached = tuple(spec.signed(off + 4 * i, 4) for i in _RSS_MEMBERS)
         k.prog.cache[key] = cached
     return cached
 

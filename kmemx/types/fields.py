@@ -20,8 +20,8 @@ import drgn
 from drgn import TypeKind
 
 from .._accel import speedups as _speedups
+from . import spec as sp
 from .layout import layout_for, resolve_type, strip
-from .view import scalar_size
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -41,10 +41,8 @@ def fields(k: Kernel, type: Any, members: list[str]) -> Callable[[int], tuple[An
     if cached is not None:
         return cached
     lay = layout_for(k.prog, resolve_type(k.prog, type))
-    specs = []
-    for name in members:
-        m = lay.member(name)
-        specs.append((m.offset, *_item_spec(name, m.type, m.bit_size)))
+    specs = [_item_spec(m.name, m.offset, m.type, m.bit_size)
+             for m in (lay.member(name) for name in members)]
     order = sorted(range(len(specs)), key=lambda i: specs[i][0])
     fmt = "<"
     pos = start = specs[order[0]][0]
@@ -54,11 +52,11 @@ def fields(k: Kernel, type: Any, members: list[str]) -> Callable[[int], tuple[An
             raise ValueError("overlapping members")
         if off > pos:
             fmt += f"{off - pos}x"
-        fmt += f"{size}s" if how == 2 else _FMT[(size, how == 1)]
+        fmt += f"{size}s" if how == sp.STRING else _FMT[(size, how == sp.SIGNED)]
         pos = off + size
     unpack = struct.Struct(fmt).unpack_from
     span = pos - start
-    strings = [i for i, sp in enumerate(specs) if sp[2] == 2]
+    strings = [i for i, item in enumerate(specs) if item[2] == sp.STRING]
     inverse = [order.index(i) for i in range(len(specs))]
     pages = k._pages
     identity = inverse == list(range(len(specs)))
@@ -99,10 +97,12 @@ def fields(k: Kernel, type: Any, members: list[str]) -> Callable[[int], tuple[An
     return read
 
 
-def member_spec(k: Kernel, type: Any, path: str) -> tuple[int, int, int]:
-    """``(offset, size, how)`` of a scalar or ``char[]`` member path of ``type``
-    (``"pid"``, ``"thread_info.cpu"``) for :func:`raw_reader`: how is 0 for
-    unsigned, 1 for signed, 2 for a char array read as bytes up to its NUL."""
+def member_spec(k: Kernel, type: Any, path: str) -> sp.Item:
+    """The :mod:`~kmemx.types.spec` item of a scalar or ``char[]`` member path
+    of ``type`` (``"pid"``, ``"thread_info.cpu"``) for :func:`raw_reader`:
+    :func:`~kmemx.types.spec.unsigned` or :func:`~kmemx.types.spec.signed`
+    (by :func:`~kmemx.types.spec.scalar_kind`, as a view reads it), or
+    :func:`~kmemx.types.spec.string` for a char array."""
     t = resolve_type(k.prog, type)
     off = 0
     m = None
@@ -112,43 +112,37 @@ def member_spec(k: Kernel, type: Any, path: str) -> tuple[int, int, int]:
         off += m.offset
         t = m.type
     assert m is not None
-    return (off, *_item_spec(path, t, m.bit_size))
+    return _item_spec(path, off, t, m.bit_size)
 
 
-def _item_spec(name: str, t: drgn.Type, bit_size: int | None) -> tuple[int, int]:
-    """``(size, how)`` of a member of type ``t`` read in bulk."""
+def _item_spec(name: str, off: int, t: drgn.Type, bit_size: int | None) -> sp.Item:
+    """The spec item of a member of type ``t`` at ``off`` read in bulk."""
     if bit_size:
         raise TypeError(f"{name} is a bit field")
     s = strip(t)
     if s.kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM, TypeKind.POINTER):
-        signed = bool(s.is_signed) if s.kind == TypeKind.INT else False
-        return scalar_size(s), int(signed)
+        return sp.integer(off, *sp.scalar_kind(s))
     if s.kind == TypeKind.ARRAY and drgn.sizeof(s.type) == 1 and s.length:
-        return int(s.length), 2
+        return sp.string(off, int(s.length))
     raise TypeError(f"{name}: only scalars and char arrays can be read in bulk")
 
 
-def spec_width(spec: tuple[tuple[Any, ...], ...]) -> int:
+def spec_width(spec: sp.Spec) -> int:
     """How many values :func:`raw_reader` returns for ``spec``."""
-    return sum(spec_width(item[3]) if item[2] == 4 else 1 for item in spec)
+    return sp.width(spec)
 
 
-def raw_reader(k: Kernel, spec: tuple[tuple[Any, ...], ...]
-               ) -> Callable[[int], tuple[Any, ...]]:
-    """A function reading ``spec``'s items at an address, as a tuple: one C
-    call on the fast path, else one read per item (a fault names the item's
-    address).  Items are ``(offset, size, how)`` from :func:`member_spec`, or
-    ``(offset, 8, 3, subspec)`` to follow a pointer and read ``subspec`` where
-    it points (a tuple, or None when the pointer is NULL), or ``(offset, 8, 4,
-    subspec)`` for the same values in place (each None when it is NULL), or
-    ``(offset, 8, 5, (count_off, counters_off, cpu_offsets))`` for
-    ``percpu_counter_sum()`` of the ``struct percpu_counter`` at ``offset``."""
+def raw_reader(k: Kernel, spec: sp.Spec) -> Callable[[int], tuple[Any, ...]]:
+    """A function reading ``spec``'s items (:mod:`kmemx.types.spec`) at an
+    address, as a tuple: one C call on the fast path, else one read per item
+    (a fault names the item's address)."""
     pages = k._pages
     read_members = _speedups.read_members if _speedups is not None else None
 
     kread = k.read
 
-    def slow(address: int, spec: tuple[tuple[Any, ...], ...] = spec) -> tuple[Any, ...]:
+    def slow(address: int, spec: sp.Spec = spec) -> tuple[Any, ...]:
+        # the pure-Python twin of read_members() in kmemx/_speedups.c
         out: list[Any] = []
         for item in spec:
             off, size, how = item[:3]
@@ -160,24 +154,24 @@ def raw_reader(k: Kernel, spec: tuple[tuple[Any, ...], ...]
                 raw = bytes(p[0][start:start + size])
             else:
                 raw = kread(a, size)
-            if how == 2:
+            if how == sp.STRING:
                 n = raw.find(b"\0")
                 out.append(raw if n < 0 else raw[:n])
-            elif how == 3:
+            elif how == sp.FOLLOW:
                 ptr = int.from_bytes(raw, "little")
                 out.append(slow(ptr, item[3]) if ptr else None)
-            elif how == 4:
+            elif how == sp.FOLLOW_INLINE:
                 ptr = int.from_bytes(raw, "little")
-                out.extend(slow(ptr, item[3]) if ptr else (None,) * spec_width(item[3]))
-            elif how == 5:  # percpu_counter_sum() of the struct percpu_counter at a
-                count_off, counters_off, cpu_offsets = item[3]
-                total = int.from_bytes(kread(a + count_off, 8), "little", signed=True)
-                counters = int.from_bytes(kread(a + counters_off, 8), "little")
-                for cpu_off in cpu_offsets:
-                    total += int.from_bytes(kread(counters + cpu_off, 4), "little", signed=True)
+                out.extend(slow(ptr, item[3]) if ptr else (None,) * sp.width(item[3]))
+            elif how == sp.S64_PLUS_S32S:
+                ptr_off, offsets = item[3]
+                total = int.from_bytes(raw, "little", signed=True)
+                base = int.from_bytes(kread(address + ptr_off, 8), "little")
+                for o32 in offsets:
+                    total += int.from_bytes(kread(base + o32, 4), "little", signed=True)
                 out.append(total)
             else:
-                out.append(int.from_bytes(raw, "little", signed=how == 1))
+                out.append(int.from_bytes(raw, "little", signed=how == sp.SIGNED))
         return tuple(out)
 
     if read_members is None:
@@ -190,7 +184,7 @@ def raw_reader(k: Kernel, spec: tuple[tuple[Any, ...], ...]
     return read
 
 
-def raw_reader_many(k: Kernel, spec: tuple[tuple[Any, ...], ...]
+def raw_reader_many(k: Kernel, spec: sp.Spec
                     ) -> Callable[[list[int]], list[tuple[Any, ...] | None]]:
     """A function reading ``spec`` (see :func:`raw_reader`) at many addresses
     in one call: independent reads whose cache misses overlap.  An entry is

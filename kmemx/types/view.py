@@ -27,6 +27,7 @@ from drgn import TypeKind
 from .._accel import speedups
 from ..errors import FaultError, UnknownNameError
 from .layout import Layout, UnknownMemberError, layout_for, resolve_type, strip
+from .spec import scalar_kind
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -62,10 +63,11 @@ _U64 = _UNPACK[(8, False)]
 
 
 def scalar_size(s: drgn.Type) -> int:
-    """Size of an int, bool, enum, float or pointer type (enums: their compatible type)."""
-    if s.kind == TypeKind.ENUM:
-        return int(s.type.size) if s.type is not None else 4
-    return int(s.size or 8)
+    """Size of an int, bool, enum, float or pointer type (enums: their
+    compatible type): :func:`~kmemx.types.spec.scalar_kind`'s, and a float's."""
+    if s.kind == TypeKind.FLOAT:
+        return int(s.size or 8)
+    return scalar_kind(s)[0]
 
 
 def kernel_of(prog: drgn.Program) -> Kernel:
@@ -163,10 +165,7 @@ def _make_reader(k: Kernel, t: drgn.Type) -> Callable[[int], Any]:
     kind = s.kind
     pages = k._pages
     if kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM, TypeKind.POINTER):
-        size = scalar_size(s)
-        signed = bool(getattr(s, "is_signed", False)) if kind == TypeKind.INT else False
-        if kind == TypeKind.ENUM:
-            signed = bool(s.type.is_signed) if s.type is not None else False
+        size, signed = scalar_kind(s)
         unpack = _UNPACK[(size, signed)]
         lim = 4096 - size
 
@@ -378,9 +377,7 @@ def _compile_member(cls: type[View], name: str) -> Callable[[View], Any]:
     cfield: tuple[int, bool, str, Any, Any] | None = None
     if m.bit_size:
         bo, bs = m.bit_offset, m.bit_size
-        signed = bool(getattr(s, "is_signed", False)) if kind == TypeKind.INT else False
-        if kind == TypeKind.ENUM:
-            signed = bool(s.type.is_signed) if s.type is not None else False
+        signed = scalar_kind(s)[1]
         post: Callable[[int], Any] = (
             (lambda v: EnumValue(v, s)) if kind == TypeKind.ENUM
             else bool if kind == TypeKind.BOOL else int)
@@ -388,12 +385,10 @@ def _compile_member(cls: type[View], name: str) -> Callable[[View], Any]:
         def getter(self: View) -> Any:
             return post(_read_bits(self._k, self._a + off, bo, bs, signed))
     elif kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM, TypeKind.POINTER):
-        size = scalar_size(s)
-        signed = bool(getattr(s, "is_signed", False)) if kind == TypeKind.INT else False
+        size, signed = scalar_kind(s)
         ns: dict[str, Any] = {"pages": k._pages, "slow": _slow}
         ckind, cwrap, cextra = "K_INT", None, None
         if kind == TypeKind.ENUM:
-            signed = bool(s.type.is_signed) if s.type is not None else False
             ns["E"], ns["T"] = EnumValue, s
             wrap = "E(v, T)"
             ckind, cwrap, cextra = "K_ENUM", EnumValue, s
@@ -401,12 +396,10 @@ def _compile_member(cls: type[View], name: str) -> Callable[[View], Any]:
             wrap = "v != 0"
             ckind = "K_BOOL"
         elif kind == TypeKind.POINTER and strip(s.type).kind in _COMPOUND:
-            signed = False
             ns["P"] = view_class(k, strip(s.type)).pointer_class
             wrap = "P(self._k, v)"
             ckind, cwrap = "K_VIEW", ns["P"]
         elif kind == TypeKind.POINTER:
-            signed = False
             ns["W"] = pointer_wrapper(k, s.type)
             wrap = "W(v)"
             ckind, cwrap = "K_CALL", ns["W"]
