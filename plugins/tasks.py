@@ -561,6 +561,15 @@ _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",
 
 
 @command("files", "display open files of a task",
+         description="""
+         crash's columns: FD FILE DENTRY INODE TYPE (REG DIR CHR BLK FIFO SOCK LNK)
+         PATH, after each task's PID/TASK/CPU/COMMAND line.
+
+         files 1                  init's open files
+         files 1 97 ffff8880...   several tasks (PID or task address); a bad one
+                                  is reported, the others shown
+         ps kmx-w00 | files       the files of piped tasks
+         """,
          arguments=[arg("tasks", nargs="*", help="PID or task address")],
          columns=("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"), takes_input=True,
          enabled=_enabled)

@@ -28,8 +28,10 @@ def for_each_process(k: Kernel) -> Iterator[View]:
 
 
 def _thread_head(k: Kernel, task: View) -> bool:
-    """Whether threads are linked through ``signal->thread_head`` (6.7, and
-    backported to some stable kernels) rather than ``thread_group``."""
+    """Whether threads are linked through ``signal->thread_head`` (added in
+    3.14 by 0c740d0afc3b, "introduce for_each_thread() to replace the buggy
+    while_each_thread()"; the only list since 6.7's 8e1f385104ac, "kill
+    task_struct->thread_group") rather than ``task->thread_group``."""
     new: bool | None = k.prog.cache.get("kmemx.helpers.sched.thread_head")
     if new is None:
         new = k.prog.cache["kmemx.helpers.sched.thread_head"] = hasattr(task.signal,
@@ -72,7 +74,7 @@ def for_each_task(k: Kernel) -> Iterator[View]:
         return [None] * len(addrs)
 
     if _thread_head(k, init):
-        # 6.7+: signal->thread_head lists every thread, the leader included.
+        # signal->thread_head lists every thread, the leader included.
         sig = k.offsetof("struct task_struct", "signal") - off
         head_off = k.offsetof("struct signal_struct", "thread_head")
         node_off = k.offsetof("struct task_struct", "thread_node")
@@ -129,7 +131,8 @@ def state_to_char(state: int, exit_state: int) -> str:
 
 
 def task_state_member(k: Kernel) -> str:
-    """``__state`` (renamed from ``state`` in 5.14)."""
+    """``__state``, renamed from ``state`` in 5.14 by 2f064a59a11f ("sched:
+    Change task_struct::state")."""
     name: str | None = k.prog.cache.get("kmemx.helpers.sched.state_member")
     if name is None:
         from ..types.layout import layout_for, resolve_type

@@ -115,7 +115,8 @@ def _layout(k: Kernel) -> _SlabLayout:
         return cached
     prog = k.prog
     try:
-        slab_type = "struct slab"  # 5.17 split struct slab out of struct page
+        # 5.17: d122019bf061 ("mm: Split slab into its own type")
+        slab_type = "struct slab"
         prog.type(slab_type)
     except LookupError:
         slab_type = "struct page"
@@ -135,15 +136,17 @@ def _layout(k: Kernel) -> _SlabLayout:
     try:
         marker: tuple[Any, ...] = ("flags", int(prog.constant("PG_slab").value_()))
     except LookupError:
-        # 6.10 turned PG_slab into a page type; 6.12 keeps it in the top byte
-        # of page_type as PGTY_slab.
+        # 6.10 turned PG_slab into a page type (46df8e73a4a3, "mm: free up
+        # PG_slab"); 6.12 keeps it in the top byte of page_type as PGTY_slab
+        # (4ffca5a96678, "mm: support only one page_type per page")
         pt_off = players.offsetof("page_type")
         try:
             marker = ("page_type", pt_off, int(prog.constant("PGTY_slab").value_()), 24)
         except LookupError:
             marker = ("page_type_bit", pt_off, int(prog.constant("PG_slab").value_()), 0)
     ccpu = layout_for(prog, resolve_type(prog, "struct kmem_cache_cpu"))
-    # 5.17 renamed kmem_cache_cpu.page to .slab
+    # 5.17 renamed kmem_cache_cpu.page to .slab (bb192ed9aa71, "mm/slub: Convert
+    # most struct page to struct slab by spatch")
     cpu_slab_member = "slab" if "slab" in ccpu.members else "page"
     cpus = int(prog["nr_cpu_ids"])
     out = _SlabLayout(
@@ -242,7 +245,8 @@ def _freelist_decoder(cache: View) -> Callable[[int], int]:
         rnd = int(cache.random)  # CONFIG_SLAB_FREELIST_HARDENED
     except AttributeError:
         return lambda obj: read(obj + off)
-    # 5.7 added swab() (backported to every stable branch with hardening).
+    # 5.7 added swab() (1ad53d9fa3f6, "slub: improve bit diffusion for freelist
+    # ptr obfuscation"; backported to every stable branch with hardening).
     return lambda obj: read(obj + off) ^ rnd ^ _swab(obj + off)
 
 
