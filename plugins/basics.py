@@ -9,6 +9,7 @@ from typing import Any
 import drgn
 
 from kmemx.commands import Address, Context, Name, Row, TextLine, arg, command
+from kmemx.commands.cells import crash_size_text
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.types import View
 
@@ -16,7 +17,7 @@ __all__: list[str] = []
 
 
 #: x86-64 (crash's PAGESIZE())
-_GiB, _MiB, _KiB = 1 << 30, 1 << 20, 1 << 10
+_GiB, _MiB = 1 << 30, 1 << 20
 #: kernel/sched/loadavg.c: avenrun[] is fixed point with FSHIFT fraction bits
 _FSHIFT = 11
 _FIXED_1 = 1 << _FSHIFT
@@ -29,15 +30,7 @@ def memory_text(total: int) -> str:
     next_gig = -(-total // _GiB) * _GiB
     if next_gig - total <= 64 * _MiB:
         total = next_gig
-    if total == 0:
-        return "0"
-    if total >= _GiB:
-        text = f"{total / _GiB:.1f} GB"
-    elif total >= _MiB:
-        text = f"{total / _MiB:.1f} MB"
-    else:
-        return f"{total // _KiB} KB"
-    return text.replace(".0 ", " ")
+    return crash_size_text(total)
 
 
 def loadavg_text(avenrun: tuple[int, int, int]) -> str:

@@ -27,8 +27,9 @@ from kmemx.commands import (
     objects,
     resolve_each,
 )
-from kmemx.commands.cells import Size
+from kmemx.commands.cells import CrashSize, Size
 from kmemx.helpers.identify import identify_address
+from kmemx.helpers.mm import PAGE_SIZE, meminfo
 from kmemx.helpers.slab import (
     SlabCacheUsage,
     for_each_slab_cache,
@@ -39,7 +40,7 @@ from kmemx.helpers.slab import (
 )
 from kmemx.types import View
 
-__all__ = ["KMEM_COLUMNS", "KMEM_S_COLUMNS", "SLABINFO_COLUMNS", "SlabSize", "find_cache"]
+__all__ = ["KMEM_COLUMNS", "KMEM_I_COLUMNS", "KMEM_S_COLUMNS", "SLABINFO_COLUMNS", "SlabSize", "find_cache"]
 
 SLABINFO_COLUMNS = ("CACHE", "NAME", "ACTIVE_OBJS", "NUM_OBJS", "OBJSIZE", "OBJPERSLAB",
                     "PAGESPERSLAB")
@@ -161,8 +162,33 @@ def _kmem_s(ctx: Context, names: list[str]) -> Iterator[Any]:
     yield from _cache_rows(ctx, names, row)
 
 
+KMEM_I_COLUMNS = ("KEY", "PAGES", "TOTAL", "PERCENTAGE")
+
+
+def _kmem_i(ctx: Context) -> Iterator[Any]:
+    """crash's ``kmem -i``: one row per line of crash's table."""
+    m = meminfo(ctx.k)
+
+    def pct(n: int, of: int, what: str) -> str:
+        return f"{n * 100 // of if of else 0}% of {what}"  # crash truncates
+
+    rows = [("TOTAL MEM", m.total, "----"),
+            *((key, n, pct(n, m.total, "TOTAL MEM")) for key, n in (
+                ("FREE", m.free), ("USED", m.used), ("SHARED", m.shared),
+                ("BUFFERS", m.buffers), ("CACHED", m.cached), ("SLAB", m.slab))),
+            ("TOTAL HUGE", m.huge_total, "----"),
+            ("HUGE FREE", m.huge_free, pct(m.huge_free, m.huge_total, "TOTAL HUGE")),
+            ("TOTAL SWAP", m.swap_total, "----"),
+            ("SWAP USED", m.swap_used, pct(m.swap_used, m.swap_total, "TOTAL SWAP")),
+            ("SWAP FREE", m.swap_free, pct(m.swap_free, m.swap_total, "TOTAL SWAP")),
+            ("COMMIT LIMIT", m.commit_limit, "----"),
+            ("COMMITTED", m.committed, pct(m.committed, m.commit_limit, "TOTAL LIMIT"))]
+    for key, pages, text in rows:
+        yield Row(KMEM_I_COLUMNS, (key, pages, CrashSize(pages * PAGE_SIZE), text))
+
+
 @command("kmem", "identify addresses (slab object, task, stack, vmap, page, symbol); "
-         "-s: slab cache summary",
+         "-s: slab cache summary; -i: memory summary",
          description="""
          kmem ADDR ...         one row per address: KIND (slab, task, stack, vmap,
                                page, symbol), CACHE (the slab cache of a slab-
@@ -171,6 +197,12 @@ def _kmem_s(ctx: Context, names: list[str]) -> Iterator[Any]:
                                START of the object, OFFSET into it, STATE
                                (allocated/free for slab objects).
          Addresses can be piped in: slab dentry | head 3 | kmem
+         kmem -i               crash's memory summary: TOTAL MEM, FREE, USED, SHARED,
+                               BUFFERS, CACHED, SLAB, hugetlb, swap and commit
+                               (PAGES, TOTAL, PERCENTAGE of the total, truncated
+                               as crash does).  COMMITTED is /proc/meminfo's
+                               Committed_AS (the per-CPU deltas summed); crash
+                               prints the central count only.
          kmem -s [CACHE...]    crash's slab summary: CACHE OBJSIZE (object size)
                                ALLOCATED TOTAL SLABS SSIZE (slab size) NAME;
                                ALLOCATED excludes objects free on per-CPU
@@ -178,10 +210,15 @@ def _kmem_s(ctx: Context, names: list[str]) -> Iterator[Any]:
          """,
          arguments=[arg("addresses", nargs="*", help="addresses, or with -s cache names"),
                     arg("-s", dest="slabs", action="store_true",
-                        help="slab cache summary (crash's kmem -s)")],
+                        help="slab cache summary (crash's kmem -s)"),
+                    arg("-i", dest="info", action="store_true",
+                        help="memory summary (crash's kmem -i)")],
          columns=KMEM_COLUMNS, takes_input=True,
          enabled=_enabled)
 def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    if args.info:
+        yield from _kmem_i(ctx)
+        return
     if args.slabs:
         yield from _kmem_s(ctx, args.addresses)
         return

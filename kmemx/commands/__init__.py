@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 from ..kernel import Kernel
 from .arguments import did_you_mean, parse_hex, parse_task_spec, piped_structs, resolve_each
-from .cells import Address, Hex, Name, Percent, Size, kernel_bytes, kernel_str
+from .cells import Address, CrashSize, Hex, Name, Percent, Size, kernel_bytes, kernel_str
 from .context import Context
 from .discovery import LoadedPlugin, load_plugins, loaded_plugins
 from .errors import CommandError, UsageError
@@ -31,6 +31,7 @@ __all__ = [
     "Command",
     "CommandError",
     "Context",
+    "CrashSize",
     "Hex",
     "LoadedPlugin",
     "Name",

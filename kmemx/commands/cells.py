@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Address", "Cell", "Hex", "Name", "Percent", "Size", "cell_json", "cell_text",
+__all__ = ["Address", "Cell", "CrashSize", "Hex", "Name", "Percent", "Size", "cell_json",
+           "cell_text", "crash_size_text",
            "kernel_bytes", "kernel_str"]
 
 
@@ -58,6 +59,29 @@ class Size(int):
 
     def __str__(self) -> str:
         return str(int(self) // 1024)
+
+
+def crash_size_text(n: int) -> str:
+    """``n`` bytes as crash's pages_to_size() prints them: ``455.2 MB``,
+    ``74 MB`` (a ``.0`` dropped), ``1.5 GB``, ``12 KB``, ``0``."""
+    if n == 0:
+        return "0"
+    if n >= 1 << 30:
+        text = f"{n / (1 << 30):.1f} GB"
+    elif n >= 1 << 20:
+        text = f"{n / (1 << 20):.1f} MB"
+    else:
+        return f"{n >> 10} KB"
+    return text.replace(".0 ", " ")
+
+
+class CrashSize(int):
+    """A size in bytes shown as crash shows sizes (``455.2 MB``); JSON: bytes."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return crash_size_text(int(self))
 
 
 class Percent(float):

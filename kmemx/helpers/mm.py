@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Callable
 
 import drgn
+import numpy as np
 
 from ..kernel import Kernel
 from ..types import spec
 from ..types.spec import Item, Spec
 from ..types.view import View
 
-__all__ = ["PAGE_SIZE", "get_mm_rss", "mm_rss_at", "mm_rss_vm_reader", "mm_rss_vm_spec",
-           "percpu_counter_sum_spec", "rss_pages", "split_rss_sums", "task_cpu", "task_cpu_member", "task_rss_cache_spec", "totalram_pages"]
+__all__ = [
+    "PAGE_SIZE",
+    "MemInfo",
+    "get_mm_rss",
+    "meminfo",
+    "mm_rss_at",
+    "mm_rss_vm_reader",
+    "mm_rss_vm_spec",
+    "percpu_counter_sum_spec",
+    "rss_pages",
+    "shared_pages",
+    "split_rss_sums",
+    "task_cpu",
+    "task_cpu_member",
+    "task_rss_cache_spec",
+    "totalram_pages",
+]
 
 PAGE_SIZE = 4096
 # enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES }
@@ -178,3 +195,73 @@ def task_cpu(task: View) -> int:
         off = k.prog.cache["kmemx.helpers.mm.task_cpu"] = k.offsetof(
             "struct task_struct", task_cpu_member(k))
     return k.read_u32(task.address + off)
+
+
+@dataclass(frozen=True)
+class MemInfo:
+    """Memory use, in pages, as crash's ``kmem -i`` and /proc/meminfo count it.
+
+    ``shared`` is crash's: pages neither reserved nor free whose reference
+    count is over 1 (a walk of every ``struct page``)."""
+
+    total: int
+    free: int
+    shared: int
+    buffers: int
+    cached: int
+    slab: int
+    huge_total: int
+    huge_free: int
+    swap_total: int
+    swap_used: int
+    swap_free: int
+    commit_limit: int
+    committed: int
+
+    @property
+    def used(self) -> int:
+        return self.total - self.free
+
+
+def shared_pages(k: Kernel) -> int:
+    """Pages that are not ``PG_reserved`` and have ``page_count() > 1``, as
+    crash's ``kmem -i`` SHARED counts them (one pass over the vmemmap)."""
+    from .pages import page_chunks
+
+    try:  # 4.6 renamed page->_count to _refcount (0139aa7b7fa1)
+        ref = k.offsetof("struct page", "_refcount")
+    except LookupError:
+        ref = k.offsetof("struct page", "_count")
+    reserved = np.uint64(1 << int(k.prog.constant("PG_reserved").value_()))
+    n = 0
+    for _start, arr in page_chunks(k, {"flags": (0, "<u8"), "count": (ref, "<i4")}):
+        n += int(np.count_nonzero(((arr["flags"] & reserved) == 0) & (arr["count"] > 1)))
+    return n
+
+
+def meminfo(k: Kernel) -> MemInfo:
+    """crash's ``kmem -i`` numbers for ``k``, from the kernel's counters:
+    ``totalram_pages()``, ``NR_FREE_PAGES``, ``nr_blockdev_pages()``,
+    ``NR_FILE_PAGES`` less the swap cache and buffers, the slab page counts,
+    hugetlb and swap totals, ``vm_commit_limit()`` and
+    ``vm_memory_committed()`` (what /proc/meminfo's Committed_AS shows: the
+    per-CPU deltas summed; crash reads only the central count)."""
+    from drgn.helpers.linux.block import nr_blockdev_pages
+    from drgn.helpers.linux.hugetlb import hugetlb_total_usage
+    from drgn.helpers.linux.mm import vm_commit_limit, vm_memory_committed
+    from drgn.helpers.linux.slab import slab_total_usage
+    from drgn.helpers.linux.swap import swap_total_usage, total_swapcache_pages
+    from drgn.helpers.linux.vmstat import global_node_page_state, nr_free_pages
+
+    prog = k.prog
+    buffers = nr_blockdev_pages(prog)
+    cached = (global_node_page_state(prog["NR_FILE_PAGES"]) - total_swapcache_pages(prog)
+              - buffers)
+    huge = hugetlb_total_usage(prog)
+    swap = swap_total_usage(prog)
+    return MemInfo(
+        total=totalram_pages(k), free=nr_free_pages(prog), shared=shared_pages(k),
+        buffers=buffers, cached=max(0, cached), slab=slab_total_usage(prog).total_pages,
+        huge_total=huge.pages, huge_free=huge.free_pages, swap_total=swap.pages,
+        swap_used=swap.used_pages, swap_free=swap.free_pages,
+        commit_limit=vm_commit_limit(prog), committed=vm_memory_committed(prog))

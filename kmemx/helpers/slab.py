@@ -24,6 +24,7 @@ from ..errors import FaultError, KmemxError
 from ..kernel import Kernel
 from ..types.view import View, per_cpu_ptr
 from .list import list_for_each_entry
+from .pages import page_array, page_chunks
 
 __all__ = [
     "SlabCacheUsage",
@@ -38,8 +39,6 @@ __all__ = [
     "slab_pages",
 ]
 
-#: vmemmap is read in chunks of this many bytes (one 2 MiB vmemmap page).
-_CHUNK = 2 << 20
 #: a freelist longer than this is corrupt (the largest slab holds 32767 objects)
 _MAX_FREELIST = 1 << 15
 
@@ -149,9 +148,10 @@ def _layout(k: Kernel) -> _SlabLayout:
     # most struct page to struct slab by spatch")
     cpu_slab_member = "slab" if "slab" in ccpu.members else "page"
     cpus = int(prog["nr_cpu_ids"])
+    pa = page_array(k)
     out = _SlabLayout(
-        page_size=players.size, vmemmap=int(prog["vmemmap_base"]),
-        page_offset=int(prog["page_offset_base"]), max_pfn=int(prog["max_pfn"]),
+        page_size=pa.page_size, vmemmap=pa.vmemmap,
+        page_offset=int(prog["page_offset_base"]), max_pfn=pa.max_pfn,
         off_cache=lay.offsetof("slab_cache"), off_freelist=lay.offsetof("freelist"),
         off_counters=cnt, off_compound_head=players.offsetof("compound_head"),
         inuse_shift=inuse_shift, inuse_mask=inuse_mask, objects_shift=objects_shift,
@@ -194,23 +194,13 @@ def slab_pages(k: Kernel) -> SlabPages:
     if cached is not None:
         return cached
     L = _layout(k)
-    dt = np.dtype({"names": ["flags", "head", "cache", "freelist", "counters", "ptype"],
-                   "formats": ["<u8", "<u8", "<u8", "<u8", "<u8", "<u4"],
-                   "offsets": [0, L.off_compound_head, L.off_cache, L.off_freelist,
-                               L.off_counters,
-                               L.marker[1] if L.marker[0] != "flags" else 0],
-                   "itemsize": L.page_size})
-    per_chunk = _CHUNK // L.page_size
+    members = {"flags": (0, "<u8"), "head": (L.off_compound_head, "<u8"),
+               "cache": (L.off_cache, "<u8"), "freelist": (L.off_freelist, "<u8"),
+               "counters": (L.off_counters, "<u8"),
+               "ptype": (L.marker[1] if L.marker[0] != "flags" else 0, "<u4")}
     pfns, caches, fls, cnts = [], [], [], []
     unreadable: list[tuple[int, int]] = []
-    for start in range(0, L.max_pfn, per_chunk):
-        n = min(per_chunk, L.max_pfn - start)
-        try:
-            raw = k.read(L.vmemmap + start * L.page_size, n * L.page_size)
-        except FaultError:
-            unreadable.append((start, start + n))
-            continue
-        arr = np.frombuffer(raw, dtype=dt, count=n)
+    for start, arr in page_chunks(k, members, unreadable):
         is_head = (arr["head"] & np.uint64(1)) == 0
         sel = np.nonzero(_is_slab(L, arr["flags"], arr["ptype"]) & is_head &
                          (arr["cache"] != 0))[0]

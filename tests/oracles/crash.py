@@ -40,6 +40,7 @@ __all__ = [
     "parse_bt",
     "parse_files",
     "parse_kmem_address",
+    "parse_kmem_i",
     "parse_kmem_s",
     "parse_list_members",
     "parse_log",
@@ -541,3 +542,19 @@ def parse_kmem_address(text: str) -> dict[str, Any] | None:
                     "allocated": m.group("open") is not None,
                     "cpu_cache": m.group("note") is not None}
     return None
+
+
+_KMEM_I_ROW = re.compile(r"^\s*([A-Z][A-Z ]*?[A-Z])\s+(\d+)\s+(\S+(?: [KMGT]B)?)\s+(.*?)\s*$")
+
+
+def parse_kmem_i(text: str) -> list[dict[str, Any]]:
+    """crash's ``kmem -i``: one row per line, ``key`` (``TOTAL MEM``...),
+    ``pages``, ``total`` (crash's text, ``455.2 MB``) and ``percentage``
+    (``83% of TOTAL MEM`` or ``----``)."""
+    rows = []
+    for line in text.splitlines():
+        m = _KMEM_I_ROW.match(line)
+        if m and m.group(1) != "PAGES":
+            rows.append({"key": m.group(1), "pages": int(m.group(2)), "total": m.group(3),
+                         "percentage": m.group(4)})
+    return rows

@@ -277,7 +277,7 @@ class Dump:
     @cached_property
     def plan(self) -> list[str]:
         """Every crash command for this dump: one crash session runs them all."""
-        lines = ["sys", "ps", "mod", "mount", "kmem -s", "log"]
+        lines = ["sys", "ps", "mod", "mount", "kmem -s", "kmem -i", "log"]
         lines += [f"files {p}" for p in self.files_pids]
         lines += [f"bt {p}" for p in self.bt_pids]
         lines += [f"sym {s}" for s in self.symbols]
@@ -462,6 +462,58 @@ def test_kmem_s_every_column(dump: Dump) -> None:
     theirs = C.parse_kmem_s(dump.crash("kmem -s"))
     _check(compare_tables("kmem -s", "crash", ours, theirs, key=lambda r: _hex(r["cache"]),
                           columns=KMEM_S_COLUMNS, label=dump.variant))
+
+
+def _committed_is_procs(d: Diff) -> bool:
+    """COMMITTED: kmemx prints vm_memory_committed(), the per-CPU deltas of
+    vm_committed_as summed, which is what the guest's /proc/meminfo shows as
+    Committed_AS (checked against it in the test); crash 8.0.6 reads only the
+    central count (vm_committed_as.count, memory.c dump_kmeminfo()). Only that
+    row, and only where kmemx's value is that sum taken on its own here; its
+    TOTAL and PERCENTAGE then follow."""
+    return d.key == "COMMITTED" and bool(d.our_row.get("proc_committed_matches"))
+
+
+def test_kmem_info_every_row(dump: Dump) -> None:
+    """``kmem -i``: every row's PAGES, TOTAL and PERCENTAGE against crash's, and
+    TOTAL MEM, BUFFERS, CACHED, SLAB, COMMIT LIMIT and COMMITTED against the
+    guest's /proc/meminfo (read just before the dump; not for the panic dump,
+    whose memory moved on)."""
+    from kmemx.commands.cells import crash_size_text
+
+    ours = dump.kmemx("kmem -i")
+    meminfo = dump.fixture.manifest_for(dump.variant).get("meminfo", {})
+    proc = {"TOTAL MEM": "MemTotal", "BUFFERS": "Buffers", "CACHED": "Cached",
+            "SLAB": "Slab", "COMMIT LIMIT": "CommitLimit", "COMMITTED": "Committed_AS"}
+    by_key = {r["key"]: r for r in ours}
+    if dump.variant != "panic" and meminfo:
+        for key, field in proc.items():
+            got, want = by_key[key]["pages"], meminfo[field] // 4
+            # SLAB, CACHED and COMMITTED move with the guest's own /proc walk,
+            # read ~2 s before the dump: within 1% (at least 64 pages); the rest exact
+            slack = max(64, want // 100) if key in ("SLAB", "CACHED", "COMMITTED") else 0
+            assert abs(got - want) <= slack, (key, got, field, want)
+    # the sum the kernel's vm_memory_committed() takes, written here on its own:
+    # percpu_counter_sum_positive(&vm_committed_as) (lib/percpu_counter.c)
+    from drgn.helpers.linux.cpumask import for_each_online_cpu
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+
+    prog = dump.k.prog
+    pc = prog["vm_committed_as"]
+    summed = int(pc.count) + sum(int(per_cpu_ptr(pc.counters, cpu)[0])
+                                 for cpu in for_each_online_cpu(prog))
+    for r in ours:
+        r["total_text"] = crash_size_text(int(r["total"]))
+        r["proc_committed_matches"] = r["key"] == "COMMITTED" and r["pages"] == max(0, summed)
+    theirs = C.parse_kmem_i(dump.crash("kmem -i"))
+    assert len(theirs) == len(ours) == 14, theirs
+    allow = [Allowance("kmem -i", c, _committed_is_procs.__doc__ or "", _committed_is_procs,
+                       oracle="crash") for c in ("PAGES", "TOTAL", "PERCENTAGE")]
+    _check(compare_tables("kmem -i", "crash", ours, theirs, key="key",
+                          columns=[Column("PAGES", "pages"),
+                                   Column("TOTAL", "total_text", "total"),
+                                   Column("PERCENTAGE", "percentage")],
+                          allowances=allow, label=dump.variant))
 
 
 def _cpu_slab_objects(prog: Any, cache: Any) -> int:
