@@ -123,8 +123,7 @@ def _slab(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
 
     cache = find_cache(ctx, args.cache)
     errors: list[str] = []
-    ctx.progress("scanning struct pages", 0)
-    slab_pages(ctx.k)
+    slab_pages(ctx.k, lambda done, total: ctx.progress("scanning struct pages", done, total))
     if args.free:
         addrs: Iterable[int] = sorted(slab_cache_free_objects(cache, errors))
     else:

@@ -9,7 +9,7 @@ the vmemmap) is reported as a pfn range and skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,13 +49,15 @@ def page_array(k: Kernel) -> PageArray:
 
 
 def page_chunks(k: Kernel, members: dict[str, tuple[int, str]],
-                unreadable: list[tuple[int, int]] | None = None
+                unreadable: list[tuple[int, int]] | None = None,
+                progress: Callable[[int, int], None] | None = None
                 ) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
     """``(first pfn, array)`` for every chunk of ``struct page``s, the array a
     numpy structured array with the ``members`` asked for: ``{name: (offset
     in struct page, numpy format such as "<u8")}``.  Chunks that cannot be
     read are appended to ``unreadable`` as ``(start pfn, end pfn)`` (or
-    skipped silently when it is None)."""
+    skipped silently when it is None).  ``progress(pfns done, max_pfn)`` is
+    called after each chunk."""
     pa = page_array(k)
     names = list(members)
     dt = np.dtype({"names": names, "formats": [members[n][1] for n in names],
@@ -70,3 +72,5 @@ def page_chunks(k: Kernel, members: dict[str, tuple[int, str]],
                 unreadable.append((start, start + n))
             continue
         yield start, np.frombuffer(raw, dtype=dt, count=n)
+        if progress is not None:
+            progress(start + n, pa.max_pfn)

@@ -188,8 +188,9 @@ def _is_slab(L: _SlabLayout, flags: np.ndarray[Any, Any],
     return res
 
 
-def slab_pages(k: Kernel) -> SlabPages:
-    """Scan the vmemmap once (cached per program) for slab head pages."""
+def slab_pages(k: Kernel, progress: Callable[[int, int], None] | None = None) -> SlabPages:
+    """Scan the vmemmap once (cached per program) for slab head pages;
+    ``progress(pfns done, max_pfn)`` follows the scan."""
     cached: SlabPages | None = k.prog.cache.get("kmemx.helpers.slab.pages")
     if cached is not None:
         return cached
@@ -200,7 +201,7 @@ def slab_pages(k: Kernel) -> SlabPages:
                "ptype": (L.marker[1] if L.marker[0] != "flags" else 0, "<u4")}
     pfns, caches, fls, cnts = [], [], [], []
     unreadable: list[tuple[int, int]] = []
-    for start, arr in page_chunks(k, members, unreadable):
+    for start, arr in page_chunks(k, members, unreadable, progress):
         is_head = (arr["head"] & np.uint64(1)) == 0
         sel = np.nonzero(_is_slab(L, arr["flags"], arr["ptype"]) & is_head &
                          (arr["cache"] != 0))[0]
