@@ -437,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
         from .doctor import main as doctor_main
 
         return doctor_main(argv[1:])
+    if argv[:1] == ["triage"]:
+        from .triage.cli import main as triage_main
+
+        return triage_main(argv[1:])
     args = build_parser().parse_args(argv)
     from .commands.output import surrogate_safe
 
