@@ -402,6 +402,9 @@ def _run_command(args: argparse.Namespace) -> int:
         return 130
     except (CommandError, KmemxError, drgn.FaultError) as e:
         return _error(str(e))
+    except Exception as e:  # a bug in a command: one line, not a traceback
+        return _error(f"{line.split(None, 1)[0]}: internal error: {type(e).__name__}: "
+                      f"{_one_line(e)} (please report it with the command line)")
     finally:
         progress.close()
     return EXIT_INCOMPLETE if incomplete else 0

@@ -28,6 +28,7 @@ __all__ = [
     "split_rss_sums",
     "task_cpu",
     "task_cpu_member",
+    "task_mm_usage",
     "task_rss_cache_spec",
     "totalram_pages",
 ]
@@ -265,3 +266,24 @@ def meminfo(k: Kernel) -> MemInfo:
         huge_total=huge.pages, huge_free=huge.free_pages, swap_total=swap.pages,
         swap_used=swap.used_pages, swap_free=swap.free_pages,
         commit_limit=vm_commit_limit(prog), committed=vm_memory_committed(prog))
+
+
+def task_mm_usage(k: Kernel, mm: int) -> tuple[int, int]:
+    """``(RSS, total_vm)`` in pages of the ``struct mm_struct`` at ``mm``, as
+    ``ps`` and crash count them: ``get_mm_rss()`` after the unsynced per-task
+    RSS events of every task using ``mm`` are added (see
+    :func:`task_rss_cache_spec`; one walk of the task list when the kernel
+    keeps such events)."""
+    from ..types.fields import raw_reader
+    from .sched import for_each_task
+
+    vm, f, a, s = raw_reader(k, mm_rss_vm_spec(k))(mm)
+    cache_spec = task_rss_cache_spec(k)
+    if cache_spec:
+        mm_off = k.offsetof("struct task_struct", "mm")
+        caches = raw_reader(k, cache_spec)
+        pending = split_rss_sums((mm, caches(t.address)) for t in for_each_task(k)
+                                 if k.read_u64(t.address + mm_off) == mm)
+        df, da, ds = pending.get(mm, (0, 0, 0))
+        f, a, s = f + df, a + da, s + ds
+    return rss_pages(f, a, s), vm

@@ -53,6 +53,7 @@ __all__ = [
     "parse_struct_size",
     "parse_sym",
     "parse_sys",
+    "parse_vm",
     "run_crash",
     "run_crash_commands",
 ]
@@ -558,3 +559,22 @@ def parse_kmem_i(text: str) -> list[dict[str, Any]]:
             rows.append({"key": m.group(1), "pages": int(m.group(2)), "total": m.group(3),
                          "percentage": m.group(4)})
     return rows
+
+
+def parse_vm(text: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """crash's ``vm`` of one task: its MM/PGD/RSS/TOTAL_VM line (``mm``,
+    ``pgd`` as ints; ``rss``, ``total_vm`` in KiB) and its VMA rows (``vma``,
+    ``start``, ``end``, ``flags`` as ints, ``file`` as text)."""
+    mm: dict[str, Any] | None = None
+    vmas: list[dict[str, Any]] = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.split() == ["MM", "PGD", "RSS", "TOTAL_VM"] and i + 1 < len(lines):
+            f = lines[i + 1].split()
+            mm = {"mm": int(f[0], 16), "pgd": int(f[1], 16), "rss": int(f[2].rstrip("k")),
+                  "total_vm": int(f[3].rstrip("k"))}
+        elif mm is not None and re.match(r"^[0-9a-f]{8,16} +[0-9a-f]+ +[0-9a-f]+ +[0-9a-f]+", line):
+            f = line.split(None, 4)
+            vmas.append({"vma": int(f[0], 16), "start": int(f[1], 16), "end": int(f[2], 16),
+                         "flags": int(f[3], 16), "file": f[4].strip() if len(f) > 4 else ""})
+    return mm, vmas

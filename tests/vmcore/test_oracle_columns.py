@@ -218,6 +218,11 @@ class Dump:
         return [1, self.pid_of("kmx-w001")]
 
     @cached_property
+    def vm_pids(self) -> list[int]:
+        """init, the workload's main process, a worker, and a kernel thread (no mm)."""
+        return [1, self.pid_of("kmx-main"), self.pid_of("kmx-w001"), 2]
+
+    @cached_property
     def symbols(self) -> list[str]:
         return ["schedule", "jiffies", "init_task", "linux_banner", "_text"]
 
@@ -279,6 +284,7 @@ class Dump:
         """Every crash command for this dump: one crash session runs them all."""
         lines = ["sys", "ps", "mod", "mount", "kmem -s", "kmem -i", "log"]
         lines += [f"files {p}" for p in self.files_pids]
+        lines += [f"vm {p}" for p in self.vm_pids]
         lines += [f"bt {p}" for p in self.bt_pids]
         lines += [f"sym {s}" for s in self.symbols]
         lines += [f"sym {a:x}" for a in self.sym_addresses]
@@ -604,6 +610,35 @@ def test_files_every_column(dump: Dump) -> None:
                            C.parse_files(dump.crash(f"files {pid}")), key="fd", columns=cols,
                            allowances=ALLOWANCES, label=f"{dump.variant}, files {pid}")
             for pid in dump.files_pids]
+    _check(*cmps)
+
+
+def test_vm_every_column(dump: Dump) -> None:
+    """``vm PID``: MM PGD RSS TOTAL_VM, then every VMA's VMA START END FLAGS FILE,
+    against crash's ``vm`` (a user process, the workload, a worker, a kernel
+    thread with no mm)."""
+    cmps = []
+    for pid in dump.vm_pids:
+        rows = dump.kmemx(f"vm {pid}")
+        mm_rows = [r for r in rows if "mm" in r]
+        vmas = [r for r in rows if "vma" in r]
+        c_mm, c_vmas = C.parse_vm(dump.crash(f"vm {pid}"))
+        assert c_mm is not None and len(mm_rows) == 1, (pid, dump.crash(f"vm {pid}"))
+        ours_mm = {"pid": pid, "mm": int(mm_rows[0]["mm"], 16),
+                   "pgd": int(mm_rows[0]["pgd"], 16), "rss": mm_rows[0]["rss"] // 1024,
+                   "total_vm": mm_rows[0]["total_vm"] // 1024}
+        cmps.append(compare_tables("vm", "crash", [ours_mm], [{"pid": pid, **c_mm}], key="pid",
+                                   columns=[Column(c, c) for c in ("mm", "pgd", "rss",
+                                                                    "total_vm")],
+                                   label=f"{dump.variant}, vm {pid}"))
+        ours = [{"vma": int(r["vma"], 16), "start": int(r["start"], 16),
+                 "end": int(r["end"], 16), "flags": int(r["flags"], 16), "file": r["file"]}
+                for r in vmas]
+        cmps.append(compare_tables("vm VMAs", "crash", ours, c_vmas, key="vma",
+                                   columns=[Column(c, c) for c in ("start", "end", "flags",
+                                                                    "file")],
+                                   label=f"{dump.variant}, vm {pid}"))
+        assert bool(ours) == (pid != 2)
     _check(*cmps)
 
 
