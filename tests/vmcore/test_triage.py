@@ -1,0 +1,161 @@
+"""``kmemx triage`` on the real dumps: the panic dump's record against the
+fixture's truth (manifest-panic.json), the other dumps, ps's state counts,
+--jobs, --jsonl resume, unreadable dumps, the build-ID lookup and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kmemx
+from kmemx.buildid import elf_build_id
+from kmemx.commands import execute
+from kmemx.triage import Record, clusters, load_jsonl, triage
+from tests.fixtures.fixture import Fixture
+
+pytestmark = pytest.mark.vmcore
+
+VARIANTS = ("elf", "kdump", "panic")
+
+
+@pytest.fixture(scope="module")
+def paths(fixture: Fixture) -> dict[str, str]:
+    out = {v: str(fixture.core(v)) for v in VARIANTS if fixture.has(v)}
+    if "panic" not in out:
+        pytest.skip(f"panic: {fixture.skip_reason('panic')}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def records(fixture: Fixture, paths: dict[str, str]) -> dict[str, Record]:
+    """Each dump triaged once, in this process."""
+    recs = triage(list(paths.values()), symbols=[str(fixture.vmlinux)], jobs=1)
+    return dict(zip(paths, recs))
+
+
+def test_panic_record_is_the_fixtures_truth(fixture: Fixture,
+                                            records: dict[str, Record]) -> None:
+    r = records["panic"]
+    assert r.error is None, r.error
+    crasher = [t for t in fixture.panic_manifest["tasks"] if t["comm"] == "kmx-crasher"]
+    assert len(crasher) == 1
+    assert r.panic is not None and "sysrq triggered crash" in r.panic
+    assert r.message == r.panic
+    assert (r.pid, r.comm) == (crasher[0]["pid"], "kmx-crasher")
+    assert r.cpu is not None and r.cpu >= 0
+    frames = r.signature.split(" < ")
+    assert frames[0] == "sysrq_handle_crash"
+    assert "panic" not in frames and "panic" in r.stack
+    assert r.format == "elf"
+    assert r.release == fixture.release
+    assert r.build_id == elf_build_id(str(fixture.vmlinux))
+    assert r.vmlinux == os.path.abspath(fixture.vmlinux)
+    assert r.taint == 0 and r.taint_flags == ""
+    assert r.uptime is not None and r.uptime > 0
+    assert r.memory["total"] > r.memory["free"] > 0
+    assert len(r.slabs) == 5
+    assert r.slabs == sorted(r.slabs, key=lambda s: -s.bytes)
+    assert all(s.bytes > 0 for s in r.slabs)
+
+
+def test_other_dumps_have_no_panic(records: dict[str, Record]) -> None:
+    for v in ("elf", "kdump"):
+        if v not in records:
+            continue
+        r = records[v]
+        assert r.error is None, r.error
+        assert r.panic is None and r.pid is None and r.signature == ""
+        assert r.format == ("elf" if v == "elf" else "kdump")
+    assert [c.signature for c in clusters(list(records.values()))].count("") == 1
+
+
+def test_state_counts_are_ps(fixture: Fixture, paths: dict[str, str],
+                             records: dict[str, Record]) -> None:
+    k = kmemx.open(paths["panic"], fixture.vmlinux)
+    try:
+        rows = json.loads("\n".join(execute(k, "ps", as_json=True)))
+    finally:
+        k.close()
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["st"]] = counts.get(row["st"], 0) + 1
+    assert records["panic"].states == counts
+    assert records["panic"].hung_count == counts.get("UN", 0)
+
+
+def test_jobs_2_equals_jobs_1(fixture: Fixture, paths: dict[str, str],
+                              records: dict[str, Record]) -> None:
+    recs = triage(list(paths.values()), symbols=[str(fixture.vmlinux)], jobs=2)
+    assert [r.to_dict() for r in recs] == [records[v].to_dict() for v in paths]
+
+
+def test_jsonl_rerun_skips(fixture: Fixture, paths: dict[str, str], tmp_path: Path,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "triage.jsonl"
+    first = triage([paths["panic"]], symbols=[str(fixture.vmlinux)], jsonl=str(out))
+    assert len(out.read_text().splitlines()) == 1
+
+    def fail(*args: Any) -> Any:
+        raise AssertionError("a dump already in the --jsonl file was triaged again")
+
+    monkeypatch.setattr("kmemx.triage.run.triage_path", fail)
+    again = triage([paths["panic"]], symbols=[str(fixture.vmlinux)], jsonl=str(out))
+    assert [r.to_dict() for r in again] == [r.to_dict() for r in first]
+    assert len(out.read_text().splitlines()) == 1
+    assert next(iter(load_jsonl(str(out)).values())).to_dict() == first[0].to_dict()
+
+
+def test_unreadable_dumps_get_an_error_record(fixture: Fixture, paths: dict[str, str],
+                                              tmp_path: Path) -> None:
+    bad = tmp_path / "corrupt.vmcore"
+    bad.write_bytes(b"\x7fELF" + b"\xff" * 60)
+    missing = tmp_path / "missing.vmcore"
+    recs = triage([str(bad), str(missing), paths["elf"]], symbols=[str(fixture.vmlinux)])
+    assert [r.error is None for r in recs] == [False, False, True]
+    for r in recs[:2]:
+        assert r.error and "\n" not in r.error and r.path in r.error
+    assert "No such file" in (recs[1].error or "")
+    assert recs[2].release == fixture.release
+
+
+def test_vmlinux_by_build_id_in_debug_dir(fixture: Fixture, paths: dict[str, str],
+                                          tmp_path: Path) -> None:
+    bid = elf_build_id(str(fixture.vmlinux))
+    assert bid is not None
+    link = tmp_path / ".build-id" / bid[:2] / f"{bid[2:]}.debug"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(fixture.vmlinux)
+    (tmp_path / "vmlinux-other").write_bytes(b"not an ELF")  # ignored: no build ID
+    r, = triage([paths["elf"]], debug_dirs=[str(tmp_path)])
+    assert r.error is None, r.error
+    assert r.vmlinux == str(link)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r, = triage([paths["elf"]], debug_dirs=[str(empty)])
+    assert r.error is not None and bid in r.error and r.vmlinux is None
+
+
+def test_cli_exit_status(fixture: Fixture, paths: dict[str, str], tmp_path: Path,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    from kmemx.cli import main
+
+    jsonl = tmp_path / "t.jsonl"
+    assert main(["triage", paths["panic"], "-s", str(fixture.vmlinux),
+                 "--jsonl", str(jsonl)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["DUMP", "RELEASE", "FORMAT", "TASK", "CPU", "SIGNATURE",
+                              "MESSAGE"]
+    assert "kmx-crasher" in out[1] and "sysrq_handle_crash" in out[1]
+    assert out[3].split()[:2] == ["COUNT", "KERNELS"]
+    missing = str(tmp_path / "missing.vmcore")
+    assert main(["triage", paths["panic"], missing, "-s", str(fixture.vmlinux),
+                 "--json"]) == 3
+    cap = capsys.readouterr()
+    data = json.loads(cap.out)
+    assert [r["error"] is None for r in data["records"]] == [True, False]
+    assert data["clusters"][0]["count"] == 1
+    assert cap.err.startswith("kmemx: error: ") and missing in cap.err
