@@ -449,13 +449,8 @@ def _member_text(obj: drgn.Object, path: str) -> str:
                     arg("-m", "--members", help="comma-separated member paths")],
          takes_input=True, enabled=_enabled)
 def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    from kmemx.commands import piped_structs
 
-    piped = [] if args.tasks else list(input)
-    tasks = resolve_tasks(ctx, args.tasks) if args.tasks else list(
-        piped_structs(ctx, piped, "struct task_struct", "task"))
-    if not tasks and not args.tasks and not piped:
-        tasks = [_default_task(ctx)]
+    tasks = command_tasks(ctx, args.tasks, input, "task")
     members = [m.strip() for m in args.members.split(",") if m.strip()] if args.members else []
     for t in tasks:
         try:
@@ -468,6 +463,21 @@ def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                 yield TextLine(obj.format_())
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: {e}")
+
+
+def command_tasks(ctx: Context, specs: list[str], input: Iterable[Any], command: str
+                  ) -> list[View]:
+    """The tasks a task command works on, as crash picks them: its arguments
+    (PIDs, task addresses: :func:`resolve_tasks`), else the tasks piped in
+    (other objects reported and skipped), else, with neither, the current
+    context (the panic task, or CPU 0's current task)."""
+    from kmemx.commands import piped_structs
+
+    if specs:
+        return resolve_tasks(ctx, specs)
+    piped = list(input)
+    tasks = list(piped_structs(ctx, piped, "struct task_struct", command))
+    return tasks if tasks or piped else [_default_task(ctx)]
 
 
 def _default_task(ctx: Context) -> View:
@@ -520,19 +530,13 @@ def _frame_line(i: int, frame: drgn.StackFrame, module: str | None = None) -> st
                     arg("-a", action="store_true", help="every CPU's current task")],
          takes_input=True, enabled=_enabled)
 def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    from kmemx.commands import piped_structs
     from kmemx.helpers.kallsyms import module_of_address, use_module_kallsyms
 
     if args.a:
         rqs = ctx.k.object("runqueues")
         tasks = [per_cpu(rqs, cpu).curr.deref() for cpu in _cpus(ctx)]
-    elif args.tasks:
-        tasks = resolve_tasks(ctx, args.tasks)
     else:
-        piped = list(input)
-        tasks = list(piped_structs(ctx, piped, "struct task_struct", "bt"))
-        if not piped:
-            tasks = [_default_task(ctx)]
+        tasks = command_tasks(ctx, args.tasks, input, "bt")
     use_module_kallsyms(ctx.prog)  # names module frames without the module's debug info
     for n, t in enumerate(tasks):
         if n:
@@ -576,13 +580,8 @@ _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",
 def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.fs import d_path
 
-    from kmemx.commands import piped_structs
 
-    piped = [] if args.tasks else list(input)
-    tasks = resolve_tasks(ctx, args.tasks) if args.tasks else list(
-        piped_structs(ctx, piped, "struct task_struct", "files"))
-    if not tasks and not args.tasks and not piped:
-        tasks = [_default_task(ctx)]  # crash: the current context
+    tasks = command_tasks(ctx, args.tasks, input, "files")
     cols = ("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH")
     for t in tasks:
         try:
@@ -648,14 +647,9 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     from drgn.helpers.linux.fs import d_path
     from drgn.helpers.linux.mm import for_each_vma
 
-    from kmemx.commands import piped_structs
     from kmemx.helpers.mm import task_mm_usage
 
-    piped = [] if args.tasks else list(input)
-    tasks = resolve_tasks(ctx, args.tasks) if args.tasks else list(
-        piped_structs(ctx, piped, "struct task_struct", "vm"))
-    if not tasks and not args.tasks and not piped:
-        tasks = [_default_task(ctx)]  # crash: the current context
+    tasks = command_tasks(ctx, args.tasks, input, "vm")
     for t in tasks:
         try:
             if not ctx.as_json:

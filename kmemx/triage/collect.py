@@ -15,7 +15,7 @@ from typing import Any
 import drgn
 
 from ..commands import CommandError, execute
-from ..errors import KmemxError
+from ..errors import KmemxError, KmemxWarning
 from ..kernel import Kernel
 from .record import HungTask, Record, SlabUsage, frame_name, signature
 from .vmlinux import VmlinuxIndex
@@ -212,7 +212,7 @@ def triage_dump(path: str, index: VmlinuxIndex) -> Record:
     k: Kernel | None = None
     try:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+            warnings.simplefilter("always", KmemxWarning)
             rec.format = _format_of(path)
             # headers only: VMCOREINFO's build ID, before any debug info
             head = kmemx.open(path, debug_info=False)
@@ -231,7 +231,9 @@ def triage_dump(path: str, index: VmlinuxIndex) -> Record:
                                  f"{index.describe()}")
             k = kmemx.open(path, rec.vmlinux)
             collect(k, rec)
-        rec.warnings += [str(w.message) for w in caught]
+        # kmemx's own integrity warnings only: a ResourceWarning of something the
+        # garbage collector happened to finalize meanwhile is not the dump's
+        rec.warnings += [str(w.message) for w in caught if issubclass(w.category, KmemxWarning)]
     except _FORMAT_ERRORS as e:
         rec.error = _one_line(e)
     except Exception as e:  # a damaged dump can break a helper anywhere: report, go on

@@ -90,7 +90,11 @@ def test_state_counts_are_ps(fixture: Fixture, paths: dict[str, str],
 def test_jobs_2_equals_jobs_1(fixture: Fixture, paths: dict[str, str],
                               records: dict[str, Record]) -> None:
     recs = triage(list(paths.values()), symbols=[str(fixture.vmlinux)], jobs=2)
-    assert [r.to_dict() for r in recs] == [records[v].to_dict() for v in paths]
+    got = [r.to_dict() for r in recs]
+    want = [records[v].to_dict() for v in paths]
+    diffs = [(w["path"], key, w[key], g.get(key)) for g, w in zip(got, want)
+             for key in w if g.get(key) != w[key]]
+    assert not diffs and len(got) == len(want), diffs
 
 
 def test_jsonl_rerun_skips(fixture: Fixture, paths: dict[str, str], tmp_path: Path,
