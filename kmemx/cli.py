@@ -340,13 +340,15 @@ def _run_code(args: argparse.Namespace) -> int:
 
 
 def _command_line(words: list[str]) -> str:
-    """The command line for ``execute``: one argument holding a whole pipeline
-    is used as it is; otherwise words are quoted, except ``|`` and ``!``."""
+    """The command line for ``execute``: the first argument as it is (it may
+    hold a whole pipeline, or a command with its options); the others quoted,
+    except ``|`` and ``!``."""
     import shlex
 
     if len(words) == 1:
         return words[0]
-    return " ".join(w if w in ("|", "!") else shlex.quote(w) for w in words)
+    # the first word may itself be a quoted command with arguments ('kmem -i' --json)
+    return " ".join([words[0], *(w if w in ("|", "!") else shlex.quote(w) for w in words[1:])])
 
 
 def _is_command(word: str) -> bool:

@@ -325,6 +325,10 @@ def open(core: str | os.PathLike[str] | None = None,
     kdump: KdumpFile | None = None
     if kind in ("kdump", "flat") and reader in (None, "kdump"):
         kdump = parse_kdump(path)
+        cut = kdump.pages_past_end()
+        if cut:
+            warnings.warn(f"{path} is truncated: {cut} of its {len(kdump.descs)} pages lie past "
+                          "the end of the file and read as faults", KmemxWarning, stacklevel=2)
         if kdump.incomplete:
             warnings.warn(f"{path} is incomplete: makedumpfile did not write every page "
                           "(a full disk?); the missing pages read as faults",
@@ -340,6 +344,10 @@ def open(core: str | os.PathLike[str] | None = None,
             else:
                 _set_core_dump(prog, path, vmci)
         stats = ReadStats()
+        # kdump: kmemx's reader goes underneath drgn before drgn reads anything
+        # (loading debug info reads the module list), so a damaged or cut page
+        # faults with kmemx's reason, not libkdumpfile's
+        kk = _kdump_kernel(path, kdump, prog, vmci, stats, page_cache_mib) if kdump else None
         if debug_info:
             _load_debug_info(prog, vml, vmci, path)
     except BaseException:
@@ -348,8 +356,8 @@ def open(core: str | os.PathLike[str] | None = None,
         raise
     if elf is not None and reader in (None, "mmap-elf"):
         k = _elf_kernel(path, elf, prog, stats, virtual_segments)
-    elif kdump is not None:
-        k = _kdump_kernel(path, kdump, prog, vmci, stats, page_cache_mib)
+    elif kk is not None:
+        k = kk
     else:
         k = Kernel(prog, DrgnReader(prog), None, vmci, stats, target=path)
     return k

@@ -236,6 +236,13 @@ class KdumpFile:
         """makedumpfile stopped before writing every page (a full disk...)."""
         return bool(self.status & DUMP_DH_COMPRESSED_INCOMPLETE)
 
+    def pages_past_end(self) -> int:
+        """How many dumped pages' data lie (partly) past the end of the file."""
+        if not len(self.descs):
+            return 0
+        ends = self.descs["offset"] + self.descs["size"].astype(np.int64)
+        return int(np.count_nonzero(ends > self.source.size))
+
     def close(self) -> None:
         empty = np.zeros(0, dtype=np.uint64)
         self.bitmap1 = self.bitmap2 = self.rank = empty

@@ -147,7 +147,9 @@ def test_truncated_file_faults_at_the_page(dump: tuple[Path, dict[int, bytes], s
     data = path.read_bytes()
     short = tmp_path / "short.kdump"
     short.write_bytes(data[:len(data) - 3 * PAGE])
-    m = KdumpMemory(parse_kdump(str(short)))
+    d = parse_kdump(str(short))
+    assert parse_kdump(str(path)).pages_past_end() == 0 and d.pages_past_end() > 0
+    m = KdumpMemory(d)
     last = max(dumped)
     with pytest.raises(drgn.FaultError) as e:
         m.locate(last * PAGE)

@@ -282,3 +282,12 @@ def test_drgn_plugin_hook(fixture: Fixture, monkeypatch: pytest.MonkeyPatch) -> 
     import drgn
 
     assert not drgn_plugin.KmemxDrgnCommand(None).enabled(drgn.Program())
+
+
+def test_quoted_command_with_more_arguments(target: list[str]) -> None:
+    """``kmemx ... 'kmem -i' --json``: the first word may be a whole command."""
+    import json
+
+    proc = kmemx(*target, "kmem -i", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)[0]["key"] == "TOTAL MEM"
