@@ -33,7 +33,7 @@ from typing import Any
 from tests.fixtures.errors import BuildError
 from tests.fixtures.initramfs import build_initramfs
 from tests.fixtures.paths import default_cache
-from tests.fixtures.qemu import accelerators
+from tests.fixtures.qemu import accelerators, qemu_slot
 
 __all__ = [
     "COMPLETED",
@@ -300,6 +300,12 @@ def _boot(cmd: list[str], work: Path, timeout: float, names: list[str]) -> tuple
     console, serial = work / "console.log", work / "serial.log"
     for p in (console, serial):
         p.unlink(missing_ok=True)
+    with qemu_slot():
+        return _boot_locked(cmd, console, serial, timeout, names)
+
+
+def _boot_locked(cmd: list[str], console: Path, serial: Path, timeout: float,
+                 names: list[str]) -> tuple[str, str]:
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
