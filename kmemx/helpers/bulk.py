@@ -8,7 +8,7 @@ import drgn
 from drgn import TypeKind
 
 from ..kernel import Kernel
-from ..types.layout import layout_for, resolve_type, strip
+from ..types.layout import layout_for, resolve_type, strip, type_key
 from ..types.spec import scalar_kind
 from ..types.view import scalar_size
 
@@ -26,7 +26,7 @@ def numpy_dtype(prog: drgn.Program, type: Any, members: list[str] | None = None)
     import numpy as np
 
     t = strip(resolve_type(prog, type))
-    key = ("kmemx.helpers.dtype", t.type_name(), tuple(members or ()))
+    key = ("kmemx.helpers.dtype", type_key(prog, t), tuple(members or ()))
     cached: np.dtype[Any] | None = prog.cache.get(key)
     if cached is not None:
         return cached

@@ -21,7 +21,7 @@ from drgn import TypeKind
 
 from .._accel import speedups as _speedups
 from . import spec as sp
-from .layout import layout_for, resolve_type, strip
+from .layout import layout_for, resolve_type, strip, type_key
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -35,7 +35,7 @@ _FMT = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, Fa
 def fields(k: Kernel, type: Any, members: list[str]) -> Callable[[int], tuple[Any, ...]]:
     """A function reading ``members`` (top-level or flattened anonymous members,
     not bit fields) of ``type`` at an address, as a tuple in that order."""
-    key = ("kmemx.types.fields", type if isinstance(type, str) else type.type_name(),
+    key = ("kmemx.types.fields", type if isinstance(type, str) else type_key(k.prog, type),
            tuple(members))
     cached: Callable[[int], tuple[Any, ...]] | None = k.prog.cache.get(key)
     if cached is not None:

@@ -17,7 +17,8 @@ from drgn import TypeKind
 from ..errors import UnknownNameError
 from ..symbols import did_you_mean
 
-__all__ = ["Layout", "Member", "UnknownMemberError", "layout_for", "resolve_type", "strip"]
+__all__ = ["Layout", "Member", "UnknownMemberError", "layout_for", "resolve_type", "strip",
+           "type_key"]
 
 
 class UnknownMemberError(UnknownNameError, AttributeError):
@@ -142,25 +143,41 @@ class Layout:
             raise UnknownMemberError(self.name, path, []) from None
 
 
+def type_key(prog: drgn.Program, type: drgn.Type) -> Any:
+    """What identifies ``type`` in kmemx's per-program caches: the one rule
+    for every cache keyed by a type (layouts, value readers, array specs,
+    numpy dtypes, field readers).
+
+    A type's name is unique unless it names an anonymous struct, union or
+    enum somewhere: ``union <anonymous>`` (5.10's ``struct file`` has
+    ``union { struct llist_node fu_llist; struct rcu_head fu_rcuhead; }
+    f_u``), ``struct <anonymous> *``, ``union <anonymous> [2]`` are each
+    the name of many different types.  Those are keyed by drgn's
+    underlying type pointer (``_ptr``: a new :class:`drgn.Type` object on
+    each lookup, the same pointer for the same type), and the type is kept
+    alive in the cache so the pointer is never reused for another.
+    Qualifiers do not change how a value is read and are not part of the
+    key."""
+    name = type.type_name()
+    if "<anonymous>" not in name:
+        return name
+    ptr = getattr(type, "_ptr", None)
+    keep: dict[Any, drgn.Type] = prog.cache.setdefault("kmemx.types.keepalive", {})
+    # without drgn's pointer, the object's id (kept alive, so never reused)
+    key = ("anonymous", name, ptr if ptr is not None else id(type))
+    keep.setdefault(key, type)
+    return key
+
+
 def layout_for(prog: drgn.Program, type: drgn.Type) -> Layout:
     """The cached :class:`Layout` of a struct/union ``type``."""
     cache: dict[Any, Layout] = prog.cache.setdefault("kmemx.types.layouts", {})
     t = strip(type)
-    key: Any
-    if t.tag:
-        key = t.type_name()
-    else:
-        # An anonymous struct (atomic_t, the unions inside task_struct) has no
-        # name; drgn gives a new Type object on each lookup, but the same
-        # underlying type pointer (``_ptr``), which is what identifies it.
-        ptr = getattr(t, "_ptr", None)
-        key = ("anonymous", ptr) if ptr is not None else id(t)
+    key = type_key(prog, t)
     lay = cache.get(key)
     if lay is None:
         if t.kind not in _COMPOUND:
             raise TypeError(f"{t.type_name()} is not a struct or union")
         lay = Layout(prog, t)
         cache[key] = lay
-        if not t.tag:
-            cache[("keep", key)] = t  # keep the type alive: its pointer/id stays unique
     return lay

@@ -26,7 +26,7 @@ from drgn import TypeKind
 
 from .._accel import speedups
 from ..errors import FaultError, UnknownNameError
-from .layout import Layout, UnknownMemberError, layout_for, resolve_type, strip
+from .layout import Layout, UnknownMemberError, layout_for, resolve_type, strip, type_key
 from .spec import scalar_kind
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ class FunctionPointer(int):
 def value_reader(k: Kernel, t: drgn.Type) -> Callable[[int], Any]:
     """A function reading a value of type ``t`` at an absolute address."""
     cache: dict[Any, Callable[[int], Any]] = k.prog.cache.setdefault("kmemx.types.readers", {})
-    key = t.type_name()
+    key = type_key(k.prog, t)
     fn = cache.get(key)
     if fn is None:
         fn = _make_reader(k, t)
@@ -448,7 +448,7 @@ class _ArraySpec:
 
 def _array_spec(k: Kernel, elem: drgn.Type, length: int | None) -> _ArraySpec:
     cache: dict[Any, _ArraySpec] = k.prog.cache.setdefault("kmemx.types.arrays", {})
-    key = (elem.type_name(), length)
+    key = (type_key(k.prog, elem), length)
     spec = cache.get(key)
     if spec is None:
         spec = cache[key] = _ArraySpec(k, elem, length)
