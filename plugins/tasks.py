@@ -28,7 +28,8 @@ from kmemx.helpers.mm import PAGE_SIZE, rss_pages, split_rss_sums, task_cpu, tot
 from kmemx.helpers.sched import for_each_task, state_to_char, task_state_member
 from kmemx.types import View, per_cpu
 
-__all__ = ["PS_COLUMNS", "active_tasks", "find_task", "idle_tasks", "resolve_tasks"]
+__all__ = ["PS_COLUMNS", "active_tasks", "context_rows", "find_task", "idle_tasks",
+           "resolve_tasks", "task_state_names"]
 
 PS_COLUMNS = ("PID", "PPID", "CPU", "TASK", "ST", "%MEM", "VSZ", "RSS", "COMM")
 #: /proc's one-letter states as crash's two-letter ones
@@ -440,7 +441,7 @@ def _member_text(obj: drgn.Object, path: str) -> str:
 
 @command("task", "display task_struct contents",
          description="""
-         task                  the panic task (or, without one, CPU 0's current task)
+         task                  the current context (set; at first the panic task)
          task PID|ADDR ...     those tasks
          task -m pid,comm,se.vruntime PID   only these members
          ps | filter comm~^kmx-w00 | task -m pid,mm
@@ -470,7 +471,8 @@ def command_tasks(ctx: Context, specs: list[str], input: Iterable[Any], command:
     """The tasks a task command works on, as crash picks them: its arguments
     (PIDs, task addresses: :func:`resolve_tasks`), else the tasks piped in
     (other objects reported and skipped), else, with neither, the current
-    context (the panic task, or CPU 0's current task)."""
+    context (:meth:`Context.current_task`: ``set``'s task, else the panic
+    task, else CPU 0's current task)."""
     from kmemx.commands import piped_structs
 
     if specs:
@@ -481,15 +483,130 @@ def command_tasks(ctx: Context, specs: list[str], input: Iterable[Any], command:
 
 
 def _default_task(ctx: Context) -> View:
-    """The ``struct task_struct`` view of the panic task, else of CPU 0's
-    current task (crash's default context)."""
+    """The ``struct task_struct`` view of the current context
+    (:meth:`Context.current_task`: the task ``set`` chose, else the panic
+    task, else CPU 0's current task)."""
+    return ctx.k.view("struct task_struct", int(ctx.current_task().value_()))
+
+
+#: include/linux/sched.h's task state bits (stable since 4.14, 2f064a59a11f
+#: "sched: Change task_struct::state" kept them), in crash's order of names
+_STATE_BITS = ((0x1, "TASK_INTERRUPTIBLE"), (0x2, "TASK_UNINTERRUPTIBLE"),
+               (0x4, "TASK_STOPPED"), (0x8, "TASK_TRACED"), (0x10, "EXIT_DEAD"),
+               (0x20, "EXIT_ZOMBIE"), (0x40, "TASK_PARKED"), (0x80, "TASK_DEAD"),
+               (0x100, "TASK_WAKEKILL"), (0x200, "TASK_WAKING"), (0x400, "TASK_NOLOAD"),
+               (0x800, "TASK_NEW"))
+
+
+def task_state_names(state: int, exit_state: int) -> str:
+    """``__state | exit_state`` as crash's task_state_string() names it:
+    ``TASK_RUNNING`` for 0, else the names of the set bits joined by ``|``
+    (``TASK_UNINTERRUPTIBLE|TASK_NOLOAD`` for an idle kworker)."""
+    bits = state | exit_state
+    if not bits:
+        return "TASK_RUNNING"
+    return "|".join(name for bit, name in _STATE_BITS if bits & bit) or f"{bits:#x}"
+
+
+def _panic_is_sysrq(ctx: Context) -> bool:
+    """The panic came from SysRq-c (crash then says ``(SYSRQ)``, not ``(PANIC)``)."""
+    from drgn.helpers.linux.panic import panic_message
+
     try:
-        thread = ctx.prog.crashed_thread()
-        return ctx.k.view("struct task_struct", int(thread.object.value_()))
-    except (ValueError, LookupError, drgn.FaultError):
-        rq = per_cpu(ctx.k.object("runqueues"), 0)
-        curr: View = rq.curr.deref()
-        return curr
+        msg = panic_message(ctx.prog)
+    except (LookupError, drgn.FaultError, ValueError):
+        return False
+    text = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg or "")
+    return "sysrq" in text.lower()
+
+
+def context_rows(ctx: Context, t: View) -> list[tuple[str, Any]]:
+    """crash's context display (``set``; its start-up banner's last lines):
+    PID, COMMAND, TASK (``(N of M)`` when M tasks share the PID, the idle
+    tasks' 0), CPU and STATE with ``(PANIC)``/``(SYSRQ)`` for the panic task
+    and ``(ACTIVE)`` for a task running on a CPU."""
+    from kmemx.commands.context import panic_task
+
+    pid = int(t.pid)
+    addr = int(t.address)
+    same = [i.address for i in idle_tasks(ctx)] if pid == 0 else [addr]
+    task_text = f"{addr:x}"
+    if len(same) > 1:
+        task_text += f"  (1 of {len(same)})"  # crash's show_context() always says 1
+    task_text += f"  [THREAD_INFO: {addr:x}]"  # THREAD_INFO_IN_TASK: thread_info is first
+    state = task_state_names(int(getattr(t, task_state_member(ctx.k))), int(t.exit_state))
+    state += " "
+    if addr in active_tasks(ctx):
+        # crash's is_task_active(): on a CPU; a SysRq panic marks every active task
+        panic = panic_task(ctx.prog)
+        if panic is not None and _panic_is_sysrq(ctx):
+            state += "(SYSRQ)"
+        elif panic is not None and panic.value_() == addr:
+            state += "(PANIC)"
+        else:
+            state += "(ACTIVE)"
+    return [("PID", pid), ("COMMAND", f'"{kernel_str(t.comm.string())}"'), ("TASK", task_text),
+            ("CPU", task_cpu(t)), ("STATE", state)]
+
+
+@command("set", "set or show the current context (the task commands default to)",
+         description="""
+         crash's set: the current context is the task that bt, task, files and vm
+         show when given no task.  It starts as the panic task (the task that
+         called panic()), or, in a dump taken without a panic, the task running
+         on CPU 0.  It lasts for the REPL session.
+
+         set              show the current context: PID COMMAND TASK CPU STATE
+         set 97           PID 97 (set 0: the idle task of the current CPU)
+         set ffff8880...  a task address
+         set -c 1         the task running on CPU 1
+         set -p           back to the panic task
+         set --json       KEY/VALUE rows
+         """,
+         arguments=[arg("task", nargs="?", help="PID or task address"),
+                    arg("-c", dest="cpu", type=int, help="the task running on this CPU"),
+                    arg("-p", dest="panic", action="store_true", help="the panic task")],
+         columns=("KEY", "VALUE"), enabled=_enabled)
+def _set(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from kmemx.commands.context import cpu_curr_task, panic_task
+
+    chosen = sum(x is not None and x is not False for x in (args.task, args.cpu, args.panic))
+    if chosen > 1:
+        raise CommandError("set: give one of PID, task address, -c CPU, -p")
+    if args.panic:
+        task = panic_task(ctx.prog)
+        if task is None:
+            raise CommandError("set: no panic task found (a dump taken without a panic)")
+        ctx.set_current_task(task)
+    elif args.cpu is not None:
+        try:
+            ctx.set_current_task(cpu_curr_task(ctx.prog, args.cpu))
+        except LookupError as e:
+            raise CommandError(f"set: {e}") from None
+    elif args.task is not None:
+        from kmemx.commands import parse_task_spec
+
+        kind, n = parse_task_spec(args.task)
+        if kind == "pid" and n == 0:
+            cpu = ctx.current_cpu()
+            idle = idle_tasks(ctx)
+            ctx.set_current_task(idle[cpu].address if cpu < len(idle) else idle[0].address)
+        else:
+            ctx.set_current_task(resolve_tasks(ctx, [args.task])[0].address)
+    t = _default_task(ctx)
+    rows = context_rows(ctx, t)
+    if ctx.as_json:
+        for key, val in rows:
+            if key == "TASK":
+                val = Address(t.address)
+            elif key == "COMMAND":
+                val = Name(val.strip('"'))
+            elif key == "STATE":
+                val = val.strip()
+            yield Row(("KEY", "VALUE"), (key, val), t if key == "TASK" else None)
+        return
+    for key, val in rows:
+        yield TextLine(f"{key:>7}: {val}")
 
 
 def _frame_line(i: int, frame: drgn.StackFrame, module: str | None = None) -> str:
@@ -521,7 +638,7 @@ def _frame_line(i: int, frame: drgn.StackFrame, module: str | None = None) -> st
 
 @command("bt", "display a kernel stack backtrace",
          description="""
-         bt              the panic task's stack (a panicked dump), else CPU 0's current task
+         bt              the current context's stack (set; at first the panic task)
          bt PID|ADDR     that task
          bt -a           the current task of every CPU
          Zombies have no kernel stack; bt says so instead of printing stale frames.
@@ -569,6 +686,7 @@ _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",
          crash's columns: FD FILE DENTRY INODE TYPE (REG DIR CHR BLK FIFO SOCK LNK)
          PATH, after each task's PID/TASK/CPU/COMMAND line.
 
+         files                    the current context's (set; at first the panic task)
          files 1                  init's open files
          files 1 97 ffff8880...   several tasks (PID or task address); a bad one
                                   is reported, the others shown
@@ -636,7 +754,7 @@ class KSize(Size):
          END, FLAGS (vm_flags, hex) and FILE (the mapped file's path, empty for
          anonymous memory).  A kernel thread has no mm: zeros, no VMAs.
 
-         vm                       the panic task (or CPU 0's current task)
+         vm                       the current context (set; at first the panic task)
          vm 1 94                  these PIDs (or task addresses)
          ps kmx-main | vm         piped tasks
          vm 1 --json              MM/VMA rows as JSON

@@ -132,6 +132,7 @@ class CommandCatalog:
             for alias in cmd.aliases:
                 infos[alias] = CommandInfo(alias, f"alias of {cmd.name}", "kmemx", parser)
         for name, summary in self.repl_commands.items():
+            infos.pop(name, None)  # the REPL's own (%set) wins, listed last
             infos[name] = CommandInfo(name, summary, "repl")
         return infos
 

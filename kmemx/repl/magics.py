@@ -1,14 +1,17 @@
 """The REPL's own ``%`` commands: ``%debug`` and ``%set``.
 
 ``%debug`` prints the traceback of the last error (``%debug pdb`` opens the
-post-mortem debugger on it).  ``%set`` shows the settings; ``%set NAME
-VALUE`` changes one for this session (``pager``, ``traceback``, ``color``,
-``json``, ``style``, ``pager_command``).
+post-mortem debugger on it).  ``%set`` shows the current context (crash's ``set``) and the settings;
+``%set NAME VALUE`` changes a setting for this session (``pager``,
+``traceback``, ``color``, ``json``, ``style``, ``pager_command``);
+``%set PID``, ``%set TASK``, ``%set -c CPU``, ``%set -p`` are crash's
+``set``: they choose the current context.
 """
 
 from __future__ import annotations
 
 import pdb
+import re
 from typing import TYPE_CHECKING, Callable
 
 from ..commands import UsageError
@@ -40,11 +43,26 @@ def _debug(repl: Repl, args: str) -> None:
     repl.out.show(ev.traceback().splitlines(), page=False)
 
 
+def _is_context_arg(word: str) -> bool:
+    """A word of crash's ``set`` (a PID, a task address, ``-c``, ``-p``)."""
+    return word.startswith("-") or re.fullmatch(r"(0[xX])?[0-9a-fA-F]+", word) is not None
+
+
 def _set(repl: Repl, args: str) -> None:
     cfg = repl.config
     words = args.split(None, 1)
-    if not words:
-        repl.out.show([f"{name} = {getattr(cfg, name)!r}" for name in SETTINGS], page=False)
+    if not words or (words[0] not in SETTINGS and _is_context_arg(words[0])):
+        from ..commands import execute
+
+        try:
+            repl.out.show(list(execute(repl.k, f"set {args}".strip(),
+                                       as_json=cfg.json)), page=False)
+        except Exception:  # no context to show (no task list): the settings still are
+            if words:
+                raise
+        if not words:
+            repl.out.show([f"{name} = {getattr(cfg, name)!r}" for name in SETTINGS],
+                          page=False)
         return
     name = words[0]
     if name not in SETTINGS:
@@ -75,5 +93,6 @@ MAGICS: dict[str, Callable[[Repl, str], None]] = {"debug": _debug, "set": _set}
 #: name -> one-line summary (for %help-style listings and completion)
 SUMMARIES: dict[str, str] = {
     "debug": "show the last error's traceback (%debug pdb: post-mortem debugger)",
-    "set": "show or change a REPL setting (%set pager off)",
+    "set": "show or change the current context (crash's set: %set 97, %set -c 1) or a "
+           "REPL setting (%set pager off)",
 }
