@@ -100,7 +100,17 @@ class _SlabLayout:
     inuse_mask: int
     objects_shift: int
     objects_mask: int
-    frozen_bit: int
+    #: the type holding a slab's state: "struct slab", or "struct page" before
+    #: 5.17 (d122019bf061, "mm: Split slab into its own type")
+    slab_type: str
+    #: the member linking a slab on a node's partial list: "slab_list", or
+    #: "lru" before 4.18 (4da1984edbbe, "mm: combine LRU and main union in
+    #: struct page")
+    slab_list: str
+    #: the count of slabs on a per-CPU partial list from this one on:
+    #: "slabs", or "pages" before 5.17 (bb192ed9aa71, "mm/slub: Convert most
+    #: struct page to struct slab by spatch")
+    cpu_partial_count: str
     #: how slab pages are marked: ("flags", bit) or ("page_type", offset, value, shift)
     marker: tuple[Any, ...]
     cpu_slab_member: str
@@ -131,7 +141,8 @@ def _layout(k: Kernel) -> _SlabLayout:
 
     inuse_shift, inuse_mask = bits("inuse")
     objects_shift, objects_mask = bits("objects")
-    frozen_bit, _ = bits("frozen")
+    slab_list = "slab_list" if "slab_list" in lay.members else "lru"
+    cpu_partial_count = "slabs" if "slabs" in lay.members else "pages"
     try:
         marker: tuple[Any, ...] = ("flags", int(prog.constant("PG_slab").value_()))
     except LookupError:
@@ -143,10 +154,15 @@ def _layout(k: Kernel) -> _SlabLayout:
             marker = ("page_type", pt_off, int(prog.constant("PGTY_slab").value_()), 24)
         except LookupError:
             marker = ("page_type_bit", pt_off, int(prog.constant("PG_slab").value_()), 0)
-    ccpu = layout_for(prog, resolve_type(prog, "struct kmem_cache_cpu"))
-    # 5.17 renamed kmem_cache_cpu.page to .slab (bb192ed9aa71, "mm/slub: Convert
-    # most struct page to struct slab by spatch")
-    cpu_slab_member = "slab" if "slab" in ccpu.members else "page"
+    try:
+        ccpu = layout_for(prog, resolve_type(prog, "struct kmem_cache_cpu"))
+        # 5.17 renamed kmem_cache_cpu.page to .slab (bb192ed9aa71, "mm/slub:
+        # Convert most struct page to struct slab by spatch")
+        cpu_slab_member = "slab" if "slab" in ccpu.members else "page"
+    except LookupError:
+        # 7.0 removed struct kmem_cache_cpu (32c894c7274b, "slab: remove
+        # struct kmem_cache_cpu"): per-CPU sheaves instead
+        cpu_slab_member = ""
     cpus = int(prog["nr_cpu_ids"])
     pa = page_array(k)
     out = _SlabLayout(
@@ -155,7 +171,8 @@ def _layout(k: Kernel) -> _SlabLayout:
         off_cache=lay.offsetof("slab_cache"), off_freelist=lay.offsetof("freelist"),
         off_counters=cnt, off_compound_head=players.offsetof("compound_head"),
         inuse_shift=inuse_shift, inuse_mask=inuse_mask, objects_shift=objects_shift,
-        objects_mask=objects_mask, frozen_bit=frozen_bit, marker=marker,
+        objects_mask=objects_mask, slab_type=slab_type, slab_list=slab_list,
+        cpu_partial_count=cpu_partial_count, marker=marker,
         cpu_slab_member=cpu_slab_member, nr_nodes=int(prog["nr_node_ids"]), ncpus=cpus)
     k.prog.cache["kmemx.helpers.slab.layout"] = out
     return out
@@ -255,9 +272,18 @@ def _chase(decode: Callable[[int], int], head: int, what: str) -> set[int]:
 
 
 def _cpu_slabs(cache: View) -> Iterator[tuple[int, View]]:
+    """``(cpu, struct kmem_cache_cpu *)`` of every possible CPU; none from 7.0
+    on (32c894c7274b, "slab: remove struct kmem_cache_cpu") nor, before
+    6.19, with CONFIG_SLUB_TINY (31e0886fd57d, "slub: remove
+    CONFIG_SLUB_TINY specific code paths")."""
     k: Kernel = cache._k
     L = _layout(k)
-    cpu_slab = cache.cpu_slab
+    if not L.cpu_slab_member:
+        return
+    try:
+        cpu_slab = cache.cpu_slab
+    except AttributeError:
+        return
     for cpu in range(L.ncpus):
         yield cpu, per_cpu_ptr(cpu_slab, cpu)
 
@@ -281,13 +307,86 @@ def _cpu_free(cache: View, decode: Callable[[int], int]) -> set[int]:
     return free
 
 
-def _cache_nodes(cache: View) -> Iterator[View]:
+def _cpu_partial_free(cache: View) -> int:
+    """Free objects (``objects - inuse``) of the slabs on the per-CPU partial
+    lists (``c->partial``, linked by ``->next``, each holding the count of
+    slabs from it on: ``->slabs``, ``->pages`` before 5.17).
+
+    :raises SlabFreelistError: a count that does not decrease (a cycle)
+    """
     L = _layout(cache._k)
-    nodes = cache.node
+    free = 0
+    for cpu, c in _cpu_slabs(cache):
+        try:
+            partial = c.partial
+        except AttributeError:  # CONFIG_SLUB_CPU_PARTIAL=n (a93cf07bc3fb, 4.13)
+            break
+        prev = None
+        while partial:
+            nr = partial.member(L.cpu_partial_count)
+            if prev is not None and nr >= prev:
+                raise SlabFreelistError(f"cpu {cpu}: per-CPU partial slab count not decreasing")
+            prev = nr
+            free += partial.objects - partial.inuse
+            partial = partial.next
+    return free
+
+
+def _cache_nodes(cache: View) -> Iterator[tuple[View, View | None]]:
+    """``(struct kmem_cache_node *, struct node_barn * or None)`` of each
+    node of ``cache``.  7.1 moved both into ``cache->per_node[]``
+    (5ba6bc27b1f9, "slab: decouple pointer to barn from kmem_cache_node");
+    before, ``cache->node[]``, whose ``barn`` came in 6.18 (2d517aa09bbc,
+    "slab: add opt-in caching layer of percpu sheaves")."""
+    L = _layout(cache._k)
+    try:
+        per_node = cache.per_node
+    except AttributeError:
+        nodes = cache.node
+        for i in range(L.nr_nodes):
+            n = nodes[i]
+            if n:
+                try:
+                    barn = n.barn
+                except AttributeError:
+                    barn = None
+                yield n, barn or None
+        return
     for i in range(L.nr_nodes):
-        n = nodes[i]
-        if n:
-            yield n
+        p = per_node[i]
+        if p.node:
+            yield p.node, p.barn or None
+
+
+def _sheaves(cache: View) -> Iterator[View]:
+    """Every ``struct slab_sheaf *`` of ``cache`` holding free objects: each
+    CPU's ``main`` and ``spare`` (``cache->cpu_sheaves``) and each node
+    barn's full sheaves (``barn->sheaves_full``); none before 6.18
+    (2d517aa09bbc, "slab: add opt-in caching layer of percpu sheaves")."""
+    L = _layout(cache._k)
+    try:
+        pcs_ptr = cache.cpu_sheaves
+    except AttributeError:
+        return
+    if pcs_ptr:
+        for cpu in range(L.ncpus):
+            pcs = per_cpu_ptr(pcs_ptr, cpu)
+            for sheaf in (pcs.main, pcs.spare):
+                if sheaf:
+                    yield sheaf
+    for _node, barn in _cache_nodes(cache):
+        if barn is not None:
+            yield from list_for_each_entry("struct slab_sheaf", barn.sheaves_full, "barn_list")
+
+
+def _sheaf_objects(sheaf: View) -> list[int]:
+    """The objects a sheaf holds: ``sheaf->objects[0 .. size)``."""
+    n = int(sheaf.size)
+    if n:
+        objs = sheaf.objects
+        base, step = objs.address, 8
+        return [sheaf._k.read_u64(base + i * step) for i in range(n)]
+    return []
 
 
 def slab_cache_usage(cache: View) -> SlabCacheUsage:
@@ -296,13 +395,16 @@ def slab_cache_usage(cache: View) -> SlabCacheUsage:
     Free objects are those on each CPU's lockless freelist, those other CPUs
     freed onto a CPU's active slab (``slab->freelist``, counted as
     ``objects - inuse`` of that slab: a frozen slab's ``inuse`` drops on each
-    remote free in ``__slab_free()``), and those of per-CPU partial and node
-    partial slabs; totals come from the node counters (needs
-    CONFIG_SLUB_DEBUG).  This is crash's ``kmem -s`` count and equals the
-    number of objects ``slab_cache_allocated_objects()`` finds; drgn's
-    ``slab_cache_usage()`` leaves out the remote frees.
+    remote free in ``__slab_free()``), those of per-CPU partial and node
+    partial slabs, and (6.18 on) those in per-CPU and node-barn sheaves;
+    totals come from the node counters (needs CONFIG_SLUB_DEBUG).  This is
+    crash's ``kmem -s`` count and equals the number of objects
+    ``slab_cache_allocated_objects()`` finds; drgn's ``slab_cache_usage()``
+    leaves out the remote frees.  Mirrors ``count_partial()`` and
+    ``get_slabinfo()`` (mm/slub.c).
 
     :raises SlabFreelistError: a corrupt per-CPU freelist or partial list
+    :raises KmemxError: a kernel without CONFIG_SLUB_DEBUG (no node counters)
     """
     k: Kernel = cache._k
     L = _layout(k)
@@ -310,28 +412,17 @@ def slab_cache_usage(cache: View) -> SlabCacheUsage:
     free = len(_cpu_free(cache, decode))
     for _cpu, _c, slab in _cpu_active_slabs(cache):
         free += slab.objects - slab.inuse
-    for _cpu, c in _cpu_slabs(cache):
-        try:
-            partial = c.partial
-        except AttributeError:  # CONFIG_SLUB_CPU_PARTIAL=n
-            break
-        prev = None
-        while partial:
-            nr = partial.slabs
-            if prev is not None and nr >= prev:
-                raise SlabFreelistError("per-CPU partial slab count not decreasing")
-            prev = nr
-            free += partial.objects - partial.inuse
-            partial = partial.next
+    free += _cpu_partial_free(cache)
+    for sheaf in _sheaves(cache):
+        free += int(sheaf.size)
     num_slabs = num_objs = 0
-    slab_t = "struct slab" if L.off_cache else "struct page"
-    for node in _cache_nodes(cache):
+    for node, _barn in _cache_nodes(cache):
         try:
             num_slabs += node.nr_slabs.counter
             num_objs += node.total_objects.counter
         except AttributeError:
             raise KmemxError("slab usage needs CONFIG_SLUB_DEBUG in the kernel") from None
-        for slab in list_for_each_entry(slab_t, node.partial, "slab_list"):
+        for slab in list_for_each_entry(L.slab_type, node.partial, L.slab_list):
             free += slab.objects - slab.inuse
     return SlabCacheUsage(num_slabs, num_objs, free)
 
@@ -372,6 +463,8 @@ def _free_objects(cache: View, errors: list[str] | None
             free |= _chase(decode, c.freelist.value(), f"cpu {cpu} lockless freelist")
         except (FaultError, SlabFreelistError) as e:
             report(e, (slab.address - L.vmemmap) // L.page_size)
+    for sheaf in _sheaves(cache):
+        free.update(_sheaf_objects(sheaf))
     pfns, fls, _ = _cache_slabs(cache)
     for pfn, fl in zip(pfns.tolist(), fls.tolist()):
         if not fl:
@@ -518,7 +611,8 @@ def slab_object_info(k: Kernel, addr: int, memo: dict[Any, Any] | None = None
     try:
         cpu_free = memo.get(("cpu", cache_addr))
         if cpu_free is None:
-            cpu_free = memo[("cpu", cache_addr)] = _cpu_free(cache, decode)
+            cpu_free = memo[("cpu", cache_addr)] = _cpu_free(cache, decode).union(
+                *(_sheaf_objects(sh) for sh in _sheaves(cache)))
         slab_free = memo.get(("slab", pfn))
         if slab_free is None:
             slab_free = memo[("slab", pfn)] = _chase(decode, fl, f"slab {slab_addr:#x}")
