@@ -47,10 +47,12 @@ SLABINFO_COLUMNS = ("CACHE", "NAME", "ACTIVE_OBJS", "NUM_OBJS", "OBJSIZE", "OBJP
 
 
 def _enabled(prog: Any) -> bool:
-    """SLUB with CONFIG_SLUB_DEBUG (per-node counters)."""
+    """SLUB (``kmem_cache.oo``; SLAB has ``num``, SLOB neither) with
+    CONFIG_SLUB_DEBUG (per-node counters).  Not ``struct kmem_cache_cpu``:
+    7.0 removed it (32c894c7274b, "slab: remove struct kmem_cache_cpu")."""
     try:
-        prog.type("struct kmem_cache_cpu")
-        return bool(prog.type("struct kmem_cache_node").has_member("nr_slabs"))
+        return bool(prog.type("struct kmem_cache").has_member("oo")
+                    and prog.type("struct kmem_cache_node").has_member("nr_slabs"))
     except LookupError:
         return False
 
