@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import KmemxError
 from .record import Cluster, Record, clusters
 from .run import triage
 
@@ -28,9 +29,11 @@ examples:
   kmemx triage /var/crash/*/vmcore --debug-dir /usr/lib/debug
   kmemx triage dumps/* -s vmlinux-6.1 -s vmlinux-6.12 --jobs 4 --jsonl triage.jsonl
   kmemx triage vmcore -s vmlinux --json
+  kmemx triage /shared/dumps/* --debug-dir /shared/debug --scheduler tcp://head:8786
 
 exit status: 0 every dump triaged; 3 some could not be (their rows say why,
-and a 'kmemx: error:' line each on stderr); 2 bad options."""
+and a 'kmemx: error:' line each on stderr); 2 bad options; 1 the --jsonl
+file cannot be written or the Dask scheduler cannot be reached."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "dumps already in FILE (same path, size, mtime) are skipped")
     p.add_argument("--jobs", "-j", metavar="N", type=int, default=1,
                    help="dumps triaged in parallel, one process each (default 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="triage on a Dask distributed cluster: the address of its scheduler "
+                        "(tcp://host:8786, as 'dask scheduler' prints it); the workers must "
+                        "see the dumps and vmlinux files at the same paths")
     return p
 
 
@@ -117,9 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     bar = _Bar(len(args.dumps))
     try:
         records = triage(args.dumps, args.symbols, args.debug_dir, args.jobs, args.jsonl,
-                         progress=bar)
+                         progress=bar, scheduler=args.scheduler)
     except KeyboardInterrupt:
         return 130
+    except KmemxError as e:  # the Dask scheduler
+        print(f"kmemx: error: {e}", file=sys.stderr)
+        return 1
     except OSError as e:  # the --jsonl file
         print(f"kmemx: error: {args.jsonl}: {e.strerror or e}", file=sys.stderr)
         return 1

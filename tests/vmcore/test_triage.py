@@ -163,3 +163,43 @@ def test_cli_exit_status(fixture: Fixture, paths: dict[str, str], tmp_path: Path
     assert [r["error"] is None for r in data["records"]] == [True, False]
     assert data["clusters"][0]["count"] == 1
     assert cap.err.startswith("kmemx: error: ") and missing in cap.err
+
+
+def test_dask_local_cluster_equals_jobs_1(fixture: Fixture, paths: dict[str, str],
+                                          records: dict[str, Record], tmp_path: Path) -> None:
+    """--scheduler on a Dask LocalCluster (two worker processes): the same
+    records as the in-process run, in the order of the arguments, and the
+    --jsonl file written as they come is skipped on a re-run."""
+    distributed = pytest.importorskip("distributed")
+    out = tmp_path / "dask.jsonl"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        recs = triage(list(paths.values()), symbols=[str(fixture.vmlinux)],
+                      jsonl=str(out), scheduler=cluster.scheduler_address)
+        got = [r.to_dict() for r in recs]
+        want = [records[v].to_dict() for v in paths]
+        diffs = [(w["path"], key, w[key], g.get(key)) for g, w in zip(got, want)
+                 for key in w if g.get(key) != w[key]]
+        assert not diffs and len(got) == len(want), diffs
+        assert len(out.read_text().splitlines()) == len(paths)
+        # the re-run finds every dump in the file: no task goes to the cluster
+        before = len(cluster.scheduler.tasks) if hasattr(cluster, "scheduler") else None
+        again = triage(list(paths.values()), symbols=[str(fixture.vmlinux)],
+                       jsonl=str(out), scheduler=cluster.scheduler_address)
+        assert [r.to_dict() for r in again] == want
+        assert len(out.read_text().splitlines()) == len(paths)
+        if before is not None:
+            assert len(cluster.scheduler.tasks) == before
+
+
+def test_cli_scheduler_unreachable(fixture: Fixture, paths: dict[str, str],
+                                   monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("distributed")
+    from kmemx.cli import main
+
+    monkeypatch.setattr("kmemx.triage.run.DASK_TIMEOUT", "1s")
+    assert main(["triage", paths["elf"], "-s", str(fixture.vmlinux),
+                 "--scheduler", "tcp://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("kmemx: error: cannot reach the Dask scheduler")
