@@ -161,6 +161,15 @@ class Kernel:
     def __repr__(self) -> str:
         return f"<kmemx.Kernel {self.target or 'target'} reader={self.reader.name}>"
 
+    def new_epoch(self) -> None:
+        """Start a new pass over a live kernel: a reader with a page cache
+        (``/proc/kcore``'s, :mod:`kmemx.readers.kcore`) forgets its pages, so what
+        follows sees the kernel as it is now.  Every command starts one; a no-op
+        for dumps and mapped devices."""
+        fn = getattr(self.reader, "new_epoch", None)
+        if fn is not None:
+            fn()
+
     def close(self) -> None:
         if isinstance(self.reader, PhysicalMemory):
             self.reader.close()

@@ -31,16 +31,21 @@ from .errors import (
 from .kernel import Kernel
 from .memory import AddressSpace
 from .readers.base import PhysicalMemory, ReadStats
+from .readers.devkmem import DevKmemMemory
 from .readers.devmem import DevMemMemory, lockdown_note
 from .readers.drgnreader import DrgnReader
 from .readers.elfcore import ElfCore, ElfCoreMemory, parse_elf_core
+from .readers.kcore import KcoreMemory, parse_kcore
 from .readers.kdump import DEFAULT_CACHE_MIB, KdumpFile, KdumpMemory, parse_kdump
+from .readers.windowed import parse_iomem_ram
 from .vmcoreinfo import Vmcoreinfo, kdump_vmcoreinfo
 
-__all__ = ["READERS", "attach", "open", "open_live"]
+__all__ = ["LIVE_READERS", "READERS", "attach", "open", "open_live"]
 
 #: Reader names accepted by ``open(reader=...)``.
-READERS = ("mmap-elf", "kdump", "mmap-devmem", "drgn")
+READERS = ("mmap-elf", "kdump", "mmap-devkmem", "mmap-devmem", "kcore", "drgn")
+#: Readers of the running kernel only, in the order :func:`open_live` tries them.
+LIVE_READERS = ("mmap-devkmem", "mmap-devmem", "kcore")
 
 _KDUMP_MAGIC = b"KDUMP   "
 _FLAT_MAGIC = b"makedumpfile\0\0\0\0"
@@ -305,6 +310,9 @@ def open(core: str | os.PathLike[str] | None = None,
         raise TargetError(f"unknown reader {reader!r} (choose from {', '.join(READERS)})")
     if core is None:
         return open_live(vmlinux, reader=reader, debug_info=debug_info)
+    if reader in LIVE_READERS:
+        raise TargetError(f"reader {reader} reads the running kernel, not a dump: drop -c, "
+                          "or use mmap-elf, kdump or drgn")
     path = os.fspath(core)
     kind = _sniff(path)
     vml = os.fspath(vmlinux) if vmlinux is not None else None
@@ -396,35 +404,66 @@ def _kdump_kernel(path: str, dump: KdumpFile, prog: drgn.Program, vmci: Vmcorein
 
 def open_live(vmlinux: str | os.PathLike[str] | None = None, *, reader: str | None = None,
               debug_info: bool = True, root: str = "/") -> Kernel:
-    """Open the running kernel with the best reader available.
+    """Open the running kernel with the fastest reader that works.
 
-    ``/dev/mem`` mmap is used when it can map RAM (STRICT_DEVMEM off, no
-    lockdown, PAT off or kernel >= 6.16); otherwise drgn reads ``/proc/kcore``.
+    Tried in order: ``mmap-devkmem`` (``/dev/kmem`` mapped, kernels <= 5.12 with
+    DEVKMEM), ``mmap-devmem`` (``/dev/mem`` mapped), ``kcore`` (``/proc/kcore``
+    through kmemx's epoch page cache, :mod:`kmemx.readers.kcore`).  drgn's own
+    ``/proc/kcore`` reader is used only when asked for (``reader="drgn"``).
+
+    :param vmlinux: vmlinux with DWARF; None searches drgn's standard paths.
+    :param reader: one of :data:`LIVE_READERS` or ``"drgn"``: use only that one.
+    :param root: where ``/dev``, ``/proc`` and ``/sys`` are (tests).
+    :raises LiveAccessError: no reader works (one line: each reader's reason), or the
+        forced one does not (its reason).
+    :raises TargetError: the debug info cannot be loaded.
     """
+    if reader is not None and reader not in (*LIVE_READERS, "drgn"):
+        raise TargetError(f"reader {reader} reads dumps, not the running kernel (choose from "
+                          f"{', '.join((*LIVE_READERS, 'drgn'))})")
     vml = os.fspath(vmlinux) if vmlinux is not None else None
+    base = root.rstrip("/")
     reasons: list[str] = []
     stats = ReadStats()
-    if reader in (None, "mmap-devmem"):
+    tries: list[tuple[str, Callable[[], Kernel]]] = [
+        ("mmap-devkmem", lambda: _devkmem_kernel(vml, stats, debug_info, base)),
+        ("mmap-devmem", lambda: _devmem_kernel(vml, stats, debug_info, root)),
+        ("kcore", lambda: _kcore_kernel(vml, stats, debug_info, base)),
+        ("drgn", lambda: _drgn_live_kernel(vml, stats, debug_info, base)),
+    ]
+    for name, make in tries:
+        if reader != name and (reader is not None or name == "drgn"):
+            continue
         try:
-            return _devmem_kernel(vml, stats, debug_info, root)
+            return make()
         except LiveAccessError as e:
-            if reader == "mmap-devmem":
-                raise
+            if reader is not None:
+                why = str(e).replace("; run 'kmemx doctor'", "")
+                raise LiveAccessError(f"reader {name} cannot read the running kernel: {why}; "
+                                      "run 'kmemx doctor' for why") from None
             reasons.append(str(e).replace("; run 'kmemx doctor'", ""))
-    if reader in (None, "drgn"):
-        try:
-            prog = _kcore_prog()
-        except PermissionError as e:
-            reasons.append(f"/proc/kcore: {e.strerror}{lockdown_note(root + '/dev/mem')}")
-        except (OSError, ValueError) as e:
-            reasons.append(f"/proc/kcore: {getattr(e, 'strerror', None) or e}")
-        else:
-            vmci = _vmcoreinfo_from_prog(prog)
-            if debug_info:
-                _load_debug_info(prog, vml, vmci, "the running kernel")
-            return Kernel(prog, DrgnReader(prog), None, vmci, stats, target="live")
     raise LiveAccessError("cannot read the running kernel: " + "; ".join(reasons) +
                           "; run 'kmemx doctor' for why and what to change")
+
+
+def _kcore_error(e: OSError, base: str) -> LiveAccessError:
+    note = lockdown_note(base + "/dev/mem") if isinstance(e, PermissionError) else ""
+    return LiveAccessError(f"{base}/proc/kcore: {e.strerror}{note}")
+
+
+def _drgn_live_kernel(vmlinux: str | None, stats: ReadStats, debug_info: bool,
+                      base: str) -> Kernel:
+    """drgn's own live reader (``pread`` of ``/proc/kcore`` per read)."""
+    try:
+        prog = _kcore_prog()
+    except OSError as e:
+        raise _kcore_error(e, base) from None
+    except ValueError as e:
+        raise LiveAccessError(f"{base}/proc/kcore: {e}") from None
+    vmci = _vmcoreinfo_from_prog(prog)
+    if debug_info:
+        _load_debug_info(prog, vmlinux, vmci, "the running kernel")
+    return Kernel(prog, DrgnReader(prog), None, vmci, stats, target="live")
 
 
 def _kcore_prog() -> drgn.Program:
@@ -433,33 +472,108 @@ def _kcore_prog() -> drgn.Program:
     return prog
 
 
+def _live_kernel(phys: PhysicalMemory, raw: bytes, vmlinux: str | None, stats: ReadStats,
+                 debug_info: bool, what: str) -> Kernel:
+    """A live kernel over ``phys`` (physical memory), kmemx's reader underneath drgn.
+
+    :param raw: the VMCOREINFO text of the running kernel.
+    """
+    vmci = Vmcoreinfo(raw)
+    prog = drgn.Program(drgn.host_platform)
+    prog.set_linux_kernel_custom(raw, True)
+    space = _make_space(phys, vmci, stats, what)
+    if isinstance(phys, KcoreMemory):
+        phys.on_flush(space.clear_cache)
+    _install_phys_segments(prog, phys, space)
+    if debug_info:
+        _load_debug_info(prog, vmlinux, vmci, "the running kernel")
+    return Kernel(prog, phys, space, vmci, stats, target="live")
+
+
+def _kcore_kernel(vmlinux: str | None, stats: ReadStats, debug_info: bool,
+                  base: str) -> Kernel:
+    """``/proc/kcore`` through kmemx's epoch page cache (:class:`KcoreMemory`)."""
+    try:
+        kc = parse_kcore(f"{base}/proc/kcore")
+    except LiveAccessError as e:
+        if "Operation not permitted" in str(e):
+            raise LiveAccessError(f"{e}{lockdown_note(base + '/dev/mem')}") from None
+        raise
+    if kc.vmcoreinfo is None:
+        kc.close()
+        raise LiveAccessError(f"{base}/proc/kcore has no VMCOREINFO note (kernel < 4.19)")
+    phys = KcoreMemory(kc)
+    try:
+        return _live_kernel(phys, kc.vmcoreinfo, vmlinux, stats, debug_info, "/proc/kcore")
+    except BaseException:
+        phys.close()
+        raise
+
+
+def _sys_vmcoreinfo(phys: PhysicalMemory, base: str, dev: str) -> bytes:
+    """The VMCOREINFO note's text, read through ``phys`` at the physical address that
+    ``/sys/kernel/vmcoreinfo`` gives."""
+    try:
+        with builtins_open(f"{base}/sys/kernel/vmcoreinfo") as f:
+            addr_s, size_s = f.read().split()
+    except OSError as e:
+        raise LiveAccessError(f"/sys/kernel/vmcoreinfo: {e.strerror}") from None
+    vaddr, vsize = int(addr_s, 16), int(size_s, 16)
+    tmp = AddressSpace(phys, X86_64Translator(0, False, lambda p: None), ReadStats())
+    try:
+        raw = tmp.read(vaddr, vsize, physical=True)
+    except drgn.FaultError:
+        raise LiveAccessError(f"{dev}: cannot read VMCOREINFO at {vaddr:#x}") from None
+    # The note: 12-byte header, "VMCOREINFO\0" padded to 12, then the text.
+    return raw[24:].split(b"\0", 1)[0]
+
+
 def _devmem_kernel(vmlinux: str | None, stats: ReadStats, debug_info: bool,
                    root: str) -> Kernel:
     base = root.rstrip("/")
     phys = DevMemMemory(path=f"{base}/dev/mem", iomem=f"{base}/proc/iomem")
     try:
         phys.probe()
-        try:
-            with builtins_open(f"{base}/sys/kernel/vmcoreinfo") as f:
-                addr_s, size_s = f.read().split()
-        except OSError as e:
-            raise LiveAccessError(f"/sys/kernel/vmcoreinfo: {e.strerror}") from None
-        vaddr, vsize = int(addr_s, 16), int(size_s, 16)
-        tmp = AddressSpace(phys, X86_64Translator(0, False, lambda p: None), stats)
-        try:
-            raw = tmp.read(vaddr, vsize, physical=True)
-        except drgn.FaultError:
-            raise LiveAccessError(f"/dev/mem: cannot read VMCOREINFO at {vaddr:#x}") from None
-        # The note: 12-byte header, "VMCOREINFO\0" padded to 12, then the text.
-        raw = raw[24:].split(b"\0", 1)[0]
-        vmci = Vmcoreinfo(raw)
-        prog = drgn.Program(drgn.host_platform)
-        prog.set_linux_kernel_custom(raw, True)
-        space = _make_space(phys, vmci, stats, "/dev/mem")
-        _install_phys_segments(prog, phys, space)
-        if debug_info:
-            _load_debug_info(prog, vmlinux, vmci, "the running kernel")
-        return Kernel(prog, phys, space, vmci, stats, target="live")
+        raw = _sys_vmcoreinfo(phys, base, "/dev/mem")
+        return _live_kernel(phys, raw, vmlinux, stats, debug_info, "/dev/mem")
+    except BaseException:
+        phys.close()
+        raise
+
+
+def _page_offset(base: str) -> int:
+    """``page_offset_base`` of the running kernel: the direct map's delta in
+    ``/proc/kcore``'s RAM segments.
+
+    :raises LiveAccessError: ``/proc/kcore`` cannot be read.
+    """
+    try:
+        kc = parse_kcore(f"{base}/proc/kcore")
+    except (LiveAccessError, CoreFormatError) as e:
+        raise LiveAccessError(f"/dev/kmem: the direct map's base is read from {e}") from None
+    kc.close()
+    return kc.page_offset
+
+
+def _devkmem_kernel(vmlinux: str | None, stats: ReadStats, debug_info: bool,
+                    base: str) -> Kernel:
+    """``/dev/kmem`` mapped over the direct map (System RAM at ``page_offset_base``)."""
+    if not os.path.exists(f"{base}/dev/kmem"):
+        raise LiveAccessError(f"{base}/dev/kmem: No such file or directory (no CONFIG_DEVKMEM; "
+                              "removed in 5.13)")
+    try:
+        with builtins_open(f"{base}/proc/iomem") as f:
+            ranges = parse_iomem_ram(f.read())
+    except OSError as e:
+        raise LiveAccessError(f"{base}/proc/iomem: {e.strerror}") from None
+    if not ranges:
+        raise LiveAccessError(f"{base}/proc/iomem shows no System RAM addresses "
+                              "(they are hidden without CAP_SYS_ADMIN)")
+    phys = DevKmemMemory(ranges, _page_offset(base), path=f"{base}/dev/kmem")
+    try:
+        phys.probe()
+        raw = _sys_vmcoreinfo(phys, base, "/dev/kmem")
+        return _live_kernel(phys, raw, vmlinux, stats, debug_info, "/dev/kmem")
     except BaseException:
         phys.close()
         raise

@@ -73,6 +73,9 @@ def execute(k: Kernel, line: str, as_json: bool = False,
     ^C can stop a long walk).  Problems the command survived come last, as
     ``kmemx: warning: ...`` lines.  Raises :class:`CommandError` (one line)."""
     load_plugins()
+    epoch = getattr(k, "new_epoch", None)  # one command = one pass over a live kernel
+    if epoch is not None:
+        epoch()
     ctx = Context(k, registry, progress)
     ctx.as_json = as_json
     run = run_pipeline(ctx, line)

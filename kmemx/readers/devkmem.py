@@ -7,9 +7,13 @@ at or above 2^63; Python's :mod:`mmap` refuses those, so the mapping is made
 with libc's ``mmap`` through ctypes, where ``off_t`` wraps as the kernel's
 unsigned ``vm_pgoff`` expects.
 
-No kernel available to the test suite still has ``/dev/kmem`` (it was
-removed in 5.13 and Debian disabled it in 2.6.31), so the tests run this
-reader on a stand-in file with ``page_offset=0``.
+``mmap_kmem()`` ends in ``mmap_mem()``, so everything that refuses a
+``/dev/mem`` mapping of RAM refuses this one too: STRICT_DEVMEM (EPERM) and,
+before 6.16, the x86 PAT check (EINVAL; boot with ``nopat``).  vmalloc and
+module addresses are never mapped: kmemx translates them with the page
+tables to physical pages of the direct map, which the mapping covers.  The
+unit tests run this reader on a stand-in file with ``page_offset=0``; the
+live tier runs it on 5.10 kernels built with ``CONFIG_DEVKMEM=y``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ from .base import Buffer
 from .windowed import WindowedMemory
 
 __all__ = ["DevKmemMemory"]
+
+_MMAP_WHY = {
+    "EPERM": " (CONFIG_STRICT_DEVMEM refuses RAM above 1 MiB)",
+    "EINVAL": " (the x86 PAT check refuses RAM: boot with nopat)",
+    "EIO": " (not a valid page frame: the address is outside the direct map)",
+}
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
@@ -48,14 +58,35 @@ class DevKmemMemory(WindowedMemory):
             hint = " (no DEVKMEM: removed in 5.13)" if e.errno in (errno.ENXIO, errno.ENOENT) else ""
             raise LiveAccessError(f"{path}: {e.strerror}{hint}; run 'kmemx doctor'") from None
         self._maps: list[tuple[int, int]] = []
+        #: physical window start -> errno of a failed mmap
+        self.errors: dict[int, int] = {}
 
-    def _map(self, start: int, length: int) -> Buffer | None:
+    def probe(self) -> None:
+        """Map one page of RAM above 1 MiB at its direct-map address, or raise
+        :class:`LiveAccessError` with the errno (EPERM: STRICT_DEVMEM; EINVAL: the
+        x86 PAT check)."""
+        for s, e in self._ranges:
+            s = max(s, 1 << 20)
+            if s < e:
+                if self._map(s, 4096, keep=False) is None:
+                    code = errno.errorcode.get(self.errors.get(s, 0), "?")
+                    raise LiveAccessError(f"{self.path}: mmap of RAM at {self.page_offset + s:#x} "
+                                          f"failed with {code}{_MMAP_WHY.get(code, '')}; "
+                                          "run 'kmemx doctor'")
+                return
+        raise LiveAccessError(f"{self.path}: no System RAM above 1 MiB to map")
+
+    def _map(self, start: int, length: int, keep: bool = True) -> Buffer | None:
         off = (self.page_offset + start) & 0xFFFFFFFFFFFFFFFF
         if off >= 1 << 63:
             off -= 1 << 64  # the kernel reads off_t as an unsigned page offset
         addr = _libc.mmap(None, length, mmap.PROT_READ, mmap.MAP_SHARED, self.fd, off)
         if addr is None or addr == _MAP_FAILED:
+            self.errors[start] = ctypes.get_errno()
             return None
+        if not keep:
+            _libc.munmap(addr, length)
+            return b""
         self._maps.append((addr, length))
         return memoryview((ctypes.c_char * length).from_address(addr)).cast("B")
 
