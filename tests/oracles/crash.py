@@ -30,12 +30,15 @@ from typing import Any, Mapping, Sequence
 
 __all__ = [
     "MIN_VERSION",
+    "CrashCannotRead",
     "CrashError",
     "CrashTimeout",
+    "crash_for",
     "crash_outputs",
     "crash_version",
     "default_tools_dir",
     "find_crash",
+    "find_crashes",
     "parse_addresses",
     "parse_bt",
     "parse_files",
@@ -76,6 +79,12 @@ class CrashTimeout(CrashError):
     """crash did not finish within the timeout and was killed."""
 
 
+class CrashCannotRead(CrashError):
+    """No crash found here opens this dump (its session does not start): the
+    kernel is newer than every crash built here knows.  The message is one
+    line: each crash tried and how it failed."""
+
+
 def default_tools_dir() -> Path:
     """Where ``scripts/build-crash`` installs its build: ``$KMEMX_TOOLS`` or
     ``~/.cache/kmemx/tools``."""
@@ -95,6 +104,57 @@ def crash_version(binary: Path) -> tuple[int, int, int] | None:
     if proc.returncode != 0 or not m:
         return None
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def find_crashes() -> list[Path]:
+    """Every crash binary that is new enough (>= :data:`MIN_VERSION`), in the
+    order :func:`find_crash` tries them, then newer builds cached next to
+    :data:`BUILT_VERSION`'s (``$KMEMX_TOOLS/crash-<version>/crash``, oldest
+    first) for kernels the first cannot read."""
+    candidates: list[Path] = []
+    env = os.environ.get("KMEMX_CRASH")
+    if env:
+        candidates.append(Path(env))
+    candidates.append(default_tools_dir() / f"crash-{BUILT_VERSION}" / "crash")
+    on_path = shutil.which("crash")
+    if on_path:
+        candidates.append(Path(on_path))
+    builds = sorted(default_tools_dir().glob("crash-*/crash"),
+                    key=lambda p: crash_version(p) or (0, 0, 0))
+    out: list[Path] = []
+    for path in [*candidates, *builds]:
+        version = crash_version(path) if path.is_file() else None
+        if version is not None and version >= MIN_VERSION and path not in out:
+            out.append(path)
+    return out
+
+
+@functools.cache
+def _crash_for(vmlinux: str, vmcore: str) -> Path | str:
+    reasons = []
+    for binary in find_crashes():
+        version = ".".join(map(str, crash_version(binary) or ()))
+        try:
+            run_crash(vmlinux, vmcore, ["sys"], timeout=120, crash=binary)
+            return binary
+        except CrashError as e:
+            reasons.append(f"crash {version}: {e}")
+    if not reasons:
+        return (f"no crash >= {'.'.join(map(str, MIN_VERSION))} found "
+                "(run scripts/build-crash, or set KMEMX_CRASH)")
+    return "; ".join(reasons)
+
+
+def crash_for(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | str) -> Path:
+    """The first crash of :func:`find_crashes` whose session starts on this
+    dump (``sys`` runs), remembered per dump for the test session.
+
+    :raises CrashCannotRead: none does (the message: each one's failure)
+    """
+    got = _crash_for(str(vmlinux), str(vmcore))
+    if isinstance(got, str):
+        raise CrashCannotRead(got)
+    return got
 
 
 def find_crash() -> Path | None:
