@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from .arch.x86_64 import X86_64Translator
+from .arch import Translator
 from .errors import fault
 from .readers.base import Buffer, PhysicalMemory, ReadStats
 
@@ -24,10 +24,10 @@ MAX_CACHED_PAGES = 1 << 22
 class AddressSpace:
     """Virtual and physical reads over ``phys`` with ``translator``."""
 
-    def __init__(self, phys: PhysicalMemory, translator: X86_64Translator,
+    def __init__(self, phys: PhysicalMemory, translator: Translator,
                  stats: ReadStats) -> None:
         self.phys = phys
-        self.translator = translator
+        self.translator: Translator = translator
         self.stats = stats
         self.pages: dict[int, tuple[Buffer, int]] = {}
 

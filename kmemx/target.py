@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import drgn
 
-from .arch.x86_64 import X86_64Translator
+from .arch import X86_64Translator, elf_machine, make_translator
 from .buildid import elf_build_id, elf_truncated
 from .errors import (
     CoreFormatError,
@@ -219,10 +219,12 @@ def _install_virtual_segments(prog: drgn.Program, phys: PhysicalMemory,
     added, so drgn's answers (and faults) stay those of the page tables."""
     if not isinstance(phys, ElfCoreMemory):
         return
-    try:
-        pob = int(prog["page_offset_base"].value_())
-    except Exception:  # no debug info, or not readable: drgn walks
-        return
+    pob = space.translator.linear_offset  # arm64: from VMCOREINFO
+    if pob is None:
+        try:
+            pob = int(prog["page_offset_base"].value_())
+        except Exception:  # no debug info, or not readable: drgn walks
+            return
     segs = [s for s in phys.core.segments if s.filesz]
     if not segs:
         return
@@ -244,15 +246,12 @@ def _install_virtual_segments(prog: drgn.Program, phys: PhysicalMemory,
 
 
 def _make_space(phys: PhysicalMemory, vmci: Vmcoreinfo, stats: ReadStats,
-                core: str) -> AddressSpace:
-    pgd = vmci.symbol("swapper_pg_dir")
-    if pgd is None:
-        raise NoVmcoreinfoError(f"{core}: VMCOREINFO has no SYMBOL(swapper_pg_dir)")
-    translator = X86_64Translator(X86_64Translator.pa_symbol(pgd, vmci.phys_base),
-                                  vmci.five_level, lambda p: None)
-    space = AddressSpace(phys, translator, stats)
-    translator._read = space.read_phys_u64
-    translator._read_table = space.read_phys_table
+                core: str, machine: str | None = None) -> AddressSpace:
+    """The kernel's address space over ``phys``, with the page-table walker of
+    ``machine`` (the dump header's architecture; VMCOREINFO's when None)."""
+    space = AddressSpace(phys, X86_64Translator(0, False, lambda p: None), stats)
+    space.translator = make_translator(machine or vmci.machine, vmci, space.read_phys_u64,
+                                       space.read_phys_table, core)
     return space
 
 
@@ -275,7 +274,8 @@ def _elf_kernel(path: str, core: ElfCore, prog: drgn.Program, stats: ReadStats,
     except (OSError, ValueError) as e:
         raise CoreFormatError(f"{path}: cannot map the dump: {_one_line(e)}") from None
     try:
-        space = _make_space(phys, vmci, stats, path)
+        machine = elf_machine(core.machine) or f"e_machine {core.machine}"
+        space = _make_space(phys, vmci, stats, path, machine)
         try:
             _install_phys_segments(prog, phys, space)
         except (ValueError, OverflowError) as e:
@@ -362,7 +362,8 @@ def open(core: str | os.PathLike[str] | None = None,
         if kdump is not None:
             kdump.close()
         raise
-    if elf is not None and reader in (None, "mmap-elf"):
+    if elf is not None and (reader == "mmap-elf" or
+                            (reader is None and elf_machine(elf.machine) is not None)):
         k = _elf_kernel(path, elf, prog, stats, virtual_segments)
     elif kk is not None:
         k = kk
@@ -393,7 +394,7 @@ def _kdump_kernel(path: str, dump: KdumpFile, prog: drgn.Program, vmci: Vmcorein
         dump.close()
         raise NoVmcoreinfoError(f"{path}: no VMCOREINFO in the kdump sub-header")
     phys = KdumpMemory(dump, page_cache_mib)
-    space = _make_space(phys, vmci, stats, path)
+    space = _make_space(phys, vmci, stats, path, dump.machine or None)
     phys.on_flush(space.pages.clear)
     # physical segments only: drgn's own page-table walk over them is as fast
     # as over libkdumpfile (measured: 1.0x), direct-map segments through
@@ -585,7 +586,7 @@ def attach(prog: drgn.Program, *, reader: str | None = None) -> Kernel:
     path = prog.core_dump_path
     if path and reader in (None, "mmap-elf") and _sniff(path) == "elf":
         core = parse_elf_core(path)
-        if core.vmcoreinfo is not None:
+        if core.vmcoreinfo is not None and elf_machine(core.machine) is not None:
             return _elf_kernel(path, core, prog, stats, virtual_segments=True)
     return Kernel(prog, DrgnReader(prog), None, _vmcoreinfo_from_prog(prog), stats,
                   target=path or "program")

@@ -128,6 +128,55 @@ class Vmcoreinfo:
     def five_level(self) -> bool:
         return bool(self.number("pgtable_l5_enabled"))
 
+    @property
+    def page_size(self) -> int:
+        """``PAGESIZE`` in bytes (4096 when absent)."""
+        return self._int("PAGESIZE", 0) or 4096
+
+    # -- arm64 (arch/arm64/kernel/vmcore_info.c; crash_core.c before it was renamed) -------
+    @property
+    def va_bits(self) -> int | None:
+        """``NUMBER(VA_BITS)``: the configured size of an arm64 kernel's VAs
+        (kernel commit 20a166243328, v4.12)."""
+        return self.number("VA_BITS")
+
+    @property
+    def kimage_voffset(self) -> int | None:
+        """``NUMBER(kimage_voffset)``: kernel-image virtual minus physical
+        address on arm64, unsigned 64-bit (commit 20a166243328, v4.12)."""
+        v = self.number("kimage_voffset")
+        return None if v is None else v & 0xFFFFFFFFFFFFFFFF
+
+    @property
+    def phys_offset(self) -> int | None:
+        """``NUMBER(PHYS_OFFSET)``: arm64's ``memstart_addr``, the physical
+        address the linear map starts from."""
+        v = self.number("PHYS_OFFSET")
+        return None if v is None else v & 0xFFFFFFFFFFFFFFFF
+
+    @property
+    def tcr_el1_t1sz(self) -> int | None:
+        """``NUMBER(TCR_EL1_T1SZ)``: 64 minus the run-time size of an arm64
+        kernel's VAs (commit bbdbc11804ff, v5.9)."""
+        return self.number("TCR_EL1_T1SZ")
+
+    @property
+    def kernel_pac_mask(self) -> int:
+        """``NUMBER(KERNELPACMASK)``: the pointer-authentication bits of a
+        signed arm64 kernel return address, 0 without pointer authentication
+        (drgn masks them out of saved LRs when it unwinds)."""
+        return (self.number("KERNELPACMASK") or 0) & 0xFFFFFFFFFFFFFFFF
+
+    @property
+    def machine(self) -> str:
+        """The architecture VMCOREINFO describes, as ``uname -m`` names it:
+        ``"aarch64"`` when it has arm64's ``NUMBER(kimage_voffset)``, else
+        ``"x86_64"``.  A dump's own header (ELF ``e_machine``, the kdump
+        header's utsname) says it first; this is the fallback."""
+        if "NUMBER(kimage_voffset)" in self.fields:
+            return "aarch64"
+        return "x86_64"
+
 
 # -- VMCOREINFO in kdump-compressed headers -------------------------------------------
 # kmemx reads kdump-compressed dumps through drgn (libkdumpfile); this only finds

@@ -1,5 +1,109 @@
-"""Architecture support: virtual-to-physical translation."""
+"""Architecture support: virtual-to-physical translation.
 
+The architecture comes from the dump, never from the host: the ELF header's
+``e_machine``, the kdump header's utsname machine, else what VMCOREINFO
+describes (:attr:`kmemx.vmcoreinfo.Vmcoreinfo.machine`).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, Protocol
+
+from ..errors import CoreFormatError, NoVmcoreinfoError, TargetError
+from ..vmcoreinfo import Vmcoreinfo
+from .aarch64 import Aarch64Translator, linear_map_offset
 from .x86_64 import X86_64Translator
 
-__all__ = ["X86_64Translator"]
+__all__ = [
+    "ELF_MACHINES",
+    "MACHINES",
+    "Aarch64Translator",
+    "Translator",
+    "X86_64Translator",
+    "elf_machine",
+    "make_translator",
+]
+
+#: ELF ``e_machine`` values (elf.h) of the architectures kmemx translates
+ELF_MACHINES = {62: "x86_64", 183: "aarch64"}  # EM_X86_64, EM_AARCH64
+#: the architectures kmemx translates, as ``uname -m`` names them
+MACHINES = tuple(ELF_MACHINES.values())
+
+
+class Translator(Protocol):
+    """What :class:`~kmemx.memory.AddressSpace` and the target code use of a
+    translator."""
+
+    pgd_phys: int
+    walks: int
+    #: ``__va(p) - p`` of the direct (linear) map when the dump's headers
+    #: give it, else None (x86-64 keeps it in ``page_offset_base``)
+    linear_offset: int | None
+
+    def translate(self, vaddr: int) -> int | None: ...
+
+    def leaves(self, start: int, end: int) -> Iterator[tuple[int, int, int]]: ...
+
+    def clear(self) -> None: ...
+
+
+def elf_machine(e_machine: int) -> str | None:
+    """``"x86_64"`` or ``"aarch64"`` for an ELF ``e_machine``, None for another."""
+    return ELF_MACHINES.get(e_machine)
+
+
+def make_translator(machine: str, vmci: Vmcoreinfo,
+                    read_phys_u64: Callable[[int], int | None],
+                    read_phys_table: Callable[[int], bytes | None],
+                    core: str = "") -> Translator:
+    """The translator of ``machine``'s kernel page tables, set up from VMCOREINFO.
+
+    :param machine: ``"x86_64"`` or ``"aarch64"`` (from the dump's header).
+    :param read_phys_u64: reads a ``u64`` page-table entry at a physical
+        address, or returns None when the dump lacks it.
+    :param read_phys_table: reads the 4 KiB page at a physical address.
+    :param core: the dump, for error messages.
+    :raises TargetError: an architecture kmemx does not translate.
+    :raises NoVmcoreinfoError: VMCOREINFO has no ``SYMBOL(swapper_pg_dir)``.
+    :raises CoreFormatError: an arm64 VMCOREINFO lacks ``NUMBER(VA_BITS)``
+        or ``NUMBER(kimage_voffset)``, or holds impossible values.
+    """
+    where = f"{core}: " if core else ""
+    pgd = vmci.symbol("swapper_pg_dir")
+    if pgd is None:
+        raise NoVmcoreinfoError(f"{where}VMCOREINFO has no SYMBOL(swapper_pg_dir)")
+    if machine == "x86_64":
+        return X86_64Translator(X86_64Translator.pa_symbol(pgd, vmci.phys_base),
+                                vmci.five_level, read_phys_u64, read_phys_table)
+    if machine == "aarch64":
+        return _aarch64(vmci, pgd, read_phys_u64, read_phys_table, where)
+    raise TargetError(f"{where}cannot translate addresses of a {machine} kernel "
+                      f"(kmemx knows {', '.join(MACHINES)}); use --reader drgn")
+
+
+def _aarch64(vmci: Vmcoreinfo, pgd: int, read_phys_u64: Callable[[int], int | None],
+             read_phys_table: Callable[[int], bytes | None], where: str) -> Aarch64Translator:
+    """arm64: the run-time VA size is ``64 - TCR_EL1_T1SZ`` with 4/16 KiB
+    pages when VMCOREINFO has it, else ``VA_BITS`` (drgn's rule,
+    libdrgn/arch_aarch64.c); ``swapper_pg_dir`` is at ``__pa_symbol()``."""
+    va_bits = vmci.va_bits
+    voff = vmci.kimage_voffset
+    if va_bits is None or voff is None:
+        raise CoreFormatError(f"{where}VMCOREINFO of an arm64 kernel has no "
+                              "NUMBER(VA_BITS) or NUMBER(kimage_voffset)")
+    page_size = vmci.page_size
+    page_shift = page_size.bit_length() - 1
+    if page_size not in (4096, 16384, 65536):
+        raise CoreFormatError(f"{where}arm64 page size {page_size} (kmemx knows 4, 16 "
+                              "and 64 KiB)")
+    t1sz = vmci.tcr_el1_t1sz
+    runtime_bits = va_bits if page_shift == 16 or not t1sz else 64 - t1sz
+    if not page_shift < runtime_bits <= 52 or not page_shift < va_bits <= 52:
+        raise CoreFormatError(f"{where}damaged VMCOREINFO: VA_BITS={va_bits}, "
+                              f"TCR_EL1_T1SZ={t1sz}")
+    phys_offset = vmci.phys_offset
+    offset = (linear_map_offset(va_bits, phys_offset, pgd)
+              if phys_offset is not None else None)
+    return Aarch64Translator(Aarch64Translator.pa_symbol(pgd, voff), runtime_bits,
+                             read_phys_u64, read_phys_table, page_shift=page_shift,
+                             linear_offset=offset)

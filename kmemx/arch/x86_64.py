@@ -37,6 +37,10 @@ class X86_64Translator:
     given, reads a whole 4 KiB table (``bytes``, or None) for :meth:`leaves`.
     """
 
+    #: x86-64 keeps the direct map's base in ``page_offset_base`` (randomized
+    #: by CONFIG_RANDOMIZE_MEMORY), in memory, not in the dump's headers
+    linear_offset: int | None = None
+
     def __init__(self, pgd_phys: int, five_level: bool,
                  read_phys_u64: Callable[[int], int | None],
                  read_phys_table: Callable[[int], bytes | None] | None = None) -> None:
@@ -176,5 +180,6 @@ class X86_64Translator:
             yield base + (run_i << 12), run_pa, nxt - run_pa
 
     def clear(self) -> None:
+        """Forget the cached leaves."""
         self._gb.clear()
         self._mb.clear()

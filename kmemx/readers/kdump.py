@@ -222,6 +222,8 @@ class KdumpFile:
     max_mapnr: int
     phys_base: int
     dump_level: int
+    #: utsname machine of the dumped kernel (``"x86_64"``, ``"aarch64"``)
+    machine: str
     vmcoreinfo: bytes | None
     #: bitmap1: pfns in the dumped memory map; bitmap2: pfns with a page in the file
     bitmap1: np.ndarray[Any, Any]
@@ -287,6 +289,8 @@ def _parse(path: str, src: Any, flattened: bool) -> KdumpFile:
         raise bad(f"damaged kdump header (version {version}, sub-header "
                   f"{sub_hdr_size} blocks, bitmap {bitmap_blocks} blocks)")
     release = uts[65 * 2:65 * 3].split(b"\0", 1)[0].decode("ascii", "replace")
+    # struct new_utsname: sysname, nodename, release, version, machine, domainname
+    machine = uts[65 * 4:65 * 5].split(b"\0", 1)[0].decode("ascii", "replace")
     sub = bytes(src.view(block_size, _SUB.size + _SUB64.size))
     if len(sub) < _SUB.size:
         raise bad("truncated kdump sub-header")
@@ -328,7 +332,7 @@ def _parse(path: str, src: Any, flattened: bool) -> KdumpFile:
                   f"{ndesc})")
     descs = np.frombuffer(table, dtype=_DESC, count=ndesc)
     return KdumpFile(path, flattened, version, release, status, block_size, max_mapnr,
-                     phys_base, dump_level, vmcoreinfo, bitmap1, bitmap2, rank, descs, src)
+                     phys_base, dump_level, machine, vmcoreinfo, bitmap1, bitmap2, rank, descs, src)
 
 
 def _popcount(words: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

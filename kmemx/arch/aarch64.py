@@ -1,0 +1,248 @@
+"""AArch64 virtual-to-physical translation by walking the kernel page tables.
+
+Every kernel virtual address (the linear map, the kernel image, vmalloc and
+task stacks, vmemmap, modules, fixmap, per-cpu) is translated by walking
+``swapper_pg_dir``, the TTBR1 table, as drgn's walker does
+(libdrgn/arch_aarch64.c, ``linux_kernel_pgtable_iterator_next_aarch64``):
+
+* the size of the kernel half is ``64 - TCR_EL1_T1SZ`` bits when VMCOREINFO
+  has ``NUMBER(TCR_EL1_T1SZ)`` (kernel commit bbdbc11804ff, v5.9) and the
+  granule is 4 or 16 KiB, else ``NUMBER(VA_BITS)`` (commit 20a166243328,
+  v4.12).  A kernel built for 52-bit VAs that runs with 48 (no FEAT_LPA2)
+  folds a level at run time (commit 0dd4f60a2c76, v6.9), so the run-time size
+  decides the number of levels;
+* an address below the kernel half is not mapped by ``swapper_pg_dir``;
+* descriptor bits [1:0]: ``0b11`` is a table (a page at the last level),
+  ``0b01`` above the last level is a block (1 GiB or 2 MiB with 4 KiB
+  pages), anything else is invalid;
+* output address bits [47:PAGE_SHIFT] come from the descriptor; with 52-bit
+  VAs and 4/16 KiB pages (FEAT_LPA2, commit 352b0395b505, v6.9) bits
+  [49:48] are descriptor bits [49:48] and bits [51:50] descriptor bits
+  [9:8]; with 64 KiB pages bits [51:48] are descriptor bits [15:12];
+* ``__pa_symbol(x) = x - kimage_voffset`` (arch/arm64/include/asm/memory.h),
+  so the walk starts at a physical address and never recurses.
+
+The contiguous bit, access flag and permission bits do not change the
+translation and are ignored.  Blocks are cached at their own size, so the
+linear map costs one walk per block.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Callable, Iterator
+
+__all__ = ["Aarch64Translator", "linear_map_offset"]
+
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+_VALID_TABLE = 0b11
+_VALID_BLOCK = 0b01
+
+
+def linear_map_offset(va_bits: int, phys_offset: int, kimage_vaddr: int) -> int:
+    """``__va(p) - p`` for the linear map, as an unsigned 64-bit offset.
+
+    :param va_bits: ``NUMBER(VA_BITS)``, the configured (not run-time) size.
+    :param phys_offset: ``NUMBER(PHYS_OFFSET)`` (``memstart_addr``), bytes.
+    :param kimage_vaddr: any kernel-image address (``SYMBOL(swapper_pg_dir)``).
+
+    Mirrors ``__phys_to_virt(x) = (x - PHYS_OFFSET) | PAGE_OFFSET``.  Since
+    kernel commit 14c127c957c1 ("arm64: mm: Flip kernel VA space", v5.4)
+    ``PAGE_OFFSET`` is ``-(1 << VA_BITS)`` (the linear map is the bottom of
+    the kernel half and the image lies in its top half); before it,
+    ``PAGE_OFFSET`` was ``-(1 << (VA_BITS - 1))`` and the image lay below it.
+    Which layout a dump has is read from where its image lies, the newest
+    layout first.  A 52-bit kernel running with 48-bit VAs moves
+    ``memstart_addr`` instead of ``PAGE_OFFSET`` (``arm64_memblock_init()``),
+    which ``NUMBER(PHYS_OFFSET)`` already holds.
+    """
+    page_offset = (-(1 << va_bits)) & _MASK64
+    if kimage_vaddr < (-(1 << (va_bits - 1))) & _MASK64:
+        page_offset = (-(1 << (va_bits - 1))) & _MASK64  # before 14c127c957c1
+    return (page_offset - phys_offset) & _MASK64
+
+
+class Aarch64Translator:
+    """Walks AArch64 stage-1 kernel page tables (``swapper_pg_dir``).
+
+    :param pgd_phys: physical address of ``swapper_pg_dir``.
+    :param va_bits: run-time size of the kernel half in bits (``64 -
+        TCR_EL1_T1SZ``, else ``VA_BITS``); 36..52.
+    :param read_phys_u64: reads a descriptor at a physical address (``u64``),
+        or returns None when the page is not in the target.
+    :param read_phys_table: if given, reads one whole 4 KiB page at a
+        physical address (``bytes``, or None) for :meth:`leaves`.
+    :param page_shift: 12, 14 or 16 (4, 16 or 64 KiB granule).
+    :param linear_offset: ``__va(p) - p`` of the linear map, if known.
+    :raises ValueError: an unsupported granule or VA size.
+    """
+
+    def __init__(self, pgd_phys: int, va_bits: int,
+                 read_phys_u64: Callable[[int], int | None],
+                 read_phys_table: Callable[[int], bytes | None] | None = None, *,
+                 page_shift: int = 12, linear_offset: int | None = None) -> None:
+        if page_shift not in (12, 14, 16):
+            raise ValueError(f"unsupported AArch64 page size {1 << page_shift}")
+        if not page_shift < va_bits <= 52:
+            raise ValueError(f"invalid AArch64 virtual address size {va_bits} bits")
+        self.pgd_phys = pgd_phys
+        self.va_bits = va_bits
+        self.page_shift = page_shift
+        self.linear_offset = linear_offset
+        self._read = read_phys_u64
+        self._read_table = read_phys_table
+        bits = page_shift - 3  # index bits per level
+        self._bits = bits
+        self.levels = (va_bits - page_shift + bits - 1) // bits
+        self._top_entries = 1 << ((va_bits - page_shift - 1) % bits + 1)
+        self._top_shift = page_shift + bits * (self.levels - 1)
+        #: lowest address of the kernel (TTBR1) half
+        self.va_min = (_MASK64 << va_bits) & _MASK64
+        self._pa_low = 0x0000FFFFFFFFFFFF & ~((1 << page_shift) - 1)
+        if page_shift == 16:
+            self._pa_high, self._pa_shift = 0xF000, 36
+        elif va_bits == 52:
+            self._pa_low |= 0x0003000000000000
+            self._pa_high, self._pa_shift = 0x300, 42
+        else:
+            self._pa_high, self._pa_shift = 0, 0
+        # blocks one and two levels above the pages (1 GiB / 2 MiB with 4 KiB pages)
+        self._big_shift = page_shift + 2 * bits
+        self._small_shift = page_shift + bits
+        self._big: dict[int, int] = {}    # vaddr >> big_shift -> physical base
+        self._small: dict[int, int] = {}  # vaddr >> small_shift -> physical base
+        self.walks = 0
+
+    @staticmethod
+    def pa_symbol(vaddr: int, kimage_voffset: int) -> int:
+        """``__pa_symbol()``: physical address of a kernel-image address
+        (``vaddr - kimage_voffset``, arch/arm64/include/asm/memory.h)."""
+        return (vaddr - kimage_voffset) & _MASK64
+
+    def _out(self, e: int) -> int:
+        """The output address of descriptor ``e``."""
+        return (e & self._pa_low) | ((e & self._pa_high) << self._pa_shift)
+
+    def translate(self, vaddr: int) -> int | None:
+        """Physical address of ``vaddr``, or None when it is not mapped."""
+        base = self._big.get(vaddr >> self._big_shift)
+        if base is not None:
+            return base | (vaddr & ((1 << self._big_shift) - 1))
+        base = self._small.get(vaddr >> self._small_shift)
+        if base is not None:
+            return base | (vaddr & ((1 << self._small_shift) - 1))
+        return self._walk(vaddr)
+
+    def _walk(self, vaddr: int) -> int | None:
+        self.walks += 1
+        if vaddr < self.va_min or vaddr > _MASK64:
+            return None  # the TTBR0 half, or not an address
+        table = self.pgd_phys
+        shift = self._top_shift
+        entries = self._top_entries
+        last = self.page_shift
+        while True:
+            e = self._read(table + ((vaddr >> shift) & (entries - 1)) * 8)
+            if e is None:
+                return None
+            kind = e & 3
+            if shift == last:
+                if kind != _VALID_TABLE:
+                    return None
+                return self._out(e) | (vaddr & ((1 << last) - 1))
+            if kind == _VALID_BLOCK:
+                # a block at any level above the pages, as drgn's walker reads it
+                mask = (1 << shift) - 1
+                base = self._out(e) & ~mask
+                if shift == self._big_shift:
+                    self._big[vaddr >> shift] = base
+                elif shift == self._small_shift:
+                    self._small[vaddr >> shift] = base
+                return base | (vaddr & mask)
+            if kind != _VALID_TABLE:
+                return None
+            table = self._out(e)
+            shift -= self._bits
+            entries = 1 << self._bits
+
+    def _table(self, paddr: int, n: int) -> tuple[int, ...] | None:
+        """The ``n`` descriptors of the table at ``paddr``, or None if it is
+        not in the target."""
+        if self._read_table is not None and n * 8 <= 4096 and not paddr & 0xFFF:
+            raw = self._read_table(paddr)
+            return None if raw is None else struct.unpack_from(f"<{n}Q", raw)
+        out = []
+        for i in range(n):
+            e = self._read(paddr + i * 8)
+            if e is None:
+                return None
+            out.append(e)
+        return tuple(out)
+
+    def leaves(self, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+        """The valid leaves (blocks and pages) that overlap ``[start, end)``,
+        in address order, as ``(vaddr, paddr, size)`` clipped to the range.
+
+        A block comes as one entry; consecutive pages of one table that map
+        consecutive physical pages come as one entry too.  An address is
+        covered exactly when :meth:`translate` maps it.  A table that is not
+        in the target maps nothing (drgn faults there too).  Only the kernel
+        half (``va_min`` and up) is mapped.
+        """
+        s, e = max(start, self.va_min), min(end, 1 << 64)
+        if s < e:
+            yield from self._leaves(self.pgd_phys, self._top_shift, self._top_entries,
+                                    s, e, self.va_min)
+
+    def _leaves(self, table: int, shift: int, n: int, start: int, end: int,
+                base: int) -> Iterator[tuple[int, int, int]]:
+        """Leaves of ``table`` (``n`` entries), whose entry ``i`` maps ``1 <<
+        shift`` bytes at ``base + (i << shift)``, overlapping ``[start, end)``."""
+        entries = self._table(table, n)
+        if entries is None:
+            return
+        first = (start - base) >> shift
+        last = min(n - 1, (end - 1 - base) >> shift)
+        if shift == self.page_shift:
+            for va, pa, size in self._page_runs(entries, first, last, base):
+                s, t = max(start, va), min(end, va + size)
+                yield s, pa + (s - va), t - s
+            return
+        size = 1 << shift
+        for i in range(first, last + 1):
+            d = entries[i]
+            kind = d & 3
+            va = base + (i << shift)
+            s, t = max(start, va), min(end, va + size)
+            if kind == _VALID_BLOCK:
+                yield s, (self._out(d) & ~(size - 1)) + (s - va), t - s
+            elif kind == _VALID_TABLE:
+                yield from self._leaves(self._out(d), shift - self._bits, 1 << self._bits,
+                                        s, t, va)
+
+    def _page_runs(self, entries: tuple[int, ...], first: int, last: int,
+                   base: int) -> Iterator[tuple[int, int, int]]:
+        """Runs of valid page descriptors ``first..last`` that map consecutive pages."""
+        page = 1 << self.page_shift
+        run_i = -1  # index of the run's first page
+        run_pa = nxt = 0
+        for i in range(first, last + 1):
+            d = entries[i]
+            if d & 3 == _VALID_TABLE:
+                pa = self._out(d)
+                if run_i >= 0 and pa == nxt:
+                    nxt += page
+                    continue
+                if run_i >= 0:
+                    yield base + (run_i << self.page_shift), run_pa, nxt - run_pa
+                run_i, run_pa, nxt = i, pa, pa + page
+            elif run_i >= 0:
+                yield base + (run_i << self.page_shift), run_pa, nxt - run_pa
+                run_i = -1
+        if run_i >= 0:
+            yield base + (run_i << self.page_shift), run_pa, nxt - run_pa
+
+    def clear(self) -> None:
+        """Forget the cached blocks."""
+        self._big.clear()
+        self._small.clear()
