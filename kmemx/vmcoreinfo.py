@@ -239,7 +239,9 @@ def kdump_damage(path: str) -> str | None:
                     notes = f.read(min(n, _MAX_NOTES))
             except OSError:
                 return None
-            bad = _bad_note(notes)
+            # struct new_utsname after signature[8] and header_version: machine is the 5th
+            machine = head[12 + 65 * 4:12 + 65 * 5].split(b"\0", 1)[0].decode("ascii", "replace")
+            bad = _bad_note(notes, machine)
             if bad is not None:
                 return f"damaged ELF notes in the kdump header: {bad}"
     return None
@@ -250,10 +252,13 @@ _MAX_NOTES = 1 << 26
 _NHDR = struct.Struct("<III")
 #: sizeof(struct elf_prstatus) on x86-64, and of QEMUCPUState's version and size
 _PRSTATUS_SIZE = 336
+#: sizeof(struct elf_prstatus) per utsname machine: 112 bytes before pr_reg,
+#: then elf_gregset_t (x86-64: 27 registers, arm64: 34) and pr_fpvalid, padded
+_PRSTATUS_SIZES = {"x86_64": _PRSTATUS_SIZE, "aarch64": 392}
 _QEMU_HEAD = struct.Struct("<II")
 
 
-def _bad_note(data: bytes) -> str | None:
+def _bad_note(data: bytes, machine: str = "x86_64") -> str | None:
     """What is wrong with the ELF notes ``data`` that libkdumpfile would read
     past a note's end, or None.  It trusts a QEMU note to hold its
     QEMUCPUState header and reads NT_PRSTATUS as a whole struct elf_prstatus
@@ -268,7 +273,8 @@ def _bad_note(data: bytes) -> str | None:
         if name == b"QEMU" and (descsz < _QEMU_HEAD.size or
                                 _QEMU_HEAD.unpack_from(data, desc)[1] > descsz):
             return f"QEMU note at {pos} is too short ({descsz} bytes)"
-        if name == b"CORE" and ntype == 1 and descsz < _PRSTATUS_SIZE:
+        if name == b"CORE" and ntype == 1 and \
+                descsz < _PRSTATUS_SIZES.get(machine, _PRSTATUS_SIZE):
             return f"NT_PRSTATUS note at {pos} is too short ({descsz} bytes)"
         pos = desc + ((descsz + 3) & ~3)
     return None

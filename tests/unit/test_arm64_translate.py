@@ -534,3 +534,16 @@ def test_machine_comes_from_the_elf_header(tmp_path: Path) -> None:
     write_vmcore(s390, mem, vmci, machine=22)
     with pytest.raises(TargetError, match="e_machine 22"):
         kmemx.open(str(s390), debug_info=False, reader="mmap-elf")
+
+
+def test_kdump_prstatus_size_is_the_machines() -> None:
+    """An arm64 NT_PRSTATUS holds 34 registers (392 bytes): a 336-byte one
+    (x86-64's size) would overrun libkdumpfile's read on arm64."""
+    from kmemx.vmcoreinfo import _bad_note
+
+    def note(size: int) -> bytes:
+        return struct.pack("<III", 5, size, 1) + b"CORE\0\0\0\0" + bytes(size)
+
+    assert _bad_note(note(336), "x86_64") is None
+    assert _bad_note(note(336), "aarch64") == "NT_PRSTATUS note at 0 is too short (336 bytes)"
+    assert _bad_note(note(392), "aarch64") is None
