@@ -211,6 +211,8 @@ def _open(args: argparse.Namespace) -> Any:
         with spinner("opening the target, loading debug info"):
             if args.core is not None:
                 extra = {} if args.page_cache is None else {"page_cache_mib": args.page_cache}
+                if getattr(args, "layout_cache", False) and vmlinux is not None:
+                    extra["layout_cache"] = True
                 k = kmemx.open(args.core, vmlinux, reader=args.reader, debug_info=debug_info,
                                **extra)
             else:
@@ -218,6 +220,10 @@ def _open(args: argparse.Namespace) -> Any:
     except (kmemx.KmemxError, OSError, ValueError, LookupError, drgn.FaultError) as e:
         raise _Failed(_one_line(e)) from None
     _speedups_notice()
+    from .types.layoutcache import is_deferred
+
+    if is_deferred(k.prog):
+        return k  # the layout cache answers: no debug info to load (yet)
     if symbols[1:] or (debug_info and not args.no_default_symbols):
         # drgn also looks for the modules' debugging symbols and loads any
         # further -s files: do the same, so scripts see the same program;
@@ -342,13 +348,13 @@ def _run_code(args: argparse.Namespace) -> int:
 def _command_line(words: list[str]) -> str:
     """The command line for ``execute``: the first argument as it is (it may
     hold a whole pipeline, or a command with its options); the others quoted,
-    except ``|`` and ``!``."""
+    except ``|``, ``!``, ``>`` and ``>>`` (pipes and redirection)."""
     import shlex
 
     if len(words) == 1:
         return words[0]
     # the first word may itself be a quoted command with arguments ('kmem -i' --json)
-    return " ".join([words[0], *(w if w in ("|", "!") else shlex.quote(w) for w in words[1:])])
+    return " ".join([words[0], *(w if w in ("|", "!", ">", ">>") else shlex.quote(w) for w in words[1:])])
 
 
 def _is_command(word: str) -> bool:
@@ -363,11 +369,27 @@ def _is_command(word: str) -> bool:
         return False
 
 
+#: Commands checked to print the same from the layout cache as from DWARF
+#: (tests/vmcore/test_layoutcache.py): a one-shot line made of these alone
+#: opens the dump with ``layout_cache=True`` (docs/triage.md)
+LAYOUT_CACHE_COMMANDS = frozenset({"ps"})
+
+
+def _layout_cached(line: str) -> bool:
+    """Whether every command of the one-shot ``line`` is in
+    :data:`LAYOUT_CACHE_COMMANDS` (KMEMX_LAYOUT_CACHE=0 turns the cache off)."""
+    if os.environ.get("KMEMX_LAYOUT_CACHE") == "0":
+        return False
+    words = [part.split(None, 1)[0] if part.split() else "" for part in line.split("|")]
+    return bool(words) and all(w in LAYOUT_CACHE_COMMANDS for w in words)
+
+
 def _run_command(args: argparse.Namespace) -> int:
     from .commands import CommandError, execute
     from .errors import KmemxError
 
     line = _command_line(list(args.args))
+    args.layout_cache = _layout_cached(line)
     try:
         k = _open(args)
     except _Failed as e:

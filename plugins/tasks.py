@@ -537,12 +537,10 @@ def context_rows(ctx: Context, t: View) -> list[tuple[str, Any]]:
     state = task_state_names(int(getattr(t, task_state_member(ctx.k))), int(t.exit_state))
     state += " "
     if addr in active_tasks(ctx):
-        # crash's is_task_active(): on a CPU; a SysRq panic marks every active task
+        # crash's is_task_active(): on a CPU; the panic task's mark says why it panicked
         panic = panic_task(ctx.prog)
-        if panic is not None and _panic_is_sysrq(ctx):
-            state += "(SYSRQ)"
-        elif panic is not None and panic.value_() == addr:
-            state += "(PANIC)"
+        if panic is not None and panic.value_() == addr:
+            state += "(SYSRQ)" if _panic_is_sysrq(ctx) else "(PANIC)"
         else:
             state += "(ACTIVE)"
     return [("PID", pid), ("COMMAND", f'"{kernel_str(t.comm.string())}"'), ("TASK", task_text),

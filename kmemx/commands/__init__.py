@@ -12,6 +12,7 @@ against a :class:`~kmemx.Kernel`, returning the rendered lines.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 from ..kernel import Kernel
@@ -21,7 +22,15 @@ from .context import Context
 from .discovery import LoadedPlugin, load_plugins, loaded_plugins
 from .errors import CommandError, UsageError
 from .output import render, render_json, render_table, surrogate_safe
-from .pipeline import Pipeline, objects, parse_pipeline, run_pipeline, run_shell
+from .pipeline import (
+    CommandLine,
+    Pipeline,
+    objects,
+    parse_pipeline,
+    run_pipeline,
+    run_shell,
+    split_command_line,
+)
 from .registry import REGISTRY, Command, Registry, arg, command
 from .rows import Row, Table, TextLine
 
@@ -30,6 +39,7 @@ __all__ = [
     "Address",
     "Command",
     "CommandError",
+    "CommandLine",
     "Context",
     "CrashSize",
     "Hex",
@@ -62,6 +72,7 @@ __all__ = [
     "resolve_each",
     "run_pipeline",
     "run_shell",
+    "split_command_line",
     "surrogate_safe",
 ]
 
@@ -71,7 +82,10 @@ def execute(k: Kernel, line: str, as_json: bool = False,
             registry: Registry | None = None) -> Iterator[str]:
     """Run a command line and yield its output lines (lazily, so a pager or
     ^C can stop a long walk).  Problems the command survived come last, as
-    ``kmemx: warning: ...`` lines.  Raises :class:`CommandError` (one line)."""
+    ``kmemx: warning: ...`` lines.  ``cmd | shell`` yields the shell's
+    output; ``cmd > FILE`` / ``>> FILE`` writes (appends) the lines to FILE
+    and yields only the warnings (see :mod:`kmemx.commands.pipeline`).
+    Raises :class:`CommandError` (one line)."""
     load_plugins()
     epoch = getattr(k, "new_epoch", None)  # one command = one pass over a live kernel
     if epoch is not None:
@@ -82,6 +96,16 @@ def execute(k: Kernel, line: str, as_json: bool = False,
     lines = render(run.items, as_json=as_json or run.as_json)
     if run.shell:
         yield from run_shell(run.shell, "".join(x + "\n" for x in lines)).splitlines()
+    elif run.redirect:
+        path, append = run.redirect
+        try:
+            out = open(os.path.expanduser(path), "a" if append else "w",
+                       encoding="utf-8", errors="surrogateescape")
+        except OSError as e:
+            raise CommandError(f"cannot write {path}: {e.strerror or e}") from None
+        with out:
+            for text in lines:
+                out.write(text + "\n")
     else:
         yield from lines
     for msg in ctx.errors[:20]:

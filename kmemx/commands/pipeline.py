@@ -1,7 +1,16 @@
-"""Command lines: ``cmd args | cmd2 args ! shell``.
+"""Command lines: ``cmd args | cmd2 args | shell-command > file``.
 
-Between kmemx commands a pipe passes objects (sdb-style: ``ps | filter
-comm~kmx | task``); after ``!`` the rendered text goes to a shell command.
+One rule tells kmemx's object pipes from crash's shell pipes: after a
+``|``, a word that names a kmemx command starts the next kmemx stage, which
+gets the previous stage's objects (sdb-style: ``ps | filter comm~kmx |
+task``); any other word starts a shell command, which gets the rendered text
+on its standard input and takes the rest of the line (``ps | grep kmx |
+wc -l``: ``/bin/sh -c 'grep kmx | wc -l'``), as in crash.  ``!`` sends the
+text to the shell whatever comes after it (``ps ! head -3``: the shell's
+head, not kmemx's).  ``> FILE`` and ``>> FILE`` at the end of the kmemx part
+write (append) the text to FILE, as crash does.  A ``>`` or ``!`` counts
+only where it starts a word (after a space), so ``filter pid>3`` and
+``filter comm!=init`` are expressions.  Quotes protect all of them.
 """
 
 from __future__ import annotations
@@ -18,8 +27,8 @@ from .errors import CommandError, UsageError
 from .registry import Command
 from .rows import Row
 
-__all__ = ["Pipeline", "Stage", "gc_paused", "objects", "parse_pipeline", "run_pipeline",
-           "run_shell"]
+__all__ = ["CommandLine", "Pipeline", "Stage", "gc_paused", "objects", "parse_pipeline",
+           "run_pipeline", "run_shell", "split_command_line"]
 
 
 @dataclass
@@ -31,45 +40,123 @@ class Stage:
 @dataclass
 class Pipeline:
     """A started pipeline: lazy output ``items``; ``as_json`` when any stage
-    had ``--json`` (every table-producing command accepts it)."""
+    had ``--json`` (every table-producing command accepts it); ``redirect``:
+    (file, append) for ``> FILE`` / ``>> FILE``."""
 
     items: Iterator[Any]
     last: Command | None
     shell: str | None
     as_json: bool
+    redirect: tuple[str, bool] | None = None
 
 
-def _split_unquoted(line: str, sep: str) -> list[str]:
-    parts, cur, quote = [], [], ""
-    for ch in line:
-        if quote:
-            cur.append(ch)
+@dataclass
+class CommandLine:
+    """A command line split by :func:`split_command_line`: the kmemx stages
+    (each its text), the shell command the text goes to, and the file it is
+    written to (``(path, append)``)."""
+
+    stages: list[str]
+    shell: str | None
+    redirect: tuple[str, bool] | None
+
+
+def _unquoted(line: str) -> Iterator[tuple[int, str]]:
+    """``(index, char)`` of each character of ``line`` outside quotes
+    (single or double; a backslash escapes the next character).  Raises
+    UsageError for an unterminated quote."""
+    quote = ""
+    escaped = False
+    for i, ch in enumerate(line):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quote != "'":
+            escaped = True
+        elif quote:
             if ch == quote:
                 quote = ""
         elif ch in "'\"":
             quote = ch
-            cur.append(ch)
-        elif ch == sep:
-            parts.append("".join(cur))
-            cur = []
         else:
-            cur.append(ch)
+            yield i, ch
     if quote:
         raise UsageError("unterminated quote")
-    parts.append("".join(cur))
-    return parts
+
+
+def _word_start(line: str, i: int) -> bool:
+    return i == 0 or line[i - 1].isspace()
+
+
+def split_command_line(line: str, is_command: Any) -> CommandLine:
+    """Split ``line`` into kmemx stages, a shell command and a redirection
+    (the rules are in this module's docstring).  ``is_command(word)`` says
+    whether ``word`` names a kmemx command.  Raises UsageError (an
+    unterminated quote, ``>`` without a file name)."""
+    chars = list(_unquoted(line))
+    shell: str | None = None
+    for i, ch in chars:
+        if ch == "!" and _word_start(line, i) and line[i + 1:i + 2] not in ("=", "~"):
+            shell = line[i + 1:].strip() or None
+            line = line[:i]
+            chars = [(j, c) for j, c in chars if j < i]
+            break
+    cuts = [i for i, ch in chars if ch == "|"]
+    pieces, start = [], 0
+    for i in cuts:
+        pieces.append((start, line[start:i]))
+        start = i + 1
+    pieces.append((start, line[start:]))
+    stages: list[str] = []
+    for n, (pos, piece) in enumerate(pieces):
+        first = piece.split(None, 1)[0] if piece.strip() else ""
+        if n and first and not is_command(first):
+            rest = line[pos:].strip()
+            shell = f"{rest} | {shell}" if shell else rest
+            break
+        stages.append(piece)
+    redirect: tuple[str, bool] | None = None
+    if shell is None and stages:
+        last_start = pieces[len(stages) - 1][0]
+        for i, ch in chars:
+            if i >= last_start and ch == ">" and _word_start(line, i):
+                append = line[i + 1:i + 2] == ">"
+                target = line[i + (2 if append else 1):len(line)].strip()
+                try:
+                    words = shlex.split(target)
+                except ValueError as e:
+                    raise UsageError(str(e)) from None
+                if len(words) != 1:
+                    raise UsageError(f"'>' takes one file name, not {target!r}"
+                                     if words else "'>' without a file name")
+                redirect = (words[0], append)
+                stages[-1] = line[last_start:i]
+                break
+    return CommandLine(stages, shell, redirect)
+
+
+def _is_command(ctx: Context, word: str) -> bool:
+    try:
+        ctx.registry.lookup(word)
+        return True
+    except UsageError:
+        return False
 
 
 def parse_pipeline(ctx: Context, line: str) -> tuple[list[Stage], str | None, bool]:
-    """Stages of a command line, the shell command after ``!`` (or None), and
-    whether ``--json`` was given."""
-    shell: str | None = None
+    """Stages of a command line, the shell command its text goes to (after
+    ``!`` or a ``|`` followed by a word that is no kmemx command; or None),
+    and whether ``--json`` was given.  The redirection, if any, is left out
+    (see :func:`split_command_line`)."""
+    split = split_command_line(line, lambda w: _is_command(ctx, w))
+    stages, shell, _ = _parse_stages(ctx, split)
+    return stages, shell, _
+
+
+def _parse_stages(ctx: Context, split: CommandLine) -> tuple[list[Stage], str | None, bool]:
+    shell = split.shell
     as_json = False
-    parts = _split_unquoted(line, "!")
-    if len(parts) > 1:
-        line, shell = parts[0], "!".join(parts[1:]).strip() or None
     stages = []
-    for seg in _split_unquoted(line, "|"):
+    for seg in split.stages:
         try:
             words = shlex.split(seg)
         except ValueError as e:
@@ -143,25 +230,28 @@ def objects(items: Iterable[Any]) -> Iterator[Any]:
 def run_pipeline(ctx: Context, line: str) -> Pipeline:
     """Start a pipeline.  Nothing runs until its items are iterated; a stage
     given ``-h`` makes the items its help text."""
-    stages, shell, as_json = parse_pipeline(ctx, line)
+    split = split_command_line(line, lambda w: _is_command(ctx, w))
+    stages, shell, as_json = _parse_stages(ctx, split)
     ctx.as_json = ctx.as_json or as_json
     stream: Iterable[Any] = ()
     last = None
     for i, st in enumerate(stages):
         args = st.command.parse(st.argv)
         if args is None:
-            return Pipeline(iter([st.command.help()]), None, shell, False)
+            return Pipeline(iter([st.command.help()]), None, shell, False, split.redirect)
         if i and not st.command.takes_input:
             raise UsageError(f"{st.command.name} does not read piped input")
         stream = st.command.run(ctx, args, iter(stream) if i else iter(()))
         last = st.command
-    return Pipeline(gc_paused(iter(stream)), last, shell, as_json)
+    return Pipeline(gc_paused(iter(stream)), last, shell, as_json, split.redirect)
 
 
 def run_shell(shell: str, text: str) -> str:
-    """Feed ``text`` to ``sh -c shell`` and return its output."""
+    """Feed ``text`` to ``/bin/sh -c shell`` (as crash does) and return its
+    output (stdout, then stderr)."""
     try:
-        proc = subprocess.run(["sh", "-c", shell], input=text, capture_output=True, text=True)
+        proc = subprocess.run(["/bin/sh", "-c", shell], input=text, capture_output=True,
+                              text=True, errors="surrogateescape")
     except OSError as e:
         raise CommandError(f"cannot run shell command: {e.strerror}") from None
     return proc.stdout + proc.stderr
