@@ -49,10 +49,11 @@ def _not_checked(facts: Facts, checks: list[Check]) -> tuple[str, ...]:
 
 
 def _notes(verdict: Verdict, readers: tuple[str, ...]) -> tuple[str, ...]:
-    if verdict is Verdict.READ_ONLY_DEVMEM and "drgn" not in readers:
-        return ("kmemx has no pread reader for /dev/mem: it needs /proc/kcore (drgn) or mmap",)
+    if verdict is Verdict.READ_ONLY_DEVMEM and "kcore" not in readers:
+        return ("kmemx has no pread reader for /dev/mem: it needs /proc/kcore or mmap",)
     if verdict is Verdict.READ_ONLY_DEVMEM:
-        return ("kmemx has no pread reader for /dev/mem, so it reads through drgn on /proc/kcore",)
+        return ("kmemx has no pread reader for /dev/mem, so it reads /proc/kcore (its own "
+                "page-cached reader)",)
     return ()
 
 

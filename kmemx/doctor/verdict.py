@@ -90,13 +90,14 @@ def decide(outcomes: list[Outcome]) -> Decision:
     mem_mmap, mem_read = get(MEM, Op.MMAP), get(MEM, Op.READ)
     kmem_open, kmem_mmap = get(KMEM, Op.OPEN), get(KMEM, Op.MMAP)
     kcore = get(KCORE, Op.OPEN, Target.NONE)
+    # the order kmemx.target.open_live tries them; drgn's own kcore reader last
     readers: list[str] = []
-    if mem_mmap.ok:
-        readers.append("mmap-devmem")
     if kmem_mmap.ok:
         readers.append("mmap-devkmem")
+    if mem_mmap.ok:
+        readers.append("mmap-devmem")
     if kcore.ok:
-        readers.append("drgn")
+        readers += ["kcore", "drgn"]
     kmem_relevant = kmem_open.ok is not False or kmem_open.errno != errno.ENOENT
     primary: list[Outcome] = []
     if mem_mmap.ok or kmem_mmap.ok:

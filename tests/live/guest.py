@@ -3,7 +3,8 @@
 The guest's initramfs (busybox, built by :func:`tests.fixtures.initramfs.build_initramfs`)
 loads the 9p/virtio modules, mounts the host's ``/`` read-only over virtio-9p
 at ``/host``, puts tmpfs on ``/host/tmp``, ``/host/run``, ``/host/var/tmp`` and
-``/host/boot`` (with the guest kernel's config as ``/boot/config-$(uname -r)``
+``/host/boot`` (host directories the run needs below them, such as a checkout in
+``/tmp``, are bind-mounted back on top: :func:`kept_paths`; with the guest kernel's config as ``/boot/config-$(uname -r)``
 and its vmlinux linked as ``/boot/vmlinux-$(uname -r)``, where a distribution
 keeps them), mounts proc, sysfs, devtmpfs and securityfs inside it, and runs
 :mod:`tests.live.runner` in ``chroot /host`` with the host's Python.  The
@@ -46,6 +47,7 @@ __all__ = [
     "GuestUnavailable",
     "fixture_kernel",
     "guest_env",
+    "kept_paths",
     "live_dir",
     "run_guest",
     "unavailable_reason",
@@ -82,8 +84,21 @@ if ! mount -t 9p -o @NINEP@ hostroot /host; then
     say "error: cannot mount the host filesystem over 9p"
     finish
 fi
+# host directories the guest needs under the tmpfs mounts below (a checkout in
+# /tmp): bind-mounted aside first, then back on top of the tmpfs
+mkdir -p /keep
+i=0
+for p in @KEEP@; do
+    mkdir -p /keep/$i && mount --bind /host$p /keep/$i || say "error: cannot keep $p"
+    i=$((i+1))
+done
 for d in tmp run var/tmp boot; do
     mount -t tmpfs -o mode=1777 tmpfs /host/$d || say "error: tmpfs on /$d"
+done
+i=0
+for p in @KEEP@; do
+    mkdir -p /host$p && mount --bind /keep/$i /host$p || say "error: cannot show $p"
+    i=$((i+1))
 done
 mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
@@ -248,15 +263,33 @@ def guest_env() -> dict[str, str]:
     }
 
 
+#: Directories the guest's /init covers with tmpfs (relative to the host's /).
+TMPFS_DIRS = ("tmp", "run", "var/tmp", "boot")
+
+
+def kept_paths(paths: list[Path]) -> list[str]:
+    """The host directories among ``paths`` that lie under one of :data:`TMPFS_DIRS`
+    (outermost first, nested ones dropped): the guest bind-mounts them back on top
+    of its tmpfs, so a checkout, a virtualenv or a cache under ``/tmp`` stays visible."""
+    out: list[str] = []
+    for p in sorted({os.path.realpath(p) for p in paths}, key=len):
+        if any(p.startswith(f"/{d}/") for d in TMPFS_DIRS) and \
+                not any(p == k or p.startswith(k + "/") for k in out):
+            out.append(p)
+    return out
+
+
 def _init_script(kernel: GuestKernel) -> str:
     env = guest_env()
-    for value in (*env.values(), str(kernel.vmlinux), str(REPO), sys.executable):
+    keep = kept_paths([REPO, Path(sys.prefix), Path(sys.executable).parent,
+                       kernel.vmlinux.parent, kernel.vmlinux.resolve().parent])
+    for value in (*env.values(), str(kernel.vmlinux), str(REPO), sys.executable, *keep):
         if re.search(r"[\s'\"$`\\]", value):
             raise GuestError(f"cannot pass {value!r} through the guest's /init")
     env_words = " ".join(f"{k}={v}" for k, v in env.items())
     return (INIT.replace("@NINEP@", NINEP_OPTS).replace("@ENV@", env_words)
             .replace("@VMLINUX@", str(kernel.vmlinux)).replace("@REPO@", str(REPO))
-            .replace("@PYTHON@", sys.executable))
+            .replace("@PYTHON@", sys.executable).replace("@KEEP@", " ".join(keep)))
 
 
 def _log(msg: str) -> None:

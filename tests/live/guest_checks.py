@@ -25,6 +25,13 @@ Checks:
     while a spawner forks and reaps processes and threads as fast as it can.
 ``stale-walk``
     A task walk paused while tasks it has not reached yet exit; then resumed.
+``reads``
+    10,000 8-byte reads (direct map, kernel image, vmalloc, modules) through the
+    reader ``open_live`` picks, against drgn's own /proc/kcore reader.
+``devkmem``
+    What ``read()`` and ``mmap`` of /dev/kmem give for each kind of address.
+``bench``
+    :mod:`benchmarks.bench_live`: ``ps`` and read_u64, the reader against drgn.
 """
 
 from __future__ import annotations
@@ -209,7 +216,7 @@ def check_readers(args: argparse.Namespace) -> dict[str, Any]:
     import kmemx
 
     out: dict[str, Any] = {}
-    for reader in (None, "mmap-devmem", "drgn"):
+    for reader in (None, "mmap-devkmem", "mmap-devmem", "kcore", "drgn"):
         start = time.monotonic()
         try:
             k = kmemx.open_live(args.vmlinux, reader=reader, debug_info=False)
@@ -294,6 +301,200 @@ def check_compare(args: argparse.Namespace) -> dict[str, Any]:
             speed[name][f"page_reads_{rep}_secs"] = round(time.monotonic() - t, 3)
     out["speed"] = speed
     return out
+
+
+# -- reads against drgn's /proc/kcore ----------------------------------------------------
+
+def _sample_addresses(k: Any, n: int, rnd: random.Random) -> dict[str, list[int]]:
+    """Kernel virtual addresses of four kinds, about ``n`` in all: the direct map
+    (random System RAM), the kernel image (text and data), vmalloc (task stacks
+    with CONFIG_VMAP_STACK) and modules (from /proc/modules, when any are loaded)."""
+    from kmemx.helpers.sched import for_each_task
+
+    prog = k.prog
+    pob = int(prog["page_offset_base"].value_())
+    ram = [(s, e) for s, e in ram_ranges() if e - s >= MiB]
+    out: dict[str, list[int]] = {"direct": [], "image": [], "vmalloc": [], "module": []}
+    total = sum(e - s for s, e in ram)
+    for _ in range(n // 2):
+        x = rnd.randrange(total)
+        for s, e in ram:
+            if x < e - s:
+                out["direct"].append(pob + ((s + x) & ~7))
+                break
+            x -= e - s
+    stext = prog.symbol("_stext").address
+    end = prog.symbol("_end").address
+    out["image"] = [(rnd.randrange(stext, end - 8)) & ~7 for _ in range(n // 4)]
+    stacks = []
+    for t in for_each_task(k):
+        st = int(k.read_u64(t.address + k.offsetof("struct task_struct", "stack")))
+        if st >> 40 != pob >> 40:
+            stacks.append(st)
+    if stacks:
+        tsize = 16384
+        out["vmalloc"] = [rnd.choice(stacks) + (rnd.randrange(tsize) & ~7)
+                          for _ in range(n // 8)]
+    try:
+        with open("/proc/modules") as f:
+            mods = [(int(w[5], 16), int(w[1])) for w in (ln.split() for ln in f) if len(w) > 5]
+    except OSError:
+        mods = []
+    mods = [(a, sz) for a, sz in mods if a]
+    if mods:
+        for _ in range(n - sum(len(v) for v in out.values())):
+            a, sz = rnd.choice(mods)
+            out["module"].append(a + (rnd.randrange(max(8, sz - 8)) & ~7))
+    else:
+        out["direct"] += [pob + ((ram[0][0] + rnd.randrange(ram[0][1] - ram[0][0])) & ~7)
+                          for _ in range(n - sum(len(v) for v in out.values()))]
+    return out
+
+
+def check_reads(args: argparse.Namespace) -> dict[str, Any]:
+    """``--n`` 8-byte reads through the reader ``open_live`` picks against drgn's own
+    /proc/kcore reader, drgn read before and after (a word that changed in between
+    is "unstable" and not compared).  The kcore reader starts a new epoch for each
+    read (one read = one command here), so it reads the kernel as it is then."""
+    import drgn
+
+    import kmemx
+
+    k = kmemx.open_live(args.vmlinux, reader=args.reader)
+    kd = kmemx.open_live(args.vmlinux, reader="drgn")
+    if hasattr(k.reader, "readahead"):
+        k.reader.readahead = 1
+    rnd = random.Random(2024)
+    kinds = _sample_addresses(k, args.n, rnd)
+    out: dict[str, Any] = {"reader": k.reader.name, "kinds": {}}
+    for kind, addrs in kinds.items():
+        r = {"n": len(addrs), "stable": 0, "equal": 0, "both_fault": 0, "differ": [],
+             "kmemx_fault_only": [], "drgn_fault_only": []}
+        def dr(a: int) -> bytes | None:
+            try:
+                return bytes(kd.prog.read(a, 8))
+            except drgn.FaultError:
+                return None
+
+        for a in addrs:
+            d1 = dr(a)
+            k.new_epoch()
+            try:
+                m: bytes | None = bytes(k.read(a, 8))
+            except drgn.FaultError:
+                m = None
+            d2 = dr(a)
+            if d1 != d2:
+                continue
+            r["stable"] += 1
+            if m == d1:
+                r["equal"] += 1
+                r["both_fault"] += m is None
+            elif m is None:
+                r["kmemx_fault_only"].append(hex(a))
+            elif d1 is None:
+                r["drgn_fault_only"].append(hex(a))
+            else:
+                r["differ"].append(hex(a))
+        for key in ("differ", "kmemx_fault_only", "drgn_fault_only"):
+            r[key] = r[key][:10]
+        out["kinds"][kind] = r
+    out["stats"] = k.stats.as_dict()
+    return out
+
+
+def _kmem_read(fd: int, addr: int, n: int) -> bytes | str:
+    """read() of /dev/kmem at a kernel virtual address: lseek through libc (the
+    offset is >= 2^63, which Python's os.lseek reports as an error), then read."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.lseek.restype = ctypes.c_int64
+    libc.lseek.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int]
+    off = addr - (1 << 64) if addr >= 1 << 63 else addr
+    ctypes.set_errno(0)
+    libc.lseek(fd, off, os.SEEK_SET)
+    if ctypes.get_errno():
+        return errno.errorcode.get(ctypes.get_errno(), "?")
+    try:
+        return os.read(fd, n)
+    except OSError as e:
+        return _errname(e)
+
+
+def check_devkmem(args: argparse.Namespace) -> dict[str, Any]:
+    """What /dev/kmem gives for each kind of address: mmap (direct map only, says
+    mmap_kmem()) and read() (read_kmem(): the direct map, and vmalloc/modules
+    through vread()), each compared with drgn on /proc/kcore; and the time of
+    ``--n`` 8-byte reads each way."""
+    import ctypes
+    import mmap as mmap_mod
+
+    import drgn
+
+    import kmemx
+
+    kd = kmemx.open_live(args.vmlinux, reader="drgn")
+    rnd = random.Random(7)
+    kinds = _sample_addresses(kd, 400, rnd)
+    fd = os.open("/dev/kmem", os.O_RDONLY)
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_int64]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    out: dict[str, Any] = {}
+    for kind, addrs in kinds.items():
+        if not addrs:
+            continue
+        r: dict[str, Any] = {"n": len(addrs), "read_ok": 0, "read_equal": 0, "read_errors": {},
+                             "mmap": {}}
+        for a in addrs:
+            got = _kmem_read(fd, a, 8)
+            try:
+                want: bytes | None = bytes(kd.prog.read(a, 8))
+            except drgn.FaultError:
+                want = None
+            if isinstance(got, bytes):
+                r["read_ok"] += 1
+                r["read_equal"] += got == want
+            else:
+                r["read_errors"][got] = r["read_errors"].get(got, 0) + 1
+        for a in addrs[:20]:
+            page = a & ~(PAGE - 1)
+            off = page - (1 << 64) if page >= 1 << 63 else page
+            ctypes.set_errno(0)
+            p = libc.mmap(None, PAGE, mmap_mod.PROT_READ, mmap_mod.MAP_SHARED, fd, off)
+            if p is None or p == ctypes.c_void_p(-1).value:
+                name = errno.errorcode.get(ctypes.get_errno(), "?")
+            else:
+                name = "ok"
+                libc.munmap(p, PAGE)
+            r["mmap"][name] = r["mmap"].get(name, 0) + 1
+        out[kind] = r
+    # speed: n reads of the direct map via read() of /dev/kmem vs drgn's kcore pread
+    direct = kinds["direct"] * (args.n // max(1, len(kinds["direct"])) + 1)
+    direct = direct[:args.n]
+    t = time.monotonic()
+    for a in direct:
+        _kmem_read(fd, a, 8)
+    t_read = time.monotonic() - t
+    t = time.monotonic()
+    for a in direct:
+        kd.prog.read(a, 8)
+    t_drgn = time.monotonic() - t
+    os.close(fd)
+    out["speed"] = {"reads": len(direct), "devkmem_read_secs": round(t_read, 3),
+                    "drgn_kcore_secs": round(t_drgn, 3)}
+    return out
+
+
+def check_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """benchmarks.bench_live in the guest: the picked reader against drgn's kcore."""
+    from benchmarks.bench_live import measure
+
+    return measure(args.vmlinux, reader=args.reader)
 
 
 # -- churn -------------------------------------------------------------------------------
@@ -461,6 +662,9 @@ CHECKS = {
     "compare": check_compare,
     "churn": check_churn,
     "stale-walk": check_stale_walk,
+    "reads": check_reads,
+    "devkmem": check_devkmem,
+    "bench": check_bench,
     "spawn": spawn,
 }
 
@@ -474,6 +678,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-timeout", type=int, default=300)
     parser.add_argument("--width", type=int, default=16, help="spawner: children at a time")
     parser.add_argument("--children", type=int, default=24)
+    parser.add_argument("--n", type=int, default=10000, help="reads: addresses compared")
+    parser.add_argument("--reader", default=None, help="reads/bench: force this reader")
     args = parser.parse_args(argv)
     result = CHECKS[args.check](args)
     json.dump(result, sys.stdout)

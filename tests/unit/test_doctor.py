@@ -174,7 +174,7 @@ def test_row1_lockdown_refuses_open(tmp_path: Path, mode: str) -> None:
     kcore = report.outcome(KCORE, Op.OPEN)
     if mode == "integrity":  # C1: kcore still works
         assert kcore.ok is True
-        assert report.verdict is Verdict.KCORE_ONLY and report.readers == ("drgn",)
+        assert report.verdict is Verdict.KCORE_ONLY and report.readers == ("kcore", "drgn")
     else:  # C2
         assert (kcore.ok, kcore.errno, kcore.cause) == (False, errno.EPERM, "lockdown")
         assert report.verdict is Verdict.NONE and "kdump" in check.detail
@@ -278,7 +278,7 @@ def test_row10_pat_gate_gives_einval_before_6_16(tmp_path: Path) -> None:
     assert pat.status is Status.FAIL
     assert "nopat" in pat.remedy and ">= 6.16" in pat.remedy
     assert report.remedies[0].startswith("[D7 pat]")
-    assert report.readers == ("drgn",)
+    assert report.readers == ("kcore", "drgn")
 
 
 def test_row11_pat_allows_low_memory(tmp_path: Path) -> None:
@@ -293,7 +293,7 @@ def test_row12_kernel_6_16_strict_off_pat_on_mmaps_ram(tmp_path: Path) -> None:
     mmap = report.outcome(MEM, Op.MMAP)
     assert mmap.ok is True and "memtype" in mmap.note
     assert report.verdict is Verdict.MMAP_OK
-    assert report.readers == ("mmap-devmem", "drgn")
+    assert report.readers == ("mmap-devmem", "kcore", "drgn")
     assert report.check("pat").status is Status.OK
 
 
@@ -353,7 +353,7 @@ def test_rowK1_kmem_follows_devmem_mmap_rules(tmp_path: Path) -> None:
     assert pat.outcome(KMEM, Op.MMAP).errno == errno.EINVAL
     nopat = run(tmp_path / "c", rhel6(config=RHEL6_STRICT_OFF, cmdline="ro nopat"))
     assert nopat.outcome(KMEM, Op.MMAP).ok is True
-    assert nopat.readers == ("mmap-devmem", "mmap-devkmem", "drgn")
+    assert nopat.readers == ("mmap-devkmem", "mmap-devmem", "kcore", "drgn")
     later = run(tmp_path / "d", rhel6(release="4.4.0-1-amd64", uid_map="0 0 4294967295\n"))
     assert later.outcome(KMEM, Op.READ).ok is True
 
@@ -510,7 +510,7 @@ def test_machine_6_18_without_devmem_or_kcore(tmp_path: Path) -> None:
 
 def test_debian_6_1_default(tmp_path: Path) -> None:
     report = run(tmp_path, SCENARIOS["debian-12-6.1"])
-    assert report.verdict is Verdict.KCORE_ONLY and report.readers == ("drgn",)
+    assert report.verdict is Verdict.KCORE_ONLY and report.readers == ("kcore", "drgn")
     assert report.outcome(MEM, Op.MMAP).errno == errno.EPERM
     assert report.remedies[0].startswith("[D6 strict-devmem]")
     assert report.check("devkmem-node").status is Status.WARN

@@ -1,0 +1,126 @@
+"""Live-kernel benchmarks: kmemx's live reader against drgn's own ``/proc/kcore`` reader.
+
+Run as root on the running kernel (the live tier runs it inside its QEMU
+guests, where TCG makes absolute times meaningless: only the ratio counts):
+
+* ``ps``: kmemx's ``ps`` command (one command = one epoch of the kcore
+  reader's page cache, so every run reads the kernel afresh) against a drgn
+  script building the same rows on ``drgn.Program().set_kernel()``: target 10x
+  (issue #13).
+* ``read_u64``: 10,000 8-byte reads of random direct-map words, one epoch per
+  pass, against ``prog.read_u64`` of drgn.
+
+``python -m benchmarks.bench_live --vmlinux VMLINUX [--reader READER] [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from typing import Any
+
+from benchmarks.common import Result, report, timeit, timeit_pair
+
+__all__ = ["main", "measure"]
+
+
+def measure(vmlinux: str | None, reader: str | None = None, reads: int = 10000,
+            repeat: int = 3) -> dict[str, Any]:
+    """Time ``ps`` and ``reads`` read_u64 calls through ``open_live(reader=reader)``
+    and through drgn on /proc/kcore; return times (s) and ratios."""
+    import drgn
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+    from drgn.helpers.linux.mm import task_rss, totalram_pages
+    from drgn.helpers.linux.percpu import per_cpu
+    from drgn.helpers.linux.pid import for_each_task
+    from drgn.helpers.linux.sched import task_cpu, task_state_to_char
+
+    import kmemx
+    from kmemx.commands import execute, load_plugins
+    from kmemx.readers.windowed import parse_iomem_ram
+
+    k = kmemx.open_live(vmlinux, reader=reader)
+    plain = drgn.Program()
+    plain.set_kernel()
+    if vmlinux:
+        plain.load_debug_info([vmlinux], main=True)
+    else:
+        plain.load_debug_info(main=True)
+    load_plugins()
+
+    def drgn_ps() -> int:
+        total = totalram_pages(plain)
+        rows = []
+        tasks = [per_cpu(plain["runqueues"], c).idle
+                 for c in for_each_possible_cpu(plain)] + list(for_each_task(plain))
+        for t in tasks:
+            mm = t.mm
+            rss = vsz = 0
+            if mm:
+                rss = task_rss(t).total
+                vsz = mm.total_vm.value_()
+            rows.append((t.pid.value_(), t.real_parent.pid.value_(), task_cpu(t), t.value_(),
+                         task_state_to_char(t), 100 * rss / total, vsz * 4, rss * 4,
+                         t.comm.string_()))
+        return len(rows)
+
+    def kmemx_ps() -> int:
+        return sum(1 for _ in execute(k, "ps"))
+
+    with open("/proc/iomem") as f:
+        ram = [(s, e) for s, e in parse_iomem_ram(f.read()) if e - s >= 1 << 20]
+    pob = int(plain["page_offset_base"].value_())
+    rnd = random.Random(5)
+    addrs = []
+    for _ in range(reads):
+        s, e = rnd.choice(ram)
+        addrs.append(pob + (rnd.randrange(s, e - 8) & ~7))
+    ku64, du64 = k.read_u64, plain.read_u64
+
+    def kmemx_reads() -> int:
+        k.new_epoch()
+        return sum(ku64(a) & 1 for a in addrs)
+
+    def drgn_reads() -> int:
+        return sum(du64(a) & 1 for a in addrs)
+
+    ps_k, ps_d = timeit_pair(kmemx_ps, drgn_ps, repeat=repeat, min_time=0.0)
+    rd_k, rd_d = timeit_pair(kmemx_reads, drgn_reads, repeat=repeat, min_time=0.0)
+    # cold: the first ps after the open, without the warm-up timeit does
+    cold = timeit(kmemx_ps, repeat=1, min_time=0.0)
+    out: dict[str, Any] = {
+        "reader": k.reader.name,
+        "tasks": drgn_ps(),
+        "ps": {"kmemx_secs": round(ps_k, 4), "drgn_secs": round(ps_d, 4),
+               "ratio": round(ps_d / ps_k, 1)},
+        "read_u64": {"reads": reads, "kmemx_secs": round(rd_k, 4), "drgn_secs": round(rd_d, 4),
+                     "ratio": round(rd_d / rd_k, 1)},
+        "ps_one_more_secs": round(cold, 4),
+    }
+    stats = getattr(k.reader, "preads", None)
+    if stats is not None:
+        out["kcore"] = {"preads": k.reader.preads, "pages_read": k.reader.pages_read,
+                        "epochs": k.reader.epochs}
+    k.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_live")
+    p.add_argument("--vmlinux", help="the running kernel's vmlinux (default: drgn's search)")
+    p.add_argument("--reader", help="force a live reader (default: the one open_live picks)")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    args = p.parse_args(argv)
+    m = measure(args.vmlinux, args.reader)
+    name = m["reader"]
+    return report([
+        Result(f"ps ({m['tasks']} tasks), {name} vs drgn /proc/kcore", m["ps"]["kmemx_secs"],
+               m["ps"]["drgn_secs"], 10.0),
+        Result(f"read_u64 x{m['read_u64']['reads']}, {name} vs drgn /proc/kcore",
+               m["read_u64"]["kmemx_secs"], m["read_u64"]["drgn_secs"], 3.0),
+    ], args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
