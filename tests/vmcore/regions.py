@@ -5,12 +5,45 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import drgn
 from drgn import FaultError
+from drgn.helpers.linux.mm import phys_to_virt
 from drgn.helpers.linux.module import for_each_module
 from drgn.helpers.linux.percpu import per_cpu_ptr
 from drgn.helpers.linux.pid import for_each_task
 
-__all__ = ["region_samples"]
+__all__ = ["direct_map_base", "region_samples", "vmalloc_start"]
+
+
+def direct_map_base(prog: Any) -> int:
+    """``__va(0)``: where the direct (linear) map would put physical address 0,
+    by drgn's rule (``phys_to_virt()``: ``page_offset_base`` on x86-64, the
+    page tables' own offset elsewhere), unsigned 64-bit."""
+    return int(phys_to_virt(prog, 0)) & 0xFFFFFFFFFFFFFFFF
+
+
+def _vmcoreinfo_number(prog: Any, key: str) -> int | None:
+    for line in prog["VMCOREINFO"].string_().decode().splitlines():
+        if line.startswith(f"NUMBER({key})="):
+            return int(line.split("=", 1)[1], 0)
+    return None
+
+
+def vmalloc_start(prog: Any) -> int:
+    """``VMALLOC_START``: x86-64's ``vmalloc_base`` (randomized), else arm64's
+    ``NUMBER(VMALLOC_START)`` in VMCOREINFO, else (an arm64 kernel that does
+    not export it) the lowest vmalloc area, from the vmap areas' tree."""
+    try:
+        return int(prog["vmalloc_base"])
+    except KeyError:
+        pass
+    v = _vmcoreinfo_number(prog, "VMALLOC_START")
+    if v is not None:
+        return v & 0xFFFFFFFFFFFFFFFF
+    from drgn.helpers.linux.rbtree import rb_first
+
+    first = rb_first(prog["vmap_area_root"].address_of_())
+    return int(drgn.container_of(first, "struct vmap_area", "rb_node").va_start)
 
 
 def _module_ranges(prog: Any) -> list[tuple[int, int]]:
@@ -32,9 +65,11 @@ def region_samples(prog: Any, n_per_region: int, seed: int = 0) -> dict[str, lis
     bytes before the end of their object or region, so reads of up to 256
     bytes stay inside."""
     rnd = random.Random(seed)
-    pob = int(prog["page_offset_base"])
-    vmemmap = int(prog["vmemmap_base"])
-    vmalloc = int(prog["vmalloc_base"])
+    pob = direct_map_base(prog)
+    vmemmap = int(prog["vmemmap"])  # drgn's; vmemmap_base on x86-64
+    vmalloc = vmalloc_start(prog)
+    # RAM starts at pfn 0 on x86-64, at memblock's first pfn elsewhere (arm64)
+    min_pfn = int(prog["min_low_pfn"])
     text, end = prog.symbol("_text").address, prog.symbol("_end").address
     max_pfn = int(prog["max_pfn"])
     stacks = []
@@ -51,7 +86,7 @@ def region_samples(prog: Any, n_per_region: int, seed: int = 0) -> dict[str, lis
 
     def pick(region: str) -> int:
         if region == "direct":
-            return pob + rnd.randrange((max_pfn << 12) - 256)
+            return pob + (min_pfn << 12) + rnd.randrange(((max_pfn - min_pfn) << 12) - 256)
         if region == "kernel":
             return rnd.randrange(text, end - 256)
         if region == "stack":
@@ -59,7 +94,8 @@ def region_samples(prog: Any, n_per_region: int, seed: int = 0) -> dict[str, lis
         if region == "vmalloc":  # mostly unmapped: exercises faults
             return vmalloc + rnd.randrange(1 << 32)
         if region == "vmemmap":
-            return vmemmap + rnd.randrange(max_pfn) * page_size + rnd.randrange(page_size)
+            return (vmemmap + rnd.randrange(min_pfn, max_pfn) * page_size +
+                    rnd.randrange(page_size))
         if region == "module":
             base, size = rnd.choice(mods)
             return base + rnd.randrange(size - 256)

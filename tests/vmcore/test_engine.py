@@ -15,7 +15,7 @@ from drgn.helpers.linux.slab import for_each_slab_cache, slab_cache_usage
 
 import kmemx
 from tests.fixtures.fixture import Fixture
-from tests.vmcore.regions import region_samples
+from tests.vmcore.regions import direct_map_base, region_samples
 
 pytestmark = pytest.mark.vmcore
 
@@ -118,10 +118,11 @@ def test_filtered_dump_faults_on_excluded_pages(fixture: Fixture,
     k = kernels["kdump-d31"]
     # -d 31 drops free pages: some direct-map page must fault, with its address.
     rnd = random.Random(3)
-    pob = int(k.prog["page_offset_base"])
+    pob = direct_map_base(k.prog)
+    bottom = int(k.prog["min_low_pfn"]) << 12  # 0 on x86-64; RAM's start on arm64
     top = int(k.prog["max_pfn"]) << 12
     for _ in range(2000):
-        addr = pob + (rnd.randrange(top) & ~0xFFF)
+        addr = pob + (rnd.randrange(bottom, top) & ~0xFFF)
         try:
             k.read(addr, 8)
         except drgn.FaultError as e:

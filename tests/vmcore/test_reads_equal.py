@@ -28,6 +28,7 @@ from drgn.helpers.linux.module import for_each_module
 
 import kmemx
 from tests.fixtures.fixture import Fixture
+from tests.vmcore.regions import direct_map_base, vmalloc_start
 
 pytestmark = pytest.mark.vmcore
 
@@ -44,14 +45,64 @@ BULK = 1 << 21
 def _vmcoreinfo_number(prog: Any, key: str) -> int | None:
     for line in prog["VMCOREINFO"].string_().decode().splitlines():
         if line.startswith(f"NUMBER({key})="):
-            return int(line.split("=", 1)[1])
+            return int(line.split("=", 1)[1], 0)  # arm64 prints some in hex
     return None
+
+
+def _is_arm64(prog: Any) -> bool:
+    return bool(prog.platform.arch == drgn.Architecture.AARCH64)
+
+
+def _arm64_va_bits(prog: Any) -> int:
+    """The run-time size of the kernel half: 64 - TCR_EL1_T1SZ (v5.9), else VA_BITS."""
+    t1sz = _vmcoreinfo_number(prog, "TCR_EL1_T1SZ")
+    va_bits = _vmcoreinfo_number(prog, "VA_BITS")
+    assert va_bits is not None
+    return 64 - t1sz if t1sz else va_bits
+
+
+def _arm64_leaves(prog: Any) -> list[tuple[int, int]]:
+    """:func:`kernel_leaves` on arm64 (4 KiB granule), from the Arm ARM's
+    descriptor rules: 0b11 a table (a page at the last level), 0b01 a block
+    above it; the TTBR1 table is ``swapper_pg_dir - kimage_voffset``."""
+    va_bits = _arm64_va_bits(prog)
+    voff = _vmcoreinfo_number(prog, "kimage_voffset")
+    assert voff is not None
+    root = (prog.symbol("swapper_pg_dir").address - voff) & MASK64
+    levels = (va_bits - 12 + 8) // 9
+    lpa2 = va_bits == 52
+    out: list[tuple[int, int]] = []
+
+    def oa(e: int) -> int:
+        if lpa2:
+            return (e & 0x0003FFFFFFFFF000) | ((e >> 8) & 3) << 50
+        return e & 0x0000FFFFFFFFF000
+
+    def walk(table: int, shift: int, n: int, base: int) -> None:
+        try:
+            entries = struct.unpack(f"<{n}Q", prog.read(table, 8 * n, True))
+        except drgn.FaultError:
+            return
+        for i, e in enumerate(entries):
+            va = base + (i << shift)
+            if (e & 3 == 3 and shift == 12) or (e & 3 == 1 and shift > 12):
+                if out and out[-1][1] == va:
+                    out[-1] = (out[-1][0], va + (1 << shift))
+                else:
+                    out.append((va, va + (1 << shift)))
+            elif e & 3 == 3:
+                walk(oa(e), shift - 9, 512, va)
+
+    walk(root, 12 + 9 * (levels - 1), 1 << ((va_bits - 13) % 9 + 1), (MASK64 << va_bits) & MASK64)
+    return out
 
 
 def kernel_leaves(prog: Any) -> list[tuple[int, int]]:
     """Virtual ``[start, end)`` ranges of the present leaves of the kernel
     half of ``swapper_pg_dir``, merged when adjacent, read with ``prog``'s
     physical reads (drgn's walk: PSE makes a leaf above the PTEs)."""
+    if _is_arm64(prog):
+        return _arm64_leaves(prog)
     five = bool(_vmcoreinfo_number(prog, "pgtable_l5_enabled"))
     phys_base = _vmcoreinfo_number(prog, "phys_base") or 0
     root = int(prog["init_mm"].pgd) - START_KERNEL_MAP + phys_base  # swapper_pg_dir
@@ -109,18 +160,44 @@ class Regions:
         self.text = (prog.symbol("_text").address, prog.symbol("_end").address)
         self.modules = _merge(modules)
         self.mod_starts = [s for s, _ in self.modules]
-        # Documentation/arch/x86/x86_64/mm.rst: the last three are fixed
-        bases = [(int(prog["page_offset_base"]), "direct map"),
-                 (int(prog["vmalloc_base"]), "vmalloc"),
-                 (int(prog["vmemmap_base"]), "vmemmap"),
-                 (0xFFFFFC0000000000, "other"),
-                 (0xFFFFFE0000000000, "cpu_entry_area"),
-                 (0xFFFFFF0000000000, "espfix"),
-                 (0xFFFFFFEF00000000, "other"),
-                 (START_KERNEL_MAP, "kernel map")]
+        if _is_arm64(prog):
+            bases = self._arm64_bases(prog)
+        else:
+            bases = self._x86_64_bases(prog)
         bases.sort()
         self.bases = [b for b, _ in bases]
         self.names = [n for _, n in bases]
+
+    @staticmethod
+    def _arm64_bases(prog: Any) -> list[tuple[int, str]]:
+        """Documentation/arch/arm64/memory.rst since 14c127c957c1 (v5.4): the
+        linear map, the end of it (PAGE_END), modules, vmalloc (holding the
+        image), vmemmap, then PCI I/O and fixmap."""
+        va_bits = _vmcoreinfo_number(prog, "VA_BITS")
+        assert va_bits is not None
+        min_pfn, max_pfn = int(prog["min_low_pfn"]), int(prog["max_pfn"])
+        page_size = int(prog.type("struct page").size)
+        vmemmap = int(prog["vmemmap"])
+        end = _vmcoreinfo_number(prog, "VMEMMAP_END")
+        if end is None:
+            end = (vmemmap + max_pfn * page_size + (1 << 30) - 1) & ~((1 << 30) - 1)
+        return [(direct_map_base(prog) + (min_pfn << 12), "direct map"),
+                ((-(1 << (va_bits - 1))) & MASK64, "other"),
+                (vmalloc_start(prog), "vmalloc"),
+                (vmemmap + min_pfn * page_size, "vmemmap"),
+                (end & MASK64, "other")]
+
+    @staticmethod
+    def _x86_64_bases(prog: Any) -> list[tuple[int, str]]:
+        # Documentation/arch/x86/x86_64/mm.rst: the last three are fixed
+        return [(int(prog["page_offset_base"]), "direct map"),
+                (int(prog["vmalloc_base"]), "vmalloc"),
+                (int(prog["vmemmap_base"]), "vmemmap"),
+                (0xFFFFFC0000000000, "other"),
+                (0xFFFFFE0000000000, "cpu_entry_area"),
+                (0xFFFFFF0000000000, "espfix"),
+                (0xFFFFFFEF00000000, "other"),
+                (START_KERNEL_MAP, "kernel map")]
 
     def of(self, addr: int) -> str:
         if self.text[0] <= addr < self.text[1]:
@@ -138,18 +215,22 @@ class Regions:
 def pages_to_compare(prog: Any, leaves: list[tuple[int, int]]) -> Iterator[int]:
     """Page addresses, in order: every page of ``leaves`` and of the dense
     ranges, and samples of every hole between them in the kernel half."""
-    pob = int(prog["page_offset_base"])
-    max_pfn = int(prog["max_pfn"])
+    pob = direct_map_base(prog)
+    min_pfn, max_pfn = int(prog["min_low_pfn"]), int(prog["max_pfn"])
     page_size = int(prog.type("struct page").size)
     direct_end = (((max_pfn << 12) + (1 << 21) - 1) & ~((1 << 21) - 1)) + (1 << 21)
-    vmemmap = int(prog["vmemmap_base"])
-    dense = [(pob, pob + direct_end),
+    vmemmap = int(prog["vmemmap"])  # drgn's; vmemmap_base on x86-64
+    dense = [(pob + (min_pfn << 12), pob + direct_end),
              (prog.symbol("_text").address & ~(PAGE - 1),
               (prog.symbol("_end").address + PAGE - 1) & ~(PAGE - 1)),
-             (vmemmap, vmemmap + ((max_pfn * page_size + PAGE - 1) & ~(PAGE - 1)))]
+             (vmemmap + ((min_pfn * page_size) & ~(PAGE - 1)),
+              vmemmap + ((max_pfn * page_size + PAGE - 1) & ~(PAGE - 1)))]
     covered = _merge(leaves + dense + _module_ranges(prog))
-    hole_start = 0xFF00000000000000 if _vmcoreinfo_number(prog, "pgtable_l5_enabled") \
-        else 0xFFFF800000000000
+    if _is_arm64(prog):  # the TTBR1 half
+        hole_start = (MASK64 << _arm64_va_bits(prog)) & MASK64
+    else:
+        hole_start = 0xFF00000000000000 if _vmcoreinfo_number(prog, "pgtable_l5_enabled") \
+            else 0xFFFF800000000000
     for s, e in [*covered, (1 << 64, 1 << 64)]:
         if hole_start < s:
             n = (s - hole_start) // PAGE
@@ -220,13 +301,13 @@ def test_every_page_reads_as_plain_drgn(fixture: Fixture, pair: tuple[Any, kmemx
     print(f"\n{dump_variant}: {summary}")
     assert not bad, "\n".join(bad)
     # the test bed's guest: 512 MiB of RAM, a direct map of it, modules loaded
-    max_pfn = int(plain["max_pfn"])
-    assert counts["direct map"][0] >= max_pfn
+    ram_pages = int(plain["max_pfn"]) - int(plain["min_low_pfn"])  # arm64's RAM starts high
+    assert counts["direct map"][0] >= ram_pages
     # (a filtered kdump dump, -d 31 or the flattened one, drops free, cache,
     # user and zero pages: most of a small guest)
     mapped = counts["direct map"][0] - counts["direct map"][1]
     elf = str(fixture.core(dump_variant)).endswith(".elf")
-    assert mapped >= (max_pfn * 9 // 10 if elf else max_pfn // 16)
+    assert mapped >= (ram_pages * 9 // 10 if elf else ram_pages // 16)
     assert counts["kernel image"][1] == 0
     assert counts["modules"][0] > 0 and counts["vmemmap"][0] > 0 and counts["vmalloc"][0] > 0
 
