@@ -171,5 +171,8 @@ class Kernel:
             fn()
 
     def close(self) -> None:
+        from .types.layoutcache import close as close_layouts
+
+        close_layouts(self.prog)  # what a layout-cached program looked up is saved
         if isinstance(self.reader, PhysicalMemory):
             self.reader.close()

@@ -291,7 +291,8 @@ def _elf_kernel(path: str, core: ElfCore, prog: drgn.Program, stats: ReadStats,
 def open(core: str | os.PathLike[str] | None = None,
          vmlinux: str | os.PathLike[str] | None = None, *,
          reader: str | None = None, debug_info: bool = True,
-         virtual_segments: bool = True, page_cache_mib: int = DEFAULT_CACHE_MIB) -> Kernel:
+         virtual_segments: bool = True, page_cache_mib: int = DEFAULT_CACHE_MIB,
+         layout_cache: bool = False) -> Kernel:
     """Open a crash dump (ELF or kdump-compressed) or, with no ``core``, the
     live kernel.
 
@@ -301,6 +302,9 @@ def open(core: str | os.PathLike[str] | None = None,
         and flattened dumps), ``"mmap-devmem"`` or ``"drgn"``.
     :param page_cache_mib: the kdump reader's cache of decompressed pages, in MiB.
     :param debug_info: load debug info (types and symbols).
+    :param layout_cache: with ``vmlinux``, answer type and object lookups
+        from the layout cache of its build ID and load the DWARF only when
+        something the cache lacks is asked for (:mod:`kmemx.types.layoutcache`).
     :raises TargetError: one-line reason when the target cannot be opened:
         :class:`CoreFormatError` for a damaged dump (headers, notes,
         VMCOREINFO), :class:`NoVmcoreinfoError`, :class:`MismatchError` for
@@ -356,7 +360,13 @@ def open(core: str | os.PathLike[str] | None = None,
         # (loading debug info reads the module list), so a damaged or cut page
         # faults with kmemx's reason, not libkdumpfile's
         kk = _kdump_kernel(path, kdump, prog, vmci, stats, page_cache_mib) if kdump else None
-        if debug_info:
+        if debug_info and layout_cache and vml is not None:
+            from .types.layoutcache import load_debug_info
+
+            load_debug_info(prog, vml, vmci.build_id if vmci else None,
+                            lambda: _load_debug_info(prog, vml, vmci, path),
+                            vmci.kaslr_offset if vmci else 0)
+        elif debug_info:
             _load_debug_info(prog, vml, vmci, path)
     except BaseException:
         if kdump is not None:

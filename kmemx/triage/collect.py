@@ -17,6 +17,7 @@ import drgn
 from ..commands import CommandError, execute
 from ..errors import KmemxError, KmemxWarning
 from ..kernel import Kernel
+from ..types.layoutcache import ensure_debug_info
 from .record import HungTask, Record, SlabUsage, frame_name, signature
 from .vmlinux import VmlinuxIndex
 
@@ -90,6 +91,8 @@ def _crashed(k: Kernel, ps: list[dict[str, Any]], rec: Record) -> None:
         rec.pid = thread.tid
         rec.comm = thread.object.comm.string_().decode("utf-8", "replace")
     stack: list[str] = []
+    # the layout cache holds no unwinding tables (ORC) nor symbols: DWARF now
+    ensure_debug_info(k.prog)
     try:
         for frame in thread.stack_trace():
             if frame.pc < 1 << 63:  # user space: bt stops there too
@@ -196,10 +199,15 @@ def _format_of(path: str) -> str | None:
     return {"elf": "elf", "kdump": "kdump", "flat": "flattened"}.get(_sniff(path))
 
 
-def triage_dump(path: str, index: VmlinuxIndex) -> Record:
+def triage_dump(path: str, index: VmlinuxIndex, layout_cache: bool = True) -> Record:
     """The record of the dump at ``path``, its vmlinux found in ``index``.
     Never raises for a dump that cannot be read: the record's ``error`` says
-    why, in one line."""
+    why, in one line.
+
+    :param layout_cache: open the dump on the layout cache of its vmlinux's
+        build ID (:mod:`kmemx.types.layoutcache`): DWARF is loaded only for a
+        crashed task's stack, or a lookup the cache lacks; the record is the
+        same."""
     import kmemx
 
     rec = Record(os.path.abspath(path))
@@ -229,7 +237,7 @@ def triage_dump(path: str, index: VmlinuxIndex) -> Record:
                 raise KmemxError(f"{path}: no vmlinux with build ID {rec.build_id} "
                                  f"({rec.release or 'unknown release'}) in "
                                  f"{index.describe()}")
-            k = kmemx.open(path, rec.vmlinux)
+            k = kmemx.open(path, rec.vmlinux, layout_cache=layout_cache)
             collect(k, rec)
         # kmemx's own integrity warnings only: a ResourceWarning of something the
         # garbage collector happened to finalize meanwhile is not the dump's
