@@ -30,62 +30,11 @@ DEBSRC_APT=()
 _debsrc_fail() { DEBSRC_ERROR=$*; return 1; }
 
 # The host's Debian archive: "URI<TAB>Signed-By" of the first enabled 'deb'
-# entry for "<the host's codename> main" in /etc/apt/sources.list{,.d}.
-_debsrc_archive() {
-    python3 - "$1" <<'EOF'
-import glob, re, sys
-codename = sys.argv[1]
-files = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")) \
-    + sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))
-entries = []  # (types, uris, suites, components, signed_by)
-for path in files:
-    if "kmemx-" in path:
-        continue
-    try:
-        text = open(path, encoding="utf-8").read()
-    except OSError:
-        continue
-    if path.endswith(".sources"):
-        for stanza in re.split(r"\n\s*\n", text):
-            fields = {}
-            key = None
-            for line in stanza.splitlines():
-                if line.startswith("#") or not line.strip():
-                    continue
-                if line[0] in " \t" and key:
-                    fields[key] += " " + line.strip()
-                    continue
-                key, _, value = line.partition(":")
-                key = key.strip().lower()
-                fields[key] = value.strip()
-            if fields.get("enabled", "yes").lower() == "no":
-                continue
-            signed = fields.get("signed-by", "")
-            if "\n" in signed or "BEGIN PGP" in signed:
-                signed = ""
-            entries.append((fields.get("types", "").split(), fields.get("uris", "").split(),
-                            fields.get("suites", "").split(),
-                            fields.get("components", "").split(), signed))
-    else:
-        for line in text.splitlines():
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            m = re.match(r"(deb(?:-src)?)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)", line)
-            if not m:
-                continue
-            opts = dict(o.split("=", 1) for o in (m.group(2) or "").split() if "=" in o)
-            entries.append(([m.group(1)], [m.group(3)], [m.group(4)], m.group(5).split(),
-                            opts.get("signed-by", "")))
-for types, uris, suites, comps, signed in entries:
-    if "deb" in types and codename in suites and "main" in comps:
-        for uri in uris:
-            if uri.startswith(("http://", "https://")):
-                print(f"{uri}\t{signed}")
-                sys.exit(0)
-sys.exit(1)
-EOF
-}
+# entry for "<the host's codename> main" in /etc/apt/sources.list{,.d}.  The
+# rule lives in tests/fixtures/archive.py, which the fixture builder's private
+# apt state uses too.
+_DEBSRC_ARCHIVE_PY=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tests/fixtures" && pwd)/archive.py
+_debsrc_archive() { python3 "$_DEBSRC_ARCHIVE_PY" "$1"; }
 
 _debsrc_lasterr() { grep -E '^(E|Err):' "$DEBSRC_LOG" 2>/dev/null | grep -v 'some archives' | tail -1; }
 

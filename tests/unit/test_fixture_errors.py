@@ -9,15 +9,30 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import builder, debs, qemu
+from tests.fixtures import aptstate, builder, debs, qemu
+from tests.fixtures.aptstate import PrivateApt
 from tests.fixtures.errors import BuildError
 
 
-def test_unknown_package() -> None:
-    if subprocess.run(["which", "apt-cache"], capture_output=True).returncode:
-        pytest.skip("apt-cache is not available")
+class _NoApt(PrivateApt):
+    """A private apt state whose lists are current and hold no such package."""
+
+    def update(self, force: bool = False) -> None:
+        self._updated = True
+
+    def version(self, package: str, arch: str) -> str | None:
+        return None
+
+
+def test_unknown_package(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="does not exist") as e:
-        debs._download("linux-image-0.0.0-nope-amd64", Path("/nonexistent"))
+        debs.download_kernel("linux-image-0.0.0-nope-amd64", tmp_path, _NoApt(tmp_path))
+    assert "\n" not in str(e.value)
+
+
+def test_unknown_architecture(tmp_path: Path) -> None:
+    with pytest.raises(BuildError, match="cannot tell its architecture") as e:
+        debs.download_kernel("linux-image-6.1.0-56-s390x", tmp_path, _NoApt(tmp_path))
     assert "\n" not in str(e.value)
 
 
@@ -25,17 +40,20 @@ def test_no_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     real_run = subprocess.run
 
     def fake_run(cmd: list[str], *a: Any, **kw: Any) -> Any:
-        if cmd[:2] == ["apt-cache", "policy"]:
-            return subprocess.CompletedProcess(cmd, 0, "x:\n  Candidate: 1.0\n", "")
-        if cmd[:2] == ["apt-get", "download"]:
+        if cmd[0] in ("apt-get", "apt-cache"):
             return subprocess.CompletedProcess(
                 cmd, 100, "", "Err:1 http://archive pkg\n  Temporary failure resolving 'archive'\n"
                 "E: Failed to fetch http://archive/pkg.deb\n")
         return real_run(cmd, *a, **kw)
 
-    monkeypatch.setattr(debs.subprocess, "run", fake_run)
+    monkeypatch.setattr(aptstate.subprocess, "run", fake_run)
+    apt = PrivateApt(tmp_path / "apt")
     with pytest.raises(BuildError, match="no network to the package archive"):
-        debs._download("linux-image-6.1.0-56-amd64", tmp_path)
+        apt.update()
+    assert not (tmp_path / "apt" / "updated").exists()
+    apt._updated = True  # as if the lists were current: the download itself fails
+    with pytest.raises(BuildError, match="no network to the package archive"):
+        apt.download(["linux-image-6.1.0-56-amd64"], "amd64", tmp_path / "dl")
 
 
 def test_qemu_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
