@@ -9,13 +9,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["speedups"]
+__all__ = ["segread", "speedups"]
 
 speedups: Any
+segread: Any  # drgn segment callbacks in C (kmemx/_segread.c)
 if os.environ.get("KMEMX_NO_SPEEDUPS", "") not in ("", "0"):
-    speedups = None
+    speedups = segread = None
 else:
     try:
         from . import _speedups as speedups
     except ImportError:  # not built: the pure-Python paths do the same
         speedups = None
+    try:
+        from . import _segread as segread
+    except ImportError:
+        segread = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import logging
 import os
 import warnings
@@ -17,6 +18,7 @@ from typing import Any, Callable
 
 import drgn
 
+from ._accel import segread
 from .arch import X86_64Translator, elf_machine, make_translator
 from .buildid import elf_build_id, elf_truncated
 from .errors import (
@@ -165,9 +167,18 @@ def _kernel_debug_info_missing(prog: drgn.Program, msg: str) -> bool:
 
 
 def _segment_reader(mm: Any, base: int) -> Callable[[int, int, int, bool], Any]:
+    """A drgn segment callback reading ``mm[base + offset:][:count]`` (C when built)."""
+    if segread is not None:
+        return segread.BufferSegment(mm, base)  # type: ignore[no-any-return]
+
     def read_fn(address: int, count: int, offset: int, physical: bool) -> Any:
         return mm[base + offset:base + offset + count]
     return read_fn
+
+
+def _elf_segment_reader(mm: Any, delta: int, paddr: int) -> Callable[[int, int, int, bool], Any]:
+    """:func:`_segment_reader` for memory at ``paddr``, which lies at file offset ``paddr + delta``."""
+    return _segment_reader(mm, paddr + delta)
 
 
 def _zero_reader(address: int, count: int, offset: int, physical: bool) -> bytes:
@@ -190,6 +201,11 @@ def _install_phys_segments(prog: drgn.Program, phys: PhysicalMemory, space: Addr
             if seg.memsz > seg.filesz and not seg.truncated:
                 prog.add_memory_segment(seg.paddr + seg.filesz, seg.memsz - seg.filesz,
                                         _zero_reader, physical=True)
+        return
+    if isinstance(phys, KdumpMemory):
+        for start, end in phys.ranges():
+            prog.add_memory_segment(start, end - start, phys.segment_reader(start),
+                                    physical=True)
         return
     for start, end in phys.ranges():
         prog.add_memory_segment(start, end - start, _paged_reader(space, start), physical=True)
@@ -216,8 +232,23 @@ def _install_virtual_segments(prog: drgn.Program, phys: PhysicalMemory,
     """Virtual segments for the direct map, so drgn reads it without walking
     page tables.  Only pages that the page tables map linearly
     (``__va(p) == page_offset_base + p``) and that the dump holds are
-    added, so drgn's answers (and faults) stay those of the page tables."""
-    if not isinstance(phys, ElfCoreMemory):
+    added, so drgn's answers (and faults) stay those of the page tables.
+
+    On a kdump-compressed dump these segments also take drgn's direct-map
+    reads away from libkdumpfile (whose catch-all virtual segment would
+    otherwise serve them): a later segment overrides an earlier one."""
+    # (physical start, physical end, callback for memory starting at a physical address)
+    spans: list[tuple[int, int, Callable[[int], Callable[[int, int, int, bool], Any]]]]
+    if isinstance(phys, ElfCoreMemory):
+        mm = phys.mm
+        spans = [(seg.paddr, seg.paddr + seg.filesz,
+                  functools.partial(_elf_segment_reader, mm, seg.offset - seg.paddr))
+                 for seg in phys.core.segments if seg.filesz]
+    elif isinstance(phys, KdumpMemory):
+        spans = [(start, end, phys.segment_reader) for start, end in phys.ranges()]
+    else:
+        return
+    if not spans:
         return
     pob = space.translator.linear_offset  # arm64: from VMCOREINFO
     if pob is None:
@@ -225,14 +256,11 @@ def _install_virtual_segments(prog: drgn.Program, phys: PhysicalMemory,
             pob = int(prog["page_offset_base"].value_())
         except Exception:  # no debug info, or not readable: drgn walks
             return
-    segs = [s for s in phys.core.segments if s.filesz]
-    if not segs:
-        return
-    lo = min(s.paddr for s in segs)
-    hi = max(s.paddr + s.filesz for s in segs)
+    lo = min(a for a, _, _ in spans)
+    hi = max(b for _, b, _ in spans)
     runs = _linear_runs(space, pob + lo, pob + hi, pob)
-    for seg in segs:
-        sstart, send = pob + seg.paddr, pob + seg.paddr + seg.filesz
+    for pstart, pend, reader in spans:
+        sstart, send = pob + pstart, pob + pend
         i = bisect.bisect_right(runs, (sstart, 1 << 64)) - 1
         i = max(i, 0)
         for vstart, vend in runs[i:]:
@@ -240,9 +268,7 @@ def _install_virtual_segments(prog: drgn.Program, phys: PhysicalMemory,
                 break
             s, e = max(vstart, sstart), min(vend, send)
             if s < e:
-                prog.add_memory_segment(
-                    s, e - s, _segment_reader(phys.mm, seg.offset + s - sstart),
-                    physical=False)
+                prog.add_memory_segment(s, e - s, reader(s - pob), physical=False)
 
 
 def _make_space(phys: PhysicalMemory, vmci: Vmcoreinfo, stats: ReadStats,
@@ -377,6 +403,8 @@ def open(core: str | os.PathLike[str] | None = None,
         k = _elf_kernel(path, elf, prog, stats, virtual_segments)
     elif kk is not None:
         k = kk
+        if virtual_segments and kk.space is not None:
+            _install_virtual_segments(prog, kk.space.phys, kk.space)
     else:
         k = Kernel(prog, DrgnReader(prog), None, vmci, stats, target=path)
     return k

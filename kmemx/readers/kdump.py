@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .._accel import segread
 from ..errors import CoreFormatError, fault
 from .base import Buffer, PhysicalMemory, open_dump
 
@@ -431,6 +432,45 @@ class KdumpMemory(PhysicalMemory):
         if len(out) != PAGE:
             raise fault(pfn << 12, f"page data decompresses to {len(out)} bytes")
         return out
+
+    def segment_reader(self, pstart: int) -> Callable[[int, int, int, bool], bytes]:
+        """A callback for :meth:`drgn.Program.add_memory_segment` over memory
+        that starts at physical address ``pstart`` (a physical segment, or a
+        virtual run that the page tables map linearly onto it).
+
+        A read inside one page is a dict lookup and a slice; a page not yet
+        decompressed goes through :meth:`locate`.  A page the dump lacks
+        raises :class:`drgn.FaultError` at the address drgn asked for (virtual
+        for a virtual segment; the start of a read that spans pages, as
+        drgn's libkdumpfile reader does), with :meth:`why_missing`'s reason.
+        """
+        pages = self.pages  # emptied in place on flush, never replaced
+        locate = self.locate
+
+        def read_fn(address: int, count: int, offset: int, physical: bool) -> bytes:
+            p = pstart + offset
+            off = p & 0xFFF
+            if off + count <= PAGE:
+                page = pages.get(p >> 12)
+                if page is not None:
+                    return page[off:off + count]
+                loc = locate(p)
+                if loc is None:
+                    raise fault(address, self.why_missing(p))
+                return bytes(loc[0][off:off + count])
+            out = bytearray()
+            q, end = p, p + count
+            while q < end:
+                loc = locate(q)
+                if loc is None:  # drgn's kdump reader faults at the read's start too
+                    raise fault(address, self.why_missing(q))
+                n = min(PAGE - (q & 0xFFF), end - q)
+                out += loc[0][q & 0xFFF:(q & 0xFFF) + n]
+                q += n
+            return bytes(out)
+        if segread is not None:
+            return segread.PageSegment(pages, pstart, read_fn)  # type: ignore[no-any-return]
+        return read_fn
 
     def why_missing(self, paddr: int) -> str:
         """Why the page holding ``paddr`` is not in the dump, for a fault message."""
