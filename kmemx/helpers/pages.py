@@ -32,18 +32,24 @@ class PageArray:
     vmemmap: int
     page_size: int
     max_pfn: int
+    #: the first pfn of RAM (``min_low_pfn``): 0 on x86-64, memblock's start on arm64
+    min_pfn: int = 0
 
 
 def page_array(k: Kernel) -> PageArray:
     """The vmemmap of ``k`` (cached per program).
 
-    :raises LookupError: the kernel has no ``vmemmap_base`` (x86-64 without
-        KASLR of the memory regions, which every distribution kernel has)
+    ``vmemmap`` is drgn's (``prog["vmemmap"]``: ``vmemmap_base`` on x86-64,
+    ``VMEMMAP_START - (memstart_addr >> PAGE_SHIFT) * sizeof(struct page)``
+    on arm64).
+
+    :raises LookupError: drgn cannot tell where the vmemmap is
     """
     cached: PageArray | None = k.prog.cache.get("kmemx.helpers.pages.array")
     if cached is None:
-        cached = PageArray(int(k.prog["vmemmap_base"]), k.sizeof("struct page"),
-                           int(k.prog["max_pfn"]))
+        cached = PageArray(int(k.prog["vmemmap"]) & 0xFFFFFFFFFFFFFFFF,
+                           k.sizeof("struct page"), int(k.prog["max_pfn"]),
+                           int(k.prog["min_low_pfn"]))
         k.prog.cache["kmemx.helpers.pages.array"] = cached
     return cached
 
@@ -63,7 +69,7 @@ def page_chunks(k: Kernel, members: dict[str, tuple[int, str]],
     dt = np.dtype({"names": names, "formats": [members[n][1] for n in names],
                    "offsets": [members[n][0] for n in names], "itemsize": pa.page_size})
     per_chunk = CHUNK // pa.page_size
-    for start in range(0, pa.max_pfn, per_chunk):
+    for start in range(pa.min_pfn // per_chunk * per_chunk, pa.max_pfn, per_chunk):
         n = min(per_chunk, pa.max_pfn - start)
         try:
             raw = k.read(pa.vmemmap + start * pa.page_size, n * pa.page_size)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+from drgn.helpers.linux.mm import phys_to_virt
 
 from ..errors import FaultError, KmemxError
 from ..kernel import Kernel
@@ -167,7 +168,9 @@ def _layout(k: Kernel) -> _SlabLayout:
     pa = page_array(k)
     out = _SlabLayout(
         page_size=pa.page_size, vmemmap=pa.vmemmap,
-        page_offset=int(prog["page_offset_base"]), max_pfn=pa.max_pfn,
+        # __va(0) by drgn's rule: page_offset_base on x86-64, the linear map's
+        # offset from the page tables on arm64 (phys_to_virt())
+        page_offset=int(phys_to_virt(prog, 0)) & 0xFFFFFFFFFFFFFFFF, max_pfn=pa.max_pfn,
         off_cache=lay.offsetof("slab_cache"), off_freelist=lay.offsetof("freelist"),
         off_counters=cnt, off_compound_head=players.offsetof("compound_head"),
         inuse_shift=inuse_shift, inuse_mask=inuse_mask, objects_shift=objects_shift,
