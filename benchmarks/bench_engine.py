@@ -40,11 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     rnd = random.Random(0)
     tasks = [int(t.value_()) for t in for_each_task(plain)]
     addrs = [rnd.choice(tasks) + rnd.randrange(0, 4096, 8) for _ in range(50000)]
-    pob = int(plain["page_offset_base"])
+    from drgn.helpers.linux.mm import phys_to_virt
+
+    # __va(0): page_offset_base on x86-64, the linear map's offset on arm64
+    pob = int(phys_to_virt(plain, 0)) & 0xFFFFFFFFFFFFFFFF
+    bottom = int(plain["min_low_pfn"]) << 12  # arm64 RAM starts above 0
     top = int(plain["max_pfn"]) << 12
     direct: list[int] = []
     while len(direct) < 50000:  # a filtered dump (-d 31) lacks most pages: keep those it has
-        a = pob + (rnd.randrange(top) & ~7)
+        a = pob + (rnd.randrange(bottom, top) & ~7)
         try:
             plain.read_u64(a)
         except drgn.FaultError:
