@@ -1,0 +1,265 @@
+"""Disassembly of kernel text through capstone, spelled the way gdb (and so
+crash's ``dis``) spells it.
+
+capstone (https://www.capstone-engine.org) decodes; this module only turns
+capstone's operand details into GNU AT&T text as binutils' i386-dis.c prints
+it (``mov    0x18(%rbx),%eax``, ``call   0xffffffff81234567``), so that a
+crash user reads what crash would print.  Where capstone and gdb disagree on
+the *decoding* (string instructions, a few nop forms) capstone's reading is
+kept; ``dis``'s help lists these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import drgn
+
+__all__ = ["Instruction", "disassemble", "instruction_at"]
+
+#: bytes read per step: enough for a long function without reading far past it
+_CHUNK = 4096
+#: the longest x86 instruction
+_MAX_INSN = 15
+
+#: mnemonics whose operand-size suffix gdb never prints in 64-bit code
+_NO_SUFFIX = {"call", "ret", "jmp", "push", "pop", "leave", "enter", "iret"}
+#: shift/rotate by one (opcodes D0/D1): gdb prints no ``$1`` operand
+_SHIFTS = {"rol", "ror", "rcl", "rcr", "shl", "sal", "shr", "sar"}
+#: capstone's mnemonic -> gdb's
+_RENAMED = {"pushfq": "pushf", "popfq": "popf", "ljmpl": "ljmp", "lcalll": "lcall"}
+#: string instructions: gdb names the implicit segments, and for stos/lods/scas
+#: the accumulator (dropping the suffix it makes redundant)
+_STRING_SEGMENT = {"rdi": "%es:", "rsi": "%ds:", "edi": "%es:", "esi": "%ds:"}
+_ACCUMULATOR = {1: "%al", 2: "%ax", 4: "%eax", 8: "%rax"}
+_LEGACY_PREFIXES = {0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65, 0x66, 0x67}
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One decoded instruction.
+
+    ``text`` is gdb's AT&T spelling without the address (``mov    %rdi,%rax``);
+    ``target`` the absolute destination of a direct call/jump (``call
+    0x...``), ``rip_target`` the address a RIP-relative memory operand names
+    (gdb's ``# 0x...`` comment); both None when there is none."""
+
+    address: int
+    size: int
+    bytes: bytes
+    mnemonic: str
+    operands: str
+    target: int | None
+    rip_target: int | None
+    is_call: bool
+    is_jump: bool
+
+    @property
+    def text(self) -> str:
+        if not self.operands:
+            return f"{self.mnemonic:<6} "
+        return f"{self.mnemonic:<6} {self.operands}"
+
+
+def _capstone(prog: drgn.Program) -> Any:
+    """The capstone decoder for the program's architecture, cached per program
+    (``prog.cache["kmemx.helpers.disasm.cs"]``).  Raises ValueError for an
+    architecture capstone is not set up for here."""
+    cs = prog.cache.get("kmemx.helpers.disasm.cs")
+    if cs is not None:
+        return cs
+    import capstone
+
+    arch = prog.platform.arch if prog.platform is not None else None
+    if arch == drgn.Architecture.X86_64:
+        cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+        cs.syntax = capstone.CS_OPT_SYNTAX_ATT
+    elif arch == drgn.Architecture.AARCH64:
+        cs = capstone.Cs(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM)
+    else:
+        raise ValueError(f"no disassembler for architecture {arch}")
+    cs.detail = True
+    prog.cache["kmemx.helpers.disasm.cs"] = cs
+    return cs
+
+
+def _hex_signed(v: int) -> str:
+    return f"-{-v:#x}" if v < 0 else f"{v:#x}"
+
+
+def _x86_operand(insn: Any, op: Any, branch: bool) -> tuple[str, int | None]:
+    """One operand as i386-dis.c prints it, and the RIP-relative address it
+    names (or None)."""
+    from capstone import x86_const as X
+
+    if op.type == X.X86_OP_REG:
+        return f"%{insn.reg_name(op.reg)}", None
+    if op.type == X.X86_OP_IMM:
+        if branch:  # an absolute destination, no '$'
+            return f"{op.imm & (2**64 - 1):#x}", None
+        size = op.size or 8
+        return f"${op.imm & ((1 << (8 * size)) - 1):#x}", None
+    m = op.mem
+    seg = f"%{insn.reg_name(m.segment)}:" if m.segment else ""
+    base = insn.reg_name(m.base) if m.base else ""
+    index = insn.reg_name(m.index) if m.index else ""
+    rip = None
+    if not base and not index:
+        return f"{seg}{m.disp & (2**64 - 1):#x}", None
+    if base == "rip":
+        rip = (insn.address + insn.size + m.disp) & (2**64 - 1)
+    disp = _hex_signed(m.disp) if (m.disp or insn.disp_size) else ""
+    inner = f"%{base}" if base else ""
+    if index:
+        inner += f",%{index},{m.scale}"
+    return f"{seg}{disp}({inner})", rip
+
+
+def _x86_mnemonic(insn: Any, has_reg: bool) -> str:
+    """capstone's mnemonic with the operand-size suffix dropped where gdb
+    drops it: when a register operand gives the size, and always on
+    call/ret/jmp/push/pop (64-bit default)."""
+    words = insn.mnemonic.split()
+    m = _RENAMED.get(words[-1], words[-1])
+    name = insn.insn_name()
+    if m != name and m[:-1] == name and m[-1] in "bwlq":
+        if name in _NO_SUFFIX or has_reg:
+            m = name
+    return " ".join([*words[:-1], m])
+
+
+def _opcode(insn: Any) -> int:
+    """The first opcode byte after legacy and REX prefixes."""
+    for b in insn.bytes:
+        if b in _LEGACY_PREFIXES or 0x40 <= b <= 0x4F:
+            continue
+        return int(b)
+    return 0
+
+
+def _x86(insn: Any) -> Instruction:
+    import capstone
+    from capstone import x86_const as X
+
+    groups = set(insn.groups)
+    is_call = capstone.CS_GRP_CALL in groups
+    is_jump = capstone.CS_GRP_JUMP in groups
+    branch = (is_call or is_jump) and capstone.CS_GRP_BRANCH_RELATIVE in groups
+    ops = list(insn.operands)
+    name = insn.insn_name()
+    if name in _SHIFTS and _opcode(insn) in (0xD0, 0xD1) and ops and ops[0].type == X.X86_OP_IMM:
+        ops = ops[1:]
+    texts: list[str] = []
+    target = rip = None
+    for op in ops:
+        text, r = _x86_operand(insn, op, branch)
+        if r is not None:
+            rip = r
+        if branch and op.type == X.X86_OP_IMM:
+            target = op.imm & (2**64 - 1)
+        texts.append(text)
+    if (is_call or is_jump) and not branch and texts:
+        texts[0] = "*" + texts[0]
+    has_reg = any(op.type == X.X86_OP_REG for op in ops)
+    mnemonic = _x86_mnemonic(insn, has_reg)
+    if name == "sal":  # binutils decodes both encodings (/4 and /6) as shl
+        mnemonic = mnemonic.replace("sal", "shl")
+    if bytes(insn.bytes) == b"\x66\x90":  # gdb reads 66 90 as its old meaning
+        mnemonic, texts = "xchg", ["%ax", "%ax"]
+    elif name[:4] in ("stos", "lods", "scas", "movs", "cmps") and all(
+            op.type == X.X86_OP_MEM for op in ops) and ops:
+        mnemonic, texts = _x86_string(insn, ops, mnemonic, texts)
+    return Instruction(insn.address, insn.size, bytes(insn.bytes), mnemonic,
+                       ",".join(texts), target, rip, is_call, is_jump)
+
+
+def _x86_string(insn: Any, ops: list[Any], mnemonic: str,
+                texts: list[str]) -> tuple[str, list[str]]:
+    """``rep stos %rax,%es:(%rdi)``, ``movsq %ds:(%rsi),%es:(%rdi)``: gdb's
+    spelling of the string instructions."""
+    texts = [_STRING_SEGMENT.get(insn.reg_name(op.mem.base), "") + t if not op.mem.segment
+             else t for op, t in zip(ops, texts)]
+    words = mnemonic.split()
+    base = words[-1]
+    kind = base[:4]
+    if kind in ("stos", "lods", "scas") and base[-1] in "bwlqd":
+        acc = _ACCUMULATOR.get(ops[0].size, "%rax")
+        words[-1] = kind
+        texts = [acc, *texts] if kind == "stos" else [*texts, acc]
+    return " ".join(words), texts
+
+
+def _arm64(insn: Any) -> Instruction:
+    import capstone
+    from capstone import arm64_const as A
+
+    groups = set(insn.groups)
+    is_call = capstone.CS_GRP_CALL in groups
+    is_jump = capstone.CS_GRP_JUMP in groups
+    target = None
+    if (is_call or is_jump) and capstone.CS_GRP_BRANCH_RELATIVE in groups:
+        imms = [op.imm for op in insn.operands if op.type == A.ARM64_OP_IMM]
+        if imms:
+            target = imms[-1] & (2**64 - 1)
+    return Instruction(insn.address, insn.size, bytes(insn.bytes), insn.mnemonic,
+                       insn.op_str, target, None, is_call, is_jump)
+
+
+def disassemble(prog: drgn.Program, address: int, count: int | None = None,
+                end: int | None = None) -> Iterator[Instruction]:
+    """Decode instructions from ``address`` (a kernel text address,
+    ``unsigned long``): ``count`` of them, or up to (not including) ``end``,
+    or, with neither, until the bytes stop decoding.
+
+    Reads go through ``prog.read`` in 4 KiB steps; an unreadable byte raises
+    :class:`drgn.FaultError` with its address (after the instructions before
+    it were yielded).  Bytes that do not decode end the walk.  Raises
+    ValueError for an architecture without a decoder."""
+    cs = _capstone(prog)
+    decode = _x86 if prog.platform.arch == drgn.Architecture.X86_64 else _arm64
+    n = 0
+    pc = address
+    while count is None or n < count:
+        if end is not None and pc >= end:
+            return
+        want = _CHUNK if end is None else min(_CHUNK, end - pc + _MAX_INSN)
+        try:
+            buf = prog.read(pc, want)
+        except drgn.FaultError:
+            # the chunk runs into an unmapped page: take what is mapped; an
+            # instruction that itself crosses into it raises the fault
+            mapped = ((pc | 0xFFF) + 1) - pc
+            buf = prog.read(pc, mapped if mapped < want else want)
+        more = len(buf) == want  # bytes past the buffer may follow
+        start, progressed = pc, False
+        for insn in cs.disasm(buf, pc):
+            if end is not None and insn.address >= end:
+                return
+            if more and insn.address + _MAX_INSN > start + len(buf):
+                break  # may be cut short by the buffer's end: decode it again
+            yield decode(insn)
+            progressed = True
+            pc = insn.address + insn.size
+            n += 1
+            if count is not None and n >= count:
+                return
+        if not progressed and len(buf) < _MAX_INSN and not more:
+            prog.read(pc, _MAX_INSN)  # the fault, with its address
+        if pc < start + len(buf) and (progressed is False or not more):
+            if count is None and end is None:
+                return  # undecodable bytes end an unbounded walk
+            # gdb's "(bad)": one byte that does not decode, and on
+            yield Instruction(pc, 1, buf[pc - start:pc - start + 1], "(bad)", "", None, None,
+                              False, False)
+            pc += 1
+            n += 1
+
+
+def instruction_at(prog: drgn.Program, address: int) -> Instruction:
+    """The one instruction at ``address``.  Raises :class:`drgn.FaultError`
+    when it cannot be read, ValueError when the bytes do not decode."""
+    for insn in disassemble(prog, address, 1):
+        return insn
+    raise ValueError(f"no instruction decodes at {address:#x}")

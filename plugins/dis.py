@@ -1,0 +1,257 @@
+"""crash's ``dis``: disassembly of kernel text (capstone, gdb's AT&T spelling)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import drgn
+
+from kmemx.commands import Address, CommandError, Context, Row, TextLine, arg, command
+from kmemx.helpers.disasm import Instruction, disassemble
+from kmemx.helpers.kallsyms import use_module_kallsyms
+
+from .lists import parse_address
+
+__all__ = ["location_text", "symbol_offset"]
+
+DIS_COLUMNS = ("ADDRESS", "LOCATION", "MNEMONIC", "OPERANDS", "TARGET", "TARGET_LOCATION",
+               "SOURCE")
+
+#: the 5-byte nop that replaces ``call __fentry__`` at a traced function's start
+#: (arch/x86/kernel/ftrace.c, ftrace_nop_replace(): x86_nops[5])
+_FTRACE_NOP = bytes.fromhex("0f1f440000")
+_EXPR = re.compile(r"\((.*)\)")
+
+
+def symbol_offset(prog: drgn.Program, address: int) -> tuple[drgn.Symbol, int] | None:
+    """The symbol containing ``address`` (``unsigned long``) and the offset in
+    it, or None.  Only kernel-half addresses are named: per-CPU offsets (small
+    numbers) are not symbols of the text, and neither are the assembler's local
+    labels (``.LC4``): crash names neither."""
+    if address < 1 << 63:
+        return None
+    try:
+        sym = prog.symbol(address)
+    except LookupError:
+        return None
+    if sym.name.startswith(".L"):
+        return None
+    return sym, address - sym.address
+
+
+def location_text(prog: drgn.Program, address: int, hex_offsets: bool = False) -> str:
+    """crash's ``<name+offset>`` (``<name>`` at offset 0), or "" for an address
+    outside every symbol."""
+    hit = symbol_offset(prog, address)
+    if hit is None:
+        return ""
+    sym, off = hit
+    if not off:
+        return f"<{sym.name}>"
+    return f"<{sym.name}+{off:#x}>" if hex_offsets else f"<{sym.name}+{off}>"
+
+
+def _source(prog: drgn.Program, address: int) -> tuple[str, int] | None:
+    """(file, line) of the innermost source location of ``address``."""
+    try:
+        locs = prog.source_location(address)
+    except (LookupError, ValueError):
+        return None
+    for loc in locs:
+        return str(loc.filename), int(loc.line)
+    return None
+
+
+def _resolve(ctx: Context, text: str) -> tuple[int, bool]:
+    """(address, whether it names a whole symbol: no offset, not a number)."""
+    m = _EXPR.fullmatch(text.strip())
+    if m:
+        text = m.group(1).replace(" ", "")
+    text = text.strip()
+    whole = False
+    try:
+        ctx.prog.symbol(text)
+        whole = True
+    except LookupError:
+        pass
+    return parse_address(ctx, text), whole
+
+
+def _routine(ctx: Context, address: int) -> tuple[int, int]:
+    """(start, end) of the routine holding ``address``.  Raises CommandError."""
+    hit = symbol_offset(ctx.prog, address)
+    if hit is None or not hit[0].size:
+        raise CommandError(f"dis: {address:#x}: not inside a known routine")
+    sym = hit[0]
+    return sym.address, sym.address + sym.size
+
+
+def _comment(ctx: Context, insn: Instruction, hex_offsets: bool) -> str:
+    """gdb's ``        # 0xADDR <sym>`` after a RIP-relative operand."""
+    if insn.rip_target is None:
+        return ""
+    where = location_text(ctx.prog, insn.rip_target, hex_offsets)
+    return f"        # {insn.rip_target:#x}" + (f" {where}" if where else "")
+
+
+def _line(ctx: Context, insn: Instruction, hex_offsets: bool) -> str:
+    where = location_text(ctx.prog, insn.address, hex_offsets)
+    text = insn.text
+    if insn.target is not None:
+        to = location_text(ctx.prog, insn.target, hex_offsets)
+        if to:
+            text += f" {to}"
+    text += _comment(ctx, insn, hex_offsets)
+    hit = symbol_offset(ctx.prog, insn.address)
+    if hit is not None and hit[1] == 0 and insn.bytes == _FTRACE_NOP:
+        text += " [FTRACE NOP]"
+    head = f"{insn.address:#x} {where}:" if where else f"{insn.address:#x}:"
+    return f"{head}\t{text}"
+
+
+def _row(ctx: Context, insn: Instruction, source: tuple[str, int] | None) -> Row:
+    target_at = location_text(ctx.prog, insn.target) if insn.target is not None else None
+    return Row(DIS_COLUMNS, (
+        Address(insn.address), location_text(ctx.prog, insn.address) or None,
+        insn.mnemonic, insn.operands + _comment(ctx, insn, False),
+        Address(insn.target) if insn.target is not None else None, target_at or None,
+        f"{source[0]}: {source[1]}" if source else None), insn)
+
+
+def _source_listing(ctx: Context, address: int, count: int | None) -> Iterator[Any]:
+    """``dis -s``: FILE and LINE, then the source text when the file is on this
+    machine (looked up as given and under the debug file's directory)."""
+    src = _source(ctx.prog, address)
+    if src is None:
+        raise CommandError(f"dis: {address:#x}: no source line information")
+    name, line = src
+    yield TextLine(f"FILE: {name}")
+    yield TextLine(f"LINE: {line}")
+    yield TextLine("")
+    candidates = [name]
+    try:
+        path = ctx.prog.main_module().debug_file_path
+    except (LookupError, AttributeError):
+        path = None
+    if path:
+        candidates.append(os.path.join(os.path.dirname(path), name))
+    for c in candidates:
+        if os.path.isfile(c):
+            with open(c, errors="replace") as f:
+                lines = f.read().splitlines()
+            first = max(1, line - 5)
+            last = min(len(lines), line + (count if count else 10))
+            for n in range(first, last + 1):
+                mark = "*" if n == line else " "
+                yield TextLine(f"{mark}{n:>5}  {lines[n - 1]}")
+            return
+    ctx.warn(f"dis: {name}: source code is not available")
+
+
+@command("dis", "disassemble kernel text, as crash's dis",
+         description="""
+         capstone decodes; the text is gdb's AT&T spelling as crash prints it:
+         0xADDR <symbol+offset>:<TAB>mnemonic operands, branch and call targets
+         named <symbol+offset>, RIP-relative operands followed by
+         '# 0xADDR <symbol>', ' [FTRACE NOP]' on the patched-out __fentry__ call
+         at a function's start.
+
+         dis SYMBOL               the whole routine
+         dis ADDR|SYMBOL+OFF [COUNT]   COUNT instructions (default 1)
+         dis '(schedule+20)'      an expression: symbol plus or minus an offset
+         dis -r ADDR              from the routine's start up to and including ADDR
+                                  (the instruction at or after it when ADDR is
+                                  inside one, as crash)
+         dis -f ADDR              from ADDR (the next instruction boundary) to the
+                                  end of the routine
+         dis -l SYMBOL            with 'FILE: LINE' lines where the source line changes
+                                  (the innermost inlined function's line, from DWARF)
+         dis -x / -d              offsets in hex / decimal (default decimal)
+         dis -s ADDR              the file and line of ADDR, and the source text when
+                                  the file is on this machine
+         dis --json SYMBOL        ADDRESS LOCATION MNEMONIC OPERANDS TARGET
+                                  TARGET_LOCATION SOURCE rows
+
+         Where capstone's reading differs from gdb's (the test lists them): string
+         instructions (gdb 'rep stos %rax,%es:(%rdi)', capstone 'rep stosq
+         %rax,(%rdi)'), the multi-byte nops and segment-prefixed nops (gdb 'xchg
+         %ax,%ax', 'cs nopw 0x0(%rax,%rax,1)'), and a few mnemonic suffixes gdb keeps
+         on a memory-only operand.  -u (user text) and -b (bytes after ud2) are not
+         supported; a module's routines are named from its in-memory symbol table.
+         x86-64 dumps; arm64 dumps use capstone's arm64 text.
+         """,
+         arguments=[arg("target", help="address, symbol, symbol+offset or (expression)"),
+                    arg("count", nargs="?", type=int, help="number of instructions"),
+                    arg("-r", dest="reverse", action="store_true",
+                        help="from the routine's start to the address"),
+                    arg("-f", dest="forward", action="store_true",
+                        help="from the address to the routine's end"),
+                    arg("-l", dest="lines", action="store_true", help="source line numbers"),
+                    arg("-x", dest="hex", action="store_true", help="hexadecimal offsets"),
+                    arg("-d", dest="dec", action="store_true", help="decimal offsets"),
+                    arg("-s", dest="source", action="store_true",
+                        help="source file and line, and the source when available")],
+         columns=DIS_COLUMNS)
+def _dis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    use_module_kallsyms(ctx.prog)
+    if args.count is not None and args.count <= 0:
+        raise CommandError(f"dis: invalid count {args.count}")
+    address, whole = _resolve(ctx, args.target)
+    if args.source:
+        yield from _source_listing(ctx, address, args.count)
+        return
+    count: int | None = args.count
+    if args.reverse or args.forward:
+        # decoded from the routine's start, so that an address inside an
+        # instruction lands on a boundary as crash's does: -r ends with the
+        # first instruction at or after ADDR, -f starts there
+        start, stop = _routine(ctx, address)
+        insns = list(_guarded(ctx, start, None, stop))
+        first = next((i for i, x in enumerate(insns) if x.address >= address), len(insns))
+        if args.reverse:
+            insns = insns[:first + 1]
+            if count is not None:
+                insns = insns[-count:]
+        else:
+            insns = insns[first:]
+            if count is not None:
+                insns = insns[:count]
+        yield from _emit(ctx, args, insns)
+        return
+    end: int | None = None
+    if whole and count is None:
+        _, end = _routine(ctx, address)
+    elif count is None:
+        count = 1
+    yield from _emit(ctx, args, _guarded(ctx, address, count, end))
+
+
+def _guarded(ctx: Context, address: int, count: int | None,
+             end: int | None) -> Iterator[Instruction]:
+    try:
+        yield from disassemble(ctx.prog, address, count, end)
+    except drgn.FaultError as e:
+        raise CommandError(f"dis: cannot read text at {e.address:#x}") from None
+    except ValueError as e:
+        raise CommandError(f"dis: {e}") from None
+
+
+def _emit(ctx: Context, args: argparse.Namespace, insns: Iterable[Instruction]) -> Iterator[Any]:
+    last: tuple[str, int] | None = None
+    n = 0
+    for insn in insns:
+        n += 1
+        src = _source(ctx.prog, insn.address) if args.lines else None
+        if ctx.as_json:
+            yield _row(ctx, insn, src)
+            continue
+        if src is not None and src != last:
+            yield TextLine(f"{src[0]}: {src[1]}")
+            last = src
+        yield TextLine(_line(ctx, insn, args.hex and not args.dec))
+    if not n:
+        raise CommandError(f"dis: no instruction decodes at {args.target}")
