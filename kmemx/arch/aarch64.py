@@ -111,6 +111,11 @@ class Aarch64Translator:
         self._small_shift = page_shift + bits
         self._big: dict[int, int] = {}    # vaddr >> big_shift -> physical base
         self._small: dict[int, int] = {}  # vaddr >> small_shift -> physical base
+        #: vaddr >> small_shift -> physical address of the last-level table that
+        #: maps it: a linear map of pages (rodata=full maps it at page
+        #: granularity, arch/arm64/mm/pageattr.c) then costs one descriptor
+        #: read per page, not ``levels``
+        self._ptes: dict[int, int] = {}
         self.walks = 0
 
     @staticmethod
@@ -137,10 +142,16 @@ class Aarch64Translator:
         self.walks += 1
         if vaddr < self.va_min or vaddr > _MASK64:
             return None  # the TTBR0 half, or not an address
+        last = self.page_shift
+        table = self._ptes.get(vaddr >> self._small_shift)
+        if table is not None:
+            e = self._read(table + ((vaddr >> last) & ((1 << self._bits) - 1)) * 8)
+            if e is None or e & 3 != _VALID_TABLE:
+                return None
+            return self._out(e) | (vaddr & ((1 << last) - 1))
         table = self.pgd_phys
         shift = self._top_shift
         entries = self._top_entries
-        last = self.page_shift
         while True:
             e = self._read(table + ((vaddr >> shift) & (entries - 1)) * 8)
             if e is None:
@@ -164,6 +175,8 @@ class Aarch64Translator:
             table = self._out(e)
             shift -= self._bits
             entries = 1 << self._bits
+            if shift == last:
+                self._ptes[vaddr >> self._small_shift] = table
 
     def _table(self, paddr: int, n: int) -> tuple[int, ...] | None:
         """The ``n`` descriptors of the table at ``paddr``, or None if it is
@@ -246,3 +259,4 @@ class Aarch64Translator:
         """Forget the cached blocks."""
         self._big.clear()
         self._small.clear()
+        self._ptes.clear()
