@@ -16,18 +16,40 @@ from __future__ import annotations
 import random
 import sys
 import time
+from typing import Any
 
 from benchmarks.common import Result, fixture_paths, report, timeit, timeit_pair
 
 
-def main(argv: list[str] | None = None) -> int:
-    core, vmlinux, args = fixture_paths(argv)
-    import drgn
+def drgn_ps_rows(prog: Any) -> list[tuple[object, ...]]:
+    """crash's ps rows computed with drgn's helpers: what kmemx's ``ps`` is timed against."""
     from drgn.helpers.linux.cpumask import for_each_possible_cpu
     from drgn.helpers.linux.mm import task_rss, totalram_pages
     from drgn.helpers.linux.percpu import per_cpu
     from drgn.helpers.linux.pid import for_each_task
     from drgn.helpers.linux.sched import task_cpu, task_state_to_char
+
+    total = totalram_pages(prog)
+    rows = []
+    tasks = [per_cpu(prog["runqueues"], c).idle
+             for c in for_each_possible_cpu(prog)] + list(for_each_task(prog))
+    for t in tasks:
+        mm = t.mm
+        rss = vsz = 0
+        if mm:
+            # drgn's task_rss(): mm counters, plus (before 6.2) the thread
+            # group's unsynced per-task events, as kmemx's ps counts them
+            rss = task_rss(t).total
+            vsz = mm.total_vm.value_()
+        rows.append((t.pid.value_(), t.real_parent.pid.value_(), task_cpu(t), t.value_(),
+                     task_state_to_char(t), 100 * rss / total, vsz * 4, rss * 4,
+                     t.comm.string_()))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    core, vmlinux, args = fixture_paths(argv)
+    import drgn
     from drgn.helpers.linux.slab import (
         find_slab_cache,
         slab_cache_for_each_allocated_object,
@@ -47,22 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     load_plugins()
 
     def drgn_ps() -> list[tuple[object, ...]]:
-        total = totalram_pages(plain)
-        rows = []
-        tasks = [per_cpu(plain["runqueues"], c).idle
-                 for c in for_each_possible_cpu(plain)] + list(for_each_task(plain))
-        for t in tasks:
-            mm = t.mm
-            rss = vsz = 0
-            if mm:
-                # drgn's task_rss(): mm counters, plus (before 6.2) the thread
-                # group's unsynced per-task events, as kmemx's ps counts them
-                rss = task_rss(t).total
-                vsz = mm.total_vm.value_()
-            rows.append((t.pid.value_(), t.real_parent.pid.value_(), task_cpu(t), t.value_(),
-                         task_state_to_char(t), 100 * rss / total, vsz * 4, rss * 4,
-                         t.comm.string_()))
-        return rows
+        return drgn_ps_rows(plain)
 
     def kmemx_ps() -> list[object]:
         return list(run_pipeline(Context(k, REGISTRY), "ps").items)

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import bench_engine, bench_plugins, bench_views
+from benchmarks import bench_cold, bench_engine, bench_plugins, bench_views
 from benchmarks.common import REPO
 
 __all__ = ["VARIANTS", "main"]
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             for mod in (bench_engine, bench_views, bench_plugins):
                 print(f"--- {mod.__name__}")
                 rc |= mod.main(args)
+            print("--- benchmarks.bench_cold (fresh processes, medians of 3)")
+            rc |= bench_cold.main([*args, "--runs", "3"])
     return rc
 
 
