@@ -27,6 +27,7 @@ from drgn.helpers.linux.slab import slab_cache_for_each_allocated_object, slab_o
 import kmemx
 from kmemx.commands import execute
 from tests.fixtures.fixture import Fixture
+from tests.vmcore.regions import direct_map_base
 
 pytestmark = pytest.mark.vmcore
 
@@ -184,7 +185,7 @@ def test_corrupt_freelist_leaves_the_slab_out(fixture: Fixture, k: kmemx.Kernel)
     obj = s.freelist.value_()
     assert slab_object_info(prog, obj).allocated is False
     slab_objs = {o.value_() for o in slab_cache_for_each_allocated_object(c, "void")}
-    first = obj - (obj - prog["page_offset_base"].value_()) % 4096
+    first = obj - (obj - direct_map_base(prog)) % 4096
     span = range(first, first + s.objects.value_() * c.size.value_())
     want = sorted(a for a in slab_objs if a not in span)
     ptr_addr, value = _encoded_self_pointer(c, obj)

@@ -28,6 +28,7 @@ from drgn.helpers.linux.slab import (
 import kmemx
 from kmemx.commands import CommandError, execute
 from tests.fixtures.fixture import Fixture, comm_matches
+from tests.vmcore.regions import direct_map_base, vmalloc_start
 
 pytestmark = pytest.mark.vmcore
 
@@ -168,17 +169,19 @@ def test_kmem_agrees_with_drgn(fixture: Fixture, kernels: dict[str, kmemx.Kernel
     k = kernels["elf"]
     prog = fixture.prog
     rnd = random.Random(5)
-    pob = int(prog["page_offset_base"])
-    max_pfn = int(prog["max_pfn"])
+    pob = direct_map_base(prog)
+    min_pfn, max_pfn = int(prog["min_low_pfn"]), int(prog["max_pfn"])  # arm64 RAM starts high
     dentries = [int(r["address"], 16) for r in run_json(k, "slab dentry")]
     free = [int(r["address"], 16) for r in run_json(k, "slab dentry --free")]
     addrs = [rnd.choice(dentries) + rnd.randrange(192) for _ in range(800)]
     addrs += [rnd.choice(free) + rnd.randrange(192) for _ in range(200)] if free else []
-    addrs += [pob + rnd.randrange(max_pfn << 12) for _ in range(1000)]
-    addrs += [int(prog["vmemmap_base"]) + rnd.randrange(max_pfn * 64) for _ in range(300)]
+    addrs += [pob + (min_pfn << 12) + rnd.randrange((max_pfn - min_pfn) << 12)
+              for _ in range(1000)]
+    addrs += [int(prog["vmemmap"]) + min_pfn * 64 + rnd.randrange((max_pfn - min_pfn) * 64)
+              for _ in range(300)]
     text = prog.symbol("_text").address
     addrs += [text + rnd.randrange(16 << 20) for _ in range(300)]
-    addrs += [int(prog["vmalloc_base"]) + rnd.randrange(1 << 28) for _ in range(400)]
+    addrs += [vmalloc_start(prog) + rnd.randrange(1 << 28) for _ in range(400)]
     cache: dict[str, Any] = {}
     dcache: dict[Any, Any] = {}
     kinds = set()
@@ -233,10 +236,10 @@ def test_filtered_dump_reports_missing_data(fixture: Fixture,
     rows = run_json(k, "ps")
     assert len(rows) >= len(fixture.manifest["tasks"])  # task data is kept by -d 31
     plain = fixture.drgn_program("kdump-d31")
-    pob = int(plain["page_offset_base"])
+    pob = direct_map_base(plain)
     rnd = random.Random(9)
     for _ in range(5000):
-        addr = pob + (rnd.randrange(int(plain["max_pfn"])) << 12)
+        addr = pob + (rnd.randrange(int(plain["min_low_pfn"]), int(plain["max_pfn"])) << 12)
         try:
             plain.read(addr, 8)
         except drgn.FaultError:

@@ -116,8 +116,9 @@ def _instances(fixture: Fixture, prog: drgn.Program) -> dict[str, list[drgn.Obje
                     files.append(f)
             if len(files) >= 5:
                 break
-    vmemmap = drgn.Object(prog, "struct page *", int(prog["vmemmap_base"]))
-    pages = [vmemmap[pfn] for pfn in (0x1000, 0x2000, 0x3000)]
+    vmemmap = drgn.Object(prog, "struct page *", int(prog["vmemmap"]))
+    ram = int(prog["min_low_pfn"])  # 0 on x86-64; arm64 RAM starts higher
+    pages = [vmemmap[ram + pfn] for pfn in (0x1000, 0x2000, 0x3000)]
     return {
         "task_struct": tasks[:3] + tasks[-3:],
         "mm_struct": [m[0] for m in mms],
@@ -242,12 +243,13 @@ def test_walkers_match_drgn(fixture: Fixture, k: kmemx.Kernel) -> None:
 
 
 def test_bulk_read_pages(k: kmemx.Kernel) -> None:
-    vmemmap = int(k.prog["vmemmap_base"])
-    arr = read_struct_array(k, "struct page", vmemmap + 0x1000 * 64, 512, ["flags"])
+    vmemmap = int(k.prog["vmemmap"])
+    first = int(k.prog["min_low_pfn"]) + 0x1000  # arm64 RAM starts above pfn 0
+    arr = read_struct_array(k, "struct page", vmemmap + first * 64, 512, ["flags"])
     page_t = k.prog.type("struct page *")
     for i in (0, 100, 511):
         assert int(arr["flags"][i]) == int(
-            drgn.Object(k.prog, page_t, vmemmap)[0x1000 + i].flags)
+            drgn.Object(k.prog, page_t, vmemmap)[first + i].flags)
 
 
 def test_anonymous_struct_layouts_are_cached_once(k: kmemx.Kernel) -> None:
