@@ -17,7 +17,7 @@ import drgn
 from ..commands import CommandError, execute
 from ..errors import KmemxError, KmemxWarning
 from ..kernel import Kernel
-from ..types.layoutcache import ensure_debug_info
+from ..types.layoutcache import attach_unwinder, ensure_debug_info
 from .record import HungTask, Record, SlabUsage, frame_name, signature
 from .vmlinux import VmlinuxIndex
 
@@ -91,18 +91,20 @@ def _crashed(k: Kernel, ps: list[dict[str, Any]], rec: Record) -> None:
         rec.pid = thread.tid
         rec.comm = thread.object.comm.string_().decode("utf-8", "replace")
     stack: list[str] = []
-    # the layout cache holds no unwinding tables (ORC) nor symbols: DWARF now
-    ensure_debug_info(k.prog)
+    # the layout cache holds no unwind tables nor symbols: its unwinding file
+    # (symbols and ORC, no DWARF), else the DWARF
+    if not attach_unwinder(k.prog):
+        ensure_debug_info(k.prog)
     try:
         for frame in thread.stack_trace():
             if frame.pc < 1 << 63:  # user space: bt stops there too
                 break
-            name = frame.name
-            if name is None:
-                try:
-                    name = frame.symbol().name
-                except LookupError:
-                    name = f"{frame.pc:#x}"
+            if frame.is_inline:  # physical frames only, as crash's bt
+                continue
+            try:
+                name = frame.symbol().name
+            except LookupError:
+                name = frame.name or f"{frame.pc:#x}"
             stack.append(frame_name(name))
     except (ValueError, LookupError, drgn.FaultError) as e:
         rec.warnings.append(f"stack of PID {rec.pid}: {_one_line(e)}")
@@ -174,7 +176,6 @@ def collect(k: Kernel, rec: Record) -> Record:
     for r in ps:
         rec.states[r["st"]] = rec.states.get(r["st"], 0) + 1
     rec.states = dict(sorted(rec.states.items()))
-    _crashed(k, ps, rec)
     _hung(k, ps, rec)
     try:
         m = meminfo(k)
@@ -190,6 +191,7 @@ def collect(k: Kernel, rec: Record) -> Record:
                        int(c["allocated"]), int(c["total"])) for c in caches]
     slabs.sort(key=lambda s: (-s.bytes, s.name))
     rec.slabs = slabs[:TOP_SLABS]
+    _crashed(k, ps, rec)  # last: the unwinder ends what the layout cache can look up
     return rec
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "MAGIC",
     "LayoutCacheError",
     "attach",
+    "attach_unwinder",
     "cache_dir",
     "cache_path",
     "close",
@@ -61,16 +62,18 @@ __all__ = [
     "record",
     "save",
     "state",
+    "unwind_file",
 ]
 
 #: The file's first bytes, then the format version (u32) and the body's SHA-256
 MAGIC = b"KMXLAYT\0"
 #: Bumped whenever what the body holds or how it is read changes
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _HEADER = struct.Struct("<8sI32s")
 #: ``prog.cache`` key of a program's :class:`_State`
 _KEY = "kmemx.layoutcache.state"
 _FILE = "layouts.bin"
+_UNWIND = "vmlinux.unwind"
 
 _COMPOUND = (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS)
 # type finder kinds of a tagged lookup ("struct x" is looked up as STRUCT "x")
@@ -315,6 +318,10 @@ class _State:
         #: this boot's KASLR offset (VMCOREINFO's KERNELOFFSET): the file keeps
         #: the kernel image's addresses without it
         self.kaslr_offset = kaslr_offset
+        #: the vmlinux the debug info comes from (for the unwinding file)
+        self.vmlinux: str | None = None
+        #: the unwinding file is the kernel's debug file: DWARF can no longer load
+        self.stubbed = False
         self.loader = loader
         self.loaded = loader is None
         self.loading = False
@@ -377,7 +384,7 @@ class _State:
         return None
 
     def _load(self) -> None:
-        if self.loaded or self.loading or self.loader is None:
+        if self.loaded or self.loading or self.loader is None or self.stubbed:
             return
         self.loading = True
         try:
@@ -421,8 +428,11 @@ class _State:
             elif not obj.absent_ and kind in (TypeKind.INT, TypeKind.ENUM, TypeKind.BOOL):
                 objects[name] = ("constant", enc.add(obj.type_), None, int(obj.value_()))
             # other values (a drgn-made object without an address): not kept
+        ranges: list[tuple[int, int]] = [(lo - self.kaslr_offset, hi - self.kaslr_offset)
+                                         for lo, hi in _image_ranges(prog)]
+        ranges = ranges or list(old.get("image", []))
         return {"build_id": self.build_id, "types": types, "objects": objects,
-                "table": enc.table}
+                "table": enc.table, "image": ranges}
 
 
 #: addresses below this are offsets (x86-64 per-CPU variables), the same in every boot
@@ -503,6 +513,75 @@ def record(prog: drgn.Program, build_id: str, kaslr_offset: int = 0) -> None:
     _install(prog, _State(prog, build_id, None, kaslr_offset))
 
 
+def unwind_file(build_id: str, vmlinux: str) -> str | None:
+    """``build_id``'s unwinding file: ``vmlinux`` without its DWARF (``objcopy
+    --strip-debug``: the symbol table and the ORC unwind tables stay) plus an
+    empty compile unit, so that drgn takes it as the kernel's debug file
+    in a few milliseconds.  Made once per build, next to the layout file;
+    None when it cannot be made (no objcopy)."""
+    import shutil
+    import subprocess
+
+    out = os.path.join(cache_dir(), build_id.lower(), _UNWIND)
+    if os.path.exists(out):
+        return out
+    objcopy = shutil.which("objcopy")
+    if objcopy is None:
+        return None
+    d = os.path.dirname(out)
+    os.makedirs(d, exist_ok=True)
+    # DWARF 4 compile unit header (version, abbrev offset, address size) and a
+    # childless DW_TAG_compile_unit DIE; its abbreviation table
+    cu = struct.pack("<HIB", 4, 0, 8) + b"\x01"
+    parts = {".debug_info": struct.pack("<I", len(cu)) + cu,
+             ".debug_abbrev": bytes([1, 0x11, 0, 0, 0, 0])}
+    with tempfile.TemporaryDirectory(dir=d) as tmp:
+        args = [objcopy, "--strip-debug"]
+        for name, data in parts.items():
+            path = os.path.join(tmp, name.lstrip("."))
+            with open(path, "wb") as f:
+                f.write(data)
+            args += ["--add-section", f"{name}={path}"]
+        target = os.path.join(tmp, _UNWIND)
+        done = subprocess.run([*args, vmlinux, target], capture_output=True, check=False)
+        if done.returncode != 0:
+            return None
+        os.replace(target, out)
+    return out
+
+
+def attach_unwinder(prog: drgn.Program) -> bool:
+    """Give ``prog``, running on the layout cache with its DWARF deferred,
+    the kernel's symbol table and ORC unwind tables without DWARF
+    (:func:`unwind_file`), so that stack traces unwind and frames have
+    their function symbols; inlined frames are not seen (as in crash's
+    ``bt``).  After this, the DWARF can no longer be loaded into ``prog``:
+    call it last, when no other lookup will follow.
+
+    :returns: False when ``prog`` is not deferred (its debug info is loaded:
+        use it) or the file cannot be made; the caller then needs
+        :func:`ensure_debug_info`.
+    """
+    st = state(prog)
+    if st is None or st.loaded or st.vmlinux is None or st.body is None:
+        return False
+    image = st.body.get("image") or []
+    path = unwind_file(st.build_id, st.vmlinux)
+    if path is None or not image:
+        return False
+    try:
+        m = prog.main_module("kernel", create=True)
+        lo, hi = image[0]
+        m.address_range = (lo + st.kaslr_offset, hi + st.kaslr_offset)
+        m.build_id = bytes.fromhex(st.build_id)
+        m.try_file(path)
+        ok = m.debug_file_path is not None
+    except (LookupError, ValueError, OSError, AttributeError):
+        return False
+    st.stubbed = ok
+    return ok
+
+
 def load_debug_info(prog: drgn.Program, vmlinux: str, dump_build_id: str | None,
                     loader: Callable[[], None], kaslr_offset: int = 0) -> bool:
     """Load ``prog``'s debug info through the layout cache of ``vmlinux``'s
@@ -527,6 +606,9 @@ def load_debug_info(prog: drgn.Program, vmlinux: str, dump_build_id: str | None,
         loader()
         return False
     if attach(prog, bid, loader, kaslr_offset):
+        st = state(prog)
+        if st is not None:
+            st.vmlinux = vmlinux
         return True
     loader()
     record(prog, bid, kaslr_offset)
@@ -555,7 +637,7 @@ def save(prog: drgn.Program) -> str | None:
     Loads the debug info if it was deferred (only when something new was
     asked for, and then it was loaded already by that lookup)."""
     st = state(prog)
-    if st is None or not st.dirty:
+    if st is None or not st.dirty or st.stubbed:
         return None
     ensure_debug_info(prog)
     if not st.loaded:
