@@ -1,5 +1,175 @@
-"""crash's net commands (filled in below)."""
+"""crash's ``net``: network devices and their addresses, a task's sockets, the
+ARP cache."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import argparse
+import ipaddress
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import drgn
+
+from kmemx.commands import Address, CommandError, Context, Name, Row, TextLine, arg, command
+from kmemx.commands.cells import kernel_str
+from kmemx.helpers.net import (
+    AF_NAMES,
+    SOCK_TYPES,
+    for_each_task_socket,
+    inet_endpoints,
+    neigh_for_each,
+    neigh_hw_address,
+    sock_family_type,
+)
+
+from .tasks import _header, command_tasks
+
+__all__ = ["NET_COLUMNS", "net_device_rows"]
+
+NET_COLUMNS = ("NET_DEVICE", "NAME", "IP ADDRESS(ES)")
+SOCK_COLUMNS = ("PID", "FD", "SOCKET", "SOCK", "FAMILY:TYPE", "SOURCE-PORT",
+                "DESTINATION-PORT")
+ARP_COLUMNS = ("NEIGHBOUR", "IP ADDRESS", "HW TYPE", "HW ADDRESS", "DEVICE", "STATE")
+
+#: include/uapi/linux/neighbour.h's NUD_* states, by crash's names
+_NUD = ((0x01, "INCOMPLETE"), (0x02, "REACHABLE"), (0x04, "STALE"), (0x08, "DELAY"),
+        (0x10, "PROBE"), (0x20, "FAILED"), (0x40, "NOARP"), (0x80, "PERMANENT"))
+#: include/uapi/linux/if_arp.h
+_ARPHRD_ETHER = 1
+
+
+def _addresses(dev: drgn.Object) -> str:
+    from drgn.helpers.linux.net import netdev_ipv4_addrs, netdev_ipv6_addrs
+
+    addrs = [str(a) for a in netdev_ipv4_addrs(dev)]
+    try:
+        addrs += [str(a) for a in netdev_ipv6_addrs(dev)]
+    except (AttributeError, LookupError):  # !CONFIG_IPV6
+        pass
+    return ", ".join(addrs)
+
+
+def net_device_rows(ctx: Context, net: drgn.Object | None) -> Iterator[Row]:
+    """A row per device of the namespace ``net`` (``struct net *``; None:
+    ``init_net``), in ``dev_base_head`` order, as crash's ``net``."""
+    from drgn.helpers.linux.net import for_each_netdev, netdev_name
+
+    for dev in for_each_netdev(ctx.prog if net is None else net):
+        yield Row(NET_COLUMNS, (Address(int(dev.value_())), Name(kernel_str(netdev_name(dev))),
+                                _addresses(dev)), dev)
+
+
+def _task_net(ctx: Context, spec: str | None) -> drgn.Object:
+    tasks = command_tasks(ctx, [spec] if spec else [], (), "net")
+    t = tasks[0]
+    nsproxy = t.to_drgn().nsproxy
+    if not nsproxy:
+        raise CommandError(f"net: task {t.address:#x} has no namespaces (exiting)")
+    net: drgn.Object = nsproxy.net_ns.read_()
+    return net
+
+
+def _socket_rows(ctx: Context, spec: str | None, input: Iterable[Any]) -> Iterator[Any]:
+    for t in command_tasks(ctx, [spec] if spec else [], input, "net"):
+        if not ctx.as_json:
+            yield TextLine(_header(ctx, t))
+        n = 0
+        try:
+            for fd, sock, sk in for_each_task_socket(t.to_drgn().address_of_()):
+                n += 1
+                family, stype = sock_family_type(sk) if sk else (0, int(sock.type))
+                kind = (f"{AF_NAMES.get(family, str(family))}:"
+                        f"{SOCK_TYPES.get(stype, str(stype))}")
+                ends = inet_endpoints(sk) if sk else None
+                src = f"{ends[0]}-{ends[1]}" if ends else None
+                dst = f"{ends[2]}-{ends[3]}" if ends else None
+                yield Row(SOCK_COLUMNS, (int(t.pid), fd, Address(int(sock.value_())),
+                                         Address(int(sk.value_())), kind, src, dst), sock)
+        except drgn.FaultError as e:
+            ctx.warn(f"net: task {int(t.pid)}: cannot read its files at {e.address:#x}")
+        if not n and not ctx.as_json:
+            yield TextLine("No open sockets.")
+
+
+def _arp_rows(ctx: Context) -> Iterator[Row]:
+    from drgn.helpers.linux.net import netdev_name
+
+    tbl = ctx.prog["arp_tbl"].address_of_()
+    for n in neigh_for_each(tbl):
+        key = bytes(ctx.prog.read(int(n.primary_key.address_), 4))
+        dev = n.dev
+        hw = neigh_hw_address(n)
+        if int(dev.type) == _ARPHRD_ETHER:
+            hw_type, hw_text = "ETHER", ":".join(f"{b:02x}" for b in hw)
+        else:
+            hw_type, hw_text = "UNKNOWN", " ".join(f"{b:02x}" for b in hw)
+        state = int(n.nud_state)
+        names = [name for bit, name in _NUD if state & bit]
+        yield Row(ARP_COLUMNS, (Address(int(n.value_())), str(ipaddress.IPv4Address(key)),
+                                hw_type, hw_text, Name(kernel_str(netdev_name(dev))),
+                                "|".join(names) or "NONE"), n)
+
+
+def _ntoa(text: str) -> str:
+    """``net -N``: an IPv4 address held as a number (network order in memory,
+    read as a little-endian integer, as ``rcv_saddr`` shows it) in dots."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        try:
+            value = int(text, 16)
+        except ValueError:
+            raise CommandError(f"net: -N: not a number: {text!r}") from None
+    if not 0 <= value < 1 << 32:
+        raise CommandError(f"net: -N: not a 32-bit value: {text!r}")
+    return str(ipaddress.IPv4Address(value.to_bytes(4, "little")))
+
+
+@command("net", "network devices, a task's sockets, the ARP cache (crash's net)",
+         description="""
+         net                      each device of the initial namespace: NET_DEVICE NAME
+                                  IP ADDRESS(ES) (IPv4, then IPv6)
+         net -n [PID|TASK]        the devices of a task's network namespace (default:
+                                  the current context)
+         net -s [PID|TASK]        the open sockets of a task (default: the current
+                                  context): FD SOCKET SOCK FAMILY:TYPE SOURCE-PORT
+                                  DESTINATION-PORT (INET/INET6 endpoints as ADDR-PORT)
+         net -S [PID|TASK]        the same, each followed by its struct socket and
+                                  struct sock
+         net -a                   the ARP cache (arp_tbl): NEIGHBOUR IP ADDRESS HW TYPE
+                                  HW ADDRESS DEVICE STATE
+         net -N VALUE             an IPv4 address held in a u32 as dotted quads
+         ps | filter comm~sshd | net -s    the sockets of piped tasks
+         """,
+         arguments=[arg("-s", dest="sockets", nargs="?", const="", default=None,
+                        metavar="PID|TASK", help="a task's sockets"),
+                    arg("-S", dest="sockets_full", nargs="?", const="", default=None,
+                        metavar="PID|TASK", help="a task's sockets with their structs"),
+                    arg("-n", dest="netns", nargs="?", const="", default=None,
+                        metavar="PID|TASK", help="the devices of a task's namespace"),
+                    arg("-a", dest="arp", action="store_true", help="the ARP cache"),
+                    arg("-N", dest="ntoa", metavar="VALUE", help="u32 to dotted quads")],
+         columns=NET_COLUMNS, takes_input=True)
+def _net(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    if args.ntoa is not None:
+        yield TextLine(_ntoa(args.ntoa))
+        return
+    if args.arp:
+        try:
+            yield from _arp_rows(ctx)
+        except KeyError:
+            raise CommandError("net: -a: this kernel has no arp_tbl (no IPv4)") from None
+        return
+    full = args.sockets_full is not None
+    if args.sockets is not None or full:
+        spec = args.sockets_full if full else args.sockets
+        for item in _socket_rows(ctx, spec or None, input):
+            yield item
+            if full and isinstance(item, Row) and not ctx.as_json:
+                sock = item.obj
+                yield TextLine(str(sock.dereference_()))
+                if sock.sk:
+                    yield TextLine(str(sock.sk.dereference_()))
+        return
+    net = _task_net(ctx, args.netns or None) if args.netns is not None else None
+    yield from net_device_rows(ctx, net)

@@ -1,5 +1,466 @@
-"""crash's sched commands (filled in below)."""
+"""crash's scheduler, timer, interrupt and signal commands: runq, timer, irq,
+sig, waitq.  The walks are drgn's helpers (``drgn.helpers.linux.sched``,
+``.timer``, ``.irq``, ``.signal``, ``.wait``); these commands lay them out
+as crash does."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import argparse
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import drgn
+
+from kmemx.commands import Address, CommandError, Context, Hex, Name, Row, TextLine, arg, command
+from kmemx.commands.cells import kernel_str
+
+from .dis import location_text
+from .tasks import command_tasks
+
+__all__ = ["cpu_list", "task_line"]
+
+RUNQ_COLUMNS = ("CPU", "RUNQUEUE", "QUEUE", "DEPTH", "PRIO", "PID", "TASK", "COMMAND")
+TIMER_COLUMNS = ("CPU", "BASE", "EXPIRES", "TTE", "TIMER_LIST", "FUNCTION", "NAME")
+HRTIMER_COLUMNS = ("CPU", "CLOCK", "SOFTEXPIRES", "EXPIRES", "TTE", "HRTIMER", "FUNCTION",
+                   "NAME")
+SIG_COLUMNS = ("PID", "SIG", "SIGACTION", "HANDLER", "MASK", "FLAGS")
+
+
+def cpu_list(ctx: Context, spec: str | None) -> list[int]:
+    """The online CPUs, or those of a crash cpuspec (``3``, ``1,8,9``,
+    ``1-3``, ``a``/``all``) that are online.  Raises CommandError."""
+    from drgn.helpers.linux.cpumask import for_each_online_cpu
+
+    online = list(for_each_online_cpu(ctx.prog))
+    if spec is None or spec in ("a", "all"):
+        return online
+    want: set[int] = set()
+    try:
+        for part in spec.split(","):
+            lo, _, hi = part.partition("-")
+            want.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise CommandError(f"invalid cpu specification {spec!r}") from None
+    bad = sorted(want - set(online))
+    if bad:
+        raise CommandError(f"invalid cpu: {bad[0]} (online: "
+                           f"{','.join(map(str, online))})")
+    return sorted(want)
+
+
+def task_line(task: drgn.Object) -> str:
+    """crash's ``PID: 1      TASK: ffff...  COMMAND: "init"``."""
+    return (f"PID: {int(task.pid):<6} TASK: {int(task.value_()):x}  "
+            f"COMMAND: \"{kernel_str(task.comm.string_())}\"")
+
+
+# ---------------------------------------------------------------------------- runq
+
+def _runq_rows(ctx: Context, cpu: int) -> Iterator[tuple[str, int, int, drgn.Object]]:
+    """(queue, depth, prio, task) for CPU ``cpu``: the RT queue by priority,
+    then the CFS rbtree leftmost first (the running entity is not in it)."""
+    from drgn.helpers.linux.sched import (
+        cfs_rq_for_each_entity,
+        cpu_rq,
+        rq_for_each_rt_task,
+        sched_entity_to_task,
+    )
+
+    rq = cpu_rq(ctx.prog, cpu)
+    for t in rq_for_each_rt_task(rq):
+        yield "RT", 0, int(t.prio), t
+    for se, depth, is_curr, is_task in cfs_rq_for_each_entity(rq.cfs.address_of_()):
+        if is_curr or not is_task:
+            continue
+        t = sched_entity_to_task(se)
+        yield "CFS", depth, int(t.prio), t
+
+
+def _ms_text(ns: int) -> str:
+    """crash's ``[D HH:MM:SS.mmm]`` for ``ns`` nanoseconds (``runq -m``)."""
+    ms = ns // 1_000_000
+    s, ms = divmod(ms, 1000)
+    m, s = divmod(s, 60)
+    h, m = divmod(m, 60)
+    d, h = divmod(h, 24)
+    return f"[{d} {h:02}:{m:02}:{s:02}.{ms:03}]"
+
+
+@command("runq", "the tasks on each CPU's run queue (crash's runq)",
+         description="""
+         For each online CPU: the run queue, the current task, the RT priority
+         array and the CFS rbtree with the queued tasks ([PRIO] PID TASK COMMAND),
+         as crash prints them; tasks of a child task group follow, indented.
+
+         runq                     every CPU
+         runq -c 1,3              these CPUs
+         runq -t                  rq->clock and the current task's last arrival
+                                  (sched_info.last_arrival), in ns
+         runq -m                  how long the current task has been running
+                                  ([days HH:MM:SS.ms]: rq->clock - last_arrival)
+         runq --json              CPU RUNQUEUE QUEUE DEPTH PRIO PID TASK COMMAND rows,
+                                  QUEUE being CURRENT, RT or CFS
+         """,
+         arguments=[arg("-t", dest="timestamps", action="store_true", help="timestamps"),
+                    arg("-m", dest="running", action="store_true",
+                        help="how long the current tasks have run"),
+                    arg("-c", dest="cpus", help="cpu(s): 3, 1,8,9, 1-3")],
+         columns=RUNQ_COLUMNS)
+def _runq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from drgn.helpers.linux.sched import cpu_rq
+
+    cpus = cpu_list(ctx, args.cpus)
+    for n, cpu in enumerate(cpus):
+        rq = cpu_rq(ctx.prog, cpu)
+        curr = rq.curr.read_()
+        clock = int(rq.clock)
+        arrival = int(curr.sched_info.last_arrival)
+        if args.timestamps or args.running:
+            if ctx.as_json:
+                yield Row(("CPU", "CLOCK", "LAST_ARRIVAL", "PID", "TASK", "COMMAND"),
+                          (cpu, clock, arrival, int(curr.pid), Address(int(curr.value_())),
+                           Name(kernel_str(curr.comm.string_()))), curr)
+            elif args.timestamps:
+                yield TextLine(f" CPU {cpu}: {clock}")
+                yield TextLine(f"        {arrival:010}  {task_line(curr)}")
+            else:
+                yield TextLine(f" CPU {cpu}: {_ms_text(clock - arrival)}  {task_line(curr)}")
+            continue
+        rows = list(_runq_rows(ctx, cpu))
+        if ctx.as_json:
+            yield Row(RUNQ_COLUMNS, (cpu, Address(int(rq.value_())), "CURRENT", 0,
+                                     int(curr.prio), int(curr.pid),
+                                     Address(int(curr.value_())),
+                                     Name(kernel_str(curr.comm.string_()))), curr)
+            for queue, depth, prio, t in rows:
+                yield Row(RUNQ_COLUMNS, (cpu, Address(int(rq.value_())), queue, depth, prio,
+                                         int(t.pid), Address(int(t.value_())),
+                                         Name(kernel_str(t.comm.string_()))), t)
+            continue
+        if n:
+            yield TextLine("")
+        yield TextLine(f"CPU {cpu} RUNQUEUE: {int(rq.value_()):x}")
+        yield TextLine(f"  CURRENT: {task_line(curr)}")
+        for queue, title, addr in (
+                ("RT", "RT PRIO_ARRAY", int(rq.rt.active.address_of_().value_())),
+                ("CFS", "CFS RB_ROOT", int(rq.cfs.tasks_timeline.address_of_().value_()))):
+            yield TextLine(f"  {title}: {addr:x}")
+            mine = [r for r in rows if r[0] == queue]
+            if not mine:
+                yield TextLine("     [no tasks queued]")
+            for _, depth, prio, t in mine:
+                yield TextLine(f"     {'   ' * depth}[{prio:3}] {task_line(t)}")
+
+
+# ---------------------------------------------------------------------------- timer
+
+def _function(ctx: Context, fn: drgn.Object) -> tuple[Address, str]:
+    addr = int(fn.value_()) if fn else 0
+    return Address(addr), location_text(ctx.prog, addr) if addr else ""
+
+
+def _timer_wheel(ctx: Context, cpus: list[int]) -> Iterator[Any]:
+    from drgn.helpers.linux.percpu import per_cpu
+    from drgn.helpers.linux.timer import timer_base_for_each, timer_base_names
+
+    jiffies = int(ctx.prog["jiffies"])
+    names = timer_base_names(ctx.prog)
+    if not ctx.as_json:
+        yield TextLine("JIFFIES")
+        yield TextLine(str(jiffies))
+    for cpu in cpus:
+        bases = per_cpu(ctx.prog["timer_bases"], cpu)
+        if not ctx.as_json:
+            yield TextLine("")
+        for i in range(len(bases)):
+            base = bases[i].address_of_()
+            name = names[i] if i < len(names) else str(i)
+            timers = sorted(timer_base_for_each(base), key=lambda t: int(t.expires))
+            if not ctx.as_json:
+                yield TextLine(f"TIMER_BASES[{cpu}][{name}]: {int(base.value_()):x}")
+            for t in timers:
+                expires = int(t.expires)
+                fn, where = _function(ctx, t.function)
+                yield Row(TIMER_COLUMNS if ctx.as_json else TIMER_COLUMNS[2:],
+                          ((cpu, name) if ctx.as_json else ())
+                          + (expires, expires - jiffies, Address(int(t.value_())), fn,
+                             where), t)
+
+
+def _clock_now(ctx: Context, clock_base: drgn.Object) -> int:
+    """The time of an hrtimer clock base as crash's ``timer -r`` shows it
+    (CURRENT): the jiffies-based uptime, (jiffies_64 - INITIAL_JIFFIES) *
+    TICK_NSEC, plus the clock's offset (``*clock_base->offset``: offs_real,
+    offs_boot, offs_tai; 0 for the monotonic clock).  Nanoseconds."""
+    prog = ctx.prog
+    # ntp_update_frequency() keeps tick_nsec within 500 ppm of NSEC_PER_SEC / HZ
+    hz = round(10**9 / int(prog["tick_nsec"]))
+    initial = (-300 * hz) & 0xFFFFFFFF  # INITIAL_JIFFIES (include/linux/jiffies.h)
+    ticks = (int(prog["jiffies_64"]) - initial) & (2**64 - 1)
+    offset = 0
+    try:
+        off = clock_base.offset
+        # a ktime_t in the kernels of the test bed; handled as a pointer too,
+        # should a kernel hold it as one
+        if off.type_.kind == drgn.TypeKind.POINTER:
+            offset = int(off[0]) if off else 0
+        else:
+            offset = int(off)
+    except (AttributeError, drgn.FaultError):
+        pass
+    return ticks * (10**9 // hz) + offset
+
+
+def _hrtimers(ctx: Context, cpus: list[int]) -> Iterator[Any]:
+    from drgn.helpers.linux.percpu import per_cpu
+    from drgn.helpers.linux.timer import hrtimer_clock_base_for_each
+
+    for n, cpu in enumerate(cpus):
+        cpu_base = per_cpu(ctx.prog["hrtimer_bases"], cpu)
+        if not ctx.as_json:
+            if n:
+                yield TextLine("")
+            yield TextLine(f"CPU: {cpu}  HRTIMER_CPU_BASE: "
+                           f"{int(cpu_base.address_of_().value_()):x}")
+        for i in range(len(cpu_base.clock_base)):
+            cb = cpu_base.clock_base[i].address_of_()
+            now = _clock_now(ctx, cb)
+            get_time = location_text(ctx.prog, int(cb.get_time.value_())) if hasattr(
+                cb, "get_time") else ""
+            if not ctx.as_json:
+                yield TextLine(f"  CLOCK: {i}  HRTIMER_CLOCK_BASE: {int(cb.value_()):x}  "
+                               f"[{get_time.strip('<>')}]")
+            timers = list(hrtimer_clock_base_for_each(cb))
+            if not timers:
+                if not ctx.as_json:
+                    yield TextLine("  (empty)")
+                    yield TextLine("")
+                continue
+            if not ctx.as_json:
+                yield TextLine("     CURRENT")
+                yield TextLine(f"  {now}")
+            for t in timers:
+                soft = int(t._softexpires)
+                exp = int(t.node.expires)
+                fn, where = _function(ctx, t.function)
+                yield Row(HRTIMER_COLUMNS if ctx.as_json else HRTIMER_COLUMNS[2:],
+                          ((cpu, i) if ctx.as_json else ())
+                          + (soft, exp, exp - now,
+                             Address(int(t.value_())), fn, where), t)
+            if not ctx.as_json:
+                yield TextLine("")
+
+
+@command("timer", "pending timers, per CPU and base, by expiry (crash's timer)",
+         description="""
+         timer                    the timer wheel of each online CPU: JIFFIES, then per
+                                  TIMER_BASES[cpu][base] EXPIRES TTE TIMER_LIST FUNCTION
+                                  NAME, earliest first (TTE = expires - jiffies)
+         timer -r                 the hrtimers of each CPU's clock bases: SOFTEXPIRES
+                                  EXPIRES TTE HRTIMER FUNCTION NAME; CURRENT is crash's:
+                                  the jiffies uptime in ns plus the clock's offset
+         timer -C 1,3             these CPUs
+         timer --json             rows with CPU and BASE (CLOCK for -r)
+         """,
+         arguments=[arg("-r", dest="hrtimers", action="store_true", help="hrtimers"),
+                    arg("-C", dest="cpus", help="cpu(s)")],
+         columns=TIMER_COLUMNS)
+def _timer(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    cpus = cpu_list(ctx, args.cpus)
+    if args.hrtimers:
+        yield from _hrtimers(ctx, cpus)
+    else:
+        yield from _timer_wheel(ctx, cpus)
+
+
+# ---------------------------------------------------------------------------- irq
+
+@command("irq", "interrupt descriptors and their per-CPU counts (crash's irq)",
+         description="""
+         irq                      each in-use IRQ: IRQ IRQ_DESC CHIP ACTIONS
+         irq -s                   the counts per CPU, as /proc/interrupts: IRQ, one
+                                  column per CPU, the chip name and flow
+                                  (IO-APIC-edge), the action names
+         irq -s -c 0              these CPUs only
+         irq 4 9                  these IRQs
+         """,
+         arguments=[arg("irqs", nargs="*", type=int, help="IRQ numbers"),
+                    arg("-s", dest="stats", action="store_true", help="counts per CPU"),
+                    arg("-u", dest="in_use", action="store_true", help="in-use IRQs only"),
+                    arg("-c", dest="cpus", help="cpu(s), with -s")],
+         columns=("IRQ", "IRQ_DESC", "CHIP", "ACTIONS"))
+def _irq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from drgn.helpers.linux.irq import (
+        for_each_irq_desc,
+        irq_desc_action_names,
+        irq_desc_chip_name,
+        irq_desc_kstat_cpu,
+    )
+
+    cpus = cpu_list(ctx, args.cpus)
+    want = set(args.irqs)
+    cols = ("IRQ", *(f"CPU{c}" for c in cpus), "CHIP", "ACTIONS")
+    for irq, desc in for_each_irq_desc(ctx.prog):
+        if want and irq not in want:
+            continue
+        actions = ",".join(kernel_str(a) for a in irq_desc_action_names(desc))
+        if not actions and (args.stats or args.in_use or not want):
+            continue
+        chip = irq_desc_chip_name(desc)
+        chip_text = kernel_str(chip) if chip else ""
+        if args.stats:
+            flow = kernel_str(desc.name.string_()) if desc.name else ""
+            chip_text = f"{chip_text}-{flow}" if flow else chip_text
+            yield Row(cols, (irq, *(irq_desc_kstat_cpu(desc, c) for c in cpus), chip_text,
+                             actions), desc)
+        else:
+            yield Row(("IRQ", "IRQ_DESC", "CHIP", "ACTIONS"),
+                      (irq, Address(int(desc.value_())), chip_text, actions), desc)
+
+
+# ---------------------------------------------------------------------------- sig
+
+def _sigset(s: drgn.Object) -> int:
+    """A ``sigset_t`` as crash's 64-bit value (``sig[0]``, bit N-1 = signal N)."""
+    return int(s.sig[0])
+
+
+def _sig_lines(ctx: Context, t: drgn.Object) -> Iterator[Any]:
+    from drgn.helpers.linux.signal import decode_sigaction_flags, sigpending_for_each
+
+    sighand = t.sighand.read_()
+    signal = t.signal.read_()
+    if not ctx.as_json:
+        yield TextLine(f"PID: {int(t.pid):<8} TASK: {int(t.value_()):x}  CPU: "
+                       f"{_task_cpu(t):<4} COMMAND: \"{kernel_str(t.comm.string_())}\"")
+        yield TextLine(f"SIGNAL_STRUCT: {int(signal.value_()):x}  NR_THREADS: "
+                       f"{int(signal.nr_threads)}")
+    if sighand:
+        for i in range(len(sighand.action)):
+            k = sighand.action[i].address_of_()
+            sa = k.sa
+            handler = int(sa.sa_handler.value_())
+            htext = {0: "SIG_DFL", 1: "SIG_IGN"}.get(handler, f"{handler:x}")
+            flags = int(sa.sa_flags)
+            names = decode_sigaction_flags(sa.address_of_()) if flags else ""
+            yield Row(SIG_COLUMNS, (int(t.pid), i + 1, Address(int(k.value_())), htext,
+                                    Hex(_sigset(sa.sa_mask)),
+                                    f"{flags:x}" + (f" ({names})" if names else "")), k)
+    if ctx.as_json:
+        return
+    pending = bool(int(t.thread_info.flags) & (1 << 2))  # TIF_SIGPENDING (x86)
+    yield TextLine(f"SIGPENDING: {'yes' if pending else 'no'}")
+    yield TextLine(f"   BLOCKED: {_sigset(t.blocked):016x}")
+    for title, p in (("PRIVATE_PENDING", t.pending), ("SHARED_PENDING", signal.shared_pending)):
+        yield TextLine(title)
+        yield TextLine(f"    SIGNAL: {_sigset(p.signal):016x}")
+        queue = list(sigpending_for_each(p.address_of_()))
+        if not queue:
+            yield TextLine("  SIGQUEUE: (empty)")
+        else:
+            yield TextLine("  SIGQUEUE:  SIG  SIGINFO")
+            for q in queue:
+                yield TextLine(f"            {int(q.info.si_signo):3}  "
+                               f"{int(q.info.address_of_().value_()):x}")
+    yield TextLine("")
+
+
+def _task_cpu(t: drgn.Object) -> int:
+    from drgn.helpers.linux.sched import task_cpu
+
+    return int(task_cpu(t))
+
+
+@command("sig", "a task's signal handlers, pending and blocked signals (crash's sig)",
+         description="""
+         sig [PID|TASK ...]       the current context's task, or these: SIGNAL_STRUCT,
+                                  then per signal SIG SIGACTION HANDLER MASK FLAGS,
+                                  then SIGPENDING, BLOCKED and the private and shared
+                                  pending sets and queues (sigset_t as 64-bit hex)
+         sig -g PID               every thread of the task's thread group
+         sig -l                   the signal numbers and names of this kernel
+         sig -s SIGSET            the names of the signals set in a 64-bit sigset value
+         """,
+         arguments=[arg("tasks", nargs="*", help="PID or task address"),
+                    arg("-g", dest="group", action="store_true", help="the thread group"),
+                    arg("-l", dest="list", action="store_true", help="signal names"),
+                    arg("-s", dest="sigset", help="decode a sigset value")],
+         columns=SIG_COLUMNS, takes_input=True)
+def _sig(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from drgn.helpers.linux.signal import signal_names
+
+    names = signal_names(ctx.prog)
+    by_number: dict[int, list[str]] = {}
+    for name, num in names.items():
+        by_number.setdefault(num, []).append(name)
+    if args.list:
+        for num in sorted(by_number):
+            yield Row(("NUMBER", "NAME"), (num, "/".join(by_number[num])))
+        return
+    if args.sigset is not None:
+        try:
+            value = int(args.sigset, 16)
+        except ValueError:
+            raise CommandError(f"sig: -s: not a hex sigset: {args.sigset!r}") from None
+        for num in range(1, 65):
+            if value & (1 << (num - 1)):
+                yield Row(("NUMBER", "NAME"), (num, "/".join(by_number.get(num, [f"{num}"]))))
+        return
+    from drgn.helpers.linux.pid import for_each_task_in_group
+
+    for t in command_tasks(ctx, args.tasks, input, "sig"):
+        task = t.to_drgn().address_of_()
+        group = list(for_each_task_in_group(task)) if args.group else [task]
+        for member in group:
+            try:
+                yield from _sig_lines(ctx, member)
+            except drgn.FaultError as e:
+                ctx.warn(f"sig: task {int(member.value_()):#x}: cannot read {e.address:#x}")
+
+
+# ---------------------------------------------------------------------------- waitq
+
+@command("waitq", "the tasks waiting on a wait queue (crash's waitq)",
+         description="""
+         waitq SYMBOL             a wait_queue_head_t global
+         waitq STRUCT.MEMBER ADDR the wait queue head in a structure at ADDR
+         waitq ADDR               a wait_queue_head_t at ADDR
+         Rows: PID TASK COMMAND of each waiting task (entries that are not tasks are
+         skipped)
+         """,
+         arguments=[arg("what", help="symbol, struct.member, or address"),
+                    arg("address", nargs="?", help="structure address for struct.member")],
+         columns=("PID", "TASK", "COMMAND"))
+def _waitq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from drgn.helpers.linux.wait import waitqueue_for_each_task
+
+    from .lists import parse_address
+
+    prog = ctx.prog
+    head_type = prog.type("struct wait_queue_head")
+    if args.address is not None:
+        struct, _, member = args.what.partition(".")
+        if not member:
+            raise CommandError("waitq: STRUCT.MEMBER ADDR: no member given")
+        base = parse_address(ctx, args.address)
+        try:
+            t = prog.type(struct if " " in struct else f"struct {struct}")
+            obj = drgn.Object(prog, t, address=base).subobject_(member)
+        except (LookupError, ValueError) as e:
+            raise CommandError(f"waitq: {e}") from None
+        head = obj.address_of_()
+    else:
+        try:
+            sym = prog[args.what]
+            head = sym.address_of_()
+        except KeyError:
+            head = drgn.Object(prog, prog.pointer_type(head_type),
+                               value=parse_address(ctx, args.what))
+    head = drgn.cast(prog.pointer_type(head_type), head)
+    try:
+        for task in waitqueue_for_each_task(head):
+            yield Row(("PID", "TASK", "COMMAND"), (int(task.pid), Address(int(task.value_())),
+                                                   Name(kernel_str(task.comm.string_()))),
+                      task)
+    except drgn.FaultError as e:
+        raise CommandError(f"waitq: cannot read {e.address:#x}") from None
