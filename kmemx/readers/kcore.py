@@ -4,10 +4,14 @@
 is a system call that copies from the kernel.  drgn's live reader issues one
 ``pread`` per read; this reader keeps the pages it read in a cache that lives
 for one *epoch*, one command (a one-shot ``kmemx -k CMD``, a REPL ``%``
-line; :meth:`kmemx.Kernel.new_epoch` starts the next one), and reads ahead:
-a miss reads :attr:`KcoreMemory.readahead` pages (64 KiB by default) in one
-``pread``, so a walk over a struct array (``task_struct`` slabs, ``struct
-page``) costs one system call per 16 pages instead of one per field.
+line; :meth:`kmemx.Kernel.new_epoch` starts the next one), and reads ahead
+when the misses are sequential: a miss on the page after the previous miss
+doubles the next read (up to :attr:`KcoreMemory.readahead` pages, 64 KiB by
+default), any other miss reads one page.  A walk over a struct array
+(``task_struct`` slabs, ``struct page``) then costs one system call per 16
+pages, and random reads are not slowed by copies nobody asked for (each page
+costs ``/proc/kcore`` a bounds check and a copy: measured under TCG, a
+64 KiB ``pread`` took about 17 times as long as an 8-byte one).
 
 Consistency: within an epoch each page is read from the kernel once, so two
 reads of the same page always agree (a task's ``pid`` and ``comm`` read
@@ -153,7 +157,8 @@ class KcoreMemory(PhysicalMemory):
     """Physical memory of ``/proc/kcore`` through an epoch page cache with read-ahead.
 
     :param kcore: the parsed file (closed by :meth:`close`).
-    :param readahead: pages one miss reads (within its segment), ``>= 1``.
+    :param readahead: the most pages one miss reads (within its segment), ``>= 1``; sequential
+        misses double the read up to it, others read one page.
     :param max_pages: pages kept before the cache is emptied within an epoch.
     """
 
@@ -165,6 +170,9 @@ class KcoreMemory(PhysicalMemory):
         self.readahead = max(1, readahead)
         self.max_pages = max(self.readahead, max_pages)
         self.pages: dict[int, bytes] = {}
+        #: the pfn after the last page read, and the current read-ahead in pages
+        self._next = -1
+        self._window = 1
         self._flush: list[Callable[[], None]] = []
         self._segs = kcore.segments
         self._starts = [s.paddr for s in self._segs]
@@ -214,7 +222,8 @@ class KcoreMemory(PhysicalMemory):
             self.flushes += 1
             self._empty()
         first = pfn << 12
-        end = min(seg.paddr + seg.size, first + self.readahead * PAGE)
+        self._window = min(self._window * 2, self.readahead) if pfn == self._next else 1
+        end = min(seg.paddr + seg.size, first + self._window * PAGE)
         # read ahead only over pages not cached yet
         n = 1
         while first + n * PAGE < end and (pfn + n) not in self.pages:
@@ -229,6 +238,7 @@ class KcoreMemory(PhysicalMemory):
         for j in range(n):
             pages[pfn + j] = data[j * PAGE:(j + 1) * PAGE]
         self.pages_read += n
+        self._next = pfn + n
         return pages[pfn], 0
 
     def _pread(self, seg: KcoreSegment, paddr: int, npages: int) -> bytes | None:

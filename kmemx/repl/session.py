@@ -229,6 +229,7 @@ class Repl:
             self.out.error("KeyboardInterrupt")
 
     def run_python(self, source: str) -> None:
+        self.k.new_epoch()  # one statement = one pass over a live kernel
         try:
             self.evaluator.run(source)
         except SystemExit:
@@ -355,4 +356,3 @@ class Repl:
             if err:
                 self.out.error(f"kmemx: warning: {err}")
                 history.error = None  # type: ignore[attr-defined]
-

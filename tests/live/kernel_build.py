@@ -338,6 +338,11 @@ def build_custom_kernel(cache: Path | None = None, *, force: bool = False,
     st = os.statvfs(final.parent)
     if st.f_bavail * st.f_frsize < 8 << 30:
         raise BuildError(f"not enough disk space in {final.parent}: about 8 GiB needed")
+    srcname = r.tarball.name.removesuffix(".tar.xz")
+    # one build tree per source tarball, kept: recipes of the same source rebuild
+    # only what their config changes touch (kbuild's per-option dependencies),
+    # e.g. the STRICT_DEVMEM=y 5.10 after the =n one costs minutes, not a full build
+    tree = final.parent / f".build-{srcname}"
     work = final.parent / f".{r.name}.tmp-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
@@ -345,11 +350,23 @@ def build_custom_kernel(cache: Path | None = None, *, force: bool = False,
     log.write_text("")
     timings: dict[str, float] = {}
     start = time.monotonic()
-    srcname = r.tarball.name.removesuffix(".tar.xz")
+    lock = open(final.parent / ".build.lock", "w")
     try:
-        with _step(f"extract {srcname}", timings):
-            _run(["tar", "-xJf", str(r.tarball), "-C", str(work)], work, log, "extracting")
-            src = work / srcname
+        import fcntl
+
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            _log("waiting for another kernel build (never two at once)")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        src = tree / srcname
+        stamp = tree / ".extracted"
+        if not stamp.exists() or stamp.read_text() != _recipe_of_source(r):
+            with _step(f"extract {srcname}", timings):
+                shutil.rmtree(tree, ignore_errors=True)
+                tree.mkdir()
+                _run(["tar", "-xJf", str(r.tarball), "-C", str(tree)], tree, log, "extracting")
+                stamp.write_text(_recipe_of_source(r))
         with _step("configure (defconfig + changes)", timings):
             _run(["make", "defconfig"], src, log, "make defconfig")
             cmd = ["scripts/config"]
@@ -388,6 +405,13 @@ def build_custom_kernel(cache: Path | None = None, *, force: bool = False,
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    finally:
+        lock.close()
+
+
+def _recipe_of_source(r: Recipe) -> str:
+    """What identifies an extracted tree: the tarball's name and size."""
+    return f"{r.tarball.name}:{r.tarball.stat().st_size if r.tarball.exists() else 0}"
 
 
 def main(argv: list[str] | None = None) -> int:

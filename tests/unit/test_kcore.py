@@ -124,14 +124,18 @@ def test_pages_readahead_and_epochs(kcore: Path) -> None:
     try:
         buf, off = mem.locate(0x10000 + 123) or (b"", 0)
         assert struct.unpack_from("<Q", buf, off + 8)[0] == 0x10000
-        assert (mem.preads, mem.pages_read) == (1, 16)
-        for pa in range(0x10000, 0x20000, 4096):  # the read-ahead pages: no more preads
+        assert (mem.preads, mem.pages_read) == (1, 1)  # a lone miss: one page
+        # sequential misses double the read: 2, 4, 8, 16, then 16 at most
+        for pa in range(0x11000, 0x40000, 4096):
             b, o = mem.locate(pa) or (b"", 0)
             assert struct.unpack_from("<Q", b, o + 8)[0] == pa
-        assert mem.preads == 1
-        # read-ahead stops at the end of its segment
+        assert (mem.preads, mem.pages_read) == (7, 63)  # 1 + 2 + 4 + 8 + 16 + 16 + 16
+        # a random miss starts over with one page; read-ahead stops at the segment's end
+        mem.locate(0x100000)
+        assert mem.pages_read == 64
+        mem.locate((2 << 20) - 2 * 4096)
         mem.locate((2 << 20) - 4096)
-        assert mem.pages_read == 17
+        assert mem.pages_read == 66 and mem.locate(2 << 20) is not None
         # the kernel changes the page: the epoch still sees what it read
         with open(kcore, "r+b") as f:
             f.seek(_seg_offset(kcore, 0x10000) + 8)
@@ -154,7 +158,7 @@ def test_pages_readahead_and_epochs(kcore: Path) -> None:
 def test_cache_bound_flushes(kcore: Path) -> None:
     mem = KcoreMemory(parse_kcore(str(kcore)), readahead=4, max_pages=8)
     try:
-        for pa in range(0, 64 * 4096, 4096):
+        for pa in range(0, 64 * 4096 * 2, 4096 * 2):
             assert mem.locate(pa) is not None
             assert len(mem.pages) <= 8
         assert mem.flushes >= 7
