@@ -329,16 +329,26 @@ class _AccelFailed(GuestError):
     pass
 
 
-def _boot(cmd: list[str], work: Path, timeout: float, names: list[str]) -> tuple[str, str]:
+#: accelerators whose guest stayed silent (a hanging KVM): not tried again
+_SILENT: set[str] = set()
+
+
+#: seconds a KVM guest may stay silent on its console before KVM is given up (a
+#: working KVM guest prints within a second; on some hosts KVM hangs instead)
+KVM_SILENT_LIMIT = 10.0
+
+
+def _boot(cmd: list[str], work: Path, timeout: float, names: list[str],
+          silent_limit: float | None = None) -> tuple[str, str]:
     console, serial = work / "console.log", work / "serial.log"
     for p in (console, serial):
         p.unlink(missing_ok=True)
     with qemu_slot():
-        return _boot_locked(cmd, console, serial, timeout, names)
+        return _boot_locked(cmd, console, serial, timeout, names, silent_limit)
 
 
 def _boot_locked(cmd: list[str], console: Path, serial: Path, timeout: float,
-                 names: list[str]) -> tuple[str, str]:
+                 names: list[str], silent_limit: float | None = None) -> tuple[str, str]:
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
@@ -346,6 +356,9 @@ def _boot_locked(cmd: list[str], console: Path, serial: Path, timeout: float,
     try:
         while proc.poll() is None:
             time.sleep(0.5)
+            if silent_limit and time.monotonic() - start > silent_limit and not (
+                    console.exists() and console.stat().st_size):
+                raise _AccelFailed(f"the guest printed nothing within {silent_limit:.0f}s")
             stext = serial.read_text(errors="replace") if serial.exists() else ""
             _, records = _parse_serial(stext)
             for r in records[seen:]:
@@ -410,14 +423,20 @@ def run_guest(kernel: GuestKernel, commands: list[Command], *, cmdline: str = ""
         _log(f"{label or kernel.name}: initramfs in {time.monotonic() - t0:.1f}s; booting "
              f"({mem_mb} MiB, {smp} CPUs, cmdline '{cmdline}')")
         last: GuestError | None = None
-        for _name, accel in accelerators():
+        for name, accel in accelerators():
+            if name in _SILENT:
+                continue
             start = time.monotonic()
             try:
                 console, serial = _boot(_qemu_cmd(qemu, accel, kernel, work / "initramfs.cpio",
                                                   append, work, mem_mb, smp),
-                                        work, timeout, names)
+                                        work, timeout, names,
+                                        KVM_SILENT_LIMIT if name == "kvm" else None)
             except _AccelFailed as e:
                 last = e
+                if "printed nothing" in str(e):
+                    _SILENT.add(name)
+                    _log(f"{name}: {e}; not tried again in this process")
                 continue
             except GuestError:
                 for f in ("console.log", "serial.log"):
