@@ -29,6 +29,7 @@ examples:
   kmemx triage /var/crash/*/vmcore --debug-dir /usr/lib/debug
   kmemx triage dumps/* -s vmlinux-6.1 -s vmlinux-6.12 --jobs 4 --jsonl triage.jsonl
   kmemx triage vmcore -s vmlinux --json
+  kmemx triage /var/crash/*/vmcore --debug-dir /usr/lib/debug --html report/
   kmemx triage /shared/dumps/* --debug-dir /shared/debug --scheduler tcp://head:8786
 
 exit status: 0 every dump triaged; 3 some could not be (their rows say why,
@@ -56,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "dumps already in FILE (same path, size, mtime) are skipped")
     p.add_argument("--jobs", "-j", metavar="N", type=int, default=1,
                    help="dumps triaged in parallel, one process each (default 1)")
+    p.add_argument("--html", metavar="DIR",
+                   help="also write static pages into DIR: index.html for the fleet "
+                        "(clusters, panics by uptime) and one page per dump; they work "
+                        "offline (plotly.min.js is written next to them)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="triage on a Dask distributed cluster: the address of its scheduler "
                         "(tcp://host:8786, as 'dask scheduler' prints it); the workers must "
@@ -136,6 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bar.close()
     groups = clusters(records)
+    if args.html:
+        try:
+            from .html import write_html
+
+            write_html(records, groups, args.html)
+        except ImportError:
+            print("kmemx: error: --html needs plotly: pip install 'kmemx[triage]'",
+                  file=sys.stderr)
+            return 1
+        except OSError as e:
+            print(f"kmemx: error: {args.html}: {e.strerror or e}", file=sys.stderr)
+            return 1
     if args.json:
         print(json.dumps({"records": [r.to_dict() for r in records],
                           "clusters": [c.to_dict() for c in groups]}, indent=1,

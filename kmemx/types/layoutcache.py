@@ -111,6 +111,11 @@ def load(build_id: str) -> dict[str, Any] | None:
     path = cache_path(build_id)
     try:
         with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            known = _BODIES.get(path)
+            if known is not None and known[0] == key:
+                return known[1]  # the same file, already checked and read
             data = f.read()
     except FileNotFoundError:
         return None
@@ -132,7 +137,14 @@ def load(build_id: str) -> dict[str, Any] | None:
         raise LayoutCacheError(f"{path}: unreadable body: {e}") from None
     if not isinstance(out, dict) or out.get("build_id") != build_id.lower():
         raise LayoutCacheError(f"{path}: written for another build")
+    _BODIES[path] = (key, out)
     return out
+
+
+#: bodies read in this process by path, with the (inode, size, mtime) they were
+#: read at: triage reads one build's file once for all its dumps (never written
+#: in place: a new file is a new inode)
+_BODIES: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
 
 def _write(build_id: str, body: dict[str, Any]) -> str:
