@@ -6,6 +6,7 @@ Names and main flags follow crash.
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import string
 from collections.abc import Iterable, Iterator
@@ -39,7 +40,7 @@ from kmemx.helpers import (
 )
 from kmemx.symbols import symbol_names
 
-__all__ = ["parse_address", "split_struct_spec"]
+__all__ = ["parse_address", "per_cpu_addresses", "split_struct_spec", "struct_targets"]
 
 
 def parse_address(ctx: Context, s: str) -> int:
@@ -197,18 +198,27 @@ def _guarded(ctx: Context, it: Iterator[int]) -> Iterator[int]:
 @command("list", "walk a linked list",
          description="""
          list -H HEAD -s task_struct.pid,comm -o task_struct.tasks
-             entries of the list_head at HEAD (an address or a symbol)
+             entries of the list_head at HEAD (an address or a symbol); the head
+             itself is not an entry
+         list task_struct.tasks -H HEAD    the same: crash's OFFSET before START
+         list -h ENTRY -o task_struct.tasks
+                                      ENTRY is a structure whose list_head is at
+                                      OFFSET: it and the entries after it
          list -H HEAD                 the list_head nodes themselves
          list --hlist HEAD -o ...     an hlist_head
          list START -o OFFSET         crash's default: START is a struct whose member
                                       at OFFSET points at the next struct; until NULL
                                       or back at START
          -o takes an offset or struct.member; -s struct[.member,...] prints
-         members (or the whole struct).  --json gives objects with 'address'.
+         members (or the whole struct); -r walks the prev pointers.
+         --json gives objects with 'address'.
          """,
-         arguments=[arg("start", help="address or symbol"),
+         arguments=[arg("where", nargs="+", metavar="[OFFSET] START",
+                        help="address or symbol, after an optional OFFSET (struct.member)"),
                     arg("-H", dest="head", action="store_true",
                         help="START is a list_head not embedded in an entry"),
+                    arg("-h", dest="embedded", action="store_true",
+                        help="START is an entry with an embedded list_head at OFFSET"),
                     arg("--hlist", action="store_true", help="START is an hlist_head"),
                     arg("-o", dest="offset", help="OFFSET or struct.member of the link"),
                     arg("-s", dest="struct", help="struct[.member,...] to display"),
@@ -217,18 +227,26 @@ def _guarded(ctx: Context, it: Iterator[int]) -> Iterator[int]:
          columns=("ADDRESS",))
 def _list(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     k = ctx.k
-    start = parse_address(ctx, args.start)
-    off = _offset(ctx, args.offset) if args.offset else 0
+    if len(args.where) > 2 or (len(args.where) == 2 and args.offset):
+        raise CommandError("list: give [OFFSET] START (or -o OFFSET START)")
+    offset = args.offset or (args.where[0] if len(args.where) == 2 else None)
+    start = parse_address(ctx, args.where[-1])
+    off = _offset(ctx, offset) if offset else 0
+    if args.head and args.embedded:
+        raise CommandError("list: -H and -h exclude each other")
     if args.hlist:
         nodes: Iterator[int] = (v.address + off for v in hlist_for_each_entry(
             "struct hlist_node", start, "next", k=k, limit=args.limit))
-    elif args.head:
+    elif args.head or args.embedded:
+        head = start + off if args.embedded else start
         if args.reverse:
             from kmemx.helpers.list import _walk
 
-            nodes = _walk(k, start, None, 8, False, args.limit)
+            nodes = _walk(k, head, None, 8, False, args.limit)
         else:
-            nodes = list_for_each(start, k, args.limit)
+            nodes = list_for_each(head, k, args.limit)
+        if args.embedded:  # the entry at START is the first one (crash's -h)
+            nodes = itertools.chain([head], nodes)
     else:
         # crash's default: START is an entry; its link is at START + off.
         yield from _emit(ctx, _guarded(ctx, _chain(k, start, off, args.limit)), args.struct)
@@ -287,18 +305,71 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
 
 
+def per_cpu_addresses(ctx: Context, word: str) -> list[tuple[int, int]]:
+    """``(cpu, address)`` for crash's ``SYMBOL:CPUSPEC`` (``runqueues:1``,
+    ``runqueues:a``, ``runqueues:0,1``): ``per_cpu_ptr(&SYMBOL, cpu)`` of each
+    CPU of the spec (include/linux/percpu-defs.h).  CommandError for an
+    unknown symbol or a bad spec."""
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+
+    from kmemx.commands import parse_cpuspec
+
+    name, _, spec = word.partition(":")
+    try:
+        var = ctx.prog[name]
+    except KeyError:
+        raise CommandError(f"unknown symbol {name!r}"
+                           + did_you_mean(name, symbol_names(ctx.prog))) from None
+    ptr = var.address_of_()
+    return [(cpu, int(per_cpu_ptr(ptr, cpu).value_())) for cpu in parse_cpuspec(ctx.prog, spec)]
+
+
+_COUNT = re.compile(r"[1-9][0-9]*")
+
+
+def struct_targets(ctx: Context, words: list[str], size: int
+                   ) -> list[tuple[str, int | None, int]]:
+    """crash's ``struct`` arguments as ``(word, cpu, address)``: an address
+    (hex, a symbol, ``symbol+off``, a global's member path) optionally
+    followed by a decimal COUNT of consecutive structs of ``size`` bytes
+    (``struct page ADDR 4``), or ``SYMBOL:CPUSPEC`` (one per CPU, ``cpu``
+    set).  A bad word is reported and skipped (:func:`resolve_each`)."""
+    groups: list[tuple[str, int]] = []
+    for w in words:
+        if groups and _COUNT.fullmatch(w) and groups[-1][1] == 0 and ":" not in groups[-1][0]:
+            groups[-1] = (groups[-1][0], int(w))
+        else:
+            groups.append((w, 0))
+    counts = dict(groups)
+
+    def resolve(word: str) -> list[tuple[str, int | None, int]]:
+        if ":" in word:
+            return [(word, cpu, a) for cpu, a in per_cpu_addresses(ctx, word)]
+        a = parse_address(ctx, word)
+        return [(word, None, a + i * size) for i in range(max(counts.get(word, 0), 1))]
+
+    return [x for xs in resolve_each(ctx, [w for w, _ in groups], resolve) for x in xs]
+
+
 @command("struct", "display a structure at an address",
          description="""
          struct task_struct ADDR            the whole structure
          struct task_struct.pid,comm ADDR   some members (crash syntax)
          struct task_struct ADDR -m pid,se.vruntime
+         struct page ADDR 4                 COUNT consecutive structures (decimal)
+         struct rq.cpu,nr_running runqueues:a   a per-CPU symbol on every CPU
+                                            (:1, :0,1, :0-1 some CPUs), as crash
          struct task_struct ADDR1 ADDR2 ... several; a bad address is reported, the rest shown
          struct task_struct                 its definition with offsets (-o)
          ps | filter pid<3 | struct task_struct.pid,comm
          ADDR: hex (0x optional), a symbol, symbol+offset, or a global's member path.
+         With a cpuspec, each structure is shown after a [CPU]: ADDR line (a CPU
+         CPUSPEC column in tables), as crash shows them.
          """,
          arguments=[arg("type", help="struct name, optionally .member,..."),
-                    arg("addresses", nargs="*", help="addresses or symbols"),
+                    arg("addresses", nargs="*",
+                        help="addresses or symbols, each optionally followed by a COUNT; "
+                             "SYMBOL:CPUSPEC"),
                     arg("-m", dest="members", help="comma-separated members"),
                     arg("-o", dest="offsets", action="store_true",
                         help="show member offsets")],
@@ -310,6 +381,7 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
     t = _resolve_type(ctx, name)
     name = t.type_name()
     dump = not members and not ctx.as_json
+    size = t.size or 0
 
     def text(a: int) -> str:
         try:
@@ -318,37 +390,50 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
             raise CommandError(f"struct: {name} at {a:#x}: cannot read {e.address:#x}") from None
 
     if args.addresses:
-        # each struct is read with its argument: an unreadable one is a bad argument
-        size = t.size or 0
-
-        def resolve(s: str) -> tuple[int, str | None]:
-            a = parse_address(ctx, s)
-            if dump:
-                return a, text(a)
-            try:
-                ctx.k.read(a, size)
-            except drgn.FaultError as e:
-                raise CommandError(f"struct: {name} at {a:#x}: cannot read "
-                                   f"{e.address:#x}") from None
-            return a, None
-        done = list(resolve_each(ctx, args.addresses, resolve))
+        targets = struct_targets(ctx, args.addresses, size)
     else:
-        done = [(v.address, None) for v in piped_structs(ctx, input, name, "struct")]
-        if not done:
+        targets = [("", None, v.address) for v in piped_structs(ctx, input, name, "struct")]
+        if not targets:
             yield from _ptype_lines(ctx, t, args.offsets)
             return
+    per_cpu = any(cpu is not None for _, cpu, _ in targets)
+    # each struct is read with its argument: an unreadable one is a bad argument
+    good: list[tuple[int | None, int, str | None]] = []
+    bad: list[str] = []
+    for _word, cpu, a in targets:
+        try:
+            if dump:
+                good.append((cpu, a, text(a)))
+            else:
+                ctx.k.read(a, size)
+                good.append((cpu, a, None))
+        except CommandError as e:
+            bad.append(str(e))
+        except drgn.FaultError as e:
+            bad.append(f"struct: {name} at {a:#x}: cannot read {e.address:#x}")
+    if bad and not good:
+        raise CommandError("; ".join(dict.fromkeys(bad)))
+    for message in bad:
+        ctx.warn(message)
     if members:
         spec = name.replace("struct ", "", 1) + "." + ",".join(members)
-        yield from _emit(ctx, [a for a, _ in done], spec)
+        for row in _emit(ctx, [a for _, a, _ in good], spec):
+            if per_cpu and isinstance(row, Row):
+                cpu = next(c for c, a, _ in good if a == int(row.cells[0]))
+                row = Row(("CPUSPEC", *row.columns), (cpu, *row.cells), row.obj)
+            yield row
         return
-    for a, txt in done:
+    for cpu, a, txt in good:
         if not dump:
-            yield Row(("ADDRESS", "TYPE"), (Address(a), name), ctx.k.view(t, a))
+            cols: tuple[str, ...] = ("ADDRESS", "TYPE")
+            cells: tuple[Any, ...] = (Address(a), name)
+            if per_cpu:
+                cols, cells = ("CPUSPEC", *cols), (cpu, *cells)
+            yield Row(cols, cells, ctx.k.view(t, a))
             continue
-        try:
-            yield TextLine(txt if txt is not None else text(a))
-        except CommandError as e:
-            ctx.warn(str(e))
+        if cpu is not None:
+            yield TextLine(f"[{cpu}]: {a:x}")
+        yield TextLine(txt if txt is not None else text(a))
 
 
 def _ptype_lines(ctx: Context, t: drgn.Type, offsets: bool) -> Iterator[Any]:

@@ -16,7 +16,14 @@ import os
 from collections.abc import Callable, Iterator
 
 from ..kernel import Kernel
-from .arguments import did_you_mean, parse_hex, parse_task_spec, piped_structs, resolve_each
+from .arguments import (
+    did_you_mean,
+    parse_cpuspec,
+    parse_hex,
+    parse_task_spec,
+    piped_structs,
+    resolve_each,
+)
 from .cells import Address, CrashSize, Hex, Name, Percent, Size, kernel_bytes, kernel_str
 from .context import Context
 from .discovery import LoadedPlugin, load_plugins, loaded_plugins
@@ -62,6 +69,7 @@ __all__ = [
     "load_plugins",
     "loaded_plugins",
     "objects",
+    "parse_cpuspec",
     "parse_hex",
     "parse_pipeline",
     "parse_task_spec",

@@ -26,7 +26,8 @@ from .context import Context
 from .errors import CommandError
 from .pipeline import objects
 
-__all__ = ["did_you_mean", "parse_hex", "parse_task_spec", "piped_structs", "resolve_each"]
+__all__ = ["did_you_mean", "parse_cpuspec", "parse_hex", "parse_task_spec", "piped_structs",
+           "resolve_each"]
 
 T = TypeVar("T")
 
@@ -113,3 +114,30 @@ def piped_structs(ctx: Context, input: Iterable[Any], type_name: str,
                      f"not a {type_name}")
             continue
         yield v
+
+
+def parse_cpuspec(prog: drgn.Program, spec: str) -> list[int]:
+    """The CPUs of a crash cpuspec (the part after ``:`` in ``runqueues:1``):
+    ``a`` or ``all`` (every possible CPU), or a comma-separated list of CPUs
+    and ranges (``1,3``, ``0-2``).  Raises :class:`CommandError` for a CPU
+    that is not possible or a malformed spec."""
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+
+    possible = list(for_each_possible_cpu(prog))
+    spec = spec.strip()
+    if spec in ("a", "all"):
+        return possible
+    cpus: list[int] = []
+    for part in spec.split(","):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part.strip())
+        if m is None:
+            raise CommandError(f"invalid cpuspec {spec!r}: use a, all, N, N-M or N,M")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) else lo
+        for cpu in range(lo, hi + 1):
+            if cpu not in possible:
+                raise CommandError(f"invalid cpu {cpu} in cpuspec {spec!r} "
+                                   f"(possible CPUs: {possible[0]}-{possible[-1]})")
+            if cpu not in cpus:
+                cpus.append(cpu)
+    return cpus

@@ -84,10 +84,14 @@ class Command:
     @property
     def parser(self) -> _Parser:
         if self._parser is None:
+            # a command that takes crash's -h (list -h) keeps --help only
+            own_h = any("-h" in a.flags for a in self.arguments)
             p = _Parser(prog=self.name, description=self.summary,
                         epilog=textwrap.dedent(self.description).strip() or None,
-                        formatter_class=argparse.RawDescriptionHelpFormatter, add_help=True,
-                        allow_abbrev=False)
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        add_help=not own_h, allow_abbrev=False)
+            if own_h:
+                p.add_argument("--help", action="help", help="show this help message and exit")
             p.register("type", "addr", _int_auto)
             for a in self.arguments:
                 p.add_argument(*a.flags, **a.kwargs)
@@ -97,7 +101,14 @@ class Command:
     def parse(self, argv: Sequence[str]) -> argparse.Namespace | None:
         """Parsed arguments, or None after printing help (``-h``)."""
         try:
-            return self.parser.parse_args(list(argv))
+            # crash puts options anywhere (list task_struct.tasks -H ADDR):
+            # positionals may come before, between and after options
+            return self.parser.parse_intermixed_args(list(argv))
+        except TypeError:  # argparse cannot intermix this parser (REMAINDER...)
+            try:
+                return self.parser.parse_args(list(argv))
+            except _HelpShown:
+                return None
         except _HelpShown:
             return None
 

@@ -133,3 +133,92 @@ def test_cli_redirect_and_pipe(fixture: Fixture, tmp_path: Path) -> None:
     assert p.returncode == 0 and int(p.stdout) >= 1, p.stderr
     p = subprocess.run([*base, "ps > /no/such/dir/x"], capture_output=True, text=True)
     assert p.returncode == 1 and re.fullmatch(r"kmemx: error: cannot write .*\n", p.stderr)
+
+
+# -- counts, cpuspecs, list forms -----------------------------------------------------------
+
+def _addresses(k: Any) -> dict[str, int]:
+    from drgn.helpers.linux.mm import pfn_to_page
+
+    prog = k.prog
+    return {"tasks": int(prog["init_task"].tasks.address_),
+            "modules": int(prog["modules"].address_),
+            "page": int(pfn_to_page(prog, 0x1000).value_())}
+
+
+def _json(k: Any, line: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads("\n".join(run(k, line + " --json")))
+    return rows
+
+
+def _crash_member_blocks(text: str) -> list[dict[str, str]]:
+    """crash's ``struct T.m ADDR COUNT`` / ``SYM:CPUSPEC`` output: one block of
+    ``  m = V,`` lines per structure (a blank line or a ``[CPU]: ADDR`` line
+    between them)."""
+    blocks: list[dict[str, str]] = []
+    cur: dict[str, str] = {}
+    for line in text.splitlines() + [""]:
+        m = re.match(r"^  (\w+) = (.*?),?$", line)
+        if m:
+            cur[m.group(1)] = m.group(2)
+        elif cur:
+            blocks.append(cur)
+            cur = {}
+    return blocks
+
+
+@pytest.mark.parametrize("variant", ["elf", "panic"])
+def test_struct_count_and_cpuspec_equal_crash(fixture: Fixture, variant: str) -> None:
+    k = kernel(fixture, variant)
+    a = _addresses(k)
+    count = f"struct page.flags,_refcount {a['page']:x} 3"
+    lines = [count, "struct rq.cpu,nr_running runqueues:a", "struct rq.cpu runqueues:1",
+             "struct rq.cpu runqueues:0,1"]
+    theirs = crash(fixture, variant, lines)
+    ours = _json(k, count)
+    assert [r["address"] for r in ours] == [hex(a["page"] + i * 64) for i in range(3)]
+    blocks = _crash_member_blocks(theirs[count])
+    assert [str(r["flags"]) for r in ours] == [b["flags"] for b in blocks]
+    for line in lines[1:]:
+        ours = _json(k, line)
+        cpus = [int(c) for c in re.findall(r"^\[(\d+)\]: ", theirs[line], re.M)]
+        addrs = [int(x, 16) for x in re.findall(r"^\[\d+\]: ([0-9a-f]+)", theirs[line], re.M)]
+        assert [r["cpuspec"] for r in ours] == cpus, line
+        assert [int(r["address"], 16) for r in ours] == addrs, line
+        blocks = _crash_member_blocks(theirs[line])
+        for r, b in zip(ours, blocks, strict=True):
+            assert str(r["cpu"]) == b["cpu"]
+            if "nr_running" in r:
+                assert str(r["nr_running"]) == b["nr_running"]
+    # the text form: crash's [CPU]: ADDR line before each structure
+    text = run(k, "struct rq runqueues:1")
+    assert text[0] == f"[1]: {addrs[-1]:x}" and text[1].startswith("(struct rq){")
+
+
+@pytest.mark.parametrize("variant", ["elf", "panic"])
+def test_list_forms_equal_crash(fixture: Fixture, variant: str) -> None:
+    """crash's OFFSET-before-START form, -h (START is an entry), -H, -r, -s."""
+    k = kernel(fixture, variant)
+    a = _addresses(k)
+    t = a["tasks"]
+    lines = {f"list -h {t:x}": f"list -h {t:x}",
+             f"list task_struct.tasks -H {t:x}": f"list task_struct.tasks -H {t:x}",
+             f"list -r -o task_struct.tasks -H {t:x}": f"list -r -o task_struct.tasks -H {t:x}",
+             f"list -o task_struct.tasks -s task_struct.pid -h init_task":
+                 f"list -o task_struct.tasks -s task_struct.pid -h {t - _tasks_off(k):x}",
+             f"list -H {a['modules']:x} -o module.list -s module.name":
+                 f"list -H {a['modules']:x} -o module.list -s module.name"}
+    theirs = crash(fixture, variant, list(lines.values()))
+    for ours_line, crash_line in lines.items():
+        ours = _json(k, ours_line)
+        addrs = [int(x, 16) for x in re.findall(r"^([0-9a-f]{16})$", theirs[crash_line], re.M)]
+        assert [int(r["address"], 16) for r in ours] == addrs, ours_line
+        if "-s" in ours_line:
+            blocks = _crash_member_blocks(theirs[crash_line])
+            member = ours_line.split("-s ")[1].split()[0].split(".")[1]
+            assert [str(r[member]) for r in ours] == [
+                b[member].split("\\000")[0].strip('"') for b in blocks][:len(ours)], ours_line
+
+
+def _tasks_off(k: Any) -> int:
+    return int(k.offsetof("struct task_struct", "tasks"))
