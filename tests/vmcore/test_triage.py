@@ -203,3 +203,53 @@ def test_cli_scheduler_unreachable(fixture: Fixture, paths: dict[str, str],
                  "--scheduler", "tcp://127.0.0.1:9"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("kmemx: error: cannot reach the Dask scheduler")
+
+
+def _console_panic(fixture: Fixture) -> tuple[dict[str, Any], list[str]]:
+    """What the panicking kernel printed on its console (console-panic.log):
+    its 'CPU: N [UID: U] PID: P Comm: C (Not tainted|Tainted: X)' line, the
+    panic line and its timestamp, and the reliable frames of its Call Trace
+    (the kernel's own ORC unwinder; '? ' frames are guesses and skipped)."""
+    import re
+
+    log = (Path(fixture.vmlinux).parent / "console-panic.log").read_text(errors="replace")
+    start = log.index("Kernel panic - not syncing")
+    text = log[log.rindex("\n", 0, start) + 1:]
+    head = re.search(r"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (\S+) (Not tainted|Tainted: [^ ]+)",
+                     text)
+    when = re.match(r"\[\s*(\d+)\.\d+\] (Kernel panic - not syncing: .*)", text)
+    assert head and when
+    trace = text.split("Call Trace:", 1)[1].split("</TASK>", 1)[0]
+    frames = [m.group(1) for m in re.finditer(r"\]  ([\w.]+)\+0x", trace)]
+    info = {"cpu": int(head.group(1)), "pid": int(head.group(2)), "comm": head.group(3),
+            "tainted": head.group(4) != "Not tainted", "uptime": int(when.group(1)),
+            "panic": when.group(2).strip()}
+    return info, frames
+
+
+def test_panic_record_is_the_console(fixture: Fixture, records: dict[str, Record]) -> None:
+    """The panic dump's record against the kernel's own report of the panic
+    (console-panic.log) and /proc (manifest-panic.json): message, task, CPU,
+    taint, uptime, memory total, and the stack: the frames after panic() are
+    the console's reliable Call Trace frames, so the signature is too."""
+    from kmemx.triage.record import frame_name as strip  # the one suffix rule
+
+    r = records["panic"]
+    info, console = _console_panic(fixture)
+    assert r.panic == info["panic"]
+    assert (r.pid, r.comm, r.cpu) == (info["pid"], info["comm"], info["cpu"])
+    assert (r.taint != 0) == info["tainted"]
+    # the console's seconds are printk's clock, the record's jiffies since boot
+    assert abs((r.uptime or 0) - info["uptime"]) <= 1
+    man = fixture.panic_manifest
+    assert r.release == man["uname"]["release"]
+    assert r.memory["total"] * 4 == man["meminfo"]["MemTotal"]  # kB, 4 KiB pages
+
+    def after_panic(frames: list[str]) -> list[str]:
+        names = [strip(f) for f in frames]
+        rest = names[names.index("panic") + 1:]
+        # entry_SYSCALL_64_after_hwframe is a label inside entry_SYSCALL_64
+        return ["entry_SYSCALL_64" if n.startswith("entry_SYSCALL_64") else n for n in rest]
+
+    assert after_panic(r.stack) == after_panic(console)
+    assert r.signature == " < ".join(after_panic(console)[:5])
