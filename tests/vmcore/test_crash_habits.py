@@ -25,7 +25,7 @@ from tests.oracles import crash as C
 pytestmark = pytest.mark.vmcore
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _open(core: str, vmlinux: str) -> Any:
     return kmemx.open(core, vmlinux)
 
@@ -61,7 +61,7 @@ def test_set_equals_crash(fixture: Fixture, variant: str) -> None:
     N)`` and THREAD_INFO, CPU, STATE with crash's bit names and (ACTIVE),
     (PANIC) or (SYSRQ)), in one session where each set changes the context."""
     k = kernel(fixture, variant)
-    theirs = crash(fixture, variant, SET_LINES + ["set -p"])
+    theirs = crash(fixture, variant, [*SET_LINES, "set -p"])
     try:
         for line in SET_LINES:
             ours = [x.rstrip() for x in run(k, line)]
@@ -157,7 +157,7 @@ def _crash_member_blocks(text: str) -> list[dict[str, str]]:
     between them)."""
     blocks: list[dict[str, str]] = []
     cur: dict[str, str] = {}
-    for line in text.splitlines() + [""]:
+    for line in [*text.splitlines(), ""]:
         m = re.match(r"^  (\w+) = (.*?),?$", line)
         if m:
             cur[m.group(1)] = m.group(2)
@@ -204,7 +204,7 @@ def test_list_forms_equal_crash(fixture: Fixture, variant: str) -> None:
     lines = {f"list -h {t:x}": f"list -h {t:x}",
              f"list task_struct.tasks -H {t:x}": f"list task_struct.tasks -H {t:x}",
              f"list -r -o task_struct.tasks -H {t:x}": f"list -r -o task_struct.tasks -H {t:x}",
-             f"list -o task_struct.tasks -s task_struct.pid -h init_task":
+             "list -o task_struct.tasks -s task_struct.pid -h init_task":
                  f"list -o task_struct.tasks -s task_struct.pid -h {t - _tasks_off(k):x}",
              f"list -H {a['modules']:x} -o module.list -s module.name":
                  f"list -H {a['modules']:x} -o module.list -s module.name"}
