@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .collect import triage_dump
 from .record import (
+    CONSEQUENTIAL_PANIC,
     PLUMBING_FRAMES,
     SIGNATURE_DEPTH,
     Cluster,
@@ -20,12 +21,15 @@ from .record import (
     Record,
     SlabUsage,
     clusters,
+    frame_name,
+    message_of,
     signature,
 )
 from .run import load_jsonl, triage
 from .vmlinux import VmlinuxIndex
 
 __all__ = [
+    "CONSEQUENTIAL_PANIC",
     "PLUMBING_FRAMES",
     "SIGNATURE_DEPTH",
     "Cluster",
@@ -34,7 +38,9 @@ __all__ = [
     "SlabUsage",
     "VmlinuxIndex",
     "clusters",
+    "frame_name",
     "load_jsonl",
+    "message_of",
     "signature",
     "triage",
     "triage_dump",

@@ -18,7 +18,7 @@ from ..commands import CommandError, execute
 from ..errors import KmemxError, KmemxWarning
 from ..kernel import Kernel
 from ..types.layoutcache import attach_unwinder, ensure_debug_info
-from .record import HungTask, Record, SlabUsage, frame_name, signature
+from .record import HungTask, Record, SlabUsage, frame_name, message_of, signature
 from .vmlinux import VmlinuxIndex
 
 __all__ = ["HUNG_LIMIT", "LOCKUP", "OOM", "OOPS", "TOP_SLABS", "triage_dump", "triage_path"]
@@ -171,7 +171,7 @@ def collect(k: Kernel, rec: Record) -> Record:
     except (LookupError, drgn.FaultError) as e:
         rec.warnings.append(f"taint: {_one_line(e)}")
     _log(k, rec)
-    rec.message = rec.panic or (rec.oops[0] if rec.oops else None)
+    rec.message = message_of(rec.panic, rec.oops, rec.lockups, rec.oom)
     ps = _run(k, "ps", rec)
     for r in ps:
         rec.states[r["st"]] = rec.states.get(r["st"], 0) + 1

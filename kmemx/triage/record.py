@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 __all__ = [
+    "CONSEQUENTIAL_PANIC",
     "PLUMBING_FRAMES",
     "SIGNATURE_DEPTH",
     "Cluster",
@@ -19,6 +20,7 @@ __all__ = [
     "SlabUsage",
     "clusters",
     "frame_name",
+    "message_of",
     "signature",
 ]
 
@@ -44,11 +46,33 @@ PLUMBING_FRAMES: frozenset[str] = frozenset({
     "watchdog_timer_fn", "watchdog_overflow_callback", "watchdog_hardlockup_check",
 })
 
+#: Panic strings that only say a report came before them (an oops, a lockup
+#: detector, the OOM killer with panic_on_oom): the report's line is the message
+#: (kernel/panic.c oops_end's "Fatal exception", kernel/watchdog.c "softlockup:
+#: hung tasks" and "Hard LOCKUP", kernel/hung_task.c "hung_task: blocked tasks",
+#: mm/oom_kill.c "System is deadlocked on memory" and "Out of memory...")
+CONSEQUENTIAL_PANIC = re.compile(r"not syncing: (Fatal exception|softlockup|Hard LOCKUP|"
+                                 r"hung_task|System is deadlocked on memory|Out of memory)")
+
 #: Frames kept in a signature after the plumbing is removed.
 SIGNATURE_DEPTH = 5
 
 #: Suffixes that the compiler gives clones of a function (``__handle_sysrq.cold``).
 _CLONE = re.compile(r"(\.(cold|isra|constprop|part|lto_priv|llvm)(\.\d+)*)+$")
+
+
+def message_of(panic: str | None, oops: list[str], lockups: list[str],
+               oom: list[str]) -> str | None:
+    """What hit the kernel, in one line: the panic string, unless it only
+    says that a report came first (:data:`CONSEQUENTIAL_PANIC`): then that
+    report's first line (an oops, BUG or WARNING line, else a lockup line,
+    else an OOM-killer line); without a panic, the first oops line; else None."""
+    if panic is not None and not CONSEQUENTIAL_PANIC.search(panic):
+        return panic
+    for lines in (oops, lockups, oom):
+        if lines:
+            return lines[0]
+    return panic
 
 
 def frame_name(name: str) -> str:
@@ -122,8 +146,9 @@ class Record:
     #: drgn's ``panic_message()`` (``sys``'s PANIC): the panic string; None
     #: when the kernel did not panic (a dump taken from outside)
     panic: str | None = None
-    #: what hit the kernel in one line: ``panic``, else the first oops line
-    #: of the log (see :data:`kmemx.triage.collect.OOPS`), else None
+    #: what hit the kernel in one line (:func:`message_of`): ``panic``, or
+    #: the report a "Fatal exception"-like panic follows, else the first oops
+    #: line of the log (see :data:`kmemx.triage.collect.OOPS`), else None
     message: str | None = None
     #: the task that hit it (drgn's ``prog.crashed_thread()``), its PID,
     #: command and CPU as ``ps`` shows them; None without a panic

@@ -122,3 +122,58 @@ def test_table_rows_and_errors() -> None:
     assert lines[3] == ""
     assert lines[4].split()[:2] == ["COUNT", "KERNELS"]
     assert len(lines) == 6
+
+
+def test_message_is_the_report_a_fatal_exception_follows() -> None:
+    from kmemx.triage import message_of
+
+    oops = ["BUG: kernel NULL pointer dereference, address: 0000000000000008",
+            "Oops: 0002 [#1] PREEMPT SMP NOPTI"]
+    lockup = ["watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [spin:99]"]
+    oom = ["Out of memory: Killed process 77 (hog)"]
+    sysrq = "Kernel panic - not syncing: sysrq triggered crash"
+    assert message_of(sysrq, [], [], []) == sysrq
+    assert message_of(sysrq, oops, [], []) == sysrq  # a panic of its own wins
+    assert message_of("Kernel panic - not syncing: Fatal exception", oops, [], []) == oops[0]
+    assert message_of("Kernel panic - not syncing: Fatal exception in interrupt", oops,
+                      lockup, []) == oops[0]
+    assert message_of("Kernel panic - not syncing: softlockup: hung tasks", [], lockup,
+                      []) == lockup[0]
+    assert message_of("Kernel panic - not syncing: System is deadlocked on memory", [], [],
+                      oom) == oom[0]
+    # nothing logged before it: the panic string itself
+    assert message_of("Kernel panic - not syncing: Fatal exception", [], [], []) == \
+        "Kernel panic - not syncing: Fatal exception"
+    assert message_of(None, oops, [], []) == oops[0]  # an oops without a panic
+    assert message_of(None, [], lockup, oom) == lockup[0]
+    assert message_of(None, [], [], []) is None
+
+
+def test_html_pages_without_a_browser(tmp_path: Path) -> None:
+    """The pages' HTML (the Chromium test renders them on real dumps)."""
+    pytest.importorskip("plotly")
+    from kmemx.triage.html import write_html
+
+    panic = _rec("/d/a/vmcore", "f < g")
+    panic.pid, panic.comm, panic.cpu, panic.uptime = 97, "x<y>", 0, 8
+    panic.stack = ["panic", "f", "g"]
+    panic.memory = {"total": 100, "free": 50, "used": 50, "cached": 10, "buffers": 0,
+                    "slab": 5}
+    panic.slabs = [SlabUsage("dentry", 4096, 192, 10, 21)]
+    panic.states = {"IN": 3, "RU": 1}
+    other = _rec("/d/b/vmcore", "")
+    bad = _rec("/d/c/vmcore", "", error="/d/c/vmcore: not an ELF or kdump-compressed vmcore")
+    recs = [panic, other, bad]
+    written = write_html(recs, clusters(recs), str(tmp_path / "out"))
+    names = [os.path.basename(p) for p in written]
+    assert names == ["index.html", "dump-000.html", "dump-001.html", "dump-002.html",
+                     "plotly.min.js"]
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert '<script src="plotly.min.js">' in index and "cdn" not in index.lower()
+    assert "f &lt; g" in index and "(no crashed task)" in index
+    assert 'href="dump-000.html">a/vmcore<' in index  # names relative to /d
+    assert "Panics by uptime (1 of 2 dumps)" in index
+    page = (tmp_path / "out" / "dump-000.html").read_text()
+    assert "97:x&lt;y&gt;" in page and "<li><code>panic</code></li>" in page
+    assert 'id="memory-chart"' in page and 'id="slabs-chart"' in page
+    assert "not an ELF" in (tmp_path / "out" / "dump-002.html").read_text()
