@@ -1,5 +1,430 @@
-"""crash's memory commands (filled in below)."""
+"""crash's address and memory commands: ptob, btop, ptov, vtop, pte, search,
+swap."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import argparse
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import drgn
+
+from kmemx.commands import Address, CommandError, Context, Hex, Row, TextLine, arg, command
+from kmemx.commands.cells import kernel_str
+from kmemx.helpers.mm import PAGE_SIZE
+from kmemx.helpers.pgtable import (
+    pgtable_walk,
+    pte_flag_names,
+    pte_pfn_phys,
+)
+
+from .lists import parse_address
+from .sched import cpu_list
+from .sched import task_pointer as _task_ptr
+from .tasks import command_tasks
+
+__all__ = ["page_flag_names", "search_memory"]
+
+PAGE_SHIFT = PAGE_SIZE.bit_length() - 1
+
+
+def _hex(ctx: Context, text: str, what: str) -> int:
+    try:
+        return parse_address(ctx, text)
+    except CommandError:
+        raise CommandError(f"{what}: invalid address {text!r}") from None
+
+
+@command("ptob", "page frame numbers to physical addresses (crash's ptob)",
+         description="""
+         ptob PFN ...             PFN << PAGE_SHIFT, one line each: 'a: a000'
+                                  (PFNs decimal, or hex with 0x, as crash reads them;
+                                  shown in hex)
+         """,
+         arguments=[arg("pfns", nargs="+")], columns=("PFN", "PHYSICAL"))
+def _ptob(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    for s in args.pfns:
+        try:
+            pfn = int(s, 0)
+        except ValueError:
+            raise CommandError(f"ptob: not a number: {s!r}") from None
+        yield _pair(ctx, ("PFN", "PHYSICAL"), pfn, pfn << PAGE_SHIFT)
+
+
+@command("btop", "physical addresses to page frame numbers (crash's btop)",
+         description="""
+         btop ADDR ...            ADDR >> PAGE_SHIFT, one line each: '5000: 5'
+         """,
+         arguments=[arg("addresses", nargs="+")], columns=("PHYSICAL", "PFN"))
+def _btop(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    for s in args.addresses:
+        addr = _number(s, "btop")
+        yield _pair(ctx, ("PHYSICAL", "PFN"), addr, addr >> PAGE_SHIFT)
+
+
+def _number(s: str, what: str) -> int:
+    """A hex number as crash reads ptob/btop arguments (``0x`` optional)."""
+    try:
+        return int(s, 16)
+    except ValueError:
+        raise CommandError(f"{what}: not a hexadecimal number: {s!r}") from None
+
+
+def _pair(ctx: Context, cols: tuple[str, str], a: int, b: int) -> Any:
+    if ctx.as_json:
+        return Row(cols, (Hex(a), Hex(b)))
+    return TextLine(f"{a:x}: {b:x}")
+
+
+@command("ptov", "physical addresses (or per-CPU offsets) to kernel virtual addresses",
+         description="""
+         ptov PADDR ...           the direct-map address of each: VIRTUAL PHYSICAL
+         ptov OFFSET:CPUSPEC      a per-CPU offset on these CPUs (':a' all, ':1,3'):
+                                  the per-CPU area's address (__per_cpu_offset[cpu] +
+                                  OFFSET)
+         """,
+         arguments=[arg("addresses", nargs="+")], columns=("VIRTUAL", "PHYSICAL"))
+def _ptov(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from drgn.helpers.linux.mm import phys_to_virt
+
+    for s in args.addresses:
+        if ":" in s:
+            off_text, _, spec = s.partition(":")
+            off = _number(off_text, "ptov")
+            cpus = cpu_list(ctx, spec or str(ctx.current_cpu()))
+            per_cpu_offset = ctx.prog["__per_cpu_offset"]
+            if not ctx.as_json:
+                yield TextLine(f"PER-CPU OFFSET: {off:x}")
+            for cpu in cpus:
+                yield Row(("CPU", "VIRTUAL"), (cpu, Address(int(per_cpu_offset[cpu]) + off)))
+            continue
+        pa = _number(s, "ptov")
+        yield Row(("VIRTUAL", "PHYSICAL"), (Address(int(phys_to_virt(ctx.prog, pa))),
+                                            Address(pa)))
+
+
+def page_flag_names(prog: drgn.Program, flags: int) -> str:
+    """The ``enum pageflags`` names of the bits set in ``page->flags`` below
+    ``__NR_PAGEFLAGS`` (the rest are the section/node/zone fields), first
+    name of each bit, without ``PG_``, comma-separated (crash's ``kmem -p``
+    and ``vtop`` FLAGS)."""
+    cache: list[tuple[int, str]] | None = prog.cache.get("kmemx.plugins.memory.pageflags")
+    if cache is None:
+        t = prog.type("enum pageflags")
+        limit = next((v for n, v in t.enumerators or () if n == "__NR_PAGEFLAGS"), 64)
+        seen: set[int] = set()
+        cache = []
+        for name, value in t.enumerators or ():
+            if value < limit and value not in seen:
+                seen.add(value)
+                cache.append((value, name.removeprefix("PG_")))
+        prog.cache["kmemx.plugins.memory.pageflags"] = cache
+    return ",".join(name for bit, name in cache if flags >> bit & 1)
+
+
+def _page_line(ctx: Context, paddr: int) -> list[Any]:
+    from drgn.helpers.linux.mm import phys_to_page
+
+    page = phys_to_page(ctx.prog, paddr)
+    flags = int(page.flags)
+    cells = [Address(int(page.value_())), Address(paddr & ~(PAGE_SIZE - 1)),
+             Address(int(page.mapping.value_())), Hex(int(page.index)),
+             int(page._refcount.counter), Hex(flags), page_flag_names(ctx.prog, flags)]
+    return cells
+
+
+def _pgd_phys(ctx: Context, mm: drgn.Object) -> int:
+    from drgn.helpers.linux.mm import follow_phys
+
+    init_mm = ctx.prog["init_mm"].address_of_()
+    return int(follow_phys(init_mm, int(mm.pgd.value_())))
+
+
+def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
+              user: bool | None) -> Iterator[Any]:
+    from drgn.helpers.linux.mm import vma_find
+
+    is_user = user if user is not None else vaddr < (1 << 63)
+    if is_user:
+        if task is None:
+            task = ctx.current_task()
+        mm = task.mm.read_()
+        if not mm:
+            raise CommandError(f"vtop: {vaddr:x}: the task has no user address space "
+                               "(a kernel thread)")
+    else:
+        mm = ctx.prog["init_mm"].address_of_()
+    try:
+        pgd = _pgd_phys(ctx, mm)
+        entries = list(pgtable_walk(ctx.prog, pgd, vaddr))
+    except drgn.FaultError as fault:
+        raise CommandError(f"vtop: {vaddr:x}: page table at {fault.address:#x} is not in "
+                           "the dump") from None
+    last = entries[-1]
+    present = bool(last.value & 1)
+    size = {"PUD": 1 << 30, "PMD": 1 << 21}.get(last.level, PAGE_SIZE)
+    phys = pte_pfn_phys(last.value) & ~(size - 1) | (vaddr & (size - 1)) if present else None
+    if ctx.as_json:
+        yield Row(("VIRTUAL", "PHYSICAL", "PAGE_SIZE", "PTE", "FLAGS", "ENTRIES"),
+                  (Address(vaddr), Address(phys) if phys is not None else None, size,
+                   Hex(last.value), "|".join(pte_flag_names(last.value)),
+                   [{"level": e.level, "address": f"{e.address:#x}",
+                     "value": f"{e.value:#x}"} for e in entries]))
+        return
+    width = 16 if vaddr >= 1 << 32 and not is_user else 10
+    yield TextLine(f"{'VIRTUAL':<{width}}  PHYSICAL")
+    yield TextLine(f"{vaddr:<{width}x}  " + (f"{phys:x}" if phys is not None
+                                             else "(not mapped)"))
+    yield TextLine("")
+    first = entries[0]
+    if not is_user:
+        yield TextLine(f"PGD DIRECTORY: {int(mm.pgd.value_()):x}")
+        yield TextLine(f"PAGE DIRECTORY: {first.value:x}")
+        rest = entries[1:]
+    else:
+        rest = entries
+    for e in rest:
+        yield TextLine(f"   {e.level}: {e.address:x} => {e.value:x}")
+    if not present:
+        return
+    big = {1 << 30: "  (1GB)", 1 << 21: "  (2MB)"}.get(size, "  " if is_user else "")
+    yield TextLine(f"  PAGE: {pte_pfn_phys(last.value) & ~(size - 1):x}{big}")
+    yield TextLine("")
+    yield Row(("PTE", "PHYSICAL", "FLAGS"),
+              (Hex(last.value), Address(pte_pfn_phys(last.value)),
+               "(" + "|".join(pte_flag_names(last.value)) + ")"))
+    if is_user:
+        vma = vma_find(mm, vaddr)
+        if vma:
+            from drgn.helpers.linux.fs import d_path
+
+            file = vma.vm_file.read_()
+            path = kernel_str(d_path(file.f_path.address_of_())) if file else ""
+            yield TextLine("")
+            yield Row(("VMA", "START", "END", "FLAGS", "FILE"),
+                      (Address(int(vma.value_())), Address(int(vma.vm_start)),
+                       Address(int(vma.vm_end)), Hex(int(vma.vm_flags)), path), vma)
+    yield TextLine("")
+    try:
+        yield Row(("PAGE", "PHYSICAL", "MAPPING", "INDEX", "CNT", "FLAGS", "NAMES"),
+                  tuple(_page_line(ctx, phys if phys is not None else 0)))
+    except (drgn.FaultError, LookupError, ValueError) as e:
+        ctx.warn(f"vtop: {vaddr:x}: no struct page for it ({e})")
+
+
+@command("vtop", "translate a virtual address, showing every page-table level",
+         description="""
+         vtop ADDR ...            kernel addresses through init_mm's page tables, user
+                                  addresses through the current context's: VIRTUAL
+                                  PHYSICAL, the PGD/P4D/PUD/PMD/PTE entries
+                                  (address => value), the page (1GB/2MB for large
+                                  pages), PTE PHYSICAL FLAGS, the VMA of a user
+                                  address, and the struct page (PAGE PHYSICAL MAPPING
+                                  INDEX CNT FLAGS, with the flags' names)
+         vtop -c PID|TASK ADDR    through that task's page tables
+         vtop -u / -k ADDR        the address is a user / kernel address
+         vtop --json ADDR         VIRTUAL PHYSICAL PAGE_SIZE PTE FLAGS ENTRIES rows
+         x86-64 only.  A swapped-out page is shown as not mapped.
+         """,
+         arguments=[arg("addresses", nargs="+"),
+                    arg("-c", dest="task", help="PID or task address"),
+                    arg("-u", dest="user", action="store_const", const=True),
+                    arg("-k", dest="user", action="store_const", const=False)],
+         columns=("VIRTUAL", "PHYSICAL"))
+def _vtop(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
+        raise CommandError("vtop: only x86-64 page tables are walked")
+    task = None
+    if args.task is not None:
+        task = _task_ptr(ctx, command_tasks(ctx, [args.task], (), "vtop")[0])
+    for n, s in enumerate(args.addresses):
+        if n and not ctx.as_json:
+            yield TextLine("")
+        yield from _vtop_one(ctx, _hex(ctx, s, "vtop"), task, args.user)
+
+
+@command("pte", "decode page-table entry values (crash's pte)",
+         description="""
+         pte VALUE ...            PTE PHYSICAL FLAGS: the page an x86-64 entry points to
+                                  and its _PAGE_* bits; an entry that is not present
+                                  (a swap entry) is reported, not decoded
+         """,
+         arguments=[arg("values", nargs="+")], columns=("PTE", "PHYSICAL", "FLAGS"))
+def _pte(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    for s in args.values:
+        v = _number(s, "pte")
+        if not v & 1:
+            ctx.warn(f"pte: {v:x}: not present (a swap entry or none): not decoded")
+            continue
+        yield Row(("PTE", "PHYSICAL", "FLAGS"),
+                  (Hex(v), Address(pte_pfn_phys(v)), "(" + "|".join(pte_flag_names(v)) + ")"))
+
+
+# ---------------------------------------------------------------------------- search
+
+def _kernel_ranges(ctx: Context) -> Iterator[tuple[int, int]]:
+    """Kernel virtual memory as ``search -k`` covers it, lowest address first:
+    the direct map of each memblock memory region, each vmalloc area, the
+    kernel image (_text.._end)."""
+    from drgn.helpers.linux.mm import for_each_vmap_area, phys_to_virt
+
+    prog = ctx.prog
+    mem = prog["memblock"].memory
+    for i in range(int(mem.cnt)):
+        r = mem.regions[i]
+        start = int(phys_to_virt(prog, int(r.base)))
+        yield start, start + int(r.size)
+    try:
+        for va in for_each_vmap_area(prog):
+            yield int(va.va_start), int(va.va_end)
+    except (LookupError, AttributeError):
+        pass
+    yield prog.symbol("_text").address, prog.symbol("_end").address
+
+
+def search_memory(read: Callable[[int, int], bytes], ranges: Iterable[tuple[int, int]],
+                  value: int, mask: int, size: int) -> Iterator[tuple[int, int]]:
+    """``(address, value)`` of each ``size``-byte aligned word in ``ranges``
+    that equals ``value`` outside the bits of ``mask`` (crash's ``-m``: the
+    bits ignored), reading with ``read(address, length)``.  Pages that raise
+    :class:`drgn.FaultError` (not in the dump) are skipped.  numpy compares a
+    MiB at a time."""
+    import numpy as np
+
+    dtype = {8: np.uint64, 4: np.uint32, 2: np.uint16}[size]
+    keep_bits = ~mask & ((1 << (8 * size)) - 1)
+    keep = dtype(keep_bits)
+    want = dtype(value & keep_bits)
+    step = 1 << 20
+    for start, end in ranges:
+        pos = start - start % size
+        while pos < end:
+            chunk_end = min(end, (pos // step + 1) * step)
+            data: bytes | None
+            try:
+                data = read(pos, chunk_end - pos)
+            except drgn.FaultError:
+                data = None
+            if data is None:  # page by page: skip the holes
+                for page in range(pos, chunk_end, PAGE_SIZE):
+                    n = min(PAGE_SIZE - page % PAGE_SIZE, chunk_end - page)
+                    try:
+                        part = read(page, n)
+                    except drgn.FaultError:
+                        continue
+                    yield from _matches(part, page, dtype, keep, want, size)
+            else:
+                yield from _matches(data, pos, dtype, keep, want, size)
+            pos = chunk_end
+
+
+def _matches(data: bytes, base: int, dtype: Any, keep: Any, want: Any,
+             size: int) -> Iterator[tuple[int, int]]:
+    import numpy as np
+
+    n = len(data) // size
+    arr = np.frombuffer(data, dtype=dtype, count=n)
+    for i in np.nonzero((arr & keep) == want)[0]:
+        yield base + int(i) * size, int(arr[i])
+
+
+@command("search", "search memory for a value (crash's search)",
+         description="""
+         search VALUE ...         kernel virtual memory (-k, the default): the direct
+                                  map of RAM, vmalloc areas, the kernel image
+         search -p VALUE          physical memory (the RAM regions)
+         search -u VALUE          the current context's user address space (its VMAs)
+         search -s START [-e END | -l LENGTH] VALUE    a range (START: address or symbol)
+         search -m MASK VALUE     bits set in MASK are ignored
+         search -w / -h VALUE     32-bit / 16-bit values (default 64-bit)
+         Output: 'ADDRESS: VALUE' lines as crash; --json: ADDRESS VALUE rows.
+         VALUE: hex, or a symbol (its address).
+         """,
+         arguments=[arg("values", nargs="+"),
+                    arg("-s", dest="start"), arg("-e", dest="end"),
+                    arg("-l", dest="length"), arg("-m", dest="mask"),
+                    arg("-k", dest="space", action="store_const", const="k"),
+                    arg("-p", dest="space", action="store_const", const="p"),
+                    arg("-u", dest="space", action="store_const", const="u"),
+                    arg("-w", dest="size", action="store_const", const=4),
+                    arg("-h", dest="size", action="store_const", const=2)],
+         columns=("ADDRESS", "VALUE"))
+def _search(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    size = args.size or 8
+    space = args.space or "k"
+    physical = space == "p"
+    mask = _number(args.mask, "search") if args.mask else 0
+    values = [_hex(ctx, v, "search") for v in args.values]
+    for v in values:
+        if v >= 1 << (8 * size):
+            raise CommandError(f"search: value {v:#x} does not fit in {size} bytes")
+    ranges: list[tuple[int, int]]
+    if args.start is not None:
+        start = _number(args.start, "search") if physical else _hex(ctx, args.start, "search")
+        if args.end is not None:
+            end = _number(args.end, "search") if physical else _hex(ctx, args.end, "search")
+        elif args.length is not None:
+            end = start + _number(args.length, "search")
+        else:
+            end = start + (1 << 30)
+        if end <= start:
+            raise CommandError("search: the end is not above the start")
+        ranges = [(start, end)]
+    elif space == "p":
+        mem = ctx.prog["memblock"].memory
+        ranges = [(int(mem.regions[i].base), int(mem.regions[i].base) + int(mem.regions[i].size))
+                  for i in range(int(mem.cnt))]
+    elif space == "u":
+        from drgn.helpers.linux.mm import for_each_vma
+
+        mm = ctx.current_task().mm.read_()
+        if not mm:
+            raise CommandError("search: -u: the current task has no user address space")
+        ranges = [(int(v.vm_start), int(v.vm_end)) for v in for_each_vma(mm)]
+    else:
+        ranges = list(_kernel_ranges(ctx))
+
+    def read(addr: int, n: int) -> bytes:
+        return ctx.k.read(addr, n, physical=physical)
+
+    if space == "u":
+        from drgn.helpers.linux.mm import access_remote_vm
+
+        mm = ctx.current_task().mm.read_()
+
+        def read(addr: int, n: int) -> bytes:
+            return bytes(access_remote_vm(mm, addr, n))
+
+    for v in values:
+        for addr, found in search_memory(read, ranges, v, mask, size):
+            if ctx.as_json:
+                yield Row(("ADDRESS", "VALUE"), (Address(addr), Hex(found)))
+            else:
+                yield TextLine(f"{addr:x}: {found:x}")
+
+
+# ---------------------------------------------------------------------------- swap
+
+@command("swap", "swap devices (crash's swap)",
+         description="""
+         swap                     SWAP_INFO_STRUCT TYPE SIZE USED PCT PRI FILENAME for
+                                  each swap device in use (sizes in KiB)
+         """,
+         columns=("SWAP_INFO_STRUCT", "TYPE", "SIZE", "USED", "PCT", "PRI", "FILENAME"))
+def _swap(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from drgn.helpers.linux.swap import (
+        for_each_swap_info,
+        swap_file_path,
+        swap_is_file,
+        swap_usage_in_pages,
+    )
+
+    kib = PAGE_SIZE // 1024
+    for si in for_each_swap_info(ctx.prog):
+        total = int(si.pages)
+        used = swap_usage_in_pages(si)
+        pct = used * 100 / total if total else 0.0
+        yield Row(("SWAP_INFO_STRUCT", "TYPE", "SIZE", "USED", "PCT", "PRI", "FILENAME"),
+                  (Address(int(si.value_())), "FILE" if swap_is_file(si) else "PARTITION",
+                   f"{total * kib}k", f"{used * kib}k", f"{pct:.0f}%", int(si.prio),
+                   kernel_str(swap_file_path(si))), si)

@@ -1,5 +1,517 @@
-"""crash's misc commands (filled in below)."""
+"""crash's small commands: eval, ascii, p, mach, dev, ipcs, fuser, bpf.
+
+``alias``, ``repeat``, ``q``/``exit`` and ``help`` are the REPL's and the
+command layer's (``help`` is in plugins/core.py); ``sbitmapq`` is not here."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import argparse
+import operator
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import drgn
+
+from kmemx.commands import Address, CommandError, Context, Hex, Name, Row, TextLine, arg, command
+from kmemx.commands.cells import kernel_str
+from kmemx.helpers.mm import PAGE_SIZE
+
+from .lists import parse_address
+from .sched import cpu_list
+
+__all__ = ["ascii_text", "crash_eval", "eval_rows"]
+
+# ---------------------------------------------------------------------------- eval
+
+_OPS: dict[str, Callable[[int, int], int]] = {
+    "+": operator.add, "-": operator.sub, "&": operator.and_, "|": operator.or_,
+    "^": operator.xor, "*": operator.mul, "%": operator.mod, "/": operator.floordiv,
+    "<<": operator.lshift, ">>": operator.rshift}
+_EXPR = re.compile(r"^\s*(\S+?)\s*(<<|>>|[-+&|^*%/])\s*(\S+)\s*$")
+_SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+_MASK = (1 << 64) - 1
+
+
+def _operand(ctx: Context, text: str) -> int:
+    """A number as crash's eval reads one: decimal, hex with ``0x`` or hex
+    letters, a k/m/g suffix, a leading ``~``; or a symbol's address."""
+    t = text.strip()
+    invert = t.startswith("~")
+    t = t.lstrip("~")
+    scale = 1
+    if t and t[-1].lower() in _SUFFIX and re.fullmatch(r"(0x)?[0-9a-fA-F]+[kKmMgG]", t):
+        scale = _SUFFIX[t[-1].lower()]
+        t = t[:-1]
+    if re.fullmatch(r"[0-9]+", t):
+        v = int(t)
+    elif re.fullmatch(r"(0[xX])?[0-9a-fA-F]+", t):
+        v = int(t, 16)
+    else:
+        try:
+            v = ctx.prog.symbol(t).address
+        except LookupError:
+            raise CommandError(f"eval: invalid operand {text!r} (not a number or a "
+                               "symbol)") from None
+    v *= scale
+    return (~v & _MASK) if invert else v
+
+
+def crash_eval(ctx: Context, text: str) -> int:
+    """``(x op y)`` or ``value`` as crash's eval computes it, in 64 bits.
+    Raises CommandError for a malformed expression or a division by zero."""
+    t = text.strip()
+    if t.startswith("(") and t.endswith(")"):
+        t = t[1:-1]
+    m = _EXPR.match(t)
+    if m is None or (m.group(1) == "" and m.group(2) == "-"):
+        return _operand(ctx, t) & _MASK
+    try:
+        return _OPS[m.group(2)](_operand(ctx, m.group(1)), _operand(ctx, m.group(3))) & _MASK
+    except ZeroDivisionError:
+        raise CommandError("eval: division by zero") from None
+
+
+def _size_note(v: int) -> str:
+    for unit, name in ((1 << 30, "GB"), (1 << 20, "MB"), (1 << 10, "KB")):
+        if v and v % unit == 0:
+            return f"  ({v // unit}{name})"
+    return ""
+
+
+def eval_rows(v: int, bits: bool) -> list[tuple[str, str]]:
+    """crash's eval display of a 64-bit value: hexadecimal (with the KB/MB/GB
+    shorthand), decimal (and the signed value when the top bit is set),
+    octal, binary (64 digits), and with ``bits`` the set bit positions."""
+    rows = [("hexadecimal", f"{v:x}{_size_note(v)}"),
+            ("decimal", f"{v}" + (f"  ({v - (1 << 64)})" if v >> 63 else "")),
+            ("octal", f"{v:o}"), ("binary", f"{v:064b}")]
+    if bits:
+        rows.append(("bits set", " ".join(str(i) for i in range(63, -1, -1) if v >> i & 1)))
+    return rows
+
+
+@command("eval", "evaluate an expression, shown in hex, decimal, octal and binary",
+         description="""
+         eval VALUE | (X OP Y)    OP: + - & | ^ * % / << >>; numbers decimal, or hex
+                                  with 0x or hex letters, with k/m/g multipliers and ~;
+                                  symbols stand for their addresses (crash's eval)
+         eval -b VALUE            also the positions of the bits set
+         eval -l                  accepted (64-bit values are the default here)
+         """,
+         arguments=[arg("expression", nargs="+"),
+                    arg("-b", dest="bits", action="store_true", help="bits set"),
+                    arg("-l", dest="long", action="store_true", help="64-bit (default)")],
+         columns=("KEY", "VALUE"))
+def _eval(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    v = crash_eval(ctx, " ".join(args.expression))
+    for key, value in eval_rows(v, args.bits):
+        if ctx.as_json:
+            yield Row(("KEY", "VALUE"), (key, value))
+        else:
+            yield TextLine(f"{key:>11}: {value}")
+
+
+# ---------------------------------------------------------------------------- ascii
+
+_CONTROL = ("NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 "
+            "NAK SYN ETB CAN EM SUB ESC FS GS RS US").split()
+
+
+def ascii_text(value: int) -> str:
+    """The 8 bytes of ``value`` in memory order (little-endian) as crash's
+    ascii shows them: printable characters as they are, control characters
+    as ``<NUL>``, ``<LF>``..., others as ``<xNN>``."""
+    out = []
+    for b in value.to_bytes(8, "little"):
+        if 32 <= b < 127:
+            out.append(chr(b))
+        elif b < 32:
+            out.append(f"<{_CONTROL[b]}>")
+        elif b == 127:
+            out.append("<DEL>")
+        else:
+            out.append(f"<x{b:02x}>")
+    return "".join(out)
+
+
+@command("ascii", "a 64-bit value as ASCII characters, or the ASCII chart",
+         description="""
+         ascii VALUE ...          '0000000041424344: DCBA<NUL><NUL><NUL><NUL>' (hex
+                                  VALUE, bytes in memory order)
+         ascii                    the chart
+         """,
+         arguments=[arg("values", nargs="*")], columns=("VALUE", "ASCII"))
+def _ascii(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    if not args.values:
+        yield TextLine("")
+        yield TextLine("      0    1   2   3   4   5   6   7")
+        yield TextLine("    +-------------------------------")
+        for row in range(16):
+            cells = []
+            for col in range(8):
+                c = col * 16 + row
+                name = (_CONTROL[c] if c < 32 else "DEL" if c == 127 else
+                        "SP" if c == 32 else chr(c))
+                cells.append(f"{name:>3}")
+            yield TextLine(f"  {row:X} | " + " ".join(cells).lstrip())
+        return
+    for s in args.values:
+        try:
+            v = int(s, 16)
+        except ValueError:
+            raise CommandError(f"ascii: not a hexadecimal value: {s!r}") from None
+        if v >> 64:
+            raise CommandError(f"ascii: more than 64 bits: {s!r}")
+        if ctx.as_json:
+            yield Row(("VALUE", "ASCII"), (Hex(v), ascii_text(v)))
+        else:
+            yield TextLine(f"{v:016x}: {ascii_text(v)}")
+
+
+# ---------------------------------------------------------------------------- p
+
+_P_HISTORY = "kmemx.plugins.misc.p_history"
+
+
+@command("p", "print a symbol's value (crash's p, through drgn)",
+         description="""
+         p SYMBOL                 'jiffies = $1 = 4294894721': the value, numbered in a
+                                  per-dump history as gdb does; structures are printed
+                                  by drgn's formatter (C syntax), not gdb's
+         p SYMBOL.MEMBER[...]     a member of a global (init_task.comm, x[2].y)
+         p SYMBOL:CPUSPEC         a per-CPU variable on these CPUs (':a' all, ':0,1')
+         p -x / -d SYMBOL         integers in hex / decimal
+         """,
+         arguments=[arg("expression"),
+                    arg("-x", dest="hex", action="store_true", help="hexadecimal"),
+                    arg("-d", dest="dec", action="store_true", help="decimal")],
+         columns=("NAME", "VALUE"))
+def _p(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    text = args.expression.strip()
+    name, _, spec = text.partition(":")
+    base = re.split(r"[.\[]", name, maxsplit=1)[0]
+    rest = name[len(base):]
+    try:
+        obj = ctx.prog[base]
+    except KeyError:
+        from kmemx.symbols import did_you_mean, symbol_names
+
+        raise CommandError(f"p: no symbol {base!r}" + did_you_mean(base, symbol_names(
+            ctx.prog))) from None
+    # gdb prints no cast in front of the value
+    fmt: dict[str, Any] = {"type_name": False}
+    if args.hex:
+        fmt["integer_base"] = 16
+
+    def member(o: drgn.Object) -> drgn.Object:
+        if not rest:
+            return o
+        try:
+            return o.subobject_(rest.lstrip("."))
+        except (LookupError, ValueError, TypeError) as e:
+            raise CommandError(f"p: {text}: {e}") from None
+
+    targets: list[tuple[str, drgn.Object]] = []
+    if spec or ":" in text:
+        from drgn.helpers.linux.percpu import per_cpu
+
+        for cpu in cpu_list(ctx, spec or None):
+            targets.append((f"per_cpu({base}, {cpu}){rest}", member(per_cpu(obj, cpu))))
+    else:
+        targets.append((name, member(obj)))
+    for label, o in targets:
+        n = ctx.prog.cache.get(_P_HISTORY, 0) + 1
+        ctx.prog.cache[_P_HISTORY] = n
+        try:
+            value = o.format_(**fmt)
+        except drgn.FaultError as e:
+            raise CommandError(f"p: {label}: cannot read {e.address:#x}") from None
+        if ctx.as_json:
+            yield Row(("NAME", "VALUE"), (label, value), o)
+        else:
+            lines = value.splitlines() or [""]
+            yield TextLine(f"{label} = ${n} = {lines[0]}")
+            for line in lines[1:]:
+                yield TextLine(line)
+
+
+# ---------------------------------------------------------------------------- mach
+
+#: arch/x86/include/asm/page_64_types.h: __START_KERNEL_map, and the modules'
+#: base after the (1 GiB with KASLR) kernel image mapping
+_START_KERNEL_MAP = 0xFFFFFFFF80000000
+
+
+def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
+    from drgn.helpers.linux.percpu import per_cpu
+
+    from .basics import _crash_cpus, _node_present_bytes, memory_text
+
+    prog = ctx.prog
+    uts = prog["init_uts_ns"].name
+    rows: list[tuple[str, Any]] = [
+        ("MACHINE TYPE", uts.machine.string_().decode()),
+        ("MEMORY SIZE", memory_text(_node_present_bytes(ctx))),
+        ("CPUS", _crash_cpus(ctx)),
+        ("PROCESSOR SPEED", f"{int(prog['cpu_khz']) // 1000} Mhz"),
+        ("HZ", round(10**9 / int(prog["tick_nsec"]))),
+        ("PAGE SIZE", PAGE_SIZE),
+    ]
+    for key, var in (("KERNEL VIRTUAL BASE", "page_offset_base"),
+                     ("KERNEL VMALLOC BASE", "vmalloc_base"),
+                     ("KERNEL VMEMMAP BASE", "vmemmap_base")):
+        try:
+            rows.append((key, Address(int(prog[var]))))
+        except KeyError:  # !CONFIG_DYNAMIC_MEMORY_LAYOUT
+            pass
+    kernel_image = 1 << 30  # KERNEL_IMAGE_SIZE with CONFIG_RANDOMIZE_BASE
+    rows += [("KERNEL START MAP", Address(_START_KERNEL_MAP)),
+             ("KERNEL MODULES BASE", Address(_START_KERNEL_MAP + kernel_image))]
+    # THREAD_SIZE: the init task's stack, init_stack..__end_init_task
+    # (arch/x86/kernel/vmlinux.lds.S; TOP_OF_KERNEL_STACK_PADDING is 0 on x86-64)
+    stack = prog.symbol("__end_init_task").address - prog.symbol("init_stack").address
+    rows.append(("KERNEL STACK SIZE", stack))
+    irq_stack = prog.type("struct irq_stack").size  # IRQ_STACK_SIZE
+    # the IRQ stacks: hardirq_stack_ptr points at the top word (irq_init_percpu_irqstack)
+    try:
+        ptr_var = prog["hardirq_stack_ptr"]
+        get: Callable[[int], int] = lambda cpu: int(per_cpu(ptr_var, cpu))  # noqa: E731
+    except KeyError:
+        # moved into struct pcpu_hot in 6.2 ("x86/percpu: Move irq_stack
+        # variables next to current_task", Thomas Gleixner's call-depth series)
+        hot = prog["pcpu_hot"]
+        get = lambda cpu: int(per_cpu(hot, cpu).hardirq_stack_ptr)  # noqa: E731
+    rows.append(("IRQ STACK SIZE", irq_stack))
+    for cpu in cpu_list(ctx, None):
+        rows.append((f"IRQ STACK CPU {cpu}", Address(get(cpu) + 8 - irq_stack)))
+    return rows
+
+
+@command("mach", "machine data: type, memory, CPUs, speed, HZ, memory layout, stacks",
+         description="""
+         mach                     crash's keys: MACHINE TYPE, MEMORY SIZE, CPUS,
+                                  PROCESSOR SPEED, HZ, PAGE SIZE, the kernel's virtual,
+                                  vmalloc, vmemmap, start-map and modules bases,
+                                  KERNEL STACK SIZE, IRQ STACK SIZE and each CPU's IRQ
+                                  stack (x86-64).  The exception stacks (-c, -m) are
+                                  not shown.
+         """,
+         columns=("KEY", "VALUE"))
+def _mach(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
+        raise CommandError("mach: x86-64 dumps only")
+    for key, value in _mach_rows(ctx):
+        yield Row(("KEY", "VALUE"), (key, value))
+
+
+# ---------------------------------------------------------------------------- dev
+
+def _fops_name(ctx: Context, ops: drgn.Object) -> str | None:
+    addr = int(ops.value_()) if ops else 0
+    if not addr:
+        return None
+    try:
+        return str(ctx.prog.symbol(addr).name)
+    except LookupError:
+        return f"{addr:x}"
+
+
+def _chrdev_cdev(ctx: Context, cd: drgn.Object) -> drgn.Object | None:
+    """The ``struct cdev *`` of a registered char device range: its own
+    (``cd->cdev``, __register_chrdev), else the one ``cdev_add()`` put in
+    ``cdev_map`` for its first device number (fs/char_dev.c, kobj_map)."""
+    if cd.cdev:
+        cdev: drgn.Object = cd.cdev.read_()
+        return cdev
+    major, minor = int(cd.major), int(cd.baseminor)
+    dev = (major << 20) | minor
+    probe = ctx.prog["cdev_map"].probes[major % 255].read_()
+    while probe:
+        if int(probe.dev) == dev:
+            return drgn.cast("struct cdev *", probe.data)
+        probe = probe.next.read_()
+    return None
+
+
+@command("dev", "character and block devices (crash's dev)",
+         description="""
+         dev                      the registered character devices (CHRDEV NAME CDEV
+                                  OPERATIONS: the cdev found for the range's first
+                                  device number, its file_operations symbol), then the
+                                  block device majors (BLKDEV NAME GENDISK OPERATIONS:
+                                  the first disk with that major)
+         dev -i / -p / -d / -D    not supported (I/O ports, PCI, disk I/O statistics)
+         """,
+         columns=("CHRDEV", "NAME", "CDEV", "OPERATIONS"))
+def _dev(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    prog = ctx.prog
+    chrdevs = prog["chrdevs"]
+    found: list[tuple[int, int, drgn.Object]] = []
+    for i in range(len(chrdevs)):
+        cd = chrdevs[i].read_()
+        while cd:
+            found.append((int(cd.major), int(cd.baseminor), cd))
+            cd = cd.next.read_()
+    for major, _, cd in sorted(found, key=lambda x: (x[0], x[1])):
+        cdev = _chrdev_cdev(ctx, cd)
+        yield Row(("CHRDEV", "NAME", "CDEV", "OPERATIONS"),
+                  (major, Name(kernel_str(cd.name.string_())),
+                   Address(int(cdev.value_())) if cdev is not None else None,
+                   _fops_name(ctx, cdev.ops) if cdev is not None else None), cd)
+    disks: dict[int, drgn.Object] = {}
+    try:
+        from drgn.helpers.linux.block import for_each_disk
+
+        for disk in for_each_disk(prog):
+            disks.setdefault(int(disk.major), disk)
+    except (LookupError, AttributeError):
+        pass
+    major_names = prog["major_names"]
+    blk: list[tuple[int, str]] = []
+    for i in range(len(major_names)):
+        n = major_names[i].read_()
+        while n:
+            blk.append((int(n.major), kernel_str(n.name.string_())))
+            n = n.next.read_()
+    for major, name in sorted(blk):
+        disk = disks.get(major)
+        yield Row(("BLKDEV", "NAME", "GENDISK", "OPERATIONS"),
+                  (major, Name(name), Address(int(disk.value_())) if disk is not None else None,
+                   _fops_name(ctx, disk.fops) if disk is not None else None))
+
+
+# ---------------------------------------------------------------------------- ipcs
+
+@command("ipcs", "System V shared memory, semaphores and message queues (crash's ipcs)",
+         description="""
+         ipcs                     the three tables of the initial IPC namespace
+         ipcs -s / -m / -q        semaphores / shared memory / message queues only
+         Rows: SHMID_KERNEL KEY SHMID UID PERMS BYTES NATTCH; SEM_ARRAY KEY SEMID UID
+         PERMS NSEMS; MSG_QUEUE KEY MSQID UID PERMS USED-BYTES MESSAGES.  A table with no
+         entries shows '(none allocated)'.
+         """,
+         arguments=[arg("-s", dest="sem", action="store_true"),
+                    arg("-m", dest="shm", action="store_true"),
+                    arg("-q", dest="msg", action="store_true")],
+         columns=("SHMID_KERNEL", "KEY", "SHMID", "UID", "PERMS", "BYTES", "NATTCH"))
+def _ipcs(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from drgn.helpers.linux.ipc import (
+        for_each_sysv_msg_queue,
+        for_each_sysv_sem_array,
+        for_each_sysv_shm,
+    )
+
+    every = not (args.sem or args.shm or args.msg)
+
+    def perm(p: drgn.Object) -> tuple[Hex, int, int, str]:
+        return (Hex(int(p.key)), int(p.id), int(p.uid.val), f"{int(p.mode) & 0o777:o}")
+
+    tables: list[tuple[bool, tuple[str, ...], Iterable[drgn.Object], Callable[[drgn.Object],
+                                                                              tuple[Any, ...]]]] = [
+        (every or args.shm, ("SHMID_KERNEL", "KEY", "SHMID", "UID", "PERMS", "BYTES", "NATTCH"),
+         for_each_sysv_shm(ctx.prog),
+         lambda s: (*perm(s.shm_perm), int(s.shm_segsz), int(s.shm_nattch))),
+        (every or args.sem, ("SEM_ARRAY", "KEY", "SEMID", "UID", "PERMS", "NSEMS"),
+         for_each_sysv_sem_array(ctx.prog), lambda s: (*perm(s.sem_perm), int(s.sem_nsems))),
+        (every or args.msg, ("MSG_QUEUE", "KEY", "MSQID", "UID", "PERMS", "USED-BYTES",
+                             "MESSAGES"),
+         for_each_sysv_msg_queue(ctx.prog),
+         lambda q: (*perm(q.q_perm), int(q.q_cbytes), int(q.q_qnum))),
+    ]
+    for n, (on, cols, objs, cells) in enumerate(tables):
+        if not on:
+            continue
+        rows = [Row(cols, (Address(int(o.value_())), *cells(o)), o) for o in objs]
+        if ctx.as_json:
+            yield from rows
+            continue
+        if n and every:
+            yield TextLine("")
+        if rows:
+            yield from rows
+        else:
+            yield TextLine("  ".join(cols))
+            yield TextLine("(none allocated)")
+
+
+# ---------------------------------------------------------------------------- fuser
+
+@command("fuser", "the tasks using a file (crash's fuser)",
+         description="""
+         fuser PATH               PID TASK COMM USAGE of each task whose root, working
+                                  directory, open files or mappings are PATH's inode
+                                  (USAGE: root cwd fd mmap)
+         fuser INODE              an inode address instead of a path
+         """,
+         arguments=[arg("target", help="path or inode address")],
+         columns=("PID", "TASK", "COMM", "USAGE"))
+def _fuser(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from drgn.helpers.linux.fs import for_each_file, path_lookup
+    from drgn.helpers.linux.mm import for_each_vma
+
+    from .tasks import _all_tasks
+
+    prog = ctx.prog
+    if args.target.startswith("/"):
+        try:
+            inode = int(path_lookup(prog, args.target).dentry.d_inode.value_())
+        except Exception as e:  # drgn raises Exception subclasses for a missing path
+            raise CommandError(f"fuser: {args.target}: {e}") from None
+    else:
+        inode = parse_address(ctx, args.target)
+    for t in _all_tasks(ctx):
+        task = drgn.Object(prog, "struct task_struct *", value=t.address)
+        use: list[str] = []
+        try:
+            fs = task.fs.read_()
+            if fs:
+                if int(fs.root.dentry.d_inode.value_()) == inode:
+                    use.append("root")
+                if int(fs.pwd.dentry.d_inode.value_()) == inode:
+                    use.append("cwd")
+            if task.files and any(int(f.f_inode.value_()) == inode
+                                  for _, f in for_each_file(task)):
+                use.append("fd")
+            mm = task.mm.read_()
+            if mm and any(v.vm_file and int(v.vm_file.f_inode.value_()) == inode
+                          for v in for_each_vma(mm)):
+                use.append("mmap")
+        except drgn.FaultError as e:
+            ctx.warn(f"fuser: task {int(task.value_()):#x}: cannot read {e.address:#x}")
+            continue
+        if use:
+            yield Row(("PID", "TASK", "COMM", "USAGE"),
+                      (int(task.pid), Address(int(task.value_())),
+                       Name(kernel_str(task.comm.string_())), " ".join(use)), task)
+
+
+# ---------------------------------------------------------------------------- bpf
+
+@command("bpf", "loaded eBPF programs and maps (crash's bpf)",
+         description="""
+         bpf                      ID BPF_PROG BPF_PROG_AUX BPF_PROG_TYPE TAG USED_MAPS
+                                  for each program, then ID BPF_MAP BPF_MAP_TYPE
+                                  MAP_FLAGS for each map
+         bpf -P / -M              programs / maps only
+         """,
+         arguments=[arg("-P", dest="progs", action="store_true"),
+                    arg("-M", dest="maps", action="store_true")],
+         columns=("ID", "BPF_PROG", "BPF_PROG_AUX", "BPF_PROG_TYPE", "TAG", "USED_MAPS"))
+def _bpf(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from drgn.helpers.linux.bpf import bpf_map_for_each, bpf_prog_for_each, bpf_prog_used_maps
+
+    both = not (args.progs or args.maps)
+    if both or args.progs:
+        for p in bpf_prog_for_each(ctx.prog):
+            aux = p.aux.read_()
+            kind = p.type.format_(type_name=False).removeprefix("BPF_PROG_TYPE_")
+            maps = ",".join(str(int(m.id)) for m in bpf_prog_used_maps(p))
+            yield Row(("ID", "BPF_PROG", "BPF_PROG_AUX", "BPF_PROG_TYPE", "TAG", "USED_MAPS"),
+                      (int(aux.id), Address(int(p.value_())), Address(int(aux.value_())),
+                       kind, bytes(p.tag).hex(), maps), p)
+    if both or args.maps:
+        for m in bpf_map_for_each(ctx.prog):
+            kind = m.map_type.format_(type_name=False).removeprefix("BPF_MAP_TYPE_")
+            yield Row(("ID", "BPF_MAP", "BPF_MAP_TYPE", "MAP_FLAGS"),
+                      (int(m.id), Address(int(m.value_())), kind, Hex(int(m.map_flags))), m)

@@ -22,6 +22,7 @@ from kmemx.helpers.net import (
     sock_family_type,
 )
 
+from .sched import task_pointer as _task_ptr
 from .tasks import _header, command_tasks
 
 __all__ = ["NET_COLUMNS", "net_device_rows"]
@@ -75,7 +76,7 @@ def _socket_rows(ctx: Context, spec: str | None, input: Iterable[Any]) -> Iterat
             yield TextLine(_header(ctx, t))
         n = 0
         try:
-            for fd, sock, sk in for_each_task_socket(t.to_drgn().address_of_()):
+            for fd, sock, sk in for_each_task_socket(_task_ptr(ctx, t)):
                 n += 1
                 family, stype = sock_family_type(sk) if sk else (0, int(sock.type))
                 kind = (f"{AF_NAMES.get(family, str(family))}:"

@@ -17,7 +17,7 @@ from kmemx.commands.cells import kernel_str
 from .dis import location_text
 from .tasks import command_tasks
 
-__all__ = ["cpu_list", "task_line"]
+__all__ = ["cpu_list", "task_line", "task_pointer"]
 
 RUNQ_COLUMNS = ("CPU", "RUNQUEUE", "QUEUE", "DEPTH", "PRIO", "PID", "TASK", "COMMAND")
 TIMER_COLUMNS = ("CPU", "BASE", "EXPIRES", "TTE", "TIMER_LIST", "FUNCTION", "NAME")
@@ -46,6 +46,12 @@ def cpu_list(ctx: Context, spec: str | None) -> list[int]:
         raise CommandError(f"invalid cpu: {bad[0]} (online: "
                            f"{','.join(map(str, online))})")
     return sorted(want)
+
+
+def task_pointer(ctx: Context, task: Any) -> drgn.Object:
+    """A task view (as :func:`command_tasks` gives them) as the ``struct
+    task_struct *`` that drgn's helpers take."""
+    return drgn.Object(ctx.prog, "struct task_struct *", value=int(task.address))
 
 
 def task_line(task: drgn.Object) -> str:
@@ -409,7 +415,7 @@ def _sig(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
     from drgn.helpers.linux.pid import for_each_task_in_group
 
     for t in command_tasks(ctx, args.tasks, input, "sig"):
-        task = t.to_drgn().address_of_()
+        task = task_pointer(ctx, t)
         group = list(for_each_task_in_group(task)) if args.group else [task]
         for member in group:
             try:
