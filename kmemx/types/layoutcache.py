@@ -26,8 +26,8 @@ stacks (ORC/CFI) or modules: a caller that needs those calls
 :func:`ensure_debug_info` first.
 
 The file is keyed by the vmlinux's GNU build ID, so every dump of that
-build shares it.  It starts with a magic, a format version and the SHA-256
-of its body; a file whose magic, version, checksum or build ID is wrong
+build shares it.  It starts with a magic, a format version, the CRC-32 and
+the length of its body; a file whose magic, version, checksum or build ID is wrong
 (truncated, damaged, written by another kmemx) is ignored and rebuilt.
 Writes go to a temporary file renamed into place, so parallel processes
 (``kmemx triage --jobs``) never see half a file.
@@ -36,11 +36,10 @@ Writes go to a temporary file renamed into place, so parallel processes
 from __future__ import annotations
 
 import atexit
-import hashlib
 import marshal
 import os
 import struct
-import tempfile
+import zlib
 from typing import Any, Callable
 
 import drgn
@@ -65,11 +64,12 @@ __all__ = [
     "unwind_file",
 ]
 
-#: The file's first bytes, then the format version (u32) and the body's SHA-256
+#: The file's first bytes, then the format version (u32), the body's CRC-32
+#: (u32) and its length (u64)
 MAGIC = b"KMXLAYT\0"
 #: Bumped whenever what the body holds or how it is read changes
-FORMAT_VERSION = 3
-_HEADER = struct.Struct("<8sI32s")
+FORMAT_VERSION = 4
+_HEADER = struct.Struct("<8sIIQ")
 #: ``prog.cache`` key of a program's :class:`_State`
 _KEY = "kmemx.layoutcache.state"
 _FILE = "layouts.bin"
@@ -123,13 +123,15 @@ def load(build_id: str) -> dict[str, Any] | None:
         raise LayoutCacheError(f"{path}: {e.strerror or e}") from None
     if len(data) < _HEADER.size:
         raise LayoutCacheError(f"{path}: truncated ({len(data)} bytes)")
-    magic, version, digest = _HEADER.unpack_from(data)
+    magic, version, crc, length = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise LayoutCacheError(f"{path}: not a kmemx layout file")
     if version != FORMAT_VERSION:
         raise LayoutCacheError(f"{path}: format version {version}, not {FORMAT_VERSION}")
     body = data[_HEADER.size:]
-    if hashlib.sha256(body).digest() != digest:
+    if len(body) != length:
+        raise LayoutCacheError(f"{path}: truncated ({len(body)} of {length} bytes)")
+    if zlib.crc32(body) != crc:
         raise LayoutCacheError(f"{path}: checksum mismatch (damaged)")
     try:
         out = marshal.loads(body)
@@ -148,13 +150,15 @@ _BODIES: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
 
 def _write(build_id: str, body: dict[str, Any]) -> str:
+    import tempfile
+
     path = cache_path(build_id)
     raw = marshal.dumps(body)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".layouts.", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(_HEADER.pack(MAGIC, FORMAT_VERSION, hashlib.sha256(raw).digest()))
+            f.write(_HEADER.pack(MAGIC, FORMAT_VERSION, zlib.crc32(raw), len(raw)))
             f.write(raw)
         os.replace(tmp, path)
     except BaseException:
@@ -533,6 +537,7 @@ def unwind_file(build_id: str, vmlinux: str) -> str | None:
     None when it cannot be made (no objcopy)."""
     import shutil
     import subprocess
+    import tempfile
 
     out = os.path.join(cache_dir(), build_id.lower(), _UNWIND)
     if os.path.exists(out):
