@@ -153,14 +153,18 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as e:
             print(f"kmemx: error: {args.html}: {e.strerror or e}", file=sys.stderr)
             return 1
-    if args.json:
-        print(json.dumps({"records": [r.to_dict() for r in records],
-                          "clusters": [c.to_dict() for c in groups]}, indent=1,
-                         ensure_ascii=True))
-    else:
-        for line in table(records, groups):
-            print(line)
-    sys.stdout.flush()
+    try:
+        if args.json:
+            print(json.dumps({"records": [r.to_dict() for r in records],
+                              "clusters": [c.to_dict() for c in groups]}, indent=1,
+                             ensure_ascii=True))
+        else:
+            for line in table(records, groups):
+                print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:  # kmemx triage ... | head: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     failed = [r for r in records if r.error]
     for r in failed:
         print(f"kmemx: error: {r.error}", file=sys.stderr)
