@@ -17,7 +17,7 @@ import drgn
 from ..commands import CommandError, execute
 from ..errors import KmemxError, KmemxWarning
 from ..kernel import Kernel
-from ..types.layoutcache import attach_unwinder, ensure_debug_info
+from ..types.layoutcache import attach_unwinder, enabled, ensure_debug_info
 from .record import HungTask, Record, SlabUsage, frame_name, message_of, signature
 from .vmlinux import VmlinuxIndex
 
@@ -256,7 +256,7 @@ def triage_dump(path: str, index: VmlinuxIndex, layout_cache: bool = True) -> Re
 
 def triage_path(path: str, symbols: list[str], debug_dirs: list[str]) -> dict[str, Any]:
     """:func:`triage_dump` for a worker process: plain arguments, a dict back."""
-    return triage_dump(path, _index(symbols, debug_dirs)).to_dict()
+    return triage_dump(path, _index(symbols, debug_dirs), layout_cache=enabled()).to_dict()
 
 
 _INDEXES: dict[tuple[tuple[str, ...], tuple[str, ...]], VmlinuxIndex] = {}

@@ -54,6 +54,7 @@ __all__ = [
     "cache_dir",
     "cache_path",
     "close",
+    "enabled",
     "ensure_debug_info",
     "is_deferred",
     "load",
@@ -83,6 +84,12 @@ _TAGS = {TypeKind.STRUCT: "struct", TypeKind.UNION: "union", TypeKind.ENUM: "enu
 
 class LayoutCacheError(Exception):
     """A cache file that cannot be used: its one-line reason."""
+
+
+def enabled() -> bool:
+    """Whether callers that may use the cache should: ``KMEMX_LAYOUT_CACHE=0``
+    turns it off (every lookup from DWARF, as without it)."""
+    return os.environ.get("KMEMX_LAYOUT_CACHE", "1") != "0"
 
 
 def cache_dir() -> str:
