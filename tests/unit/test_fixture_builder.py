@@ -203,3 +203,50 @@ def test_resolve_errors() -> None:
         resolve_package("linux-image-4.19-amd64", apt)
     with pytest.raises(BuildError, match="not a kernel image package name"):
         resolve_package("linux-headers-6.1.0-57-amd64", apt)
+
+
+def test_depends_of_a_meta_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    show = ("Package: linux-image-7.2.13+deb14-amd64\nVersion: 7.2.13-1\n"
+            "Depends: dracut | initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool, "
+            "linux-base-7.2.13+deb14-amd64 (= 7.2.13-1), linux-binary-7.2.13+deb14-amd64 "
+            "(= 7.2.13-1), linux-modules-7.2.13+deb14-amd64 (= 7.2.13-1), kmod\n")
+    apt = _FakeApt(set())
+    monkeypatch.setattr(apt, "_run", lambda *a, **kw: show)
+    assert apt.depends("linux-image-7.2.13+deb14-amd64", "amd64") == [
+        ("linux-base-7.2.13+deb14-amd64", "7.2.13-1"),
+        ("linux-binary-7.2.13+deb14-amd64", "7.2.13-1"),
+        ("linux-modules-7.2.13+deb14-amd64", "7.2.13-1"),
+        ("kmod", None)]
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" errors="0" failures="1" skipped="1" tests="4" time="12.5">
+<testcase classname="tests.vmcore.test_cli" name="test_ps_matches_manifest[elf]" time="1"/>
+<testcase classname="tests.vmcore.test_cli" name="test_slabinfo_rows[kdump]" time="1">
+<failure message="AssertionError: no rows&#10;second line">trace</failure></testcase>
+<testcase classname="tests.vmcore.test_views" name="test_struct_view" time="1">
+<skipped message="variant skipped"/></testcase>
+<testcase classname="tests.vmcore.test_views" name="test_command[ps-elf]" time="1"/>
+</testsuite></testsuites>
+"""
+
+
+def test_matrix_doc_from_junit(tmp_path: Path) -> None:
+    from tests.fixtures import matrix
+
+    xml = tmp_path / "linux-image-9.9.0-1-amd64.xml"
+    xml.write_text(JUNIT)
+    run = matrix.load_run(xml)
+    assert run.package == "linux-image-9.9.0-1-amd64"
+    assert [(c.file, c.outcome) for c in run.cases] == [
+        ("tests/vmcore/test_cli.py", "passed"), ("tests/vmcore/test_cli.py", "failed"),
+        ("tests/vmcore/test_views.py", "skipped"), ("tests/vmcore/test_views.py", "passed")]
+    assert run.cases[1].message == "AssertionError: no rows"
+    assert matrix.tokens("test_command[ps-elf]") == {"test", "command", "ps", "elf"}
+    doc = matrix.render([run], ["ps", "slabinfo", "vm"])
+    assert "| `ps` | pass 2 |" in doc
+    assert "| `slabinfo` | **FAIL 1**/1 |" in doc
+    assert "| `vm` | — |" in doc
+    assert "| `tests/vmcore/test_views.py` | pass 1 |" in doc
+    assert ("- `tests/vmcore/test_cli.py::test_slabinfo_rows[kdump]` (failed): "
+            "AssertionError: no rows") in doc
