@@ -12,7 +12,30 @@ from drgn.helpers.linux.module import for_each_module
 from drgn.helpers.linux.percpu import per_cpu_ptr
 from drgn.helpers.linux.pid import for_each_task
 
-__all__ = ["direct_map_base", "region_samples", "vmalloc_start"]
+__all__ = ["direct_map_base", "kernel_image", "kernel_image_holes", "region_samples",
+           "vmalloc_start"]
+
+
+def kernel_image(prog: Any) -> tuple[int, int]:
+    """``(_text, _end)`` of the running kernel image.  drgn 0.3.0 leaves
+    ``_end`` (past the image's last section) unrelocated on a KASLR arm64
+    kernel, below ``_text``; then the kernel module's own range ends it."""
+    text, end = prog.symbol("_text").address, prog.symbol("_end").address
+    if end <= text:
+        end = prog.main_module().address_range[1]
+    return text, end
+
+
+def kernel_image_holes(prog: Any) -> list[tuple[int, int]]:
+    """Parts of the image that the running kernel does not map: on arm64 the
+    image header before ``_stext`` (``map_kernel()`` maps from ``_stext``,
+    arch/arm64/mm/mmu.c) and the init sections that ``free_initmem()``
+    unmapped (arch/arm64/mm/init.c).  x86-64 keeps all of it mapped."""
+    if prog.platform.arch != drgn.Architecture.AARCH64:
+        return []
+    sym = prog.symbol
+    return [(sym("_text").address, sym("_stext").address),
+            (sym("__init_begin").address, sym("__init_end").address)]
 
 
 def direct_map_base(prog: Any) -> int:
@@ -70,7 +93,8 @@ def region_samples(prog: Any, n_per_region: int, seed: int = 0) -> dict[str, lis
     vmalloc = vmalloc_start(prog)
     # RAM starts at pfn 0 on x86-64, at memblock's first pfn elsewhere (arm64)
     min_pfn = int(prog["min_low_pfn"])
-    text, end = prog.symbol("_text").address, prog.symbol("_end").address
+    text, end = kernel_image(prog)
+    holes = kernel_image_holes(prog)
     max_pfn = int(prog["max_pfn"])
     stacks = []
     for t in for_each_task(prog):
@@ -88,7 +112,10 @@ def region_samples(prog: Any, n_per_region: int, seed: int = 0) -> dict[str, lis
         if region == "direct":
             return pob + (min_pfn << 12) + rnd.randrange(((max_pfn - min_pfn) << 12) - 256)
         if region == "kernel":
-            return rnd.randrange(text, end - 256)
+            while True:  # (x86-64: no holes, one draw)
+                a = rnd.randrange(text, end - 256)
+                if not any(s - 256 < a < e for s, e in holes):
+                    return a
         if region == "stack":
             return rnd.choice(stacks) + rnd.randrange(16384 - 256)
         if region == "vmalloc":  # mostly unmapped: exercises faults

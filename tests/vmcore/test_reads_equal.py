@@ -28,7 +28,12 @@ from drgn.helpers.linux.module import for_each_module
 
 import kmemx
 from tests.fixtures.fixture import Fixture
-from tests.vmcore.regions import direct_map_base, vmalloc_start
+from tests.vmcore.regions import (
+    direct_map_base,
+    kernel_image,
+    kernel_image_holes,
+    vmalloc_start,
+)
 
 pytestmark = pytest.mark.vmcore
 
@@ -157,7 +162,8 @@ class Regions:
     """Which region an address belongs to, for the report."""
 
     def __init__(self, prog: Any, modules: list[tuple[int, int]]) -> None:
-        self.text = (prog.symbol("_text").address, prog.symbol("_end").address)
+        self.text = kernel_image(prog)
+        self.holes = kernel_image_holes(prog)
         self.modules = _merge(modules)
         self.mod_starts = [s for s, _ in self.modules]
         if _is_arm64(prog):
@@ -201,6 +207,8 @@ class Regions:
 
     def of(self, addr: int) -> str:
         if self.text[0] <= addr < self.text[1]:
+            if any(s <= addr < e for s, e in self.holes):
+                return "kernel image, unmapped"
             return "kernel image"
         i = bisect.bisect_right(self.mod_starts, addr) - 1
         if i >= 0 and addr < self.modules[i][1]:
@@ -221,8 +229,8 @@ def pages_to_compare(prog: Any, leaves: list[tuple[int, int]]) -> Iterator[int]:
     direct_end = (((max_pfn << 12) + (1 << 21) - 1) & ~((1 << 21) - 1)) + (1 << 21)
     vmemmap = int(prog["vmemmap"])  # drgn's; vmemmap_base on x86-64
     dense = [(pob + (min_pfn << 12), pob + direct_end),
-             (prog.symbol("_text").address & ~(PAGE - 1),
-              (prog.symbol("_end").address + PAGE - 1) & ~(PAGE - 1)),
+             (kernel_image(prog)[0] & ~(PAGE - 1),
+              (kernel_image(prog)[1] + PAGE - 1) & ~(PAGE - 1)),
              (vmemmap + ((min_pfn * page_size) & ~(PAGE - 1)),
               vmemmap + ((max_pfn * page_size + PAGE - 1) & ~(PAGE - 1)))]
     covered = _merge(leaves + dense + _module_ranges(prog))
