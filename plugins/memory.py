@@ -95,8 +95,13 @@ def _ptov(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             per_cpu_offset = ctx.prog["__per_cpu_offset"]
             if not ctx.as_json:
                 yield TextLine(f"PER-CPU OFFSET: {off:x}")
+                yield TextLine("  CPU    VIRTUAL")
             for cpu in cpus:
-                yield Row(("CPU", "VIRTUAL"), (cpu, Address(int(per_cpu_offset[cpu]) + off)))
+                va = int(per_cpu_offset[cpu]) + off
+                if ctx.as_json:
+                    yield Row(("CPU", "VIRTUAL"), (cpu, Address(va)))
+                else:
+                    yield TextLine(f"  [{cpu}]  {va:x}")
             continue
         pa = _number(s, "ptov")
         yield Row(("VIRTUAL", "PHYSICAL"), (Address(int(phys_to_virt(ctx.prog, pa))),
@@ -168,8 +173,7 @@ def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
         yield Row(("VIRTUAL", "PHYSICAL", "PAGE_SIZE", "PTE", "FLAGS", "ENTRIES"),
                   (Address(vaddr), Address(phys) if phys is not None else None, size,
                    Hex(last.value), "|".join(pte_flag_names(last.value)),
-                   [{"level": e.level, "address": f"{e.address:#x}",
-                     "value": f"{e.value:#x}"} for e in entries]))
+                   [[e.level, Address(e.address), Hex(e.value)] for e in entries]))
         return
     width = 16 if vaddr >= 1 << 32 and not is_user else 10
     yield TextLine(f"{'VIRTUAL':<{width}}  PHYSICAL")

@@ -440,50 +440,65 @@ def _ipcs(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
 @command("fuser", "the tasks using a file (crash's fuser)",
          description="""
          fuser PATH               PID TASK COMM USAGE of each task whose root, working
-                                  directory, open files or mappings are PATH's inode
-                                  (USAGE: root cwd fd mmap)
-         fuser INODE              an inode address instead of a path
+                                  directory, open files or mappings are PATH (USAGE:
+                                  root cwd fd mmap).  As crash (which runs 'foreach
+                                  files -R PATH'), a path matches by its text as
+                                  d_path() gives it in the task's view: a task
+                                  chrooted into another filesystem's '/' (kdevtmpfs)
+                                  uses '/'; by PID
+         fuser INODE              an inode address instead of a path: matched by inode
          """,
          arguments=[arg("target", help="path or inode address")],
          columns=("PID", "TASK", "COMM", "USAGE"))
 def _fuser(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    from drgn.helpers.linux.fs import for_each_file, path_lookup
+    from drgn.helpers.linux.fs import d_path, for_each_file
     from drgn.helpers.linux.mm import for_each_vma
 
     from .tasks import _all_tasks
 
     prog = ctx.prog
-    if args.target.startswith("/"):
-        try:
-            inode = int(path_lookup(prog, args.target).dentry.d_inode.value_())
-        except Exception as e:  # drgn raises Exception subclasses for a missing path
-            raise CommandError(f"fuser: {args.target}: {e}") from None
+    by_path = args.target.startswith("/")
+    if by_path:
+        want = args.target.encode()
+        if len(want) > 1:
+            want = want.rstrip(b"/")
     else:
         inode = parse_address(ctx, args.target)
+
+    def uses(path: drgn.Object) -> bool:
+        if by_path:
+            return bool(d_path(path.address_of_()) == want)
+        return int(path.dentry.d_inode.value_()) == inode
+
+    seen = 0
+    rows: list[Row] = []
     for t in _all_tasks(ctx):
         task = drgn.Object(prog, "struct task_struct *", value=t.address)
         use: list[str] = []
         try:
             fs = task.fs.read_()
             if fs:
-                if int(fs.root.dentry.d_inode.value_()) == inode:
+                if uses(fs.root):
                     use.append("root")
-                if int(fs.pwd.dentry.d_inode.value_()) == inode:
+                if uses(fs.pwd):
                     use.append("cwd")
-            if task.files and any(int(f.f_inode.value_()) == inode
-                                  for _, f in for_each_file(task)):
+            if task.files and any(uses(f.f_path) for _, f in for_each_file(task)):
                 use.append("fd")
             mm = task.mm.read_()
-            if mm and any(v.vm_file and int(v.vm_file.f_inode.value_()) == inode
-                          for v in for_each_vma(mm)):
+            if mm and any(v.vm_file and uses(v.vm_file.f_path) for v in for_each_vma(mm)):
                 use.append("mmap")
         except drgn.FaultError as e:
             ctx.warn(f"fuser: task {int(task.value_()):#x}: cannot read {e.address:#x}")
             continue
+        seen += 1
         if use:
-            yield Row(("PID", "TASK", "COMM", "USAGE"),
-                      (int(task.pid), Address(int(task.value_())),
-                       Name(kernel_str(task.comm.string_())), " ".join(use)), task)
+            rows.append(Row(("PID", "TASK", "COMM", "USAGE"),
+                            (int(task.pid), Address(int(task.value_())),
+                             Name(kernel_str(task.comm.string_())), " ".join(use)), task))
+    # by PID, as crash's task table (the idle tasks first, by CPU)
+    yield from sorted(rows, key=lambda r: int(r.cells[0]))
+    if by_path and not seen:
+        raise CommandError(f"fuser: {args.target}: no task could be read")
 
 
 # ---------------------------------------------------------------------------- bpf

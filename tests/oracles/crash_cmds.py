@@ -9,9 +9,25 @@ import re
 from typing import Any
 
 __all__ = [
+    "parse_colon_pairs",
+    "parse_dev",
     "parse_dis",
     "parse_dis_lines",
+    "parse_eval",
+    "parse_fuser",
+    "parse_hrtimers",
+    "parse_ipcs",
+    "parse_irq_stats",
+    "parse_keyed",
+    "parse_net",
+    "parse_ptov",
+    "parse_runq",
+    "parse_runq_m",
+    "parse_runq_t",
+    "parse_sig",
     "parse_sym_location",
+    "parse_timers",
+    "parse_vtop",
 ]
 
 _DIS = re.compile(r"^0x([0-9a-f]+)(?: <([^>]*)>)?:\t(.*)$")
@@ -73,3 +89,289 @@ def parse_dis_lines(text: str) -> list[tuple[str, int]]:
         if s:
             out.append((s.group(1), int(s.group(2))))
     return out
+
+
+_HEX = r"[0-9a-f]+"
+_TASK = re.compile(r'PID: (\d+)\s+TASK: (' + _HEX + r')\s+(?:CPU: (\d+)\s+)?COMMAND: "(.*)"')
+
+
+def _task(text: str) -> dict[str, Any] | None:
+    m = _TASK.search(text)
+    if m is None:
+        return None
+    return {"pid": int(m.group(1)), "task": int(m.group(2), 16),
+            "command": m.group(4)}
+
+
+def parse_net(text: str) -> list[dict[str, Any]]:
+    """``net``: ``net_device`` (int), ``name``, ``ips`` (list of text)."""
+    rows = []
+    for line in text.splitlines():
+        m = re.match(r"^(" + _HEX + r")\s+(\S+)\s*(.*)$", line.strip())
+        if m and len(m.group(1)) >= 8:
+            ips = [x.strip() for x in m.group(3).split(",") if x.strip()]
+            rows.append({"net_device": int(m.group(1), 16), "name": m.group(2), "ips": ips})
+    return rows
+
+
+def parse_runq(text: str) -> list[dict[str, Any]]:
+    """``runq``: per CPU ``cpu``, ``rq``, ``current`` (task dict), ``rt`` and
+    ``cfs`` (the array/root addresses) and ``queued``: (queue, prio, task dict)."""
+    cpus: list[dict[str, Any]] = []
+    queue = ""
+    for line in text.splitlines():
+        m = re.match(r"^CPU (\d+) RUNQUEUE: (" + _HEX + ")", line)
+        if m:
+            cpus.append({"cpu": int(m.group(1)), "rq": int(m.group(2), 16), "queued": []})
+            continue
+        if not cpus:
+            continue
+        cur = cpus[-1]
+        if line.strip().startswith("CURRENT:"):
+            cur["current"] = _task(line)
+        elif m := re.match(r"^\s+(RT PRIO_ARRAY|CFS RB_ROOT): (" + _HEX + ")", line):
+            queue = m.group(1).split()[0]
+            cur[queue.lower()] = int(m.group(2), 16)
+        elif m := re.match(r"^\s+\[\s*(\d+)\] (PID:.*)$", line):
+            t = _task(m.group(2))
+            if t is not None:
+                cur["queued"].append((queue, int(m.group(1)), t))
+    return cpus
+
+
+def parse_runq_t(text: str) -> list[dict[str, Any]]:
+    """``runq -t``: ``cpu``, ``clock`` and the current task with ``timestamp``."""
+    out: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        m = re.match(r"^\s*CPU (\d+): (\d+)\s*$", line)
+        if m:
+            out.append({"cpu": int(m.group(1)), "clock": int(m.group(2))})
+        elif out and (m := re.match(r"^\s+(\d+)\s+(PID:.*)$", line)):
+            out[-1]["timestamp"] = int(m.group(1))
+            out[-1]["task"] = _task(m.group(2))
+    return out
+
+
+def parse_runq_m(text: str) -> list[dict[str, Any]]:
+    """``runq -m``: ``cpu``, ``elapsed`` text (``[0 00:00:09.676]``), the task."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^\s*CPU (\d+): (\[.*?\])\s+(PID:.*)$", line)
+        if m:
+            out.append({"cpu": int(m.group(1)), "elapsed": m.group(2), "task": _task(m.group(3))})
+    return out
+
+
+def parse_timers(text: str) -> tuple[int | None, list[dict[str, Any]]]:
+    """``timer``: JIFFIES, and rows ``cpu``, ``base`` (name), ``base_address``,
+    ``expires``, ``tte``, ``timer``, ``function``, ``name``."""
+    jiffies = None
+    rows: list[dict[str, Any]] = []
+    lines = text.splitlines()
+    base: tuple[int, str, int] | None = None
+    for i, line in enumerate(lines):
+        if line.strip() == "JIFFIES" and i + 1 < len(lines):
+            jiffies = int(lines[i + 1].strip())
+        m = re.match(r"^TIMER_BASES\[(\d+)\]\[(\w+)\]: (" + _HEX + ")", line)
+        if m:
+            base = (int(m.group(1)), m.group(2), int(m.group(3), 16))
+            continue
+        m = re.match(r"^\s*(\d+)\s+(-?\d+)\s+(" + _HEX + r")\s+(" + _HEX + r")\s+<(.*)>",
+                     line)
+        if m and base is not None:
+            rows.append({"cpu": base[0], "base": base[1], "base_address": base[2],
+                         "expires": int(m.group(1)), "tte": int(m.group(2)),
+                         "timer": int(m.group(3), 16), "function": int(m.group(4), 16),
+                         "name": m.group(5)})
+    return jiffies, rows
+
+
+def parse_hrtimers(text: str) -> tuple[dict[tuple[int, int], int], list[dict[str, Any]]]:
+    """``timer -r``: CURRENT per (cpu, clock), and rows ``cpu``, ``clock``,
+    ``softexpires``, ``expires``, ``tte``, ``hrtimer``, ``function``, ``name``."""
+    current: dict[tuple[int, int], int] = {}
+    rows: list[dict[str, Any]] = []
+    cpu = clock = -1
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if m := re.match(r"^CPU: (\d+)\s+HRTIMER_CPU_BASE", line):
+            cpu = int(m.group(1))
+        elif m := re.match(r"^\s+CLOCK: (\d+)\s+HRTIMER_CLOCK_BASE", line):
+            clock = int(m.group(1))
+        elif line.strip() == "CURRENT" and i + 1 < len(lines):
+            current[(cpu, clock)] = int(lines[i + 1].strip())
+        elif m := re.match(r"^\s*(\d+)\s+(\d+)\s+(-?\d+)\s+(" + _HEX + r")\s+(" + _HEX
+                           + r")\s+<(.*)>", line):
+            rows.append({"cpu": cpu, "clock": clock, "softexpires": int(m.group(1)),
+                         "expires": int(m.group(2)), "tte": int(m.group(3)),
+                         "hrtimer": int(m.group(4), 16), "function": int(m.group(5), 16),
+                         "name": m.group(6)})
+    return current, rows
+
+
+def parse_irq_stats(text: str) -> list[dict[str, Any]]:
+    """``irq -s``: ``irq``, ``counts`` (per CPU, in order), ``chip``, ``actions``."""
+    rows = []
+    ncpu = 0
+    for line in text.splitlines():
+        if re.match(r"^\s+CPU0", line):
+            ncpu = len(line.split())
+            continue
+        m = re.match(r"^\s*(\d+):\s+(.*)$", line)
+        if m and ncpu:
+            f = m.group(2).split()
+            rows.append({"irq": int(m.group(1)), "counts": [int(x) for x in f[:ncpu]],
+                         "chip": f[ncpu] if len(f) > ncpu else "",
+                         "actions": " ".join(f[ncpu + 1:])})
+    return rows
+
+
+def parse_sig(text: str) -> dict[str, Any]:
+    """``sig PID``: the task, ``signal_struct``, ``nr_threads``, ``actions``
+    (``sig``, ``sigaction``, ``handler`` text, ``mask``, ``flags``),
+    ``sigpending``, ``blocked``, ``private`` and ``shared`` signal sets."""
+    out: dict[str, Any] = {"task": _task(text), "actions": []}
+    pending = None
+    for line in text.splitlines():
+        if m := re.match(r"^SIGNAL_STRUCT: (" + _HEX + r")\s+NR_THREADS: (\d+)", line):
+            out["signal_struct"] = int(m.group(1), 16)
+            out["nr_threads"] = int(m.group(2))
+        elif m := re.match(r"^\s*\[\s*(\d+)\]\s+(" + _HEX + r")\s+(\S+)\s+(" + _HEX
+                           + r")\s+(" + _HEX + r")", line):
+            out["actions"].append({"sig": int(m.group(1)), "sigaction": int(m.group(2), 16),
+                                   "handler": m.group(3), "mask": int(m.group(4), 16),
+                                   "flags": int(m.group(5), 16)})
+        elif m := re.match(r"^SIGPENDING: (\w+)", line):
+            out["sigpending"] = m.group(1)
+        elif m := re.match(r"^\s+BLOCKED: (" + _HEX + ")", line):
+            out["blocked"] = int(m.group(1), 16)
+        elif line.strip() in ("PRIVATE_PENDING", "SHARED_PENDING"):
+            pending = "private" if line.strip().startswith("PRIVATE") else "shared"
+        elif pending and (m := re.match(r"^\s+SIGNAL: (" + _HEX + ")", line)):
+            out[pending] = int(m.group(1), 16)
+    return out
+
+
+def parse_colon_pairs(text: str) -> list[tuple[int, int]]:
+    """``ptob``/``btop``/``search`` lines ``a: a000`` as (int, int), hex."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^\s*(" + _HEX + r"): (" + _HEX + r")\s*$", line)
+        if m:
+            out.append((int(m.group(1), 16), int(m.group(2), 16)))
+    return out
+
+
+def parse_ptov(text: str) -> list[tuple[int, int]]:
+    """``ptov``: (virtual, physical) rows, or (cpu, virtual) for OFFSET:CPUS."""
+    out = []
+    for line in text.splitlines():
+        if m := re.match(r"^\s*\[(\d+)\]\s+(" + _HEX + r")\s*$", line):
+            out.append((int(m.group(1)), int(m.group(2), 16)))
+        elif m := re.match(r"^(" + _HEX + r")\s+(" + _HEX + r")\s*$", line):
+            out.append((int(m.group(1), 16), int(m.group(2), 16)))
+    return out
+
+
+def parse_vtop(text: str) -> dict[str, Any]:
+    """``vtop ADDR``: ``virtual``, ``physical``, ``pgd_directory`` and
+    ``entries`` [(level, address, value)] (the kernel's first level as
+    ("PGD", None, value)), ``page`` and ``page_size`` text, ``pte``, ``flags``,
+    ``vma`` (vma, start, end, flags, file), ``struct_page`` (page, physical,
+    mapping, index, count, flags, names)."""
+    out: dict[str, Any] = {"entries": []}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        f = line.split()
+        if f[:2] == ["VIRTUAL", "PHYSICAL"] and i + 1 < len(lines):
+            v = lines[i + 1].split()
+            out["virtual"], out["physical"] = int(v[0], 16), int(v[1], 16)
+        elif m := re.match(r"^PGD DIRECTORY: (" + _HEX + ")", line):
+            out["pgd_directory"] = int(m.group(1), 16)
+        elif m := re.match(r"^PAGE DIRECTORY: (" + _HEX + ")", line):
+            out["entries"].append(("PGD", None, int(m.group(1), 16)))
+        elif m := re.match(r"^\s+(PGD|P4D|PUD|PMD|PTE): (" + _HEX + ") => (" + _HEX + ")", line):
+            out["entries"].append((m.group(1), int(m.group(2), 16), int(m.group(3), 16)))
+        elif m := re.match(r"^\s+PAGE: (" + _HEX + r")\s*(\(\w+\))?", line):
+            out["page"] = int(m.group(1), 16)
+            out["page_size"] = m.group(2) or ""
+        elif f[:3] == ["PTE", "PHYSICAL", "FLAGS"] and i + 1 < len(lines):
+            v = lines[i + 1].split(None, 2)
+            out["pte"], out["flags"] = int(v[0], 16), v[2].strip()
+        elif f[:2] == ["VMA", "START"] and i + 1 < len(lines):
+            v = lines[i + 1].split(None, 4)
+            out["vma"] = (int(v[0], 16), int(v[1], 16), int(v[2], 16), int(v[3], 16),
+                          v[4].strip() if len(v) > 4 else "")
+        elif f[:2] == ["PAGE", "PHYSICAL"] and i + 1 < len(lines):
+            v = lines[i + 1].split()
+            out["struct_page"] = (int(v[0], 16), int(v[1], 16), int(v[2], 16), int(v[3], 16),
+                                  int(v[4]), int(v[5], 16), v[6] if len(v) > 6 else "")
+    return out
+
+
+def parse_eval(text: str) -> dict[str, str]:
+    """``eval``: hexadecimal, decimal, octal, binary, bits set -> their text."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s*(hexadecimal|decimal|octal|binary|bits set): (.*?)\s*$", line)
+        if m:
+            out[m.group(1)] = re.sub(r"\s+", " ", m.group(2))
+    return out
+
+
+def parse_keyed(text: str) -> dict[str, str]:
+    """``KEY: VALUE`` lines (``mach``, ``sys``), keys as printed, values
+    stripped; a key that repeats (``CPU 0:`` under each stack list) keeps its
+    first value."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s*([A-Z][A-Z0-9 ]*[A-Z0-9]): (.*)$", line)
+        if m:
+            out.setdefault(m.group(1), m.group(2).strip())
+    return out
+
+
+def parse_dev(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``dev``: the char rows (``major``, ``name``, ``cdev`` int or None,
+    ``operations`` or None), then the block rows (``gendisk``)."""
+    chr_rows: list[dict[str, Any]] = []
+    blk_rows: list[dict[str, Any]] = []
+    cur = chr_rows
+    for line in text.splitlines():
+        if line.startswith("BLKDEV"):
+            cur = blk_rows
+            continue
+        m = re.match(r"^\s*(\d+)\s+(\S+)\s+(\(none\)|" + _HEX + r")\s*(\S*)\s*$", line)
+        if m:
+            none = m.group(3) == "(none)"
+            cur.append({"major": int(m.group(1)), "name": m.group(2),
+                        "address": None if none else int(m.group(3), 16),
+                        "operations": m.group(4) or None})
+    return chr_rows, blk_rows
+
+
+def parse_ipcs(text: str) -> dict[str, int]:
+    """``ipcs``: the number of rows of each table (SHMID_KERNEL, SEM_ARRAY,
+    MSG_QUEUE); '(none allocated)' is 0."""
+    counts: dict[str, int] = {}
+    table = None
+    for line in text.splitlines():
+        f = line.split()
+        if f and f[0] in ("SHMID_KERNEL", "SEM_ARRAY", "MSG_QUEUE"):
+            table = f[0]
+            counts[table] = 0
+        elif table and f and re.fullmatch(_HEX, f[0]) and len(f[0]) >= 8:
+            counts[table] += 1
+    return counts
+
+
+def parse_fuser(text: str) -> list[dict[str, Any]]:
+    """``fuser``: ``pid``, ``task``, ``comm``, ``usage`` (words)."""
+    rows = []
+    for line in text.splitlines():
+        # crash cuts a 16-character comm's closing quote off
+        m = re.match(r'^\s*(\d+)\s+(' + _HEX + r')\s+"([^"\s]*)"?\s+(.*)$', line)
+        if m:
+            rows.append({"pid": int(m.group(1)), "task": int(m.group(2), 16),
+                         "comm": m.group(3), "usage": m.group(4).split()})
+    return rows
