@@ -253,3 +253,39 @@ def test_panic_record_is_the_console(fixture: Fixture, records: dict[str, Record
 
     assert after_panic(r.stack) == after_panic(console)
     assert r.signature == " < ".join(after_panic(console)[:5])
+
+
+def test_progress_bar_on_a_terminal_only(fixture: Fixture, paths: dict[str, str],
+                                         tmp_path: Path) -> None:
+    """On a terminal (a pty of 120 columns) stderr shows a tqdm bar over the
+    dumps, 0/2 then 1/2 ...; with stderr not a terminal, none."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    argv = [sys.executable, "-m", "kmemx", "triage", paths["elf"], paths["kdump"]
+            if "kdump" in paths else paths["panic"], "-s", str(fixture.vmlinux), "--json"]
+    env = {k: v for k, v in os.environ.items() if k != "KMEMX_PROGRESS"}
+    env["KMEMX_LAYOUT_DIR"] = str(tmp_path / "layouts")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its stdin/stdout/stderr are the pty
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        os.execvpe(argv[0], argv, env)
+    out = b""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    text = out.decode(errors="replace")
+    assert "triage:   0%" in text and "0/2" in text and "1/2" in text
+    plain = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    assert "triage:" not in plain.stderr and "%|" not in plain.stderr
