@@ -418,7 +418,7 @@ def _pstree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
 
 def _header(ctx: Context, t: View) -> str:
     """crash's task header: ``PID: 1  TASK: ...  CPU: 0  COMMAND: "init"``."""
-    return (f"PID: {t.pid:<6}  TASK: {t.address:x}  CPU: {task_cpu(t)}  "
+    return (f"PID: {t.pid:<7}  TASK: {t.address:x}  CPU: {task_cpu(t):<3}  "
             f"COMMAND: \"{kernel_str(t.comm.string())}\"")
 
 
@@ -634,25 +634,222 @@ def _frame_line(i: int, frame: drgn.StackFrame, module: str | None = None) -> st
     return line
 
 
+def thread_size(prog: drgn.Program) -> int:
+    """THREAD_SIZE in bytes: the init task's stack, which the linker script
+    lays out from ``init_stack`` to ``__end_init_task``
+    (include/asm-generic/vmlinux.lds.h, INIT_TASK_DATA(THREAD_SIZE))."""
+    size: int | None = prog.cache.get("kmemx.plugins.tasks.thread_size")
+    if size is None:
+        size = prog.cache["kmemx.plugins.tasks.thread_size"] = (
+            prog.symbol("__end_init_task").address - prog.symbol("init_stack").address)
+    return size
+
+
+def task_pt_regs(prog: drgn.Program, task: drgn.Object) -> int:
+    """``task_pt_regs(task)``: the address of the user-mode registers saved
+    at the top of ``struct task_struct *task``'s kernel stack
+    (arch/x86/include/asm/processor.h: __top_of_stack - sizeof(struct
+    pt_regs); x86-64 has no top-of-stack padding)."""
+    return (int(task.stack.value_()) + thread_size(prog)
+            - int(drgn.sizeof(prog.type("struct pt_regs"))))
+
+
+def hardirq_stack_top(prog: drgn.Program, cpu: int) -> int | None:
+    """The top of ``cpu``'s hard-IRQ stack (``hardirq_stack_ptr``), or None.
+    6.2 (7443b296e699, "x86/percpu: Move irq_stack variables next to
+    current_task") moved it into ``pcpu_hot``; it is a plain per-CPU
+    variable before, and again after pcpu_hot was taken apart."""
+    from drgn.helpers.linux.percpu import per_cpu
+
+    try:
+        return int(per_cpu(prog["hardirq_stack_ptr"], cpu).value_())
+    except (KeyError, LookupError):
+        pass
+    try:
+        return int(per_cpu(prog["pcpu_hot"], cpu).hardirq_stack_ptr.value_())
+    except (KeyError, LookupError, AttributeError):
+        return None
+
+
+#: crash's register lines: (name, struct pt_regs member, hex digits) three to a line
+_REG_ROWS: tuple[tuple[tuple[str, str, int], ...], ...] = (
+    (("RIP", "ip", 16), ("RSP", "sp", 16), ("RFLAGS", "flags", 8)),
+    (("RAX", "ax", 16), ("RBX", "bx", 16), ("RCX", "cx", 16)),
+    (("RDX", "dx", 16), ("RSI", "si", 16), ("RDI", "di", 16)),
+    (("RBP", "bp", 16), ("R8", "r8", 16), ("R9", "r9", 16)),
+    (("R10", "r10", 16), ("R11", "r11", 16), ("R12", "r12", 16)),
+    (("R13", "r13", 16), ("R14", "r14", 16), ("R15", "r15", 16)))
+
+
+def pt_regs_lines(regs: drgn.Object) -> list[str]:
+    """crash's register block for a ``struct pt_regs`` (x86_64_exception_frame()):
+    RIP RSP RFLAGS, RAX..R15 three to a line, then ORIG_RAX CS SS."""
+    lines = []
+    for row in _REG_ROWS:
+        cells = [f"{name:>3}: {int(getattr(regs, member)):0{width}x}"
+                 for name, member, width in row]
+        lines.append("    " + "  ".join(cells))
+    lines.append(f"    ORIG_RAX: {int(regs.orig_ax) & (2**64 - 1):016x}  "
+                 f"CS: {int(regs.cs) & 0xffff:04x}  SS: {int(regs.ss) & 0xffff:04x}")
+    return lines
+
+
+def _nearest_symbol(prog: drgn.Program, addr: int) -> drgn.Symbol:
+    """The symbol crash names ``addr`` by: the nearest kernel symbol at or
+    below it (a label inside a function, ``entry_SYSCALL_64_after_hwframe``,
+    counts; so does a function that ``addr`` is one past, the return address
+    of a call to a noreturn function); a module address by its containing
+    symbol.  Raises LookupError."""
+
+    table: tuple[list[int], list[drgn.Symbol]] | None = prog.cache.get(
+        "kmemx.plugins.tasks.sorted_symbols")
+    if table is None:
+        syms = sorted((s for s in prog.symbols() if s.address >= 1 << 63
+                       and s.kind in (drgn.SymbolKind.FUNC, drgn.SymbolKind.UNKNOWN)),
+                      key=lambda s: (s.address, s.name))
+        table = prog.cache["kmemx.plugins.tasks.sorted_symbols"] = (
+            [s.address for s in syms], syms)
+    try:
+        return prog.symbol(addr) if addr >= 0xffffffffc0000000 else _closest(table, addr)
+    except LookupError:
+        return _closest(table, addr)
+
+
+def _closest(table: tuple[list[int], list[drgn.Symbol]], addr: int) -> drgn.Symbol:
+    import bisect
+
+    i = bisect.bisect_right(table[0], addr) - 1
+    if i < 0 or addr - table[0][i] > 1 << 20:
+        raise LookupError(f"no symbol below {addr:#x}")
+    return table[1][i]
+
+
+def register_lines(regs: dict[str, int]) -> list[str]:
+    """crash's register block for registers a dump saved per CPU (an ELF
+    note: no ORIG_RAX), from drgn's ``StackFrame.registers()``."""
+    def value(member: str) -> int:
+        # drgn's names: rip rsp rflags rax ... r8 ... (struct pt_regs: ip sp flags ax)
+        return regs.get(member if member.startswith("r") else "r" + member, 0)
+
+    lines = ["    " + "  ".join(f"{name:>3}: {value(member):0{width}x}"
+                                 for name, member, width in row)
+             for row in _REG_ROWS]
+    lines.append(f"    CS: {regs.get('cs', 0):04x}  SS: {regs.get('ss', 0):04x}")
+    return lines
+
+
+def _symbol_offset(prog: drgn.Program, pc: int, hex_offset: bool = False) -> str:
+    """``name+offset`` of the ELF symbol containing ``pc`` (crash's naming)."""
+    try:
+        sym = _nearest_symbol(prog, pc)
+    except LookupError:
+        return f"{pc:x}"
+    off = pc - sym.address
+    return f"{sym.name}+{off:#x}" if hex_offset else f"{sym.name}+{off}"
+
+
+def _stack_name(prog: drgn.Program, sp: int, cpu: int) -> str:
+    top = hardirq_stack_top(prog, cpu)
+    if top is not None and top - 16384 <= sp <= top + 8:
+        return "IRQ stack"
+    return "exception stack"
+
+
+def _frame_data_lines(ctx: Context, start: int, end: int) -> list[str]:
+    """crash's ``bt -f``: the stack words in [start, end), two to a line."""
+    lines: list[str] = []
+    pos = start
+    while pos < end and len(lines) < 4096:
+        n = min(16, end - pos)
+        try:
+            data = ctx.k.read(pos, n)
+        except drgn.FaultError:
+            break
+        words = " ".join(f"{int.from_bytes(data[i:i + 8], 'little'):016x}"
+                         for i in range(0, n - n % 8, 8))
+        lines.append(f"    {pos:x}: {words} ")
+        pos += n
+    return lines
+
+
+def _is_text(prog: drgn.Program, value: int) -> bool:
+    from kmemx.helpers.kallsyms import module_of_address
+
+    ranges: list[tuple[int, int]] | None = prog.cache.get("kmemx.plugins.tasks.text")
+    if ranges is None:
+        ranges = []
+        for lo, hi in (("_stext", "_etext"), ("_sinittext", "_einittext")):
+            try:
+                ranges.append((prog.symbol(lo).address, prog.symbol(hi).address))
+            except LookupError:
+                continue
+        prog.cache["kmemx.plugins.tasks.text"] = ranges
+    if any(lo <= value < hi for lo, hi in ranges):
+        return True
+    return value >= 1 << 63 and module_of_address(prog, value) is not None
+
+
+def _bt_tasks(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> list[View]:
+    from kmemx.commands import parse_cpuspec
+    from kmemx.commands.context import cpu_curr_task, panic_task
+
+    rqs = ctx.k.object("runqueues")
+    if args.a:
+        return [per_cpu(rqs, cpu).curr.deref() for cpu in _cpus(ctx)]
+    if args.cpus is not None:
+        return [ctx.k.view("struct task_struct", int(cpu_curr_task(ctx.prog, cpu).value_()))
+                for cpu in parse_cpuspec(ctx.prog, args.cpus)]
+    if args.panic:
+        task = panic_task(ctx.prog)
+        if task is None:
+            raise CommandError("bt: no panic task (a dump taken without a panic)")
+        return [ctx.k.view("struct task_struct", int(task.value_()))]
+    return command_tasks(ctx, args.tasks, input, "bt")
+
+
 @command("bt", "display a kernel stack backtrace",
          description="""
          bt              the current context's stack (set; at first the panic task)
          bt PID|ADDR     that task
          bt -a           the current task of every CPU
+         bt -c 1 / -c a  the current task of these CPUs (crash's cpuspec)
+         bt -p           the panic task
+         bt -s / -sx     each frame's ELF symbol+offset (decimal / hex)
+         bt -f           each frame's stack words
+         bt -t / -T      the text addresses on the stack, from the stack pointer
+                         / from the bottom of the stack
+         bt -e           only the exception frames (registers saved on the stack)
+         bt -l           source lines (always shown)
+         Where the kernel was entered from user space or interrupted, the
+         registers saved there (struct pt_regs) follow, as crash shows them:
+         [exception RIP: symbol+offset] and the RIP..SS block; a switch from
+         an IRQ stack to the task's stack is marked --- <IRQ stack> ---.
          Zombies have no kernel stack; bt says so instead of printing stale frames.
          """,
          arguments=[arg("tasks", nargs="*"),
-                    arg("-a", action="store_true", help="every CPU's current task")],
+                    arg("-a", action="store_true", help="every CPU's current task"),
+                    arg("-c", dest="cpus", help="current task of these CPUs (cpuspec)"),
+                    arg("-p", dest="panic", action="store_true", help="the panic task"),
+                    arg("-s", dest="symbols", action="store_true",
+                        help="symbol+offset for each frame"),
+                    arg("-x", dest="hex", action="store_true", help="offsets in hex"),
+                    arg("-f", dest="frames", action="store_true",
+                        help="the stack data of each frame"),
+                    arg("-t", dest="text", action="store_true",
+                        help="text symbols on the stack from the stack pointer"),
+                    arg("-T", dest="text_all", action="store_true",
+                        help="text symbols on the whole stack"),
+                    arg("-e", dest="exceptions", action="store_true",
+                        help="only the exception frames"),
+                    arg("-l", dest="lines", action="store_true",
+                        help="source lines (always shown)")],
          takes_input=True, enabled=_enabled)
 def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from kmemx.helpers.kallsyms import module_of_address, use_module_kallsyms
 
-    if args.a:
-        rqs = ctx.k.object("runqueues")
-        tasks = [per_cpu(rqs, cpu).curr.deref() for cpu in _cpus(ctx)]
-    else:
-        tasks = command_tasks(ctx, args.tasks, input, "bt")
-    use_module_kallsyms(ctx.prog)  # names module frames without the module's debug info
+    prog = ctx.prog
+    tasks = _bt_tasks(ctx, args, input)
+    use_module_kallsyms(prog)  # names module frames without the module's debug info
     for n, t in enumerate(tasks):
         if n:
             yield TextLine("")
@@ -664,15 +861,127 @@ def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: {e}")
             continue
+        task = t.to_drgn().address_of_()
         try:
-            trace = ctx.prog.stack_trace(t.to_drgn().address_of_())
+            trace = prog.stack_trace(task)
         except (ValueError, LookupError, drgn.FaultError) as e:
             yield TextLine(f"  (no stack trace: {e})")
             continue
-        for i, frame in enumerate(trace):
-            if frame.pc < 1 << 63:  # user space: crash stops at the syscall entry too
+        if args.text or args.text_all:
+            yield from _bt_text(ctx, t, task, trace, args.text_all)
+            continue
+        yield from _bt_frames(ctx, t, task, trace, args, module_of_address)
+
+
+def _bt_text(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
+             whole: bool) -> Iterator[Any]:
+    """crash's ``bt -t`` / ``-T``: every stack word that is a kernel text address."""
+    prog = ctx.prog
+    base = int(task.stack.value_())
+    top = base + thread_size(prog)
+    first = trace[0]
+    if whole:
+        start = base
+    else:
+        start = first.sp
+        pc = first.pc
+        from kmemx.commands.context import panic_task
+
+        if first.interrupted and panic_task(prog) is not None:
+            # registers saved by the panic's CPU stop: crash starts from the
+            # return address on the stack there, not from the saved RIP
+            try:
+                pc = ctx.k.read_u64(first.sp)
+            except drgn.FaultError:
+                pass
+        try:
+            name = _nearest_symbol(prog, pc).name
+        except LookupError:
+            name = f"{pc:x}"
+        yield TextLine(f"              START: {name} at {pc:x}")
+    try:
+        data = ctx.k.read(start, top - start)
+    except drgn.FaultError as e:
+        ctx.warn(f"task {t.address:#x}: stack not readable at {e.address:#x}")
+        return
+    for off in range(0, len(data) - 7, 8):
+        value = int.from_bytes(data[off:off + 8], "little")
+        if value >= 1 << 63 and _is_text(prog, value):
+            try:
+                name = _nearest_symbol(prog, value).name
+            except LookupError:
+                continue
+            yield TextLine(f"  [{start + off:x}] {name} at {value:x}")
+    user = next((f for f in trace if f.interrupted and f.pc < 1 << 63), None)
+    if user is not None:  # crash ends with the registers saved at system call entry
+        try:
+            yield from map(TextLine, pt_regs_lines(drgn.Object(
+                prog, "struct pt_regs", address=task_pt_regs(prog, task))))
+        except drgn.FaultError as e:
+            ctx.warn(f"task {t.address:#x}: pt_regs not readable at {e.address:#x}")
+
+
+def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
+               args: argparse.Namespace, module_of_address: Any) -> Iterator[Any]:
+    prog = ctx.prog
+    base = int(task.stack.value_())
+    top = base + thread_size(prog)
+    cpu = task_cpu(t)
+    from kmemx.commands.context import panic_task
+
+    frames = list(trace)
+    prev_stack: str | None = None
+    first = next((f for f in frames if not f.is_inline), None)
+    if (first is not None and first.interrupted and first.pc >= 1 << 63
+            and panic_task(prog) is None and not args.exceptions):
+        # a dump taken without a panic: the registers each CPU was stopped
+        # with, which crash shows as an exception frame
+        yield TextLine(f"    [exception RIP: {_symbol_offset(prog, first.pc)}]")
+        yield from map(TextLine, register_lines(first.registers()))
+    for i, frame in enumerate(frames):
+        sp = frame.sp
+        on_task_stack = base <= sp <= top
+        if prev_stack is not None and on_task_stack and not args.exceptions:
+            yield TextLine(f"--- <{prev_stack}> ---")
+        prev_stack = None if on_task_stack else _stack_name(prog, sp, cpu)
+        if (frame.interrupted and not frame.is_inline
+                and any(not f.is_inline for f in frames[:i])):
+            # registers saved by an interrupt, exception or system call entry
+            user = frame.pc < 1 << 63
+            regs_addr = task_pt_regs(prog, task) if user else frames[i - 1].sp
+            regs = drgn.Object(prog, "struct pt_regs", address=regs_addr)
+            try:
+                ok = int(regs.ip) == frame.pc
+                block = pt_regs_lines(regs) if ok else []
+            except drgn.FaultError:
+                block = []
+            if args.exceptions:
+                yield TextLine("")
+                yield TextLine(f"  {'USER' if user else 'KERNEL'}-MODE EXCEPTION FRAME AT: "
+                               f"{regs_addr:x}")
+            elif not user:
+                yield TextLine(f"    [exception RIP: {_symbol_offset(prog, frame.pc)}]")
+            for line in block:
+                yield TextLine(line)
+            if user:
                 break
-            yield TextLine(_frame_line(i, frame, module_of_address(ctx.prog, frame.pc)))
+        if frame.pc < 1 << 63:  # user space without saved registers: stop, as crash
+            break
+        if args.exceptions:
+            continue
+        line = _frame_line(i, frame, module_of_address(prog, frame.pc))
+        if args.symbols and not frame.is_inline:  # crash's name: ELF symbol+offset
+            head, _, rest = line.partition("] ")
+            line = f"{head}] {_symbol_offset(prog, frame.pc, args.hex)} at " \
+                   f"{rest.split(' at ', 1)[1]}"
+        yield TextLine(line)
+        if args.frames and not frame.is_inline:
+            # crash's frame data: from above this frame's return address to the
+            # next frame's return address, inclusive (drgn's sp is one word up)
+            nxt = next((f.sp for f in frames[i + 1:] if not f.is_inline), None)
+            if nxt is not None and sp < nxt <= sp + thread_size(prog):
+                for data_line in _frame_data_lines(ctx, sp, nxt):
+                    yield TextLine(data_line)
 
 
 _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",

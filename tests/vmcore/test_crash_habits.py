@@ -222,3 +222,81 @@ def test_list_forms_equal_crash(fixture: Fixture, variant: str) -> None:
 
 def _tasks_off(k: Any) -> int:
     return int(k.offsetof("struct task_struct", "tasks"))
+
+
+# -- bt's options ---------------------------------------------------------------------------
+
+_FRAME = re.compile(r"^ #(\d+)\s+\[([0-9a-f]+)\] (\S+) at ([0-9a-f]+)")
+
+
+def _frames(text: str, ours: bool = True) -> list[tuple[str, int, list[str]]]:
+    """(name, pc, lines after the frame line up to the next frame) of each
+    frame line of a bt; kmemx's inlined frames are left out (crash has none),
+    and so is its frame of an exception RIP (crash shows none)."""
+    out: list[tuple[str, int, list[str]]] = []
+    exception = False
+    for line in text.splitlines():
+        m = _FRAME.match(line)
+        if m and exception:  # kmemx's interrupted frame: crash's [exception RIP: ...]
+            exception = "(inlined)" in line
+        elif m and "(inlined)" not in line:
+            out.append((m.group(3), int(m.group(4), 16), []))
+        elif m:
+            continue
+        elif "[exception RIP:" in line and ours:
+            exception = True
+        elif out and line.strip() and not line.startswith("PID:"):
+            out[-1][2].append(line.rstrip())
+    return out
+
+
+def _blocks(text: str) -> list[str]:
+    """The lines of a bt that are not frame lines: registers, exception RIPs,
+    stack switches, headers (crash's and kmemx's headers are the same)."""
+    return [ln.rstrip() for ln in text.splitlines()
+            if ln.strip() and not _FRAME.match(ln) and not ln.startswith("PID:")]
+
+
+BT_LINES = ["bt", "bt -a", "bt 1", "bt -e", "bt -t", "bt -T", "bt -s", "bt -sx", "bt -f",
+            "bt -c 1", "bt -p"]
+
+
+@pytest.mark.parametrize("variant", ["panic", "elf"])
+def test_bt_options_equal_crash(fixture: Fixture, variant: str) -> None:
+    """bt against crash: the task headers, register blocks at system-call entry and
+    in interrupted frames ([exception RIP: sym+off] and RIP..SS), --- <IRQ stack>
+    --- switches, bt -e, bt -t/-T (every line), and for each frame crash shows
+    after its first, the same return address in the same order, with -s/-sx the
+    same symbol+offset, with -f the same stack words.  Written exceptions: crash
+    starts a panicked CPU's stack at the frame that called the CPU stop (kmemx at
+    the saved registers, one or two frames earlier, so crash's frame #0 is
+    skipped), names frames by ELF symbol (kmemx by the DWARF function, inlined
+    frames included) and prints SP one word lower than drgn's frame SP."""
+    k = kernel(fixture, variant)
+    lines = [ln for ln in BT_LINES if variant == "panic" or ln != "bt -p"]
+    theirs = crash(fixture, variant, lines)
+    try:
+        for line in lines:
+            ours = "\n".join(run(k, line))
+            assert [ln for ln in ours.splitlines() if ln.startswith("PID:")] == [
+                ln.rstrip() for ln in theirs[line].splitlines() if ln.startswith("PID:")], line
+            if line in ("bt -e", "bt -t", "bt -T"):
+                assert crash_lines(ours) == crash_lines(theirs[line]), line
+                continue
+            assert [b for b in _blocks(ours) if not b.startswith("    ff")] == [
+                b for b in _blocks(theirs[line]) if not b.startswith("    ff")], line
+            for task_ours, task_theirs in zip(ours.split("\nPID:"),
+                                              theirs[line].split("\nPID:"), strict=True):
+                mine = _frames(task_ours)
+                pcs = [pc for _, pc, _ in mine]
+                want = _frames(task_theirs, ours=False)[1:]
+                assert [pc for _, pc, _ in want] == pcs[len(pcs) - len(want):], line
+                for (name, _pc, data), (cname, _cpc, cdata) in zip(
+                        mine[len(mine) - len(want):], want, strict=True):
+                    if "-s" in line:
+                        assert name == cname, line
+                    if "-f" in line:
+                        assert [d for d in data if d.startswith("    ff")] == \
+                            [d for d in cdata if d.startswith("    ff")], line
+    finally:
+        k.prog.cache.pop("kmemx.commands.context.current_task", None)
