@@ -290,15 +290,65 @@ def resolve_tasks(ctx: Context, specs: Iterable[str]) -> list[View]:
          ps -G             thread group leaders only
          ps -S             count of tasks in each state
          ps --state IN     tasks in a state (RU IN UN ZO ST TR DE ID or R S D Z...)
+         ps -s             KSTACKP (the saved kernel stack pointer) instead of TASK
+         ps -p 97          the parents of each task, up to PID 0
+         ps -c 95          the children of each task
+         ps -g 95          the threads of each task's thread group
+         ps -t 1           run time, start time (ns), user and system time (ns)
+         ps -l             the last time each task ran (sched_info.last_arrival, ns),
+                           most recent first (-C CPU: one CPU's tasks, by CPU)
+         ps -a 1           the command line and environment, from user memory
+         ps -r 1           the resource limits (signal->rlim)
+         The output of -p -c -g -t -l -a -r is crash's text; --json gives rows.
          """,
          arguments=[arg("filters", nargs="*", help="PID, task address or command name"),
                     arg("-k", action="store_true", help="kernel threads only"),
                     arg("-u", action="store_true", help="user tasks only"),
                     arg("-G", action="store_true", help="thread group leaders only"),
                     arg("-S", action="store_true", help="summary of task states"),
-                    arg("--state", help="only tasks in this state")],
+                    arg("--state", help="only tasks in this state"),
+                    arg("-s", dest="kstackp", action="store_true",
+                        help="KSTACKP column instead of TASK"),
+                    arg("-p", dest="parents", action="store_true", help="parental hierarchy"),
+                    arg("-c", dest="children", action="store_true", help="children"),
+                    arg("-g", dest="group", action="store_true", help="thread group"),
+                    arg("-t", dest="times", action="store_true", help="run and start times"),
+                    arg("-l", dest="last_run", action="store_true",
+                        help="last run timestamps, most recent first"),
+                    arg("-C", dest="by_cpu", help="with -l: the tasks of these CPUs "
+                                                  "(cpuspec), by CPU"),
+                    arg("-a", dest="argv", action="store_true",
+                        help="command line and environment"),
+                    arg("-r", dest="rlimits", action="store_true", help="resource limits")],
          columns=PS_COLUMNS, enabled=_enabled)
 def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    modes = (args.parents, args.children, args.group, args.times, args.last_run, args.argv,
+             args.rlimits)
+    if args.by_cpu is not None and not args.last_run:
+        raise CommandError("ps: -C applies to -l only (as in crash)")
+    if sum(bool(m) for m in modes) > 1:
+        raise CommandError("ps: -p -c -g -t -l -a -r exclude each other")
+    if not any(modes):
+        for row in _ps_rows(ctx, args):
+            yield _kstackp_row(ctx, row) if args.kstackp and row.columns == PS_COLUMNS else row
+        return
+    rows = [r for r in _ps_rows(ctx, args) if r.columns == PS_COLUMNS]
+    if args.last_run:
+        yield from _ps_last_run(ctx, rows, args.by_cpu)
+        return
+    fn = (_ps_parents if args.parents else _ps_children if args.children else
+          _ps_group if args.group else _ps_times if args.times else
+          _ps_argv if args.argv else _ps_rlimits)
+    for row in rows:
+        try:
+            yield from fn(ctx, row.obj)
+        except drgn.FaultError as e:
+            ctx.warn(f"task {row.obj.address:#x}: cannot read {e.address:#x}")
+        if not ctx.as_json:
+            yield TextLine("")
+
+
+def _ps_rows(ctx: Context, args: argparse.Namespace) -> Iterator[Row]:
     pids: set[int] = set()
     addrs: set[int] = set()
     names: list[re.Pattern[str]] = []
@@ -375,6 +425,193 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         raise CommandError("ps: " + "; ".join(missing))
     for m in missing:  # crash reports each argument it cannot find
         ctx.warn(f"ps: {m}")
+
+
+def _as_task(v: Any) -> View:
+    """A ps row's object as a ``struct task_struct`` view (idle tasks' rows
+    hold ``struct task_struct *``)."""
+    from kmemx.types.view import struct_view
+
+    t: View | None = struct_view(v)
+    if t is None:
+        raise CommandError(f"not a task: {v!r}")
+    return t
+
+
+def _kstackp_row(ctx: Context, row: Row) -> Row:
+    """``ps -s``: the row with KSTACKP, the kernel stack pointer saved at the
+    task's last switch (``thread.sp``), in place of TASK."""
+    t = _as_task(row.obj)
+    cols = tuple("KSTACKP" if c == "TASK" else c for c in row.columns)
+    cells = tuple(Address(int(t.thread.sp)) if c == "TASK" else v
+                  for c, v in zip(row.columns, row.cells))
+    return Row(cols, cells, row.obj)
+
+
+def _ps_line(ctx: Context, t: View, indent: int) -> Any:
+    if ctx.as_json:
+        return Row(("PID", "TASK", "CPU", "COMM", "DEPTH"),
+                   (int(t.pid), Address(t.address), task_cpu(t),
+                    Name(kernel_str(t.comm.string())), indent), t)
+    return TextLine(" " * indent + _header(ctx, t))
+
+
+def _ps_parents(ctx: Context, t: View) -> Iterator[Any]:
+    """crash's ``ps -p``: the task's ancestors from PID 0 down to it, each one
+    space further in."""
+    chain = [t]
+    seen = {t.address}
+    cur = t
+    while int(cur.pid) != 0:
+        cur = cur.real_parent.deref()
+        if cur.address in seen:
+            break
+        seen.add(cur.address)
+        chain.append(cur)
+    if int(chain[-1].pid) != 0:  # a parent chain that does not reach the idle task
+        chain.append(idle_tasks(ctx)[0].deref())
+    for depth, task in enumerate(reversed(chain)):
+        yield _ps_line(ctx, task, depth)
+
+
+def _ps_children(ctx: Context, t: View) -> Iterator[Any]:
+    """crash's ``ps -c``: the task, then every task whose real_parent it is
+    (threads of its children included), by PID; ``(no children)`` if none."""
+    yield _ps_line(ctx, t, 0)
+    kids = sorted((c for c in _all_tasks(ctx)
+                   if int(c.pid) and c.real_parent.value() == t.address
+                   and c.address != t.address), key=lambda c: int(c.pid))
+    for c in kids:
+        yield _ps_line(ctx, c, 2)
+    if not kids and not ctx.as_json:
+        yield TextLine("  (no children)")
+
+
+def _ps_group(ctx: Context, t: View) -> Iterator[Any]:
+    """crash's ``ps -g``: the thread group's leader, then its other threads."""
+    leader = t.group_leader.deref()
+    yield _ps_line(ctx, leader, 0)
+    threads = sorted((c for c in _all_tasks(ctx)
+                      if int(c.tgid) == int(leader.tgid) and c.address != leader.address
+                      and int(c.pid)), key=lambda c: int(c.pid))
+    for c in threads:
+        yield _ps_line(ctx, c, 2)
+    if not threads and not ctx.as_json:
+        yield TextLine("  (no threads)")
+
+
+def _uptime_ns(ctx: Context) -> int:
+    """Nanoseconds since boot by jiffies (crash's uptime, as ``sys``'s UPTIME)."""
+    from .basics import _hz
+
+    hz = _hz(ctx)
+    initial = (-300 * hz) & 0xFFFFFFFF
+    jiffies = (int(ctx.k.object("jiffies_64")) - initial) & (2**64 - 1)
+    return jiffies * (10**9 // hz)
+
+
+def _ps_times(ctx: Context, t: View) -> Iterator[Any]:
+    """crash's ``ps -t``: RUN TIME (uptime minus start_time, HH:MM:SS), START
+    TIME (``start_time``, ns of monotonic time), UTIME and STIME (ns)."""
+    from .basics import uptime_text
+
+    start = int(t.start_time)
+    run = max(_uptime_ns(ctx) - start, 0) // 10**9
+    utime, stime = int(t.utime), int(t.stime)
+    if ctx.as_json:
+        yield Row(("PID", "TASK", "RUN_TIME", "START_TIME", "UTIME", "STIME"),
+                  (int(t.pid), Address(t.address), run, start, utime, stime), t)
+        return
+    yield TextLine(_header(ctx, t))
+    yield TextLine(f"    RUN TIME: {uptime_text(run)}")
+    yield TextLine(f"  START TIME: {start}")
+    yield TextLine(f"       UTIME: {utime}")
+    yield TextLine(f"       STIME: {stime}")
+
+
+def _ps_last_run(ctx: Context, rows: list[Row], cpus: str | None) -> Iterator[Any]:
+    """crash's ``ps -l``: ``[LAST_ARRIVAL] [ST]`` and the task line, most
+    recent first; with ``-C``, the tasks of each CPU under a ``CPU: N`` line."""
+    from kmemx.commands import parse_cpuspec
+
+    entries = []
+    for row in rows:
+        t = _as_task(row.obj)
+        try:
+            last = int(t.sched_info.last_arrival)
+        except AttributeError:  # !CONFIG_SCHED_INFO: crash falls back to timestamps
+            last = int(t.se.exec_start)
+        entries.append((last, row["ST"], t))
+    entries.sort(key=lambda e: -e[0])
+    groups: list[tuple[int | None, list[tuple[int, str, View]]]] = [(None, entries)]
+    if cpus is not None:
+        groups = [(cpu, [e for e in entries if task_cpu(e[2]) == cpu])
+                  for cpu in parse_cpuspec(ctx.prog, cpus)]
+    for cpu, group in groups:
+        if cpu is not None and not ctx.as_json:
+            yield TextLine(f"CPU: {cpu}")
+        for last, st, t in group:
+            if ctx.as_json:
+                yield Row(("LAST_RUN", "ST", "PID", "TASK", "CPU", "COMM"),
+                          (last, st, int(t.pid), Address(t.address), task_cpu(t),
+                           Name(kernel_str(t.comm.string()))), t)
+            else:
+                yield TextLine(f"[{last:10}] [{st}]  {_header(ctx, t)}")
+        if cpu is not None and not ctx.as_json:
+            yield TextLine("")
+
+
+def _ps_argv(ctx: Context, t: View) -> Iterator[Any]:
+    """crash's ``ps -a``: the command line and environment, read from the
+    task's user memory (drgn's cmdline() and environ())."""
+    from drgn.helpers.linux.mm import cmdline, environ
+
+    task = t.to_drgn().address_of_()
+    if not t.mm:
+        args: list[bytes] | None = None
+        env: list[bytes] | None = None
+    else:
+        args, env = cmdline(task), environ(task)
+    if ctx.as_json:
+        yield Row(("PID", "TASK", "ARG", "ENV"),
+                  (int(t.pid), Address(t.address),
+                   [kernel_str(a) for a in args or []], [kernel_str(e) for e in env or []]),
+                  t)
+        return
+    yield TextLine(_header(ctx, t))
+    if args is None:
+        yield TextLine("(no user stack)")
+        return
+    yield TextLine("ARG: " + "".join(kernel_str(a) + " " for a in args))
+    for i, e in enumerate(env or []):
+        yield TextLine(("ENV: " if i == 0 else "     ") + kernel_str(e))
+
+
+#: include/uapi/asm-generic/resource.h, in RLIMIT_* order, as crash names them
+_RLIMITS = ("CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE", "MEMLOCK",
+            "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME")
+
+
+def _ps_rlimits(ctx: Context, t: View) -> Iterator[Any]:
+    """crash's ``ps -r``: ``signal->rlim[]``, RLIM_INFINITY as (unlimited)."""
+    rlim = t.signal.rlim
+    values = [(name, int(rlim[i].rlim_cur), int(rlim[i].rlim_max))
+              for i, name in enumerate(_RLIMITS)]
+    if ctx.as_json:
+        for name, cur, mx in values:
+            yield Row(("PID", "RLIMIT", "CURRENT", "MAXIMUM"), (int(t.pid), name, cur, mx), t)
+        return
+
+    def text(v: int | str) -> str:
+        """Centred in 11 columns as crash's mkstring(CENTER): the odd space right."""
+        s = "(unlimited)" if v == 2**64 - 1 else str(v)
+        left = max(11 - len(s), 0) // 2
+        return " " * left + s + " " * max(11 - len(s) - left, 0)
+
+    yield TextLine(_header(ctx, t))
+    yield TextLine(f"{'RLIMIT':>12}   {text('CURRENT')}   {text('MAXIMUM')}")
+    for name, cur, mx in values:
+        yield TextLine(f"{name:>12}   {text(cur)}   {text(mx)}")
 
 
 @command("pstree", "display the process tree",

@@ -300,3 +300,29 @@ def test_bt_options_equal_crash(fixture: Fixture, variant: str) -> None:
                             [d for d in cdata if d.startswith("    ff")], line
     finally:
         k.prog.cache.pop("kmemx.commands.context.current_task", None)
+
+
+# -- ps's options -----------------------------------------------------------------------
+
+def _ps_lines(k: Any) -> list[str]:
+    """The ps option lines for this dump: the crashed (or PID 1's) parent
+    chain, kmx-main's children and threads, init's times, argv and limits."""
+    main = int(run(k, "ps kmx-main")[1].split()[0].lstrip(">"))
+    worker = next(int(ln.split()[0].lstrip(">")) for ln in run(k, "ps kmx-w000")[1:])
+    return [f"ps -p {worker}", f"ps -c {main}", f"ps -g {worker}", "ps -t 1",
+            f"ps -t {worker}", "ps -a 1", f"ps -a {main}", "ps -r 1", f"ps -r {worker}",
+            f"ps -l 1 2 {main}", "ps -C 0 -l", "ps -C 1 -l"]
+
+
+@pytest.mark.parametrize("variant", ["panic", "elf"])
+def test_ps_options_equal_crash(fixture: Fixture, variant: str) -> None:
+    """ps -p -c -g -t -a -r -l -C: every line as crash prints it."""
+    k = kernel(fixture, variant)
+    lines = _ps_lines(k)
+    theirs = crash(fixture, variant, [*lines, "ps -s 1"])
+    for line in lines:
+        assert crash_lines("\n".join(run(k, line))) == crash_lines(theirs[line]), line
+    # ps -s: KSTACKP in place of TASK (the other columns are ps's, checked elsewhere)
+    ours = _json(k, "ps -s 1")
+    kstackp = [ln.split()[3] for ln in crash_lines(theirs["ps -s 1"])[1:]]
+    assert [r["kstackp"][2:] for r in ours] == kstackp
