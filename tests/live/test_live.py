@@ -137,7 +137,9 @@ def _lockdown_mode(run: GuestRun) -> str:
 
 
 def _kmemx_notes(lines: list[str]) -> list[str]:
-    return [ln for ln in lines if ln.startswith("kmemx: ")]
+    """kmemx's warnings and errors (its ``kmemx: note:`` lines, such as modules without
+    debug info, are not problems of the command)."""
+    return [ln for ln in lines if ln.startswith("kmemx: ") and not ln.startswith("kmemx: note: ")]
 
 
 def _assert_ps_matches_proc(rows: list[dict[str, Any]], before: list[dict[str, Any]],
