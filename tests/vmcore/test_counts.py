@@ -138,14 +138,16 @@ def test_slab_active_equals_allocated_walk(fixture: Fixture, k: kmemx.Kernel) ->
         name = c.name.string_().decode()
         listed = len(slab_cache_allocated_objects(find_slab_cache(k, name)))
         assert info[name]["active_objs"] == kmem_s[name]["allocated"] == listed, name
-        nodes = [c.node[i] for i in range(prog["nr_node_ids"].value_()) if c.node[i]]
+        nodes = _drgn_cache_nodes(prog, c)
         assert kmem_s[name]["total"] == info[name]["num_objs"] == sum(
             nd.total_objects.counter.value_() for nd in nodes), name
         assert kmem_s[name]["slabs"] == sum(nd.nr_slabs.counter.value_() for nd in nodes)
         assert kmem_s[name]["objsize"] == c.object_size.value_()
         assert kmem_s[name]["ssize"] == 4096 << (c.oo.x.value_() >> 16)
         remote = False
-        for cpu in range(prog["nr_cpu_ids"].value_()):
+        # 7.0 removed the per-CPU slabs (32c894c7274b "slab: remove struct kmem_cache_cpu")
+        cpu_slabs = c.type_.type.has_member("cpu_slab")
+        for cpu in range(prog["nr_cpu_ids"].value_()) if cpu_slabs else ():
             cs = per_cpu_ptr(c.cpu_slab, cpu)
             slab = cs.slab if hasattr(cs, "slab") else cs.page
             remote = remote or bool(slab and slab.freelist)
@@ -155,17 +157,45 @@ def test_slab_active_equals_allocated_walk(fixture: Fixture, k: kmemx.Kernel) ->
             assert listed == n, name
             walked += 1
     assert len(info) > 100 and walked >= 3
-    assert remote_caches > 0, "no CPU slab holds remotely freed objects: the case is untested"
+    if prog.type("struct kmem_cache").has_member("cpu_slab"):
+        assert remote_caches > 0, "no CPU slab holds remotely freed objects: the case is untested"
 
 
-def _node_partial_slab(prog: drgn.Program, cache: str) -> tuple[Any, Any]:
-    c = drgn_find_slab_cache(prog, cache)
-    slab_t = "struct slab" if "slab" in [m.name for m in prog.type(
-        "struct kmem_cache_cpu").members] else "struct page"
-    for s in drgn_list_for_each_entry(slab_t, c.node[0].partial.address_of_(), "slab_list"):
-        if s.freelist:
-            return c, s
-    raise AssertionError(f"{cache}: no partial slab with a freelist")
+def _drgn_cache_nodes(prog: drgn.Program, c: Any) -> list[Any]:
+    """The ``struct kmem_cache_node *`` of each node of ``c``: ``c->node[]``, or
+    ``c->per_node[].node`` from 7.1 (5ba6bc27b1f9 "slab: decouple pointer to barn
+    from kmem_cache_node")."""
+    n = prog["nr_node_ids"].value_()
+    try:
+        per_node = c.per_node
+    except AttributeError:
+        return [c.node[i] for i in range(n) if c.node[i]]
+    return [per_node[i].node for i in range(n) if per_node[i].node]
+
+
+#: small caches tried first; then any cache (5.10's dump has node-partial slabs
+#: in filp only)
+_PARTIAL_CANDIDATES = ("kmalloc-32", "kmalloc-64", "kmalloc-16", "kmalloc-96", "kmalloc-128")
+
+
+def _node_partial_slab(prog: drgn.Program) -> tuple[str, Any, Any]:
+    """(cache name, struct kmem_cache *, slab) of the first cache (the small
+    kmalloc ones first) with a node-partial slab whose freelist is not empty."""
+    try:  # 5.17 (d122019bf061 "mm: Split slab into its own type")
+        slab_t = prog.type("struct slab")
+    except LookupError:
+        slab_t = prog.type("struct page")
+    names = [c.name.string_().decode() for c in drgn_for_each_slab_cache(prog)]
+    for name in [*_PARTIAL_CANDIDATES, *names]:
+        c = drgn_find_slab_cache(prog, name)
+        if not c:
+            continue
+        for s in drgn_list_for_each_entry(slab_t,
+                                          _drgn_cache_nodes(prog, c)[0].partial.address_of_(),
+                                          "slab_list"):
+            if s.freelist:
+                return name, c, s
+    raise AssertionError("no cache has a node-partial slab with a freelist")
 
 
 def _encoded_self_pointer(c: Any, obj: int) -> tuple[int, int]:
@@ -181,7 +211,7 @@ def test_corrupt_freelist_leaves_the_slab_out(fixture: Fixture, k: kmemx.Kernel)
     objects are neither listed as allocated nor free, the slab is reported,
     and every other slab of the cache is listed as drgn lists it."""
     prog = fixture.prog
-    c, s = _node_partial_slab(prog, "kmalloc-32")
+    name, c, s = _node_partial_slab(prog)
     obj = s.freelist.value_()
     assert slab_object_info(prog, obj).allocated is False
     slab_objs = {o.value_() for o in slab_cache_for_each_allocated_object(c, "void")}
@@ -190,8 +220,8 @@ def test_corrupt_freelist_leaves_the_slab_out(fixture: Fixture, k: kmemx.Kernel)
     want = sorted(a for a in slab_objs if a not in span)
     ptr_addr, value = _encoded_self_pointer(c, obj)
     with patched_u64(k, ptr_addr, value):
-        rows, warnings = run(k, "slab kmalloc-32")
-        free_rows, free_warnings = run(k, "slab kmalloc-32 --free")
+        rows, warnings = run(k, f"slab {name}")
+        free_rows, free_warnings = run(k, f"slab {name} --free")
     got = [int(r["address"], 16) for r in rows]
     assert obj not in got and got == want
     assert len(warnings) == 1 and "freelist cycle" in warnings[0] and \
