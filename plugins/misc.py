@@ -268,9 +268,14 @@ def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
     kernel_image = 1 << 30  # KERNEL_IMAGE_SIZE with CONFIG_RANDOMIZE_BASE
     rows += [("KERNEL START MAP", Address(_START_KERNEL_MAP)),
              ("KERNEL MODULES BASE", Address(_START_KERNEL_MAP + kernel_image))]
-    # THREAD_SIZE: the init task's stack, init_stack..__end_init_task
-    # (arch/x86/kernel/vmlinux.lds.S; TOP_OF_KERNEL_STACK_PADDING is 0 on x86-64)
-    stack = prog.symbol("__end_init_task").address - prog.symbol("init_stack").address
+    # THREAD_SIZE: the init task's stack, init_stack up to its end symbol
+    # (include/asm-generic/vmlinux.lds.h): __end_init_stack in newer kernels
+    # (6.12 here), __end_init_task before (6.1 here)
+    try:
+        end = prog.symbol("__end_init_stack").address
+    except LookupError:
+        end = prog.symbol("__end_init_task").address
+    stack = end - prog.symbol("init_stack").address
     rows.append(("KERNEL STACK SIZE", stack))
     irq_stack = prog.type("struct irq_stack").size  # IRQ_STACK_SIZE
     # the IRQ stacks: hardirq_stack_ptr points at the top word (irq_init_percpu_irqstack)

@@ -28,6 +28,7 @@ __all__ = [
     "parse_sym_location",
     "parse_timers",
     "parse_vtop",
+    "parse_waitq",
 ]
 
 _DIS = re.compile(r"^0x([0-9a-f]+)(?: <([^>]*)>)?:\t(.*)$")
@@ -375,3 +376,8 @@ def parse_fuser(text: str) -> list[dict[str, Any]]:
             rows.append({"pid": int(m.group(1)), "task": int(m.group(2), 16),
                          "comm": m.group(3), "usage": m.group(4).split()})
     return rows
+
+
+def parse_waitq(text: str) -> list[dict[str, Any]]:
+    """``waitq``: one task dict (``pid``, ``task``, ``command``) per waiter."""
+    return [t for t in (_task(line) for line in text.splitlines()) if t is not None]
