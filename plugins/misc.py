@@ -289,7 +289,10 @@ def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
         get = lambda cpu: int(per_cpu(hot, cpu).hardirq_stack_ptr)  # noqa: E731
     rows.append(("IRQ STACK SIZE", irq_stack))
     for cpu in cpu_list(ctx, None):
-        rows.append((f"IRQ STACK CPU {cpu}", Address(get(cpu) + 8 - irq_stack)))
+        # the stack is page aligned; its pointer is the top word since 5.12
+        # ("x86/irq/64: Adjust the per CPU irq stack pointer by 8"), the end before
+        base = (get(cpu) + 8 - irq_stack) & ~0xFFF
+        rows.append((f"IRQ STACK CPU {cpu}", Address(base)))
     return rows
 
 
