@@ -17,7 +17,7 @@ from kmemx.commands.cells import kernel_str
 from .dis import location_text
 from .tasks import command_tasks
 
-__all__ = ["cpu_list", "task_line", "task_pointer"]
+__all__ = ["cpu_list", "cpulist_text", "task_line", "task_pointer"]
 
 RUNQ_COLUMNS = ("CPU", "RUNQUEUE", "QUEUE", "DEPTH", "PRIO", "PID", "TASK", "COMMAND")
 TIMER_COLUMNS = ("CPU", "BASE", "EXPIRES", "TTE", "TIMER_LIST", "FUNCTION", "NAME")
@@ -281,47 +281,102 @@ def _timer(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
 
 # ---------------------------------------------------------------------------- irq
 
+IRQ_COLUMNS = ("IRQ", "IRQ_DESC/_DATA", "IRQACTION", "NAME")
+
+
+def cpulist_text(cpus: Iterable[int]) -> str:
+    """CPUs as a cpulist (``0-1,4``), as /proc/irq/N/smp_affinity_list and crash."""
+    parts: list[str] = []
+    run: list[int] = []
+    for c in sorted(cpus):
+        if run and c == run[-1] + 1:
+            run.append(c)
+            continue
+        if run:
+            parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [c]
+    if run:
+        parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ",".join(parts)
+
+
+def _idt_rows(ctx: Context) -> Iterator[Row]:
+    from drgn.helpers.linux.irq import gate_desc_func
+
+    idt = ctx.prog["idt_table"]
+    for i in range(len(idt)):
+        fn = int(gate_desc_func(idt[i]).value_())
+        yield Row(("INDEX", "HANDLER", "NAME"),
+                  (i, Address(fn), location_text(ctx.prog, fn).strip("<>") or None))
+
+
 @command("irq", "interrupt descriptors and their per-CPU counts (crash's irq)",
          description="""
-         irq                      each in-use IRQ: IRQ IRQ_DESC CHIP ACTIONS
+         irq                      every IRQ number up to nr_irqs: IRQ IRQ_DESC/_DATA
+                                  IRQACTION NAME (the first action and every action's
+                                  name; None where crash says '(unused)')
+         irq -u                   the IRQs that have a descriptor
+         irq 4 9                  these IRQs
+         irq -a                   the in-use IRQs' CPU affinity: IRQ NAME AFFINITY
+         irq -d                   the x86-64 IDT: INDEX HANDLER NAME (symbol+offset)
          irq -s                   the counts per CPU, as /proc/interrupts: IRQ, one
                                   column per CPU, the chip name and flow
                                   (IO-APIC-edge), the action names
          irq -s -c 0              these CPUs only
-         irq 4 9                  these IRQs
          """,
          arguments=[arg("irqs", nargs="*", type=int, help="IRQ numbers"),
                     arg("-s", dest="stats", action="store_true", help="counts per CPU"),
-                    arg("-u", dest="in_use", action="store_true", help="in-use IRQs only"),
+                    arg("-u", dest="in_use", action="store_true", help="IRQs with a descriptor"),
+                    arg("-a", dest="affinity", action="store_true", help="CPU affinity"),
+                    arg("-d", dest="idt", action="store_true", help="the IDT"),
                     arg("-c", dest="cpus", help="cpu(s), with -s")],
-         columns=("IRQ", "IRQ_DESC", "CHIP", "ACTIONS"))
+         columns=IRQ_COLUMNS)
 def _irq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from drgn.helpers.linux.cpumask import for_each_cpu
     from drgn.helpers.linux.irq import (
         for_each_irq_desc,
         irq_desc_action_names,
+        irq_desc_affinity_mask,
         irq_desc_chip_name,
         irq_desc_kstat_cpu,
+        irq_get_nr_irqs,
     )
 
+    if args.idt:
+        yield from _idt_rows(ctx)
+        return
     cpus = cpu_list(ctx, args.cpus)
     want = set(args.irqs)
-    cols = ("IRQ", *(f"CPU{c}" for c in cpus), "CHIP", "ACTIONS")
-    for irq, desc in for_each_irq_desc(ctx.prog):
-        if want and irq not in want:
-            continue
-        actions = ",".join(kernel_str(a) for a in irq_desc_action_names(desc))
-        if not actions and (args.stats or args.in_use or not want):
-            continue
-        chip = irq_desc_chip_name(desc)
-        chip_text = kernel_str(chip) if chip else ""
-        if args.stats:
+    descs = dict(for_each_irq_desc(ctx.prog))
+    if args.stats or args.affinity:
+        cols = ("IRQ", *(f"CPU{c}" for c in cpus), "CHIP", "ACTIONS")
+        for irq, desc in sorted(descs.items()):
+            if want and irq not in want:
+                continue
+            names = [kernel_str(a) for a in irq_desc_action_names(desc)]
+            if not names:
+                continue
+            if args.affinity:
+                mask = irq_desc_affinity_mask(desc)
+                yield Row(("IRQ", "NAME", "AFFINITY"),
+                          (irq, ",".join(names), cpulist_text(for_each_cpu(mask))), desc)
+                continue
+            chip = irq_desc_chip_name(desc)
+            chip_text = kernel_str(chip) if chip else ""
             flow = kernel_str(desc.name.string_()) if desc.name else ""
             chip_text = f"{chip_text}-{flow}" if flow else chip_text
             yield Row(cols, (irq, *(irq_desc_kstat_cpu(desc, c) for c in cpus), chip_text,
-                             actions), desc)
-        else:
-            yield Row(("IRQ", "IRQ_DESC", "CHIP", "ACTIONS"),
-                      (irq, Address(int(desc.value_())), chip_text, actions), desc)
+                             ",".join(names)), desc)
+        return
+    numbers = sorted(want) if want else (sorted(descs) if args.in_use
+                                         else range(irq_get_nr_irqs(ctx.prog)))
+    for irq in numbers:
+        desc = descs.get(irq)
+        action = desc.action.read_() if desc is not None else None
+        names = [kernel_str(a) for a in irq_desc_action_names(desc)] if desc is not None else []
+        yield Row(IRQ_COLUMNS, (irq, Address(int(desc.value_())) if desc is not None else None,
+                                Address(int(action.value_())) if action else None,
+                                ",".join(names) or None), desc)
 
 
 # ---------------------------------------------------------------------------- sig

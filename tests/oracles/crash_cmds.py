@@ -16,7 +16,10 @@ __all__ = [
     "parse_eval",
     "parse_fuser",
     "parse_hrtimers",
+    "parse_idt",
     "parse_ipcs",
+    "parse_irq",
+    "parse_irq_affinity",
     "parse_irq_stats",
     "parse_keyed",
     "parse_net",
@@ -381,3 +384,38 @@ def parse_fuser(text: str) -> list[dict[str, Any]]:
 def parse_waitq(text: str) -> list[dict[str, Any]]:
     """``waitq``: one task dict (``pid``, ``task``, ``command``) per waiter."""
     return [t for t in (_task(line) for line in text.splitlines()) if t is not None]
+
+
+def parse_irq(text: str) -> list[dict[str, Any]]:
+    """``irq`` / ``irq -u``: ``irq``, ``desc`` and ``action`` (int or None for
+    '(unused)'), ``name`` (the quoted action name or None)."""
+    rows = []
+    for line in text.splitlines():
+        m = re.match(r'^\s*(\d+)\s+(' + _HEX + r'|\(unused\))\s+(' + _HEX
+                     + r'|\(unused\))\s*(?:"(.*)")?\s*$', line)
+        if m:
+            rows.append({"irq": int(m.group(1)),
+                         "desc": None if m.group(2) == "(unused)" else int(m.group(2), 16),
+                         "action": None if m.group(3) == "(unused)" else int(m.group(3), 16),
+                         "name": m.group(4)})
+    return rows
+
+
+def parse_irq_affinity(text: str) -> list[tuple[int, str, str]]:
+    """``irq -a``: (irq, name, affinity cpulist)."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^\s*(\d+) (\S+)\s+(\S+)\s*$", line)
+        if m:
+            out.append((int(m.group(1)), m.group(2), m.group(3)))
+    return out
+
+
+def parse_idt(text: str) -> list[tuple[int, str]]:
+    """``irq -d``: (vector, handler symbol+offset)."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^\s*\[\s*(\d+)\]\s+(\S+)\s*$", line)
+        if m:
+            out.append((int(m.group(1)), m.group(2)))
+    return out

@@ -73,6 +73,7 @@ class Session:
             "net": "net", "net -n": "net -n 1", "net -s": "net -s 1", "net -a": "net -a",
             "runq": "runq", "runq -t": "runq -t", "runq -m": "runq -m",
             "timer": "timer", "timer -r": "timer -r", "irq -s": "irq -s", "sig": "sig 1",
+            "irq": "irq", "irq -u": "irq -u", "irq -a": "irq -a", "irq -d": "irq -d",
             "ptob": "ptob 10 20 0x30", "btop": "btop 5000 12345 fffff",
             "ptov": "ptov 1000 2000000", "ptov cpus": "ptov 1fb80:a",
             "vtop text": f"vtop {a['init_task']:x}", "vtop direct": f"vtop {a['task1']:x}",
@@ -229,6 +230,24 @@ def test_irq_stats_equal_crash(s: Session) -> None:
     cpus = sorted(k for k in rows[0] if k.startswith("cpu"))
     assert [(r["irq"], [r[c] for c in cpus], r["chip"], r["actions"]) for r in rows] == [
         (t["irq"], t["counts"], t["chip"], t["actions"].replace(" ", "")) for t in theirs]
+
+
+@pytest.mark.parametrize("key", ["irq", "irq -u"])
+def test_irq_equal_crash(s: Session, key: str) -> None:
+    theirs = P.parse_irq(s.crash[key])
+    rows = s.json(s.commands[key])
+    assert len(theirs) > 10
+    assert [(r["irq"], _hex(r["irq_desc/_data"]), _hex(r["irqaction"]), r["name"])
+            for r in rows] == [(t["irq"], t["desc"], t["action"], t["name"]) for t in theirs]
+
+
+def test_irq_affinity_and_idt_equal_crash(s: Session) -> None:
+    theirs = P.parse_irq_affinity(s.crash["irq -a"])
+    assert theirs and [(r["irq"], r["name"], r["affinity"]) for r in s.json("irq -a")] == theirs
+    idt = P.parse_idt(s.crash["irq -d"])
+    rows = s.json("irq -d")
+    assert len(idt) == len(rows) == 256
+    assert [(r["index"], r["name"]) for r in rows] == idt
 
 
 def test_sig_equal_crash(s: Session) -> None:
