@@ -372,7 +372,8 @@ def _is_command(word: str) -> bool:
 #: Commands checked to print the same from the layout cache as from DWARF
 #: (tests/vmcore/test_layoutcache.py): a one-shot line made of these alone
 #: opens the dump with ``layout_cache=True`` (docs/triage.md)
-LAYOUT_CACHE_COMMANDS = frozenset({"ps"})
+LAYOUT_CACHE_COMMANDS = frozenset({"ps", "pstree", "log", "slabinfo", "mount", "lsmod", "files",
+                                   "vm"})
 
 
 def _layout_cached(line: str) -> bool:

@@ -145,3 +145,40 @@ def test_triage_record_same_with_cache(fixture: Fixture, cache: Path, v: str) ->
     for got in (cold, warm):
         diffs = [(key, want[key], got[key]) for key in want if got[key] != want[key]]
         assert not diffs, json.dumps(diffs)[:2000]
+
+
+#: an example line of every command the one-shot CLI runs on the layout cache
+CLI_LINES = {"ps": "ps", "pstree": "pstree", "log": "log", "slabinfo": "slabinfo",
+             "mount": "mount", "lsmod": "lsmod", "files": "files 1", "vm": "vm 1"}
+
+
+def test_every_layout_cached_command_prints_what_dwarf_prints(fixture: Fixture,
+                                                              cache: Path) -> None:
+    """kmemx.cli.LAYOUT_CACHE_COMMANDS: each one's output with a warm cache
+    (DWARF not loaded) is the same as with DWARF, on the plain and the panic
+    dump (another boot: the first one's cache)."""
+    from kmemx.cli import LAYOUT_CACHE_COMMANDS
+
+    assert set(CLI_LINES) == set(LAYOUT_CACHE_COMMANDS), "a listed command without a check"
+    vml = str(fixture.vmlinux)
+    variants = [v for v in ("elf", "panic") if fixture.has(v)]
+    for v in variants:
+        core = str(fixture.core(v))
+        for line in CLI_LINES.values():
+            k = kmemx.open(core, vml, layout_cache=False)
+            try:
+                want = list(execute(k, line))
+            finally:
+                k.close()
+            k = kmemx.open(core, vml, layout_cache=True)  # cold the first time: records
+            try:
+                list(execute(k, line))
+            finally:
+                k.close()
+            k = kmemx.open(core, vml, layout_cache=True)
+            try:
+                got = list(execute(k, line))
+                assert layoutcache.is_deferred(k.prog), f"{line} loaded DWARF on {v}"
+            finally:
+                k.close()
+            assert got == want, f"{line} on {v}"
