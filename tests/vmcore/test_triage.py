@@ -289,3 +289,24 @@ def test_progress_bar_on_a_terminal_only(fixture: Fixture, paths: dict[str, str]
     assert "triage:   0%" in text and "0/2" in text and "1/2" in text
     plain = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
     assert "triage:" not in plain.stderr and "%|" not in plain.stderr
+
+
+def test_every_dump_format_gives_the_same_record(fixture: Fixture, dump_variant: str,
+                                                 records: dict[str, Record]) -> None:
+    """The dumps of one moment in every format (ELF, kdump zlib/-d 31/LZO/
+    snappy/zstd, flattened) give the ELF dump's record, but for the path, the
+    size, the mtime and the format, which is the one the file has."""
+    if "elf" not in records:
+        pytest.skip("no ELF dump")
+    if dump_variant == "panic":
+        pytest.skip("the panic dump is another boot (test_panic_record_is_the_console)")
+    r, = triage([str(fixture.core(dump_variant))], symbols=[str(fixture.vmlinux)])
+    assert r.error is None, r.error
+    want = ("elf" if dump_variant == "elf" else
+            "flattened" if "flat" in dump_variant else "kdump")
+    assert r.format == want
+    base = records["elf"].to_dict()
+    got = r.to_dict()
+    diffs = [(k, base[k], got[k]) for k in base
+             if k not in ("path", "size", "mtime_ns", "format") and got[k] != base[k]]
+    assert not diffs, diffs
