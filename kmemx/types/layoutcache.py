@@ -72,7 +72,7 @@ MAGIC = b"KMXLAYT\0"
 FORMAT_VERSION = 4
 _HEADER = struct.Struct("<8sIIQ")
 #: ``prog.cache`` key of a program's :class:`_State`
-_KEY = "kmemx.layoutcache.state"
+_KEY = "kmemx.types.layoutcache.state"
 _FILE = "layouts.bin"
 _UNWIND = "vmlinux.unwind"
 
