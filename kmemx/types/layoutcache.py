@@ -363,7 +363,8 @@ class _State:
     def find_type(self, prog: drgn.Program, kinds: Any, name: str,
                   filename: str | None) -> drgn.Type | None:
         query = _type_query(kinds, name)
-        if query is None or filename is not None:
+        if query is None or filename is not None:  # not kept: DWARF answers
+            self._load()
             return None
         if query not in self.types:
             self.types.add(query)
@@ -380,7 +381,8 @@ class _State:
 
     def find_object(self, prog: drgn.Program, name: str, flags: FindObjectFlags,
                     filename: str | None) -> drgn.Object | None:
-        if filename is not None:
+        if filename is not None:  # not kept: DWARF answers
+            self._load()
             return None
         if name not in self.objects:
             self.objects.add(name)
@@ -437,7 +439,7 @@ class _State:
             except LookupError:
                 objects[name] = (None, -1, None, None)
                 continue
-            kind = strip_kind(obj.type_)
+            kind = _strip_kind(obj.type_)
             if obj.address_ is not None:
                 what = "function" if kind == TypeKind.FUNCTION else "variable"
                 address = int(obj.address_)
@@ -470,7 +472,7 @@ def _image_ranges(prog: drgn.Program) -> tuple[tuple[int, int], ...]:
         return ()
 
 
-def strip_kind(t: drgn.Type) -> TypeKind:
+def _strip_kind(t: drgn.Type) -> TypeKind:
     while t.kind == TypeKind.TYPEDEF:
         t = t.type
     return t.kind
