@@ -310,3 +310,21 @@ def test_every_dump_format_gives_the_same_record(fixture: Fixture, dump_variant:
     diffs = [(k, base[k], got[k]) for k in base
              if k not in ("path", "size", "mtime_ns", "format") and got[k] != base[k]]
     assert not diffs, diffs
+
+
+def test_jsonl_appends_as_it_goes(fixture: Fixture, paths: dict[str, str],
+                                  tmp_path: Path) -> None:
+    """Each record is in the --jsonl file (flushed) when it is reported, before
+    the next dump is opened: an interrupted run keeps what it did."""
+    out = tmp_path / "t.jsonl"
+    out.write_text(json.dumps(Record("/elsewhere", error="old").to_dict()) + "\n")
+    seen: list[int] = []
+
+    def progress(rec: Record) -> None:
+        lines = out.read_text().splitlines()
+        seen.append(len(lines))
+        assert json.loads(lines[-1])["path"] == rec.path
+
+    recs = triage(list(paths.values()), symbols=[str(fixture.vmlinux)], jsonl=str(out),
+                  progress=progress)
+    assert seen == [2 + i for i in range(len(recs))]  # the old line stays first
