@@ -104,10 +104,17 @@ def _ms_text(ns: int) -> str:
                                   (sched_info.last_arrival), in ns
          runq -m                  how long the current task has been running
                                   ([days HH:MM:SS.ms]: rq->clock - last_arrival)
+         runq -T                  each CPU's lag behind the most recent rq->clock
+                                  (seconds, two decimals), the most recent first
+         runq -g                  by task group: ROOT_TASK_GROUP and its RT_RQ (with
+                                  CONFIG_RT_GROUP_SCHED) and CFS_RQ, child groups as
+                                  TASK_GROUP lines with their own queues, indented
          runq --json              CPU RUNQUEUE QUEUE DEPTH PRIO PID TASK COMMAND rows,
                                   QUEUE being CURRENT, RT or CFS
          """,
          arguments=[arg("-t", dest="timestamps", action="store_true", help="timestamps"),
+                    arg("-T", dest="lag", action="store_true", help="lag behind the newest"),
+                    arg("-g", dest="groups", action="store_true", help="by task group"),
                     arg("-m", dest="running", action="store_true",
                         help="how long the current tasks have run"),
                     arg("-c", dest="cpus", help="cpu(s): 3, 1,8,9, 1-3")],
@@ -116,6 +123,20 @@ def _runq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     from drgn.helpers.linux.sched import cpu_rq
 
     cpus = cpu_list(ctx, args.cpus)
+    if args.lag:
+        clocks = {cpu: int(cpu_rq(ctx.prog, cpu).clock) for cpu in cpus}
+        newest = max(clocks.values())
+        # the most recent first, as crash sorts them
+        for cpu, clock in sorted(clocks.items(), key=lambda c: -c[1]):
+            lag = (newest - clock) / 1e9
+            if ctx.as_json:
+                yield Row(("CPU", "LAG"), (cpu, lag))
+            else:
+                yield TextLine(f"  CPU {cpu}: {lag:.2f} secs")
+        return
+    if args.groups:
+        yield from _runq_groups(ctx, cpus)
+        return
     for n, cpu in enumerate(cpus):
         rq = cpu_rq(ctx.prog, cpu)
         curr = rq.curr.read_()
@@ -156,6 +177,60 @@ def _runq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                 yield TextLine("     [no tasks queued]")
             for _, depth, prio, t in mine:
                 yield TextLine(f"     {'   ' * depth}[{prio:3}] {task_line(t)}")
+
+
+def _runq_groups(ctx: Context, cpus: list[int]) -> Iterator[Any]:
+    """``runq -g``: each CPU's queues under the root task group, child groups
+    (group sched_entities, ``se->my_q``) with their own queues, indented."""
+    from drgn.helpers.linux.sched import (
+        cfs_rq_for_each_entity,
+        cpu_rq,
+        rq_for_each_rt_task,
+        sched_entity_to_task,
+    )
+
+    root = ctx.prog["root_task_group"].address_of_()
+    rt_groups = hasattr(root, "rt_rq")  # CONFIG_RT_GROUP_SCHED
+    for n, cpu in enumerate(cpus):
+        rq = cpu_rq(ctx.prog, cpu)
+        curr = rq.curr.read_()
+        if ctx.as_json:
+            for queue, depth, prio, t in _runq_rows(ctx, cpu):
+                yield Row(RUNQ_COLUMNS, (cpu, Address(int(rq.value_())), queue, depth, prio,
+                                         int(t.pid), Address(int(t.value_())),
+                                         Name(kernel_str(t.comm.string_()))), t)
+            continue
+        if n:
+            yield TextLine("")
+        yield TextLine(f"CPU {cpu}")
+        yield TextLine(f"  CURRENT: {task_line(curr)}")
+        if rt_groups:
+            yield TextLine(f"  ROOT_TASK_GROUP: {int(root.value_()):x}  RT_RQ: "
+                           f"{int(rq.rt.address_of_().value_()):x}")
+            rt = list(rq_for_each_rt_task(rq))
+            if not rt:
+                yield TextLine("     [no tasks queued]")
+            for t in rt:
+                yield TextLine(f"     [{int(t.prio):3}] {task_line(t)}")
+        yield TextLine(f"  ROOT_TASK_GROUP: {int(root.value_()):x}  CFS_RQ: "
+                       f"{int(rq.cfs.address_of_().value_()):x}")
+        empty = True
+        for se, depth, is_curr, is_task in cfs_rq_for_each_entity(rq.cfs.address_of_()):
+            pad = "   " * depth
+            if not is_task:
+                empty = False
+                tg = se.my_q.tg
+                yield TextLine(f"     {pad}TASK_GROUP: {int(tg.value_()):x}  CFS_RQ: "
+                               f"{int(se.my_q.value_()):x}")
+                continue
+            t = sched_entity_to_task(se)
+            if is_curr and int(t.value_()) != int(curr.value_()):
+                continue
+            empty = False
+            mark = " [CURRENT]" if is_curr else ""
+            yield TextLine(f"     {pad}[{int(t.prio):3}] {task_line(t)}{mark}")
+        if empty:
+            yield TextLine("     [no tasks queued]")
 
 
 # ---------------------------------------------------------------------------- timer

@@ -72,6 +72,7 @@ class Session:
         return {
             "net": "net", "net -n": "net -n 1", "net -s": "net -s 1", "net -a": "net -a",
             "runq": "runq", "runq -t": "runq -t", "runq -m": "runq -m",
+            "runq -g": "runq -g", "runq -T": "runq -T",
             "timer": "timer", "timer -r": "timer -r", "irq -s": "irq -s", "sig": "sig 1",
             "irq": "irq", "irq -u": "irq -u", "irq -a": "irq -a", "irq -d": "irq -d",
             "ptob": "ptob 10 20 0x30", "btop": "btop 5000 12345 fffff",
@@ -173,6 +174,16 @@ def test_runq_t_m_equal_crash(s: Session) -> None:
                                            t["task"]["task"]) for t in theirs]
     assert P.parse_runq_m(s.text("runq -m")) == P.parse_runq_m(s.crash["runq -m"])
     assert P.parse_runq_m(s.crash["runq -m"])
+
+
+def test_runq_g_and_lag_equal_crash(s: Session) -> None:
+    def lines(text: str) -> list[str]:
+        return [" ".join(ln.split()) for ln in text.splitlines() if ln.strip()]
+
+    theirs = lines(s.crash["runq -g"])
+    assert any("ROOT_TASK_GROUP" in ln for ln in theirs)
+    assert lines(s.text("runq -g")) == theirs
+    assert lines(s.text("runq -T")) == lines(s.crash["runq -T"])
 
 
 # ---------------------------------------------------------------------------- timer
