@@ -167,7 +167,9 @@ def test_repl_session(repl: Any, home: Path, fixture: Fixture) -> None:
     child.send("init_task.")
     child.send("\t")
     child.expect_exact("thread_info")
-    child.expect_exact("__state")
+    # 5.14 renamed state to __state (2f064a59a11f "sched: Change task_struct::state")
+    task_t = fixture.prog.type("struct task_struct")
+    child.expect_exact("__state" if task_t.has_member("__state") else "state")
     child.send("\x03")
     prompt(child)
 
