@@ -157,11 +157,30 @@ def _machine(ctx: Context, uts: Any) -> str:
 
          sys                      the summary crash prints at start-up
          sys --json               KEY/VALUE rows
+         sys -t                   tainted_mask, and the kernel's taint letters
+         sys -c                   the system call table: NUM, the function, its
+                                  source file and line (DWARF)
          """,
+         arguments=[arg("-t", dest="taint", action="store_true", help="the taint mask"),
+                    arg("-c", dest="syscalls", action="store_true",
+                        help="the system call table")],
          columns=("KEY", "VALUE"))
 def _sys(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.cpumask import num_online_cpus
     from drgn.helpers.linux.timekeeping import ktime_get_real_seconds
+
+    if args.taint:
+        mask = int(ctx.k.object("tainted_mask"))
+        letters = taint_letters(ctx, mask)
+        if ctx.as_json:
+            yield Row(("KEY", "VALUE"), ("TAINTED_MASK", mask))
+            yield Row(("KEY", "VALUE"), ("TAINTS", letters))
+        else:
+            yield TextLine(f"TAINTED_MASK: {mask:x}  {letters}")
+        return
+    if args.syscalls:
+        yield from _syscalls(ctx)
+        return
 
     prog = ctx.prog
     uts = ctx.k.object("init_uts_ns").name
@@ -195,6 +214,42 @@ def _sys(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
         yield Row(("KEY", "VALUE"), (key, val))
 
 
+def taint_letters(ctx: Context, mask: int) -> str:
+    """The letters of the taint bits set in ``mask``, from the kernel's
+    ``taint_flags[]`` (kernel/panic.c: ``c_true`` of each set bit), as
+    /proc/sys/kernel/tainted's users and crash print them."""
+    flags = ctx.k.object("taint_flags")
+    out = []
+    for i in range(len(flags)):
+        if mask >> i & 1:
+            out.append(chr(int(flags[i].c_true)))
+    return "".join(out)
+
+
+def _syscalls(ctx: Context) -> Iterator[Any]:
+    """crash's ``sys -c``: each ``sys_call_table`` entry's function and the
+    source file and line of its entry (DWARF, drgn's source_location())."""
+    table = ctx.prog["sys_call_table"]
+    cols = ("NUM", "SYSTEM_CALL", "FILE", "LINE")
+    if not ctx.as_json:
+        yield TextLine("NUM  SYSTEM CALL                FILE AND LINE NUMBER")
+    for i in range(len(table)):
+        addr = int(table[i].value_())
+        try:
+            name = ctx.prog.symbol(addr).name
+        except LookupError:
+            name = f"{addr:x}"
+        try:
+            loc = ctx.prog.source_location(addr)[-1]  # the outermost, not inlined
+            file, line = loc.filename, int(loc.line)
+        except (LookupError, ValueError, IndexError):
+            file, line = "", 0
+        if ctx.as_json:
+            yield Row(cols, (i, Name(name), file, line))
+        else:
+            yield TextLine(f"{i:3}  {name:<26} {file}: {line}" if file else f"{i:3}  {name}")
+
+
 @command("log", "display the kernel ring buffer (dmesg)",
          description="""
          The kernel's printk ring buffer, oldest first, as crash's log shows it:
@@ -203,10 +258,17 @@ def _sys(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
 
          log                      every record with its timestamp
          log -t                   without timestamps
+         log -T                   with the wall-clock time: [Sun Nov 29 08:54:33 UTC 2026]
+                                  (boot time, tk_core's offs_real, plus the record's time)
+         log -m                   with each record's <level>
          log ! grep -i oops       through a shell command
          log --json               TIME (seconds) LEVEL TEXT rows
          """,
-         arguments=[arg("-t", dest="no_time", action="store_true", help="no timestamps")],
+         arguments=[arg("-t", dest="no_time", action="store_true", help="no timestamps"),
+                    arg("-T", dest="wall", action="store_true",
+                        help="wall-clock time of each record (local time, TZ)"),
+                    arg("-m", dest="level", action="store_true",
+                        help="each record's <level> after its time")],
          columns=("TIME", "LEVEL", "TEXT"))
 def _log(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.printk import get_printk_records
@@ -217,15 +279,33 @@ def _log(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
         ctx.warn(f"the printk ring buffer is not readable ({e.address:#x}): "
                  "missing from this dump")
         return
+    boot = _boot_seconds(ctx) if args.wall else 0
     for r in records:
         text = r.text.decode("utf-8", "replace")
         if ctx.as_json:
             yield Row(("TIME", "LEVEL", "TEXT"), (r.timestamp / 1e9, r.level, text))
-        elif args.no_time:
-            yield TextLine(text)
-        else:
+            continue
+        prefix = ""
+        if args.wall:
+            prefix = f"[{date_text(boot + r.timestamp // 10**9)}] "
+        elif not args.no_time:
             secs, ns = divmod(r.timestamp, 10**9)
-            yield TextLine(f"[{secs:5}.{ns // 1000:06}] {text}")
+            prefix = f"[{secs:5}.{ns // 1000:06}] "
+        if args.level:
+            prefix += f"<{r.level}>"  # crash: the level alone, whatever the facility
+        first, *more = text.split("\n")
+        yield TextLine(prefix + first)
+        for line in more:  # a record of several lines: crash aligns them under the text
+            yield TextLine(" " * len(prefix) + line)
+
+
+def _boot_seconds(ctx: Context) -> int:
+    """The wall-clock second of boot as crash's ``log -T`` takes it: the dump's
+    wall clock (``sys``'s DATE) minus its uptime by jiffies (``sys``'s UPTIME)."""
+    from drgn.helpers.linux.timekeeping import ktime_get_real_seconds
+
+    return int(ktime_get_real_seconds(ctx.prog)) - jiffies_uptime(
+        int(ctx.k.object("jiffies_64")), _hz(ctx))
 
 
 MOD_COLUMNS = ("MODULE", "NAME", "BASE", "SIZE", "OBJECT_FILE", "REFCOUNT")
@@ -272,10 +352,28 @@ def _mod_object_file(ctx: Context, mod: View, name: str) -> str:
 
          mod                      every loaded module
          mod | filter name~^nf_   some of them
+         mod -t                   the tainted modules and their taint letters
          """,
+         arguments=[arg("-t", dest="tainted", action="store_true",
+                        help="tainted modules (struct module's taints)")],
          columns=MOD_COLUMNS)
 def _lsmod(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from kmemx.helpers import list_for_each_entry
+
+    if args.tainted:
+        found = False
+        for mod in list_for_each_entry("struct module", ctx.k.object("modules"), "list"):
+            taints = int(mod.taints)
+            if not taints:
+                continue
+            if not found and not ctx.as_json:
+                yield TextLine("NAME  TAINTS")
+            found = True
+            name = mod.name.string().decode()
+            yield Row(("NAME", "TAINTS"), (Name(name), taint_letters(ctx, taints)), mod)
+        if not found and not ctx.as_json:
+            yield TextLine("no tainted modules")
+        return
 
     for mod in list_for_each_entry("struct module", ctx.k.object("modules"), "list"):
         try:

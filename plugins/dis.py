@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import drgn
@@ -109,7 +109,8 @@ def _line(ctx: Context, insn: Instruction, hex_offsets: bool) -> str:
     hit = symbol_offset(ctx.prog, insn.address)
     if hit is not None and hit[1] == 0 and insn.bytes == _FTRACE_NOP:
         text += " [FTRACE NOP]"
-    head = f"{insn.address:#x} {where}:" if where else f"{insn.address:#x}:"
+    # gdb indents an address it has no symbol for
+    head = f"{insn.address:#x} {where}:" if where else f"   {insn.address:#x}:"
     return f"{head}\t{text}"
 
 
@@ -180,8 +181,11 @@ def _source_listing(ctx: Context, address: int, count: int | None) -> Iterator[A
          instructions (gdb 'rep stos %rax,%es:(%rdi)', capstone 'rep stosq
          %rax,(%rdi)'), the multi-byte nops and segment-prefixed nops (gdb 'xchg
          %ax,%ax', 'cs nopw 0x0(%rax,%rax,1)'), and a few mnemonic suffixes gdb keeps
-         on a memory-only operand.  -u (user text) and -b (bytes after ud2) are not
-         supported; a module's routines are named from its in-memory symbol table.
+         on a memory-only operand.  -b (bytes after ud2) is not supported; a
+         module's routines are named from its in-memory symbol table.
+
+         dis -u ADDR [COUNT]      user text of the current context's task (set PID),
+                                  read through its mm; -r, -f and -l do not apply
          x86-64 dumps; arm64 dumps use capstone's arm64 text.
          """,
          arguments=[arg("target", help="address, symbol, symbol+offset or (expression)"),
@@ -194,12 +198,17 @@ def _source_listing(ctx: Context, address: int, count: int | None) -> Iterator[A
                     arg("-x", dest="hex", action="store_true", help="hexadecimal offsets"),
                     arg("-d", dest="dec", action="store_true", help="decimal offsets"),
                     arg("-s", dest="source", action="store_true",
-                        help="source file and line, and the source when available")],
+                        help="source file and line, and the source when available"),
+                    arg("-u", dest="user", action="store_true",
+                        help="a user address of the current context")],
          columns=DIS_COLUMNS)
 def _dis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     use_module_kallsyms(ctx.prog)
     if args.count is not None and args.count <= 0:
         raise CommandError(f"dis: invalid count {args.count}")
+    if args.user:
+        yield from _dis_user(ctx, args)
+        return
     address, whole = _resolve(ctx, args.target)
     if args.source:
         yield from _source_listing(ctx, address, args.count)
@@ -230,10 +239,30 @@ def _dis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
     yield from _emit(ctx, args, _guarded(ctx, address, count, end))
 
 
-def _guarded(ctx: Context, address: int, count: int | None,
-             end: int | None) -> Iterator[Instruction]:
+def _dis_user(ctx: Context, args: argparse.Namespace) -> Iterator[Any]:
+    from drgn.helpers.linux.mm import access_remote_vm
+
+    from kmemx.commands import parse_hex
+
+    address = parse_hex(args.target)
+    if address is None:
+        raise CommandError(f"dis: -u: not a hexadecimal address: {args.target!r}")
+    task = ctx.current_task()
+    mm = task.mm.read_()
+    if not mm:
+        raise CommandError(f"dis: -u: PID {int(task.pid)} has no user address space")
+
+    def read(addr: int, size: int) -> bytes:
+        return bytes(access_remote_vm(mm, addr, size))
+
+    args.lines = False
+    yield from _emit(ctx, args, _guarded(ctx, address, args.count or 1, None, read))
+
+
+def _guarded(ctx: Context, address: int, count: int | None, end: int | None,
+             read: Callable[[int, int], bytes] | None = None) -> Iterator[Instruction]:
     try:
-        yield from disassemble(ctx.prog, address, count, end)
+        yield from disassemble(ctx.prog, address, count, end, read)
     except drgn.FaultError as e:
         raise CommandError(f"dis: cannot read text at {e.address:#x}") from None
     except ValueError as e:

@@ -540,7 +540,17 @@ def _sym_type(prog: drgn.Program, sym: drgn.Symbol) -> str:
         c = {drgn.SymbolKind.FUNC: "t", drgn.SymbolKind.IFUNC: "i",
              drgn.SymbolKind.OBJECT: "d", drgn.SymbolKind.TLS: "d",
              drgn.SymbolKind.COMMON: "c"}.get(sym.kind, "?")
+    if c == "?" and _in_rodata(prog, sym.address):
+        c = "r"  # a linker-made symbol of no type in .rodata (__ksymtab_*): crash's r
     return c.upper() if sym.binding != drgn.SymbolBinding.LOCAL else c
+
+
+def _in_rodata(prog: drgn.Program, addr: int) -> bool:
+    try:
+        return bool(prog.symbol("__start_rodata").address <= addr
+                    < prog.symbol("__end_rodata").address)
+    except LookupError:
+        return False
 
 
 def _symbol_at(prog: drgn.Program, addr: int) -> drgn.Symbol:
@@ -619,12 +629,46 @@ def _sym_one(ctx: Context, s: str) -> Row:
                                   is missing, as crash does)
          sym schedule+0x10        the symbol at an offset from another
          sym jiffies 0x10 ...     several: a line each; a bad one is reported, the rest shown
+         sym -q jiffies           every symbol whose name contains the string, by address
+         sym -l                   every symbol, by address
+         sym -m ext4              the symbols of a module, by address
          """,
-         arguments=[arg("names", nargs="+", help="symbol name or address")],
+         arguments=[arg("names", nargs="*", help="symbol name or address"),
+                    arg("-q", dest="search", help="symbols whose name contains this"),
+                    arg("-l", dest="all", action="store_true", help="every symbol"),
+                    arg("-m", dest="module", help="the symbols of this module")],
          columns=SYM_COLUMNS)
 def _sym(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     use_module_kallsyms(ctx.prog)
+    if args.search is not None or args.all or args.module is not None:
+        if args.names:
+            raise CommandError("sym: -q, -l and -m take no other arguments")
+        yield from _sym_list(ctx, args.search, args.module)
+        return
+    if not args.names:
+        raise CommandError("sym: give a symbol or an address (or -q, -l, -m)")
     yield from resolve_each(ctx, args.names, lambda s: _sym_one(ctx, s))
+
+
+def _sym_list(ctx: Context, search: str | None, module: str | None) -> Iterator[Any]:
+    """Every symbol (whose name contains ``search``; of ``module``), by
+    address then name, as crash's ``sym -l`` / ``-q`` / ``-m`` list them."""
+    prog = ctx.prog
+    by_addr = _symbols_by_address(prog)
+    found = False
+    for addr in sorted(by_addr):
+        for sym in sorted(by_addr[addr], key=lambda x: x.name):
+            if sym.kind in (drgn.SymbolKind.FILE, drgn.SymbolKind.SECTION):
+                continue  # source file and section names: crash lists neither
+            if search is not None and search not in sym.name:
+                continue
+            mod = module_of_address(prog, addr) if addr >= 1 << 63 else None
+            if module is not None and mod != module:
+                continue
+            found = True
+            yield _sym_row(ctx, addr, sym, sym.name)
+    if not found and module is not None:
+        raise CommandError(f"sym: no symbols of module {module!r}")
 
 
 _PRINTABLE = set(string.printable.encode()) - set(b"\t\n\r\x0b\x0c")
@@ -634,20 +678,32 @@ _PRINTABLE = set(string.printable.encode()) - set(b"\t\n\r\x0b\x0c")
          description="""
          rd ADDR [COUNT]     COUNT units (default 1) of 64 bits
          rd -32 / -16 / -8   unit size
+         rd -d / -D          signed / unsigned decimal
+         rd -x               hex without the ASCII column
+         rd -a ADDR [COUNT]  ASCII: a string, up to its NUL (or COUNT bytes), 60 per line
          rd -p PADDR         physical address
          rd jiffies          a symbol
          """,
-         arguments=[arg("address"), arg("count", nargs="?", type="addr", default=1),
+         arguments=[arg("address"), arg("count", nargs="?", type="addr", default=None),
                     arg("-p", dest="physical", action="store_true"),
                     arg("-8", dest="width", action="store_const", const=1),
                     arg("-16", dest="width", action="store_const", const=2),
                     arg("-32", dest="width", action="store_const", const=4),
-                    arg("-64", dest="width", action="store_const", const=8)],
+                    arg("-64", dest="width", action="store_const", const=8),
+                    arg("-d", dest="decimal", action="store_const", const="signed",
+                        help="signed decimal"),
+                    arg("-D", dest="decimal", action="store_const", const="unsigned",
+                        help="unsigned decimal"),
+                    arg("-x", dest="no_ascii", action="store_true", help="no ASCII column"),
+                    arg("-a", dest="ascii", action="store_true", help="ASCII string")],
          columns=("ADDRESS", "VALUES", "ASCII"))
 def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     width = args.width or 8
     addr = parse_address(ctx, args.address)
-    total = args.count * width
+    if args.ascii:
+        yield from _rd_ascii(ctx, addr, args.count, args.physical)
+        return
+    total = (args.count or 1) * width
     if total > 1 << 24:
         raise CommandError("rd: at most 16 MiB at a time")
     per_line = 16
@@ -660,8 +716,39 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         except drgn.FaultError as e:
             raise CommandError(f"rd: {'physical ' if args.physical else ''}address "
                                f"{e.address:#x} is not readable") from None
-        words = [int.from_bytes(data[i:i + width], "little") for i in range(0, n, width)]
-        hexs = " ".join(f"{w:0{2 * width}x}" for w in words)
-        asc = "".join(chr(b) if b in _PRINTABLE else "." for b in data)
+        words = [int.from_bytes(data[i:i + width], "little",
+                                signed=args.decimal == "signed") for i in range(0, n, width)]
+        if args.decimal:
+            hexs = " ".join(str(w) for w in words)
+        else:
+            hexs = " ".join(f"{w:0{2 * width}x}" for w in words)
+        asc = None if args.decimal or args.no_ascii else "".join(
+            chr(b) if b in _PRINTABLE else "." for b in data)
         yield Row(("ADDRESS", "VALUES", "ASCII"), (Address(pos), hexs, asc))
         pos += n
+
+
+def _rd_ascii(ctx: Context, addr: int, count: int | None, physical: bool) -> Iterator[Any]:
+    """crash's ``rd -a``: the bytes from ``addr`` up to a NUL (or ``count``
+    bytes), printable ones as they are, 60 to a line."""
+    limit = count if count is not None else 1 << 20
+    data = bytearray()
+    pos = addr
+    while len(data) < limit:
+        try:
+            chunk = ctx.k.read(pos, min(4096 - pos % 4096, limit - len(data)),
+                               physical=physical)
+        except drgn.FaultError as e:
+            if not data:
+                raise CommandError(f"rd: address {e.address:#x} is not readable") from None
+            break
+        nul = chunk.find(b"\0")
+        data += chunk if nul < 0 else chunk[:nul]
+        if nul >= 0:
+            break
+        pos += len(chunk)
+    while data and data[-1] not in _PRINTABLE:  # a string's newline: crash shows none
+        del data[-1]
+    for off in range(0, len(data), 60):
+        text = "".join(chr(b) if b in _PRINTABLE else "." for b in data[off:off + 60])
+        yield Row(("ADDRESS", "ASCII"), (Address(addr + off), text))

@@ -680,11 +680,12 @@ def _member_text(obj: drgn.Object, path: str) -> str:
          description="""
          task                  the current context (set; at first the panic task)
          task PID|ADDR ...     those tasks
-         task -m pid,comm,se.vruntime PID   only these members
+         task -R pid,comm,se.vruntime PID   only these members (-m too)
          ps | filter comm~^kmx-w00 | task -m pid,mm
          """,
          arguments=[arg("tasks", nargs="*", help="PID or task address"),
-                    arg("-m", "--members", help="comma-separated member paths")],
+                    arg("-m", "-R", "--members",
+                        help="comma-separated member paths (crash's -R)")],
          takes_input=True, enabled=_enabled)
 def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
 
@@ -873,12 +874,19 @@ def _frame_line(i: int, frame: drgn.StackFrame, module: str | None = None) -> st
 
 def thread_size(prog: drgn.Program) -> int:
     """THREAD_SIZE in bytes: the init task's stack, which the linker script
-    lays out from ``init_stack`` to ``__end_init_task``
-    (include/asm-generic/vmlinux.lds.h, INIT_TASK_DATA(THREAD_SIZE))."""
+    lays out from ``init_stack`` to its end symbol
+    (include/asm-generic/vmlinux.lds.h, INIT_TASK_DATA(THREAD_SIZE)).  The end
+    symbol is ``__end_init_stack`` in newer kernels (6.12 has it, with
+    ``__start_init_stack``; the renaming commit is not pinned down here),
+    ``__end_init_task`` before (6.1): the newer name is tried first."""
     size: int | None = prog.cache.get("kmemx.plugins.tasks.thread_size")
     if size is None:
-        size = prog.cache["kmemx.plugins.tasks.thread_size"] = (
-            prog.symbol("__end_init_task").address - prog.symbol("init_stack").address)
+        start = prog.symbol("init_stack").address
+        try:
+            end = prog.symbol("__end_init_stack").address
+        except LookupError:
+            end = prog.symbol("__end_init_task").address
+        size = prog.cache["kmemx.plugins.tasks.thread_size"] = end - start
     return size
 
 
@@ -1336,3 +1344,95 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                                        Address(vma.vm_flags.value_()), Name(path)), vma)
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: cannot read {e.address:#x}")
+
+
+#: crash's foreach keywords that run a kmemx command per task
+_FOREACH_COMMANDS = ("bt", "task", "files", "vm", "ps", "set")
+
+
+@command("foreach", "run a command on each of a set of tasks (crash's foreach)",
+         description="""
+         foreach [SELECTOR...] COMMAND [ARGS]
+         SELECTORs (all tasks when none): PIDs, task addresses, command names
+         (a name that is a keyword too: \\name), kernel, user, active (the tasks
+         running on CPUs), and states (RU IN UN ST TR ZO DE ID PA NE WA).
+         Tasks come by PID (crash's order); several selectors add up, kernel/user and
+         states narrow.  COMMAND is bt, task, files, vm or ps, with its own
+         options:
+
+         foreach bt                every task's stack
+         foreach UN bt             the stacks of tasks in D state
+         foreach kmx-main bt -f    by name, with bt's options
+         foreach kernel ps         the kernel threads
+         foreach 1 2 task -R pid
+         """,
+         arguments=[arg("words", nargs=argparse.REMAINDER,
+                        help="selectors, then the command and its arguments")],
+         takes_input=False, enabled=_enabled)
+def _foreach(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    words = list(args.words)
+    k = next((i for i, w in enumerate(words) if w in _FOREACH_COMMANDS), None)
+    if k is None:
+        raise CommandError("foreach: no command (one of "
+                           f"{' '.join(c for c in _FOREACH_COMMANDS if c != 'set')})")
+    selectors, name, rest = words[:k], words[k], words[k + 1:]
+    if name == "set":
+        raise CommandError("foreach: set takes one task; use set PID")
+    states = set(CRASH_STATE.values())
+    pids: set[int] = set()
+    addrs: set[int] = set()
+    comms: set[str] = set()
+    want_states: set[str] = set()
+    kernel = user = active = False
+    for w in selectors:
+        if w == "kernel":
+            kernel = True
+        elif w == "user":
+            user = True
+        elif w == "active":
+            active = True
+        elif w in states:
+            want_states.add(w)
+        elif re.fullmatch(r"\d+", w):
+            pids.add(int(w))
+        elif re.fullmatch(r"(0x)?[0-9a-fA-F]{9,16}", w):
+            addrs.add(int(w, 16))
+        else:
+            comms.add(w[1:] if w.startswith("\\") else w)
+    if kernel and user:
+        raise CommandError("foreach: user and kernel are mutually exclusive")
+    on_cpu = active_tasks(ctx) if active else set()
+    chosen: list[View] = []
+    listed = bool(pids or addrs or comms)
+    for row in _ps_rows(ctx, argparse.Namespace(
+            filters=[], k=False, u=False, G=False, S=False, state=None)):
+        if row.columns != PS_COLUMNS:
+            continue
+        t = _as_task(row.obj)
+        comm = row["COMM"]
+        if listed and not (int(row["PID"]) in pids or t.address in addrs
+                           or str.__str__(comm) in comms):
+            continue
+        if (kernel and not comm.kthread) or (user and comm.kthread):
+            continue
+        if want_states and row["ST"] not in want_states:
+            continue
+        if active and t.address not in on_cpu:
+            continue
+        chosen.append(t)
+    chosen.sort(key=lambda t: int(t.pid))  # crash's task table order; idle tasks by CPU
+    cmd = ctx.registry.lookup(name)
+    if name == "ps":
+        parsed = cmd.parse([*rest, *(f"{t.address:#x}" for t in chosen)])
+        if parsed is None:
+            yield cmd.help()
+            return
+        if chosen:
+            yield from cmd.run(ctx, parsed, iter(()))
+        return
+    parsed = cmd.parse(rest)
+    if parsed is None:
+        yield cmd.help()
+        return
+    if chosen:
+        yield from cmd.run(ctx, parsed, iter(chosen))
