@@ -11,7 +11,7 @@ kept; ``dis``'s help lists these.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,8 +166,11 @@ def _x86(insn: Any) -> Instruction:
     mnemonic = _x86_mnemonic(insn, has_reg)
     if name == "sal":  # binutils decodes both encodings (/4 and /6) as shl
         mnemonic = mnemonic.replace("sal", "shl")
-    if bytes(insn.bytes) == b"\x66\x90":  # gdb reads 66 90 as its old meaning
-        mnemonic, texts = "xchg", ["%ax", "%ax"]
+    raw = bytes(insn.bytes)
+    if len(raw) >= 2 and raw[-1] == 0x90 and raw[:-1] == b"\x66" * (len(raw) - 1):
+        # 66 90 is "xchg %ax,%ax" to gdb, each further 66 a "data16" prefix
+        mnemonic = "data16 " * (len(raw) - 2) + "xchg"
+        texts = ["%ax", "%ax"]
     elif name[:4] in ("stos", "lods", "scas", "movs", "cmps") and all(
             op.type == X.X86_OP_MEM for op in ops) and ops:
         mnemonic, texts = _x86_string(insn, ops, mnemonic, texts)
@@ -208,16 +211,21 @@ def _arm64(insn: Any) -> Instruction:
 
 
 def disassemble(prog: drgn.Program, address: int, count: int | None = None,
-                end: int | None = None) -> Iterator[Instruction]:
+                end: int | None = None,
+                read: Callable[[int, int], bytes] | None = None) -> Iterator[Instruction]:
     """Decode instructions from ``address`` (a kernel text address,
     ``unsigned long``): ``count`` of them, or up to (not including) ``end``,
     or, with neither, until the bytes stop decoding.
 
-    Reads go through ``prog.read`` in 4 KiB steps; an unreadable byte raises
+    Reads go through ``read(address, size)`` (default ``prog.read``: kernel
+    addresses; a user address space reads through the task's mm) in 4 KiB
+    steps; an unreadable byte raises
     :class:`drgn.FaultError` with its address (after the instructions before
     it were yielded).  Bytes that do not decode end the walk.  Raises
     ValueError for an architecture without a decoder."""
     cs = _capstone(prog)
+    if read is None:
+        read = prog.read
     decode = _x86 if prog.platform.arch == drgn.Architecture.X86_64 else _arm64
     n = 0
     pc = address
@@ -226,12 +234,12 @@ def disassemble(prog: drgn.Program, address: int, count: int | None = None,
             return
         want = _CHUNK if end is None else min(_CHUNK, end - pc + _MAX_INSN)
         try:
-            buf = prog.read(pc, want)
+            buf = read(pc, want)
         except drgn.FaultError:
             # the chunk runs into an unmapped page: take what is mapped; an
             # instruction that itself crosses into it raises the fault
             mapped = ((pc | 0xFFF) + 1) - pc
-            buf = prog.read(pc, mapped if mapped < want else want)
+            buf = read(pc, mapped if mapped < want else want)
         more = len(buf) == want  # bytes past the buffer may follow
         start, progressed = pc, False
         for insn in cs.disasm(buf, pc):
@@ -246,7 +254,7 @@ def disassemble(prog: drgn.Program, address: int, count: int | None = None,
             if count is not None and n >= count:
                 return
         if not progressed and len(buf) < _MAX_INSN and not more:
-            prog.read(pc, _MAX_INSN)  # the fault, with its address
+            read(pc, _MAX_INSN)  # the fault, with its address
         if pc < start + len(buf) and (progressed is False or not more):
             if count is None and end is None:
                 return  # undecodable bytes end an unbounded walk

@@ -34,7 +34,7 @@ __all__ = [
     "parse_waitq",
 ]
 
-_DIS = re.compile(r"^0x([0-9a-f]+)(?: <([^>]*)>)?:\t(.*)$")
+_DIS = re.compile(r"^\s*0x([0-9a-f]+)(?: <([^>]*)>)?:\t(.*)$")
 _LOC = re.compile(r"^(.*?)(?:\+(-?(?:0x[0-9a-f]+|\d+)))?$")
 _TARGET = re.compile(r"^(\S+(?: \S+)?)\s+(0x[0-9a-f]+) <([^>]*)>(.*)$")
 _COMMENT = re.compile(r"^(.*# 0x[0-9a-f]+) <([^>]*)>(.*)$")

@@ -201,6 +201,33 @@ def test_json_rows(session: Session) -> None:
     assert calls and all(r["target"] is not None and r["target_location"] for r in calls)
 
 
+def test_user_text_equal_crash(session: Session) -> None:
+    """``dis -u`` in PID 1's context, against crash after ``set 1`` (in a
+    session of its own: ``set`` would change the context of the shared one)."""
+    from drgn.helpers.linux.pid import find_task
+
+    start = int(find_task(session.k.prog, 1).mm.start_code)
+    line = f"dis -u {start:x} 12"
+    try:
+        out = C.run_crash_commands(session.fixture.vmlinux, session.core, ["set 1", line],
+                                   timeout=300)
+    except C.CrashError as e:
+        pytest.skip(f"crash: {e}")
+    theirs = parse_dis(out[line])
+    list(execute(session.k, "set 1"))
+    try:
+        text = "\n".join(session.ours(line))
+    finally:
+        from kmemx.commands.context import CURRENT_TASK_KEY
+
+        session.k.prog.cache.pop(CURRENT_TASK_KEY, None)  # back to the default context
+    ours = parse_dis(text)
+    assert len(theirs) == 12
+    assert [(o["address"], o["text"], o["target"]) for o in ours] == [
+        (t["address"], t["text"], t["target"]) for t in theirs]
+    assert text.splitlines()[0].startswith("   0x")  # gdb's indent: no symbol
+
+
 @pytest.mark.parametrize("line,message", [
     ("dis no_such_function_xyz", "unknown symbol"),
     ("dis schedule 0", "invalid count"),
