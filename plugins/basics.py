@@ -250,6 +250,29 @@ def _syscalls(ctx: Context) -> Iterator[Any]:
             yield TextLine(f"{i:3}  {name:<26} {file}: {line}" if file else f"{i:3}  {name}")
 
 
+def _log_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``log --drgn``: the records with drgn's get_printk_records() (-T and
+    -m are not in the code: CommandError)."""
+    from kmemx.commands import CommandError
+
+    if args.wall or args.level:
+        raise CommandError("log: --drgn gives the plain and -t forms only")
+    if args.no_time:
+        prefix = '""'
+    else:
+        prefix = 'f"[{r.timestamp // 10**9:5}.{r.timestamp % 10**9 // 1000:06}] "'
+    return f"""\
+from drgn.helpers.linux.printk import get_printk_records
+
+for r in get_printk_records(prog):
+    prefix = {prefix}
+    first, *more = r.text.decode("utf-8", "replace").split("\\n")
+    print(prefix + first)
+    for line in more:  # continuation lines under the text, as kmemx's log
+        print(" " * len(prefix) + line)
+"""
+
+
 @command("log", "display the kernel ring buffer (dmesg)",
          description="""
          The kernel's printk ring buffer, oldest first, as crash's log shows it:
@@ -269,7 +292,7 @@ def _syscalls(ctx: Context) -> Iterator[Any]:
                         help="wall-clock time of each record (local time, TZ)"),
                     arg("-m", dest="level", action="store_true",
                         help="each record's <level> after its time")],
-         columns=("TIME", "LEVEL", "TEXT"))
+         columns=("TIME", "LEVEL", "TEXT"), drgn_code=lambda ctx, args: _log_drgn(ctx, args))
 def _log(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.printk import get_printk_records
 

@@ -637,7 +637,7 @@ def _sym_one(ctx: Context, s: str) -> Row:
                     arg("-q", dest="search", help="symbols whose name contains this"),
                     arg("-l", dest="all", action="store_true", help="every symbol"),
                     arg("-m", dest="module", help="the symbols of this module")],
-         columns=SYM_COLUMNS)
+         columns=SYM_COLUMNS, drgn_code=lambda ctx, args: _sym_drgn(ctx, args))
 def _sym(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     use_module_kallsyms(ctx.prog)
     if args.search is not None or args.all or args.module is not None:
@@ -648,6 +648,17 @@ def _sym(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
     if not args.names:
         raise CommandError("sym: give a symbol or an address (or -q, -l, -m)")
     yield from resolve_each(ctx, args.names, lambda s: _sym_one(ctx, s))
+
+
+def _sym_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``sym NAME... --drgn``: each symbol's address, by prog.symbol()."""
+    if args.search is not None or args.all or args.module is not None or not args.names:
+        raise CommandError("sym: --drgn takes symbol names")
+    return f"""\
+for name in {args.names!r}:
+    sym = prog.symbol(name)
+    print(f"{{sym.address:x}} {{sym.name}}")
+"""
 
 
 def _sym_list(ctx: Context, search: str | None, module: str | None) -> Iterator[Any]:
@@ -696,7 +707,8 @@ _PRINTABLE = set(string.printable.encode()) - set(b"\t\n\r\x0b\x0c")
                         help="unsigned decimal"),
                     arg("-x", dest="no_ascii", action="store_true", help="no ASCII column"),
                     arg("-a", dest="ascii", action="store_true", help="ASCII string")],
-         columns=("ADDRESS", "VALUES", "ASCII"))
+         columns=("ADDRESS", "VALUES", "ASCII"),
+         drgn_code=lambda ctx, args: _rd_drgn(ctx, args))
 def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     width = args.width or 8
     addr = parse_address(ctx, args.address)
@@ -726,6 +738,22 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             chr(b) if b in _PRINTABLE else "." for b in data)
         yield Row(("ADDRESS", "VALUES", "ASCII"), (Address(pos), hexs, asc))
         pos += n
+
+
+def _rd_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``rd ADDR [COUNT] --drgn``: the words, 16 bytes a line, by prog.read()."""
+    if args.ascii or args.decimal:
+        raise CommandError("rd: --drgn gives the hex form only")
+    width = args.width or 8
+    addr = parse_address(ctx, args.address)
+    return f"""\
+address, total, width = {addr:#x}, {(args.count or 1) * width}, {width}
+data = prog.read(address, total, {bool(args.physical)})
+for pos in range(0, total, 16):
+    chunk = data[pos:pos + 16]
+    words = [int.from_bytes(chunk[i:i + width], "little") for i in range(0, len(chunk), width)]
+    print(f"{{address + pos:x}}: " + " ".join(f"{{w:0{{2 * width}}x}}" for w in words))
+"""
 
 
 def _rd_ascii(ctx: Context, addr: int, count: int | None, physical: bool) -> Iterator[Any]:

@@ -320,7 +320,7 @@ def resolve_tasks(ctx: Context, specs: Iterable[str]) -> list[View]:
                     arg("-a", dest="argv", action="store_true",
                         help="command line and environment"),
                     arg("-r", dest="rlimits", action="store_true", help="resource limits")],
-         columns=PS_COLUMNS, enabled=_enabled)
+         columns=PS_COLUMNS, enabled=_enabled, drgn_code=lambda ctx, args: _ps_drgn(ctx, args))
 def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     modes = (args.parents, args.children, args.group, args.times, args.last_run, args.argv,
              args.rlimits)
@@ -346,6 +346,32 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             ctx.warn(f"task {row.obj.address:#x}: cannot read {e.address:#x}")
         if not ctx.as_json:
             yield TextLine("")
+
+
+def _ps_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``ps --drgn``: PID, PPID, CPU, TASK, ST and COMM of every task (each
+    CPU's idle task first), with drgn's helpers; ps's filters and modes are
+    not in the code (CommandError)."""
+    if any(v for k, v in vars(args).items() if k != "filters") or args.filters:
+        raise CommandError("ps: --drgn gives plain ps (no filters or options)")
+    return """\
+from drgn.helpers.linux.cpumask import for_each_possible_cpu
+from drgn.helpers.linux.pid import for_each_task
+from drgn.helpers.linux.sched import idle_task, task_cpu, task_state_to_char
+
+STATES = {"R": "RU", "S": "IN", "D": "UN", "T": "ST", "t": "TR", "X": "DE", "Z": "ZO",
+          "P": "PA", "I": "ID", "N": "NE", "W": "WA"}
+tasks = [idle_task(prog, cpu) for cpu in for_each_possible_cpu(prog)]
+tasks += list(for_each_task(prog))
+for t in tasks:
+    pid = t.pid.value_()
+    ppid = t.real_parent.pid.value_() if pid else 0
+    comm = t.comm.string_().decode("utf-8", "surrogateescape")
+    if t.flags & 0x00200000:  # PF_KTHREAD: [name], as crash
+        comm = f"[{comm}]"
+    st = STATES.get(task_state_to_char(t), "??")
+    print(pid, ppid, task_cpu(t), f"{t.value_():x}", st, comm)
+"""
 
 
 def _ps_rows(ctx: Context, args: argparse.Namespace) -> Iterator[Row]:

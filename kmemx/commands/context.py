@@ -65,6 +65,8 @@ class Context:
         #: the output will be JSON (``--json``): commands that print text
         #: (trees, struct dumps) yield rows instead
         self.as_json = False
+        #: ``--drgn``: the command's drgn code is printed instead of its result
+        self.drgn = False
 
     def progress(self, what: str, done: int, total: int = 0) -> None:
         """Report progress of a long walk (the REPL shows it; ^C stops it)."""

@@ -157,6 +157,8 @@ def _parse_stages(ctx: Context, split: CommandLine) -> tuple[list[Stage], str | 
     as_json = False
     stages = []
     for seg in split.stages:
+        if "--drgn" in seg.split():
+            ctx.drgn = True
         try:
             words = shlex.split(seg)
         except ValueError as e:
@@ -166,6 +168,7 @@ def _parse_stages(ctx: Context, split: CommandLine) -> tuple[list[Stage], str | 
         if "--json" in words[1:]:
             as_json = True
             words = [words[0]] + [w for w in words[1:] if w != "--json"]
+        words = [words[0]] + [w for w in words[1:] if w != "--drgn"]
         cmd = ctx.registry.lookup(words[0])
         try:
             if not cmd.enabled(ctx.prog):
@@ -235,6 +238,18 @@ def run_pipeline(ctx: Context, line: str) -> Pipeline:
     ctx.as_json = ctx.as_json or as_json
     stream: Iterable[Any] = ()
     last = None
+    if ctx.drgn:
+        if len(stages) != 1:
+            raise UsageError("--drgn takes one command, not a pipeline")
+        st = stages[0]
+        args = st.command.parse(st.argv)
+        if args is None:
+            return Pipeline(iter([st.command.help()]), None, shell, False, split.redirect)
+        if st.command.drgn_code is None:
+            raise CommandError(f"{st.command.name}: no --drgn code for this command yet")
+        code = st.command.drgn_code(ctx, args)
+        return Pipeline(iter(code.rstrip("\n").split("\n")), st.command, shell, False,
+                        split.redirect)
     for i, st in enumerate(stages):
         args = st.command.parse(st.argv)
         if args is None:

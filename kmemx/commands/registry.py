@@ -14,9 +14,12 @@ from .errors import UsageError
 if TYPE_CHECKING:
     from .context import Context
 
-__all__ = ["REGISTRY", "Command", "Registry", "arg", "command"]
+__all__ = ["REGISTRY", "Command", "DrgnFunc", "Registry", "arg", "command"]
 
 RunFunc = Callable[["Context", argparse.Namespace, Iterable[Any]], Iterable[Any]]
+#: ``drgn_code(ctx, args) -> str``: runnable drgn code (``prog`` a global, as
+#: ``drgn -c CORE script.py`` gives it) that prints what the command prints
+DrgnFunc = Callable[["Context", argparse.Namespace], str]
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class Command:
     plugin: str = ""
     #: consumes objects piped into it (``ps | task``)
     takes_input: bool = False
+    #: ``--drgn``: the drgn code that computes the command's result
+    drgn_code: DrgnFunc | None = None
     _parser: _Parser | None = field(default=None, repr=False)
 
     @property
@@ -157,6 +162,7 @@ REGISTRY = Registry()
 def command(name: str, summary: str, *, description: str = "", aliases: Sequence[str] = (),
             arguments: Sequence[arg] = (), columns: Sequence[str] = (),
             enabled: Callable[[Any], bool] | None = None, takes_input: bool = False,
+            drgn_code: DrgnFunc | None = None,
             registry: Registry | None = None) -> Callable[[RunFunc], RunFunc]:
     """Register a command.
 
@@ -168,6 +174,11 @@ def command(name: str, summary: str, *, description: str = "", aliases: Sequence
     :param enabled: ``enabled(prog) -> bool``: whether the kernel has what the
         command needs (check capabilities, e.g. a type or symbol, not versions).
     :param takes_input: it consumes objects piped into it.
+    :param drgn_code: ``drgn_code(ctx, args) -> str``, for ``CMD --drgn``: a
+        runnable drgn script (``prog`` is a global, as under ``drgn -c CORE
+        script.py``; imports included) that prints the command's result as
+        the command's text does, for the same arguments.  A command without
+        one says so when given ``--drgn``.
 
     The decorated function is ``run(ctx, args, input)`` and yields
     :class:`~kmemx.commands.rows.Row`, :class:`~kmemx.commands.rows.TextLine`
@@ -179,7 +190,7 @@ def command(name: str, summary: str, *, description: str = "", aliases: Sequence
             name=name, summary=summary, run=func, description=description,
             aliases=tuple(aliases), arguments=tuple(arguments), columns=tuple(columns),
             enabled=enabled or (lambda prog: True), plugin=func.__module__,
-            takes_input=takes_input))
+            takes_input=takes_input, drgn_code=drgn_code))
         return func
 
     return deco
