@@ -130,8 +130,8 @@ def test_guest_that_never_reaches_ready(fixture: Fixture, tmp_path: Path) -> Non
     with open(cpio, "wb") as f:
         subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=files.encode(),
                        stdout=f, check=True)
-    # an arm64 guest under TCG takes ~13 s to reach /init on an idle machine
-    timeout = 25 if arch == "amd64" else 90
+    # an arm64 guest under TCG reaches /init in ~13 s on an idle machine, 110 s at load 20
+    timeout = 25 if arch == "amd64" else 180
     with pytest.raises(BuildError, match=rf"did not reach READY within {timeout}s; console "
                                          r"tail: .*KMX-STUCK-GUEST") as e:
         boot_and_dump(fixture.root / "vmlinuz", cpio, tmp_path / "dump", tmp_path,
