@@ -526,14 +526,15 @@ def _ps_group(ctx: Context, t: View) -> Iterator[Any]:
         yield TextLine("  (no threads)")
 
 
-def _uptime_ns(ctx: Context) -> int:
-    """Nanoseconds since boot by jiffies (crash's uptime, as ``sys``'s UPTIME)."""
+def _run_seconds(ctx: Context, start_ns: int) -> int:
+    """crash's RUN TIME in seconds: jiffies since boot minus the start time in
+    whole jiffies (``start_time`` is in ns), divided by HZ."""
     from .basics import _hz
 
     hz = _hz(ctx)
     initial = (-300 * hz) & 0xFFFFFFFF
     jiffies = (int(ctx.k.object("jiffies_64")) - initial) & (2**64 - 1)
-    return jiffies * (10**9 // hz)
+    return max(jiffies - start_ns // (10**9 // hz), 0) // hz
 
 
 def _ps_times(ctx: Context, t: View) -> Iterator[Any]:
@@ -542,7 +543,7 @@ def _ps_times(ctx: Context, t: View) -> Iterator[Any]:
     from .basics import uptime_text
 
     start = int(t.start_time)
-    run = max(_uptime_ns(ctx) - start, 0) // 10**9
+    run = _run_seconds(ctx, start)
     utime, stime = int(t.utime), int(t.stime)
     if ctx.as_json:
         yield Row(("PID", "TASK", "RUN_TIME", "START_TIME", "UTIME", "STIME"),
@@ -569,6 +570,7 @@ def _ps_last_run(ctx: Context, rows: list[Row], cpus: str | None) -> Iterator[An
             last = int(t.se.exec_start)
         entries.append((last, row["ST"], t))
     entries.sort(key=lambda e: -e[0])
+    width = max([10, *(len(str(e[0])) for e in entries)])  # crash widens to the largest
     groups: list[tuple[int | None, list[tuple[int, str, View]]]] = [(None, entries)]
     if cpus is not None:
         groups = [(cpu, [e for e in entries if task_cpu(e[2]) == cpu])
@@ -582,7 +584,7 @@ def _ps_last_run(ctx: Context, rows: list[Row], cpus: str | None) -> Iterator[An
                           (last, st, int(t.pid), Address(t.address), task_cpu(t),
                            Name(kernel_str(t.comm.string()))), t)
             else:
-                yield TextLine(f"[{last:10}] [{st}]  {_header(ctx, t)}")
+                yield TextLine(f"[{last:{width}}] [{st}]  {_header(ctx, t)}")
         if cpu is not None and not ctx.as_json:
             yield TextLine("")
 

@@ -121,12 +121,14 @@ def home(tmp_path: Path) -> Path:
 def repl(fixture: Fixture, home: Path) -> Iterator[Any]:
     env = dict(os.environ, XDG_CONFIG_HOME=str(home / "config"),
                XDG_STATE_HOME=str(home / "state"), TERM="xterm-256color",
-               PROMPT_TOOLKIT_NO_CPR="1", COLUMNS="140", LINES="40")
+               PROMPT_TOOLKIT_NO_CPR="1", COLUMNS="140", LINES="100")
     env.pop("NO_COLOR", None)
+    # 100 rows: %help's command list (51 commands with crash's new ones) fits on
+    # the screen; %echo's 199 lines below still go to the pager
     child = pexpect.spawn(sys.executable,
                           ["-m", "kmemx", "-q", "-c", str(fixture.core("elf")),
                            "-s", str(fixture.vmlinux)],
-                          env=env, dimensions=(40, 140), encoding="utf-8", timeout=30)
+                          env=env, dimensions=(100, 140), encoding="utf-8", timeout=30)
     child.logfile_read = open(home / "session.log", "w")
     try:
         yield child
