@@ -43,7 +43,8 @@ def run(k: Any, line: str) -> list[str]:
 def crash(fixture: Fixture, variant: str, commands: list[str]) -> dict[str, str]:
     if C.find_crash() is None:
         pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
-    return C.crash_outputs(fixture.vmlinux, fixture.core(variant), commands)
+    # 15 minutes: bt -T and -f on every task run long in crash on a busy machine
+    return C.crash_outputs(fixture.vmlinux, fixture.core(variant), commands, timeout=900)
 
 
 def crash_lines(text: str) -> list[str]:
