@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from drgn.helpers.linux.pid import for_each_task
@@ -55,6 +56,31 @@ def test_kaslr_matches_kallsyms(fixture: Fixture, variant: str) -> None:
         assert prog.symbol(name).address == addr, name
 
 
+def _percpu_slab_objects(prog: Any, cache: Any) -> int:
+    """Objects of every CPU's active slab and per-CPU partial slabs of ``cache``
+    (``c->page`` before 5.17, ``c->slab`` since); 0 without per-CPU slabs (7.0)."""
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+
+    try:
+        cpu_slab = cache.cpu_slab
+    except AttributeError:
+        return 0
+    n = 0
+    for cpu in for_each_possible_cpu(prog):
+        c = per_cpu_ptr(cpu_slab, cpu)
+        slab = c.slab.read_() if hasattr(c, "slab") else c.page.read_()
+        if slab:
+            n += int(slab.objects)
+        p = c.partial.read_() if hasattr(c, "partial") else None
+        for _ in range(10000):
+            if not p:
+                break
+            n += int(p.objects)
+            p = p.next.read_()
+    return n
+
+
 def test_slab_usage_close_to_slabinfo(fixture: Fixture) -> None:
     """drgn's slab_cache_usage against /proc/slabinfo, read ~2 s before the dump.
 
@@ -83,11 +109,21 @@ def test_slab_usage_close_to_slabinfo(fixture: Fixture) -> None:
         usage = slab_cache_usage(cache)
         w = want[name]
         noise = 64 + w["num_objs"] // 50 + ncpus * w["objperslab"]
+        if name == "filp":
+            # the manifest writer opened and closed a /proc file of every task just
+            # before reading slabinfo; fput() frees them after an RCU grace period,
+            # and their slabs may be gone at the dump (5.10: 912 vs 784)
+            per = max(1, w["objperslab"])
+            noise += -(-len(fixture.manifest["tasks"]) // per) * per
         try:
             cpu_partial = int(cache.cpu_partial_slabs)
         except AttributeError:  # before 5.16 the limit was in objects
             cpu_partial = int(cache.cpu_partial) // max(1, w["objperslab"])
         percpu = ncpus * w["objperslab"] * (1 + cpu_partial)
+        # before 5.16 the limit counted free objects when a slab joined the
+        # per-CPU partial list (page->pobjects), so the list can hold more slabs:
+        # then the objects of the per-CPU slabs, counted here, bound it
+        percpu = max(percpu, _percpu_slab_objects(prog, cache))
         assert abs(usage.num_objs - w["num_objs"]) <= noise, name
         assert -noise <= w["active_objs"] - usage.active_objs <= percpu + noise, name
         seen += 1
