@@ -97,6 +97,10 @@ class _SlabLayout:
     off_freelist: int
     off_counters: int
     off_compound_head: int
+    #: a tail page's compound_info holds a mask for its head's address, not
+    #: the head + 1 (7.1: 8c846c879e22, "mm: rework compound_head() for
+    #: power-of-2 sizeof(struct page)")
+    compound_mask: bool
     inuse_shift: int
     inuse_mask: int
     objects_shift: int
@@ -166,13 +170,19 @@ def _layout(k: Kernel) -> _SlabLayout:
         cpu_slab_member = ""
     cpus = int(prog["nr_cpu_ids"])
     pa = page_array(k)
+    # 7.1 renamed page->compound_head to compound_info (d50569612c29, "mm:
+    # rename the 'compound_head' field in the 'struct page' to 'compound_info'")
+    compound = "compound_info" if "compound_info" in players.members else "compound_head"
+    compound_mask = (compound == "compound_info" and pa.page_size & (pa.page_size - 1) == 0
+                     and prog.type("struct zone").has_member("vmemmap_tails"))
     out = _SlabLayout(
         page_size=pa.page_size, vmemmap=pa.vmemmap,
         # __va(0) by drgn's rule: page_offset_base on x86-64, the linear map's
         # offset from the page tables on arm64 (phys_to_virt())
         page_offset=int(phys_to_virt(prog, 0)) & 0xFFFFFFFFFFFFFFFF, max_pfn=pa.max_pfn,
         off_cache=lay.offsetof("slab_cache"), off_freelist=lay.offsetof("freelist"),
-        off_counters=cnt, off_compound_head=players.offsetof("compound_head"),
+        off_counters=cnt, off_compound_head=players.offsetof(compound),
+        compound_mask=compound_mask,
         inuse_shift=inuse_shift, inuse_mask=inuse_mask, objects_shift=objects_shift,
         objects_mask=objects_mask, slab_type=slab_type, slab_list=slab_list,
         cpu_partial_count=cpu_partial_count, marker=marker,
@@ -571,7 +581,7 @@ def _slab_of(k: Kernel, addr: int) -> tuple[int, int, int, int] | None:
     page = L.vmemmap + pfn * L.page_size
     head = k.read_u64(page + L.off_compound_head)
     if head & 1:
-        page = head - 1
+        page = page & head if L.compound_mask else head - 1
         pfn = (page - L.vmemmap) // L.page_size
     flags = np.array([k.read_u64(page)], dtype=np.uint64)
     ptype = np.array([k.read_u32(page + L.marker[1]) if L.marker[0] != "flags" else 0],
