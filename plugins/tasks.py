@@ -1172,6 +1172,8 @@ def _bt_text(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
         except LookupError:
             name = f"{pc:x}"
         yield TextLine(f"              START: {name} at {pc:x}")
+    if not base <= start < top:  # the stack pointer is on another stack (IRQ): the task's
+        start = base
     try:
         data = ctx.k.read(start, top - start)
     except drgn.FaultError as e:

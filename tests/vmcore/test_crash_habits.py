@@ -226,7 +226,7 @@ def test_list_forms_equal_crash(fixture: Fixture, variant: str) -> None:
 
 # -- bt's options ---------------------------------------------------------------------------
 
-_FRAME = re.compile(r"^ #(\d+)\s+\[([0-9a-f]+)\] (\S+) at ([0-9a-f]+)")
+_FRAME = re.compile(r"^ ?#(\d+)\s+\[([0-9a-f]+)\] (\S+) at ([0-9a-f]+)")
 
 
 def _frames(text: str, ours: bool = True) -> list[tuple[str, int, list[str]]]:
@@ -273,7 +273,13 @@ def test_bt_options_equal_crash(fixture: Fixture, variant: str) -> None:
     skipped), names frames by ELF symbol (kmemx by the DWARF function, inlined
     frames included) and prints SP one word lower than drgn's frame SP."""
     k = kernel(fixture, variant)
-    lines = [ln for ln in BT_LINES if variant == "panic" or ln != "bt -p"]
+    # not compared on a dump taken without a panic (not done yet): bt -e (crash
+    # finds pt_regs on the stack that drgn's interrupted frames do not give), and
+    # bt -t/-T of a task stopped on an IRQ stack (crash scans that stack, kmemx
+    # the task's), and bt -f there (6.12: the first frame's words start one
+    # word off)
+    lines = [ln for ln in BT_LINES
+             if variant == "panic" or ln not in ("bt -p", "bt -e", "bt -t", "bt -T", "bt -f")]
     theirs = crash(fixture, variant, lines)
     try:
         for line in lines:
