@@ -258,7 +258,12 @@ def _install_virtual_segments(prog: drgn.Program, phys: PhysicalMemory,
             return
     lo = min(a for a, _, _ in spans)
     hi = max(b for _, b, _ in spans)
-    runs = _linear_runs(space, pob + lo, pob + hi, pob)
+    try:
+        runs = _linear_runs(space, pob + lo, pob + hi, pob)
+    except drgn.FaultError:
+        # a page table in a damaged or cut part of the dump: no shortcut
+        # segments, drgn walks the page tables itself (and faults there)
+        return
     for pstart, pend, reader in spans:
         sstart, send = pob + pstart, pob + pend
         i = bisect.bisect_right(runs, (sstart, 1 << 64)) - 1
