@@ -1011,6 +1011,27 @@ def register_lines(regs: dict[str, int]) -> list[str]:
     return lines
 
 
+def _x86_64(prog: drgn.Program) -> bool:
+    return prog.platform is not None and prog.platform.arch == drgn.Architecture.X86_64
+
+
+def generic_register_lines(regs: dict[str, int]) -> list[str]:
+    """A register block for an architecture without crash's x86-64 layout
+    (arm64: drgn's ``pc``, ``lr``/``x30``, ``sp``, ``pstate``, ``x0``..``x29``),
+    upper-cased, three to a line, in drgn's register order."""
+    cells = [f"{name.upper():>6}: {value:016x}" for name, value in regs.items()]
+    return ["  " + " ".join(cells[i:i + 3]) for i in range(0, len(cells), 3)]
+
+
+def _arm64_pt_regs(regs: drgn.Object) -> dict[str, int]:
+    """arm64 ``struct pt_regs`` (user_pt_regs: regs[31], sp, pc, pstate) as a
+    name -> value dict in drgn's register naming."""
+    out = {"pc": int(regs.pc), "lr": int(regs.regs[30]), "sp": int(regs.sp),
+           "pstate": int(regs.pstate)}
+    out.update((f"x{n}", int(regs.regs[n])) for n in range(29, -1, -1))
+    return out
+
+
 def _symbol_offset(prog: drgn.Program, pc: int, hex_offset: bool = False) -> str:
     """``name+offset`` of the ELF symbol containing ``pc`` (crash's naming)."""
     try:
@@ -1204,6 +1225,7 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
     cpu = task_cpu(t)
     from kmemx.commands.context import panic_task
 
+    x86 = _x86_64(prog)
     frames = list(trace)
     prev_stack: str | None = None
     first = next((f for f in frames if not f.is_inline), None)
@@ -1212,24 +1234,36 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
         # a dump taken without a panic: the registers each CPU was stopped
         # with, which crash shows as an exception frame
         yield TextLine(f"    [exception RIP: {_symbol_offset(prog, first.pc)}]")
-        yield from map(TextLine, register_lines(first.registers()))
+        lines = (register_lines if x86 else generic_register_lines)(first.registers())
+        yield from map(TextLine, lines)
     for i, frame in enumerate(frames):
-        sp = frame.sp
-        on_task_stack = base <= sp <= top
+        try:
+            sp: int | None = frame.sp
+        except LookupError:  # drgn's arm64 frame-pointer unwinder knows no SP
+            sp = None
+        on_task_stack = sp is not None and base <= sp <= top
         if prev_stack is not None and on_task_stack and not args.exceptions:
             yield TextLine(f"--- <{prev_stack}> ---")
-        prev_stack = None if on_task_stack else _stack_name(prog, sp, cpu)
+        prev_stack = (None if on_task_stack or sp is None or not x86
+                      else _stack_name(prog, sp, cpu))
         if (frame.interrupted and not frame.is_inline
                 and any(not f.is_inline for f in frames[:i])):
             # registers saved by an interrupt, exception or system call entry
             user = frame.pc < 1 << 63
-            regs_addr = task_pt_regs(prog, task) if user else frames[i - 1].sp
-            regs = drgn.Object(prog, "struct pt_regs", address=regs_addr)
+            block: list[str] = []
             try:
-                ok = int(regs.ip) == frame.pc
-                block = pt_regs_lines(regs) if ok else []
-            except drgn.FaultError:
-                block = []
+                regs_addr = task_pt_regs(prog, task) if user else frames[i - 1].sp
+                regs = drgn.Object(prog, "struct pt_regs", address=regs_addr)
+                if x86:
+                    if int(regs.ip) == frame.pc:
+                        block = pt_regs_lines(regs)
+                else:
+                    named = _arm64_pt_regs(regs)
+                    if named["pc"] == frame.pc:
+                        block = generic_register_lines(named)
+            except (drgn.FaultError, LookupError, AttributeError):
+                # unreadable, no SP known, or another architecture's pt_regs
+                regs_addr = 0
             if args.exceptions:
                 yield TextLine("")
                 yield TextLine(f"  {'USER' if user else 'KERNEL'}-MODE EXCEPTION FRAME AT: "
@@ -1253,8 +1287,11 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
         if args.frames and not frame.is_inline:
             # crash's frame data: from above this frame's return address to the
             # next frame's return address, inclusive (drgn's sp is one word up)
-            nxt = next((f.sp for f in frames[i + 1:] if not f.is_inline), None)
-            if nxt is not None and sp < nxt <= sp + thread_size(prog):
+            try:
+                nxt = next((f.sp for f in frames[i + 1:] if not f.is_inline), None)
+            except LookupError:
+                nxt = None
+            if nxt is not None and sp is not None and sp < nxt <= sp + thread_size(prog):
                 for data_line in _frame_data_lines(ctx, sp, nxt):
                     yield TextLine(data_line)
 
