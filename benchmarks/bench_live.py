@@ -22,6 +22,7 @@ import random
 import sys
 from typing import Any
 
+from benchmarks.bench_plugins import drgn_ps_rows
 from benchmarks.common import Result, report, timeit, timeit_pair
 
 __all__ = ["main", "measure"]
@@ -32,11 +33,6 @@ def measure(vmlinux: str | None, reader: str | None = None, reads: int = 10000,
     """Time ``ps`` and ``reads`` read_u64 calls through ``open_live(reader=reader)``
     and through drgn on /proc/kcore; return times (s) and ratios."""
     import drgn
-    from drgn.helpers.linux.cpumask import for_each_possible_cpu
-    from drgn.helpers.linux.mm import task_rss, totalram_pages
-    from drgn.helpers.linux.percpu import per_cpu
-    from drgn.helpers.linux.pid import for_each_task
-    from drgn.helpers.linux.sched import task_cpu, task_state_to_char
 
     import kmemx
     from kmemx.commands import REGISTRY, Context, execute, load_plugins, run_pipeline
@@ -52,20 +48,7 @@ def measure(vmlinux: str | None, reader: str | None = None, reads: int = 10000,
     load_plugins()
 
     def drgn_ps() -> int:
-        total = totalram_pages(plain)
-        rows = []
-        tasks = [per_cpu(plain["runqueues"], c).idle
-                 for c in for_each_possible_cpu(plain)] + list(for_each_task(plain))
-        for t in tasks:
-            mm = t.mm
-            rss = vsz = 0
-            if mm:
-                rss = task_rss(t).total
-                vsz = mm.total_vm.value_()
-            rows.append((t.pid.value_(), t.real_parent.pid.value_(), task_cpu(t), t.value_(),
-                         task_state_to_char(t), 100 * rss / total, vsz * 4, rss * 4,
-                         t.comm.string_()))
-        return len(rows)
+        return len(drgn_ps_rows(plain))
 
     def kmemx_ps() -> int:
         return sum(1 for _ in execute(k, "ps"))
