@@ -155,14 +155,9 @@ def _runq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             continue
         rows = list(_runq_rows(ctx, cpu))
         if ctx.as_json:
-            yield Row(RUNQ_COLUMNS, (cpu, Address(int(rq.value_())), "CURRENT", 0,
-                                     int(curr.prio), int(curr.pid),
-                                     Address(int(curr.value_())),
-                                     Name(kernel_str(curr.comm.string_()))), curr)
+            yield _runq_row(cpu, rq, "CURRENT", 0, int(curr.prio), curr)
             for queue, depth, prio, t in rows:
-                yield Row(RUNQ_COLUMNS, (cpu, Address(int(rq.value_())), queue, depth, prio,
-                                         int(t.pid), Address(int(t.value_())),
-                                         Name(kernel_str(t.comm.string_()))), t)
+                yield _runq_row(cpu, rq, queue, depth, prio, t)
             continue
         if n:
             yield TextLine("")
@@ -177,6 +172,14 @@ def _runq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                 yield TextLine("     [no tasks queued]")
             for _, depth, prio, t in mine:
                 yield TextLine(f"     {'   ' * depth}[{prio:3}] {task_line(t)}")
+
+
+def _runq_row(cpu: int, rq: drgn.Object, queue: str, depth: int, prio: int,
+              task: drgn.Object) -> Row:
+    """One ``runq --json`` row: ``struct rq *rq``'s ``struct task_struct *task``."""
+    return Row(RUNQ_COLUMNS, (cpu, Address(int(rq.value_())), queue, depth, prio,
+                              int(task.pid), Address(int(task.value_())),
+                              Name(kernel_str(task.comm.string_()))), task)
 
 
 def _runq_groups(ctx: Context, cpus: list[int]) -> Iterator[Any]:
@@ -196,9 +199,7 @@ def _runq_groups(ctx: Context, cpus: list[int]) -> Iterator[Any]:
         curr = rq.curr.read_()
         if ctx.as_json:
             for queue, depth, prio, t in _runq_rows(ctx, cpu):
-                yield Row(RUNQ_COLUMNS, (cpu, Address(int(rq.value_())), queue, depth, prio,
-                                         int(t.pid), Address(int(t.value_())),
-                                         Name(kernel_str(t.comm.string_()))), t)
+                yield _runq_row(cpu, rq, queue, depth, prio, t)
             continue
         if n:
             yield TextLine("")
