@@ -106,11 +106,9 @@ def crash_version(binary: Path) -> tuple[int, int, int] | None:
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
 
 
-def find_crashes() -> list[Path]:
-    """Every crash binary that is new enough (>= :data:`MIN_VERSION`), in the
-    order :func:`find_crash` tries them, then newer builds cached next to
-    :data:`BUILT_VERSION`'s (``$KMEMX_TOOLS/crash-<version>/crash``, oldest
-    first) for kernels the first cannot read."""
+def _candidates() -> list[Path]:
+    """``$KMEMX_CRASH``, the build of ``scripts/build-crash``, ``crash`` on PATH:
+    the binaries :func:`find_crash` tries, in order (unchecked)."""
     candidates: list[Path] = []
     env = os.environ.get("KMEMX_CRASH")
     if env:
@@ -119,6 +117,15 @@ def find_crashes() -> list[Path]:
     on_path = shutil.which("crash")
     if on_path:
         candidates.append(Path(on_path))
+    return candidates
+
+
+def find_crashes() -> list[Path]:
+    """Every crash binary that is new enough (>= :data:`MIN_VERSION`), in the
+    order :func:`find_crash` tries them, then newer builds cached next to
+    :data:`BUILT_VERSION`'s (``$KMEMX_TOOLS/crash-<version>/crash``, oldest
+    first) for kernels the first cannot read."""
+    candidates = _candidates()
     builds = sorted(default_tools_dir().glob("crash-*/crash"),
                     key=lambda p: crash_version(p) or (0, 0, 0))
     out: list[Path] = []
@@ -164,14 +171,7 @@ def find_crash() -> Path | None:
     (``$KMEMX_TOOLS/crash-8.0.6/crash``), then ``crash`` on PATH (bookworm's
     8.0.2 is rejected by the version check; trixie's 8.0.6 would do).
     """
-    candidates: list[Path] = []
-    env = os.environ.get("KMEMX_CRASH")
-    if env:
-        candidates.append(Path(env))
-    candidates.append(default_tools_dir() / f"crash-{BUILT_VERSION}" / "crash")
-    on_path = shutil.which("crash")
-    if on_path:
-        candidates.append(Path(on_path))
+    candidates = _candidates()
     for path in candidates:
         version = crash_version(path) if path.is_file() else None
         if version is not None and version >= MIN_VERSION:
