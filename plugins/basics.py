@@ -148,6 +148,79 @@ def _machine(ctx: Context, uts: Any) -> str:
     return f"{machine}  ({mhz} Mhz)" if mhz else f"{machine}  (unknown Mhz)"
 
 
+def _sys_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``sys --drgn``: the KEY/VALUE rows from drgn's helpers (-t: the taint
+    mask and letters; -c is not translated)."""
+    from kmemx.commands.drgncode import only, table_script
+
+    if args.syscalls:
+        raise only("sys", "the summary and -t")
+    if args.taint:
+        return table_script(ctx, ("KEY", "VALUE"), """\
+mask = prog["tainted_mask"].value_()
+flags = prog["taint_flags"]
+row("TAINTED_MASK", mask)
+row("TAINTS", "".join(chr(flags[i].c_true) for i in range(len(flags)) if mask >> i & 1))
+""")
+    return table_script(ctx, ("KEY", "VALUE"), f"""\
+uts = prog["init_uts_ns"].name
+hz = round(10**9 / prog["tick_nsec"].value_())  # CONFIG_HZ
+try:
+    kernel = prog.main_module().debug_file_path or "?"
+except LookupError:
+    kernel = "?"
+if prog["tainted_mask"].value_():
+    kernel += "  [TAINTED]"
+row("KERNEL", kernel)
+row("DUMPFILE", {ctx.k.target!r})  # the file given to drgn -c
+cpus = max(for_each_present_cpu(prog)) + 1  # crash: the highest present CPU + 1
+online = num_online_cpus(prog)
+row("CPUS", str(cpus) + (f" [OFFLINE: {{cpus - online}}]" if online < cpus else ""))
+row("DATE", time.strftime("%a %b %e %T %Z %Y", time.localtime(ktime_get_real_seconds(prog))))
+# jiffies start at INITIAL_JIFFIES = (unsigned int)(-300 * HZ)
+secs = ((prog["jiffies_64"].value_() - ((-300 * hz) & 0xFFFFFFFF)) & (2**64 - 1)) // hz
+days, rest = divmod(secs, 86400)
+uptime = f"{{rest // 3600:02}}:{{rest // 60 % 60:02}}:{{rest % 60:02}}"
+row("UPTIME", f"{{days}} days, {{uptime}}" if days else uptime)
+load = []
+for v in prog["avenrun"]:  # fixed point, FSHIFT = 11 fraction bits
+    v = v.value_() + (1 << 11) // 200
+    load.append(f"{{v >> 11}}.{{((v & ((1 << 11) - 1)) * 100) >> 11:02}}")
+row("LOAD AVERAGE", ", ".join(load))
+# crash counts each CPU's idle task and every thread
+row("TASKS", num_possible_cpus(prog) + sum(1 for _ in for_each_task(prog)))
+row("NODENAME", uts.nodename.string_().decode())
+row("RELEASE", uts.release.string_().decode())
+row("VERSION", uts.version.string_().decode())
+mhz = prog["cpu_khz"].value_() // 1000
+row("MACHINE", f"{{uts.machine.string_().decode()}}  ({{mhz}} Mhz)")
+try:
+    nids = list(for_each_online_node(prog))
+except (LookupError, AttributeError):  # !CONFIG_NUMA
+    nids = [0]
+total = sum(NODE_DATA(prog, nid).node_present_pages.value_() for nid in nids) * {PAGE_SIZE}
+# crash rounds up to the next GiB when that is at most 64 MiB away
+next_gig = -(-total // (1 << 30)) * (1 << 30)
+if next_gig - total <= 64 << 20:
+    total = next_gig
+if total >= 1 << 30:
+    memory = f"{{total / (1 << 30):.1f}} GB".replace(".0 ", " ")
+elif total >= 1 << 20:
+    memory = f"{{total / (1 << 20):.1f}} MB".replace(".0 ", " ")
+else:
+    memory = f"{{total >> 10}} KB"
+row("MEMORY", memory)
+msg = panic_message(prog)
+row("PANIC", msg.decode("utf-8", "replace") if msg else "")
+row("READER", "drgn")
+""", imports=["time", "drgn.helpers.linux.cpumask:for_each_present_cpu,num_online_cpus,"
+              "num_possible_cpus",
+              "drgn.helpers.linux.timekeeping:ktime_get_real_seconds",
+              "drgn.helpers.linux.pid:for_each_task",
+              "drgn.helpers.linux.nodemask:for_each_online_node",
+              "drgn.helpers.linux.mmzone:NODE_DATA", "drgn.helpers.linux.panic:panic_message"])
+
+
 @command("sys", "system data: release, machine, CPUs, memory, uptime, panic string",
          description="""
          crash's keys and values: KERNEL DUMPFILE CPUS DATE UPTIME LOAD AVERAGE
@@ -164,7 +237,7 @@ def _machine(ctx: Context, uts: Any) -> str:
          arguments=[arg("-t", dest="taint", action="store_true", help="the taint mask"),
                     arg("-c", dest="syscalls", action="store_true",
                         help="the system call table")],
-         columns=("KEY", "VALUE"))
+         columns=("KEY", "VALUE"), drgn_code=_sys_drgn)
 def _sys(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.cpumask import num_online_cpus
     from drgn.helpers.linux.timekeeping import ktime_get_real_seconds
@@ -366,6 +439,40 @@ def _mod_object_file(ctx: Context, mod: View, name: str) -> str:
     return "(not loaded)" + ("  [CONFIG_KALLSYMS]" if nsyms else "")
 
 
+def _lsmod_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``mod --drgn``: the module rows by for_each_module() (-t: the taint
+    letters)."""
+    from kmemx.commands.drgncode import table_script
+
+    imports = ["drgn.helpers.linux.module:for_each_module"]
+    if args.tainted:
+        return table_script(ctx, ("NAME", "TAINTS"), """\
+flags = prog["taint_flags"]
+for mod in for_each_module(prog):
+    if mod.taints:
+        taints = mod.taints.value_()
+        row(mod.name.string_().decode(),
+            "".join(chr(flags[i].c_true) for i in range(len(flags)) if taints >> i & 1))
+""", imports)
+    return table_script(ctx, MOD_COLUMNS, """\
+for mod in for_each_module(prog):
+    try:  # 6.4 (ac3b43283923) split core_layout into mem[MOD_TEXT...]
+        mems = mod.mem
+        base = mems[prog["MOD_TEXT"]].base.value_()
+        size = sum(mems[i].size.value_() for i in range(prog["MOD_INIT_TEXT"].value_()))
+    except AttributeError:
+        base, size = mod.core_layout.base.value_(), mod.core_layout.size.value_()
+    try:
+        path = prog.linux_kernel_loadable_module(mod).debug_file_path
+    except (LookupError, ValueError):
+        path = None
+    if not path:
+        path = "(not loaded)" + ("  [CONFIG_KALLSYMS]" if mod.core_kallsyms.num_symtab else "")
+    row(hex(mod.value_()), mod.name.string_().decode(), hex(base), size, path,
+        mod.refcnt.counter.value_() - 1)
+""", imports)
+
+
 @command("lsmod", "loaded kernel modules", aliases=("mod",),
          description="""
          crash's mod columns: MODULE (struct module), NAME, BASE (the core text,
@@ -379,7 +486,7 @@ def _mod_object_file(ctx: Context, mod: View, name: str) -> str:
          """,
          arguments=[arg("-t", dest="tainted", action="store_true",
                         help="tainted modules (struct module's taints)")],
-         columns=MOD_COLUMNS)
+         columns=MOD_COLUMNS, drgn_code=_lsmod_drgn)
 def _lsmod(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from kmemx.helpers import list_for_each_entry
 
@@ -409,6 +516,17 @@ def _lsmod(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
             ctx.warn(f"module {mod.address:#x}: cannot read {e.address:#x}")
 
 
+def _mount_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``mount --drgn``: for_each_mount() and drgn's mount_*() helpers."""
+    from kmemx.commands.drgncode import table_script
+
+    return table_script(ctx, ("MOUNT", "SUPERBLK", "TYPE", "DEVNAME", "DIRNAME"), """\
+for mnt in for_each_mount(prog):
+    row(hex(mnt.value_()), hex(mnt.mnt.mnt_sb.value_()), mount_fstype(mnt).decode(),
+        mount_src(mnt).decode(), mount_dst(mnt).decode())
+""", ["drgn.helpers.linux.fs:for_each_mount,mount_dst,mount_fstype,mount_src"])
+
+
 @command("mount", "mounted filesystems",
          description="""
          crash's columns: MOUNT (struct mount), SUPERBLK, TYPE, DEVNAME, DIRNAME,
@@ -417,7 +535,7 @@ def _lsmod(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
          mount                          every mount
          mount | filter type==tmpfs     the tmpfs ones
          """,
-         columns=("MOUNT", "SUPERBLK", "TYPE", "DEVNAME", "DIRNAME"))
+         columns=("MOUNT", "SUPERBLK", "TYPE", "DEVNAME", "DIRNAME"), drgn_code=_mount_drgn)
 def _mount(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.fs import for_each_mount, mount_dst, mount_fstype, mount_src
 

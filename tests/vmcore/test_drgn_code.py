@@ -1,11 +1,22 @@
 """``CMD --drgn``: the printed code runs under drgn itself (``drgn -q -c CORE -s
-VMLINUX script.py``, no kmemx involved) and prints what the command prints."""
+VMLINUX script.py``, no kmemx involved: kmemx's drgn plugin disabled) and
+prints what the command prints.
+
+Every registered command either has ``drgn_code`` or is on :data:`EXEMPT` with
+the reason; every command with code has at least one line in :data:`CASES`.
+Table scripts (see :mod:`kmemx.commands.drgncode`) print a header and tab-separated
+cells, compared column by column with the command's ``--json`` rows; text
+scripts are compared line by line with the command's text.  All scripts of one
+dump run in one drgn process (one DWARF load), each with fresh globals."""
 
 from __future__ import annotations
 
 import functools
 import json
+import os
+import re
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +24,57 @@ import pytest
 
 import kmemx
 from kmemx.commands import CommandError, execute
+from kmemx.commands.discovery import load_plugins
+from kmemx.commands.registry import REGISTRY
 from tests.fixtures.fixture import Fixture
 
 pytestmark = pytest.mark.vmcore
+
+#: commands without --drgn code, and why
+EXEMPT: dict[str, str] = {}
+
+#: command line -> how its script's output is compared: "table" (in order),
+#: "sorted" (the same rows in another order: the reason in SORTED_WHY),
+#: "text" (line by line with the command's text), "none" (nothing to translate:
+#: the code is one comment line)
+CASES: dict[str, str] = {
+    "sys": "table", "sys -t": "table", "mod": "table", "mod -t": "table", "mount": "table",
+}
+
+#: why a "sorted" case's rows come in another order
+SORTED_WHY: dict[str, str] = {}
+
+#: table cases that may have no rows on the test bed's dumps (then drgn must
+#: find none either), and why
+EMPTY: dict[str, str] = {
+    "mod -t": "no module of the test bed's guests is tainted",
+}
+
+#: written exceptions: line -> {(the row's first cell, or "*" for every row,
+#: column): why drgn's value differs}
+DIFFER: dict[str, dict[tuple[str, str], str]] = {
+    "sys": {("READER", "value"): "kmemx's own reader (mmap-elf...); under drgn it is drgn's"},
+}
+
+#: the original custom-format scripts (ps, sym, rd, log), compared below
+LEGACY = ["log", "log -t", "sym jiffies schedule init_task", "rd init_task 6",
+          "rd -32 linux_banner 9", "ps"]
+
+_RUNNER = '''\
+import contextlib, io, json, sys, traceback
+cases = json.load(open(sys.argv[1]))
+out = {}
+for name, code in cases.items():
+    buf = io.StringIO()
+    err = None
+    try:
+        with contextlib.redirect_stdout(buf):
+            exec(compile(code, name, "exec"), {"prog": prog, "__name__": "__main__"})
+    except BaseException:
+        err = traceback.format_exc()
+    out[name] = [buf.getvalue(), err]
+json.dump(out, open(sys.argv[2], "w"), ensure_ascii=True)
+'''
 
 
 @functools.cache
@@ -23,26 +82,124 @@ def _open(core: str, vmlinux: str) -> Any:
     return kmemx.open(core, vmlinux)
 
 
-def _drgn(fixture: Fixture, code: str, tmp_path: Path) -> list[str]:
-    script = tmp_path / "script.py"
-    script.write_text(code)
-    proc = subprocess.run(["drgn", "-q", "-c", str(fixture.core("panic")), "-s",
-                           str(fixture.vmlinux), str(script)],
-                          capture_output=True, text=True, errors="surrogateescape")
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.splitlines()
-
-
-@pytest.mark.parametrize("line", ["log", "log -t", "sym jiffies schedule init_task",
-                                  "rd init_task 6", "rd -32 linux_banner 9", "ps"])
-def test_drgn_code_prints_the_commands_result(fixture: Fixture, line: str,
-                                              tmp_path: Path) -> None:
+def _kernel(fixture: Fixture) -> Any:
     if not fixture.has("panic"):
         pytest.skip(fixture.skip_reason("panic"))
-    k = _open(str(fixture.core("panic")), str(fixture.vmlinux))
-    code = "\n".join(execute(k, f"{line} --drgn")) + "\n"
+    return _open(str(fixture.core("panic")), str(fixture.vmlinux))
+
+
+def _code(k: Any, line: str) -> str:
+    return "\n".join(execute(k, f"{line} --drgn")) + "\n"
+
+
+@functools.cache
+def _run_all(core: str, vmlinux: str) -> dict[str, tuple[str, str | None]]:
+    """Every case's script run under drgn: line -> (stdout, traceback or None)."""
+    k = _open(core, vmlinux)
+    codes: dict[str, str] = {}
+    gen_errors: dict[str, tuple[str, str | None]] = {}
+    for line in [*CASES, *LEGACY]:
+        try:
+            codes[line] = _code(k, line)
+        except CommandError as e:
+            gen_errors[line] = ("", f"--drgn failed: {e}")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst, runner = Path(tmp, "in.json"), Path(tmp, "out.json"), Path(tmp, "run.py")
+        src.write_text(json.dumps(codes))
+        runner.write_text(_RUNNER)
+        env = dict(os.environ, DRGN_DISABLE_PLUGINS="*")
+        proc = subprocess.run(["drgn", "-q", "-c", core, "-s", vmlinux, str(runner),
+                               str(src), str(dst)], capture_output=True, text=True,
+                              errors="surrogateescape", env=env)
+        assert proc.returncode == 0, proc.stderr
+        out = {name: (o, e) for name, (o, e) in json.loads(dst.read_text()).items()}
+    out.update(gen_errors)
+    return out
+
+
+def _script_output(fixture: Fixture, line: str) -> list[str]:
+    out, err = _run_all(str(fixture.core("panic")), str(fixture.vmlinux))[line]
+    assert err is None, f"{line} --drgn:\n{err}"
+    return out.splitlines()
+
+
+def _cell(v: Any) -> str:
+    """A ``--json`` cell as the table scripts print it."""
+    if v is None:
+        return "-"
+    if isinstance(v, list):
+        return " ".join(_cell(x) for x in v)
+    return str(v)
+
+
+def _same_cell(ours: Any, theirs: str) -> bool:
+    if isinstance(ours, float) and not isinstance(ours, bool):
+        try:
+            return abs(float(theirs) - ours) < 0.01
+        except ValueError:
+            return False
+    return _cell(ours) == theirs
+
+
+def test_every_command_has_drgn_code_or_a_reason() -> None:
+    load_plugins()
+    missing = sorted(n for n, c in REGISTRY.commands.items()
+                     if c.drgn_code is None and n not in EXEMPT)
+    assert not missing, f"commands without --drgn code and no written exemption: {missing}"
+    stale = sorted(n for n in EXEMPT if REGISTRY.commands.get(n) is None
+                   or REGISTRY.commands[n].drgn_code is not None)
+    assert not stale, f"exempt but having code (or gone): {stale}"
+
+
+def test_every_command_with_drgn_code_has_a_case() -> None:
+    load_plugins()
+    tested = {REGISTRY.lookup(line.split()[0]).name for line in [*CASES, *LEGACY]}
+    untested = sorted(n for n, c in REGISTRY.commands.items()
+                      if c.drgn_code is not None and n not in tested)
+    assert not untested, f"commands with --drgn code that no case runs: {untested}"
+    assert set(SORTED_WHY) == {line for line, mode in CASES.items() if mode == "sorted"}
+
+
+@pytest.mark.parametrize("line", list(CASES))
+def test_drgn_code_computes_the_commands_rows(fixture: Fixture, line: str) -> None:
+    k = _kernel(fixture)
+    mode = CASES[line]
+    code = _code(k, line)
+    assert not re.search(r"^\s*(import|from) kmemx", code, re.M)
+    if mode == "none":
+        assert code.startswith("# nothing to translate: ") and code.count("\n") == 1
+        return
+    out = _script_output(fixture, line)
+    if mode == "text":
+        ours = [ln for ln in execute(k, line) if not ln.startswith("kmemx: warning:")]
+        assert out == ours
+        return
+    rows = json.loads("\n".join(execute(k, f"{line} --json")))
+    rows = [r for r in rows if isinstance(r, dict)]
+    header, *body = [ln.split("\t") for ln in out]
+    if not rows:
+        assert line in EMPTY, f"{line}: the command gives no rows to compare"
+        assert body == []
+        return
+    assert [h.lower() for h in header] == list(rows[0])
+    assert len(body) == len(rows), f"{line}: {len(body)} rows from drgn, {len(rows)} from kmemx"
+    if mode == "sorted":
+        body = sorted(body)
+        rows = sorted(rows, key=lambda r: [_cell(v) for v in r.values()])
+    for n, (theirs, ours) in enumerate(zip(body, rows)):
+        assert len(theirs) == len(ours), f"{line}: row {n}: {theirs} vs {ours}"
+        for col, (t, o) in zip(ours, zip(theirs, ours.values())):
+            if {(theirs[0], col), ("*", col)} & set(DIFFER.get(line, {})):
+                continue
+            assert _same_cell(o, t), f"{line}: row {n} column {col}: drgn {t!r}, kmemx {o!r}"
+
+
+@pytest.mark.parametrize("line", LEGACY)
+def test_drgn_code_prints_the_commands_result(fixture: Fixture, line: str) -> None:
+    k = _kernel(fixture)
+    code = _code(k, line)
     assert "import kmemx" not in code and "k." not in code.replace("task", "")
-    out = _drgn(fixture, code, tmp_path)
+    out = _script_output(fixture, line)
     if line.startswith("log"):
         assert out == list(execute(k, line))
         return
@@ -63,11 +220,9 @@ def test_drgn_code_prints_the_commands_result(fixture: Fixture, line: str,
         assert sorted(theirs) == sorted(ours)
 
 
-def test_drgn_code_missing_is_one_error(fixture: Fixture) -> None:
-    if not fixture.has("panic"):
-        pytest.skip(fixture.skip_reason("panic"))
-    k = _open(str(fixture.core("panic")), str(fixture.vmlinux))
-    with pytest.raises(CommandError, match="no --drgn code"):
-        list(execute(k, "mount --drgn"))
+def test_drgn_code_errors_are_one_line(fixture: Fixture) -> None:
+    k = _kernel(fixture)
     with pytest.raises(CommandError, match="--drgn takes one command"):
         list(execute(k, "ps | count --drgn"))
+    with pytest.raises(CommandError, match="log: --drgn gives"):
+        list(execute(k, "log -T --drgn"))
