@@ -21,6 +21,7 @@ from kmemx.commands import (
     objects,
 )
 from kmemx.commands.discovery import loaded_plugins
+from kmemx.commands.drgncode import nothing_to_translate
 
 __all__: list[str] = []
 
@@ -60,7 +61,10 @@ def _coerce(want: str, have: Any) -> Any:
          OP is one of == != < > <= >= and ~ / !~ (regular expression match).
          COLUMN is a column of the rows (case-insensitive) or a member path of
          the objects: ps | filter comm~^kmx | filter state==S
-         """, arguments=[arg("expr", nargs="+", help="COLUMN OP VALUE")], takes_input=True)
+         """, arguments=[arg("expr", nargs="+", help="COLUMN OP VALUE")], takes_input=True,
+         drgn_code=nothing_to_translate(
+             "filter keeps the items before it that match, in Python: "
+             "[r for r in rows if re.search(VALUE, str(r.COLUMN))]"))
 def _filter(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     m = _EXPR.match(" ".join(args.expr))
     if not m:
@@ -81,7 +85,8 @@ def _filter(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
 
 
 @command("head", "the first N piped items (default 10)", arguments=[arg("n", nargs="?",
-         type=int, default=10)], takes_input=True)
+         type=int, default=10)], takes_input=True,
+         drgn_code=nothing_to_translate("head N is items[:N] in Python"))
 def _head(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     for i, item in enumerate(input):
         if i >= args.n:
@@ -90,27 +95,33 @@ def _head(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
 
 
 @command("tail", "the last N piped items (default 10)", arguments=[arg("n", nargs="?",
-         type=int, default=10)], takes_input=True)
+         type=int, default=10)], takes_input=True,
+         drgn_code=nothing_to_translate("tail N is items[-N:] in Python"))
 def _tail(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     items = list(input)
     yield from items[-args.n:] if args.n else []
 
 
-@command("count", "count the piped items", takes_input=True, columns=("COUNT",))
+@command("count", "count the piped items", takes_input=True, columns=("COUNT",),
+         drgn_code=nothing_to_translate("count is len(items) in Python"))
 def _count(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     yield Row(("COUNT",), (sum(1 for _ in input),))
 
 
 @command("echo", "turn addresses into objects for a pipeline (sdb's echo)",
          description="echo 0xffff888003a1c000 | cast 'struct task_struct *'",
-         arguments=[arg("addresses", nargs="+", type="addr")])
+         arguments=[arg("addresses", nargs="+", type="addr")],
+         drgn_code=nothing_to_translate("echo passes its addresses on; in drgn: "
+                                        "Object(prog, 'void *', ADDRESS)"))
 def _echo(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     for a in args.addresses:
         yield Address(a)
 
 
 @command("cast", "view piped addresses as TYPE (a struct or a pointer to one)",
-         arguments=[arg("type", help="e.g. 'struct task_struct *'")], takes_input=True)
+         arguments=[arg("type", help="e.g. 'struct task_struct *'")], takes_input=True,
+         drgn_code=nothing_to_translate("cast views each address as TYPE; in drgn: "
+                                        "Object(prog, TYPE, address=ADDRESS)"))
 def _cast(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     t = args.type.strip()
     if t.endswith("*"):
@@ -121,7 +132,8 @@ def _cast(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
 
 
 @command("help", "list commands, or show one command's manual",
-         arguments=[arg("command", nargs="?")], columns=("COMMAND", "DESCRIPTION"))
+         arguments=[arg("command", nargs="?")], columns=("COMMAND", "DESCRIPTION"),
+         drgn_code=nothing_to_translate("help reads kmemx's command table, not the kernel"))
 def _help(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     if args.command:
         yield TextLine(ctx.registry.lookup(args.command).help())
@@ -132,7 +144,8 @@ def _help(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
 
 
 @command("plugins", "list loaded plugins and where they come from",
-         columns=("PLUGIN", "SOURCE", "STATUS", "COMMANDS"))
+         columns=("PLUGIN", "SOURCE", "STATUS", "COMMANDS"),
+         drgn_code=nothing_to_translate("plugins lists kmemx's plugins, not the kernel"))
 def _plugins(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     by_module: dict[str, list[str]] = {}
     for c in ctx.registry.commands.values():

@@ -24,6 +24,8 @@ import argparse
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+import drgn
+
 from .errors import CommandError
 
 if TYPE_CHECKING:
@@ -32,19 +34,34 @@ if TYPE_CHECKING:
 
 __all__ = ["ROW_DEF", "nothing_to_translate", "only", "table_script", "text_script"]
 
-#: the printer every table script defines: tab-separated cells, ``-`` for None
+#: the printers every table script defines: ``table(COLUMN, ...)`` names the
+#: columns of the rows that follow (printed before the first of them: a table
+#: with no rows prints nothing, as the command's ``--json``), ``row(cell, ...)``
+#: prints one row, tab-separated, ``-`` for None
 ROW_DEF = '''\
+header = None
+
+
+def table(*columns):
+    global header
+    header = columns
+
+
 def row(*cells):
+    global header
+    if header:
+        print("\\t".join(header))
+        header = None
     print("\\t".join("-" if c is None else str(c) for c in cells))
 '''
 
 
-def _build(prog: object, imports: Iterable[str], body: str) -> str:
+def _build(prog: drgn.Program, imports: Iterable[str], body: str) -> str:
     """``imports`` (``"module"`` or ``"module:name1,name2"``) sorted and
     deduplicated by drgn's DrgnCodeBuilder, then ``body``."""
     from drgn.commands import DrgnCodeBuilder
 
-    code = DrgnCodeBuilder(prog)  # type: ignore[arg-type]
+    code = DrgnCodeBuilder(prog)
     for imp in imports:
         module, _, names = imp.partition(":")
         if names:
@@ -58,14 +75,15 @@ def _build(prog: object, imports: Iterable[str], body: str) -> str:
 def table_script(ctx: Context, columns: Sequence[str], body: str,
                  imports: Iterable[str] = ()) -> str:
     """A drgn script printing a table: the header (``columns``, upper case as
-    the command's), then whatever rows ``body`` prints with ``row(...)``.
+    the command's), then whatever rows ``body`` prints with ``row(...)``
+    (``body`` may start another table with ``table(COLUMN, ...)``).
 
     :param columns: the command's column names, in its order.
     :param body: Python code (drgn's ``prog`` a global) calling ``row(cell, ...)``
         once per row, cells in ``columns``' order.
     :param imports: ``"module:name,..."`` or ``"module"`` strings.
     """
-    header = "row(" + ", ".join(repr(c) for c in columns) + ")\n"
+    header = "table(" + ", ".join(repr(c) for c in columns) + ")\n"
     return _build(ctx.prog, imports, ROW_DEF + "\n\n" + header + body)
 
 

@@ -174,24 +174,35 @@ def test_drgn_code_computes_the_commands_rows(fixture: Fixture, line: str) -> No
         ours = [ln for ln in execute(k, line) if not ln.startswith("kmemx: warning:")]
         assert out == ours
         return
-    rows = json.loads("\n".join(execute(k, f"{line} --json")))
-    rows = [r for r in rows if isinstance(r, dict)]
-    header, *body = [ln.split("\t") for ln in out]
+    rows = [r for r in json.loads("\n".join(execute(k, f"{line} --json")))
+            if isinstance(r, dict)]
     if not rows:
         assert line in EMPTY, f"{line}: the command gives no rows to compare"
-        assert body == []
+        assert out == []
         return
-    assert [h.lower() for h in header] == list(rows[0])
-    assert len(body) == len(rows), f"{line}: {len(body)} rows from drgn, {len(rows)} from kmemx"
+    # the expected lines: a header where the columns change, then the rows
+    expected: list[tuple[str, Any]] = []
+    for r in rows:
+        if not expected or (expected[-1][0] == "R" and list(expected[-1][1]) != list(r)):
+            expected.append(("H", list(r)))
+        expected.append(("R", r))
+    lines = [ln.split("\t") for ln in out]
+    assert len(lines) == len(expected), (
+        f"{line}: {len(lines)} lines from drgn, {len(expected)} from kmemx")
     if mode == "sorted":
-        body = sorted(body)
-        rows = sorted(rows, key=lambda r: [_cell(v) for v in r.values()])
-    for n, (theirs, ours) in enumerate(zip(body, rows)):
-        assert len(theirs) == len(ours), f"{line}: row {n}: {theirs} vs {ours}"
-        for col, (t, o) in zip(ours, zip(theirs, ours.values())):
+        assert [kind for kind, _ in expected].count("H") == 1
+        lines = lines[:1] + sorted(lines[1:])
+        expected = expected[:1] + sorted(expected[1:], key=lambda e: [
+            _cell(v) for v in e[1].values()])
+    for n, (theirs, (kind, ours)) in enumerate(zip(lines, expected)):
+        if kind == "H":
+            assert [h.lower() for h in theirs] == ours, f"{line}: line {n}: header"
+            continue
+        assert len(theirs) == len(ours), f"{line}: line {n}: {theirs} vs {ours}"
+        for col, t, o in zip(ours, theirs, ours.values()):
             if {(theirs[0], col), ("*", col)} & set(DIFFER.get(line, {})):
                 continue
-            assert _same_cell(o, t), f"{line}: row {n} column {col}: drgn {t!r}, kmemx {o!r}"
+            assert _same_cell(o, t), f"{line}: line {n} column {col}: drgn {t!r}, kmemx {o!r}"
 
 
 @pytest.mark.parametrize("line", LEGACY)
