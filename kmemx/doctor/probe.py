@@ -59,9 +59,7 @@ class OsProber:
         self._libc: ctypes.CDLL | None = None
 
     def _mmap_errno(self, fd: int, offset: int) -> int:
-        if self._libc is None:
-            self._libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        libc = self._libc
+        libc = self._libc_handle()
         # mmap64 takes a 64-bit off_t everywhere (mmap's off_t is 32-bit on some 32-bit ABIs).
         mmap = getattr(libc, "mmap64", libc.mmap)
         mmap.restype = ctypes.c_void_p
@@ -81,13 +79,35 @@ class OsProber:
         libc.munmap(addr, PAGE_SIZE)
         return 0
 
-    @staticmethod
-    def _read_errno(fd: int, offset: int) -> int:
+    def _libc_handle(self) -> ctypes.CDLL:
+        if self._libc is None:
+            self._libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        return self._libc
+
+    def _lseek_errno(self, fd: int, offset: int) -> int:
+        """lseek(2) to ``offset`` through libc: the errno, or 0.
+
+        Not ``os.lseek``: a position >= 2**63 comes back negative as ``off_t``, which
+        CPython takes for a failure and raises SystemError with no errno set (seen
+        on /proc/self/mem, which has FMODE_UNSIGNED_OFFSET like /dev/kmem).
+        """
+        libc = self._libc_handle()
+        lseek = getattr(libc, "lseek64", libc.lseek)
+        lseek.restype = ctypes.c_int64
+        lseek.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int]
+        ctypes.set_errno(0)
+        if lseek(fd, _signed(offset), os.SEEK_SET) == -1:
+            return ctypes.get_errno() or errno.EINVAL
+        return 0
+
+    def _read_errno(self, fd: int, offset: int) -> int:
         try:
             if offset < 1 << 63:
                 os.pread(fd, 8, offset)
             else:  # pread(2) rejects negative positions outright; lseek honours FMODE_UNSIGNED_OFFSET
-                os.lseek(fd, _signed(offset), os.SEEK_SET)
+                err = self._lseek_errno(fd, offset)
+                if err:
+                    return err
                 os.read(fd, 8)
         except OSError as exc:
             return exc.errno or errno.EIO
