@@ -15,6 +15,7 @@ import drgn
 
 from kmemx.commands import Address, CommandError, Context, Hex, Name, Row, TextLine, arg, command
 from kmemx.commands.cells import kernel_str
+from kmemx.commands.drgncode import nothing_to_translate
 from kmemx.helpers.mm import PAGE_SIZE
 
 from .lists import parse_address
@@ -91,6 +92,10 @@ def eval_rows(v: int, bits: bool) -> list[tuple[str, str]]:
     return rows
 
 
+_eval_drgn = nothing_to_translate("eval is arithmetic: in Python, hex(X OP Y), oct(), bin(); "
+                                  "a symbol's address is prog.symbol(NAME).address")
+
+
 @command("eval", "evaluate an expression, shown in hex, decimal, octal and binary",
          description="""
          eval VALUE | (X OP Y)    OP: + - & | ^ * % / << >>; numbers decimal, or hex
@@ -102,7 +107,7 @@ def eval_rows(v: int, bits: bool) -> list[tuple[str, str]]:
          arguments=[arg("expression", nargs="+"),
                     arg("-b", dest="bits", action="store_true", help="bits set"),
                     arg("-l", dest="long", action="store_true", help="64-bit (default)")],
-         columns=("KEY", "VALUE"))
+         columns=("KEY", "VALUE"), drgn_code=_eval_drgn)
 def _eval(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     v = crash_eval(ctx, " ".join(args.expression))
     for key, value in eval_rows(v, args.bits):
@@ -135,13 +140,17 @@ def ascii_text(value: int) -> str:
     return "".join(out)
 
 
+_ascii_drgn = nothing_to_translate("ascii is arithmetic: in Python, "
+                                   "VALUE.to_bytes(8, 'little').decode('latin-1')")
+
+
 @command("ascii", "a 64-bit value as ASCII characters, or the ASCII chart",
          description="""
          ascii VALUE ...          '0000000041424344: DCBA<NUL><NUL><NUL><NUL>' (hex
                                   VALUE, bytes in memory order)
          ascii                    the chart
          """,
-         arguments=[arg("values", nargs="*")], columns=("VALUE", "ASCII"))
+         arguments=[arg("values", nargs="*")], columns=("VALUE", "ASCII"), drgn_code=_ascii_drgn)
 def _ascii(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     if not args.values:
         yield TextLine("")
@@ -174,6 +183,22 @@ def _ascii(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
 _P_HISTORY = "kmemx.plugins.misc.p_history"
 
 
+def _p_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``p SYMBOL[.MEMBER] --drgn``: the object's value by drgn's format_()."""
+    from kmemx.commands.drgncode import only, table_script
+
+    name = args.expression.strip()
+    if ":" in name:
+        raise only("p", "SYMBOL and SYMBOL.MEMBER (no cpuspec)")
+    base = re.split(r"[.\[]", name, maxsplit=1)[0]
+    rest = name[len(base):].lstrip(".")
+    fmt = ", integer_base=16" if args.hex else ""
+    get = f"prog[{base!r}]" + (f".subobject_({rest!r})" if rest else "")
+    return table_script(ctx, ("NAME", "VALUE"), f"""\
+row({name!r}, {get}.format_(type_name=False{fmt}))
+""")
+
+
 @command("p", "print a symbol's value (crash's p, through drgn)",
          description="""
          p SYMBOL                 'jiffies = $1 = 4294894721': the value, numbered in a
@@ -186,7 +211,7 @@ _P_HISTORY = "kmemx.plugins.misc.p_history"
          arguments=[arg("expression"),
                     arg("-x", dest="hex", action="store_true", help="hexadecimal"),
                     arg("-d", dest="dec", action="store_true", help="decimal")],
-         columns=("NAME", "VALUE"))
+         columns=("NAME", "VALUE"), drgn_code=_p_drgn)
 def _p(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     text = args.expression.strip()
     name, _, spec = text.partition(":")
@@ -296,6 +321,61 @@ def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
     return rows
 
 
+def _mach_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``mach --drgn``: the machine rows from drgn's helpers (x86-64)."""
+    from kmemx.commands.drgncode import table_script
+
+    return table_script(ctx, ("KEY", "VALUE"), f"""\
+row("MACHINE TYPE", prog["init_uts_ns"].name.machine.string_().decode())
+try:
+    nids = list(for_each_online_node(prog))
+except (LookupError, AttributeError):  # !CONFIG_NUMA
+    nids = [0]
+total = sum(NODE_DATA(prog, nid).node_present_pages.value_() for nid in nids) * {PAGE_SIZE}
+# crash rounds up to the next GiB when that is at most 64 MiB away
+next_gig = -(-total // (1 << 30)) * (1 << 30)
+if next_gig - total <= 64 << 20:
+    total = next_gig
+if total >= 1 << 30:
+    memory = f"{{total / (1 << 30):.1f}} GB".replace(".0 ", " ")
+elif total >= 1 << 20:
+    memory = f"{{total / (1 << 20):.1f}} MB".replace(".0 ", " ")
+else:
+    memory = f"{{total >> 10}} KB"
+row("MEMORY SIZE", memory)
+row("CPUS", max(for_each_present_cpu(prog)) + 1)  # crash: the highest present CPU + 1
+row("PROCESSOR SPEED", f"{{prog['cpu_khz'].value_() // 1000}} Mhz")
+row("HZ", round(10**9 / prog["tick_nsec"].value_()))
+row("PAGE SIZE", prog["PAGE_SIZE"].value_())
+for key, var in (("KERNEL VIRTUAL BASE", "page_offset_base"),
+                 ("KERNEL VMALLOC BASE", "vmalloc_base"),
+                 ("KERNEL VMEMMAP BASE", "vmemmap_base")):
+    try:
+        row(key, hex(prog[var].value_()))
+    except KeyError:  # !CONFIG_DYNAMIC_MEMORY_LAYOUT
+        pass
+start_map = {_START_KERNEL_MAP:#x}  # __START_KERNEL_map
+row("KERNEL START MAP", hex(start_map))
+row("KERNEL MODULES BASE", hex(start_map + (1 << 30)))  # after a 1 GiB KASLR image
+try:  # init_stack's end: __end_init_stack in newer kernels, __end_init_task before
+    end = prog.symbol("__end_init_stack").address
+except LookupError:
+    end = prog.symbol("__end_init_task").address
+row("KERNEL STACK SIZE", end - prog.symbol("init_stack").address)
+irq_stack = sizeof(prog.type("struct irq_stack"))
+row("IRQ STACK SIZE", irq_stack)
+for cpu in for_each_online_cpu(prog):
+    try:
+        top = per_cpu(prog["hardirq_stack_ptr"], cpu).value_()
+    except KeyError:  # in struct pcpu_hot from 6.2
+        top = per_cpu(prog["pcpu_hot"], cpu).hardirq_stack_ptr.value_()
+    # the pointer is the stack's top word since 5.12; the stack is page aligned
+    row(f"IRQ STACK CPU {{cpu}}", hex((top + 8 - irq_stack) & ~0xFFF))
+""", ["drgn:sizeof", "drgn.helpers.linux.nodemask:for_each_online_node",
+      "drgn.helpers.linux.mmzone:NODE_DATA", "drgn.helpers.linux.percpu:per_cpu",
+      "drgn.helpers.linux.cpumask:for_each_online_cpu,for_each_present_cpu"])
+
+
 @command("mach", "machine data: type, memory, CPUs, speed, HZ, memory layout, stacks",
          description="""
          mach                     crash's keys: MACHINE TYPE, MEMORY SIZE, CPUS,
@@ -305,7 +385,7 @@ def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
                                   stack (x86-64).  The exception stacks (-c, -m) are
                                   not shown.
          """,
-         columns=("KEY", "VALUE"))
+         columns=("KEY", "VALUE"), drgn_code=_mach_drgn)
 def _mach(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
         raise CommandError("mach: x86-64 dumps only")
@@ -342,6 +422,61 @@ def _chrdev_cdev(ctx: Context, cd: drgn.Object) -> drgn.Object | None:
     return None
 
 
+def _dev_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``dev --drgn``: chrdevs[] with each range's cdev (its own, else
+    cdev_map's for its first device), then major_names[] with the first disk."""
+    from kmemx.commands.drgncode import table_script
+
+    return table_script(ctx, ("CHRDEV", "NAME", "CDEV", "OPERATIONS"), """\
+def ops_name(ops):
+    if not ops:
+        return None
+    try:
+        return prog.symbol(ops.value_()).name
+    except LookupError:
+        return f"{ops.value_():x}"
+
+
+def range_cdev(cd):
+    if cd.cdev:
+        return cd.cdev.read_()
+    dev = (cd.major.value_() << 20) | cd.baseminor.value_()
+    probe = prog["cdev_map"].probes[cd.major.value_() % 255].read_()
+    while probe:
+        if probe.dev == dev:
+            return cast("struct cdev *", probe.data)
+        probe = probe.next.read_()
+    return None
+
+
+ranges = []
+for head in prog["chrdevs"]:
+    cd = head.read_()
+    while cd:
+        ranges.append(cd)
+        cd = cd.next.read_()
+for cd in sorted(ranges, key=lambda cd: (cd.major.value_(), cd.baseminor.value_())):
+    cdev = range_cdev(cd)
+    row(cd.major.value_(), cd.name.string_().decode(),
+        None if cdev is None else hex(cdev.value_()),
+        None if cdev is None else ops_name(cdev.ops))
+disks = {}
+for disk in for_each_disk(prog):
+    disks.setdefault(disk.major.value_(), disk)
+majors = []
+for head in prog["major_names"]:
+    n = head.read_()
+    while n:
+        majors.append((n.major.value_(), n.name.string_().decode()))
+        n = n.next.read_()
+table("BLKDEV", "NAME", "GENDISK", "OPERATIONS")
+for major, name in sorted(majors):
+    disk = disks.get(major)
+    row(major, name, None if disk is None else hex(disk.value_()),
+        None if disk is None else ops_name(disk.fops))
+""", ["drgn:cast", "drgn.helpers.linux.block:for_each_disk"])
+
+
 @command("dev", "character and block devices (crash's dev)",
          description="""
          dev                      the registered character devices (CHRDEV NAME CDEV
@@ -351,7 +486,7 @@ def _chrdev_cdev(ctx: Context, cd: drgn.Object) -> drgn.Object | None:
                                   the first disk with that major)
          dev -i / -p / -d / -D    not supported (I/O ports, PCI, disk I/O statistics)
          """,
-         columns=("CHRDEV", "NAME", "CDEV", "OPERATIONS"))
+         columns=("CHRDEV", "NAME", "CDEV", "OPERATIONS"), drgn_code=_dev_drgn)
 def _dev(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     prog = ctx.prog
     chrdevs = prog["chrdevs"]
@@ -391,6 +526,40 @@ def _dev(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
 
 # ---------------------------------------------------------------------------- ipcs
 
+def _ipcs_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``ipcs --drgn``: drgn's for_each_sysv_*() of the initial namespace."""
+    from kmemx.commands.drgncode import table_script
+
+    every = not (args.sem or args.shm or args.msg)
+    body = """\
+def perm(p):
+    return p.key.value_(), p.id.value_(), p.uid.val.value_(), f"{p.mode.value_() & 0o777:o}"
+
+
+"""
+    if every or args.shm:
+        body += """\
+table("SHMID_KERNEL", "KEY", "SHMID", "UID", "PERMS", "BYTES", "NATTCH")
+for s in for_each_sysv_shm(prog):
+    row(hex(s.value_()), *perm(s.shm_perm), s.shm_segsz.value_(), s.shm_nattch.value_())
+"""
+    if every or args.sem:
+        body += """\
+table("SEM_ARRAY", "KEY", "SEMID", "UID", "PERMS", "NSEMS")
+for s in for_each_sysv_sem_array(prog):
+    row(hex(s.value_()), *perm(s.sem_perm), s.sem_nsems.value_())
+"""
+    if every or args.msg:
+        body += """\
+table("MSG_QUEUE", "KEY", "MSQID", "UID", "PERMS", "USED-BYTES", "MESSAGES")
+for q in for_each_sysv_msg_queue(prog):
+    row(hex(q.value_()), *perm(q.q_perm), q.q_cbytes.value_(), q.q_qnum.value_())
+"""
+    return table_script(ctx, (), body, [
+        "drgn.helpers.linux.ipc:for_each_sysv_msg_queue,for_each_sysv_sem_array,"
+        "for_each_sysv_shm"])
+
+
 @command("ipcs", "System V shared memory, semaphores and message queues (crash's ipcs)",
          description="""
          ipcs                     the three tables of the initial IPC namespace
@@ -402,7 +571,8 @@ def _dev(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
          arguments=[arg("-s", dest="sem", action="store_true"),
                     arg("-m", dest="shm", action="store_true"),
                     arg("-q", dest="msg", action="store_true")],
-         columns=("SHMID_KERNEL", "KEY", "SHMID", "UID", "PERMS", "BYTES", "NATTCH"))
+         columns=("SHMID_KERNEL", "KEY", "SHMID", "UID", "PERMS", "BYTES", "NATTCH"),
+         drgn_code=_ipcs_drgn)
 def _ipcs(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.ipc import (
         for_each_sysv_msg_queue,
@@ -445,6 +615,48 @@ def _ipcs(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
 
 # ---------------------------------------------------------------------------- fuser
 
+def _fuser_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``fuser PATH|INODE --drgn``: every task's root, cwd, files and mappings
+    compared with PATH (d_path()) or INODE, by PID."""
+    from kmemx.commands.drgncode import table_script
+
+    if args.target.startswith("/"):
+        want = args.target.encode()
+        want = want.rstrip(b"/") if len(want) > 1 else want
+        test = f"d_path(path.address_of_()) == {want!r}"
+    else:
+        test = f"path.dentry.d_inode.value_() == {parse_address(ctx, args.target):#x}"
+    return table_script(ctx, ("PID", "TASK", "COMM", "USAGE"), f"""\
+def uses(path):
+    return {test}
+
+
+# each CPU's idle task (crash's PID 0 rows), then every thread
+tasks = [per_cpu(prog["runqueues"], cpu).idle for cpu in for_each_possible_cpu(prog)]
+tasks += for_each_task(prog)
+found = []
+for task in tasks:
+    use = []
+    fs = task.fs.read_()
+    if fs:
+        if uses(fs.root):
+            use.append("root")
+        if uses(fs.pwd):
+            use.append("cwd")
+    if task.files and any(uses(f.f_path) for _, f in for_each_file(task)):
+        use.append("fd")
+    if task.mm and any(v.vm_file and uses(v.vm_file.f_path) for v in for_each_vma(task.mm)):
+        use.append("mmap")
+    if use:
+        found.append((task.pid.value_(), hex(task.value_()), task.comm.string_().decode(),
+                      " ".join(use)))
+for r in sorted(found, key=lambda r: r[0]):
+    row(*r)
+""", ["drgn.helpers.linux.fs:d_path,for_each_file", "drgn.helpers.linux.mm:for_each_vma",
+      "drgn.helpers.linux.percpu:per_cpu", "drgn.helpers.linux.pid:for_each_task",
+      "drgn.helpers.linux.cpumask:for_each_possible_cpu"])
+
+
 @command("fuser", "the tasks using a file (crash's fuser)",
          description="""
          fuser PATH               PID TASK COMM USAGE of each task whose root, working
@@ -457,7 +669,7 @@ def _ipcs(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
          fuser INODE              an inode address instead of a path: matched by inode
          """,
          arguments=[arg("target", help="path or inode address")],
-         columns=("PID", "TASK", "COMM", "USAGE"))
+         columns=("PID", "TASK", "COMM", "USAGE"), drgn_code=_fuser_drgn)
 def _fuser(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.fs import d_path, for_each_file
     from drgn.helpers.linux.mm import for_each_vma
@@ -511,6 +723,31 @@ def _fuser(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
 
 # ---------------------------------------------------------------------------- bpf
 
+def _bpf_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``bpf --drgn``: drgn's bpf_prog_for_each() and bpf_map_for_each()."""
+    from kmemx.commands.drgncode import table_script
+
+    both = not (args.progs or args.maps)
+    body = ""
+    if both or args.progs:
+        body += """\
+table("ID", "BPF_PROG", "BPF_PROG_AUX", "BPF_PROG_TYPE", "TAG", "USED_MAPS")
+for p in bpf_prog_for_each(prog):
+    kind = p.type.format_(type_name=False).removeprefix("BPF_PROG_TYPE_")
+    used = ",".join(str(m.id.value_()) for m in bpf_prog_used_maps(p))
+    row(p.aux.id.value_(), hex(p.value_()), hex(p.aux.value_()), kind, bytes(p.tag).hex(), used)
+"""
+    if both or args.maps:
+        body += """\
+table("ID", "BPF_MAP", "BPF_MAP_TYPE", "MAP_FLAGS")
+for m in bpf_map_for_each(prog):
+    kind = m.map_type.format_(type_name=False).removeprefix("BPF_MAP_TYPE_")
+    row(m.id.value_(), hex(m.value_()), kind, m.map_flags.value_())
+"""
+    return table_script(ctx, (), body, [
+        "drgn.helpers.linux.bpf:bpf_map_for_each,bpf_prog_for_each,bpf_prog_used_maps"])
+
+
 @command("bpf", "loaded eBPF programs and maps (crash's bpf)",
          description="""
          bpf                      ID BPF_PROG BPF_PROG_AUX BPF_PROG_TYPE TAG USED_MAPS
@@ -520,7 +757,8 @@ def _fuser(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
          """,
          arguments=[arg("-P", dest="progs", action="store_true"),
                     arg("-M", dest="maps", action="store_true")],
-         columns=("ID", "BPF_PROG", "BPF_PROG_AUX", "BPF_PROG_TYPE", "TAG", "USED_MAPS"))
+         columns=("ID", "BPF_PROG", "BPF_PROG_AUX", "BPF_PROG_TYPE", "TAG", "USED_MAPS"),
+         drgn_code=_bpf_drgn)
 def _bpf(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.bpf import bpf_map_for_each, bpf_prog_for_each, bpf_prog_used_maps
 

@@ -78,12 +78,13 @@ def table_script(ctx: Context, columns: Sequence[str], body: str,
     the command's), then whatever rows ``body`` prints with ``row(...)``
     (``body`` may start another table with ``table(COLUMN, ...)``).
 
-    :param columns: the command's column names, in its order.
+    :param columns: the command's column names, in its order (empty: ``body``
+        calls ``table()`` itself).
     :param body: Python code (drgn's ``prog`` a global) calling ``row(cell, ...)``
         once per row, cells in ``columns``' order.
     :param imports: ``"module:name,..."`` or ``"module"`` strings.
     """
-    header = "table(" + ", ".join(repr(c) for c in columns) + ")\n"
+    header = "table(" + ", ".join(repr(c) for c in columns) + ")\n" if columns else ""
     return _build(ctx.prog, imports, ROW_DEF + "\n\n" + header + body)
 
 
