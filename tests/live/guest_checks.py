@@ -54,6 +54,8 @@ __all__ = ["main", "proc_tasks", "ram_ranges"]
 
 PAGE = 4096
 MiB = 1 << 20
+#: __START_KERNEL_map on x86-64
+KTEXT_MAP = 0xFFFFFFFF80000000
 
 
 def proc_tasks() -> list[dict[str, Any]]:
@@ -403,19 +405,25 @@ def check_reads(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+_LSEEK: Any = None
+
+
 def _kmem_read(fd: int, addr: int, n: int) -> bytes | str:
-    """read() of /dev/kmem at a kernel virtual address: lseek through libc (the
-    offset is >= 2^63, which Python's os.lseek reports as an error), then read."""
+    """read() of /dev/kmem at a kernel virtual address, or the errno's name: lseek
+    through libc (for a position >= 2^63 ``os.lseek`` raises SystemError), then read.
+    libc is loaded once: ``find_library`` runs ldconfig, far slower than the read."""
+    global _LSEEK
     import ctypes
     import ctypes.util
 
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.lseek.restype = ctypes.c_int64
-    libc.lseek.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int]
+    if _LSEEK is None:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.lseek.restype = ctypes.c_int64
+        libc.lseek.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int]
+        _LSEEK = libc.lseek
     off = addr - (1 << 64) if addr >= 1 << 63 else addr
     ctypes.set_errno(0)
-    libc.lseek(fd, off, os.SEEK_SET)
-    if ctypes.get_errno():
+    if _LSEEK(fd, off, os.SEEK_SET) == -1:
         return errno.errorcode.get(ctypes.get_errno(), "?")
     try:
         return os.read(fd, n)
@@ -423,11 +431,41 @@ def _kmem_read(fd: int, addr: int, n: int) -> bytes | str:
         return _errname(e)
 
 
+def _modules_vaddr() -> int | None:
+    """x86-64's MODULES_VADDR (``__START_KERNEL_map + KERNEL_IMAGE_SIZE``): 1 GiB
+    of image with CONFIG_RANDOMIZE_BASE, else 512 MiB (page_64_types.h), from the
+    running kernel's /proc/config.gz."""
+    import gzip
+
+    try:
+        with gzip.open("/proc/config.gz", "rt") as f:
+            kaslr = "CONFIG_RANDOMIZE_BASE=y\n" in f.read()
+    except OSError:
+        return None
+    return KTEXT_MAP + ((1 << 30) if kaslr else (512 << 20))
+
+
+def _time_reads(read: Any, addrs: list[int]) -> float:
+    t = time.monotonic()
+    for a in addrs:
+        read(a)
+    return round(time.monotonic() - t, 3)
+
+
 def check_devkmem(args: argparse.Namespace) -> dict[str, Any]:
-    """What /dev/kmem gives for each kind of address: mmap (direct map only, says
-    mmap_kmem()) and read() (read_kmem(): the direct map, and vmalloc/modules
-    through vread()), each compared with drgn on /proc/kcore; and the time of
-    ``--n`` 8-byte reads each way."""
+    """What /dev/kmem gives for each kind of address, against drgn on /proc/kcore
+    (read before and after; a word that changed in between is not compared):
+
+    - ``read()`` (read_kmem: below high_memory the direct map, then vmalloc and
+      module addresses through vread(); anything else ENXIO);
+    - ``mmap`` of the page (mmap_kmem: ``__pa()`` of the address, EIO unless
+      pfn_valid, then mmap_mem's STRICT_DEVMEM and PAT checks);
+    - the start of the module area: where ``__pa()`` takes the kernel-image branch,
+      so mmap maps the physical page ``addr - __START_KERNEL_map + phys_base``;
+    - the time of ``--n`` 8-byte reads of the direct map and of vmalloc each way:
+      read() of /dev/kmem, drgn's /proc/kcore, and the reader ``open_live`` picks
+      (for vmalloc that reader walks the page tables onto its mapping).
+    """
     import ctypes
     import mmap as mmap_mod
 
@@ -444,49 +482,89 @@ def check_devkmem(args: argparse.Namespace) -> dict[str, Any]:
     libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
                           ctypes.c_int, ctypes.c_int64]
     libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    out: dict[str, Any] = {}
+
+    def dr(a: int, physical: bool = False) -> bytes | None:
+        try:
+            return bytes(kd.prog.read(a, 8, physical))
+        except drgn.FaultError:
+            return None
+
+    def mmap_word(a: int) -> tuple[str, bytes | None]:
+        page = a & ~(PAGE - 1)
+        off = page - (1 << 64) if page >= 1 << 63 else page
+        ctypes.set_errno(0)
+        p = libc.mmap(None, PAGE, mmap_mod.PROT_READ, mmap_mod.MAP_SHARED, fd, off)
+        if p is None or p == ctypes.c_void_p(-1).value:
+            return errno.errorcode.get(ctypes.get_errno(), "?"), None
+        try:
+            return "ok", ctypes.string_at(p + (a - page), 8)
+        finally:
+            libc.munmap(p, PAGE)
+
+    out: dict[str, Any] = {"release": os.uname().release}
     for kind, addrs in kinds.items():
         if not addrs:
             continue
-        r: dict[str, Any] = {"n": len(addrs), "read_ok": 0, "read_equal": 0, "read_errors": {},
-                             "mmap": {}}
+        r: dict[str, Any] = {"n": len(addrs), "read_ok": 0, "read_stable": 0, "read_equal": 0,
+                             "read_errors": {}, "mmap": {}, "mmap_stable": 0, "mmap_equal": 0}
         for a in addrs:
+            d1 = dr(a)
             got = _kmem_read(fd, a, 8)
-            try:
-                want: bytes | None = bytes(kd.prog.read(a, 8))
-            except drgn.FaultError:
-                want = None
+            d2 = dr(a)
             if isinstance(got, bytes):
                 r["read_ok"] += 1
-                r["read_equal"] += got == want
+                if d1 == d2:
+                    r["read_stable"] += 1
+                    r["read_equal"] += got == d1
             else:
                 r["read_errors"][got] = r["read_errors"].get(got, 0) + 1
         for a in addrs[:20]:
-            page = a & ~(PAGE - 1)
-            off = page - (1 << 64) if page >= 1 << 63 else page
-            ctypes.set_errno(0)
-            p = libc.mmap(None, PAGE, mmap_mod.PROT_READ, mmap_mod.MAP_SHARED, fd, off)
-            if p is None or p == ctypes.c_void_p(-1).value:
-                name = errno.errorcode.get(ctypes.get_errno(), "?")
-            else:
-                name = "ok"
-                libc.munmap(p, PAGE)
+            d1 = dr(a)
+            name, word = mmap_word(a)
+            d2 = dr(a)
             r["mmap"][name] = r["mmap"].get(name, 0) + 1
+            if word is not None and d1 == d2:
+                r["mmap_stable"] += 1
+                r["mmap_equal"] += word == d1
         out[kind] = r
-    # speed: n reads of the direct map via read() of /dev/kmem vs drgn's kcore pread
-    direct = kinds["direct"] * (args.n // max(1, len(kinds["direct"])) + 1)
-    direct = direct[:args.n]
-    t = time.monotonic()
-    for a in direct:
-        _kmem_read(fd, a, 8)
-    t_read = time.monotonic() - t
-    t = time.monotonic()
-    for a in direct:
-        kd.prog.read(a, 8)
-    t_drgn = time.monotonic() - t
+    mv = _modules_vaddr()
+    if mv is not None:
+        # phys_base is defined in head_64.S: a symbol without a DWARF type
+        phys_base = int.from_bytes(kd.prog.read(kd.prog.symbol("phys_base").address, 8),
+                                   "little")
+        pa = mv - KTEXT_MAP + phys_base
+        p1 = dr(pa, physical=True)
+        name, word = mmap_word(mv)
+        p2 = dr(pa, physical=True)
+        out["module_area"] = {
+            "addr": hex(mv), "mmap": name, "pa_image_branch": hex(pa),
+            "equals_phys_page": word is not None and p1 == p2 and word == p1,
+            "virtual_mapped": dr(mv) is not None, "read": (lambda g: "ok" if isinstance(
+                g, bytes) else g)(_kmem_read(fd, mv, 8))}
+    # speed: the same addresses each way
+    speed: dict[str, Any] = {}
+    try:
+        k = kmemx.open_live(args.vmlinux, debug_info=False)
+    except kmemx.KmemxError as e:
+        k = None
+        speed["reader_error"] = str(e)
+    for kind in ("direct", "vmalloc"):
+        base = kinds.get(kind) or []
+        if not base:
+            continue
+        addrs = (base * (args.n // len(base) + 1))[:args.n]
+        row: dict[str, Any] = {
+            "reads": len(addrs),
+            "devkmem_read_secs": _time_reads(lambda a: _kmem_read(fd, a, 8), addrs),
+            "drgn_kcore_secs": _time_reads(lambda a: kd.prog.read(a, 8), addrs)}
+        if k is not None and k.reader.name.startswith("mmap-"):  # kcore's cache: not comparable
+            row[f"{k.reader.name}_secs"] = _time_reads(k.read_u64, addrs)
+        speed[kind] = row
+    if k is not None:
+        speed["reader"] = k.reader.name
+        k.close()
+    out["speed"] = speed
     os.close(fd)
-    out["speed"] = {"reads": len(direct), "devkmem_read_secs": round(t_read, 3),
-                    "drgn_kcore_secs": round(t_drgn, 3)}
     return out
 
 

@@ -613,9 +613,11 @@ def _k510_run(conf: str) -> GuestRun:
                 Command("ps", _checks("ps", kern)),
                 Command("pat-dmesg", sh="dmesg | grep -i 'x86/PAT'", timeout=60),
                 Command("reads", _checks("reads", kern), timeout=1800)]
+        if want["kmem"] is not None:
+            cmds.append(Command("devkmem", _checks("devkmem", kern, "--n", "2000"),
+                                timeout=1800))
         if conf == "devkmem-nopat":
-            cmds += [Command("devkmem", _checks("devkmem", kern), timeout=1800),
-                     Command("bench", _checks("bench", kern), timeout=1800),
+            cmds += [Command("bench", _checks("bench", kern), timeout=1800),
                      Command("churn", _checks("churn", kern, "--runs", "5", "--cli-runs", "3",
                                               "--run-timeout", "300"), timeout=3000)]
         _K510_RUNS[conf] = _boot(kern, cmds, label=f"5.10-{conf}", cmdline=want["cmdline"])
@@ -692,27 +694,76 @@ def test_510_reads_equal_kcore(k510: tuple[str, GuestRun]) -> None:
     _assert_reads_equal(run, K510[conf]["reader"], kinds)
 
 
-def test_510_devkmem_read_and_mmap_per_address_kind() -> None:
-    """mmap of /dev/kmem maps the direct map only (mmap_kmem: pfn_valid(__pa(addr)));
-    read() of /dev/kmem (read_kmem) also reads vmalloc and module addresses."""
-    run = _k510_run("devkmem-nopat")
+#: mmap of /dev/kmem per DEVKMEM guest: the errno of RAM (direct map and, through
+#: __pa()'s kernel-image branch, the image), from mmap_mem's checks.
+_KMEM_MMAP_RAM = {"devkmem-strict": "EPERM", "devkmem-pat": "EINVAL", "devkmem-nopat": "ok"}
+
+
+def test_510_devkmem_read_and_mmap_per_address_kind(k510: tuple[str, GuestRun]) -> None:
+    """What /dev/kmem gives per kind of address (drivers/char/mem.c of 5.10):
+
+    - read() (read_kmem) has neither the STRICT_DEVMEM nor the PAT check: in every
+      DEVKMEM guest it reads the direct map (copy below high_memory) and vmalloc
+      (vread()), equal to drgn's /proc/kcore; kernel-image addresses are neither,
+      so ENXIO;
+    - mmap (mmap_kmem) takes ``__pa()`` of the offset: vmalloc is never a valid pfn
+      (EIO); the direct map and the image become their physical pages and then meet
+      mmap_mem's checks: EPERM (STRICT_DEVMEM), EINVAL (PAT), or mapped (nopat),
+      equal to drgn;
+    - the module area's start goes through __pa()'s image branch too: if mapped, the
+      page is the physical one at ``addr - __START_KERNEL_map + phys_base``, not the
+      module's memory.
+    """
+    conf, run = k510
+    if K510[conf]["kmem"] is None:
+        pytest.skip("no /dev/kmem in this guest (see test_510_doctor_prediction...)")
     res = run["devkmem"].check().json()
-    assert res["direct"]["mmap"] == {"ok": res["direct"]["mmap"].get("ok", 0)} and \
-        res["direct"]["mmap"]["ok"] > 0, res["direct"]
-    assert res["direct"]["read_equal"] >= res["direct"]["n"] * 0.9, res["direct"]
-    assert "ok" not in res["vmalloc"]["mmap"], res["vmalloc"]
-    assert res["vmalloc"]["read_ok"] == res["vmalloc"]["n"], res["vmalloc"]
+    print(f"\n[5.10 {conf}] /dev/kmem: " + json.dumps(res, sort_keys=True))
+    for kind in ("direct", "vmalloc"):
+        r = res[kind]
+        assert r["read_ok"] == r["n"], (kind, r)
+        assert r["read_stable"] >= r["n"] * 0.8 and r["read_equal"] == r["read_stable"], (kind, r)
+    assert res["image"]["read_errors"] == {"ENXIO": res["image"]["n"]}, res["image"]
+    assert res["vmalloc"]["mmap"] == {"EIO": min(20, res["vmalloc"]["n"])}, res["vmalloc"]
+    want = _KMEM_MMAP_RAM[conf]
+    for kind in ("direct", "image"):
+        r = res[kind]
+        assert r["mmap"] == {want: min(20, r["n"])}, (kind, r)
+        if want == "ok":
+            assert r["mmap_stable"] >= 15 and r["mmap_equal"] == r["mmap_stable"], (kind, r)
+    mod = res["module_area"]
+    assert not mod["virtual_mapped"] or mod["mmap"] != "ok" or mod["equals_phys_page"], mod
+    if mod["mmap"] == "ok":
+        assert mod["equals_phys_page"], mod
 
 
 def test_510_devkmem_bench_and_churn() -> None:
+    """The nopat guest: benchmarks.bench_live through mmap-devkmem (ratios printed,
+    recorded in docs/live.md; speed targets live in the benchmark, not here), and
+    ps during constant fork/exit: every run finishes, the tasks that lived through
+    the churn are in every run, and tasks freed mid-walk are reported in one line."""
     run = _k510_run("devkmem-nopat")
     b = run["bench"].check().json()
+    print("\n[5.10 devkmem-nopat] bench: " + json.dumps(b, sort_keys=True))
     assert b["reader"] == "mmap-devkmem"
-    assert b["ps_warm"]["ratio"] >= 10 and b["read_u64"]["ratio"] >= 3, b
+    for part in ("ps", "ps_warm", "read_u64"):
+        assert b[part]["kmemx_secs"] > 0 and b[part]["drgn_secs"] > 0, b
     res = run["churn"].check().json()
     assert res["reader"] == "mmap-devkmem"
+    assert res["spawner"].get("forks", 0) > 50, res["spawner"]
+    assert len(res["api"]) == 5 and len(res["cli"]) == 3
     assert all(r["ok"] for r in res["api"]), [r for r in res["api"] if not r["ok"]][:3]
-    assert all(r["rc"] == 0 and not r["timed_out"] for r in res["cli"]), res["cli"][:2]
+    assert all(r["rc"] == 0 and not r["timed_out"] and r["rows"] is not None
+               for r in res["cli"]), res["cli"][:2]
+    w0, w1 = res["walks"]
+    stable = {t["pid"] for t in w0} & {t["pid"] for t in w1}
+    for i, r in enumerate(res["api"] + res["cli"]):
+        missing = stable - set(r["pids"])
+        assert not missing, f"run {i}: stable PIDs {sorted(missing)[:10]} missing"
     notes = [n for r in res["api"] for n in r["notes"]]
+    notes += [n for r in res["cli"] for n in _kmemx_notes(r["stderr"])]
+    print(f"[5.10 devkmem-nopat] churn: {res['spawner']}, {len(notes)} notes of freed "
+          f"entries: {notes[:3]}")
     for n in notes:
         assert n.startswith("kmemx: warning: ") and "\n" not in n, n
+        assert "Traceback" not in n
