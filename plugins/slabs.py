@@ -70,6 +70,82 @@ def find_cache(ctx: Context, name: str) -> View:
     raise CommandError(f"unknown slab cache '{name}'{did_you_mean(name, names)}")
 
 
+#: --drgn of slabinfo and kmem -s: the counts as crash and slab_cache_usage() above take them
+_SLAB_USAGE_CODE = """
+# The lockless freelist of a CPU's active slab: objects linked through
+# c->offset, each pointer hardened with CONFIG_SLAB_FREELIST_HARDENED
+# (ptr ^ s->random ^ swab(ptr address), freelist_ptr_decode() in mm/slub.c)
+def cpu_freelist(c, cpu_slab):
+    out = set()
+    ptr = cpu_slab.freelist.value_()
+    while ptr and len(out) < 1 << 15:
+        out.add(ptr)
+        at = ptr + c.offset.value_()
+        ptr = prog.read_u64(at)
+        if c.type_.type.has_member("random"):
+            ptr ^= c.random.value_() ^ int.from_bytes(at.to_bytes(8, "little"), "big")
+    return out
+
+
+# What drgn's slab helpers leave out: they read the per-CPU slabs of online
+# CPUs only, and count objects other CPUs freed onto a CPU's active slab
+# (slab->freelist, objects - inuse of a frozen slab) as allocated.  Returns
+# the offline CPUs' freelist objects and the count of all the objects left out.
+def missed_free(c):
+    online = set(for_each_online_cpu(prog))
+    objs, count = set(), 0
+    for cpu in for_each_possible_cpu(prog):
+        try:
+            cpu_slab = per_cpu_ptr(c.cpu_slab, cpu)
+        except AttributeError:  # 7.0 removed struct kmem_cache_cpu (32c894c7274b)
+            break
+        try:  # struct slab since 5.17 (bb192ed9aa71), struct page before
+            slab = cpu_slab.slab
+        except AttributeError:
+            slab = cpu_slab.page
+        if slab and slab.slab_cache == c:
+            count += slab.objects.value_() - slab.inuse.value_()
+            if cpu not in online:
+                objs |= cpu_freelist(c, cpu_slab)
+        if cpu not in online:
+            partial = cpu_slab.partial.read_()
+            while partial:
+                count += partial.objects.value_() - partial.inuse.value_()
+                partial = partial.next.read_()
+    return objs, count + len(objs)
+
+
+def usage(c):
+    u = slab_cache_usage(c)
+    return u.num_slabs, u.num_objs, u.num_objs - u.free_objs - missed_free(c)[1]
+
+
+"""
+_SLAB_IMPORTS = ["drgn.helpers.linux.slab:for_each_slab_cache,slab_cache_usage,find_slab_cache",
+                 "drgn.helpers.linux.percpu:per_cpu_ptr",
+                 "drgn.helpers.linux.cpumask:for_each_online_cpu,for_each_possible_cpu"]
+
+
+def _caches_code(names: list[str]) -> str:
+    """drgn code setting ``caches``: every cache, or those named."""
+    if not names:
+        return "caches = for_each_slab_cache(prog)\n"
+    return f"caches = [find_slab_cache(prog, name) for name in {names!r}]\n"
+
+
+def _slabinfo_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``slabinfo --drgn``: drgn's slab_cache_usage() less the remote frees."""
+    from kmemx.commands.drgncode import table_script
+
+    return table_script(ctx, SLABINFO_COLUMNS, _SLAB_USAGE_CODE + _caches_code(args.names) + """\
+for c in caches:
+    slabs, objs, active = usage(c)
+    oo = c.oo.x.value_()
+    row(hex(c.value_()), c.name.string_().decode(), active, objs, c.size.value_(),
+        oo & 0xFFFF, 1 << (oo >> 16))
+""", _SLAB_IMPORTS)
+
+
 @command("slabinfo", "slab cache statistics: /proc/slabinfo's columns and the cache address",
          description="""
          OBJSIZE is /proc/slabinfo's <objsize>: the slot size (kmem_cache.size);
@@ -81,7 +157,7 @@ def find_cache(ctx: Context, name: str) -> View:
          slabinfo dentry kmalloc-64     only these caches
          """,
          arguments=[arg("names", nargs="*", help="cache names")],
-         columns=SLABINFO_COLUMNS, enabled=_enabled)
+         columns=SLABINFO_COLUMNS, enabled=_enabled, drgn_code=_slabinfo_drgn)
 def _slabinfo(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     def row(c: View, u: SlabCacheUsage) -> Row:
         oo = int(c.oo.x)
@@ -109,6 +185,26 @@ def _cache_rows(ctx: Context, names: list[str],
             ctx.warn(f"cache {c.address:#x}: {e}")
 
 
+def _slab_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``slab CACHE --drgn``: drgn's slab_cache_for_each_allocated_object()."""
+    from kmemx.commands.drgncode import only, table_script
+
+    if args.free or args.struct:
+        raise only("slab", "the allocated objects' addresses")
+    if args.cache.startswith("0x"):
+        get = f"Object(prog, 'struct kmem_cache *', {int(args.cache, 16):#x})"
+    else:
+        get = f"find_slab_cache(prog, {args.cache!r})"
+    return table_script(ctx, ("ADDRESS",), _SLAB_USAGE_CODE + f"""\
+cache = {get}
+offline_free = missed_free(cache)[0]
+for obj in slab_cache_for_each_allocated_object(cache, "void"):
+    if obj.value_() not in offline_free:
+        row(hex(obj.value_()))
+""", ["drgn:Object", *_SLAB_IMPORTS,
+      "drgn.helpers.linux.slab:slab_cache_for_each_allocated_object"])
+
+
 @command("slab", "list the objects of a slab cache",
          description="""
          slab dentry                 allocated objects (addresses)
@@ -119,7 +215,7 @@ def _cache_rows(ctx: Context, names: list[str],
          arguments=[arg("cache", help="cache name or address"),
                     arg("--free", action="store_true", help="free objects instead"),
                     arg("-s", dest="struct", help="struct[.member,...] of each object")],
-         columns=("ADDRESS",), enabled=_enabled)
+         columns=("ADDRESS",), enabled=_enabled, drgn_code=_slab_drgn)
 def _slab(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from .lists import _emit
 
@@ -188,6 +284,73 @@ def _kmem_i(ctx: Context) -> Iterator[Any]:
         yield Row(KMEM_I_COLUMNS, (key, pages, CrashSize(pages * PAGE_SIZE), text))
 
 
+def _kmem_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``kmem -i --drgn``: drgn's memory counters and a walk of the struct
+    pages for SHARED; ``kmem -s --drgn``: slab_cache_usage() less the remote
+    frees."""
+    from kmemx.commands.drgncode import only, table_script
+
+    if args.slabs:
+        return table_script(ctx, KMEM_S_COLUMNS, _SLAB_USAGE_CODE + _caches_code(
+            args.addresses) + """\
+for c in caches:
+    slabs, objs, active = usage(c)
+    ssize = 4096 << (c.oo.x.value_() >> 16)
+    row(hex(c.value_()), c.object_size.value_(), active, objs, slabs, ssize,
+        c.name.string_().decode())
+""", _SLAB_IMPORTS)
+    if not args.info:
+        raise only("kmem", "-i and -s")
+    return table_script(ctx, KMEM_I_COLUMNS, f"""\
+total = totalram_pages(prog)
+free = nr_free_pages(prog)
+# crash's SHARED: pages neither reserved nor free with a reference count over 1
+reserved = 1 << prog["PG_reserved"].value_()
+shared = 0
+for page in for_each_page(prog):
+    try:
+        if not page.flags.value_() & reserved and page._refcount.counter.value_() > 1:
+            shared += 1
+    except FaultError:  # a hole in the memory map
+        pass
+buffers = nr_blockdev_pages(prog)
+cached = max(0, global_node_page_state(prog["NR_FILE_PAGES"])
+             - total_swapcache_pages(prog) - buffers)
+huge = hugetlb_total_usage(prog)
+swap = swap_total_usage(prog)
+limit = vm_commit_limit(prog)
+
+
+def pct(n, of, what):
+    return f"{{n * 100 // of if of else 0}}% of {{what}}"  # crash truncates
+
+
+for key, pages, text in [
+        ("TOTAL MEM", total, "----"),
+        ("FREE", free, pct(free, total, "TOTAL MEM")),
+        ("USED", total - free, pct(total - free, total, "TOTAL MEM")),
+        ("SHARED", shared, pct(shared, total, "TOTAL MEM")),
+        ("BUFFERS", buffers, pct(buffers, total, "TOTAL MEM")),
+        ("CACHED", cached, pct(cached, total, "TOTAL MEM")),
+        ("SLAB", slab_total_usage(prog).total_pages,
+         pct(slab_total_usage(prog).total_pages, total, "TOTAL MEM")),
+        ("TOTAL HUGE", huge.pages, "----"),
+        ("HUGE FREE", huge.free_pages, pct(huge.free_pages, huge.pages, "TOTAL HUGE")),
+        ("TOTAL SWAP", swap.pages, "----"),
+        ("SWAP USED", swap.used_pages, pct(swap.used_pages, swap.pages, "TOTAL SWAP")),
+        ("SWAP FREE", swap.free_pages, pct(swap.free_pages, swap.pages, "TOTAL SWAP")),
+        ("COMMIT LIMIT", limit, "----"),
+        ("COMMITTED", vm_memory_committed(prog),
+         pct(vm_memory_committed(prog), limit, "TOTAL LIMIT"))]:
+    row(key, pages, pages * {PAGE_SIZE}, text)
+""", ["drgn:FaultError", "drgn.helpers.linux.block:nr_blockdev_pages",
+      "drgn.helpers.linux.hugetlb:hugetlb_total_usage",
+      "drgn.helpers.linux.mm:for_each_page,totalram_pages,vm_commit_limit,vm_memory_committed",
+      "drgn.helpers.linux.slab:slab_total_usage",
+      "drgn.helpers.linux.swap:swap_total_usage,total_swapcache_pages",
+      "drgn.helpers.linux.vmstat:global_node_page_state,nr_free_pages"])
+
+
 @command("kmem", "identify addresses (slab object, task, stack, vmap, page, symbol); "
          "-s: slab cache summary; -i: memory summary",
          description="""
@@ -215,7 +378,7 @@ def _kmem_i(ctx: Context) -> Iterator[Any]:
                     arg("-i", dest="info", action="store_true",
                         help="memory summary (crash's kmem -i)")],
          columns=KMEM_COLUMNS, takes_input=True,
-         enabled=_enabled)
+         enabled=_enabled, drgn_code=_kmem_drgn)
 def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     if args.info:
         yield from _kmem_i(ctx)

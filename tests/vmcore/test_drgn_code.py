@@ -44,10 +44,14 @@ CASES: dict[str, str] = {
     "eval 1+2": "none", "ascii 41": "none",
     "p jiffies": "table", "p -x init_task.comm": "table", "mach": "table", "dev": "table",
     "ipcs": "table", "fuser /": "table", "bpf": "table",
+    "slabinfo": "table", "slabinfo dentry task_struct": "table", "slab kmalloc-1k": "sorted",
+    "kmem -s": "table", "kmem -s dentry": "table", "kmem -i": "table",
 }
 
 #: why a "sorted" case's rows come in another order
-SORTED_WHY: dict[str, str] = {}
+SORTED_WHY: dict[str, str] = {
+    "slab kmalloc-1k": "drgn walks every struct page in PFN order, kmemx the slabs it found",
+}
 
 #: table cases that may have no rows on the test bed's dumps (then drgn must
 #: find none either), and why
