@@ -14,7 +14,7 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import drgn
 
@@ -38,9 +38,11 @@ from .readers.devmem import DevMemMemory, lockdown_note
 from .readers.drgnreader import DrgnReader
 from .readers.elfcore import ElfCore, ElfCoreMemory, parse_elf_core
 from .readers.kcore import KcoreMemory, parse_kcore
-from .readers.kdump import DEFAULT_CACHE_MIB, KdumpFile, KdumpMemory, parse_kdump
 from .readers.windowed import parse_iomem_ram
 from .vmcoreinfo import Vmcoreinfo, kdump_vmcoreinfo
+
+if TYPE_CHECKING:  # the kdump reader (and numpy) is imported only to read a kdump dump
+    from .readers.kdump import KdumpFile
 
 __all__ = ["LIVE_READERS", "READERS", "attach", "open", "open_live"]
 
@@ -202,6 +204,8 @@ def _install_phys_segments(prog: drgn.Program, phys: PhysicalMemory, space: Addr
                 prog.add_memory_segment(seg.paddr + seg.filesz, seg.memsz - seg.filesz,
                                         _zero_reader, physical=True)
         return
+    from .readers.kdump import KdumpMemory  # not on the ELF path: numpy stays unimported
+
     if isinstance(phys, KdumpMemory):
         for start, end in phys.ranges():
             prog.add_memory_segment(start, end - start, phys.segment_reader(start),
@@ -244,10 +248,12 @@ def _install_virtual_segments(prog: drgn.Program, phys: PhysicalMemory,
         spans = [(seg.paddr, seg.paddr + seg.filesz,
                   functools.partial(_elf_segment_reader, mm, seg.offset - seg.paddr))
                  for seg in phys.core.segments if seg.filesz]
-    elif isinstance(phys, KdumpMemory):
-        spans = [(start, end, phys.segment_reader) for start, end in phys.ranges()]
     else:
-        return
+        from .readers.kdump import KdumpMemory
+
+        if not isinstance(phys, KdumpMemory):
+            return
+        spans = [(start, end, phys.segment_reader) for start, end in phys.ranges()]
     if not spans:
         return
     pob = space.translator.linear_offset  # arm64: from VMCOREINFO
@@ -322,7 +328,7 @@ def _elf_kernel(path: str, core: ElfCore, prog: drgn.Program, stats: ReadStats,
 def open(core: str | os.PathLike[str] | None = None,
          vmlinux: str | os.PathLike[str] | None = None, *,
          reader: str | None = None, debug_info: bool = True,
-         virtual_segments: bool = True, page_cache_mib: int = DEFAULT_CACHE_MIB,
+         virtual_segments: bool = True, page_cache_mib: int | None = None,
          layout_cache: bool = False) -> Kernel:
     """Open a crash dump (ELF or kdump-compressed) or, with no ``core``, the
     live kernel.
@@ -331,7 +337,8 @@ def open(core: str | os.PathLike[str] | None = None,
     :param vmlinux: vmlinux with DWARF; None searches drgn's standard paths.
     :param reader: force a reader: ``"mmap-elf"``, ``"kdump"`` (kdump-compressed
         and flattened dumps), ``"mmap-devmem"`` or ``"drgn"``.
-    :param page_cache_mib: the kdump reader's cache of decompressed pages, in MiB.
+    :param page_cache_mib: the kdump reader's cache of decompressed pages, in MiB
+        (None: its default, :data:`kmemx.readers.kdump.DEFAULT_CACHE_MIB`).
     :param debug_info: load debug info (types and symbols).
     :param layout_cache: with ``vmlinux``, answer type and object lookups
         from the layout cache of its build ID and load the DWARF only when
@@ -367,6 +374,8 @@ def open(core: str | os.PathLike[str] | None = None,
                           "use the kdump or drgn reader")
     kdump: KdumpFile | None = None
     if kind in ("kdump", "flat") and reader in (None, "kdump"):
+        from .readers.kdump import parse_kdump
+
         kdump = parse_kdump(path)
         cut = kdump.pages_past_end()
         if cut:
@@ -431,12 +440,14 @@ def _drgn_notes_dropped(text: str) -> Iterator[None]:
 
 
 def _kdump_kernel(path: str, dump: KdumpFile, prog: drgn.Program, vmci: Vmcoreinfo | None,
-                  stats: ReadStats, page_cache_mib: int) -> Kernel:
+                  stats: ReadStats, page_cache_mib: int | None) -> Kernel:
     """A kernel over kmemx's kdump reader, its page cache underneath drgn too."""
     if vmci is None:
         dump.close()
         raise NoVmcoreinfoError(f"{path}: no VMCOREINFO in the kdump sub-header")
-    phys = KdumpMemory(dump, page_cache_mib)
+    from .readers.kdump import DEFAULT_CACHE_MIB, KdumpMemory
+
+    phys = KdumpMemory(dump, DEFAULT_CACHE_MIB if page_cache_mib is None else page_cache_mib)
     space = _make_space(phys, vmci, stats, path, dump.machine or None)
     phys.on_flush(space.pages.clear)
     # physical segments only: drgn's own page-table walk over them is as fast

@@ -24,6 +24,7 @@ from kmemx.commands import (
     command,
 )
 from kmemx.commands.cells import Size, kernel_str
+from kmemx.helpers.cpumask import for_each_possible_cpu
 from kmemx.helpers.mm import PAGE_SIZE, rss_pages, split_rss_sums, task_cpu, totalram_pages
 from kmemx.helpers.sched import for_each_task, state_to_char, task_state_member
 from kmemx.types import View, per_cpu
@@ -94,10 +95,8 @@ def active_tasks(ctx: Context) -> set[int]:
     return {per_cpu(rqs, cpu).curr.address for cpu in _cpus(ctx)}
 
 
-def _cpus(ctx: Context) -> range:
-    from drgn.helpers.linux.cpumask import num_possible_cpus
-
-    return range(num_possible_cpus(ctx.prog))
+def _cpus(ctx: Context) -> list[int]:
+    return list(for_each_possible_cpu(ctx.k))
 
 
 def _task_batches(ctx: Context, size: int = 256) -> Iterator[list[View]]:
@@ -556,21 +555,26 @@ def _ps_times(ctx: Context, t: View) -> Iterator[Any]:
     yield TextLine(f"       STIME: {stime}")
 
 
+def _last_run(t: View) -> int:
+    """A task's last run in ns, as crash's ``task_last_run``:
+    ``sched_info.last_arrival``, or ``se.exec_start`` without CONFIG_SCHED_INFO."""
+    try:
+        return int(t.sched_info.last_arrival)
+    except AttributeError:
+        return int(t.se.exec_start)
+
+
 def _ps_last_run(ctx: Context, rows: list[Row], cpus: str | None) -> Iterator[Any]:
     """crash's ``ps -l``: ``[LAST_ARRIVAL] [ST]`` and the task line, most
     recent first; with ``-C``, the tasks of each CPU under a ``CPU: N`` line."""
     from kmemx.commands import parse_cpuspec
 
-    entries = []
-    for row in rows:
-        t = _as_task(row.obj)
-        try:
-            last = int(t.sched_info.last_arrival)
-        except AttributeError:  # !CONFIG_SCHED_INFO: crash falls back to timestamps
-            last = int(t.se.exec_start)
-        entries.append((last, row["ST"], t))
+    tasks = [(_as_task(row.obj), row["ST"]) for row in rows]
+    entries = [(_last_run(t), st, t) for t, st in tasks]
     entries.sort(key=lambda e: -e[0])
-    width = max([10, *(len(str(e[0])) for e in entries)])  # crash widens to the largest
+    # crash's width is the digits of its first task once sorted by last run
+    # (show_last_run): the most recent of every task, listed or not
+    width = len(str(max(_last_run(t) for t in _all_tasks(ctx))))
     groups: list[tuple[int | None, list[tuple[int, str, View]]]] = [(None, entries)]
     if cpus is not None:
         groups = [(cpu, [e for e in entries if task_cpu(e[2]) == cpu])

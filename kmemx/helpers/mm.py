@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import drgn
-import numpy as np
 
 from ..kernel import Kernel
 from ..types import spec
@@ -227,6 +226,8 @@ class MemInfo:
 def shared_pages(k: Kernel) -> int:
     """Pages that are not ``PG_reserved`` and have ``page_count() > 1``, as
     crash's ``kmem -i`` SHARED counts them (one pass over the vmemmap)."""
+    import numpy as np
+
     from .pages import page_chunks
 
     try:  # 4.6 renamed page->_count to _refcount (0139aa7b7fa1)

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Callable
-
-import numpy as np
-from drgn.helpers.linux.mm import phys_to_virt
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import FaultError, KmemxError
 from ..kernel import Kernel
 from ..types.view import View, per_cpu_ptr
 from .list import list_for_each_entry
 from .pages import page_array, page_chunks
+
+if TYPE_CHECKING:  # numpy is imported where it is used: it costs 0.15 s at start-up
+    import numpy as np
 
 __all__ = [
     "SlabCacheUsage",
@@ -134,6 +134,8 @@ def _layout(k: Kernel) -> _SlabLayout:
         prog.type(slab_type)
     except LookupError:
         slab_type = "struct page"
+    from drgn.helpers.linux.mm import phys_to_virt
+
     from ..types.layout import layout_for, resolve_type
 
     lay = layout_for(prog, resolve_type(prog, slab_type))
@@ -208,6 +210,7 @@ def _is_slab(L: _SlabLayout, flags: np.ndarray[Any, Any],
     """``PageSlab()`` of struct pages given their ``flags`` (u64) and
     ``page_type`` (u32) words: one rule for the vmemmap scan and for one
     address."""
+    import numpy as np
     if L.marker[0] == "flags":
         out = (flags >> np.uint64(L.marker[1])) & np.uint64(1) == 1
     elif L.marker[0] == "page_type":
@@ -221,6 +224,7 @@ def _is_slab(L: _SlabLayout, flags: np.ndarray[Any, Any],
 def slab_pages(k: Kernel, progress: Callable[[int, int], None] | None = None) -> SlabPages:
     """Scan the vmemmap once (cached per program) for slab head pages;
     ``progress(pfns done, max_pfn)`` follows the scan."""
+    import numpy as np
     cached: SlabPages | None = k.prog.cache.get("kmemx.helpers.slab.pages")
     if cached is not None:
         return cached
@@ -449,6 +453,7 @@ def _red_left_pad(cache: View) -> int:
 
 def _cache_slabs(cache: View) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any],
                                        np.ndarray[Any, Any]]:
+    import numpy as np
     sp = slab_pages(cache._k)
     sel = sp.cache == np.uint64(cache.address)
     return sp.pfn[sel], sp.freelist[sel], sp.counters[sel]
@@ -499,6 +504,7 @@ def slab_cache_free_objects(cache: View,
 
     :raises SlabFreelistError: a corrupt freelist, when ``errors`` is None
     """
+    import numpy as np
     free, bad = _free_objects(cache, errors)
     if not bad:
         return free
@@ -514,6 +520,7 @@ def slab_cache_free_objects(cache: View,
 
 def _first_objects(cache: View, pfns: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Address of the first object of each slab (head pfns)."""
+    import numpy as np
     L = _layout(cache._k)
     out: np.ndarray[Any, Any] = (np.uint64(L.page_offset) + pfns * np.uint64(4096) +
                                  np.uint64(_red_left_pad(cache)))
@@ -530,6 +537,7 @@ def slab_cache_allocated_objects(cache: View,
 
     :raises SlabFreelistError: a corrupt freelist, when ``errors`` is None
     """
+    import numpy as np
     L = _layout(cache._k)
     size = int(cache.size)
     pfns, _fls, cnts = _cache_slabs(cache)
@@ -574,6 +582,7 @@ def _virt_to_pfn(k: Kernel, addr: int) -> int | None:
 
 def _slab_of(k: Kernel, addr: int) -> tuple[int, int, int, int] | None:
     """(pfn of head, cache, freelist, counters) of the slab holding addr."""
+    import numpy as np
     L = _layout(k)
     pfn = _virt_to_pfn(k, addr)
     if pfn is None or pfn >= L.max_pfn:
