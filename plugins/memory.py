@@ -11,8 +11,10 @@ import drgn
 
 from kmemx.commands import Address, CommandError, Context, Hex, Row, TextLine, arg, command
 from kmemx.commands.cells import kernel_str
+from kmemx.commands.drgncode import nothing_to_translate
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.helpers.pgtable import (
+    PTE_FLAG_NAMES,
     pgtable_walk,
     pte_flag_names,
     pte_pfn_phys,
@@ -35,13 +37,16 @@ def _hex(ctx: Context, text: str, what: str) -> int:
         raise CommandError(f"{what}: invalid address {text!r}") from None
 
 
+_ptob_drgn = nothing_to_translate(f"ptob is arithmetic: in Python, hex(PFN << {PAGE_SIZE.bit_length() - 1})")
+
+
 @command("ptob", "page frame numbers to physical addresses (crash's ptob)",
          description="""
          ptob PFN ...             PFN << PAGE_SHIFT, one line each: 'a: a000'
                                   (PFNs decimal, or hex with 0x, as crash reads them;
                                   shown in hex)
          """,
-         arguments=[arg("pfns", nargs="+")], columns=("PFN", "PHYSICAL"))
+         arguments=[arg("pfns", nargs="+")], columns=("PFN", "PHYSICAL"), drgn_code=_ptob_drgn)
 def _ptob(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     for s in args.pfns:
         try:
@@ -51,11 +56,15 @@ def _ptob(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         yield _pair(ctx, ("PFN", "PHYSICAL"), pfn, pfn << PAGE_SHIFT)
 
 
+_btop_drgn = nothing_to_translate(f"btop is arithmetic: in Python, hex(ADDR >> {PAGE_SIZE.bit_length() - 1})")
+
+
 @command("btop", "physical addresses to page frame numbers (crash's btop)",
          description="""
          btop ADDR ...            ADDR >> PAGE_SHIFT, one line each: '5000: 5'
          """,
-         arguments=[arg("addresses", nargs="+")], columns=("PHYSICAL", "PFN"))
+         arguments=[arg("addresses", nargs="+")], columns=("PHYSICAL", "PFN"),
+         drgn_code=_btop_drgn)
 def _btop(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     for s in args.addresses:
         addr = _number(s, "btop")
@@ -76,6 +85,19 @@ def _pair(ctx: Context, cols: tuple[str, str], a: int, b: int) -> Any:
     return TextLine(f"{a:x}: {b:x}")
 
 
+def _ptov_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``ptov PADDR... --drgn``: drgn's phys_to_virt()."""
+    from kmemx.commands.drgncode import only, table_script
+
+    if any(":" in s for s in args.addresses):
+        raise only("ptov", "physical addresses (no per-CPU OFFSET:CPUSPEC)")
+    addrs = [_number(s, "ptov") for s in args.addresses]
+    return table_script(ctx, ("VIRTUAL", "PHYSICAL"), f"""\
+for pa in {[hex(a) for a in addrs]}:
+    row(hex(phys_to_virt(prog, int(pa, 16)).value_()), pa)
+""".replace("'", '"'), ["drgn.helpers.linux.mm:phys_to_virt"])
+
+
 @command("ptov", "physical addresses (or per-CPU offsets) to kernel virtual addresses",
          description="""
          ptov PADDR ...           the direct-map address of each: VIRTUAL PHYSICAL
@@ -83,7 +105,8 @@ def _pair(ctx: Context, cols: tuple[str, str], a: int, b: int) -> Any:
                                   the per-CPU area's address (__per_cpu_offset[cpu] +
                                   OFFSET)
          """,
-         arguments=[arg("addresses", nargs="+")], columns=("VIRTUAL", "PHYSICAL"))
+         arguments=[arg("addresses", nargs="+")], columns=("VIRTUAL", "PHYSICAL"),
+         drgn_code=_ptov_drgn)
 def _ptov(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.mm import phys_to_virt
 
@@ -216,6 +239,50 @@ def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
         ctx.warn(f"vtop: {vaddr:x}: no struct page for it ({e})")
 
 
+def _vtop_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``vtop ADDR... --drgn``: each address's page-table entries (x86-64,
+    4 or 5 levels) and, of a mapped one, drgn's follow_phys(); the rows of
+    ``vtop --json``."""
+    from kmemx.commands.drgncode import table_script
+
+    addrs = [_hex(ctx, s, "vtop") for s in args.addresses]
+    if args.task is not None:
+        task = _task_ptr(ctx, command_tasks(ctx, [args.task], (), "vtop")[0])
+        mm = f"Object(prog, 'struct task_struct *', {int(task.value_()):#x}).mm"
+    else:
+        mm = f"Object(prog, 'struct task_struct *', {int(ctx.current_task().value_()):#x}).mm"
+    user = "vaddr < 1 << 63" if args.user is None else repr(args.user)
+    names = ", ".join(f"({bit}, {name!r})" for bit, name in PTE_FLAG_NAMES)
+    return table_script(ctx, ("VIRTUAL", "PHYSICAL", "PAGE_SIZE", "PTE", "FLAGS", "ENTRIES"), f"""\
+FLAGS = [{names}]  # _PAGE_BIT_* in crash's order
+PFN_MASK = ((1 << 52) - 1) & ~0xFFF
+try:
+    l5 = bool(prog["__pgtable_l5_enabled"])
+except KeyError:  # !CONFIG_X86_5LEVEL
+    l5 = False
+levels = [("PGD", 48), ("P4D", 39), ("PUD", 30), ("PMD", 21), ("PTE", 12)]
+if not l5:
+    del levels[1]
+for vaddr in {[hex(a) for a in addrs]}:
+    vaddr = int(vaddr, 16)
+    mm = {mm} if {user} else prog["init_mm"].address_of_()  # the context's task
+    table = follow_phys(prog["init_mm"].address_of_(), mm.pgd.value_())
+    entries = []
+    for level, shift in levels:  # pgd_offset() ... pte_offset_kernel()
+        addr = table + ((vaddr >> shift) & 511) * 8
+        value = int.from_bytes(prog.read(addr, 8, True), "little")
+        entries.append((level, addr, value))
+        if not value & 1 or level in ("PUD", "PMD") and value & 0x80:  # !PRESENT, PSE
+            break
+        table = value & PFN_MASK
+    level, _, value = entries[-1]
+    size = {{"PUD": 1 << 30, "PMD": 1 << 21}}.get(level, 4096)
+    phys = hex(follow_phys(mm, vaddr)) if value & 1 else None
+    row(hex(vaddr), phys, size, value, "|".join(n for b, n in FLAGS if value >> b & 1),
+        " ".join(f"{{lv}} {{hex(a)}} {{v}}" for lv, a, v in entries))
+""".replace("'", '"'), ["drgn:Object", "drgn.helpers.linux.mm:follow_phys"])
+
+
 @command("vtop", "translate a virtual address, showing every page-table level",
          description="""
          vtop ADDR ...            kernel addresses through init_mm's page tables, user
@@ -234,7 +301,7 @@ def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
                     arg("-c", dest="task", help="PID or task address"),
                     arg("-u", dest="user", action="store_const", const=True),
                     arg("-k", dest="user", action="store_const", const=False)],
-         columns=("VIRTUAL", "PHYSICAL"))
+         columns=("VIRTUAL", "PHYSICAL"), drgn_code=_vtop_drgn)
 def _vtop(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
         raise CommandError("vtop: only x86-64 page tables are walked")
@@ -247,13 +314,30 @@ def _vtop(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         yield from _vtop_one(ctx, _hex(ctx, s, "vtop"), task, args.user)
 
 
+def _pte_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``pte VALUE... --drgn``: the x86-64 entry's page and _PAGE_* bits."""
+    from kmemx.commands.drgncode import table_script
+
+    values = [_number(s, "pte") for s in args.values]
+    names = ", ".join(f"({bit}, {name!r})" for bit, name in PTE_FLAG_NAMES)
+    return table_script(ctx, ("PTE", "PHYSICAL", "FLAGS"), f"""\
+FLAGS = [{names}]  # _PAGE_BIT_* in crash's order
+for v in {[hex(v) for v in values]}:
+    v = int(v, 16)
+    if v & 1:  # present; a swap entry is not decoded
+        row(v, hex(v & ((1 << 52) - 1) & ~0xFFF),
+            "(" + "|".join(n for b, n in FLAGS if v >> b & 1) + ")")
+""".replace("'", '"'))
+
+
 @command("pte", "decode page-table entry values (crash's pte)",
          description="""
          pte VALUE ...            PTE PHYSICAL FLAGS: the page an x86-64 entry points to
                                   and its _PAGE_* bits; an entry that is not present
                                   (a swap entry) is reported, not decoded
          """,
-         arguments=[arg("values", nargs="+")], columns=("PTE", "PHYSICAL", "FLAGS"))
+         arguments=[arg("values", nargs="+")], columns=("PTE", "PHYSICAL", "FLAGS"),
+         drgn_code=_pte_drgn)
 def _pte(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     for s in args.values:
         v = _number(s, "pte")
@@ -332,6 +416,75 @@ def _matches(data: bytes, base: int, dtype: Any, keep: Any, want: Any,
         yield base + int(i) * size, int(arr[i])
 
 
+def _search_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``search VALUE... --drgn``: aligned matches in the kernel's memory
+    (-k: memblock's RAM through the direct map, the vmap areas, the kernel
+    image), physical RAM (-p) or a range (-s with -e or -l), read with
+    prog.read() a MiB at a time (page by page around holes)."""
+    from kmemx.commands.drgncode import only, table_script
+
+    if args.mask or args.space == "u":
+        raise only("search", "-k, -p, -s/-e/-l, -w and -h (no -m or -u)")
+    size = args.size or 8
+    physical = args.space == "p"
+    values = [_hex(ctx, v, "search") for v in args.values]
+    if args.start is not None:
+        start = _number(args.start, "search") if physical else _hex(ctx, args.start, "search")
+        if args.end is not None:
+            end = _number(args.end, "search") if physical else _hex(ctx, args.end, "search")
+        else:
+            end = start + (_number(args.length, "search") if args.length else 1 << 30)
+        ranges = f"ranges = [({start:#x}, {end:#x})]\n"
+    elif physical:
+        ranges = """\
+mem = prog["memblock"].memory
+ranges = [(r.base.value_(), r.base.value_() + r.size.value_()) for r in mem.regions[:mem.cnt]]
+"""
+    else:
+        ranges = """\
+mem = prog["memblock"].memory
+ranges = []
+for r in mem.regions[:mem.cnt]:  # RAM through the direct map
+    start = phys_to_virt(prog, r.base.value_()).value_()
+    ranges.append((start, start + r.size.value_()))
+ranges += [(va.va_start.value_(), va.va_end.value_()) for va in for_each_vmap_area(prog)]
+ranges.append((prog.symbol("_text").address, prog.symbol("_end").address))
+"""
+    return table_script(ctx, ("ADDRESS", "VALUE"), ranges + f"""\
+SIZE = {size}
+
+
+def matches(data, base, value):
+    needle = value.to_bytes(SIZE, "little")
+    i = data.find(needle)
+    while i >= 0:
+        if (base + i) % SIZE == 0:
+            row(hex(base + i), value)
+        i = data.find(needle, i + 1)
+
+
+def chunks(start, end):
+    pos = start - start % SIZE
+    while pos < end:
+        stop = min(end, (pos >> 20) + 1 << 20)
+        try:
+            yield pos, prog.read(pos, stop - pos, {physical})
+        except FaultError:  # page by page around what the dump lacks
+            for page in range(pos, stop, 4096):
+                try:
+                    yield page, prog.read(page, min(4096 - page % 4096, stop - page), {physical})
+                except FaultError:
+                    pass
+        pos = stop
+
+
+for value in {values}:
+    for start, end in ranges:
+        for base, data in chunks(start, end):
+            matches(data, base, value)
+""", ["drgn:FaultError", "drgn.helpers.linux.mm:for_each_vmap_area,phys_to_virt"])
+
+
 @command("search", "search memory for a value (crash's search)",
          description="""
          search VALUE ...         kernel virtual memory (-k, the default): the direct
@@ -352,7 +505,7 @@ def _matches(data: bytes, base: int, dtype: Any, keep: Any, want: Any,
                     arg("-u", dest="space", action="store_const", const="u"),
                     arg("-w", dest="size", action="store_const", const=4),
                     arg("-h", dest="size", action="store_const", const=2)],
-         columns=("ADDRESS", "VALUE"))
+         columns=("ADDRESS", "VALUE"), drgn_code=_search_drgn)
 def _search(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     size = args.size or 8
     space = args.space or "k"
@@ -409,12 +562,30 @@ def _search(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
 
 # ---------------------------------------------------------------------------- swap
 
+def _swap_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``swap --drgn``: drgn's for_each_swap_info() and swap helpers."""
+    from kmemx.commands.drgncode import table_script
+
+    return table_script(ctx, ("SWAP_INFO_STRUCT", "TYPE", "SIZE", "USED", "PCT", "PRI",
+                              "FILENAME"), f"""\
+kib = {PAGE_SIZE // 1024}
+for si in for_each_swap_info(prog):
+    total = si.pages.value_()
+    used = swap_usage_in_pages(si)
+    pct = used * 100 / total if total else 0.0
+    row(hex(si.value_()), "FILE" if swap_is_file(si) else "PARTITION", f"{{total * kib}}k",
+        f"{{used * kib}}k", f"{{pct:.0f}}%", si.prio.value_(), swap_file_path(si).decode())
+""", ["drgn.helpers.linux.swap:for_each_swap_info,swap_file_path,swap_is_file,"
+      "swap_usage_in_pages"])
+
+
 @command("swap", "swap devices (crash's swap)",
          description="""
          swap                     SWAP_INFO_STRUCT TYPE SIZE USED PCT PRI FILENAME for
                                   each swap device in use (sizes in KiB)
          """,
-         columns=("SWAP_INFO_STRUCT", "TYPE", "SIZE", "USED", "PCT", "PRI", "FILENAME"))
+         columns=("SWAP_INFO_STRUCT", "TYPE", "SIZE", "USED", "PCT", "PRI", "FILENAME"),
+         drgn_code=_swap_drgn)
 def _swap(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.swap import (
         for_each_swap_info,

@@ -46,6 +46,10 @@ CASES: dict[str, str] = {
     "ipcs": "table", "fuser /": "table", "bpf": "table",
     "slabinfo": "table", "slabinfo dentry task_struct": "table", "slab kmalloc-1k": "sorted",
     "kmem -s": "table", "kmem -s dentry": "table", "kmem -i": "table",
+    "ptob 1234": "none", "btop 1234000": "none", "ptov 1000 7fe0000": "table",
+    "vtop jiffies init_task": "table", "pte 8000000001234067 1a5c025": "table",
+    "search -s init_task -l 0x3000 init_task": "table", "search init_task": "table",
+    "swap": "table",
 }
 
 #: why a "sorted" case's rows come in another order
@@ -59,6 +63,7 @@ EMPTY: dict[str, str] = {
     "mod -t": "no module of the test bed's guests is tainted",
     "ipcs": "the test bed's guests create no System V IPC objects",
     "bpf": "the test bed's guests load no BPF programs or maps",
+    "swap": "the test bed's guests have no swap",
 }
 
 #: written exceptions: line -> {(the row's first cell, or "*" for every row,
