@@ -347,7 +347,6 @@ def build_custom_kernel(cache: Path | None = None, *, force: bool = False,
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     log = final.parent / f"{r.name}-build.log"
-    log.write_text("")
     timings: dict[str, float] = {}
     start = time.monotonic()
     lock = open(final.parent / ".build.lock", "w")
@@ -359,6 +358,13 @@ def build_custom_kernel(cache: Path | None = None, *, force: bool = False,
         except OSError:
             _log("waiting for another kernel build (never two at once)")
             fcntl.flock(lock, fcntl.LOCK_EX)
+            if not force and cached_kernel(cache, r) is not None:
+                # the build we waited for was this one (a background kernel_build
+                # while the live tests asked for the same kernel)
+                shutil.rmtree(work, ignore_errors=True)
+                _log(f"reusing {final}: built while waiting")
+                return final
+        log.write_text("")  # under the lock: a build in progress keeps its log
         src = tree / srcname
         stamp = tree / ".extracted"
         if not stamp.exists() or stamp.read_text() != _recipe_of_source(r):
