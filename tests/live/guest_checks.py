@@ -467,6 +467,7 @@ def check_devkmem(args: argparse.Namespace) -> dict[str, Any]:
       (for vmalloc that reader walks the page tables onto its mapping).
     """
     import ctypes
+    import ctypes.util
     import mmap as mmap_mod
 
     import drgn
@@ -539,8 +540,10 @@ def check_devkmem(args: argparse.Namespace) -> dict[str, Any]:
         out["module_area"] = {
             "addr": hex(mv), "mmap": name, "pa_image_branch": hex(pa),
             "equals_phys_page": word is not None and p1 == p2 and word == p1,
-            "virtual_mapped": dr(mv) is not None, "read": (lambda g: "ok" if isinstance(
-                g, bytes) else g)(_kmem_read(fd, mv, 8))}
+            "virtual_mapped": dr(mv) is not None}
+        got = _kmem_read(fd, mv, 8)
+        # vread(): zeros in a hole before a vmap area, 0 bytes (EOF) past the last one
+        out["module_area"]["read"] = f"{len(got)} bytes" if isinstance(got, bytes) else got
     # speed: the same addresses each way
     speed: dict[str, Any] = {}
     try:

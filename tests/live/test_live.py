@@ -732,7 +732,6 @@ def test_510_devkmem_read_and_mmap_per_address_kind(k510: tuple[str, GuestRun]) 
         if want == "ok":
             assert r["mmap_stable"] >= 15 and r["mmap_equal"] == r["mmap_stable"], (kind, r)
     mod = res["module_area"]
-    assert not mod["virtual_mapped"] or mod["mmap"] != "ok" or mod["equals_phys_page"], mod
     if mod["mmap"] == "ok":
         assert mod["equals_phys_page"], mod
 
