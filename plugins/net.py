@@ -126,6 +126,34 @@ def _ntoa(text: str) -> str:
     return str(ipaddress.IPv4Address(value.to_bytes(4, "little")))
 
 
+def _net_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``net [-n PID|TASK] --drgn``: drgn's for_each_netdev() and the IPv4 and
+    IPv6 addresses of each device; ``net -N`` is arithmetic."""
+    from kmemx.commands.drgncode import only, table_script, text_script
+
+    if args.ntoa is not None:
+        return text_script(ctx, f"""\
+print(IPv4Address({_ntoa(args.ntoa)!r}))  # the u32 in memory order
+""", ["ipaddress:IPv4Address"])
+    if args.arp or args.sockets is not None or args.sockets_full is not None:
+        raise only("net", "the devices (net, net -n) and -N")
+    where = "prog"
+    if args.netns is not None:
+        task = _task_ptr(ctx, command_tasks(ctx, [args.netns] if args.netns else [], (),
+                                            "net")[0])
+        where = f"Object(prog, 'struct task_struct *', {int(task.value_()):#x}).nsproxy.net_ns"
+    return table_script(ctx, NET_COLUMNS, f"""\
+for dev in for_each_netdev({where}):
+    addrs = [str(a) for a in netdev_ipv4_addrs(dev)]
+    try:
+        addrs += [str(a) for a in netdev_ipv6_addrs(dev)]
+    except (AttributeError, LookupError):  # !CONFIG_IPV6
+        pass
+    row(hex(dev.value_()), netdev_name(dev).decode(), ", ".join(addrs))
+""", ["drgn:Object",
+      "drgn.helpers.linux.net:for_each_netdev,netdev_ipv4_addrs,netdev_ipv6_addrs,netdev_name"])
+
+
 @command("net", "network devices, a task's sockets, the ARP cache (crash's net)",
          description="""
          net                      each device of the initial namespace: NET_DEVICE NAME
@@ -150,7 +178,7 @@ def _ntoa(text: str) -> str:
                         metavar="PID|TASK", help="the devices of a task's namespace"),
                     arg("-a", dest="arp", action="store_true", help="the ARP cache"),
                     arg("-N", dest="ntoa", metavar="VALUE", help="u32 to dotted quads")],
-         columns=NET_COLUMNS, takes_input=True)
+         columns=NET_COLUMNS, takes_input=True, drgn_code=_net_drgn)
 def _net(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     if args.ntoa is not None:
         yield TextLine(_ntoa(args.ntoa))

@@ -92,6 +92,68 @@ def _ms_text(ns: int) -> str:
     return f"[{d} {h:02}:{m:02}:{s:02}.{ms:03}]"
 
 
+_LOCATION_CODE = """\
+def location(addr):
+    # crash's <name+offset> of a kernel-half address, or ""
+    if addr < 1 << 63:
+        return ""
+    try:
+        sym = prog.symbol(addr)
+    except LookupError:
+        return ""
+    if sym.name.startswith(".L"):
+        return ""
+    off = addr - sym.address
+    return f"<{sym.name}+{off}>" if off else f"<{sym.name}>"
+
+
+"""
+
+
+def _runq_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``runq --drgn``: drgn's cpu_rq(), rq_for_each_rt_task() and
+    cfs_rq_for_each_entity(); the rows of ``runq --json`` (-t/-m: the clocks,
+    -T: the lags)."""
+    from kmemx.commands.drgncode import table_script
+
+    cpus = cpu_list(ctx, args.cpus)
+    imports = ["drgn.helpers.linux.sched:cfs_rq_for_each_entity,cpu_rq,rq_for_each_rt_task,"
+               "sched_entity_to_task"]
+    if args.lag:
+        return table_script(ctx, ("CPU", "LAG"), f"""\
+clocks = {{cpu: cpu_rq(prog, cpu).clock.value_() for cpu in {cpus}}}
+newest = max(clocks.values())
+for cpu, clock in sorted(clocks.items(), key=lambda c: -c[1]):  # the most recent first
+    row(cpu, (newest - clock) / 1e9)
+""", imports)
+    if args.timestamps or args.running:
+        return table_script(ctx, ("CPU", "CLOCK", "LAST_ARRIVAL", "PID", "TASK", "COMMAND"), f"""\
+for cpu in {cpus}:
+    rq = cpu_rq(prog, cpu)
+    curr = rq.curr
+    row(cpu, rq.clock.value_(), curr.sched_info.last_arrival.value_(), curr.pid.value_(),
+        hex(curr.value_()), curr.comm.string_().decode())
+""", imports)
+    current = "" if args.groups else """\
+    row(cpu, hex(rq.value_()), "CURRENT", 0, rq.curr.prio.value_(), rq.curr.pid.value_(),
+        hex(rq.curr.value_()), rq.curr.comm.string_().decode())
+"""
+    return table_script(ctx, RUNQ_COLUMNS, f"""\
+def task_row(cpu, rq, queue, depth, t):
+    row(cpu, hex(rq.value_()), queue, depth, t.prio.value_(), t.pid.value_(), hex(t.value_()),
+        t.comm.string_().decode())
+
+
+for cpu in {cpus}:
+    rq = cpu_rq(prog, cpu)
+{current}    for t in rq_for_each_rt_task(rq):
+        task_row(cpu, rq, "RT", 0, t)
+    for se, depth, is_curr, is_task in cfs_rq_for_each_entity(rq.cfs.address_of_()):
+        if is_task and not is_curr:  # the running entity is not in the rbtree
+            task_row(cpu, rq, "CFS", depth, sched_entity_to_task(se))
+""", imports)
+
+
 @command("runq", "the tasks on each CPU's run queue (crash's runq)",
          description="""
          For each online CPU: the run queue, the current task, the RT priority
@@ -118,7 +180,7 @@ def _ms_text(ns: int) -> str:
                     arg("-m", dest="running", action="store_true",
                         help="how long the current tasks have run"),
                     arg("-c", dest="cpus", help="cpu(s): 3, 1,8,9, 1-3")],
-         columns=RUNQ_COLUMNS)
+         columns=RUNQ_COLUMNS, drgn_code=_runq_drgn)
 def _runq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.sched import cpu_rq
 
@@ -333,6 +395,42 @@ def _hrtimers(ctx: Context, cpus: list[int]) -> Iterator[Any]:
                 yield TextLine("")
 
 
+def _timer_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``timer --drgn``: drgn's timer_base_for_each() of each CPU's bases,
+    earliest first; ``-r``: hrtimer_clock_base_for_each() with crash's
+    CURRENT (the jiffies uptime in ns plus the clock's offset)."""
+    from kmemx.commands.drgncode import table_script
+
+    cpus = cpu_list(ctx, args.cpus)
+    if args.hrtimers:
+        return table_script(ctx, HRTIMER_COLUMNS, _LOCATION_CODE + f"""\
+hz = round(10**9 / prog["tick_nsec"].value_())
+# jiffies start at INITIAL_JIFFIES = (unsigned int)(-300 * HZ)
+ticks = (prog["jiffies_64"].value_() - ((-300 * hz) & 0xFFFFFFFF)) & (2**64 - 1)
+for cpu in {cpus}:
+    cpu_base = per_cpu(prog["hrtimer_bases"], cpu)
+    for i, cb in enumerate(cpu_base.clock_base):
+        now = ticks * (10**9 // hz) + cb.offset.value_()
+        for t in hrtimer_clock_base_for_each(cb.address_of_()):
+            fn = t.function.value_()
+            exp = t.node.expires.value_()
+            row(cpu, i, t._softexpires.value_(), exp, exp - now, hex(t.value_()), hex(fn),
+                location(fn))
+""", ["drgn.helpers.linux.percpu:per_cpu", "drgn.helpers.linux.timer:hrtimer_clock_base_for_each"])
+    return table_script(ctx, TIMER_COLUMNS, _LOCATION_CODE + f"""\
+jiffies = prog["jiffies"].value_()
+names = timer_base_names(prog)
+for cpu in {cpus}:
+    for i, base in enumerate(per_cpu(prog["timer_bases"], cpu)):
+        name = names[i] if i < len(names) else str(i)
+        for t in sorted(timer_base_for_each(base.address_of_()), key=lambda t: t.expires):
+            fn = t.function.value_()
+            row(cpu, name, t.expires.value_(), t.expires.value_() - jiffies, hex(t.value_()),
+                hex(fn), location(fn))
+""", ["drgn.helpers.linux.percpu:per_cpu",
+      "drgn.helpers.linux.timer:timer_base_for_each,timer_base_names"])
+
+
 @command("timer", "pending timers, per CPU and base, by expiry (crash's timer)",
          description="""
          timer                    the timer wheel of each online CPU: JIFFIES, then per
@@ -346,7 +444,7 @@ def _hrtimers(ctx: Context, cpus: list[int]) -> Iterator[Any]:
          """,
          arguments=[arg("-r", dest="hrtimers", action="store_true", help="hrtimers"),
                     arg("-C", dest="cpus", help="cpu(s)")],
-         columns=TIMER_COLUMNS)
+         columns=TIMER_COLUMNS, drgn_code=_timer_drgn)
 def _timer(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     cpus = cpu_list(ctx, args.cpus)
     if args.hrtimers:
@@ -386,6 +484,67 @@ def _idt_rows(ctx: Context) -> Iterator[Row]:
                   (i, Address(fn), location_text(ctx.prog, fn).strip("<>") or None))
 
 
+def _irq_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``irq --drgn``: drgn's for_each_irq_desc() and irq_desc_*() helpers
+    (-u, IRQ numbers, -s, -a); ``-d``: the IDT by gate_desc_func()."""
+    from kmemx.commands.drgncode import table_script
+
+    imports = ["drgn.helpers.linux.irq:for_each_irq_desc,irq_desc_action_names,"
+               "irq_desc_affinity_mask,irq_desc_chip_name,irq_desc_kstat_cpu,irq_get_nr_irqs",
+               "drgn.helpers.linux.cpumask:for_each_cpu"]
+    if args.idt:
+        return table_script(ctx, ("INDEX", "HANDLER", "NAME"), _LOCATION_CODE + """\
+for i, gate in enumerate(prog["idt_table"]):
+    fn = gate_desc_func(gate).value_()
+    row(i, hex(fn), location(fn).strip("<>") or None)
+""", ["drgn.helpers.linux.irq:gate_desc_func"])
+    cpus = cpu_list(ctx, args.cpus)
+    want = sorted(set(args.irqs))
+    if args.stats or args.affinity:
+        cols: tuple[str, ...] = ("IRQ", "NAME", "AFFINITY")
+        cells = """\
+    mask = irq_desc_affinity_mask(desc)
+    cpus = sorted(for_each_cpu(mask))
+    parts = []  # a cpulist: 0-1,4
+    for c in cpus:
+        if parts and c == parts[-1][1] + 1:
+            parts[-1][1] = c
+        else:
+            parts.append([c, c])
+    row(irq, ",".join(names), ",".join(f"{a}-{b}" if b > a else str(a) for a, b in parts))
+"""
+        if not args.affinity:
+            cols = ("IRQ", *(f"CPU{c}" for c in cpus), "CHIP", "ACTIONS")
+            cells = f"""\
+    chip = irq_desc_chip_name(desc)
+    chip = chip.decode() if chip else ""
+    if desc.name:  # the flow: IO-APIC-edge
+        chip += "-" + desc.name.string_().decode()
+    row(irq, *(irq_desc_kstat_cpu(desc, c) for c in {cpus}), chip, ",".join(names))
+"""
+        return table_script(ctx, cols, f"""\
+for irq, desc in sorted(for_each_irq_desc(prog), key=lambda d: d[0]):
+    if {want} and irq not in {want}:
+        continue
+    names = [n.decode() for n in irq_desc_action_names(desc)]
+    if not names:
+        continue
+""" + cells, imports)
+    numbers = (f"{want}" if want else "sorted(descs)" if args.in_use
+               else "range(irq_get_nr_irqs(prog))")
+    return table_script(ctx, IRQ_COLUMNS, f"""\
+descs = dict(for_each_irq_desc(prog))
+for irq in {numbers}:
+    desc = descs.get(irq)
+    if desc is None:
+        row(irq, None, None, None)
+        continue
+    names = [n.decode() for n in irq_desc_action_names(desc)]
+    row(irq, hex(desc.value_()), hex(desc.action.value_()) if desc.action else None,
+        ",".join(names) or None)
+""", imports)
+
+
 @command("irq", "interrupt descriptors and their per-CPU counts (crash's irq)",
          description="""
          irq                      every IRQ number up to nr_irqs: IRQ IRQ_DESC/_DATA
@@ -406,7 +565,7 @@ def _idt_rows(ctx: Context) -> Iterator[Row]:
                     arg("-a", dest="affinity", action="store_true", help="CPU affinity"),
                     arg("-d", dest="idt", action="store_true", help="the IDT"),
                     arg("-c", dest="cpus", help="cpu(s), with -s")],
-         columns=IRQ_COLUMNS)
+         columns=IRQ_COLUMNS, drgn_code=_irq_drgn)
 def _irq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.cpumask import for_each_cpu
     from drgn.helpers.linux.irq import (
@@ -508,6 +667,48 @@ def _task_cpu(t: drgn.Object) -> int:
     return int(task_cpu(t))
 
 
+def _sig_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``sig --drgn``: each signal's sighand->action[] entry of the tasks
+    (-g: their thread groups); ``-l`` / ``-s``: drgn's signal_names()."""
+    from kmemx.commands.drgncode import table_script
+
+    if args.list or args.sigset is not None:
+        names = """\
+by_number = {}
+for name, num in signal_names(prog).items():
+    by_number.setdefault(num, []).append(name)
+"""
+        if args.list:
+            body = "for num in sorted(by_number):\n    row(num, \"/\".join(by_number[num]))\n"
+        else:
+            value = int(args.sigset, 16)
+            body = f"""\
+for num in range(1, 65):
+    if {value:#x} >> (num - 1) & 1:
+        row(num, "/".join(by_number.get(num, [str(num)])))
+"""
+        return table_script(ctx, ("NUMBER", "NAME"), names + body,
+                            ["drgn.helpers.linux.signal:signal_names"])
+    tasks = [int(t.address) for t in command_tasks(ctx, args.tasks, (), "sig")]
+    group = "for_each_task_in_group(task)" if args.group else "[task]"
+    return table_script(ctx, SIG_COLUMNS, f"""\
+for addr in {[hex(t) for t in tasks]}:
+    task = Object(prog, "struct task_struct *", int(addr, 16))
+    for t in {group}:
+        if not t.sighand:
+            continue
+        for i, k in enumerate(t.sighand.action):
+            sa = k.sa
+            handler = sa.sa_handler.value_()
+            flags = sa.sa_flags.value_()
+            names = decode_sigaction_flags(sa.address_of_()) if flags else ""
+            row(t.pid.value_(), i + 1, hex(k.address_), {{0: "SIG_DFL", 1: "SIG_IGN"}}.get(
+                handler, f"{{handler:x}}"), sa.sa_mask.sig[0].value_(),
+                f"{{flags:x}}" + (f" ({{names}})" if names else ""))
+""", ["drgn:Object", "drgn.helpers.linux.signal:decode_sigaction_flags",
+      "drgn.helpers.linux.pid:for_each_task_in_group"])
+
+
 @command("sig", "a task's signal handlers, pending and blocked signals (crash's sig)",
          description="""
          sig [PID|TASK ...]       the current context's task, or these: SIGNAL_STRUCT,
@@ -522,7 +723,7 @@ def _task_cpu(t: drgn.Object) -> int:
                     arg("-g", dest="group", action="store_true", help="the thread group"),
                     arg("-l", dest="list", action="store_true", help="signal names"),
                     arg("-s", dest="sigset", help="decode a sigset value")],
-         columns=SIG_COLUMNS, takes_input=True)
+         columns=SIG_COLUMNS, takes_input=True, drgn_code=_sig_drgn)
 def _sig(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.signal import signal_names
 
@@ -557,6 +758,30 @@ def _sig(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
 
 # ---------------------------------------------------------------------------- waitq
 
+def _waitq_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``waitq --drgn``: drgn's waitqueue_for_each_task() of the head."""
+    from kmemx.commands.drgncode import table_script
+
+    from .lists import parse_address
+
+    if args.address is not None:
+        struct, _, member = args.what.partition(".")
+        tname = struct if " " in struct else f"struct {struct}"
+        head = (f"Object(prog, {tname!r}, address={parse_address(ctx, args.address):#x})"
+                f".subobject_({member!r}).address_of_()")
+    else:
+        try:
+            ctx.prog[args.what]
+            head = f"prog[{args.what!r}].address_of_()"
+        except KeyError:
+            head = f"Object(prog, 'struct wait_queue_head *', {parse_address(ctx, args.what):#x})"
+    return table_script(ctx, ("PID", "TASK", "COMMAND"), f"""\
+head = cast("struct wait_queue_head *", {head})
+for task in waitqueue_for_each_task(head):
+    row(task.pid.value_(), hex(task.value_()), task.comm.string_().decode())
+""", ["drgn:Object,cast", "drgn.helpers.linux.wait:waitqueue_for_each_task"])
+
+
 @command("waitq", "the tasks waiting on a wait queue (crash's waitq)",
          description="""
          waitq SYMBOL             a wait_queue_head_t global
@@ -567,7 +792,7 @@ def _sig(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
          """,
          arguments=[arg("what", help="symbol, struct.member, or address"),
                     arg("address", nargs="?", help="structure address for struct.member")],
-         columns=("PID", "TASK", "COMMAND"))
+         columns=("PID", "TASK", "COMMAND"), drgn_code=_waitq_drgn)
 def _waitq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.wait import waitqueue_for_each_task
 

@@ -50,6 +50,13 @@ CASES: dict[str, str] = {
     "vtop jiffies init_task": "table", "pte 8000000001234067 1a5c025": "table",
     "search -s init_task -l 0x3000 init_task": "table", "search init_task": "table",
     "swap": "table",
+    "net": "table", "net -n 1": "table", "net -N 0x0100007f": "text",
+    "runq": "table", "runq -t": "table", "runq -T": "table", "runq -g": "table",
+    "timer": "table", "timer -r": "table",
+    "irq": "table", "irq -u": "table", "irq 1 4 9": "table", "irq -s": "table",
+    "irq -a": "table", "irq -d": "table",
+    "sig": "table", "sig 1 2": "table", "sig -l": "table", "sig -s 4100": "table",
+    "waitq kauditd_wait": "table", "waitq oom_reaper_wait": "table",
 }
 
 #: why a "sorted" case's rows come in another order
@@ -64,6 +71,7 @@ EMPTY: dict[str, str] = {
     "ipcs": "the test bed's guests create no System V IPC objects",
     "bpf": "the test bed's guests load no BPF programs or maps",
     "swap": "the test bed's guests have no swap",
+    "runq -g": "no task waits on the panic dump's run queues (only the current ones run)",
 }
 
 #: written exceptions: line -> {(the row's first cell, or "*" for every row,
