@@ -195,6 +195,85 @@ def _guarded(ctx: Context, it: Iterator[int]) -> Iterator[int]:
         ctx.warn(f"list walk stopped after {n} entries: {e}")
 
 
+#: --drgn of list, tree and struct -s/-m: a member as kmemx shows it in a cell
+_CELL_CODE = """\
+def cell(v):
+    t = v.type_
+    while t.kind == TypeKind.TYPEDEF:
+        t = t.type
+    if t.kind == TypeKind.ARRAY and t.type.size == 1:
+        return v.string_().decode("utf-8", "surrogateescape")
+    if t.kind == TypeKind.POINTER:
+        return hex(v.value_())
+    if t.kind in (TypeKind.STRUCT, TypeKind.UNION, TypeKind.ARRAY):
+        return v.format_(type_name=False).replace("\\n", " ")
+    return v.value_()
+
+
+"""
+
+
+def _emit_drgn(ctx: Context, walk: str, struct_spec: str | None,
+               imports: list[str]) -> str:
+    """A drgn script printing what :func:`_emit` yields for the addresses
+    ``walk`` (drgn code: a ``for a in ...:`` loop header) gives: ADDRESS rows,
+    member rows (-s struct.member,...) or whole structures (text)."""
+    from kmemx.commands.drgncode import table_script, text_script
+
+    if not struct_spec:
+        return table_script(ctx, ("ADDRESS",), f"{walk}\n    row(hex(a))\n", imports)
+    name, members = split_struct_spec(struct_spec)
+    tname = _resolve_type(ctx, name).type_name()
+    if not members:
+        return text_script(ctx, f"""\
+{walk}
+    print(f"{{a:x}}")
+    print(Object(prog, {tname!r}, address=a).format_())
+""", ["drgn:Object", *imports])
+    cols = ("ADDRESS", *[m.upper() for m in members])
+    return table_script(ctx, cols, _CELL_CODE + f"""\
+{walk}
+    obj = Object(prog, {tname!r}, address=a)
+    row(hex(a), *(cell(obj.subobject_(m)) for m in {members!r}))
+""", ["drgn:Object,TypeKind", *imports])
+
+
+def _list_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``list --drgn``: drgn's list_for_each() (-H, -h; -r:
+    list_for_each_reverse()), hlist_for_each() (--hlist), or crash's default
+    chain of next pointers at OFFSET, then the entries' addresses, members
+    (-s struct.member,...) or whole structures."""
+    offset = args.offset or (args.where[0] if len(args.where) == 2 else None)
+    start = parse_address(ctx, args.where[-1])
+    off = _offset(ctx, offset) if offset else 0
+    imports = ["drgn:Object"]
+    if args.hlist:
+        imports.append("drgn.helpers.linux.list:hlist_for_each")
+        nodes = f"hlist_for_each(Object(prog, 'struct hlist_head *', {start:#x}))"
+    elif args.head or args.embedded:
+        fn = "list_for_each_reverse" if args.reverse else "list_for_each"
+        imports.append(f"drgn.helpers.linux.list:{fn}")
+        head = start + off if args.embedded else start
+        nodes = f"{fn}(Object(prog, 'struct list_head *', {head:#x}))"
+        if args.embedded:  # the entry at START is the first one (crash's -h)
+            nodes = f"[Object(prog, 'struct list_head *', {head:#x}), *{nodes}]"
+    else:
+        walk = f"""\
+def chain(start, off):  # crash's default list: the "next" member points at the next struct
+    entry = start
+    while entry:
+        yield entry
+        entry = prog.read_u64(entry + off)
+        if entry == start:
+            return
+
+
+for a in chain({start:#x}, {off}):"""
+        return _emit_drgn(ctx, walk, args.struct, imports)
+    walk = f"for a in (node.value_() - {off} for node in {nodes}):"
+    return _emit_drgn(ctx, walk.replace("'", '"'), args.struct, imports)
+
+
 @command("list", "walk a linked list",
          description="""
          list -H HEAD -s task_struct.pid,comm -o task_struct.tasks
@@ -224,7 +303,7 @@ def _guarded(ctx: Context, it: Iterator[int]) -> Iterator[int]:
                     arg("-s", dest="struct", help="struct[.member,...] to display"),
                     arg("-r", dest="reverse", action="store_true", help="walk prev pointers"),
                     arg("--limit", type=int, default=10_000_000)],
-         columns=("ADDRESS",))
+         columns=("ADDRESS",), drgn_code=_list_drgn)
 def _list(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     k = ctx.k
     if len(args.where) > 2 or (len(args.where) == 2 and args.offset):
@@ -272,6 +351,32 @@ def _chain(k: Any, start: int, off: int, limit: int) -> Iterator[int]:
         entry = k.read_u64(entry + off)
 
 
+def _tree_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``tree --drgn``: drgn's rbtree_inorder_for_each() (-t rbtree, -o the
+    rb_node member), xa_for_each() (-t xarray/radix) or idr_for_each()."""
+    from kmemx.commands.drgncode import table_script
+
+    root = parse_address(ctx, args.root)
+    if args.type == "rbtree":
+        off = _offset(ctx, args.offset) if args.offset else 0
+        walk = (f'for a in (n.value_() - {off} for n in rbtree_inorder_for_each('
+                f'Object(prog, "struct rb_root *", {root:#x}))):')
+        return _emit_drgn(ctx, walk, args.struct,
+                          ["drgn:Object", "drgn.helpers.linux.rbtree:rbtree_inorder_for_each"])
+    if args.type == "idr":
+        fn, ctype, imp = "idr_for_each", "struct idr *", "drgn.helpers.linux.idr:idr_for_each"
+    else:
+        fn, ctype, imp = "xa_for_each", "struct xarray *", "drgn.helpers.linux.xarray:xa_for_each"
+    pairs = f'{fn}(Object(prog, "{ctype}", {root:#x}))'
+    if args.struct:
+        return _emit_drgn(ctx, f"for a in (e.value_() for _, e in {pairs}):", args.struct,
+                          ["drgn:Object", imp])
+    return table_script(ctx, ("INDEX", "ENTRY"), f"""\
+for index, entry in {pairs}:
+    row(index, hex(entry.value_()))
+""", ["drgn:Object", imp])
+
+
 @command("tree", "walk an rbtree or an xarray/radix tree",
          description="""
          tree -t rbtree -o vmap_area.rb_node -s vmap_area.va_start,va_end vmap_area_root
@@ -282,7 +387,7 @@ def _chain(k: Any, start: int, off: int, limit: int) -> Iterator[int]:
                                      choices=["rbtree", "xarray", "radix", "idr"]),
                     arg("-o", dest="offset", help="OFFSET or struct.member of the rb_node"),
                     arg("-s", dest="struct", help="struct[.member,...] to display")],
-         columns=("ADDRESS",))
+         columns=("ADDRESS",), drgn_code=_tree_drgn)
 def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     k = ctx.k
     root = parse_address(ctx, args.root)
@@ -351,6 +456,33 @@ def struct_targets(ctx: Context, words: list[str], size: int
     return [x for xs in resolve_each(ctx, [w for w, _ in groups], resolve) for x in xs]
 
 
+def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``struct --drgn``: each structure by drgn's Object(...).format_(), or
+    its members (a table), or the type's definition (no address)."""
+    from kmemx.commands.drgncode import only, text_script
+
+    name, members = split_struct_spec(args.type)
+    if args.members:
+        members += [m.strip() for m in args.members.split(",") if m.strip()]
+    t = _resolve_type(ctx, name)
+    tname = t.type_name()
+    if not args.addresses:
+        if args.offsets:
+            raise only("struct", "the definition without -o, members and whole structures")
+        return text_script(ctx, f"print(prog.type({tname!r}))\n")
+    if any(":" in w for w in args.addresses):
+        raise only("struct", "addresses and counts (no SYMBOL:CPUSPEC)")
+    addrs = [hex(a) for _, _, a in struct_targets(ctx, args.addresses, t.size or 0)]
+    walk = f"for a in (int(x, 16) for x in {addrs}):".replace("'", '"')
+    spec = tname.replace("struct ", "", 1) + ("." + ",".join(members) if members else "")
+    if not members:
+        return text_script(ctx, f"""\
+{walk}
+    print(Object(prog, {tname!r}, address=a).format_())
+""", ["drgn:Object"])
+    return _emit_drgn(ctx, walk, spec, [])
+
+
 @command("struct", "display a structure at an address",
          description="""
          struct task_struct ADDR            the whole structure
@@ -373,7 +505,7 @@ def struct_targets(ctx: Context, words: list[str], size: int
                     arg("-m", dest="members", help="comma-separated members"),
                     arg("-o", dest="offsets", action="store_true",
                         help="show member offsets")],
-         takes_input=True, aliases=("union",))
+         takes_input=True, aliases=("union",), drgn_code=_struct_drgn)
 def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     name, members = split_struct_spec(args.type)
     if args.members:
@@ -499,13 +631,39 @@ def _whatis_one(ctx: Context, name: str) -> str:
     raise CommandError(f"whatis: unknown symbol or type {name!r}{hint}")
 
 
+def _whatis_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``whatis --drgn``: a symbol's declaration by drgn's
+    Type.variable_declaration() (an unsized extern array sized by its
+    symbol), else the type's definition."""
+    from kmemx.commands.drgncode import text_script
+
+    return text_script(ctx, f"""\
+for name in {_whatis_names(args.name)!r}:
+    try:
+        obj = prog[name]
+    except KeyError:
+        for candidate in (name, f"struct {{name}}", f"union {{name}}", f"enum {{name}}"):
+            try:
+                print(prog.type(candidate))
+                break
+            except LookupError:
+                continue
+        continue
+    t = obj.type_
+    if t.kind == TypeKind.ARRAY and t.length is None:  # extern char linux_banner[]
+        n = prog.symbol(name).size // sizeof(t.type)
+        t = prog.array_type(t.type, n, qualifiers=t.qualifiers)
+    print(t.variable_declaration(name) + ";")
+""", ["drgn:TypeKind,sizeof"])
+
+
 @command("whatis", "display the type of a symbol or the definition of a type",
          description="""
          whatis jiffies                 a symbol's type
          whatis task_struct / whatis struct task_struct   a type's definition
          whatis jiffies init_task ...   several; an unknown one is reported, the rest shown
          """,
-         arguments=[arg("name", nargs="+")], aliases=("ptype",))
+         arguments=[arg("name", nargs="+")], aliases=("ptype",), drgn_code=_whatis_drgn)
 def _whatis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     for text in resolve_each(ctx, _whatis_names(args.name), lambda n: _whatis_one(ctx, n)):
         yield TextLine(text)
@@ -567,13 +725,37 @@ def _symbol_at(prog: drgn.Program, addr: int) -> drgn.Symbol:
 
 
 def _symbols_by_address(prog: drgn.Program) -> dict[int, list[drgn.Symbol]]:
-    """Every symbol by its address (cached): aliases of size 0 (the linker
-    script's ``jiffies = jiffies_64``) contain no address but share one."""
+    """Every symbol crash keeps, by its address (cached): aliases of size 0
+    (the linker script's ``jiffies = jiffies_64``) contain no address but
+    share one.  crash's symbol table (x86_64_verify_symbol, symbols.c's
+    store_symbols on the table sorted by value) drops what sorts below the
+    kernel's first text symbol (``_text``/``_stext``) unless it is per-CPU
+    data (from ``__per_cpu_start`` on: ``per_cpu*``, ``__per_cpu_end`` or a
+    data object): the absolute ``__crc_*`` of kernels before 5.19 (where
+    7b4537199a4a moved them into ``___kcrctab``) and the assembler's
+    absolute constants are not in it."""
     key = "kmemx_plugins.lists.symbols_by_address"
     cached: dict[int, list[drgn.Symbol]] | None = prog.cache.get(key)
     if cached is None:
         cached = {}
+        starts = []
+        for name in ("_text", "_stext"):
+            try:
+                starts.append(prog.symbol(name).address)
+            except LookupError:
+                pass
+        first = min(starts, default=0)  # neither: keep every symbol
+        try:
+            percpu = prog.symbol("__per_cpu_start").address
+        except LookupError:
+            percpu = None
         for sym in prog.symbols():
+            if sym.address < first and not (
+                    percpu is not None and sym.address >= percpu
+                    and (sym.name.startswith("per_cpu")
+                         or sym.name in ("__per_cpu_start", "__per_cpu_end")
+                         or sym.kind == drgn.SymbolKind.OBJECT)):
+                continue
             cached.setdefault(sym.address, []).append(sym)
         prog.cache[key] = cached
     return cached

@@ -57,6 +57,15 @@ CASES: dict[str, str] = {
     "irq -a": "table", "irq -d": "table",
     "sig": "table", "sig 1 2": "table", "sig -l": "table", "sig -s 4100": "table",
     "waitq kauditd_wait": "table", "waitq oom_reaper_wait": "table",
+    "list -H init_task.tasks": "table", "list -o 0 init_task.tasks": "table",
+    "list task_struct.tasks -H init_task.tasks -s task_struct.pid,comm": "table",
+    "list -h init_task -o task_struct.tasks -s task_struct.pid,se.vruntime": "table",
+    "list -r -H modules": "table", "list -o 0 init_task.tasks -s list_head": "text",
+    "tree -t rbtree -o vmap_area.rb_node -s vmap_area.va_start,va_end vmap_area_root": "table",
+    "tree -t idr init_pid_ns.idr": "table", "tree -t idr -s pid.level init_pid_ns.idr": "table",
+    "struct task_struct.pid,comm init_task": "table", "struct list_head init_task.tasks": "text",
+    "struct task_struct init_task -m pid,tgid,mm": "table", "struct list_head": "text",
+    "whatis jiffies linux_banner task_struct struct list_head": "text",
 }
 
 #: why a "sorted" case's rows come in another order
