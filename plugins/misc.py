@@ -1,7 +1,7 @@
 """crash's small commands: eval, ascii, p, mach, dev, ipcs, fuser, bpf.
 
-``alias``, ``repeat``, ``q``/``exit`` and ``help`` are the REPL's and the
-command layer's (``help`` is in plugins/core.py); ``sbitmapq`` is not here."""
+``alias``, ``repeat`` and ``exit``/``q`` are in plugins/session.py, ``help`` in
+plugins/core.py."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from .cells import Address, Size, cell_text
-from .rows import Row, TextLine
+from .rows import END_TABLE, Row, TextLine
 
 __all__ = ["render", "render_json", "render_table", "surrogate_safe"]
 
@@ -52,6 +52,8 @@ def render_json(items: Iterable[Any]) -> str:
     """A JSON array: rows as objects keyed by lower-case column names."""
     out: list[Any] = []
     for it in items:
+        if it is END_TABLE:
+            continue
         if isinstance(it, Row):
             out.append(it.as_dict())
         elif isinstance(it, TextLine):
@@ -99,6 +101,8 @@ def render(items: Iterable[Any], as_json: bool = False) -> Iterator[str]:
         if pending:
             yield from render_table(pending[0].columns, pending)
             pending = []
+        if it is END_TABLE:
+            continue
         if isinstance(it, str):
             yield from it.splitlines() or [""]
         else:

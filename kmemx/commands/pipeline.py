@@ -25,7 +25,7 @@ from typing import Any
 from .context import Context
 from .errors import CommandError, UsageError
 from .registry import Command
-from .rows import Row
+from .rows import END_TABLE, Row
 
 __all__ = ["CommandLine", "Pipeline", "Stage", "gc_paused", "objects", "parse_pipeline",
            "run_pipeline", "run_shell", "split_command_line"]
@@ -147,7 +147,7 @@ def parse_pipeline(ctx: Context, line: str) -> tuple[list[Stage], str | None, bo
     ``!`` or a ``|`` followed by a word that is no kmemx command; or None),
     and whether ``--json`` was given.  The redirection, if any, is left out
     (see :func:`split_command_line`)."""
-    split = split_command_line(line, lambda w: _is_command(ctx, w))
+    split = split_command_line(ctx.registry.expand(line), lambda w: _is_command(ctx, w))
     stages, shell, _ = _parse_stages(ctx, split)
     return stages, shell, _
 
@@ -230,9 +230,16 @@ def objects(items: Iterable[Any]) -> Iterator[Any]:
         yield it.obj if isinstance(it, Row) and it.obj is not None else it
 
 
+def _items(stream: Iterable[Any]) -> Iterator[Any]:
+    """A stage's output as the next stage's input (without table ends)."""
+    return (x for x in stream if x is not END_TABLE)
+
+
 def run_pipeline(ctx: Context, line: str) -> Pipeline:
     """Start a pipeline.  Nothing runs until its items are iterated; a stage
-    given ``-h`` makes the items its help text."""
+    given ``-h`` makes the items its help text.  A runtime alias (crash's
+    ``alias``) in the first word is expanded first."""
+    line = ctx.registry.expand(line)
     split = split_command_line(line, lambda w: _is_command(ctx, w))
     stages, shell, as_json = _parse_stages(ctx, split)
     ctx.as_json = ctx.as_json or as_json
@@ -256,7 +263,7 @@ def run_pipeline(ctx: Context, line: str) -> Pipeline:
             return Pipeline(iter([st.command.help()]), None, shell, False, split.redirect)
         if i and not st.command.takes_input:
             raise UsageError(f"{st.command.name} does not read piped input")
-        stream = st.command.run(ctx, args, iter(stream) if i else iter(()))
+        stream = st.command.run(ctx, args, _items(stream) if i else iter(()))
         last = st.command
     return Pipeline(gc_paused(iter(stream)), last, shell, as_json, split.redirect)
 

@@ -123,11 +123,18 @@ class Command:
 
 
 class Registry:
-    """Commands by name and alias."""
+    """Commands by name and alias.
+
+    Two kinds of alias: a command's own (``aliases=`` of :func:`command`,
+    another name for it, crash's "builtin" ones) and runtime aliases (crash's
+    ``alias NAME COMMAND STRING``: a word that stands for a whole command
+    line, expanded by :meth:`expand` before the line is parsed)."""
 
     def __init__(self) -> None:
         self.commands: dict[str, Command] = {}
         self._aliases: dict[str, str] = {}
+        #: runtime aliases: word -> the command line it stands for
+        self.runtime_aliases: dict[str, str] = {}
 
     def register(self, cmd: Command) -> None:
         self.commands[cmd.name] = cmd
@@ -137,11 +144,27 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(set(self.commands) | set(self._aliases))
 
+    def builtin_aliases(self) -> dict[str, str]:
+        """The commands' own aliases: alias -> command name."""
+        return dict(self._aliases)
+
+    def expand(self, line: str) -> str:
+        """``line`` with its first word replaced by the command line of the
+        runtime alias it names, if any (as crash does: once, the first word
+        only, so an alias may use the command it shadows)."""
+        stripped = line.lstrip()
+        word, _, rest = stripped.partition(" ")
+        target = self.runtime_aliases.get(word)
+        if target is None:
+            return line
+        return f"{target} {rest}" if rest.strip() else target
+
     def lookup(self, name: str) -> Command:
         key = self._aliases.get(name, name)
         cmd = self.commands.get(key)
         if cmd is None:
-            raise UsageError(f"unknown command '{name}'" + did_you_mean(name, self.names()))
+            raise UsageError(f"unknown command '{name}'" + did_you_mean(
+                name, self.names() + sorted(self.runtime_aliases)))
         return cmd
 
     def enabled(self, prog: Any) -> list[Command]:

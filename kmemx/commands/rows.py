@@ -8,7 +8,7 @@ from typing import Any
 from .._accel import speedups
 from .cells import cell_json
 
-__all__ = ["Row", "Table", "TextLine"]
+__all__ = ["END_TABLE", "EndTable", "Row", "Table", "TextLine"]
 
 
 class _PyRowBase:
@@ -69,3 +69,18 @@ class Table:
 
 class TextLine(str):
     """A line of free-form command output (``log``, ``rd``, ``bt``, ``task``)."""
+
+
+class EndTable:
+    """An item that ends the table being printed (its rows are laid out and
+    printed, and the next row starts a table with its own header) and prints
+    nothing itself; ``--json`` and piped stages never see it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "END_TABLE"
+
+
+#: the one :class:`EndTable` (``repeat`` yields it after each run)
+END_TABLE = EndTable()

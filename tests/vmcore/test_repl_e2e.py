@@ -276,3 +276,21 @@ def test_drgn_repl_gets_kmemx_commands(fixture: Fixture) -> None:
     finally:
         if child.isalive():
             child.terminate(force=True)
+
+
+def test_repl_alias_repeat_and_q(repl: Any) -> None:
+    """crash's session commands in the REPL: an alias made in one input is
+    there in the next, repeat prints each run, %q leaves with status 0."""
+    child = repl
+    prompt(child)
+    child.send("%alias jf p jiffies\r")
+    expect_shown(child, "runtime")
+    prompt(child)
+    child.send("%repeat --count 2 jf\r")
+    expect_shown(child, "jiffies = $1 = ")
+    expect_shown(child, "jiffies = $2 = ")
+    prompt(child)
+    child.send("%q\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
