@@ -646,12 +646,39 @@ def _ps_rlimits(ctx: Context, t: View) -> Iterator[Any]:
         yield TextLine(f"{name:>12}   {text(cur)}   {text(mx)}")
 
 
+def _pstree_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``pstree --drgn``: for_each_task() by real parent (threads under their
+    group leader with -t), children by PID, depth first; the rows of
+    ``pstree --json``."""
+    from kmemx.commands.drgncode import table_script
+
+    root = args.pid if args.pid is not None else 0
+    return table_script(ctx, ("PID", "PPID", "DEPTH", "COMM"), f"""\
+children = {{}}
+for t in for_each_task(prog):
+    pid, tgid = t.pid.value_(), t.tgid.value_()
+    if pid == 0 or ({not args.t} and pid != tgid):
+        continue
+    parent = t.real_parent.pid.value_() if pid == tgid else tgid
+    children.setdefault(parent, []).append((pid, t.comm.string_().decode()))
+
+
+def walk(pid, depth):
+    for child, comm in sorted(children.get(pid, [])):
+        row(child, pid, depth, comm)
+        walk(child, depth + 1)
+
+
+walk({root}, 1)
+""", ["drgn.helpers.linux.pid:for_each_task"])
+
+
 @command("pstree", "display the process tree",
          description="Tasks as a tree under their real parents (threads omitted; -t adds "
                      "them).  With --json: rows of PID PPID DEPTH COMM.",
          arguments=[arg("pid", nargs="?", type=int, help="root of the tree (default: 0)"),
                     arg("-t", action="store_true", help="include threads")],
-         columns=("PID", "PPID", "DEPTH", "COMM"), enabled=_enabled)
+         columns=("PID", "PPID", "DEPTH", "COMM"), enabled=_enabled, drgn_code=_pstree_drgn)
 def _pstree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     children: dict[int, list[tuple[int, str]]] = {}
     known: set[int] = {0}
@@ -708,6 +735,43 @@ def _member_text(obj: drgn.Object, path: str) -> str:
     return f"  {path} = {sub.format_(type_name=False)}"
 
 
+#: --drgn of the task commands: crash's task header line
+_HEADER_CODE = """\
+def header(task):
+    return (f"PID: {task.pid.value_():<7}  TASK: {task.value_():x}  CPU: {task_cpu(task):<3}  "
+            f'COMMAND: "{task.comm.string_().decode()}"')
+
+
+"""
+
+
+def _tasks_code(ctx: Context, specs: list[str], command: str) -> str:
+    """drgn code setting ``tasks`` to the ``struct task_struct *`` of a task
+    command's arguments (PIDs and addresses resolved by kmemx as the command
+    resolves them; none: the current context, the panic task at first)."""
+    addrs = [hex(t.address) for t in command_tasks(ctx, specs, (), command)]
+    return (f"tasks = [Object(prog, \"struct task_struct *\", int(a, 16)) for a in {addrs}]"
+            .replace("'", '"') + "\n")
+
+
+def _task_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``task --drgn``: each task's header and drgn's format_() of the
+    task_struct, or of the members given (-R)."""
+    from kmemx.commands.drgncode import text_script
+
+    members = [m.strip() for m in args.members.split(",") if m.strip()] if args.members else []
+    body = _HEADER_CODE + _tasks_code(ctx, args.tasks, "task") + "for task in tasks:\n" \
+        "    print(header(task))\n"
+    if members:
+        body += f"""\
+    for m in {members!r}:
+        print(f"  {{m}} = {{task[0].subobject_(m).format_(type_name=False)}}")
+"""
+    else:
+        body += "    print(task[0].format_())\n"
+    return text_script(ctx, body, ["drgn:Object", "drgn.helpers.linux.sched:task_cpu"])
+
+
 @command("task", "display task_struct contents",
          description="""
          task                  the current context (set; at first the panic task)
@@ -718,7 +782,7 @@ def _member_text(obj: drgn.Object, path: str) -> str:
          arguments=[arg("tasks", nargs="*", help="PID or task address"),
                     arg("-m", "-R", "--members",
                         help="comma-separated member paths (crash's -R)")],
-         takes_input=True, enabled=_enabled)
+         takes_input=True, enabled=_enabled, drgn_code=_task_drgn)
 def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
 
     tasks = command_tasks(ctx, args.tasks, input, "task")
@@ -817,6 +881,45 @@ def context_rows(ctx: Context, t: View) -> list[tuple[str, Any]]:
             ("CPU", task_cpu(t)), ("STATE", state)]
 
 
+def _set_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``set --drgn``: the context rows (``set --json``) of the current task
+    (the panic task at first: drgn's prog.crashed_thread()); choosing another
+    task is kmemx's session state, which a script has no use for."""
+    from kmemx.commands.drgncode import only, table_script
+
+    if args.task is not None or args.cpu is not None or args.panic:
+        raise only("set", "the display of the current context")
+    task = int(ctx.current_task().value_())
+    names = ", ".join(f"({bit:#x}, {name!r})" for bit, name in _STATE_BITS)
+    return table_script(ctx, ("KEY", "VALUE"), f"""\
+STATES = [{names}]  # include/linux/sched.h, crash's names
+task = Object(prog, "struct task_struct *", {task:#x})  # the current context
+row("PID", task.pid.value_())
+row("COMMAND", task.comm.string_().decode())
+row("TASK", hex(task.value_()))
+row("CPU", task_cpu(task))
+try:  # task_struct.state became __state in 5.14 (2f064a59a11f)
+    bits = task.__state.value_()
+except AttributeError:
+    bits = task.state.value_()
+bits |= task.exit_state.value_()
+state = "|".join(n for b, n in STATES if bits & b) if bits else "TASK_RUNNING"
+if any(cpu_curr(prog, cpu) == task for cpu in for_each_possible_cpu(prog)):
+    try:
+        panicked = prog.crashed_thread().object == task
+    except (LookupError, ValueError):
+        panicked = False
+    if panicked:
+        msg = panic_message(prog) or b""
+        state += " (SYSRQ)" if b"sysrq" in msg.lower() else " (PANIC)"
+    else:
+        state += " (ACTIVE)"
+row("STATE", state)
+""".replace("'", '"'), ["drgn:Object", "drgn.helpers.linux.sched:cpu_curr,task_cpu",
+                         "drgn.helpers.linux.cpumask:for_each_possible_cpu",
+                         "drgn.helpers.linux.panic:panic_message"])
+
+
 @command("set", "set or show the current context (the task commands default to)",
          description="""
          crash's set: the current context is the task that bt, task, files and vm
@@ -834,7 +937,7 @@ def context_rows(ctx: Context, t: View) -> list[tuple[str, Any]]:
          arguments=[arg("task", nargs="?", help="PID or task address"),
                     arg("-c", dest="cpu", type=int, help="the task running on this CPU"),
                     arg("-p", dest="panic", action="store_true", help="the panic task")],
-         columns=("KEY", "VALUE"), enabled=_enabled)
+         columns=("KEY", "VALUE"), enabled=_enabled, drgn_code=_set_drgn)
 def _set(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from kmemx.commands.context import cpu_curr_task, panic_task
 
@@ -1304,6 +1407,25 @@ _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",
            0o040000: "DIR", 0o020000: "CHR", 0o010000: "FIFO"}
 
 
+def _files_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``files --drgn``: drgn's for_each_file() of each task, d_path() of each."""
+    from kmemx.commands.drgncode import table_script
+
+    types = repr({m: n for m, n in _S_IFMT.items()})
+    return table_script(ctx, ("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"),
+                        _tasks_code(ctx, args.tasks, "files") + f"""\
+S_IFMT = {types}
+for task in tasks:
+    if not task.files:
+        continue
+    for fd, f in for_each_file(task):
+        inode = f.f_inode
+        kind = S_IFMT.get(inode.i_mode.value_() & 0o170000, "?") if inode else "?"
+        row(fd, hex(f.value_()), hex(f.f_path.dentry.value_()), hex(inode.value_()), kind,
+            d_path(f.f_path.address_of_()).decode("utf-8", "surrogateescape"))
+""", ["drgn:Object", "drgn.helpers.linux.fs:d_path,for_each_file"])
+
+
 @command("files", "display open files of a task",
          description="""
          crash's columns: FD FILE DENTRY INODE TYPE (REG DIR CHR BLK FIFO SOCK LNK)
@@ -1317,7 +1439,7 @@ _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",
          """,
          arguments=[arg("tasks", nargs="*", help="PID or task address")],
          columns=("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"), takes_input=True,
-         enabled=_enabled)
+         enabled=_enabled, drgn_code=_files_drgn)
 def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.fs import d_path
 
@@ -1369,6 +1491,48 @@ class KSize(Size):
         return f"{int(self) // 1024}k"
 
 
+def _vm_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``vm --drgn``: each task's mm (RSS as ps counts it: the mm's counters
+    plus, before 6.2, each task's unsynced cache) and drgn's for_each_vma()."""
+    from kmemx.commands.drgncode import table_script
+
+    return table_script(ctx, VM_MM_COLUMNS, _tasks_code(ctx, args.tasks, "vm") + f"""\
+PAGE = {PAGE_SIZE}
+# MM_FILEPAGES, MM_ANONPAGES, MM_SHMEMPAGES (include/linux/mm_types_task.h)
+RSS = [prog["MM_FILEPAGES"].value_(), prog["MM_ANONPAGES"].value_(),
+       prog["MM_SHMEMPAGES"].value_()]
+
+
+def rss_pages(mm):
+    try:  # percpu_counter rss_stat[] since 6.2 (f1a7941243c1)
+        return sum(percpu_counter_sum(mm.rss_stat[i]) for i in RSS)
+    except TypeError:  # before: atomics, plus each task's unsynced events
+        n = sum(mm.rss_stat.count[i].counter.value_() for i in RSS)
+        for t in for_each_task(prog):
+            if t.mm == mm:
+                n += sum(t.rss_stat.count[i].value_() for i in RSS)
+        return n
+
+
+for task in tasks:
+    table("MM", "PGD", "RSS", "TOTAL_VM")
+    mm = task.mm
+    if not mm:
+        row(hex(0), hex(0), 0, 0)
+        continue
+    row(hex(mm.value_()), hex(mm.pgd.value_()), rss_pages(mm) * PAGE,
+        mm.total_vm.value_() * PAGE)
+    table("VMA", "START", "END", "FLAGS", "FILE")
+    for vma in for_each_vma(mm):
+        path = ""
+        if vma.vm_file:
+            path = d_path(vma.vm_file.f_path.address_of_()).decode("utf-8", "surrogateescape")
+        row(hex(vma.value_()), hex(vma.vm_start.value_()), hex(vma.vm_end.value_()),
+            hex(vma.vm_flags.value_()), path)
+""", ["drgn:Object", "drgn.helpers.linux.fs:d_path", "drgn.helpers.linux.mm:for_each_vma",
+      "drgn.helpers.linux.percpu:percpu_counter_sum", "drgn.helpers.linux.pid:for_each_task"])
+
+
 @command("vm", "display a task's virtual memory: its mm and every VMA",
          description="""
          crash's vm: after the task's PID/TASK/CPU/COMMAND line, its MM, PGD (the
@@ -1383,7 +1547,7 @@ class KSize(Size):
          vm 1 --json              MM/VMA rows as JSON
          """,
          arguments=[arg("tasks", nargs="*", help="PID or task address")],
-         columns=VM_COLUMNS, takes_input=True, enabled=_enabled)
+         columns=VM_COLUMNS, takes_input=True, enabled=_enabled, drgn_code=_vm_drgn)
 def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.fs import d_path
     from drgn.helpers.linux.mm import for_each_vma

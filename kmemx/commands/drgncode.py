@@ -35,23 +35,24 @@ if TYPE_CHECKING:
 __all__ = ["ROW_DEF", "nothing_to_translate", "only", "table_script", "text_script"]
 
 #: the printers every table script defines: ``table(COLUMN, ...)`` names the
-#: columns of the rows that follow (printed before the first of them: a table
-#: with no rows prints nothing, as the command's ``--json``), ``row(cell, ...)``
-#: prints one row, tab-separated, ``-`` for None
+#: columns of the rows that follow, printed before the first of them unless
+#: they are the columns of the rows before (a table with no rows prints
+#: nothing, as the command's ``--json`` has nothing); ``row(cell, ...)`` prints
+#: one row, tab-separated, ``-`` for None
 ROW_DEF = '''\
-header = None
+columns = printed = None
 
 
-def table(*columns):
-    global header
-    header = columns
+def table(*names):
+    global columns
+    columns = names
 
 
 def row(*cells):
-    global header
-    if header:
-        print("\\t".join(header))
-        header = None
+    global printed
+    if columns != printed:
+        print("\\t".join(columns))
+        printed = columns
     print("\\t".join("-" if c is None else str(c) for c in cells))
 '''
 

@@ -66,6 +66,9 @@ CASES: dict[str, str] = {
     "struct task_struct.pid,comm init_task": "table", "struct list_head init_task.tasks": "text",
     "struct task_struct init_task -m pid,tgid,mm": "table", "struct list_head": "text",
     "whatis jiffies linux_banner task_struct struct list_head": "text",
+    "pstree": "table", "pstree -t": "table", "pstree 1": "table",
+    "task": "text", "task 1 2 -R pid,comm,se.vruntime": "text", "set": "table",
+    "files": "table", "files 1 2": "table", "vm": "table", "vm 1": "table", "vm 2 3 1": "table",
 }
 
 #: why a "sorted" case's rows come in another order
