@@ -16,7 +16,7 @@ from kmemx.helpers.kallsyms import use_module_kallsyms
 
 from .lists import parse_address
 
-__all__ = ["location_text", "symbol_offset"]
+__all__ = ["LOCATION_CODE", "location_text", "symbol_offset"]
 
 DIS_COLUMNS = ("ADDRESS", "LOCATION", "MNEMONIC", "OPERANDS", "TARGET", "TARGET_LOCATION",
                "SOURCE")
@@ -53,6 +53,25 @@ def location_text(prog: drgn.Program, address: int, hex_offsets: bool = False) -
     if not off:
         return f"<{sym.name}>"
     return f"<{sym.name}+{off:#x}>" if hex_offsets else f"<{sym.name}+{off}>"
+
+
+#: --drgn: location_text() as drgn code, a ``location(addr)`` function
+LOCATION_CODE = """\
+def location(addr):
+    # crash's <name+offset> of a kernel-half address, or ""
+    if addr < 1 << 63:
+        return ""
+    try:
+        sym = prog.symbol(addr)
+    except LookupError:
+        return ""
+    if sym.name.startswith(".L"):
+        return ""
+    off = addr - sym.address
+    return f"<{sym.name}+{off}>" if off else f"<{sym.name}>"
+
+
+"""
 
 
 def _source(prog: drgn.Program, address: int) -> tuple[str, int] | None:
@@ -153,6 +172,63 @@ def _source_listing(ctx: Context, address: int, count: int | None) -> Iterator[A
     ctx.warn(f"dis: {name}: source code is not available")
 
 
+def _dis_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``dis --drgn``: the routine's bytes by prog.read(), decoded by capstone
+    (AT&T syntax, capstone's own spelling: kmemx turns it into gdb's), the
+    rows of ``dis --json``: a whole routine (its symbol's size), COUNT
+    instructions, -r (up to ADDR), -f (from ADDR), -l (source lines)."""
+    from kmemx.commands.drgncode import only, table_script
+
+    if args.user or args.source:
+        raise only("dis", "kernel text (no -u or -s)")
+    if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
+        raise only("dis", "x86-64 text")
+    address, whole = _resolve(ctx, args.target)
+    count = args.count
+    if args.reverse or args.forward:
+        start, stop = _routine(ctx, address)
+        select = ("insns[:first + 1]" if args.reverse else "insns[first:]")
+        if count is not None:
+            select = f"{select}[-{count}:]" if args.reverse else f"{select}[:{count}]"
+        walk = f"""\
+insns = list(decode({start:#x}, {stop:#x}))
+first = next((i for i, x in enumerate(insns) if x.address >= {address:#x}), len(insns))
+insns = {select}
+"""
+    elif whole and count is None:
+        start, stop = _routine(ctx, address)
+        walk = f"insns = list(decode({start:#x}, {stop:#x}))\n"
+    else:
+        walk = f"insns = list(decode({address:#x}, {address:#x} + 15 * {count or 1}))" \
+            f"[:{count or 1}]\n"
+    source = """\
+    try:  # the innermost (inlined) function's line
+        loc = prog.source_location(insn.address)[0]
+        source = f"{loc.filename}: {loc.line}"
+    except (LookupError, ValueError, IndexError):
+        source = None
+""" if args.lines else "    source = None\n"
+    return table_script(ctx, DIS_COLUMNS, LOCATION_CODE + f"""\
+cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+cs.syntax = capstone.CS_OPT_SYNTAX_ATT
+cs.detail = True
+
+
+def decode(start, end):
+    return cs.disasm(prog.read(start, end - start), start)
+
+
+{walk}for insn in insns:
+    target = None
+    if capstone.CS_GRP_BRANCH_RELATIVE in insn.groups:  # a direct call or jump
+        imms = [op.imm for op in insn.operands if op.type == x86_const.X86_OP_IMM]
+        target = imms[-1] & (2**64 - 1) if imms else None
+{source}    row(hex(insn.address), location(insn.address) or None, insn.mnemonic, insn.op_str,
+        None if target is None else hex(target),
+        (location(target) or None) if target is not None else None, source)
+""", ["capstone", "capstone:x86_const"])
+
+
 @command("dis", "disassemble kernel text, as crash's dis",
          description="""
          capstone decodes; the text is gdb's AT&T spelling as crash prints it:
@@ -201,7 +277,7 @@ def _source_listing(ctx: Context, address: int, count: int | None) -> Iterator[A
                         help="source file and line, and the source when available"),
                     arg("-u", dest="user", action="store_true",
                         help="a user address of the current context")],
-         columns=DIS_COLUMNS)
+         columns=DIS_COLUMNS, drgn_code=_dis_drgn)
 def _dis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     use_module_kallsyms(ctx.prog)
     if args.count is not None and args.count <= 0:

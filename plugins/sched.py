@@ -14,7 +14,7 @@ import drgn
 from kmemx.commands import Address, CommandError, Context, Hex, Name, Row, TextLine, arg, command
 from kmemx.commands.cells import kernel_str
 
-from .dis import location_text
+from .dis import LOCATION_CODE, location_text
 from .tasks import command_tasks
 
 __all__ = ["cpu_list", "cpulist_text", "task_line", "task_pointer"]
@@ -90,24 +90,6 @@ def _ms_text(ns: int) -> str:
     h, m = divmod(m, 60)
     d, h = divmod(h, 24)
     return f"[{d} {h:02}:{m:02}:{s:02}.{ms:03}]"
-
-
-_LOCATION_CODE = """\
-def location(addr):
-    # crash's <name+offset> of a kernel-half address, or ""
-    if addr < 1 << 63:
-        return ""
-    try:
-        sym = prog.symbol(addr)
-    except LookupError:
-        return ""
-    if sym.name.startswith(".L"):
-        return ""
-    off = addr - sym.address
-    return f"<{sym.name}+{off}>" if off else f"<{sym.name}>"
-
-
-"""
 
 
 def _runq_drgn(ctx: Context, args: argparse.Namespace) -> str:
@@ -403,7 +385,7 @@ def _timer_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
     cpus = cpu_list(ctx, args.cpus)
     if args.hrtimers:
-        return table_script(ctx, HRTIMER_COLUMNS, _LOCATION_CODE + f"""\
+        return table_script(ctx, HRTIMER_COLUMNS, LOCATION_CODE + f"""\
 hz = round(10**9 / prog["tick_nsec"].value_())
 # jiffies start at INITIAL_JIFFIES = (unsigned int)(-300 * HZ)
 ticks = (prog["jiffies_64"].value_() - ((-300 * hz) & 0xFFFFFFFF)) & (2**64 - 1)
@@ -417,7 +399,7 @@ for cpu in {cpus}:
             row(cpu, i, t._softexpires.value_(), exp, exp - now, hex(t.value_()), hex(fn),
                 location(fn))
 """, ["drgn.helpers.linux.percpu:per_cpu", "drgn.helpers.linux.timer:hrtimer_clock_base_for_each"])
-    return table_script(ctx, TIMER_COLUMNS, _LOCATION_CODE + f"""\
+    return table_script(ctx, TIMER_COLUMNS, LOCATION_CODE + f"""\
 jiffies = prog["jiffies"].value_()
 names = timer_base_names(prog)
 for cpu in {cpus}:
@@ -493,7 +475,7 @@ def _irq_drgn(ctx: Context, args: argparse.Namespace) -> str:
                "irq_desc_affinity_mask,irq_desc_chip_name,irq_desc_kstat_cpu,irq_get_nr_irqs",
                "drgn.helpers.linux.cpumask:for_each_cpu"]
     if args.idt:
-        return table_script(ctx, ("INDEX", "HANDLER", "NAME"), _LOCATION_CODE + """\
+        return table_script(ctx, ("INDEX", "HANDLER", "NAME"), LOCATION_CODE + """\
 for i, gate in enumerate(prog["idt_table"]):
     fn = gate_desc_func(gate).value_()
     row(i, hex(fn), location(fn).strip("<>") or None)

@@ -69,6 +69,8 @@ CASES: dict[str, str] = {
     "pstree": "table", "pstree -t": "table", "pstree 1": "table",
     "task": "text", "task 1 2 -R pid,comm,se.vruntime": "text", "set": "table",
     "files": "table", "files 1 2": "table", "vm": "table", "vm 1": "table", "vm 2 3 1": "table",
+    "dis schedule": "table", "dis -l schedule_timeout 12": "table", "dis -r schedule+40": "table",
+    "dis -f panic+200 5": "table",
 }
 
 #: why a "sorted" case's rows come in another order
@@ -86,10 +88,16 @@ EMPTY: dict[str, str] = {
     "runq -g": "no task waits on the panic dump's run queues (only the current ones run)",
 }
 
+_DIS_WHY = ("kmemx spells capstone's decoding as gdb does (i386-dis.c: suffixes, br"
+            "anch targets without $, RIP-relative comments); the script prints capstone's own AT&T")
+
 #: written exceptions: line -> {(the row's first cell, or "*" for every row,
 #: column): why drgn's value differs}
 DIFFER: dict[str, dict[tuple[str, str], str]] = {
     "sys": {("READER", "value"): "kmemx's own reader (mmap-elf...); under drgn it is drgn's"},
+    **{line: {("*", "mnemonic"): _DIS_WHY, ("*", "operands"): _DIS_WHY}
+       for line in ("dis schedule", "dis -l schedule_timeout 12", "dis -r schedule+40",
+                    "dis -f panic+200 5")},
 }
 
 #: the original custom-format scripts (ps, sym, rd, log), compared below
