@@ -1208,6 +1208,147 @@ def _bt_tasks(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> l
     return command_tasks(ctx, args.tasks, input, "bt")
 
 
+def _bt_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``bt --drgn``: drgn's prog.stack_trace() of each task (the tasks as bt
+    picks them: the current context, PIDs, -a, -c, -p), each frame as crash
+    prints it (-s/-x: ELF symbol+offset), exception frames with the
+    registers saved in their struct pt_regs, IRQ stack transitions."""
+    from kmemx.commands.drgncode import only, text_script
+
+    if args.frames or args.text or args.text_all or args.exceptions:
+        raise only("bt", "the frames (no -f, -t, -T or -e)")
+    if not _x86_64(ctx.prog):
+        raise only("bt", "x86-64 stacks")
+    tasks = [hex(t.address) for t in _bt_tasks(ctx, args, ())]
+    regs = repr(_REG_ROWS)
+    return text_script(ctx, _HEADER_CODE + f"""\
+REG_ROWS = {regs}  # crash's register block: name, struct pt_regs member, digits
+try:  # THREAD_SIZE: init_stack up to __end_init_stack (newer) or __end_init_task
+    stack_end = prog.symbol("__end_init_stack").address
+except LookupError:
+    stack_end = prog.symbol("__end_init_task").address
+THREAD_SIZE = stack_end - prog.symbol("init_stack").address
+PT_REGS = sizeof(prog.type("struct pt_regs"))
+SYMS = sorted((s for s in prog.symbols() if s.address >= 1 << 63
+               and s.kind in (SymbolKind.FUNC, SymbolKind.UNKNOWN)),
+              key=lambda s: (s.address, s.name))
+ADDRS = [s.address for s in SYMS]
+
+
+def symbol_offset(pc, hex_offset=False):
+    # crash's name: the nearest symbol at or below pc (a label counts)
+    sym = None
+    if pc >= 0xffffffffc0000000:
+        try:
+            sym = prog.symbol(pc)
+        except LookupError:
+            pass
+    if sym is None:
+        i = bisect.bisect_right(ADDRS, pc) - 1
+        if i < 0 or pc - ADDRS[i] > 1 << 20:
+            return f"{{pc:x}}"
+        sym = SYMS[i]
+    off = pc - sym.address
+    return f"{{sym.name}}+{{off:#x}}" if hex_offset else f"{{sym.name}}+{{off}}"
+
+
+def regs_lines(regs):
+    lines = ["    " + "  ".join(f"{{name:>3}}: {{regs.member_(m).value_():0{{w}}x}}"
+                                 for name, m, w in line) for line in REG_ROWS]
+    lines.append(f"    ORIG_RAX: {{regs.orig_ax.value_() & (2**64 - 1):016x}}  "
+                 f"CS: {{regs.cs.value_() & 0xffff:04x}}  SS: {{regs.ss.value_() & 0xffff:04x}}")
+    return lines
+
+
+def irq_stack_top(cpu):
+    try:
+        return per_cpu(prog["hardirq_stack_ptr"], cpu).value_()
+    except (KeyError, LookupError):
+        try:  # in struct pcpu_hot from 6.2 (7443b296e699)
+            return per_cpu(prog["pcpu_hot"], cpu).hardirq_stack_ptr.value_()
+        except (KeyError, LookupError, AttributeError):
+            return None
+
+
+def frame_line(i, frame):
+    name = frame.name
+    if name is None:
+        try:
+            name = frame.symbol().name
+        except LookupError:
+            name = "???"
+    line = f" #{{i:<2}} [{{frame.sp:x}}] {{name}} at {{frame.pc:x}}"
+    if {bool(args.symbols)} and not frame.is_inline:
+        line = f" #{{i:<2}} [{{frame.sp:x}}] {{symbol_offset(frame.pc, {bool(args.hex)})}} at {{frame.pc:x}}"
+    try:
+        filename, lineno, _ = frame.source()
+        line += f"  {{filename}}:{{lineno}}"
+    except LookupError:
+        pass
+    if frame.is_inline:
+        line += " (inlined)"
+    return line
+
+
+try:
+    panic_task = prog.crashed_thread().object
+except (LookupError, ValueError):
+    panic_task = None
+for n, addr in enumerate({tasks}):
+    task = Object(prog, "struct task_struct *", int(addr, 16))
+    if n:
+        print()
+    print(header(task))
+    if task.exit_state.value_() & 0x30:  # EXIT_ZOMBIE | EXIT_DEAD
+        print("  (no kernel stack: the task is a zombie; it has exited)")
+        continue
+    try:
+        frames = list(prog.stack_trace(task))
+    except (ValueError, LookupError, FaultError) as e:
+        print(f"  (no stack trace: {{e}})")
+        continue
+    base = task.stack.value_()
+    top = base + THREAD_SIZE
+    first = next((f for f in frames if not f.is_inline), None)
+    if first is not None and first.interrupted and first.pc >= 1 << 63 and not panic_task:
+        # a dump taken without a panic: the registers each CPU was stopped with
+        print(f"    [exception RIP: {{symbol_offset(first.pc)}}]")
+        r = first.registers()
+        value = lambda m: r.get(m if m.startswith("r") else "r" + m, 0)
+        for line in REG_ROWS:
+            print("    " + "  ".join(f"{{name:>3}}: {{value(m):0{{w}}x}}" for name, m, w in line))
+        print(f"    CS: {{r.get('cs', 0):04x}}  SS: {{r.get('ss', 0):04x}}")
+    prev_stack = None
+    for i, frame in enumerate(frames):
+        sp = frame.sp
+        on_task_stack = base <= sp <= top
+        if prev_stack is not None and on_task_stack:
+            print(f"--- <{{prev_stack}}> ---")
+        prev_stack = None
+        if not on_task_stack:
+            irq_top = irq_stack_top(task_cpu(task))
+            on_irq = irq_top is not None and irq_top - 16384 <= sp <= irq_top + 8
+            prev_stack = "IRQ stack" if on_irq else "exception stack"
+        if frame.interrupted and not frame.is_inline and any(
+                not f.is_inline for f in frames[:i]):
+            # registers saved by an interrupt, exception or system call entry
+            user = frame.pc < 1 << 63
+            regs_addr = top - PT_REGS if user else frames[i - 1].sp  # task_pt_regs()
+            regs = Object(prog, "struct pt_regs", address=regs_addr)
+            if not user:
+                print(f"    [exception RIP: {{symbol_offset(frame.pc)}}]")
+            if regs.ip.value_() == frame.pc:
+                for line in regs_lines(regs):
+                    print(line)
+            if user:
+                break
+        if frame.pc < 1 << 63:
+            break
+        print(frame_line(i, frame))
+""", ["bisect", "drgn:FaultError,Object,SymbolKind,sizeof",
+      "drgn.helpers.linux.percpu:per_cpu", "drgn.helpers.linux.sched:task_cpu"])
+
+
 @command("bt", "display a kernel stack backtrace",
          description="""
          bt              the current context's stack (set; at first the panic task)
@@ -1244,7 +1385,7 @@ def _bt_tasks(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> l
                         help="only the exception frames"),
                     arg("-l", dest="lines", action="store_true",
                         help="source lines (always shown)")],
-         takes_input=True, enabled=_enabled)
+         takes_input=True, enabled=_enabled, drgn_code=_bt_drgn)
 def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from kmemx.helpers.kallsyms import module_of_address, use_module_kallsyms
 

@@ -71,6 +71,8 @@ CASES: dict[str, str] = {
     "files": "table", "files 1 2": "table", "vm": "table", "vm 1": "table", "vm 2 3 1": "table",
     "dis schedule": "table", "dis -l schedule_timeout 12": "table", "dis -r schedule+40": "table",
     "dis -f panic+200 5": "table",
+    "bt": "text", "bt -a": "text", "bt 1 2": "text", "bt -s -x": "text", "bt -p": "text",
+    "bt -c 0": "text",
 }
 
 #: why a "sorted" case's rows come in another order
