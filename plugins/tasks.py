@@ -1726,27 +1726,10 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
 _FOREACH_COMMANDS = ("bt", "task", "files", "vm", "ps", "set")
 
 
-@command("foreach", "run a command on each of a set of tasks (crash's foreach)",
-         description="""
-         foreach [SELECTOR...] COMMAND [ARGS]
-         SELECTORs (all tasks when none): PIDs, task addresses, command names
-         (a name that is a keyword too: \\name), kernel, user, active (the tasks
-         running on CPUs), and states (RU IN UN ST TR ZO DE ID PA NE WA).
-         Tasks come by PID (crash's order); several selectors add up, kernel/user and
-         states narrow.  COMMAND is bt, task, files, vm or ps, with its own
-         options:
-
-         foreach bt                every task's stack
-         foreach UN bt             the stacks of tasks in D state
-         foreach kmx-main bt -f    by name, with bt's options
-         foreach kernel ps         the kernel threads
-         foreach 1 2 task -R pid
-         """,
-         arguments=[arg("words", nargs=argparse.REMAINDER,
-                        help="selectors, then the command and its arguments")],
-         takes_input=False, enabled=_enabled)
-def _foreach(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    words = list(args.words)
+def _foreach_select(ctx: Context, words: list[str]) -> tuple[list[View], str, list[str]]:
+    """``foreach``'s words as (the tasks its selectors choose, by PID; the
+    command's name; the command's own arguments).  CommandError for no
+    command or contradicting selectors."""
     k = next((i for i, w in enumerate(words) if w in _FOREACH_COMMANDS), None)
     if k is None:
         raise CommandError("foreach: no command (one of "
@@ -1797,6 +1780,30 @@ def _foreach(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> It
             continue
         chosen.append(t)
     chosen.sort(key=lambda t: int(t.pid))  # crash's task table order; idle tasks by CPU
+    return chosen, name, rest
+
+
+@command("foreach", "run a command on each of a set of tasks (crash's foreach)",
+         description="""
+         foreach [SELECTOR...] COMMAND [ARGS]
+         SELECTORs (all tasks when none): PIDs, task addresses, command names
+         (a name that is a keyword too: \\name), kernel, user, active (the tasks
+         running on CPUs), and states (RU IN UN ST TR ZO DE ID PA NE WA).
+         Tasks come by PID (crash's order); several selectors add up, kernel/user and
+         states narrow.  COMMAND is bt, task, files, vm or ps, with its own
+         options:
+
+         foreach bt                every task's stack
+         foreach UN bt             the stacks of tasks in D state
+         foreach kmx-main bt -f    by name, with bt's options
+         foreach kernel ps         the kernel threads
+         foreach 1 2 task -R pid
+         """,
+         arguments=[arg("words", nargs=argparse.REMAINDER,
+                        help="selectors, then the command and its arguments")],
+         takes_input=False, enabled=_enabled)
+def _foreach(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    chosen, name, rest = _foreach_select(ctx, list(args.words))
     cmd = ctx.registry.lookup(name)
     if name == "ps":
         parsed = cmd.parse([*rest, *(f"{t.address:#x}" for t in chosen)])
