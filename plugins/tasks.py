@@ -347,30 +347,74 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             yield TextLine("")
 
 
-def _ps_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``ps --drgn``: PID, PPID, CPU, TASK, ST and COMM of every task (each
-    CPU's idle task first), with drgn's helpers; ps's filters and modes are
-    not in the code (CommandError)."""
-    if any(v for k, v in vars(args).items() if k != "filters") or args.filters:
-        raise CommandError("ps: --drgn gives plain ps (no filters or options)")
-    return """\
-from drgn.helpers.linux.cpumask import for_each_possible_cpu
-from drgn.helpers.linux.pid import for_each_task
-from drgn.helpers.linux.sched import idle_task, task_cpu, task_state_to_char
+#: --drgn of ps and vm: a mm's RSS in pages as ps counts it
+_RSS_CODE = """\
+# MM_FILEPAGES, MM_ANONPAGES, MM_SHMEMPAGES (include/linux/mm_types_task.h)
+RSS = [prog["MM_FILEPAGES"].value_(), prog["MM_ANONPAGES"].value_(),
+       prog["MM_SHMEMPAGES"].value_()]
 
-STATES = {"R": "RU", "S": "IN", "D": "UN", "T": "ST", "t": "TR", "X": "DE", "Z": "ZO",
-          "P": "PA", "I": "ID", "N": "NE", "W": "WA"}
+
+def rss_pages(mm):
+    try:  # percpu_counter rss_stat[] since 6.2 (f1a7941243c1)
+        return sum(percpu_counter_sum(mm.rss_stat[i]) for i in RSS)
+    except TypeError:  # before: atomics, plus each task's unsynced events
+        n = sum(mm.rss_stat.count[i].counter.value_() for i in RSS)
+        for t in for_each_task(prog):
+            if t.mm == mm:
+                n += sum(t.rss_stat.count[i].value_() for i in RSS)
+        return n
+
+
+"""
+_RSS_IMPORTS = ["drgn.helpers.linux.percpu:percpu_counter_sum",
+                "drgn.helpers.linux.pid:for_each_task"]
+
+
+def _ps_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``ps --drgn``: the rows of ``ps --json`` (each CPU's idle task, then
+    for_each_task()), with ps's PID, task and name filters, -k, -u, -G and
+    --state; the other modes are not translated."""
+    from kmemx.commands.drgncode import only, table_script
+
+    if any((args.parents, args.children, args.group, args.times, args.last_run, args.argv,
+            args.rlimits, args.S, args.by_cpu is not None, args.kstackp)):
+        raise only("ps", "the task table with its filters, -k, -u, -G and --state")
+    pids = [int(f) for f in args.filters if re.fullmatch(r"\d+", f)]
+    addrs = [int(f, 16) for f in args.filters
+             if re.fullmatch(r"0x[0-9a-fA-F]+|[0-9a-fA-F]{16}", f)]
+    names = [f if any(c in f for c in ".*[]^$+?") else re.escape(f) for f in args.filters
+             if not re.fullmatch(r"\d+|0x[0-9a-fA-F]+|[0-9a-fA-F]{16}", f)]
+    state = None
+    if args.state:
+        state = args.state.upper() if len(args.state) == 2 else CRASH_STATE.get(args.state)
+    return table_script(ctx, PS_COLUMNS, _RSS_CODE + f"""\
+STATES = {CRASH_STATE!r}  # task_state_to_char() -> crash's ST
+PAGE = {PAGE_SIZE}
+total = totalram_pages(prog)
 tasks = [idle_task(prog, cpu) for cpu in for_each_possible_cpu(prog)]
 tasks += list(for_each_task(prog))
 for t in tasks:
     pid = t.pid.value_()
-    ppid = t.real_parent.pid.value_() if pid else 0
-    comm = t.comm.string_().decode("utf-8", "surrogateescape")
-    if t.flags & 0x00200000:  # PF_KTHREAD: [name], as crash
-        comm = f"[{comm}]"
+    kthread = bool(t.flags & 0x00200000)  # PF_KTHREAD
     st = STATES.get(task_state_to_char(t), "??")
-    print(pid, ppid, task_cpu(t), f"{t.value_():x}", st, comm)
-"""
+    comm = t.comm.string_().decode("utf-8", "surrogateescape")
+    if {pids} and pid not in {pids} or {[hex(a) for a in addrs]} and hex(t.value_()) not in {[hex(a) for a in addrs]}:
+        continue
+    if {args.k} and not kthread or {args.u} and kthread or {args.G} and pid != t.tgid.value_():
+        continue
+    if {names!r} and not any(re.fullmatch(n, comm) for n in {names!r}):
+        continue
+    if {state!r} is not None and st != {state!r}:
+        continue
+    ppid = t.real_parent.pid.value_() if pid else 0
+    rss = vsz = 0
+    if t.mm and not kthread:
+        rss, vsz = rss_pages(t.mm), t.mm.total_vm.value_()
+    row(pid, ppid, task_cpu(t), hex(t.value_()), st, 100 * rss / total if total else 0.0,
+        vsz * PAGE, rss * PAGE, comm)
+""", ["re", "drgn.helpers.linux.cpumask:for_each_possible_cpu",
+      "drgn.helpers.linux.mm:totalram_pages",
+      "drgn.helpers.linux.sched:idle_task,task_cpu,task_state_to_char", *_RSS_IMPORTS])
 
 
 def _ps_rows(ctx: Context, args: argparse.Namespace) -> Iterator[Row]:
@@ -1637,24 +1681,8 @@ def _vm_drgn(ctx: Context, args: argparse.Namespace) -> str:
     plus, before 6.2, each task's unsynced cache) and drgn's for_each_vma()."""
     from kmemx.commands.drgncode import table_script
 
-    return table_script(ctx, VM_MM_COLUMNS, _tasks_code(ctx, args.tasks, "vm") + f"""\
+    return table_script(ctx, VM_MM_COLUMNS, _RSS_CODE + _tasks_code(ctx, args.tasks, "vm") + f"""\
 PAGE = {PAGE_SIZE}
-# MM_FILEPAGES, MM_ANONPAGES, MM_SHMEMPAGES (include/linux/mm_types_task.h)
-RSS = [prog["MM_FILEPAGES"].value_(), prog["MM_ANONPAGES"].value_(),
-       prog["MM_SHMEMPAGES"].value_()]
-
-
-def rss_pages(mm):
-    try:  # percpu_counter rss_stat[] since 6.2 (f1a7941243c1)
-        return sum(percpu_counter_sum(mm.rss_stat[i]) for i in RSS)
-    except TypeError:  # before: atomics, plus each task's unsynced events
-        n = sum(mm.rss_stat.count[i].counter.value_() for i in RSS)
-        for t in for_each_task(prog):
-            if t.mm == mm:
-                n += sum(t.rss_stat.count[i].value_() for i in RSS)
-        return n
-
-
 for task in tasks:
     table("MM", "PGD", "RSS", "TOTAL_VM")
     mm = task.mm
@@ -1671,7 +1699,7 @@ for task in tasks:
         row(hex(vma.value_()), hex(vma.vm_start.value_()), hex(vma.vm_end.value_()),
             hex(vma.vm_flags.value_()), path)
 """, ["drgn:Object", "drgn.helpers.linux.fs:d_path", "drgn.helpers.linux.mm:for_each_vma",
-      "drgn.helpers.linux.percpu:percpu_counter_sum", "drgn.helpers.linux.pid:for_each_task"])
+      *_RSS_IMPORTS])
 
 
 @command("vm", "display a task's virtual memory: its mm and every VMA",
@@ -1686,8 +1714,23 @@ for task in tasks:
          vm 1 94                  these PIDs (or task addresses)
          ps kmx-main | vm         piped tasks
          vm 1 --json              MM/VMA rows as JSON
+         vm -p 95                 after each VMA, each of its pages: VIRTUAL and
+                                  PHYSICAL, or crash's "FILE: path  OFFSET: hex"
+                                  (a file page not mapped), "SWAP: device  OFFSET:
+                                  n" (a swap entry), "(not mapped)"
+         vm -m 95                 the task's struct mm_struct (-x hex, -d decimal)
+         vm -v 95                 each struct vm_area_struct (-x hex, -d decimal)
          """,
-         arguments=[arg("tasks", nargs="*", help="PID or task address")],
+         arguments=[arg("tasks", nargs="*", help="PID or task address"),
+                    arg("-p", dest="pages", action="store_true",
+                        help="translate each page of each VMA"),
+                    arg("-m", dest="mm", action="store_true", help="dump the mm_struct"),
+                    arg("-v", dest="vmas", action="store_true",
+                        help="dump every vm_area_struct"),
+                    arg("-x", dest="radix", action="store_const", const=16,
+                        help="-m/-v: integers in hexadecimal"),
+                    arg("-d", dest="radix", action="store_const", const=10,
+                        help="-m/-v: integers in decimal")],
          columns=VM_COLUMNS, takes_input=True, enabled=_enabled, drgn_code=_vm_drgn)
 def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.fs import d_path
@@ -1695,7 +1738,14 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
 
     from kmemx.helpers.mm import task_mm_usage
 
+    if sum(map(bool, (args.pages, args.mm, args.vmas))) > 1:
+        raise CommandError("vm: -p, -m and -v exclude each other")
+    if args.radix and not (args.mm or args.vmas):
+        raise CommandError("vm: -x and -d go with -m or -v")
     tasks = command_tasks(ctx, args.tasks, input, "vm")
+    if args.mm or args.vmas:
+        yield from _vm_dump(ctx, tasks, args)
+        return
     for t in tasks:
         try:
             if not ctx.as_json:
@@ -1718,6 +1768,78 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                 yield Row(VM_COLUMNS, (Address(vma.value_()), Address(vma.vm_start.value_()),
                                        Address(vma.vm_end.value_()),
                                        Address(vma.vm_flags.value_()), Name(path)), vma)
+                if args.pages:
+                    yield from _vm_pages(ctx, vma, mm)
+        except drgn.FaultError as e:
+            ctx.warn(f"task {t.address:#x}: cannot read {e.address:#x}")
+
+
+VM_PAGE_COLUMNS = ("VIRTUAL", "PHYSICAL")
+
+
+def _vm_pages(ctx: Context, vma: drgn.Object, mm: View) -> Iterator[Any]:
+    """``vm -p``: the VIRTUAL/PHYSICAL rows of one VMA (crash's
+    vm_area_page_dump(); none for init_mm, as crash)."""
+    from drgn.helpers.linux.fs import d_path
+    from drgn.helpers.linux.mm import follow_phys
+
+    from kmemx.helpers.pagewalk import walk_page_vma
+
+    prog = ctx.prog
+    init_mm = prog["init_mm"].address_of_()
+    if mm.address == init_mm.value_():
+        return
+    pgd = int(follow_phys(init_mm, mm.pgd.value()))
+    paths: dict[int, str] = {}
+    for p in walk_page_vma(vma, pgd):
+        where: Any
+        if p.phys is not None:
+            where = Address(p.phys)
+        elif p.swap is not None:
+            where = Name(f"SWAP: {_swap_device(ctx, p.swap[0])}  OFFSET: {p.swap[1]}")
+        elif p.file is not None:
+            key = p.file.value_()
+            if key not in paths:
+                paths[key] = kernel_str(d_path(p.file.f_path.address_of_()))
+            where = Name(f"FILE: {paths[key]}  OFFSET: {p.offset:x}")
+        else:
+            where = Name("(not mapped)")
+        yield Row(VM_PAGE_COLUMNS, (Address(p.vaddr), where))
+
+
+def _swap_device(ctx: Context, swap_type: int) -> str:
+    """The path of swap device ``swap_type`` (``swap_info[type]->swap_file``)."""
+    from drgn.helpers.linux.fs import d_path
+
+    try:
+        si = ctx.prog["swap_info"][swap_type]
+        return kernel_str(d_path(si.swap_file.f_path.address_of_()))
+    except (LookupError, ValueError, drgn.FaultError):
+        return f"(unknown swap location: type {swap_type})"
+
+
+def _vm_dump(ctx: Context, tasks: Iterable[View], args: argparse.Namespace) -> Iterator[Any]:
+    """``vm -m`` / ``vm -v``: the task's mm_struct or each vm_area_struct as
+    ``struct`` prints them (-x, -d: drgn's integer_base); JSON rows
+    ADDRESS TYPE."""
+    from drgn.helpers.linux.mm import for_each_vma
+
+    base = args.radix or 10
+    for t in tasks:
+        try:
+            if not ctx.as_json:
+                yield TextLine(_header(ctx, t))
+            mm = t.mm
+            if not mm:
+                continue
+            mm_obj = drgn.Object(ctx.prog, "struct mm_struct *", value=mm.address)
+            objs = [mm_obj[0]] if args.mm else [v[0] for v in for_each_vma(mm_obj)]
+            for obj in objs:
+                if ctx.as_json:
+                    yield Row(("ADDRESS", "TYPE"), (Address(obj.address_ or 0),
+                                                    obj.type_.type_name()), obj)
+                else:
+                    yield TextLine(obj.format_(integer_base=base))
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: cannot read {e.address:#x}")
 
@@ -1783,6 +1905,22 @@ def _foreach_select(ctx: Context, words: list[str]) -> tuple[list[View], str, li
     return chosen, name, rest
 
 
+def _foreach_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``foreach ... CMD --drgn``: CMD's drgn code for the tasks the
+    selectors choose (by PID, as foreach runs CMD on them)."""
+    from kmemx.commands.drgncode import text_script
+
+    chosen, name, rest = _foreach_select(ctx, list(args.words))
+    if not chosen:
+        return text_script(ctx, "# foreach: no task matches the selectors\n")
+    cmd = ctx.registry.lookup(name)
+    parsed = cmd.parse([*rest, *(f"{t.address:#x}" for t in chosen)])
+    if parsed is None or cmd.drgn_code is None:
+        raise CommandError(f"foreach: {name} has no --drgn code for these arguments")
+    pids = ", ".join(str(int(t.pid)) for t in chosen)
+    return f"# foreach {' '.join(args.words)}: {name} of PIDs {pids}\n" + cmd.drgn_code(ctx, parsed)
+
+
 @command("foreach", "run a command on each of a set of tasks (crash's foreach)",
          description="""
          foreach [SELECTOR...] COMMAND [ARGS]
@@ -1801,7 +1939,7 @@ def _foreach_select(ctx: Context, words: list[str]) -> tuple[list[View], str, li
          """,
          arguments=[arg("words", nargs=argparse.REMAINDER,
                         help="selectors, then the command and its arguments")],
-         takes_input=False, enabled=_enabled)
+         takes_input=False, enabled=_enabled, drgn_code=_foreach_drgn)
 def _foreach(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     chosen, name, rest = _foreach_select(ctx, list(args.words))
     cmd = ctx.registry.lookup(name)
