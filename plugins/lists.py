@@ -6,6 +6,7 @@ Names and main flags follow crash.
 from __future__ import annotations
 
 import argparse
+import bisect
 import itertools
 import re
 import string
@@ -18,6 +19,7 @@ from kmemx.commands import (
     Address,
     CommandError,
     Context,
+    Hex,
     Name,
     Row,
     TextLine,
@@ -38,7 +40,8 @@ from kmemx.helpers import (
     use_module_kallsyms,
     xa_for_each,
 )
-from kmemx.symbols import symbol_names
+from kmemx.helpers.slab import virt_to_cache
+from kmemx.symbols import section_names, symbol_names
 
 __all__ = ["parse_address", "per_cpu_addresses", "split_struct_spec", "struct_targets"]
 
@@ -126,7 +129,8 @@ def _offset(ctx: Context, spec: str) -> int:
     return int(drgn.offsetof(_resolve_type(ctx, name), members[0]))
 
 
-def _fields(ctx: Context, addr: int, type_name: str, members: list[str]) -> list[Any]:
+def _fields(ctx: Context, addr: int, type_name: str, members: list[str],
+            radix: int | None = None) -> list[Any]:
     obj = drgn.Object(ctx.prog, _resolve_type(ctx, type_name), address=addr)
     out: list[Any] = []
     for m in members:
@@ -143,7 +147,11 @@ def _fields(ctx: Context, addr: int, type_name: str, members: list[str]) -> list
             elif t.kind == drgn.TypeKind.POINTER:
                 out.append(Address(v.value_()))
             elif t.kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION, drgn.TypeKind.ARRAY):
-                out.append(v.format_(type_name=False).replace("\n", " "))
+                out.append(v.format_(type_name=False, integer_base=radix or 10
+                                     ).replace("\n", " "))
+            elif radix == 16 and t.kind in (drgn.TypeKind.INT, drgn.TypeKind.ENUM,
+                                            drgn.TypeKind.BOOL):
+                out.append(Hex(int(v.value_())))
             else:
                 out.append(v.value_())
         except drgn.FaultError as e:
@@ -151,8 +159,10 @@ def _fields(ctx: Context, addr: int, type_name: str, members: list[str]) -> list
     return out
 
 
-def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None) -> Iterator[Any]:
-    """Rows (ADDRESS [, members...]) or full struct dumps for each entry."""
+def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
+          radix: int | None = None) -> Iterator[Any]:
+    """Rows (ADDRESS [, members...]) or full struct dumps for each entry;
+    ``radix`` 16 or 10: integers in that base (crash's -x, -d)."""
     if not struct_spec:
         for a in addrs:
             x = Address(a)
@@ -163,7 +173,7 @@ def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None) -> Iterat
     if members:
         cols = ("ADDRESS", *[m.upper() for m in members])
         for a in addrs:
-            yield Row(cols, (Address(a), *_fields(ctx, a, name, members)),
+            yield Row(cols, (Address(a), *_fields(ctx, a, name, members, radix)),
                       ctx.k.view(t, a))
         return
     for a in addrs:
@@ -173,7 +183,8 @@ def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None) -> Iterat
         else:
             yield TextLine(f"{a:x}")
             try:
-                yield TextLine(drgn.Object(ctx.prog, t, address=a).format_())
+                yield TextLine(drgn.Object(ctx.prog, t, address=a).format_(
+                    integer_base=radix or 10))
             except drgn.FaultError as e:
                 ctx.warn(f"{a:#x}: {e}")
 
@@ -493,6 +504,7 @@ def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
                                             (:1, :0,1, :0-1 some CPUs), as crash
          struct task_struct ADDR1 ADDR2 ... several; a bad address is reported, the rest shown
          struct task_struct                 its definition with offsets (-o)
+         struct -x task_struct.pid,flags ADDR   integers in hex (-d: decimal, the default)
          ps | filter pid<3 | struct task_struct.pid,comm
          ADDR: hex (0x optional), a symbol, symbol+offset, or a global's member path.
          With a cpuspec, each structure is shown after a [CPU]: ADDR line (a CPU
@@ -504,7 +516,11 @@ def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
                              "SYMBOL:CPUSPEC"),
                     arg("-m", dest="members", help="comma-separated members"),
                     arg("-o", dest="offsets", action="store_true",
-                        help="show member offsets")],
+                        help="show member offsets"),
+                    arg("-x", dest="radix", action="store_const", const=16,
+                        help="integers in hexadecimal"),
+                    arg("-d", dest="radix", action="store_const", const=10,
+                        help="integers in decimal (the default)")],
          takes_input=True, aliases=("union",), drgn_code=_struct_drgn)
 def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     name, members = split_struct_spec(args.type)
@@ -517,7 +533,8 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
 
     def text(a: int) -> str:
         try:
-            return str(drgn.Object(ctx.prog, t, address=a).format_())
+            return str(drgn.Object(ctx.prog, t, address=a).format_(
+                integer_base=args.radix or 10))
         except drgn.FaultError as e:
             raise CommandError(f"struct: {name} at {a:#x}: cannot read {e.address:#x}") from None
 
@@ -549,7 +566,7 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
         ctx.warn(message)
     if members:
         spec = name.replace("struct ", "", 1) + "." + ",".join(members)
-        for row in _emit(ctx, [a for _, a, _ in good], spec):
+        for row in _emit(ctx, [a for _, a, _ in good], spec, args.radix):
             if per_cpu and isinstance(row, Row):
                 cpu = next(c for c, a, _ in good if a == int(row.cells[0]))
                 row = Row(("CPUSPEC", *row.columns), (cpu, *row.cells), row.obj)
@@ -717,11 +734,45 @@ def _symbol_at(prog: drgn.Program, addr: int) -> drgn.Symbol:
     aliases at one address (``jiffies``, of size 0, and ``jiffies_64``) the
     first by name, as crash's sorted symbol table has them.  Raises
     LookupError."""
+    lo, hi = _kernel_symbol_range(prog)
+    mod = None if lo <= addr <= hi else module_of_address(prog, addr)
+    if lo <= addr <= hi or mod:
+        # crash's value_search() and module_symbol(): the nearest symbol at or
+        # below in the kernel image or the same module, labels inside a function
+        # included (entry_SYSCALL_64_after_hwframe, not entry_SYSCALL_64 that
+        # drgn's prog.symbol() gives, whose size covers it)
+        keys = _sorted_symbol_addresses(prog)
+        i = bisect.bisect_right(keys, addr) - 1
+        if i >= 0 and (lo <= keys[i] if mod is None else module_of_address(prog, keys[i]) == mod):
+            found = [s for s in _named(_symbols_by_address(prog)[keys[i]], prog)
+                     if s.kind != drgn.SymbolKind.FILE]
+            if found:
+                return min(found, key=lambda s: s.name)
     sym = prog.symbol(addr)
     if module_of_address(prog, sym.address):
         return sym
-    return min((*prog.symbols(addr), *_symbols_by_address(prog).get(sym.address, ())),
-               key=lambda s: (-s.address, s.name))
+    return min(_named((*prog.symbols(addr), *_symbols_by_address(prog).get(sym.address, ())),
+                      prog), key=lambda s: (-s.address, s.name))
+
+
+def _sorted_symbol_addresses(prog: drgn.Program) -> list[int]:
+    """The addresses of :func:`_symbols_by_address`, ascending (cached)."""
+    key = "kmemx_plugins.lists.sorted_symbol_addresses"
+    cached: list[int] | None = prog.cache.get(key)
+    if cached is None:
+        cached = prog.cache[key] = sorted(_symbols_by_address(prog))
+    return cached
+
+
+def _named(syms: Iterable[drgn.Symbol], prog: drgn.Program) -> Iterator[drgn.Symbol]:
+    """``syms`` with each section symbol (no name in drgn) under the names of
+    the sections at its address, as crash's symbol table has them (``.data``)."""
+    for s in syms:
+        if s.name or s.kind != drgn.SymbolKind.SECTION:
+            yield s
+            continue
+        for name in section_names(prog).get(s.address, ()):
+            yield drgn.Symbol(name, s.address, s.size, s.binding, s.kind)
 
 
 def _symbols_by_address(prog: drgn.Program) -> dict[int, list[drgn.Symbol]]:
@@ -876,6 +927,9 @@ _PRINTABLE = set(string.printable.encode()) - set(b"\t\n\r\x0b\x0c")
          rd -a ADDR [COUNT]  ASCII: a string, up to its NUL (or COUNT bytes), 60 per line
          rd -p PADDR         physical address
          rd jiffies          a symbol
+         rd -s ADDR [COUNT]  64-bit words that are kernel or module addresses as
+                             name+offset (decimal), as crash; no ASCII column
+         rd -S ADDR [COUNT]  -s, and a slab address as [cache] (-SS: [address:cache])
          """,
          arguments=[arg("address"), arg("count", nargs="?", type="addr", default=None),
                     arg("-p", dest="physical", action="store_true"),
@@ -888,7 +942,11 @@ _PRINTABLE = set(string.printable.encode()) - set(b"\t\n\r\x0b\x0c")
                     arg("-D", dest="decimal", action="store_const", const="unsigned",
                         help="unsigned decimal"),
                     arg("-x", dest="no_ascii", action="store_true", help="no ASCII column"),
-                    arg("-a", dest="ascii", action="store_true", help="ASCII string")],
+                    arg("-a", dest="ascii", action="store_true", help="ASCII string"),
+                    arg("-s", dest="symbolic", action="store_true",
+                        help="kernel symbols (name+offset) in place of their addresses"),
+                    arg("-S", dest="slab", action="count", default=0,
+                        help="-s, and [cache] for slab addresses (-SS: [address:cache])")],
          columns=("ADDRESS", "VALUES", "ASCII"),
          drgn_code=lambda ctx, args: _rd_drgn(ctx, args))
 def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
@@ -900,6 +958,11 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     total = (args.count or 1) * width
     if total > 1 << 24:
         raise CommandError("rd: at most 16 MiB at a time")
+    symbolic = args.symbolic or args.slab
+    if symbolic and (width != 8 or args.decimal):
+        raise CommandError("rd: -s and -S are only allowed with 64-bit hexadecimal display")
+    if symbolic:
+        use_module_kallsyms(ctx.prog)  # module addresses by name, as crash
     per_line = 16
     pos = addr
     end = addr + total
@@ -912,6 +975,12 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                                f"{e.address:#x} is not readable") from None
         words = [int.from_bytes(data[i:i + width], "little",
                                 signed=args.decimal == "signed") for i in range(0, n, width)]
+        if symbolic:
+            # crash prints no ASCII column with -s/-S
+            yield Row(("ADDRESS", "VALUES"), (Address(pos), " ".join(
+                _rd_symbolic(ctx, w, args.slab) for w in words).rstrip()))
+            pos += n
+            continue
         if args.decimal:
             hexs = " ".join(str(w) for w in words)
         else:
@@ -920,6 +989,46 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             chr(b) if b in _PRINTABLE else "." for b in data)
         yield Row(("ADDRESS", "VALUES", "ASCII"), (Address(pos), hexs, asc))
         pos += n
+
+
+def _kernel_symbol_range(prog: drgn.Program) -> tuple[int, int]:
+    """crash's in_ksymbol_range() bounds for the kernel image: from its first
+    text symbol (``_text``; per-CPU symbols below it are offsets, not
+    addresses) to its last symbol's address (cached)."""
+    key = "kmemx_plugins.lists.ksymbol_range"
+    cached: tuple[int, int] | None = prog.cache.get(key)
+    if cached is None:
+        lo = prog.symbol("_text").address
+        hi = lo
+        for addr in sorted(_symbols_by_address(prog), reverse=True):
+            if not module_of_address(prog, addr):
+                hi = addr
+                break
+        cached = prog.cache[key] = (lo, hi)
+    return cached
+
+
+def _rd_symbolic(ctx: Context, value: int, slab: int) -> str:
+    """One word of ``rd -s``/``-S``, as crash's display_memory() prints it:
+    a kernel-image address (crash's in_ksymbol_range()) or a module address
+    as ``name+offset`` (decimal), else with ``-S`` a slab address as
+    ``[cache]`` (``-SS``: ``[address:cache]``), else 16 hex digits; each
+    padded to 16 columns."""
+    lo, hi = _kernel_symbol_range(ctx.prog)
+    if lo <= value <= hi or (value >= 1 << 63 and module_of_address(ctx.prog, value)):
+        try:
+            sym = _symbol_at(ctx.prog, value)
+        except LookupError:
+            pass
+        else:
+            off = value - sym.address
+            return f"{sym.name + (f'+{off}' if off else ''):<16}"
+    if slab:
+        cache = virt_to_cache(ctx.k, value)
+        if cache is not None:
+            name = kernel_str(cache.name.string())
+            return f"{f'[{value:x}:{name}]' if slab > 1 else f'[{name}]':<16}"
+    return f"{value:016x}"
 
 
 def _rd_drgn(ctx: Context, args: argparse.Namespace) -> str:

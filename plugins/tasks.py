@@ -1621,14 +1621,34 @@ for task in tasks:
          files 1 97 ffff8880...   several tasks (PID or task address); a bad one
                                   is reported, the others shown
          ps kmx-w00 | files       the files of piped tasks
+         files -d DENTRY          the dentry's INODE, SUPERBLK, TYPE and PATH (the
+                                  path through the last mount of its superblock, as
+                                  crash); several DENTRYs
+         files -p INODE           the inode's NRPAGES, then each of its page-cache
+                                  pages: PAGE PHYSICAL MAPPING INDEX CNT FLAGS (names)
          """,
-         arguments=[arg("tasks", nargs="*", help="PID or task address")],
+         arguments=[arg("tasks", nargs="*", help="PID or task address"),
+                    arg("-d", dest="dentry", action="store_true",
+                        help="the arguments are dentry addresses"),
+                    arg("-p", dest="inode", action="store_true",
+                        help="the arguments are inode addresses: their page cache")],
          columns=("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"), takes_input=True,
          enabled=_enabled, drgn_code=_files_drgn)
 def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.fs import d_path
 
+    if args.dentry or args.inode:
+        if args.dentry and args.inode:
+            raise CommandError("files: -d and -p exclude each other")
+        if not args.tasks:
+            raise CommandError(f"files: {'-d' if args.dentry else '-p'} takes an address")
+        from kmemx.commands import resolve_each
 
+        from .lists import parse_address
+
+        addrs = resolve_each(ctx, args.tasks, lambda w: parse_address(ctx, w))
+        yield from (_files_dentry(ctx, addrs) if args.dentry else _files_inode(ctx, addrs))
+        return
     tasks = command_tasks(ctx, args.tasks, input, "files")
     cols = ("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH")
     for t in tasks:
@@ -1661,6 +1681,97 @@ def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                                  Address(inode.address), typ, path), f)
             except drgn.FaultError as e:
                 ctx.warn(f"PID {t.pid} fd {fd}: {e}")
+
+
+FILES_DENTRY_COLUMNS = ("DENTRY", "INODE", "SUPERBLK", "TYPE", "PATH")
+FILES_INODE_COLUMNS = ("INODE", "NRPAGES")
+FILES_PAGE_COLUMNS = ("PAGE", "PHYSICAL", "MAPPING", "INDEX", "CNT", "FLAGS", "NAMES")
+
+
+def inode_type(inode: drgn.Object) -> str:
+    """crash's TYPE of an inode (filesys.c's inode_type()): REG DIR LNK CHR
+    BLK FIFO SOCK by ``S_IFMT`` of ``i_mode``, PIPE for a FIFO whose ``i_op``
+    is ``pipe_inode_operations`` (an anonymous pipe), UNKN otherwise."""
+    kind = _S_IFMT.get(int(inode.i_mode) & 0o170000, "UNKN")
+    if kind == "FIFO":
+        try:
+            pipe_iops = inode.prog_.symbol("pipe_inode_operations").address
+            if inode.i_op.value_() == pipe_iops:
+                return "PIPE"
+        except LookupError:
+            pass
+    return kind
+
+
+def dentry_path_of(prog: drgn.Program, dentry: drgn.Object) -> str:
+    """The full path of ``dentry`` (``struct dentry *``) as crash's ``files
+    -d`` finds it: d_path() through the last mount, in the initial mount
+    namespace, of the dentry's superblock (``d_inode->i_sb``, else
+    ``d_sb``); without one, the path inside its filesystem
+    (dentry_path_raw())."""
+    from drgn.helpers.linux.fs import d_path, dentry_path, for_each_mount
+
+    inode = dentry.d_inode.read_()
+    sb = (inode.i_sb if inode else dentry.d_sb).value_()
+    found = None
+    for mnt in for_each_mount(prog):
+        if mnt.mnt.mnt_sb.value_() == sb:
+            found = mnt
+    if found is None:
+        return kernel_str(dentry_path(dentry))
+    return kernel_str(d_path(found.mnt.address_of_(), dentry))
+
+
+def _files_dentry(ctx: Context, addrs: Iterable[int]) -> Iterator[Any]:
+    """``files -d``: one DENTRY INODE SUPERBLK TYPE PATH row per dentry (a
+    negative dentry: TYPE N/A, the superblock from d_sb, as crash)."""
+    for a in addrs:
+        try:
+            d = drgn.Object(ctx.prog, "struct dentry *", value=a)
+            inode = d.d_inode.read_()
+            sb = (inode.i_sb if inode else d.d_sb).value_()
+            path = dentry_path_of(ctx.prog, d)
+            kind = inode_type(inode) if inode else "N/A"
+            if kind == "PIPE" or (kind == "SOCK" and path == "/"):
+                path = ""  # crash's inode_type() blanks these
+            yield Row(FILES_DENTRY_COLUMNS, (Address(a), Address(inode.value_()), Address(sb),
+                                             kind, Name(path)), d)
+        except drgn.FaultError as e:
+            ctx.warn(f"files: dentry {a:x}: cannot read {e.address:#x}")
+
+
+def _files_inode(ctx: Context, addrs: Iterable[int]) -> Iterator[Any]:
+    """``files -p``: the inode's INODE NRPAGES row, then a PAGE PHYSICAL
+    MAPPING INDEX CNT FLAGS NAMES row per page in its page cache (by index,
+    as crash; its kmem -p columns)."""
+    from drgn.helpers.linux.mm import page_to_phys
+
+    from kmemx.commands import Hex
+    from kmemx.helpers.pagewalk import xa_for_each_folio
+
+    from .memory import page_flag_names
+
+    for a in addrs:
+        try:
+            inode = drgn.Object(ctx.prog, "struct inode *", value=a)
+            mapping = inode.i_mapping.read_()
+            nrpages = int(mapping.nrpages) if mapping else 0
+            yield Row(FILES_INODE_COLUMNS, (Address(a), nrpages), inode)
+            if not nrpages:
+                continue
+            count = 0
+            for index, page in xa_for_each_folio(mapping):
+                count += 1
+                flags = int(page.flags)
+                yield Row(FILES_PAGE_COLUMNS,
+                          (Address(page.value_()), Address(int(page_to_phys(page))),
+                           Address(page.mapping.value_()), Hex(index),
+                           int(page._refcount.counter), Hex(flags),
+                           page_flag_names(ctx.prog, flags)), page)
+            if count != nrpages:
+                ctx.warn(f"files: inode {a:x}: xarray page count: {count}  nrpages: {nrpages}")
+        except drgn.FaultError as e:
+            ctx.warn(f"files: inode {a:x}: cannot read {e.address:#x}")
 
 
 VM_MM_COLUMNS = ("MM", "PGD", "RSS", "TOTAL_VM")
