@@ -36,7 +36,6 @@ from kmemx.helpers import (
     hlist_for_each_entry,
     list_for_each,
     module_of_address,
-    rbtree_inorder_for_each,
     use_module_kallsyms,
     xa_for_each,
 )
@@ -120,12 +119,12 @@ def _resolve_type(ctx: Context, name: str) -> drgn.Type:
         raise CommandError(str(e)) from None
 
 
-def _offset(ctx: Context, spec: str) -> int:
+def _offset(ctx: Context, spec: str, option: str = "-o") -> int:
     if re.fullmatch(r"-?(0x[0-9a-fA-F]+|\d+)", spec):
         return int(spec, 0)
     name, members = split_struct_spec(spec)
     if len(members) != 1:
-        raise CommandError(f"-o takes OFFSET or struct.member, not {spec!r}")
+        raise CommandError(f"{option} takes OFFSET or struct.member, not {spec!r}")
     return int(drgn.offsetof(_resolve_type(ctx, name), members[0]))
 
 
@@ -362,23 +361,87 @@ def _chain(k: Any, start: int, off: int, limit: int) -> Iterator[int]:
         entry = k.read_u64(entry + off)
 
 
+#: crash's tree -t names and abbreviations -> kmemx's tree kinds
+_TREE_TYPES = {"rbtree": "rbtree", "rb": "rbtree", "radix": "radix", "ra": "radix",
+               "xarray": "xarray", "x": "xarray", "maple": "maple", "m": "maple",
+               "idr": "idr"}
+
+
+def _tree_kind(args: argparse.Namespace) -> str:
+    """The tree kind of ``-t`` (crash's names and abbreviations; rbtree by
+    default) after checking the options that go with it."""
+    kind = _TREE_TYPES.get(args.type)
+    if kind is None:
+        raise CommandError(f"tree: invalid tree type {args.type!r} "
+                           "(radix, xarray, rbtree, maple; ra, x, rb, m; idr)")
+    if kind != "rbtree":
+        for flag, name in ((args.offset, "-o"), (args.linear, "-l"), (args.position, "-p")):
+            if flag:
+                raise CommandError(f"tree: {name} is for red-black trees (-t rbtree)")
+        if args.node:
+            raise CommandError("tree: -N is for red-black trees here (-t rbtree)")
+    return kind
+
+
+def _tree_root(ctx: Context, args: argparse.Namespace) -> int:
+    """START, plus ``-r``'s offset of the root inside the structure at START."""
+    root = parse_address(ctx, args.root)
+    return root + (_offset(ctx, args.root_offset, "-r") if args.root_offset else 0)
+
+
 def _tree_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``tree --drgn``: drgn's rbtree_inorder_for_each() (-t rbtree, -o the
-    rb_node member), xa_for_each() (-t xarray/radix) or idr_for_each()."""
+    """``tree --drgn``: a pre-order walk of the rb_nodes (crash's default;
+    -l: drgn's rbtree_inorder_for_each()), drgn's xa_for_each()
+    (-t xarray/radix), idr_for_each() or mt_for_each() (-t maple)."""
     from kmemx.commands.drgncode import table_script
 
-    root = parse_address(ctx, args.root)
-    if args.type == "rbtree":
+    kind = _tree_kind(args)
+    root = _tree_root(ctx, args)
+    if kind == "rbtree":
         off = _offset(ctx, args.offset) if args.offset else 0
-        walk = (f'for a in (n.value_() - {off} for n in rbtree_inorder_for_each('
-                f'Object(prog, "struct rb_root *", {root:#x}))):')
-        return _emit_drgn(ctx, walk, args.struct,
-                          ["drgn:Object", "drgn.helpers.linux.rbtree:rbtree_inorder_for_each"])
-    if args.type == "idr":
+        first = (f"{root:#x}" if args.node
+                 else f'Object(prog, "struct rb_root *", {root:#x}).rb_node.value_()')
+        if args.linear:
+            walk = (f'for a in (n.value_() - {off} for n in rbtree_inorder_for_each('
+                    f'Object(prog, "struct rb_root *", {root:#x}))):')
+            imports = ["drgn:Object", "drgn.helpers.linux.rbtree:rbtree_inorder_for_each"]
+            if args.node:
+                walk = f"""def inorder(node):  # the subtree under one rb_node, in order
+    stack = []
+    while stack or node:
+        while node:
+            stack.append(node)
+            node = Object(prog, "struct rb_node *", node).rb_left.value_()
+        node = stack.pop()
+        yield node
+        node = Object(prog, "struct rb_node *", node).rb_right.value_()
+
+
+for a in (n - {off} for n in inorder({first})):"""
+                imports = ["drgn:Object"]
+        else:
+            walk = f"""def preorder(node):  # crash's order: a node, its left subtree, its right one
+    stack = [node] if node else []
+    while stack:
+        node = stack.pop()
+        yield node
+        n = Object(prog, "struct rb_node *", node)
+        stack += [c for c in (n.rb_right.value_(), n.rb_left.value_()) if c]
+
+
+for a in (n - {off} for n in preorder({first})):"""
+            imports = ["drgn:Object"]
+        return _emit_drgn(ctx, walk, args.struct, imports)
+    if kind == "idr":
         fn, ctype, imp = "idr_for_each", "struct idr *", "drgn.helpers.linux.idr:idr_for_each"
+    elif kind == "maple":
+        fn, ctype = "mt_for_each", "struct maple_tree *"
+        imp = "drgn.helpers.linux.mapletree:mt_for_each"
     else:
         fn, ctype, imp = "xa_for_each", "struct xarray *", "drgn.helpers.linux.xarray:xa_for_each"
     pairs = f'{fn}(Object(prog, "{ctype}", {root:#x}))'
+    if kind == "maple":
+        pairs = f"((first, entry) for first, _, entry in {pairs})"
     if args.struct:
         return _emit_drgn(ctx, f"for a in (e.value_() for _, e in {pairs}):", args.struct,
                           ["drgn:Object", imp])
@@ -388,31 +451,82 @@ for index, entry in {pairs}:
 """, ["drgn:Object", imp])
 
 
-@command("tree", "walk an rbtree or an xarray/radix tree",
+@command("tree", "walk a red-black tree, an xarray/radix tree, an IDR or a maple tree",
          description="""
-         tree -t rbtree -o vmap_area.rb_node -s vmap_area.va_start,va_end vmap_area_root
-         tree -t xarray ADDR          (xarray, radix_tree, idr: -t xarray / radix / idr)
-         ROOT is the address (or symbol) of the struct rb_root / xarray / idr.
+         crash's tree: ADDRESS rows of the entries (rbtree), INDEX ENTRY rows
+         (xarray, radix, idr; maple: the first index of each range).
+         tree -t rbtree -o vmap_area.rb_node vmap_area_root
+                                      crash's order: a node, then its left subtree,
+                                      then its right one (pre-order)
+         tree -l -o vmap_area.rb_node vmap_area_root    in order (-l, crash's)
+         tree -p -o vmap_area.rb_node vmap_area_root    each node's POSITION (root/l/r)
+         tree -o vmap_area.rb_node -s vmap_area.va_start,va_end -x vmap_area_root
+                                      members (-x hex, -d decimal)
+         tree -t xarray -r address_space.i_pages MAPPING
+                                      -r: the root is this member of the struct at START
+         tree -N RB_NODE -o ...       START is an rb_node, not a root
+         -t: rbtree (rb, the default), xarray (x), radix (ra), maple (m), idr.
+         -o and -r take an offset or struct.member.  START is an address or symbol.
          """,
-         arguments=[arg("root"), arg("-t", dest="type", default="rbtree",
-                                     choices=["rbtree", "xarray", "radix", "idr"]),
+         arguments=[arg("root", metavar="START"),
+                    arg("-t", dest="type", default="rbtree",
+                        help="rbtree (rb), xarray (x), radix (ra), maple (m), idr"),
+                    arg("-r", dest="root_offset",
+                        help="OFFSET or struct.member of the root inside START"),
                     arg("-o", dest="offset", help="OFFSET or struct.member of the rb_node"),
-                    arg("-s", dest="struct", help="struct[.member,...] to display")],
+                    arg("-s", dest="struct", help="struct[.member,...] to display"),
+                    arg("-l", dest="linear", action="store_true",
+                        help="red-black tree in order (leftmost first)"),
+                    arg("-p", dest="position", action="store_true",
+                        help="each node's position (rbtree: root/l/r)"),
+                    arg("-N", dest="node", action="store_true",
+                        help="START is an rb_node, not an rb_root"),
+                    arg("-x", dest="radix", action="store_const", const=16,
+                        help="-s members in hexadecimal"),
+                    arg("-d", dest="radix", action="store_const", const=10,
+                        help="-s members in decimal")],
          columns=("ADDRESS",), drgn_code=_tree_drgn)
 def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    k = ctx.k
-    root = parse_address(ctx, args.root)
-    if args.type == "rbtree":
-        off = _offset(ctx, args.offset) if args.offset else 0
-        yield from _emit(ctx, _guarded(ctx, (n - off for n in rbtree_inorder_for_each(root, k))),
-                         args.struct)
-        return
-    from kmemx.helpers import idr_for_each
+    from kmemx.helpers.treewalk import (
+        rbtree_inorder_for_each_position,
+        rbtree_preorder_for_each,
+    )
 
-    walker = idr_for_each if args.type == "idr" else xa_for_each
-    pairs = walker(root, k)
+    k = ctx.k
+    kind = _tree_kind(args)
+    root = _tree_root(ctx, args)
+    if kind == "rbtree":
+        off = _offset(ctx, args.offset) if args.offset else 0
+        first = root if args.node else k.read_u64(root)  # struct rb_root { rb_node; }
+        walker = rbtree_inorder_for_each_position if args.linear else rbtree_preorder_for_each
+        if not args.position:
+            yield from _emit(ctx, _guarded(ctx, (n - off for n, _ in walker(first, k))),
+                             args.struct, args.radix)
+            return
+        try:
+            for n, pos in walker(first, k):
+                for i, row in enumerate(_emit(ctx, [n - off], args.struct, args.radix)):
+                    if isinstance(row, Row):
+                        row = Row((*row.columns, "POSITION"), (*row.cells, pos), row.obj)
+                    elif i == 0:  # a whole structure: crash's position line after its address
+                        yield row
+                        row = TextLine(f"  position: {pos}")
+                    yield row
+        except drgn.FaultError as e:
+            ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
+        return
+    pairs: Iterator[tuple[int, int]]
+    if kind == "maple":
+        from drgn.helpers.linux.mapletree import mt_for_each
+
+        mt = drgn.Object(ctx.prog, "struct maple_tree *", value=root)
+        pairs = ((int(first), int(e.value_())) for first, _, e in mt_for_each(mt))
+    else:
+        from kmemx.helpers import idr_for_each
+
+        pairs = (idr_for_each if kind == "idr" else xa_for_each)(root, k)
     if args.struct:
-        yield from _emit(ctx, _guarded(ctx, (e for _, e in pairs)), args.struct)
+        yield from _emit(ctx, _guarded(ctx, (e for _, e in pairs)), args.struct, args.radix)
         return
     try:
         for index, entry in pairs:

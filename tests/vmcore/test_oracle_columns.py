@@ -363,7 +363,7 @@ STRUCT_LAYOUTS = ["list_head", "hlist_node", "rb_node", "kref"]
 WHATIS = ["jiffies", "init_task", "linux_banner"]
 LIST_MODULES = "list -H modules -o module.list -s module.name"
 #: crash walks an rbtree in pre-order unless -l (in-order, kmemx's order)
-TREE_RBTREE = "tree -t rbtree -o vmap_area.rb_node free_vmap_area_root"
+TREE_RBTREE = "tree -t rbtree -l -o vmap_area.rb_node free_vmap_area_root"
 CRASH_TREE_RBTREE = "tree -t rbtree -l -o vmap_area.rb_node free_vmap_area_root"
 
 _dumps: dict[tuple[str, str], Dump] = {}
