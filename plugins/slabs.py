@@ -376,12 +376,56 @@ for key, pages, text in [
                     arg("-s", dest="slabs", action="store_true",
                         help="slab cache summary (crash's kmem -s)"),
                     arg("-i", dest="info", action="store_true",
-                        help="memory summary (crash's kmem -i)")],
+                        help="memory summary (crash's kmem -i)"),
+                    arg("-v", dest="vmalloc", action="store_true",
+                        help="vmalloc areas (crash's kmem -v)"),
+                    arg("-V", dest="vm_stat", action="store_true",
+                        help="vm_stat and vm_event counters (crash's kmem -V)"),
+                    arg("-z", dest="zones", action="store_true",
+                        help="per-zone statistics (crash's kmem -z)"),
+                    arg("-p", dest="pages", action="store_true",
+                        help="every struct page, or those of the addresses (crash's kmem -p)"),
+                    arg("-n", dest="nodes", action="store_true",
+                        help="memory nodes, sections and blocks (crash's kmem -n)"),
+                    arg("-h", dest="hstates", action="store_true",
+                        help="hugetlb hstates (crash's kmem -h)"),
+                    arg("-f", dest="free", action="store_true",
+                        help="buddy free lists (crash's kmem -f)"),
+                    arg("-F", dest="free_pages", action="store_true",
+                        help="buddy free lists with their pages (crash's kmem -F)")],
          columns=KMEM_COLUMNS, takes_input=True,
          enabled=_enabled, drgn_code=_kmem_drgn)
 def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from . import kmem_mm
+
+    modes = [m for m in ("info", "slabs", "vmalloc", "vm_stat", "zones", "pages", "nodes",
+                         "hstates", "free", "free_pages") if getattr(args, m)]
+    if len(modes) > 1:
+        raise CommandError("kmem: give one of -i -s -v -V -z -p -n -h -f -F")
     if args.info:
         yield from _kmem_i(ctx)
+        return
+    if args.vm_stat:
+        yield from kmem_mm.kmem_vm_stat(ctx)
+        return
+    if args.zones:
+        yield from kmem_mm.kmem_z(ctx)
+        return
+    if args.nodes:
+        yield from kmem_mm.kmem_n(ctx)
+        return
+    if args.hstates:
+        yield from kmem_mm.kmem_h(ctx)
+        return
+    if args.free or args.free_pages:
+        yield from kmem_mm.kmem_f(ctx, args.free_pages)
+        return
+    if args.vmalloc or args.pages:
+        from .lists import parse_address
+
+        addrs = (list(resolve_each(ctx, args.addresses, lambda a: parse_address(ctx, a))) or
+                 [int(getattr(x, "address", x)) for x in objects(input)])
+        yield from (kmem_mm.kmem_v(ctx, addrs) if args.vmalloc else kmem_mm.kmem_p(ctx, addrs))
         return
     if args.slabs:
         yield from _kmem_s(ctx, args.addresses)

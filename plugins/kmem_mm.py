@@ -1,0 +1,410 @@
+"""crash's ``kmem`` memory options: ``-v -V -z -p -n -h -f -F``, as typed rows.
+
+The ``kmem`` command itself is in :mod:`.slabs`; this module yields the rows
+of each option from :mod:`kmemx.helpers.mmzone` and
+:mod:`kmemx.helpers.vmalloc`.  Columns and units are crash 8.0.6's; where a
+crash line holds two values (``MIN/LOW/HIGH``, a page's flags and their
+names) the row has typed cells the text renders as crash does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import drgn
+
+from kmemx.commands import Address, CommandError, Context, Name, Row, kernel_str
+from kmemx.commands.cells import crash_size_text
+from kmemx.helpers import mmzone
+from kmemx.helpers.vmalloc import for_each_vmap_area
+from kmemx.kernel import Kernel
+
+__all__ = [
+    "KMEM_F_AREA_COLUMNS",
+    "KMEM_F_PAGE_COLUMNS",
+    "KMEM_F_ZONE_COLUMNS",
+    "KMEM_H_COLUMNS",
+    "KMEM_N_BLOCK_COLUMNS",
+    "KMEM_N_NODE_COLUMNS",
+    "KMEM_N_SECTION_COLUMNS",
+    "KMEM_N_ZONE_COLUMNS",
+    "KMEM_P_COLUMNS",
+    "KMEM_VM_STAT_COLUMNS",
+    "KMEM_V_COLUMNS",
+    "KMEM_Z_STAT_COLUMNS",
+    "KMEM_Z_ZONE_COLUMNS",
+    "AddressRange",
+    "HugeSize",
+    "OrderSize",
+    "PageFlags",
+    "kmem_f",
+    "kmem_h",
+    "kmem_n",
+    "kmem_p",
+    "kmem_v",
+    "kmem_vm_stat",
+    "kmem_z",
+]
+
+
+class AddressRange(tuple[int, int]):
+    """``start - end`` as crash prints a range; JSON: ``["0x..", "0x.."]``."""
+
+    def __new__(cls, start: int, end: int) -> AddressRange:
+        return super().__new__(cls, (Address(start), Address(end)))
+
+    def __str__(self) -> str:
+        return f"{int(self[0]):x} - {int(self[1]):x}"
+
+
+class HugeSize(int):
+    """A huge page size as crash's ``kmem -h`` prints it (``2MB``, ``1GB``);
+    JSON: bytes."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return crash_size_text(int(self)).replace(" ", "")
+
+
+class OrderSize(int):
+    """A free-area block size as crash's ``kmem -f`` prints it (``4k``,
+    ``4096k``); JSON: bytes."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return f"{int(self) >> 10}k"
+
+
+class HexValue(int):
+    """A number crash prints in hex without ``0x`` (a page's index); JSON: int."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return f"{int(self):x}"
+
+
+class PageFlags(Address):
+    """``page->flags``: hex, then the names of the set ``pageflag_names[]``
+    bits (``fffffc0010200 slab,head``), as crash's ``kmem -p``; JSON: the
+    value, ``"0x..."`` (left-aligned like an address)."""
+
+    names: str
+
+    def __new__(cls, value: int, names: str) -> PageFlags:
+        obj = super().__new__(cls, value)
+        obj.names = names
+        return obj
+
+    def __str__(self) -> str:
+        return f"{int(self):x} {self.names}" if self.names else f"{int(self):x}"
+
+
+# ---------------------------------------------------------------- -v
+
+KMEM_V_COLUMNS = ("VMAP_AREA", "VM_STRUCT", "ADDRESS RANGE", "SIZE")
+
+
+def kmem_v(ctx: Context, addrs: list[int]) -> Iterator[Row]:
+    """crash's ``kmem -v``: every busy ``vmap_area`` with a ``vm_struct``
+    (``vm_map_ram()`` areas have none and are left out, as crash does), in
+    address order; with addresses, the areas that contain them."""
+    k = ctx.k
+    areas = sorted(((int(va.va_start), int(va.va_end), va.address, int(va.vm.value()))
+                    for va in for_each_vmap_area(k)), key=lambda a: a[0])
+    for start, end, va, vm in areas:
+        if not vm:
+            continue
+        if addrs and not any(start <= a < end for a in addrs):
+            continue
+        yield Row(KMEM_V_COLUMNS, (Address(va), Address(vm), AddressRange(start, end),
+                                   end - start), k.view("struct vmap_area", va))
+
+
+# ---------------------------------------------------------------- -V
+
+KMEM_VM_STAT_COLUMNS = ("TABLE", "ITEM", "VALUE")
+
+
+def kmem_vm_stat(ctx: Context) -> Iterator[Row]:
+    """crash's ``kmem -V``: the global ``vm_zone_stat``, ``vm_node_stat``
+    (``vm_numa_stat`` before 5.14) and the summed ``vm_event_states``."""
+    k = ctx.k
+    for table, item, value in mmzone.global_vm_stat(k):
+        yield Row(KMEM_VM_STAT_COLUMNS, (table, Name(item), value))
+    try:
+        events = mmzone.all_vm_events(k)
+    except LookupError:
+        return
+    for item, value in events:
+        yield Row(KMEM_VM_STAT_COLUMNS, ("VM_EVENT_STATES", Name(item), value))
+
+
+# ---------------------------------------------------------------- -z
+
+KMEM_Z_ZONE_COLUMNS = ("NODE", "ZONE", "ADDR", "NAME", "SIZE", "PRESENT", "MIN", "LOW", "HIGH")
+KMEM_Z_STAT_COLUMNS = ("NODE", "ZONE", "ITEM", "VALUE")
+
+
+def _zones(k: Kernel) -> Iterator[tuple[int, int, Any]]:
+    """(node id, zone index, zone view) of every zone of the online nodes."""
+    for pgdat in mmzone.for_each_online_pgdat(k):
+        zones = pgdat.node_zones
+        for i in range(len(zones)):
+            yield int(pgdat.node_id), i, zones[i]
+
+
+def _watermarks(zone: Any) -> tuple[int, int, int]:
+    """``min_wmark_pages()``, ``low_...``, ``high_...`` without the boost, as
+    crash reads them: ``zone->_watermark[WMARK_*]`` (5.0, 1c30844d2dfe, "mm:
+    reclaim small amounts of memory when an external fragmentation event
+    occurs", renamed ``watermark``)."""
+    try:
+        wm = zone._watermark
+    except AttributeError:
+        wm = zone.watermark
+    return int(wm[0]), int(wm[1]), int(wm[2])
+
+
+def kmem_z(ctx: Context) -> Iterator[Row]:
+    """crash's ``kmem -z``: each zone (SIZE is ``spanned_pages``, PRESENT
+    ``present_pages``, MIN/LOW/HIGH the watermarks), then its ``vm_stat``
+    counters; an unpopulated zone (no pages spanned) has no counters."""
+    k = ctx.k
+    for nid, i, z in _zones(k):
+        size = int(z.spanned_pages)
+        lo = _watermarks(z)
+        yield Row(KMEM_Z_ZONE_COLUMNS, (nid, i, Address(z.address),
+                                        Name(kernel_str(z.name.string())), size,
+                                        int(z.present_pages), *lo), z)
+        if size:
+            for item, value in mmzone.zone_vm_stat(z):
+                yield Row(KMEM_Z_STAT_COLUMNS, (nid, i, Name(item), value))
+
+
+# ---------------------------------------------------------------- -h
+
+KMEM_H_COLUMNS = ("HSTATE", "SIZE", "FREE", "TOTAL", "NAME")
+
+
+def kmem_h(ctx: Context) -> Iterator[Row]:
+    """crash's ``kmem -h``: each ``hstate`` in use (order > 0): its huge page
+    size, ``free_huge_pages``, ``nr_huge_pages`` and name."""
+    try:
+        hstates = list(mmzone.for_each_hstate(ctx.k))
+    except LookupError:
+        raise CommandError("kmem -h: this kernel has no hstates (CONFIG_HUGETLB_PAGE off)")\
+            from None
+    for h in hstates:
+        order = int(h.order)
+        if not order:
+            continue
+        yield Row(KMEM_H_COLUMNS, (Address(h.address), HugeSize(4096 << order),
+                                   int(h.free_huge_pages), int(h.nr_huge_pages),
+                                   Name(kernel_str(h.name.string()))), h)
+
+
+# ---------------------------------------------------------------- -n
+
+KMEM_N_NODE_COLUMNS = ("NODE", "SIZE", "PGLIST_DATA", "BOOTMEM_DATA", "NODE_ZONES", "MEM_MAP",
+                       "START_PADDR", "START_MAPNR")
+KMEM_N_ZONE_COLUMNS = ("NODE", "ZONE", "NAME", "SIZE", "MEM_MAP", "START_PADDR", "START_MAPNR")
+KMEM_N_SECTION_COLUMNS = ("NR", "SECTION", "CODED_MEM_MAP", "MEM_MAP", "STATE", "PFN")
+KMEM_N_BLOCK_COLUMNS = ("MEM_BLOCK", "NAME", "PHYSICAL RANGE", "NODE", "STATE",
+                        "START_SECTION_NO")
+_SECTION_STATE = (("SECTION_MARKED_PRESENT", "P"), ("SECTION_HAS_MEM_MAP", "M"),
+                  ("SECTION_IS_ONLINE", "O"), ("SECTION_IS_EARLY", "E"),
+                  ("SECTION_TAINT_ZONE_DEVICE", "D"))
+#: include/linux/memory.h's MEM_* states, crash's names
+_MEM_STATES = {1: "ONLINE", 2: "GOING_OFFLINE", 4: "OFFLINE", 8: "GOING_ONLINE",
+               16: "CANCEL_ONLINE", 32: "CANCEL_OFFLINE"}
+
+
+def _page_of_pfn(k: Kernel, pfn: int) -> int:
+    """``pfn_to_page()`` on the vmemmap."""
+    from kmemx.helpers.pages import page_array
+
+    pa = page_array(k)
+    return (pa.vmemmap + pfn * pa.page_size) & 0xFFFFFFFFFFFFFFFF
+
+
+def kmem_n(ctx: Context) -> Iterator[Row]:
+    """crash's ``kmem -n``: the online nodes (SIZE: ``node_spanned_pages``;
+    MEM_MAP: the struct page of ``node_start_pfn``), their zones (START_MAPNR
+    is the zone's first pfn, MEM_MAP its struct page, 0 for an empty zone),
+    the present memory sections (STATE: P present, M has mem_map, O online,
+    E early, D zone device) and the memory block devices."""
+    k = ctx.k
+    pgdats = list(mmzone.for_each_online_pgdat(k))
+    for pgdat in pgdats:
+        start = int(pgdat.node_start_pfn)
+        yield Row(KMEM_N_NODE_COLUMNS, (
+            int(pgdat.node_id), int(pgdat.node_spanned_pages), Address(pgdat.address), None,
+            Address(pgdat.node_zones.address), Address(_page_of_pfn(k, start)),
+            Address(start << 12), start), pgdat)
+    for pgdat in pgdats:
+        zones = pgdat.node_zones
+        for i in range(len(zones)):
+            z = zones[i]
+            size = int(z.spanned_pages)
+            pfn = int(z.zone_start_pfn)
+            yield Row(KMEM_N_ZONE_COLUMNS, (
+                int(pgdat.node_id), i, Name(kernel_str(z.name.string())), size,
+                Address(_page_of_pfn(k, pfn) if size else 0), Address(pfn << 12),
+                pfn if size else 0), z)
+    flags = mmzone.section_flags(k)
+    for sec in mmzone.for_each_present_section(k):
+        state = "".join(c for name, c in _SECTION_STATE if sec.flags & flags.get(name, 0))
+        yield Row(KMEM_N_SECTION_COLUMNS, (sec.nr, Address(sec.address),
+                                           Address(sec.coded_mem_map), Address(sec.mem_map),
+                                           state, sec.pfn))
+    try:
+        blocks = list(mmzone.for_each_memory_block(k))
+    except LookupError:
+        return
+    for b in blocks:
+        yield Row(KMEM_N_BLOCK_COLUMNS, (Address(b.address), Name(b.name),
+                                         AddressRange(b.start, b.end), b.nid,
+                                         _MEM_STATES.get(b.state, "UNKNOWN"),
+                                         b.start_section_nr))
+
+
+# ---------------------------------------------------------------- -f / -F
+
+KMEM_F_ZONE_COLUMNS = ("NODE", "ZONE", "NAME", "SIZE", "FREE", "MEM_MAP", "START_PADDR",
+                       "START_MAPNR")
+KMEM_F_AREA_COLUMNS = ("AREA", "SIZE", "FREE_AREA_STRUCT", "BLOCKS", "PAGES")
+KMEM_F_PAGE_COLUMNS = ("AREA", "SIZE", "FREE_AREA_STRUCT", "PAGE")
+
+
+def kmem_f(ctx: Context, pages: bool) -> Iterator[Row]:
+    """crash's ``kmem -f`` (``-F``: ``pages``): per zone, its header (SIZE
+    spanned, FREE ``NR_FREE_PAGES``, START_MAPNR the zone's first pfn less
+    the node's), then each free list ``free_area[order].free_list[type]``:
+    its address, BLOCKS on it and PAGES (blocks << order); with ``-F``, one
+    row per block instead (its first struct page).  Empty zones have no
+    lists.  A free list that cannot be read is reported and skipped."""
+    k = ctx.k
+    for pgdat in mmzone.for_each_online_pgdat(k):
+        nid = int(pgdat.node_id)
+        node_start = int(pgdat.node_start_pfn)
+        zones = pgdat.node_zones
+        for i in range(len(zones)):
+            z = zones[i]
+            size = int(z.spanned_pages)
+            pfn = int(z.zone_start_pfn)
+            free = mmzone.zone_vm_stat(z)[0][1]
+            yield Row(KMEM_F_ZONE_COLUMNS, (
+                nid, i, Name(kernel_str(z.name.string())), size, free,
+                Address(_page_of_pfn(k, pfn) if size else 0), Address(pfn << 12 if size else 0),
+                pfn - node_start if size else 0), z)
+            if not size:
+                continue
+            try:
+                lists = list(mmzone.for_each_free_list(z))
+            except drgn.FaultError as e:
+                ctx.warn(f"zone {z.address:#x}: cannot read free list at {e.address:#x}")
+                continue
+            for fl in lists:
+                bsize = OrderSize(4096 << fl.order)
+                if pages:
+                    for p in fl.pages:
+                        yield Row(KMEM_F_PAGE_COLUMNS, (fl.order, bsize, Address(fl.head),
+                                                        Address(p)))
+                else:
+                    yield Row(KMEM_F_AREA_COLUMNS, (fl.order, bsize, Address(fl.head),
+                                                    len(fl.pages), len(fl.pages) << fl.order))
+
+
+# ---------------------------------------------------------------- -p
+
+KMEM_P_COLUMNS = ("PAGE", "PHYSICAL", "MAPPING", "INDEX", "CNT", "FLAGS")
+
+
+def _flag_names(names: list[tuple[int, str]], flags: int,
+                cache: dict[int, str]) -> str:
+    """The comma-separated ``pageflag_names`` of the bits set in ``flags``
+    (per distinct low-bits value, cached)."""
+    low = flags & 0xFFFFFFFF
+    text = cache.get(low)
+    if text is None:
+        text = cache[low] = ",".join(n for mask, n in names if flags & mask)
+    return text
+
+
+def _page_targets(ctx: Context, addrs: Iterable[int]) -> list[int]:
+    """pfns of ``kmem -p ADDR``: a ``struct page *`` in the vmemmap, a kernel
+    virtual address (translated), or else a physical address."""
+    from kmemx.helpers.pages import page_array
+
+    k = ctx.k
+    pa = page_array(k)
+    pfns = []
+    for a in addrs:
+        if pa.vmemmap <= a < pa.vmemmap + pa.max_pfn * pa.page_size:
+            pfns.append((a - pa.vmemmap) // pa.page_size)
+        elif a >> 63:  # kernel half (4- and 5-level paging)
+            tr = getattr(k.space, "translator", None)
+            phys = tr.translate(a) if tr is not None else None
+            if phys is None:
+                try:
+                    from drgn.helpers.linux.mm import follow_phys
+                    phys = int(follow_phys(k.prog["init_mm"].address_of_(), a))
+                except (drgn.FaultError, ValueError):
+                    ctx.warn(f"{a:x}: not mapped")
+                    continue
+            pfns.append(phys >> 12)
+        else:
+            pfns.append(a >> 12)
+    return pfns
+
+
+def kmem_p(ctx: Context, addrs: list[int]) -> Iterator[Row]:
+    """crash's ``kmem -p``: every struct page of every present section with a
+    mem_map (one numpy decode per section): PAGE, PHYSICAL, MAPPING, INDEX,
+    CNT (``_refcount``) and FLAGS (value and ``pageflag_names``); with
+    addresses, only their pages."""
+    k = ctx.k
+    try:  # 4.6 renamed page->_count to _refcount (0139aa7b7fa1)
+        ref = k.offsetof("struct page", "_refcount")
+    except LookupError:
+        ref = k.offsetof("struct page", "_count")
+    members = {"flags": (0, "<u8"), "mapping": (k.offsetof("struct page", "mapping"), "<u8"),
+               "index": (k.offsetof("struct page", "index"), "<u8"), "count": (ref, "<i4")}
+    try:
+        names = mmzone.pageflag_names(k)
+    except LookupError:
+        names = []
+    cache: dict[int, str] = {}
+    psize = k.sizeof("struct page")
+    want = set(_page_targets(ctx, addrs)) if addrs else None
+    pps = mmzone.PAGES_PER_SECTION(k)
+    sections = list(mmzone.for_each_present_section(k))
+    if want is not None:
+        sections = [s for s in sections if any(s.pfn <= p < s.pfn + pps for p in want)]
+    unreadable: list[tuple[int, int]] = []
+    found: set[int] = set()
+    for sec, arr in mmzone.for_each_section_pages(k, members, sections, unreadable):
+        flags = arr["flags"].tolist()
+        mapping = arr["mapping"].tolist()
+        index = arr["index"].tolist()
+        count = arr["count"].tolist()
+        if want is None:
+            idx: Iterable[int] = range(pps)
+        else:
+            idx = [p - sec.pfn for p in sorted(want) if sec.pfn <= p < sec.pfn + pps]
+            found.update(sec.pfn + i for i in idx)
+        for i in idx:
+            f = flags[i]
+            yield Row(KMEM_P_COLUMNS, (
+                Address(sec.mem_map + i * psize), Address((sec.pfn + i) << 12),
+                Address(mapping[i]), HexValue(index[i]), count[i],
+                PageFlags(f, _flag_names(names, f, cache))))
+        ctx.progress("struct pages", sec.pfn + pps, (sections[-1].pfn + pps) if sections else 0)
+    for pfn in sorted((want or set()) - found):
+        ctx.warn(f"physical address {pfn << 12:x}: no struct page (not in a present section)")
+    for a, b in unreadable:
+        ctx.warn(f"struct pages of pfns {a:#x}-{b:#x} cannot be read (filtered dump?)")
