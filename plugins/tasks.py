@@ -354,9 +354,16 @@ RSS = [prog["MM_FILEPAGES"].value_(), prog["MM_ANONPAGES"].value_(),
        prog["MM_SHMEMPAGES"].value_()]
 
 
+def counter_sum(c):
+    # percpu_counter_sum() over every possible CPU: drgn's sums the online
+    # ones, but the CPUs a panic stopped are offline with their counts unfolded
+    return c.count.value_() + sum(per_cpu_ptr(c.counters, cpu)[0].value_()
+                                  for cpu in for_each_possible_cpu(prog))
+
+
 def rss_pages(mm):
     try:  # percpu_counter rss_stat[] since 6.2 (f1a7941243c1)
-        return sum(percpu_counter_sum(mm.rss_stat[i]) for i in RSS)
+        return sum(counter_sum(mm.rss_stat[i]) for i in RSS)
     except TypeError:  # before: atomics, plus each task's unsynced events
         n = sum(mm.rss_stat.count[i].counter.value_() for i in RSS)
         for t in for_each_task(prog):
@@ -366,7 +373,8 @@ def rss_pages(mm):
 
 
 """
-_RSS_IMPORTS = ["drgn.helpers.linux.percpu:percpu_counter_sum",
+_RSS_IMPORTS = ["drgn.helpers.linux.percpu:per_cpu_ptr",
+                "drgn.helpers.linux.cpumask:for_each_possible_cpu",
                 "drgn.helpers.linux.pid:for_each_task"]
 
 
