@@ -427,7 +427,8 @@ def _mod_object_file(ctx: Context, mod: View, name: str) -> str:
     ``(not loaded)``, tagged ``[CONFIG_KALLSYMS]`` when the module keeps a symbol
     table (crash then knows its symbols from kallsyms)."""
     try:
-        path = ctx.prog.linux_kernel_loadable_module(mod.to_drgn()).debug_file_path
+        m = ctx.prog.linux_kernel_loadable_module(mod.to_drgn())
+        path = m.debug_file_path or m.loaded_file_path  # mod -s: the symbols' file
     except (LookupError, AttributeError, ValueError, TypeError):
         path = None
     if path:
@@ -483,13 +484,28 @@ for mod in for_each_module(prog):
          mod                      every loaded module
          mod | filter name~^nf_   some of them
          mod -t                   the tainted modules and their taint letters
+         mod -s MODULE [OBJFILE]  load MODULE's symbols and debug info from OBJFILE, or
+                                  from the first MODULE.ko (- and _ alike) under
+                                  /lib/modules/RELEASE, vmlinux's directory, then
+                                  /usr/lib/debug/lib/modules/RELEASE (drgn's debug
+                                  directories); its row, OBJECT_FILE the file, LOADED
+                                  what drgn took: symbols (the file's symbol table)
+                                  and/or debug info (its DWARF)
+         mod -S [DIR]             the same for every module (only under DIR if given)
          """,
          arguments=[arg("-t", dest="tainted", action="store_true",
-                        help="tainted modules (struct module's taints)")],
+                        help="tainted modules (struct module's taints)"),
+                    arg("-s", dest="load", nargs="+", metavar="MODULE [OBJFILE]",
+                        help="load a module's symbols and debug info"),
+                    arg("-S", dest="load_all", nargs="?", const="", metavar="DIR",
+                        help="load every module's symbols and debug info")],
          columns=MOD_COLUMNS, drgn_code=_lsmod_drgn)
 def _lsmod(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from kmemx.helpers import list_for_each_entry
 
+    if args.load is not None or args.load_all is not None:
+        yield from _mod_load(ctx, args)
+        return
     if args.tainted:
         found = False
         for mod in list_for_each_entry("struct module", ctx.k.object("modules"), "list"):
@@ -514,6 +530,71 @@ def _lsmod(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                                     _mod_object_file(ctx, mod, name), ref), mod)
         except drgn.FaultError as e:
             ctx.warn(f"module {mod.address:#x}: cannot read {e.address:#x}")
+
+
+def _mod_load(ctx: Context, args: argparse.Namespace) -> Iterator[Any]:
+    """``mod -s MODULE [OBJFILE]`` / ``mod -S [DIR]``: each module's object
+    file given to drgn (:func:`kmemx.helpers.modfiles.module_try_file`);
+    MOD_COLUMNS plus LOADED for each module a file was found for."""
+    from pathlib import Path
+
+    from kmemx.commands import CommandError
+    from kmemx.helpers import list_for_each_entry
+    from kmemx.helpers.modfiles import module_object_dirs, module_object_files, module_try_file
+
+    if args.load is not None and args.load_all is not None:
+        raise CommandError("mod: -s and -S exclude each other")
+    mods = list(list_for_each_entry("struct module", ctx.k.object("modules"), "list"))
+    by_name = {m.name.string().decode(): m for m in mods}
+    if args.load is not None:
+        if len(args.load) > 2:
+            raise CommandError("mod: -s takes MODULE [OBJFILE]")
+        name = args.load[0]
+        if name not in by_name:
+            from kmemx.commands import did_you_mean
+
+            raise CommandError(f"mod: {name}: not a loaded module"
+                               + did_you_mean(name, list(by_name)))
+        wanted = [by_name[name]]
+        given = Path(args.load[1]) if len(args.load) == 2 else None
+        if given is not None and not given.is_file():
+            raise CommandError(f"mod: {given}: no such file")
+        dirs = module_object_dirs(ctx.prog)
+    else:
+        wanted = mods
+        given = None
+        if args.load_all:
+            if not Path(args.load_all).is_dir():
+                raise CommandError(f"mod: {args.load_all}: not a directory")
+            dirs = [Path(args.load_all)]
+        else:
+            dirs = module_object_dirs(ctx.prog)
+    found = 0
+    for mod in wanted:
+        name = mod.name.string().decode()
+        candidates = [given] if given is not None else module_object_files(name, dirs)
+        result = None
+        for path in candidates:
+            result = module_try_file(mod.to_drgn().address_of_(), path)
+            if result.loaded or result.debug:
+                break
+        if result is None or not (result.loaded or result.debug):
+            why = (f"{given} is not its object file (another build or module)" if given
+                   else f"no {name}.ko under {', '.join(map(str, dirs)) or '(no directory)'}")
+            if args.load is not None:
+                raise CommandError(f"mod: {name}: {why}")
+            continue
+        found += 1
+        loaded = ", ".join(w for w, ok in (("symbols", result.loaded),
+                                           ("debug info", result.debug)) if ok)
+        base, size = _mod_core(ctx, mod)
+        ref = int(mod.refcnt.counter) - 1 if hasattr(mod, "refcnt") else 0
+        yield Row((*MOD_COLUMNS, "LOADED"),
+                  (Address(mod.address), Name(name), Address(base), size,
+                   str(result.path), ref, loaded), mod)
+    if not found and args.load_all is not None:
+        ctx.warn("mod: -S: no module's object file found under "
+                 + (", ".join(map(str, dirs)) or "(no directory)"))
 
 
 def _mount_drgn(ctx: Context, args: argparse.Namespace) -> str:
