@@ -14,6 +14,8 @@ __all__ = [
     "parse_dis",
     "parse_dis_lines",
     "parse_eval",
+    "parse_files_dentry",
+    "parse_files_inode",
     "parse_fuser",
     "parse_hrtimers",
     "parse_idt",
@@ -30,6 +32,8 @@ __all__ = [
     "parse_sig",
     "parse_sym_location",
     "parse_timers",
+    "parse_tree_positions",
+    "parse_vm_pages",
     "parse_vtop",
     "parse_waitq",
 ]
@@ -418,4 +422,88 @@ def parse_idt(text: str) -> list[tuple[int, str]]:
         m = re.match(r"^\s*\[\s*(\d+)\]\s+(\S+)\s*$", line)
         if m:
             out.append((int(m.group(1)), m.group(2)))
+    return out
+
+
+_VM_VMA = re.compile(r"^([0-9a-f]{8,16})\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s*(.*?)\s*$")
+_VM_PAGE = re.compile(r"^([0-9a-f]+)\s{2,}(.*?)\s*$")
+
+
+def parse_vm_pages(text: str) -> list[dict[str, Any]]:
+    """crash's ``vm -p``: one dict per page, ``{vma, virtual, physical}``;
+    ``physical`` is an int for a mapped page, else crash's text (``FILE:
+    /path  OFFSET: hex``, ``SWAP: dev  OFFSET: n``, ``(not mapped)``)."""
+    rows: list[dict[str, Any]] = []
+    vma: int | None = None
+    in_pages = False
+    for line in text.splitlines():
+        words = line.split()
+        if words[:2] == ["VMA", "START"]:
+            in_pages = False
+            continue
+        if words == ["VIRTUAL", "PHYSICAL"]:
+            in_pages = True
+            continue
+        m = _VM_VMA.match(line)
+        if not in_pages and m:
+            vma = int(m.group(1), 16)
+            continue
+        m = _VM_PAGE.match(line)
+        if in_pages and m and vma is not None:
+            where = m.group(2)
+            phys: Any = int(where, 16) if re.fullmatch(r"[0-9a-f]+", where) else where
+            rows.append({"vma": vma, "virtual": int(m.group(1), 16), "physical": phys})
+    return rows
+
+
+def parse_files_dentry(text: str) -> list[dict[str, Any]]:
+    """crash's ``files -d DENTRY``: ``{dentry, inode, superblk, type, path}``
+    per row (``inode`` 0 and ``type`` N/A for a negative dentry)."""
+    rows: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        m = re.match(r"^\s*([0-9a-f]{8,16})\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([A-Z/]+)\s*(.*?)\s*$",
+                     line)
+        if m:
+            rows.append({"dentry": int(m.group(1), 16), "inode": int(m.group(2), 16),
+                         "superblk": int(m.group(3), 16), "type": m.group(4),
+                         "path": m.group(5)})
+    return rows
+
+
+def parse_files_inode(text: str) -> tuple[dict[str, int] | None, list[dict[str, Any]]]:
+    """crash's ``files -p INODE``: ``{inode, nrpages}`` and the page rows
+    ``{page, physical, mapping, index, cnt, flags, names}`` (ints; ``names``
+    the comma-separated flag names as printed)."""
+    head: dict[str, int] | None = None
+    pages: list[dict[str, Any]] = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.split() == ["INODE", "NRPAGES"] and i + 1 < len(lines):
+            f = lines[i + 1].split()
+            head = {"inode": int(f[0], 16), "nrpages": int(f[1])}
+            continue
+        m = re.match(r"^\s*([0-9a-f]{8,16})\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+(\d+)"
+                     r"\s+([0-9a-f]+)\s*(\S*)\s*$", line)
+        if m and head is not None:
+            pages.append({"page": int(m.group(1), 16), "physical": int(m.group(2), 16),
+                          "mapping": int(m.group(3), 16), "index": int(m.group(4), 16),
+                          "cnt": int(m.group(5)), "flags": int(m.group(6), 16),
+                          "names": m.group(7)})
+    return head, pages
+
+
+def parse_tree_positions(text: str) -> list[tuple[int, str]]:
+    """crash's ``tree -p``: ``(entry address, position)`` per entry (the
+    ``  position: root/l/r`` line after each address)."""
+    out: list[tuple[int, str]] = []
+    addr: int | None = None
+    for line in text.splitlines():
+        m = re.match(r"^([0-9a-f]{8,16})\s*$", line)
+        if m:
+            addr = int(m.group(1), 16)
+            continue
+        m = re.match(r"^\s+(?:index: \d+\s+)?position: (\S+)\s*$", line)
+        if m and addr is not None:
+            out.append((addr, m.group(1)))
+            addr = None
     return out
