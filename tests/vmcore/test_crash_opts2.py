@@ -1,0 +1,400 @@
+"""crash options of ``vm`` (-p -m -v -x -d), ``files`` (-d -p), ``mod`` (-s
+-S), ``tree`` (crash's default order, -l -r -p -N -x -d, -t abbreviations)
+and ``struct`` (-x -d) against crash 8.0.6 on the test bed's ELF dump, row by
+row and column by column (kmemx's ``--json`` rows against crash's parsed
+text).  The addresses come from the dump (drgn), the workload's known files
+and tasks: the first worker ``kmx-w000``, the ``/workload`` binary it maps,
+its file ``/kmx/worker-000``.
+
+Written exceptions (each asserted where it applies):
+
+* ``files -d`` of the root dentry of a mounted filesystem: crash's
+  get_pathname() leaves a ``/`` after the mount point (``/kmx/``) where
+  kmemx's d_path() gives ``/kmx``; the paths are compared with that one
+  trailing ``/`` taken off crash's.
+* ``vm -p``: crash prints a page that is not mapped as ``FILE: path  OFFSET:
+  hex`` or ``(not mapped)``; kmemx's PHYSICAL cell holds the same text (JSON:
+  the same string), a mapped page's an address.  Equal page by page.
+* ``vm -m``, ``vm -v``, ``struct`` of a whole structure: crash prints gdb's
+  layout, kmemx drgn's (``.member = (type)value``); the values of the scalar
+  members both print (by member name, first occurrence) are compared, and
+  that -x gives hex (``0x``) and -d decimal on both sides.
+* ``mod -s``/``-S``: kmemx adds LOADED (what drgn took from the file:
+  ``symbols``, ``debug info``); the test bed's .ko files are Debian's, without
+  DWARF, so it is ``symbols`` and a module symbol (from the .ko's symbol
+  table) must resolve in drgn afterwards.  crash lists ``mod -S``'s modules
+  in its own order; rows are compared by name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kmemx
+from kmemx.commands import CommandError, execute
+from tests.fixtures.fixture import Fixture
+from tests.oracles import crash as C
+from tests.oracles import crash_cmds as P
+
+pytestmark = pytest.mark.vmcore
+
+
+class Session:
+    """kmemx on the ELF dump, the addresses the commands need, and crash's
+    output of all of them from one crash session."""
+
+    def __init__(self, fixture: Fixture) -> None:
+        self.fixture = fixture
+        self.core = fixture.core("elf")
+
+    def open(self) -> kmemx.Kernel:
+        return kmemx.open(self.core, self.fixture.vmlinux)
+
+    @cached_property
+    def k(self) -> kmemx.Kernel:
+        return self.open()
+
+    @cached_property
+    def modules_dir(self) -> Path:
+        d = Path(self.fixture.vmlinux).resolve().parent.parent / ".kernels" / \
+            self.fixture.package / "modules"
+        if not d.is_dir():  # the fixture's vmlinux is a link into .kernels/PKG
+            d = Path(self.fixture.vmlinux).resolve().parent / "modules"
+        return d
+
+    @cached_property
+    def addr(self) -> dict[str, Any]:
+        from drgn.helpers.linux.fs import for_each_file, path_lookup
+        from drgn.helpers.linux.pid import find_task, for_each_task
+
+        prog = self.k.prog
+        worker = next(t for t in for_each_task(prog)
+                      if t.comm.string_() == b"kmx-w000" and t.pid == t.tgid)
+        exe = worker.mm.exe_file
+        console = next(f for fd, f in for_each_file(find_task(prog, 1)) if fd == 0)
+        wfile = path_lookup(prog, "/kmx/worker-000")
+        kmx = path_lookup(prog, "/kmx")
+        return {"pid": int(worker.pid), "mm": int(worker.mm.value_()),
+                "task": int(worker.value_()),
+                "exe_dentry": int(exe.f_path.dentry.value_()),
+                "exe_inode": int(exe.f_inode.value_()),
+                "exe_mapping": int(exe.f_inode.i_mapping.value_()),
+                "console_dentry": int(console.f_path.dentry.value_()),
+                "wfile_inode": int(wfile.dentry.d_inode.value_()),
+                "wfile_dentry": int(wfile.dentry.value_()),
+                "kmx_dentry": int(kmx.dentry.value_())}
+
+    @cached_property
+    def commands(self) -> dict[str, str]:
+        a = self.addr
+        mods = self.modules_dir
+        return {
+            "vm -p": f"vm -p {a['pid']}",
+            "vm -m": f"vm -m {a['pid']}", "vm -m -x": f"vm -m -x {a['pid']}",
+            "vm -v -d": f"vm -v -d {a['pid']}",
+            "files -d": (f"files -d {a['console_dentry']:x} {a['exe_dentry']:x} "
+                         f"{a['wfile_dentry']:x} {a['kmx_dentry']:x}"),
+            "files -p exe": f"files -p {a['exe_inode']:x}",
+            "files -p wfile": f"files -p {a['wfile_inode']:x}",
+            "struct": f"struct task_struct.pid,flags,prio,se.vruntime {a['task']:x}",
+            "struct -x": f"struct -x task_struct.pid,flags,prio,se.vruntime {a['task']:x}",
+            "struct -d": f"struct -d task_struct.pid,flags,prio,se.vruntime {a['task']:x}",
+            "struct whole -x": f"struct -x vm_area_struct {self.first_vma:x}",
+            "struct whole -d": f"struct -d vm_area_struct {self.first_vma:x}",
+            "tree": "tree -t rbtree -o vmap_area.rb_node vmap_area_root",
+            "tree -l": "tree -t rb -l -o vmap_area.rb_node vmap_area_root",
+            "tree -p": "tree -p -o vmap_area.rb_node vmap_area_root",
+            "tree -N": f"tree -N -o vmap_area.rb_node {self.rb_root_node:x}",
+            "tree -s -x": "tree -o vmap_area.rb_node -s vmap_area.va_start,va_end -x "
+                          "vmap_area_root",
+            "tree -s -d": "tree -o vmap_area.rb_node -s vmap_area.va_start,va_end -d "
+                          "vmap_area_root",
+            "tree -r": f"tree -t x -r address_space.i_pages {a['exe_mapping']:x}",
+            "mod -s": f"mod -s dummy {mods / 'dummy.ko'}",
+            "mod -S": f"mod -S {mods}",
+        }
+
+    @cached_property
+    def first_vma(self) -> int:
+        from drgn import Object
+        from drgn.helpers.linux.mm import for_each_vma
+        mm = Object(self.k.prog, "struct mm_struct *", value=self.addr["mm"])
+        return int(next(iter(for_each_vma(mm))).value_())
+
+    @cached_property
+    def rb_root_node(self) -> int:
+        return int(self.k.prog["vmap_area_root"].rb_node.value_())
+
+    @cached_property
+    def crash(self) -> dict[str, str]:
+        try:
+            out = C.crash_outputs(self.fixture.vmlinux, self.core,
+                                  list(self.commands.values()), timeout=600)
+        except C.CrashError as e:
+            pytest.skip(f"crash: {e}")
+        return {key: out[cmd] for key, cmd in self.commands.items()}
+
+    def json(self, line: str, k: kmemx.Kernel | None = None) -> list[Any]:
+        rows: list[Any] = json.loads("\n".join(execute(k or self.k, line, as_json=True)))
+        return rows
+
+    def text(self, line: str, k: kmemx.Kernel | None = None) -> str:
+        return "\n".join(execute(k or self.k, line))
+
+
+@pytest.fixture(scope="module")
+def s(fixture: Fixture) -> Session:
+    if C.find_crash() is None:
+        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
+    return Session(fixture)
+
+
+def _hex(v: str | None) -> int | None:
+    return None if v is None else int(v, 16)
+
+
+def _value(v: str) -> int | None:
+    """A scalar as crash (gdb) or drgn prints it, as an int; None for
+    anything else (a structure, a string, a symbol name)."""
+    v = re.sub(r"^\([^)]*\)", "", v.strip().rstrip(","))
+    v = re.sub(r" <[^>]*>$", "", v)  # gdb's symbol after a pointer
+    if re.fullmatch(r"-?0x[0-9a-f]+|-?\d+", v):
+        return int(v, 0)
+    return None
+
+
+def _scalars(text: str, drgn_style: bool) -> dict[str, str]:
+    """``member = value`` lines of a structure dump (gdb's or drgn's), by
+    member name, first occurrence, scalars only (raw text kept)."""
+    pat = (re.compile(r"^\s*\.(\w+) = (.*?),?$") if drgn_style
+           else re.compile(r"^\s*(\w+) = (.*?),?$"))
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        m = pat.match(line)
+        if m and m.group(1) not in out and not m.group(2).endswith("{") \
+                and _value(m.group(2)) is not None:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def _compare_scalars(ours_text: str, theirs_text: str, radix: int | None) -> int:
+    ours = _scalars(ours_text, True)
+    theirs = _scalars(theirs_text, False)
+    common = sorted(set(ours) & set(theirs))
+    assert len(common) >= 5, (sorted(ours)[:20], sorted(theirs)[:20])
+    for name in common:
+        assert _value(ours[name]) == _value(theirs[name]), (name, ours[name], theirs[name])
+        o = re.sub(r"^\([^)]*\)", "", ours[name])
+        t = re.sub(r" <[^>]*>$", "", theirs[name])
+        if radix == 16:
+            assert o.startswith(("0x", "-0x")) and t.startswith(("0x", "-0x")), (name, o, t)
+        elif radix == 10 and not o.startswith("0x"):  # pointers stay hex on both sides
+            assert not t.startswith("0x") or _value(t) == 0, (name, o, t)
+    return len(common)
+
+
+# ---------------------------------------------------------------------------- vm
+
+def test_vm_p_pages_equal_crash(s: Session) -> None:
+    theirs = P.parse_vm_pages(s.crash["vm -p"])
+    rows = s.json(f"vm -p {s.addr['pid']}")
+    ours: list[dict[str, Any]] = []
+    vma = None
+    for r in rows:
+        if "vma" in r:
+            vma = _hex(r["vma"])
+        elif "virtual" in r:
+            phys = r["physical"]
+            ours.append({"vma": vma, "virtual": _hex(r["virtual"]),
+                         "physical": int(phys, 16) if phys.startswith("0x") else phys})
+    assert len(theirs) > 1000
+    kinds = {type(r["physical"]) for r in theirs}
+    assert kinds == {int, str}, kinds  # mapped pages and file pages both there
+    assert any(str(r["physical"]).startswith("FILE: /workload") for r in theirs)
+    assert ours == theirs
+    # each mapped page against drgn's own translation
+    from drgn import Object
+    from drgn.helpers.linux.mm import follow_phys
+
+    mm = Object(s.k.prog, "struct mm_struct *", value=s.addr["mm"])
+    for r in [r for r in ours if isinstance(r["physical"], int)][::97]:
+        assert int(follow_phys(mm, r["virtual"])) == r["physical"]
+
+
+def test_vm_m_and_v_equal_crash(s: Session) -> None:
+    pid = s.addr["pid"]
+    assert _compare_scalars(s.text(f"vm -m {pid}"), s.crash["vm -m"], None) >= 10
+    assert _compare_scalars(s.text(f"vm -m -x {pid}"), s.crash["vm -m -x"], 16) >= 10
+    ours = s.text(f"vm -v -d {pid}")
+    assert ours.count("(struct vm_area_struct){") == s.crash["vm -v -d"].count(
+        "struct vm_area_struct {") > 5
+    _compare_scalars(ours, s.crash["vm -v -d"], 10)
+    rows = s.json(f"vm -m {pid}")
+    assert [(_hex(r["address"]), r["type"]) for r in rows] == [(s.addr["mm"],
+                                                               "struct mm_struct")]
+    with pytest.raises(CommandError, match="exclude"):
+        s.text(f"vm -p -m {pid}")
+    with pytest.raises(CommandError, match="-m or -v"):
+        s.text(f"vm -x {pid}")
+
+
+# ---------------------------------------------------------------------------- files
+
+def test_files_d_equal_crash(s: Session) -> None:
+    theirs = P.parse_files_dentry(s.crash["files -d"])
+    line = s.commands["files -d"]
+    ours = [{"dentry": _hex(r["dentry"]), "inode": _hex(r["inode"]),
+             "superblk": _hex(r["superblk"]), "type": r["type"], "path": r["path"]}
+            for r in s.json(line)]
+    assert len(theirs) == 4
+    for o, t in zip(ours, theirs, strict=True):
+        # the written exception: crash's "/kmx/" for a mount's root dentry
+        if t["path"].endswith("/") and t["path"] != "/":
+            assert t["dentry"] == s.addr["kmx_dentry"]
+            t = {**t, "path": t["path"][:-1]}
+        assert o == t
+    assert [r["path"] for r in ours][1:] == ["/workload", "/kmx/worker-000", "/kmx"]
+
+
+@pytest.mark.parametrize("which", ["exe", "wfile"])
+def test_files_p_equal_crash(s: Session, which: str) -> None:
+    head, theirs = P.parse_files_inode(s.crash[f"files -p {which}"])
+    rows = s.json(f"files -p {s.addr[which + '_inode']:x}")
+    assert head is not None and rows[0] == {"inode": f"{head['inode']:#x}",
+                                            "nrpages": head["nrpages"]}
+    ours = [{"page": _hex(r["page"]), "physical": _hex(r["physical"]),
+             "mapping": _hex(r["mapping"]), "index": r["index"], "cnt": r["cnt"],
+             "flags": r["flags"], "names": r["names"]} for r in rows[1:]]
+    assert len(theirs) == head["nrpages"] >= 1
+    assert ours == theirs
+    if which == "exe":
+        assert head["nrpages"] > 100
+
+
+# ---------------------------------------------------------------------------- struct
+
+def test_struct_x_d_members_equal_crash(s: Session) -> None:
+    line = s.commands["struct"]
+    plain = C.parse_struct_members(s.crash["struct"])
+    hexed = C.parse_struct_members(s.crash["struct -x"])
+    dec = C.parse_struct_members(s.crash["struct -d"])
+    assert set(plain) == set(hexed) == set(dec) == {"pid", "flags", "prio", "se.vruntime"}
+    for flag, theirs in (("", plain), ("-x ", hexed), ("-d ", dec)):
+        rows = s.json(line.replace("struct ", f"struct {flag}", 1))
+        assert len(rows) == 1
+        for name, value in theirs.items():
+            assert rows[0][name] == int(value, 0), (flag, name, rows[0][name], value)
+        text = s.text(line.replace("struct ", f"struct {flag}", 1))
+        cells = text.splitlines()[1].split()
+        if flag == "-x ":
+            assert all(v.startswith("0x") for v in hexed.values())
+            assert all(c.startswith("0x") for c in cells[1:]), text
+        else:
+            assert not any(v.startswith("0x") for v in theirs.values())
+            assert not any(c.startswith("0x") for c in cells[1:]), text
+
+
+def test_struct_x_d_whole_equal_crash(s: Session) -> None:
+    addr = f"{s.first_vma:x}"
+    assert _compare_scalars(s.text(f"struct -x vm_area_struct {addr}"),
+                            s.crash["struct whole -x"], 16) >= 3
+    assert _compare_scalars(s.text(f"struct -d vm_area_struct {addr}"),
+                            s.crash["struct whole -d"], 10) >= 3
+
+
+# ---------------------------------------------------------------------------- tree
+
+def test_tree_orders_and_positions_equal_crash(s: Session) -> None:
+    def addrs(line: str) -> list[int | None]:
+        return [_hex(r["address"]) for r in s.json(line)]
+
+    pre = C.parse_addresses(s.crash["tree"])
+    assert len(pre) > 10
+    assert addrs(s.commands["tree"]) == pre
+    inorder = C.parse_addresses(s.crash["tree -l"])
+    assert addrs(s.commands["tree -l"]) == inorder
+    assert sorted(pre) == sorted(inorder) and pre != inorder
+    assert addrs(s.commands["tree -N"]) == pre
+    ours = [(_hex(r["address"]), r["position"]) for r in s.json(s.commands["tree -p"])]
+    assert ours == P.parse_tree_positions(s.crash["tree -p"])
+    assert ours[0][1] == "root"
+
+
+def test_tree_members_x_d_equal_crash(s: Session) -> None:
+    for key, base in (("tree -s -x", 16), ("tree -s -d", 10)):
+        theirs = C.parse_list_members(s.crash[key])
+        rows = s.json(s.commands[key])
+        assert len(theirs) == len(rows) > 10
+        for r, (addr, members) in zip(rows, theirs, strict=True):
+            assert _hex(r["address"]) == addr
+            for name in ("va_start", "va_end"):
+                assert r[name] == int(members[name], 0)
+                assert members[name].startswith("0x") == (base == 16)
+        text = s.text(s.commands[key]).splitlines()[1].split()
+        assert all(c.startswith("0x") == (base == 16) for c in text[1:]), text
+
+
+def test_tree_r_xarray_equal_crash(s: Session) -> None:
+    theirs = C.parse_addresses(s.crash["tree -r"])
+    rows = s.json(s.commands["tree -r"])
+    assert len(theirs) > 100
+    assert [_hex(r["entry"]) for r in rows] == theirs
+    # -r's offset: the same as the xarray's own address
+    from drgn import Object
+
+    mapping = Object(s.k.prog, "struct address_space *", value=s.addr["exe_mapping"])
+    direct = s.json(f"tree -t xarray {int(mapping.i_pages.address_):x}")
+    assert direct == rows
+    for bad, msg in (("tree -t bogus vmap_area_root", "invalid tree type"),
+                     ("tree -t x -l vmap_area_root", "-l is for red-black")):
+        with pytest.raises(CommandError, match=msg):
+            s.text(bad)
+
+
+# ---------------------------------------------------------------------------- mod
+
+def test_mod_s_equal_crash(s: Session) -> None:
+    k = s.open()  # loading changes the program: a kernel of its own
+    ko = s.modules_dir / "dummy.ko"
+    theirs = {r["name"]: r for r in C.parse_mod(s.crash["mod -s"])}
+    assert theirs["dummy"]["object_file"] == str(ko)
+    with pytest.raises(LookupError):
+        k.prog.symbol("dummy_setup")
+    rows = s.json(f"mod -s dummy {ko}", k)
+    assert [(r["name"], _hex(r["module"]), _hex(r["base"]), r["size"], r["object_file"])
+            for r in rows] == [(t["name"], t["module"], t["base"], t["size"],
+                                t["object_file"]) for t in theirs.values()]
+    assert rows[0]["loaded"] == "symbols"
+    sym = k.prog.symbol("dummy_setup")  # from the .ko's symbol table
+    assert theirs["dummy"]["base"] <= sym.address < theirs["dummy"]["base"] + \
+        theirs["dummy"]["size"]
+    after = {r["name"]: r["object_file"] for r in s.json("mod", k)}
+    assert after["dummy"] == str(ko)
+
+
+def test_mod_S_equal_crash(s: Session) -> None:
+    k = s.open()
+    theirs = {r["name"]: r for r in C.parse_mod(s.crash["mod -S"])}
+    rows = {r["name"]: r for r in s.json(f"mod -S {s.modules_dir}", k)}
+    assert len(theirs) >= 2 and set(rows) == set(theirs)
+    for name, t in theirs.items():
+        r = rows[name]
+        assert (_hex(r["module"]), _hex(r["base"]), r["size"], r["object_file"]) == (
+            t["module"], t["base"], t["size"], t["object_file"])
+        assert "symbols" in r["loaded"]
+
+
+def test_mod_s_errors(s: Session) -> None:
+    k = s.open()
+    for line, msg in (("mod -s nosuchmod", "not a loaded module"),
+                      (f"mod -s dummy {s.modules_dir / 'virtio.ko'}", "not its object file"),
+                      ("mod -s dummy /nonexistent.ko", "no such file"),
+                      ("mod -S /nonexistent", "not a directory")):
+        with pytest.raises(CommandError, match=msg):
+            s.text(line, k)
