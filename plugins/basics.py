@@ -324,26 +324,38 @@ def _syscalls(ctx: Context) -> Iterator[Any]:
 
 
 def _log_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``log --drgn``: the records with drgn's get_printk_records() (-T and
-    -m are not in the code: CommandError)."""
-    from kmemx.commands import CommandError
+    """``log --drgn``: the records of drgn's get_printk_records(), with
+    crash's prefixes (-t none, -T the wall clock: boot by ``sys``'s DATE
+    minus its jiffies UPTIME, -m the level)."""
+    from kmemx.commands.drgncode import text_script
 
-    if args.wall or args.level:
-        raise CommandError("log: --drgn gives the plain and -t forms only")
-    if args.no_time:
+    body = ""
+    if args.wall:
+        body = """\
+hz = round(10**9 / prog["tick_nsec"].value_())  # CONFIG_HZ
+# boot, as crash takes it: the wall clock minus the jiffies uptime, whose
+# count starts at INITIAL_JIFFIES = (unsigned int)(-300 * HZ)
+uptime = ((prog["jiffies_64"].value_() - ((-300 * hz) & 0xFFFFFFFF)) & (2**64 - 1)) // hz
+boot = int(ktime_get_real_seconds(prog)) - uptime
+"""
+    if args.wall:
+        prefix = ('"[" + time.strftime("%a %b %e %T %Z %Y", time.localtime('
+                  'boot + r.timestamp // 10**9)) + "] "')
+    elif args.no_time:
         prefix = '""'
     else:
         prefix = 'f"[{r.timestamp // 10**9:5}.{r.timestamp % 10**9 // 1000:06}] "'
-    return f"""\
-from drgn.helpers.linux.printk import get_printk_records
-
+    if args.level:
+        prefix += ' + f"<{r.level}>"'
+    return text_script(ctx, body + f"""\
 for r in get_printk_records(prog):
     prefix = {prefix}
     first, *more = r.text.decode("utf-8", "replace").split("\\n")
     print(prefix + first)
     for line in more:  # continuation lines under the text, as kmemx's log
         print(" " * len(prefix) + line)
-"""
+""", ["time", "drgn.helpers.linux.printk:get_printk_records",
+      "drgn.helpers.linux.timekeeping:ktime_get_real_seconds"])
 
 
 @command("log", "display the kernel ring buffer (dmesg)",

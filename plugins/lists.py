@@ -1146,19 +1146,54 @@ def _rd_symbolic(ctx: Context, value: int, slab: int) -> str:
 
 
 def _rd_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``rd ADDR [COUNT] --drgn``: the words, 16 bytes a line, by prog.read()."""
-    if args.ascii or args.decimal:
-        raise CommandError("rd: --drgn gives the hex form only")
-    width = args.width or 8
+    """``rd --drgn``: prog.read() (-p: physical), the rows of ``rd --json``:
+    16 bytes a line in units of -8/-16/-32/-64 bits, hex with the ASCII column
+    (-x without it), -d/-D signed/unsigned decimal; -a the string, 60 bytes a
+    line."""
+    from kmemx.commands.drgncode import table_script
+
     addr = parse_address(ctx, args.address)
-    return f"""\
+    printable = "".join(sorted(chr(b) for b in _PRINTABLE))
+    if args.ascii:
+        limit = args.count if args.count is not None else 1 << 20
+        return table_script(ctx, ("ADDRESS", "ASCII"), f"""\
+PRINTABLE = {printable!r}  # string.printable less the whitespace controls
+address, limit = {addr:#x}, {limit}
+data = bytearray()
+pos = address
+while len(data) < limit:  # up to the NUL, a page at a time
+    try:
+        chunk = prog.read(pos, min(4096 - pos % 4096, limit - len(data)), {bool(args.physical)})
+    except FaultError:
+        break
+    nul = chunk.find(b"\\0")
+    data += chunk if nul < 0 else chunk[:nul]
+    if nul >= 0:
+        break
+    pos += len(chunk)
+while data and chr(data[-1]) not in PRINTABLE:  # a string's newline: crash shows none
+    del data[-1]
+for off in range(0, len(data), 60):
+    row(hex(address + off), "".join(chr(b) if chr(b) in PRINTABLE else "." for b in data[off:off + 60]))
+""", ["drgn:FaultError"])
+    width = args.width or 8
+    signed = args.decimal == "signed"
+    if args.decimal:
+        values = '" ".join(str(w) for w in words)'
+    else:
+        values = f'" ".join(f"{{w:0{2 * width}x}}" for w in words)'
+    ascii_cell = ("None" if args.decimal or args.no_ascii else
+                  '"".join(chr(b) if chr(b) in PRINTABLE else "." for b in chunk)')
+    return table_script(ctx, ("ADDRESS", "VALUES", "ASCII"), f"""\
+PRINTABLE = {printable!r}  # string.printable less the whitespace controls
 address, total, width = {addr:#x}, {(args.count or 1) * width}, {width}
 data = prog.read(address, total, {bool(args.physical)})
 for pos in range(0, total, 16):
     chunk = data[pos:pos + 16]
-    words = [int.from_bytes(chunk[i:i + width], "little") for i in range(0, len(chunk), width)]
-    print(f"{{address + pos:x}}: " + " ".join(f"{{w:0{{2 * width}}x}}" for w in words))
-"""
+    words = [int.from_bytes(chunk[i:i + width], "little", signed={signed})
+             for i in range(0, len(chunk), width)]
+    row(hex(address + pos), {values}, {ascii_cell})
+""")
 
 
 def _rd_ascii(ctx: Context, addr: int, count: int | None, physical: bool) -> Iterator[Any]:
