@@ -74,7 +74,7 @@ def _read(prog: drgn.Program) -> tuple[ModuleKallsyms, list[drgn.Symbol]]:
                     state.regions.append((start, start + size, name))
             if name in skip:
                 continue
-            symbols.extend(module_kallsyms(mod))
+            symbols.extend(_as_the_kernel_types_them(mod, module_kallsyms(mod)))
         except AttributeError:
             return state, []  # no struct module->kallsyms: CONFIG_KALLSYMS=n
         except (drgn.FaultError, ValueError, LookupError, UnicodeDecodeError) as e:
@@ -82,6 +82,40 @@ def _read(prog: drgn.Program) -> tuple[ModuleKallsyms, list[drgn.Symbol]]:
     state.regions.sort()
     state.symbols = len(symbols)
     return state, symbols
+
+
+def _as_the_kernel_types_them(mod: drgn.Object,
+                              symbols: list[drgn.Symbol]) -> list[drgn.Symbol]:
+    """``symbols`` (drgn's :func:`~drgn.helpers.linux.kallsyms.module_kallsyms`
+    of the ``struct module *`` ``mod``: named entries of
+    ``mod->kallsyms->symtab`` in order, bound as their ELF ``st_info`` says)
+    bound as the kernel's own type letter says: ``mod->kallsyms->typetab``
+    (1c7651f43777, 5.2), what /proc/kallsyms and crash show: lower case is
+    local, ``w``/``v``/``W``/``V`` weak.  The two differ where the kernel
+    lowers a global it does not export (7.2.13: a module's ``cleanup_module``
+    is ``t``, bound global in its ELF table).  Without ``typetab``, as given.
+    Raises drgn.FaultError if the tables cannot be read."""
+    prog = mod.prog_
+    try:
+        ks = mod.kallsyms
+        typetab_addr = ks.typetab.value_()
+    except AttributeError:  # before 1c7651f43777 the letter was in st_info
+        return symbols
+    n = ks.num_symtab.value_()
+    table = drgn.Object(prog, prog.array_type(ks.symtab.type_.type, n),
+                        address=ks.symtab.value_()).read_()
+    named = [i for i in range(n) if table[i].st_name.value_()]
+    if len(named) != len(symbols):
+        return symbols  # not the table drgn read: leave drgn's bindings
+    letters = prog.read(typetab_addr, n) if n else b""
+    out = []
+    for i, sym in zip(named, symbols, strict=True):
+        c = chr(letters[i])
+        binding = (drgn.SymbolBinding.WEAK if c in "wWvV" else
+                   drgn.SymbolBinding.GLOBAL if c.isupper() else drgn.SymbolBinding.LOCAL)
+        out.append(sym if binding == sym.binding else
+                   drgn.Symbol(sym.name, sym.address, sym.size, binding, sym.kind))
+    return out
 
 
 def use_module_kallsyms(prog: drgn.Program) -> ModuleKallsyms:
