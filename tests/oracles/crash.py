@@ -249,6 +249,8 @@ def run_crash_commands(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str]
 
 #: (crash binary, vmlinux, vmcore) -> command -> its output, for the test session
 _SESSIONS: dict[tuple[str, str, str], dict[str, str]] = {}
+#: (crash binary, vmlinux, vmcore) -> why that crash cannot open that dump
+_UNREADABLE: dict[tuple[str, str, str], CrashCannotRead] = {}
 
 
 def crash_outputs(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | str,
@@ -261,11 +263,30 @@ def crash_outputs(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | st
     binary = Path(crash) if crash is not None else find_crash()
     if binary is None:
         raise CrashError("no crash found (run scripts/build-crash, or set KMEMX_CRASH)")
-    cache = _SESSIONS.setdefault((str(binary), str(vmlinux), str(vmcore)), {})
+    key = (str(binary), str(vmlinux), str(vmcore))
+    if key in _UNREADABLE:
+        raise _UNREADABLE[key]
+    cache = _SESSIONS.setdefault(key, {})
     todo = list(dict.fromkeys(c for c in commands if c not in cache))
     if todo:
-        cache.update(run_crash_commands(vmlinux, vmcore, todo, timeout, crash=binary,
-                                        env={"TZ": "UTC"}))
+        try:
+            cache.update(run_crash_commands(vmlinux, vmcore, todo, timeout, crash=binary,
+                                            env={"TZ": "UTC"}))
+        except CrashTimeout:
+            raise
+        except CrashError as e:
+            # A session that does not even start (crash 8.0.6 on 7.2: ~80 s to
+            # fail under load) is remembered, so that each later test on this
+            # dump skips at once; a session that dies on one of these commands
+            # is not (``sys`` alone still runs).
+            try:
+                run_crash(vmlinux, vmcore, ["sys"], timeout=120, crash=binary)
+            except CrashTimeout:
+                pass
+            except CrashError:
+                _UNREADABLE[key] = CrashCannotRead(str(e))
+                raise _UNREADABLE[key] from None
+            raise
     return {c: cache[c] for c in commands}
 
 
