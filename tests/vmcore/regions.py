@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import drgn
@@ -12,8 +13,15 @@ from drgn.helpers.linux.module import for_each_module
 from drgn.helpers.linux.percpu import per_cpu_ptr
 from drgn.helpers.linux.pid import for_each_task
 
-__all__ = ["direct_map_base", "kernel_image", "kernel_image_holes", "region_samples",
-           "vmalloc_start"]
+__all__ = [
+    "direct_map_base",
+    "kallsyms_address",
+    "kernel_image",
+    "kernel_image_holes",
+    "kmalloc_cache",
+    "region_samples",
+    "vmalloc_start",
+]
 
 
 def kernel_image(prog: Any) -> tuple[int, int]:
@@ -43,6 +51,32 @@ def direct_map_base(prog: Any) -> int:
     by drgn's rule (``phys_to_virt()``: ``page_offset_base`` on x86-64, the
     page tables' own offset elsewhere), unsigned 64-bit."""
     return int(phys_to_virt(prog, 0)) & 0xFFFFFFFFFFFFFFFF
+
+
+def kallsyms_address(fixture: Any, name: str) -> int:
+    """``name``'s address in the guest's own /proc/kallsyms (the manifest),
+    else in drgn's symbol table of the dump: the 6.1 arm64 guest's manifest
+    lists only ``_stext``."""
+    addr = fixture.manifest["kallsyms"].get(name)
+    return int(addr) if addr is not None else int(fixture.prog.symbol(name).address)
+
+
+def kmalloc_cache(prog: Any, size: int) -> str:
+    """The name of the smallest ``kmalloc-N`` cache whose objects hold ``size``
+    bytes, asked of the dump: ``kmalloc-64`` for 64 on x86-64, ``kmalloc-128``
+    on arm64 kernels whose ``KMALLOC_MIN_SIZE`` is ``ARCH_DMA_MINALIGN`` (128,
+    before kernel commit 9382bc44b5f5, v6.5, allowed smaller caches)."""
+    from drgn.helpers.linux.slab import for_each_slab_cache
+
+    sizes = {}
+    for c in for_each_slab_cache(prog):
+        name = c.name.string_().decode()
+        if re.fullmatch(r"kmalloc-\d+k?", name):
+            sizes[name] = int(c.object_size)
+    fits = [n for n, o in sizes.items() if o >= size]
+    if not fits:
+        raise LookupError(f"no kmalloc cache holds {size} bytes")
+    return min(fits, key=lambda n: sizes[n])
 
 
 def _vmcoreinfo_number(prog: Any, key: str) -> int | None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.fixture import Fixture
+from tests.vmcore.regions import kallsyms_address
 
 pytestmark = pytest.mark.vmcore
 
@@ -49,7 +50,7 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str
 def test_command_reads_the_dump(fixture: Fixture, target: list[str]) -> None:
     proc = kmemx(*target, "-q", "sym", "jiffies")
     assert proc.returncode == 0, proc.stderr
-    addr = fixture.manifest["kallsyms"]["jiffies"]
+    addr = kallsyms_address(fixture, "jiffies")
     assert f"{addr:x}" in proc.stdout and "jiffies" in proc.stdout
     assert proc.stderr == ""
 
@@ -58,7 +59,7 @@ def test_command_json(fixture: Fixture, target: list[str]) -> None:
     proc = kmemx(*target, "-q", "--json", "sym", "jiffies")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data and int(data[0]["address"], 16) == fixture.manifest["kallsyms"]["jiffies"]
+    assert data and int(data[0]["address"], 16) == kallsyms_address(fixture, "jiffies")
 
 
 def test_pipelines_as_one_word_or_many(target: list[str]) -> None:
@@ -254,7 +255,7 @@ run_command(prog, "sym jiffies")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.splitlines()
     assert out[0] == "['crash', 'kmemx']"  # scripts don't pay for per-command names
-    addr = f"{fixture.manifest['kallsyms']['jiffies']:x}"
+    addr = f"{kallsyms_address(fixture, 'jiffies'):x}"
     assert addr in out[2] and "jiffies" in out[2]
     assert "COUNT" in out and "    2" in out
     assert "CommandError unknown command 'pss' (did you mean ps, sys?)" in proc.stdout

@@ -37,6 +37,7 @@ from kmemx.commands import CommandError, execute
 from tests.fixtures.fixture import Fixture
 from tests.oracles import crash as C
 from tests.oracles import crash_cmds as P
+from tests.vmcore.regions import direct_map_base
 
 pytestmark = pytest.mark.vmcore
 
@@ -64,7 +65,9 @@ class Session:
                 "stack1": int(t1.stack.value_()),
                 "code1": int(t1.mm.start_code),
                 "ustack1": int(t1.mm.start_stack) & ~0xFFF,
-                "page_offset": int(prog["page_offset_base"])}
+                # the direct map of the first RAM page: page_offset_base on x86-64
+                # (min_low_pfn 0), memstart_addr's page on arm64
+                "page_offset": direct_map_base(prog) + (int(prog["min_low_pfn"]) << 12)}
 
     @cached_property
     def commands(self) -> dict[str, str]:

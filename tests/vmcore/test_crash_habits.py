@@ -43,8 +43,13 @@ def run(k: Any, line: str) -> list[str]:
 def crash(fixture: Fixture, variant: str, commands: list[str]) -> dict[str, str]:
     if C.find_crash() is None:
         pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
+    try:  # the first crash here that opens this dump (none opens an arm64 one)
+        binary = C.crash_for(fixture.vmlinux, fixture.core(variant))
+    except C.CrashCannotRead as e:
+        pytest.skip(f"no crash here reads {fixture.core(variant).name}: {e}")
     # 15 minutes: bt -T and -f on every task run long in crash on a busy machine
-    return C.crash_outputs(fixture.vmlinux, fixture.core(variant), commands, timeout=900)
+    return C.crash_outputs(fixture.vmlinux, fixture.core(variant), commands, timeout=900,
+                           crash=binary)
 
 
 def crash_lines(text: str) -> list[str]:

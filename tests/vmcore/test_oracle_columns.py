@@ -38,6 +38,7 @@ from tests.oracles.compare import (
     RowAllowance,
     compare_tables,
 )
+from tests.vmcore.regions import kmalloc_cache
 
 pytestmark = pytest.mark.vmcore
 
@@ -309,8 +310,9 @@ class Dump:
         out = [("task_struct", self.task_addr), ("task_struct+0x18", self.task_addr + 0x18)]
         dentries = self.kmemx("slab dentry | head 3")
         out += [("dentry", int(r["address"], 16)) for r in dentries[1:2]]
-        free = self.kmemx("slab kmalloc-64 --free | head 2")
-        out += [("free kmalloc-64", int(r["address"], 16)) for r in free[:1]]
+        small = kmalloc_cache(self.k.prog, 64)  # kmalloc-64, kmalloc-128 on arm64 6.1
+        free = self.kmemx(f"slab {small} --free | head 2")
+        out += [(f"free {small}", int(r["address"], 16)) for r in free[:1]]
         return out
 
     @cached_property

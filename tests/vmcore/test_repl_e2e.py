@@ -26,6 +26,7 @@ from kmemx.repl.magics import SUMMARIES
 from kmemx.repl.names import NameSource
 from kmemx.repl.namespace import build_namespace
 from tests.fixtures.fixture import Fixture
+from tests.vmcore.regions import kallsyms_address
 
 pytestmark = pytest.mark.vmcore
 
@@ -263,7 +264,7 @@ def test_drgn_repl_gets_kmemx_commands(fixture: Fixture) -> None:
         child.expect_exact("from drgn.helpers.linux import *")
         child.expect_exact(">>> ")
         child.sendline("%sym jiffies")
-        child.expect_exact(f"{fixture.manifest['kallsyms']['jiffies']:x}")
+        child.expect_exact(f"{kallsyms_address(fixture, 'jiffies'):x}")
         child.expect_exact(">>> ")
         child.sendline("%kmemx echo 0x1 0x2 | count")
         child.expect(r"COUNT\s+2")
