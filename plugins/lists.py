@@ -998,14 +998,127 @@ def _sym(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
 
 
 def _sym_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``sym NAME... --drgn``: each symbol's address, by prog.symbol()."""
-    if args.search is not None or args.all or args.module is not None or not args.names:
-        raise CommandError("sym: --drgn takes symbol names")
-    return f"""\
-for name in {args.names!r}:
-    sym = prog.symbol(name)
-    print(f"{{sym.address:x}} {{sym.name}}")
+    """``sym --drgn``: the rows of ``sym --json`` from prog.symbol() and
+    prog.symbols(), module symbols from drgn's load_module_kallsyms(), crash's
+    type letters and symbol table (what sorts below ``_text`` dropped, but
+    per-CPU data); names, ``name+off``, addresses, -q, -l, -m."""
+    from kmemx.commands.drgncode import table_script
+
+    if args.search is not None or args.all or args.module is not None:
+        rows = f"""\
+found = False
+for addr in sorted(by_addr):
+    for sym in sorted(by_addr[addr], key=lambda s: s.name):
+        if sym.kind in (SymbolKind.FILE, SymbolKind.SECTION):
+            continue  # source file and section names: crash lists neither
+        if {args.search!r} is not None and {args.search!r} not in sym.name:
+            continue
+        if {args.module!r} is not None and module_of(addr) != {args.module!r}:
+            continue
+        sym_row(addr, sym, sym.name)
 """
+    else:
+        rows = f"""\
+for arg in {args.names!r}:
+    if arg.startswith(("0x", "0X")):
+        of_address(int(arg, 16))
+        continue
+    name, plus, off = arg.partition("+")
+    try:
+        sym = prog.symbol(name)
+    except LookupError:  # hex digits without 0x
+        of_address(int(arg, 16))
+        continue
+    if plus:
+        of_address(sym.address + int(off, 0))
+    else:
+        sym_row(sym.address, sym, sym.name)
+"""
+    return table_script(ctx, SYM_COLUMNS, """\
+try:  # name module addresses from the modules' in-memory symbol tables
+    prog.register_symbol_finder("module_kallsyms", load_module_kallsyms(prog), enable_index=-1)
+except ValueError:
+    pass
+regions = sorted((start, start + size, mod.name.string_().decode())
+                 for mod in for_each_module(prog) for start, size in module_address_regions(mod))
+
+
+def module_of(addr):
+    return next((name for start, end, name in regions if start <= addr < end), None)
+
+
+# a module symbol is bound as the kernel's own letter in mod->kallsyms->typetab
+# says (1c7651f43777, 5.2; /proc/kallsyms's), not as its ELF st_info: lower
+# case is local (the kernel lowers the globals it does not export)
+local_in_module = set()
+for mod in for_each_module(prog):
+    ks = mod.kallsyms
+    try:
+        types = prog.read(ks.typetab.value_(), ks.num_symtab.value_())
+    except AttributeError:  # before 5.2 the letter was in st_info
+        continue
+    for i, letter in enumerate(types):
+        st = ks.symtab[i]
+        if st.st_name and chr(letter).islower() and chr(letter) not in "wv":
+            name = Object(prog, "char *", ks.strtab.value_() + st.st_name.value_()).string_()
+            local_in_module.add((st.st_value.value_(), name.decode()))
+
+
+def address(name):
+    try:
+        return prog.symbol(name).address
+    except LookupError:
+        return None
+
+
+# crash's type letters: T in the kernel's text, else by kind, r for a linker
+# symbol of no type in .rodata; lower case for a local symbol
+sections = [(address(lo), address(hi)) for lo, hi in (("_text", "_etext"),
+                                                       ("_sinittext", "_einittext"))
+            if address(lo) is not None and address(hi) is not None]
+rodata = (address("__start_rodata"), address("__end_rodata"))
+KINDS = {SymbolKind.FUNC: "t", SymbolKind.IFUNC: "i", SymbolKind.OBJECT: "d",
+         SymbolKind.TLS: "d", SymbolKind.COMMON: "c"}
+
+
+def sym_type(sym):
+    c = "t" if any(lo <= sym.address < hi for lo, hi in sections) else KINDS.get(sym.kind, "?")
+    if c == "?" and None not in rodata and rodata[0] <= sym.address < rodata[1]:
+        c = "r"
+    if module_of(sym.address):
+        return c if (sym.address, sym.name) in local_in_module else c.upper()
+    return c.upper() if sym.binding != SymbolBinding.LOCAL else c
+
+
+# crash's symbol table, by address: what sorts below the first text symbol is
+# dropped unless it is per-CPU data
+first = min((a for a in (address("_text"), address("_stext")) if a is not None), default=0)
+percpu = address("__per_cpu_start")
+by_addr = {}
+for sym in prog.symbols():
+    if sym.address < first and not (
+            percpu is not None and sym.address >= percpu
+            and (sym.name.startswith("per_cpu") or sym.name in ("__per_cpu_start", "__per_cpu_end")
+                 or sym.kind == SymbolKind.OBJECT)):
+        continue
+    by_addr.setdefault(sym.address, []).append(sym)
+
+
+def sym_row(addr, sym, label):
+    row(hex(addr), sym_type(sym), label, module_of(sym.address))
+
+
+def of_address(addr):
+    sym = prog.symbol(addr)
+    if not module_of(sym.address):  # of aliases at one address, the first by name
+        sym = min((*prog.symbols(addr), *by_addr.get(sym.address, ())),
+                  key=lambda s: (-s.address, s.name))
+    off = addr - sym.address
+    sym_row(addr, sym, sym.name + (f"+{off}" if off else ""))  # crash: decimal
+
+
+""" + rows, ["drgn:Object,SymbolBinding,SymbolKind", "drgn.helpers.linux.kallsyms:load_module_kallsyms",
+             "drgn.helpers.linux.module:for_each_module,module_address_regions"])
 
 
 def _sym_list(ctx: Context, search: str | None, module: str | None) -> Iterator[Any]:

@@ -47,6 +47,8 @@ CASES: dict[str, str] = {
     "rd init_task 6": "table", "rd -32 linux_banner 9": "table", "rd -d jiffies": "table",
     "rd -D -16 init_task 8": "table", "rd -x init_task 4": "table", "rd -a linux_banner": "table",
     "rd -p 0x1000 4": "table", "rd -8 linux_banner 20": "table",
+    "sym jiffies schedule init_task": "table", "sym schedule+10 init_task+16": "table",
+    "sym -q vfs_": "table", "sym -m dummy": "table", "sym -m qemu_fw_cfg": "table",
     "p jiffies": "table", "p -x init_task.comm": "table", "mach": "table", "dev": "table",
     "ipcs": "table", "fuser /": "table", "bpf": "table",
     "slabinfo": "table", "slabinfo dentry task_struct": "table", "slab kmalloc-1k": "sorted",
@@ -116,8 +118,6 @@ DIFFER: dict[str, dict[tuple[str, str], str]] = {
                     "dis -f panic+200 5")},
 }
 
-#: the original custom-format scripts (ps, sym, rd, log), compared below
-LEGACY = ["sym jiffies schedule init_task"]
 
 _RUNNER = '''\
 import contextlib, io, json, sys, traceback
@@ -157,7 +157,7 @@ def _run_all(core: str, vmlinux: str) -> dict[str, tuple[str, str | None]]:
     k = _open(core, vmlinux)
     codes: dict[str, str] = {}
     gen_errors: dict[str, tuple[str, str | None]] = {}
-    for line in [*CASES, *LEGACY]:
+    for line in CASES:
         try:
             codes[line] = _code(k, line)
         except CommandError as e:
@@ -212,7 +212,7 @@ def test_every_command_has_drgn_code_or_a_reason() -> None:
 
 def test_every_command_with_drgn_code_has_a_case() -> None:
     load_plugins()
-    tested = {REGISTRY.lookup(line.split()[0]).name for line in [*CASES, *LEGACY]}
+    tested = {REGISTRY.lookup(line.split()[0]).name for line in CASES}
     untested = sorted(n for n, c in REGISTRY.commands.items()
                       if c.drgn_code is not None and n not in tested)
     assert not untested, f"commands with --drgn code that no case runs: {untested}"
@@ -262,16 +262,6 @@ def test_drgn_code_computes_the_commands_rows(fixture: Fixture, line: str) -> No
             if {(theirs[0], col), ("*", col)} & set(DIFFER.get(line, {})):
                 continue
             assert _same_cell(o, t), f"{line}: line {n} column {col}: drgn {t!r}, kmemx {o!r}"
-
-
-@pytest.mark.parametrize("line", LEGACY)
-def test_drgn_code_prints_the_commands_result(fixture: Fixture, line: str) -> None:
-    k = _kernel(fixture)
-    code = _code(k, line)
-    assert "import kmemx" not in code and "k." not in code.replace("task", "")
-    out = _script_output(fixture, line)
-    rows = json.loads("\n".join(execute(k, f"{line} --json")))
-    assert [ln.split() for ln in out] == [[r["address"][2:], r["symbol"]] for r in rows]
 
 
 def test_drgn_code_errors_are_one_line(fixture: Fixture) -> None:
