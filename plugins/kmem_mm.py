@@ -218,9 +218,6 @@ KMEM_N_BLOCK_COLUMNS = ("MEM_BLOCK", "NAME", "PHYSICAL RANGE", "NODE", "STATE",
 _SECTION_STATE = (("SECTION_MARKED_PRESENT", "P"), ("SECTION_HAS_MEM_MAP", "M"),
                   ("SECTION_IS_ONLINE", "O"), ("SECTION_IS_EARLY", "E"),
                   ("SECTION_TAINT_ZONE_DEVICE", "D"))
-#: include/linux/memory.h's MEM_* states, crash's names
-_MEM_STATES = {1: "ONLINE", 2: "GOING_OFFLINE", 4: "OFFLINE", 8: "GOING_ONLINE",
-               16: "CANCEL_ONLINE", 32: "CANCEL_OFFLINE"}
 
 
 def _page_of_pfn(k: Kernel, pfn: int) -> int:
@@ -268,7 +265,7 @@ def kmem_n(ctx: Context) -> Iterator[Row]:
     for b in blocks:
         yield Row(KMEM_N_BLOCK_COLUMNS, (Address(b.address), Name(b.name),
                                          AddressRange(b.start, b.end), b.nid,
-                                         _MEM_STATES.get(b.state, "UNKNOWN"),
+                                         b.state,
                                          b.start_section_nr))
 
 
@@ -408,3 +405,37 @@ def kmem_p(ctx: Context, addrs: list[int]) -> Iterator[Row]:
         ctx.warn(f"physical address {pfn << 12:x}: no struct page (not in a present section)")
     for a, b in unreadable:
         ctx.warn(f"struct pages of pfns {a:#x}-{b:#x} cannot be read (filtered dump?)")
+
+
+# ---------------------------------------------------------------- -S
+
+KMEM_S_CPU_COLUMNS = ("CPU", "KMEM_CACHE_CPU")
+KMEM_S_SLAB_COLUMNS = ("LIST", "SLAB", "MEMORY", "NODE", "TOTAL", "ALLOCATED", "FREE")
+KMEM_S_OBJECT_COLUMNS = ("SLAB", "OBJECT", "ALLOCATED", "CPU_CACHE")
+KMEM_S_NODE_COLUMNS = ("KMEM_CACHE_NODE", "NODE", "SLABS", "PARTIAL", "PER-CPU")
+
+
+def kmem_S(ctx: Context, cache: Any) -> Iterator[Row]:
+    """crash's ``kmem -S`` after a cache's summary row: per CPU its
+    ``kmem_cache_cpu``, active slab and per-CPU partial slabs with each
+    object (ALLOCATED, and CPU_CACHE: the CPU whose active slab holds the
+    free object, as crash's ``(cpu N cache)``), then per node its
+    ``kmem_cache_node`` counts and partial slabs.  LIST is crash's heading
+    (``CPU 0 SLAB``, ``CPU 0 PARTIAL``, ``NODE 0 PARTIAL``, ``NODE 0 FULL``)."""
+    from kmemx.helpers.slub import SlubCpu, SlubNode, slub_cache_lists
+
+    kinds = {"cpu": "CPU {} SLAB", "cpu partial": "CPU {} PARTIAL",
+             "node partial": "NODE {} PARTIAL", "node full": "NODE {} FULL"}
+    for item in slub_cache_lists(cache):
+        if isinstance(item, SlubCpu):
+            yield Row(KMEM_S_CPU_COLUMNS, (item.cpu, Address(item.address)))
+        elif isinstance(item, SlubNode):
+            yield Row(KMEM_S_NODE_COLUMNS, (Address(item.address), item.node, item.nr_slabs,
+                                            item.nr_partial, item.cpu_slabs))
+        else:
+            yield Row(KMEM_S_SLAB_COLUMNS, (kinds[item.list].format(item.owner),
+                                            Address(item.slab), Address(item.memory),
+                                            item.nid, item.total, item.allocated, item.free))
+            for addr, free, on_cpu in item.objects:
+                yield Row(KMEM_S_OBJECT_COLUMNS, (Address(item.slab), Address(addr), not free,
+                                                  item.owner if free and on_cpu else None))

@@ -28,6 +28,7 @@ from kmemx.commands import (
     resolve_each,
 )
 from kmemx.commands.cells import CrashSize, Size
+from kmemx.errors import KmemxError
 from kmemx.helpers.identify import identify_address
 from kmemx.helpers.mm import PAGE_SIZE, meminfo
 from kmemx.helpers.slab import (
@@ -377,6 +378,8 @@ for key, pages, text in [
                         help="slab cache summary (crash's kmem -s)"),
                     arg("-i", dest="info", action="store_true",
                         help="memory summary (crash's kmem -i)"),
+                    arg("-S", dest="slab_detail", action="store_true",
+                        help="slab caches with every slab and object (crash's kmem -S)"),
                     arg("-v", dest="vmalloc", action="store_true",
                         help="vmalloc areas (crash's kmem -v)"),
                     arg("-V", dest="vm_stat", action="store_true",
@@ -398,10 +401,10 @@ for key, pages, text in [
 def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from . import kmem_mm
 
-    modes = [m for m in ("info", "slabs", "vmalloc", "vm_stat", "zones", "pages", "nodes",
+    modes = [m for m in ("info", "slabs", "slab_detail", "vmalloc", "vm_stat", "zones", "pages", "nodes",
                          "hstates", "free", "free_pages") if getattr(args, m)]
     if len(modes) > 1:
-        raise CommandError("kmem: give one of -i -s -v -V -z -p -n -h -f -F")
+        raise CommandError("kmem: give one of -i -s -S -v -V -z -p -n -h -f -F")
     if args.info:
         yield from _kmem_i(ctx)
         return
@@ -429,6 +432,17 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         return
     if args.slabs:
         yield from _kmem_s(ctx, args.addresses)
+        return
+    if args.slab_detail:
+        for c in (resolve_each(ctx, args.addresses, lambda n: find_cache(ctx, n))
+                  if args.addresses else for_each_slab_cache(ctx.k)):
+            yield from _kmem_s(ctx, [f"{c.address:#x}"])
+            try:
+                yield from kmem_mm.kmem_S(ctx, c)
+            except drgn.FaultError as e:
+                ctx.warn(f"cache {c.address:#x}: cannot read {e.address:#x}")
+            except KmemxError as e:  # a corrupt freelist: report it, go on
+                ctx.warn(f"cache {c.address:#x}: {e}")
         return
     from .lists import parse_address
 

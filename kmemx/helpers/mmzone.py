@@ -318,8 +318,24 @@ class MemoryBlock:
     start: int
     end: int
     nid: int | None
-    #: ``MEM_ONLINE`` (1), ``MEM_GOING_OFFLINE`` (2), ``MEM_OFFLINE`` (4)...
-    state: int
+    #: the state's name less ``MEM_``: ``ONLINE``, ``OFFLINE``, ``GOING_OFFLINE``...
+    state: str
+
+
+#: include/linux/memory.h's MEM_* bits, before they became enum memory_block_state
+_MEM_STATE_BITS = {1: "ONLINE", 2: "GOING_OFFLINE", 4: "OFFLINE", 8: "GOING_ONLINE",
+                   16: "CANCEL_ONLINE", 32: "CANCEL_OFFLINE"}
+
+
+def _memory_block_states(k: Kernel) -> dict[int, str]:
+    """``memory_block.state`` value -> name.  Newer kernels (Debian's 6.12
+    has it) declare the states as ``enum memory_block_state`` with
+    ``MEM_ONLINE = 0``; before, ``#define MEM_ONLINE (1<<0)`` and so on."""
+    try:
+        enum = k.prog.type("enum memory_block_state")
+    except LookupError:
+        return _MEM_STATE_BITS
+    return {e.value: e.name.removeprefix("MEM_") for e in enum.enumerators or ()}
 
 
 def for_each_memory_block(k: Kernel) -> Iterator[MemoryBlock]:
@@ -336,6 +352,7 @@ def for_each_memory_block(k: Kernel) -> Iterator[MemoryBlock]:
     if "memory_block_size_probed" in _names(k):
         size = int(k.prog["memory_block_size_probed"])
     size = size or sec_bytes
+    states = _memory_block_states(k)
     for _index, entry in xa_for_each(xa, k=k):
         mb = k.view("struct memory_block", entry)
         start_sec = int(mb.start_section_nr)
@@ -346,7 +363,7 @@ def for_each_memory_block(k: Kernel) -> Iterator[MemoryBlock]:
             nid = None
         name = mb.dev.kobj.name.string().decode(errors="replace")
         yield MemoryBlock(entry, name, start_sec, start, start + size - 1, nid,
-                          int(mb.state))
+                          states.get(int(mb.state), "UNKNOWN"))
 
 
 def for_each_hstate(k: Kernel) -> Iterator[View]:

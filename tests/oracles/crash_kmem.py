@@ -202,32 +202,53 @@ def parse_kmem_f(text: str) -> dict[str, Any]:
 
 
 def parse_kmem_S(text: str) -> list[dict[str, Any]]:
-    """``kmem -S``: per cache {"cache", "name", "slabs": [{"kind" (``CPU n
-    SLAB``, ``CPU n PARTIAL``, ``NODE n PARTIAL``, ``NODE n FULL``), "slab",
+    """``kmem -S``: per cache {"cache", "name", "allocated", "total",
+    "nr_slabs", "cpus": [(cpu, kmem_cache_cpu)], "nodes": [(kmem_cache_node,
+    node, slabs, partial, per-cpu)], "slabs": [{"kind" (``CPU n SLAB``,
+    ``CPU n PARTIAL``, ``NODE n PARTIAL``, ``NODE n FULL``), "slab",
     "memory", "node", "total", "allocated", "free", "objects": [(addr,
-    allocated?)]}]}."""
+    allocated?, cpu of ``(cpu N cache)`` or None)]}]}."""
     caches: list[dict[str, Any]] = []
     kind = ""
+    objects = False
     for ln in text.splitlines():
         m = re.fullmatch(rf"({_HEX})\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+k)\s+(\S+)\s*", ln)
         if m:
             caches.append({"cache": int(m[1], 16), "name": m[7], "allocated": int(m[3]),
-                           "total": int(m[4]), "nr_slabs": int(m[5]), "slabs": []})
+                           "total": int(m[4]), "nr_slabs": int(m[5]), "cpus": [],
+                           "nodes": [], "slabs": []})
             continue
         if not caches:
             continue
-        m = re.fullmatch(r"(CPU \d+ (?:SLAB|PARTIAL)|NODE \d+ (?:PARTIAL|FULL)):\s*", ln)
+        c = caches[-1]
+        m = re.fullmatch(r"(CPU (\d+) KMEM_CACHE_CPU|CPU \d+ (?:SLAB|PARTIAL)|"
+                         r"NODE \d+ (?:PARTIAL|FULL)):\s*", ln)
         if m:
             kind = m[1]
+            objects = False
+            continue
+        if kind.endswith("KMEM_CACHE_CPU"):
+            m = re.fullmatch(rf"\s+({_HEX})\s*", ln)
+            if m:
+                c["cpus"].append((int(kind.split()[1]), int(m[1], 16)))
+                kind = ""
+            continue
+        m = re.fullmatch(rf"({_HEX})\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*", ln)
+        if m:
+            c["nodes"].append((int(m[1], 16), int(m[2]), int(m[3]), int(m[4]), int(m[5])))
             continue
         m = re.fullmatch(rf"\s+({_HEX})\s+({_HEX})\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*", ln)
         if m:
-            caches[-1]["slabs"].append({"kind": kind, "slab": int(m[1], 16),
-                                        "memory": int(m[2], 16), "node": int(m[3]),
-                                        "total": int(m[4]), "allocated": int(m[5]),
-                                        "free": int(m[6]), "objects": []})
+            c["slabs"].append({"kind": kind, "slab": int(m[1], 16), "memory": int(m[2], 16),
+                               "node": int(m[3]), "total": int(m[4]),
+                               "allocated": int(m[5]), "free": int(m[6]), "objects": []})
+            objects = False
             continue
-        m = re.fullmatch(rf"\s+(\[)?({_HEX})(\])?(?:\s+\(.*\))?\s*", ln)
-        if m and caches[-1]["slabs"]:
-            caches[-1]["slabs"][-1]["objects"].append((int(m[2], 16), bool(m[1])))
+        if "FREE / [ALLOCATED]" in ln:
+            objects = True
+            continue
+        m = re.fullmatch(rf"\s+(\[)?({_HEX})(\])?\s*(?:\(cpu (\d+) cache\))?\s*", ln)
+        if m and objects and c["slabs"]:
+            c["slabs"][-1]["objects"].append((int(m[2], 16), bool(m[1]),
+                                              int(m[4]) if m[4] else None))
     return caches

@@ -11,12 +11,16 @@ Written exceptions (each asserted where it applies):
   zones under NODE_ZONES; kmemx's node row has the array's address (the first
   zone's) and its zone rows carry the rest (compared to crash's list).
   BOOTMEM_DATA (gone since 4.20) is ``----`` in crash, null in kmemx.
-  The memory block STATE on 6.12: crash 8.0.6 reads ``memory_block.state``
-  as a ``long``; since 6.x it is followed by other members in the same
-  8 bytes, and crash prints UNKNOWN where the state is ONLINE (drgn's
-  ``decode_memory_block_state`` is the oracle there).
+  The memory block STATE on 6.12: crash 8.0.6 knows the states as the old
+  ``#define MEM_ONLINE (1<<0)`` bits; 6.12 declares ``enum
+  memory_block_state`` with ``MEM_ONLINE = 0``, so crash prints UNKNOWN
+  where the block is online (drgn's ``decode_memory_block_state`` is the
+  oracle there).
 * ``kmem -p``: FLAGS in ``--json`` is the value; the names are in the text
   (crash's ``pageflag_names`` rule, compared in the text).
+* ``kmem -S``: the object lines are rows (SLAB, OBJECT, ALLOCATED, CPU_CACHE:
+  crash's ``[addr]`` is ALLOCATED, its ``(cpu N cache)`` tag CPU_CACHE).
+  Node partial slabs are listed without objects, as crash does.
 * ``kmem -f``: kmemx's zone rows add NODE; crash's ``nr_free_pages: N
   (verified)`` trailer is checked as the sum of PAGES against
   ``NR_FREE_PAGES`` instead of printed.
@@ -69,6 +73,7 @@ class Session:
         a = self.probe
         return {"-v": "kmem -v", "-V": "kmem -V", "-z": "kmem -z", "-n": "kmem -n",
                 "-h": "kmem -h", "-f": "kmem -f", "-F": "kmem -F", "-p": "kmem -p",
+                "-S": "kmem -S",
                 "-p ADDR": f"kmem -p {a['page']:x} {a['direct']:x} {a['phys']:x}",
                 "-v ADDR": f"kmem -v {a['module']:x}"}
 
@@ -303,3 +308,43 @@ def test_kmem_p_addresses_equal_crash_and_drgn(s: Session) -> None:
         drgn_names = {n.removeprefix("PG_").lower() for n in
                       decode_page_flags(page).split("|") if n.startswith("PG_")}
         assert set(filter(None, t[6].split(","))) <= drgn_names | {"young", "idle"}
+
+
+# ---------------------------------------------------------------------------- -S
+
+def _ours_S(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    caches: list[dict[str, Any]] = []
+    for r in rows:
+        if "objsize" in r:
+            caches.append({"cache": _h(r["cache"]), "name": r["name"],
+                           "allocated": r["allocated"], "total": r["total"],
+                           "nr_slabs": r["slabs"], "cpus": [], "nodes": [], "slabs": []})
+        elif "kmem_cache_cpu" in r:
+            caches[-1]["cpus"].append((r["cpu"], _h(r["kmem_cache_cpu"])))
+        elif "kmem_cache_node" in r:
+            caches[-1]["nodes"].append((_h(r["kmem_cache_node"]), r["node"], r["slabs"],
+                                        r["partial"], r["per-cpu"]))
+        elif "list" in r:
+            caches[-1]["slabs"].append({"kind": r["list"], "slab": _h(r["slab"]),
+                                        "memory": _h(r["memory"]), "node": r["node"],
+                                        "total": r["total"], "allocated": r["allocated"],
+                                        "free": r["free"], "objects": []})
+        else:
+            assert _h(r["slab"]) == caches[-1]["slabs"][-1]["slab"]
+            caches[-1]["slabs"][-1]["objects"].append((_h(r["object"]), r["allocated"],
+                                                       r["cpu_cache"]))
+    return caches
+
+
+def test_kmem_S_equals_crash(s: Session) -> None:
+    theirs = P.parse_kmem_S(s.crash["-S"])
+    ours = _ours_S(s.json("kmem -S"))
+    assert len(theirs) > 100
+    assert sum(len(sl["objects"]) for c in theirs for sl in c["slabs"]) > 1000
+    assert [c["name"] for c in ours] == [c["name"] for c in theirs]
+    for o, t in zip(ours, theirs):
+        assert o == t, o["name"]
+    # each cache's CPU and node slabs account for what kmem -s counts
+    for c in ours:
+        if c["slabs"]:
+            assert sum(sl["free"] for sl in c["slabs"]) == c["total"] - c["allocated"], c["name"]
