@@ -353,7 +353,7 @@ for key, pages, text in [
 
 
 @command("kmem", "identify addresses (slab object, task, stack, vmap, page, symbol); "
-         "-s: slab cache summary; -i: memory summary",
+         "-s/-S: slab caches; -i: memory summary; -v -V -z -p -n -h -f -F: crash's",
          description="""
          kmem ADDR ...         one row per address: KIND (slab, task, stack, vmap,
                                page, symbol), CACHE (the slab cache of a slab-
@@ -372,6 +372,22 @@ for key, pages, text in [
                                ALLOCATED TOTAL SLABS SSIZE (slab size) NAME;
                                ALLOCATED excludes objects free on per-CPU
                                freelists and partial slabs, as crash counts.
+         kmem -S [CACHE...]    -s, then per CPU its kmem_cache_cpu, active and
+                               partial slabs with every object (ALLOCATED,
+                               CPU_CACHE: free on that CPU's slab), then per
+                               node its counts and partial slabs.
+         kmem -v [ADDR...]     vmalloc areas: VMAP_AREA VM_STRUCT ADDRESS RANGE SIZE
+         kmem -V               vm_zone_stat, vm_node_stat, vm_event_states
+         kmem -z               per-zone sizes, watermarks and vm_stat
+         kmem -p [ADDR...]     every struct page (PAGE PHYSICAL MAPPING INDEX CNT
+                               FLAGS), or those of struct page, virtual or
+                               physical addresses (also piped)
+         kmem -n               nodes, zones, memory sections and memory blocks
+         kmem -h               hugetlb hstates: HSTATE SIZE FREE TOTAL NAME
+         kmem -f / -F          buddy free lists per zone: blocks and pages per
+                               order and migrate type / each free block's page
+         Columns and units are crash's (kmem_mm.py in the plugins says which
+         cells differ in layout).
          """,
          arguments=[arg("addresses", nargs="*", help="addresses, or with -s cache names"),
                     arg("-s", dest="slabs", action="store_true",
