@@ -596,7 +596,7 @@ def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
             raise only("struct", "the definition without -o, members and whole structures")
         return text_script(ctx, f"print(prog.type({tname!r}))\n")
     if any(":" in w for w in args.addresses):
-        raise only("struct", "addresses and counts (no SYMBOL:CPUSPEC)")
+        return _struct_percpu_drgn(ctx, args.addresses, tname, members)
     addrs = [hex(a) for _, _, a in struct_targets(ctx, args.addresses, t.size or 0)]
     walk = f"for a in (int(x, 16) for x in {addrs}):".replace("'", '"')
     spec = tname.replace("struct ", "", 1) + ("." + ",".join(members) if members else "")
@@ -606,6 +606,35 @@ def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
     print(Object(prog, {tname!r}, address=a).format_())
 """, ["drgn:Object"])
     return _emit_drgn(ctx, walk, spec, [])
+
+
+def _struct_percpu_drgn(ctx: Context, words: list[str], tname: str, members: list[str]) -> str:
+    """``struct T SYMBOL:CPUSPEC --drgn``: drgn's per_cpu_ptr() of the
+    symbol on each CPU of the spec: ``[CPU]: ADDR`` and the structure, or a
+    CPUSPEC column before the members."""
+    from kmemx.commands import parse_cpuspec
+    from kmemx.commands.drgncode import only, table_script, text_script
+
+    if not all(":" in w for w in words):
+        raise only("struct", "addresses or SYMBOL:CPUSPEC words, not both")
+    targets = [(w.partition(":")[0], parse_cpuspec(ctx.prog, w.partition(":")[2]))
+               for w in words]
+    walk = f"""\
+for name, cpus in {targets!r}:
+    for cpu in cpus:
+        a = per_cpu_ptr(prog[name].address_of_(), cpu).value_()
+"""
+    imports = ["drgn:Object", "drgn.helpers.linux.percpu:per_cpu_ptr"]
+    if not members:
+        return text_script(ctx, walk + f"""\
+        print(f"[{{cpu}}]: {{a:x}}")
+        print(Object(prog, {tname!r}, address=a).format_())
+""", imports)
+    cols = ("CPUSPEC", "ADDRESS", *[m.upper() for m in members])
+    return table_script(ctx, cols, _CELL_CODE + walk + f"""\
+        obj = Object(prog, {tname!r}, address=a)
+        row(cpu, hex(a), *(cell(obj.subobject_(m)) for m in {members!r}))
+""", ["drgn:TypeKind", *imports])
 
 
 @command("struct", "display a structure at an address",

@@ -184,19 +184,25 @@ _P_HISTORY = "kmemx.plugins.misc.p_history"
 
 
 def _p_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``p SYMBOL[.MEMBER] --drgn``: the object's value by drgn's format_()."""
-    from kmemx.commands.drgncode import only, table_script
+    """``p SYMBOL[.MEMBER][:CPUSPEC] --drgn``: the object's value by drgn's
+    format_() (a per-CPU variable by drgn's per_cpu() on each CPU)."""
+    from kmemx.commands.drgncode import table_script
 
-    name = args.expression.strip()
-    if ":" in name:
-        raise only("p", "SYMBOL and SYMBOL.MEMBER (no cpuspec)")
+    text = args.expression.strip()
+    name, _, spec = text.partition(":")
     base = re.split(r"[.\[]", name, maxsplit=1)[0]
-    rest = name[len(base):].lstrip(".")
+    rest = name[len(base):]
     fmt = ", integer_base=16" if args.hex else ""
-    get = f"prog[{base!r}]" + (f".subobject_({rest!r})" if rest else "")
-    return table_script(ctx, ("NAME", "VALUE"), f"""\
-row({name!r}, {get}.format_(type_name=False{fmt}))
+    member = f".subobject_({rest.lstrip('.')!r})" if rest else ""
+    if ":" not in text:
+        return table_script(ctx, ("NAME", "VALUE"), f"""\
+row({name!r}, prog[{base!r}]{member}.format_(type_name=False{fmt}))
 """)
+    return table_script(ctx, ("NAME", "VALUE"), f"""\
+for cpu in {cpu_list(ctx, spec or None)}:  # a per-CPU variable on these CPUs
+    row(f"per_cpu({base}, {{cpu}}){rest}",
+        per_cpu(prog[{base!r}], cpu){member}.format_(type_name=False{fmt}))
+""", ["drgn.helpers.linux.percpu:per_cpu"])
 
 
 @command("p", "print a symbol's value (crash's p, through drgn)",

@@ -38,7 +38,8 @@ __all__ = ["ROW_DEF", "nothing_to_translate", "only", "table_script", "text_scri
 #: columns of the rows that follow, printed before the first of them unless
 #: they are the columns of the rows before (a table with no rows prints
 #: nothing, as the command's ``--json`` has nothing); ``row(cell, ...)`` prints
-#: one row, tab-separated, ``-`` for None
+#: one row, tab-separated, ``-`` for None, tabs and newlines in a cell as ``\t``
+#: and ``\n``
 ROW_DEF = '''\
 columns = printed = None
 
@@ -53,7 +54,11 @@ def row(*cells):
     if columns != printed:
         print("\\t".join(columns))
         printed = columns
-    print("\\t".join("-" if c is None else str(c) for c in cells))
+    print("\\t".join("-" if c is None else cell_text(c) for c in cells))
+
+
+def cell_text(c):  # one line per row: a cell's tabs and newlines escaped
+    return str(c).replace("\\t", "\\\\t").replace("\\n", "\\\\n")
 '''
 
 

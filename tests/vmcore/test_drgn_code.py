@@ -73,6 +73,9 @@ CASES: dict[str, str] = {
     "tree -t idr init_pid_ns.idr": "table", "tree -t idr -s pid.level init_pid_ns.idr": "table",
     "struct task_struct.pid,comm init_task": "table", "struct list_head init_task.tasks": "text",
     "struct task_struct init_task -m pid,tgid,mm": "table", "struct list_head": "text",
+    "struct rq.cpu,nr_running runqueues:a": "table", "struct rq.clock runqueues:0": "table",
+    "struct list_head runqueues:0": "text",
+    "p runqueues:a": "table", "p -x runqueues.nr_running:0": "table",
     "whatis jiffies linux_banner task_struct struct list_head": "text",
     "pstree": "table", "pstree -t": "table", "pstree 1": "table",
     "task": "text", "task 1 2 -R pid,comm,se.vruntime": "text", "set": "table",
@@ -188,7 +191,7 @@ def _cell(v: Any) -> str:
         return "-"
     if isinstance(v, list):
         return " ".join(_cell(x) for x in v)
-    return str(v)
+    return str(v).replace("\t", "\\t").replace("\n", "\\n")
 
 
 def _same_cell(ours: Any, theirs: str) -> bool:
