@@ -1,36 +1,87 @@
-"""Read the GNU build ID of an ELF file (vmlinux) from its section headers."""
+"""Facts of an ELF file (vmlinux) from its section headers: the GNU build ID,
+whether the file is cut short, and its sections' names and addresses."""
 
 from __future__ import annotations
 
 import os
 import struct
+from typing import BinaryIO, NamedTuple
 
-__all__ = ["elf_build_id", "elf_truncated"]
+__all__ = ["ElfSection", "elf_build_id", "elf_sections", "elf_truncated"]
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
 SHT_NOTE = 7
 SHT_NOBITS = 8
 NT_GNU_BUILD_ID = 3
+SHF_ALLOC = 2
+
+
+class ElfSection(NamedTuple):
+    """One section header: its name, type, flags, address, file offset, size."""
+
+    name: str
+    type: int
+    flags: int
+    addr: int
+    offset: int
+    size: int
+
+
+class _Cut(Exception):
+    """The section header table lies past the end of the file."""
+
+
+def _headers(f: BinaryIO) -> tuple[list[tuple[int, ...]], int] | None:
+    """The raw section headers of the open ELF64 file ``f`` and the index of
+    its section-name table; None when it is not ELF64 little-endian or has no
+    usable table.  Raises :class:`_Cut` when the table is past the end."""
+    head = f.read(_EHDR.size)
+    if len(head) < _EHDR.size or head[:4] != b"\x7fELF" or head[4] != 2:
+        return None
+    fields = _EHDR.unpack(head)
+    shoff, shentsize, shnum, shstrndx = fields[6], fields[11], fields[12], fields[13]
+    if shoff == 0 or shentsize != _SHDR.size or not 0 < shnum < 1 << 16:
+        return None
+    if shoff + shnum * shentsize > os.fstat(f.fileno()).st_size:
+        raise _Cut
+    f.seek(shoff)
+    raw = f.read(shnum * shentsize)
+    return [_SHDR.unpack_from(raw, i * shentsize) for i in range(shnum)], shstrndx
+
+
+def elf_sections(path: str) -> list[ElfSection]:
+    """The section headers of the ELF64 little-endian file ``path``, in file
+    order, with their names (from the section-name string table); [] for
+    anything else or a file that cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            got = _headers(f)
+            if got is None:
+                return []
+            hdrs, shstrndx = got
+            names = b""
+            if shstrndx < len(hdrs) and hdrs[shstrndx][5] < 1 << 24:
+                f.seek(hdrs[shstrndx][4])
+                names = f.read(hdrs[shstrndx][5])
+    except (OSError, _Cut):
+        return []
+
+    def name(off: int) -> str:
+        end = names.find(b"\0", off)
+        return names[off:end if end >= 0 else len(names)].decode("utf-8", "replace")
+
+    return [ElfSection(name(h[0]), h[1], h[2], h[3], h[4], h[5]) for h in hdrs]
 
 
 def elf_build_id(path: str) -> str | None:
     """The hex build ID of ``path``, or None if it has none or is not ELF64."""
     try:
         with open(path, "rb") as f:
-            head = f.read(_EHDR.size)
-            if len(head) < _EHDR.size or head[:4] != b"\x7fELF" or head[4] != 2:
+            got = _headers(f)
+            if got is None:
                 return None
-            fields = _EHDR.unpack(head)
-            shoff, shentsize, shnum = fields[6], fields[11], fields[12]
-            if shentsize != _SHDR.size or not 0 < shnum < 1 << 16:
-                return None
-            if shoff + shnum * shentsize > os.fstat(f.fileno()).st_size:
-                return None
-            f.seek(shoff)
-            raw = f.read(shnum * shentsize)
-            for i in range(shnum):
-                sh = _SHDR.unpack_from(raw, i * shentsize)
+            for sh in got[0]:
                 if sh[1] != SHT_NOTE or sh[5] > 1 << 20:
                     continue
                 f.seek(sh[4])
@@ -43,7 +94,7 @@ def elf_build_id(path: str) -> str | None:
                     if ntype == NT_GNU_BUILD_ID and name == b"GNU":
                         return data[desc_off:desc_off + descsz].hex()
                     pos = desc_off + ((descsz + 3) & ~3)
-    except OSError:
+    except (OSError, _Cut):
         return None
     return None
 
@@ -55,21 +106,11 @@ def elf_truncated(path: str) -> bool:
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            head = f.read(_EHDR.size)
-            if len(head) < _EHDR.size or head[:4] != b"\x7fELF" or head[4] != 2:
-                return False
-            fields = _EHDR.unpack(head)
-            shoff, shentsize, shnum = fields[6], fields[11], fields[12]
-            if shoff == 0 or shentsize != _SHDR.size:
-                return False
-            if shoff + shnum * shentsize > size:
-                return True
-            f.seek(shoff)
-            raw = f.read(shnum * shentsize)
+            got = _headers(f)
+    except _Cut:
+        return True
     except OSError:
         return False
-    for i in range(shnum):
-        sh = _SHDR.unpack_from(raw, i * shentsize)
-        if sh[1] != SHT_NOBITS and sh[4] + sh[5] > size:
-            return True
-    return False
+    if got is None:
+        return False
+    return any(sh[1] != SHT_NOBITS and sh[4] + sh[5] > size for sh in got[0])

@@ -12,7 +12,9 @@ import struct
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["btf_type_names", "did_you_mean", "symbol_names", "type_names"]
+from .buildid import SHF_ALLOC, elf_sections
+
+__all__ = ["btf_type_names", "did_you_mean", "section_names", "symbol_names", "type_names"]
 
 _BTF_MAGIC = 0xEB9F
 # BTF kinds
@@ -23,22 +25,36 @@ _DECL_TAG, _TYPE_TAG, _ENUM64 = 17, 18, 19
 
 
 def _section(path: str, name: bytes) -> bytes | None:
-    ehdr = struct.Struct("<16sHHIQQQIHHHHHH")
-    shdr = struct.Struct("<IIQQQQIIQQ")
-    with open(path, "rb") as f:
-        e = ehdr.unpack(f.read(ehdr.size))
-        shoff, shnum, shstrndx = e[6], e[12], e[13]
-        f.seek(shoff)
-        raw = f.read(shnum * shdr.size)
-        sh = [shdr.unpack_from(raw, i * shdr.size) for i in range(shnum)]
-        f.seek(sh[shstrndx][4])
-        names = f.read(sh[shstrndx][5])
-        for s in sh:
-            end = names.find(b"\0", s[0])
-            if names[s[0]:end] == name:
-                f.seek(s[4])
-                return f.read(s[5])
+    want = name.decode()
+    for sec in elf_sections(path):
+        if sec.name == want:
+            with open(path, "rb") as f:
+                f.seek(sec.offset)
+                return f.read(sec.size)
     return None
+
+
+def section_names(prog: Any) -> dict[int, list[str]]:
+    """The names of the vmlinux's allocated sections by their address in the
+    running kernel (KASLR applied), sorted: what the ELF symbol table's
+    section symbols stand for (drgn gives them an empty name; crash's symbol
+    table names them, ``.data``).  {} without a vmlinux file.  Cached."""
+    key = "kmemx.symbols.section_names"
+    cached: dict[int, list[str]] | None = prog.cache.get(key)
+    if cached is None:
+        cached = {}
+        try:
+            m = prog.main_module()
+            path, bias = m.debug_file_path, m.debug_file_bias or 0
+        except (LookupError, AttributeError):
+            path, bias = None, 0
+        for sec in elf_sections(path) if path else ():
+            if sec.flags & SHF_ALLOC and sec.name:
+                cached.setdefault((sec.addr + bias) & 0xFFFFFFFFFFFFFFFF, []).append(sec.name)
+        for names in cached.values():
+            names.sort()
+        prog.cache[key] = cached
+    return cached
 
 
 def btf_type_names(data: bytes) -> dict[str, list[str]]:

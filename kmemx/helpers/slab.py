@@ -38,6 +38,7 @@ __all__ = [
     "slab_cache_usage",
     "slab_object_info",
     "slab_pages",
+    "virt_to_cache",
 ]
 
 #: a freelist longer than this is corrupt (the largest slab holds 32767 objects)
@@ -601,6 +602,21 @@ def _slab_of(k: Kernel, addr: int) -> tuple[int, int, int, int] | None:
     if not cache:
         return None
     return pfn, cache, k.read_u64(page + L.off_freelist), k.read_u64(page + L.off_counters)
+
+
+def virt_to_cache(k: Kernel, addr: int) -> View | None:
+    """The ``struct kmem_cache`` of the slab holding ``addr`` (any address in a
+    slab's pages, free objects and padding included), or None when ``addr`` is
+    not in a slab or its struct page cannot be read (``virt_to_cache()``,
+    mm/slab.h; crash's ``vaddr_to_kmem_cache()``).
+
+    :param addr: a kernel virtual address (direct map).
+    """
+    try:
+        s = _slab_of(k, addr)
+    except FaultError:
+        return None
+    return None if s is None else k.view("struct kmem_cache", s[1])
 
 
 def slab_object_info(k: Kernel, addr: int, memo: dict[Any, Any] | None = None

@@ -1,0 +1,87 @@
+"""``rd -s``, ``rd -S`` and ``rd -SS`` against crash 8.0.6, word by word, on a
+task's kernel stack (return addresses), ``init_task`` and PID 1's
+``task_struct`` (kernel data, section starts, slab pointers) and a module's
+``struct module`` (module addresses): the same lines, addresses and words.
+
+Written exception: crash strips GCC's clone suffixes ``.isra.N``, ``.part.N``
+and ``.llvm.N`` from its symbol names (symbols.c strip_symbol_end()); kmemx
+keeps the ELF name (``vli_mmod_fast.isra.0+88``), as its ``sym`` and ``dis``
+do.  The comparison strips those suffixes from kmemx's words.  On kernels
+with module memory regions (6.4+) crash 8.0.6 adds pseudo-symbols at each
+region's start and end (``_MODULE_DATA_START_dummy``, symbols.c module_tag[])
+and names an address after them; kmemx names the nearest real symbol of the
+module: where crash shows such a word, kmemx's must be a module symbol name
+too (not a bare value).  (A word naming
+a section start is shown under the section's name, ``.data``, as crash's
+symbol table has it; drgn's section symbols have no name.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from drgn.helpers.linux.pid import find_task
+
+import kmemx
+from kmemx.commands import CommandError, execute
+from tests.fixtures.fixture import Fixture
+from tests.oracles import crash as C
+
+pytestmark = pytest.mark.vmcore
+
+#: crash's strip_symbol_end(): the name ends at the first of these
+_CLONE = re.compile(r"\.(isra|part|llvm)\.[^+]*")
+
+
+def _lines(k: kmemx.Kernel) -> list[str]:
+    prog = k.prog
+    t1 = find_task(prog, 1)
+    stack = int(t1.stack.value_())
+    out = [f"rd -s {stack + 0x3000:x} 512", f"rd -S {int(t1.value_()):x} 200",
+           f"rd -SS {int(t1.value_()):x} 200", "rd -S init_task 200"]
+    mods = prog["modules"]
+    if int(mods.next.value_()) != int(mods.address_of_().value_()):
+        out.append(f"rd -s {int(mods.next.value_()) - 8:x} 64")
+    return out
+
+
+@pytest.mark.parametrize("variant", ["elf", "panic"])
+def test_rd_symbolic_equals_crash(fixture: Fixture, variant: str) -> None:
+    if not fixture.has(variant):
+        pytest.skip(f"{variant}: {fixture.skip_reason(variant)}")
+    if C.find_crash() is None:
+        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
+    k = kmemx.open(fixture.core(variant), fixture.vmlinux)
+    lines = _lines(k)
+    try:
+        theirs = C.crash_outputs(fixture.vmlinux, fixture.core(variant), lines)
+    except C.CrashError as e:
+        pytest.skip(f"crash: {e}")
+    named = slabs = 0
+    for line in lines:
+        ours: list[dict[str, Any]] = json.loads("\n".join(execute(k, line, as_json=True)))
+        want = [(int(ln.split(":")[0], 16), ln.split(":", 1)[1].split())
+                for ln in theirs[line].splitlines() if ln[:16].strip() and ":  " in ln]
+        assert want, theirs[line]
+        got = [(int(r["address"], 16), _CLONE.sub("", r["values"]).split()) for r in ours]
+        for (_, g), (_, w) in zip(got, want):
+            for i, word in enumerate(w):
+                if word.startswith("_MODULE_") and i < len(g):
+                    assert not re.fullmatch(r"[0-9a-f]{16}", g[i]), (line, g[i], word)
+                    g[i] = word
+        assert got == want, line
+        words = [w for _, ws in got for w in ws]
+        named += sum(1 for w in words if "+" in w or w.startswith(("_", ".")))
+        slabs += sum(1 for w in words if w.startswith("["))
+    assert named and slabs  # the comparison saw symbols and slab caches
+
+
+def test_rd_symbolic_usage(fixture: Fixture) -> None:
+    k = kmemx.open(fixture.core("elf"), fixture.vmlinux)
+    with pytest.raises(CommandError, match="64-bit hexadecimal"):
+        list(execute(k, "rd -s -32 init_task 4"))
+    with pytest.raises(CommandError, match="64-bit hexadecimal"):
+        list(execute(k, "rd -S -d init_task 4"))
