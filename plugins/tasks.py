@@ -1264,11 +1264,11 @@ def _bt_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``bt --drgn``: drgn's prog.stack_trace() of each task (the tasks as bt
     picks them: the current context, PIDs, -a, -c, -p), each frame as crash
     prints it (-s/-x: ELF symbol+offset), exception frames with the
-    registers saved in their struct pt_regs, IRQ stack transitions."""
+    registers saved in their struct pt_regs, IRQ stack transitions; -f each
+    frame's stack words, -e the exception frames only, -t/-T the text
+    addresses on the stack."""
     from kmemx.commands.drgncode import only, text_script
 
-    if args.frames or args.text or args.text_all or args.exceptions:
-        raise only("bt", "the frames (no -f, -t, -T or -e)")
     if not _x86_64(ctx.prog):
         raise only("bt", "x86-64 stacks")
     tasks = [hex(t.address) for t in _bt_tasks(ctx, args, ())]
@@ -1342,6 +1342,40 @@ def frame_line(i, frame):
     return line
 
 
+TEXT, WHOLE = {bool(args.text or args.text_all)}, {bool(args.text_all)}
+EXCEPTIONS, FRAME_DATA = {bool(args.exceptions)}, {bool(args.frames)}
+TEXT_RANGES = [(prog.symbol(lo).address, prog.symbol(hi).address)
+               for lo, hi in (("_stext", "_etext"), ("_sinittext", "_einittext"))]
+MODULES = [(start, start + size) for mod in for_each_module(prog)
+           for start, size in module_address_regions(mod)]
+
+
+def text_addresses(task, frames, base, top):
+    # crash's bt -t / -T: every stack word that is a kernel text address
+    first = frames[0]
+    start = base
+    if not WHOLE:
+        start, pc = first.sp, first.pc
+        if first.interrupted and panic_task:
+            # the panicked CPU's saved registers: crash starts from the return
+            # address on the stack
+            pc = prog.read_u64(first.sp)
+        print(f"              START: {{symbol_offset(pc).split('+')[0]}} at {{pc:x}}")
+    if not base <= start < top:  # the stack pointer is on another (IRQ) stack
+        start = base
+    data = prog.read(start, top - start)
+    for off in range(0, len(data) - 7, 8):
+        value = int.from_bytes(data[off:off + 8], "little")
+        if value >= 1 << 63 and any(lo <= value < hi for lo, hi in TEXT_RANGES + MODULES):
+            name = symbol_offset(value)
+            if "+" in name:
+                print(f"  [{{start + off:x}}] {{name.split('+')[0]}} at {{value:x}}")
+    if any(f.interrupted and f.pc < 1 << 63 for f in frames):
+        # the registers saved at system call entry (task_pt_regs())
+        for line in regs_lines(Object(prog, "struct pt_regs", address=top - PT_REGS)):
+            print(line)
+
+
 try:
     panic_task = prog.crashed_thread().object
 except (LookupError, ValueError):
@@ -1361,8 +1395,12 @@ for n, addr in enumerate({tasks}):
         continue
     base = task.stack.value_()
     top = base + THREAD_SIZE
+    if TEXT:
+        text_addresses(task, frames, base, top)
+        continue
     first = next((f for f in frames if not f.is_inline), None)
-    if first is not None and first.interrupted and first.pc >= 1 << 63 and not panic_task:
+    if (first is not None and first.interrupted and first.pc >= 1 << 63 and not panic_task
+            and not EXCEPTIONS):
         # a dump taken without a panic: the registers each CPU was stopped with
         print(f"    [exception RIP: {{symbol_offset(first.pc)}}]")
         r = first.registers()
@@ -1374,7 +1412,7 @@ for n, addr in enumerate({tasks}):
     for i, frame in enumerate(frames):
         sp = frame.sp
         on_task_stack = base <= sp <= top
-        if prev_stack is not None and on_task_stack:
+        if prev_stack is not None and on_task_stack and not EXCEPTIONS:
             print(f"--- <{{prev_stack}}> ---")
         prev_stack = None
         if not on_task_stack:
@@ -1387,7 +1425,10 @@ for n, addr in enumerate({tasks}):
             user = frame.pc < 1 << 63
             regs_addr = top - PT_REGS if user else frames[i - 1].sp  # task_pt_regs()
             regs = Object(prog, "struct pt_regs", address=regs_addr)
-            if not user:
+            if EXCEPTIONS:
+                print()
+                print(f"  {{'USER' if user else 'KERNEL'}}-MODE EXCEPTION FRAME AT: {{regs_addr:x}}")
+            elif not user:
                 print(f"    [exception RIP: {{symbol_offset(frame.pc)}}]")
             if regs.ip.value_() == frame.pc:
                 for line in regs_lines(regs):
@@ -1396,8 +1437,20 @@ for n, addr in enumerate({tasks}):
                 break
         if frame.pc < 1 << 63:
             break
+        if EXCEPTIONS:
+            continue
         print(frame_line(i, frame))
+        if FRAME_DATA and not frame.is_inline:
+            # the stack from this frame's return address up to the next frame's
+            nxt = next((f.sp for f in frames[i + 1:] if not f.is_inline), None)
+            if nxt is not None and sp < nxt <= sp + THREAD_SIZE:
+                for pos in range(sp, nxt, 16):
+                    data = prog.read(pos, min(16, nxt - pos))
+                    words = " ".join(f"{{int.from_bytes(data[k:k + 8], 'little'):016x}}"
+                                     for k in range(0, len(data) - len(data) % 8, 8))
+                    print(f"    {{pos:x}}: {{words}} ")
 """, ["bisect", "drgn:FaultError,Object,SymbolKind,sizeof",
+      "drgn.helpers.linux.module:for_each_module,module_address_regions",
       "drgn.helpers.linux.percpu:per_cpu", "drgn.helpers.linux.sched:task_cpu"])
 
 

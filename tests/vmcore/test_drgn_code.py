@@ -84,6 +84,7 @@ CASES: dict[str, str] = {
     "dis -f panic+200 5": "table",
     "bt": "text", "bt -a": "text", "bt 1 2": "text", "bt -s -x": "text", "bt -p": "text",
     "bt -c 0": "text",
+    "bt -f": "text", "bt -e -a": "text", "bt -t": "text", "bt -T 1": "text", "bt -f -a": "text",
     "ps": "sorted", "ps 1 2": "sorted", "ps 'kmx-.*'": "sorted", "ps -k": "sorted",
     "ps -u -G": "sorted",
     "ps --state IN": "sorted",
