@@ -126,17 +126,110 @@ def _ntoa(text: str) -> str:
     return str(ipaddress.IPv4Address(value.to_bytes(4, "little")))
 
 
+def _sockets_drgn(ctx: Context, spec: str | None) -> str:
+    """``net -s [PID|TASK] --drgn``: each open file of the tasks that is a
+    socket (S_ISSOCK), SOCKET_I() of its inode, the INET/INET6 endpoints."""
+    from kmemx.commands.drgncode import table_script
+
+    tasks = [hex(int(t.address)) for t in command_tasks(ctx, [spec] if spec else [], (), "net")]
+    return table_script(ctx, SOCK_COLUMNS, f"""\
+AF_NAMES = {AF_NAMES!r}
+SOCK_TYPES = {SOCK_TYPES!r}
+
+
+def endpoints(sk):  # INET and INET6: address-port, ports in host order
+    common = sk.__sk_common
+    family = common.skc_family.value_()
+    if family == 2:
+        src = IPv4Address(common.skc_rcv_saddr.value_().to_bytes(4, "little"))
+        dst = IPv4Address(common.skc_daddr.value_().to_bytes(4, "little"))
+    elif family == 10:
+        src = IPv6Address(bytes(common.skc_v6_rcv_saddr.in6_u.u6_addr8))
+        dst = IPv6Address(bytes(common.skc_v6_daddr.in6_u.u6_addr8))
+    else:
+        return None, None
+    dport = int.from_bytes(common.skc_dport.value_().to_bytes(2, "little"), "big")
+    return f"{{src}}-{{common.skc_num.value_()}}", f"{{dst}}-{{dport}}"
+
+
+for addr in {tasks}:
+    task = Object(prog, "struct task_struct *", int(addr, 16))
+    for fd, file in for_each_file(task):
+        if file.f_inode.i_mode.value_() & 0o170000 != 0o140000:  # S_ISSOCK
+            continue
+        sock = SOCKET_I(file.f_inode)
+        sk = sock.sk.read_()
+        if sk:
+            family, stype = sk.__sk_common.skc_family.value_(), sk.sk_type.value_()
+        else:
+            family, stype = 0, sock.type.value_()
+        kind = f"{{AF_NAMES.get(family, str(family))}}:{{SOCK_TYPES.get(stype, str(stype))}}"
+        src, dst = endpoints(sk) if sk else (None, None)
+        row(task.pid.value_(), fd, hex(sock.value_()), hex(sk.value_()), kind, src, dst)
+""".replace("'", '"'), ["ipaddress:IPv4Address,IPv6Address", "drgn:Object",
+                       "drgn.helpers.linux.fs:for_each_file", "drgn.helpers.linux.net:SOCKET_I"])
+
+
+def _arp_drgn(ctx: Context) -> str:
+    """``net -a --drgn``: arp_tbl's neighbours, bucket by bucket (hlists of
+    neighbour.hash since a01a67ab2fff, 6.13; chains of neighbour.next before)."""
+    from kmemx.commands.drgncode import table_script
+
+    return table_script(ctx, ARP_COLUMNS, f"""\
+NUD = {_NUD!r}  # include/uapi/linux/neighbour.h, crash's names
+
+
+def neighbours(tbl):
+    nht = tbl.nht.read_()
+    if not nht:
+        return
+    buckets = 1 << nht.hash_shift.value_()
+    try:
+        heads = nht.hash_heads
+    except AttributeError:
+        for i in range(buckets):
+            n = nht.hash_buckets[i].read_()
+            while n:
+                yield n
+                n = n.next.read_()
+        return
+    for i in range(buckets):
+        yield from hlist_for_each_entry("struct neighbour", heads[i].address_of_(), "hash")
+
+
+for n in neighbours(prog["arp_tbl"].address_of_()):
+    key = prog.read(n.primary_key.address_, 4)
+    hw = bytes(n.ha)[:n.dev.addr_len.value_()]
+    if n.dev.type.value_() == {_ARPHRD_ETHER}:
+        hw_type, hw_text = "ETHER", ":".join(f"{{b:02x}}" for b in hw)
+    else:
+        hw_type, hw_text = "UNKNOWN", " ".join(f"{{b:02x}}" for b in hw)
+    state = n.nud_state.value_()
+    names = [name for bit, name in NUD if state & bit]
+    row(hex(n.value_()), str(IPv4Address(key)), hw_type, hw_text, netdev_name(n.dev).decode(),
+        "|".join(names) or "NONE")
+""", ["ipaddress:IPv4Address", "drgn.helpers.linux.list:hlist_for_each_entry",
+      "drgn.helpers.linux.net:netdev_name"])
+
+
 def _net_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``net [-n PID|TASK] --drgn``: drgn's for_each_netdev() and the IPv4 and
-    IPv6 addresses of each device; ``net -N`` is arithmetic."""
+    IPv6 addresses of each device; ``-s``: each socket file of the tasks;
+    ``-a``: arp_tbl's neighbours; ``net -N`` is arithmetic."""
     from kmemx.commands.drgncode import only, table_script, text_script
 
     if args.ntoa is not None:
         return text_script(ctx, f"""\
 print(IPv4Address({_ntoa(args.ntoa)!r}))  # the u32 in memory order
 """, ["ipaddress:IPv4Address"])
-    if args.arp or args.sockets is not None or args.sockets_full is not None:
-        raise only("net", "the devices (net, net -n) and -N")
+    if args.arp:
+        return _arp_drgn(ctx)
+    if args.sockets is not None or args.sockets_full is not None:
+        full = args.sockets_full is not None
+        spec = args.sockets_full if full else args.sockets
+        if full:
+            raise only("net", "the devices, -s, -a and -N (not -S)")
+        return _sockets_drgn(ctx, spec or None)
     where = "prog"
     if args.netns is not None:
         task = _task_ptr(ctx, command_tasks(ctx, [args.netns] if args.netns else [], (),

@@ -58,6 +58,7 @@ CASES: dict[str, str] = {
     "search -s init_task -l 0x3000 init_task": "table", "search init_task": "table",
     "swap": "table",
     "net": "table", "net -n 1": "table", "net -N 0x0100007f": "text",
+    "net -s 1": "table", "net -s": "table", "net -a": "table",
     "runq": "table", "runq -t": "table", "runq -T": "table", "runq -g": "table",
     "timer": "table", "timer -r": "table",
     "irq": "table", "irq -u": "table", "irq 1 4 9": "table", "irq -s": "table",
@@ -108,6 +109,9 @@ EMPTY: dict[str, str] = {
     "bpf": "the test bed's guests load no BPF programs or maps",
     "swap": "the test bed's guests have no swap",
     "runq -g": "no task waits on the panic dump's run queues (only the current ones run)",
+    "net -s 1": "the test bed's guests open no sockets (the code walks the files: none is one)",
+    "net -s": "the test bed's guests open no sockets (the code walks the files: none is one)",
+    "net -a": "the test bed's guests have no ARP neighbours (the code walks arp_tbl's buckets)",
 }
 
 _DIS_WHY = ("kmemx spells capstone's decoding as gdb does (i386-dis.c: suffixes, br"
