@@ -439,7 +439,7 @@ def _mod_object_file(ctx: Context, mod: View, name: str) -> str:
     ``(not loaded)``, tagged ``[CONFIG_KALLSYMS]`` when the module keeps a symbol
     table (crash then knows its symbols from kallsyms)."""
     try:
-        m = ctx.prog.linux_kernel_loadable_module(mod.to_drgn())
+        m = ctx.prog.linux_kernel_loadable_module(mod.to_drgn().address_of_())
         path = m.debug_file_path or m.loaded_file_path  # mod -s: the symbols' file
     except (LookupError, AttributeError, ValueError, TypeError):
         path = None

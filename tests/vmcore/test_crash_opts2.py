@@ -18,7 +18,10 @@ Written exceptions (each asserted where it applies):
 * ``vm -m``, ``vm -v``, ``struct`` of a whole structure: crash prints gdb's
   layout, kmemx drgn's (``.member = (type)value``); the values of the scalar
   members both print (by member name, first occurrence) are compared, and
-  that -x gives hex (``0x``) and -d decimal on both sides.
+  that -x gives hex (``0x``) and -d decimal on both sides.  A negative
+  member in -x: gdb prints its two's-complement bits (``s16`` -1 as
+  ``0xffff``), drgn the signed value (``-0x1``); compared as bits of the
+  width gdb printed.
 * ``mod -s``/``-S``: kmemx adds LOADED (what drgn took from the file:
   ``symbols``, ``debug info``); the test bed's .ko files are Debian's, without
   DWARF, so it is ``symbols`` and a module symbol (from the .ko's symbol
@@ -98,8 +101,8 @@ class Session:
             "vm -p": f"vm -p {a['pid']}",
             "vm -m": f"vm -m {a['pid']}", "vm -m -x": f"vm -m -x {a['pid']}",
             "vm -v -d": f"vm -v -d {a['pid']}",
-            "files -d": (f"files -d {a['console_dentry']:x} {a['exe_dentry']:x} "
-                         f"{a['wfile_dentry']:x} {a['kmx_dentry']:x}"),
+            **{f"files -d {d}": f"files -d {a[d + '_dentry']:x}"
+               for d in ("console", "exe", "wfile", "kmx")},
             "files -p exe": f"files -p {a['exe_inode']:x}",
             "files -p wfile": f"files -p {a['wfile_inode']:x}",
             "struct": f"struct task_struct.pid,flags,prio,se.vruntime {a['task']:x}",
@@ -164,6 +167,7 @@ def _value(v: str) -> int | None:
     anything else (a structure, a string, a symbol name)."""
     v = re.sub(r"^\([^)]*\)", "", v.strip().rstrip(","))
     v = re.sub(r" <[^>]*>$", "", v)  # gdb's symbol after a pointer
+    v = re.sub(r"^\S+\+0x[0-9a-f]+ = ", "", v)  # drgn's symbol before it
     if re.fullmatch(r"-?0x[0-9a-f]+|-?\d+", v):
         return int(v, 0)
     return None
@@ -189,8 +193,12 @@ def _compare_scalars(ours_text: str, theirs_text: str, radix: int | None) -> int
     common = sorted(set(ours) & set(theirs))
     assert len(common) >= 5, (sorted(ours)[:20], sorted(theirs)[:20])
     for name in common:
-        assert _value(ours[name]) == _value(theirs[name]), (name, ours[name], theirs[name])
-        o = re.sub(r"^\([^)]*\)", "", ours[name])
+        o_v, t_v = _value(ours[name]), _value(theirs[name])
+        assert o_v is not None and t_v is not None
+        if o_v < 0 <= t_v and radix == 16:  # gdb's -x: the bits of a negative value
+            o_v &= (1 << 4 * len(theirs[name].split("0x")[1].split()[0])) - 1
+        assert o_v == t_v, (name, ours[name], theirs[name])
+        o = re.sub(r"^\([^)]*\)(\S+\+0x[0-9a-f]+ = )?", "", ours[name])
         t = re.sub(r" <[^>]*>$", "", theirs[name])
         if radix == 16:
             assert o.startswith(("0x", "-0x")) and t.startswith(("0x", "-0x")), (name, o, t)
@@ -247,8 +255,10 @@ def test_vm_m_and_v_equal_crash(s: Session) -> None:
 # ---------------------------------------------------------------------------- files
 
 def test_files_d_equal_crash(s: Session) -> None:
-    theirs = P.parse_files_dentry(s.crash["files -d"])
-    line = s.commands["files -d"]
+    # crash's files -d takes one dentry; kmemx's several
+    names = ("console", "exe", "wfile", "kmx")
+    theirs = [r for d in names for r in P.parse_files_dentry(s.crash[f"files -d {d}"])]
+    line = "files -d " + " ".join(f"{s.addr[d + '_dentry']:x}" for d in names)
     ours = [{"dentry": _hex(r["dentry"]), "inode": _hex(r["inode"]),
              "superblk": _hex(r["superblk"]), "type": r["type"], "path": r["path"]}
             for r in s.json(line)]
