@@ -303,15 +303,16 @@ for vaddr in {[hex(a) for a in addrs]}:
                     arg("-k", dest="user", action="store_const", const=False)],
          columns=("VIRTUAL", "PHYSICAL"), drgn_code=_vtop_drgn)
 def _vtop(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    addresses = [_hex(ctx, s, "vtop") for s in args.addresses]  # bad input first
     if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
         raise CommandError("vtop: only x86-64 page tables are walked")
     task = None
     if args.task is not None:
         task = _task_ptr(ctx, command_tasks(ctx, [args.task], (), "vtop")[0])
-    for n, s in enumerate(args.addresses):
+    for n, vaddr in enumerate(addresses):
         if n and not ctx.as_json:
             yield TextLine("")
-        yield from _vtop_one(ctx, _hex(ctx, s, "vtop"), task, args.user)
+        yield from _vtop_one(ctx, vaddr, task, args.user)
 
 
 def _pte_drgn(ctx: Context, args: argparse.Namespace) -> str:
