@@ -439,3 +439,152 @@ def kmem_S(ctx: Context, cache: Any) -> Iterator[Row]:
             for addr, free, on_cpu in item.objects:
                 yield Row(KMEM_S_OBJECT_COLUMNS, (Address(item.slab), Address(addr), not free,
                                                   item.owner if free and on_cpu else None))
+
+
+# ---------------------------------------------------------------- --drgn
+
+_ENUM_NAMES_CODE = '''\
+# an enum's names by value, the last name of a value winning as in crash
+# (NR_ZONE_INACTIVE_ANON = NR_ZONE_LRU_BASE)
+def enum_names(enum, count):
+    n = prog.constant(count).value_()
+    names = {}
+    for e in prog.type("enum " + enum).enumerators:
+        if 0 <= e.value < n:
+            names[e.value] = e.name
+    return [names.get(i, f"[{i}]") for i in range(n)]
+
+
+'''
+
+_ZONES_CODE = '''\
+def zones():
+    for pgdat in for_each_online_pgdat(prog):
+        for i in range(len(pgdat.node_zones)):
+            yield pgdat, i, pgdat.node_zones[i]
+
+
+'''
+
+
+def kmem_drgn(ctx: Context, args: Any) -> str | None:
+    """``kmem -v/-V/-z/-h/-n/-f/-F --drgn``: drgn code computing the rows
+    (drgn's vmalloc, mmzone, hugetlb and memory-block helpers), or None for
+    an option without one."""
+    from kmemx.commands.drgncode import table_script
+
+    if args.vmalloc and not args.addresses:
+        return table_script(ctx, KMEM_V_COLUMNS, """\
+# busy vmap areas with a vm_struct (vm_map_ram areas have none), by address
+for va in sorted(for_each_vmap_area(prog), key=lambda va: va.va_start.value_()):
+    if va.vm:
+        start, end = va.va_start.value_(), va.va_end.value_()
+        row(hex(va.value_()), hex(va.vm.value_()), f"{hex(start)} {hex(end)}", end - start)
+""", ["drgn.helpers.linux.mm:for_each_vmap_area"])
+    if args.vm_stat:
+        return table_script(ctx, KMEM_VM_STAT_COLUMNS, _ENUM_NAMES_CODE + """\
+for table, var, enum, count in [
+        ("VM_ZONE_STAT", "vm_zone_stat", "zone_stat_item", "NR_VM_ZONE_STAT_ITEMS"),
+        ("VM_NODE_STAT", "vm_node_stat", "node_stat_item", "NR_VM_NODE_STAT_ITEMS")]:
+    for i, name in enumerate(enum_names(enum, count)):
+        row(table, name, prog[var][i].counter.value_())
+# the per-CPU event counters, summed over the possible CPUs
+events = prog["vm_event_states"]
+for i, name in enumerate(enum_names("vm_event_item", "NR_VM_EVENT_ITEMS")):
+    row("VM_EVENT_STATES", name, sum(per_cpu(events, cpu).event[i].value_()
+                                     for cpu in for_each_possible_cpu(prog)))
+""", ["drgn.helpers.linux.percpu:per_cpu",
+      "drgn.helpers.linux.cpumask:for_each_possible_cpu"])
+    if args.zones:
+        return table_script(ctx, (), _ENUM_NAMES_CODE + _ZONES_CODE + """\
+names = enum_names("zone_stat_item", "NR_VM_ZONE_STAT_ITEMS")
+for pgdat, i, zone in zones():
+    nid = pgdat.node_id.value_()
+    size = zone.spanned_pages.value_()
+    table("NODE", "ZONE", "ADDR", "NAME", "SIZE", "PRESENT", "MIN", "LOW", "HIGH")
+    row(nid, i, hex(zone.address_), zone.name.string_().decode(), size,
+        zone.present_pages.value_(), min_wmark_pages(zone), low_wmark_pages(zone),
+        high_wmark_pages(zone))
+    if size:
+        table("NODE", "ZONE", "ITEM", "VALUE")
+        for j, name in enumerate(names):
+            row(nid, i, name, zone.vm_stat[j].counter.value_())
+""", ["drgn.helpers.linux.mmzone:for_each_online_pgdat,min_wmark_pages,low_wmark_pages,"
+      "high_wmark_pages"])
+    if args.hstates:
+        return table_script(ctx, KMEM_H_COLUMNS, """\
+for h in for_each_hstate(prog):
+    if h.order:
+        row(hex(h.value_()), huge_page_size(h).value_(), h.free_huge_pages.value_(),
+            h.nr_huge_pages.value_(), h.name.string_().decode())
+""", ["drgn.helpers.linux.hugetlb:for_each_hstate,huge_page_size"])
+    if args.free or args.free_pages:
+        per_list = ("""\
+            for page in pages:
+                row(order, 4096 << order, hex(head.address_), hex(page.value_()))
+""" if args.free_pages else """\
+            row(order, 4096 << order, hex(head.address_), len(pages), len(pages) << order)
+""")
+        cols = KMEM_F_PAGE_COLUMNS if args.free_pages else KMEM_F_AREA_COLUMNS
+        return table_script(ctx, (), _ZONES_CODE + f"""\
+# struct page's buddy list link: buddy_list since 6.2, lru before
+try:
+    link = "buddy_list"
+    prog.type("struct page").member(link)
+except LookupError:
+    link = "lru"
+for pgdat, i, zone in zones():
+    size = zone.spanned_pages.value_()
+    pfn = zone.zone_start_pfn.value_()
+    table(*{KMEM_F_ZONE_COLUMNS!r})
+    row(pgdat.node_id.value_(), i, zone.name.string_().decode(), size,
+        zone.vm_stat[prog["NR_FREE_PAGES"]].counter.value_(),
+        hex(pfn_to_page(prog, pfn).value_() if size else 0), hex(pfn << 12 if size else 0),
+        pfn - pgdat.node_start_pfn.value_() if size else 0)
+    if not size:
+        continue
+    table(*{cols!r})
+    for order in range(len(zone.free_area)):
+        for mt in range(len(zone.free_area[order].free_list)):
+            head = zone.free_area[order].free_list[mt]
+            pages = list(list_for_each_entry("struct page", head.address_of_(), link))
+{per_list}""", ["drgn.helpers.linux.list:list_for_each_entry",
+                "drgn.helpers.linux.mm:pfn_to_page",
+                "drgn.helpers.linux.mmzone:for_each_online_pgdat"])
+    if args.nodes:
+        return table_script(ctx, (), _ZONES_CODE + """\
+pgdats = list(for_each_online_pgdat(prog))
+table("NODE", "SIZE", "PGLIST_DATA", "BOOTMEM_DATA", "NODE_ZONES", "MEM_MAP", "START_PADDR",
+      "START_MAPNR")
+for pgdat in pgdats:
+    start = pgdat.node_start_pfn.value_()
+    row(pgdat.node_id.value_(), pgdat.node_spanned_pages.value_(), hex(pgdat.value_()), None,
+        hex(pgdat.node_zones.address_), hex(pfn_to_page(prog, start).value_()),
+        hex(start << 12), start)
+table("NODE", "ZONE", "NAME", "SIZE", "MEM_MAP", "START_PADDR", "START_MAPNR")
+for pgdat, i, zone in zones():
+    size = zone.spanned_pages.value_()
+    pfn = zone.zone_start_pfn.value_()
+    row(pgdat.node_id.value_(), i, zone.name.string_().decode(), size,
+        hex(pfn_to_page(prog, pfn).value_() if size else 0), hex(pfn << 12),
+        pfn if size else 0)
+table("NR", "SECTION", "CODED_MEM_MAP", "MEM_MAP", "STATE", "PFN")
+letters = {"SECTION_MARKED_PRESENT": "P", "SECTION_HAS_MEM_MAP": "M",
+           "SECTION_IS_ONLINE": "O", "SECTION_IS_EARLY": "E", "SECTION_TAINT_ZONE_DEVICE": "D"}
+for nr, sec in for_each_present_section(prog):
+    state = "".join(letters[f] for f in decode_section_flags(sec).split("|") if f in letters)
+    pfn = section_nr_to_pfn(prog, nr).value_()
+    row(nr, hex(sec.value_()), hex(section_mem_map_addr(sec).value_()),
+        hex(section_decode_mem_map(sec, nr).value_()), state, pfn)
+table("MEM_BLOCK", "NAME", "PHYSICAL RANGE", "NODE", "STATE", "START_SECTION_NO")
+size = memory_block_size_bytes(prog)
+for mb in for_each_memory_block(prog):
+    start = section_nr_to_pfn(prog, mb.start_section_nr.value_()).value_() << 12
+    row(hex(mb.value_()), mb.dev.kobj.name.string_().decode(),
+        f"{hex(start)} {hex(start + size - 1)}", mb.nid.value_(),
+        decode_memory_block_state(mb).removeprefix("MEM_"), mb.start_section_nr.value_())
+""", ["drgn.helpers.linux.mm:pfn_to_page,for_each_memory_block,decode_memory_block_state,"
+      "memory_block_size_bytes",
+      "drgn.helpers.linux.mmzone:for_each_online_pgdat,for_each_present_section,"
+      "decode_section_flags,section_mem_map_addr,section_decode_mem_map,section_nr_to_pfn"])
+    return None

@@ -300,8 +300,13 @@ for c in caches:
     row(hex(c.value_()), c.object_size.value_(), active, objs, slabs, ssize,
         c.name.string_().decode())
 """, _SLAB_IMPORTS)
+    from . import kmem_mm
+
+    code = kmem_mm.kmem_drgn(ctx, args)
+    if code is not None:
+        return code
     if not args.info:
-        raise only("kmem", "-i and -s")
+        raise only("kmem", "-i, -s, -v, -V, -z, -h, -n, -f and -F")
     return table_script(ctx, KMEM_I_COLUMNS, f"""\
 total = totalram_pages(prog)
 free = nr_free_pages(prog)
