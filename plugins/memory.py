@@ -335,13 +335,16 @@ for v in {[hex(v) for v in values]}:
          description="""
          pte VALUE ...            PTE PHYSICAL FLAGS: the page an x86-64 entry points to
                                   and its _PAGE_* bits; an entry that is not present
-                                  (a swap entry) is reported, not decoded
+                                  (a swap entry) is reported, not decoded.
+                                  x86-64 only.
          """,
          arguments=[arg("values", nargs="+")], columns=("PTE", "PHYSICAL", "FLAGS"),
          drgn_code=_pte_drgn)
 def _pte(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    for s in args.values:
-        v = _number(s, "pte")
+    values = [_number(s, "pte") for s in args.values]  # bad input first
+    if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
+        raise CommandError("pte: only x86-64 page-table entries are decoded")
+    for v in values:
         if not v & 1:
             ctx.warn(f"pte: {v:x}: not present (a swap entry or none): not decoded")
             continue

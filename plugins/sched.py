@@ -459,7 +459,11 @@ def cpulist_text(cpus: Iterable[int]) -> str:
 def _idt_rows(ctx: Context) -> Iterator[Row]:
     from drgn.helpers.linux.irq import gate_desc_func
 
-    idt = ctx.prog["idt_table"]
+    try:
+        idt = ctx.prog["idt_table"]
+    except LookupError:  # arm64 has exception vectors (vectors), not an IDT
+        raise CommandError("irq: -d: the dump's kernel has no idt_table "
+                           "(the IDT is x86-64's)") from None
     for i in range(len(idt)):
         fn = int(gate_desc_func(idt[i]).value_())
         yield Row(("INDEX", "HANDLER", "NAME"),
