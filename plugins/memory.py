@@ -86,16 +86,26 @@ def _pair(ctx: Context, cols: tuple[str, str], a: int, b: int) -> Any:
 
 
 def _ptov_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``ptov PADDR... --drgn``: drgn's phys_to_virt()."""
-    from kmemx.commands.drgncode import only, table_script
+    """``ptov PADDR|OFFSET:CPUSPEC... --drgn``: drgn's phys_to_virt(), or a
+    per-CPU offset in each CPU's area (``__per_cpu_offset[]``)."""
+    from kmemx.commands.drgncode import table_script
 
-    if any(":" in s for s in args.addresses):
-        raise only("ptov", "physical addresses (no per-CPU OFFSET:CPUSPEC)")
-    addrs = [_number(s, "ptov") for s in args.addresses]
-    return table_script(ctx, ("VIRTUAL", "PHYSICAL"), f"""\
-for pa in {[hex(a) for a in addrs]}:
-    row(hex(phys_to_virt(prog, int(pa, 16)).value_()), pa)
-""".replace("'", '"'), ["drgn.helpers.linux.mm:phys_to_virt"])
+    body = ""
+    for s in args.addresses:
+        if ":" in s:  # a per-CPU offset: __per_cpu_offset[cpu] + OFFSET
+            off_text, _, spec = s.partition(":")
+            cpus = cpu_list(ctx, spec or str(ctx.current_cpu()))
+            body += f"""\
+table("CPU", "VIRTUAL")
+for cpu in {cpus}:
+    row(cpu, hex(prog["__per_cpu_offset"][cpu].value_() + {_number(off_text, "ptov"):#x}))
+"""
+        else:
+            body += f"""\
+table("VIRTUAL", "PHYSICAL")
+row(hex(phys_to_virt(prog, {_number(s, "ptov"):#x}).value_()), "{_number(s, "ptov"):#x}")
+"""
+    return table_script(ctx, (), body, ["drgn.helpers.linux.mm:phys_to_virt"])
 
 
 @command("ptov", "physical addresses (or per-CPU offsets) to kernel virtual addresses",
@@ -421,17 +431,23 @@ def _matches(data: bytes, base: int, dtype: Any, keep: Any, want: Any,
 
 
 def _search_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``search VALUE... --drgn``: aligned matches in the kernel's memory
-    (-k: memblock's RAM through the direct map, the vmap areas, the kernel
-    image), physical RAM (-p) or a range (-s with -e or -l), read with
-    prog.read() a MiB at a time (page by page around holes)."""
-    from kmemx.commands.drgncode import only, table_script
+    """``search VALUE... --drgn``: aligned matches (-m: the bits of MASK
+    ignored) in the kernel's memory (-k: memblock's RAM through the direct
+    map, the vmap areas, the kernel image), physical RAM (-p), the current
+    context's VMAs through drgn's access_remote_vm() (-u) or a range (-s with
+    -e or -l), read a MiB at a time (page by page around holes), compared by
+    numpy."""
+    from kmemx.commands.drgncode import table_script
 
-    if args.mask or args.space == "u":
-        raise only("search", "-k, -p, -s/-e/-l, -w and -h (no -m or -u)")
     size = args.size or 8
-    physical = args.space == "p"
+    mask = _number(args.mask, "search") if args.mask else 0
+    space = args.space or "k"
+    physical = space == "p"
     values = [_hex(ctx, v, "search") for v in args.values]
+    read = f"prog.read(addr, n, {physical})"
+    if space == "u":
+        task = int(ctx.current_task().value_())
+        read = "bytes(access_remote_vm(mm, addr, n))"
     if args.start is not None:
         start = _number(args.start, "search") if physical else _hex(ctx, args.start, "search")
         if args.end is not None:
@@ -439,11 +455,13 @@ def _search_drgn(ctx: Context, args: argparse.Namespace) -> str:
         else:
             end = start + (_number(args.length, "search") if args.length else 1 << 30)
         ranges = f"ranges = [({start:#x}, {end:#x})]\n"
-    elif physical:
+    elif space == "p":
         ranges = """\
 mem = prog["memblock"].memory
 ranges = [(r.base.value_(), r.base.value_() + r.size.value_()) for r in mem.regions[:mem.cnt]]
 """
+    elif space == "u":
+        ranges = "ranges = [(v.vm_start.value_(), v.vm_end.value_()) for v in for_each_vma(mm)]\n"
     else:
         ranges = """\
 mem = prog["memblock"].memory
@@ -454,17 +472,23 @@ for r in mem.regions[:mem.cnt]:  # RAM through the direct map
 ranges += [(va.va_start.value_(), va.va_end.value_()) for va in for_each_vmap_area(prog)]
 ranges.append((prog.symbol("_text").address, prog.symbol("_end").address))
 """
+    if space == "u":
+        ranges = (f"mm = Object(prog, 'struct task_struct *', {task:#x}).mm  # the current context\n"
+                  .replace("'", '"') + ranges)
     return table_script(ctx, ("ADDRESS", "VALUE"), ranges + f"""\
 SIZE = {size}
+DTYPE = {{8: np.uint64, 4: np.uint32, 2: np.uint16}}[SIZE]
+KEEP = ~{mask:#x} & ((1 << 8 * SIZE) - 1)  # -m: the bits of MASK are ignored
+
+
+def read(addr, n):
+    return {read}
 
 
 def matches(data, base, value):
-    needle = value.to_bytes(SIZE, "little")
-    i = data.find(needle)
-    while i >= 0:
-        if (base + i) % SIZE == 0:
-            row(hex(base + i), value)
-        i = data.find(needle, i + 1)
+    words = np.frombuffer(data, dtype=DTYPE, count=len(data) // SIZE)
+    for i in np.nonzero((words & DTYPE(KEEP)) == DTYPE(value & KEEP))[0]:
+        row(hex(base + int(i) * SIZE), int(words[i]))
 
 
 def chunks(start, end):
@@ -472,11 +496,11 @@ def chunks(start, end):
     while pos < end:
         stop = min(end, (pos >> 20) + 1 << 20)
         try:
-            yield pos, prog.read(pos, stop - pos, {physical})
+            yield pos, read(pos, stop - pos)
         except FaultError:  # page by page around what the dump lacks
             for page in range(pos, stop, 4096):
                 try:
-                    yield page, prog.read(page, min(4096 - page % 4096, stop - page), {physical})
+                    yield page, read(page, min(4096 - page % 4096, stop - page))
                 except FaultError:
                     pass
         pos = stop
@@ -486,7 +510,8 @@ for value in {values}:
     for start, end in ranges:
         for base, data in chunks(start, end):
             matches(data, base, value)
-""", ["drgn:FaultError", "drgn.helpers.linux.mm:for_each_vmap_area,phys_to_virt"])
+""", ["numpy as np", "drgn:FaultError,Object",
+      "drgn.helpers.linux.mm:access_remote_vm,for_each_vma,for_each_vmap_area,phys_to_virt"])
 
 
 @command("search", "search memory for a value (crash's search)",
