@@ -42,7 +42,8 @@ from kmemx.helpers import (
 from kmemx.helpers.slab import virt_to_cache
 from kmemx.symbols import section_names, symbol_names
 
-__all__ = ["parse_address", "per_cpu_addresses", "split_struct_spec", "struct_targets"]
+__all__ = ["parse_address", "per_cpu_addresses", "split_struct_spec", "struct_targets",
+           "symbolic_word"]
 
 
 def parse_address(ctx: Context, s: str) -> int:
@@ -1234,7 +1235,7 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         if symbolic:
             # crash prints no ASCII column with -s/-S
             yield Row(("ADDRESS", "VALUES"), (Address(pos), " ".join(
-                _rd_symbolic(ctx, w, args.slab) for w in words).rstrip()))
+                symbolic_word(ctx, w, args.slab) for w in words).rstrip()))
             pos += n
             continue
         if args.decimal:
@@ -1264,12 +1265,19 @@ def _kernel_symbol_range(prog: drgn.Program) -> tuple[int, int]:
     return cached
 
 
-def _rd_symbolic(ctx: Context, value: int, slab: int) -> str:
-    """One word of ``rd -s``/``-S``, as crash's display_memory() prints it:
-    a kernel-image address (crash's in_ksymbol_range()) or a module address
-    as ``name+offset`` (decimal), else with ``-S`` a slab address as
-    ``[cache]`` (``-SS``: ``[address:cache]``), else 16 hex digits; each
-    padded to 16 columns."""
+def symbolic_word(ctx: Context, value: int, slab: int = 0, accessible: bool = False) -> str:
+    """A 64-bit word as crash shows it symbolically (``rd -s``/``-S``,
+    display_memory(); ``bt -F``, format_stack_entry()): a kernel-image address
+    (crash's in_ksymbol_range()) or a module address as ``name+offset``
+    (decimal), else with ``slab`` (1: ``-S``/``-F``, 2: ``-SS``/``-FF``) a
+    slab address as ``[cache]`` / ``[address:cache]``, else 16 hex digits;
+    each padded to 16 columns.  ``accessible``: only a readable address is
+    named (format_stack_entry()'s accessible() check)."""
+    if accessible:
+        try:
+            ctx.k.read(value, 1)
+        except (drgn.FaultError, ValueError, OverflowError):
+            return f"{value:016x}"
     lo, hi = _kernel_symbol_range(ctx.prog)
     if lo <= value <= hi or (value >= 1 << 63 and module_of_address(ctx.prog, value)):
         try:

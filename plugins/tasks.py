@@ -1208,8 +1208,12 @@ def _stack_name(prog: drgn.Program, sp: int, cpu: int) -> str:
     return "exception stack"
 
 
-def _frame_data_lines(ctx: Context, start: int, end: int) -> list[str]:
-    """crash's ``bt -f``: the stack words in [start, end), two to a line."""
+def _frame_data_lines(ctx: Context, start: int, end: int, symbolic: int = 0) -> list[str]:
+    """crash's ``bt -f``: the stack words in [start, end), two to a line;
+    ``symbolic`` (``bt -F``: 1, ``-FF``: 2) names them as crash's
+    format_stack_entry() does (:func:`kmemx_plugins.lists.symbolic_word`)."""
+    from .lists import symbolic_word
+
     lines: list[str] = []
     pos = start
     while pos < end and len(lines) < 4096:
@@ -1218,8 +1222,9 @@ def _frame_data_lines(ctx: Context, start: int, end: int) -> list[str]:
             data = ctx.k.read(pos, n)
         except drgn.FaultError:
             break
-        words = " ".join(f"{int.from_bytes(data[i:i + 8], 'little'):016x}"
-                         for i in range(0, n - n % 8, 8))
+        values = [int.from_bytes(data[i:i + 8], "little") for i in range(0, n - n % 8, 8)]
+        words = " ".join(symbolic_word(ctx, v, symbolic, accessible=True) if symbolic
+                         else f"{v:016x}" for v in values)
         lines.append(f"    {pos:x}: {words} ")
         pos += n
     return lines
@@ -1271,6 +1276,8 @@ def _bt_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
     if not _x86_64(ctx.prog):
         raise only("bt", "x86-64 stacks")
+    if args.symbolic:
+        raise only("bt", "-f's plain stack words (no -F)")
     tasks = [hex(t.address) for t in _bt_tasks(ctx, args, ())]
     regs = repr(_REG_ROWS)
     return text_script(ctx, _HEADER_CODE + f"""\
@@ -1463,6 +1470,8 @@ for n, addr in enumerate({tasks}):
          bt -p           the panic task
          bt -s / -sx     each frame's ELF symbol+offset (decimal / hex)
          bt -f           each frame's stack words
+         bt -F / -FF     the stack words named: symbol+offset, [slab cache] (-FF:
+                         [address:cache]), as crash
          bt -t / -T      the text addresses on the stack, from the stack pointer
                          / from the bottom of the stack
          bt -e           only the exception frames (registers saved on the stack)
@@ -1482,6 +1491,9 @@ for n, addr in enumerate({tasks}):
                     arg("-x", dest="hex", action="store_true", help="offsets in hex"),
                     arg("-f", dest="frames", action="store_true",
                         help="the stack data of each frame"),
+                    arg("-F", dest="symbolic", action="count", default=0,
+                        help="-f with the words named: symbols, [slab cache] "
+                             "(-FF: [address:cache])"),
                     arg("-t", dest="text", action="store_true",
                         help="text symbols on the stack from the stack pointer"),
                     arg("-T", dest="text_all", action="store_true",
@@ -1637,7 +1649,7 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
             line = f"{head}] {_symbol_offset(prog, frame.pc, args.hex)} at " \
                    f"{rest.split(' at ', 1)[1]}"
         yield TextLine(line)
-        if args.frames and not frame.is_inline:
+        if (args.frames or args.symbolic) and not frame.is_inline:
             # crash's frame data: from above this frame's return address to the
             # next frame's return address, inclusive (drgn's sp is one word up)
             try:
@@ -1645,7 +1657,7 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
             except LookupError:
                 nxt = None
             if nxt is not None and sp is not None and sp < nxt <= sp + thread_size(prog):
-                for data_line in _frame_data_lines(ctx, sp, nxt):
+                for data_line in _frame_data_lines(ctx, sp, nxt, args.symbolic):
                     yield TextLine(data_line)
 
 

@@ -85,3 +85,32 @@ def test_rd_symbolic_usage(fixture: Fixture) -> None:
         list(execute(k, "rd -s -32 init_task 4"))
     with pytest.raises(CommandError, match="64-bit hexadecimal"):
         list(execute(k, "rd -S -d init_task 4"))
+
+
+@pytest.mark.parametrize("line", ["bt -F", "bt -FF", "bt -F 1", "bt -FF 1"])
+def test_bt_symbolic_frame_data_equals_crash(fixture: Fixture, line: str) -> None:
+    """``bt -F``/``-FF``: each stack-data line (``    ADDR: word word``) as
+    crash prints it, the words named as in ``rd -S``/``-SS`` (only readable
+    addresses, format_stack_entry()).  Written exception, as for ``bt -f``
+    (tests/vmcore/test_crash_habits.py): crash starts the panic task at the
+    frame that called the CPU stop, so kmemx's lines end with crash's."""
+    if not fixture.has("panic"):
+        pytest.skip(f"panic: {fixture.skip_reason('panic')}")
+    if C.find_crash() is None:
+        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
+    k = kmemx.open(fixture.core("panic"), fixture.vmlinux)
+    try:
+        theirs = C.crash_outputs(fixture.vmlinux, fixture.core("panic"), [line])[line]
+    except C.CrashError as e:
+        pytest.skip(f"crash: {e}")
+
+    def data(text: str) -> list[str]:
+        return [_CLONE.sub("", ln).rstrip() for ln in text.splitlines()
+                if re.match(r"^    [0-9a-f]{16}: ", ln)]
+
+    ours = data("\n".join(execute(k, line)))
+    want = data(theirs)
+    assert len(want) > 5, theirs
+    assert ours[len(ours) - len(want):] == want
+    named = [w for ln in want for w in ln.split()[1:] if not re.fullmatch(r"[0-9a-f]{16}", w)]
+    assert named  # symbols or slab caches were compared
