@@ -483,9 +483,14 @@ for va in sorted(for_each_vmap_area(prog), key=lambda va: va.va_start.value_()):
 """, ["drgn.helpers.linux.mm:for_each_vmap_area"])
     if args.vm_stat:
         return table_script(ctx, KMEM_VM_STAT_COLUMNS, _ENUM_NAMES_CODE + """\
-for table, var, enum, count in [
-        ("VM_ZONE_STAT", "vm_zone_stat", "zone_stat_item", "NR_VM_ZONE_STAT_ITEMS"),
-        ("VM_NODE_STAT", "vm_node_stat", "node_stat_item", "NR_VM_NODE_STAT_ITEMS")]:
+tables = [("VM_ZONE_STAT", "vm_zone_stat", "zone_stat_item", "NR_VM_ZONE_STAT_ITEMS"),
+          ("VM_NODE_STAT", "vm_node_stat", "node_stat_item", "NR_VM_NODE_STAT_ITEMS")]
+try:  # until 5.14 (f19298b9516c): the NUMA counters, since then vm_numa_event
+    prog["vm_numa_stat"]
+    tables.append(("VM_NUMA_STAT", "vm_numa_stat", "numa_stat_item", "NR_VM_NUMA_STAT_ITEMS"))
+except KeyError:
+    pass
+for table, var, enum, count in tables:
     for i, name in enumerate(enum_names(enum, count)):
         row(table, name, prog[var][i].counter.value_())
 # the per-CPU event counters, summed over the possible CPUs
