@@ -110,14 +110,14 @@ class Session:
             "struct -d": f"struct -d task_struct.pid,flags,prio,se.vruntime {a['task']:x}",
             "struct whole -x": f"struct -x vm_area_struct {self.first_vma:x}",
             "struct whole -d": f"struct -d vm_area_struct {self.first_vma:x}",
-            "tree": "tree -t rbtree -o vmap_area.rb_node vmap_area_root",
-            "tree -l": "tree -t rb -l -o vmap_area.rb_node vmap_area_root",
-            "tree -p": "tree -p -o vmap_area.rb_node vmap_area_root",
+            "tree": "tree -t rbtree -o vmap_area.rb_node free_vmap_area_root",
+            "tree -l": "tree -t rb -l -o vmap_area.rb_node free_vmap_area_root",
+            "tree -p": "tree -p -o vmap_area.rb_node free_vmap_area_root",
             "tree -N": f"tree -N -o vmap_area.rb_node {self.rb_root_node:x}",
             "tree -s -x": "tree -o vmap_area.rb_node -s vmap_area.va_start,va_end -x "
-                          "vmap_area_root",
+                          "free_vmap_area_root",
             "tree -s -d": "tree -o vmap_area.rb_node -s vmap_area.va_start,va_end -d "
-                          "vmap_area_root",
+                          "free_vmap_area_root",
             "tree -r": f"tree -t x -r address_space.i_pages {a['exe_mapping']:x}",
             "mod -s": f"mod -s dummy {mods / 'dummy.ko'}",
             "mod -S": f"mod -S {mods}",
@@ -132,7 +132,7 @@ class Session:
 
     @cached_property
     def rb_root_node(self) -> int:
-        return int(self.k.prog["vmap_area_root"].rb_node.value_())
+        return int(self.k.prog["free_vmap_area_root"].rb_node.value_())
 
     @cached_property
     def crash(self) -> dict[str, str]:
@@ -361,8 +361,8 @@ def test_tree_r_xarray_equal_crash(s: Session) -> None:
     mapping = Object(s.k.prog, "struct address_space *", value=s.addr["exe_mapping"])
     direct = s.json(f"tree -t xarray {int(mapping.i_pages.address_):x}")
     assert direct == rows
-    for bad, msg in (("tree -t bogus vmap_area_root", "invalid tree type"),
-                     ("tree -t x -l vmap_area_root", "-l is for red-black")):
+    for bad, msg in (("tree -t bogus free_vmap_area_root", "invalid tree type"),
+                     ("tree -t x -l free_vmap_area_root", "-l is for red-black")):
         with pytest.raises(CommandError, match=msg):
             s.text(bad)
 
@@ -402,8 +402,9 @@ def test_mod_S_equal_crash(s: Session) -> None:
 
 def test_mod_s_errors(s: Session) -> None:
     k = s.open()
+    other = next(p for p in sorted(s.modules_dir.glob("*.ko")) if p.stem != "dummy")
     for line, msg in (("mod -s nosuchmod", "not a loaded module"),
-                      (f"mod -s dummy {s.modules_dir / 'virtio.ko'}", "not its object file"),
+                      (f"mod -s dummy {other}", "not its object file"),
                       ("mod -s dummy /nonexistent.ko", "no such file"),
                       ("mod -S /nonexistent", "not a directory")):
         with pytest.raises(CommandError, match=msg):
