@@ -369,8 +369,12 @@ def kmem_p(ctx: Context, addrs: list[int]) -> Iterator[Row]:
         ref = k.offsetof("struct page", "_refcount")
     except LookupError:
         ref = k.offsetof("struct page", "_count")
+    try:
+        index = k.offsetof("struct page", "index")
+    except LookupError:  # 6.16, "mm: rename page->index to page->__folio_index"
+        index = k.offsetof("struct page", "__folio_index")
     members = {"flags": (0, "<u8"), "mapping": (k.offsetof("struct page", "mapping"), "<u8"),
-               "index": (k.offsetof("struct page", "index"), "<u8"), "count": (ref, "<i4")}
+               "index": (index, "<u8"), "count": (ref, "<i4")}
     try:
         names = mmzone.pageflag_names(k)
     except LookupError:
