@@ -25,6 +25,7 @@ from kmemx.commands import (
     did_you_mean,
     kernel_str,
     objects,
+    parse_hex,
     resolve_each,
 )
 from kmemx.commands.cells import CrashSize, Size
@@ -285,6 +286,92 @@ def _kmem_i(ctx: Context) -> Iterator[Any]:
         yield Row(KMEM_I_COLUMNS, (key, pages, CrashSize(pages * PAGE_SIZE), text))
 
 
+def _kmem_addresses_drgn(ctx: Context, words: list[str]) -> str:
+    """``kmem ADDR... --drgn``: what each address is, as kmemx's
+    identify_address() tells (drgn's identify_address() order and wording):
+    a symbol (init_task and its stack named as a task), a slab object by
+    drgn's slab_object_info() (a task_struct as its task), a struct page in
+    the vmemmap, a task's vmap stack or another vmap area by its caller."""
+    from kmemx.commands.drgncode import table_script
+
+    from .lists import parse_address
+
+    addrs = [parse_address(ctx, w) for w in words]
+    return table_script(ctx, KMEM_COLUMNS, f"""\
+THREAD_SIZE = prog["THREAD_SIZE"].value_()
+init = prog["init_task"]
+PAGE = sizeof(prog.type("struct page"))
+page_offset, vmemmap = prog["page_offset_base"].value_(), prog["vmemmap_base"].value_()
+max_pfn = prog["max_pfn"].value_()
+tasks = list(for_each_task(prog))
+stacks = {{t.stack.value_(): t for t in tasks}}  # vmap stacks, the idle tasks' too
+for cpu in list(for_each_possible_cpu(prog))[1:]:
+    idle = idle_task(prog, cpu)
+    stacks[idle.stack.value_()] = idle
+areas = sorted(for_each_vmap_area(prog), key=lambda a: a.va_start.value_())
+starts = [a.va_start.value_() for a in areas]
+
+
+def label(t):
+    return f"{{t.pid.value_()}} ({{t.comm.string_().decode('utf-8', 'surrogateescape')}})"
+
+
+def symbol(addr):
+    try:
+        return prog.symbol(addr)
+    except LookupError:
+        return None
+
+
+def identify(addr):  # (KIND, CACHE, NAME, START, STATE)
+    sym = symbol(addr)
+    if sym is not None:
+        if init.address_ <= addr < init.address_ + sizeof(init):
+            return "task", "", label(init), init.address_, ""
+        stack = init.stack.value_()
+        if stack <= addr < stack + THREAD_SIZE:
+            return "stack", "", label(init), stack, ""
+        return "symbol", "", sym.name, sym.address, ""
+    if page_offset <= addr < page_offset + (max_pfn << 12):
+        info = slab_object_info(prog, addr)
+        if info is None:
+            return None
+        name = info.slab_cache.name.string_().decode("ascii", "backslashreplace")
+        state = {{True: "allocated", False: "free", None: "corrupted"}}[info.allocated]
+        if info.allocated and info.slab_cache == prog["task_struct_cachep"]:
+            task = Object(prog, "struct task_struct *", info.address)
+            if info.slab_cache.refcount <= 1 or task in tasks:
+                return "task", name, label(task), info.address, state
+        return "slab", name, name, info.address, state
+    if vmemmap <= addr < vmemmap + max_pfn * PAGE:
+        pfn = (addr - vmemmap) // PAGE
+        return "page", "", f"pfn {{pfn}}", vmemmap + pfn * PAGE, ""
+    i = bisect.bisect_right(starts, addr) - 1
+    if i >= 0 and addr < areas[i].va_end.value_():
+        vm = areas[i].vm
+        if not vm:
+            return None
+        task = stacks.get(addr & ~(THREAD_SIZE - 1))
+        if task is not None:
+            return "stack", "", label(task), task.stack.value_(), ""
+        caller = symbol(vm.caller.value_())
+        return "vmap", "", caller.name if caller else "", areas[i].va_start.value_(), ""
+    return None
+
+
+for addr in [{", ".join(f"{a:#x}" for a in addrs)}]:
+    found = identify(addr)
+    if found is None:
+        row(hex(addr), "unknown", "", "", None, None, "")
+    else:
+        kind, cache, name, start, state = found
+        row(hex(addr), kind, cache, name, hex(start), addr - start, state)
+""",
+        ["bisect", "drgn:Object,sizeof", "drgn.helpers.linux.cpumask:for_each_possible_cpu",
+         "drgn.helpers.linux.mm:for_each_vmap_area", "drgn.helpers.linux.pid:for_each_task",
+         "drgn.helpers.linux.sched:idle_task", "drgn.helpers.linux.slab:slab_object_info"])
+
+
 def _kmem_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``kmem -i --drgn``: drgn's memory counters and a walk of the struct
     pages for SHARED; ``kmem -s --drgn``: slab_cache_usage() less the remote
@@ -305,6 +392,8 @@ for c in caches:
     code = kmem_mm.kmem_drgn(ctx, args)
     if code is not None:
         return code
+    if args.addresses and not args.info:
+        return _kmem_addresses_drgn(ctx, args.addresses)
     if not args.info:
         raise only("kmem", "-i, -s, -v, -V, -z, -h, -n, -f and -F")
     return table_script(ctx, KMEM_I_COLUMNS, f"""\
@@ -391,6 +480,9 @@ for key, pages, text in [
          kmem -h               hugetlb hstates: HSTATE SIZE FREE TOTAL NAME
          kmem -f / -F          buddy free lists per zone: blocks and pages per
                                order and migrate type / each free block's page
+         kmem -o               per-CPU offsets: CPU OFFSET
+         kmem -g [FLAGS]       enum pageflags: PAGE-FLAG BIT VALUE (those set in
+                               FLAGS, hexadecimal)
          Columns and units are crash's (kmem_mm.py in the plugins says which
          cells differ in layout).
          """,
@@ -416,16 +508,34 @@ for key, pages, text in [
                     arg("-f", dest="free", action="store_true",
                         help="buddy free lists (crash's kmem -f)"),
                     arg("-F", dest="free_pages", action="store_true",
-                        help="buddy free lists with their pages (crash's kmem -F)")],
+                        help="buddy free lists with their pages (crash's kmem -F)"),
+                    arg("-o", dest="offsets", action="store_true",
+                        help="per-CPU offsets (crash's kmem -o)"),
+                    arg("-g", dest="pageflags", action="store_true",
+                        help="enum pageflags bits, or those set in a flags value "
+                             "(crash's kmem -g [FLAGS])")],
          columns=KMEM_COLUMNS, takes_input=True,
          enabled=_enabled, drgn_code=_kmem_drgn)
 def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from . import kmem_mm
 
     modes = [m for m in ("info", "slabs", "slab_detail", "vmalloc", "vm_stat", "zones", "pages", "nodes",
-                         "hstates", "free", "free_pages") if getattr(args, m)]
+                         "hstates", "free", "free_pages", "offsets", "pageflags")
+             if getattr(args, m)]
     if len(modes) > 1:
-        raise CommandError("kmem: give one of -i -s -S -v -V -z -p -n -h -f -F")
+        raise CommandError("kmem: give one of -i -s -S -v -V -z -p -n -h -f -F -o -g")
+    if args.offsets:
+        yield from kmem_mm.kmem_o(ctx)
+        return
+    if args.pageflags:
+        flags = None
+        if args.addresses:
+            flags = parse_hex(args.addresses[0])
+            if flags is None or len(args.addresses) > 1:
+                raise CommandError(f"kmem -g: one hexadecimal flags value, not "
+                                   f"{' '.join(args.addresses)!r}")
+        yield from kmem_mm.kmem_g(ctx, flags)
+        return
     if args.info:
         yield from _kmem_i(ctx)
         return

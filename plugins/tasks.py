@@ -380,33 +380,39 @@ _RSS_IMPORTS = ["drgn.helpers.linux.percpu:per_cpu_ptr",
 
 def _ps_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``ps --drgn``: the rows of ``ps --json`` (each CPU's idle task, then
-    for_each_task()), with ps's PID, task and name filters, -k, -u, -G and
-    --state; the other modes are not translated."""
+    for_each_task()), with ps's PID, task and name filters, -k, -u, -G,
+    --state, -s (KSTACKP), -S (counts by state), and per chosen task -p
+    (ancestors), -c (children), -g (thread group), -t (times), -l (last run,
+    most recent first), -a (drgn's cmdline()/environ()), -r (rlimits)."""
     from kmemx.commands.drgncode import only, table_script
 
-    if any((args.parents, args.children, args.group, args.times, args.last_run, args.argv,
-            args.rlimits, args.S, args.by_cpu is not None, args.kstackp)):
-        raise only("ps", "the task table with its filters, -k, -u, -G and --state")
+    if args.by_cpu is not None:
+        raise only("ps", "every mode but -l -C")
+    modes = (args.parents, args.children, args.group, args.times, args.last_run, args.argv,
+             args.rlimits)
+    if sum(bool(m) for m in modes) > 1:
+        raise CommandError("ps: -p -c -g -t -l -a -r exclude each other")
     pids = [int(f) for f in args.filters if re.fullmatch(r"\d+", f)]
-    addrs = [int(f, 16) for f in args.filters
+    addrs = [hex(int(f, 16)) for f in args.filters
              if re.fullmatch(r"0x[0-9a-fA-F]+|[0-9a-fA-F]{16}", f)]
     names = [f if any(c in f for c in ".*[]^$+?") else re.escape(f) for f in args.filters
              if not re.fullmatch(r"\d+|0x[0-9a-fA-F]+|[0-9a-fA-F]{16}", f)]
     state = None
     if args.state:
         state = args.state.upper() if len(args.state) == 2 else CRASH_STATE.get(args.state)
-    return table_script(ctx, PS_COLUMNS, _RSS_CODE + f"""\
+    select = _RSS_CODE + f"""\
 STATES = {CRASH_STATE!r}  # task_state_to_char() -> crash's ST
 PAGE = {PAGE_SIZE}
 total = totalram_pages(prog)
-tasks = [idle_task(prog, cpu) for cpu in for_each_possible_cpu(prog)]
-tasks += list(for_each_task(prog))
-for t in tasks:
+every = [idle_task(prog, cpu) for cpu in for_each_possible_cpu(prog)]
+every += list(for_each_task(prog))
+chosen = []  # (task, ST, its ps row)
+for t in every:
     pid = t.pid.value_()
     kthread = bool(t.flags & 0x00200000)  # PF_KTHREAD
     st = STATES.get(task_state_to_char(t), "??")
     comm = t.comm.string_().decode("utf-8", "surrogateescape")
-    if {pids} and pid not in {pids} or {[hex(a) for a in addrs]} and hex(t.value_()) not in {[hex(a) for a in addrs]}:
+    if {pids} and pid not in {pids} or {addrs} and hex(t.value_()) not in {addrs}:
         continue
     if {args.k} and not kthread or {args.u} and kthread or {args.G} and pid != t.tgid.value_():
         continue
@@ -418,11 +424,95 @@ for t in tasks:
     rss = vsz = 0
     if t.mm and not kthread:
         rss, vsz = rss_pages(t.mm), t.mm.total_vm.value_()
-    row(pid, ppid, task_cpu(t), hex(t.value_()), st, 100 * rss / total if total else 0.0,
-        vsz * PAGE, rss * PAGE, comm)
-""", ["re", "drgn.helpers.linux.cpumask:for_each_possible_cpu",
-      "drgn.helpers.linux.mm:totalram_pages",
-      "drgn.helpers.linux.sched:idle_task,task_cpu,task_state_to_char", *_RSS_IMPORTS])
+    task = hex(t.thread.sp.value_()) if {args.kstackp} else hex(t.value_())  # -s: KSTACKP
+    chosen.append((t, st, (pid, ppid, task_cpu(t), task, st,
+                           100 * rss / total if total else 0.0, vsz * PAGE, rss * PAGE, comm)))
+
+
+def line(t, depth):  # a -p/-c/-g row
+    row(t.pid.value_(), hex(t.value_()), task_cpu(t), t.comm.string_().decode(), depth)
+
+
+"""
+    imports = ["re", "drgn.helpers.linux.cpumask:for_each_possible_cpu",
+               "drgn.helpers.linux.mm:totalram_pages",
+               "drgn.helpers.linux.sched:idle_task,task_cpu,task_state_to_char", *_RSS_IMPORTS]
+    tree = ("PID", "TASK", "CPU", "COMM", "DEPTH")
+    if args.S:
+        return table_script(ctx, ("ST", "COUNT"), select + """\
+counts = {}
+for t, st, r in chosen:
+    counts[st] = counts.get(st, 0) + 1
+for st, n in sorted(counts.items()):
+    row(st, n)
+""", imports)
+    if args.parents:
+        return table_script(ctx, tree, select + """\
+for t, st, r in chosen:  # the ancestors from PID 0 down to the task
+    chain = [t]
+    while chain[-1].pid.value_() != 0 and chain[-1].real_parent not in chain:
+        chain.append(chain[-1].real_parent.read_())
+    if chain[-1].pid.value_() != 0:
+        chain.append(every[0])
+    for depth, a in enumerate(reversed(chain)):
+        line(a, depth)
+""", imports)
+    if args.children or args.group:
+        if args.children:
+            first, rest = "t", ("c.pid.value_() and c.real_parent == t and c != t")
+        else:
+            first = "t.group_leader.read_()"
+            rest = "c.tgid == head.tgid and c != head and c.pid.value_()"
+        return table_script(ctx, tree, select + f"""\
+for t, st, r in chosen:
+    head = {first}
+    line(head, 0)
+    for c in sorted((c for c in every if {rest}), key=lambda c: c.pid.value_()):
+        line(c, 2)
+""", imports)
+    if args.times:
+        return table_script(ctx, ("PID", "TASK", "RUN_TIME", "START_TIME", "UTIME", "STIME"),
+                            select + """\
+hz = round(10**9 / prog["tick_nsec"].value_())
+jiffies = (prog["jiffies_64"].value_() - ((-300 * hz) & 0xFFFFFFFF)) & (2**64 - 1)
+for t, st, r in chosen:  # RUN TIME: jiffies since boot less the start in whole jiffies
+    start = t.start_time.value_()
+    row(t.pid.value_(), hex(t.value_()), max(jiffies - start // (10**9 // hz), 0) // hz,
+        start, t.utime.value_(), t.stime.value_())
+""", imports)
+    if args.last_run:
+        return table_script(ctx, ("LAST_RUN", "ST", "PID", "TASK", "CPU", "COMM"), select + """\
+def last_run(t):  # sched_info.last_arrival, se.exec_start without CONFIG_SCHED_INFO
+    try:
+        return t.sched_info.last_arrival.value_()
+    except AttributeError:
+        return t.se.exec_start.value_()
+
+
+for last, st, t in sorted(((last_run(t), st, t) for t, st, r in chosen), key=lambda e: -e[0]):
+    row(last, st, t.pid.value_(), hex(t.value_()), task_cpu(t), t.comm.string_().decode())
+""", imports)
+    if args.argv:
+        return table_script(ctx, ("PID", "TASK", "ARG", "ENV"), select + """\
+for t, st, r in chosen:
+    argv = cmdline(t) if t.mm else []
+    env = environ(t) if t.mm else []
+    row(t.pid.value_(), hex(t.value_()),
+        " ".join(a.decode("utf-8", "surrogateescape") for a in argv or []),
+        " ".join(e.decode("utf-8", "surrogateescape") for e in env or []))
+""", [*imports, "drgn.helpers.linux.mm:cmdline,environ"])
+    if args.rlimits:
+        return table_script(ctx, ("PID", "RLIMIT", "CURRENT", "MAXIMUM"), select + f"""\
+for t, st, r in chosen:
+    for i, name in enumerate({_RLIMITS!r}):  # RLIMIT_* order
+        rlim = t.signal.rlim[i]
+        row(t.pid.value_(), name, rlim.rlim_cur.value_(), rlim.rlim_max.value_())
+""", imports)
+    cols = tuple("KSTACKP" if c == "TASK" and args.kstackp else c for c in PS_COLUMNS)
+    return table_script(ctx, cols, select + """\
+for t, st, r in chosen:
+    row(*r)
+""", imports)
 
 
 def _ps_rows(ctx: Context, args: argparse.Namespace) -> Iterator[Row]:

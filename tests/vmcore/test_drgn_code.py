@@ -53,10 +53,13 @@ CASES: dict[str, str] = {
     "ipcs": "table", "fuser /": "table", "bpf": "table",
     "slabinfo": "table", "slabinfo dentry task_struct": "table", "slab kmalloc-1k": "sorted",
     "kmem -s": "table", "kmem -s dentry": "table", "kmem -i": "table",
+    "kmem jiffies init_task+16 init_stack+64 {TASK1} {STACK1} {MM1} {PAGE} 0x10": "table",
     "ptob 1234": "none", "btop 1234000": "none", "ptov 1000 7fe0000": "table",
     "vtop jiffies init_task": "table", "pte 8000000001234067 1a5c025": "table",
     "search -s init_task -l 0x3000 init_task": "table", "search init_task": "table",
     "swap": "table",
+    "ptov 1000 2000:a": "table", "search -u -w 2d786d6b": "table",
+    "search -s init_task -l 0x3000 -m 0xfff init_task": "table",
     "net": "table", "net -n 1": "table", "net -N 0x0100007f": "text",
     "net -s 1": "table", "net -s": "table", "net -a": "table",
     "runq": "table", "runq -t": "table", "runq -T": "table", "runq -g": "table",
@@ -89,6 +92,9 @@ CASES: dict[str, str] = {
     "ps": "sorted", "ps 1 2": "sorted", "ps 'kmx-.*'": "sorted", "ps -k": "sorted",
     "ps -u -G": "sorted",
     "ps --state IN": "sorted",
+    "ps -s": "sorted", "ps -S": "sorted", "ps -p 97": "table", "ps -c 1": "table",
+    "ps -g 96": "table",
+    "ps -t 1 97": "sorted", "ps -l": "sorted", "ps -a 1 95": "sorted", "ps -r 1": "sorted", "ps -k -S": "sorted",
     "foreach 1 2 bt": "text", "foreach kernel task -R pid,comm": "text",
     "foreach kmx-crasher files": "table", "foreach 1 ps": "sorted",
 }
@@ -97,7 +103,7 @@ CASES: dict[str, str] = {
 SORTED_WHY: dict[str, str] = {
     **{line: "drgn's for_each_task() walks the threads in another order than kmemx's walk"
        for line in ("ps", "ps 1 2", "ps 'kmx-.*'", "ps -k", "ps -u -G", "ps --state IN",
-                    "foreach 1 ps")},
+                    "foreach 1 ps", "ps -s", "ps -S", "ps -t 1 97", "ps -l", "ps -a 1 95", "ps -r 1", "ps -k -S")},
     "slab kmalloc-1k": "drgn walks every struct page in PFN order, kmemx the slabs it found",
 }
 
@@ -155,8 +161,24 @@ def _kernel(fixture: Fixture) -> Any:
     return _open(str(fixture.core("panic")), str(fixture.vmlinux))
 
 
+def _line(k: Any, line: str) -> str:
+    """``line`` with its placeholders filled from the dump (drgn): {TASK1},
+    {STACK1}, {MM1} (inside init's task_struct, stack and mm_struct), {PAGE}
+    (inside a struct page of the vmemmap)."""
+    if "{" not in line:
+        return line
+    from drgn import sizeof
+    from drgn.helpers.linux.pid import find_task
+
+    prog = k.prog
+    init = find_task(prog, 1)
+    page = prog["vmemmap_base"].value_() + 100 * sizeof(prog.type("struct page")) + 8
+    return line.format(TASK1=hex(init.value_() + 0x10), STACK1=hex(init.stack.value_() + 0x100),
+                       MM1=hex(init.mm.value_() + 8), PAGE=hex(page))
+
+
 def _code(k: Any, line: str) -> str:
-    return "\n".join(execute(k, f"{line} --drgn")) + "\n"
+    return "\n".join(execute(k, f"{_line(k, line)} --drgn")) + "\n"
 
 
 @functools.cache
@@ -238,10 +260,11 @@ def test_drgn_code_computes_the_commands_rows(fixture: Fixture, line: str) -> No
         return
     out = _script_output(fixture, line)
     if mode == "text":
-        ours = [ln for ln in execute(k, line) if not ln.startswith("kmemx: warning:")]
+        ours = [ln for ln in execute(k, _line(k, line)) if not ln.startswith("kmemx: warning:")]
         assert out == ours
         return
-    text = [ln for ln in execute(k, f"{line} --json") if not ln.startswith("kmemx: warning:")]
+    text = [ln for ln in execute(k, f"{_line(k, line)} --json")
+            if not ln.startswith("kmemx: warning:")]
     rows = [r for r in json.loads("\n".join(text)) if isinstance(r, dict)]
     if not rows:
         assert line in EMPTY, f"{line}: the command gives no rows to compare"
