@@ -150,11 +150,25 @@ def _machine(ctx: Context, uts: Any) -> str:
 
 def _sys_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``sys --drgn``: the KEY/VALUE rows from drgn's helpers (-t: the taint
-    mask and letters; -c is not translated)."""
-    from kmemx.commands.drgncode import only, table_script
+    mask and letters; -c: each sys_call_table entry's symbol and source line)."""
+    from kmemx.commands.drgncode import table_script
 
     if args.syscalls:
-        raise only("sys", "the summary and -t")
+        return table_script(ctx, ("NUM", "SYSTEM_CALL", "FILE", "LINE"), """\
+table = prog["sys_call_table"]
+for i in range(len(table)):
+    addr = table[i].value_()
+    try:
+        name = prog.symbol(addr).name
+    except LookupError:
+        name = f"{addr:x}"
+    try:  # the outermost source location, not an inlined one
+        loc = prog.source_location(addr)[-1]
+        file, line = loc.filename, loc.line
+    except (LookupError, ValueError, IndexError):
+        file, line = "", 0
+    row(i, name, file, line)
+""")
     if args.taint:
         return table_script(ctx, ("KEY", "VALUE"), """\
 mask = prog["tainted_mask"].value_()

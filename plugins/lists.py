@@ -585,7 +585,7 @@ def struct_targets(ctx: Context, words: list[str], size: int
 def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``struct --drgn``: each structure by drgn's Object(...).format_(), or
     its members (a table), or the type's definition (no address)."""
-    from kmemx.commands.drgncode import only, text_script
+    from kmemx.commands.drgncode import text_script
 
     name, members = split_struct_spec(args.type)
     if args.members:
@@ -593,8 +593,29 @@ def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
     t = _resolve_type(ctx, name)
     tname = t.type_name()
     if not args.addresses:
-        if args.offsets:
-            raise only("struct", "the definition without -o, members and whole structures")
+        if args.offsets:  # the flattened members (anonymous structs and unions opened)
+            return text_script(ctx, f"""\
+def members(t, bits, seen):
+    while t.kind == TypeKind.TYPEDEF:
+        t = t.type
+    for m in t.members or ():
+        if m.name is None:
+            inner = m.type
+            while inner.kind == TypeKind.TYPEDEF:
+                inner = inner.type
+            if inner.kind in (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS):
+                yield from members(inner, bits + m.bit_offset, seen)
+        elif m.name not in seen:
+            seen.add(m.name)
+            yield m.name, (bits + m.bit_offset) // 8, m.type
+
+
+t = prog.type({tname!r})
+print(f"{{t.type_name()}} {{{{")
+for name, offset, mtype in members(t, 0, set()):
+    print(f"  [{{offset:#06x}}] {{mtype.type_name()}} {{name}};")
+print(f"}}}}  /* size {{t.size:#x}} */")
+""", ["drgn:TypeKind"])
         return text_script(ctx, f"print(prog.type({tname!r}))\n")
     if any(":" in w for w in args.addresses):
         return _struct_percpu_drgn(ctx, args.addresses, tname, members)

@@ -188,23 +188,53 @@ def _cache_rows(ctx: Context, names: list[str],
 
 
 def _slab_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``slab CACHE --drgn``: drgn's slab_cache_for_each_allocated_object()."""
-    from kmemx.commands.drgncode import only, table_script
+    """``slab CACHE --drgn``: drgn's slab_cache_for_each_allocated_object()
+    less the offline CPUs' freelist objects (-s: their members or whole
+    structures); ``--free``: every object of the cache's slabs (PageSlab
+    pages of the cache, red_left_pad in) that is not allocated, by address."""
 
-    if args.free or args.struct:
-        raise only("slab", "the allocated objects' addresses")
+    from .lists import _emit_drgn
+
     if args.cache.startswith("0x"):
         get = f"Object(prog, 'struct kmem_cache *', {int(args.cache, 16):#x})"
     else:
         get = f"find_slab_cache(prog, {args.cache!r})"
-    return table_script(ctx, ("ADDRESS",), _SLAB_USAGE_CODE + f"""\
+    imports = ["drgn:Object", *_SLAB_IMPORTS,
+               "drgn.helpers.linux.slab:slab_cache_for_each_allocated_object"]
+    allocated = _SLAB_USAGE_CODE + f"""\
 cache = {get}
 offline_free = missed_free(cache)[0]
-for obj in slab_cache_for_each_allocated_object(cache, "void"):
-    if obj.value_() not in offline_free:
-        row(hex(obj.value_()))
-""", ["drgn:Object", *_SLAB_IMPORTS,
-      "drgn.helpers.linux.slab:slab_cache_for_each_allocated_object"])
+allocated = [obj.value_() for obj in slab_cache_for_each_allocated_object(cache, "void")
+             if obj.value_() not in offline_free]
+"""
+    if not args.free:
+        return _emit_drgn(ctx, allocated + "for a in allocated:", args.struct, imports)
+    return _emit_drgn(ctx, allocated + """\
+try:
+    red_left_pad = cache.red_left_pad.value_()
+except AttributeError:
+    red_left_pad = 0
+try:  # struct slab since 5.17 (d122019bf061), a struct page before
+    slab_type = prog.type("struct slab *")
+except LookupError:
+    slab_type = prog.type("struct page *")
+objects = []
+for page in for_each_page(prog):
+    try:
+        if not PageSlab(page):
+            continue
+        slab = cast(slab_type, page)
+        if slab.slab_cache != cache:
+            continue
+        base = page_to_virt(page).value_() + red_left_pad
+        objects += [base + i * cache.size.value_() for i in range(slab.objects.value_())]
+    except FaultError:
+        continue
+taken = set(allocated)
+free = sorted(a for a in objects if a not in taken)
+for a in free:""", args.struct,
+                      [*imports, "drgn:FaultError,cast",
+                       "drgn.helpers.linux.mm:PageSlab,for_each_page,page_to_virt"])
 
 
 @command("slab", "list the objects of a slab cache",

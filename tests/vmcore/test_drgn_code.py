@@ -38,7 +38,8 @@ EXEMPT: dict[str, str] = {}
 #: "text" (line by line with the command's text), "none" (nothing to translate:
 #: the code is one comment line)
 CASES: dict[str, str] = {
-    "sys": "table", "sys -t": "table", "mod": "table", "mod -t": "table", "mount": "table",
+    "sys": "table", "sys -t": "table", "sys -c": "table", "mod": "table", "mod -t": "table",
+    "mount": "table",
     "filter comm~x": "none", "head": "none", "tail": "none", "count": "none",
     "echo 0x1": "none", "cast 'struct task_struct *'": "none", "help": "none", "plugins": "none",
     "eval 1+2": "none", "ascii 41": "none",
@@ -53,6 +54,7 @@ CASES: dict[str, str] = {
     "ipcs": "table", "fuser /": "table", "bpf": "table",
     "slabinfo": "table", "slabinfo dentry task_struct": "table", "slab kmalloc-1k": "sorted",
     "kmem -s": "table", "kmem -s dentry": "table", "kmem -i": "table",
+    "slab --free kmalloc-1k": "table", "slab -s task_struct.pid,comm task_struct": "sorted",
     "kmem jiffies init_task+16 init_stack+64 {TASK1} {STACK1} {MM1} {PAGE} 0x10": "table",
     "ptob 1234": "none", "btop 1234000": "none", "ptov 1000 7fe0000": "table",
     "vtop jiffies init_task": "table", "pte 8000000001234067 1a5c025": "table",
@@ -77,6 +79,7 @@ CASES: dict[str, str] = {
     "tree -t idr init_pid_ns.idr": "table", "tree -t idr -s pid.level init_pid_ns.idr": "table",
     "struct task_struct.pid,comm init_task": "table", "struct list_head init_task.tasks": "text",
     "struct task_struct init_task -m pid,tgid,mm": "table", "struct list_head": "text",
+    "struct -o task_struct": "text", "struct -o list_head": "text",
     "struct rq.cpu,nr_running runqueues:a": "table", "struct rq.clock runqueues:0": "table",
     "struct list_head runqueues:0": "text",
     "p runqueues:a": "table", "p -x runqueues.nr_running:0": "table",
@@ -101,6 +104,8 @@ CASES: dict[str, str] = {
 
 #: why a "sorted" case's rows come in another order
 SORTED_WHY: dict[str, str] = {
+    "slab -s task_struct.pid,comm task_struct":
+        "drgn walks every struct page in PFN order, kmemx the slabs it found",
     **{line: "drgn's for_each_task() walks the threads in another order than kmemx's walk"
        for line in ("ps", "ps 1 2", "ps 'kmx-.*'", "ps -k", "ps -u -G", "ps --state IN",
                     "foreach 1 ps", "ps -s", "ps -S", "ps -t 1 97", "ps -l", "ps -a 1 95", "ps -r 1", "ps -k -S")},
@@ -299,5 +304,5 @@ def test_drgn_code_errors_are_one_line(fixture: Fixture) -> None:
     k = _kernel(fixture)
     with pytest.raises(CommandError, match="--drgn takes one command"):
         list(execute(k, "ps | count --drgn"))
-    with pytest.raises(CommandError, match="sys: --drgn gives"):
-        list(execute(k, "sys -c --drgn"))
+    with pytest.raises(CommandError, match="dis: --drgn gives"):
+        list(execute(k, "dis -s schedule --drgn"))
