@@ -597,3 +597,31 @@ for mb in for_each_memory_block(prog):
       "drgn.helpers.linux.mmzone:for_each_online_pgdat,for_each_present_section,"
       "decode_section_flags,section_mem_map_addr,section_decode_mem_map,section_nr_to_pfn"])
     return None
+
+
+# ---------------------------------------------------------------- -o, -g
+
+KMEM_O_COLUMNS = ("CPU", "OFFSET")
+KMEM_G_COLUMNS = ("PAGE-FLAG", "BIT", "VALUE")
+
+
+def kmem_o(ctx: Context) -> Iterator[Row]:
+    """crash's ``kmem -o``: ``__per_cpu_offset[cpu]`` of each possible CPU."""
+    from kmemx.helpers.cpumask import for_each_possible_cpu
+    from kmemx.types.view import _percpu_offset
+
+    for cpu in for_each_possible_cpu(ctx.k):
+        yield Row(KMEM_O_COLUMNS, (cpu, Address(_percpu_offset(ctx.k, cpu))))
+
+
+def kmem_g(ctx: Context, flags: int | None) -> Iterator[Row]:
+    """crash's ``kmem -g [FLAGS]``: every ``enum pageflags`` name starting
+    ``PG_`` (aliases such as ``PG_checked = PG_owner_priv_1`` too) with its
+    bit and mask, in the enum's order; with FLAGS, those set in it."""
+    try:
+        enum = ctx.k.prog.type("enum pageflags")
+    except LookupError:
+        raise CommandError("kmem -g: enum pageflags does not exist in this kernel") from None
+    for e in enum.enumerators or ():
+        if "PG_" in e.name and (flags is None or flags >> e.value & 1):
+            yield Row(KMEM_G_COLUMNS, (Name(e.name), e.value, HexValue(1 << e.value)))

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["parse_kmem_S", "parse_kmem_V", "parse_kmem_f", "parse_kmem_h", "parse_kmem_n",
-           "parse_kmem_p", "parse_kmem_v", "parse_kmem_z", "size_text_bytes"]
+__all__ = ["parse_kmem_S", "parse_kmem_V", "parse_kmem_f", "parse_kmem_g", "parse_kmem_h",
+           "parse_kmem_n", "parse_kmem_o", "parse_kmem_p", "parse_kmem_v", "parse_kmem_z",
+           "size_text_bytes"]
 
 _HEX = r"[0-9a-f]+"
 
@@ -252,3 +253,15 @@ def parse_kmem_S(text: str) -> list[dict[str, Any]]:
             c["slabs"][-1]["objects"].append((int(m[2], 16), bool(m[1]),
                                               int(m[4]) if m[4] else None))
     return caches
+
+
+def parse_kmem_o(text: str) -> list[tuple[int, int]]:
+    """``kmem -o``: (cpu, per-cpu offset)."""
+    return [(int(m[1]), int(m[2], 16)) for m in
+            re.finditer(rf"^\s*CPU (\d+): ({_HEX})", text, re.M)]
+
+
+def parse_kmem_g(text: str) -> list[tuple[str, int, int]]:
+    """``kmem -g [FLAGS]``: (PG_ name, bit, mask)."""
+    return [(m[1], int(m[2]), int(m[3], 16)) for m in
+            re.finditer(rf"^\s*(PG_\w+)\s+(\d+)\s+({_HEX})\s*$", text, re.M)]

@@ -73,7 +73,8 @@ class Session:
         a = self.probe
         return {"-v": "kmem -v", "-V": "kmem -V", "-z": "kmem -z", "-n": "kmem -n",
                 "-h": "kmem -h", "-f": "kmem -f", "-F": "kmem -F", "-p": "kmem -p",
-                "-S": "kmem -S",
+                "-S": "kmem -S", "-o": "kmem -o", "-g": "kmem -g",
+                "-g FLAGS": "kmem -g fffffc0010200",
                 "-p ADDR": f"kmem -p {a['page']:x} {a['direct']:x} {a['phys']:x}",
                 "-v ADDR": f"kmem -v {a['module']:x}"}
 
@@ -348,6 +349,24 @@ def test_kmem_S_equals_crash(s: Session) -> None:
     for c in ours:
         if c["slabs"]:
             assert sum(sl["free"] for sl in c["slabs"]) == c["total"] - c["allocated"], c["name"]
+
+
+# ---------------------------------------------------------------------------- -o, -g
+
+def test_kmem_o_g_equal_crash_and_drgn(s: Session) -> None:
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+
+    theirs = P.parse_kmem_o(s.crash["-o"])
+    rows = [(r["cpu"], _h(r["offset"])) for r in s.json("kmem -o")]
+    assert theirs and rows == theirs
+    prog = s.k.prog
+    assert rows == [(c, int(prog["__per_cpu_offset"][c])) for c in for_each_possible_cpu(prog)]
+    for key in ("-g", "-g FLAGS"):
+        theirs_g = P.parse_kmem_g(s.crash[key])
+        assert [(r["page-flag"], r["bit"], r["value"]) for r in
+                s.json(s.commands[key])] == theirs_g
+        assert theirs_g
+    assert [r[0] for r in P.parse_kmem_g(s.crash["-g FLAGS"])] == ["PG_slab", "PG_head"]
 
 
 # ---------------------------------------------------------------------------- --drgn
