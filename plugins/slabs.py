@@ -554,6 +554,11 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
              if getattr(args, m)]
     if len(modes) > 1:
         raise CommandError("kmem: give one of -i -s -S -v -V -z -p -n -h -f -F -o -g")
+    no_args = {"vm_stat": "-V", "zones": "-z", "nodes": "-n", "hstates": "-h", "free": "-f",
+               "free_pages": "-F", "offsets": "-o", "info": "-i"}
+    if modes and modes[0] in no_args and args.addresses:
+        raise CommandError(f"kmem {no_args[modes[0]]} takes no argument "
+                           f"(not {' '.join(args.addresses)!r})")
     if args.offsets:
         yield from kmem_mm.kmem_o(ctx)
         return

@@ -424,3 +424,27 @@ def test_kmem_drgn_code_computes_the_rows(s: Session, tmp_path: Any) -> None:
         got = [ln.split("\t") for ln in outs[line].splitlines()]
         assert len(expected) >= 3
         assert got == expected, line
+
+
+# ---------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("line, message", [
+    ("kmem -z 123", "kmem -z takes no argument (not '123')"),
+    ("kmem -v -p", "kmem: give one of -i -s -S -v -V -z -p -n -h -f -F -o -g"),
+    ("kmem -g xyz", "kmem -g: one hexadecimal flags value, not 'xyz'"),
+    ("kmem -S no_such_cache", "unknown slab cache 'no_such_cache'"),
+    ("kmem -p nosuchsymbol", "unknown symbol 'nosuchsymbol'"),
+    ("kmem -p --drgn", "kmem: --drgn gives -i, -s, -v, -V, -z, -h, -n, -f and -F only"),
+])
+def test_kmem_bad_input_is_one_error_line(s: Session, line: str, message: str) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "kmemx", "-q", "-c", str(s.core), "-s",
+                           str(s.fixture.vmlinux), *line.split()], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0
+    assert proc.stderr.splitlines() == [f"kmemx: error: {message}"] or (
+        len(proc.stderr.splitlines()) == 1
+        and proc.stderr.startswith(f"kmemx: error: {message}")), proc.stderr
+    assert "Traceback" not in proc.stderr
