@@ -176,16 +176,30 @@ def _dis_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``dis --drgn``: the routine's bytes by prog.read(), decoded by capstone
     (AT&T syntax, capstone's own spelling: kmemx turns it into gdb's), the
     rows of ``dis --json``: a whole routine (its symbol's size), COUNT
-    instructions, -r (up to ADDR), -f (from ADDR), -l (source lines)."""
+    instructions, -r (up to ADDR), -f (from ADDR), -l (source lines), -u (the
+    current context's user text through drgn's access_remote_vm())."""
     from kmemx.commands.drgncode import only, table_script
 
-    if args.user or args.source:
-        raise only("dis", "kernel text (no -u or -s)")
+    if args.source:
+        raise only("dis", "the instructions (no -s)")
     if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
         raise only("dis", "x86-64 text")
-    address, whole = _resolve(ctx, args.target)
     count = args.count
-    if args.reverse or args.forward:
+    read = "prog.read(start, end - start)"
+    if args.user:  # the current context's user text, through its mm
+        from kmemx.commands import parse_hex
+
+        address = parse_hex(args.target)
+        if address is None:
+            raise CommandError(f"dis: -u: not a hexadecimal address: {args.target!r}")
+        task = int(ctx.current_task().value_())
+        read = (f"bytes(access_remote_vm(Object(prog, 'struct task_struct *', {task:#x}).mm, "
+                "start, end - start))")
+        args.lines = False
+        whole = False
+    else:
+        address, whole = _resolve(ctx, args.target)
+    if (args.reverse or args.forward) and not args.user:
         start, stop = _routine(ctx, address)
         select = ("insns[:first + 1]" if args.reverse else "insns[first:]")
         if count is not None:
@@ -215,7 +229,7 @@ cs.detail = True
 
 
 def decode(start, end):
-    return cs.disasm(prog.read(start, end - start), start)
+    return cs.disasm({read}, start)
 
 
 {walk}for insn in insns:
@@ -226,7 +240,8 @@ def decode(start, end):
 {source}    row(hex(insn.address), location(insn.address) or None, insn.mnemonic, insn.op_str,
         None if target is None else hex(target),
         (location(target) or None) if target is not None else None, source)
-""", ["capstone", "capstone:x86_const"])
+""", ["capstone", "capstone:x86_const", "drgn:Object",
+      "drgn.helpers.linux.mm:access_remote_vm"])
 
 
 @command("dis", "disassemble kernel text, as crash's dis",

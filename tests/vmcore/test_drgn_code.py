@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import drgn
 import pytest
 
 import kmemx
@@ -89,6 +90,7 @@ CASES: dict[str, str] = {
     "files": "table", "files 1 2": "table", "vm": "table", "vm 1": "table", "vm 2 3 1": "table",
     "dis schedule": "table", "dis -l schedule_timeout 12": "table", "dis -r schedule+40": "table",
     "dis -f panic+200 5": "table",
+    "dis -u {URIP} 5": "table",
     "bt": "text", "bt -a": "text", "bt 1 2": "text", "bt -s -x": "text", "bt -p": "text",
     "bt -c 0": "text",
     "bt -f": "text", "bt -e -a": "text", "bt -t": "text", "bt -T 1": "text", "bt -f -a": "text",
@@ -134,7 +136,7 @@ DIFFER: dict[str, dict[tuple[str, str], str]] = {
     "sys": {("READER", "value"): "kmemx's own reader (mmap-elf...); under drgn it is drgn's"},
     **{line: {("*", "mnemonic"): _DIS_WHY, ("*", "operands"): _DIS_WHY}
        for line in ("dis schedule", "dis -l schedule_timeout 12", "dis -r schedule+40",
-                    "dis -f panic+200 5")},
+                    "dis -f panic+200 5", "dis -u {URIP} 5")},
 }
 
 
@@ -169,7 +171,7 @@ def _kernel(fixture: Fixture) -> Any:
 def _line(k: Any, line: str) -> str:
     """``line`` with its placeholders filled from the dump (drgn): {TASK1},
     {STACK1}, {MM1} (inside init's task_struct, stack and mm_struct), {PAGE}
-    (inside a struct page of the vmemmap)."""
+    (inside a struct page of the vmemmap), {URIP} (the panic task's user RIP)."""
     if "{" not in line:
         return line
     from drgn import sizeof
@@ -178,8 +180,12 @@ def _line(k: Any, line: str) -> str:
     prog = k.prog
     init = find_task(prog, 1)
     page = prog["vmemmap_base"].value_() + 100 * sizeof(prog.type("struct page")) + 8
+    # the panic task's user RIP, saved at its system call entry (task_pt_regs())
+    panic = prog.crashed_thread().object
+    regs = drgn.Object(prog, "struct pt_regs", address=panic.stack.value_()
+                       + prog["THREAD_SIZE"].value_() - sizeof(prog.type("struct pt_regs")))
     return line.format(TASK1=hex(init.value_() + 0x10), STACK1=hex(init.stack.value_() + 0x100),
-                       MM1=hex(init.mm.value_() + 8), PAGE=hex(page))
+                       MM1=hex(init.mm.value_() + 8), PAGE=hex(page), URIP=f"{regs.ip.value_():x}")
 
 
 def _code(k: Any, line: str) -> str:
