@@ -24,12 +24,18 @@ __all__ = [
     "KMEM_F_AREA_COLUMNS",
     "KMEM_F_PAGE_COLUMNS",
     "KMEM_F_ZONE_COLUMNS",
+    "KMEM_G_COLUMNS",
     "KMEM_H_COLUMNS",
     "KMEM_N_BLOCK_COLUMNS",
     "KMEM_N_NODE_COLUMNS",
     "KMEM_N_SECTION_COLUMNS",
     "KMEM_N_ZONE_COLUMNS",
+    "KMEM_O_COLUMNS",
     "KMEM_P_COLUMNS",
+    "KMEM_S_CPU_COLUMNS",
+    "KMEM_S_NODE_COLUMNS",
+    "KMEM_S_OBJECT_COLUMNS",
+    "KMEM_S_SLAB_COLUMNS",
     "KMEM_VM_STAT_COLUMNS",
     "KMEM_V_COLUMNS",
     "KMEM_Z_STAT_COLUMNS",
@@ -38,9 +44,14 @@ __all__ = [
     "HugeSize",
     "OrderSize",
     "PageFlags",
+    "kmem_S",
+    "kmem_drgn",
     "kmem_f",
+    "kmem_g",
     "kmem_h",
+    "kmem_m",
     "kmem_n",
+    "kmem_o",
     "kmem_p",
     "kmem_v",
     "kmem_vm_stat",
@@ -359,6 +370,34 @@ def _page_targets(ctx: Context, addrs: Iterable[int]) -> list[int]:
     return pfns
 
 
+def _page_arrays(ctx: Context, addrs: list[int], members: dict[str, tuple[int, str]]
+                 ) -> Iterator[tuple[mmzone.MemSection, Any, Iterable[int]]]:
+    """``(section, decoded struct pages, indices wanted)`` of every present
+    section (one numpy decode each), or of the sections holding the pages
+    of ``addrs`` (then only their indices); pages not found and unreadable
+    sections are reported."""
+    k = ctx.k
+    want = set(_page_targets(ctx, addrs)) if addrs else None
+    pps = mmzone.PAGES_PER_SECTION(k)
+    sections = list(mmzone.for_each_present_section(k))
+    if want is not None:
+        sections = [s for s in sections if any(s.pfn <= p < s.pfn + pps for p in want)]
+    unreadable: list[tuple[int, int]] = []
+    found: set[int] = set()
+    for sec, arr in mmzone.for_each_section_pages(k, members, sections, unreadable):
+        if want is None:
+            idx: Iterable[int] = range(pps)
+        else:
+            idx = [p - sec.pfn for p in sorted(want) if sec.pfn <= p < sec.pfn + pps]
+            found.update(sec.pfn + i for i in idx)
+        yield sec, arr, idx
+        ctx.progress("struct pages", sec.pfn + pps, (sections[-1].pfn + pps) if sections else 0)
+    for pfn in sorted((want or set()) - found):
+        ctx.warn(f"physical address {pfn << 12:x}: no struct page (not in a present section)")
+    for a, b in unreadable:
+        ctx.warn(f"struct pages of pfns {a:#x}-{b:#x} cannot be read (filtered dump?)")
+
+
 def kmem_p(ctx: Context, addrs: list[int]) -> Iterator[Row]:
     """crash's ``kmem -p``: every struct page of every present section with a
     mem_map (one numpy decode per section): PAGE, PHYSICAL, MAPPING, INDEX,
@@ -381,34 +420,69 @@ def kmem_p(ctx: Context, addrs: list[int]) -> Iterator[Row]:
         names = []
     cache: dict[int, str] = {}
     psize = k.sizeof("struct page")
-    want = set(_page_targets(ctx, addrs)) if addrs else None
-    pps = mmzone.PAGES_PER_SECTION(k)
-    sections = list(mmzone.for_each_present_section(k))
-    if want is not None:
-        sections = [s for s in sections if any(s.pfn <= p < s.pfn + pps for p in want)]
-    unreadable: list[tuple[int, int]] = []
-    found: set[int] = set()
-    for sec, arr in mmzone.for_each_section_pages(k, members, sections, unreadable):
+    for sec, arr, idx in _page_arrays(ctx, addrs, members):
         flags = arr["flags"].tolist()
         mapping = arr["mapping"].tolist()
-        index = arr["index"].tolist()
+        index_ = arr["index"].tolist()
         count = arr["count"].tolist()
-        if want is None:
-            idx: Iterable[int] = range(pps)
-        else:
-            idx = [p - sec.pfn for p in sorted(want) if sec.pfn <= p < sec.pfn + pps]
-            found.update(sec.pfn + i for i in idx)
         for i in idx:
             f = flags[i]
             yield Row(KMEM_P_COLUMNS, (
                 Address(sec.mem_map + i * psize), Address((sec.pfn + i) << 12),
-                Address(mapping[i]), HexValue(index[i]), count[i],
+                Address(mapping[i]), HexValue(index_[i]), count[i],
                 PageFlags(f, _flag_names(names, f, cache))))
-        ctx.progress("struct pages", sec.pfn + pps, (sections[-1].pfn + pps) if sections else 0)
-    for pfn in sorted((want or set()) - found):
-        ctx.warn(f"physical address {pfn << 12:x}: no struct page (not in a present section)")
-    for a, b in unreadable:
-        ctx.warn(f"struct pages of pfns {a:#x}-{b:#x} cannot be read (filtered dump?)")
+
+
+def _page_member_leaves(k: Kernel, path: str) -> list[tuple[str, int, str, str]]:
+    """``(column, offset, numpy format, kind)`` of each scalar a ``struct
+    page`` member path holds (a struct member expands to its scalar members,
+    as crash's ``-m lru`` prints ``lru.next`` and ``lru.prev``); kind is
+    ``ptr``, ``hex`` (``flags``) or ``int``.
+
+    :raises CommandError: no such member, or a bit field / array member
+    """
+    t = k.prog.type("struct page")
+    try:
+        for name in path.split("."):
+            t = t.unaliased().member(name).type
+        off = k.offsetof("struct page", path)
+    except (LookupError, ValueError):
+        raise CommandError(f"kmem -m: struct page has no member {path!r}") from None
+    u = t.unaliased()
+    if u.kind.name in ("STRUCT", "UNION"):
+        out = []
+        for m in u.members or ():
+            if m.name is None:
+                continue
+            out += _page_member_leaves(k, f"{path}.{m.name}")
+        return out
+    if u.kind.name == "POINTER":
+        return [(path, off, "<u8", "ptr")]
+    if u.kind.name in ("INT", "BOOL", "ENUM") and u.size in (1, 2, 4, 8):
+        signed = u.kind.name == "INT" and u.is_signed
+        fmt = ("<i" if signed else "<u") + str(u.size)
+        return [(path, off, fmt, "hex" if path == "flags" else "int")]
+    raise CommandError(f"kmem -m: member {path!r} is not a pointer or integer")
+
+
+def kmem_m(ctx: Context, spec: str, addrs: list[int]) -> Iterator[Row]:
+    """crash's ``kmem -m member[,member...]``: PAGE and the members' values
+    of every struct page (or of the pages of ``addrs``): pointers and
+    ``flags`` as addresses, integers in decimal (crash's radix 10)."""
+    k = ctx.k
+    leaves: list[tuple[str, int, str, str]] = []
+    for path in filter(None, (p.strip() for p in spec.split(","))):
+        leaves += _page_member_leaves(k, path)
+    if not leaves:
+        raise CommandError("kmem -m: give struct page members: -m flags,_refcount")
+    columns = ("PAGE", *(c for c, _o, _f, _k in leaves))
+    members = {f"m{i}": (off, fmt) for i, (_c, off, fmt, _k) in enumerate(leaves)}
+    psize = k.sizeof("struct page")
+    for sec, arr, idx in _page_arrays(ctx, addrs, members):
+        cols = [(arr[f"m{i}"].tolist(), kind) for i, (_c, _o, _f, kind) in enumerate(leaves)]
+        for i in idx:
+            yield Row(columns, (Address(sec.mem_map + i * psize),
+                                *(Address(v[i]) if kind != "int" else v[i] for v, kind in cols)))
 
 
 # ---------------------------------------------------------------- -S

@@ -510,6 +510,9 @@ for key, pages, text in [
          kmem -h               hugetlb hstates: HSTATE SIZE FREE TOTAL NAME
          kmem -f / -F          buddy free lists per zone: blocks and pages per
                                order and migrate type / each free block's page
+         kmem -m MEMBER,...    PAGE and these struct page members (a struct
+                               member expands to its fields: lru.next, lru.prev)
+                               of every page, or of the addresses' pages
          kmem -o               per-CPU offsets: CPU OFFSET
          kmem -g [FLAGS]       enum pageflags: PAGE-FLAG BIT VALUE (those set in
                                FLAGS, hexadecimal)
@@ -539,6 +542,9 @@ for key, pages, text in [
                         help="buddy free lists (crash's kmem -f)"),
                     arg("-F", dest="free_pages", action="store_true",
                         help="buddy free lists with their pages (crash's kmem -F)"),
+                    arg("-m", dest="members", metavar="MEMBER[,MEMBER...]",
+                        help="struct page members of every page, or of the "
+                             "addresses' pages (crash's kmem -m)"),
                     arg("-o", dest="offsets", action="store_true",
                         help="per-CPU offsets (crash's kmem -o)"),
                     arg("-g", dest="pageflags", action="store_true",
@@ -550,10 +556,10 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     from . import kmem_mm
 
     modes = [m for m in ("info", "slabs", "slab_detail", "vmalloc", "vm_stat", "zones", "pages", "nodes",
-                         "hstates", "free", "free_pages", "offsets", "pageflags")
+                         "hstates", "free", "free_pages", "offsets", "pageflags", "members")
              if getattr(args, m)]
     if len(modes) > 1:
-        raise CommandError("kmem: give one of -i -s -S -v -V -z -p -n -h -f -F -o -g")
+        raise CommandError("kmem: give one of -i -s -S -v -V -z -p -m -n -h -f -F -o -g")
     no_args = {"vm_stat": "-V", "zones": "-z", "nodes": "-n", "hstates": "-h", "free": "-f",
                "free_pages": "-F", "offsets": "-o", "info": "-i"}
     if modes and modes[0] in no_args and args.addresses:
@@ -589,12 +595,16 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     if args.free or args.free_pages:
         yield from kmem_mm.kmem_f(ctx, args.free_pages)
         return
-    if args.vmalloc or args.pages:
+    if args.vmalloc or args.pages or args.members:
         from .lists import parse_address
 
         addrs = (list(resolve_each(ctx, args.addresses, lambda a: parse_address(ctx, a))) or
                  [int(getattr(x, "address", x)) for x in objects(input)])
-        yield from (kmem_mm.kmem_v(ctx, addrs) if args.vmalloc else kmem_mm.kmem_p(ctx, addrs))
+        if args.members:
+            yield from kmem_mm.kmem_m(ctx, args.members, addrs)
+        else:
+            yield from (kmem_mm.kmem_v(ctx, addrs) if args.vmalloc
+                        else kmem_mm.kmem_p(ctx, addrs))
         return
     if args.slabs:
         yield from _kmem_s(ctx, args.addresses)

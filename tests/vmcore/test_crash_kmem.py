@@ -16,6 +16,12 @@ Written exceptions (each asserted where it applies):
   memory_block_state`` with ``MEM_ONLINE = 0``, so crash prints UNKNOWN
   where the block is online (drgn's ``decode_memory_block_state`` is the
   oracle there).
+* ``kmem -m``: one column per scalar (``lru`` is ``lru.next`` and
+  ``lru.prev``, crash's ``next,prev`` in one column; ``_mapcount`` is
+  ``_mapcount.counter``); integers in decimal.  crash prints ``_refcount``
+  (an ``atomic_t`` whose name is not ``_count``) in hex with no space before
+  the next column, so the test leaves it out.  A page named twice is listed
+  once.
 * ``kmem -p``: FLAGS in ``--json`` is the value; the names are in the text
   (crash's ``pageflag_names`` rule, compared in the text).
 * ``kmem -S``: the object lines are rows (SLAB, OBJECT, ALLOCATED, CPU_CACHE:
@@ -75,6 +81,8 @@ class Session:
                 "-h": "kmem -h", "-f": "kmem -f", "-F": "kmem -F", "-p": "kmem -p",
                 "-S": "kmem -S", "-o": "kmem -o", "-g": "kmem -g",
                 "-g FLAGS": "kmem -g fffffc0010200",
+                "-m": "kmem -m flags,lru,mapping,_mapcount",
+                "-m ADDR": f"kmem -m flags,lru {a['page']:x} {a['direct']:x}",
                 "-p ADDR": f"kmem -p {a['page']:x} {a['direct']:x} {a['phys']:x}",
                 "-v ADDR": f"kmem -v {a['module']:x}"}
 
@@ -351,6 +359,34 @@ def test_kmem_S_equals_crash(s: Session) -> None:
             assert sum(sl["free"] for sl in c["slabs"]) == c["total"] - c["allocated"], c["name"]
 
 
+def _crash_m_lines(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """kmemx's ``kmem -m`` rows spelled as crash prints them: pointers and
+    flags as 16 hex digits, a struct member's fields joined by commas
+    (``lru``: next,prev), ``_mapcount`` in decimal."""
+    out = []
+    for r in rows:
+        cells = [r["page"][2:]]
+        vals = dict(r)
+        vals.pop("page")
+        groups: dict[str, list[str]] = {}
+        for col, v in vals.items():
+            text = f"{int(v, 16):016x}" if isinstance(v, str) else str(v)
+            groups.setdefault(col.split(".")[0], []).append(text)
+        cells += [",".join(g) for g in groups.values()]
+        out.append(cells)
+    return out
+
+
+def test_kmem_m_equals_crash(s: Session) -> None:
+    theirs = [ln.split() for ln in s.crash["-m"].splitlines()[1:] if ln.strip()]
+    ours = _crash_m_lines(s.json(s.commands["-m"]))
+    assert len(theirs) >= 131072
+    assert ours == theirs
+    theirs = [ln.split() for ln in s.crash["-m ADDR"].splitlines()[1:] if ln.strip()]
+    assert len(theirs) == 2
+    assert _crash_m_lines(s.json(s.commands["-m ADDR"])) == theirs
+
+
 # ---------------------------------------------------------------------------- -o, -g
 
 def test_kmem_o_g_equal_crash_and_drgn(s: Session) -> None:
@@ -430,7 +466,7 @@ def test_kmem_drgn_code_computes_the_rows(s: Session, tmp_path: Any) -> None:
 
 @pytest.mark.parametrize("line, message", [
     ("kmem -z 123", "kmem -z takes no argument (not '123')"),
-    ("kmem -v -p", "kmem: give one of -i -s -S -v -V -z -p -n -h -f -F -o -g"),
+    ("kmem -v -p", "kmem: give one of -i -s -S -v -V -z -p -m -n -h -f -F -o -g"),
     ("kmem -g xyz", "kmem -g: one hexadecimal flags value, not 'xyz'"),
     ("kmem -S no_such_cache", "unknown slab cache 'no_such_cache'"),
     ("kmem -p nosuchsymbol", "unknown symbol 'nosuchsymbol'"),
