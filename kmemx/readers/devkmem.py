@@ -1,17 +1,22 @@
 """``/dev/kmem``: kernel virtual memory, for kernels up to 5.12 with DEVKMEM.
 
 The file offset is a kernel virtual address in the direct map, and
-``mmap_kmem()`` converts it with ``__pa()``, so only the direct map can be
-mapped (the source says "vmalloc is not supported right now").  Offsets are
+``mmap_kmem()`` converts it with ``__pa()`` (drivers/char/mem.c), so only
+the direct map and the kernel image can be mapped: vmalloc addresses are no
+valid pfn (EIO, "vmalloc is not supported right now"), and module addresses,
+above ``__START_KERNEL_map``, go through ``__pa()``'s kernel-image branch to an
+unrelated physical page.  ``read_kmem()`` copies the direct map and reads
+vmalloc and modules with ``vread()``, without the STRICT_DEVMEM or PAT checks,
+but needs an ``lseek``/``read`` pair per read.  Offsets are
 at or above 2^63; Python's :mod:`mmap` refuses those, so the mapping is made
 with libc's ``mmap`` through ctypes, where ``off_t`` wraps as the kernel's
 unsigned ``vm_pgoff`` expects.
 
 ``mmap_kmem()`` ends in ``mmap_mem()``, so everything that refuses a
 ``/dev/mem`` mapping of RAM refuses this one too: STRICT_DEVMEM (EPERM) and,
-before 6.16, the x86 PAT check (EINVAL; boot with ``nopat``).  vmalloc and
-module addresses are never mapped: kmemx translates them with the page
-tables to physical pages of the direct map, which the mapping covers.  The
+before 6.16, the x86 PAT check (EINVAL; boot with ``nopat``).  kmemx maps
+only the direct map and translates every other address (image, vmalloc,
+modules) with the page tables onto it: a slice of a mapping, no system call.  The
 unit tests run this reader on a stand-in file with ``page_offset=0``; the
 live tier runs it on 5.10 kernels built with ``CONFIG_DEVKMEM=y``.
 """
