@@ -97,9 +97,9 @@ CASES: dict[str, str] = {
     "ps": "sorted", "ps 1 2": "sorted", "ps 'kmx-.*'": "sorted", "ps -k": "sorted",
     "ps -u -G": "sorted",
     "ps --state IN": "sorted",
-    "ps -s": "sorted", "ps -S": "sorted", "ps -p 97": "table", "ps -c 1": "table",
-    "ps -g 96": "table",
-    "ps -t 1 97": "sorted", "ps -l": "sorted", "ps -a 1 95": "sorted", "ps -r 1": "sorted", "ps -k -S": "sorted",
+    "ps -s": "sorted", "ps -S": "sorted", "ps -p kmx-crasher": "table", "ps -c 1": "table",
+    "ps -g kmx-w000": "table",
+    "ps -t kmx-crasher": "sorted", "ps -l": "sorted", "ps -a kmx-main": "sorted", "ps -r 1": "sorted", "ps -k -S": "sorted",
     "foreach 1 2 bt": "text", "foreach kernel task -R pid,comm": "text",
     "foreach kmx-crasher files": "table", "foreach 1 ps": "sorted",
 }
@@ -110,7 +110,7 @@ SORTED_WHY: dict[str, str] = {
         "drgn walks every struct page in PFN order, kmemx the slabs it found",
     **{line: "drgn's for_each_task() walks the threads in another order than kmemx's walk"
        for line in ("ps", "ps 1 2", "ps 'kmx-.*'", "ps -k", "ps -u -G", "ps --state IN",
-                    "foreach 1 ps", "ps -s", "ps -S", "ps -t 1 97", "ps -l", "ps -a 1 95", "ps -r 1", "ps -k -S")},
+                    "foreach 1 ps", "ps -s", "ps -S", "ps -t kmx-crasher", "ps -l", "ps -a kmx-main", "ps -r 1", "ps -k -S")},
     "slab kmalloc-1k": "drgn walks every struct page in PFN order, kmemx the slabs it found",
 }
 
