@@ -472,6 +472,11 @@ def _lsmod_drgn(ctx: Context, args: argparse.Namespace) -> str:
     from kmemx.commands.drgncode import table_script
 
     imports = ["drgn.helpers.linux.module:for_each_module"]
+    if args.load is not None or args.load_all is not None:
+        from kmemx.commands.drgncode import only
+
+        raise only("mod", "the module table and -t (mod -s/-S load files: in drgn, "
+                          "prog.linux_kernel_loadable_module(mod).try_file(PATH))")
     if args.tainted:
         return table_script(ctx, ("NAME", "TAINTS"), """\
 flags = prog["taint_flags"]

@@ -398,6 +398,10 @@ def _tree_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
     kind = _tree_kind(args)
     root = _tree_root(ctx, args)
+    if args.position:
+        from kmemx.commands.drgncode import only
+
+        raise only("tree", "the entries and -s members (no -p positions)")
     if kind == "rbtree":
         off = _offset(ctx, args.offset) if args.offset else 0
         first = (f"{root:#x}" if args.node
@@ -625,7 +629,7 @@ print(f"}}}}  /* size {{t.size:#x}} */")
     if not members:
         return text_script(ctx, f"""\
 {walk}
-    print(Object(prog, {tname!r}, address=a).format_())
+    print(Object(prog, {tname!r}, address=a).format_(integer_base={args.radix or 10}))
 """, ["drgn:Object"])
     return _emit_drgn(ctx, walk, spec, [])
 

@@ -1755,9 +1755,89 @@ _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",
            0o040000: "DIR", 0o020000: "CHR", 0o010000: "FIFO"}
 
 
+_FILES_D_CODE = """\
+S_IFMT = {types}
+try:  # crash's PIPE: a FIFO with pipe_inode_operations (gone in modern kernels)
+    PIPE_IOPS = prog.symbol("pipe_inode_operations").address
+except LookupError:
+    PIPE_IOPS = None
+
+
+def inode_type(inode):  # crash's inode_type()
+    kind = S_IFMT.get(inode.i_mode.value_() & 0o170000, "UNKN")
+    return "PIPE" if kind == "FIFO" and inode.i_op.value_() == PIPE_IOPS else kind
+
+
+for a in {addrs}:
+    d = Object(prog, "struct dentry *", a)
+    inode = d.d_inode
+    sb = (inode.i_sb if inode else d.d_sb).value_()
+    mnt = None
+    for m in for_each_mount(prog):  # the last mount of the superblock, as crash
+        if m.mnt.mnt_sb.value_() == sb:
+            mnt = m
+    path = (d_path(mnt.mnt.address_of_(), d) if mnt else dentry_path(d)).decode(
+        "utf-8", "surrogateescape")
+    kind = inode_type(inode) if inode else "N/A"
+    if kind == "PIPE" or (kind == "SOCK" and path == "/"):
+        path = ""
+    row(hex(a), hex(inode.value_()), hex(sb), kind, path)
+"""
+
+_FILES_P_CODE = """\
+flags_enum = prog.type("enum pageflags").enumerators
+limit = next((v for n, v in flags_enum if n == "__NR_PAGEFLAGS"), 64)
+NAMES = {{}}
+for n, v in flags_enum:
+    if v < limit:
+        NAMES.setdefault(v, n.removeprefix("PG_"))
+for a in {addrs}:
+    table("INODE", "NRPAGES")
+    inode = Object(prog, "struct inode *", a)
+    mapping = inode.i_mapping
+    nrpages = mapping.nrpages.value_() if mapping else 0
+    row(hex(a), nrpages)
+    if not nrpages:
+        continue
+    table("PAGE", "PHYSICAL", "MAPPING", "INDEX", "CNT", "FLAGS", "NAMES")
+    for index, entry in xa_for_each(mapping.i_pages.address_of_()):
+        if xa_is_value(entry):
+            continue
+        page = cast("struct page *", entry)
+        flags = page.flags.value_()
+        row(hex(page.value_()), hex(page_to_phys(page).value_()), hex(page.mapping.value_()),
+            index, page._refcount.counter.value_(), flags,
+            ",".join(name for bit, name in sorted(NAMES.items()) if flags >> bit & 1))
+"""
+
+
+def _files_opts_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``files -d/-p --drgn``: the dentry rows by drgn's for_each_mount() and
+    d_path(); an inode's page cache by xa_for_each() of i_pages."""
+    from kmemx.commands import resolve_each
+    from kmemx.commands.drgncode import table_script
+
+    from .lists import parse_address
+
+    addrs = [hex(a) for a in resolve_each(ctx, args.tasks, lambda w: parse_address(ctx, w))]
+    words = repr(addrs).replace("'", "")
+    if args.dentry:
+        types = repr(dict(_S_IFMT))
+        return table_script(ctx, FILES_DENTRY_COLUMNS,
+                            _FILES_D_CODE.format(types=types, addrs=words),
+                            ["drgn:Object", "drgn.helpers.linux.fs:d_path,dentry_path,"
+                             "for_each_mount"])
+    return table_script(ctx, (), _FILES_P_CODE.format(addrs=words),
+                        ["drgn:Object,cast", "drgn.helpers.linux.mm:page_to_phys",
+                         "drgn.helpers.linux.xarray:xa_for_each,xa_is_value"])
+
+
 def _files_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``files --drgn``: drgn's for_each_file() of each task, d_path() of each."""
     from kmemx.commands.drgncode import table_script
+
+    if args.dentry or args.inode:
+        return _files_opts_drgn(ctx, args)
 
     types = repr({m: n for m, n in _S_IFMT.items()})
     return table_script(ctx, ("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"),
@@ -1976,6 +2056,98 @@ for task in tasks:
       *_RSS_IMPORTS])
 
 
+#: vm -p --drgn: the page walk of kmemx.helpers.pagewalk.follow_pte/walk_page_vma
+_VM_PAGES_CODE = """\
+L5 = "__pgtable_l5_enabled" in prog and bool(prog["__pgtable_l5_enabled"].value_())
+PFN_MASK = ((1 << 52) - 1) & ~0xFFF
+INIT_MM = prog["init_mm"].address_of_()
+vma_tables = 0
+
+
+def follow_pte(pgd, vaddr):  # (physical or None, entry); PROTNONE counts as present
+    levels = [48, 39, 30, 21, 12] if L5 else [39, 30, 21, 12]
+    table = pgd
+    for i, shift in enumerate(levels):
+        value = prog.read_u64(table + ((vaddr >> shift) & 511) * 8, True)
+        last = i == len(levels) - 1
+        if (last or shift == 21) and not value & 0x101:
+            return None, value if last else 0
+        if not last and shift != 21 and not value & 1:
+            return None, 0
+        if last or (shift in (30, 21) and value & 0x80):
+            size = 1 << shift
+            return (value & PFN_MASK & ~(size - 1)) | (vaddr & (size - 1)), value
+        table = value & PFN_MASK
+
+
+def pages(vma, mm):  # crash's vm -p rows of one VMA
+    global vma_tables
+    if mm == INIT_MM:
+        return
+    vma_tables += 1
+    table("VIRTUAL", "PHYSICAL")
+    pgd = follow_phys(INIT_MM, mm.pgd.value_())
+    start = vma.vm_start.value_()
+    path = None
+    for vaddr in range(start, vma.vm_end.value_(), PAGE):
+        phys, pte = follow_pte(pgd, vaddr)
+        if phys is not None:
+            where = hex(phys)
+        elif pte:
+            kind, off = pte >> 59, ((~pte << 5) & ((1 << 64) - 1)) >> 14
+            si = prog["swap_info"][kind]
+            dev = d_path(si.swap_file.f_path.address_of_()).decode("utf-8", "surrogateescape")
+            where = f"SWAP: {dev}  OFFSET: {off}"
+        elif vma.vm_file:
+            if path is None:
+                path = d_path(vma.vm_file.f_path.address_of_()).decode(
+                    "utf-8", "surrogateescape")
+            offset = ((vaddr - start) // PAGE + vma.vm_pgoff.value_()) * PAGE
+            where = f"FILE: {path}  OFFSET: {offset:x}"
+        else:
+            where = "(not mapped)"
+        row(hex(vaddr), where)
+
+
+"""
+
+
+def _vm_drgn_options(ctx: Context, args: argparse.Namespace) -> str:
+    """``vm --drgn`` with its options: -m/-v each mm_struct/vm_area_struct by
+    drgn's format_() (integer_base for -x/-d), -p the plain script with each
+    VMA's page rows (the page-table walk written out)."""
+    from kmemx.commands.drgncode import only, text_script
+
+    if args.mm or args.vmas:
+        what = ("[task.mm[0]] if task.mm else []" if args.mm
+                else "[v[0] for v in for_each_vma(task.mm)] if task.mm else []")
+        return text_script(ctx, _HEADER_CODE + _tasks_code(ctx, args.tasks, "vm") + f"""\
+for task in tasks:
+    print(header(task))
+    for obj in {what}:
+        print(obj.format_(integer_base={args.radix or 10}))
+""", ["drgn:Object", "drgn.helpers.linux.mm:for_each_vma",
+      "drgn.helpers.linux.sched:task_cpu"])
+    script = _vm_drgn(ctx, args)
+    if not args.pages:
+        return script
+    row = "        row(hex(vma.value_()), hex(vma.vm_start.value_())"
+    loop = "for task in tasks:\n"
+    if script.count(row) != 1 or script.count(loop) != 1:
+        raise only("vm", "the plain, -m and -v forms")
+    script = script.replace(loop, _VM_PAGES_CODE + loop)
+    script = script.replace(row, """\
+        if vma_tables:
+            table("VMA", "START", "END", "FLAGS", "FILE")
+""" + row)
+    end = "            hex(vma.vm_flags.value_()), path)\n"
+    if script.count(end) != 1:
+        raise only("vm", "the plain, -m and -v forms")
+    script = script.replace(end, end + "        pages(vma, mm)\n")
+    return script.replace("from drgn.helpers.linux.mm import for_each_vma",
+                          "from drgn.helpers.linux.mm import follow_phys, for_each_vma")
+
+
 @command("vm", "display a task's virtual memory: its mm and every VMA",
          description="""
          crash's vm: after the task's PID/TASK/CPU/COMMAND line, its MM, PGD (the
@@ -2005,7 +2177,7 @@ for task in tasks:
                         help="-m/-v: integers in hexadecimal"),
                     arg("-d", dest="radix", action="store_const", const=10,
                         help="-m/-v: integers in decimal")],
-         columns=VM_COLUMNS, takes_input=True, enabled=_enabled, drgn_code=_vm_drgn)
+         columns=VM_COLUMNS, takes_input=True, enabled=_enabled, drgn_code=_vm_drgn_options)
 def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.fs import d_path
     from drgn.helpers.linux.mm import for_each_vma
