@@ -14,7 +14,7 @@ from typing import Any
 
 import drgn
 
-from kmemx.commands import Address, CommandError, Context, Name, Row, kernel_str
+from kmemx.commands import Address, CommandError, Context, Name, Row, kernel_str, parse_hex
 from kmemx.commands.cells import crash_size_text
 from kmemx.helpers import mmzone
 from kmemx.helpers.vmalloc import for_each_vmap_area
@@ -594,6 +594,19 @@ for pgdat, i, zone in zones():
             row(nid, i, name, zone.vm_stat[j].counter.value_())
 """, ["drgn.helpers.linux.mmzone:for_each_online_pgdat,min_wmark_pages,low_wmark_pages,"
       "high_wmark_pages"])
+    if args.offsets:
+        return table_script(ctx, KMEM_O_COLUMNS, """\
+for cpu in for_each_possible_cpu(prog):
+    row(cpu, hex(prog["__per_cpu_offset"][cpu].value_()))
+""", ["drgn.helpers.linux.cpumask:for_each_possible_cpu"])
+    if args.pageflags:
+        flags = parse_hex(args.addresses[0]) if args.addresses else None
+        test = "" if flags is None else f" and {flags:#x} >> e.value & 1"
+        return table_script(ctx, KMEM_G_COLUMNS, f"""\
+for e in prog.type("enum pageflags").enumerators:
+    if "PG_" in e.name{test}:
+        row(e.name, e.value, 1 << e.value)
+""")
     if args.hstates:
         return table_script(ctx, KMEM_H_COLUMNS, """\
 for h in for_each_hstate(prog):

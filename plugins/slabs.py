@@ -425,7 +425,7 @@ for c in caches:
     if args.addresses and not args.info:
         return _kmem_addresses_drgn(ctx, args.addresses)
     if not args.info:
-        raise only("kmem", "-i, -s, -v, -V, -z, -h, -n, -f and -F")
+        raise only("kmem", "-i, -s, -v, -V, -z, -h, -n, -f, -F, -o and -g")
     return table_script(ctx, KMEM_I_COLUMNS, f"""\
 total = totalram_pages(prog)
 free = nr_free_pages(prog)

@@ -410,7 +410,8 @@ def test_kmem_o_g_equal_crash_and_drgn(s: Session) -> None:
 
 # ---------------------------------------------------------------------------- --drgn
 
-_DRGN_LINES = ["kmem -v", "kmem -V", "kmem -z", "kmem -h", "kmem -n", "kmem -f", "kmem -F"]
+_DRGN_LINES = ["kmem -v", "kmem -V", "kmem -z", "kmem -h", "kmem -n", "kmem -f", "kmem -F",
+               "kmem -o", "kmem -g", "kmem -g fffffc0010200"]
 
 _RUNNER = '''\
 import contextlib, io, json, sys
@@ -473,7 +474,7 @@ def test_kmem_drgn_code_computes_the_rows(s: Session, tmp_path: Any) -> None:
     ("kmem -g xyz", "kmem -g: one hexadecimal flags value, not 'xyz'"),
     ("kmem -S no_such_cache", "unknown slab cache 'no_such_cache'"),
     ("kmem -p nosuchsymbol", "unknown symbol 'nosuchsymbol'"),
-    ("kmem -p --drgn", "kmem: --drgn gives -i, -s, -v, -V, -z, -h, -n, -f and -F only"),
+    ("kmem -p --drgn", "kmem: --drgn gives -i, -s, -v, -V, -z, -h, -n, -f, -F, -o and -g only"),
 ])
 def test_kmem_bad_input_is_one_error_line(s: Session, line: str, message: str) -> None:
     import subprocess
