@@ -447,6 +447,8 @@ def _search_drgn(ctx: Context, args: argparse.Namespace) -> str:
     read = f"prog.read(addr, n, {physical})"
     if space == "u":
         task = int(ctx.current_task().value_())
+        if not ctx.current_task().mm:
+            raise CommandError("search: -u: the current task has no user address space")
         read = "bytes(access_remote_vm(mm, addr, n))"
     if args.start is not None:
         start = _number(args.start, "search") if physical else _hex(ctx, args.start, "search")
