@@ -172,6 +172,33 @@ def _source_listing(ctx: Context, address: int, count: int | None) -> Iterator[A
     ctx.warn(f"dis: {name}: source code is not available")
 
 
+def _source_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``dis -s ADDR --drgn``: the innermost source location of ADDR by
+    prog.source_location(), and the lines around it when the file is here
+    (as given, or under the debug file's directory)."""
+    from kmemx.commands.drgncode import text_script
+
+    address, _ = _resolve(ctx, args.target)
+    return text_script(ctx, f"""\
+loc = prog.source_location({address:#x})[0]
+name, line = loc.filename, loc.line
+print(f"FILE: {{name}}")
+print(f"LINE: {{line}}")
+print()
+candidates = [name]
+path = prog.main_module().debug_file_path
+if path:
+    candidates.append(os.path.join(os.path.dirname(path), name))
+for c in candidates:
+    if os.path.isfile(c):
+        with open(c, errors="replace") as f:
+            lines = f.read().splitlines()
+        for n in range(max(1, line - 5), min(len(lines), line + {args.count or 10}) + 1):
+            print(f"{{'*' if n == line else ' '}}{{n:>5}}  {{lines[n - 1]}}")
+        break
+""", ["os"])
+
+
 def _dis_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``dis --drgn``: the routine's bytes by prog.read(), decoded by capstone
     (AT&T syntax, capstone's own spelling: kmemx turns it into gdb's), the
@@ -181,7 +208,7 @@ def _dis_drgn(ctx: Context, args: argparse.Namespace) -> str:
     from kmemx.commands.drgncode import only, table_script
 
     if args.source:
-        raise only("dis", "the instructions (no -s)")
+        return _source_drgn(ctx, args)
     if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
         raise only("dis", "x86-64 text")
     count = args.count

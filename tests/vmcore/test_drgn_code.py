@@ -96,6 +96,7 @@ CASES: dict[str, str] = {
     "dis schedule": "table", "dis -l schedule_timeout 12": "table", "dis -r schedule+40": "table",
     "dis -f panic+200 5": "table",
     "dis -u {URIP} 5": "table",
+    "dis -s schedule+20": "text",
     "bt": "text", "bt -a": "text", "bt 1 2": "text", "bt -s -x": "text", "bt -p": "text",
     "bt -c 0": "text",
     "bt -f": "text", "bt -e -a": "text", "bt -t": "text", "bt -T 1": "text", "bt -f -a": "text",
@@ -331,5 +332,5 @@ def test_drgn_code_errors_are_one_line(fixture: Fixture) -> None:
     k = _kernel(fixture)
     with pytest.raises(CommandError, match="--drgn takes one command"):
         list(execute(k, "ps | count --drgn"))
-    with pytest.raises(CommandError, match="dis: --drgn gives"):
-        list(execute(k, "dis -s schedule --drgn"))
+    with pytest.raises(CommandError, match="net: --drgn gives"):
+        list(execute(k, "net -S --drgn"))
