@@ -126,7 +126,10 @@ def _offset(ctx: Context, spec: str, option: str = "-o") -> int:
     name, members = split_struct_spec(spec)
     if len(members) != 1:
         raise CommandError(f"{option} takes OFFSET or struct.member, not {spec!r}")
-    return int(drgn.offsetof(_resolve_type(ctx, name), members[0]))
+    try:
+        return int(drgn.offsetof(_resolve_type(ctx, name), members[0]))
+    except LookupError as e:
+        raise CommandError(f"{option} {spec}: {e}") from None
 
 
 def _fields(ctx: Context, addr: int, type_name: str, members: list[str],

@@ -1889,8 +1889,19 @@ def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
 
         from .lists import parse_address
 
-        addrs = resolve_each(ctx, args.tasks, lambda w: parse_address(ctx, w))
-        yield from (_files_dentry(ctx, addrs) if args.dentry else _files_inode(ctx, addrs))
+        def kernel_address(word: str) -> int:
+            a = parse_address(ctx, word)
+            if a < 1 << 63:  # x86-64/arm64: kernel addresses have the top bit set
+                raise CommandError(f"files: {word}: not a kernel address")
+            return a
+
+        addrs = list(resolve_each(ctx, args.tasks, kernel_address))
+        rows = 0
+        for row in (_files_dentry(ctx, addrs) if args.dentry else _files_inode(ctx, addrs)):
+            rows += 1
+            yield row
+        if not rows:
+            raise CommandError(f"files: nothing readable at {', '.join(args.tasks)}")
         return
     tasks = command_tasks(ctx, args.tasks, input, "files")
     cols = ("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH")

@@ -456,3 +456,14 @@ def test_drgn_code_of_the_new_options(s: Session) -> None:
     for line, msg in ((s.commands["tree -p"], "no -p"), (s.commands["mod -s"], "try_file")):
         with pytest.raises(CommandError, match=msg):
             s.text(f"{line} --drgn")
+
+
+def test_bad_input_is_one_error(s: Session) -> None:
+    for line, msg in (("files -d 1234", "not a kernel address"),
+                      ("files -p", "takes an address"),
+                      ("files -d -p ffffffff81000000", "exclude"),
+                      ("tree -t x -r address_space.nosuch free_vmap_area_root", "no member"),
+                      ("tree -r nosuchstruct.x free_vmap_area_root", "unknown type"),
+                      (f"vm -m -v {s.addr['pid']}", "exclude")):
+        with pytest.raises(CommandError, match=msg):
+            s.text(line)
