@@ -916,10 +916,17 @@ def _symbol_at(prog: drgn.Program, addr: int) -> drgn.Symbol:
         keys = _sorted_symbol_addresses(prog)
         i = bisect.bisect_right(keys, addr) - 1
         if i >= 0 and (lo <= keys[i] if mod is None else module_of_address(prog, keys[i]) == mod):
-            found = [s for s in _named(_symbols_by_address(prog)[keys[i]], prog)
-                     if s.kind != drgn.SymbolKind.FILE]
+            found = sorted((s for s in _named(_symbols_by_address(prog)[keys[i]], prog)
+                            if s.kind != drgn.SymbolKind.FILE), key=lambda s: s.name)
             if found:
-                return min(found, key=lambda s: s.name)
+                # crash's table is sorted by address, then name (strcmp); an exact
+                # match takes the first there (skipping a "*_text_start" region
+                # delimiter), an address past it the last (value_search()'s sp-1)
+                if keys[i] != addr:
+                    return found[-1]
+                if found[0].name.endswith("_text_start") and len(found) > 1:
+                    return found[1]
+                return found[0]
     sym = prog.symbol(addr)
     if module_of_address(prog, sym.address):
         return sym

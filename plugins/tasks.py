@@ -26,7 +26,13 @@ from kmemx.commands import (
 from kmemx.commands.cells import Size, kernel_str
 from kmemx.helpers.cpumask import for_each_possible_cpu
 from kmemx.helpers.mm import PAGE_SIZE, rss_pages, split_rss_sums, task_cpu, totalram_pages
-from kmemx.helpers.sched import for_each_task, state_to_char, task_state_member
+from kmemx.helpers.sched import (
+    end_of_stack,
+    for_each_task,
+    state_to_char,
+    task_stack_end_corrupted,
+    task_state_member,
+)
 from kmemx.types import View, per_cpu
 
 __all__ = ["PS_COLUMNS", "active_tasks", "context_rows", "find_task", "idle_tasks",
@@ -1560,6 +1566,8 @@ for n, addr in enumerate({tasks}):
          bt -p           the panic task
          bt -s / -sx     each frame's ELF symbol+offset (decimal / hex)
          bt -f           each frame's stack words
+         bt -r           the whole kernel stack, two words a line, named (rd -s)
+         bt -v           check every task's stack end for STACK_END_MAGIC
          bt -F / -FF     the stack words named: symbol+offset, [slab cache] (-FF:
                          [address:cache]), as crash
          bt -t / -T      the text addresses on the stack, from the stack pointer
@@ -1581,6 +1589,10 @@ for n, addr in enumerate({tasks}):
                     arg("-x", dest="hex", action="store_true", help="offsets in hex"),
                     arg("-f", dest="frames", action="store_true",
                         help="the stack data of each frame"),
+                    arg("-r", dest="raw", action="store_true",
+                        help="the whole kernel stack, words named (rd -s)"),
+                    arg("-v", dest="overflow", action="store_true",
+                        help="check every task's stack end for STACK_END_MAGIC"),
                     arg("-F", dest="symbolic", action="count", default=0,
                         help="-f with the words named: symbols, [slab cache] "
                              "(-FF: [address:cache])"),
@@ -1597,6 +1609,9 @@ def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     from kmemx.helpers.kallsyms import module_of_address, use_module_kallsyms
 
     prog = ctx.prog
+    if args.overflow:
+        yield from _bt_overflow(ctx)
+        return
     tasks = _bt_tasks(ctx, args, input)
     use_module_kallsyms(prog)  # names module frames without the module's debug info
     for n, t in enumerate(tasks):
@@ -1606,6 +1621,9 @@ def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             yield TextLine(_header(ctx, t))
             if t.exit_state & (EXIT_ZOMBIE | EXIT_DEAD):
                 yield TextLine("  (no kernel stack: the task is a zombie; it has exited)")
+                continue
+            if args.raw:
+                yield from _bt_raw(ctx, t)
                 continue
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: {e}")
@@ -1620,6 +1638,45 @@ def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             yield from _bt_text(ctx, t, task, trace, args.text_all)
             continue
         yield from _bt_frames(ctx, t, task, trace, args, module_of_address)
+
+
+def _bt_raw(ctx: Context, t: View) -> Iterator[Any]:
+    """crash's ``bt -r`` (raw_stack_dump()): the task's whole kernel stack from
+    its lowest address, two words a line, named as ``rd -s`` names them."""
+    from .lists import symbolic_word
+
+    base = end_of_stack(t)
+    data = ctx.k.read(base, thread_size(ctx.prog))
+    for off in range(0, len(data), 16):
+        words = [symbolic_word(ctx, int.from_bytes(data[i:i + 8], "little"))
+                 for i in range(off, min(off + 16, len(data)), 8)]
+        yield TextLine(f"{base + off:x}:  " + "".join(w + " " for w in words))
+
+
+def _bt_overflow(ctx: Context) -> Iterator[Any]:
+    """crash's ``bt -v`` (check_stack_overflow()): every task, idle tasks
+    first, whose stack end lacks STACK_END_MAGIC (init_task's stack, the
+    linker's, has none and is skipped, as crash does); a task that cannot be
+    read is reported and the rest checked."""
+    total = 0
+    init = ctx.k.object("init_task").address
+    for batch in _task_batches(ctx):
+        for t in batch:
+            if t.address == init:
+                continue
+            try:
+                if not task_stack_end_corrupted(t):
+                    continue
+                where = end_of_stack(t)
+                yield TextLine(_header(ctx, t))
+                yield TextLine(f"  possible stack overflow: {where:x}: "
+                               f"{ctx.k.read_u64(where):x} != STACK_END_MAGIC")
+                yield TextLine("")
+                total += 1
+            except drgn.FaultError as e:
+                ctx.warn(f"task {t.address:#x}: stack end unreadable: {e}")
+    if not total:
+        yield TextLine("No stack overflows detected")
 
 
 def _bt_text(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,

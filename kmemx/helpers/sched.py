@@ -12,13 +12,19 @@ from ._common import MAX_ENTRIES
 from .list import _entries, _walk_batches, list_for_each_entry
 
 __all__ = [
+    "STACK_END_MAGIC",
+    "end_of_stack",
     "for_each_process",
     "for_each_task",
     "for_each_thread",
     "state_to_char",
+    "task_stack_end_corrupted",
     "task_state_member",
     "task_state_to_char",
 ]
+
+#: include/uapi/linux/magic.h: the word at the far end of every task's stack
+STACK_END_MAGIC = 0x57AC6E9D
 
 
 def for_each_process(k: Kernel) -> Iterator[View]:
@@ -148,3 +154,26 @@ def task_state_to_char(task: Any) -> str:
     as /proc and ps show it."""
     state = task.member(task_state_member(task._k))
     return state_to_char(state, task.exit_state)
+
+
+def end_of_stack(task: View) -> int:
+    """``end_of_stack(task)`` (include/linux/sched/task_stack.h): the address
+    of the last word a growing stack can reach, ``task->stack`` itself with
+    CONFIG_THREAD_INFO_IN_TASK (x86-64 since 4.9, arm64 since 4.10; every
+    kernel kmemx reads), where set_task_stack_end_magic() writes
+    :data:`STACK_END_MAGIC`.
+
+    :param task: ``struct task_struct``
+    """
+    return int(task.stack)
+
+
+def task_stack_end_corrupted(task: View) -> bool:
+    """``task_stack_end_corrupted(task)``: whether the word at
+    :func:`end_of_stack` is not :data:`STACK_END_MAGIC` (the stack ran over its
+    end, or something wrote there).
+
+    :param task: ``struct task_struct``
+    :raises drgn.FaultError: the stack end cannot be read.
+    """
+    return task.k.read_u64(end_of_stack(task)) != STACK_END_MAGIC

@@ -114,3 +114,42 @@ def test_bt_symbolic_frame_data_equals_crash(fixture: Fixture, line: str) -> Non
     assert ours[len(ours) - len(want):] == want
     named = [w for ln in want for w in ln.split()[1:] if not re.fullmatch(r"[0-9a-f]{16}", w)]
     assert named  # symbols or slab caches were compared
+
+
+@pytest.mark.parametrize("variant", ["panic", "elf"])
+def test_bt_raw_and_overflow_check_equal_crash(fixture: Fixture, variant: str) -> None:
+    """``bt -r`` (the whole stack, named as ``rd -s``) of PID 1 and of a
+    worker, and ``bt -v`` (every task's STACK_END_MAGIC): every line as
+    crash prints it."""
+    if not fixture.has(variant):
+        pytest.skip(f"{variant}: {fixture.skip_reason(variant)}")
+    if C.find_crash() is None:
+        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
+    k = kmemx.open(fixture.core(variant), fixture.vmlinux)
+    worker = next(ln.split()[0].lstrip(">") for ln in list(execute(k, "ps kmx-w000"))[1:])
+    lines = ["bt -r 1", f"bt -r {worker}", "bt -v"]
+    try:
+        theirs = C.crash_outputs(fixture.vmlinux, fixture.core(variant), lines)
+    except C.CrashError as e:
+        pytest.skip(f"crash: {e}")
+    for line in lines:
+        ours = [_CLONE.sub("", ln).rstrip() for ln in execute(k, line) if ln.strip()]
+        want = [ln.rstrip() for ln in theirs[line].splitlines() if ln.strip()]
+        assert ours == want, line
+    assert list(execute(k, "bt -v")) == ["No stack overflows detected"]
+
+
+def test_bt_overflow_check_reports_a_bad_stack_end(fixture: Fixture) -> None:
+    """A task whose stack end lost STACK_END_MAGIC (overlaid in kmemx's page
+    cache) is reported with crash's lines: its header and the word found."""
+    from kmemx.helpers.sched import end_of_stack
+    from tests.vmcore.test_counts import patched_u64
+
+    k = kmemx.open(fixture.core("elf"), fixture.vmlinux)
+    t1 = k.view("struct task_struct", int(find_task(k.prog, 1).value_()))
+    where = end_of_stack(t1)
+    with patched_u64(k, where, 0x40FFFFFFFF):
+        out = list(execute(k, "bt -v"))
+    header = list(execute(k, "bt 1"))[0]
+    assert out == [header, f"  possible stack overflow: {where:x}: 40ffffffff != STACK_END_MAGIC",
+                   ""]
