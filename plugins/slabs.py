@@ -192,8 +192,11 @@ def _slab_drgn(ctx: Context, args: argparse.Namespace) -> str:
     less the offline CPUs' freelist objects (-s: their members or whole
     structures); ``--free``: every object of the cache's slabs (PageSlab
     pages of the cache, red_left_pad in) that is not allocated, by address."""
+    from kmemx.commands.drgncode import only_options
 
     from .lists import _emit_drgn
+
+    only_options("slab", args, ("cache", "free", "struct"), "CACHE, --free and -s")
 
     if args.cache.startswith("0x"):
         get = f"Object(prog, 'struct kmem_cache *', {int(args.cache, 16):#x})"
@@ -406,9 +409,11 @@ def _kmem_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``kmem -i --drgn``: drgn's memory counters and a walk of the struct
     pages for SHARED; ``kmem -s --drgn``: slab_cache_usage() less the remote
     frees."""
-    from kmemx.commands.drgncode import only, table_script
+    from kmemx.commands.drgncode import only, only_options, table_script
 
+    forms = "ADDR, -i, -s, -v, -V, -z, -h, -n, -f, -F, -o and -g"
     if args.slabs:
+        only_options("kmem", args, ("slabs", "addresses"), forms)
         return table_script(ctx, KMEM_S_COLUMNS, _SLAB_USAGE_CODE + _caches_code(
             args.addresses) + """\
 for c in caches:
@@ -423,9 +428,11 @@ for c in caches:
     if code is not None:
         return code
     if args.addresses and not args.info:
+        only_options("kmem", args, ("addresses",), forms)
         return _kmem_addresses_drgn(ctx, args.addresses)
     if not args.info:
-        raise only("kmem", "-i, -s, -v, -V, -z, -h, -n, -f, -F, -o and -g")
+        raise only("kmem", forms)
+    only_options("kmem", args, ("info",), forms)
     return table_script(ctx, KMEM_I_COLUMNS, f"""\
 total = totalram_pages(prog)
 free = nr_free_pages(prog)

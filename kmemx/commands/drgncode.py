@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from .context import Context
     from .registry import DrgnFunc
 
-__all__ = ["ROW_DEF", "nothing_to_translate", "only", "table_script", "text_script"]
+__all__ = ["ROW_DEF", "nothing_to_translate", "only", "only_options", "table_script",
+           "text_script"]
 
 #: the printers every table script defines: ``table(COLUMN, ...)`` names the
 #: columns of the rows that follow, printed before the first of them unless
@@ -113,3 +114,17 @@ def only(command: str, forms: str) -> CommandError:
     """The error for an option whose drgn code is not written: ``forms`` are
     the ones that are (``raise only("log", "the plain and -t forms")``)."""
     return CommandError(f"{command}: --drgn gives {forms} only")
+
+
+def only_options(command: str, args: argparse.Namespace, translated: Iterable[str],
+                 forms: str) -> None:
+    """Raise :func:`only` when ``args`` sets an option whose ``dest`` is not
+    in ``translated`` (an option added to a command after its drgn code is
+    refused, not silently left out: every option's default is false).
+
+    :raises CommandError: ``COMMAND: --drgn gives FORMS only``
+    """
+    keep = set(translated)
+    for dest, value in vars(args).items():
+        if dest not in keep and value not in (None, False, 0, "", []):
+            raise only(command, forms)
