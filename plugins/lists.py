@@ -257,6 +257,10 @@ def _list_drgn(ctx: Context, args: argparse.Namespace) -> str:
     list_for_each_reverse()), hlist_for_each() (--hlist), or crash's default
     chain of next pointers at OFFSET, then the entries' addresses, members
     (-s struct.member,...) or whole structures."""
+    from kmemx.commands.drgncode import only_options
+
+    only_options("list", args, ("where", "head", "embedded", "hlist", "offset", "struct",
+                                "reverse", "limit"), "-H, -h, --hlist, -o, -s and -r")
     offset = args.offset or (args.where[0] if len(args.where) == 2 else None)
     start = parse_address(ctx, args.where[-1])
     off = _offset(ctx, offset) if offset else 0
@@ -1335,8 +1339,10 @@ def _rd_drgn(ctx: Context, args: argparse.Namespace) -> str:
     16 bytes a line in units of -8/-16/-32/-64 bits, hex with the ASCII column
     (-x without it), -d/-D signed/unsigned decimal; -a the string, 60 bytes a
     line."""
-    from kmemx.commands.drgncode import table_script
+    from kmemx.commands.drgncode import only_options, table_script
 
+    only_options("rd", args, ("address", "count", "physical", "width", "decimal", "no_ascii",
+                              "ascii"), "the hex, decimal and ASCII forms (no -s/-S)")
     addr = parse_address(ctx, args.address)
     printable = "".join(sorted(chr(b) for b in _PRINTABLE))
     if args.ascii:
