@@ -334,3 +334,32 @@ def test_drgn_code_errors_are_one_line(fixture: Fixture) -> None:
         list(execute(k, "ps | count --drgn"))
     with pytest.raises(CommandError, match="net: --drgn gives"):
         list(execute(k, "net -S --drgn"))
+
+
+def test_table_script_prints_headers_rows_and_escapes() -> None:
+    """The shared shape, on a program with no target: imports sorted by drgn's
+    DrgnCodeBuilder, a header where the columns change, ``-`` for None, tabs
+    and newlines escaped, nothing for a table without rows."""
+    import argparse
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
+    from kmemx.commands.drgncode import only_options, table_script
+
+    ctx: Any = SimpleNamespace(prog=drgn.Program())
+    code = table_script(ctx, ("A", "B"), """\
+row(1, None)
+row("x\\ty", "a\\nb")
+table("EMPTY")
+table("C")
+row(hex(16))
+""", ["os", "drgn:Object"])
+    assert code.startswith("import os\n\nfrom drgn import Object\n")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "table_script", "exec"), {"prog": ctx.prog})
+    assert out.getvalue().splitlines() == ["A\tB", "1\t-", "x\\ty\ta\\nb", "C", "0x10"]
+    only_options("cmd", argparse.Namespace(a=True, b=None, c=0), ("a",), "-a")
+    with pytest.raises(CommandError, match="cmd: --drgn gives -a only"):
+        only_options("cmd", argparse.Namespace(a=True, new=True), ("a",), "-a")
