@@ -1895,6 +1895,10 @@ def _files_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
     if args.dentry or args.inode:
         return _files_opts_drgn(ctx, args)
+    if args.counts:
+        from kmemx.commands.drgncode import only
+
+        raise only("files", "the plain, -d and -p forms")
 
     types = repr({m: n for m, n in _S_IFMT.items()})
     return table_script(ctx, ("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"),
@@ -1926,12 +1930,15 @@ for task in tasks:
                                   crash); several DENTRYs
          files -p INODE           the inode's NRPAGES, then each of its page-cache
                                   pages: PAGE PHYSICAL MAPPING INDEX CNT FLAGS (names)
+         files -c [PID...]        per open file: FD INODE I_MAPPING NRPAGES TYPE PATH
          """,
          arguments=[arg("tasks", nargs="*", help="PID or task address"),
                     arg("-d", dest="dentry", action="store_true",
                         help="the arguments are dentry addresses"),
                     arg("-p", dest="inode", action="store_true",
-                        help="the arguments are inode addresses: their page cache")],
+                        help="the arguments are inode addresses: their page cache"),
+                    arg("-c", dest="counts", action="store_true",
+                        help="FD INODE I_MAPPING NRPAGES TYPE PATH per open file")],
          columns=("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"), takes_input=True,
          enabled=_enabled, drgn_code=_files_drgn)
 def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
@@ -1988,6 +1995,14 @@ def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                     path = kernel_str(d_path(f.f_path.to_drgn().address_of_()))
                 except (ValueError, drgn.FaultError, LookupError):
                     path = "?"
+                if args.counts:  # crash's files -c
+                    mapping = inode.i_mapping.value() if inode else 0
+                    nrpages = ctx.k.view("struct address_space", mapping).nrpages \
+                        if mapping else 0
+                    yield Row(FILES_COUNT_COLUMNS, (fd, Address(inode.address),
+                                                    Address(mapping), int(nrpages), typ,
+                                                    path), f)
+                    continue
                 yield Row(cols, (fd, Address(faddr), Address(dentry.address),
                                  Address(inode.address), typ, path), f)
             except drgn.FaultError as e:
@@ -1996,6 +2011,7 @@ def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
 
 FILES_DENTRY_COLUMNS = ("DENTRY", "INODE", "SUPERBLK", "TYPE", "PATH")
 FILES_INODE_COLUMNS = ("INODE", "NRPAGES")
+FILES_COUNT_COLUMNS = ("FD", "INODE", "I_MAPPING", "NRPAGES", "TYPE", "PATH")
 FILES_PAGE_COLUMNS = ("PAGE", "PHYSICAL", "MAPPING", "INDEX", "CNT", "FLAGS", "NAMES")
 
 
@@ -2186,6 +2202,8 @@ def _vm_drgn_options(ctx: Context, args: argparse.Namespace) -> str:
     VMA's page rows (the page-table walk written out)."""
     from kmemx.commands.drgncode import only, text_script
 
+    if args.vma:
+        raise only("vm", "the plain, -p, -m and -v forms")
     if args.mm or args.vmas:
         what = ("[task.mm[0]] if task.mm else []" if args.mm
                 else "[v[0] for v in for_each_vma(task.mm)] if task.mm else []")
@@ -2232,12 +2250,16 @@ for task in tasks:
                                   PHYSICAL, or crash's "FILE: path  OFFSET: hex"
                                   (a file page not mapped), "SWAP: device  OFFSET:
                                   n" (a swap entry), "(not mapped)"
+         vm -P VMA [PID]          the same for one VMA of the task (the current
+                                  context's by default): its row and its pages
          vm -m 95                 the task's struct mm_struct (-x hex, -d decimal)
          vm -v 95                 each struct vm_area_struct (-x hex, -d decimal)
          """,
          arguments=[arg("tasks", nargs="*", help="PID or task address"),
                     arg("-p", dest="pages", action="store_true",
                         help="translate each page of each VMA"),
+                    arg("-P", dest="vma", metavar="VMA",
+                        help="translate the pages of this VMA (struct vm_area_struct)"),
                     arg("-m", dest="mm", action="store_true", help="dump the mm_struct"),
                     arg("-v", dest="vmas", action="store_true",
                         help="dump every vm_area_struct"),
@@ -2252,8 +2274,13 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
 
     from kmemx.helpers.mm import task_mm_usage
 
-    if sum(map(bool, (args.pages, args.mm, args.vmas))) > 1:
-        raise CommandError("vm: -p, -m and -v exclude each other")
+    if sum(map(bool, (args.pages, args.mm, args.vmas, args.vma))) > 1:
+        raise CommandError("vm: -p, -P, -m and -v exclude each other")
+    only_vma = None
+    if args.vma:
+        from .lists import parse_address
+
+        only_vma = parse_address(ctx, args.vma)
     if args.radix and not (args.mm or args.vmas):
         raise CommandError("vm: -x and -d go with -m or -v")
     tasks = command_tasks(ctx, args.tasks, input, "vm")
@@ -2266,13 +2293,18 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                 yield TextLine(_header(ctx, t))
             mm = t.mm
             if not mm:
-                yield Row(VM_MM_COLUMNS, (Address(0), Address(0), KSize(0), KSize(0)), t)
+                if only_vma is None:
+                    yield Row(VM_MM_COLUMNS, (Address(0), Address(0), KSize(0), KSize(0)), t)
                 continue
-            rss, total_vm = task_mm_usage(ctx.k, mm.address)
-            yield Row(VM_MM_COLUMNS, (Address(mm.address), Address(mm.pgd.value()),
-                                      KSize(rss * PAGE_SIZE), KSize(total_vm * PAGE_SIZE)), mm)
+            if only_vma is None:  # crash's -P: the VMA and its pages only
+                rss, total_vm = task_mm_usage(ctx.k, mm.address)
+                yield Row(VM_MM_COLUMNS, (Address(mm.address), Address(mm.pgd.value()),
+                                          KSize(rss * PAGE_SIZE), KSize(total_vm * PAGE_SIZE)),
+                          mm)
             for vma in for_each_vma(drgn.Object(ctx.prog, "struct mm_struct *",
                                                 value=mm.address)):
+                if only_vma is not None and vma.value_() != only_vma:
+                    continue
                 path = ""
                 if vma.vm_file:
                     try:
@@ -2282,7 +2314,7 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                 yield Row(VM_COLUMNS, (Address(vma.value_()), Address(vma.vm_start.value_()),
                                        Address(vma.vm_end.value_()),
                                        Address(vma.vm_flags.value_()), Name(path)), vma)
-                if args.pages:
+                if args.pages or only_vma is not None:
                     yield from _vm_pages(ctx, vma, mm)
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: cannot read {e.address:#x}")

@@ -14,6 +14,7 @@ __all__ = [
     "parse_dis",
     "parse_dis_lines",
     "parse_eval",
+    "parse_files_counts",
     "parse_files_dentry",
     "parse_files_inode",
     "parse_fuser",
@@ -507,3 +508,17 @@ def parse_tree_positions(text: str) -> list[tuple[int, str]]:
             out.append((addr, m.group(1)))
             addr = None
     return out
+
+
+def parse_files_counts(text: str) -> list[dict[str, Any]]:
+    """crash's ``files -c``: ``{fd, inode, i_mapping, nrpages, type, path}``
+    per open file (the PID/ROOT/CWD lines skipped)."""
+    rows: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        m = re.match(r"^\s*(\d+)\s+([0-9a-f]{8,16})\s+([0-9a-f]+)\s+(\d+)\s+([A-Z]+)\s*(.*?)\s*$",
+                     line)
+        if m:
+            rows.append({"fd": int(m.group(1)), "inode": int(m.group(2), 16),
+                         "i_mapping": int(m.group(3), 16), "nrpages": int(m.group(4)),
+                         "type": m.group(5), "path": m.group(6)})
+    return rows

@@ -22,6 +22,9 @@ Written exceptions (each asserted where it applies):
   member in -x: gdb prints its two's-complement bits (``s16`` -1 as
   ``0xffff``), drgn the signed value (``-0x1``); compared as bits of the
   width gdb printed.
+* ``files -c``: a pipe's or socket's PATH is drgn's d_path() of the internal
+  mount (``[pipefs]``), crash's is empty (the same exception as plain
+  ``files`` in test_oracle_columns).
 * ``mod -s``/``-S``: kmemx adds LOADED (what drgn took from the file:
   ``symbols``, ``debug info``); the test bed's .ko files are Debian's, without
   DWARF, so it is ``symbols`` and a module symbol (from the .ko's symbol
@@ -121,7 +124,21 @@ class Session:
             "tree -r": f"tree -t x -r address_space.i_pages {a['exe_mapping']:x}",
             "mod -s": f"mod -s dummy {mods / 'dummy.ko'}",
             "mod -S": f"mod -S {mods}",
+            "files -c": f"files -c {a['pid']}",
+            # crash's vm -P takes the current context: set it first (last: it stays)
+            "set": f"set {a['pid']}",
+            "vm -P": f"vm -P {self.second_vma:x}",
         }
+
+    @cached_property
+    def second_vma(self) -> int:
+        from drgn import Object
+        from drgn.helpers.linux.mm import for_each_vma
+
+        mm = Object(self.k.prog, "struct mm_struct *", value=self.addr["mm"])
+        vmas = iter(for_each_vma(mm))
+        next(vmas)
+        return int(next(vmas).value_())
 
     @cached_property
     def first_vma(self) -> int:
@@ -235,6 +252,20 @@ def test_vm_p_pages_equal_crash(s: Session) -> None:
         assert int(follow_phys(mm, r["virtual"])) == r["physical"]
 
 
+def test_vm_P_one_vma_equal_crash(s: Session) -> None:
+    theirs = P.parse_vm_pages(s.crash["vm -P"])
+    rows = s.json(f"vm -P {s.second_vma:x} {s.addr['pid']}")
+    assert [r for r in rows if "mm" in r] == []  # crash's -P: no MM line
+    assert [_hex(r["vma"]) for r in rows if "vma" in r] == [s.second_vma]
+    ours = [{"vma": s.second_vma, "virtual": _hex(r["virtual"]),
+             "physical": int(r["physical"], 16) if r["physical"].startswith("0x")
+             else r["physical"]} for r in rows if "virtual" in r]
+    assert len(theirs) > 10 and ours == theirs
+    # the same rows as that VMA's part of vm -p
+    everything = P.parse_vm_pages(s.crash["vm -p"])
+    assert [r for r in everything if r["vma"] == s.second_vma] == theirs
+
+
 def test_vm_m_and_v_equal_crash(s: Session) -> None:
     pid = s.addr["pid"]
     assert _compare_scalars(s.text(f"vm -m {pid}"), s.crash["vm -m"], None) >= 10
@@ -270,6 +301,22 @@ def test_files_d_equal_crash(s: Session) -> None:
             t = {**t, "path": t["path"][:-1]}
         assert o == t
     assert [r["path"] for r in ours][1:] == ["/workload", "/kmx/worker-000", "/kmx"]
+
+
+def test_files_c_equal_crash(s: Session) -> None:
+    theirs = P.parse_files_counts(s.crash["files -c"])
+    ours = [{"fd": r["fd"], "inode": _hex(r["inode"]), "i_mapping": _hex(r["i_mapping"]),
+             "nrpages": r["nrpages"], "type": r["type"], "path": r["path"]}
+            for r in s.json(f"files -c {s.addr['pid']}")]
+    assert len(theirs) >= 4 and len(ours) == len(theirs)
+    for o, t in zip(ours, theirs, strict=True):
+        # as plain files (test_oracle_columns): a pipe's or socket's path is
+        # drgn's d_path() of the internal mount where crash prints nothing
+        if t["path"] == "" and t["type"] in ("FIFO", "SOCK"):
+            assert re.fullmatch(r"\[(pipefs|sockfs)\]", o["path"]), o
+            o = {**o, "path": ""}
+        assert o == t
+    assert any(r["nrpages"] > 0 for r in ours)
 
 
 @pytest.mark.parametrize("which", ["exe", "wfile"])
