@@ -1372,8 +1372,8 @@ def _bt_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
     if not _x86_64(ctx.prog):
         raise only("bt", "x86-64 stacks")
-    if args.symbolic:
-        raise only("bt", "-f's plain stack words (no -F)")
+    if args.symbolic or args.raw or args.overflow or args.ref is not None:
+        raise only("bt", "frames, -f, -e, -t, -T (no -F, -r, -v, -R)")
     tasks = [hex(t.address) for t in _bt_tasks(ctx, args, ())]
     regs = repr(_REG_ROWS)
     return text_script(ctx, _HEADER_CODE + f"""\
@@ -1567,6 +1567,7 @@ for n, addr in enumerate({tasks}):
          bt -s / -sx     each frame's ELF symbol+offset (decimal / hex)
          bt -f           each frame's stack words
          bt -r           the whole kernel stack, two words a line, named (rd -s)
+         foreach bt -R schedule_timeout   the stacks that went through a function
          bt -v           check every task's stack end for STACK_END_MAGIC
          bt -F / -FF     the stack words named: symbol+offset, [slab cache] (-FF:
                          [address:cache]), as crash
@@ -1589,6 +1590,9 @@ for n, addr in enumerate({tasks}):
                     arg("-x", dest="hex", action="store_true", help="offsets in hex"),
                     arg("-f", dest="frames", action="store_true",
                         help="the stack data of each frame"),
+                    arg("-R", dest="ref", metavar="REF",
+                        help="only stacks with a frame in function REF (or returning to "
+                             "address REF)"),
                     arg("-r", dest="raw", action="store_true",
                         help="the whole kernel stack, words named (rd -s)"),
                     arg("-v", dest="overflow", action="store_true",
@@ -1614,9 +1618,13 @@ def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         return
     tasks = _bt_tasks(ctx, args, input)
     use_module_kallsyms(prog)  # names module frames without the module's debug info
-    for n, t in enumerate(tasks):
-        if n:
+    shown = 0
+    for t in tasks:
+        if args.ref is not None and not _bt_references(ctx, t, args.ref):
+            continue
+        if shown:
             yield TextLine("")
+        shown += 1
         try:
             yield TextLine(_header(ctx, t))
             if t.exit_state & (EXIT_ZOMBIE | EXIT_DEAD):
@@ -1638,6 +1646,35 @@ def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             yield from _bt_text(ctx, t, task, trace, args.text_all)
             continue
         yield from _bt_frames(ctx, t, task, trace, args, module_of_address)
+
+
+def _bt_references(ctx: Context, t: View, ref: str) -> bool:
+    """crash's ``bt -R REF`` test (x86_64_do_bt_reference_check()): whether a
+    frame of ``t``'s stack is in the function named ``REF`` (the symbol
+    crash names the frame by) or, for a hex ``REF``, returns to that address.
+    A task whose stack cannot be unwound references nothing."""
+    from .lists import _symbol_at
+
+    value = int(ref, 16) if re.fullmatch(r"(0x)?[0-9a-fA-F]+", ref) else None
+    try:
+        if t.exit_state & (EXIT_ZOMBIE | EXIT_DEAD):
+            return False
+        trace = ctx.prog.stack_trace(t.to_drgn().address_of_())
+    except (ValueError, LookupError, drgn.FaultError):
+        return False
+    for frame in trace:
+        if frame.is_inline:
+            continue
+        if value is not None:
+            if frame.pc == value:
+                return True
+            continue
+        try:
+            if _symbol_at(ctx.prog, frame.pc).name == ref:
+                return True
+        except LookupError:
+            continue
+    return False
 
 
 def _bt_raw(ctx: Context, t: View) -> Iterator[Any]:

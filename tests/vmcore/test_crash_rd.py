@@ -153,3 +153,30 @@ def test_bt_overflow_check_reports_a_bad_stack_end(fixture: Fixture) -> None:
     header = list(execute(k, "bt 1"))[0]
     assert out == [header, f"  possible stack overflow: {where:x}: 40ffffffff != STACK_END_MAGIC",
                    ""]
+
+
+@pytest.mark.parametrize("variant", ["panic", "elf"])
+def test_bt_reference_selects_the_tasks_crash_selects(fixture: Fixture, variant: str) -> None:
+    """``foreach bt -R REF``: the tasks whose stack has a frame in function
+    REF (crash's frame name) or returning to address REF, in crash's order:
+    their header lines equal crash's, for names and for a return address."""
+    if not fixture.has(variant):
+        pytest.skip(f"{variant}: {fixture.skip_reason(variant)}")
+    if C.find_crash() is None:
+        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
+    k = kmemx.open(fixture.core(variant), fixture.vmlinux)
+    trace = k.prog.stack_trace(find_task(k.prog, 1))
+    pc = next(f.pc for f in trace if not f.is_inline and "schedule" not in (f.name or ""))
+    lines = ["foreach bt -R schedule", "foreach bt -R do_nanosleep",
+             "foreach bt -R __x64_sys_pause", f"foreach bt -R {pc:x}", "bt -R nosuchfunction 1"]
+    try:
+        theirs = C.crash_outputs(fixture.vmlinux, fixture.core(variant), lines)
+    except C.CrashError as e:
+        pytest.skip(f"crash: {e}")
+    found = 0
+    for line in lines:
+        ours = [ln.rstrip() for ln in execute(k, line) if ln.startswith("PID:")]
+        want = [ln.rstrip() for ln in theirs[line].splitlines() if ln.startswith("PID:")]
+        assert ours == want, line
+        found += len(ours)
+    assert found > 10
