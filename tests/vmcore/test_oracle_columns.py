@@ -140,10 +140,11 @@ def _drgn_misses_remote_frees(d: Diff) -> bool:
     kmem -s and kmemx do. Only where kmemx has fewer active objects than drgn and
     crash's ALLOCATED for the cache is kmemx's value; where no crash reads the
     dump, only where the difference is those objects, counted here with drgn
-    (``remote_frees``), plus (6.18+) the objects in the per-CPU sheaves of
-    offline CPUs: drgn reads the sheaves of online CPUs only, and panic() takes
-    the other CPUs offline (7.2 panic dump: RAWv6 8 vs 13, 5 in CPU 1's
-    sheaves)."""
+    (``remote_frees``), plus the objects in the per-CPU state of offline CPUs
+    (6.18+ sheaves, before 7.0 per-CPU freelists and partial slabs): drgn reads
+    the online CPUs' only, and panic() takes the other CPUs offline (7.2 panic
+    dump: RAWv6 8 vs 13, 5 in CPU 1's sheaves; 6.1 arm64 panic dump: RAWv6 6 vs
+    18, CPU 0 offline)."""
     if not int(d.ours) < int(d.theirs):
         return False
     crash = d.their_row.get("crash_allocated")
@@ -675,26 +676,23 @@ def _remote_frees(prog: Any, cache: Any) -> int:
 
 
 def _offline_sheaf_objects(prog: Any, cache: Any) -> int:
-    """Objects in the main and spare sheaves of the offline CPUs (6.18:
-    2d517aa09bbc "slab: add opt-in caching layer of percpu sheaves")."""
-    from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_possible_cpu
-    from drgn.helpers.linux.percpu import per_cpu_ptr
+    """Free objects in the per-CPU state of the offline CPUs, counted by drgn's
+    own slab_cache_usage() run once over every possible CPU instead of the
+    online ones: the main and spare sheaves (6.18: 2d517aa09bbc "slab: add
+    opt-in caching layer of percpu sheaves"), before 7.0 (32c894c7274b) also the
+    per-CPU freelist and partial slabs (an arm64 panic dump: panic() stopped
+    CPU 0 and marked it offline)."""
+    from unittest import mock
 
-    try:
-        sheaves = cache.cpu_sheaves
-    except AttributeError:
+    from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_possible_cpu
+    from drgn.helpers.linux.slab import slab_cache_usage
+
+    if set(for_each_online_cpu(prog)) == set(for_each_possible_cpu(prog)):
         return 0
-    if not sheaves:
-        return 0
-    online = set(for_each_online_cpu(prog))
-    n = 0
-    for cpu in for_each_possible_cpu(prog):
-        if cpu not in online:
-            pcs = per_cpu_ptr(sheaves, cpu)
-            for sheaf in (pcs.main, pcs.spare):
-                if sheaf:
-                    n += int(sheaf.size)
-    return n
+    online = slab_cache_usage(cache).active_objs
+    with mock.patch("drgn.helpers.linux.slab.for_each_online_cpu", for_each_possible_cpu):
+        every = slab_cache_usage(cache).active_objs
+    return int(online - every)
 
 
 def test_slabinfo_against_crash_proc_and_drgn(dump: Dump) -> None:
