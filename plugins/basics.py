@@ -206,8 +206,12 @@ row("TASKS", num_possible_cpus(prog) + sum(1 for _ in for_each_task(prog)))
 row("NODENAME", uts.nodename.string_().decode())
 row("RELEASE", uts.release.string_().decode())
 row("VERSION", uts.version.string_().decode())
-mhz = prog["cpu_khz"].value_() // 1000
-row("MACHINE", f"{{uts.machine.string_().decode()}}  ({{mhz}} Mhz)")
+try:
+    mhz = prog["cpu_khz"].value_() // 1000
+except KeyError:  # x86's; arm64 has none
+    mhz = 0
+machine = uts.machine.string_().decode()
+row("MACHINE", f"{{machine}}  ({{mhz}} Mhz)" if mhz else f"{{machine}}  (unknown Mhz)")
 try:
     nids = list(for_each_online_node(prog))
 except (LookupError, AttributeError):  # !CONFIG_NUMA
