@@ -21,6 +21,7 @@ from kmemx.helpers.vmalloc import for_each_vmap_area
 from kmemx.kernel import Kernel
 
 __all__ = [
+    "KMEM_F_ADDR_COLUMNS",
     "KMEM_F_AREA_COLUMNS",
     "KMEM_F_PAGE_COLUMNS",
     "KMEM_F_ZONE_COLUMNS",
@@ -47,6 +48,8 @@ __all__ = [
     "kmem_S",
     "kmem_drgn",
     "kmem_f",
+    "kmem_f_addresses",
+    "kmem_f_zone_rows",
     "kmem_g",
     "kmem_h",
     "kmem_m",
@@ -56,6 +59,7 @@ __all__ = [
     "kmem_v",
     "kmem_vm_stat",
     "kmem_z",
+    "phys_to_kernel",
 ]
 
 
@@ -297,18 +301,11 @@ def kmem_f(ctx: Context, pages: bool) -> Iterator[Row]:
     lists.  A free list that cannot be read is reported and skipped."""
     k = ctx.k
     for pgdat in mmzone.for_each_online_pgdat(k):
-        nid = int(pgdat.node_id)
-        node_start = int(pgdat.node_start_pfn)
         zones = pgdat.node_zones
         for i in range(len(zones)):
             z = zones[i]
             size = int(z.spanned_pages)
-            pfn = int(z.zone_start_pfn)
-            free = mmzone.zone_vm_stat(z)[0][1]
-            yield Row(KMEM_F_ZONE_COLUMNS, (
-                nid, i, Name(kernel_str(z.name.string())), size, free,
-                Address(_page_of_pfn(k, pfn) if size else 0), Address(pfn << 12 if size else 0),
-                pfn - node_start if size else 0), z)
+            yield from kmem_f_zone_rows(k, pgdat, i, z)
             if not size:
                 continue
             try:
@@ -325,6 +322,52 @@ def kmem_f(ctx: Context, pages: bool) -> Iterator[Row]:
                 else:
                     yield Row(KMEM_F_AREA_COLUMNS, (fl.order, bsize, Address(fl.head),
                                                     len(fl.pages), len(fl.pages) << fl.order))
+
+
+KMEM_F_ADDR_COLUMNS = ("AREA", "SIZE", "FREE_AREA_STRUCT", "PAGE", "ADDRESS", "NTH", "PAGES")
+
+
+def kmem_f_addresses(ctx: Context, addrs: list[int]) -> Iterator[Row]:
+    """crash's ``kmem -f ADDR``: for each address (struct page, kernel
+    virtual or physical) inside a free buddy block, the zone, then the free
+    list holding the block: its first PAGE, the ADDRESS asked about as that
+    page's struct page, which page of the block it is (NTH, from 1) of PAGES.
+    An address in no free block gives nothing, as in crash."""
+    from kmemx.helpers.pages import page_array
+
+    k = ctx.k
+    pa = page_array(k)
+    pages = [(pa.vmemmap + pfn * pa.page_size) & 0xFFFFFFFFFFFFFFFF
+             for pfn in _page_targets(ctx, addrs)]
+    for pgdat in mmzone.for_each_online_pgdat(k):
+        zones = pgdat.node_zones
+        for i in range(len(zones)):
+            z = zones[i]
+            if not int(z.spanned_pages):
+                continue
+            hits = []
+            for fl in mmzone.for_each_free_list(z):
+                span = pa.page_size << fl.order
+                for p in fl.pages:
+                    hits += [(fl, p, a) for a in pages if p <= a < p + span]
+            if not hits:
+                continue
+            yield from (r for r in kmem_f_zone_rows(k, pgdat, i, z))
+            for fl, p, a in hits:
+                yield Row(KMEM_F_ADDR_COLUMNS, (fl.order, OrderSize(4096 << fl.order),
+                                                Address(fl.head), Address(p), Address(a),
+                                                (a - p) // pa.page_size + 1, 1 << fl.order))
+
+
+def kmem_f_zone_rows(k: Kernel, pgdat: Any, i: int, z: Any) -> Iterator[Row]:
+    """The zone row of ``kmem -f``."""
+    size = int(z.spanned_pages)
+    pfn = int(z.zone_start_pfn)
+    free = mmzone.zone_vm_stat(z)[0][1]
+    yield Row(KMEM_F_ZONE_COLUMNS, (
+        int(pgdat.node_id), i, Name(kernel_str(z.name.string())), size, free,
+        Address(_page_of_pfn(k, pfn) if size else 0), Address(pfn << 12 if size else 0),
+        pfn - int(pgdat.node_start_pfn) if size else 0), z)
 
 
 # ---------------------------------------------------------------- -p
@@ -396,6 +439,32 @@ def _page_arrays(ctx: Context, addrs: list[int], members: dict[str, tuple[int, s
         ctx.warn(f"physical address {pfn << 12:x}: no struct page (not in a present section)")
     for a, b in unreadable:
         ctx.warn(f"struct pages of pfns {a:#x}-{b:#x} cannot be read (filtered dump?)")
+
+
+def phys_to_kernel(ctx: Context, addrs: list[int], for_pages: bool) -> list[int]:
+    """``kmem -P``: physical addresses as the kernel addresses the option
+    looks up: the ``struct page`` of each (``-p``, ``-m``), or (``-v``) the
+    vmalloc address of each page of a busy vmap area that maps it (crash's
+    ``dump_vmap_area()`` walks the areas page by page the same way)."""
+    from kmemx.helpers.pages import page_array
+
+    k = ctx.k
+    if for_pages:
+        pa = page_array(k)
+        return [(pa.vmemmap + (a >> 12) * pa.page_size) & 0xFFFFFFFFFFFFFFFF for a in addrs]
+    tr = getattr(k.space, "translator", None)
+    if tr is None:
+        raise CommandError("kmem -v -P needs kmemx's own page-table reader")
+    want = {a >> 12: a & 0xFFF for a in addrs}
+    out = []
+    for va in for_each_vmap_area(k):
+        if not int(va.vm.value()):
+            continue
+        for page in range(int(va.va_start), int(va.va_end), 4096):
+            phys = tr.translate(page)
+            if phys is not None and phys >> 12 in want:
+                out.append(page + want[phys >> 12])
+    return out
 
 
 def kmem_p(ctx: Context, addrs: list[int]) -> Iterator[Row]:

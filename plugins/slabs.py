@@ -517,6 +517,9 @@ for key, pages, text in [
          kmem -h               hugetlb hstates: HSTATE SIZE FREE TOTAL NAME
          kmem -f / -F          buddy free lists per zone: blocks and pages per
                                order and migrate type / each free block's page
+         kmem -f ADDR...       the free block holding each page (struct page,
+                               virtual or physical address): zone, free list,
+                               block's PAGE, NTH page of PAGES
          kmem -m MEMBER,...    PAGE and these struct page members (a struct
                                member expands to its fields: lru.next, lru.prev)
                                of every page, or of the addresses' pages
@@ -552,6 +555,8 @@ for key, pages, text in [
                     arg("-m", dest="members", metavar="MEMBER[,MEMBER...]",
                         help="struct page members of every page, or of the "
                              "addresses' pages (crash's kmem -m)"),
+                    arg("-P", dest="physical", action="store_true",
+                        help="the addresses are physical (crash's kmem -P, with -p/-m/-v)"),
                     arg("-o", dest="offsets", action="store_true",
                         help="per-CPU offsets (crash's kmem -o)"),
                     arg("-g", dest="pageflags", action="store_true",
@@ -562,13 +567,15 @@ for key, pages, text in [
 def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from . import kmem_mm
 
-    modes = [m for m in ("info", "slabs", "slab_detail", "vmalloc", "vm_stat", "zones", "pages", "nodes",
-                         "hstates", "free", "free_pages", "offsets", "pageflags", "members")
-             if getattr(args, m)]
+    modes = [m for m in ("info", "slabs", "slab_detail", "vmalloc", "vm_stat", "zones",
+                         "pages", "nodes", "hstates", "free", "free_pages", "offsets",
+                         "pageflags", "members") if getattr(args, m)]
     if len(modes) > 1:
         raise CommandError("kmem: give one of -i -s -S -v -V -z -p -m -n -h -f -F -o -g")
-    no_args = {"vm_stat": "-V", "zones": "-z", "nodes": "-n", "hstates": "-h", "free": "-f",
-               "free_pages": "-F", "offsets": "-o", "info": "-i"}
+    no_args = {"vm_stat": "-V", "zones": "-z", "nodes": "-n", "hstates": "-h",
+               "offsets": "-o", "info": "-i"}
+    if args.physical and not (args.pages or args.members or args.vmalloc):
+        raise CommandError("kmem -P goes with -p, -m or -v")
     if modes and modes[0] in no_args and args.addresses:
         raise CommandError(f"kmem {no_args[modes[0]]} takes no argument "
                            f"(not {' '.join(args.addresses)!r})")
@@ -599,6 +606,12 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     if args.hstates:
         yield from kmem_mm.kmem_h(ctx)
         return
+    if (args.free or args.free_pages) and args.addresses:
+        from .lists import parse_address
+
+        yield from kmem_mm.kmem_f_addresses(ctx, list(resolve_each(
+            ctx, args.addresses, lambda a: parse_address(ctx, a))))
+        return
     if args.free or args.free_pages:
         yield from kmem_mm.kmem_f(ctx, args.free_pages)
         return
@@ -607,6 +620,8 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
 
         addrs = (list(resolve_each(ctx, args.addresses, lambda a: parse_address(ctx, a))) or
                  [int(getattr(x, "address", x)) for x in objects(input)])
+        if args.physical:
+            addrs = kmem_mm.phys_to_kernel(ctx, addrs, for_pages=not args.vmalloc)
         if args.members:
             yield from kmem_mm.kmem_m(ctx, args.members, addrs)
         else:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["parse_kmem_S", "parse_kmem_V", "parse_kmem_f", "parse_kmem_g", "parse_kmem_h",
+__all__ = ["parse_kmem_S", "parse_kmem_V", "parse_kmem_f", "parse_kmem_f_address",
+           "parse_kmem_g", "parse_kmem_h",
            "parse_kmem_n", "parse_kmem_o", "parse_kmem_p", "parse_kmem_v", "parse_kmem_z",
            "size_text_bytes"]
 
@@ -265,3 +266,28 @@ def parse_kmem_g(text: str) -> list[tuple[str, int, int]]:
     """``kmem -g [FLAGS]``: (PG_ name, bit, mask)."""
     return [(m[1], int(m[2]), int(m[3], 16)) for m in
             re.finditer(rf"^\s*(PG_\w+)\s+(\d+)\s+({_HEX})\s*$", text, re.M)]
+
+
+def parse_kmem_f_address(text: str) -> list[tuple[int, int, int, int, int, int, int]]:
+    """``kmem -f ADDR``: (zone, order, free_area_struct, block page, page asked
+    about, nth, pages) per ``PAGE  (ADDR is Nth of M pages)`` line, under
+    the zone and area lines before it."""
+    rows = []
+    zone = order = head = -1
+    expect_zone = False
+    for ln in text.splitlines():
+        if ln.startswith("ZONE  NAME"):
+            expect_zone = True
+            continue
+        if expect_zone:
+            zone, expect_zone = int(ln.split()[0]), False
+            continue
+        m = re.fullmatch(rf"\s*(\d+)\s+\d+k\s+({_HEX})\s*", ln)
+        if m:
+            order, head = int(m[1]), int(m[2], 16)
+            continue
+        m = re.fullmatch(rf"({_HEX})\s+\(({_HEX}) is (\d+)\w\w of (\d+) pages\)\s*", ln)
+        if m:
+            rows.append((zone, order, head, int(m[1], 16), int(m[2], 16), int(m[3]),
+                         int(m[4])))
+    return rows

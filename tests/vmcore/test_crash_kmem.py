@@ -66,13 +66,27 @@ class Session:
         """Addresses for ``kmem -p ADDR`` and ``kmem -v ADDR`` on this dump:
         a struct page, a direct-map address, a physical address and a
         module-area (vmalloc) address."""
-        from drgn.helpers.linux.mm import pfn_to_page, pfn_to_virt
+        from drgn.helpers.linux.mm import follow_phys, pfn_to_page, pfn_to_virt
 
         prog = self.k.prog
-        mod = self.fixture.manifest["modules"][0]["address"]
+        mod = int(self.fixture.manifest["modules"][0]["address"])
+        # the second page of a free block of order >= 1 (kmem -f ADDR)
+        free_page = next(p for z in P.parse_kmem_f(self.crash_F)["zones"]
+                         for a in z["areas"] if a[1] > 4096 for p in a[5])
+        free_page += self.k.sizeof("struct page")
         return {"page": int(pfn_to_page(prog, 0x1000).value_()),
                 "direct": int(pfn_to_virt(prog, 0x1ba0).value_()) + 0x400,
-                "phys": 0x2345678, "module": int(mod) + 0x100}
+                "phys": 0x2345678, "module": mod + 0x100,
+                "module_phys": int(follow_phys(prog["init_mm"].address_of_(), mod + 0x100)),
+                "free_page": free_page}
+
+    @cached_property
+    def crash_F(self) -> str:
+        try:
+            return C.crash_outputs(self.fixture.vmlinux, self.core, ["kmem -F"],
+                                   timeout=600)["kmem -F"]
+        except C.CrashError as e:
+            pytest.skip(f"crash: {e}")
 
     @cached_property
     def commands(self) -> dict[str, str]:
@@ -82,6 +96,9 @@ class Session:
                 "-S": "kmem -S", "-o": "kmem -o", "-g": "kmem -g",
                 "-g FLAGS": "kmem -g fffffc0010200",
                 "-m": "kmem -m flags,lru,mapping,_mapcount",
+                "-p -P": f"kmem -p -P {a['phys']:x}",
+                "-v -P": f"kmem -v -P {a['module_phys']:x}",
+                "-f ADDR": f"kmem -f {a['free_page']:x}", "-f busy": f"kmem -f {a['page']:x}",
                 "-m ADDR": f"kmem -m flags,lru {a['page']:x} {a['direct']:x}",
                 "-p ADDR": f"kmem -p {a['page']:x} {a['direct']:x} {a['phys']:x}",
                 "-v ADDR": f"kmem -v {a['module']:x}"}
@@ -287,6 +304,25 @@ def test_kmem_F_equals_crash(s: Session) -> None:
     counts = {(z["zone"], a[2]): a[3] for z in _ours_f(s.json("kmem -f"), False)
               for a in z["areas"]}
     assert all(counts[(z["zone"], a[2])] == len(a[5]) for z in ours for a in z["areas"])
+
+
+
+def test_kmem_f_address_equals_crash(s: Session) -> None:
+    theirs = P.parse_kmem_f_address(s.crash["-f ADDR"])
+    assert len(theirs) == 1 and theirs[0][5] == 2
+    rows = s.json(s.commands["-f ADDR"])
+    assert [(rows[0]["zone"], r["area"], _h(r["free_area_struct"]), _h(r["page"]),
+             _h(r["address"]), r["nth"], r["pages"]) for r in rows[1:]] == theirs
+    # a page in no free block: nothing, in both
+    assert P.parse_kmem_f_address(s.crash["-f busy"]) == [] == s.json(s.commands["-f busy"])
+
+
+def test_kmem_P_equals_crash(s: Session) -> None:
+    assert P.parse_kmem_p(s.text(s.commands["-p -P"])) == P.parse_kmem_p(s.crash["-p -P"])
+    assert len(P.parse_kmem_p(s.crash["-p -P"])) == 1
+    theirs = P.parse_kmem_v(s.crash["-v -P"])
+    assert len(theirs) == 1
+    assert P.parse_kmem_v(s.text(s.commands["-v -P"])) == theirs
 
 
 # ---------------------------------------------------------------------------- -p
