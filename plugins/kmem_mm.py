@@ -683,7 +683,7 @@ for h in for_each_hstate(prog):
         row(hex(h.value_()), huge_page_size(h).value_(), h.free_huge_pages.value_(),
             h.nr_huge_pages.value_(), h.name.string_().decode())
 """, ["drgn.helpers.linux.hugetlb:for_each_hstate,huge_page_size"])
-    if args.free or args.free_pages:
+    if (args.free or args.free_pages) and not args.addresses:
         per_list = ("""\
             for page in pages:
                 row(order, 4096 << order, hex(head.address_), hex(page.value_()))
