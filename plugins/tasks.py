@@ -390,10 +390,10 @@ def _ps_drgn(ctx: Context, args: argparse.Namespace) -> str:
     --state, -s (KSTACKP), -S (counts by state), and per chosen task -p
     (ancestors), -c (children), -g (thread group), -t (times), -l (last run,
     most recent first), -a (drgn's cmdline()/environ()), -r (rlimits)."""
-    from kmemx.commands.drgncode import only, table_script
+    from kmemx.commands.drgncode import table_script
 
-    if args.by_cpu is not None:
-        raise only("ps", "every mode but -l -C")
+    if args.by_cpu is not None and not args.last_run:
+        raise CommandError("ps: -C applies to -l only (as in crash)")
     modes = (args.parents, args.children, args.group, args.times, args.last_run, args.argv,
              args.rlimits)
     if sum(bool(m) for m in modes) > 1:
@@ -487,7 +487,12 @@ for t, st, r in chosen:  # RUN TIME: jiffies since boot less the start in whole 
         start, t.utime.value_(), t.stime.value_())
 """, imports)
     if args.last_run:
-        return table_script(ctx, ("LAST_RUN", "ST", "PID", "TASK", "CPU", "COMM"), select + """\
+        from kmemx.commands import parse_cpuspec
+
+        cpus = [None] if args.by_cpu is None else parse_cpuspec(ctx.prog, args.by_cpu)
+        return table_script(ctx, ("LAST_RUN", "ST", "PID", "TASK", "CPU", "COMM"), select + f"""\
+CPUS = {cpus}
+""" + """\
 def last_run(t):  # sched_info.last_arrival, se.exec_start without CONFIG_SCHED_INFO
     try:
         return t.sched_info.last_arrival.value_()
@@ -495,8 +500,11 @@ def last_run(t):  # sched_info.last_arrival, se.exec_start without CONFIG_SCHED_
         return t.se.exec_start.value_()
 
 
-for last, st, t in sorted(((last_run(t), st, t) for t, st, r in chosen), key=lambda e: -e[0]):
-    row(last, st, t.pid.value_(), hex(t.value_()), task_cpu(t), t.comm.string_().decode())
+entries = sorted(((last_run(t), st, t) for t, st, r in chosen), key=lambda e: -e[0])
+for cpu in CPUS:  # -C: the tasks of each CPU, in turn
+    for last, st, t in entries:
+        if cpu is None or task_cpu(t) == cpu:
+            row(last, st, t.pid.value_(), hex(t.value_()), task_cpu(t), t.comm.string_().decode())
 """, imports)
     if args.argv:
         return table_script(ctx, ("PID", "TASK", "ARG", "ENV"), select + """\
@@ -1029,19 +1037,49 @@ def context_rows(ctx: Context, t: View) -> list[tuple[str, Any]]:
             ("CPU", task_cpu(t)), ("STATE", state)]
 
 
-def _set_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``set --drgn``: the context rows (``set --json``) of the current task
-    (the panic task at first: drgn's prog.crashed_thread()); choosing another
-    task is kmemx's session state, which a script has no use for."""
-    from kmemx.commands.drgncode import only, table_script
+def _set_target(ctx: Context, args: argparse.Namespace) -> int:
+    """The address of the task ``set`` with these arguments shows (and
+    chooses): the panic task (-p), CPU's running task (-c), a PID (0: the
+    current CPU's idle task) or task address, else the current context.
+    CommandError as ``set`` gives it."""
+    from kmemx.commands.context import cpu_curr_task, panic_task
 
-    if args.task is not None or args.cpu is not None or args.panic:
-        raise only("set", "the display of the current context")
-    task = int(ctx.current_task().value_())
+    if sum(x is not None and x is not False for x in (args.task, args.cpu, args.panic)) > 1:
+        raise CommandError("set: give one of PID, task address, -c CPU, -p")
+    if args.panic:
+        task = panic_task(ctx.prog)
+        if task is None:
+            raise CommandError("set: no panic task found (a dump taken without a panic)")
+        return int(task.value_())
+    if args.cpu is not None:
+        try:
+            return int(cpu_curr_task(ctx.prog, args.cpu).value_())
+        except LookupError as e:
+            raise CommandError(f"set: {e}") from None
+    if args.task is not None:
+        from kmemx.commands import parse_task_spec
+
+        kind, n = parse_task_spec(args.task)
+        if kind == "pid" and n == 0:
+            cpu = ctx.current_cpu()
+            idle = idle_tasks(ctx)
+            return int(idle[cpu].address if cpu < len(idle) else idle[0].address)
+        return int(resolve_tasks(ctx, [args.task])[0].address)
+    return int(ctx.current_task().value_())
+
+
+def _set_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``set [PID|TASK|-c CPU|-p] --drgn``: the context rows (``set --json``)
+    of the task set would choose (the current context without arguments: the
+    panic task at first, drgn's prog.crashed_thread()); the choice itself is
+    kmemx's session state, which a script has no use for."""
+    from kmemx.commands.drgncode import table_script
+
+    task = _set_target(ctx, args)
     names = ", ".join(f"({bit:#x}, {name!r})" for bit, name in _STATE_BITS)
     return table_script(ctx, ("KEY", "VALUE"), f"""\
 STATES = [{names}]  # include/linux/sched.h, crash's names
-task = Object(prog, "struct task_struct *", {task:#x})  # the current context
+task = Object(prog, "struct task_struct *", {task:#x})  # the context set chooses
 row("PID", task.pid.value_())
 row("COMMAND", task.comm.string_().decode())
 row("TASK", hex(task.value_()))

@@ -25,6 +25,7 @@ import pytest
 
 import kmemx
 from kmemx.commands import CommandError, execute
+from kmemx.commands.context import CURRENT_TASK_KEY
 from kmemx.commands.discovery import load_plugins
 from kmemx.commands.registry import REGISTRY
 from tests.fixtures.fixture import Fixture
@@ -92,6 +93,7 @@ CASES: dict[str, str] = {
     "whatis jiffies linux_banner task_struct struct list_head": "text",
     "pstree": "table", "pstree -t": "table", "pstree 1": "table",
     "task": "text", "task 1 2 -R pid,comm,se.vruntime": "text", "set": "table",
+    "set 1": "table", "set -c 0": "table", "set -p": "table", "set 0": "table",
     "files": "table", "files 1 2": "table", "vm": "table", "vm 1": "table", "vm 2 3 1": "table",
     "dis schedule": "table", "dis -l schedule_timeout 12": "table", "dis -r schedule+40": "table",
     "dis -f panic+200 5": "table",
@@ -105,14 +107,15 @@ CASES: dict[str, str] = {
     "ps --state IN": "sorted",
     "ps -s": "sorted", "ps -S": "sorted", "ps -p kmx-crasher": "table", "ps -c 1": "table",
     "ps -g kmx-w000": "table",
-    "ps -t kmx-crasher": "sorted", "ps -l": "sorted", "ps -a kmx-main": "sorted", "ps -r 1": "sorted", "ps -k -S": "sorted",
+    "ps -t kmx-crasher": "sorted", "ps -l": "sorted", "ps -a kmx-main": "sorted",
+    "ps -r 1": "sorted", "ps -k -S": "sorted", "ps -l -C 0": "sorted",
     "foreach 1 2 bt": "text", "foreach kernel task -R pid,comm": "text",
     "foreach kmx-crasher files": "table", "foreach 1 ps": "sorted",
 }
 
 #: cases about the panic task (the current context, kmx-crasher): skipped on a
 #: dump taken without a panic (KMEMX_DRGN_CODE_VARIANT=elf)
-PANIC_ONLY = {"bt -p", "files", "search -u -w 2d786d6b", "ps -p kmx-crasher",
+PANIC_ONLY = {"bt -p", "set -p", "files", "search -u -w 2d786d6b", "ps -p kmx-crasher",
               "ps -t kmx-crasher", "foreach kmx-crasher files", "dis -u {URIP} 5"}
 
 #: why a "sorted" case's rows come in another order
@@ -121,7 +124,8 @@ SORTED_WHY: dict[str, str] = {
         "drgn walks every struct page in PFN order, kmemx the slabs it found",
     **{line: "drgn's for_each_task() walks the threads in another order than kmemx's walk"
        for line in ("ps", "ps 1 2", "ps 'kmx-.*'", "ps -k", "ps -u -G", "ps --state IN",
-                    "foreach 1 ps", "ps -s", "ps -S", "ps -t kmx-crasher", "ps -l", "ps -a kmx-main", "ps -r 1", "ps -k -S")},
+                    "foreach 1 ps", "ps -s", "ps -S", "ps -t kmx-crasher", "ps -l",
+                    "ps -a kmx-main", "ps -r 1", "ps -k -S", "ps -l -C 0")},
     "slab kmalloc-1k": "drgn walks every struct page in PFN order, kmemx the slabs it found",
 }
 
@@ -288,6 +292,13 @@ def test_every_command_with_drgn_code_has_a_case() -> None:
 @pytest.mark.parametrize("line", list(CASES))
 def test_drgn_code_computes_the_commands_rows(fixture: Fixture, line: str) -> None:
     k = _kernel(fixture, line)
+    try:
+        _compare(k, fixture, line)
+    finally:  # set PID chooses the context of the cases after it: back to the default
+        k.prog.cache.pop(CURRENT_TASK_KEY, None)
+
+
+def _compare(k: Any, fixture: Fixture, line: str) -> None:
     mode = CASES[line]
     code = _code(k, line)
     assert not re.search(r"^\s*(import|from) kmemx", code, re.M)
