@@ -15,6 +15,8 @@ pytestmark = pytest.mark.vmcore
 
 @pytest.fixture(scope="module", params=["elf", "kdump", "panic"])
 def k(request: pytest.FixtureRequest, fixture: Fixture) -> kmemx.Kernel:
+    if not fixture.has(request.param):
+        pytest.skip(f"{request.param}: {fixture.skip_reason(request.param)}")
     return kmemx.open(fixture.core(request.param), fixture.vmlinux)
 
 
