@@ -91,8 +91,14 @@ def _drgn_online_cpus_only(d: Diff) -> bool:
     takes the other CPUs offline (stop_this_cpu() clears them from
     cpu_online_mask), so on a panic dump drgn misses their deltas of the 6.2+
     per-CPU RSS counters; crash and kmemx sum over every possible CPU. Only when
-    a possible CPU is offline, and only where kmemx's RSS is crash's."""
-    return int(d.their_row["offline_cpus"]) > 0 and d.their_row["crash_rss"] == d.ours
+    a possible CPU is offline, and only where kmemx's RSS is crash's; where no
+    crash reads the dump (arm64), where it is drgn's own sum run over every
+    possible CPU (``rss_all_cpus``)."""
+    if int(d.their_row["offline_cpus"]) <= 0:
+        return False
+    if d.their_row["crash_rss"] is None:
+        return bool(d.their_row.get("rss_all_cpus") == d.ours)
+    return bool(d.their_row["crash_rss"] == d.ours)
 
 
 def _partial_dump_tag(d: Diff) -> bool:
@@ -452,7 +458,13 @@ def test_ps_active_mark_and_rss_against_drgn(dump: Dump) -> None:
         text = "\n".join(x.strip() for x in execute(dump.k, "ps"))
         mine_text = {r["task"] for r in C.parse_ps(text) if r["active"]}
         assert mine_text == {r["task"] for r in theirs if r["active"]}
-    from drgn.helpers.linux.cpumask import num_online_cpus, num_possible_cpus
+    from unittest import mock
+
+    from drgn.helpers.linux.cpumask import (
+        for_each_possible_cpu,
+        num_online_cpus,
+        num_possible_cpus,
+    )
 
     prog = dump.k.prog
     offline = num_possible_cpus(prog) - num_online_cpus(prog)
@@ -461,8 +473,14 @@ def test_ps_active_mark_and_rss_against_drgn(dump: Dump) -> None:
     for r in ours:
         t = Object(prog, "struct task_struct *", _hex(r["task"]))
         rss = task_rss(t).total * PAGE_SIZE // 1024 if t.mm else 0
+        rss_all = None
+        if offline and not theirs and t.mm:
+            with mock.patch("drgn.helpers.linux.percpu.for_each_online_cpu",
+                            for_each_possible_cpu):
+                rss_all = task_rss(t).total * PAGE_SIZE // 1024
         drgn_rows.append({"task": _hex(r["task"]), "rss": rss, "offline_cpus": offline,
-                          "crash_rss": crash_rss.get(_hex(r["task"]))})
+                          "crash_rss": crash_rss.get(_hex(r["task"])),
+                          "rss_all_cpus": rss_all})
     _check(compare_tables("ps", "drgn", ours, drgn_rows, key=lambda r: _hex(r["task"]),
                           columns=[Column("RSS", lambda r: r["rss"] // 1024, "rss")],
                           allowances=ALLOWANCES, label=dump.variant))
