@@ -326,7 +326,17 @@ def _sample_addresses(k: Any, n: int, rnd: random.Random) -> dict[str, list[int]
                 break
             x -= e - s
     stext = prog.symbol("_stext").address
-    end = prog.symbol("_end").address
+    # the image's last symbol above _stext: on the 5.10 defconfig kernels drgn's
+    # "_end" came out without the KASLR offset (below _stext)
+    end = stext + PAGE
+    for name in ("_end", "__bss_stop", "_edata", "_etext"):
+        try:
+            a = prog.symbol(name).address
+        except LookupError:
+            continue
+        if a > stext:
+            end = a
+            break
     out["image"] = [(rnd.randrange(stext, end - 8)) & ~7 for _ in range(n // 4)]
     stacks = []
     for t in for_each_task(k):
