@@ -383,9 +383,11 @@ def _tree_kind(args: argparse.Namespace) -> str:
         raise CommandError(f"tree: invalid tree type {args.type!r} "
                            "(radix, xarray, rbtree, maple; ra, x, rb, m; idr)")
     if kind != "rbtree":
-        for flag, name in ((args.offset, "-o"), (args.linear, "-l"), (args.position, "-p")):
+        for flag, name in ((args.offset, "-o"), (args.linear, "-l")):
             if flag:
                 raise CommandError(f"tree: {name} is for red-black trees (-t rbtree)")
+        if args.position and kind not in ("xarray", "radix"):
+            raise CommandError("tree: -p is for red-black trees, xarrays and radix trees")
         if args.node:
             raise CommandError("tree: -N is for red-black trees here (-t rbtree)")
     return kind
@@ -471,7 +473,8 @@ for index, entry in {pairs}:
                                       crash's order: a node, then its left subtree,
                                       then its right one (pre-order)
          tree -l -o vmap_area.rb_node vmap_area_root    in order (-l, crash's)
-         tree -p -o vmap_area.rb_node vmap_area_root    each node's POSITION (root/l/r)
+         tree -p -o vmap_area.rb_node vmap_area_root    each node's POSITION (root/l/r;
+                                      xarrays: root/3/42, the slot in each node)
          tree -o vmap_area.rb_node -s vmap_area.va_start,va_end -x vmap_area_root
                                       members (-x hex, -d decimal)
          tree -t xarray -r address_space.i_pages MAPPING
@@ -524,6 +527,23 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                         yield row
                         row = TextLine(f"  position: {pos}")
                     yield row
+        except drgn.FaultError as e:
+            ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
+        return
+    if args.position:  # xarray, radix: crash's "index: N  position: root/3/42"
+        from kmemx.helpers.treewalk import xa_for_each_position
+
+        try:
+            for index, entry, pos in xa_for_each_position(root, k):
+                if args.struct:
+                    for row in _emit(ctx, [entry], args.struct, args.radix):
+                        if isinstance(row, Row):
+                            yield Row((*row.columns, "INDEX", "POSITION"),
+                                      (*row.cells, index, pos), row.obj)
+                        else:
+                            yield row
+                else:
+                    yield Row(("INDEX", "ENTRY", "POSITION"), (index, Address(entry), pos))
         except drgn.FaultError as e:
             ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
         return

@@ -122,6 +122,7 @@ class Session:
             "tree -s -d": "tree -o vmap_area.rb_node -s vmap_area.va_start,va_end -d "
                           "free_vmap_area_root",
             "tree -r": f"tree -t x -r address_space.i_pages {a['exe_mapping']:x}",
+            "tree -r -p": f"tree -t x -p -r address_space.i_pages {a['exe_mapping']:x}",
             "mod -s": f"mod -s dummy {mods / 'dummy.ko'}",
             "mod -S": f"mod -S {mods}",
             "files -c": f"files -c {a['pid']}",
@@ -408,6 +409,14 @@ def test_tree_r_xarray_equal_crash(s: Session) -> None:
     mapping = Object(s.k.prog, "struct address_space *", value=s.addr["exe_mapping"])
     direct = s.json(f"tree -t xarray {int(mapping.i_pages.address_):x}")
     assert direct == rows
+    # -p: crash's "index: N  position: root/3/42" under each entry
+    ours = [(_hex(r["entry"]), r["index"], r["position"])
+            for r in s.json(s.commands["tree -r -p"])]
+    theirs_p = P.parse_tree_positions(s.crash["tree -r -p"])
+    indexes = [int(i) for i in re.findall(r"^\s+index: (\d+)\s+position:",
+                                          s.crash["tree -r -p"], re.MULTILINE)]
+    assert len(theirs_p) == len(indexes) == len(theirs)
+    assert ours == [(e, i, p) for (e, p), i in zip(theirs_p, indexes)]
     for bad, msg in (("tree -t bogus free_vmap_area_root", "invalid tree type"),
                      ("tree -t x -l free_vmap_area_root", "-l is for red-black")):
         with pytest.raises(CommandError, match=msg):
