@@ -1125,31 +1125,8 @@ row("STATE", state)
                     arg("-p", dest="panic", action="store_true", help="the panic task")],
          columns=("KEY", "VALUE"), enabled=_enabled, drgn_code=_set_drgn)
 def _set(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    from kmemx.commands.context import cpu_curr_task, panic_task
-
-    chosen = sum(x is not None and x is not False for x in (args.task, args.cpu, args.panic))
-    if chosen > 1:
-        raise CommandError("set: give one of PID, task address, -c CPU, -p")
-    if args.panic:
-        task = panic_task(ctx.prog)
-        if task is None:
-            raise CommandError("set: no panic task found (a dump taken without a panic)")
-        ctx.set_current_task(task)
-    elif args.cpu is not None:
-        try:
-            ctx.set_current_task(cpu_curr_task(ctx.prog, args.cpu))
-        except LookupError as e:
-            raise CommandError(f"set: {e}") from None
-    elif args.task is not None:
-        from kmemx.commands import parse_task_spec
-
-        kind, n = parse_task_spec(args.task)
-        if kind == "pid" and n == 0:
-            cpu = ctx.current_cpu()
-            idle = idle_tasks(ctx)
-            ctx.set_current_task(idle[cpu].address if cpu < len(idle) else idle[0].address)
-        else:
-            ctx.set_current_task(resolve_tasks(ctx, [args.task])[0].address)
+    if args.task is not None or args.cpu is not None or args.panic:
+        ctx.set_current_task(_set_target(ctx, args))
     t = _default_task(ctx)
     rows = context_rows(ctx, t)
     if ctx.as_json:
