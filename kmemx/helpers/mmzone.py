@@ -91,7 +91,8 @@ def _names(k: Kernel) -> set[str]:
     if have is None:
         have = set()
         for n in ("nr_node_ids", "node_data", "contig_page_data", "vm_numa_stat",
-                  "vm_numa_event", "memory_block_size_probed", "__highest_present_section_nr"):
+                  "vm_numa_event", "memory_block_size_probed", "__highest_present_section_nr",
+                  "hugetlb_max_hstate"):
             try:
                 k.prog[n]
             except (KeyError, LookupError):
@@ -372,17 +373,9 @@ def for_each_hstate(k: Kernel) -> Iterator[View]:
     :raises LookupError: !CONFIG_HUGETLB_PAGE
     """
     hs = k.object("hstates")
-    for i in range(int(k.object("hugetlb_max_hstate")) if _has(k, "hugetlb_max_hstate")
-                   else len(hs)):
+    n = int(k.object("hugetlb_max_hstate")) if "hugetlb_max_hstate" in _names(k) else len(hs)
+    for i in range(n):
         yield hs[i]
-
-
-def _has(k: Kernel, name: str) -> bool:
-    try:
-        k.prog[name]
-    except (KeyError, LookupError):
-        return False
-    return True
 
 
 def pageflag_names(k: Kernel) -> list[tuple[int, str]]:
