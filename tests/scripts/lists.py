@@ -42,9 +42,10 @@ print("empty children of pid 2's first child:",
 # An hlist: the files of the root dentry's inode aliases (i_dentry is an hlist).
 root = prog["init_task"].fs.root
 inode = root.dentry.d_inode
+# 7.x made dentry's d_u union anonymous: d_alias is a direct member there
+alias = "d_alias" if prog.type("struct dentry").has_member("d_alias") else "d_u.d_alias"
 names = [d_path(root.mnt, d).decode()
-         for d in hlist_for_each_entry("struct dentry", inode.i_dentry.address_of_(),
-                                       "d_u.d_alias")]
+         for d in hlist_for_each_entry("struct dentry", inode.i_dentry.address_of_(), alias)]
 print("root dentry aliases:", names)
 print("container_of:", container_of(init.tasks.address_of_(), "struct task_struct",
                                     "tasks").comm.string_().decode())
