@@ -69,10 +69,10 @@ def cpus_text(cpus: int, online: int) -> str:
 
 
 def _hz(ctx: Context) -> int:
-    """CONFIG_HZ: ntp_update_frequency() sets tick_nsec to NSEC_PER_SEC / HZ,
-    corrected by the NTP frequency offset (at most 500 ppm), so the nearest
-    integer of 10**9 / tick_nsec is HZ."""
-    return round(10**9 / int(ctx.k.object("tick_nsec")))
+    """CONFIG_HZ, from the NTP tick length (kmemx.helpers.timekeeping)."""
+    from kmemx.helpers.timekeeping import kernel_hz
+
+    return kernel_hz(ctx.prog)
 
 
 def _node_present_bytes(ctx: Context) -> int:

@@ -17,6 +17,7 @@ from kmemx.commands import Address, CommandError, Context, Hex, Name, Row, TextL
 from kmemx.commands.cells import kernel_str
 from kmemx.commands.drgncode import nothing_to_translate
 from kmemx.helpers.mm import PAGE_SIZE
+from kmemx.helpers.timekeeping import kernel_hz
 
 from .lists import parse_address
 from .sched import cpu_list
@@ -286,7 +287,7 @@ def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
         ("MEMORY SIZE", memory_text(_node_present_bytes(ctx))),
         ("CPUS", _crash_cpus(ctx)),
         ("PROCESSOR SPEED", f"{int(prog['cpu_khz']) // 1000} Mhz"),
-        ("HZ", round(10**9 / int(prog["tick_nsec"]))),
+        ("HZ", kernel_hz(prog)),
         ("PAGE SIZE", PAGE_SIZE),
     ]
     for key, var in (("KERNEL VIRTUAL BASE", "page_offset_base"),

@@ -319,8 +319,9 @@ def _clock_now(ctx: Context, clock_base: drgn.Object) -> int:
     TICK_NSEC, plus the clock's offset (``*clock_base->offset``: offs_real,
     offs_boot, offs_tai; 0 for the monotonic clock).  Nanoseconds."""
     prog = ctx.prog
-    # ntp_update_frequency() keeps tick_nsec within 500 ppm of NSEC_PER_SEC / HZ
-    hz = round(10**9 / int(prog["tick_nsec"]))
+    from kmemx.helpers.timekeeping import kernel_hz
+
+    hz = kernel_hz(prog)
     initial = (-300 * hz) & 0xFFFFFFFF  # INITIAL_JIFFIES (include/linux/jiffies.h)
     ticks = (int(prog["jiffies_64"]) - initial) & (2**64 - 1)
     offset = 0

@@ -16,6 +16,7 @@ import drgn
 
 from ..commands import CommandError, execute
 from ..errors import KmemxError, KmemxWarning
+from ..helpers.timekeeping import kernel_hz
 from ..kernel import Kernel
 from ..types.layoutcache import attach_unwinder, enabled, ensure_debug_info
 from .record import HungTask, Record, SlabUsage, frame_name, message_of, signature
@@ -137,7 +138,7 @@ def _hung(k: Kernel, ps: list[dict[str, Any]], rec: Record) -> None:
                 clock = int(per_cpu(rqs, r["cpu"]).clock)
                 waited = max(0, clock - int(t.sched_info.last_arrival)) / 1e9
             elif source == "last_switch_time":
-                hz = round(1e9 / int(k.object("tick_nsec")))  # as sys computes HZ
+                hz = kernel_hz(k.prog)  # as sys computes HZ
                 jiffies = int(k.object("jiffies_64"))
                 waited = max(0, jiffies - int(t.last_switch_time)) / hz
         except (drgn.FaultError, LookupError, ValueError, ZeroDivisionError) as e:
