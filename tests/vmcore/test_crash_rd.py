@@ -150,7 +150,7 @@ def test_bt_overflow_check_reports_a_bad_stack_end(fixture: Fixture) -> None:
     where = end_of_stack(t1)
     with patched_u64(k, where, 0x40FFFFFFFF):
         out = list(execute(k, "bt -v"))
-    header = list(execute(k, "bt 1"))[0]
+    header = next(iter(execute(k, "bt 1")))
     assert out == [header, f"  possible stack overflow: {where:x}: 40ffffffff != STACK_END_MAGIC",
                    ""]
 
