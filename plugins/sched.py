@@ -677,7 +677,7 @@ for num in range(1, 65):
         return table_script(ctx, ("NUMBER", "NAME"), names + body,
                             ["drgn.helpers.linux.signal:signal_names"])
     tasks = [int(t.address) for t in command_tasks(ctx, args.tasks, (), "sig")]
-    group = "for_each_task_in_group(task)" if args.group else "[task]"
+    group = "for_each_task_in_group(task, include_self=True)" if args.group else "[task]"
     return table_script(ctx, SIG_COLUMNS, f"""\
 for addr in {[hex(t) for t in tasks]}:
     task = Object(prog, "struct task_struct *", int(addr, 16))
@@ -735,7 +735,7 @@ def _sig(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
 
     for t in command_tasks(ctx, args.tasks, input, "sig"):
         task = task_pointer(ctx, t)
-        group = list(for_each_task_in_group(task)) if args.group else [task]
+        group = list(for_each_task_in_group(task, include_self=True)) if args.group else [task]
         for member in group:
             try:
                 yield from _sig_lines(ctx, member)
@@ -799,15 +799,30 @@ def _waitq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
             raise CommandError(f"waitq: {e}") from None
         head = obj.address_of_()
     else:
+        name, _, path = args.what.partition(".")
         try:
-            sym = prog[args.what]
-            head = sym.address_of_()
+            sym = prog[name]
+            head = (sym.subobject_(path) if path else sym).address_of_()
         except KeyError:
             head = drgn.Object(prog, prog.pointer_type(head_type),
                                value=parse_address(ctx, args.what))
-    head = drgn.cast(prog.pointer_type(head_type), head)
+        except (LookupError, ValueError) as e:
+            raise CommandError(f"waitq: {e}") from None
+    walk: Any = waitqueue_for_each_task
+    target = head.type_.type
+    while target.kind == drgn.TypeKind.TYPEDEF:
+        target = target.type
+    kind = target.unqualified().type_name()
+    if kind == "struct swait_queue_head":  # a simple wait queue (include/linux/swait.h)
+        from drgn.helpers.linux.swait import swait_for_each_task as walk
+    elif kind not in ("struct wait_queue_head", "void") and target.kind != drgn.TypeKind.ARRAY:
+        # a named object of another type is not a wait queue (an address is taken as one)
+        raise CommandError(f"waitq: {args.what} is a {kind}, not a wait queue head "
+                           "(wait_queue_head_t or struct swait_queue_head)")
+    else:
+        head = drgn.cast(prog.pointer_type(head_type), head)
     try:
-        for task in waitqueue_for_each_task(head):
+        for task in walk(head):
             yield Row(("PID", "TASK", "COMMAND"), (int(task.pid), Address(int(task.value_())),
                                                    Name(kernel_str(task.comm.string_()))),
                       task)

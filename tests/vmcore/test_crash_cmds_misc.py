@@ -77,6 +77,7 @@ class Session:
             "runq": "runq", "runq -t": "runq -t", "runq -m": "runq -m",
             "runq -g": "runq -g", "runq -T": "runq -T",
             "timer": "timer", "timer -r": "timer -r", "irq -s": "irq -s", "sig": "sig 1",
+            "sig -g": "sig -g 1",
             "irq": "irq", "irq -u": "irq -u", "irq -a": "irq -a", "irq -d": "irq -d",
             "ptob": "ptob 10 20 0x30", "btop": "btop 5000 12345 fffff",
             "ptov": "ptov 1000 2000000", "ptov cpus": "ptov 1fb80:a",
@@ -272,6 +273,12 @@ def test_sig_equal_crash(s: Session) -> None:
         assert ours.get(key) == theirs.get(key), key
     rows = s.json("sig 1")
     assert len(rows) == len(theirs["actions"]) == 64
+    # -g: every thread of the group, the task itself included (init has one)
+    group = P.parse_sig(s.text("sig -g 1"))
+    assert group == P.parse_sig(s.crash["sig -g"]) or all(
+        group.get(key) == P.parse_sig(s.crash["sig -g"]).get(key)
+        for key in ("task", "signal_struct", "nr_threads"))
+    assert s.json("sig -g 1") == rows
     for r, t in zip(rows, theirs["actions"]):
         assert (r["sig"], _hex(r["sigaction"]), r["handler"], r["mask"],
                 int(r["flags"].split()[0], 16)) == (
@@ -403,6 +410,20 @@ def test_waitq_equal_crash(s: Session) -> None:
     assert theirs, s.crash["waitq"]  # kauditd sleeps in wait_event_freezable(kauditd_wait)
     assert [(r["pid"], _hex(r["task"]), r["command"]) for r in rows] == [
         (t["pid"], t["task"], t["command"]) for t in theirs]
+
+
+def test_waitq_swait_and_non_queues(s: Session) -> None:
+    """A simple wait queue (struct swait_queue_head: rcu_state.gp_wq, where
+    the RCU grace-period kthread sleeps) is walked as one, equal to drgn's
+    swait_for_each_task(); a named object that is no wait queue is an error
+    (it walked garbage before).  crash 8.0.6 takes neither form."""
+    from drgn.helpers.linux.swait import swait_for_each_task
+
+    head = s.k.prog["rcu_state"].gp_wq.address_of_()
+    want = [(int(t.pid), int(t.value_())) for t in swait_for_each_task(head)]
+    assert [(r["pid"], _hex(r["task"])) for r in s.json("waitq rcu_state.gp_wq")] == want
+    with pytest.raises(CommandError, match="not a wait queue head"):
+        list(execute(s.k, "waitq init_task"))
 
 
 @pytest.mark.parametrize("line,message", [
