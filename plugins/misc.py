@@ -278,14 +278,16 @@ _START_KERNEL_MAP = 0xFFFFFFFF80000000
 def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
     from drgn.helpers.linux.percpu import per_cpu
 
-    from .basics import _crash_cpus, _node_present_bytes, memory_text
+    from kmemx.helpers.cpumask import for_each_online_cpu
+
+    from .basics import _crash_cpus, _node_present_bytes, cpus_text, memory_text
 
     prog = ctx.prog
     uts = prog["init_uts_ns"].name
     rows: list[tuple[str, Any]] = [
         ("MACHINE TYPE", uts.machine.string_().decode()),
         ("MEMORY SIZE", memory_text(_node_present_bytes(ctx))),
-        ("CPUS", _crash_cpus(ctx)),
+        ("CPUS", cpus_text(_crash_cpus(ctx), sum(1 for _ in for_each_online_cpu(ctx.k)))),
         ("PROCESSOR SPEED", f"{int(prog['cpu_khz']) // 1000} Mhz"),
         ("HZ", kernel_hz(prog)),
         ("PAGE SIZE", PAGE_SIZE),

@@ -27,11 +27,14 @@ SIG_COLUMNS = ("PID", "SIG", "SIGACTION", "HANDLER", "MASK", "FLAGS")
 
 
 def cpu_list(ctx: Context, spec: str | None) -> list[int]:
-    """The online CPUs, or those of a crash cpuspec (``3``, ``1,8,9``,
-    ``1-3``, ``a``/``all``) that are online.  Raises CommandError."""
-    from drgn.helpers.linux.cpumask import for_each_online_cpu
+    """The present CPUs, or those of a crash cpuspec (``3``, ``1,8,9``,
+    ``1-3``, ``a``/``all``) that are present.  Present, not online: a panic
+    stops the other CPUs and marks them offline (crash_smp_send_stop()), and
+    they are the ones to look at; crash too shows every CPU up to its
+    ``kt->cpus``.  Raises CommandError."""
+    from kmemx.helpers.cpumask import for_each_present_cpu
 
-    online = list(for_each_online_cpu(ctx.prog))
+    online = list(for_each_present_cpu(ctx.k))
     if spec is None or spec in ("a", "all"):
         return online
     want: set[int] = set()
@@ -43,7 +46,7 @@ def cpu_list(ctx: Context, spec: str | None) -> list[int]:
         raise CommandError(f"invalid cpu specification {spec!r}") from None
     bad = sorted(want - set(online))
     if bad:
-        raise CommandError(f"invalid cpu: {bad[0]} (online: "
+        raise CommandError(f"invalid cpu: {bad[0]} (present: "
                            f"{','.join(map(str, online))})")
     return sorted(want)
 

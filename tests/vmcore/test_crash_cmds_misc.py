@@ -435,3 +435,49 @@ def test_waitq_swait_and_non_queues(s: Session) -> None:
 def test_bad_input_is_one_error(s: Session, line: str, message: str) -> None:
     with pytest.raises(CommandError, match=message):
         list(execute(s.k, line))
+
+
+def test_cpus_the_panic_stopped_are_shown(fixture: Fixture) -> None:
+    """On a panic dump the other CPUs are offline (the panic stopped them):
+    runq, timer, irq -s, mach and SYMBOL:CPUSPEC still show them, as crash
+    does (the runqueue headers, each CPU's timer bases, irq -s's columns,
+    mach's CPUS with [OFFLINE: n])."""
+    if not fixture.has("panic"):
+        pytest.skip(f"panic: {fixture.skip_reason('panic')}")
+    if C.find_crash() is None:
+        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
+    from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_present_cpu
+
+    k = kmemx.open(fixture.core("panic"), fixture.vmlinux)
+    present = list(for_each_present_cpu(k.prog))
+    if len(list(for_each_online_cpu(k.prog))) == len(present):
+        pytest.skip("no CPU offline in this panic dump")
+    lines = ["runq", "timer", "irq -s", "mach"]
+    try:
+        theirs = C.crash_outputs(fixture.vmlinux, fixture.core("panic"), lines)
+    except C.CrashError as e:
+        pytest.skip(f"crash: {e}")
+
+    def text(line: str) -> str:
+        return "\n".join(execute(k, line))
+
+    def heads(out: str, word: str) -> list[str]:
+        return [" ".join(ln.split()) for ln in out.splitlines() if ln.startswith(word)]
+
+    assert heads(text("runq"), "CPU ") == heads(theirs["runq"], "CPU ")
+    assert len(heads(theirs["runq"], "CPU ")) == len(present)
+    # every CPU's pending timers (6.9+'s third base aside, see test_timer_wheel_equal_crash)
+    _, want_t = P.parse_timers(theirs["timer"])
+    _, ours_t = P.parse_timers(text("timer"))
+    assert {t["cpu"] for t in want_t} == set(present)
+    from drgn.helpers.linux.timer import timer_base_names
+
+    shown = list(timer_base_names(k.prog))[:2]  # crash 8.0.6 shows the first two bases
+    assert [(t["cpu"], t["expires"], t["timer"]) for t in want_t] == [
+        (t["cpu"], t["expires"], t["timer"]) for t in ours_t if t["base"] in shown]
+    cols = theirs["irq -s"].splitlines()[0].split()
+    assert [c for c in text("irq -s").splitlines()[0].split() if c.startswith("CPU")] == cols
+    mach = next(ln for ln in theirs["mach"].splitlines() if "CPUS:" in ln).split(":", 1)[1]
+    assert next(r["value"] for r in json.loads("\n".join(execute(k, "mach", as_json=True)))
+                if r["key"] == "CPUS") == mach.strip()
+    assert list(execute(k, "p runqueues:1"))
