@@ -208,7 +208,10 @@ def gc_paused(items: Iterator[Any], batch: int = GC_BATCH) -> Iterator[Any]:
         gc.disable()
         try:
             for _ in range(batch):
-                append(nxt())
+                item = nxt()
+                append(item)
+                if item is END_TABLE:  # a table ends: pass it on now (repeat's runs)
+                    break
         except StopIteration:
             done = True
         except BaseException as e:  # re-raised after the batch is passed on

@@ -130,9 +130,13 @@ class Output:
         size = shutil.get_terminal_size((80, 24))
         return max(size.columns, 20), max(size.lines, 5)
 
-    def show(self, lines: Iterable[str], page: bool | None = None) -> int:
+    def show(self, lines: Iterable[str], page: bool | None = None,
+             live: bool = False) -> int:
         """Show ``lines``; returns how many were shown.  Exceptions raised by
-        the producer (and ^C) propagate after the pager is closed."""
+        the producer (and ^C) propagate after the pager is closed.  ``live``:
+        the lines come over time (``repeat``): no pager, each shown at once."""
+        if live:
+            page = False
         use_pager = (self.config.pager if page is None else page) and self.tty
         hl = self.highlighter
         it = iter(lines)
@@ -142,6 +146,8 @@ class Output:
                 for line in it:
                     self.stream.write(hl.line(line) + "\n")
                     count += 1
+                    if live:
+                        self.stream.flush()
                 self.stream.flush()
                 return count
             width, height = self._screen()

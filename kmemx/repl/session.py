@@ -259,7 +259,7 @@ class Repl:
                 self._run_drgn_command(line)
                 return
             lines = execute(self.k, line, as_json=self.config.json, progress=progress)
-            self.out.show(progress.wrap(lines))
+            self.out.show(progress.wrap(lines), live=self._live(name))
             if name == "help" and not rest.strip():
                 self.out.show([self._more_commands()], page=False)
         except KeyboardInterrupt:
@@ -276,6 +276,17 @@ class Repl:
                 self.out.error(self.evaluator.traceback())
             else:
                 self.out.error(f"kmemx: error: {one_line(e)} (%debug shows the traceback)")
+
+    def _live(self, name: str) -> bool:
+        """Whether command ``name`` (or the runtime alias's command) prints over
+        time (crash's ``repeat``): its lines are shown as they come, unpaged."""
+        from kmemx.commands import REGISTRY
+
+        word = REGISTRY.expand(name).split(None, 1)[0] if name else name
+        try:
+            return REGISTRY.lookup(word).name == "repeat"
+        except Exception:
+            return False
 
     def _more_commands(self) -> str:
         """The line after ``%help``: the REPL's own commands and drgn's."""

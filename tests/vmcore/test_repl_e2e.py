@@ -292,6 +292,12 @@ def test_repl_alias_repeat_and_q(repl: Any) -> None:
     expect_shown(child, "jiffies = $1 = ")
     expect_shown(child, "jiffies = $2 = ")
     prompt(child)
+    # no --count: each run shows as it comes (no pager, nothing held back) until ^C
+    child.send("%repeat -0.2 jf\r")
+    expect_shown(child, "jiffies = $5 = ")
+    child.sendintr()
+    expect_shown(child, "interrupted")
+    prompt(child)
     child.send("%q\r")
     child.expect(pexpect.EOF)
     child.close()
