@@ -517,7 +517,9 @@ def test_ps_under_churn_always_finishes(churn: GuestRun) -> None:
     assert res["spawner"].get("forks", 0) > 200, res["spawner"]
     api_bad = [r for r in res["api"] if not r["ok"]]
     assert not api_bad, api_bad[:3]
-    cli_bad = [r for r in res["cli"] if r["rc"] != 0 or r["timed_out"] or r["rows"] is None]
+    # exit status 3 (EXIT_INCOMPLETE) exactly when a task freed mid-walk was warned about
+    cli_bad = [r for r in res["cli"] if r["rc"] != (3 if _kmemx_notes(r["stderr"]) else 0)
+               or r["timed_out"] or r["rows"] is None]
     assert not cli_bad, cli_bad[:3]
     assert len(res["api"]) == 20 and len(res["cli"]) == 20
     # tasks that lived through the whole churn are in every run
@@ -752,8 +754,11 @@ def test_510_devkmem_bench_and_churn() -> None:
     assert res["spawner"].get("forks", 0) > 50, res["spawner"]
     assert len(res["api"]) == 5 and len(res["cli"]) == 3
     assert all(r["ok"] for r in res["api"]), [r for r in res["api"] if not r["ok"]][:3]
-    assert all(r["rc"] == 0 and not r["timed_out"] and r["rows"] is not None
-               for r in res["cli"]), res["cli"][:2]
+    # exit status 3 (EXIT_INCOMPLETE): the rows are printed, with a warning per
+    # task freed mid-walk; 0 when the run met none
+    for r in res["cli"]:
+        assert not r["timed_out"] and r["rows"] is not None, r
+        assert r["rc"] == (3 if _kmemx_notes(r["stderr"]) else 0), (r["rc"], r["stderr"][-5:])
     w0, w1 = res["walks"]
     stable = {t["pid"] for t in w0} & {t["pid"] for t in w1}
     for i, r in enumerate(res["api"] + res["cli"]):
