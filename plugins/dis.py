@@ -14,7 +14,7 @@ from kmemx.commands import Address, CommandError, Context, Row, TextLine, arg, c
 from kmemx.helpers.disasm import Instruction, disassemble
 from kmemx.helpers.kallsyms import use_module_kallsyms
 
-from .lists import parse_address
+from .lists import kernel_address
 
 __all__ = ["LOCATION_CODE", "location_text", "symbol_offset"]
 
@@ -97,7 +97,7 @@ def _resolve(ctx: Context, text: str) -> tuple[int, bool]:
         whole = True
     except LookupError:
         pass
-    return parse_address(ctx, text), whole
+    return kernel_address(ctx, text), whole
 
 
 def _routine(ctx: Context, address: int) -> tuple[int, int]:

@@ -10,7 +10,7 @@ import bisect
 import itertools
 import re
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import drgn
@@ -42,8 +42,23 @@ from kmemx.helpers import (
 from kmemx.helpers.slab import virt_to_cache
 from kmemx.symbols import section_names, symbol_names
 
-__all__ = ["parse_address", "per_cpu_addresses", "split_struct_spec", "struct_targets",
-           "symbolic_word"]
+__all__ = ["KERNEL_HALF", "kernel_address", "parse_address", "per_cpu_addresses",
+           "split_struct_spec", "struct_targets", "symbolic_word"]
+
+#: the lowest address of the kernel's half of a 64-bit address space (x86-64
+#: and arm64 kernels live above it; below it is user space)
+KERNEL_HALF = 1 << 63
+
+
+def kernel_address(ctx: Context, s: str) -> int:
+    """:func:`parse_address` for commands that read kernel objects (struct,
+    list, tree, dis): an address in user space (NULL included) is an error,
+    as crash's ``invalid kernel virtual address``, never a read of whatever
+    the dump holds there (a QEMU ELF dump maps RAM from virtual address 0)."""
+    addr = parse_address(ctx, s)
+    if addr < KERNEL_HALF:
+        raise CommandError(f"invalid kernel virtual address: {addr:x}")
+    return addr
 
 
 def parse_address(ctx: Context, s: str) -> int:
@@ -327,7 +342,7 @@ def _list(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     if len(args.where) > 2 or (len(args.where) == 2 and args.offset):
         raise CommandError("list: give [OFFSET] START (or -o OFFSET START)")
     offset = args.offset or (args.where[0] if len(args.where) == 2 else None)
-    start = parse_address(ctx, args.where[-1])
+    start = kernel_address(ctx, args.where[-1])
     off = _offset(ctx, offset) if offset else 0
     if args.head and args.embedded:
         raise CommandError("list: -H and -h exclude each other")
@@ -395,7 +410,7 @@ def _tree_kind(args: argparse.Namespace) -> str:
 
 def _tree_root(ctx: Context, args: argparse.Namespace) -> int:
     """START, plus ``-r``'s offset of the root inside the structure at START."""
-    root = parse_address(ctx, args.root)
+    root = kernel_address(ctx, args.root)
     return root + (_offset(ctx, args.root_offset, "-r") if args.root_offset else 0)
 
 
@@ -607,7 +622,7 @@ def struct_targets(ctx: Context, words: list[str], size: int
     def resolve(word: str) -> list[tuple[str, int | None, int]]:
         if ":" in word:
             return [(word, cpu, a) for cpu, a in per_cpu_addresses(ctx, word)]
-        a = parse_address(ctx, word)
+        a = kernel_address(ctx, word)
         return [(word, None, a + i * size) for i in range(max(counts.get(word, 0), 1))]
 
     return [x for xs in resolve_each(ctx, [w for w, _ in groups], resolve) for x in xs]
@@ -1234,6 +1249,20 @@ def _sym_list(ctx: Context, search: str | None, module: str | None) -> Iterator[
 _PRINTABLE = set(string.printable.encode()) - set(b"\t\n\r\x0b\x0c")
 
 
+def _user_reader(ctx: Context, command: str) -> Callable[[int, int], bytes]:
+    """Reads of the current context's user address space (its ``mm``, by
+    drgn's access_remote_vm(): the task's page tables), as crash reads a user
+    virtual address.  CommandError for a kernel thread."""
+    from drgn.helpers.linux.mm import access_remote_vm
+
+    task = ctx.current_task()
+    mm = task.mm.read_()
+    if not mm:
+        raise CommandError(f"{command}: PID {int(task.pid)} has no user address space "
+                           "(set a user task first)")
+    return lambda addr, n: bytes(access_remote_vm(mm, addr, n))
+
+
 @command("rd", "read memory: hex words and ASCII, like crash's rd",
          description="""
          rd ADDR [COUNT]     COUNT units (default 1) of 64 bits
@@ -1242,6 +1271,8 @@ _PRINTABLE = set(string.printable.encode()) - set(b"\t\n\r\x0b\x0c")
          rd -x               hex without the ASCII column
          rd -a ADDR [COUNT]  ASCII: a string, up to its NUL (or COUNT bytes), 60 per line
          rd -p PADDR         physical address
+         rd [-u] UADDR       a user address of the current context (set PID), read
+                             through its page tables (implied below the kernel's half)
          rd jiffies          a symbol
          rd -s ADDR [COUNT]  64-bit words that are kernel or module addresses as
                              name+offset (decimal), as crash; no ASCII column
@@ -1249,6 +1280,9 @@ _PRINTABLE = set(string.printable.encode()) - set(b"\t\n\r\x0b\x0c")
          """,
          arguments=[arg("address"), arg("count", nargs="?", type="addr", default=None),
                     arg("-p", dest="physical", action="store_true"),
+                    arg("-u", dest="user", action="store_true",
+                        help="a user address of the current context (implied below the "
+                             "kernel's half)"),
                     arg("-8", dest="width", action="store_const", const=1),
                     arg("-16", dest="width", action="store_const", const=2),
                     arg("-32", dest="width", action="store_const", const=4),
@@ -1268,6 +1302,11 @@ _PRINTABLE = set(string.printable.encode()) - set(b"\t\n\r\x0b\x0c")
 def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     width = args.width or 8
     addr = parse_address(ctx, args.address)
+    # crash: an address below the kernel's half is a user address of the context
+    user = not args.physical and (args.user or addr < KERNEL_HALF)
+    read: Callable[[int, int], bytes] = (
+        _user_reader(ctx, "rd") if user
+        else lambda a, n: ctx.k.read(a, n, physical=args.physical))
     if args.ascii:
         yield from _rd_ascii(ctx, addr, args.count, args.physical)
         return
@@ -1285,8 +1324,10 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     while pos < end:
         n = min(per_line, end - pos)
         try:
-            data = ctx.k.read(pos, n, physical=args.physical)
+            data = read(pos, n)
         except drgn.FaultError as e:
+            if user:
+                raise CommandError(f"rd: invalid user virtual address: {e.address:x}") from None
             raise CommandError(f"rd: {'physical ' if args.physical else ''}address "
                                f"{e.address:#x} is not readable") from None
         words = [int.from_bytes(data[i:i + width], "little",

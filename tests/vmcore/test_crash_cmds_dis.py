@@ -231,7 +231,8 @@ def test_user_text_equal_crash(session: Session) -> None:
 @pytest.mark.parametrize("line,message", [
     ("dis no_such_function_xyz", "unknown symbol"),
     ("dis schedule 0", "invalid count"),
-    ("dis -r 0x10", "not inside a known routine"),
+    ("dis -r 0x10", "invalid kernel virtual address: 10"),
+    ("dis -r ffffffffffff0010", "not inside a known routine"),
     ("dis 0xffffffffffff0000 2", "cannot read"),
 ])
 def test_bad_input_is_one_error(session: Session, line: str, message: str) -> None:

@@ -180,3 +180,44 @@ def test_bt_reference_selects_the_tasks_crash_selects(fixture: Fixture, variant:
         assert ours == want, line
         found += len(ours)
     assert found > 10
+
+
+def test_user_addresses_read_through_the_context(fixture: Fixture) -> None:
+    """A user address (below the kernel's half) is read through the current
+    context's page tables, as crash reads it (``set PID; rd ADDR``), never as
+    whatever the dump file maps at that virtual address (a QEMU ELF dump maps
+    RAM from 0): the same words as crash and as drgn's access_remote_vm()."""
+    from drgn.helpers.linux.mm import access_remote_vm
+
+    if C.find_crash() is None:
+        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
+    k = kmemx.open(fixture.core("elf"), fixture.vmlinux)
+    main = next(ln.split()[0].lstrip(">") for ln in list(execute(k, "ps kmx-main"))[1:])
+    task = find_task(k.prog, int(main))
+    code = int(task.mm.start_code)
+    lines = [f"set {main}", f"rd {code:x} 4"]
+    try:
+        theirs = C.crash_outputs(fixture.vmlinux, fixture.core("elf"), lines)
+    except C.CrashError as e:
+        pytest.skip(f"crash: {e}")
+    list(execute(k, f"set {main}"))
+    ours = [(int(r["address"], 16), r["values"].split())
+            for r in json.loads("\n".join(execute(k, f"rd {code:x} 4", as_json=True)))]
+    want = [(int(ln.split(":")[0], 16), ln.split(":", 1)[1].split()[:2])
+            for ln in theirs[lines[1]].splitlines() if ":  " in ln]
+    assert ours == want
+    raw = bytes(access_remote_vm(task.mm, code, 32))
+    assert [w for _, ws in ours for w in ws] == [
+        f"{int.from_bytes(raw[i:i + 8], 'little'):016x}" for i in range(0, 32, 8)]
+    with pytest.raises(CommandError, match="invalid user virtual address: 0"):
+        list(execute(k, "rd 0"))
+
+
+@pytest.mark.parametrize("line", ["struct task_struct 0", "struct task_struct.pid 10",
+                                  "list -H 0 -o task_struct.tasks", "tree -t rb 0", "dis 0"])
+def test_null_and_user_addresses_are_no_kernel_objects(fixture: Fixture, line: str) -> None:
+    """struct, list, tree and dis read kernel objects: a user-space address
+    (NULL included) is crash's ``invalid kernel virtual address``, one line."""
+    k = kmemx.open(fixture.core("elf"), fixture.vmlinux)
+    with pytest.raises(CommandError, match="invalid kernel virtual address"):
+        list(execute(k, line))
