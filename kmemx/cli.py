@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-e", dest="exec", metavar="CODE",
                         help="an expression or statement to evaluate, instead of running in "
                              "interactive mode")
+    parser.add_argument("-i", dest="input", metavar="FILE",
+                        help="run the kmemx command lines of FILE ('-': standard input), "
+                             "one a line, as crash's -i (stdin holding only command lines "
+                             "is taken that way too: kmemx -c ... < cmds)")
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("args", metavar="ARG", nargs=argparse.REMAINDER,
                         help="a script to run (script.py ARGS...), or a COMMAND [ARGS] to run "
@@ -338,7 +342,7 @@ def _run_code(args: argparse.Namespace) -> int:
     if args.exec is None:
         sys.argv = [""]
         ns["__file__"] = "<stdin>"
-        exec(compile(sys.stdin.read(), "<stdin>", "exec"), ns)
+        exec(compile(args.stdin_text, "<stdin>", "exec"), ns)
     else:
         sys.argv = ["-e", *args.args]
         exec(args.exec, ns)
@@ -405,14 +409,11 @@ def _skip_drgn_command_plugins() -> None:
 
 
 def _run_command(args: argparse.Namespace) -> int:
-    from .commands import CommandError, execute
-    from .errors import KmemxError
-
     line = _command_line(list(args.args))
     args.layout_cache = _layout_cached(line)
     _skip_drgn_command_plugins()
     try:
-        k = _open(args)
+        k: Any = _open(args)
     except _Failed as e:
         first = line.split(None, 1)[0]
         if args.core is None and first in ("help", "plugins"):
@@ -422,6 +423,55 @@ def _run_command(args: argparse.Namespace) -> int:
                       "commands that need one are not listed", file=sys.stderr)
         else:
             return _error(str(e))
+    return _print_command(k, line, args)
+
+
+def _command_lines(text: str) -> tuple[list[str], str | None]:
+    """The command lines of ``text`` (crash's input file: one a line, ``#``
+    comments and blank lines skipped, a REPL-style ``%`` allowed), and the
+    first line that does not start with a kmemx command (then it is Python),
+    or None."""
+    lines = [ln.strip().removeprefix("%") for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    return lines, next((ln for ln in lines if not _is_command(ln)), None)
+
+
+def _run_command_lines(args: argparse.Namespace, lines: list[str]) -> int:
+    """Each command line in turn on one kernel, as crash runs ``-i FILE``:
+    a failing line prints its one error and the next runs; the status is
+    that of the worst line."""
+    _skip_drgn_command_plugins()
+    try:
+        k = _open(args)
+    except _Failed as e:
+        return _error(str(e))
+    worst = 0
+    for line in lines:
+        rc = _print_command(k, line, args)
+        if rc == 130:
+            return rc
+        worst = max(worst, rc)
+    return worst
+
+
+def _run_input(args: argparse.Namespace) -> int:
+    """``-i FILE``: FILE's command lines (``-``: standard input)."""
+    try:
+        text = sys.stdin.read() if args.input == "-" else open(args.input).read()
+    except OSError as e:
+        return _error(f"-i: cannot read {args.input}: {e.strerror or e}")
+    lines, bad = _command_lines(text)
+    if bad is not None:
+        return _error(f"-i {args.input}: not a kmemx command: {bad!r}")
+    return _run_command_lines(args, lines)
+
+
+def _print_command(k: Any, line: str, args: argparse.Namespace) -> int:
+    """Run one command line on ``k`` and print its output; returns the exit
+    status (0, 1 with one error line, EXIT_INCOMPLETE, 130 on ^C)."""
+    from .commands import CommandError, execute
+    from .errors import KmemxError
+
     out, err = sys.stdout, sys.stderr
     incomplete = False
     progress = CommandProgress()
@@ -518,7 +568,15 @@ def main(argv: list[str] | None = None) -> int:
             except UsageError as e:
                 return _error(f"{e}; or no such script: {first}")
         return _run_script(args)
+    if args.input is not None:
+        return _run_input(args)
     if not _is_tty(sys.stdin):
+        # crash's habit, kmemx -c ... < cmds: command lines run as commands;
+        # anything else is a Python script, as under drgn
+        args.stdin_text = sys.stdin.read()
+        lines, bad = _command_lines(args.stdin_text)
+        if lines and bad is None:
+            return _run_command_lines(args, lines)
         return _run_code(args)
     return _run_repl(args)
 

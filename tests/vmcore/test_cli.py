@@ -292,3 +292,33 @@ def test_quoted_command_with_more_arguments(target: list[str]) -> None:
     proc = kmemx(*target, "kmem -i", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["key"] == "TOTAL MEM"
+
+
+def test_command_lines_on_stdin_and_with_i(fixture: Fixture, target: list[str],
+                                           tmp_path: Path) -> None:
+    """crash's habits: ``kmemx -c ... < cmds`` runs a file of command lines
+    (comments, blank lines and REPL-style ``%`` allowed) as ``-i cmds`` does;
+    a failing line prints its one error and the rest run; stdin that is
+    Python stays a script, as under drgn."""
+    cmds = "sys\n# a comment\n\n%ps -G | count\nno_such_cmd_xyz\np jiffies\n"
+    (tmp_path / "cmds").write_text(cmds.replace("no_such_cmd_xyz\n", ""))
+    by_stdin = kmemx(*target, "-q", stdin=cmds.replace("no_such_cmd_xyz\n", ""))
+    by_file = kmemx(*target, "-q", "-i", str(tmp_path / "cmds"))
+    assert by_stdin.returncode == by_file.returncode == 0, by_stdin.stderr
+    assert by_stdin.stdout == by_file.stdout
+    out = by_file.stdout
+    assert "RELEASE" in out and "COUNT" in out and "jiffies = " in out
+    count = kmemx(*target, "-q", "ps -G | count").stdout
+    assert count in out
+    # a Python script on stdin (a line that is not a command) runs as Python
+    py = kmemx(*target, "-q", stdin="x = prog['jiffies'].value_()\nprint(x > 0)\n")
+    assert (py.returncode, py.stdout.strip()) == (0, "True"), py.stderr
+    # -i with a line that is no command: one error naming it, nothing run
+    (tmp_path / "bad").write_text(cmds)
+    bad = kmemx(*target, "-q", "-i", str(tmp_path / "bad"))
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert one_line_error(bad, "no_such_cmd_xyz")
+    # a command that fails midway: its error, and the next lines still run
+    mixed = kmemx(*target, "-q", stdin="sym no_such_symbol_xyz\np jiffies\n")
+    assert mixed.returncode == 1 and "jiffies = " in mixed.stdout
+    assert mixed.stderr.count("kmemx: error:") == 1
