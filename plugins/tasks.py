@@ -334,7 +334,13 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     if sum(bool(m) for m in modes) > 1:
         raise CommandError("ps: -p -c -g -t -l -a -r exclude each other")
     if not any(modes):
-        for row in _ps_rows(ctx, args):
+        listing: Iterable[Row] = _ps_rows(ctx, args)
+        if not args.filters:
+            # crash's order (its task table, sort_context_array()): by PID, the
+            # idle tasks first by CPU; the task list has threads after their leader
+            listing = sorted(listing, key=lambda r: (int(r.cells[0]), int(r.cells[2] or 0))
+                             if r.columns == PS_COLUMNS else (1 << 62, 0))
+        for row in listing:
             yield _kstackp_row(ctx, row) if args.kstackp and row.columns == PS_COLUMNS else row
         return
     rows = [r for r in _ps_rows(ctx, args) if r.columns == PS_COLUMNS]

@@ -496,3 +496,15 @@ def test_foreach_selects_crashs_tasks(fixture: Fixture, variant: str) -> None:
         else:
             assert [ln.rstrip() for ln in ours if ln.startswith("PID:")] == [
                 ln.rstrip() for ln in theirs[line].splitlines() if ln.startswith("PID:")], line
+
+
+@pytest.mark.parametrize("variant", ["panic", "elf"])
+def test_ps_order_is_crashs(fixture: Fixture, variant: str) -> None:
+    """ps lists tasks in crash's order: by PID, the idle tasks first by CPU
+    (the task list has each thread right after its group leader)."""
+    k = kernel(fixture, variant)
+    theirs = crash(fixture, variant, ["ps"])["ps"]
+    want = [(int(ln.lstrip("> ").split()[0]), int(ln.lstrip("> ").split()[2]))
+            for ln in crash_lines(theirs)[1:]]
+    ours = [(r["pid"], r["cpu"]) for r in _json(k, "ps")]
+    assert ours == want
