@@ -51,16 +51,18 @@ def _is_context_arg(word: str) -> bool:
 def _set(repl: Repl, args: str) -> None:
     cfg = repl.config
     words = args.split(None, 1)
+    if words == ["-v"]:  # crash's set -v: the session's own variables
+        repl.out.show([f"{name} = {getattr(cfg, name)!r}" for name in SETTINGS], page=False)
+        return
     if not words or (words[0] not in SETTINGS and _is_context_arg(words[0])):
         from ..commands import execute
 
         try:
             repl.out.show(list(execute(repl.k, f"set {args}".strip(),
                                        as_json=cfg.json)), page=False)
-        except Exception:  # no context to show (no task list): the settings still are
+        except Exception:  # no context to show (no task list): the settings instead
             if words:
                 raise
-        if not words:
             repl.out.show([f"{name} = {getattr(cfg, name)!r}" for name in SETTINGS],
                           page=False)
         return
@@ -93,6 +95,6 @@ MAGICS: dict[str, Callable[[Repl, str], None]] = {"debug": _debug, "set": _set}
 #: name -> one-line summary (for %help-style listings and completion)
 SUMMARIES: dict[str, str] = {
     "debug": "show the last error's traceback (%debug pdb: post-mortem debugger)",
-    "set": "show or change the current context (crash's set: %set 97, %set -c 1) or a "
-           "REPL setting (%set pager off)",
+    "set": "show or change the current context (crash's set: %set 97, %set -c 1), a "
+           "REPL setting (%set pager off), or list the settings (%set -v)",
 }

@@ -566,7 +566,7 @@ def test_session_multiline_with_auto_indent(world: World, session_env: Path,
 
 def test_session_commands(world: World, session_env: Path) -> None:
     keys = ("%echo 0x10 0x20 | count\r%echo --json 0x10\r%nosuch\r%echo\r%set pager off\r"
-            "%set json maybe\r%set\r\x04")
+            "%set json maybe\r%set -v\r\x04")
     rc, out, err, repl = drive(world, keys)
     assert rc == 0
     assert "COUNT\n    2\n" in out
