@@ -300,7 +300,15 @@ def test_drgn_code_computes_the_commands_rows(fixture: Fixture, line: str) -> No
 
 def _compare(k: Any, fixture: Fixture, line: str) -> None:
     mode = CASES[line]
-    code = _code(k, line)
+    try:
+        code = _code(k, line)
+    except CommandError as e:
+        # a command (or its --drgn) that covers x86-64 only says so in one line
+        # on another architecture (docs/crash-users.md lists them): nothing to run
+        if k.prog.platform.arch != drgn.Architecture.X86_64 and re.search(
+                r"x86-64|x86_64|arm64|aarch64", str(e)):
+            pytest.skip(f"{line}: {e}")
+        raise
     assert not re.search(r"^\s*(import|from) kmemx", code, re.M)
     if mode == "none":
         assert code.startswith("# nothing to translate: ") and code.count("\n") == 1
