@@ -352,7 +352,9 @@ elif total >= 1 << 20:
 else:
     memory = f"{{total >> 10}} KB"
 row("MEMORY SIZE", memory)
-row("CPUS", max(for_each_present_cpu(prog)) + 1)  # crash: the highest present CPU + 1
+cpus = max(for_each_present_cpu(prog)) + 1  # crash: the highest present CPU + 1
+online = sum(1 for _ in for_each_online_cpu(prog))  # a panic stops (offlines) the others
+row("CPUS", str(cpus) + (f" [OFFLINE: {{cpus - online}}]" if online < cpus else ""))
 row("PROCESSOR SPEED", f"{{prog['cpu_khz'].value_() // 1000}} Mhz")
 row("HZ", round(10**9 / prog["tick_nsec"].value_()))
 row("PAGE SIZE", prog["PAGE_SIZE"].value_())
@@ -373,7 +375,7 @@ except LookupError:
 row("KERNEL STACK SIZE", end - prog.symbol("init_stack").address)
 irq_stack = sizeof(prog.type("struct irq_stack"))
 row("IRQ STACK SIZE", irq_stack)
-for cpu in for_each_online_cpu(prog):
+for cpu in for_each_present_cpu(prog):
     try:
         top = per_cpu(prog["hardirq_stack_ptr"], cpu).value_()
     except KeyError:  # in struct pcpu_hot from 6.2
