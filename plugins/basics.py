@@ -64,6 +64,27 @@ def jiffies_uptime(jiffies_64: int, hz: int) -> int:
     return ((jiffies_64 - initial) & (2**64 - 1)) // hz
 
 
+
+#: --drgn of sys and mach: crash's memory size (every online node's present pages,
+#: rounded up to the next GiB when that is at most 64 MiB away), as ``memory``
+MEMORY_CODE = f"""\
+try:
+    nids = list(for_each_online_node(prog))
+except (LookupError, AttributeError):  # !CONFIG_NUMA
+    nids = [0]
+total = sum(NODE_DATA(prog, nid).node_present_pages.value_() for nid in nids) * {PAGE_SIZE}
+# crash rounds up to the next GiB when that is at most 64 MiB away
+next_gig = -(-total // (1 << 30)) * (1 << 30)
+if next_gig - total <= 64 << 20:
+    total = next_gig
+if total >= 1 << 30:
+    memory = f"{{total / (1 << 30):.1f}} GB".replace(".0 ", " ")
+elif total >= 1 << 20:
+    memory = f"{{total / (1 << 20):.1f}} MB".replace(".0 ", " ")
+else:
+    memory = f"{{total >> 10}} KB"
+"""
+
 def cpus_text(cpus: int, online: int) -> str:
     return str(cpus) + (f" [OFFLINE: {cpus - online}]" if online < cpus else "")
 
@@ -212,22 +233,7 @@ except KeyError:  # x86's; arm64 has none
     mhz = 0
 machine = uts.machine.string_().decode()
 row("MACHINE", f"{{machine}}  ({{mhz}} Mhz)" if mhz else f"{{machine}}  (unknown Mhz)")
-try:
-    nids = list(for_each_online_node(prog))
-except (LookupError, AttributeError):  # !CONFIG_NUMA
-    nids = [0]
-total = sum(NODE_DATA(prog, nid).node_present_pages.value_() for nid in nids) * {PAGE_SIZE}
-# crash rounds up to the next GiB when that is at most 64 MiB away
-next_gig = -(-total // (1 << 30)) * (1 << 30)
-if next_gig - total <= 64 << 20:
-    total = next_gig
-if total >= 1 << 30:
-    memory = f"{{total / (1 << 30):.1f}} GB".replace(".0 ", " ")
-elif total >= 1 << 20:
-    memory = f"{{total / (1 << 20):.1f}} MB".replace(".0 ", " ")
-else:
-    memory = f"{{total >> 10}} KB"
-row("MEMORY", memory)
+{MEMORY_CODE}row("MEMORY", memory)
 msg = panic_message(prog)
 row("PANIC", msg.decode("utf-8", "replace") if msg else "")
 row("READER", "drgn")

@@ -334,24 +334,11 @@ def _mach_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``mach --drgn``: the machine rows from drgn's helpers (x86-64)."""
     from kmemx.commands.drgncode import table_script
 
+    from .basics import MEMORY_CODE
+
     return table_script(ctx, ("KEY", "VALUE"), f"""\
 row("MACHINE TYPE", prog["init_uts_ns"].name.machine.string_().decode())
-try:
-    nids = list(for_each_online_node(prog))
-except (LookupError, AttributeError):  # !CONFIG_NUMA
-    nids = [0]
-total = sum(NODE_DATA(prog, nid).node_present_pages.value_() for nid in nids) * {PAGE_SIZE}
-# crash rounds up to the next GiB when that is at most 64 MiB away
-next_gig = -(-total // (1 << 30)) * (1 << 30)
-if next_gig - total <= 64 << 20:
-    total = next_gig
-if total >= 1 << 30:
-    memory = f"{{total / (1 << 30):.1f}} GB".replace(".0 ", " ")
-elif total >= 1 << 20:
-    memory = f"{{total / (1 << 20):.1f}} MB".replace(".0 ", " ")
-else:
-    memory = f"{{total >> 10}} KB"
-row("MEMORY SIZE", memory)
+{MEMORY_CODE}row("MEMORY SIZE", memory)
 cpus = max(for_each_present_cpu(prog)) + 1  # crash: the highest present CPU + 1
 online = sum(1 for _ in for_each_online_cpu(prog))  # a panic stops (offlines) the others
 row("CPUS", str(cpus) + (f" [OFFLINE: {{cpus - online}}]" if online < cpus else ""))
