@@ -38,6 +38,7 @@ from tests.fixtures.qemu import accelerators, qemu_slot
 
 __all__ = [
     "COMPLETED",
+    "GUEST_PYPATH",
     "REPO",
     "Command",
     "CommandResult",
@@ -108,7 +109,10 @@ mount -t devpts devpts /host/dev/pts 2>/dev/null
 rel=$(uname -r)
 cp /kmx/config /host/boot/config-$rel
 ln -s @VMLINUX@ /host/boot/vmlinux-$rel
-mkdir -p /host/tmp/kmx /host/tmp/home
+mkdir -p /host/tmp/kmx/py /host/tmp/home
+# the checkout's plugins/ is the package kmemx_plugins (pyproject's package-dir): put it
+# on PYTHONPATH under that name, or the guest imports the installed one instead
+ln -s @REPO@/plugins /host/tmp/kmx/py/kmemx_plugins
 cp /kmx/batch.json /host/tmp/kmx/batch.json
 say "mounted $rel"
 chroot /host /usr/bin/env -i @ENV@ /bin/sh -c 'cd @REPO@ && exec @PYTHON@ -m tests.live.runner /tmp/kmx/batch.json /dev/ttyS1'
@@ -247,14 +251,20 @@ def fixture_kernel(package: str, cache: Path | None = None) -> GuestKernel:
                        config=kdir / "config", modules=modules)
 
 
+#: The guest's directory with ``kmemx_plugins`` linked to the checkout's ``plugins/``.
+GUEST_PYPATH = "/tmp/kmx/py"
+
+
 def guest_env() -> dict[str, str]:
     """The environment commands get in the guest: the host's Python first in PATH,
-    a writable HOME on tmpfs, the repository on PYTHONPATH."""
+    a writable HOME on tmpfs, the repository on PYTHONPATH (``kmemx`` and, through
+    :data:`GUEST_PYPATH`, ``kmemx_plugins`` from this checkout, not from wherever
+    kmemx is installed)."""
     bindir = str(Path(sys.executable).parent)
     return {
         "PATH": f"{bindir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/tmp/home",
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": f"{REPO}:{GUEST_PYPATH}",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
         "LANG": "C.UTF-8",

@@ -32,6 +32,8 @@ Checks:
     What ``read()`` and ``mmap`` of /dev/kmem give for each kind of address.
 ``bench``
     :mod:`benchmarks.bench_live`: ``ps`` and read_u64, the reader against drgn.
+``imports``
+    Where the guest's ``kmemx``, its C extensions and its plugins come from.
 """
 
 from __future__ import annotations
@@ -746,6 +748,25 @@ def check_stale_walk(args: argparse.Namespace) -> dict[str, Any]:
                          "notes": final["notes"]}}
 
 
+def check_imports(args: argparse.Namespace) -> dict[str, Any]:
+    """The files of the ``kmemx`` the guest runs: the package, its optional C
+    extensions (None when not built) and every plugin module that loaded."""
+    import kmemx
+    from kmemx import _accel
+    from kmemx.commands import load_plugins
+
+    def where(mod: Any) -> str | None:
+        f = getattr(mod, "__file__", None)
+        return os.path.realpath(f) if f else None
+
+    plugins: dict[str, str | None] = {}
+    for p in load_plugins():
+        mod = sys.modules.get(p.source.split(":")[0]) if p.ok else None
+        plugins[p.name] = where(mod) if p.ok else f"failed: {p.error}"
+    return {"kmemx": where(kmemx), "speedups": where(_accel.speedups),
+            "segread": where(_accel.segread), "plugins": plugins}
+
+
 CHECKS = {
     "ps": check_ps,
     "lowmem": check_lowmem,
@@ -756,6 +777,7 @@ CHECKS = {
     "reads": check_reads,
     "devkmem": check_devkmem,
     "bench": check_bench,
+    "imports": check_imports,
     "spawn": spawn,
 }
 

@@ -27,6 +27,7 @@ Run with ``./scripts/live-test`` or ``python -m pytest tests/live -m live``.
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
@@ -35,6 +36,7 @@ import pytest
 from tests.fixtures.errors import BuildError
 from tests.fixtures.fixture import comm_matches
 from tests.live.guest import (
+    REPO,
     Command,
     GuestError,
     GuestKernel,
@@ -191,7 +193,26 @@ def debian61() -> GuestRun:
         Command("lowmem", _checks("lowmem", kern)),
         Command("reads", _checks("reads", kern), timeout=1800),
         Command("bench", _checks("bench", kern), timeout=1800),
+        Command("imports", _checks("imports", kern), timeout=300),
     ], label="debian-6.1")
+
+
+def test_guest_runs_this_checkout(debian61: GuestRun) -> None:
+    """The guest imports kmemx, its C extensions and its plugins from the checkout the
+    tests run from (a clone under /tmp too), not from wherever kmemx is installed."""
+    from kmemx import _accel
+
+    imp = debian61["imports"].check().json()
+    print(f"\n[debian-6.1] imports: {json.dumps(imp, sort_keys=True)}")
+    repo = os.path.realpath(REPO)
+    assert imp["kmemx"] == os.path.join(repo, "kmemx", "__init__.py"), imp
+    for ext in ("speedups", "segread"):
+        mod = getattr(_accel, ext)
+        assert imp[ext] == (os.path.realpath(mod.__file__) if mod else None), (ext, imp)
+    assert len(imp["plugins"]) >= 10, imp["plugins"]
+    outside = {n: f for n, f in imp["plugins"].items()
+               if not (f or "").startswith(os.path.join(repo, "plugins") + "/")}
+    assert not outside, outside
 
 
 def test_debian_doctor_reports_kcore_only_with_eperm(debian61: GuestRun) -> None:
