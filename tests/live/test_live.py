@@ -209,6 +209,8 @@ def test_guest_runs_this_checkout(debian61: GuestRun) -> None:
     for ext in ("speedups", "segread"):
         mod = getattr(_accel, ext)
         assert imp[ext] == (os.path.realpath(mod.__file__) if mod else None), (ext, imp)
+        # not another checkout's build (an editable install lends its .so files)
+        assert imp[ext] is None or imp[ext].startswith(os.path.join(repo, "kmemx") + "/"), imp
     assert len(imp["plugins"]) >= 10, imp["plugins"]
     outside = {n: f for n, f in imp["plugins"].items()
                if not (f or "").startswith(os.path.join(repo, "plugins") + "/")}
