@@ -11,6 +11,7 @@ import drgn
 from kmemx.commands import Address, Context, Name, Row, TextLine, arg, command
 from kmemx.commands.cells import crash_size_text
 from kmemx.helpers.mm import PAGE_SIZE
+from kmemx.helpers.timekeeping import JIFFIES_CODE
 from kmemx.types import View
 
 __all__: list[str] = []
@@ -84,6 +85,17 @@ elif total >= 1 << 20:
 else:
     memory = f"{{total >> 10}} KB"
 """
+
+#: --drgn of sys and mach: crash's CPUS (the highest present CPU + 1, with the
+#: CPUs that are not online, as a panic leaves the others, as [OFFLINE: n])
+CPUS_CODE = """\
+cpus = max(for_each_present_cpu(prog)) + 1
+online = num_online_cpus(prog)
+row("CPUS", str(cpus) + (f" [OFFLINE: {cpus - online}]" if online < cpus else ""))
+"""
+#: the imports CPUS_CODE needs
+CPUS_IMPORTS = "drgn.helpers.linux.cpumask:for_each_present_cpu,num_online_cpus"
+
 
 def cpus_text(cpus: int, online: int) -> str:
     return str(cpus) + (f" [OFFLINE: {cpus - online}]" if online < cpus else "")
@@ -199,8 +211,7 @@ row("TAINTS", "".join(chr(flags[i].c_true) for i in range(len(flags)) if mask >>
 """)
     return table_script(ctx, ("KEY", "VALUE"), f"""\
 uts = prog["init_uts_ns"].name
-hz = round(10**9 / prog["tick_nsec"].value_())  # CONFIG_HZ
-try:
+{JIFFIES_CODE}try:
     kernel = prog.main_module().debug_file_path or "?"
 except LookupError:
     kernel = "?"
@@ -208,13 +219,8 @@ if prog["tainted_mask"].value_():
     kernel += "  [TAINTED]"
 row("KERNEL", kernel)
 row("DUMPFILE", {ctx.k.target!r})  # the file given to drgn -c
-cpus = max(for_each_present_cpu(prog)) + 1  # crash: the highest present CPU + 1
-online = num_online_cpus(prog)
-row("CPUS", str(cpus) + (f" [OFFLINE: {{cpus - online}}]" if online < cpus else ""))
-row("DATE", time.strftime("%a %b %e %T %Z %Y", time.localtime(ktime_get_real_seconds(prog))))
-# jiffies start at INITIAL_JIFFIES = (unsigned int)(-300 * HZ)
-secs = ((prog["jiffies_64"].value_() - ((-300 * hz) & 0xFFFFFFFF)) & (2**64 - 1)) // hz
-days, rest = divmod(secs, 86400)
+{CPUS_CODE}row("DATE", time.strftime("%a %b %e %T %Z %Y", time.localtime(ktime_get_real_seconds(prog))))
+days, rest = divmod(jiffies // hz, 86400)
 uptime = f"{{rest // 3600:02}}:{{rest // 60 % 60:02}}:{{rest % 60:02}}"
 row("UPTIME", f"{{days}} days, {{uptime}}" if days else uptime)
 load = []
@@ -237,8 +243,7 @@ row("MACHINE", f"{{machine}}  ({{mhz}} Mhz)" if mhz else f"{{machine}}  (unknown
 msg = panic_message(prog)
 row("PANIC", msg.decode("utf-8", "replace") if msg else "")
 row("READER", "drgn")
-""", imports=["time", "drgn.helpers.linux.cpumask:for_each_present_cpu,num_online_cpus,"
-              "num_possible_cpus",
+""", imports=["time", CPUS_IMPORTS, "drgn.helpers.linux.cpumask:num_possible_cpus",
               "drgn.helpers.linux.timekeeping:ktime_get_real_seconds",
               "drgn.helpers.linux.pid:for_each_task",
               "drgn.helpers.linux.nodemask:for_each_online_node",
@@ -355,12 +360,9 @@ def _log_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
     body = ""
     if args.wall:
-        body = """\
-hz = round(10**9 / prog["tick_nsec"].value_())  # CONFIG_HZ
-# boot, as crash takes it: the wall clock minus the jiffies uptime, whose
-# count starts at INITIAL_JIFFIES = (unsigned int)(-300 * HZ)
-uptime = ((prog["jiffies_64"].value_() - ((-300 * hz) & 0xFFFFFFFF)) & (2**64 - 1)) // hz
-boot = int(ktime_get_real_seconds(prog)) - uptime
+        # boot, as crash takes it: the wall clock minus the jiffies uptime
+        body = JIFFIES_CODE + """\
+boot = int(ktime_get_real_seconds(prog)) - jiffies // hz
 """
     if args.wall:
         prefix = ('"[" + time.strftime("%a %b %e %T %Z %Y", time.localtime('

@@ -333,17 +333,15 @@ def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
 def _mach_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``mach --drgn``: the machine rows from drgn's helpers (x86-64)."""
     from kmemx.commands.drgncode import table_script
+    from kmemx.helpers.timekeeping import JIFFIES_CODE
 
-    from .basics import MEMORY_CODE
+    from .basics import CPUS_CODE, CPUS_IMPORTS, MEMORY_CODE
 
     return table_script(ctx, ("KEY", "VALUE"), f"""\
 row("MACHINE TYPE", prog["init_uts_ns"].name.machine.string_().decode())
 {MEMORY_CODE}row("MEMORY SIZE", memory)
-cpus = max(for_each_present_cpu(prog)) + 1  # crash: the highest present CPU + 1
-online = sum(1 for _ in for_each_online_cpu(prog))  # a panic stops (offlines) the others
-row("CPUS", str(cpus) + (f" [OFFLINE: {{cpus - online}}]" if online < cpus else ""))
-row("PROCESSOR SPEED", f"{{prog['cpu_khz'].value_() // 1000}} Mhz")
-row("HZ", round(10**9 / prog["tick_nsec"].value_()))
+{CPUS_CODE}row("PROCESSOR SPEED", f"{{prog['cpu_khz'].value_() // 1000}} Mhz")
+{JIFFIES_CODE}row("HZ", hz)
 row("PAGE SIZE", prog["PAGE_SIZE"].value_())
 for key, var in (("KERNEL VIRTUAL BASE", "page_offset_base"),
                  ("KERNEL VMALLOC BASE", "vmalloc_base"),
@@ -371,7 +369,7 @@ for cpu in for_each_present_cpu(prog):
     row(f"IRQ STACK CPU {{cpu}}", hex((top + 8 - irq_stack) & ~0xFFF))
 """, ["drgn:sizeof", "drgn.helpers.linux.nodemask:for_each_online_node",
       "drgn.helpers.linux.mmzone:NODE_DATA", "drgn.helpers.linux.percpu:per_cpu",
-      "drgn.helpers.linux.cpumask:for_each_online_cpu,for_each_present_cpu"])
+      "drgn.helpers.linux.cpumask:for_each_present_cpu", CPUS_IMPORTS])
 
 
 @command("mach", "machine data: type, memory, CPUs, speed, HZ, memory layout, stacks",

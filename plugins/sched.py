@@ -13,6 +13,7 @@ import drgn
 
 from kmemx.commands import Address, CommandError, Context, Hex, Name, Row, TextLine, arg, command
 from kmemx.commands.cells import kernel_str
+from kmemx.helpers.timekeeping import JIFFIES_CODE
 
 from .dis import LOCATION_CODE, location_text
 from .tasks import command_tasks
@@ -390,13 +391,10 @@ def _timer_drgn(ctx: Context, args: argparse.Namespace) -> str:
     cpus = cpu_list(ctx, args.cpus)
     if args.hrtimers:
         return table_script(ctx, HRTIMER_COLUMNS, LOCATION_CODE + f"""\
-hz = round(10**9 / prog["tick_nsec"].value_())
-# jiffies start at INITIAL_JIFFIES = (unsigned int)(-300 * HZ)
-ticks = (prog["jiffies_64"].value_() - ((-300 * hz) & 0xFFFFFFFF)) & (2**64 - 1)
-for cpu in {cpus}:
+{JIFFIES_CODE}for cpu in {cpus}:
     cpu_base = per_cpu(prog["hrtimer_bases"], cpu)
     for i, cb in enumerate(cpu_base.clock_base):
-        now = ticks * (10**9 // hz) + cb.offset.value_()
+        now = jiffies * (10**9 // hz) + cb.offset.value_()
         for t in hrtimer_clock_base_for_each(cb.address_of_()):
             fn = t.function.value_()
             exp = t.node.expires.value_()

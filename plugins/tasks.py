@@ -33,6 +33,7 @@ from kmemx.helpers.sched import (
     task_stack_end_corrupted,
     task_state_member,
 )
+from kmemx.helpers.timekeeping import JIFFIES_CODE
 from kmemx.types import View, per_cpu
 
 __all__ = ["PS_COLUMNS", "active_tasks", "context_rows", "find_task", "idle_tasks",
@@ -484,9 +485,7 @@ for t, st, r in chosen:
 """, imports)
     if args.times:
         return table_script(ctx, ("PID", "TASK", "RUN_TIME", "START_TIME", "UTIME", "STIME"),
-                            select + """\
-hz = round(10**9 / prog["tick_nsec"].value_())
-jiffies = (prog["jiffies_64"].value_() - ((-300 * hz) & 0xFFFFFFFF)) & (2**64 - 1)
+                            select + JIFFIES_CODE + """\
 for t, st, r in chosen:  # RUN TIME: jiffies since boot less the start in whole jiffies
     start = t.start_time.value_()
     row(t.pid.value_(), hex(t.value_()), max(jiffies - start // (10**9 // hz), 0) // hz,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import drgn
 
-__all__ = ["kernel_hz"]
+__all__ = ["JIFFIES_CODE", "kernel_hz"]
 
 #: NTP_SCALE_SHIFT (include/linux/timex.h): tick lengths are ns << 32
 _NTP_SCALE_SHIFT = 32
@@ -33,3 +33,18 @@ def kernel_hz(prog: drgn.Program) -> int:
         except LookupError:
             return round(10**9 / int(prog["tick_nsec"]))
     return round((10**9 << _NTP_SCALE_SHIFT) / base)
+
+
+#: :func:`kernel_hz` as drgn code for ``--drgn`` scripts: sets ``hz``, and
+#: ``jiffies``, the ticks since boot (``jiffies_64`` starts at INITIAL_JIFFIES
+#: = (unsigned int)(-300 * HZ), include/linux/jiffies.h)
+JIFFIES_CODE = """\
+# CONFIG_HZ from the NTP tick length, (10**9 << 32) / tick_length_base (kernel/time/ntp.c)
+try:
+    tick_length = prog["tk_ntp_data"][0].tick_length_base.value_()  # v6.13: struct ntp_data
+except (KeyError, AttributeError):
+    tick_length = prog["tick_length_base"].value_()
+hz = round((10**9 << 32) / tick_length)
+# ticks since boot: jiffies_64 starts at INITIAL_JIFFIES = (unsigned int)(-300 * HZ)
+jiffies = (prog["jiffies_64"].value_() - ((-300 * hz) & 0xFFFFFFFF)) & (2**64 - 1)
+"""
