@@ -993,6 +993,12 @@ def _named(syms: Iterable[drgn.Symbol], prog: drgn.Program) -> Iterator[drgn.Sym
             yield drgn.Symbol(name, s.address, s.size, s.binding, s.kind)
 
 
+def _mapping_symbol(name: str) -> bool:
+    """An arm64 mapping symbol: ``$x``/``$d`` or ``$x.N``/``$d.N`` (arm64.c's
+    arm64_verify_symbol in crash rejects the same names)."""
+    return name[:2] in ("$x", "$d") and name[2:3] in ("", ".")
+
+
 def _symbols_by_address(prog: drgn.Program) -> dict[int, list[drgn.Symbol]]:
     """Every symbol crash keeps, by its address (cached): aliases of size 0
     (the linker script's ``jiffies = jiffies_64``) contain no address but
@@ -1002,7 +1008,11 @@ def _symbols_by_address(prog: drgn.Program) -> dict[int, list[drgn.Symbol]]:
     data (from ``__per_cpu_start`` on: ``per_cpu*``, ``__per_cpu_end`` or a
     data object): the absolute ``__crc_*`` of kernels before 5.19 (where
     7b4537199a4a moved them into ``___kcrctab``) and the assembler's
-    absolute constants are not in it."""
+    absolute constants are not in it.  A module's symbols are kept wherever
+    the module lies (arm64 loads modules below the kernel image).  arm64's
+    mapping symbols (``$x``, ``$d``, ``$x.N``: AAELF64's marks of code and
+    data, of size 0) are not symbols to crash (arm64.c's arm64_verify_symbol
+    rejects them) nor to kmemx."""
     key = "kmemx_plugins.lists.symbols_by_address"
     cached: dict[int, list[drgn.Symbol]] | None = prog.cache.get(key)
     if cached is None:
@@ -1019,11 +1029,14 @@ def _symbols_by_address(prog: drgn.Program) -> dict[int, list[drgn.Symbol]]:
         except LookupError:
             percpu = None
         for sym in prog.symbols():
+            if _mapping_symbol(sym.name):
+                continue
             if sym.address < first and not (
                     percpu is not None and sym.address >= percpu
                     and (sym.name.startswith("per_cpu")
                          or sym.name in ("__per_cpu_start", "__per_cpu_end")
-                         or sym.kind == drgn.SymbolKind.OBJECT)):
+                         or sym.kind == drgn.SymbolKind.OBJECT)) and (
+                    module_of_address(prog, sym.address) is None):
                 continue
             cached.setdefault(sym.address, []).append(sym)
         prog.cache[key] = cached
@@ -1198,12 +1211,16 @@ def sym_type(sym):
 # dropped unless it is per-CPU data
 first = min((a for a in (address("_text"), address("_stext")) if a is not None), default=0)
 percpu = address("__per_cpu_start")
+# (a module's symbols are kept: arm64 loads modules below the kernel image);
+# arm64's mapping symbols $x, $d, $x.N, $d.N are dropped, as crash drops them
 by_addr = {}
 for sym in prog.symbols():
+    if sym.name[:2] in ("$x", "$d") and sym.name[2:3] in ("", "."):
+        continue
     if sym.address < first and not (
             percpu is not None and sym.address >= percpu
             and (sym.name.startswith("per_cpu") or sym.name in ("__per_cpu_start", "__per_cpu_end")
-                 or sym.kind == SymbolKind.OBJECT)):
+                 or sym.kind == SymbolKind.OBJECT)) and not module_of(sym.address):
         continue
     by_addr.setdefault(sym.address, []).append(sym)
 

@@ -12,7 +12,7 @@ import drgn
 from kmemx.commands import Address, CommandError, Context, Hex, Row, TextLine, arg, command
 from kmemx.commands.cells import kernel_str
 from kmemx.commands.drgncode import nothing_to_translate
-from kmemx.helpers.mm import PAGE_SIZE
+from kmemx.helpers.mm import PAGE_SIZE, page_flags
 from kmemx.helpers.pgtable import (
     PTE_FLAG_NAMES,
     pgtable_walk,
@@ -164,7 +164,7 @@ def _page_line(ctx: Context, paddr: int) -> list[Any]:
     from drgn.helpers.linux.mm import phys_to_page
 
     page = phys_to_page(ctx.prog, paddr)
-    flags = int(page.flags)
+    flags = page_flags(page)
     cells = [Address(int(page.value_())), Address(paddr & ~(PAGE_SIZE - 1)),
              Address(int(page.mapping.value_())), Hex(int(page.index)),
              int(page._refcount.counter), Hex(flags), page_flag_names(ctx.prog, flags)]
@@ -249,6 +249,13 @@ def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
         ctx.warn(f"vtop: {vaddr:x}: no struct page for it ({e})")
 
 
+def _x86_64_only(ctx: Context, message: str) -> None:
+    """vtop and pte (and their --drgn) decode x86-64 entries: ``message``,
+    one line, on another architecture's dump."""
+    if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
+        raise CommandError(message)
+
+
 def _vtop_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``vtop ADDR... --drgn``: each address's page-table entries (x86-64,
     4 or 5 levels) and, of a mapped one, drgn's follow_phys(); the rows of
@@ -256,6 +263,7 @@ def _vtop_drgn(ctx: Context, args: argparse.Namespace) -> str:
     from kmemx.commands.drgncode import table_script
 
     addrs = [_hex(ctx, s, "vtop") for s in args.addresses]
+    _x86_64_only(ctx, "vtop: only x86-64 page tables are walked")
     if args.task is not None:
         task = _task_ptr(ctx, command_tasks(ctx, [args.task], (), "vtop")[0])
         mm = f"Object(prog, 'struct task_struct *', {int(task.value_()):#x}).mm"
@@ -314,8 +322,7 @@ for vaddr in {[hex(a) for a in addrs]}:
          columns=("VIRTUAL", "PHYSICAL"), drgn_code=_vtop_drgn)
 def _vtop(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     addresses = [_hex(ctx, s, "vtop") for s in args.addresses]  # bad input first
-    if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
-        raise CommandError("vtop: only x86-64 page tables are walked")
+    _x86_64_only(ctx, "vtop: only x86-64 page tables are walked")
     task = None
     if args.task is not None:
         task = _task_ptr(ctx, command_tasks(ctx, [args.task], (), "vtop")[0])
@@ -330,6 +337,7 @@ def _pte_drgn(ctx: Context, args: argparse.Namespace) -> str:
     from kmemx.commands.drgncode import table_script
 
     values = [_number(s, "pte") for s in args.values]
+    _x86_64_only(ctx, "pte: only x86-64 page-table entries are decoded")
     names = ", ".join(f"({bit}, {name!r})" for bit, name in PTE_FLAG_NAMES)
     return table_script(ctx, ("PTE", "PHYSICAL", "FLAGS"), f"""\
 FLAGS = [{names}]  # _PAGE_BIT_* in crash's order
@@ -352,8 +360,7 @@ for v in {[hex(v) for v in values]}:
          drgn_code=_pte_drgn)
 def _pte(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     values = [_number(s, "pte") for s in args.values]  # bad input first
-    if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
-        raise CommandError("pte: only x86-64 page-table entries are decoded")
+    _x86_64_only(ctx, "pte: only x86-64 page-table entries are decoded")
     for v in values:
         if not v & 1:
             ctx.warn(f"pte: {v:x}: not present (a swap entry or none): not decoded")

@@ -330,12 +330,20 @@ def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
     return rows
 
 
+def _x86_64_only(ctx: Context) -> None:
+    """mach (and its --drgn) reads x86-64's layout: one line on another dump."""
+    if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
+        raise CommandError("mach: x86-64 dumps only")
+
+
 def _mach_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``mach --drgn``: the machine rows from drgn's helpers (x86-64)."""
     from kmemx.commands.drgncode import table_script
     from kmemx.helpers.timekeeping import JIFFIES_CODE
 
     from .basics import CPUS_CODE, CPUS_IMPORTS, MEMORY_CODE
+
+    _x86_64_only(ctx)
 
     return table_script(ctx, ("KEY", "VALUE"), f"""\
 row("MACHINE TYPE", prog["init_uts_ns"].name.machine.string_().decode())
@@ -383,8 +391,7 @@ for cpu in for_each_present_cpu(prog):
          """,
          columns=("KEY", "VALUE"), drgn_code=_mach_drgn)
 def _mach(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
-        raise CommandError("mach: x86-64 dumps only")
+    _x86_64_only(ctx)
     for key, value in _mach_rows(ctx):
         yield Row(("KEY", "VALUE"), (key, value))
 

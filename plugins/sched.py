@@ -458,14 +458,19 @@ def cpulist_text(cpus: Iterable[int]) -> str:
     return ",".join(parts)
 
 
-def _idt_rows(ctx: Context) -> Iterator[Row]:
-    from drgn.helpers.linux.irq import gate_desc_func
-
+def _idt(ctx: Context) -> drgn.Object:
+    """``idt_table``; CommandError in one line on a kernel without it."""
     try:
-        idt = ctx.prog["idt_table"]
+        return ctx.prog["idt_table"]
     except LookupError:  # arm64 has exception vectors (vectors), not an IDT
         raise CommandError("irq: -d: the dump's kernel has no idt_table "
                            "(the IDT is x86-64's)") from None
+
+
+def _idt_rows(ctx: Context) -> Iterator[Row]:
+    from drgn.helpers.linux.irq import gate_desc_func
+
+    idt = _idt(ctx)
     for i in range(len(idt)):
         fn = int(gate_desc_func(idt[i]).value_())
         yield Row(("INDEX", "HANDLER", "NAME"),
@@ -481,6 +486,7 @@ def _irq_drgn(ctx: Context, args: argparse.Namespace) -> str:
                "irq_desc_affinity_mask,irq_desc_chip_name,irq_desc_kstat_cpu,irq_get_nr_irqs",
                "drgn.helpers.linux.cpumask:for_each_cpu"]
     if args.idt:
+        _idt(ctx)
         return table_script(ctx, ("INDEX", "HANDLER", "NAME"), LOCATION_CODE + """\
 for i, gate in enumerate(prog["idt_table"]):
     fn = gate_desc_func(gate).value_()

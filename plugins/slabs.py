@@ -334,8 +334,12 @@ def _kmem_addresses_drgn(ctx: Context, words: list[str]) -> str:
 THREAD_SIZE = prog["THREAD_SIZE"].value_()
 init = prog["init_task"]
 PAGE = sizeof(prog.type("struct page"))
-page_offset, vmemmap = prog["page_offset_base"].value_(), prog["vmemmap_base"].value_()
+# __va(0) and the vmemmap by drgn's rules (page_offset_base and vmemmap_base on
+# x86-64, the linear map and VMEMMAP_START less memstart_addr's pages on arm64)
+page_offset = phys_to_virt(prog, 0).value_() & (2**64 - 1)
+vmemmap = pfn_to_page(prog, 0).value_()
 max_pfn = prog["max_pfn"].value_()
+PAGE_SHIFT = prog["PAGE_SHIFT"].value_()
 tasks = list(for_each_task(prog))
 stacks = {{t.stack.value_(): t for t in tasks}}  # vmap stacks, the idle tasks' too
 for cpu in list(for_each_possible_cpu(prog))[1:]:
@@ -365,7 +369,7 @@ def identify(addr):  # (KIND, CACHE, NAME, START, STATE)
         if stack <= addr < stack + THREAD_SIZE:
             return "stack", "", label(init), stack, ""
         return "symbol", "", sym.name, sym.address, ""
-    if page_offset <= addr < page_offset + (max_pfn << 12):
+    if page_offset <= addr < page_offset + (max_pfn << PAGE_SHIFT):
         info = slab_object_info(prog, addr)
         if info is None:
             return None
@@ -401,7 +405,8 @@ for addr in [{", ".join(f"{a:#x}" for a in addrs)}]:
         row(hex(addr), kind, cache, name, hex(start), addr - start, state)
 """,
         ["bisect", "drgn:Object,sizeof", "drgn.helpers.linux.cpumask:for_each_possible_cpu",
-         "drgn.helpers.linux.mm:for_each_vmap_area", "drgn.helpers.linux.pid:for_each_task",
+         "drgn.helpers.linux.mm:for_each_vmap_area,pfn_to_page,phys_to_virt",
+         "drgn.helpers.linux.pid:for_each_task",
          "drgn.helpers.linux.sched:idle_task", "drgn.helpers.linux.slab:slab_object_info"])
 
 

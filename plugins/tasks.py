@@ -417,6 +417,15 @@ def _ps_drgn(ctx: Context, args: argparse.Namespace) -> str:
 STATES = {CRASH_STATE!r}  # task_state_to_char() -> crash's ST
 PAGE = {PAGE_SIZE}
 total = totalram_pages(prog)
+
+
+def kstackp(t):  # the stack pointer saved at the last switch
+    try:
+        return t.thread.sp.value_()  # x86-64
+    except AttributeError:  # arm64: cpu_context, saved by cpu_switch_to
+        return t.thread.cpu_context.sp.value_()
+
+
 every = [idle_task(prog, cpu) for cpu in for_each_possible_cpu(prog)]
 every += list(for_each_task(prog))
 chosen = []  # (task, ST, its ps row)
@@ -437,7 +446,7 @@ for t in every:
     rss = vsz = 0
     if t.mm and not kthread:
         rss, vsz = rss_pages(t.mm), t.mm.total_vm.value_()
-    task = hex(t.thread.sp.value_()) if {args.kstackp} else hex(t.value_())  # -s: KSTACKP
+    task = hex(kstackp(t)) if {args.kstackp} else hex(t.value_())  # -s: KSTACKP
     chosen.append((t, st, (pid, ppid, task_cpu(t), task, st,
                            100 * rss / total if total else 0.0, vsz * PAGE, rss * PAGE, comm)))
 
@@ -626,10 +635,16 @@ def _as_task(v: Any) -> View:
 
 def _kstackp_row(ctx: Context, row: Row) -> Row:
     """``ps -s``: the row with KSTACKP, the kernel stack pointer saved at the
-    task's last switch (``thread.sp``), in place of TASK."""
+    task's last switch, in place of TASK: x86-64's ``thread.sp``
+    (arch/x86/include/asm/processor.h), arm64's ``thread.cpu_context.sp``
+    (arch/arm64/include/asm/processor.h, saved by cpu_switch_to)."""
     t = _as_task(row.obj)
+    try:
+        sp = int(t.thread.sp)
+    except (AttributeError, LookupError):  # arm64
+        sp = int(t.thread.cpu_context.sp)
     cols = tuple("KSTACKP" if c == "TASK" else c for c in row.columns)
-    cells = tuple(Address(int(t.thread.sp)) if c == "TASK" else v
+    cells = tuple(Address(sp) if c == "TASK" else v
                   for c, v in zip(row.columns, row.cells))
     return Row(cols, cells, row.obj)
 

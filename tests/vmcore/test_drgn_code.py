@@ -54,7 +54,7 @@ CASES: dict[str, str] = {
     "log": "text", "log -t": "text", "log -T": "text", "log -m": "text", "log -T -m": "text",
     "rd init_task 6": "table", "rd -32 linux_banner 9": "table", "rd -d jiffies": "table",
     "rd -D -16 init_task 8": "table", "rd -x init_task 4": "table", "rd -a linux_banner": "table",
-    "rd -p 0x1000 4": "table", "rd -8 linux_banner 20": "table",
+    "rd -p {PHYS} 4": "table", "rd -8 linux_banner 20": "table",
     "sym jiffies schedule init_task": "table", "sym schedule+10 init_task+16": "table",
     "sym -q vfs_": "table", "sym -m dummy": "table", "sym -m qemu_fw_cfg": "table",
     "p jiffies": "table", "p -x init_task.comm": "table", "mach": "table", "dev": "table",
@@ -188,18 +188,22 @@ def _kernel(fixture: Fixture, line: str = "") -> Any:
 def _line(k: Any, line: str) -> str:
     """``line`` with its placeholders filled from the dump (drgn): {TASK1},
     {STACK1}, {MM1} (inside init's task_struct, stack and mm_struct), {PAGE}
-    (inside a struct page of the vmemmap), {URIP} (the panic task's user RIP)."""
+    (inside a struct page of the vmemmap), {PHYS} (the first RAM page
+    but one), {URIP} (the panic task's user RIP)."""
     if "{" not in line:
         return line
     from drgn import sizeof
+    from drgn.helpers.linux.mm import pfn_to_page
     from drgn.helpers.linux.pid import find_task
 
     prog = k.prog
     init = find_task(prog, 1)
+    # the first memblock region's first PFN (x86-64: 0x1000, QEMU's arm64 virt: 1 GiB)
+    min_low_pfn = int(prog["memblock"].memory.regions[0].base) >> int(prog["PAGE_SHIFT"])
     values = {"TASK1": hex(init.value_() + 0x10), "STACK1": hex(init.stack.value_() + 0x100),
               "MM1": hex(init.mm.value_() + 8),
-              "PAGE": hex(prog["vmemmap_base"].value_()
-                          + 100 * sizeof(prog.type("struct page")) + 8)}
+              "PAGE": hex(pfn_to_page(prog, min_low_pfn + 100).value_() + 8),
+              "PHYS": hex(int(prog["memblock"].memory.regions[0].base) + 0x1000)}
     if "{URIP}" in line:
         # the panic task's user RIP, saved at its system call entry (task_pt_regs())
         try:
