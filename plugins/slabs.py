@@ -89,18 +89,28 @@ def cpu_freelist(c, cpu_slab):
     return out
 
 
-# What drgn's slab helpers leave out: they read the per-CPU slabs of online
-# CPUs only, and count objects other CPUs freed onto a CPU's active slab
-# (slab->freelist, objects - inuse of a frozen slab) as allocated.  Returns
-# the offline CPUs' freelist objects and the count of all the objects left out.
+# What drgn's slab helpers leave out: they read the per-CPU slabs and sheaves
+# of online CPUs only, and count objects other CPUs freed onto a CPU's active
+# slab (slab->freelist, objects - inuse of a frozen slab) as allocated.  Returns
+# the offline CPUs' freelist and sheaf objects and the count of all the objects
+# left out.
 def missed_free(c):
     online = set(for_each_online_cpu(prog))
     objs, count = set(), 0
+    try:  # per-CPU sheaves since 6.18 (2d517aa09bbc)
+        sheaves = c.cpu_sheaves.read_()
+    except AttributeError:
+        sheaves = None
     for cpu in for_each_possible_cpu(prog):
+        if sheaves and cpu not in online:
+            pcs = per_cpu_ptr(sheaves, cpu)
+            for sheaf in (pcs.main.read_(), pcs.spare.read_()):
+                if sheaf:
+                    objs |= {o.value_() for o in sheaf.objects[:sheaf.size.value_()]}
         try:
             cpu_slab = per_cpu_ptr(c.cpu_slab, cpu)
         except AttributeError:  # 7.0 removed struct kmem_cache_cpu (32c894c7274b)
-            break
+            continue
         try:  # struct slab since 5.17 (bb192ed9aa71), struct page before
             slab = cpu_slab.slab
         except AttributeError:
@@ -444,9 +454,18 @@ free = nr_free_pages(prog)
 # crash's SHARED: pages neither reserved nor free with a reference count over 1
 reserved = 1 << prog["PG_reserved"].value_()
 shared = 0
+
+
+def page_flags(page):  # 6.18 wrapped them in memdesc_flags_t ("mm: introduce memdesc_flags_t")
+    try:
+        return page.flags.f.value_()
+    except AttributeError:
+        return page.flags.value_()
+
+
 for page in for_each_page(prog):
     try:
-        if not page.flags.value_() & reserved and page._refcount.counter.value_() > 1:
+        if not page_flags(page) & reserved and page._refcount.counter.value_() > 1:
             shared += 1
     except FaultError:  # a hole in the memory map
         pass

@@ -25,7 +25,14 @@ from kmemx.commands import (
 )
 from kmemx.commands.cells import Size, kernel_str
 from kmemx.helpers.cpumask import for_each_possible_cpu
-from kmemx.helpers.mm import PAGE_SIZE, rss_pages, split_rss_sums, task_cpu, totalram_pages
+from kmemx.helpers.mm import (
+    PAGE_SIZE,
+    page_flags,
+    rss_pages,
+    split_rss_sums,
+    task_cpu,
+    totalram_pages,
+)
 from kmemx.helpers.sched import (
     end_of_stack,
     for_each_task,
@@ -1208,12 +1215,28 @@ def thread_size(prog: drgn.Program) -> int:
     return size
 
 
+def top_of_stack_padding(prog: drgn.Program) -> int:
+    """``TOP_OF_KERNEL_STACK_PADDING`` in bytes: 16 on an x86-64 kernel built
+    with CONFIG_X86_FRED (6.9, "x86/fred: Reserve space for the FRED stack
+    frame"; its entry code ``asm_fred_entrypoint_user`` is
+    in the symbol table), else 0 (arch/x86/include/asm/thread_info.h)."""
+    pad: int | None = prog.cache.get("kmemx.plugins.tasks.stack_padding")
+    if pad is None:
+        try:
+            prog.symbol("asm_fred_entrypoint_user")
+            pad = 16
+        except LookupError:
+            pad = 0
+        prog.cache["kmemx.plugins.tasks.stack_padding"] = pad
+    return pad
+
+
 def task_pt_regs(prog: drgn.Program, task: drgn.Object) -> int:
     """``task_pt_regs(task)``: the address of the user-mode registers saved
     at the top of ``struct task_struct *task``'s kernel stack
     (arch/x86/include/asm/processor.h: __top_of_stack - sizeof(struct
-    pt_regs); x86-64 has no top-of-stack padding)."""
-    return (int(task.stack.value_()) + thread_size(prog)
+    pt_regs), below :func:`top_of_stack_padding`)."""
+    return (int(task.stack.value_()) + thread_size(prog) - top_of_stack_padding(prog)
             - int(drgn.sizeof(prog.type("struct pt_regs"))))
 
 
@@ -1419,6 +1442,11 @@ except LookupError:
     stack_end = prog.symbol("__end_init_task").address
 THREAD_SIZE = stack_end - prog.symbol("init_stack").address
 PT_REGS = sizeof(prog.type("struct pt_regs"))
+try:  # CONFIG_X86_FRED keeps 16 bytes above them (TOP_OF_KERNEL_STACK_PADDING)
+    prog.symbol("asm_fred_entrypoint_user")
+    PT_REGS += 16
+except LookupError:
+    pass
 SYMS = sorted((s for s in prog.symbols() if s.address >= 1 << 63
                and s.kind in (SymbolKind.FUNC, SymbolKind.UNKNOWN)),
               key=lambda s: (s.address, s.name))
@@ -1933,7 +1961,10 @@ for a in {addrs}:
         if xa_is_value(entry):
             continue
         page = cast("struct page *", entry)
-        flags = page.flags.value_()
+        try:  # 6.18 wrapped page->flags in memdesc_flags_t ("mm: introduce memdesc_flags_t")
+            flags = page.flags.f.value_()
+        except AttributeError:
+            flags = page.flags.value_()
         row(hex(page.value_()), hex(page_to_phys(page).value_()), hex(page.mapping.value_()),
             index, page._refcount.counter.value_(), flags,
             ",".join(name for bit, name in sorted(NAMES.items()) if flags >> bit & 1))
@@ -2161,7 +2192,7 @@ def _files_inode(ctx: Context, addrs: Iterable[int]) -> Iterator[Any]:
             count = 0
             for index, page in xa_for_each_folio(mapping):
                 count += 1
-                flags = int(page.flags)
+                flags = page_flags(page)
                 yield Row(FILES_PAGE_COLUMNS,
                           (Address(page.value_()), Address(int(page_to_phys(page))),
                            Address(page.mapping.value_()), Hex(index),

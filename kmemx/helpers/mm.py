@@ -21,6 +21,7 @@ __all__ = [
     "mm_rss_at",
     "mm_rss_vm_reader",
     "mm_rss_vm_spec",
+    "page_flags",
     "percpu_counter_sum_spec",
     "rss_pages",
     "shared_pages",
@@ -35,6 +36,20 @@ __all__ = [
 PAGE_SIZE = 4096
 # enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES }
 _RSS_MEMBERS = (0, 1, 3)
+
+
+def page_flags(page: drgn.Object) -> int:
+    """``page->flags`` of a ``struct page *`` as an ``unsigned long``: 6.18
+    wrapped it in ``memdesc_flags_t`` (its ``.f``; "mm: introduce
+    memdesc_flags_t"), a plain ``unsigned long`` before.
+
+    :raises drgn.FaultError: the page cannot be read
+    """
+    flags = page.flags
+    try:
+        return int(flags.f)
+    except AttributeError:
+        return int(flags)
 
 
 def totalram_pages(k: Kernel) -> int:

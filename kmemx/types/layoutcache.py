@@ -402,6 +402,8 @@ class _State:
                 t = self.decoder.type(o[1])
                 if o[0] == "constant":
                     return drgn.Object(prog, t, o[3])
+                if o[2] is None:  # declared without a location: absent, as from DWARF
+                    return drgn.Object(prog, t)
                 address = o[2] + (self.kaslr_offset if o[3] else 0)
                 return drgn.Object(prog, t, address=address & 0xFFFFFFFFFFFFFFFF)
             self.misses.append(name)
@@ -450,6 +452,11 @@ class _State:
                     # x86-64's per-CPU variables: offsets, not moved by KASLR
                     objects[name] = (what, enc.add(obj.type_), address, 0)
                 # elsewhere (a module's): where it is depends on the boot, not kept
+            elif obj.absent_ and kind == TypeKind.FUNCTION:
+                # declared in DWARF without a location: drgn's own finder of
+                # "vmemmap" asks whether vmemmap_populate exists, an absent
+                # function in 7.2.13's DWARF (its body split with a .cold part)
+                objects[name] = ("function", enc.add(obj.type_), None, None)
             elif not obj.absent_ and kind in (TypeKind.INT, TypeKind.ENUM, TypeKind.BOOL):
                 objects[name] = ("constant", enc.add(obj.type_), None, int(obj.value_()))
             # other values (a drgn-made object without an address): not kept

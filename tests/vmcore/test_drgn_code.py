@@ -210,8 +210,14 @@ def _line(k: Any, line: str) -> str:
             panic = prog.crashed_thread().object
         except LookupError:
             pytest.skip("a dump taken without a panic has no panic task")
+        try:  # CONFIG_X86_FRED keeps 16 bytes above them (TOP_OF_KERNEL_STACK_PADDING, v6.9)
+            prog.symbol("asm_fred_entrypoint_user")
+            pad = 16
+        except LookupError:
+            pad = 0
         regs = drgn.Object(prog, "struct pt_regs", address=panic.stack.value_()
-                           + prog["THREAD_SIZE"].value_() - sizeof(prog.type("struct pt_regs")))
+                           + prog["THREAD_SIZE"].value_() - pad
+                           - sizeof(prog.type("struct pt_regs")))
         try:
             values["URIP"] = f"{regs.ip.value_():x}"
         except AttributeError:
