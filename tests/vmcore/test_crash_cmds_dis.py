@@ -37,6 +37,7 @@ from kmemx.commands import execute
 from tests.fixtures.fixture import Fixture
 from tests.oracles import crash as C
 from tests.oracles.crash_cmds import parse_dis
+from tests.vmcore.crash_session import CrashSession, crash_session_fixture
 
 pytestmark = pytest.mark.vmcore
 
@@ -53,15 +54,7 @@ FORMS = ("dis schedule+20 5", "dis -r schedule+20", "dis -f schedule+150",
 _CLONE = re.compile(r"\.(part|cold|isra|constprop|llvm)\.?\d*$")
 
 
-class Session:
-    def __init__(self, fixture: Fixture) -> None:
-        self.fixture = fixture
-        self.core = fixture.core("elf")
-
-    @cached_property
-    def k(self) -> kmemx.Kernel:
-        return kmemx.open(self.core, self.fixture.vmlinux)
-
+class Session(CrashSession):
     @cached_property
     def routines(self) -> list[str]:
         have = []
@@ -74,26 +67,16 @@ class Session:
         return have
 
     @cached_property
-    def commands(self) -> list[str]:
-        return ([f"dis {r}" for r in self.routines] + [f"dis -l {r}" for r in self.routines]
-                + list(FORMS))
-
-    @cached_property
-    def crash(self) -> dict[str, str]:
-        try:
-            return C.crash_outputs(self.fixture.vmlinux, self.core, self.commands)
-        except C.CrashError as e:
-            pytest.skip(f"crash: {e}")
+    def commands(self) -> dict[str, str]:
+        lines = ([f"dis {r}" for r in self.routines] + [f"dis -l {r}" for r in self.routines]
+                 + list(FORMS))
+        return {line: line for line in lines}
 
     def ours(self, line: str) -> list[str]:
         return list(execute(self.k, line))
 
 
-@pytest.fixture(scope="module")
-def session(fixture: Fixture) -> Session:
-    if C.find_crash() is None:
-        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
-    return Session(fixture)
+session = crash_session_fixture(Session)
 
 
 def _clone_base(name: str) -> str:

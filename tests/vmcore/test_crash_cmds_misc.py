@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
-from typing import Any
 
 import pytest
 
@@ -37,22 +36,16 @@ from kmemx.commands import CommandError, execute
 from tests.fixtures.fixture import Fixture
 from tests.oracles import crash as C
 from tests.oracles import crash_cmds as P
+from tests.vmcore.crash_session import CrashSession, crash_session_fixture
+from tests.vmcore.crash_session import hex_or_none as _hex
 from tests.vmcore.regions import direct_map_base
 
 pytestmark = pytest.mark.vmcore
 
 
-class Session:
+class Session(CrashSession):
     """kmemx opened on the ELF dump, the addresses the commands need (this
     dump's KASLR layout), and crash's output for all the commands at once."""
-
-    def __init__(self, fixture: Fixture) -> None:
-        self.fixture = fixture
-        self.core = fixture.core("elf")
-
-    @cached_property
-    def k(self) -> kmemx.Kernel:
-        return kmemx.open(self.core, self.fixture.vmlinux)
 
     @cached_property
     def addr(self) -> dict[str, int]:
@@ -98,32 +91,8 @@ class Session:
                           f" -m ffff {a['init_task'] & ~0xFFFF:x}"),
         }
 
-    @cached_property
-    def crash(self) -> dict[str, str]:
-        try:
-            out = C.crash_outputs(self.fixture.vmlinux, self.core,
-                                  list(self.commands.values()))
-        except C.CrashError as e:
-            pytest.skip(f"crash: {e}")
-        return {key: out[cmd] for key, cmd in self.commands.items()}
 
-    def json(self, line: str) -> list[Any]:
-        rows: list[Any] = json.loads("\n".join(execute(self.k, line, as_json=True)))
-        return rows
-
-    def text(self, line: str) -> str:
-        return "\n".join(execute(self.k, line))
-
-
-@pytest.fixture(scope="module")
-def s(fixture: Fixture) -> Session:
-    if C.find_crash() is None:
-        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
-    return Session(fixture)
-
-
-def _hex(v: str | None) -> int | None:
-    return None if v is None else int(v, 16)
+s = crash_session_fixture(Session)
 
 
 # ---------------------------------------------------------------------------- net

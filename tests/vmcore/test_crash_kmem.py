@@ -42,24 +42,15 @@ import pytest
 
 import kmemx
 from kmemx.commands import execute
-from tests.fixtures.fixture import Fixture
-from tests.oracles import crash as C
 from tests.oracles import crash_kmem as P
+from tests.vmcore.crash_session import CrashSession, crash_session_fixture
 
 pytestmark = pytest.mark.vmcore
 
 
-class Session:
+class Session(CrashSession):
     """kmemx opened on the ELF dump and crash's output of every kmem option
     (one crash session for the module)."""
-
-    def __init__(self, fixture: Fixture) -> None:
-        self.fixture = fixture
-        self.core = fixture.core("elf")
-
-    @cached_property
-    def k(self) -> kmemx.Kernel:
-        return kmemx.open(self.core, self.fixture.vmlinux)
 
     @cached_property
     def probe(self) -> dict[str, int]:
@@ -82,11 +73,7 @@ class Session:
 
     @cached_property
     def crash_F(self) -> str:
-        try:
-            return C.crash_outputs(self.fixture.vmlinux, self.core, ["kmem -F"],
-                                   timeout=600)["kmem -F"]
-        except C.CrashError as e:
-            pytest.skip(f"crash: {e}")
+        return self.crash_outputs(["kmem -F"])["kmem -F"]
 
     @cached_property
     def commands(self) -> dict[str, str]:
@@ -103,28 +90,8 @@ class Session:
                 "-p ADDR": f"kmem -p {a['page']:x} {a['direct']:x} {a['phys']:x}",
                 "-v ADDR": f"kmem -v {a['module']:x}"}
 
-    @cached_property
-    def crash(self) -> dict[str, str]:
-        try:
-            out = C.crash_outputs(self.fixture.vmlinux, self.core,
-                                  list(self.commands.values()), timeout=600)
-        except C.CrashError as e:
-            pytest.skip(f"crash: {e}")
-        return {key: out[cmd] for key, cmd in self.commands.items()}
 
-    def json(self, line: str) -> list[Any]:
-        rows: list[Any] = json.loads("\n".join(execute(self.k, line, as_json=True)))
-        return rows
-
-    def text(self, line: str) -> str:
-        return "\n".join(execute(self.k, line))
-
-
-@pytest.fixture(scope="module")
-def s(fixture: Fixture) -> Session:
-    if C.find_crash() is None:
-        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
-    return Session(fixture)
+s = crash_session_fixture(Session)
 
 
 def _h(v: str | None) -> int:

@@ -34,7 +34,6 @@ Written exceptions (each asserted where it applies):
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cached_property
 from pathlib import Path
@@ -44,27 +43,20 @@ import pytest
 
 import kmemx
 from kmemx.commands import CommandError, execute
-from tests.fixtures.fixture import Fixture
 from tests.oracles import crash as C
 from tests.oracles import crash_cmds as P
+from tests.vmcore.crash_session import CrashSession, crash_session_fixture
+from tests.vmcore.crash_session import hex_or_none as _hex
 
 pytestmark = pytest.mark.vmcore
 
 
-class Session:
+class Session(CrashSession):
     """kmemx on the ELF dump, the addresses the commands need, and crash's
     output of all of them from one crash session."""
 
-    def __init__(self, fixture: Fixture) -> None:
-        self.fixture = fixture
-        self.core = fixture.core("elf")
-
     def open(self) -> kmemx.Kernel:
         return kmemx.open(self.core, self.fixture.vmlinux)
-
-    @cached_property
-    def k(self) -> kmemx.Kernel:
-        return self.open()
 
     @cached_property
     def modules_dir(self) -> Path:
@@ -152,32 +144,8 @@ class Session:
     def rb_root_node(self) -> int:
         return int(self.k.prog["free_vmap_area_root"].rb_node.value_())
 
-    @cached_property
-    def crash(self) -> dict[str, str]:
-        try:
-            out = C.crash_outputs(self.fixture.vmlinux, self.core,
-                                  list(self.commands.values()), timeout=600)
-        except C.CrashError as e:
-            pytest.skip(f"crash: {e}")
-        return {key: out[cmd] for key, cmd in self.commands.items()}
 
-    def json(self, line: str, k: kmemx.Kernel | None = None) -> list[Any]:
-        rows: list[Any] = json.loads("\n".join(execute(k or self.k, line, as_json=True)))
-        return rows
-
-    def text(self, line: str, k: kmemx.Kernel | None = None) -> str:
-        return "\n".join(execute(k or self.k, line))
-
-
-@pytest.fixture(scope="module")
-def s(fixture: Fixture) -> Session:
-    if C.find_crash() is None:
-        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
-    return Session(fixture)
-
-
-def _hex(v: str | None) -> int | None:
-    return None if v is None else int(v, 16)
+s = crash_session_fixture(Session)
 
 
 def _value(v: str) -> int | None:
