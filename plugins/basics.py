@@ -304,12 +304,12 @@ def _sys(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
             int(ctx.k.object("jiffies_64")), _hz(ctx))))),
         ("LOAD AVERAGE", value(lambda: loadavg_text(_avenrun(ctx)))),
         ("TASKS", value(lambda: _task_count(ctx))),
-        ("NODENAME", uts.nodename.string().decode()),
-        ("RELEASE", uts.release.string().decode()),
-        ("VERSION", uts.version.string().decode()),
+        ("NODENAME", value(lambda: uts.nodename.string().decode())),
+        ("RELEASE", value(lambda: uts.release.string().decode())),
+        ("VERSION", value(lambda: uts.version.string().decode())),
         ("MACHINE", value(lambda: _machine(ctx, uts))),
         ("MEMORY", value(lambda: memory_text(_node_present_bytes(ctx)))),
-        ("PANIC", _panic_string(ctx)),
+        ("PANIC", value(lambda: _panic_string(ctx))),
         ("READER", ctx.k.reader.name),
     ]
     for key, val in rows:
@@ -499,6 +499,7 @@ for mod in for_each_module(prog):
             "".join(chr(flags[i].c_true) for i in range(len(flags)) if taints >> i & 1))
 """, imports)
     return table_script(ctx, MOD_COLUMNS, """\
+rows = []
 for mod in for_each_module(prog):
     try:  # 6.4 (ac3b43283923) split core_layout into mem[MOD_TEXT...]
         mems = mod.mem
@@ -512,8 +513,10 @@ for mod in for_each_module(prog):
         path = None
     if not path:
         path = "(not loaded)" + ("  [CONFIG_KALLSYMS]" if mod.core_kallsyms.num_symtab else "")
-    row(hex(mod.value_()), mod.name.string_().decode(), hex(base), size, path,
-        mod.refcnt.counter.value_() - 1)
+    rows.append((hex(mod.value_()), mod.name.string_().decode(), hex(base), size, path,
+                 mod.refcnt.counter.value_() - 1))
+for r in sorted(rows, key=lambda r: int(r[2], 16)):  # crash's order: by base address
+    row(*r)
 """, imports)
 
 
@@ -564,15 +567,19 @@ def _lsmod(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
             yield TextLine("no tainted modules")
         return
 
+    rows = []
     for mod in list_for_each_entry("struct module", ctx.k.object("modules"), "list"):
         try:
             name = mod.name.string().decode()
             base, size = _mod_core(ctx, mod)
             ref = int(mod.refcnt.counter) - 1 if hasattr(mod, "refcnt") else 0
-            yield Row(MOD_COLUMNS, (Address(mod.address), Name(name), Address(base), size,
-                                    _mod_object_file(ctx, mod, name), ref), mod)
+            rows.append(Row(MOD_COLUMNS, (Address(mod.address), Name(name), Address(base),
+                                          size, _mod_object_file(ctx, mod, name), ref), mod))
         except drgn.FaultError as e:
             ctx.warn(f"module {mod.address:#x}: cannot read {e.address:#x}")
+    # crash's order: by base address (symbols.c sorts its load_modules with
+    # compare_mods() on mod_base), not the modules list's (newest first)
+    yield from sorted(rows, key=lambda r: int(r.cells[2]))
 
 
 def _mod_load(ctx: Context, args: argparse.Namespace) -> Iterator[Any]:

@@ -2003,18 +2003,34 @@ def _files_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
         raise only("files", "the plain, -d and -p forms")
 
+    if args.ref is not None:
+        from kmemx.commands.drgncode import only
+
+        raise only("files", "the plain, -d and -p forms")
     types = repr({m: n for m, n in _S_IFMT.items()})
-    return table_script(ctx, ("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"),
+    return table_script(ctx, (*TASK_COLUMNS, "ROOT", "CWD", "FD", "FILE", "DENTRY", "INODE",
+                              "TYPE", "PATH"),
                         _tasks_code(ctx, args.tasks, "files") + f"""\
 S_IFMT = {types}
+
+
+def text(path):  # d_path() of a struct path, "" without a dentry
+    if not path.dentry:
+        return ""
+    return d_path(path.address_of_()).decode("utf-8", "surrogateescape")
+
+
 for task in tasks:
     if not task.files:
         continue
+    fs = task.fs
+    root, cwd = (text(fs.root), text(fs.pwd)) if fs else ("", "")
+    owner = (task.pid.value_(), hex(task.value_()), task.comm.string_().decode(), root, cwd)
     for fd, f in for_each_file(task):
         inode = f.f_inode
         kind = S_IFMT.get(inode.i_mode.value_() & 0o170000, "?") if inode else "?"
-        row(fd, hex(f.value_()), hex(f.f_path.dentry.value_()), hex(inode.value_()), kind,
-            d_path(f.f_path.address_of_()).decode("utf-8", "surrogateescape"))
+        row(*owner, fd, hex(f.value_()), hex(f.f_path.dentry.value_()), hex(inode.value_()),
+            kind, d_path(f.f_path.address_of_()).decode("utf-8", "surrogateescape"))
 """, ["drgn:Object", "drgn.helpers.linux.fs:d_path,for_each_file"])
 
 
@@ -2041,7 +2057,10 @@ for task in tasks:
                     arg("-p", dest="inode", action="store_true",
                         help="the arguments are inode addresses: their page cache"),
                     arg("-c", dest="counts", action="store_true",
-                        help="FD INODE I_MAPPING NRPAGES TYPE PATH per open file")],
+                        help="FD INODE I_MAPPING NRPAGES TYPE PATH per open file"),
+                    arg("-R", dest="ref", metavar="REF",
+                        help="only the tasks and open files REF names: an FD, a "
+                             "FILE/DENTRY/INODE address, a TYPE or a part of a path")],
          columns=("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"), takes_input=True,
          enabled=_enabled, drgn_code=_files_drgn)
 def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
@@ -2072,12 +2091,24 @@ def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
         return
     tasks = command_tasks(ctx, args.tasks, input, "files")
     cols = ("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH")
+    ref = args.ref
     for t in tasks:
         try:
+            root, cwd = task_root_cwd(t.to_drgn().address_of_())
+            # JSON rows say whose file they are (several tasks in one array)
+            owner = (*task_cells(t), Name(root), Name(cwd)) if ctx.as_json else ()
+            owner_cols = (*TASK_COLUMNS, "ROOT", "CWD") if ctx.as_json else ()
+            if ref is not None:  # crash's files -R: the task only when REF is found
+                yield from _files_ref(ctx, t, ref, root, cwd, owner, owner_cols)
+                continue
             if not ctx.as_json:
                 yield TextLine(_header(ctx, t))
+                if root or cwd:
+                    yield TextLine(f"ROOT: {root}    CWD: {cwd}")
             files = t.files
             if not files:
+                if not ctx.as_json:
+                    yield TextLine("No open files")
                 continue
             fdt = files.fdt
             fds = fdt.fd
@@ -2085,6 +2116,7 @@ def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: {e}")
             continue
+        shown = 0
         for fd in range(max_fds):
             try:
                 faddr = ctx.k.read_u64(fds.value() + 8 * fd)
@@ -2098,18 +2130,114 @@ def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                     path = kernel_str(d_path(f.f_path.to_drgn().address_of_()))
                 except (ValueError, drgn.FaultError, LookupError):
                     path = "?"
+                shown += 1
                 if args.counts:  # crash's files -c
                     mapping = inode.i_mapping.value() if inode else 0
                     nrpages = ctx.k.view("struct address_space", mapping).nrpages \
                         if mapping else 0
-                    yield Row(FILES_COUNT_COLUMNS, (fd, Address(inode.address),
-                                                    Address(mapping), int(nrpages), typ,
-                                                    path), f)
+                    yield Row((*owner_cols, *FILES_COUNT_COLUMNS),
+                              (*owner, fd, Address(inode.address), Address(mapping),
+                               int(nrpages), typ, path), f)
                     continue
-                yield Row(cols, (fd, Address(faddr), Address(dentry.address),
-                                 Address(inode.address), typ, path), f)
+                yield Row((*owner_cols, *cols), (*owner, fd, Address(faddr),
+                                                 Address(dentry.address),
+                                                 Address(inode.address), typ, path), f)
             except drgn.FaultError as e:
                 ctx.warn(f"PID {t.pid} fd {fd}: {e}")
+        if not shown and not ctx.as_json:
+            yield TextLine("No open files")
+
+
+#: the columns --json rows of files and vm start with: whose row it is
+TASK_COLUMNS = ("PID", "TASK", "COMM")
+
+
+def task_cells(t: View) -> tuple[Any, ...]:
+    """PID TASK COMM cells of ``t`` (``struct task_struct``) for TASK_COLUMNS."""
+    return (Pid(int(t.pid)), Address(t.address), Comm(kernel_str(t.comm.string())))
+
+
+def task_root_cwd(task: drgn.Object) -> tuple[str, str]:
+    """crash's ROOT and CWD of ``task`` (``struct task_struct *``;
+    :func:`kmemx.helpers.fsstruct.task_root_cwd`), ``?`` for an unreadable one."""
+    from kmemx.helpers.fsstruct import task_root_cwd as root_cwd
+
+    try:
+        return root_cwd(task)
+    except (drgn.FaultError, ValueError):
+        return "?", "?"
+
+
+def _files_ref_matches(ref: str, max_fds: int, fd: int, addrs: tuple[int, int, int],
+                       typ: str, path: str) -> bool:
+    """crash's open_file_reference() (filesys.c): whether ``files -R REF``
+    names this open file.  A decimal REF up to max_fds is an FD; another
+    number (hex digits, ``0x``) an FD or a FILE/DENTRY/INODE address; any REF
+    equal to TYPE, or a part of PATH (``/`` only the path ``/``), matches."""
+    number = re.fullmatch(r"(0[xX])?[0-9a-fA-F]+", ref) is not None
+    if number:
+        if re.fullmatch(r"\d+", ref) and int(ref) <= max_fds:
+            if fd == int(ref):
+                return True
+        else:
+            value = int(ref, 16)
+            if fd == value or value in addrs:
+                return True
+    if ref == typ:
+        return True
+    if path and len(path.split()) == 1:  # crash splits the line at blanks
+        return (path == "/" and ref == "/") or (ref != "/" and ref in path)
+    return False
+
+
+def _files_ref(ctx: Context, t: View, ref: str, root: str, cwd: str,
+               owner: tuple[Any, ...], owner_cols: tuple[str, ...]) -> Iterator[Any]:
+    """``files -R REF``: the task's header and ROOT/CWD line, the files
+    header and the open files REF names (:func:`_files_ref_matches`), only
+    when REF names the root, the cwd or an open file, as crash."""
+    from drgn.helpers.linux.fs import d_path
+
+    def component(p: str) -> bool:
+        return (p == "/" and ref == "/") or (ref != "/" and ref in p)
+
+    shown = False
+    if not ctx.as_json and (component(root) or component(cwd)):
+        yield TextLine(_header(ctx, t))
+        yield TextLine(f"ROOT: {root}    CWD: {cwd} ")
+        shown = True
+    files = t.files
+    if not files:
+        if shown:
+            yield TextLine("")
+        return
+    fdt = files.fdt
+    fds, max_fds = fdt.fd, int(fdt.max_fds)
+    for fd in range(max_fds):
+        try:
+            faddr = ctx.k.read_u64(fds.value() + 8 * fd)
+            if not faddr:
+                continue
+            f = ctx.k.view("struct file", faddr)
+            dentry, inode = f.f_path.dentry, f.f_inode
+            typ = _S_IFMT.get(inode.i_mode & 0o170000, "?") if inode else "?"
+            try:
+                path = kernel_str(d_path(f.f_path.to_drgn().address_of_()))
+            except (ValueError, drgn.FaultError, LookupError):
+                path = "?"
+            if not _files_ref_matches(ref, max_fds, fd, (faddr, dentry.address, inode.address),
+                                      typ, path):
+                continue
+            if not shown and not ctx.as_json:
+                yield TextLine(_header(ctx, t))
+                yield TextLine(f"ROOT: {root}    CWD: {cwd} ")
+                shown = True
+            yield Row((*owner_cols, "FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"),
+                      (*owner, fd, Address(faddr), Address(dentry.address),
+                       Address(inode.address), typ, path), f)
+        except drgn.FaultError as e:
+            ctx.warn(f"PID {t.pid} fd {fd}: {e}")
+    if shown:
+        yield TextLine("")
 
 
 FILES_DENTRY_COLUMNS = ("DENTRY", "INODE", "SUPERBLK", "TYPE", "PATH")
@@ -2222,22 +2350,24 @@ def _vm_drgn(ctx: Context, args: argparse.Namespace) -> str:
     plus, before 6.2, each task's unsynced cache) and drgn's for_each_vma()."""
     from kmemx.commands.drgncode import table_script
 
-    return table_script(ctx, VM_MM_COLUMNS, _RSS_CODE + _tasks_code(ctx, args.tasks, "vm") + f"""\
+    return table_script(ctx, (*TASK_COLUMNS, *VM_MM_COLUMNS),
+                        _RSS_CODE + _tasks_code(ctx, args.tasks, "vm") + f"""\
 PAGE = {PAGE_SIZE}
 for task in tasks:
-    table("MM", "PGD", "RSS", "TOTAL_VM")
+    owner = (task.pid.value_(), hex(task.value_()), task.comm.string_().decode())
+    table("PID", "TASK", "COMM", "MM", "PGD", "RSS", "TOTAL_VM")
     mm = task.mm
     if not mm:
-        row(hex(0), hex(0), 0, 0)
+        row(*owner, hex(0), hex(0), 0, 0)
         continue
-    row(hex(mm.value_()), hex(mm.pgd.value_()), rss_pages(mm) * PAGE,
+    row(*owner, hex(mm.value_()), hex(mm.pgd.value_()), rss_pages(mm) * PAGE,
         mm.total_vm.value_() * PAGE)
-    table("VMA", "START", "END", "FLAGS", "FILE")
+    table("PID", "TASK", "COMM", "VMA", "START", "END", "FLAGS", "FILE")
     for vma in for_each_vma(mm):
         path = ""
         if vma.vm_file:
             path = d_path(vma.vm_file.f_path.address_of_()).decode("utf-8", "surrogateescape")
-        row(hex(vma.value_()), hex(vma.vm_start.value_()), hex(vma.vm_end.value_()),
+        row(*owner, hex(vma.value_()), hex(vma.vm_start.value_()), hex(vma.vm_end.value_()),
             hex(vma.vm_flags.value_()), path)
 """, ["drgn:Object", "drgn.helpers.linux.fs:d_path", "drgn.helpers.linux.mm:for_each_vma",
       *_RSS_IMPORTS])
@@ -2267,12 +2397,12 @@ def follow_pte(pgd, vaddr):  # (physical or None, entry); PROTNONE counts as pre
         table = value & PFN_MASK
 
 
-def pages(vma, mm):  # crash's vm -p rows of one VMA
+def pages(vma, mm, owner):  # crash's vm -p rows of one VMA
     global vma_tables
     if mm == INIT_MM:
         return
     vma_tables += 1
-    table("VIRTUAL", "PHYSICAL")
+    table("PID", "TASK", "COMM", "VIRTUAL", "PHYSICAL")
     pgd = follow_phys(INIT_MM, mm.pgd.value_())
     start = vma.vm_start.value_()
     path = None
@@ -2293,7 +2423,7 @@ def pages(vma, mm):  # crash's vm -p rows of one VMA
             where = f"FILE: {path}  OFFSET: {offset:x}"
         else:
             where = "(not mapped)"
-        row(hex(vaddr), where)
+        row(*owner, hex(vaddr), where)
 
 
 """
@@ -2320,19 +2450,19 @@ for task in tasks:
     script = _vm_drgn(ctx, args)
     if not args.pages:
         return script
-    row = "        row(hex(vma.value_()), hex(vma.vm_start.value_())"
+    row = "        row(*owner, hex(vma.value_()), hex(vma.vm_start.value_())"
     loop = "for task in tasks:\n"
     if script.count(row) != 1 or script.count(loop) != 1:
         raise only("vm", "the plain, -m and -v forms")
     script = script.replace(loop, _VM_PAGES_CODE + loop)
     script = script.replace(row, """\
         if vma_tables:
-            table("VMA", "START", "END", "FLAGS", "FILE")
+            table("PID", "TASK", "COMM", "VMA", "START", "END", "FLAGS", "FILE")
 """ + row)
     end = "            hex(vma.vm_flags.value_()), path)\n"
     if script.count(end) != 1:
         raise only("vm", "the plain, -m and -v forms")
-    script = script.replace(end, end + "        pages(vma, mm)\n")
+    script = script.replace(end, end + "        pages(vma, mm, owner)\n")
     return script.replace("from drgn.helpers.linux.mm import for_each_vma",
                           "from drgn.helpers.linux.mm import follow_phys, for_each_vma")
 
@@ -2392,18 +2522,22 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         return
     for t in tasks:
         try:
+            # JSON rows say whose they are (several tasks in one array)
+            owner = task_cells(t) if ctx.as_json else ()
+            oc = TASK_COLUMNS if ctx.as_json else ()
             if not ctx.as_json:
                 yield TextLine(_header(ctx, t))
             mm = t.mm
             if not mm:
                 if only_vma is None:
-                    yield Row(VM_MM_COLUMNS, (Address(0), Address(0), KSize(0), KSize(0)), t)
+                    yield Row((*oc, *VM_MM_COLUMNS),
+                              (*owner, Address(0), Address(0), KSize(0), KSize(0)), t)
                 continue
             if only_vma is None:  # crash's -P: the VMA and its pages only
                 rss, total_vm = task_mm_usage(ctx.k, mm.address)
-                yield Row(VM_MM_COLUMNS, (Address(mm.address), Address(mm.pgd.value()),
-                                          KSize(rss * PAGE_SIZE), KSize(total_vm * PAGE_SIZE)),
-                          mm)
+                yield Row((*oc, *VM_MM_COLUMNS),
+                          (*owner, Address(mm.address), Address(mm.pgd.value()),
+                           KSize(rss * PAGE_SIZE), KSize(total_vm * PAGE_SIZE)), mm)
             for vma in for_each_vma(drgn.Object(ctx.prog, "struct mm_struct *",
                                                 value=mm.address)):
                 if only_vma is not None and vma.value_() != only_vma:
@@ -2414,11 +2548,13 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                         path = kernel_str(d_path(vma.vm_file.f_path.address_of_()))
                     except (ValueError, LookupError, drgn.FaultError):
                         path = "?"
-                yield Row(VM_COLUMNS, (Address(vma.value_()), Address(vma.vm_start.value_()),
-                                       Address(vma.vm_end.value_()),
-                                       Address(vma.vm_flags.value_()), Name(path)), vma)
+                yield Row((*oc, *VM_COLUMNS),
+                          (*owner, Address(vma.value_()), Address(vma.vm_start.value_()),
+                           Address(vma.vm_end.value_()), Address(vma.vm_flags.value_()),
+                           Name(path)), vma)
                 if args.pages or only_vma is not None:
-                    yield from _vm_pages(ctx, vma, mm)
+                    for page in _vm_pages(ctx, vma, mm):
+                        yield Row((*oc, *page.columns), (*owner, *page.cells), page.obj)
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: cannot read {e.address:#x}")
 
@@ -2485,8 +2621,9 @@ def _vm_dump(ctx: Context, tasks: Iterable[View], args: argparse.Namespace) -> I
             objs = [mm_obj[0]] if args.mm else [v[0] for v in for_each_vma(mm_obj)]
             for obj in objs:
                 if ctx.as_json:
-                    yield Row(("ADDRESS", "TYPE"), (Address(obj.address_ or 0),
-                                                    obj.type_.type_name()), obj)
+                    yield Row((*TASK_COLUMNS, "ADDRESS", "TYPE"),
+                              (*task_cells(t), Address(obj.address_ or 0),
+                               obj.type_.type_name()), obj)
                 else:
                     yield TextLine(obj.format_(integer_base=base))
         except drgn.FaultError as e:
