@@ -10,6 +10,8 @@ running; ^D exits.
 
 from __future__ import annotations
 
+import ast
+import builtins
 import gc
 import sys
 import threading
@@ -223,10 +225,39 @@ class Repl:
             with self.lock:
                 if stripped.startswith("%"):
                     self.run_command(stripped[1:])
+                elif self.is_bare_command(stripped):
+                    self.run_command(stripped)
                 else:
                     self.run_python(text)
         except KeyboardInterrupt:
             self.out.error("KeyboardInterrupt")
+
+    def is_bare_command(self, line: str) -> bool:
+        """Whether ``line``, typed without ``%``, is a command as crash users
+        type them (``bt -a``, ``files 1``, ``set -v``, ``q``): one line whose
+        first word names a command or runtime alias and that Python would not
+        run: it does not compile, or it reads a name that neither the session
+        nor the builtins define (``bt``, ``v`` of ``set -v``).  ``help``,
+        ``exit`` and ``quit`` alone are the commands, not Python's site
+        helpers; ``help(len)`` and ``exit(3)`` are Python's."""
+        if "\n" in line:
+            return False
+        word = line.split(None, 1)[0]
+        if self.catalog.get(word) is None and word not in MAGICS \
+                and word not in self.catalog.registry.runtime_aliases:
+            return False
+        if line in ("help", "exit", "quit"):
+            return True
+        try:
+            tree = ast.parse(line, "<input>", "single")
+        except SyntaxError:
+            return True
+        names = [n for n in ast.walk(tree) if isinstance(n, ast.Name)]
+        bound = {n.id for n in names if not isinstance(n.ctx, ast.Load)}
+        bound |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+        return any(n.id not in bound and n.id not in self.namespace
+                   and not hasattr(builtins, n.id)
+                   for n in names if isinstance(n.ctx, ast.Load))
 
     def run_python(self, source: str) -> None:
         self.k.new_epoch()  # one statement = one pass over a live kernel

@@ -666,3 +666,31 @@ def test_repl_modules_do_not_print() -> None:
         assert "print(" not in path.read_text(), path.name
     assert sys.modules["kmemx.repl.session"] is not None
     assert os.path.exists(root / "__init__.py")
+
+
+def test_session_crash_words_without_percent(world: World, session_env: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """crash users' habit: ``echo 0x10 | count`` and ``q`` typed bare are
+    commands; a name the session defines, a builtin called, and Python that
+    compiles stay Python."""
+    keys = ("echo 0x10 0x20 | count\rset -v\recho = 5\recho\rlist((1, 2))\r"
+            "help\rq\r6 * 7\r")
+    rc, out, err, _ = drive(world, keys)
+    assert rc == 0 and err == ""
+    assert "COUNT\n    2\n" in out  # the command ran
+    assert "pager = " in out  # %set -v
+    assert "\n5\n" in out  # echo is the session's variable now
+    assert "[1, 2]" in out  # list() is Python's
+    assert "echo" in out.split("[1, 2]")[1]  # help: kmemx's list of commands
+    assert "\n42\n" not in out  # q ended the session
+
+
+def test_is_bare_command(world: World, session_env: Path) -> None:
+    _, _, _, repl = drive(world, "\x04")
+    bare = repl.is_bare_command
+    assert bare("echo 1") and bare("q") and bare("help") and bare("set -v")
+    assert bare("list task_struct.tasks -H init_task")  # not Python: crash's list
+    assert not bare("list((1,))") and not bare("help(len)") and not bare("exit(3)")
+    assert not bare("list(undefined_name)")  # the first word is "list(...": Python's NameError
+    assert not bare("list(x for x in (1,))") and not bare("list(map(lambda y: y, ()))")
+    assert not bare("x = 1") and not bare("echo\nx") and not bare("nosuch 1")
