@@ -460,9 +460,9 @@ def _run_input(args: argparse.Namespace) -> int:
         text = sys.stdin.read() if args.input == "-" else open(args.input).read()
     except OSError as e:
         return _error(f"-i: cannot read {args.input}: {e.strerror or e}")
-    lines, bad = _command_lines(text)
-    if bad is not None:
-        return _error(f"-i {args.input}: not a kmemx command: {bad!r}")
+    # every line runs, as under crash: one that is not a command says so and
+    # the next runs
+    lines, _ = _command_lines(text)
     return _run_command_lines(args, lines)
 
 
@@ -577,6 +577,15 @@ def main(argv: list[str] | None = None) -> int:
         lines, bad = _command_lines(args.stdin_text)
         if lines and bad is None:
             return _run_command_lines(args, lines)
+        try:
+            compile(args.stdin_text, "<stdin>", "exec")
+        except SyntaxError as e:
+            if lines and _is_command(lines[0]):
+                # command lines with a typo among them: each runs, as crash
+                # runs them, and the bad one says it is not a command
+                return _run_command_lines(args, lines)
+            return _error(f"<stdin> line {e.lineno}: {e.msg}: neither Python nor kmemx "
+                          f"command lines ({bad!r} is not a command)")
         return _run_code(args)
     return _run_repl(args)
 

@@ -313,11 +313,17 @@ def test_command_lines_on_stdin_and_with_i(fixture: Fixture, target: list[str],
     # a Python script on stdin (a line that is not a command) runs as Python
     py = kmemx(*target, "-q", stdin="x = prog['jiffies'].value_()\nprint(x > 0)\n")
     assert (py.returncode, py.stdout.strip()) == (0, "True"), py.stderr
-    # -i with a line that is no command: one error naming it, nothing run
+    # a line that is no command, with -i or on stdin (not Python either): one
+    # error naming it, and the other lines run, as crash runs them
     (tmp_path / "bad").write_text(cmds)
-    bad = kmemx(*target, "-q", "-i", str(tmp_path / "bad"))
-    assert bad.returncode == 1 and bad.stdout == ""
-    assert one_line_error(bad, "no_such_cmd_xyz")
+    for bad in (kmemx(*target, "-q", "-i", str(tmp_path / "bad")),
+                kmemx(*target, "-q", stdin=cmds)):
+        assert bad.returncode == 1 and bad.stdout == out, bad.stderr
+        assert bad.stderr == "kmemx: error: unknown command 'no_such_cmd_xyz'\n"
+    # neither Python nor command lines: one error, no traceback
+    neither = kmemx(*target, "-q", stdin="x = (\nps\n")
+    assert neither.returncode == 1 and neither.stdout == ""
+    assert one_line_error(neither, "<stdin> line 1: '(' was never closed")
     # a command that fails midway: its error, and the next lines still run
     mixed = kmemx(*target, "-q", stdin="sym no_such_symbol_xyz\np jiffies\n")
     assert mixed.returncode == 1 and "jiffies = " in mixed.stdout
