@@ -47,12 +47,16 @@ def _value(item: Any, field: str) -> Any:
     return v
 
 
-def _coerce(want: str, have: Any) -> Any:
+def _coerce(field: str, want: str, have: Any) -> Any:
+    """``want`` as a number when the item's value is one."""
     if isinstance(have, (int, float)) and not isinstance(have, bool):
         try:
             return int(want, 0)
         except ValueError:
-            return float(want)
+            try:
+                return float(want)
+            except ValueError:
+                raise UsageError(f"filter: {field} is a number; {want!r} is not") from None
     return want
 
 
@@ -70,7 +74,10 @@ def _filter(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
     if not m:
         raise UsageError(f"filter: cannot parse {' '.join(args.expr)!r}; use COLUMN OP VALUE")
     field, op, want = m.groups()
-    rx = re.compile(want) if op in ("~", "!~") else None
+    try:
+        rx = re.compile(want) if op in ("~", "!~") else None
+    except re.error as e:
+        raise UsageError(f"filter: bad regular expression {want!r}: {e}") from None
     for item in input:
         try:
             have = _value(item, field)
@@ -80,7 +87,7 @@ def _filter(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
             ok = bool(rx.search(str(have)))
             if (op == "~") == ok:
                 yield item
-        elif _OPS[op](have, _coerce(want, have)):
+        elif _OPS[op](have, _coerce(field, want, have)):
             yield item
 
 

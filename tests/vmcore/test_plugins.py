@@ -26,7 +26,7 @@ from drgn.helpers.linux.slab import (
 )
 
 import kmemx
-from kmemx.commands import CommandError, execute
+from kmemx.commands import CommandError, UsageError, execute
 from tests.fixtures.fixture import Fixture, comm_matches
 from tests.vmcore.regions import direct_map_base, kmalloc_cache, vmalloc_start
 
@@ -95,6 +95,11 @@ def test_ps_filters(kernels: dict[str, kmemx.Kernel], fixture: Fixture) -> None:
     assert piped[-1].strip() == "5"
     with pytest.raises(CommandError, match="no task with PID"):
         list(execute(k, "ps 99999"))
+    # a typo in filter's value is filter's usage error, not ps's internal error
+    with pytest.raises(UsageError, match=r"^filter: pid is a number; '>3' is not$"):
+        list(execute(k, "ps | filter pid>>3"))
+    with pytest.raises(UsageError, match=r"^filter: bad regular expression '\['"):
+        list(execute(k, "ps | filter comm~["))
 
 
 def test_pstree_has_worker_tree(kernels: dict[str, kmemx.Kernel]) -> None:
