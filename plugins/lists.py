@@ -148,8 +148,11 @@ def _offset(ctx: Context, spec: str, option: str = "-o") -> int:
 
 
 def _fields(ctx: Context, addr: int, type_name: str, members: list[str],
-            radix: int | None = None) -> list[Any]:
-    obj = drgn.Object(ctx.prog, _resolve_type(ctx, type_name), address=addr)
+            radix: int | None = None, obj: drgn.Object | None = None) -> list[Any]:
+    """The cells of ``members`` of the structure at ``addr`` (or of ``obj``,
+    a structure already read: ``struct -u``)."""
+    if obj is None:
+        obj = drgn.Object(ctx.prog, _resolve_type(ctx, type_name), address=addr)
     out: list[Any] = []
     for m in members:
         try:
@@ -495,6 +498,8 @@ for index, entry in {pairs}:
          tree -t xarray -r address_space.i_pages MAPPING
                                       -r: the root is this member of the struct at START
          tree -N RB_NODE -o ...       START is an rb_node, not a root
+         tree -S ...                  the same as -s (crash's -S reads members from
+                                      memory, not through gdb; kmemx always does)
          -t: rbtree (rb, the default), xarray (x), radix (ra), maple (m), idr.
          -o and -r take an offset or struct.member.  START is an address or symbol.
          """,
@@ -505,6 +510,9 @@ for index, entry in {pairs}:
                         help="OFFSET or struct.member of the root inside START"),
                     arg("-o", dest="offset", help="OFFSET or struct.member of the rb_node"),
                     arg("-s", dest="struct", help="struct[.member,...] to display"),
+                    arg("-S", dest="struct", metavar="STRUCT",
+                        help="the same as -s: crash's -S reads the members from memory "
+                             "instead of through gdb, kmemx always does"),
                     arg("-l", dest="linear", action="store_true",
                         help="red-black tree in order (leftmost first)"),
                     arg("-p", dest="position", action="store_true",
@@ -636,6 +644,11 @@ def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
     name, members = split_struct_spec(args.type)
     if args.members:
         members += [m.strip() for m in args.members.split(",") if m.strip()]
+    if args.raw or args.user or args.list_offset is not None:
+        from kmemx.commands.drgncode import only
+
+        raise only("struct", "the structure, members, COUNT, SYMBOL:CPUSPEC, -o -x -d "
+                             "(not -l -r -u)")
     t = _resolve_type(ctx, name)
     tname = t.type_name()
     if not args.addresses:
@@ -716,6 +729,12 @@ for name, cpus in {targets!r}:
          struct task_struct ADDR1 ADDR2 ... several; a bad address is reported, the rest shown
          struct task_struct                 its definition with offsets (-o)
          struct -x task_struct.pid,flags ADDR   integers in hex (-d: decimal, the default)
+         struct -l task_struct.tasks task_struct.pid ADDR
+                                            ADDR points at the member (a list_head):
+                                            the structure starts that far below it
+                                            (-l OFFSET: a byte offset)
+         struct -r list_head ADDR           the raw bytes (one member: its bytes), as rd
+         struct -u list_head UADDR          a user address of the current context (set PID)
          ps | filter pid<3 | struct task_struct.pid,comm
          ADDR: hex (0x optional), a symbol, symbol+offset, or a global's member path.
          With a cpuspec, each structure is shown after a [CPU]: ADDR line (a CPU
@@ -731,7 +750,16 @@ for name, cpus in {targets!r}:
                     arg("-x", dest="radix", action="store_const", const=16,
                         help="integers in hexadecimal"),
                     arg("-d", dest="radix", action="store_const", const=10,
-                        help="integers in decimal (the default)")],
+                        help="integers in decimal (the default)"),
+                    arg("-l", dest="list_offset", metavar="OFFSET",
+                        help="the addresses point at this member (struct.member or a "
+                             "byte offset) inside the structure, as crash's -l"),
+                    arg("-r", dest="raw", action="store_true",
+                        help="raw dump: the structure's (or its one member's) bytes as "
+                             "rd shows them"),
+                    arg("-u", dest="user", action="store_true",
+                        help="the addresses are user addresses of the current context "
+                             "(set PID)")],
          takes_input=True, aliases=("union",), drgn_code=_struct_drgn)
 def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     name, members = split_struct_spec(args.type)
@@ -741,6 +769,9 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
     name = t.type_name()
     dump = not members and not ctx.as_json
     size = t.size or 0
+    if args.raw or args.user:
+        yield from _struct_options(ctx, args, t, members, input)
+        return
 
     def text(a: int) -> str:
         try:
@@ -751,6 +782,9 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
 
     if args.addresses:
         targets = struct_targets(ctx, args.addresses, size)
+        if args.list_offset is not None:  # crash's -l: ADDR points at that member
+            shift = _offset(ctx, args.list_offset, "-l")
+            targets = [(w, cpu, a - shift) for w, cpu, a in targets]
     else:
         targets = [("", None, v.address) for v in piped_structs(ctx, input, name, "struct")]
         if not targets:
@@ -794,6 +828,78 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
         if cpu is not None:
             yield TextLine(f"[{cpu}]: {a:x}")
         yield TextLine(txt if txt is not None else text(a))
+
+
+def _struct_options(ctx: Context, args: argparse.Namespace, t: drgn.Type,
+                    members: list[str], input: Iterable[Any]) -> Iterator[Any]:
+    """``struct`` with crash's -r (the structure's bytes, or
+    its one member's, as ``rd`` shows them: 64-bit words and ASCII, a 1-, 2-
+    or 4-byte member in its own width, crash's raw_data_dump()) and -u (user
+    addresses of the current context, read through its page tables)."""
+    name = t.type_name()
+    size = t.size or 0
+    if args.raw and len(members) > 1:
+        raise CommandError("struct: only one structure member allowed with -r")
+    if not args.addresses:
+        raise CommandError("struct: -r and -u take an address")
+    if any(":" in w for w in args.addresses):
+        raise CommandError("struct: -r and -u take addresses, not SYMBOL:CPUSPEC")
+    shift = _offset(ctx, args.list_offset, "-l") if args.list_offset is not None else 0
+    if args.user:
+        user = _user_reader(ctx, "struct")
+        starts = [a - shift for a in resolve_each(ctx, args.addresses,
+                                                  lambda w: parse_address(ctx, w))]
+    else:
+        starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, size)]
+
+    def read(a: int, n: int) -> bytes:
+        try:
+            return user(a, n) if args.user else ctx.k.read(a, n)
+        except drgn.FaultError as e:
+            kind = "user" if args.user else "kernel"
+            raise CommandError(f"struct: invalid {kind} virtual address: "
+                               f"{e.address:x}") from None
+
+    for n, a in enumerate(starts):
+        if args.raw:
+            start, length = a, size
+            if members:
+                try:
+                    start = a + drgn.offsetof(t, members[0])
+                    length = drgn.sizeof(drgn.Object(ctx.prog, t, address=a)
+                                         .subobject_(members[0]).type_)
+                except LookupError as e:
+                    raise CommandError(f"struct: {name}.{members[0]}: {e}") from None
+            width = length if length in (1, 2, 4) else 8
+            count = -(-length // width)
+            if n and not ctx.as_json:
+                yield TextLine("")
+            yield from _raw_rows(read, start, width, count)
+            continue
+        obj = drgn.Object.from_bytes_(ctx.prog, t, read(a, size))
+        if members:
+            yield Row(("ADDRESS", *[m.upper() for m in members]),
+                      (Address(a), *_fields(ctx, a, name, members, args.radix, obj)), obj)
+            continue
+        if ctx.as_json:
+            yield Row(("ADDRESS", "TYPE"), (Address(a), name), obj)
+        else:
+            yield TextLine(obj.format_(integer_base=args.radix or 10))
+
+
+def _raw_rows(read: Callable[[int, int], bytes], addr: int, width: int, count: int
+              ) -> Iterator[Any]:
+    """``rd``'s rows of ``count`` units of ``width`` bytes from ``addr``:
+    ADDRESS VALUES (hex) ASCII, 16 bytes a row (crash's display_memory())."""
+    pos, end = addr, addr + width * count
+    while pos < end:
+        n = min(16, end - pos)
+        data = read(pos, n)
+        words = [int.from_bytes(data[i:i + width], "little") for i in range(0, n, width)]
+        yield Row(("ADDRESS", "VALUES", "ASCII"),
+                  (Address(pos), " ".join(f"{w:0{2 * width}x}" for w in words),
+                   "".join(chr(b) if b in _PRINTABLE else "." for b in data)))
+        pos += n
 
 
 def _ptype_lines(ctx: Context, t: drgn.Type, offsets: bool) -> Iterator[Any]:

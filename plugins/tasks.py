@@ -2435,7 +2435,7 @@ def _vm_drgn_options(ctx: Context, args: argparse.Namespace) -> str:
     VMA's page rows (the page-table walk written out)."""
     from kmemx.commands.drgncode import only, text_script
 
-    if args.vma:
+    if args.vma or args.vm_flags is not None or args.mm_addr is not None:
         raise only("vm", "the plain, -p, -m and -v forms")
     if args.mm or args.vmas:
         what = ("[task.mm[0]] if task.mm else []" if args.mm
@@ -2499,7 +2499,13 @@ for task in tasks:
                     arg("-x", dest="radix", action="store_const", const=16,
                         help="-m/-v: integers in hexadecimal"),
                     arg("-d", dest="radix", action="store_const", const=10,
-                        help="-m/-v: integers in decimal")],
+                        help="-m/-v: integers in decimal"),
+                    arg("-f", dest="vm_flags", metavar="VM_FLAGS",
+                        help="name the bits of a vm_flags value (the kernel's "
+                             "vmaflag_names)"),
+                    arg("-M", dest="mm_addr", metavar="MM",
+                        help="the VMAs of this mm_struct for a task without an mm "
+                             "(crash's -M: an exiting task whose task_struct lost it)")],
          columns=VM_COLUMNS, takes_input=True, enabled=_enabled, drgn_code=_vm_drgn_options)
 def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.fs import d_path
@@ -2507,8 +2513,18 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
 
     from kmemx.helpers.mm import task_mm_usage
 
+    if args.vm_flags is not None:
+        yield from _vm_flags(ctx, args)
+        return
     if sum(map(bool, (args.pages, args.mm, args.vmas, args.vma))) > 1:
         raise CommandError("vm: -p, -P, -m and -v exclude each other")
+    mm_given = None
+    if args.mm_addr is not None:
+        from .lists import parse_address
+
+        mm_given = parse_address(ctx, args.mm_addr)
+        if mm_given < 1 << 63:
+            raise CommandError(f"vm: -M {args.mm_addr}: not a kernel address")
     only_vma = None
     if args.vma:
         from .lists import parse_address
@@ -2532,8 +2548,12 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                 if only_vma is None:
                     yield Row((*oc, *VM_MM_COLUMNS),
                               (*owner, Address(0), Address(0), KSize(0), KSize(0)), t)
-                continue
-            if only_vma is None:  # crash's -P: the VMA and its pages only
+                if mm_given is None:
+                    continue
+                # crash's -M: the VMAs of the mm given for a task that has none
+                # (an exiting task's), after the task's own (zero) MM row
+                mm = ctx.k.view("struct mm_struct", mm_given)
+            if only_vma is None and t.mm:  # crash's -P: the VMA and its pages only
                 rss, total_vm = task_mm_usage(ctx.k, mm.address)
                 yield Row((*oc, *VM_MM_COLUMNS),
                           (*owner, Address(mm.address), Address(mm.pgd.value()),
@@ -2560,6 +2580,29 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
 
 
 VM_PAGE_COLUMNS = ("VIRTUAL", "PHYSICAL")
+
+
+def _vm_flags(ctx: Context, args: argparse.Namespace) -> Iterator[Any]:
+    """``vm -f VM_FLAGS``: crash's ``8000075: (READ|EXEC|...)`` line, the
+    names the kernel's own ``vmaflag_names`` gives the set bits (upper case,
+    as crash); JSON: FLAGS NAMES."""
+    from kmemx.commands import Hex
+    from kmemx.helpers.vmflags import for_each_vma_flag
+
+    from .lists import parse_address
+
+    if args.tasks or args.pages or args.mm or args.vmas or args.vma or args.mm_addr:
+        raise CommandError("vm: -f takes a vm_flags value alone")
+    flags = parse_address(ctx, args.vm_flags if args.vm_flags.startswith("0x")
+                          else "0x" + args.vm_flags)
+    try:
+        names = "|".join(name.upper() for _, name in for_each_vma_flag(ctx.prog, flags))
+    except LookupError:
+        raise CommandError("vm: -f: the kernel has no vmaflag_names table") from None
+    if ctx.as_json:
+        yield Row(("FLAGS", "NAMES"), (Hex(flags), names))
+    else:
+        yield TextLine(f"{flags:x}: ({names})")
 
 
 def _vm_pages(ctx: Context, vma: drgn.Object, mm: View) -> Iterator[Any]:

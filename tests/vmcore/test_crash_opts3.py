@@ -17,6 +17,23 @@ Written exceptions (each asserted where it applies):
   the ``.S`` frames, matched by return address, are compared.
 * ``files -R``: crash prints its ROOT/CWD line with a blank at the end in
   this mode only; kmemx does too.  Compared line by line.
+* ``vm -f``: crash names the bits from a table in its own source
+  (memory.c do_vm_flags(), 2.6-era names: 0x8000000 is ``CAN_NONLINEAR``,
+  which kernels since 3.11 use for VM_SOFTDIRTY), kmemx from the kernel's
+  own ``vmaflag_names`` (mm/debug.c), upper-cased.  The value and the names
+  of the bits both tables name alike (READ ... GROWSDOWN, LOCKED, IO,
+  DONTCOPY, DONTEXPAND, ACCOUNT, HUGETLB, MIXEDMAP, MERGEABLE) are compared
+  with crash; every kmemx name is checked against vmaflag_names read by
+  drgn.
+* ``struct -u``/``-l`` of a whole structure: drgn's layout, not gdb's; the
+  scalar members are compared by value (as test_crash_opts2).  A ``char[]``
+  member: gdb prints every byte (``\\000``), kmemx the string up to its NUL;
+  compared up to the first NUL.
+* ``struct -r``: kmemx's rows are ``rd``'s (ADDRESS VALUES ASCII), crash's
+  lines ``ADDR:  WORDS   ASCII``; compared as parsed by parse_rd.
+* ``union``: crash refuses a struct type (``data type mismatch``); kmemx's
+  ``union`` is ``struct``'s other name and shows it.  ``union -r`` is
+  compared on a union (``union sigval``).
 """
 
 from __future__ import annotations
@@ -51,13 +68,19 @@ class Session:
     @cached_property
     def addr(self) -> dict[str, Any]:
         from drgn.helpers.linux.fs import path_lookup
+        from drgn.helpers.linux.mm import for_each_vma
         from drgn.helpers.linux.pid import for_each_task
 
         prog = self.k.prog
         worker = next(t for t in for_each_task(prog)
                       if t.comm.string_() == b"kmx-w000" and t.pid == t.tgid)
         wfile = path_lookup(prog, "/kmx/worker-000")
+        vmas = list(for_each_vma(worker.mm))
         return {"pid": int(worker.pid), "task": int(worker.value_()),
+                "tasks": int(worker.tasks.address_of_().value_()),
+                "mm": int(worker.mm.value_()),
+                "text": int(vmas[1].vm_start.value_()),
+                "flags": sorted({int(v.vm_flags.value_()) for v in vmas}),
                 "wfile_inode": int(wfile.dentry.d_inode.value_()),
                 "wfile_dentry": int(wfile.dentry.value_())}
 
@@ -77,6 +100,25 @@ class Session:
             "files -R inode": f"files -R {a['wfile_inode']:x} {a['pid']}",
             "files -R dentry": f"files -R {a['wfile_dentry']:x} 1 {a['pid']}",
             "files -R root": "files -R / 1 2",
+            **{f"vm -f {f:x}": f"vm -f {f:x}" for f in a["flags"]},
+            "vm -M": f"vm -M {a['mm']:x} 2",
+            "struct -l member": f"struct -l task_struct.tasks task_struct.pid,comm,mm "
+                                f"{a['tasks']:x}",
+            "struct -l bytes": f"struct -l {a['tasks'] - a['task']} task_struct.pid "
+                               f"{a['tasks']:x}",
+            "struct -r": f"struct -r list_head {a['tasks']:x}",
+            "struct -r member": f"struct -r task_struct.comm {a['task']:x}",
+            "struct -r int": f"struct -r task_struct.pid {a['task']:x}",
+            "union -r": f"union -r sigval {a['task']:x}",
+            "tree -S": "tree -t rbtree -o vmap_area.rb_node -S vmap_area.va_start,va_end "
+                       "free_vmap_area_root",
+            "tree -s": "tree -t rbtree -o vmap_area.rb_node -s vmap_area.va_start,va_end "
+                       "free_vmap_area_root",
+            # crash's struct -u reads the current context's memory: set it
+            # first (last: it stays for the session)
+            "set W": f"set {a['pid']}",
+            "struct -u": f"struct -u list_head {a['text']:x}",
+            "struct -u member": f"struct -u list_head.next {a['text'] + 16:x}",
         }
 
     @cached_property
@@ -261,3 +303,142 @@ def test_files_R(s: Session, key: str) -> None:
             for r in b["fds"]}
     got = {(int(r["task"], 16), r["fd"]) for r in s.json(s.commands[key])}
     assert got == want
+
+
+# ------------------------------------------------------------------ options
+
+
+#: the bits crash's do_vm_flags() table and the kernel's vmaflag_names name
+#: alike (crash name: mask)
+_SAME_VM_FLAG = {"READ": 0x1, "WRITE": 0x2, "EXEC": 0x4, "SHARED": 0x8, "MAYREAD": 0x10,
+                 "MAYWRITE": 0x20, "MAYEXEC": 0x40, "MAYSHARE": 0x80, "GROWSDOWN": 0x100,
+                 "LOCKED": 0x2000, "IO": 0x4000, "DONTCOPY": 0x20000,
+                 "DONTEXPAND": 0x40000, "ACCOUNT": 0x100000, "HUGETLB": 0x400000,
+                 "MIXEDMAP": 0x10000000, "MERGEABLE": 0x80000000}
+
+
+def test_vm_f(s: Session) -> None:
+    """``vm -f FLAGS`` of every vm_flags value of the worker's VMAs."""
+    prog = s.k.prog
+    table = prog["vmaflag_names"]
+    kernel = []
+    for i in range(len(table)):
+        if not table[i].name:
+            break
+        kernel.append((int(table[i].mask), table[i].name.string_().decode().upper()))
+    for flags in s.addr["flags"]:
+        key = f"vm -f {flags:x}"
+        m = re.fullmatch(r"([0-9a-f]+): \((.*)\)", s.crash[key].strip())
+        assert m, s.crash[key]
+        ours = s.text(key)
+        assert len(ours) == 1
+        o = re.fullmatch(r"([0-9a-f]+): \((.*)\)", ours[0])
+        assert o and int(o[1], 16) == int(m[1], 16) == flags
+        names = o[2].split("|") if o[2] else []
+        assert names == [n for mask, n in kernel if flags & mask == mask]
+        theirs = set(m[2].split("|")) if m[2] else set()
+        for name, mask in _SAME_VM_FLAG.items():
+            assert (name in theirs) == bool(flags & mask) == (name in names), (key, name)
+        row, = s.json(key)
+        assert row == {"flags": flags, "names": o[2]}
+
+
+def test_vm_M(s: Session) -> None:
+    """``vm -M MM PID`` of a kernel thread (no mm of its own): the task's
+    header and its own zero MM row, then the VMAs of the mm given, column by
+    column as crash (memory.c vm_area_dump(): MM_STRUCT_FORCE is used only
+    when the task has no mm)."""
+    (pid, task, _comm), lines = _blocks(s.crash["vm -M"])[0]
+    mm, vmas = C.parse_vm("\n".join(lines))
+    assert mm == {"mm": 0, "pgd": 0, "rss": 0, "total_vm": 0} and vmas
+    rows = s.json(s.commands["vm -M"])
+    assert {(r["pid"], int(r["task"], 16)) for r in rows} == {(pid, task)}
+    r0 = rows[0]
+    assert {"mm": int(r0["mm"], 16), "pgd": int(r0["pgd"], 16), "rss": r0["rss"] // 1024,
+            "total_vm": r0["total_vm"] // 1024} == mm
+    assert [{"vma": int(r["vma"], 16), "start": int(r["start"], 16), "end": int(r["end"], 16),
+             "flags": int(r["flags"], 16), "file": r["file"]} for r in rows[1:]] == vmas
+
+
+def _c_string(v: str) -> str:
+    """gdb's or kmemx's printed char array up to its first NUL."""
+    return v.strip('"').split("\\000")[0]
+
+
+@pytest.mark.parametrize("key", ["struct -l member", "struct -l bytes"])
+def test_struct_l(s: Session, key: str) -> None:
+    """``struct -l task_struct.tasks`` (and -l BYTES) of the address of a
+    task's ``tasks`` list_head: the task's members, as crash (kmemx's
+    members are a table, as plain ``struct T.m1,m2 ADDR``)."""
+    theirs = C.parse_struct_members(s.crash[key])
+    row, = s.json(s.commands[key])
+    assert int(row["address"], 16) == s.addr["task"]
+    assert set(theirs) == set(row) - {"address"}
+    assert int(theirs["pid"]) == row["pid"] == s.addr["pid"]
+    if "comm" in theirs:
+        assert _c_string(theirs["comm"]) == row["comm"] == "kmx-w000"
+        assert int(re.sub(r" <.*", "", theirs["mm"]), 16) == int(row["mm"], 16) == s.addr["mm"]
+
+
+@pytest.mark.parametrize("key", ["struct -r", "struct -r member", "struct -r int",
+                                 "union -r"])
+def test_struct_r(s: Session, key: str) -> None:
+    """``struct -r``: the structure's (or one member's) bytes word by word,
+    in the member's width for 1/2/4 bytes, with crash's ASCII column."""
+    theirs = C.parse_rd(s.crash[key])
+    assert theirs
+    ours = [{"address": int(r["address"], 16),
+             "words": [int(w, 16) for w in r["values"].split()], "ascii": r["ascii"]}
+            for r in s.json(s.commands[key])]
+    assert [(r["address"], r["words"]) for r in ours] == \
+        [(r["address"], r["words"]) for r in theirs]
+    # crash pads a short line's ASCII column to where a full line's starts
+    assert [r["ascii"].strip() for r in ours] == [(r["ascii"] or "").strip() for r in theirs]
+
+
+def test_struct_r_more_members_is_an_error(s: Session) -> None:
+    from kmemx.commands import CommandError
+
+    with pytest.raises(CommandError, match="only one structure member allowed with -r"):
+        s.text(f"struct -r task_struct.pid,comm {s.addr['task']:x}")
+
+
+def test_struct_u(s: Session) -> None:
+    """``struct -u`` of a user address of the current context (set PID):
+    the worker's text read through its page tables, as crash."""
+    from kmemx.commands import execute as run
+
+    k = kmemx.open(s.core, s.fixture.vmlinux)  # its own context
+    list(run(k, f"set {s.addr['pid']}"))
+    theirs = C.parse_struct_members(s.crash["struct -u"])
+    text = [x for x in run(k, s.commands["struct -u"])]
+    ours = {m[1]: m[2] for m in (re.match(r"^\s+\.(\w+) = \([^)]*\)(0x[0-9a-f]+),?$", x)
+                                 for x in "\n".join(text).splitlines()) if m}
+    assert theirs.keys() == ours.keys() == {"next", "prev"}
+    for name in ("next", "prev"):
+        assert int(re.sub(r" <.*", "", theirs[name]), 16) == int(ours[name], 16)
+    row, = json.loads("\n".join(run(k, s.commands["struct -u member"], as_json=True)))
+    want = C.parse_struct_members(s.crash["struct -u member"])
+    assert int(row["next"], 16) == int(re.sub(r" <.*", "", want["next"]), 16)
+
+
+def test_tree_S(s: Session) -> None:
+    """``tree -S``: the same nodes and members as crash's -S (and as -s)."""
+    def nodes(text: str) -> list[tuple[int, int, int]]:
+        out: list[tuple[int, int, int]] = []
+        cur: dict[str, int] = {}
+        for line in text.splitlines():
+            if re.fullmatch(r"[0-9a-f]{16}", line.strip()):
+                cur = {"node": int(line.strip(), 16)}
+            m = re.match(r"^\s+(va_start|va_end) = (\d+)", line)
+            if m:
+                cur[m[1]] = int(m[2])
+                if m[1] == "va_end":
+                    out.append((cur["node"], cur["va_start"], cur["va_end"]))
+        return out
+
+    theirs = nodes(s.crash["tree -S"])
+    assert theirs and theirs == nodes(s.crash["tree -s"])
+    ours = [(int(r["address"], 16), int(r["va_start"]), int(r["va_end"]))
+            for r in s.json(s.commands["tree -S"])]
+    assert ours == theirs
