@@ -525,7 +525,9 @@ for r in sorted(rows, key=lambda r: int(r[2], 16)):  # crash's order: by base ad
          crash's mod columns: MODULE (struct module), NAME, BASE (the core text,
          crash's TEXT_BASE on 6.4+), SIZE (core size, init sections excluded;
          /proc/modules' size), OBJECT FILE; then REFCOUNT (/proc/modules' "used by"
-         count).
+         count).  In crash's order: by BASE (not the modules list's, newest first).
+         crash's -d -D -r -R -g -o manage crash's own symbol tables: nothing to do
+         in kmemx (drgn keeps a module file once taken).
 
          mod                      every loaded module
          mod | filter name~^nf_   some of them

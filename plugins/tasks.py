@@ -2037,7 +2037,9 @@ for task in tasks:
 @command("files", "display open files of a task",
          description="""
          crash's columns: FD FILE DENTRY INODE TYPE (REG DIR CHR BLK FIFO SOCK LNK)
-         PATH, after each task's PID/TASK/CPU/COMMAND line.
+         PATH, after each task's PID/TASK/CPU/COMMAND line and its ROOT: ... CWD:
+         ... line (fs->root, fs->pwd); "No open files" for a task without any.
+         --json: each row starts with PID TASK COMM ROOT CWD (whose file it is).
 
          files                    the current context's (set; at first the panic task)
          files 1                  init's open files
@@ -2050,6 +2052,10 @@ for task in tasks:
          files -p INODE           the inode's NRPAGES, then each of its page-cache
                                   pages: PAGE PHYSICAL MAPPING INDEX CNT FLAGS (names)
          files -c [PID...]        per open file: FD INODE I_MAPPING NRPAGES TYPE PATH
+         files -R REF [PID...]    only the tasks and open files REF names (crash's
+                                  rule: a decimal FD, a FILE/DENTRY/INODE address,
+                                  a TYPE or a part of a path; ROOT/CWD too)
+         foreach files -R worker  every task's files whose path holds "worker"
          """,
          arguments=[arg("tasks", nargs="*", help="PID or task address"),
                     arg("-d", dest="dentry", action="store_true",
@@ -2487,6 +2493,10 @@ for task in tasks:
                                   context's by default): its row and its pages
          vm -m 95                 the task's struct mm_struct (-x hex, -d decimal)
          vm -v 95                 each struct vm_area_struct (-x hex, -d decimal)
+         vm -f 8000075            name vm_flags bits: crash's line, the kernel's
+                                  own names (vmaflag_names), upper case
+         vm -M MM PID             a task without an mm (exiting): the VMAs of MM
+         --json: every row starts with PID TASK COMM (whose it is).
          """,
          arguments=[arg("tasks", nargs="*", help="PID or task address"),
                     arg("-p", dest="pages", action="store_true",
