@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.builder import _tools_dir
 from tests.fixtures.fixture import Fixture
 
 pytestmark = pytest.mark.vmcore
@@ -46,7 +47,11 @@ def test_demo_first_screen(fixture: Fixture, tmp_path: Path) -> None:
     session = f"kmx-demo-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "KMEMX_KERNEL": fixture.package, "HOME": str(tmp_path),
            "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path / "state"),
-           "KMEMX_FIXTURES": str(fixture.root.parent), "TERM": "xterm"}
+           "KMEMX_FIXTURES": str(fixture.root.parent), "TERM": "xterm",
+           # the makedumpfile builds the fixture was made with: under another HOME
+           # the builder would find only the system's and retry the variants it
+           # skipped (7.2.13's -d 31 and flattened dumps: 2+ minutes, no prompt)
+           "KMEMX_TOOLS": str(_tools_dir())}
     env.pop("TMUX", None)
     cmd = f"cd {ROOT} && ./scripts/demo; echo DEMO-EXIT-$?; sleep 600"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "50",
