@@ -180,13 +180,18 @@ def _slabinfo(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> I
 
 
 def _cache_rows(ctx: Context, names: list[str],
-                row: Callable[[View, SlabCacheUsage], Row]) -> Iterator[Row]:
+                row: Callable[[View, SlabCacheUsage], Row],
+                ignore: frozenset[str] = frozenset()) -> Iterator[Row]:
     """``row(cache, usage)`` of every cache, or of the caches ``names``
     (each unknown one reported); a cache that cannot be read (a corrupt
-    partial list, unreadable memory) is reported and the rest go on."""
+    partial list, unreadable memory) is reported and the rest go on.  A
+    cache named in ``ignore`` (crash's ``kmem -I``) gets :func:`ignored_row`."""
     caches = (resolve_each(ctx, names, lambda n: find_cache(ctx, n)) if names
               else for_each_slab_cache(ctx.k))
     for c in caches:
+        if ignore and kernel_str(c.name.string()) in ignore:
+            yield ignored_row(c)
+            continue
         try:
             yield row(c, slab_cache_usage(c))
         except drgn.FaultError as e:
@@ -294,14 +299,24 @@ KMEM_COLUMNS = ("ADDRESS", "KIND", "CACHE", "NAME", "START", "OFFSET", "STATE")
 KMEM_S_COLUMNS = ("CACHE", "OBJSIZE", "ALLOCATED", "TOTAL", "SLABS", "SSIZE", "NAME")
 
 
-def _kmem_s(ctx: Context, names: list[str]) -> Iterator[Any]:
-    """crash's ``kmem -s``: one row per cache, crash's columns and counts."""
+def _kmem_s(ctx: Context, names: list[str],
+            ignore: frozenset[str] = frozenset()) -> Iterator[Any]:
+    """crash's ``kmem -s``: one row per cache, crash's columns and counts
+    (a cache in ``ignore``, crash's -I: its ``[IGNORED]`` row)."""
     def row(c: View, u: SlabCacheUsage) -> Row:
         return Row(KMEM_S_COLUMNS, (
             Address(c.address), int(c.object_size), u.active_objs, u.num_objs,
             u.num_slabs, SlabSize(4096 << (int(c.oo.x) >> 16)),
             Name(kernel_str(c.name.string()))), c)
-    yield from _cache_rows(ctx, names, row)
+    yield from _cache_rows(ctx, names, row, ignore)
+
+
+def ignored_row(c: View) -> Row:
+    """crash's ``kmem -s -I`` row of an ignored cache: its address,
+    ``[IGNORED]`` where the counts go (OBJSIZE; JSON: that text, the counts
+    null), its name; nothing of the cache is read but its name."""
+    return Row(KMEM_S_COLUMNS, (Address(c.address), "[IGNORED]", None, None, None, None,
+                                Name(kernel_str(c.name.string()))), c)
 
 
 KMEM_I_COLUMNS = ("KEY", "PAGES", "TOTAL", "PERCENTAGE")
@@ -531,6 +546,8 @@ for key, pages, text in [
                                partial slabs with every object (ALLOCATED,
                                CPU_CACHE: free on that CPU's slab), then per
                                node its counts and partial slabs.
+         kmem -s -I kmalloc-64,dentry   -s or -S skipping these caches: crash's
+                               [IGNORED] row for each
          kmem -v [ADDR...]     vmalloc areas: VMAP_AREA VM_STRUCT ADDRESS RANGE SIZE
          kmem -V               vm_zone_stat, vm_node_stat, vm_event_states
          kmem -z               per-zone sizes, watermarks and vm_stat
@@ -585,7 +602,9 @@ for key, pages, text in [
                         help="per-CPU offsets (crash's kmem -o)"),
                     arg("-g", dest="pageflags", action="store_true",
                         help="enum pageflags bits, or those set in a flags value "
-                             "(crash's kmem -g [FLAGS])")],
+                             "(crash's kmem -g [FLAGS])"),
+                    arg("-I", dest="ignore", metavar="CACHE[,CACHE...]",
+                        help="with -s or -S: caches to skip (an [IGNORED] row each)")],
          columns=KMEM_COLUMNS, takes_input=True,
          enabled=_enabled, drgn_code=_kmem_drgn)
 def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
@@ -600,6 +619,11 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                "offsets": "-o", "info": "-i"}
     if args.physical and not (args.pages or args.members or args.vmalloc):
         raise CommandError("kmem -P goes with -p, -m or -v")
+    # crash applies -I to the walk of every cache, not to caches named
+    ignore = frozenset(n.strip() for n in (args.ignore or "").split(",")
+                       if n.strip() and not args.addresses)
+    if args.ignore is not None and not (args.slabs or args.slab_detail):
+        raise CommandError("kmem -I goes with -s or -S")
     if modes and modes[0] in no_args and args.addresses:
         raise CommandError(f"kmem {no_args[modes[0]]} takes no argument "
                            f"(not {' '.join(args.addresses)!r})")
@@ -653,11 +677,14 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                         else kmem_mm.kmem_p(ctx, addrs))
         return
     if args.slabs:
-        yield from _kmem_s(ctx, args.addresses)
+        yield from _kmem_s(ctx, args.addresses, ignore)
         return
     if args.slab_detail:
         for c in (resolve_each(ctx, args.addresses, lambda n: find_cache(ctx, n))
                   if args.addresses else for_each_slab_cache(ctx.k)):
+            if ignore and kernel_str(c.name.string()) in ignore:
+                yield ignored_row(c)
+                continue
             yield from _kmem_s(ctx, [f"{c.address:#x}"])
             try:
                 yield from kmem_mm.kmem_S(ctx, c)
