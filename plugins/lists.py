@@ -644,11 +644,11 @@ def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
     name, members = split_struct_spec(args.type)
     if args.members:
         members += [m.strip() for m in args.members.split(",") if m.strip()]
-    if args.raw or args.user or args.list_offset is not None:
+    if args.raw or args.user:
         from kmemx.commands.drgncode import only
 
-        raise only("struct", "the structure, members, COUNT, SYMBOL:CPUSPEC, -o -x -d "
-                             "(not -l -r -u)")
+        raise only("struct", "the structure, members, COUNT, SYMBOL:CPUSPEC, -o -l -x -d "
+                             "(not -r -u)")
     t = _resolve_type(ctx, name)
     tname = t.type_name()
     if not args.addresses:
@@ -678,7 +678,8 @@ print(f"}}}}  /* size {{t.size:#x}} */")
         return text_script(ctx, f"print(prog.type({tname!r}))\n")
     if any(":" in w for w in args.addresses):
         return _struct_percpu_drgn(ctx, args.addresses, tname, members)
-    addrs = [hex(a) for _, _, a in struct_targets(ctx, args.addresses, t.size or 0)]
+    shift = _offset(ctx, args.list_offset, "-l") if args.list_offset is not None else 0
+    addrs = [hex(a - shift) for _, _, a in struct_targets(ctx, args.addresses, t.size or 0)]
     walk = f"for a in (int(x, 16) for x in {addrs}):".replace("'", '"')
     spec = tname.replace("struct ", "", 1) + ("." + ",".join(members) if members else "")
     if not members:

@@ -34,6 +34,7 @@ from kmemx.helpers.mm import (
     totalram_pages,
 )
 from kmemx.helpers.sched import (
+    TaskWalkDamage,
     end_of_stack,
     for_each_task,
     state_to_char,
@@ -113,17 +114,23 @@ def _cpus(ctx: Context) -> list[int]:
     return list(for_each_possible_cpu(ctx.k))
 
 
-def _task_batches(ctx: Context, size: int = 256) -> Iterator[list[View]]:
+def _task_batches(ctx: Context, size: int = 256, strict: bool = False
+                  ) -> Iterator[list[View]]:
     """Every task, idle tasks first, in lists of up to ``size`` (8 on a live
-    kernel, whose tasks may exit while a batch waits to be read); a walk that
-    stops on bad memory ends with a warning after the tasks it found."""
+    kernel, whose tasks may exit while a batch waits to be read).  A damaged
+    task list is walked around (:func:`for_each_task`) and its bad links
+    reported in one warning; a walk that stops on bad memory all the same
+    ends with a warning after the tasks it found (``strict``: raises then,
+    for a count that must not be short).  Every command that lists all
+    tasks takes them here."""
     if getattr(ctx.k, "is_live", False):
         size = min(size, 8)
     yield idle_tasks(ctx)
     n = 0
     batch: list[View] = []
+    damage = TaskWalkDamage()
     try:
-        for t in for_each_task(ctx.k):
+        for t in for_each_task(ctx.k, damage):
             batch.append(t)
             if len(batch) == size:
                 n += size
@@ -132,7 +139,7 @@ def _task_batches(ctx: Context, size: int = 256) -> Iterator[list[View]]:
                 yield batch
                 batch = []
     except (drgn.FaultError, Exception) as e:
-        if isinstance(e, KeyboardInterrupt):
+        if isinstance(e, KeyboardInterrupt) or strict:
             raise
         if batch:
             yield batch
@@ -140,6 +147,8 @@ def _task_batches(ctx: Context, size: int = 256) -> Iterator[list[View]]:
         return
     if batch:
         yield batch
+    if damage and damage.summary() not in ctx.errors:  # once per command
+        ctx.warn(damage.summary())
 
 
 def _all_tasks(ctx: Context) -> Iterator[View]:
@@ -2441,8 +2450,24 @@ def _vm_drgn_options(ctx: Context, args: argparse.Namespace) -> str:
     VMA's page rows (the page-table walk written out)."""
     from kmemx.commands.drgncode import only, text_script
 
-    if args.vma or args.vm_flags is not None or args.mm_addr is not None:
-        raise only("vm", "the plain, -p, -m and -v forms")
+    if args.vm_flags is not None:
+        from kmemx.commands.drgncode import text_script
+
+        flags = int(args.vm_flags, 16)
+        return text_script(ctx, f"""\
+flags = {flags:#x}
+names = []
+table = prog["vmaflag_names"]  # the kernel's own names (mm/debug.c)
+for i in range(len(table)):
+    if not table[i].name:
+        break
+    mask = table[i].mask.value_()
+    if flags & mask == mask:
+        names.append(table[i].name.string_().decode().upper())
+print(f"{{flags:x}}: ({{'|'.join(names)}})")
+""")
+    if args.vma or args.mm_addr is not None:
+        raise only("vm", "the plain, -p, -m, -v and -f forms")
     if args.mm or args.vmas:
         what = ("[task.mm[0]] if task.mm else []" if args.mm
                 else "[v[0] for v in for_each_vma(task.mm)] if task.mm else []")

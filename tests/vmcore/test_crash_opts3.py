@@ -504,3 +504,38 @@ def test_kmem_S_I(s: Session) -> None:
               if re.fullmatch(r"CPU \d+ KMEM_CACHE_CPU:", ln.strip())]
     ours = [int(v, 16) for r in rows for k, v in r.items() if k == "kmem_cache_cpu"]
     assert theirs and ours == theirs
+
+
+def _drgn_output(s: Session, line: str) -> str:
+    """``line --drgn``'s script run by plain drgn (kmemx's plugin off)."""
+    import os
+    import subprocess
+    import tempfile
+
+    code = "\n".join(execute(s.k, f"{line} --drgn")) + "\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".py") as f:
+        f.write(code)
+        f.flush()
+        proc = subprocess.run(["drgn", "-q", "-c", str(s.core), "-s", str(s.fixture.vmlinux),
+                               f.name], capture_output=True, text=True,
+                              env=dict(os.environ, DRGN_DISABLE_PLUGINS="*"))
+    assert proc.returncode == 0, (line, proc.stderr[-2000:])
+    return proc.stdout
+
+
+def test_drgn_code_of_the_new_options(s: Session) -> None:
+    """``--drgn`` of vm -f (text, line for line) and struct -l (the rows);
+    the options without a translation say so in one error line."""
+    from kmemx.commands import CommandError
+
+    for flags in s.addr["flags"]:
+        line = f"vm -f {flags:x}"
+        assert _drgn_output(s, line).splitlines() == s.text(line)
+    for key in ("struct -l member", "struct -l bytes"):
+        line = s.commands[key]
+        theirs = [ln.split("\t") for ln in _drgn_output(s, line).splitlines()]
+        ours = [[str(v) for v in r.values()] for r in s.json(line)]
+        assert theirs[1:] == ours and [h.lower() for h in theirs[0]] == list(s.json(line)[0])
+    for key in ("files -R type", "vm -M", "struct -r", "struct -u", "kmem -s -I"):
+        with pytest.raises(CommandError, match="--drgn"):
+            list(execute(s.k, s.commands[key] + " --drgn"))
