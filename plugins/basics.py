@@ -140,11 +140,9 @@ def _avenrun(ctx: Context) -> tuple[int, int, int]:
 def _task_count(ctx: Context) -> int:
     """Tasks as crash counts them (its ``ps`` rows): every thread, and one idle
     task per CPU."""
-    from kmemx.helpers.sched import for_each_task
+    from .tasks import _task_batches
 
-    from .tasks import idle_tasks
-
-    return len(idle_tasks(ctx)) + sum(1 for _ in for_each_task(ctx.k))
+    return sum(len(batch) for batch in _task_batches(ctx, strict=True))
 
 
 def _panic_string(ctx: Context) -> str:
@@ -304,12 +302,12 @@ def _sys(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
             int(ctx.k.object("jiffies_64")), _hz(ctx))))),
         ("LOAD AVERAGE", value(lambda: loadavg_text(_avenrun(ctx)))),
         ("TASKS", value(lambda: _task_count(ctx))),
-        ("NODENAME", uts.nodename.string().decode()),
-        ("RELEASE", uts.release.string().decode()),
-        ("VERSION", uts.version.string().decode()),
+        ("NODENAME", value(lambda: uts.nodename.string().decode())),
+        ("RELEASE", value(lambda: uts.release.string().decode())),
+        ("VERSION", value(lambda: uts.version.string().decode())),
         ("MACHINE", value(lambda: _machine(ctx, uts))),
         ("MEMORY", value(lambda: memory_text(_node_present_bytes(ctx)))),
-        ("PANIC", _panic_string(ctx)),
+        ("PANIC", value(lambda: _panic_string(ctx))),
         ("READER", ctx.k.reader.name),
     ]
     for key, val in rows:

@@ -34,6 +34,7 @@ from kmemx.helpers.mm import (
     totalram_pages,
 )
 from kmemx.helpers.sched import (
+    TaskWalkDamage,
     end_of_stack,
     for_each_task,
     state_to_char,
@@ -113,17 +114,23 @@ def _cpus(ctx: Context) -> list[int]:
     return list(for_each_possible_cpu(ctx.k))
 
 
-def _task_batches(ctx: Context, size: int = 256) -> Iterator[list[View]]:
+def _task_batches(ctx: Context, size: int = 256, strict: bool = False
+                  ) -> Iterator[list[View]]:
     """Every task, idle tasks first, in lists of up to ``size`` (8 on a live
-    kernel, whose tasks may exit while a batch waits to be read); a walk that
-    stops on bad memory ends with a warning after the tasks it found."""
+    kernel, whose tasks may exit while a batch waits to be read).  A damaged
+    task list is walked around (:func:`for_each_task`) and its bad links
+    reported in one warning; a walk that stops on bad memory all the same
+    ends with a warning after the tasks it found (``strict``: raises then,
+    for a count that must not be short).  Every command that lists all
+    tasks takes them here."""
     if getattr(ctx.k, "is_live", False):
         size = min(size, 8)
     yield idle_tasks(ctx)
     n = 0
     batch: list[View] = []
+    damage = TaskWalkDamage()
     try:
-        for t in for_each_task(ctx.k):
+        for t in for_each_task(ctx.k, damage):
             batch.append(t)
             if len(batch) == size:
                 n += size
@@ -132,7 +139,7 @@ def _task_batches(ctx: Context, size: int = 256) -> Iterator[list[View]]:
                 yield batch
                 batch = []
     except (drgn.FaultError, Exception) as e:
-        if isinstance(e, KeyboardInterrupt):
+        if isinstance(e, KeyboardInterrupt) or strict:
             raise
         if batch:
             yield batch
@@ -140,6 +147,8 @@ def _task_batches(ctx: Context, size: int = 256) -> Iterator[list[View]]:
         return
     if batch:
         yield batch
+    if damage and damage.summary() not in ctx.errors:  # once per command
+        ctx.warn(damage.summary())
 
 
 def _all_tasks(ctx: Context) -> Iterator[View]:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+from drgn import FaultError
+
 from .._accel import speedups as _speedups
+from ..errors import KmemxError
 from ..kernel import Kernel
 from ..types.view import View
 from ._common import MAX_ENTRIES
@@ -13,6 +17,8 @@ from .list import _entries, _walk_batches, list_for_each_entry
 
 __all__ = [
     "STACK_END_MAGIC",
+    "TaskListBreak",
+    "TaskWalkDamage",
     "end_of_stack",
     "for_each_process",
     "for_each_task",
@@ -59,8 +65,9 @@ def for_each_thread(task: View) -> Iterator[View]:
         yield from list_for_each_entry("struct task_struct", head, "thread_group")
 
 
-def for_each_task(k: Kernel) -> Iterator[View]:
-    """Every thread of every process (``for_each_process_thread()``).
+def _walk_tasks(k: Kernel) -> Iterator[View]:
+    """Every thread of every process (``for_each_process_thread()``), the fast
+    way; raises on the first bad link (see :func:`for_each_task`).
 
     Processes are taken a batch at a time from ``init_task.tasks``, and each
     step into their thread lists is one gather over the batch: the reads of
@@ -120,6 +127,241 @@ def for_each_task(k: Kernel) -> Iterator[View]:
             if nxt != head:  # more threads than the leader
                 yield from _entries(k, cls, group, _walk_batches(k, head, nxt, 0, False,
                                                                  MAX_ENTRIES))
+
+
+@dataclass
+class TaskListBreak:
+    """One bad link met by :func:`for_each_task`: the pointer at ``address``
+    (the ``member`` of the task at ``task``) holds ``value``, which is not the
+    next entry of the list ``list``."""
+
+    list: str
+    task: int
+    pid: int | None
+    member: str
+    address: int
+    value: int
+    why: str
+
+    def __str__(self) -> str:
+        pid = "" if self.pid is None else f" (PID {self.pid})"
+        return (f"{self.list}: task {self.task:x}{pid} {self.member} at {self.address:x} "
+                f"is {self.value:#x}: {self.why}")
+
+
+@dataclass
+class TaskWalkDamage:
+    """What :func:`for_each_task` met on a damaged task list: the bad links,
+    the tasks reached by following the lists from ``init_task`` (``walked``),
+    and those found another way: backwards through the ``prev`` links of
+    ``init_task.tasks`` (``by_prev``) and in the PID IDR (``by_pid``)."""
+
+    breaks: list[TaskListBreak] = field(default_factory=list)
+    walked: int = 0
+    by_prev: int = 0
+    by_pid: int = 0
+    #: why the PID IDR could not be read, if it could not
+    pid_error: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.breaks)
+
+    def summary(self) -> str:
+        """One line: every bad link and how many tasks were found which way."""
+        links = "; ".join(str(b) for b in self.breaks)
+        how = f"{self.by_prev} through the prev links, {self.by_pid} from the PID IDR"
+        idr = f" (PID IDR unreadable: {self.pid_error})" if self.pid_error else ""
+        return (f"task list broken: {links}; {self.walked} tasks walked, "
+                f"{self.by_prev + self.by_pid} recovered ({how}){idr}")
+
+
+def _bad_next(k: Kernel, node: int, nxt: int, seen: set[int], back_off: int) -> str:
+    """Why ``nxt``, read from the link at ``node``, is not the next node of a
+    sane list ("" if it is): already visited (a cycle), unreadable, or its
+    link back (at ``nxt + back_off``) does not point to ``node``
+    (``__list_add_valid()``'s check, lib/list_debug.c; skipped on a live
+    kernel, whose lists change under the walk)."""
+    if nxt in seen:
+        return "points back into the list (a cycle)"
+    try:
+        back = k.read_u64(nxt + back_off)
+    except (FaultError, ValueError, OverflowError) as e:
+        return f"not a readable list node ({e})"
+    if back != node and not getattr(k, "is_live", False):
+        return f"its link back is {back:#x}, not {node:#x}"
+    return ""
+
+
+def _pid_of(k: Kernel, task: int) -> int | None:
+    try:
+        pid = k.read_u32(task + k.offsetof("struct task_struct", "pid"))
+        return pid - (pid >> 31 << 32)  # pid_t
+    except (FaultError, ValueError, OverflowError):
+        return None
+
+
+def _careful_list(k: Kernel, head: int, off: int, member: str, name: str,
+                  breaks: list[TaskListBreak], back: bool = False,
+                  stop: set[int] | None = None) -> list[int]:
+    """Tasks (addresses) linked through the ``list_head`` at ``off`` in them,
+    from ``head`` (``next`` links, or ``prev`` ones when ``back``), one
+    checked step at a time; the first bad link is added to ``breaks`` and
+    ends the walk.  Meeting a node of ``stop`` ends it quietly."""
+    link, back_off = (8, 0) if back else (0, 8)
+    seen = {head}
+    out: list[int] = []
+    node = head
+    for _ in range(MAX_ENTRIES):
+        a = node + link
+        try:
+            nxt = k.read_u64(a)
+        except (FaultError, ValueError, OverflowError):
+            return out  # only the head can be unreadable here: nothing to name
+        if nxt == head or (stop is not None and nxt in stop):
+            return out
+        why = _bad_next(k, node, nxt, seen, back_off)
+        if why:
+            task = node - off
+            breaks.append(TaskListBreak(name, task, _pid_of(k, task),
+                                        f"{member}.{'prev' if back else 'next'}", a, nxt, why))
+            return out
+        seen.add(nxt)
+        out.append(nxt - off)
+        node = nxt
+    return out
+
+
+def _careful_threads(k: Kernel, proc: int, breaks: list[TaskListBreak]) -> list[int]:
+    """The threads of the process whose leader is at ``proc``, as
+    :func:`_walk_tasks` takes them, one checked link at a time."""
+    name = f"threads of {proc:x}"
+    try:
+        head_off = k.offsetof("struct signal_struct", "thread_head")
+    except LookupError:  # before 3.14's 0c740d0afc3b: task->thread_group only
+        off = k.offsetof("struct task_struct", "thread_group")
+        return [proc, *_careful_list(k, proc + off, off, "thread_group", name, breaks)]
+    a = proc + k.offsetof("struct task_struct", "signal")
+    sig = k.read_u64(a)
+    head = sig + head_off
+    try:
+        k.read_u64(head)
+    except (FaultError, ValueError, OverflowError) as e:
+        breaks.append(TaskListBreak(name, proc, _pid_of(k, proc), "signal", a, sig, str(e)))
+        return [proc]
+    off = k.offsetof("struct task_struct", "thread_node")
+    got = _careful_list(k, head, off, "thread_node", f"threads of {proc:x}", breaks)
+    return got if proc in got else [proc, *got]
+
+
+def _tasks_by_pid(k: Kernel) -> list[tuple[int, int, int, int]]:
+    """(task, its group leader, leader's start_time, task's start_time) of
+    every task with a PID (``pid_task(pid, PIDTYPE_PID)`` over
+    ``for_each_pid()``: the PID IDR since 4.15's 95846ecf9dac, "pid: replace
+    pid bitmap implementation with IDR API", the pid hash before, as drgn
+    reads them)."""
+    from drgn.helpers.linux.pid import for_each_pid, pid_task
+
+    prog = k.prog
+    ptype = prog["PIDTYPE_PID"]
+    out = []
+    for pid in for_each_pid(prog):
+        t = pid_task(pid, ptype)
+        if not t:
+            continue
+        leader = t.group_leader
+        out.append((int(t.value_()), int(leader.value_()), int(leader.start_time),
+                    int(t.start_time)))
+    return out
+
+
+def _recovered_order(k: Kernel, damage: TaskWalkDamage) -> list[int]:
+    """Every task, in the order the undamaged lists would give: the processes
+    reached from ``init_task.tasks``'s head forwards, then those found
+    nowhere but in the PID IDR (by the start time of their leader, a fork
+    order), then those reached backwards from the head; each process with
+    its threads, and threads found only by PID after them."""
+    init = k.object("init_task")._a
+    off = k.offsetof("struct task_struct", "tasks")
+    head = init + off
+    breaks = damage.breaks
+    fwd = _careful_list(k, head, off, "tasks", "init_task.tasks", breaks)
+    bwd: list[int] = []
+    if breaks:
+        bwd = _careful_list(k, head, off, "tasks", "init_task.tasks (backwards)", breaks,
+                            back=True, stop={p + off for p in fwd})[::-1]
+    groups: dict[int, list[int]] = {}
+    for p in fwd + bwd:
+        groups[p] = _careful_threads(k, p, breaks)
+    listed = {t for ts in groups.values() for t in ts}
+    damage.walked = sum(len(groups[p]) for p in fwd)
+    damage.by_prev = len(listed) - damage.walked
+    middle: dict[int, list[int]] = {}
+    if breaks:
+        try:
+            found = _tasks_by_pid(k)
+        except (FaultError, LookupError, ValueError, OverflowError) as e:
+            damage.pid_error = str(e)
+            found = []
+        found.sort(key=lambda x: (x[2], x[1], x[0] != x[1], x[3], x[0]))
+        for t, leader, _, _ in found:
+            if t in listed or t == init:
+                continue
+            listed.add(t)
+            damage.by_pid += 1
+            (groups.get(leader) or middle.setdefault(leader, [])).append(t)
+    order = [t for p in fwd for t in groups[p]]
+    order += [t for ts in middle.values() for t in ts]
+    order += [t for p in bwd for t in groups[p]]
+    return order
+
+
+def for_each_task(k: Kernel, damage: TaskWalkDamage | None = None) -> Iterator[View]:
+    """Every thread of every process (``for_each_process_thread()``), as views
+    of ``struct task_struct``; the idle tasks are not included.
+
+    A damaged list does not hide tasks: when a link of ``init_task.tasks`` or
+    of a thread list is bad (unmapped, a cycle, a node whose link back does
+    not match), the tasks not yet reached are taken backwards from the
+    head through the ``prev`` links, then from the PID IDR and each thread
+    group, as crash builds its task table (crash's task.c,
+    refresh_xarray_task_table()); none twice.  The bad links and the counts
+    go into ``damage`` when given (it is false when the lists were sane).
+
+    :raises drgn.FaultError: ``init_task`` itself cannot be read."""
+    done: list[int] = []
+    # each task is held back until the walk gets past it: a walk that fails
+    # on a bad link has just taken the node it points to as a task
+    last: View | None = None
+    try:
+        for t in _walk_tasks(k):
+            if last is not None:
+                done.append(last._a)
+                yield last
+            last = t
+        if last is not None:
+            yield last
+        return
+    except (FaultError, KmemxError, ValueError, OverflowError) as e:
+        error = e
+    key = "kmemx.helpers.sched.recovered_tasks"
+    hit: tuple[list[int], TaskWalkDamage] | None = k.prog.cache.get(key)
+    if hit is None or getattr(k, "is_live", False):
+        found = TaskWalkDamage()
+        hit = (_recovered_order(k, found), found)
+        if not getattr(k, "is_live", False):
+            k.prog.cache[key] = hit
+    order, found = hit
+    if damage is not None:
+        damage.breaks[:] = found.breaks
+        damage.walked, damage.by_prev = found.walked, found.by_prev
+        damage.by_pid, damage.pid_error = found.by_pid, found.pid_error
+    if not found.breaks:  # the fast walk failed where the careful one did not
+        raise error
+    cls = k.object("init_task").value_class
+    skip = set(done)
+    for a in order:
+        if a not in skip:
+            yield cls(k, a)
 
 
 _STATE_CHARS = "RSDTtXZPI"
