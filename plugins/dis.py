@@ -13,6 +13,7 @@ import drgn
 from kmemx.commands import Address, CommandError, Context, Row, TextLine, arg, command
 from kmemx.helpers.disasm import Instruction, disassemble
 from kmemx.helpers.kallsyms import use_module_kallsyms
+from kmemx.helpers.symtab import symbol_containing
 
 from .lists import kernel_address
 
@@ -31,14 +32,12 @@ def symbol_offset(prog: drgn.Program, address: int) -> tuple[drgn.Symbol, int] |
     """The symbol containing ``address`` (``unsigned long``) and the offset in
     it, or None.  Only kernel-half addresses are named: per-CPU offsets (small
     numbers) are not symbols of the text, and neither are the assembler's local
-    labels (``.LC4``): crash names neither."""
+    labels (``.LC4``): crash names neither.  ``prog.symbol(address)``'s
+    answer, through :func:`kmemx.helpers.symtab.symbol_containing`."""
     if address < 1 << 63:
         return None
-    try:
-        sym = prog.symbol(address)
-    except LookupError:
-        return None
-    if sym.name.startswith(".L"):
+    sym = symbol_containing(prog, address)
+    if sym is None or sym.name.startswith(".L"):
         return None
     return sym, address - sym.address
 
