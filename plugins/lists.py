@@ -168,8 +168,9 @@ def _fields(ctx: Context, addr: int, type_name: str, members: list[str],
             elif t.kind == drgn.TypeKind.POINTER:
                 out.append(Address(v.value_()))
             elif t.kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION, drgn.TypeKind.ARRAY):
-                out.append(v.format_(type_name=False, integer_base=radix or 10
-                                     ).replace("\n", " "))
+                # one line: a cell holds no newline or tab (drgn indents with tabs)
+                out.append(" ".join(x.strip() for x in v.format_(
+                    type_name=False, integer_base=radix or 10).splitlines()))
             elif radix == 16 and t.kind in (drgn.TypeKind.INT, drgn.TypeKind.ENUM,
                                             drgn.TypeKind.BOOL):
                 out.append(Hex(int(v.value_())))
@@ -238,7 +239,7 @@ def cell(v):
     if t.kind == TypeKind.POINTER:
         return hex(v.value_())
     if t.kind in (TypeKind.STRUCT, TypeKind.UNION, TypeKind.ARRAY):
-        return v.format_(type_name=False).replace("\\n", " ")
+        return " ".join(x.strip() for x in v.format_(type_name=False).splitlines())
     return v.value_()
 
 
@@ -651,6 +652,21 @@ def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
                              "(not -r -u)")
     t = _resolve_type(ctx, name)
     tname = t.type_name()
+    if not args.addresses and members:  # each member's offset and declaration
+        return text_script(ctx, f"""\
+t = prog.type({tname!r})
+fmt = {'hex' if args.radix == 16 else 'str'}
+width = len(fmt(t.size)) + 2
+print(f"{{t.type_name()}} {{{{")
+for path in {members!r}:
+    m = Object(prog, t, address=0).subobject_(path)
+    leaf = path.rsplit(".", 1)[-1]
+    decl = f"{{m.type_.type_name()}} {{leaf}}" if "[" in leaf else m.type_.variable_declaration(leaf)
+    if m.bit_field_size_ is not None:
+        decl += f" : {{m.bit_field_size_}}"
+    print(f"  {{'[' + fmt(m.address_) + ']':>{{width}}}} {{decl}};")
+print("}}")
+""", ["drgn:Object"])
     if not args.addresses:
         if args.offsets:  # the flattened members (anonymous structs and unions opened)
             return text_script(ctx, f"""\
@@ -788,6 +804,9 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
             targets = [(w, cpu, a - shift) for w, cpu, a in targets]
     else:
         targets = [("", None, v.address) for v in piped_structs(ctx, input, name, "struct")]
+        if not targets and members:
+            yield from _member_declarations(ctx, t, args.type, members, args.radix)
+            return
         if not targets:
             yield from _ptype_lines(ctx, t, args.offsets)
             return
@@ -901,6 +920,43 @@ def _raw_rows(read: Callable[[int, int], bytes], addr: int, width: int, count: i
                   (Address(pos), " ".join(f"{w:0{2 * width}x}" for w in words),
                    "".join(chr(b) if b in _PRINTABLE else "." for b in data)))
         pos += n
+
+
+def _member_declarations(ctx: Context, t: drgn.Type, spec: str, members: list[str],
+                         radix: int | None) -> Iterator[Any]:
+    """crash's ``struct T.member`` without an address: the member's
+    declaration and its byte offset in ``t`` (``struct task_struct *``-style
+    C type), in a ``struct T { ... }`` block, the offset right-aligned to the
+    width of the structure's size, in hex with -x (crash's
+    dump_struct_member() with STRUCT_VERBOSE).  Beyond crash 8.0.6, which
+    refuses both, several members and member paths (``se.vruntime``: the
+    offset from the start of ``t``) are shown.  CommandError ``invalid data
+    structure reference`` for a member ``t`` does not have, as crash."""
+    tag = "union" if t.kind == drgn.TypeKind.UNION else "struct"
+    lines: list[tuple[int, str]] = []
+    for path in members:
+        try:
+            obj = drgn.Object(ctx.prog, t, address=0).subobject_(path)
+        except (LookupError, ValueError, SyntaxError):
+            raise CommandError(f"{tag}: invalid data structure reference: "
+                               f"{spec.strip()}") from None
+        leaf = path.rsplit(".", 1)[-1]
+        decl = (f"{obj.type_.type_name()} {leaf}" if "[" in leaf
+                else obj.type_.variable_declaration(leaf))
+        if obj.bit_field_size_ is not None:
+            decl += f" : {obj.bit_field_size_}"
+        lines.append((int(obj.address_ or 0), decl))
+    size = t.size or 0
+    fmt = (lambda n: f"{n:#x}") if radix == 16 else str
+    width = len(fmt(size)) + 2
+    if ctx.as_json:
+        for offset, decl in lines:
+            yield Row(("OFFSET", "DECLARATION"), (offset, decl))
+        return
+    yield TextLine(f"{t.type_name()} {{")
+    for offset, decl in lines:
+        yield TextLine(f"  {'[' + fmt(offset) + ']':>{width}} {decl};")
+    yield TextLine("}")
 
 
 def _ptype_lines(ctx: Context, t: drgn.Type, offsets: bool) -> Iterator[Any]:
