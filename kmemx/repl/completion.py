@@ -9,7 +9,10 @@ What is completed where:
   and after ``%`` commands that take symbols (``%sym``, ``%rd``...);
 * type names after ``struct ``/``union ``/``enum `` anywhere, and inside
   ``prog.type("...`` and ``k.view("...``;
-* after ``%``: command names, their options, and their arguments.
+* after ``%``: command names, their options, and their arguments: member
+  paths in crash's ``struct TYPE.member.sub,other`` syntax;
+* the arguments of a command typed without ``%`` (``struct task_struct.se.``)
+  when Python completion offers nothing there.
 
 Completion never raises, never reads kernel memory and is time-bounded
 (``budget`` seconds, 40 ms by default): whatever is found by then is offered.
@@ -33,7 +36,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from .catalog import CommandCatalog
-from .members import attribute_names, parse_chain, resolve_chain
+from .members import _compound_of, attribute_names, parse_chain, resolve_chain
 from .names import NameSource
 
 __all__ = ["Candidate", "ReplCompleter", "candidates"]
@@ -169,6 +172,34 @@ def _split_command(line: str) -> tuple[list[str], str, bool]:
     return before.split(), word, shell
 
 
+def _member_path_candidates(names: NameSource, tag: str, word: str) -> list[Candidate]:
+    """Members after ``TYPE.`` in crash's ``struct TYPE.m1,m2.sub`` syntax:
+    the members of the type the path before the last dot names (through
+    pointers, anonymous members opened, as :func:`.members.attribute_names`
+    lists them), from type information only."""
+    from ..types.layout import layout_for
+
+    tname, _, paths = word.partition(".")
+    *outer, leaf = paths.split(",")[-1].split(".")
+    prog = names.prog
+    t: drgn.Type | None = None
+    for candidate in (f"{tag} {tname}", f"union {tname}", tname):
+        try:
+            t = prog.type(candidate)
+            break
+        except (LookupError, SyntaxError):
+            continue
+    for step in outer:
+        s = _compound_of(t) if t is not None else None
+        m = layout_for(prog, s).members.get(step) if s is not None else None
+        t = m.type if m is not None else None
+    s = _compound_of(t) if t is not None else None
+    if s is None:
+        return []
+    return [(name, -len(leaf), m.type.type_name())
+            for name, m in layout_for(prog, s).members.items() if name.startswith(leaf)]
+
+
 def _command(text: str, catalog: CommandCatalog, names: NameSource) -> list[Candidate]:
     line = text.lstrip()
     if "\n" in line or not line.startswith("%"):
@@ -189,6 +220,8 @@ def _command(text: str, catalog: CommandCatalog, names: NameSource) -> list[Cand
         return _type_candidates(names, m.group("tag"), word)
     positional = [w for w in words[1:] if not w.startswith("-")]
     kind = info.arg_kind(len(positional), words[-1] if len(words) > 1 else "")
+    if kind.startswith("type:") and "." in word:
+        return _member_path_candidates(names, kind.split(":", 1)[1], word)
     if kind.startswith("type:"):
         tag = kind.split(":", 1)[1]
         out = _type_candidates(names, tag, word)
@@ -207,7 +240,13 @@ def candidates(text: str, namespace: Mapping[str, Any], names: NameSource,
     try:
         if text.lstrip().startswith("%"):
             return _command(text, catalog, names)
-        return _python(text, namespace, names, deadline)
+        found = _python(text, namespace, names, deadline)
+        words = text.split(None, 1)
+        if not found and len(words) > 1 and catalog.get(words[0]) is not None:
+            # a command typed without % (the REPL runs ``struct T.m`` as one
+            # when Python would not): its arguments complete as after %
+            return _command("%" + text.lstrip(), catalog, names)
+        return found
     except Exception:
         return []
 

@@ -252,6 +252,27 @@ def test_commands(world: World) -> None:
     assert complete(world, "%nosuch x") == []
 
 
+def test_command_member_paths(world: World) -> None:
+    """crash's ``struct TYPE.member.sub,other`` completes member by member,
+    through pointers and anonymous members, after % and typed without it."""
+    assert complete(world, "%typecmd task_struct.ta") == ["tasks"]
+    assert complete(world, "%typecmd task_struct.tasks.") == ["next", "prev"]
+    assert complete(world, "%typecmd task_struct.tasks.pr") == ["prev"]
+    assert complete(world, "%typecmd task_struct.pid,mm.tot") == ["total_vm"]
+    assert complete(world, "%typecmd task_struct.fl") == ["flags"]
+    assert complete(world, "%typecmd task_struct.mms.map") == []  # an array: no members
+    assert complete(world, "%typecmd nosuch.x") == []
+    assert complete(world, "%typecmd task_struct.nosuch.x") == []
+    found = candidates("%typecmd task_struct.tasks.n", {}, names_for(world.prog),
+                       catalog_for(world.prog), budget=1.0)
+    assert found == [("next", -1, "struct list_head *")]
+    # typed without %: the REPL runs it as a command, so it completes as one
+    assert complete(world, "typecmd task_struct.tasks.") == ["next", "prev"]
+    assert complete(world, "typecmd task_struct.mm.map", {}) == ["map_count"]
+    # Python's own completion wins where it has something
+    assert complete(world, "task.ta") == ["tasks"]
+
+
 def test_names_not_ready_do_not_block(world: World) -> None:
     import threading
 
