@@ -265,12 +265,15 @@ def _tasks_by_pid(k: Kernel) -> list[tuple[int, int, int, int]]:
     ptype = prog["PIDTYPE_PID"]
     out = []
     for pid in for_each_pid(prog):
-        t = pid_task(pid, ptype)
-        if not t:
+        try:
+            t = pid_task(pid, ptype)
+            if not t:
+                continue
+            leader = t.group_leader
+            out.append((int(t.value_()), int(leader.value_()), int(leader.start_time),
+                        int(t.start_time)))
+        except FaultError:  # one bad pid or task: the others still count
             continue
-        leader = t.group_leader
-        out.append((int(t.value_()), int(leader.value_()), int(leader.start_time),
-                    int(t.start_time)))
     return out
 
 
