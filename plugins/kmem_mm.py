@@ -9,7 +9,7 @@ names) the row has typed cells the text renders as crash does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from typing import Any
 
 import drgn
@@ -562,18 +562,23 @@ KMEM_S_OBJECT_COLUMNS = ("SLAB", "OBJECT", "ALLOCATED", "CPU_CACHE")
 KMEM_S_NODE_COLUMNS = ("KMEM_CACHE_NODE", "NODE", "SLABS", "PARTIAL", "PER-CPU")
 
 
-def kmem_S(ctx: Context, cache: Any) -> Iterator[Row]:
+def kmem_S(ctx: Context, cache: Any, cpus: Container[int] | None = None) -> Iterator[Row]:
     """crash's ``kmem -S`` after a cache's summary row: per CPU its
     ``kmem_cache_cpu``, active slab and per-CPU partial slabs with each
     object (ALLOCATED, and CPU_CACHE: the CPU whose active slab holds the
     free object, as crash's ``(cpu N cache)``), then per node its
     ``kmem_cache_node`` counts and partial slabs.  LIST is crash's heading
-    (``CPU 0 SLAB``, ``CPU 0 PARTIAL``, ``NODE 0 PARTIAL``, ``NODE 0 FULL``)."""
+    (``CPU 0 SLAB``, ``CPU 0 PARTIAL``, ``NODE 0 PARTIAL``, ``NODE 0 FULL``).
+    ``cpus`` (crash's ``-S=CPUS``): the per-CPU part of these CPUs only."""
     from kmemx.helpers.slub import SlubCpu, SlubNode, slub_cache_lists
 
     kinds = {"cpu": "CPU {} SLAB", "cpu partial": "CPU {} PARTIAL",
              "node partial": "NODE {} PARTIAL", "node full": "NODE {} FULL"}
     for item in slub_cache_lists(cache):
+        if cpus is not None and (item.cpu not in cpus if isinstance(item, SlubCpu) else
+                                 not isinstance(item, SlubNode)
+                                 and item.list.startswith("cpu") and item.owner not in cpus):
+            continue
         if isinstance(item, SlubCpu):
             yield Row(KMEM_S_CPU_COLUMNS, (item.cpu, Address(item.address)))
         elif isinstance(item, SlubNode):

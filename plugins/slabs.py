@@ -9,6 +9,7 @@ slabs with one vectorised scan of the vmemmap.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -548,6 +549,7 @@ for key, pages, text in [
                                node its counts and partial slabs.
          kmem -s -I kmalloc-64,dentry   -s or -S skipping these caches: crash's
                                [IGNORED] row for each
+         kmem -S=1 [CACHE...]  -S with the per-CPU part of CPU 1 only (=0,1 =0-1 =a)
          kmem -v [ADDR...]     vmalloc areas: VMAP_AREA VM_STRUCT ADDRESS RANGE SIZE
          kmem -V               vm_zone_stat, vm_node_stat, vm_event_states
          kmem -z               per-zone sizes, watermarks and vm_stat
@@ -575,8 +577,10 @@ for key, pages, text in [
                         help="slab cache summary (crash's kmem -s)"),
                     arg("-i", dest="info", action="store_true",
                         help="memory summary (crash's kmem -i)"),
-                    arg("-S", dest="slab_detail", action="store_true",
-                        help="slab caches with every slab and object (crash's kmem -S)"),
+                    arg("-S", dest="slab_detail", nargs="?", const=True, default=False,
+                        metavar="=CPUS",
+                        help="slab caches with every slab and object (crash's kmem -S); "
+                             "-S=CPUS (1,3 0-1 a): the per-CPU part of these CPUs only"),
                     arg("-v", dest="vmalloc", action="store_true",
                         help="vmalloc areas (crash's kmem -v)"),
                     arg("-V", dest="vm_stat", action="store_true",
@@ -619,6 +623,14 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                "offsets": "-o", "info": "-i"}
     if args.physical and not (args.pages or args.members or args.vmalloc):
         raise CommandError("kmem -P goes with -p, -m or -v")
+    cpus = None
+    if isinstance(args.slab_detail, str):  # -S=CPUS, or -S CACHE read as -S's value
+        if re.fullmatch(r"(\d+(-\d+)?)(,\d+(-\d+)?)*|a|all|", args.slab_detail):
+            from kmemx.commands import parse_cpuspec
+
+            cpus = set(parse_cpuspec(ctx.prog, args.slab_detail or "a"))
+        else:
+            args.addresses = [args.slab_detail, *args.addresses]
     # crash applies -I to the walk of every cache, not to caches named
     ignore = frozenset(n.strip() for n in (args.ignore or "").split(",")
                        if n.strip() and not args.addresses)
@@ -687,7 +699,7 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                 continue
             yield from _kmem_s(ctx, [f"{c.address:#x}"])
             try:
-                yield from kmem_mm.kmem_S(ctx, c)
+                yield from kmem_mm.kmem_S(ctx, c, cpus)
             except drgn.FaultError as e:
                 ctx.warn(f"cache {c.address:#x}: cannot read {e.address:#x}")
             except KmemxError as e:  # a corrupt freelist: report it, go on

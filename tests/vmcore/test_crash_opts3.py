@@ -108,6 +108,7 @@ class Session:
             "files -R root": "files -R / 1 2",
             "kmem -s -I": "kmem -s -I kmalloc-64,dentry",
             "kmem -S -I": "kmem -S -I dentry kmalloc-64",
+            "kmem -S=0": "kmem -S=0 kmem_cache_node",
             **{f"vm -f {f:x}": f"vm -f {f:x}" for f in a["flags"]},
             "vm -M": f"vm -M {a['mm']:x} 2",
             "struct -l member": f"struct -l task_struct.tasks task_struct.pid,comm,mm "
@@ -512,6 +513,33 @@ def test_kmem_S_I(s: Session) -> None:
               if re.fullmatch(r"CPU \d+ KMEM_CACHE_CPU:", ln.strip())]
     ours = [int(v, 16) for r in rows for k, v in r.items() if k == "kmem_cache_cpu"]
     assert theirs and ours == theirs
+
+
+def test_kmem_S_cpus(s: Session) -> None:
+    """``kmem -S=0 CACHE``: the per-CPU part of CPU 0 only, then the nodes,
+    as crash: the same CPUs, lists and objects (each object's address and
+    allocated or free) as crash prints; the rows are plain -S's without the
+    other CPUs'."""
+    text = s.crash["kmem -S=0"]
+    cpus = [int(m[1]) for m in (re.match(r"^CPU (\d+) KMEM_CACHE_CPU:", ln)
+                                for ln in text.splitlines()) if m]
+    assert cpus == [0]
+    theirs = set()
+    for ln in text.splitlines():  # "  [ADDR]" allocated, "   ADDR  (cpu 0 cache)" free
+        m = re.match(r"^  \[([0-9a-f]{16})\]\s*$|^   ([0-9a-f]{16})(\s+\(cpu \d+ cache\))?\s*$",
+                     ln)
+        if m:
+            theirs.add((int(m[1] or m[2], 16), m[1] is not None))
+    rows = s.json(s.commands["kmem -S=0"])
+    ours = {(int(r["object"], 16), r["allocated"]) for r in rows if "object" in r}
+    assert theirs and ours == theirs
+    assert {r["cpu"] for r in rows if "kmem_cache_cpu" in r} == {0}
+    full = s.json("kmem -S kmem_cache_node")
+    assert rows == [r for r in full if not (
+        ("kmem_cache_cpu" in r and r["cpu"] != 0)
+        or str(r.get("list", "")).startswith("CPU 1")
+        or ("object" in r and r["slab"] in {x["slab"] for x in full
+                                             if str(x.get("list", "")).startswith("CPU 1")}))]
 
 
 def _drgn_output(s: Session, line: str) -> str:
