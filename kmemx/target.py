@@ -29,6 +29,7 @@ from .errors import (
     MismatchError,
     NoVmcoreinfoError,
     TargetError,
+    fault,
 )
 from .kernel import Kernel
 from .memory import AddressSpace
@@ -187,6 +188,32 @@ def _zero_reader(address: int, count: int, offset: int, physical: bool) -> bytes
     return bytes(count)
 
 
+def _fault_reader(phys: PhysicalMemory, pstart: int) -> Callable[[int, int, int, bool], Any]:
+    """A segment callback for memory at ``pstart`` that the dump lacks: every
+    read is a :class:`drgn.FaultError` with ``phys``'s reason."""
+    def read_fn(address: int, count: int, offset: int, physical: bool) -> Any:
+        raise fault(address, phys.why_missing(pstart + offset))
+    return read_fn
+
+
+def _virtual_reader(space: AddressSpace) -> Callable[[int, int, int, bool], Any]:
+    """A segment callback for the whole virtual address space: kmemx's page
+    table walk (:meth:`AddressSpace.read`), faults with its reason at the
+    address drgn asked for."""
+    read = space.read
+
+    def read_fn(address: int, count: int, offset: int, physical: bool) -> Any:
+        try:
+            return read(address, count)
+        except drgn.FaultError as e:
+            # the fault is at the start of the read, as libkdumpfile's reader
+            # gives it; a page table the dump lacks is named
+            why = e.message if address <= e.address < address + count else \
+                f"{e.message} (page table at {e.address:#x})"
+            raise fault(address, why) from None
+    return read_fn
+
+
 def _paged_reader(space: AddressSpace, start: int) -> Callable[[int, int, int, bool], Any]:
     def read_fn(address: int, count: int, offset: int, physical: bool) -> Any:
         return space.read(start + offset, count, True)
@@ -200,9 +227,13 @@ def _install_phys_segments(prog: drgn.Program, phys: PhysicalMemory, space: Addr
             if seg.filesz:
                 prog.add_memory_segment(seg.paddr, seg.filesz,
                                         _segment_reader(phys.mm, seg.offset), physical=True)
-            if seg.memsz > seg.filesz and not seg.truncated:
+            if seg.memsz > seg.filesz:
+                # the tail: zeros (p_memsz > p_filesz), or past the end of a
+                # truncated file, where drgn's own reader fails with "short
+                # read" (no address): kmemx's fault, with the address
                 prog.add_memory_segment(seg.paddr + seg.filesz, seg.memsz - seg.filesz,
-                                        _zero_reader, physical=True)
+                                        _fault_reader(phys, seg.paddr + seg.filesz)
+                                        if seg.truncated else _zero_reader, physical=True)
         return
     from .readers.kdump import KdumpMemory  # not on the ELF path: numpy stays unimported
 
@@ -450,10 +481,13 @@ def _kdump_kernel(path: str, dump: KdumpFile, prog: drgn.Program, vmci: Vmcorein
     phys = KdumpMemory(dump, DEFAULT_CACHE_MIB if page_cache_mib is None else page_cache_mib)
     space = _make_space(phys, vmci, stats, path, dump.machine or None)
     phys.on_flush(space.pages.clear)
-    # physical segments only: drgn's own page-table walk over them is as fast
-    # as over libkdumpfile (measured: 1.0x), direct-map segments through
-    # kmemx's Python translation were slower (0.4x)
     _install_phys_segments(prog, phys, space)
+    # Every virtual read too, before libkdumpfile's catch-all segment serves
+    # one: libkdumpfile walks the page tables through its own reads, which on
+    # a truncated dump decode garbage descriptors ("unknown compression
+    # method") where kmemx faults with the reason.  The direct map is
+    # overridden by faster segments afterwards (_install_virtual_segments).
+    prog.add_memory_segment(0, (1 << 64) - 1, _virtual_reader(space), physical=False)
     return Kernel(prog, phys, space, vmci, stats, target=path)
 
 

@@ -302,12 +302,12 @@ def _sys(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
             int(ctx.k.object("jiffies_64")), _hz(ctx))))),
         ("LOAD AVERAGE", value(lambda: loadavg_text(_avenrun(ctx)))),
         ("TASKS", value(lambda: _task_count(ctx))),
-        ("NODENAME", uts.nodename.string().decode()),
-        ("RELEASE", uts.release.string().decode()),
-        ("VERSION", uts.version.string().decode()),
+        ("NODENAME", value(lambda: uts.nodename.string().decode())),
+        ("RELEASE", value(lambda: uts.release.string().decode())),
+        ("VERSION", value(lambda: uts.version.string().decode())),
         ("MACHINE", value(lambda: _machine(ctx, uts))),
         ("MEMORY", value(lambda: memory_text(_node_present_bytes(ctx)))),
-        ("PANIC", _panic_string(ctx)),
+        ("PANIC", value(lambda: _panic_string(ctx))),
         ("READER", ctx.k.reader.name),
     ]
     for key, val in rows:

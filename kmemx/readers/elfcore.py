@@ -177,6 +177,12 @@ class ElfCoreMemory(PhysicalMemory):
                 return ZERO_PAGE, 0
         return self._assemble(page)
 
+    def why_missing(self, paddr: int) -> str:
+        seg = self._segment(paddr & ~(PAGE - 1))
+        if seg is not None and seg.truncated and paddr - seg.paddr >= seg.filesz:
+            return "past the end of the truncated dump file"
+        return "not in the dump's memory map"
+
     def _assemble(self, page: int) -> tuple[Buffer, int] | None:
         """A page that straddles segment boundaries: copy it together."""
         out = bytearray(PAGE)

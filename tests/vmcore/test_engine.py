@@ -209,6 +209,53 @@ def test_truncated_dump(tmp_path: Path, fixture: Fixture) -> None:
 
 
 @pytest.mark.parametrize("v", ["elf", "kdump"])
+def test_truncated_dump_reads_or_faults(tmp_path: Path, fixture: Fixture, v: str) -> None:
+    """A dump cut to an eighth of its size: every read through drgn (kmemx's
+    segments underneath) gives the whole dump's bytes or a drgn.FaultError
+    with kmemx's reason; never drgn's "short read from memory file" (no
+    address) nor libkdumpfile's page-table walk over garbage descriptors
+    ("unknown compression method").  ``sys`` prints every row and warns of
+    those it cannot read: exit 3, incomplete output."""
+    import os
+    import subprocess
+    import sys
+
+    if not fixture.has(v):
+        pytest.skip(fixture.skip_reason(v))
+    src = fixture.core(v)
+    dst = tmp_path / f"cut-{src.name}"
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        n = os.fstat(fi.fileno()).st_size // 8
+        while n:
+            n -= os.copy_file_range(fi.fileno(), fo.fileno(), n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", kmemx.KmemxWarning)  # "is truncated": checked below
+        k = kmemx.open(dst, fixture.vmlinux)
+    full = fixture.prog
+    tasks = [int(t.value_()) for t in for_each_task(full)]
+    stacks = [int(t.stack.value_()) for t in for_each_task(full)]
+    addrs = [int(full["init_task"].address_), *tasks[::7], *stacks[::7]]
+    read = faulted = 0
+    for a in addrs:
+        try:
+            got = k.prog.read(a, 64)
+        except drgn.FaultError as e:
+            faulted += 1
+            assert "past the end" in str(e), (hex(a), str(e))
+            continue
+        read += 1
+        assert got == full.read(a, 64), hex(a)
+    assert faulted, "an eighth of the dump should cut some of these"
+    r = subprocess.run([sys.executable, "-m", "kmemx", "-c", str(dst), "-s",
+                        str(fixture.vmlinux), "sys"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 3 and "Traceback" not in r.stderr, r.stderr
+    assert "is truncated" in r.stderr
+    keys = [ln.split("  ")[0] for ln in r.stdout.splitlines()[1:]]
+    assert keys[:3] == ["KERNEL", "DUMPFILE", "CPUS"] and keys[-1] == "READER", r.stdout
+
+
+@pytest.mark.parametrize("v", ["elf", "kdump"])
 def test_addresses_wrap_at_2_64(kernels: dict[str, kmemx.Kernel], v: str) -> None:
     """A garbage pointer plus a member offset wraps like C pointer arithmetic,
     on every reader, instead of raising OverflowError (seen on a live kernel:
