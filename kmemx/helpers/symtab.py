@@ -17,9 +17,10 @@ times.  :func:`symbol_containing` answers from the program's symbols
   start, then the smallest size, then GLOBAL/UNIQUE over WEAK over LOCAL),
   without section, file and TLS symbols, which drgn skips for address
   searches;
-- anywhere else (no sized symbol: drgn's "sizeless" symbols of hand-written
-  assembly, gaps, addresses outside every module) it asks drgn once per
-  interval and keeps the answer.
+- anywhere else it asks drgn; a sized answer holds for the interval, any
+  other (drgn's "sizeless" symbols of hand-written assembly, which hold up to
+  the next symbol within their section, gaps, addresses outside every
+  module) for that address only.
 
 The table is rebuilt when the enabled symbol finders change (the module
 kallsyms finder of :mod:`kmemx.helpers.kallsyms` is registered late).
@@ -62,8 +63,12 @@ class SymbolTable:
     symbols: list[drgn.Symbol]
     #: every symbol's start and end, sorted: the interval boundaries
     bounds: list[int]
-    #: interval index -> the symbol (or None) for addresses in it
-    answers: dict[int, drgn.Symbol | None] = field(default_factory=dict)
+    #: interval index -> the sized symbol for addresses in it
+    answers: dict[int, drgn.Symbol] = field(default_factory=dict)
+    #: address -> drgn's answer where it was no sized symbol: drgn's sizeless
+    #: symbols and "no symbol" also depend on module and section bounds,
+    #: which are not interval bounds here
+    exact: dict[int, drgn.Symbol | None] = field(default_factory=dict)
 
 
 def symbol_table(prog: drgn.Program) -> SymbolTable:
@@ -153,6 +158,10 @@ def symbol_containing(prog: drgn.Program, address: int) -> drgn.Symbol | None:
         return table.answers[k]
     except KeyError:
         pass
+    try:
+        return table.exact[address]
+    except KeyError:
+        pass
     sym = None
     try:
         prog.module(address)  # drgn's ELF finder answers inside a module only
@@ -161,5 +170,8 @@ def symbol_containing(prog: drgn.Program, address: int) -> drgn.Symbol | None:
         pass
     if sym is None:
         sym = _drgn_symbol(prog, address)
-    table.answers[k] = sym
+    if sym is not None and sym.size:
+        table.answers[k] = sym
+    else:
+        table.exact[address] = sym
     return sym
