@@ -350,7 +350,7 @@ def _lockdown(facts: Facts, state: State, outcomes: dict[str, Outcome]) -> Check
             "lockdown",
             Status.FAIL,
             "/dev/mem and /dev/kmem are refused (EPERM) by kernel lockdown (integrity);"
-            f" /proc/kcore is not affected (drgn can use it). {state.lockdown.why}",
+            f" this mode does not restrict /proc/kcore. {state.lockdown.why}",
             remedy,
         )
     return Check(
@@ -501,6 +501,12 @@ def _distro(facts: Facts) -> str:
     return ""
 
 
+#: a Debian kernel's release: ABI number (bookworm 6.1.0-56-amd64) or +debN
+#: (6.12.117+deb12-amd64), then the flavour; a kernel built elsewhere has no
+#: linux-image-RELEASE-dbg package
+_DEBIAN_RELEASE = re.compile(r"^\d+\.\d+\.\d+(-\d+|\+deb\d+)-[a-z0-9-]+$")
+
+
 def debuginfo_remedy(facts: Facts) -> str:
     """Distribution-specific instructions for installing the running kernel's vmlinux."""
     release = facts.release or "$(uname -r)"
@@ -510,7 +516,7 @@ def debuginfo_remedy(facts: Facts) -> str:
             f"enable ddebs.ubuntu.com, then apt install linux-image-{release}-dbgsym"
             f" (linux-image-unsigned-{release}-dbgsym for signed kernels)"
         )
-    if family == "debian":
+    if family == "debian" and _DEBIAN_RELEASE.match(release):
         return f"apt install linux-image-{release}-dbg"
     if family in ("fedora", "rhel", "centos"):
         return (

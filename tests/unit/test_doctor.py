@@ -534,6 +534,13 @@ def test_debian_missing_debuginfo_names_the_dbg_package(tmp_path: Path) -> None:
     assert "dbgsym" in ubuntu.check("debuginfo").remedy
     fedora = run(tmp_path / "f", Spec(vmlinux=False, os_id="fedora"))
     assert "dnf debuginfo-install" in fedora.check("debuginfo").remedy
+    # a kernel built elsewhere on a Debian host has no -dbg package to install
+    own = run(tmp_path / "o", Spec(vmlinux=False, release="6.18.44-fc-v769"))
+    assert "-dbg" not in own.check("debuginfo").remedy
+    assert "CONFIG_DEBUG_INFO=y" in own.check("debuginfo").remedy
+    for rel in ("6.1.0-56-amd64", "6.1.0-56-cloud-amd64", "7.2.13+deb14-arm64"):
+        deb = run(tmp_path / rel, Spec(vmlinux=False, release=rel))
+        assert deb.check("debuginfo").remedy == f"apt install linux-image-{rel}-dbg"
 
 
 def test_config_found_in_lib_modules(tmp_path: Path) -> None:
