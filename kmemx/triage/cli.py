@@ -16,7 +16,8 @@ from .run import triage
 __all__ = ["COLUMNS", "build_parser", "main", "table"]
 
 #: The table's columns, one row per dump
-COLUMNS = ("DUMP", "RELEASE", "FORMAT", "TASK", "CPU", "SIGNATURE", "MESSAGE")
+#: (WARN: how many integrity warnings kmemx gave on the dump; --json lists them)
+COLUMNS = ("DUMP", "RELEASE", "FORMAT", "TASK", "CPU", "WARN", "SIGNATURE", "MESSAGE")
 #: Exit status when some dump could not be triaged (kmemx's EXIT_INCOMPLETE)
 EXIT_INCOMPLETE = 3
 
@@ -80,7 +81,8 @@ def _dump_name(path: str) -> str:
 def table(records: list[Record], groups: list[Cluster]) -> list[str]:
     """The crash-style table of ``records``, then the clusters."""
     rows = [(_dump_name(r.path), r.release or "-", r.format or "-", _task(r),
-             "-" if r.cpu is None else str(r.cpu), r.signature or "-",
+             "-" if r.cpu is None else str(r.cpu), str(len(r.warnings)) if r.warnings else "-",
+             r.signature or "-",
              f"error: {r.error}" if r.error else (r.message or "-")) for r in records]
     lines = _align(COLUMNS, rows)
     lines.append("")

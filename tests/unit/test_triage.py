@@ -113,11 +113,13 @@ def test_vmlinux_index_layout_plain_and_symbols(tmp_path: Path,
 def test_table_rows_and_errors() -> None:
     ok = _rec("/x/vmcore.1", "f < g")
     ok.pid, ok.comm, ok.cpu, ok.format = 97, "kmx-crasher", 1, "elf"
+    ok.warnings = ["x is truncated", "y"]
     bad = _rec("/x/vmcore.2", "", error="/x/vmcore.2: not an ELF or kdump-compressed vmcore")
     lines = table([ok, bad], clusters([ok, bad]))
-    assert lines[0].split() == ["DUMP", "RELEASE", "FORMAT", "TASK", "CPU", "SIGNATURE",
+    assert lines[0].split() == ["DUMP", "RELEASE", "FORMAT", "TASK", "CPU", "WARN", "SIGNATURE",
                                 "MESSAGE"]
     assert "97:kmx-crasher" in lines[1] and lines[1].endswith("boom")
+    assert lines[1].split()[4:6] == ["1", "2"]  # CPU, WARN: two warnings
     assert lines[2].endswith("error: /x/vmcore.2: not an ELF or kdump-compressed vmcore")
     assert lines[3] == ""
     assert lines[4].split()[:2] == ["COUNT", "KERNELS"]

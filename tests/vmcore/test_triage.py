@@ -151,7 +151,7 @@ def test_cli_exit_status(fixture: Fixture, paths: dict[str, str], tmp_path: Path
     assert main(["triage", paths["panic"], "-s", str(fixture.vmlinux),
                  "--jsonl", str(jsonl)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["DUMP", "RELEASE", "FORMAT", "TASK", "CPU", "SIGNATURE",
+    assert out[0].split() == ["DUMP", "RELEASE", "FORMAT", "TASK", "CPU", "WARN", "SIGNATURE",
                               "MESSAGE"]
     assert "kmx-crasher" in out[1] and "sysrq_handle_crash" in out[1]
     assert out[3].split()[:2] == ["COUNT", "KERNELS"]
