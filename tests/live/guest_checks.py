@@ -545,7 +545,9 @@ def check_devkmem(args: argparse.Namespace) -> dict[str, Any]:
         # phys_base is defined in head_64.S: a symbol without a DWARF type
         phys_base = int.from_bytes(kd.prog.read(kd.prog.symbol("phys_base").address, 8),
                                    "little")
-        pa = mv - KTEXT_MAP + phys_base
+        # unsigned 64-bit arithmetic, as __pa() does: with KASLR phys_base may be a
+        # negative offset stored as a u64 (seen in a 5.10 guest: OverflowError)
+        pa = (mv - KTEXT_MAP + phys_base) & ((1 << 64) - 1)
         p1 = dr(pa, physical=True)
         name, word = mmap_word(mv)
         p2 = dr(pa, physical=True)
