@@ -253,6 +253,11 @@ _SESSIONS: dict[tuple[str, str, str], dict[str, str]] = {}
 _UNREADABLE: dict[tuple[str, str, str], CrashCannotRead] = {}
 
 
+def _sets_context(command: str) -> bool:
+    """Whether a crash command line changes the session's current context."""
+    return command.split(None, 1)[:1] == ["set"]
+
+
 def crash_outputs(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | str,
                   commands: Sequence[str], timeout: float = 300, *,
                   crash: os.PathLike[str] | str | None = None) -> dict[str, str]:
@@ -268,6 +273,11 @@ def crash_outputs(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | st
         raise _UNREADABLE[key]
     cache = _SESSIONS.setdefault(key, {})
     todo = list(dict.fromkeys(c for c in commands if c not in cache))
+    if any(not _sets_context(c) for c in todo):
+        # a command after "set PID" reads that context: the set lines run again
+        # in the new session, in their places (another module's session may
+        # have run the same "set" line, whose output alone is cached)
+        todo = list(dict.fromkeys(c for c in commands if c not in cache or _sets_context(c)))
     if todo:
         try:
             cache.update(run_crash_commands(vmlinux, vmcore, todo, timeout, crash=binary,
