@@ -58,6 +58,22 @@ class CrashSession:
         except C.CrashError as e:
             pytest.skip(f"crash: {e}")
 
+    def drgn_output(self, line: str) -> str:
+        """``line --drgn``'s script run by plain drgn (kmemx's plugin off)."""
+        import os
+        import subprocess
+        import tempfile
+
+        code = "\n".join(execute(self.k, f"{line} --drgn")) + "\n"
+        with tempfile.NamedTemporaryFile("w", suffix=".py") as f:
+            f.write(code)
+            f.flush()
+            proc = subprocess.run(["drgn", "-q", "-c", str(self.core), "-s",
+                                   str(self.fixture.vmlinux), f.name], capture_output=True,
+                                  text=True, env=dict(os.environ, DRGN_DISABLE_PLUGINS="*"))
+        assert proc.returncode == 0, (line, proc.stderr[-2000:])
+        return proc.stdout
+
     def json(self, line: str, k: kmemx.Kernel | None = None) -> list[Any]:
         """The rows of kmemx's ``--json`` output of ``line``."""
         rows: list[Any] = json.loads("\n".join(execute(k or self.k, line, as_json=True)))

@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 
 import kmemx
-from kmemx.commands import CommandError, execute
+from kmemx.commands import CommandError
 from tests.oracles import crash as C
 from tests.oracles import crash_cmds as P
 from tests.vmcore.crash_session import CrashSession, crash_session_fixture
@@ -437,21 +437,6 @@ def test_mod_s_errors(s: Session) -> None:
 
 # ---------------------------------------------------------------------------- --drgn
 
-def _drgn_output(s: Session, line: str) -> str:
-    """``line --drgn``'s script run by plain drgn (kmemx's plugin off)."""
-    import os
-    import subprocess
-    import tempfile
-
-    code = "\n".join(execute(s.k, f"{line} --drgn")) + "\n"
-    with tempfile.NamedTemporaryFile("w", suffix=".py") as f:
-        f.write(code)
-        f.flush()
-        proc = subprocess.run(["drgn", "-q", "-c", str(s.core), "-s", str(s.fixture.vmlinux),
-                               f.name], capture_output=True, text=True,
-                              env=dict(os.environ, DRGN_DISABLE_PLUGINS="*"))
-    assert proc.returncode == 0, (line, proc.stderr[-2000:])
-    return proc.stdout
 
 
 def _symbols_off(text: str) -> str:
@@ -470,12 +455,12 @@ def test_drgn_code_of_the_new_options(s: Session) -> None:
               s.commands["tree"], s.commands["tree -l"], s.commands["tree -N"],
               s.commands["tree -s -x"], s.commands["tree -r"]]
     for line in tables:
-        theirs = [ln.split("\t") for ln in _drgn_output(s, line).splitlines()]
+        theirs = [ln.split("\t") for ln in s.drgn_output(line).splitlines()]
         theirs = [c for c in theirs if not c[0].isupper()]  # table headers
         ours = [[str(v) for v in r.values()] for r in s.json(line)]
         assert len(ours) > 0 and ours == theirs, line
     for line in (f"vm -m -x {a['pid']}", f"vm -v -d {a['pid']}"):
-        assert _symbols_off(_drgn_output(s, line)).splitlines() == \
+        assert _symbols_off(s.drgn_output(line)).splitlines() == \
             _symbols_off(s.text(line)).splitlines(), line
     for line, msg in ((s.commands["tree -p"], "no -p"), (s.commands["mod -s"], "try_file")):
         with pytest.raises(CommandError, match=msg):

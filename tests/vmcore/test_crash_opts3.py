@@ -53,23 +53,17 @@ import pytest
 
 import kmemx
 from kmemx.commands import execute
-from tests.fixtures.fixture import Fixture
 from tests.oracles import crash as C
+from tests.vmcore.crash_session import CrashSession, crash_session_fixture
 
 pytestmark = pytest.mark.vmcore
 
 
-class Session:
+class Session(CrashSession):
     """kmemx on the ELF dump and crash's output of the same command lines,
     from one crash session."""
 
-    def __init__(self, fixture: Fixture) -> None:
-        self.fixture = fixture
-        self.core = fixture.core("elf")
-
-    @cached_property
-    def k(self) -> kmemx.Kernel:
-        return kmemx.open(self.core, self.fixture.vmlinux)
+    crash_timeout = 900
 
     @cached_property
     def addr(self) -> dict[str, Any]:
@@ -130,30 +124,18 @@ class Session:
             "struct -u member": f"struct -u list_head.next {a['text'] + 16:x}",
         }
 
-    @cached_property
-    def crash(self) -> dict[str, str]:
-        try:
-            out = C.crash_outputs(self.fixture.vmlinux, self.core,
-                                  list(self.commands.values()), timeout=900)
-        except C.CrashError as e:
-            pytest.skip(f"crash: {e}")
-        return {key: out[cmd] for key, cmd in self.commands.items()}
-
-    def json(self, line: str) -> list[Any]:
+    def json(self, line: str, k: kmemx.Kernel | None = None) -> list[Any]:
         rows: list[Any] = json.loads("\n".join(
-            x for x in execute(self.k, line, as_json=True)
+            x for x in execute(k or self.k, line, as_json=True)
             if not x.startswith("kmemx: warning: ")))
         return rows
 
-    def text(self, line: str) -> list[str]:
-        return [x for x in execute(self.k, line) if not x.startswith("kmemx: warning: ")]
+    def text(self, line: str, k: kmemx.Kernel | None = None) -> list[str]:  # lines, not one str
+        """kmemx's lines of ``line``, its warnings left out."""
+        return [x for x in execute(k or self.k, line) if not x.startswith("kmemx: warning: ")]
 
 
-@pytest.fixture(scope="module")
-def s(fixture: Fixture) -> Session:
-    if C.find_crash() is None:
-        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
-    return Session(fixture)
+s = crash_session_fixture(Session)
 
 
 _HEADER = re.compile(r'^PID: (\d+)\s+TASK: ([0-9a-f]+)\s+CPU: \d+\s+COMMAND: "(.*)"$')
@@ -542,21 +524,6 @@ def test_kmem_S_cpus(s: Session) -> None:
                                              if str(x.get("list", "")).startswith("CPU 1")}))]
 
 
-def _drgn_output(s: Session, line: str) -> str:
-    """``line --drgn``'s script run by plain drgn (kmemx's plugin off)."""
-    import os
-    import subprocess
-    import tempfile
-
-    code = "\n".join(execute(s.k, f"{line} --drgn")) + "\n"
-    with tempfile.NamedTemporaryFile("w", suffix=".py") as f:
-        f.write(code)
-        f.flush()
-        proc = subprocess.run(["drgn", "-q", "-c", str(s.core), "-s", str(s.fixture.vmlinux),
-                               f.name], capture_output=True, text=True,
-                              env=dict(os.environ, DRGN_DISABLE_PLUGINS="*"))
-    assert proc.returncode == 0, (line, proc.stderr[-2000:])
-    return proc.stdout
 
 
 def test_drgn_code_of_the_new_options(s: Session) -> None:
@@ -566,10 +533,10 @@ def test_drgn_code_of_the_new_options(s: Session) -> None:
 
     for flags in s.addr["flags"]:
         line = f"vm -f {flags:x}"
-        assert _drgn_output(s, line).splitlines() == s.text(line)
+        assert s.drgn_output(line).splitlines() == s.text(line)
     for key in ("struct -l member", "struct -l bytes"):
         line = s.commands[key]
-        theirs = [ln.split("\t") for ln in _drgn_output(s, line).splitlines()]
+        theirs = [ln.split("\t") for ln in s.drgn_output(line).splitlines()]
         ours = [[str(v) for v in r.values()] for r in s.json(line)]
         assert theirs[1:] == ours and [h.lower() for h in theirs[0]] == list(s.json(line)[0])
     for key in ("files -R type", "vm -M", "struct -r", "struct -u", "kmem -s -I"):
