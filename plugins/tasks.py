@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import drgn
@@ -2521,6 +2521,14 @@ for task in tasks:
          vm -f 8000075            name vm_flags bits: crash's line, the kernel's
                                   own names (vmaflag_names), upper case
          vm -M MM PID             a task without an mm (exiting): the VMAs of MM
+         vm -R REF [PID]          only what REF names (crash's rule): REF the mm
+                                  or its PGD: the MM row; else the VMAs whose
+                                  address, FLAGS value or file path (a part of
+                                  it) REF is, and the pages whose virtual or
+                                  physical address, file offset (hex) or swap
+                                  offset (decimal) or device REF is, under their
+                                  VMA; tasks where REF names nothing show nothing
+         foreach vm -R libc       every task mapping a file whose path holds libc
          --json: every row starts with PID TASK COMM (whose it is).
          """,
          arguments=[arg("tasks", nargs="*", help="PID or task address"),
@@ -2540,7 +2548,11 @@ for task in tasks:
                              "vmaflag_names)"),
                     arg("-M", dest="mm_addr", metavar="MM",
                         help="the VMAs of this mm_struct for a task without an mm "
-                             "(crash's -M: an exiting task whose task_struct lost it)")],
+                             "(crash's -M: an exiting task whose task_struct lost it)"),
+                    arg("-R", dest="ref", metavar="REF",
+                        help="only what REF names: the mm or pgd, a VMA, a vm_flags "
+                             "value, a part of a file's path, a page's virtual or "
+                             "physical address, swap offset or file offset")],
          columns=VM_COLUMNS, takes_input=True, enabled=_enabled, drgn_code=_vm_drgn_options)
 def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.fs import d_path
@@ -2551,8 +2563,18 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     if args.vm_flags is not None:
         yield from _vm_flags(ctx, args)
         return
-    if sum(map(bool, (args.pages, args.mm, args.vmas, args.vma))) > 1:
-        raise CommandError("vm: -p, -P, -m and -v exclude each other")
+    if sum(map(bool, (args.pages, args.mm, args.vmas, args.vma, args.ref is not None))) > 1:
+        raise CommandError("vm: -p, -P, -m, -v and -R exclude each other")
+    if args.ref is not None:
+        if args.mm_addr is not None or args.radix:
+            raise CommandError("vm: -R goes with tasks only")
+        ref = VmRef(args.ref)
+        for t in command_tasks(ctx, args.tasks, input, "vm"):
+            try:
+                yield from _vm_ref(ctx, t, ref)
+            except drgn.FaultError as e:
+                ctx.warn(f"task {t.address:#x}: cannot read {e.address:#x}")
+        return
     mm_given = None
     if args.mm_addr is not None:
         from .lists import parse_address
@@ -2643,6 +2665,15 @@ def _vm_flags(ctx: Context, args: argparse.Namespace) -> Iterator[Any]:
 def _vm_pages(ctx: Context, vma: drgn.Object, mm: View) -> Iterator[Any]:
     """``vm -p``: the VIRTUAL/PHYSICAL rows of one VMA (crash's
     vm_area_page_dump(); none for init_mm, as crash)."""
+    for _page, row in _vm_page_rows(ctx, vma, mm):
+        yield row
+
+
+def _vm_page_rows(ctx: Context, vma: drgn.Object, mm: View) -> Iterator[tuple[Any, Row]]:
+    """Each page of one VMA (:func:`kmemx.helpers.pagewalk.walk_page_vma`'s
+    VmaPage) with its ``vm -p`` row: VIRTUAL and PHYSICAL, or crash's
+    ``SWAP: device  OFFSET: n``, ``FILE: path  OFFSET: hex`` or ``(not
+    mapped)``; nothing for init_mm, as crash."""
     from drgn.helpers.linux.fs import d_path
     from drgn.helpers.linux.mm import follow_phys
 
@@ -2667,7 +2698,118 @@ def _vm_pages(ctx: Context, vma: drgn.Object, mm: View) -> Iterator[Any]:
             where = Name(f"FILE: {paths[key]}  OFFSET: {p.offset:x}")
         else:
             where = Name("(not mapped)")
-        yield Row(VM_PAGE_COLUMNS, (Address(p.vaddr), where))
+        yield p, Row(VM_PAGE_COLUMNS, (Address(p.vaddr), where))
+
+
+class VmRef:
+    """crash's ``vm -R REF`` (memory.c's struct reference and its VM_REF
+    checks): REF as a number when it is one (hexadecimal, and decimal too
+    when only digits) and as a file-name component."""
+
+    def __init__(self, ref: str) -> None:
+        self.text = ref
+        self.hexval = int(ref, 16) if re.fullmatch(r"(0[xX])?[0-9a-fA-F]+", ref) else None
+        self.decval = int(ref) if re.fullmatch(r"\d+", ref) else None
+
+    def component(self, path: str) -> bool:
+        """crash's FILENAME_COMPONENT(): ``/`` names only the path ``/``,
+        another REF any path holding it."""
+        if not path:
+            return False
+        return (path == "/" and self.text == "/") or (self.text != "/" and self.text in path)
+
+    def names_vma(self, vma: int, flags: int, path: str) -> bool:
+        """The VMA's address, its vm_flags value or a part of its file's path."""
+        return self.hexval in (vma, flags) or self.component(path)
+
+    def names_page(self, p: Any, swap_device: Callable[[int], str]) -> bool:
+        """A page (VmaPage) REF names (crash's vm_area_page_dump() in its
+        search mode): its virtual address; mapped, its physical address;
+        swapped, its swap offset (decimal) or device path; a file page not
+        mapped, its file offset."""
+        if self.hexval is not None and self.hexval == p.vaddr:
+            return True
+        if p.phys is not None:
+            return bool(self.hexval == p.phys)
+        if p.swap is not None:
+            return ((self.decval is not None and self.decval == p.swap[1])
+                    or self.component(swap_device(p.swap[0])))
+        if p.file is not None:
+            return bool(self.hexval is not None and self.hexval == p.offset)
+        return False
+
+
+def _vm_ref(ctx: Context, t: View, ref: VmRef) -> Iterator[Any]:
+    """``vm -R REF`` of one task, as crash's vm_area_dump() with a
+    reference: REF the mm or its pgd: the task's header and MM row only;
+    else the VMAs REF names (:meth:`VmRef.names_vma`) and, after each VMA,
+    the pages from the first one REF names on that REF names
+    (:meth:`VmRef.names_page`), the task's header and MM row first; a
+    blank line after a task shown, nothing for the others."""
+    from drgn.helpers.linux.fs import d_path
+    from drgn.helpers.linux.mm import for_each_vma
+
+    from kmemx.helpers.mm import task_mm_usage
+
+    owner = task_cells(t) if ctx.as_json else ()
+    oc = TASK_COLUMNS if ctx.as_json else ()
+    mm = t.mm
+    mm_addr = mm.address if mm else 0
+    pgd = int(mm.pgd.value()) if mm else 0
+    rss, total_vm = task_mm_usage(ctx.k, mm_addr) if mm else (0, 0)
+    mm_row = Row((*oc, *VM_MM_COLUMNS), (*owner, Address(mm_addr), Address(pgd),
+                                          KSize(rss * PAGE_SIZE),
+                                          KSize(total_vm * PAGE_SIZE)), mm or t)
+
+    def head() -> Iterator[Any]:
+        if not ctx.as_json:
+            yield TextLine(_header(ctx, t))
+        yield mm_row
+
+    if ref.hexval is not None and ref.hexval in (mm_addr, pgd):
+        yield from head()
+        if not ctx.as_json:
+            yield TextLine("")
+        return
+    if not mm:
+        return
+    try:  # without swap devices no page but a numbered one can match
+        pages = ref.hexval is not None or bool(int(ctx.prog["nr_swapfiles"]))
+    except LookupError:
+        pages = True
+    shown = False
+    for vma in for_each_vma(drgn.Object(ctx.prog, "struct mm_struct *", value=mm_addr)):
+        path = ""
+        if vma.vm_file:
+            try:
+                path = kernel_str(d_path(vma.vm_file.f_path.address_of_()))
+            except (ValueError, LookupError, drgn.FaultError):
+                path = "?"
+        vma_row = Row((*oc, *VM_COLUMNS),
+                      (*owner, Address(vma.value_()), Address(vma.vm_start.value_()),
+                       Address(vma.vm_end.value_()), Address(vma.vm_flags.value_()),
+                       Name(path)), vma)
+        vma_shown = False
+        if ref.names_vma(vma.value_(), vma.vm_flags.value_(), path):
+            if not shown:
+                yield from head()
+                shown = True
+            yield vma_row
+            vma_shown = True
+        if not pages:
+            continue
+        for p, row in _vm_page_rows(ctx, vma, mm):
+            if not ref.names_page(p, lambda kind: _swap_device(ctx, kind)):
+                continue
+            if not shown:
+                yield from head()
+                shown = True
+            if not vma_shown:
+                yield vma_row
+                vma_shown = True
+            yield Row((*oc, *row.columns), (*owner, *row.cells), row.obj)
+    if shown and not ctx.as_json:
+        yield TextLine("")
 
 
 def _swap_device(ctx: Context, swap_type: int) -> str:
