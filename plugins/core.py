@@ -14,6 +14,7 @@ from kmemx.commands import (
     Name,
     Row,
     TextLine,
+    TextRecord,
     UsageError,
     arg,
     command,
@@ -35,6 +36,12 @@ def _value(item: Any, field: str) -> Any:
         for c in item.columns:
             if c.lower() == field.lower():
                 return item[c]
+        item = item.obj
+    elif isinstance(item, TextRecord):
+        data = item.data if isinstance(item.data, dict) else (item.data[:1] or [{}])[0]
+        for key, value in data.items():
+            if key.lower() == field.lower():
+                return value
         item = item.obj
     v = item
     for part in field.split("."):

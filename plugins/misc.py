@@ -16,6 +16,7 @@ import drgn
 from kmemx.commands import Address, CommandError, Context, Hex, Name, Row, TextLine, arg, command
 from kmemx.commands.cells import kernel_str
 from kmemx.commands.drgncode import nothing_to_translate
+from kmemx.commands.values import object_json
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.helpers.timekeeping import kernel_hz
 
@@ -185,25 +186,33 @@ _P_HISTORY = "kmemx.plugins.misc.p_history"
 
 
 def _p_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``p SYMBOL[.MEMBER][:CPUSPEC] --drgn``: the object's value by drgn's
-    format_() (a per-CPU variable by drgn's per_cpu() on each CPU)."""
+    """``p SYMBOL[.MEMBER][:CPUSPEC] --drgn``: the object's value as ``p
+    --json`` gives it (:data:`kmemx.commands.values.OBJECT_JSON_CODE`; a
+    per-CPU variable by drgn's per_cpu() on each CPU)."""
     from kmemx.commands.drgncode import table_script
+    from kmemx.commands.values import OBJECT_JSON_CODE
 
     text = args.expression.strip()
     name, _, spec = text.partition(":")
     base = re.split(r"[.\[]", name, maxsplit=1)[0]
     rest = name[len(base):]
-    fmt = ", integer_base=16" if args.hex else ""
     member = f".subobject_({rest.lstrip('.')!r})" if rest else ""
+    code = OBJECT_JSON_CODE + """
+
+def cell(v):  # a list is a table cell of space-separated values
+    return " ".join("-" if x is None else str(x) for x in v) if isinstance(v, list) else v
+
+
+"""
+    imports = ["drgn:FaultError,TypeKind"]
     if ":" not in text:
-        return table_script(ctx, ("NAME", "VALUE"), f"""\
-row({name!r}, prog[{base!r}]{member}.format_(type_name=False{fmt}))
-""")
-    return table_script(ctx, ("NAME", "VALUE"), f"""\
+        return table_script(ctx, ("NAME", "VALUE"), code + f"""\
+row({name!r}, cell(to_json(prog[{base!r}]{member})))
+""", imports)
+    return table_script(ctx, ("NAME", "VALUE"), code + f"""\
 for cpu in {cpu_list(ctx, spec or None)}:  # a per-CPU variable on these CPUs
-    row(f"per_cpu({base}, {{cpu}}){rest}",
-        per_cpu(prog[{base!r}], cpu){member}.format_(type_name=False{fmt}))
-""", ["drgn.helpers.linux.percpu:per_cpu"])
+    row(f"per_cpu({base}, {{cpu}}){rest}", cell(to_json(per_cpu(prog[{base!r}], cpu){member})))
+""", [*imports, "drgn.helpers.linux.percpu:per_cpu"])
 
 
 @command("p", "print a symbol's value (crash's p, through drgn)",
@@ -214,6 +223,10 @@ for cpu in {cpu_list(ctx, spec or None)}:  # a per-CPU variable on these CPUs
          p SYMBOL.MEMBER[...]     a member of a global (init_task.comm, x[2].y)
          p SYMBOL:CPUSPEC         a per-CPU variable on these CPUs (':a' all, ':0,1')
          p -x / -d SYMBOL         integers in hex / decimal
+         p SYMBOL --json          NAME and VALUE: the value as data, not text:
+                                  integers and pointers numbers, char arrays
+                                  strings, structures objects, arrays lists
+                                  (-x and -d change the text only)
          """,
          arguments=[arg("expression"),
                     arg("-x", dest="hex", action="store_true", help="hexadecimal"),
@@ -256,11 +269,12 @@ def _p(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator
         n = ctx.prog.cache.get(_P_HISTORY, 0) + 1
         ctx.prog.cache[_P_HISTORY] = n
         try:
+            if ctx.as_json:
+                yield Row(("NAME", "VALUE"), (label, object_json(o)), o)
+                continue
             value = o.format_(**fmt)
         except drgn.FaultError as e:
             raise CommandError(f"p: {label}: cannot read {e.address:#x}") from None
-        if ctx.as_json:
-            yield Row(("NAME", "VALUE"), (label, value), o)
         else:
             lines = value.splitlines() or [""]
             yield TextLine(f"{label} = ${n} = {lines[0]}")

@@ -20,6 +20,7 @@ from kmemx.commands import (
     Percent,
     Row,
     TextLine,
+    TextRecord,
     arg,
     command,
 )
@@ -1371,10 +1372,12 @@ def _stack_name(prog: drgn.Program, sp: int, cpu: int) -> str:
     return "exception stack"
 
 
-def _frame_data_lines(ctx: Context, start: int, end: int, symbolic: int = 0) -> list[str]:
+def _frame_data_lines(ctx: Context, start: int, end: int, symbolic: int = 0,
+                      values_out: list[int] | None = None) -> list[str]:
     """crash's ``bt -f``: the stack words in [start, end), two to a line;
     ``symbolic`` (``bt -F``: 1, ``-FF``: 2) names them as crash's
-    format_stack_entry() does (:func:`kmemx_plugins.lists.symbolic_word`)."""
+    format_stack_entry() does (:func:`kmemx_plugins.lists.symbolic_word`);
+    the words' values are appended to ``values_out``."""
     from .lists import symbolic_word
 
     lines: list[str] = []
@@ -1386,6 +1389,8 @@ def _frame_data_lines(ctx: Context, start: int, end: int, symbolic: int = 0) -> 
         except drgn.FaultError:
             break
         values = [int.from_bytes(data[i:i + 8], "little") for i in range(0, n - n % 8, 8)]
+        if values_out is not None:
+            values_out.extend(values)
         words = " ".join(symbolic_word(ctx, v, symbolic, accessible=True) if symbolic
                          else f"{v:016x}" for v in values)
         lines.append(f"    {pos:x}: {words} ")
@@ -1694,30 +1699,55 @@ def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     for t in tasks:
         if args.ref is not None and not _bt_references(ctx, t, args.ref):
             continue
-        if shown:
-            yield TextLine("")
+        # one record per task: crash's text, one JSON object per frame, the task piped on
+        lines: list[str] = [""] if shown else []
+        data: list[dict[str, Any]] = []
         shown += 1
         try:
-            yield TextLine(_header(ctx, t))
-            if t.exit_state & (EXIT_ZOMBIE | EXIT_DEAD):
-                yield TextLine("  (no kernel stack: the task is a zombie; it has exited)")
-                continue
-            if args.raw:
-                yield from _bt_raw(ctx, t)
-                continue
+            task_data = bt_task_data(t)
+            lines.append(_header(ctx, t))
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: {e}")
             continue
-        task = t.to_drgn().address_of_()
-        try:
-            trace = prog.stack_trace(task)
-        except (ValueError, LookupError, drgn.FaultError) as e:
-            yield TextLine(f"  (no stack trace: {e})")
-            continue
-        if args.text or args.text_all:
-            yield from _bt_text(ctx, t, task, trace, args.text_all)
-            continue
-        yield from _bt_frames(ctx, t, task, trace, args, module_of_address)
+        for line in _bt_task(ctx, t, args, task_data, data, module_of_address):
+            lines.append(line)
+        if not data:
+            data.append(task_data)
+        yield TextRecord("".join(line + "\n" for line in lines), data, t)
+
+
+def bt_task_data(t: View) -> dict[str, Any]:
+    """The task fields of each of ``bt --json``'s objects: task, pid, cpu, comm."""
+    return {"task": Address(t.address), "pid": int(t.pid), "cpu": task_cpu(t),
+            "comm": Name(kernel_str(t.comm.string()))}
+
+
+def _bt_task(ctx: Context, t: View, args: argparse.Namespace, task_data: dict[str, Any],
+             data: list[dict[str, Any]], module_of_address: Any) -> Iterator[str]:
+    """One task's bt text lines after its header; its JSON objects go to ``data``."""
+    prog = ctx.prog
+    try:
+        if t.exit_state & (EXIT_ZOMBIE | EXIT_DEAD):
+            data.append({**task_data, "error": "zombie: no kernel stack"})
+            yield "  (no kernel stack: the task is a zombie; it has exited)"
+            return
+        if args.raw:
+            yield from _bt_raw(ctx, t, task_data, data)
+            return
+    except drgn.FaultError as e:
+        ctx.warn(f"task {t.address:#x}: {e}")
+        return
+    task = t.to_drgn().address_of_()
+    try:
+        trace = prog.stack_trace(task)
+    except (ValueError, LookupError, drgn.FaultError) as e:
+        data.append({**task_data, "error": f"no stack trace: {e}"})
+        yield f"  (no stack trace: {e})"
+        return
+    if args.text or args.text_all:
+        yield from _bt_text(ctx, t, task, trace, args.text_all, task_data, data)
+        return
+    yield from _bt_frames(ctx, t, task, trace, args, module_of_address, task_data, data)
 
 
 def _bt_references(ctx: Context, t: View, ref: str) -> bool:
@@ -1749,17 +1779,20 @@ def _bt_references(ctx: Context, t: View, ref: str) -> bool:
     return False
 
 
-def _bt_raw(ctx: Context, t: View) -> Iterator[Any]:
+def _bt_raw(ctx: Context, t: View, task_data: dict[str, Any], data: list[dict[str, Any]]
+            ) -> Iterator[str]:
     """crash's ``bt -r`` (raw_stack_dump()): the task's whole kernel stack from
-    its lowest address, two words a line, named as ``rd -s`` names them."""
+    its lowest address, two words a line, named as ``rd -s`` names them
+    (JSON: one object a line, its address and its words' values)."""
     from .lists import symbolic_word
 
     base = end_of_stack(t)
-    data = ctx.k.read(base, thread_size(ctx.prog))
-    for off in range(0, len(data), 16):
-        words = [symbolic_word(ctx, int.from_bytes(data[i:i + 8], "little"))
-                 for i in range(off, min(off + 16, len(data)), 8)]
-        yield TextLine(f"{base + off:x}:  " + "".join(w + " " for w in words))
+    raw = ctx.k.read(base, thread_size(ctx.prog))
+    for off in range(0, len(raw), 16):
+        values = [int.from_bytes(raw[i:i + 8], "little")
+                  for i in range(off, min(off + 16, len(raw)), 8)]
+        data.append({**task_data, "address": Address(base + off), "values": values})
+        yield f"{base + off:x}:  " + "".join(symbolic_word(ctx, v) + " " for v in values)
 
 
 def _bt_overflow(ctx: Context) -> Iterator[Any]:
@@ -1777,20 +1810,24 @@ def _bt_overflow(ctx: Context) -> Iterator[Any]:
                 if not task_stack_end_corrupted(t):
                     continue
                 where = end_of_stack(t)
-                yield TextLine(_header(ctx, t))
-                yield TextLine(f"  possible stack overflow: {where:x}: "
-                               f"{ctx.k.read_u64(where):x} != STACK_END_MAGIC")
-                yield TextLine("")
+                value = ctx.k.read_u64(where)
+                text = (f"{_header(ctx, t)}\n  possible stack overflow: {where:x}: "
+                        f"{value:x} != STACK_END_MAGIC\n\n")
+                yield TextRecord(text, {**bt_task_data(t), "stack_end": Address(where),
+                                        "value": value}, t)
                 total += 1
             except drgn.FaultError as e:
                 ctx.warn(f"task {t.address:#x}: stack end unreadable: {e}")
-    if not total:
+    if not total and not ctx.as_json:
         yield TextLine("No stack overflows detected")
 
 
 def _bt_text(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
-             whole: bool) -> Iterator[Any]:
-    """crash's ``bt -t`` / ``-T``: every stack word that is a kernel text address."""
+             whole: bool, task_data: dict[str, Any], data: list[dict[str, Any]]
+             ) -> Iterator[str]:
+    """crash's ``bt -t`` / ``-T``: every stack word that is a kernel text
+    address (JSON: one object each, its stack address ``sp``, the value
+    ``pc`` and its ``function``; the START line's as ``start``)."""
     prog = ctx.prog
     base = int(task.stack.value_())
     top = base + thread_size(prog)
@@ -1813,33 +1850,99 @@ def _bt_text(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
             name = _nearest_symbol(prog, pc).name
         except LookupError:
             name = f"{pc:x}"
-        yield TextLine(f"              START: {name} at {pc:x}")
+        data.append({**task_data, "start": True, "sp": None, "pc": Address(pc),
+                     "function": name})
+        yield f"              START: {name} at {pc:x}"
     if not base <= start < top:  # the stack pointer is on another stack (IRQ): the task's
         start = base
     try:
-        data = ctx.k.read(start, top - start)
+        raw = ctx.k.read(start, top - start)
     except drgn.FaultError as e:
         ctx.warn(f"task {t.address:#x}: stack not readable at {e.address:#x}")
         return
-    for off in range(0, len(data) - 7, 8):
-        value = int.from_bytes(data[off:off + 8], "little")
+    for off in range(0, len(raw) - 7, 8):
+        value = int.from_bytes(raw[off:off + 8], "little")
         if value >= 1 << 63 and _is_text(prog, value):
             try:
                 name = _nearest_symbol(prog, value).name
             except LookupError:
                 continue
-            yield TextLine(f"  [{start + off:x}] {name} at {value:x}")
+            data.append({**task_data, "start": False, "sp": Address(start + off),
+                         "pc": Address(value), "function": name})
+            yield f"  [{start + off:x}] {name} at {value:x}"
     user = next((f for f in trace if f.interrupted and f.pc < 1 << 63), None)
     if user is not None:  # crash ends with the registers saved at system call entry
         try:
-            yield from map(TextLine, pt_regs_lines(drgn.Object(
-                prog, "struct pt_regs", address=task_pt_regs(prog, task))))
+            regs = drgn.Object(prog, "struct pt_regs", address=task_pt_regs(prog, task))
+            block = pt_regs_lines(regs)
+            data.append({**task_data, "start": False, "sp": None, "pc": Address(int(regs.ip)),
+                         "function": None,
+                         "exception": _exception_data("user", regs.address_, regs)})
+            yield from block
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: pt_regs not readable at {e.address:#x}")
 
 
+def _frame_data(prog: drgn.Program, i: int, frame: drgn.StackFrame, sp: int | None,
+                module: str | None, task_data: dict[str, Any]) -> dict[str, Any]:
+    """One ``bt --json`` object: the task's fields, then the frame's number,
+    sp and pc, the function named in the text (DWARF's, else the symbol's),
+    the ELF symbol containing pc and pc's offset in it (``bt -s``'s
+    name+offset), the module, source file and line, whether inlined."""
+    name = frame.name
+    if name is None:
+        try:
+            name = frame.symbol().name
+        except LookupError:
+            name = None
+    try:
+        sym: drgn.Symbol | None = _nearest_symbol(prog, frame.pc)
+    except LookupError:
+        sym = None
+    try:
+        filename, lineno, _col = frame.source()
+        source: tuple[str | None, int | None] = (filename, lineno)
+    except LookupError:
+        source = (None, None)
+    return {**task_data, "frame": i, "sp": None if sp is None else Address(sp),
+            "pc": Address(frame.pc), "function": name,
+            "symbol": None if sym is None else sym.name,
+            "offset": None if sym is None else frame.pc - sym.address,
+            "module": module, "file": source[0], "line": source[1],
+            "inlined": bool(frame.is_inline)}
+
+
+def pt_regs_values(regs: drgn.Object) -> dict[str, int]:
+    """crash's register block of an x86-64 ``struct pt_regs`` as name -> value
+    (crash's names: RIP RSP RFLAGS RAX..R15 ORIG_RAX CS SS)."""
+    out = {name: int(getattr(regs, member)) & (2**64 - 1)
+           for row in _REG_ROWS for name, member, _width in row}
+    out["ORIG_RAX"] = int(regs.orig_ax) & (2**64 - 1)
+    out["CS"] = int(regs.cs) & 0xffff
+    out["SS"] = int(regs.ss) & 0xffff
+    return out
+
+
+def _exception_data(mode: str, address: int | None, regs: drgn.Object | dict[str, int]
+                    ) -> dict[str, Any]:
+    """``bt --json``'s ``exception``: where the registers were saved (``user``
+    at system call entry, ``kernel`` by an interrupt or exception, ``cpu``
+    by the dump for a CPU stopped without a panic), their address, and the
+    registers crash prints there, name -> value."""
+    if isinstance(regs, dict):
+        values = {k.upper(): v for k, v in regs.items()}
+    elif _x86_64(regs.prog_):
+        values = pt_regs_values(regs)
+    else:
+        values = {k.upper(): v for k, v in _arm64_pt_regs(regs).items()}
+    return {"mode": mode, "address": None if not address else Address(address),
+            "registers": values}
+
+
 def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
-               args: argparse.Namespace, module_of_address: Any) -> Iterator[Any]:
+               args: argparse.Namespace, module_of_address: Any,
+               task_data: dict[str, Any], data: list[dict[str, Any]]) -> Iterator[str]:
+    """crash's frame lines of one task (its JSON objects to ``data``)."""
     prog = ctx.prog
     base = int(task.stack.value_())
     top = base + thread_size(prog)
@@ -1849,22 +1952,26 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
     x86 = _x86_64(prog)
     frames = list(trace)
     prev_stack: str | None = None
+    pending: dict[str, Any] | None = None  # the exception block before the next frame
     first = next((f for f in frames if not f.is_inline), None)
     if (first is not None and first.interrupted and first.pc >= 1 << 63
             and panic_task(prog) is None and not args.exceptions):
         # a dump taken without a panic: the registers each CPU was stopped
         # with, which crash shows as an exception frame
-        yield TextLine(f"    [exception RIP: {_symbol_offset(prog, first.pc)}]")
-        lines = (register_lines if x86 else generic_register_lines)(first.registers())
-        yield from map(TextLine, lines)
+        yield f"    [exception RIP: {_symbol_offset(prog, first.pc)}]"
+        registers = first.registers()
+        yield from (register_lines if x86 else generic_register_lines)(registers)
+        pending = _exception_data("cpu", None, dict(registers))
     for i, frame in enumerate(frames):
         try:
             sp: int | None = frame.sp
         except LookupError:  # drgn's arm64 frame-pointer unwinder knows no SP
             sp = None
         on_task_stack = sp is not None and base <= sp <= top
+        stack_switch = None
         if prev_stack is not None and on_task_stack and not args.exceptions:
-            yield TextLine(f"--- <{prev_stack}> ---")
+            stack_switch = prev_stack
+            yield f"--- <{prev_stack}> ---"
         prev_stack = (None if on_task_stack or sp is None or not x86
                       else _stack_name(prog, sp, cpu))
         if (frame.interrupted and not frame.is_inline
@@ -1872,6 +1979,7 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
             # registers saved by an interrupt, exception or system call entry
             user = frame.pc < 1 << 63
             block: list[str] = []
+            regs: drgn.Object | None = None
             try:
                 regs_addr = task_pt_regs(prog, task) if user else frames[i - 1].sp
                 regs = drgn.Object(prog, "struct pt_regs", address=regs_addr)
@@ -1886,25 +1994,42 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
                 # unreadable, no SP known, or another architecture's pt_regs
                 regs_addr = 0
             if args.exceptions:
-                yield TextLine("")
-                yield TextLine(f"  {'USER' if user else 'KERNEL'}-MODE EXCEPTION FRAME AT: "
-                               f"{regs_addr:x}")
+                yield ""
+                yield (f"  {'USER' if user else 'KERNEL'}-MODE EXCEPTION FRAME AT: "
+                       f"{regs_addr:x}")
             elif not user:
-                yield TextLine(f"    [exception RIP: {_symbol_offset(prog, frame.pc)}]")
-            for line in block:
-                yield TextLine(line)
+                yield f"    [exception RIP: {_symbol_offset(prog, frame.pc)}]"
+            yield from block
+            pending = _exception_data("user" if user else "kernel", regs_addr,
+                                      regs if block and regs is not None else {})
             if user:
+                data.append({**task_data, "frame": i, "sp": None if sp is None else Address(sp),
+                             "pc": Address(frame.pc), "function": None, "symbol": None,
+                             "offset": None, "module": None, "file": None, "line": None,
+                             "inlined": False, "exception": pending})
                 break
         if frame.pc < 1 << 63:  # user space without saved registers: stop, as crash
             break
         if args.exceptions:
+            if pending is not None:
+                data.append({**_frame_data(prog, i, frame, sp, None, task_data),
+                             "exception": pending})
+                pending = None
             continue
-        line = _frame_line(i, frame, module_of_address(prog, frame.pc))
+        module = module_of_address(prog, frame.pc)
+        entry = _frame_data(prog, i, frame, sp, module, task_data)
+        if stack_switch is not None:
+            entry["stack"] = stack_switch
+        if pending is not None:
+            entry["exception"] = pending
+            pending = None
+        data.append(entry)
+        line = _frame_line(i, frame, module)
         if args.symbols and not frame.is_inline:  # crash's name: ELF symbol+offset
             head, _, rest = line.partition("] ")
             line = f"{head}] {_symbol_offset(prog, frame.pc, args.hex)} at " \
                    f"{rest.split(' at ', 1)[1]}"
-        yield TextLine(line)
+        yield line
         if (args.frames or args.symbolic) and not frame.is_inline:
             # crash's frame data: from above this frame's return address to the
             # next frame's return address, inclusive (drgn's sp is one word up)
@@ -1913,8 +2038,9 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
             except LookupError:
                 nxt = None
             if nxt is not None and sp is not None and sp < nxt <= sp + thread_size(prog):
-                for data_line in _frame_data_lines(ctx, sp, nxt, args.symbolic):
-                    yield TextLine(data_line)
+                words: list[int] = []
+                yield from _frame_data_lines(ctx, sp, nxt, args.symbolic, words)
+                entry["stack_words"] = words
 
 
 _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",

@@ -39,7 +39,7 @@ from .pipeline import (
     split_command_line,
 )
 from .registry import REGISTRY, Command, Registry, arg, command
-from .rows import Row, Table, TextLine
+from .rows import Row, Table, TextLine, TextRecord
 
 __all__ = [
     "REGISTRY",
@@ -59,6 +59,7 @@ __all__ = [
     "Size",
     "Table",
     "TextLine",
+    "TextRecord",
     "UsageError",
     "arg",
     "command",

@@ -129,6 +129,8 @@ def cell_json(v: Cell) -> Any:
         return kernel_str(v)
     if isinstance(v, (list, tuple)):
         return [cell_json(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): cell_json(x) for k, x in v.items()}
     if isinstance(v, str):
         return str.__str__(v)  # the raw value, not its table decoration
     return str(v)

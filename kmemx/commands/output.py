@@ -10,8 +10,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from .cells import Address, Size, cell_text
-from .rows import END_TABLE, Row, TextLine
+from .cells import Address, Size, cell_json, cell_text
+from .rows import END_TABLE, Row, TextLine, TextRecord
 
 __all__ = ["render", "render_json", "render_table", "surrogate_safe"]
 
@@ -56,6 +56,12 @@ def render_json(items: Iterable[Any]) -> str:
             continue
         if isinstance(it, Row):
             out.append(it.as_dict())
+        elif isinstance(it, TextRecord):
+            data = cell_json(it.data)
+            if isinstance(data, list):
+                out.extend(data)
+            else:
+                out.append(data)
         elif isinstance(it, TextLine):
             out.append(str(it))
         elif hasattr(it, "address") and hasattr(it, "type"):

@@ -25,7 +25,7 @@ from typing import Any
 from .context import Context
 from .errors import CommandError, UsageError
 from .registry import Command
-from .rows import END_TABLE, Row
+from .rows import END_TABLE, Row, TextRecord
 
 __all__ = ["CommandLine", "Pipeline", "Stage", "gc_paused", "objects", "parse_pipeline",
            "run_pipeline", "run_shell", "split_command_line"]
@@ -230,7 +230,7 @@ def objects(items: Iterable[Any]) -> Iterator[Any]:
     Rows flow through pipes whole (so ``filter`` sees their columns);
     commands that want objects call this."""
     for it in items:
-        yield it.obj if isinstance(it, Row) and it.obj is not None else it
+        yield it.obj if isinstance(it, (Row, TextRecord)) and it.obj is not None else it
 
 
 def _items(stream: Iterable[Any]) -> Iterator[Any]:

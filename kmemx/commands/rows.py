@@ -8,7 +8,7 @@ from typing import Any
 from .._accel import speedups
 from .cells import cell_json
 
-__all__ = ["END_TABLE", "EndTable", "Row", "Table", "TextLine"]
+__all__ = ["END_TABLE", "EndTable", "Row", "Table", "TextLine", "TextRecord"]
 
 
 class _PyRowBase:
@@ -69,6 +69,26 @@ class Table:
 
 class TextLine(str):
     """A line of free-form command output (``log``, ``rd``, ``bt``, ``task``)."""
+
+
+class TextRecord(TextLine):
+    """Free text in crash's layout (one or more lines) that is data too, for a
+    command whose text is not a table (``bt``, ``task``, ``whatis``): the text
+    lines print as they are; ``--json`` writes ``data`` instead (a dict is one
+    element of the output array, a list of dicts several: ``bt`` gives one per
+    frame); a pipe passes ``obj`` (the kernel object described: the task) to
+    the next stage, and ``filter`` sees ``data``'s keys before ``obj``'s
+    members.  ``TextRecord(text, data, obj=None)``."""
+
+    data: dict[str, Any] | list[dict[str, Any]]
+    obj: Any
+
+    def __new__(cls, text: str, data: dict[str, Any] | list[dict[str, Any]],
+                obj: Any = None) -> TextRecord:
+        self = super().__new__(cls, text)
+        self.data = data
+        self.obj = obj
+        return self
 
 
 class EndTable:
