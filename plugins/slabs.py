@@ -40,10 +40,12 @@ from kmemx.helpers.slab import (
     slab_cache_free_objects,
     slab_cache_usage,
     slab_pages,
+    virt_to_cache,
 )
 from kmemx.types import View
 
-__all__ = ["KMEM_COLUMNS", "KMEM_I_COLUMNS", "KMEM_S_COLUMNS", "SLABINFO_COLUMNS", "SlabSize", "find_cache"]
+__all__ = ["KMEM_COLUMNS", "KMEM_I_COLUMNS", "KMEM_S_COLUMNS", "SLABINFO_COLUMNS", "SlabSize", "find_cache",
+           "kmem_slab_of"]
 
 SLABINFO_COLUMNS = ("CACHE", "NAME", "ACTIVE_OBJS", "NUM_OBJS", "OBJSIZE", "OBJPERSLAB",
                     "PAGESPERSLAB")
@@ -64,6 +66,9 @@ def find_cache(ctx: Context, name: str) -> View:
     """The cache named ``name`` (or at address ``name``), else a one-line error."""
     if name.startswith("0x"):
         return ctx.k.view("struct kmem_cache", int(name, 16))
+    a = parse_hex(name)
+    if a is not None and a >= 1 << 63:  # crash: a cache's address, hexadecimal
+        return ctx.k.view("struct kmem_cache", a)
     names = []
     for c in for_each_slab_cache(ctx.k):
         n = kernel_str(c.name.string())
@@ -318,6 +323,51 @@ def ignored_row(c: View) -> Row:
     null), its name; nothing of the cache is read but its name."""
     return Row(KMEM_S_COLUMNS, (Address(c.address), "[IGNORED]", None, None, None, None,
                                 Name(kernel_str(c.name.string()))), c)
+
+
+def _slab_address(ctx: Context, word: str) -> int | None:
+    """``word`` as crash's ``kmem -s/-S`` reads an argument: a kernel
+    address (hexadecimal) that is not a ``struct kmem_cache``'s is an
+    address to look up in the slabs; None for a cache name or address."""
+    a = parse_hex(word)
+    if a is None or a < 1 << 63:
+        return None
+    known: set[int] | None = ctx.prog.cache.get("kmemx.plugins.slabs.cache_addresses")
+    if known is None:
+        known = {c.address for c in for_each_slab_cache(ctx.k)}
+        ctx.prog.cache["kmemx.plugins.slabs.cache_addresses"] = known
+    return None if a in known else a
+
+
+def kmem_slab_of(ctx: Context, addr: int, every_object: bool) -> Iterator[Any]:
+    """crash's ``kmem -S ADDR`` (``every_object``) and ``kmem -s ADDR``:
+    the cache's ``kmem -s`` row, the row of the slab holding ADDR (LIST
+    ``CPU n SLAB`` for a CPU's active slab, else ``SLAB``) and its objects
+    (-s: the one holding ADDR) with ALLOCATED and CPU_CACHE, as ``kmem -S``
+    (:func:`kmemx.helpers.slub.slub_slab_of`).  CommandError when ADDR is
+    not in a slab."""
+    from kmemx.helpers.slab import SlabFreelistError
+    from kmemx.helpers.slub import slub_slab_of
+
+    from .kmem_mm import KMEM_S_OBJECT_COLUMNS, KMEM_S_SLAB_COLUMNS
+
+    try:
+        cache = virt_to_cache(ctx.k, addr)
+        slab = slub_slab_of(ctx.k, addr) if cache is not None else None
+    except (drgn.FaultError, SlabFreelistError) as e:
+        raise CommandError(f"kmem: {addr:x}: {e}") from None
+    if cache is None or slab is None:
+        raise CommandError(f"kmem: address is not allocated in slab subsystem: {addr:x}")
+    yield from _kmem_s(ctx, [f"{cache.address:#x}"])
+    yield Row(KMEM_S_SLAB_COLUMNS, (f"CPU {slab.owner} SLAB" if slab.list == "cpu" else "SLAB",
+                                    Address(slab.slab), Address(slab.memory), slab.nid,
+                                    slab.total, slab.allocated, slab.free))
+    size = int(cache.size)
+    pad = slab.objects[0][0] - slab.memory if slab.objects else 0
+    for obj, free, on_cpu in slab.objects:
+        if every_object or obj - pad <= addr < obj - pad + size:
+            yield Row(KMEM_S_OBJECT_COLUMNS, (Address(slab.slab), Address(obj), not free,
+                                              slab.owner if free and on_cpu else None))
 
 
 KMEM_I_COLUMNS = ("KEY", "PAGES", "TOTAL", "PERCENTAGE")
@@ -687,6 +737,14 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         else:
             yield from (kmem_mm.kmem_v(ctx, addrs) if args.vmalloc
                         else kmem_mm.kmem_p(ctx, addrs))
+        return
+    slab_addrs = [w for w in args.addresses if _slab_address(ctx, w) is not None]
+    if (args.slabs or args.slab_detail) and slab_addrs:
+        # crash: an address not of a kmem_cache is looked up in the slabs
+        if len(slab_addrs) != len(args.addresses):
+            raise CommandError("kmem: give slab addresses or cache names, not both")
+        for w in slab_addrs:
+            yield from kmem_slab_of(ctx, _slab_address(ctx, w) or 0, bool(args.slab_detail))
         return
     if args.slabs:
         yield from _kmem_s(ctx, args.addresses, ignore)

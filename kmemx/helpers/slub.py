@@ -15,9 +15,17 @@ from ..kernel import Kernel
 from ..types.view import View
 from .list import list_for_each_entry
 from .mmzone import for_each_online_pgdat
-from .slab import _cache_nodes, _chase, _cpu_slabs, _freelist_decoder, _layout
+from .slab import (
+    _cache_nodes,
+    _chase,
+    _cpu_active_slabs,
+    _cpu_slabs,
+    _freelist_decoder,
+    _layout,
+    _slab_of,
+)
 
-__all__ = ["SlubCpu", "SlubNode", "SlubSlab", "slub_cache_lists"]
+__all__ = ["SlubCpu", "SlubNode", "SlubSlab", "slub_cache_lists", "slub_slab_of"]
 
 #: include/linux/slab.h
 _SLAB_RED_ZONE = 0x400
@@ -162,6 +170,30 @@ def slub_cache_lists(cache: View) -> Iterator[SlubCpu | SlubSlab | SlubNode]:
                 continue
             for slab in list_for_each_entry(L.slab_type, full, L.slab_list):
                 yield _slab(cache, slab, "node full", nid, None, False)
+
+
+def slub_slab_of(k: Kernel, addr: int) -> SlubSlab | None:
+    """The slab holding ``addr`` (a direct-map address inside a slab's
+    pages), with each of its objects, as crash's ``kmem -S ADDR`` shows it
+    (memory.c's vaddr_to_slab() then do_slab_slub()): a CPU's active slab
+    (list ``"cpu"``, its owner the CPU) counts the objects on that CPU's
+    lockless freelist free too; any other slab (list ``"slab"``, owner -1)
+    its own freelist.  None when ``addr`` is not in a slab.
+
+    :raises SlabFreelistError: a corrupt freelist
+    :raises drgn.FaultError: unreadable slab memory
+    """
+    found = _slab_of(k, addr)
+    if found is None:
+        return None
+    L = _layout(k)
+    pfn, cache_addr = found[0], found[1]
+    cache = k.view("struct kmem_cache", cache_addr)
+    slab = k.view(L.slab_type, L.vmemmap + pfn * L.page_size)
+    for cpu, c, active in _cpu_active_slabs(cache):
+        if active.address == slab.address:
+            return _slab(cache, slab, "cpu", cpu, int(c.freelist.value()), True)
+    return _slab(cache, slab, "slab", -1, None, True)
 
 
 def _node_index(cache: View, node: View) -> int:

@@ -22,6 +22,7 @@ import pytest
 
 import kmemx
 from kmemx.commands import execute
+from tests.oracles import crash as C
 from tests.vmcore.crash_session import CrashSession, crash_session_fixture
 
 pytestmark = pytest.mark.vmcore
@@ -50,7 +51,15 @@ class Session(CrashSession):
         offsets = [int(r["physical"].split("OFFSET: ")[1], 16)
                    for r in self.json(f"vm -p {int(worker.pid)}")
                    if str(r.get("physical", "")).startswith("FILE:")]
-        return {"pid": int(worker.pid), "task": int(worker.value_()),
+        # a CPU's active slab of task_struct and its first free object there
+        detail = self.json("kmem -S task_struct")
+        cpu_slab = next(r for r in detail if str(r.get("list", "")).endswith(" SLAB"))
+        free = next((int(r["object"], 16) for r in detail
+                     if r.get("slab") == cpu_slab["slab"] and "object" in r
+                     and not r["allocated"]), int(cpu_slab["memory"], 16))
+        return {"cpu slab": int(cpu_slab["memory"], 16) + 0x10, "cpu free": free + 8,
+                "cpu slab cpu": int(cpu_slab["list"].split()[1]),
+                "pid": int(worker.pid), "task": int(worker.value_()),
                 "mm": int(worker.mm.value_()), "pgd": int(worker.mm.pgd.value_()),
                 "vma": int(text.value_()), "flags": int(text.vm_flags.value_()),
                 "page": page, "phys": int(follow_phys(worker.mm, page)),
@@ -72,6 +81,11 @@ class Session(CrashSession):
             "vm -R pgd": f"vm -R {a['pgd']:x} {w}",
             "vm -R foreach": "foreach vm -R workload",
             "vm -R none": f"vm -R nosuchfile 1 {w}",
+            "kmem -S dentry": f"kmem -S {a['dentry'] + 8:x}",
+            "kmem -s dentry": f"kmem -s {a['dentry'] + 8:x}",
+            "kmem -S task": f"kmem -S {a['task'] + 16:x}",
+            "kmem -S cpu slab": f"kmem -S {a['cpu slab']:x}",
+            "kmem -s cpu slab": f"kmem -s {a['cpu free']:x}",
         }
 
     def json(self, line: str, k: kmemx.Kernel | None = None) -> list[Any]:
@@ -132,3 +146,54 @@ def test_vm_R(s: Session, key: str) -> None:
     assert got == want
     assert {r["pid"] for r in rows} <= {int(w[1]) for w in _words(theirs)
                                         if w and w[0] == "PID:"}
+
+
+# ------------------------------------------------------------ kmem -S ADDR
+
+
+def _crash_slab_of(text: str) -> dict[str, Any]:
+    """crash's ``kmem -S/-s ADDR``: the cache row, the slab row and the
+    objects (address, allocated, the CPU of ``(cpu N cache)``)."""
+    cache, = C.parse_kmem_s(text)
+    slab = None
+    objects = []
+    for line in text.splitlines():
+        w = line.split()
+        if len(w) == 6 and all(re.fullmatch(r"[0-9a-f]+", x) for x in w):
+            slab = {"slab": int(w[0], 16), "memory": int(w[1], 16),
+                    "node": int(w[2]), "total": int(w[3]), "allocated": int(w[4]),
+                    "free": int(w[5])}
+        m = re.match(r"^  \[([0-9a-f]{16})\]\s*$|^   ([0-9a-f]{16})\s*(\(cpu (\d+) cache\))?\s*$",
+                     line)
+        if m:
+            objects.append((int(m[1] or m[2], 16), m[1] is not None,
+                            int(m[4]) if m[4] else None))
+    return {"cache": cache, "slab": slab, "objects": objects}
+
+
+@pytest.mark.parametrize("key", ["kmem -S dentry", "kmem -s dentry", "kmem -S task",
+                                 "kmem -S cpu slab", "kmem -s cpu slab"])
+def test_kmem_S_address(s: Session, key: str) -> None:
+    """``kmem -S ADDR``: the cache's row, the slab holding ADDR (SLAB MEMORY
+    NODE TOTAL ALLOCATED FREE; a CPU's active slab counts its CPU freelist)
+    and each of its objects allocated or free (``(cpu N cache)``);
+    ``kmem -s ADDR``: the object holding ADDR only; column by column."""
+    theirs = _crash_slab_of(s.crash[key])
+    assert theirs["slab"] and theirs["objects"]
+    rows = s.json(s.commands[key])
+    cache = rows[0]
+    for col in ("cache", "objsize", "allocated", "total", "slabs", "ssize", "name"):
+        want = theirs["cache"][col]
+        got = int(cache[col], 16) if col == "cache" else cache[col]
+        assert got == want, col
+    slab = rows[1]
+    assert {"slab": int(slab["slab"], 16), "memory": int(slab["memory"], 16),
+            "node": slab["node"], "total": slab["total"], "allocated": slab["allocated"],
+            "free": slab["free"]} == theirs["slab"]
+    assert slab["list"] == ("SLAB" if not key.endswith("cpu slab") else
+                            f"CPU {s.addr['cpu slab cpu']} SLAB")
+    assert [(int(r["object"], 16), r["allocated"], r["cpu_cache"]) for r in rows[2:]] == \
+        theirs["objects"]
+    assert all(int(r["slab"], 16) == theirs["slab"]["slab"] for r in rows[2:])
+    if key.startswith("kmem -s"):
+        assert len(theirs["objects"]) == 1
