@@ -1,16 +1,21 @@
 """Facts of an ELF file (vmlinux) from its section headers: the GNU build ID,
-whether the file is cut short, and its sections' names and addresses."""
+whether the file is cut short, its sections' names and addresses, the contents
+of a section and the link-time values of named symbols."""
 
 from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterable
 from typing import BinaryIO, NamedTuple
 
-__all__ = ["ElfSection", "elf_build_id", "elf_sections", "elf_truncated"]
+__all__ = ["ElfSection", "elf_build_id", "elf_read", "elf_sections", "elf_symbol_values",
+           "elf_truncated"]
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
+_SYM = struct.Struct("<IBBHQQ")  # Elf64_Sym: name, info, other, shndx, value, size
+SHT_SYMTAB = 2
 SHT_NOTE = 7
 SHT_NOBITS = 8
 NT_GNU_BUILD_ID = 3
@@ -114,3 +119,61 @@ def elf_truncated(path: str) -> bool:
     if got is None:
         return False
     return any(sh[1] != SHT_NOBITS and sh[4] + sh[5] > size for sh in got[0])
+
+
+def elf_read(path: str, addr: int, size: int) -> bytes | None:
+    """``size`` bytes of the ELF64 file ``path`` at the link-time address
+    ``addr``, from the allocated section with contents that holds them; None
+    when no such section holds them all (NOBITS, outside every section)."""
+    for sec in elf_sections(path):
+        if (sec.flags & SHF_ALLOC and sec.type != SHT_NOBITS
+                and sec.addr <= addr and addr + size <= sec.addr + sec.size):
+            try:
+                with open(path, "rb") as f:
+                    f.seek(sec.offset + addr - sec.addr)
+                    data = f.read(size)
+            except OSError:
+                return None
+            return data if len(data) == size else None
+    return None
+
+
+def elf_symbol_values(path: str, names: Iterable[str]) -> dict[str, int]:
+    """The link-time values (``st_value``) of the symbols ``names`` in the
+    ``.symtab`` of the ELF64 file ``path`` (a vmlinux), without KASLR: the
+    first definition of each name; names it lacks are absent from the answer,
+    and so is everything for a file without a symbol table."""
+    want = {n.encode(): n for n in names}
+    out: dict[str, int] = {}
+    try:
+        with open(path, "rb") as f:
+            got = _headers(f)
+            if got is None:
+                return out
+            hdrs = got[0]
+            for sh in hdrs:
+                if sh[1] != SHT_SYMTAB or sh[6] >= len(hdrs) or sh[9] != _SYM.size:
+                    continue
+                f.seek(sh[4])
+                syms = f.read(sh[5])
+                strtab = hdrs[sh[6]]
+                f.seek(strtab[4])
+                strings = f.read(strtab[5])
+                # the string offsets where each wanted name can start (the linker
+                # merges a name into the tail of a longer one: "_text" may be the
+                # end of "__irqentry_text"), then one pass over the symbols
+                offsets: dict[int, str] = {}
+                for raw, name in want.items():
+                    at = strings.find(raw + b"\0")
+                    while at >= 0:
+                        offsets[at] = name
+                        at = strings.find(raw + b"\0", at + 1)
+                for st_name, _info, _other, shndx, value, _size in _SYM.iter_unpack(
+                        syms[:len(syms) - len(syms) % _SYM.size]):
+                    found = offsets.get(st_name)
+                    if found is not None and shndx != 0 and found not in out:
+                        out[found] = value
+                break
+    except (OSError, _Cut):
+        return out
+    return out

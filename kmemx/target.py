@@ -37,7 +37,7 @@ from .readers.base import PhysicalMemory, ReadStats
 from .readers.devkmem import DevKmemMemory
 from .readers.devmem import DevMemMemory, lockdown_note
 from .readers.drgnreader import DrgnReader
-from .readers.elfcore import ElfCore, ElfCoreMemory, parse_elf_core
+from .readers.elfcore import ElfCore, ElfCoreMemory, Note, parse_elf_core
 from .readers.kcore import KcoreMemory, parse_kcore
 from .readers.windowed import parse_iomem_ram
 from .vmcoreinfo import Vmcoreinfo, kdump_vmcoreinfo
@@ -390,11 +390,11 @@ def open(core: str | os.PathLike[str] | None = None,
     kind = _sniff(path)
     vml = os.fspath(vmlinux) if vmlinux is not None else None
     elf: ElfCore | None = None
+    recovered: bytes | None = None
     if kind == "elf":
         elf = parse_elf_core(path)
         if elf.vmcoreinfo is None:
-            raise NoVmcoreinfoError(f"{path}: no VMCOREINFO note (a QEMU dump needs "
-                                    "'-device vmcoreinfo' and qemu_fw_cfg in the guest)")
+            recovered = _recover_vmcoreinfo(path, elf, vml)
         if elf.truncated:
             missing = sum(s.memsz for s in elf.segments if s.truncated)
             warnings.warn(f"{path} is truncated ({elf.size} bytes): memory past the end of the "
@@ -417,7 +417,8 @@ def open(core: str | os.PathLike[str] | None = None,
                           "(a full disk?); the missing pages read as faults",
                           KmemxWarning, stacklevel=2)
     try:
-        prog = drgn.Program()
+        # a recovered VMCOREINFO (no note in the dump) is handed to drgn too
+        prog = drgn.Program(vmcoreinfo=recovered) if recovered else drgn.Program()
         vmci = Vmcoreinfo(elf.vmcoreinfo, path) if elf and elf.vmcoreinfo else None
         with _drgn_notes_dropped("flattened format"):  # kmemx reads it natively
             if vmci is None:
@@ -453,6 +454,37 @@ def open(core: str | os.PathLike[str] | None = None,
     else:
         k = Kernel(prog, DrgnReader(prog), None, vmci, stats, target=path)
     return k
+
+
+def _recover_vmcoreinfo(path: str, elf: ElfCore, vmlinux: str | None) -> bytes:
+    """An x86-64 ELF dump without a VMCOREINFO note (QEMU's dump-guest-memory
+    without ``-device vmcoreinfo``): its VMCOREINFO recovered from the kernel
+    image in memory with the vmlinux (:mod:`kmemx.kaslr`), also added to
+    ``elf``'s notes, with a warning; else NoVmcoreinfoError."""
+    from .kaslr import recover_vmcoreinfo
+
+    lacks = (f"{path}: no VMCOREINFO note (a QEMU dump needs '-device vmcoreinfo' and "
+             "qemu_fw_cfg in the guest)")
+    if elf_machine(elf.machine) != "x86_64":
+        raise NoVmcoreinfoError(f"{lacks}; kmemx recovers it from memory on x86-64 only")
+    if vmlinux is None:
+        raise NoVmcoreinfoError(f"{lacks}; give the vmlinux (-s) and kmemx recovers it "
+                                "from the kernel image in memory")
+    if not os.path.exists(vmlinux):
+        raise TargetError(f"{vmlinux}: No such file or directory")
+    phys = ElfCoreMemory(elf)
+    try:
+        raw = recover_vmcoreinfo(phys, vmlinux, path)
+    finally:
+        phys.close()
+    vmci = Vmcoreinfo(raw, path)
+    elf.notes.append(Note(b"VMCOREINFO", 0, raw))
+    warnings.warn(f"{path} has no VMCOREINFO note: recovered from the kernel image in memory "
+                  f"(KASLR offset {vmci.kaslr_offset:#x}, "
+                  f"phys_base {vmci.phys_base & 0xFFFFFFFFFFFFFFFF:#x}, "
+                  f"{5 if vmci.five_level else 4}-level paging); VMCOREINFO's other facts "
+                  "come from the vmlinux and memory", KmemxWarning, stacklevel=3)
+    return raw
 
 
 @contextlib.contextmanager
