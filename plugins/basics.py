@@ -9,7 +9,7 @@ from typing import Any
 import drgn
 
 from kmemx.commands import Address, Context, Name, Row, TextLine, arg, command
-from kmemx.commands.cells import crash_size_text
+from kmemx.commands.cells import cell_text, crash_size_text
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.helpers.timekeeping import JIFFIES_CODE
 from kmemx.types import View
@@ -255,7 +255,9 @@ row("READER", "drgn")
          MEMORY is the memory of the online nodes (node_present_pages), UPTIME
          counts jiffies, DATE is the wall clock in local time (TZ).
 
-         sys                      the summary crash prints at start-up
+         sys                      the summary crash prints at start-up, in crash's
+                                  layout (KEY: value, keys right-aligned, PANIC
+                                  quoted; a value that cannot be read: -)
          sys --json               KEY/VALUE rows
          sys -t                   tainted_mask, and the kernel's taint letters
          sys -c                   the system call table: NUM, the function, its
@@ -311,7 +313,12 @@ def _sys(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
         ("READER", ctx.k.reader.name),
     ]
     for key, val in rows:
-        yield Row(("KEY", "VALUE"), (key, val))
+        if ctx.as_json:
+            yield Row(("KEY", "VALUE"), (key, val))
+        else:  # crash's display_sys_stats(): keys right-aligned, the panic string quoted
+            text = cell_text(val)
+            yield TextLine(f"{key:>12}: " + (f'"{val}"' if key == "PANIC" and val is not None
+                                             else text))
 
 
 def taint_letters(ctx: Context, mask: int) -> str:

@@ -23,6 +23,7 @@ from kmemx.commands import (
     Name,
     Row,
     TextLine,
+    TextRecord,
     arg,
     command,
     did_you_mean,
@@ -988,8 +989,35 @@ def _whatis_names(words: list[str]) -> list[str]:
     return names
 
 
-def _whatis_one(ctx: Context, name: str) -> str:
-    """``whatis`` of one symbol or type name; CommandError if it is neither."""
+def whatis_type_data(t: drgn.Type) -> dict[str, Any]:
+    """``whatis --json`` of a type: its name, kind (drgn's TypeKind, lower
+    case), size in bytes (None when it has none), and by kind its members
+    (name, byte offset, type, bit offset from the start, bit-field size or
+    None; an anonymous member's name None), an enum's enumerators (name,
+    value) or a typedef's target."""
+    kind = t.kind.name.lower()
+    try:
+        size: int | None = drgn.sizeof(t)
+    except TypeError:
+        size = None
+    data: dict[str, Any] = {"name": t.type_name(), "kind": kind, "size": size}
+    if t.kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION, drgn.TypeKind.CLASS):
+        data["members"] = [{"name": m.name, "offset": m.bit_offset // 8,
+                            "type": m.type.type_name(), "bit_offset": m.bit_offset,
+                            "bit_size": m.bit_field_size or None}
+                           for m in t.members or ()]
+    elif t.kind == drgn.TypeKind.ENUM:
+        data["enumerators"] = [{"name": e.name, "value": e.value}
+                               for e in t.enumerators or ()]
+    elif t.kind == drgn.TypeKind.TYPEDEF:
+        data["type"] = t.type.type_name()
+    return data
+
+
+def _whatis_one(ctx: Context, name: str) -> TextRecord:
+    """``whatis`` of one symbol or type name (crash's text; JSON: a symbol's
+    name, type, address and size, or :func:`whatis_type_data`); CommandError
+    if it is neither."""
     try:
         obj = ctx.prog[name]
         t = obj.type_
@@ -1001,18 +1029,26 @@ def _whatis_one(ctx: Context, name: str) -> str:
                 t = ctx.prog.array_type(t.type, n, qualifiers=t.qualifiers)
             except (LookupError, ValueError, ZeroDivisionError):
                 pass
-        return f"{t.variable_declaration(name)};"
+        try:
+            size: int | None = drgn.sizeof(t)
+        except TypeError:
+            size = None
+        address = obj.address_
+        return TextRecord(f"{t.variable_declaration(name)};", {
+            "name": name, "kind": "symbol", "type": t.type_name(),
+            "address": None if address is None else Address(address), "size": size})
     except KeyError:
         pass
     except LookupError as e:
         raise CommandError(f"whatis: {name}: {e}") from None
     for candidate in (name, f"struct {name}", f"union {name}", f"enum {name}"):
         try:
-            return str(ctx.prog.type(candidate))
+            found = ctx.prog.type(candidate)
         except LookupError:
             continue
         except SyntaxError:
             break
+        return TextRecord(str(found), whatis_type_data(found))
     hint = did_you_mean(name, symbol_names(ctx.prog))
     if not hint:
         try:
@@ -1053,11 +1089,14 @@ for name in {_whatis_names(args.name)!r}:
          whatis jiffies                 a symbol's type
          whatis task_struct / whatis struct task_struct   a type's definition
          whatis jiffies init_task ...   several; an unknown one is reported, the rest shown
+         whatis --json                  a symbol: name, kind "symbol", type, address, size;
+                                        a type: name, kind, size, and its members (name,
+                                        offset, type, bit_offset, bit_size), enumerators
+                                        (name, value) or a typedef's type
          """,
          arguments=[arg("name", nargs="+")], aliases=("ptype",), drgn_code=_whatis_drgn)
 def _whatis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    for text in resolve_each(ctx, _whatis_names(args.name), lambda n: _whatis_one(ctx, n)):
-        yield TextLine(text)
+    yield from resolve_each(ctx, _whatis_names(args.name), lambda n: _whatis_one(ctx, n))
 
 
 SYM_COLUMNS = ("ADDRESS", "TYPE", "SYMBOL", "MODULE")

@@ -21,6 +21,7 @@ from kmemx.commands import (
     Context,
     Name,
     Row,
+    TextLine,
     arg,
     command,
     did_you_mean,
@@ -370,29 +371,44 @@ def kmem_slab_of(ctx: Context, addr: int, every_object: bool) -> Iterator[Any]:
                                               slab.owner if free and on_cpu else None))
 
 
-KMEM_I_COLUMNS = ("KEY", "PAGES", "TOTAL", "PERCENTAGE")
+KMEM_I_COLUMNS = ("KEY", "PAGES", "TOTAL", "PERCENTAGE", "OF")
 
 
 def _kmem_i(ctx: Context) -> Iterator[Any]:
-    """crash's ``kmem -i``: one row per line of crash's table."""
+    """crash's ``kmem -i`` (dump_kmeminfo()): its text, line for line (the
+    keys right-aligned, PAGES, TOTAL as crash's sizes, the percentage of the
+    group's total, truncated as crash does, a blank line between the groups);
+    ``--json``: one row per line, PERCENTAGE a number (null on a total's line)
+    and OF what it is a percentage of."""
     m = meminfo(ctx.k)
 
-    def pct(n: int, of: int, what: str) -> str:
-        return f"{n * 100 // of if of else 0}% of {what}"  # crash truncates
+    def pct(n: int, of: int) -> int:
+        return n * 100 // of if of else 0  # crash truncates
 
-    rows = [("TOTAL MEM", m.total, "----"),
-            *((key, n, pct(n, m.total, "TOTAL MEM")) for key, n in (
-                ("FREE", m.free), ("USED", m.used), ("SHARED", m.shared),
-                ("BUFFERS", m.buffers), ("CACHED", m.cached), ("SLAB", m.slab))),
-            ("TOTAL HUGE", m.huge_total, "----"),
-            ("HUGE FREE", m.huge_free, pct(m.huge_free, m.huge_total, "TOTAL HUGE")),
-            ("TOTAL SWAP", m.swap_total, "----"),
-            ("SWAP USED", m.swap_used, pct(m.swap_used, m.swap_total, "TOTAL SWAP")),
-            ("SWAP FREE", m.swap_free, pct(m.swap_free, m.swap_total, "TOTAL SWAP")),
-            ("COMMIT LIMIT", m.commit_limit, "----"),
-            ("COMMITTED", m.committed, pct(m.committed, m.commit_limit, "TOTAL LIMIT"))]
-    for key, pages, text in rows:
-        yield Row(KMEM_I_COLUMNS, (key, pages, CrashSize(pages * PAGE_SIZE), text))
+    groups = [
+        [("TOTAL MEM", m.total, None, None),
+         *((key, n, pct(n, m.total), "TOTAL MEM") for key, n in (
+             ("FREE", m.free), ("USED", m.used), ("SHARED", m.shared),
+             ("BUFFERS", m.buffers), ("CACHED", m.cached), ("SLAB", m.slab)))],
+        [("TOTAL HUGE", m.huge_total, None, None),
+         ("HUGE FREE", m.huge_free, pct(m.huge_free, m.huge_total), "TOTAL HUGE")],
+        [("TOTAL SWAP", m.swap_total, None, None),
+         ("SWAP USED", m.swap_used, pct(m.swap_used, m.swap_total), "TOTAL SWAP"),
+         ("SWAP FREE", m.swap_free, pct(m.swap_free, m.swap_total), "TOTAL SWAP")],
+        [("COMMIT LIMIT", m.commit_limit, None, None),
+         ("COMMITTED", m.committed, pct(m.committed, m.commit_limit), "TOTAL LIMIT")]]
+    if not ctx.as_json:
+        yield TextLine("                 PAGES        TOTAL      PERCENTAGE")
+    for i, group in enumerate(groups):
+        if i and not ctx.as_json:
+            yield TextLine("")
+        for key, pages, percent, of in group:
+            size = CrashSize(pages * PAGE_SIZE)
+            if ctx.as_json:
+                yield Row(KMEM_I_COLUMNS, (key, pages, size, percent, of))
+                continue
+            tail = "         ----" if of is None else f"  {percent:3d}% of {of}"
+            yield TextLine(f"{key:>13}  {pages:7d}  {size!s:>11}{tail}")
 
 
 def _kmem_addresses_drgn(ctx: Context, words: list[str]) -> str:
@@ -543,12 +559,12 @@ swap = swap_total_usage(prog)
 limit = vm_commit_limit(prog)
 
 
-def pct(n, of, what):
-    return f"{{n * 100 // of if of else 0}}% of {{what}}"  # crash truncates
+def pct(n, of, what):  # crash truncates; a total's line has none
+    return (n * 100 // of if of else 0), what
 
 
-for key, pages, text in [
-        ("TOTAL MEM", total, "----"),
+for key, pages, (percent, of) in [
+        ("TOTAL MEM", total, (None, None)),
         ("FREE", free, pct(free, total, "TOTAL MEM")),
         ("USED", total - free, pct(total - free, total, "TOTAL MEM")),
         ("SHARED", shared, pct(shared, total, "TOTAL MEM")),
@@ -556,15 +572,15 @@ for key, pages, text in [
         ("CACHED", cached, pct(cached, total, "TOTAL MEM")),
         ("SLAB", slab_total_usage(prog).total_pages,
          pct(slab_total_usage(prog).total_pages, total, "TOTAL MEM")),
-        ("TOTAL HUGE", huge.pages, "----"),
+        ("TOTAL HUGE", huge.pages, (None, None)),
         ("HUGE FREE", huge.free_pages, pct(huge.free_pages, huge.pages, "TOTAL HUGE")),
-        ("TOTAL SWAP", swap.pages, "----"),
+        ("TOTAL SWAP", swap.pages, (None, None)),
         ("SWAP USED", swap.used_pages, pct(swap.used_pages, swap.pages, "TOTAL SWAP")),
         ("SWAP FREE", swap.free_pages, pct(swap.free_pages, swap.pages, "TOTAL SWAP")),
-        ("COMMIT LIMIT", limit, "----"),
+        ("COMMIT LIMIT", limit, (None, None)),
         ("COMMITTED", vm_memory_committed(prog),
          pct(vm_memory_committed(prog), limit, "TOTAL LIMIT"))]:
-    row(key, pages, pages * {PAGE_SIZE}, text)
+    row(key, pages, pages * {PAGE_SIZE}, percent, of)
 """, ["drgn:FaultError", "drgn.helpers.linux.block:nr_blockdev_pages",
       "drgn.helpers.linux.hugetlb:hugetlb_total_usage",
       "drgn.helpers.linux.mm:for_each_page,totalram_pages,vm_commit_limit,vm_memory_committed",
@@ -586,7 +602,9 @@ for key, pages, text in [
          kmem -i               crash's memory summary: TOTAL MEM, FREE, USED, SHARED,
                                BUFFERS, CACHED, SLAB, hugetlb, swap and commit
                                (PAGES, TOTAL, PERCENTAGE of the total, truncated
-                               as crash does).  COMMITTED is /proc/meminfo's
+                               as crash does), in crash's layout; --json: KEY
+                               PAGES TOTAL (bytes) PERCENTAGE (a number, null
+                               on a total's line) OF.  COMMITTED is /proc/meminfo's
                                Committed_AS (the per-CPU deltas summed); crash
                                prints the central count only.
          kmem -s [CACHE...]    crash's slab summary: CACHE OBJSIZE (object size)

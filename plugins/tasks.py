@@ -971,6 +971,9 @@ def _task_drgn(ctx: Context, args: argparse.Namespace) -> str:
          task PID|ADDR ...     those tasks
          task -R pid,comm,se.vruntime PID   only these members (-m too)
          ps | filter comm~^kmx-w00 | task -m pid,mm
+         task --json           one object a task: task, pid, cpu, comm, and
+                               members: member -> value (-R's members, else
+                               every member), numbers, strings, objects
          """,
          arguments=[arg("tasks", nargs="*", help="PID or task address"),
                     arg("-m", "-R", "--members",
@@ -978,17 +981,28 @@ def _task_drgn(ctx: Context, args: argparse.Namespace) -> str:
          takes_input=True, enabled=_enabled, drgn_code=_task_drgn)
 def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
 
+    from kmemx.commands.values import object_json
+
     tasks = command_tasks(ctx, args.tasks, input, "task")
     members = [m.strip() for m in args.members.split(",") if m.strip()] if args.members else []
     for t in tasks:
+        # one record per task: crash's text; JSON: the task's fields and its
+        # members (-R's, else all of them) as typed values; the task piped on
         try:
             obj = t.to_drgn()  # struct task_struct: resolve_tasks/piped_structs give structs
-            yield TextLine(_header(ctx, t))
+            lines = [_header(ctx, t)]
+            values: dict[str, Any] = {}
             if members:
                 for m in members:
-                    yield TextLine(_member_text(obj, m))
+                    lines.append(_member_text(obj, m))
+                    if ctx.as_json:
+                        values[m] = object_json(obj.subobject_(m))
+            elif ctx.as_json:
+                values = object_json(obj)
             else:
-                yield TextLine(obj.format_())
+                lines.append(obj.format_())
+            yield TextRecord("".join(line + "\n" for line in lines),
+                             {**bt_task_data(t), "members": values}, t)
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: {e}")
 

@@ -600,6 +600,8 @@ def test_kmem_info_every_row(dump: Dump) -> None:
                                  for cpu in for_each_online_cpu(prog))
     for r in ours:
         r["total_text"] = crash_size_text(int(r["total"]))
+        r["percentage_text"] = ("----" if r["percentage"] is None
+                                else f"{r['percentage']}% of {r['of']}")
         r["proc_committed_matches"] = r["key"] == "COMMITTED" and r["pages"] == max(0, summed)
     text = dump.crash_output("kmem -i")
     if text is None:
@@ -612,7 +614,7 @@ def test_kmem_info_every_row(dump: Dump) -> None:
     _check(compare_tables("kmem -i", "crash", ours, theirs, key="key",
                           columns=[Column("PAGES", "pages"),
                                    Column("TOTAL", "total_text", "total"),
-                                   Column("PERCENTAGE", "percentage")],
+                                   Column("PERCENTAGE", "percentage_text", "percentage")],
                           allowances=allow, label=dump.variant))
 
 
