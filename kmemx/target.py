@@ -653,10 +653,17 @@ def _devmem_kernel(vmlinux: str | None, stats: ReadStats, debug_info: bool,
                    root: str) -> Kernel:
     base = root.rstrip("/")
     phys = DevMemMemory(path=f"{base}/dev/mem", iomem=f"{base}/proc/iomem")
+    return _mapped_kernel(phys, base, "/dev/mem", vmlinux, stats, debug_info)
+
+
+def _mapped_kernel(phys: DevMemMemory | DevKmemMemory, base: str, dev: str,
+                   vmlinux: str | None, stats: ReadStats, debug_info: bool) -> Kernel:
+    """The live kernel over ``dev``'s mapping ``phys``, probed first, its
+    VMCOREINFO read through it; the mapping is closed when that fails."""
     try:
         phys.probe()
-        raw = _sys_vmcoreinfo(phys, base, "/dev/mem")
-        return _live_kernel(phys, raw, vmlinux, stats, debug_info, "/dev/mem")
+        raw = _sys_vmcoreinfo(phys, base, dev)
+        return _live_kernel(phys, raw, vmlinux, stats, debug_info, dev)
     except BaseException:
         phys.close()
         raise
@@ -691,13 +698,7 @@ def _devkmem_kernel(vmlinux: str | None, stats: ReadStats, debug_info: bool,
         raise LiveAccessError(f"{base}/proc/iomem shows no System RAM addresses "
                               "(they are hidden without CAP_SYS_ADMIN)")
     phys = DevKmemMemory(ranges, _page_offset(base), path=f"{base}/dev/kmem")
-    try:
-        phys.probe()
-        raw = _sys_vmcoreinfo(phys, base, "/dev/kmem")
-        return _live_kernel(phys, raw, vmlinux, stats, debug_info, "/dev/kmem")
-    except BaseException:
-        phys.close()
-        raise
+    return _mapped_kernel(phys, base, "/dev/kmem", vmlinux, stats, debug_info)
 
 
 def attach(prog: drgn.Program, *, reader: str | None = None) -> Kernel:

@@ -29,8 +29,9 @@ linear map costs one walk per block.
 
 from __future__ import annotations
 
-import struct
 from typing import Callable, Iterator
+
+from .tables import read_table
 
 __all__ = ["Aarch64Translator", "linear_map_offset"]
 
@@ -181,16 +182,7 @@ class Aarch64Translator:
     def _table(self, paddr: int, n: int) -> tuple[int, ...] | None:
         """The ``n`` descriptors of the table at ``paddr``, or None if it is
         not in the target."""
-        if self._read_table is not None and n * 8 <= 4096 and not paddr & 0xFFF:
-            raw = self._read_table(paddr)
-            return None if raw is None else struct.unpack_from(f"<{n}Q", raw)
-        out = []
-        for i in range(n):
-            e = self._read(paddr + i * 8)
-            if e is None:
-                return None
-            out.append(e)
-        return tuple(out)
+        return read_table(paddr, n, self._read, self._read_table)
 
     def leaves(self, start: int, end: int) -> Iterator[tuple[int, int, int]]:
         """The valid leaves (blocks and pages) that overlap ``[start, end)``,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import struct
 from typing import Callable, Iterator
 
+from .tables import read_table
+
 __all__ = ["START_KERNEL_MAP", "X86_64Translator"]
 
 #: __START_KERNEL_map: where x86-64 links the kernel image.  It is an ABI
@@ -25,7 +27,6 @@ _PRESENT = 1
 _PSE = 1 << 7
 _ADDR_MASK = 0x000FFFFFFFFFF000
 _U64 = struct.Struct("<Q").unpack_from
-_TABLE = struct.Struct("<512Q").unpack_from
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 
 
@@ -96,16 +97,7 @@ class X86_64Translator:
 
     def _table(self, paddr: int) -> tuple[int, ...] | None:
         """The 512 entries of the table at ``paddr``, or None if it is not in the target."""
-        if self._read_table is not None:
-            raw = self._read_table(paddr)
-            return None if raw is None else _TABLE(raw)
-        out = []
-        for i in range(512):
-            e = self._read(paddr + i * 8)
-            if e is None:
-                return None
-            out.append(e)
-        return tuple(out)
+        return read_table(paddr, 512, self._read, self._read_table)
 
     def leaves(self, start: int, end: int) -> Iterator[tuple[int, int, int]]:
         """The present leaves of the page tables that overlap ``[start, end)``,
