@@ -34,25 +34,165 @@ int_of(uint64_t v, unsigned size, int is_signed)
     return PyLong_FromUnsignedLongLong(v);
 }
 
-/* Pages looked up during one call (read_members): a struct's members are
- * mostly on one or two pages, so each page costs one dict lookup and one
- * buffer export per call, not one per member. */
+/* -- the page cache's C mirror ---------------------------------------------
+ *
+ * ``pages`` is a Python dict (virtual page number -> (buffer, offset)); a
+ * lookup there costs a key object, a hash probe and a buffer export, about as
+ * much as the rest of a member read.  The mirror is a direct-mapped table of
+ * the pages found there lately: an entry is valid while the dict it came from
+ * is unchanged (its identity and its version tag, which CPython changes on
+ * every insertion, deletion or clear and never reuses, PEP 509), so anything
+ * that adds, evicts or flushes a page invalidates the whole mirror at once.
+ * Only buffers whose bytes cannot move while the dict holds them are
+ * mirrored: ``bytes`` (a decompressed or copied page) and ``mmap.mmap`` (a
+ * dump's mapping, which kmemx closes only after emptying the dict, see
+ * Kernel.close).  An entry holds a reference to the dict's value, so its
+ * bytes live at least as long as the entry; other buffers are read through a
+ * buffer export as before. */
+
+#if PY_VERSION_HEX < 0x030E0000
+#define HAVE_MIRROR 1
+static inline uint64_t
+dict_version(PyObject *d)
+{
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    return ((PyDictObject *)d)->ma_version_tag;
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+}
+#else
+#define HAVE_MIRROR 0
+#endif
+
+#define MIRROR_BITS 11
+#define MIRROR_N (1u << MIRROR_BITS)
+
+typedef struct {
+    PyObject *dict;               /* compared only, never dereferenced */
+    uint64_t version;
+    uint64_t vpn;
+    const unsigned char *base;
+    PyObject *hold;               /* the dict's (buffer, offset) value */
+} MirrorEntry;
+
+static MirrorEntry mirror[MIRROR_N];
+static PyTypeObject *mmap_type;   /* mmap.mmap, or NULL */
+
+static inline MirrorEntry *
+mirror_slot(uint64_t vpn)
+{
+    return &mirror[(vpn ^ (vpn >> MIRROR_BITS)) & (MIRROR_N - 1)];
+}
+
+/* The first byte of page ``vpn`` when the mirror has it: 1, else 0. */
+static inline int
+mirror_hit(PyObject *pages, uint64_t vpn, const unsigned char **out)
+{
+#if HAVE_MIRROR
+    MirrorEntry *e = mirror_slot(vpn);
+    if (e->dict == pages && e->vpn == vpn && e->version == dict_version(pages)) {
+        *out = e->base;
+        return 1;
+    }
+#endif
+    return 0;
+}
+
+/* Look page ``vpn`` up in the dict.  1: *out is its first byte and *val the
+ * dict's value (borrowed; mirrored now); 2: a buffer that must be exported to
+ * be read (*val is the value, *boff its offset); 0: not cached or not a
+ * (buffer, offset) pair the fast paths read; -1 with an exception set. */
+static int
+dict_page(PyObject *pages, uint64_t vpn, const unsigned char **out, PyObject **val,
+          Py_ssize_t *boff)
+{
+    PyObject *key = PyLong_FromUnsignedLongLong(vpn);
+    if (key == NULL)
+        return -1;
+    PyObject *p = PyDict_GetItemWithError(pages, key);
+    Py_DECREF(key);
+    if (p == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_CheckExact(p) || PyTuple_GET_SIZE(p) != 2)
+        return 0;
+    Py_ssize_t off = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
+    if (off == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (off < 0)
+        return 0;
+    PyObject *buf = PyTuple_GET_ITEM(p, 0);
+    const unsigned char *base;
+    if (PyBytes_CheckExact(buf)) {
+        if (off + (Py_ssize_t)PAGE_SIZE > PyBytes_GET_SIZE(buf))
+            return 0;
+        base = (const unsigned char *)PyBytes_AS_STRING(buf) + off;
+    } else if (mmap_type != NULL && Py_IS_TYPE(buf, mmap_type)) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE) < 0) {  /* closed */
+            PyErr_Clear();
+            return 0;
+        }
+        int ok = off + (Py_ssize_t)PAGE_SIZE <= view.len;
+        base = (const unsigned char *)view.buf + off;
+        PyBuffer_Release(&view);
+        if (!ok)
+            return 0;
+    } else {
+        *val = p;
+        *boff = off;
+        return 2;
+    }
+#if HAVE_MIRROR
+    MirrorEntry *e = mirror_slot(vpn);
+    Py_INCREF(p);
+    PyObject *old = e->hold;
+    e->dict = pages;
+    e->version = dict_version(pages);
+    e->vpn = vpn;
+    e->base = base;
+    e->hold = p;
+    Py_XDECREF(old);
+#endif
+    *out = base;
+    *val = p;
+    return 1;
+}
+
+/* Pages looked up during one call (read_members, walk_links): a struct's
+ * members are mostly on one or two pages, so each page is looked up once
+ * per call.  Each slot holds the page's dict value (or a buffer export of
+ * it), so its bytes stay put until the call ends. */
 #define MEMO_N 4
 
 typedef struct {
     int n, next;
     uint64_t vpn[MEMO_N];
     const unsigned char *base[MEMO_N];
+    PyObject *ref[MEMO_N];
     Py_buffer view[MEMO_N];
     int release[MEMO_N];
 } PageMemo;
 
 static void
+memo_slot_clear(PageMemo *m, int i)
+{
+    if (m->release[i])
+        PyBuffer_Release(&m->view[i]);
+    m->release[i] = 0;
+    Py_CLEAR(m->ref[i]);
+}
+
+static void
 memo_release(PageMemo *m)
 {
     for (int i = 0; i < m->n; i++)
-        if (m->release[i])
-            PyBuffer_Release(&m->view[i]);
+        memo_slot_clear(m, i);
     m->n = 0;
 }
 
@@ -66,46 +206,67 @@ memo_page(PyObject *pages, PageMemo *m, uint64_t vpn, const unsigned char **out)
             return 1;
         }
     }
-    PyObject *key = PyLong_FromUnsignedLongLong(vpn);
-    if (key == NULL)
-        return -1;
-    PyObject *p = PyDict_GetItemWithError(pages, key);
-    Py_DECREF(key);
-    if (p == NULL)
-        return PyErr_Occurred() ? -1 : 0;
-    if (!PyTuple_CheckExact(p) || PyTuple_GET_SIZE(p) != 2)
-        return 0;
-    Py_ssize_t boff = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
-    if (boff == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 0;
-    }
+    const unsigned char *base;
+    PyObject *val = NULL;
+    Py_ssize_t boff = 0;
+    int r;
+#if HAVE_MIRROR
+    MirrorEntry *e = mirror_slot(vpn);
+    if (e->dict == pages && e->vpn == vpn && e->version == dict_version(pages)) {
+        base = e->base;
+        val = e->hold;
+        r = 1;
+    } else
+#endif
+    r = dict_page(pages, vpn, &base, &val, &boff);
+    if (r <= 0)
+        return r;
     int slot;
     if (m->n < MEMO_N) {
         slot = m->n++;
+        m->release[slot] = 0;
+        m->ref[slot] = NULL;
     } else {
         slot = m->next;
         m->next = (m->next + 1) % MEMO_N;
-        if (m->release[slot])
-            PyBuffer_Release(&m->view[slot]);
+        memo_slot_clear(m, slot);
     }
-    m->release[slot] = 0;
-    if (PyObject_GetBuffer(PyTuple_GET_ITEM(p, 0), &m->view[slot], PyBUF_SIMPLE) < 0) {
-        PyErr_Clear();
-        m->vpn[slot] = (uint64_t)-1;
-        m->base[slot] = NULL;
-        return 0;
-    }
-    m->release[slot] = 1;
-    if (boff < 0 || boff + (Py_ssize_t)PAGE_SIZE > m->view[slot].len) {
-        m->vpn[slot] = (uint64_t)-1;
-        m->base[slot] = NULL;
-        return 0;
+    m->vpn[slot] = (uint64_t)-1;
+    m->base[slot] = NULL;
+    Py_INCREF(val);
+    m->ref[slot] = val;
+    if (r == 2) {
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(val, 0), &m->view[slot], PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        m->release[slot] = 1;
+        if (boff + (Py_ssize_t)PAGE_SIZE > m->view[slot].len)
+            return 0;
+        base = (const unsigned char *)m->view[slot].buf + boff;
     }
     m->vpn[slot] = vpn;
-    m->base[slot] = (const unsigned char *)m->view[slot].buf + boff;
-    *out = m->base[slot];
+    m->base[slot] = base;
+    *out = base;
     return 1;
+}
+
+static inline uint64_t
+load_le(const unsigned char *p, unsigned size)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    switch (size) {
+    case 8: { uint64_t v; memcpy(&v, p, 8); return v; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case 1: return p[0];
+    default: break;
+    }
+#endif
+    uint64_t v = 0;
+    for (unsigned j = 0; j < size; j++)
+        v |= (uint64_t)p[j] << (8 * j);
+    return v;
 }
 
 /* ``size`` little-endian bytes at ``a`` through the memo: 1, 0 (miss), -1. */
@@ -118,11 +279,7 @@ memo_read(PyObject *pages, PageMemo *memo, uint64_t a, unsigned size, uint64_t *
     int r = memo_page(pages, memo, a >> 12, &page);
     if (r <= 0)
         return r;
-    const unsigned char *p = page + (a & PAGE_MASK);
-    uint64_t v = 0;
-    for (unsigned j = 0; j < size; j++)
-        v |= (uint64_t)p[j] << (8 * j);
-    *out = v;
+    *out = load_le(page + (a & PAGE_MASK), size);
     return 1;
 }
 
@@ -132,6 +289,13 @@ memo_read(PyObject *pages, PageMemo *memo, uint64_t a, unsigned size, uint64_t *
 static int
 read_fast(PyObject *pages, uint64_t a, unsigned size, uint64_t *out)
 {
+    if ((a & PAGE_MASK) + size > PAGE_SIZE)
+        return 0;
+    const unsigned char *page;
+    if (mirror_hit(pages, a >> 12, &page)) {
+        *out = load_le(page + (a & PAGE_MASK), size);
+        return 1;
+    }
     PageMemo memo;
     memo.n = memo.next = 0;
     int r = memo_read(pages, &memo, a, size, out);
@@ -153,12 +317,14 @@ sub_of(uint64_t node, uint64_t off)
 typedef struct {
     PyObject_HEAD
     PyObject *k;   /* the Kernel */
-    PyObject *a;   /* the address, a Python int */
+    PyObject *a;   /* the address, a Python int; NULL until asked for when it is ua */
     uint64_t ua;   /* the address modulo 2**64 */
 } ViewBase;
 
 static PyTypeObject ViewBase_Type;
 
+/* A view of ``type`` at address ``a`` (NULL: ``ua`` itself; the int is
+ * made when Python asks for ``_a``). */
 static PyObject *
 new_view(PyTypeObject *type, PyObject *k, PyObject *a, uint64_t ua)
 {
@@ -167,10 +333,29 @@ new_view(PyTypeObject *type, PyObject *k, PyObject *a, uint64_t ua)
         return NULL;
     Py_INCREF(k);
     v->k = k;
-    Py_INCREF(a);
+    Py_XINCREF(a);
     v->a = a;
     v->ua = ua;
     return (PyObject *)v;
+}
+
+/* ``_a`` of a view or array: the address as a Python int. */
+static PyObject *
+lazy_address(PyObject **a, uint64_t ua)
+{
+    if (*a == NULL) {
+        *a = PyLong_FromUnsignedLongLong(ua);
+        if (*a == NULL)
+            return NULL;
+    }
+    Py_INCREF(*a);
+    return *a;
+}
+
+static PyObject *
+ViewBase_get_a(ViewBase *self, void *closure)
+{
+    return lazy_address(&self->a, self->ua);
 }
 
 static PyObject *
@@ -223,7 +408,11 @@ ViewBase_dealloc(ViewBase *self)
 
 static PyMemberDef ViewBase_members[] = {
     {"_k", T_OBJECT_EX, offsetof(ViewBase, k), READONLY, "the Kernel"},
-    {"_a", T_OBJECT_EX, offsetof(ViewBase, a), READONLY, "the address"},
+    {NULL},
+};
+
+static PyGetSetDef ViewBase_getset[] = {
+    {"_a", (getter)ViewBase_get_a, NULL, "the address", NULL},
     {NULL},
 };
 
@@ -237,6 +426,7 @@ static PyTypeObject ViewBase_Type = {
     .tp_traverse = (traverseproc)ViewBase_traverse,
     .tp_clear = (inquiry)ViewBase_clear,
     .tp_members = ViewBase_members,
+    .tp_getset = ViewBase_getset,
     .tp_new = ViewBase_new,
 };
 
@@ -275,7 +465,7 @@ new_array(PyTypeObject *type, PyObject *k, PyObject *a, uint64_t ua, PyObject *s
     if (v == NULL)
         return NULL;
     Py_INCREF(k); v->k = k;
-    Py_INCREF(a); v->a = a;
+    Py_XINCREF(a); v->a = a;  /* NULL: ua, made when asked for */
     Py_INCREF(spec); v->spec = spec;
     Py_XINCREF(pages); v->pages = pages;
     v->ua = ua;
@@ -369,8 +559,18 @@ static PyMethodDef ArrayBase_methods[] = {
 
 static PyMemberDef ArrayBase_members[] = {
     {"_k", T_OBJECT_EX, offsetof(ArrayBase, k), READONLY, "the Kernel"},
-    {"_a", T_OBJECT_EX, offsetof(ArrayBase, a), READONLY, "the address"},
     {"_spec", T_OBJECT_EX, offsetof(ArrayBase, spec), READONLY, "the array's spec"},
+    {NULL},
+};
+
+static PyObject *
+ArrayBase_get_a(ArrayBase *self, void *closure)
+{
+    return lazy_address(&self->a, self->ua);
+}
+
+static PyGetSetDef ArrayBase_getset[] = {
+    {"_a", (getter)ArrayBase_get_a, NULL, "the address", NULL},
     {NULL},
 };
 
@@ -385,6 +585,7 @@ static PyTypeObject ArrayBase_Type = {
     .tp_clear = (inquiry)ArrayBase_clear,
     .tp_methods = ArrayBase_methods,
     .tp_members = ArrayBase_members,
+    .tp_getset = ArrayBase_getset,
     .tp_new = ArrayBase_new,
 };
 
@@ -505,14 +706,8 @@ Field_get(Field *f, PyObject *obj, PyObject *type)
         return PyObject_CallOneArg(f->fget, obj);
     ViewBase *v = (ViewBase *)obj;
     if (f->kind == K_ARRAY) {
-        uint64_t ua = v->ua + f->off;
-        PyObject *a = PyLong_FromUnsignedLongLong(ua);
-        if (a == NULL)
-            return NULL;
-        PyObject *res = new_array((PyTypeObject *)f->wrap, v->k, a, ua, f->extra, f->pages,
-                                  f->nbytes);
-        Py_DECREF(a);
-        return res;
+        return new_array((PyTypeObject *)f->wrap, v->k, NULL, v->ua + f->off, f->extra,
+                         f->pages, f->nbytes);
     }
     uint64_t raw;
     int r = read_fast(f->pages, v->ua + f->off, f->size, &raw);
@@ -523,14 +718,8 @@ Field_get(Field *f, PyObject *obj, PyObject *type)
     switch (f->kind) {
     case K_BOOL:
         return PyBool_FromLong(raw != 0);
-    case K_VIEW: {
-        PyObject *a = PyLong_FromUnsignedLongLong(raw);
-        if (a == NULL)
-            return NULL;
-        PyObject *res = new_view((PyTypeObject *)f->wrap, v->k, a, raw);
-        Py_DECREF(a);
-        return res;
-    }
+    case K_VIEW:
+        return new_view((PyTypeObject *)f->wrap, v->k, NULL, raw);
     case K_CALL: {
         PyObject *a = int_of(raw, f->size, f->is_signed);
         if (a == NULL)
@@ -579,6 +768,63 @@ static PyTypeObject Field_Type = {
     .tp_descr_get = (descrgetfunc)Field_get,
     .tp_descr_set = (descrsetfunc)Field_set,
     .tp_new = Field_new,
+};
+
+/* -- attribute access of views ----------------------------------------------
+ *
+ * A view's members are Field descriptors on its class: ViewBase's getattro
+ * finds the descriptor with one type lookup and reads the member, where the
+ * generic path (and a Python __getattr__, which would make every access go
+ * through slot_tp_getattr_hook) looks the name up three times.  Anything else
+ * is the generic lookup; a name that is not there goes to the class's
+ * ``_missing_member(self, name)`` (View compiles the member there), as a
+ * Python ``__getattr__`` would. */
+
+static PyObject *missing_member_name;  /* "_missing_member" */
+static PyObject *is_pointer_name;      /* "_is_pointer" */
+
+static PyObject *
+ViewBase_getattro(PyObject *self, PyObject *name)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (PyUnicode_CheckExact(name)) {
+        PyObject *descr = _PyType_Lookup(tp, name);
+        if (descr != NULL && Py_IS_TYPE(descr, &Field_Type))
+            return Field_get((Field *)descr, self, (PyObject *)tp);
+    }
+    PyObject *res = PyObject_GenericGetAttr(self, name);
+    if (res != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError))
+        return res;
+    /* _PyType_Lookup() must not run with an exception set (a type-cache
+     * miss would take it for its own error and clear it) */
+    PyObject *exc, *val, *tb;
+    PyErr_Fetch(&exc, &val, &tb);
+    PyObject *hook = _PyType_Lookup(tp, missing_member_name);
+    if (hook == NULL) {
+        PyErr_Restore(exc, val, tb);
+        return NULL;
+    }
+    Py_XDECREF(exc);
+    Py_XDECREF(val);
+    Py_XDECREF(tb);
+    Py_INCREF(hook);
+    res = PyObject_CallFunctionObjArgs(hook, self, name, NULL);
+    Py_DECREF(hook);
+    return res;
+}
+
+/* ``bool(view)``: a pointer view is false when NULL, a struct view true. */
+static int
+ViewBase_bool(ViewBase *self)
+{
+    PyObject *isp = _PyType_Lookup(Py_TYPE(self), is_pointer_name);
+    if (isp == NULL || !PyObject_IsTrue(isp))
+        return 1;
+    return self->a != NULL ? PyObject_IsTrue(self->a) : self->ua != 0;
+}
+
+static PyNumberMethods ViewBase_as_number = {
+    .nb_bool = (inquiry)ViewBase_bool,
 };
 
 /* -- UIntReader: k.read_u8 ... k.read_u64 ---------------------------------- */
@@ -872,9 +1118,7 @@ walk_links(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         if (r == 0)
             break;
         const unsigned char *p = page + (a & PAGE_MASK);
-        uint64_t next = 0;
-        for (int j = 0; j < 8; j++)
-            next |= (uint64_t)p[j] << (8 * j);
+        uint64_t next = load_le(p, 8);
         PyObject *x = PyLong_FromUnsignedLongLong(node);
         if (x == NULL)
             goto done;
@@ -965,11 +1209,11 @@ make_views(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         uint64_t node = PyLong_AsUnsignedLongLongMask(PyList_GET_ITEM(nodes, i));
         if (node == (uint64_t)-1 && PyErr_Occurred())
             goto fail;
-        PyObject *a = sub_of(node, off);
-        if (a == NULL)
+        PyObject *a = NULL;  /* below off: a negative int, as Python computes it */
+        if (node < off && (a = sub_of(node, off)) == NULL)
             goto fail;
         PyObject *v = new_view(cls, k, a, node - off);
-        Py_DECREF(a);
+        Py_XDECREF(a);
         if (v == NULL)
             goto fail;
         PyList_SET_ITEM(res, i, v);
@@ -1134,9 +1378,7 @@ read_members_into(PyObject *pages, PageMemo *memo, uint64_t addr, PyObject *spec
             const unsigned char *nul = memchr(p, 0, (size_t)size);
             v = PyBytes_FromStringAndSize((const char *)p, nul ? nul - p : size);
         } else {
-            uint64_t raw = 0;
-            for (Py_ssize_t j = 0; j < size; j++)
-                raw |= (uint64_t)p[j] << (8 * j);
+            uint64_t raw = load_le(p, (unsigned)size);
             if (how == SPEC_FOLLOW_INLINE) {
                 PyObject *sub = PyTuple_GET_ITEM(item, 3);
                 if (raw != 0) {
@@ -1279,10 +1521,26 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    missing_member_name = PyUnicode_InternFromString("_missing_member");
+    is_pointer_name = PyUnicode_InternFromString("_is_pointer");
+    if (missing_member_name == NULL || is_pointer_name == NULL)
+        return NULL;
+    ViewBase_Type.tp_getattro = ViewBase_getattro;
+    ViewBase_Type.tp_as_number = &ViewBase_as_number;
     if (PyType_Ready(&ViewBase_Type) < 0 || PyType_Ready(&Field_Type) < 0 ||
         PyType_Ready(&UIntReader_Type) < 0 || PyType_Ready(&RowBase_Type) < 0 ||
         PyType_Ready(&ArrayBase_Type) < 0)
         return NULL;
+    PyObject *mm = PyImport_ImportModule("mmap");
+    if (mm != NULL) {
+        PyObject *t = PyObject_GetAttrString(mm, "mmap");
+        Py_DECREF(mm);
+        if (t != NULL && PyType_Check(t))
+            mmap_type = (PyTypeObject *)t;  /* kept for the module's life */
+        else
+            Py_XDECREF(t);
+    }
+    PyErr_Clear();  /* without mmap, mmap pages are read through exports */
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;

@@ -174,5 +174,8 @@ class Kernel:
         from .types.layoutcache import close as close_layouts
 
         close_layouts(self.prog)  # what a layout-cached program looked up is saved
+        # emptied before the dump is unmapped: the C fast paths' mirror of
+        # the page cache holds while the dict is unchanged (kmemx/_speedups.c)
+        self._pages.clear()
         if isinstance(self.reader, PhysicalMemory):
             self.reader.close()

@@ -13,7 +13,7 @@ from ..errors import KmemxError
 from ..kernel import Kernel
 from ..types.view import View
 from ._common import MAX_ENTRIES
-from .list import _entries, _walk_batches, list_for_each_entry
+from .list import _walk_batches, list_for_each_entry
 
 __all__ = [
     "STACK_END_MAGIC",
@@ -65,20 +65,59 @@ def for_each_thread(task: View) -> Iterator[View]:
         yield from list_for_each_entry("struct task_struct", head, "thread_group")
 
 
-def _walk_tasks(k: Kernel) -> Iterator[View]:
+def _task_walk_layout(k: Kernel) -> tuple[Any, ...]:
+    """What :func:`_walk_tasks` needs of the layouts, once per program:
+    (init_task's view class and address, the offsets of ``tasks``, then
+    ``signal``, ``signal_struct.thread_head`` and ``thread_node``, or of
+    ``thread_group`` alone before 3.14)."""
+    key = "kmemx.helpers.sched.walk_layout"
+    got: tuple[Any, ...] | None = k.prog.cache.get(key)
+    if got is None:
+        init = k.object("init_task")
+        off = k.offsetof("struct task_struct", "tasks")
+        if _thread_head(k, init):
+            got = (init.value_class, init._a, off, k.offsetof("struct task_struct", "signal"),
+                   k.offsetof("struct signal_struct", "thread_head"),
+                   k.offsetof("struct task_struct", "thread_node"))
+        else:
+            got = (init.value_class, init._a, off,
+                   k.offsetof("struct task_struct", "thread_group"))
+        k.prog.cache[key] = got
+    return got
+
+
+def _threads(k: Kernel, head: int, first: int, walk: Any) -> list[int]:
+    """The nodes of the thread list at ``head`` from ``first``: one C walk
+    when every link is on the fast path (a walk that gets back to the head
+    met no node twice), else the careful batched walk."""
+    if walk is not None:
+        got: list[int] = []
+        if walk(k._pages, first, head, 0, MAX_ENTRIES, got) == head:
+            return got
+    out: list[int] = []
+    for b in _walk_batches(k, head, first, 0, False, MAX_ENTRIES):
+        out += b
+    return out
+
+
+def _walk_tasks(k: Kernel) -> Iterator[list[View]]:
     """Every thread of every process (``for_each_process_thread()``), the fast
-    way; raises on the first bad link (see :func:`for_each_task`).
+    way, in lists; raises on the first bad link (see :func:`for_each_task`),
+    after a list of the tasks found before it.
 
     Processes are taken a batch at a time from ``init_task.tasks``, and each
     step into their thread lists is one gather over the batch: the reads of
-    different processes are independent, so their cache misses overlap."""
-    init = k.object("init_task")
-    cls = init.value_class
-    off = k.offsetof("struct task_struct", "tasks")
+    different processes are independent, so their cache misses overlap.  The
+    views of a batch are made in one call."""
+    lay = _task_walk_layout(k)
+    cls, init, off = lay[0], lay[1], lay[2]
     pages = k._pages
     read_u64 = k.read_u64
     gather = _speedups.gather_u64 if _speedups is not None else None
-    batches = _walk_batches(k, init._a + off, None, 0, False, MAX_ENTRIES)
+    walk = _speedups.walk_links if _speedups is not None else None
+    make_views = (_speedups.make_views if _speedups is not None else
+                  lambda cls, k, nodes, delta: [cls(k, x - delta) for x in nodes])
+    batches = _walk_batches(k, init + off, None, 0, False, MAX_ENTRIES)
 
     def step(addrs: list[Any], delta: int) -> list[Any]:
         if gather is not None:
@@ -86,47 +125,56 @@ def _walk_tasks(k: Kernel) -> Iterator[View]:
             return got
         return [None] * len(addrs)
 
-    if _thread_head(k, init):
+    if len(lay) == 6:
         # signal->thread_head lists every thread, the leader included.
-        sig = k.offsetof("struct task_struct", "signal") - off
-        head_off = k.offsetof("struct signal_struct", "thread_head")
-        node_off = k.offsetof("struct task_struct", "thread_node")
+        sig = lay[3] - off
+        head_off, node_off = lay[4], lay[5]
         for nodes in batches:
             sigs = step(nodes, sig)
             heads = [None if x is None else x + head_off for x in sigs]
             firsts = step(heads, 0)
             seconds = step(firsts, 0)
-            for i, node in enumerate(nodes):
-                # a None is a read off the fast path: done here, in order, so
-                # a fault is raised after the processes before it
-                head = heads[i]
-                if head is None:
-                    head = read_u64(node + sig) + head_off
-                nxt = firsts[i]
-                if nxt is None:
-                    nxt = read_u64(head)
-                again = seconds[i]
-                if again is None:
-                    again = read_u64(nxt)
-                if again == head:  # one thread: the list holds just it
-                    yield cls(k, nxt - node_off)
-                else:
-                    yield from _entries(k, cls, node_off, _walk_batches(
-                        k, head, nxt, 0, False, MAX_ENTRIES))
+            out: list[int] = []  # thread_node addresses
+            append = out.append
+            try:
+                for node, head, nxt, again in zip(nodes, heads, firsts, seconds):
+                    if again is not None and again == head:  # one thread: the list holds it
+                        append(nxt)
+                        continue
+                    # a None is a read off the fast path: done here, in order, so
+                    # a fault is raised after the processes before it
+                    if head is None:
+                        head = read_u64(node + sig) + head_off
+                    if nxt is None:
+                        nxt = read_u64(head)
+                    if again is None:
+                        again = read_u64(nxt)
+                    if again == head:
+                        append(nxt)
+                    else:
+                        out += _threads(k, head, nxt, walk)
+            except BaseException:
+                yield make_views(cls, k, out, node_off)
+                raise
+            yield make_views(cls, k, out, node_off)
         return
-    group = k.offsetof("struct task_struct", "thread_group")
+    group = lay[3]
     for nodes in batches:
         nexts = step(nodes, group - off)
-        for i, node in enumerate(nodes):
-            p = node - off
-            yield cls(k, p)
-            head = p + group
-            nxt = nexts[i]
-            if nxt is None:
-                nxt = read_u64(head)
-            if nxt != head:  # more threads than the leader
-                yield from _entries(k, cls, group, _walk_batches(k, head, nxt, 0, False,
-                                                                 MAX_ENTRIES))
+        tasks: list[int] = []
+        try:
+            for node, nxt in zip(nodes, nexts):
+                p = node - off
+                tasks.append(p)
+                head = p + group
+                if nxt is None:
+                    nxt = read_u64(head)
+                if nxt != head:  # more threads than the leader
+                    tasks += [x - group for x in _threads(k, head, nxt, walk)]
+        except BaseException:
+            yield make_views(cls, k, tasks, 0)
+            raise
+        yield make_views(cls, k, tasks, 0)
 
 
 @dataclass
@@ -331,16 +379,20 @@ def for_each_task(k: Kernel, damage: TaskWalkDamage | None = None) -> Iterator[V
     go into ``damage`` when given (it is false when the lists were sane).
 
     :raises drgn.FaultError: ``init_task`` itself cannot be read."""
-    done: list[int] = []
     # each task is held back until the walk gets past it: a walk that fails
     # on a bad link has just taken the node it points to as a task
+    done: list[list[View]] = []  # every task but the last is yielded
     last: View | None = None
     try:
-        for t in _walk_tasks(k):
+        for views in _walk_tasks(k):
+            if not views:
+                continue
             if last is not None:
-                done.append(last._a)
                 yield last
-            last = t
+            done.append(views)
+            last = views[-1]
+            if len(views) > 1:
+                yield from views[:-1]
         if last is not None:
             yield last
         return
@@ -361,7 +413,9 @@ def for_each_task(k: Kernel, damage: TaskWalkDamage | None = None) -> Iterator[V
     if not found.breaks:  # the fast walk failed where the careful one did not
         raise error
     cls = k.object("init_task").value_class
-    skip = set(done)
+    skip = {t._a for views in done[:-1] for t in views}
+    if done:
+        skip.update(t._a for t in done[-1][:-1])
     for a in order:
         if a not in skip:
             yield cls(k, a)

@@ -289,17 +289,24 @@ class View(_ViewBase):  # type: ignore[misc]
             return drgn.Object(prog, prog.pointer_type(self._layout.type), self._a)
         return drgn.Object(prog, self._layout.type, address=self._a)
 
-    def __getattr__(self, name: str) -> Any:
+    def _missing_member(self, name: str) -> Any:
+        """A member not compiled yet: compile it on the class and read it."""
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
         getter = _compile_member(type(self).value_class, name)
         return getter(self)
 
+    if TYPE_CHECKING or _speedups is None:
+        # With the C extension, ViewBase's own attribute lookup reads members
+        # and calls _missing_member, and its nb_bool is __bool__: a Python
+        # __getattr__ or __bool__ here would replace them for every access.
+        __getattr__ = _missing_member
+
+        def __bool__(self) -> bool:
+            return bool(self._a) if self._is_pointer else True
+
     def __dir__(self) -> list[str]:
         return sorted(set(self._layout.members) | set(super().__dir__()))
-
-    def __bool__(self) -> bool:
-        return bool(self._a) if self._is_pointer else True
 
     def __int__(self) -> int:
         return self._a
