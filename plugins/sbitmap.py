@@ -219,6 +219,79 @@ def _entries(ctx: Context, sbq: drgn.Object, spec: str, array: int, pointers: bo
             yield TextLine(obj.format_(integer_base=radix or 10))
 
 
+_SBITMAPQ_CODE = """\
+sbq = Object(prog, "struct sbitmap_queue", address={addr:#x})
+sb = sbq.sb
+depth, shift, map_nr = sb.depth.value_(), sb.shift.value_(), sb.map_nr.value_()
+words = []  # (word, cleared, the word's depth: __map_depth())
+for i in range(map_nr):
+    w = sb.map[i]
+    cleared = w.cleared.value_() if "cleared" in {{m.name for m in w.type_.members}} else 0
+    words.append((w.word.value_(), cleared, depth - (i << shift) if i == map_nr - 1 else 1 << shift))
+weight = sum(bin(w & ((1 << d) - 1)).count("1") for w, _, d in words)
+cleared = sum(bin(c & ((1 << d) - 1)).count("1") for _, c, d in words)
+print(f"depth = {{depth}}")
+print(f"busy = {{(weight - cleared) & 0xFFFFFFFF}}")
+print(f"cleared = {{cleared}}")
+print(f"bits_per_word = {{1 << shift}}")
+print(f"map_nr = {{map_nr}}")
+try:  # 5.13 moved alloc_hint and round_robin into struct sbitmap (c548e62bcf6a)
+    hint, round_robin = sb.alloc_hint, sb.round_robin
+except AttributeError:
+    hint, round_robin = sbq.alloc_hint, sbq.round_robin
+hints = [Object(prog, "unsigned int *", per_cpu_ptr(hint, cpu).value_())[0].value_()
+         for cpu in for_each_possible_cpu(prog)]
+print("alloc_hint = {{" + ", ".join(map(str, hints)) + "}}")
+print(f"wake_batch = {{sbq.wake_batch.value_()}}")
+print(f"wake_index = {{sbq.wake_index.counter.value_()}}")
+print(f"ws_active = {{sbq.ws_active.counter.value_()}}")
+print("ws = {{")
+for i in range(8):  # SBQ_WAIT_QUEUES
+    ws = sbq.ws[i]
+    head = ws.wait.head
+    state = "active" if head.next.value_() != head.prev.value_() else "inactive"
+    try:  # gone since 6.2's 4f8126bb2308 (and in 6.1.y)
+        count = f".wait_cnt = {{ws.wait_cnt.counter.value_()}}, "
+    except AttributeError:
+        count = ""
+    print(f"\\t{{{{ {{count}}.wait = {{state}} }}}},")
+print("}}")
+print(f"round_robin = {{int(round_robin.value_())}}")
+print(f"min_shallow_depth = {{sbq.min_shallow_depth.value_()}}")
+print()
+data, byte, nbits = [], 0, 0  # the bits in use, packed into bytes
+for word, clr, bits in words:
+    word &= ~clr
+    while bits > 0:
+        n = min(8 - nbits, bits)
+        byte |= (word & ((1 << n) - 1)) << nbits
+        nbits += n
+        if nbits == 8:
+            data.append(byte)
+            byte = nbits = 0
+        word >>= n
+        bits -= n
+if nbits:
+    data.append(byte)
+for off in range(0, len(data), 16):
+    chunk = data[off:off + 16]
+    print(f"{{off:08x}}: " + " ".join(bytes(chunk[i:i + 2]).hex() for i in range(0, len(chunk), 2)))
+"""
+
+
+def _sbitmapq_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``sbitmapq ADDR --drgn``: the summary and the bitmap read by drgn."""
+    from kmemx.commands.drgncode import only, text_script
+
+    from .lists import kernel_address
+
+    if args.struct or args.array is not None:
+        raise only("sbitmapq", "the summary of ADDR (not -s/-a)")
+    return text_script(ctx, _SBITMAPQ_CODE.format(addr=kernel_address(ctx, args.address)),
+                       ["drgn:Object", "drgn.helpers.linux.cpumask:for_each_possible_cpu",
+                        "drgn.helpers.linux.percpu:per_cpu_ptr"])
+
+
 @command("sbitmapq", "a struct sbitmap_queue: its summary and bitmap (crash's sbitmapq)",
          description="""
          sbitmapq ADDR            crash's lines: depth, busy, cleared, bits_per_word,
@@ -249,7 +322,7 @@ def _entries(ctx: Context, sbq: drgn.Object, spec: str, array: int, pointers: bo
                         help="integers in hexadecimal"),
                     arg("-d", dest="radix", action="store_const", const=10,
                         help="integers in decimal")],
-         columns=SBITMAPQ_COLUMNS)
+         columns=SBITMAPQ_COLUMNS, drgn_code=_sbitmapq_drgn)
 def _sbitmapq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from .lists import kernel_address
 
