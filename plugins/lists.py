@@ -410,6 +410,10 @@ def _tree_kind(args: argparse.Namespace) -> str:
             raise CommandError("tree: -p is for red-black trees, xarrays and radix trees")
         if args.node:
             raise CommandError("tree: -N is for red-black trees here (-t rbtree)")
+    if args.verbose and kind != "maple":
+        raise CommandError("tree: -v is for maple trees (-t maple)")
+    if args.verbose and (args.struct or args.position):
+        raise CommandError("tree: -v shows the nodes alone (not with -s or -p)")
     return kind
 
 
@@ -502,6 +506,10 @@ for index, entry in {pairs}:
          tree -N RB_NODE -o ...       START is an rb_node, not a root
          tree -S ...                  the same as -s (crash's -S reads members from
                                       memory, not through gdb; kmemx always does)
+         tree -t maple -v MM.mm_mt    each node (range, address, depth, type,
+                                      parent, contents: slots and pivots, gaps) and
+                                      each entry's range, as crash and the
+                                      kernel's mt_dump(); --json: NODE and ENTRY rows
          -t: rbtree (rb, the default), xarray (x), radix (ra), maple (m), idr.
          -o and -r take an offset or struct.member.  START is an address or symbol.
          """,
@@ -524,7 +532,10 @@ for index, entry in {pairs}:
                     arg("-x", dest="radix", action="store_const", const=16,
                         help="-s members in hexadecimal"),
                     arg("-d", dest="radix", action="store_const", const=10,
-                        help="-s members in decimal")],
+                        help="-s members in decimal"),
+                    arg("-v", dest="verbose", action="store_true",
+                        help="maple trees: each node and its contents, each entry "
+                             "(crash's -v, the kernel's mt_dump())")],
          columns=("ADDRESS",), drgn_code=_tree_drgn)
 def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from kmemx.helpers.treewalk import (
@@ -572,6 +583,9 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         except drgn.FaultError as e:
             ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
         return
+    if args.verbose:
+        yield from _tree_maple_dump(ctx, root)
+        return
     pairs: Iterator[tuple[int, int]]
     if kind == "maple":
         from drgn.helpers.linux.mapletree import mt_for_each
@@ -588,6 +602,72 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     try:
         for index, entry in pairs:
             yield Row(("INDEX", "ENTRY"), (index, Address(entry)))
+    except drgn.FaultError as e:
+        ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
+
+
+MAPLE_NODE_COLUMNS = ("DEPTH", "FIRST", "LAST", "NODE", "TYPE", "PARENT")
+MAPLE_ENTRY_COLUMNS = ("DEPTH", "FIRST", "LAST", "ENTRY")
+
+
+def _mt_entry_text(entry: int) -> str:
+    """crash's dump_mt_entry() of an entry (the kernel's mt_dump_entry())."""
+    if entry & 1:  # xa_is_value()
+        return f"value {entry >> 1} ({entry >> 1:#x}) [{entry:#x}]"
+    if entry == (257 << 2) | 2:  # xa_is_zero()
+        return f"zero ({entry >> 2})"
+    if entry < 4096 and entry & 3 == 2:  # mt_is_reserved()
+        return f"UNKNOWN ENTRY ({entry:#x})"
+    return f"{entry:#x}"
+
+
+def _tree_maple_dump(ctx: Context, root: int) -> Iterator[Any]:
+    """``tree -t maple -v``: crash's lines of :func:`kmemx.helpers.mapledump.mt_dump`
+    (the tree's flags, height and root; each node's range, address, depth,
+    type, parent and contents; each entry's range and value); --json: the
+    NODE and ENTRY rows."""
+    from kmemx.helpers.mapledump import MapleDumpEntry, MapleDumpNode, mt_dump
+
+    def ptr(v: int) -> str:  # printf's %p
+        return f"{v:#x}" if v else "(nil)"
+
+    def span(depth: int, first: int, last: int) -> str:
+        head = " " * min(depth * 2, 32)
+        return f"{head}{first}: " if first == last else f"{head}{first}-{last}: "
+
+    tree = drgn.Object(ctx.prog, "struct maple_tree *", value=root)
+    try:
+        for item in mt_dump(tree):
+            if isinstance(item, MapleDumpEntry):
+                if ctx.as_json:
+                    yield Row(MAPLE_ENTRY_COLUMNS, (item.depth, item.first, item.last,
+                                                    Address(item.entry)))
+                else:
+                    yield TextLine(span(item.depth, item.first, item.last)
+                                   + _mt_entry_text(item.entry))
+            elif isinstance(item, MapleDumpNode):
+                if ctx.as_json:
+                    yield Row(MAPLE_NODE_COLUMNS, (item.depth, item.first, item.last,
+                                                   Address(item.address), item.type,
+                                                   Address(item.parent)))
+                    continue
+                line = (span(item.depth, item.first, item.last)
+                        + f"node {item.address:#x} depth {item.depth} type {item.type} "
+                        f"parent {ptr(item.parent)}")
+                if item.slots and item.type != 0:
+                    pairs = " ".join(f"{ptr(sl)} {pv}"
+                                     for sl, pv in zip(item.slots, item.pivots))
+                    if item.meta is not None:
+                        gaps = "".join(f"{g} " for g in item.gaps)
+                        line += (f" contents: {gaps}| {item.meta[0]:02X} {item.meta[1]:02X}| "
+                                 f"{pairs} {ptr(item.slots[-1])}")
+                    else:
+                        line += f" contents: {pairs} {ptr(item.slots[-1])}"
+                yield TextLine(line)
+            elif not ctx.as_json:
+                yield TextLine(f"maple_tree({item.address:x}) flags {item.flags:X}, "
+                               f"height {item.height} root {item.root:#x}")
+                yield TextLine("")
     except drgn.FaultError as e:
         ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
 

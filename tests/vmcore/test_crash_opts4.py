@@ -81,6 +81,7 @@ class Session(CrashSession):
             "vm -R pgd": f"vm -R {a['pgd']:x} {w}",
             "vm -R foreach": "foreach vm -R workload",
             "vm -R none": f"vm -R nosuchfile 1 {w}",
+            "tree -v": f"tree -t maple -v {a['mt']:x}",
             "kmem -S dentry": f"kmem -S {a['dentry'] + 8:x}",
             "kmem -s dentry": f"kmem -s {a['dentry'] + 8:x}",
             "kmem -S task": f"kmem -S {a['task'] + 16:x}",
@@ -309,3 +310,26 @@ def test_sbitmapq(s: Session, where: str) -> None:
     row, = s.json(line)
     assert (row["depth"], row["busy"], row["cleared"]) == \
         (depth, int(ours["busy"]), int(ours["cleared"]))
+
+
+def test_tree_maple_v(s: Session) -> None:
+    """``tree -t maple -v`` of the worker's mm_mt (its VMAs): crash's lines,
+    character for character (trailing blanks aside): the tree's flags,
+    height and root, each node's range, address, depth, type, parent and
+    contents (gaps, metadata, slots and pivots), each entry's range and
+    value; --json: a NODE row per node line and an ENTRY row per entry
+    line, the same ranges and addresses."""
+    theirs = _trim([ln.rstrip() for ln in s.crash["tree -v"].splitlines()])
+    ours = _trim([ln.rstrip() for ln in s.lines(s.commands["tree -v"])])
+    assert ours == theirs
+    assert any(" node 0x" in ln for ln in theirs)
+    rows = s.json(s.commands["tree -v"])
+    lines = [ln for ln in theirs[2:] if ln.strip()]
+    assert len(rows) == len(lines)
+    for r, ln in zip(rows, lines):
+        span = f"{r['first']}-{r['last']}" if r["first"] != r["last"] else f"{r['first']}"
+        assert ln.startswith(" " * (2 * r["depth"]) + span + ": "), ln
+        if "node" in r:
+            assert f"node {r['node']} depth {r['depth']} type {r['type']} " in ln
+        else:
+            assert ln.endswith(r["entry"]) or ln.endswith(f"[{r['entry']}]")

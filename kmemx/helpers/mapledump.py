@@ -1,0 +1,145 @@
+"""A maple tree node by node, as the kernel's ``mt_dump()`` (lib/maple_tree.c,
+CONFIG_DEBUG_MAPLE_TREE) and crash's ``tree -t maple -v`` show it: each
+node's range, address, type, parent and raw contents, each leaf entry's
+range and value.  A pure generator over drgn objects; it never prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import drgn
+
+__all__ = ["MapleDumpEntry", "MapleDumpNode", "MapleDumpTree", "mt_dump"]
+
+#: include/linux/maple_tree.h: enum maple_type
+MAPLE_DENSE, MAPLE_LEAF_64, MAPLE_RANGE_64, MAPLE_ARANGE_64 = range(4)
+#: include/linux/maple_tree.h
+MAPLE_NODE_MASK = 255
+MAPLE_NODE_TYPE_SHIFT = 3
+MAPLE_NODE_TYPE_MASK = 0x0F
+MAPLE_RESERVED_RANGE = 4096
+MT_FLAGS_HEIGHT_OFFSET = 0x02
+MT_FLAGS_HEIGHT_MASK = 0x7C
+_ULONG_MAX = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class MapleDumpTree:
+    """The ``struct maple_tree``: its address, ``ma_flags``, height and root."""
+
+    address: int
+    flags: int
+    height: int
+    root: int
+
+
+@dataclass(frozen=True)
+class MapleDumpNode:
+    """A node covering ``first``..``last`` at ``depth``: its address, type
+    (enum maple_type), parent, and for range nodes their slots and pivots
+    (arange nodes their gaps and metadata end and gap too)."""
+
+    depth: int
+    first: int
+    last: int
+    address: int
+    type: int
+    parent: int
+    slots: tuple[int, ...]
+    pivots: tuple[int, ...]
+    gaps: tuple[int, ...]
+    meta: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class MapleDumpEntry:
+    """A leaf slot covering ``first``..``last`` at ``depth``: its entry
+    (a pointer, an XArray value or internal entry, or 0)."""
+
+    depth: int
+    first: int
+    last: int
+    entry: int
+
+
+def _mt_slots(prog: drgn.Program) -> list[int]:
+    """lib/maple_tree.c's ``mt_slots[]``, else the slot arrays' lengths."""
+    try:
+        return [int(prog["mt_slots"][i]) for i in range(4)]
+    except (KeyError, LookupError):
+        node = prog.type("struct maple_node")
+
+        def length(type_name: str) -> int:
+            return prog.type(type_name).member("slot").type.length or 0
+
+        return [node.member("slot").type.length or 0, length("struct maple_range_64"),
+                length("struct maple_range_64"), length("struct maple_arange_64")]
+
+
+def mt_dump(tree: drgn.Object) -> Iterator[MapleDumpTree | MapleDumpNode | MapleDumpEntry]:
+    """The tree (``struct maple_tree *``), then each node and each leaf
+    entry in ``mt_dump()``'s order (a node before its children, slots in
+    order); a range stops at the first pivot equal to the node's maximum
+    or, past the first slot, at a zero pivot.
+
+    :raises drgn.FaultError: a node cannot be read
+    """
+    prog = tree.prog_
+    slots_of = _mt_slots(prog)
+    mt_max = [slots_of[MAPLE_DENSE], _ULONG_MAX, _ULONG_MAX, _ULONG_MAX]
+    flags = int(tree.ma_flags.value_())
+    root = int(tree.ma_root.value_())
+    yield MapleDumpTree(int(tree.value_()), flags,
+                        (flags & MT_FLAGS_HEIGHT_MASK) >> MT_FLAGS_HEIGHT_OFFSET, root)
+    if not (root & 3 == 2 and root > MAPLE_RESERVED_RANGE):  # xa_is_node()
+        yield MapleDumpEntry(0, 0, 0, root)
+        return
+    # an explicit stack of (encoded node, first, last, depth)
+    stack = [(root, 0, mt_max[(root >> MAPLE_NODE_TYPE_SHIFT) & MAPLE_NODE_TYPE_MASK], 0)]
+    while stack:
+        enode, first, last, depth = stack.pop()
+        kind = (enode >> MAPLE_NODE_TYPE_SHIFT) & MAPLE_NODE_TYPE_MASK
+        addr = enode & ~MAPLE_NODE_MASK
+        node = drgn.Object(prog, "struct maple_node", address=addr)
+        parent = int(node.parent.value_())
+        if kind == MAPLE_DENSE:
+            slots = tuple(int(node.slot[i].value_()) for i in range(slots_of[MAPLE_DENSE]))
+            yield MapleDumpNode(depth, first, last, addr, kind, parent, slots, (), (), None)
+            for i, entry in enumerate(slots):
+                yield MapleDumpEntry(depth, first + i, first + i, entry)
+            continue
+        if kind not in (MAPLE_LEAF_64, MAPLE_RANGE_64, MAPLE_ARANGE_64):
+            yield MapleDumpNode(depth, first, last, addr, kind, parent, (), (), (), None)
+            continue
+        arange = kind == MAPLE_ARANGE_64
+        body = node.ma64 if arange else node.mr64
+        n = slots_of[kind]
+        slots = tuple(int(body.slot[i].value_()) for i in range(n))
+        pivots = tuple(int(body.pivot[i].value_()) for i in range(n - 1))
+        gaps: tuple[int, ...] = ()
+        meta = None
+        if arange:
+            gaps = tuple(int(body.gap[i].value_()) for i in range(n))
+            meta = (int(body.meta.end.value_()), int(body.meta.gap.value_()))
+        yield MapleDumpNode(depth, first, last, addr, kind, parent, slots, pivots, gaps, meta)
+        leaf = kind < MAPLE_RANGE_64
+        children = []
+        lo = first
+        for i in range(n):
+            hi = last
+            if i < n - 1:
+                hi = pivots[i]
+            elif not slots[i] and (arange or last != mt_max[kind]):
+                break
+            if hi == 0 and i > 0:
+                break
+            if leaf:
+                yield MapleDumpEntry(depth + 1, lo, hi, slots[i])
+            elif slots[i]:
+                children.append((slots[i], lo, hi, depth + 1))
+            if hi >= last:
+                break
+            lo = hi + 1
+        stack.extend(reversed(children))
