@@ -816,6 +816,31 @@ for name, cpus in {targets!r}:
 """, ["drgn:TypeKind", *imports])
 
 
+#: the arguments of struct and union (crash's union takes every option struct does)
+_STRUCT_ARGUMENTS = [
+    arg("type", help="struct name, optionally .member,..."),
+    arg("addresses", nargs="*",
+        help="addresses or symbols, each optionally followed by a COUNT; "
+             "SYMBOL:CPUSPEC"),
+    arg("-m", dest="members", help="comma-separated members"),
+    arg("-o", dest="offsets", action="store_true",
+        help="show member offsets"),
+    arg("-x", dest="radix", action="store_const", const=16,
+        help="integers in hexadecimal"),
+    arg("-d", dest="radix", action="store_const", const=10,
+        help="integers in decimal (the default)"),
+    arg("-l", dest="list_offset", metavar="OFFSET",
+        help="the addresses point at this member (struct.member or a "
+             "byte offset) inside the structure, as crash's -l"),
+    arg("-r", dest="raw", action="store_true",
+        help="raw dump: the structure's (or its one member's) bytes as "
+             "rd shows them"),
+    arg("-u", dest="user", action="store_true",
+        help="the addresses are user addresses of the current context "
+             "(set PID)"),
+]
+
+
 @command("struct", "display a structure at an address",
          description="""
          struct task_struct ADDR            the whole structure
@@ -838,37 +863,52 @@ for name, cpus in {targets!r}:
          With a cpuspec, each structure is shown after a [CPU]: ADDR line (a CPU
          CPUSPEC column in tables), as crash shows them.
          """,
-         arguments=[arg("type", help="struct name, optionally .member,..."),
-                    arg("addresses", nargs="*",
-                        help="addresses or symbols, each optionally followed by a COUNT; "
-                             "SYMBOL:CPUSPEC"),
-                    arg("-m", dest="members", help="comma-separated members"),
-                    arg("-o", dest="offsets", action="store_true",
-                        help="show member offsets"),
-                    arg("-x", dest="radix", action="store_const", const=16,
-                        help="integers in hexadecimal"),
-                    arg("-d", dest="radix", action="store_const", const=10,
-                        help="integers in decimal (the default)"),
-                    arg("-l", dest="list_offset", metavar="OFFSET",
-                        help="the addresses point at this member (struct.member or a "
-                             "byte offset) inside the structure, as crash's -l"),
-                    arg("-r", dest="raw", action="store_true",
-                        help="raw dump: the structure's (or its one member's) bytes as "
-                             "rd shows them"),
-                    arg("-u", dest="user", action="store_true",
-                        help="the addresses are user addresses of the current context "
-                             "(set PID)")],
-         takes_input=True, aliases=("union",), drgn_code=_struct_drgn)
+         arguments=_STRUCT_ARGUMENTS, takes_input=True, drgn_code=_struct_drgn)
 def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    name, members = split_struct_spec(args.type)
+    yield from _struct_or_union(ctx, args, input, "struct")
+
+
+@command("union", "display a union at an address",
+         description="""
+         crash's union: struct's forms and options for a union type
+         (union sigval ADDR, union sigval.sival_int ADDR, union -o sigval,
+         union -r sigval ADDR); a structure's name is crash's error
+         "union: data type mismatch: NAME is not a union", as struct
+         refuses a union's name.
+         """,
+         arguments=_STRUCT_ARGUMENTS, takes_input=True, drgn_code=_struct_drgn)
+def _union(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    yield from _struct_or_union(ctx, args, input, "union")
+
+
+def struct_or_union_type(ctx: Context, spec: str, command: str) -> tuple[drgn.Type, list[str]]:
+    """The type and members of ``struct``'s or ``union``'s first argument
+    (``task_struct.pid,comm``, ``sigval``), as crash takes it: the name of a
+    type of the command's kind (``struct X`` / ``union X``) or a typedef of
+    one; the other kind's name is crash's "data type mismatch" error.
+    CommandError with "did you mean" for an unknown name."""
+    name, members = split_struct_spec(spec)
+    bare = name.split(" ", 1)[1]
+    if command == "union" and not spec.strip().startswith(("struct ", "union ")):
+        name = f"union {bare}"
+    t = _resolve_type(ctx, name)
+    kind = _strip_typedefs(t).kind
+    want = drgn.TypeKind.UNION if command == "union" else drgn.TypeKind.STRUCT
+    if kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION) and kind != want:
+        raise CommandError(f"{command}: data type mismatch: {bare} is not a {command}")
+    return t, members
+
+
+def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any],
+                     command: str) -> Iterator[Any]:
+    t, members = struct_or_union_type(ctx, args.type, command)
     if args.members:
         members += [m.strip() for m in args.members.split(",") if m.strip()]
-    t = _resolve_type(ctx, name)
     name = t.type_name()
     dump = not members and not ctx.as_json
     size = t.size or 0
     if args.raw or args.user:
-        yield from _struct_options(ctx, args, t, members, input)
+        yield from _struct_options(ctx, args, t, members, input, command)
         return
 
     def text(a: int) -> str:
@@ -910,6 +950,15 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
         raise CommandError("; ".join(dict.fromkeys(bad)))
     for message in bad:
         ctx.warn(message)
+    if members and not ctx.as_json:  # crash's member lines, a blank line between structures
+        for n, (cpu, a, _txt) in enumerate(good):
+            if n and cpu is None:
+                yield TextLine("")
+            if cpu is not None:
+                yield TextLine(f"[{cpu}]: {a:x}")
+            yield from _member_lines(ctx, drgn.Object(ctx.prog, t, address=a), members,
+                                     args.radix, command)
+        return
     if members:
         spec = name.replace("struct ", "", 1) + "." + ",".join(members)
         for row in _emit(ctx, [a for _, a, _ in good], spec, args.radix):
@@ -932,7 +981,8 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
 
 
 def _struct_options(ctx: Context, args: argparse.Namespace, t: drgn.Type,
-                    members: list[str], input: Iterable[Any]) -> Iterator[Any]:
+                    members: list[str], input: Iterable[Any], command: str = "struct"
+                    ) -> Iterator[Any]:
     """``struct`` with crash's -r (the structure's bytes, or
     its one member's, as ``rd`` shows them: 64-bit words and ASCII, a 1-, 2-
     or 4-byte member in its own width, crash's raw_data_dump()) and -u (user
@@ -978,6 +1028,11 @@ def _struct_options(ctx: Context, args: argparse.Namespace, t: drgn.Type,
             yield from _raw_rows(read, start, width, count)
             continue
         obj = drgn.Object.from_bytes_(ctx.prog, t, read(a, size))
+        if members and not ctx.as_json:
+            if n:
+                yield TextLine("")
+            yield from _member_lines(ctx, obj, members, args.radix, command)
+            continue
         if members:
             yield Row(("ADDRESS", *[m.upper() for m in members]),
                       (Address(a), *_fields(ctx, a, name, members, args.radix, obj)), obj)
@@ -1001,6 +1056,184 @@ def _raw_rows(read: Callable[[int, int], bytes], addr: int, width: int, count: i
                   (Address(pos), " ".join(f"{w:0{2 * width}x}" for w in words),
                    "".join(chr(b) if b in _PRINTABLE else "." for b in data)))
         pos += n
+
+
+#: crash's gdb settings (gdb_interface.c: print_max 256, no repeat
+#: threshold): the most array elements (and runs of string characters)
+#: printed before "...", and every element printed, none as "<repeats N times>"
+_PRINT_ELEMENTS = 256
+
+
+_C_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r",
+              27: "\\033"}
+
+
+def _strip_typedefs(t: drgn.Type) -> drgn.Type:
+    while t.kind == drgn.TypeKind.TYPEDEF:
+        t = t.type
+    return t
+
+
+def _char_like(t: drgn.Type) -> bool:
+    """A one-byte integer type that gdb prints as a character (``char``,
+    ``u8``: gdb's textual_element_type())."""
+    t = _strip_typedefs(t)
+    return bool(t.kind == drgn.TypeKind.INT and t.size == 1)
+
+
+def _gdb_char(b: int, quote: str) -> str:
+    if b == ord(quote) or b == 0x5C:
+        return "\\" + chr(b)
+    if 0x20 <= b < 0x7F:
+        return chr(b)
+    return _C_ESCAPES.get(b, f"\\{b:03o}")
+
+
+def _gdb_string(data: bytes) -> str:
+    """gdb's string of a char array's bytes (generic_printstr() with print
+    null-stop off: the last byte dropped when it is a NUL, then runs of the
+    same character taken whole until :data:`_PRINT_ELEMENTS` characters are
+    reached, "..." when that leaves some out)."""
+    if data and data[-1] == 0:
+        data = data[:-1]
+    n = 0
+    while n < len(data) and n < _PRINT_ELEMENTS:
+        b = data[n]
+        while n < len(data) and data[n] == b:
+            n += 1
+    text = '"' + "".join(_gdb_char(b, '"') for b in data[:n]) + '"'
+    return text + "..." if n < len(data) else text
+
+
+def _gdb_symbol_suffix(prog: drgn.Program, value: int) -> str:
+    """`` <symbol+offset>`` for a pointer into the kernel image (gdb's
+    ``print symbol``: the ELF symbol containing it), else nothing."""
+    lo, hi = _kernel_symbol_range(prog)
+    if not lo <= value < hi:
+        return ""
+    try:
+        sym = prog.symbol(value)
+    except LookupError:
+        return ""
+    off = value - sym.address
+    return f" <{sym.name}+{off}>" if off else f" <{sym.name}>"
+
+
+def _gdb_c_string(prog: drgn.Program, value: int) -> str:
+    """A ``char *``'s target as gdb prints it (val_print_string()):
+    ``"text"`` up to the NUL, at most :data:`_PRINT_ELEMENTS` characters
+    (then "..."), or gdb's memory error."""
+    out = bytearray()
+    try:
+        while len(out) < _PRINT_ELEMENTS:
+            chunk = prog.read(value + len(out), 16 - (value + len(out)) % 16)
+            nul = chunk.find(0)
+            if nul >= 0:
+                out += chunk[:nul]
+                return _gdb_string(bytes(out) + b"\0")
+            out += chunk
+    except drgn.FaultError:
+        if not out:
+            return f"<error: Cannot access memory at address {value:#x}>"
+        return _gdb_string(bytes(out) + b"\0")
+    return '"' + "".join(_gdb_char(b, '"') for b in out[:_PRINT_ELEMENTS]) + '"...'
+
+
+def crash_value_text(obj: drgn.Object, recurse: int, radix: int | None = None) -> str:
+    """``obj``'s value as crash prints it (gdb's ``print`` with ``set print
+    pretty on``, no repeats, 200 elements): integers in decimal (``radix``
+    16: ``0x``-hex of the type's width), ``0 '\\000'`` for one-byte
+    integers, enumerator names, ``true``/``false``, pointers in hex with
+    gdb's ``<symbol+offset>`` for the kernel image and the string of a
+    ``char *``, char arrays as strings, other arrays ``{a, b}``, structures
+    and unions as ``{`` and one member a line indented ``2 + 2 * recurse``
+    (an anonymous member without its name), closed at ``2 * recurse``.
+    Raises drgn.FaultError when ``obj`` cannot be read."""
+    prog = obj.prog_
+    t = _strip_typedefs(obj.type_)
+    kind = t.kind
+    if kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION, drgn.TypeKind.CLASS):
+        pad = " " * (2 + 2 * recurse)
+        lines = []
+        raw = obj.to_bytes_()
+        for m in t.members or ():
+            if m.name is None:
+                off = m.bit_offset // 8
+                sub = drgn.Object.from_bytes_(prog, m.type, raw[off:off + (m.type.size or 0)])
+            else:
+                sub = obj.member_(m.name)
+            member = crash_value_text(sub, recurse + 1, radix)
+            lines.append(pad + (member if m.name is None else f"{m.name} = {member}"))
+        if not lines:
+            return "{}"
+        return "{\n" + ",\n".join(lines) + "\n" + " " * (2 * recurse) + "}"
+    if kind == drgn.TypeKind.ARRAY:
+        n = t.length or 0
+        if not n:  # a flexible array: gdb shows where it starts
+            address = obj.address_ or 0
+            if _char_like(t.type):
+                return f"{address:#x} " + _gdb_c_string(prog, address)
+            return f"{address:#x}"
+        if _char_like(t.type):
+            return _gdb_string(obj.to_bytes_())
+        items = [crash_value_text(obj[i], recurse + 1, radix)
+                 for i in range(min(n, _PRINT_ELEMENTS))]
+        return "{" + ", ".join(items) + ("...}" if n > _PRINT_ELEMENTS else "}")
+    if kind == drgn.TypeKind.POINTER:
+        value = int(obj.value_())
+        if not value:
+            return "0x0"
+        text = f"{value:#x}" + _gdb_symbol_suffix(prog, value)
+        target = _strip_typedefs(t.type)
+        if _char_like(target):
+            text += " " + _gdb_c_string(prog, value)
+        return text
+    if kind == drgn.TypeKind.BOOL:
+        return "true" if obj.value_() else "false"
+    if kind == drgn.TypeKind.ENUM:
+        value = int(obj.value_())
+        for e in t.enumerators or ():
+            if e.value == value:
+                return str(e.name)
+        return str(value)
+    if kind == drgn.TypeKind.INT:
+        value = int(obj.value_())
+        if radix == 16:
+            bits = obj.bit_field_size_ or 8 * (t.size or 8)
+            return f"{value & ((1 << bits) - 1):#x}"
+        if t.size == 1:
+            return f"{value} '{_gdb_char(value & 0xFF, chr(39))}'"
+        return str(value)
+    if kind == drgn.TypeKind.FLOAT:
+        return repr(float(obj.value_()))
+    return str(obj.value_())
+
+
+def crash_member_line(obj: drgn.Object, path: str, radix: int | None = None) -> str:
+    """crash's line of member ``path`` (``pid``, ``se.vruntime``,
+    ``tasks``) of the structure ``obj``: ``  path = value,`` with the value
+    as :func:`crash_value_text` gives it, and no comma after the structure's
+    last member (gdb prints none there).  Raises LookupError for a member
+    the structure does not have, drgn.FaultError when it cannot be read."""
+    value = crash_value_text(obj.subobject_(path), 1, radix)
+    members = [m.name for m in _strip_typedefs(obj.type_).members or ()]
+    comma = "" if members and path == members[-1] else ","
+    return f"  {path} = {value}{comma}"
+
+
+def _member_lines(ctx: Context, obj: drgn.Object, members: list[str],
+                  radix: int | None, command: str = "struct") -> Iterator[Any]:
+    """``struct T.m1,m2 ADDR``'s text: :func:`crash_member_line` of each member."""
+    name = obj.type_.type_name()
+    for m in members:
+        try:
+            yield TextLine(crash_member_line(obj, m, radix))
+        except LookupError:
+            raise CommandError(f"{command}: invalid data structure reference: "
+                               f"{name.split(' ', 1)[-1]}.{m}") from None
+        except drgn.FaultError as e:
+            raise CommandError(f"{command}: {name} at {obj.address_ or 0:#x}: cannot read "
+                               f"{e.address:#x}") from None
 
 
 def _member_declarations(ctx: Context, t: drgn.Type, spec: str, members: list[str],
