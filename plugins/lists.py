@@ -726,13 +726,10 @@ def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
     name, members = split_struct_spec(args.type)
     if args.members:
         members += [m.strip() for m in args.members.split(",") if m.strip()]
-    if args.raw or args.user:
-        from kmemx.commands.drgncode import only
-
-        raise only("struct", "the structure, members, COUNT, SYMBOL:CPUSPEC, -o -l -x -d "
-                             "(not -r -u)")
     t = _resolve_type(ctx, name)
     tname = t.type_name()
+    if args.raw or args.user:
+        return _struct_options_drgn(ctx, args, t, members)
     if not args.addresses and members:  # each member's offset and declaration
         return text_script(ctx, f"""\
 t = prog.type({tname!r})
@@ -785,6 +782,75 @@ print(f"}}}}  /* size {{t.size:#x}} */")
     print(Object(prog, {tname!r}, address=a).format_(integer_base={args.radix or 10}))
 """, ["drgn:Object"])
     return _emit_drgn(ctx, walk, spec, [])
+
+
+def _struct_options_drgn(ctx: Context, args: argparse.Namespace, t: drgn.Type,
+                         members: list[str]) -> str:
+    """``struct -r`` / ``-u --drgn``: the bytes read by drgn (``-u``: through
+    the current context's page tables, drgn's access_remote_vm()), as rows of
+    64-bit (a 1/2/4-byte member: its own width) words with crash's ASCII
+    column, or the structures (members: a table, as ``--json``; else drgn's
+    format_()).  The addresses are resolved as the command resolves them."""
+    from kmemx.commands.drgncode import only, table_script, text_script
+
+    if args.raw and len(members) > 1:
+        raise CommandError("struct: only one structure member allowed with -r")
+    if not args.addresses or any(":" in w for w in args.addresses):
+        raise only("struct", "-r and -u with addresses")
+    shift = _offset(ctx, args.list_offset, "-l") if args.list_offset is not None else 0
+    if args.user:
+        task = ctx.current_task()
+        if not task.mm.read_():
+            raise CommandError(f"struct: PID {int(task.pid)} has no user address space "
+                               "(set a user task first)")
+        starts = [a - shift for a in resolve_each(ctx, args.addresses,
+                                                  lambda w: parse_address(ctx, w))]
+        read = f"""\
+mm = Object(prog, "struct task_struct *", {int(task.value_()):#x}).mm  # the current context
+
+
+def read(addr, n):  # a user address of the current context, through its page tables
+    return bytes(access_remote_vm(mm, addr, n))
+"""
+        imports = ["drgn:Object", "drgn.helpers.linux.mm:access_remote_vm"]
+    else:
+        starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, t.size or 0)]
+        read = "read = prog.read\n"
+        imports = ["drgn:Object"]
+    tname = t.type_name()
+    walk = f"for a in {[hex(a) for a in starts]}:\n    a = int(a, 16)\n".replace("'", '"')
+    if args.raw:
+        member = members[0] if members else None
+        return table_script(ctx, ("ADDRESS", "VALUES", "ASCII"), read + f"""\
+PRINTABLE = {sorted(_PRINTABLE)!r}
+t = prog.type({tname!r})
+member = {member!r}  # -r of one member: its bytes only
+
+
+{walk}    start, length = a, t.size
+    if member is not None:
+        sub = Object(prog, t, address=a).subobject_(member)
+        start, length = sub.address_, sizeof(sub.type_)
+    width = length if length in (1, 2, 4) else 8
+    pos, end = start, start + width * -(-length // width)
+    while pos < end:  # crash's display_memory(): 16 bytes a row
+        n = min(16, end - pos)
+        data = read(pos, n)
+        words = [int.from_bytes(data[i:i + width], "little") for i in range(0, n, width)]
+        row(hex(pos), " ".join(f"{{w:0{{2 * width}}x}}" for w in words),
+            "".join(chr(b) if b in PRINTABLE else "." for b in data))
+        pos += n
+""", [*imports, "drgn:sizeof"])
+    if members:
+        cols = ("ADDRESS", *[m.upper() for m in members])
+        return table_script(ctx, cols, read + _CELL_CODE + f"""\
+{walk}    obj = Object.from_bytes_(prog, {tname!r}, read(a, {t.size or 0}))
+    row(hex(a), *(cell(obj.subobject_(m)) for m in {members!r}))
+""", [*imports, "drgn:TypeKind"])
+    return text_script(ctx, read + f"""\
+{walk}    obj = Object.from_bytes_(prog, {tname!r}, read(a, {t.size or 0}))
+    print(obj.format_(integer_base={args.radix or 10}))
+""", imports)
 
 
 def _struct_percpu_drgn(ctx: Context, words: list[str], tname: str, members: list[str]) -> str:

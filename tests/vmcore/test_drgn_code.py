@@ -90,6 +90,10 @@ CASES: dict[str, str] = {
     "struct -o task_struct": "text", "struct -o list_head": "text",
     "struct rq.cpu,nr_running runqueues:a": "table", "struct rq.clock runqueues:0": "table",
     "struct list_head runqueues:0": "text",
+    "struct -r list_head init_task.tasks": "table", "struct -r task_struct.comm init_task": "table",
+    "struct -r task_struct.pid init_task": "table", "union -r sigval init_task": "table",
+    "union sigval init_task": "text", "struct -u list_head {URIP}": "text",
+    "struct -u list_head.next {URIP}": "table", "struct -u -r list_head {URIP}": "table",
     "p runqueues:a": "table", "p -x runqueues.nr_running:0": "table",
     "whatis jiffies linux_banner task_struct struct list_head": "text",
     "pstree": "table", "pstree -t": "table", "pstree 1": "table",
@@ -117,7 +121,9 @@ CASES: dict[str, str] = {
 #: cases about the panic task (the current context, kmx-crasher): skipped on a
 #: dump taken without a panic (KMEMX_DRGN_CODE_VARIANT=elf)
 PANIC_ONLY = {"bt -p", "set -p", "files", "search -u -w 2d786d6b", "ps -p kmx-crasher",
-              "ps -t kmx-crasher", "foreach kmx-crasher files", "dis -u {URIP} 5"}
+              "ps -t kmx-crasher", "foreach kmx-crasher files", "dis -u {URIP} 5",
+              "struct -u list_head {URIP}", "struct -u list_head.next {URIP}",
+              "struct -u -r list_head {URIP}"}
 
 #: why a "sorted" case's rows come in another order
 SORTED_WHY: dict[str, str] = {
