@@ -953,11 +953,18 @@ def struct_or_union_type(ctx: Context, spec: str, command: str) -> tuple[drgn.Ty
     type of the command's kind (``struct X`` / ``union X``) or a typedef of
     one; the other kind's name is crash's "data type mismatch" error.
     CommandError with "did you mean" for an unknown name."""
+    from kmemx.types.layout import resolve_type
+
     name, members = split_struct_spec(spec)
     bare = name.split(" ", 1)[1]
+    t: drgn.Type | None = None
     if command == "union" and not spec.strip().startswith(("struct ", "union ")):
-        name = f"union {bare}"
-    t = _resolve_type(ctx, name)
+        try:
+            t = resolve_type(ctx.prog, f"union {bare}")
+        except UnknownNameError:
+            pass
+    if t is None:
+        t = _resolve_type(ctx, name)  # struct X, else union X, else typedef X
     kind = _strip_typedefs(t).kind
     want = drgn.TypeKind.UNION if command == "union" else drgn.TypeKind.STRUCT
     if kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION) and kind != want:
