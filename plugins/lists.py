@@ -1181,7 +1181,10 @@ def _gdb_string(data: bytes) -> str:
 def _gdb_symbol_suffix(prog: drgn.Program, value: int) -> str:
     """`` <symbol+offset>`` for a pointer into the kernel image (gdb's
     ``print symbol``: the ELF symbol containing it), else nothing."""
-    lo, hi = _kernel_symbol_range(prog)
+    try:
+        lo, hi = _kernel_symbol_range(prog)
+    except LookupError:  # no kernel symbols (_text) in this program
+        return ""
     if not lo <= value < hi:
         return ""
     try:
