@@ -11,12 +11,12 @@ from typing import Any
 
 import drgn
 import pytest
+from kmemx_plugins.core import _value
+from kmemx_plugins.lists import crash_member_line, crash_value_text
 
 from kmemx.commands import Address, Row, TextLine, TextRecord, objects, render
 from kmemx.commands.cells import cell_json
 from kmemx.commands.values import OBJECT_JSON_CODE, object_json
-from kmemx_plugins.core import _value
-from kmemx_plugins.lists import crash_member_line, crash_value_text
 
 
 @pytest.fixture(scope="module")
