@@ -37,8 +37,8 @@ Written exceptions (each asserted where it applies):
   compared up to the first NUL.
 * ``struct -r``: kmemx's rows are ``rd``'s (ADDRESS VALUES ASCII), crash's
   lines ``ADDR:  WORDS   ASCII``; compared as parsed by parse_rd.
-* ``union``: crash refuses a struct type (``data type mismatch``); kmemx's
-  ``union`` is ``struct``'s other name and shows it.  ``union -r`` is
+* ``union``: crash refuses a struct type (``data type mismatch``), and so
+  does kmemx's ``union`` (tests/vmcore/test_crash_text.py).  ``union -r`` is
   compared on a union (``union sigval``).
 """
 
