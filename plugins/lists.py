@@ -423,6 +423,83 @@ def _tree_root(ctx: Context, args: argparse.Namespace) -> int:
     return root + (_offset(ctx, args.root_offset, "-r") if args.root_offset else 0)
 
 
+#: tree -t maple -v --drgn: the kernel's mt_dump() (lib/maple_tree.c) as
+#: kmemx.helpers.mapledump.mt_dump() walks it, printed as crash prints it
+_MT_DUMP_CODE = """\
+tree = Object(prog, "struct maple_tree *", {root:#x})
+SLOTS = [prog["mt_slots"][i].value_() for i in range(4)]  # dense, leaf_64, range_64, arange_64
+MT_MAX = [SLOTS[0], 2**64 - 1, 2**64 - 1, 2**64 - 1]
+
+
+def ptr(v):  # printf's %p
+    return hex(v) if v else "(nil)"
+
+
+def span(depth, first, last):
+    head = " " * min(depth * 2, 32)
+    return f"{{head}}{{first}}: " if first == last else f"{{head}}{{first}}-{{last}}: "
+
+
+def entry_text(e):  # the kernel's mt_dump_entry()
+    if e & 1:
+        return f"value {{e >> 1}} ({{e >> 1:#x}}) [{{e:#x}}]"
+    if e == (257 << 2) | 2:
+        return f"zero ({{e >> 2}})"
+    if e < 4096 and e & 3 == 2:
+        return f"UNKNOWN ENTRY ({{e:#x}})"
+    return hex(e)
+
+
+def dump(enode, first, last, depth):
+    kind = (enode >> 3) & 0xF
+    addr = enode & ~0xFF
+    node = Object(prog, "struct maple_node", address=addr)
+    line = span(depth, first, last) + (f"node {{addr:#x}} depth {{depth}} type {{kind}} "
+                                       f"parent {{ptr(node.parent.value_())}}")
+    if kind == 0:  # dense
+        print(line)
+        for i in range(SLOTS[0]):
+            print(span(depth, first + i, first + i) + entry_text(node.slot[i].value_()))
+        return
+    arange = kind == 3
+    body = node.ma64 if arange else node.mr64
+    n = SLOTS[kind]
+    slots = [body.slot[i].value_() for i in range(n)]
+    pivots = [body.pivot[i].value_() for i in range(n - 1)]
+    pairs = " ".join(f"{{ptr(sl)}} {{pv}}" for sl, pv in zip(slots, pivots))
+    if arange:
+        gaps = "".join(f"{{body.gap[i].value_()}} " for i in range(n))
+        meta = f"| {{body.meta.end.value_():02X}} {{body.meta.gap.value_():02X}}| "
+        print(f"{{line}} contents: {{gaps}}{{meta}}{{pairs}} {{ptr(slots[-1])}}")
+    else:
+        print(f"{{line}} contents: {{pairs}} {{ptr(slots[-1])}}")
+    lo = first
+    for i in range(n):
+        hi = pivots[i] if i < n - 1 else last
+        if i == n - 1 and not slots[i] and (arange or last != MT_MAX[kind]):
+            break
+        if hi == 0 and i > 0:
+            break
+        if kind < 2:  # a leaf: its entries
+            print(span(depth + 1, lo, hi) + entry_text(slots[i]))
+        elif slots[i]:
+            dump(slots[i], lo, hi, depth + 1)
+        if hi >= last:
+            break
+        lo = hi + 1
+
+
+flags, root = tree.ma_flags.value_(), tree.ma_root.value_()
+print(f"maple_tree({{tree.value_():x}}) flags {{flags:X}}, height {{(flags & 0x7C) >> 2}} "
+      f"root {{root:#x}}")
+print()
+if root & 3 == 2 and root > 4096:  # xa_is_node()
+    dump(root, 0, MT_MAX[(root >> 3) & 0xF], 0)
+else:
+    print(span(0, 0, 0) + entry_text(root))
+"""
+
+
 def _tree_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``tree --drgn``: a pre-order walk of the rb_nodes (crash's default;
     -l: drgn's rbtree_inorder_for_each()), drgn's xa_for_each()
@@ -431,6 +508,10 @@ def _tree_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
     kind = _tree_kind(args)
     root = _tree_root(ctx, args)
+    if args.verbose:
+        from kmemx.commands.drgncode import text_script
+
+        return text_script(ctx, _MT_DUMP_CODE.format(root=root), ["drgn:Object"])
     if args.position:
         from kmemx.commands.drgncode import only
 

@@ -85,8 +85,11 @@ _SLAB_USAGE_CODE = """
 # c->offset, each pointer hardened with CONFIG_SLAB_FREELIST_HARDENED
 # (ptr ^ s->random ^ swab(ptr address), freelist_ptr_decode() in mm/slub.c)
 def cpu_freelist(c, cpu_slab):
+    return freelist(c, cpu_slab.freelist.value_())
+
+
+def freelist(c, ptr):  # the objects on a freelist starting at ptr
     out = set()
-    ptr = cpu_slab.freelist.value_()
     while ptr and len(out) < 1 << 15:
         out.add(ptr)
         at = ptr + c.offset.value_()
@@ -502,13 +505,184 @@ for addr in [{", ".join(f"{a:#x}" for a in addrs)}]:
          "drgn.helpers.linux.sched:idle_task", "drgn.helpers.linux.slab:slab_object_info"])
 
 
+#: kmem -S [CACHE] and kmem -S/-s ADDR --drgn: a slab's row and its objects
+#: (kmemx.helpers.slub's rules, crash's do_slab_slub())
+_SLUB_SLABS_CODE = """\
+SLAB_RED_ZONE, SLAB_STORE_USER = 0x400, 0x10000
+SPANS = [(p.node_start_pfn.value_(), p.node_start_pfn.value_() + p.node_spanned_pages.value_(),
+          p.node_id.value_()) for p in for_each_online_pgdat(prog)]
+
+
+def cpu_slab_of(cpu_slab):  # struct slab since 5.17 (bb192ed9aa71), struct page before
+    try:
+        return cpu_slab.slab
+    except AttributeError:
+        return cpu_slab.page
+
+
+def slab_rows(c, slab, name, owner, cpu_free, objects, only=None):
+    # crash's counts: a CPU's active slab frees its CPU freelist, and the remote
+    # frees on slab->freelist when it has any
+    page = cast("struct page *", slab)
+    memory = page_to_virt(page).value_()
+    pfn = page_to_pfn(page).value_()
+    nid = next((n for lo, hi, n in SPANS if lo <= pfn < hi), -1)
+    total, inuse = slab.objects.value_(), slab.inuse.value_()
+    slab_free = freelist(c, slab.freelist.value_())
+    if cpu_free is not None:
+        inuse = total - (len(cpu_free) + (total - inuse if slab.freelist else 0))
+    table("LIST", "SLAB", "MEMORY", "NODE", "TOTAL", "ALLOCATED", "FREE")
+    row(name, hex(slab.value_()), hex(memory), nid, total, inuse, total - inuse)
+    if not objects:
+        return
+    size = c.size.value_()
+    pad = c.red_left_pad.value_() if c.flags.value_() & SLAB_RED_ZONE else 0
+    table("SLAB", "OBJECT", "ALLOCATED", "CPU_CACHE")
+    for p in range(memory, memory + total * size, size):
+        if only is not None and not p <= only < p + size:
+            continue
+        free = p + pad in slab_free or p + pad in (cpu_free or ())
+        row(hex(slab.value_()), hex(p + pad), not free,
+            owner if free and cpu_free is not None else None)
+
+
+"""
+
+#: kmem -S [CACHE] --drgn: every cache's (or the named ones') per-CPU and
+#: per-node lists, as kmemx.helpers.slub.slub_cache_lists()
+_KMEM_S_DETAIL_CODE = """\
+for c in caches:
+    name = c.name.string_().decode()
+    if name in IGNORE:
+        table("CACHE", "OBJSIZE", "ALLOCATED", "TOTAL", "SLABS", "SSIZE", "NAME")
+        row(hex(c.value_()), "[IGNORED]", None, None, None, None, name)
+        continue
+    slabs, objs, active = usage(c)
+    table("CACHE", "OBJSIZE", "ALLOCATED", "TOTAL", "SLABS", "SSIZE", "NAME")
+    row(hex(c.value_()), c.object_size.value_(), active, objs, slabs,
+        4096 << (c.oo.x.value_() >> 16), name)
+    per_node = {}
+    for cpu in for_each_possible_cpu(prog):
+        if CPUS is not None and cpu not in CPUS:
+            continue
+        cs = per_cpu_ptr(c.cpu_slab, cpu)
+        table("CPU", "KMEM_CACHE_CPU")
+        row(cpu, hex(cs.value_()))
+        slab = cpu_slab_of(cs)
+        if slab and slab.slab_cache == c:
+            slab_rows(c, slab, f"CPU {cpu} SLAB", cpu, cpu_freelist(c, cs), True)
+        partial = cs.partial.read_()
+        while partial:
+            slab_rows(c, partial, f"CPU {cpu} PARTIAL", cpu, None, True)
+            partial = partial.next.read_()
+    for cpu in for_each_possible_cpu(prog):  # the node's count of CPUs' active slabs
+        slab = cpu_slab_of(per_cpu_ptr(c.cpu_slab, cpu))
+        if slab and slab.slab_cache == c:
+            pfn = page_to_pfn(cast("struct page *", slab)).value_()
+            nid = next((n for lo, hi, n in SPANS if lo <= pfn < hi), -1)
+            per_node[nid] = per_node.get(nid, 0) + 1
+    for nid in range(prog["nr_node_ids"].value_()):
+        node = c.node[nid]
+        if not node:
+            continue
+        table("KMEM_CACHE_NODE", "NODE", "SLABS", "PARTIAL", "PER-CPU")
+        row(hex(node.value_()), nid, node.nr_slabs.counter.value_(), node.nr_partial.value_(),
+            per_node.get(nid, 0))
+        lists = [("NODE {} PARTIAL", node.partial)]
+        if c.flags.value_() & SLAB_STORE_USER:
+            lists.append(("NODE {} FULL", node.full))
+        for title, head in lists:
+            for slab in list_for_each_entry(slab_type, head.address_of_(), "slab_list"):
+                slab_rows(c, slab, title.format(nid), nid, None, False)
+"""
+
+#: kmem -S/-s ADDR --drgn: the slab holding ADDR (drgn's slab_object_info())
+_KMEM_S_ADDR_CODE = """\
+for addr in ADDRS:
+    info = slab_object_info(prog, addr)
+    c, slab = info.slab_cache, info.slab
+    slabs, objs, active = usage(c)
+    table("CACHE", "OBJSIZE", "ALLOCATED", "TOTAL", "SLABS", "SSIZE", "NAME")
+    row(hex(c.value_()), c.object_size.value_(), active, objs, slabs,
+        4096 << (c.oo.x.value_() >> 16), c.name.string_().decode())
+    owner, cpu_free = -1, None
+    for cpu in for_each_possible_cpu(prog):
+        cs = per_cpu_ptr(c.cpu_slab, cpu)
+        if cpu_slab_of(cs) == slab:
+            owner, cpu_free = cpu, cpu_freelist(c, cs)
+            break
+    slab_rows(c, slab, "SLAB" if cpu_free is None else f"CPU {owner} SLAB", owner, cpu_free,
+              True, None if EVERY else addr)
+"""
+
+
+def _kmem_slabs_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``kmem -s -I``, ``kmem -S [CACHE]`` (-S=CPUS, -I) and ``kmem -S/-s
+    ADDR --drgn``: the counts of kmem -s's code, the slab lists and objects
+    written out over drgn's slab helpers."""
+    from kmemx.commands.drgncode import table_script
+
+    cpus = None
+    if isinstance(args.slab_detail, str):
+        if re.fullmatch(r"(\d+(-\d+)?)(,\d+(-\d+)?)*|a|all|", args.slab_detail):
+            from kmemx.commands import parse_cpuspec
+
+            cpus = sorted(parse_cpuspec(ctx.prog, args.slab_detail or "a"))
+        else:
+            args.addresses = [args.slab_detail, *args.addresses]
+    addrs = [a for a in (_slab_address(ctx, w) for w in args.addresses) if a is not None]
+    imports = [*_SLAB_IMPORTS, "drgn:cast", "drgn.helpers.linux.list:list_for_each_entry",
+               "drgn.helpers.linux.mm:page_to_pfn,page_to_virt",
+               "drgn.helpers.linux.mmzone:for_each_online_pgdat",
+               "drgn.helpers.linux.slab:slab_object_info"]
+    if addrs:
+        return table_script(ctx, (), _SLAB_USAGE_CODE + _SLUB_SLABS_CODE
+                            + f"ADDRS = {[hex(a) for a in addrs]}\n".replace("'", "")
+                            + f"EVERY = {bool(args.slab_detail)}\n" + _KMEM_S_ADDR_CODE,
+                            imports)
+    ignore = sorted({n.strip() for n in (args.ignore or "").split(",")
+                     if n.strip() and not args.addresses})
+    if args.slabs:  # -s -I: the [IGNORED] rows in the walk of every cache
+        return table_script(ctx, (), _SLAB_USAGE_CODE + _caches_code(args.addresses)
+                            + f"IGNORE = {ignore!r}\n" + """\
+table("CACHE", "OBJSIZE", "ALLOCATED", "TOTAL", "SLABS", "SSIZE", "NAME")
+for c in caches:
+    name = c.name.string_().decode()
+    if name in IGNORE:
+        row(hex(c.value_()), "[IGNORED]", None, None, None, None, name)
+        continue
+    slabs, objs, active = usage(c)
+    row(hex(c.value_()), c.object_size.value_(), active, objs, slabs,
+        4096 << (c.oo.x.value_() >> 16), name)
+""", _SLAB_IMPORTS)
+    slab_type = "struct slab" if _struct_exists(ctx, "struct slab") else "struct page"
+    return table_script(ctx, (), _SLAB_USAGE_CODE + _SLUB_SLABS_CODE
+                        + _caches_code([kernel_str(find_cache(ctx, n).name.string())
+                                        for n in args.addresses])
+                        + f"IGNORE = {ignore!r}\nCPUS = {cpus!r}\n"
+                        + f"slab_type = {slab_type!r}\n" + _KMEM_S_DETAIL_CODE, imports)
+
+
+def _struct_exists(ctx: Context, name: str) -> bool:
+    """Whether the kernel has the type ``name`` (struct slab: 5.17's d122019bf061)."""
+    try:
+        ctx.prog.type(name)
+        return True
+    except LookupError:
+        return False
+
+
 def _kmem_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``kmem -i --drgn``: drgn's memory counters and a walk of the struct
     pages for SHARED; ``kmem -s --drgn``: slab_cache_usage() less the remote
     frees."""
     from kmemx.commands.drgncode import only, only_options, table_script
 
-    forms = "ADDR, -i, -s, -v, -V, -z, -h, -n, -f, -F, -o and -g"
+    forms = "ADDR, -i, -s, -S, -I, -v, -V, -z, -h, -n, -f, -F, -o and -g"
+    if args.slab_detail or (args.slabs and (args.ignore is not None or any(
+            _slab_address(ctx, w) is not None for w in args.addresses))):
+        only_options("kmem", args, ("slabs", "slab_detail", "addresses", "ignore"), forms)
+        return _kmem_slabs_drgn(ctx, args)
     if args.slabs:
         only_options("kmem", args, ("slabs", "addresses"), forms)
         return table_script(ctx, KMEM_S_COLUMNS, _SLAB_USAGE_CODE + _caches_code(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import drgn
 
@@ -2152,10 +2152,34 @@ def _files_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
         raise only("files", "the plain, -d and -p forms")
 
-    if args.ref is not None:
-        from kmemx.commands.drgncode import only
+    if args.ref is not None:  # crash's open_file_reference(), as _files_ref_matches()
+        ref_code = f"""\
+REF = {args.ref!r}
+NUMBER = re.fullmatch(r"(0[xX])?[0-9a-fA-F]+", REF) is not None
 
-        raise only("files", "the plain, -d and -p forms")
+
+def component(path):  # crash's FILENAME_COMPONENT()
+    return bool(path) and ((path == "/" and REF == "/") or (REF != "/" and REF in path))
+
+
+def named(max_fds, fd, addrs, kind, path):
+    if NUMBER:
+        if re.fullmatch(r"[0-9]+", REF) and int(REF) <= max_fds:
+            if fd == int(REF):
+                return True
+        elif fd == int(REF, 16) or int(REF, 16) in addrs:
+            return True
+    return REF == kind or (bool(path) and len(path.split()) == 1 and component(path))
+
+
+"""
+        test = """\
+        if not named(task.files.fdt.max_fds.value_(), fd,
+                     (f.value_(), f.f_path.dentry.value_(), inode.value_()), kind, path):
+            continue
+"""
+    else:
+        ref_code = test = ""
     types = repr({m: n for m, n in _S_IFMT.items()})
     return table_script(ctx, (*TASK_COLUMNS, "ROOT", "CWD", "FD", "FILE", "DENTRY", "INODE",
                               "TYPE", "PATH"),
@@ -2178,9 +2202,11 @@ for task in tasks:
     for fd, f in for_each_file(task):
         inode = f.f_inode
         kind = S_IFMT.get(inode.i_mode.value_() & 0o170000, "?") if inode else "?"
-        row(*owner, fd, hex(f.value_()), hex(f.f_path.dentry.value_()), hex(inode.value_()),
-            kind, d_path(f.f_path.address_of_()).decode("utf-8", "surrogateescape"))
-""", ["drgn:Object", "drgn.helpers.linux.fs:d_path,for_each_file"])
+        path = d_path(f.f_path.address_of_()).decode("utf-8", "surrogateescape")
+{test}        row(*owner, fd, hex(f.value_()), hex(f.f_path.dentry.value_()), hex(inode.value_()),
+            kind, path)
+""".replace("{test}", test).replace("S_IFMT = ", ref_code + "S_IFMT = ", 1),
+                        ["re", "drgn:Object", "drgn.helpers.linux.fs:d_path,for_each_file"])
 
 
 @command("files", "display open files of a task",
@@ -2219,8 +2245,6 @@ for task in tasks:
          columns=("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"), takes_input=True,
          enabled=_enabled, drgn_code=_files_drgn)
 def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    from drgn.helpers.linux.fs import d_path
-
     if args.dentry or args.inode:
         if args.dentry and args.inode:
             raise CommandError("files: -d and -p exclude each other")
@@ -2265,42 +2289,81 @@ def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                 if not ctx.as_json:
                     yield TextLine("No open files")
                 continue
-            fdt = files.fdt
-            fds = fdt.fd
-            max_fds = fdt.max_fds
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: {e}")
             continue
         shown = 0
-        for fd in range(max_fds):
-            try:
-                faddr = ctx.k.read_u64(fds.value() + 8 * fd)
-                if not faddr:
-                    continue
-                f = ctx.k.view("struct file", faddr)
-                dentry = f.f_path.dentry
-                inode = f.f_inode
-                typ = _S_IFMT.get(inode.i_mode & 0o170000, "?") if inode else "?"
-                try:
-                    path = kernel_str(d_path(f.f_path.to_drgn().address_of_()))
-                except (ValueError, drgn.FaultError, LookupError):
-                    path = "?"
+        try:
+            for of in _open_files(ctx, t, files):
                 shown += 1
                 if args.counts:  # crash's files -c
-                    mapping = inode.i_mapping.value() if inode else 0
-                    nrpages = ctx.k.view("struct address_space", mapping).nrpages \
-                        if mapping else 0
-                    yield Row((*owner_cols, *FILES_COUNT_COLUMNS),
-                              (*owner, fd, Address(inode.address), Address(mapping),
-                               int(nrpages), typ, path), f)
+                    try:
+                        inode = of.inode
+                        mapping = inode.i_mapping.value() if inode else 0
+                        nrpages = ctx.k.view("struct address_space", mapping).nrpages \
+                            if mapping else 0
+                        yield Row((*owner_cols, *FILES_COUNT_COLUMNS),
+                                  (*owner, of.fd, Address(inode.address), Address(mapping),
+                                   int(nrpages), of.type, of.path), of.file)
+                    except drgn.FaultError as e:
+                        ctx.warn(f"PID {t.pid} fd {of.fd}: {e}")
                     continue
-                yield Row((*owner_cols, *cols), (*owner, fd, Address(faddr),
-                                                 Address(dentry.address),
-                                                 Address(inode.address), typ, path), f)
-            except drgn.FaultError as e:
-                ctx.warn(f"PID {t.pid} fd {fd}: {e}")
+                yield Row((*owner_cols, *cols), (*owner, *of.cells()), of.file)
+        except drgn.FaultError as e:  # the fd table itself
+            ctx.warn(f"task {t.address:#x}: {e}")
+            continue
         if not shown and not ctx.as_json:
             yield TextLine("No open files")
+
+
+class OpenFile(NamedTuple):
+    """One open file of a task: its FD, ``struct file`` view, dentry
+    address, inode view (a null view when none), TYPE (``S_IFMT`` of
+    ``i_mode``, ``?`` without an inode), d_path() (``?`` unreadable) and
+    the fd table's ``max_fds``."""
+
+    fd: int
+    file: View
+    dentry: int
+    inode: View
+    type: str
+    path: str
+    max_fds: int
+
+    def cells(self) -> tuple[Any, ...]:
+        """FD FILE DENTRY INODE TYPE PATH cells, as ``files`` shows them."""
+        return (self.fd, Address(self.file.address), Address(self.dentry),
+                Address(self.inode.address), self.type, self.path)
+
+
+def _open_files(ctx: Context, t: View, files: View) -> Iterator[OpenFile]:
+    """Each open file of ``files`` (the task ``t``'s ``struct files_struct``)
+    in FD order: ``fdt->fd[0 .. max_fds)``'s non-null entries, as
+    iterate_fd() (fs/file.c) visits them; a file that cannot be read is
+    warned about and skipped.
+
+    :raises drgn.FaultError: the fd table cannot be read
+    """
+    from drgn.helpers.linux.fs import d_path
+
+    fdt = files.fdt
+    fds, max_fds = fdt.fd.value(), int(fdt.max_fds)
+    for fd in range(max_fds):
+        try:
+            faddr = ctx.k.read_u64(fds + 8 * fd)
+            if not faddr:
+                continue
+            f = ctx.k.view("struct file", faddr)
+            dentry, inode = f.f_path.dentry, f.f_inode
+            typ = _S_IFMT.get(inode.i_mode & 0o170000, "?") if inode else "?"
+            try:
+                path = kernel_str(d_path(f.f_path.to_drgn().address_of_()))
+            except (ValueError, drgn.FaultError, LookupError):
+                path = "?"
+        except drgn.FaultError as e:
+            ctx.warn(f"PID {t.pid} fd {fd}: {e}")
+            continue
+        yield OpenFile(fd, f, dentry.address, inode, typ, path, max_fds)
 
 
 #: the columns --json rows of files and vm start with: whose row it is
@@ -2341,8 +2404,17 @@ def _files_ref_matches(ref: str, max_fds: int, fd: int, addrs: tuple[int, int, i
     if ref == typ:
         return True
     if path and len(path.split()) == 1:  # crash splits the line at blanks
-        return (path == "/" and ref == "/") or (ref != "/" and ref in path)
+        return filename_component(path, ref)
     return False
+
+
+def filename_component(path: str, ref: str) -> bool:
+    """crash's FILENAME_COMPONENT() (filesys.c, memory.c): whether ``files
+    -R``/``vm -R`` REF names ``path``: ``/`` names only the path ``/``,
+    another REF any non-empty path holding it."""
+    if not path:
+        return False
+    return (path == "/" and ref == "/") or (ref != "/" and ref in path)
 
 
 def _files_ref(ctx: Context, t: View, ref: str, root: str, cwd: str,
@@ -2350,13 +2422,8 @@ def _files_ref(ctx: Context, t: View, ref: str, root: str, cwd: str,
     """``files -R REF``: the task's header and ROOT/CWD line, the files
     header and the open files REF names (:func:`_files_ref_matches`), only
     when REF names the root, the cwd or an open file, as crash."""
-    from drgn.helpers.linux.fs import d_path
-
-    def component(p: str) -> bool:
-        return (p == "/" and ref == "/") or (ref != "/" and ref in p)
-
     shown = False
-    if not ctx.as_json and (component(root) or component(cwd)):
+    if not ctx.as_json and (filename_component(root, ref) or filename_component(cwd, ref)):
         yield TextLine(_header(ctx, t))
         yield TextLine(f"ROOT: {root}    CWD: {cwd} ")
         shown = True
@@ -2365,32 +2432,17 @@ def _files_ref(ctx: Context, t: View, ref: str, root: str, cwd: str,
         if shown:
             yield TextLine("")
         return
-    fdt = files.fdt
-    fds, max_fds = fdt.fd, int(fdt.max_fds)
-    for fd in range(max_fds):
-        try:
-            faddr = ctx.k.read_u64(fds.value() + 8 * fd)
-            if not faddr:
-                continue
-            f = ctx.k.view("struct file", faddr)
-            dentry, inode = f.f_path.dentry, f.f_inode
-            typ = _S_IFMT.get(inode.i_mode & 0o170000, "?") if inode else "?"
-            try:
-                path = kernel_str(d_path(f.f_path.to_drgn().address_of_()))
-            except (ValueError, drgn.FaultError, LookupError):
-                path = "?"
-            if not _files_ref_matches(ref, max_fds, fd, (faddr, dentry.address, inode.address),
-                                      typ, path):
-                continue
-            if not shown and not ctx.as_json:
-                yield TextLine(_header(ctx, t))
-                yield TextLine(f"ROOT: {root}    CWD: {cwd} ")
-                shown = True
-            yield Row((*owner_cols, "FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"),
-                      (*owner, fd, Address(faddr), Address(dentry.address),
-                       Address(inode.address), typ, path), f)
-        except drgn.FaultError as e:
-            ctx.warn(f"PID {t.pid} fd {fd}: {e}")
+    for of in _open_files(ctx, t, files):
+        if not _files_ref_matches(ref, of.max_fds, of.fd,
+                                  (of.file.address, of.dentry, of.inode.address),
+                                  of.type, of.path):
+            continue
+        if not shown and not ctx.as_json:
+            yield TextLine(_header(ctx, t))
+            yield TextLine(f"ROOT: {root}    CWD: {cwd} ")
+            shown = True
+        yield Row((*owner_cols, "FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"),
+                  (*owner, *of.cells()), of.file)
     if shown:
         yield TextLine("")
 
@@ -2528,12 +2580,11 @@ for task in tasks:
       *_RSS_IMPORTS])
 
 
-#: vm -p --drgn: the page walk of kmemx.helpers.pagewalk.follow_pte/walk_page_vma
-_VM_PAGES_CODE = """\
+#: vm -p/-P/-R --drgn: the page walk of kmemx.helpers.pagewalk.follow_pte
+_FOLLOW_PTE_CODE = """\
 L5 = "__pgtable_l5_enabled" in prog and bool(prog["__pgtable_l5_enabled"].value_())
 PFN_MASK = ((1 << 52) - 1) & ~0xFFF
 INIT_MM = prog["init_mm"].address_of_()
-vma_tables = 0
 
 
 def follow_pte(pgd, vaddr):  # (physical or None, entry); PROTNONE counts as present
@@ -2550,6 +2601,13 @@ def follow_pte(pgd, vaddr):  # (physical or None, entry); PROTNONE counts as pre
             size = 1 << shift
             return (value & PFN_MASK & ~(size - 1)) | (vaddr & (size - 1)), value
         table = value & PFN_MASK
+
+
+"""
+
+#: vm -p --drgn: the page walk of kmemx.helpers.pagewalk.walk_page_vma
+_VM_PAGES_CODE = _FOLLOW_PTE_CODE + """\
+vma_tables = 0
 
 
 def pages(vma, mm, owner):  # crash's vm -p rows of one VMA
@@ -2584,6 +2642,131 @@ def pages(vma, mm, owner):  # crash's vm -p rows of one VMA
 """
 
 
+#: vm -M/-P/-R --drgn: the VMAs (of the mm given for a task without one), a
+#: VMA's pages, and crash's reference search over the VMAs and their pages
+_VM_SELECT_CODE = """\
+MM_GIVEN = {mm_given}  # -M: the mm of a task without one
+ONLY_VMA = {only_vma}  # -P: this VMA and its pages
+REF = {ref!r}  # -R: what it names (crash's memory.c VM_REF checks)
+HEXVAL = int(REF, 16) if REF is not None and re.fullmatch(r"(0[xX])?[0-9a-fA-F]+", REF) else None
+DECVAL = int(REF) if REF is not None and re.fullmatch(r"[0-9]+", REF) else None
+MM_COLUMNS = ("PID", "TASK", "COMM", "MM", "PGD", "RSS", "TOTAL_VM")
+VMA_COLUMNS = ("PID", "TASK", "COMM", "VMA", "START", "END", "FLAGS", "FILE")
+PAGE_COLUMNS = ("PID", "TASK", "COMM", "VIRTUAL", "PHYSICAL")
+try:  # without swap devices no page but a numbered one can match
+    SEARCH_PAGES = HEXVAL is not None or bool(prog["nr_swapfiles"].value_())
+except KeyError:
+    SEARCH_PAGES = True
+
+
+def component(path):  # crash's FILENAME_COMPONENT()
+    return bool(path) and ((path == "/" and REF == "/") or (REF != "/" and REF in path))
+
+
+def text(path):
+    return d_path(path.address_of_()).decode("utf-8", "surrogateescape")
+
+
+def page_rows(vma, mm):  # (VIRTUAL, PHYSICAL cell, whether REF names the page)
+    if mm == INIT_MM:
+        return
+    pgd = follow_phys(INIT_MM, mm.pgd.value_())
+    start = vma.vm_start.value_()
+    for vaddr in range(start, vma.vm_end.value_(), PAGE):
+        phys, pte = follow_pte(pgd, vaddr)
+        if phys is not None:
+            yield vaddr, hex(phys), HEXVAL in (vaddr, phys)
+        elif pte:
+            kind, off = pte >> 59, ((~pte << 5) & ((1 << 64) - 1)) >> 14
+            dev = text(prog["swap_info"][kind].swap_file.f_path)
+            yield (vaddr, f"SWAP: {{dev}}  OFFSET: {{off}}",
+                   HEXVAL == vaddr or DECVAL == off or component(dev))
+        elif vma.vm_file:
+            offset = ((vaddr - start) // PAGE + vma.vm_pgoff.value_()) * PAGE
+            yield (vaddr, f"FILE: {{text(vma.vm_file.f_path)}}  OFFSET: {{offset:x}}",
+                   HEXVAL in (vaddr, offset))
+        else:
+            yield vaddr, "(not mapped)", HEXVAL == vaddr
+
+
+for task in tasks:
+    owner = (task.pid.value_(), hex(task.value_()), task.comm.string_().decode())
+    mm = task.mm
+    mm_cells = ((hex(mm.value_()), hex(mm.pgd.value_()), rss_pages(mm) * PAGE,
+                 mm.total_vm.value_() * PAGE) if mm else (hex(0), hex(0), 0, 0))
+    if REF is not None:
+        if HEXVAL is not None and HEXVAL in (int(mm_cells[0], 16), int(mm_cells[1], 16)):
+            table(*MM_COLUMNS)
+            row(*owner, *mm_cells)
+            continue
+    elif ONLY_VMA is None:
+        table(*MM_COLUMNS)
+        row(*owner, *mm_cells)
+    if not mm:
+        if MM_GIVEN is None or REF is not None:
+            continue
+        mm = Object(prog, "struct mm_struct *", MM_GIVEN)
+    shown = False
+    for vma in for_each_vma(mm):
+        if ONLY_VMA is not None and vma.value_() != ONLY_VMA:
+            continue
+        path = text(vma.vm_file.f_path) if vma.vm_file else ""
+        cells = (*owner, hex(vma.value_()), hex(vma.vm_start.value_()),
+                 hex(vma.vm_end.value_()), hex(vma.vm_flags.value_()), path)
+        if REF is None:
+            table(*VMA_COLUMNS)
+            row(*cells)
+            if ONLY_VMA is not None:
+                table(*PAGE_COLUMNS)
+                for vaddr, where, _ in page_rows(vma, mm):
+                    row(*owner, hex(vaddr), where)
+            continue
+        vma_shown = False
+        if HEXVAL in (vma.value_(), vma.vm_flags.value_()) or component(path):
+            if not shown:
+                table(*MM_COLUMNS)
+                row(*owner, *mm_cells)
+                shown = True
+            table(*VMA_COLUMNS)
+            row(*cells)
+            vma_shown = True
+        if not SEARCH_PAGES:
+            continue
+        for vaddr, where, named in page_rows(vma, mm):
+            if not named:
+                continue
+            if not shown:
+                table(*MM_COLUMNS)
+                row(*owner, *mm_cells)
+                shown = True
+            if not vma_shown:
+                table(*VMA_COLUMNS)
+                row(*cells)
+                vma_shown = True
+            table(*PAGE_COLUMNS)
+            row(*owner, hex(vaddr), where)
+"""
+
+
+def _vm_select_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``vm -M MM``, ``vm -P VMA`` and ``vm -R REF --drgn``: one script for
+    the three, drgn's for_each_vma() and the page walk written out."""
+    from kmemx.commands.drgncode import table_script
+
+    from .lists import parse_address
+
+    mm_given = parse_address(ctx, args.mm_addr) if args.mm_addr is not None else None
+    only_vma = parse_address(ctx, args.vma) if args.vma else None
+    return table_script(ctx, (), _RSS_CODE + _FOLLOW_PTE_CODE
+                        + _tasks_code(ctx, args.tasks, "vm") + f"PAGE = {PAGE_SIZE}\n"
+                        + _VM_SELECT_CODE.format(
+                            mm_given=None if mm_given is None else hex(mm_given),
+                            only_vma=None if only_vma is None else hex(only_vma),
+                            ref=args.ref),
+                        ["re", "drgn:Object", "drgn.helpers.linux.fs:d_path",
+                         "drgn.helpers.linux.mm:follow_phys,for_each_vma", *_RSS_IMPORTS])
+
+
 def _vm_drgn_options(ctx: Context, args: argparse.Namespace) -> str:
     """``vm --drgn`` with its options: -m/-v each mm_struct/vm_area_struct by
     drgn's format_() (integer_base for -x/-d), -p the plain script with each
@@ -2606,8 +2789,10 @@ for i in range(len(table)):
         names.append(table[i].name.string_().decode().upper())
 print(f"{{flags:x}}: ({{'|'.join(names)}})")
 """)
-    if args.vma or args.mm_addr is not None:
-        raise only("vm", "the plain, -p, -m, -v and -f forms")
+    if args.vma or args.mm_addr is not None or args.ref is not None:
+        if args.pages or args.mm or args.vmas:
+            raise only("vm", "-M, -P and -R alone")
+        return _vm_select_drgn(ctx, args)
     if args.mm or args.vmas:
         what = ("[task.mm[0]] if task.mm else []" if args.mm
                 else "[v[0] for v in for_each_vma(task.mm)] if task.mm else []")
@@ -2852,11 +3037,8 @@ class VmRef:
         self.decval = int(ref) if re.fullmatch(r"\d+", ref) else None
 
     def component(self, path: str) -> bool:
-        """crash's FILENAME_COMPONENT(): ``/`` names only the path ``/``,
-        another REF any path holding it."""
-        if not path:
-            return False
-        return (path == "/" and self.text == "/") or (self.text != "/" and self.text in path)
+        """crash's FILENAME_COMPONENT() (:func:`filename_component`)."""
+        return filename_component(path, self.text)
 
     def names_vma(self, vma: int, flags: int, path: str) -> bool:
         """The VMA's address, its vm_flags value or a part of its file's path."""

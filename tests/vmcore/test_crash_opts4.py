@@ -333,3 +333,45 @@ def test_tree_maple_v(s: Session) -> None:
             assert f"node {r['node']} depth {r['depth']} type {r['type']} " in ln
         else:
             assert ln.endswith(r["entry"]) or ln.endswith(f"[{r['entry']}]")
+
+
+# ------------------------------------------------------------------ --drgn
+
+
+def _drgn_table(s: Session, line: str) -> None:
+    """``line --drgn`` run by plain drgn prints the command's ``--json`` rows:
+    a header where the columns change, then the cells."""
+    out = s.drgn_output(line).splitlines()
+    want: list[str] = []
+    columns: list[str] | None = None
+    for r in s.json(line):
+        if list(r) != columns:
+            columns = list(r)
+            want.append("\t".join(c.upper() for c in columns))
+        want.append("\t".join("-" if v is None else str(v) for v in r.values()))
+    assert want, f"{line}: no rows"
+    assert [ln.lower() for ln in out] == [ln.lower() for ln in want], line
+
+
+@pytest.mark.parametrize("key", ["vm -R name", "vm -R page", "vm -R phys", "vm -R offset",
+                                 "vm -R mm", "vm -R foreach", "vm -M", "vm -P",
+                                 "files -R", "files -R type", "kmem -S dentry",
+                                 "kmem -s dentry", "kmem -S cpu slab", "kmem -s -I",
+                                 "kmem -S -I", "kmem -S=0", "kmem -S cache"])
+def test_drgn_code(s: Session, key: str) -> None:
+    """``--drgn`` of the options: the scripts (plain drgn, kmemx's plugin
+    off) print the command's rows, cell for cell."""
+    a = s.addr
+    lines = {"vm -M": f"vm -M {a['mm']:x} 2", "vm -P": f"vm -P {a['vma']:x} {a['pid']}",
+             "files -R": "foreach files -R worker-000",
+             "files -R type": f"files -R REG 1 {a['pid']}",
+             "kmem -s -I": "kmem -s -I kmalloc-64,dentry",
+             "kmem -S -I": "kmem -S -I dentry kmalloc-64",
+             "kmem -S=0": "kmem -S=0 kmem_cache_node", "kmem -S cache": "kmem -S task_struct"}
+    _drgn_table(s, lines.get(key) or s.commands[key])
+
+
+def test_drgn_code_tree_v(s: Session) -> None:
+    """``tree -t maple -v --drgn``: the script prints the command's lines."""
+    line = s.commands["tree -v"]
+    assert s.drgn_output(line).splitlines() == s.lines(line)
