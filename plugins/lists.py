@@ -1378,6 +1378,133 @@ def crash_member_line(obj: drgn.Object, path: str, radix: int | None = None) -> 
     return f"  {path} = {value}{comma}"
 
 
+#: :func:`crash_member_line` as drgn code, for the ``--drgn`` scripts whose
+#: command prints crash's member lines (``member_line(obj, path, radix)``;
+#: needs ``from drgn import FaultError, Object, TypeKind``)
+CRASH_MEMBER_CODE = """\
+PRINT_MAX = 256  # crash's gdb: print_max 256, no repeat threshold
+ESCAPES = {7: "\\\\a", 8: "\\\\b", 9: "\\\\t", 10: "\\\\n", 11: "\\\\v", 12: "\\\\f", 13: "\\\\r", 27: "\\\\033"}
+try:  # the kernel image, whose pointers gdb names
+    TEXT = (prog.symbol("_text").address, prog.symbol("_end").address)
+except LookupError:
+    TEXT = (0, 0)
+
+
+def strip(t):
+    while t.kind == TypeKind.TYPEDEF:
+        t = t.type
+    return t
+
+
+def char_like(t):  # gdb prints one-byte integers (char, u8) as characters
+    t = strip(t)
+    return t.kind == TypeKind.INT and t.size == 1
+
+
+def gdb_char(b, quote):
+    if b == ord(quote) or b == 0x5C:
+        return "\\\\" + chr(b)
+    if 0x20 <= b < 0x7F:
+        return chr(b)
+    return ESCAPES.get(b, f"\\\\{b:03o}")
+
+
+def gdb_string(data):  # the last NUL dropped; runs of a character taken whole up to PRINT_MAX
+    if data and data[-1] == 0:
+        data = data[:-1]
+    n = 0
+    while n < len(data) and n < PRINT_MAX:
+        b = data[n]
+        while n < len(data) and data[n] == b:
+            n += 1
+    text = '"' + "".join(gdb_char(b, '"') for b in data[:n]) + '"'
+    return text + "..." if n < len(data) else text
+
+
+def symbol_suffix(value):  # gdb's <symbol+offset> for the kernel image
+    if not TEXT[0] <= value < TEXT[1]:
+        return ""
+    try:
+        sym = prog.symbol(value)
+    except LookupError:
+        return ""
+    off = value - sym.address
+    return f" <{sym.name}+{off}>" if off else f" <{sym.name}>"
+
+
+def c_string(value):
+    out = bytearray()
+    try:
+        while len(out) < PRINT_MAX:
+            chunk = prog.read(value + len(out), 16 - (value + len(out)) % 16)
+            nul = chunk.find(0)
+            if nul >= 0:
+                return gdb_string(bytes(out + chunk[:nul]) + b"\\0")
+            out += chunk
+    except FaultError:
+        if not out:
+            return f"<error: Cannot access memory at address {value:#x}>"
+        return gdb_string(bytes(out) + b"\\0")
+    return '"' + "".join(gdb_char(b, '"') for b in out[:PRINT_MAX]) + '"...'
+
+
+def value_text(obj, recurse, radix):  # gdb's print, pretty, as crash sets it up
+    t = strip(obj.type_)
+    if t.kind in (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS):
+        pad = " " * (2 + 2 * recurse)
+        raw = obj.to_bytes_()
+        lines = []
+        for m in t.members or ():
+            if m.name is None:  # an anonymous member: no name
+                off = m.bit_offset // 8
+                sub = Object.from_bytes_(prog, m.type, raw[off:off + (m.type.size or 0)])
+                lines.append(pad + value_text(sub, recurse + 1, radix))
+            else:
+                lines.append(pad + f"{m.name} = " + value_text(obj.member_(m.name), recurse + 1,
+                                                              radix))
+        if not lines:
+            return "{}"
+        return "{\\n" + ",\\n".join(lines) + "\\n" + " " * (2 * recurse) + "}"
+    if t.kind == TypeKind.ARRAY:
+        n = t.length or 0
+        if not n:  # a flexible array: where it starts
+            address = obj.address_ or 0
+            return f"{address:#x} " + c_string(address) if char_like(t.type) else f"{address:#x}"
+        if char_like(t.type):
+            return gdb_string(obj.to_bytes_())
+        items = [value_text(obj[i], recurse + 1, radix) for i in range(min(n, PRINT_MAX))]
+        return "{" + ", ".join(items) + ("...}" if n > PRINT_MAX else "}")
+    if t.kind == TypeKind.POINTER:
+        value = obj.value_()
+        if not value:
+            return "0x0"
+        text = f"{value:#x}" + symbol_suffix(value)
+        return text + " " + c_string(value) if char_like(t.type) else text
+    if t.kind == TypeKind.BOOL:
+        return "true" if obj.value_() else "false"
+    if t.kind == TypeKind.ENUM:
+        value = obj.value_()
+        return next((e.name for e in t.enumerators or () if e.value == value), str(value))
+    if t.kind == TypeKind.INT:
+        value = obj.value_()
+        if radix == 16:
+            bits = obj.bit_field_size_ or 8 * (t.size or 8)
+            return f"{value & ((1 << bits) - 1):#x}"
+        if t.size == 1:
+            return f"{value} '{gdb_char(value & 0xFF, chr(39))}'"
+        return str(value)
+    if t.kind == TypeKind.FLOAT:
+        return repr(float(obj.value_()))
+    return str(obj.value_())
+
+
+def member_line(obj, path, radix=10):  # crash's '  path = value,' (no comma after the last member)
+    value = value_text(obj.subobject_(path), 1, radix)
+    names = [m.name for m in strip(obj.type_).members or ()]
+    return f"  {path} = {value}" + ("" if names and path == names[-1] else ",")
+"""
+
+
 def _member_lines(ctx: Context, obj: drgn.Object, members: list[str],
                   radix: int | None, command: str = "struct") -> Iterator[Any]:
     """``struct T.m1,m2 ADDR``'s text: :func:`crash_member_line` of each member."""

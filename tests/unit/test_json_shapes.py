@@ -12,7 +12,7 @@ from typing import Any
 import drgn
 import pytest
 from kmemx_plugins.core import _value
-from kmemx_plugins.lists import crash_member_line, crash_value_text
+from kmemx_plugins.lists import CRASH_MEMBER_CODE, crash_member_line, crash_value_text
 
 from kmemx.commands import Address, Row, TextLine, TextRecord, objects, render
 from kmemx.commands.cells import cell_json
@@ -112,6 +112,19 @@ def test_crash_value_text(sample: drgn.Object) -> None:
     assert crash_member_line(sample, "pairs[1].b") == "  pairs[1].b = 4,"
     with pytest.raises(LookupError):
         crash_member_line(sample, "nosuch")
+
+
+def test_crash_member_code_mirrors_crash_member_line(prog: drgn.Program,
+                                                    sample: drgn.Object) -> None:
+    """The drgn code of task -R --drgn prints the lines task -R prints."""
+    ns: dict[str, Any] = {"prog": prog, "TypeKind": drgn.TypeKind, "Object": drgn.Object,
+                          "FaultError": drgn.FaultError}
+    exec(compile(CRASH_MEMBER_CODE, "CRASH_MEMBER_CODE", "exec"), ns)
+    for path in ("pid", "comm", "raw", "on", "letter", "color", "whole", "next", "pairs",
+                 "last"):
+        for radix in (10, 16):
+            assert ns["member_line"](sample, path, radix) == crash_member_line(sample, path,
+                                                                                radix)
 
 
 def test_crash_strings_stop_at_256_characters_by_runs(prog: drgn.Program) -> None:

@@ -6,7 +6,8 @@ Text that is crash's, line for line: ``sys`` (right-aligned ``KEY: value``,
 ``PANIC`` quoted), ``kmem -i`` (header, right-aligned keys, blank lines
 between the groups), ``struct T.m1,m2 ADDR`` member lines (gdb's pretty
 print as crash sets it up), and ``union``'s refusal of a structure's name.
-``--json`` that is data: ``p`` values, ``task -R`` members, ``whatis``
+``task -R``'s member lines are crash's too.  ``--json`` that is data:
+``p`` values, ``task -R`` members, ``whatis``
 members and sizes, ``bt`` frames with the exception frame's registers, each
 compared with what crash prints for the same command.
 
@@ -74,6 +75,7 @@ class Session(CrashSession):
                "p comm": "p init_task.comm", "whatis list_head": "whatis list_head",
                "whatis jiffies": "whatis jiffies",
                "task -R": f"task -R pid,comm,se.vruntime,tasks {a['pid']}",
+               "task -R 1 2": "task -R pid,comm,sched_class,active_mm 1 2",
                "bt W": f"bt {a['pid']}",
                "per-cpu": "struct rq.cpu,nr_running runqueues:a",
                "count": f"struct task_struct.pid,comm {a['worker']:x} 3",
@@ -139,6 +141,12 @@ def test_struct_member_lines_are_crash(s: Session, key: str) -> None:
 @pytest.mark.parametrize("key", ["union mismatch", "struct mismatch", "union bad member"])
 def test_struct_union_errors_are_crash(s: Session, key: str) -> None:
     assert s.ours(key) == s.crash[key].strip()
+
+
+@pytest.mark.parametrize("key", ["task -R", "task -R 1 2"])
+def test_task_r_text_is_crash(s: Session, key: str) -> None:
+    """``task -R``: crash's header and member lines, a blank line after each task."""
+    assert _lines(s.ours(key)) == _lines(s.crash[key])
 
 
 def test_struct_member_json_stays_a_table(s: Session) -> None:
