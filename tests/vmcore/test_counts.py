@@ -178,9 +178,29 @@ def _drgn_cache_nodes(prog: drgn.Program, c: Any) -> list[Any]:
 _PARTIAL_CANDIDATES = ("kmalloc-32", "kmalloc-64", "kmalloc-16", "kmalloc-96", "kmalloc-128")
 
 
-def _node_partial_slab(prog: drgn.Program) -> tuple[str, Any, Any]:
+def _partial_slabs(prog: drgn.Program, c: Any, slab_t: drgn.Type) -> Iterator[Any]:
+    """``c``'s partial slabs: each node's ``partial`` list, then each CPU's
+    partial chain (``cpu_slab->partial``, CONFIG_SLUB_CPU_PARTIAL, linked by
+    ``next``), where a freshly booted 5.10 guest may keep all of them."""
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+
+    for node in _drgn_cache_nodes(prog, c):
+        yield from drgn_list_for_each_entry(slab_t, node.partial.address_of_(), "slab_list")
+    try:
+        for cpu in for_each_possible_cpu(prog):
+            s = per_cpu_ptr(c.cpu_slab, cpu).partial.read_()
+            while s:
+                yield s
+                s = s.next.read_()
+    except AttributeError:  # no cpu_slab (7.x sheaves) or no CPU partial lists
+        return
+
+
+def _partial_slab(prog: drgn.Program) -> tuple[str, Any, Any]:
     """(cache name, struct kmem_cache *, slab) of the first cache (the small
-    kmalloc ones first) with a node-partial slab whose freelist is not empty."""
+    kmalloc ones first) with a partial slab (a node's, else a CPU's) whose
+    freelist is not empty."""
     try:  # 5.17 (d122019bf061 "mm: Split slab into its own type")
         slab_t = prog.type("struct slab")
     except LookupError:
@@ -190,12 +210,10 @@ def _node_partial_slab(prog: drgn.Program) -> tuple[str, Any, Any]:
         c = drgn_find_slab_cache(prog, name)
         if not c:
             continue
-        for s in drgn_list_for_each_entry(slab_t,
-                                          _drgn_cache_nodes(prog, c)[0].partial.address_of_(),
-                                          "slab_list"):
+        for s in _partial_slabs(prog, c, slab_t):
             if s.freelist:
                 return name, c, s
-    raise AssertionError("no cache has a node-partial slab with a freelist")
+    raise AssertionError("no cache has a partial slab with a freelist")
 
 
 def _encoded_self_pointer(c: Any, obj: int) -> tuple[int, int]:
@@ -207,11 +225,11 @@ def _encoded_self_pointer(c: Any, obj: int) -> tuple[int, int]:
 
 
 def test_corrupt_freelist_leaves_the_slab_out(fixture: Fixture, k: kmemx.Kernel) -> None:
-    """A node-partial slab whose first free object points to itself: its
+    """A partial slab whose first free object points to itself: its
     objects are neither listed as allocated nor free, the slab is reported,
     and every other slab of the cache is listed as drgn lists it."""
     prog = fixture.prog
-    name, c, s = _node_partial_slab(prog)
+    name, c, s = _partial_slab(prog)
     obj = s.freelist.value_()
     assert slab_object_info(prog, obj).allocated is False
     slab_objs = {o.value_() for o in slab_cache_for_each_allocated_object(c, "void")}
