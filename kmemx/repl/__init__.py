@@ -13,6 +13,7 @@ loop).  Importing the package is cheap: prompt_toolkit loads with
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING, Any
 
 from .config import ReplConfig, load_config
@@ -42,4 +43,9 @@ def run(k: Any, *, as_json: bool = False, config: ReplConfig | None = None) -> i
             warnings.append(warning)
     if as_json:
         config.json = True
+    # ^C interrupts a statement or command even when kmemx was started with SIGINT
+    # ignored (a background job of a non-interactive shell, some CI runners): Python
+    # installs its KeyboardInterrupt handler only when SIGINT is at its default.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return Repl(k, config, warnings=warnings).run()
