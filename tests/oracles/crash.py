@@ -138,14 +138,27 @@ def find_crashes() -> list[Path]:
 
 @functools.cache
 def _crash_for(vmlinux: str, vmcore: str) -> Path | str:
+    chosen = _CHOSEN.get((vmlinux, vmcore))
+    if chosen is not None:  # crash_outputs found it first
+        return chosen
     reasons = []
     for binary in find_crashes():
         version = ".".join(map(str, crash_version(binary) or ()))
+        known = _UNREADABLE.get((str(binary), vmlinux, vmcore))
+        if known is not None:
+            reasons.append(f"crash {version}: {known}")
+            continue
         try:
             run_crash(vmlinux, vmcore, ["sys"], timeout=120, crash=binary)
-            return binary
-        except CrashError as e:
+        except CrashTimeout as e:
             reasons.append(f"crash {version}: {e}")
+            continue
+        except CrashError as e:
+            _UNREADABLE[(str(binary), vmlinux, vmcore)] = CrashCannotRead(str(e))
+            reasons.append(f"crash {version}: {e}")
+            continue
+        _CHOSEN[(vmlinux, vmcore)] = binary
+        return binary
     if not reasons:
         return (f"no crash >= {'.'.join(map(str, MIN_VERSION))} found "
                 "(run scripts/build-crash, or set KMEMX_CRASH)")
@@ -231,7 +244,10 @@ def run_crash_commands(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str]
                        crash: os.PathLike[str] | str | None = None,
                        env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Like :func:`run_crash` in one crash session, but return each command's own
-    output, keyed by the command (crash's ``echo`` writes a separator between them)."""
+    output, keyed by the command (crash's ``echo`` writes a separator between them).
+    Without ``crash``: the crash of :func:`crash_for` (CrashCannotRead if none)."""
+    if crash is None:
+        crash = crash_for(vmlinux, vmcore)
     script: list[str] = []
     for i, command in enumerate(commands):
         script += [f"echo {_SEPARATOR.format(i)}", command]
@@ -251,6 +267,8 @@ def run_crash_commands(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str]
 _SESSIONS: dict[tuple[str, str, str], dict[str, str]] = {}
 #: (crash binary, vmlinux, vmcore) -> why that crash cannot open that dump
 _UNREADABLE: dict[tuple[str, str, str], CrashCannotRead] = {}
+#: (vmlinux, vmcore) -> the crash that :func:`crash_outputs` chose for that dump
+_CHOSEN: dict[tuple[str, str], Path] = {}
 
 
 def _sets_context(command: str) -> bool:
@@ -264,10 +282,43 @@ def crash_outputs(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | st
     """Each command's output, from one crash session per dump for the whole test
     run: commands already run on this dump come from the cache, the others run
     together in one new session (crash's start-up, ~7 s, is the cost). crash runs
-    with ``TZ=UTC``, so that its DATE does not depend on the machine."""
-    binary = Path(crash) if crash is not None else find_crash()
-    if binary is None:
+    with ``TZ=UTC``, so that its DATE does not depend on the machine.
+
+    Without ``crash``, the first crash of :func:`find_crashes` whose session
+    starts on this dump (8.0.6 on the 5.10-6.12 kernels; crash 9.0.2 on 7.2,
+    whose ``struct`` layouts 8.0.6 cannot follow; the ``--target ARM64``
+    builds on arm64 dumps): a build that cannot open the dump is remembered
+    and skipped at once in later calls.
+
+    :raises CrashCannotRead: no crash here opens the dump (each one's reason)
+    :raises CrashTimeout: the session did not finish within ``timeout`` seconds
+    :raises CrashError: the session started but crash failed
+    """
+    if crash is not None:
+        return _crash_outputs(Path(crash), vmlinux, vmcore, commands, timeout)
+    binaries = find_crashes()
+    if not binaries:
         raise CrashError("no crash found (run scripts/build-crash, or set KMEMX_CRASH)")
+    chosen = _CHOSEN.get((str(vmlinux), str(vmcore)))
+    if chosen is not None:
+        return _crash_outputs(chosen, vmlinux, vmcore, commands, timeout)
+    reasons = []
+    for binary in binaries:
+        try:
+            out = _crash_outputs(binary, vmlinux, vmcore, commands, timeout)
+        except CrashCannotRead as e:
+            version = ".".join(map(str, crash_version(binary) or ()))
+            reasons.append(f"crash {version}: {e}")
+            continue
+        _CHOSEN[(str(vmlinux), str(vmcore))] = binary
+        return out
+    raise CrashCannotRead("; ".join(reasons))
+
+
+def _crash_outputs(binary: Path, vmlinux: os.PathLike[str] | str,
+                   vmcore: os.PathLike[str] | str, commands: Sequence[str],
+                   timeout: float) -> dict[str, str]:
+    """:func:`crash_outputs` with this crash binary."""
     key = (str(binary), str(vmlinux), str(vmcore))
     if key in _UNREADABLE:
         raise _UNREADABLE[key]
