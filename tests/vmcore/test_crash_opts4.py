@@ -271,7 +271,13 @@ def test_sbitmapq(s: Session, where: str) -> None:
     if addr is None:
         pytest.skip("no place of this dump reads as a struct sbitmap_queue")
     line = f"sbitmapq {addr:x}"
-    crash = s.crash_outputs([line])[line]
+    init = prog["init_task"].address_
+    entries = [f"sbitmapq -s task_struct -a {init:x} {addr:x}",
+               f"sbitmapq -s task_struct -a {init:x} -p {addr:x}"]
+    outputs = s.crash_outputs([line, *entries])
+    crash = outputs[line]
+    for e in entries:  # the set bits' elements: crash reads no wait queue for these
+        assert [ln.strip() for ln in outputs[e].splitlines() if ln.strip()] == s.lines(e)
     assert "invalid structure member offset: sbq_wait_state_wait_cnt" in crash or \
         "ws = {" in crash
     theirs = dict(ln.split(" = ", 1) for ln in crash.splitlines() if " = " in ln
