@@ -430,6 +430,97 @@ static PyTypeObject ViewBase_Type = {
     .tp_new = ViewBase_new,
 };
 
+/* -- ViewFactory: k.view(type_name, address) ------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *classes;   /* type name -> view class, filled by the slow path */
+    PyObject *k;
+    PyObject *slow;      /* slow(type, address): any other call */
+} ViewFactory;
+
+static PyObject *
+ViewFactory_vectorcall(ViewFactory *self, PyObject *const *args, size_t nargsf,
+                       PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs == 2 && kwnames == NULL && PyUnicode_CheckExact(args[0]) &&
+        PyLong_CheckExact(args[1])) {
+        PyObject *cls = PyDict_GetItemWithError(self->classes, args[0]);
+        if (cls == NULL && PyErr_Occurred())
+            return NULL;
+        if (cls != NULL && PyType_Check(cls) &&
+            PyType_IsSubtype((PyTypeObject *)cls, &ViewBase_Type)) {
+            uint64_t ua = PyLong_AsUnsignedLongLongMask(args[1]);
+            if (ua == (uint64_t)-1 && PyErr_Occurred())
+                return NULL;
+            return new_view((PyTypeObject *)cls, self->k, args[1], ua);
+        }
+    }
+    return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);
+}
+
+static PyObject *
+ViewFactory_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"classes", "k", "slow", NULL};
+    PyObject *classes, *k, *slow;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OO", kwlist, &PyDict_Type, &classes, &k,
+                                     &slow))
+        return NULL;
+    ViewFactory *self = (ViewFactory *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->vectorcall = (vectorcallfunc)ViewFactory_vectorcall;
+    Py_INCREF(classes); self->classes = classes;
+    Py_INCREF(k); self->k = k;
+    Py_INCREF(slow); self->slow = slow;
+    return (PyObject *)self;
+}
+
+static int
+ViewFactory_traverse(ViewFactory *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->classes);
+    Py_VISIT(self->k);
+    Py_VISIT(self->slow);
+    return 0;
+}
+
+static int
+ViewFactory_clear(ViewFactory *self)
+{
+    Py_CLEAR(self->classes);
+    Py_CLEAR(self->k);
+    Py_CLEAR(self->slow);
+    return 0;
+}
+
+static void
+ViewFactory_dealloc(ViewFactory *self)
+{
+    PyObject_GC_UnTrack(self);
+    ViewFactory_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject ViewFactory_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "kmemx._speedups.ViewFactory",
+    .tp_basicsize = sizeof(ViewFactory),
+    .tp_dealloc = (destructor)ViewFactory_dealloc,
+    .tp_vectorcall_offset = offsetof(ViewFactory, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "ViewFactory(classes, k, slow): k.view(type, address); a type name found "
+              "in classes (name -> view class) with an int address is made here, "
+              "anything else by slow(type, address).",
+    .tp_traverse = (traverseproc)ViewFactory_traverse,
+    .tp_clear = (inquiry)ViewFactory_clear,
+    .tp_new = ViewFactory_new,
+};
+
 /* -- ArrayBase: a C array at an address ---------------------------------- */
 
 typedef struct {
@@ -1184,16 +1275,56 @@ fail:
     return NULL;
 }
 
+/* Ask the CPU for the first two cache lines of each struct at node - off
+ * whose page the mirror has: the walk that found the nodes was bound by one
+ * cache miss after the other, and the caller's member reads would be too;
+ * requested together, the misses overlap.  Structs keep their hottest
+ * members first.  Nothing is read, so nothing can fault. */
+static void
+prefetch_heads(PyObject *k, PyObject *nodes, uint64_t off, PyObject *extra)
+{
+#if HAVE_MIRROR && defined(__GNUC__)
+    PyObject *pages = PyObject_GetAttrString(k, "_pages");
+    if (pages == NULL || !PyDict_Check(pages)) {
+        Py_XDECREF(pages);
+        PyErr_Clear();
+        return;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(nodes);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t a = PyLong_AsUnsignedLongLongMask(PyList_GET_ITEM(nodes, i)) - off;
+        for (uint64_t line = a & ~(uint64_t)63; line < a + 128; line += 64) {
+            const unsigned char *page;
+            if (mirror_hit(pages, line >> 12, &page))
+                __builtin_prefetch(page + (line & PAGE_MASK));
+        }
+        Py_ssize_t m = extra != NULL ? PyTuple_GET_SIZE(extra) : 0;
+        for (Py_ssize_t j = 0; j < m; j++) {
+            uint64_t at = a + PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(extra, j));
+            const unsigned char *page;
+            if (mirror_hit(pages, at >> 12, &page))
+                __builtin_prefetch(page + (at & PAGE_MASK));
+        }
+    }
+    PyErr_Clear();
+    Py_DECREF(pages);
+#endif
+}
+
 PyDoc_STRVAR(make_views_doc,
-"make_views(cls, k, nodes, off) -> list\n\n"
-"``[cls(k, node - off) for node in nodes]`` for a ViewBase subclass.");
+"make_views(cls, k, nodes, off[, prefetch]) -> list\n\n"
+"``[cls(k, node - off) for node in nodes]`` for a ViewBase subclass.  The\n"
+"first 128 bytes of each struct, and the bytes at each offset of the\n"
+"``prefetch`` tuple, are asked of the CPU's caches ahead of the reads.");
 
 static PyObject *
 make_views(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4 || !PyType_Check(args[0]) ||
-        !PyType_IsSubtype((PyTypeObject *)args[0], &ViewBase_Type) || !PyList_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "make_views(cls: ViewBase subclass, k, nodes: list, off)");
+    if (nargs < 4 || nargs > 5 || !PyType_Check(args[0]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[0], &ViewBase_Type) || !PyList_Check(args[2]) ||
+        (nargs == 5 && !PyTuple_Check(args[4]))) {
+        PyErr_SetString(PyExc_TypeError, "make_views(cls: ViewBase subclass, k, nodes: list, off"
+                        "[, prefetch: tuple])");
         return NULL;
     }
     PyTypeObject *cls = (PyTypeObject *)args[0];
@@ -1218,6 +1349,7 @@ make_views(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
             goto fail;
         PyList_SET_ITEM(res, i, v);
     }
+    prefetch_heads(k, nodes, off, nargs == 5 ? args[4] : NULL);
     return res;
 fail:
     Py_DECREF(res);
@@ -1529,7 +1661,7 @@ PyInit__speedups(void)
     ViewBase_Type.tp_as_number = &ViewBase_as_number;
     if (PyType_Ready(&ViewBase_Type) < 0 || PyType_Ready(&Field_Type) < 0 ||
         PyType_Ready(&UIntReader_Type) < 0 || PyType_Ready(&RowBase_Type) < 0 ||
-        PyType_Ready(&ArrayBase_Type) < 0)
+        PyType_Ready(&ArrayBase_Type) < 0 || PyType_Ready(&ViewFactory_Type) < 0)
         return NULL;
     PyObject *mm = PyImport_ImportModule("mmap");
     if (mm != NULL) {
@@ -1555,6 +1687,9 @@ PyInit__speedups(void)
         goto fail;
     Py_INCREF(&RowBase_Type);
     if (PyModule_AddObject(m, "RowBase", (PyObject *)&RowBase_Type) < 0)
+        goto fail;
+    Py_INCREF(&ViewFactory_Type);
+    if (PyModule_AddObject(m, "ViewFactory", (PyObject *)&ViewFactory_Type) < 0)
         goto fail;
     Py_INCREF(&UIntReader_Type);
     if (PyModule_AddObject(m, "UIntReader", (PyObject *)&UIntReader_Type) < 0)

@@ -58,6 +58,9 @@ class Kernel:
                                (8, "read_u64"), (8, "read_word")):
                 setattr(self, name, speedups.UIntReader(self._pages, size,
                                                          getattr(self, name)))
+            # k.view("struct x", addr) of a name seen before is one C call
+            self.view = speedups.ViewFactory(  # type: ignore[method-assign]
+                self._view_classes, self, self.view)
 
     # -- raw reads ----------------------------------------------------------------
     def read(self, addr: int, size: int, physical: bool = False) -> bytes:

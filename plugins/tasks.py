@@ -211,32 +211,54 @@ class _PsReader:
         return c
 
 
-def ps_row(ctx: Context, t: View, active: set[int], total_pages: int,
-           reader: _PsReader | None = None, raw: tuple[Any, ...] | None = None,
-           split: dict[int, list[int]] | None = None) -> Row:
-    """One ``ps`` row for ``struct task_struct *`` ``t`` (``raw``: what the
-    reader read for it already, if it did; ``split``: per mm, the RSS events
-    its tasks have not synced yet, from :func:`split_rss_sums`)."""
+def ps_rows(ctx: Context, tasks: list[View], raws: list[tuple[Any, ...] | None],
+            active: set[int], total_pages: int, reader: _PsReader | None = None,
+            split: dict[int, list[int]] | None = None) -> list[Row | Exception]:
+    """The ``ps`` rows of ``struct task_struct *`` ``tasks``, in order (``raws``:
+    what the reader read for each already, None where it did not; ``split``:
+    per mm, the RSS events its tasks have not synced yet, from
+    :func:`split_rss_sums`).  A task that cannot be read has its error in
+    place of its row (``drgn.FaultError``, ``ValueError``, ``OverflowError``)."""
     r = reader or _PsReader.of(ctx)
-    addr = t._a
-    vals = raw or r.task(addr)
-    pid_v, _tgid, comm_b, flags, state, exit_state, cpu, ppid = vals[:8]
-    vsz, f, a, s = vals[8:12]
-    if vsz is None:  # the task has no mm
-        rss = 0
-    elif split is not None and vals[12] in split:
-        df, da, ds = split[vals[12]]
-        rss = rss_pages(f + df, a + da, s + ds)
-    else:
-        rss = rss_pages(f, a, s)
-    vsz = vsz or 0
-    pst = r.states.get(state << 8 | exit_state) or r.state(state, exit_state)
-    return Row(PS_COLUMNS, (
-        (ActivePid if addr in active else Pid)(pid_v), (ppid or 0) if pid_v else 0, cpu,
-        Address(addr), pst, Percent(100.0 * rss / total_pages if total_pages else 0.0),
-        Size(vsz * PAGE_SIZE), Size(rss * PAGE_SIZE),
-        r.comms.get((comm_b, flags & PF_KTHREAD)) or r.comm(comm_b, flags & PF_KTHREAD)),
-        t)
+    task, states, comms, comm_cell = r.task, r.states, r.comms, r.comm
+    # VSZ, RSS and %MEM repeat (kernel threads: 0): one cell per value
+    sizes: dict[int, Size] = {}
+    percents: dict[int, Percent] = {}
+    out: list[Row | Exception] = []
+    append = out.append
+    for t, vals in zip(tasks, raws):
+        try:
+            addr = t._a
+            if vals is None:
+                vals = task(addr)
+            pid_v, _tgid, comm_b, flags, state, exit_state, cpu, ppid, vsz, f, a, s = vals[:12]
+            if vsz is None:  # the task has no mm
+                rss = vsz = 0
+            elif split is not None and vals[12] in split:
+                df, da, ds = split[vals[12]]
+                rss = rss_pages(f + df, a + da, s + ds)
+            else:
+                rss = rss_pages(f, a, s)
+            vcell = sizes.get(vsz)
+            if vcell is None:
+                vcell = sizes[vsz] = Size(vsz * PAGE_SIZE)
+            rcell = sizes.get(rss)
+            if rcell is None:
+                rcell = sizes[rss] = Size(rss * PAGE_SIZE)
+            pcell = percents.get(rss)
+            if pcell is None:
+                pcell = percents[rss] = Percent(100.0 * rss / total_pages if total_pages
+                                                else 0.0)
+            kthread = flags & PF_KTHREAD
+            append(Row(PS_COLUMNS, (
+                (ActivePid if addr in active else Pid)(pid_v), (ppid or 0) if pid_v else 0,
+                cpu, Address(addr),
+                states.get(state << 8 | exit_state) or r.state(state, exit_state),
+                pcell, vcell, rcell,
+                comms.get((comm_b, kthread)) or comm_cell(comm_b, kthread)), t))
+        except (drgn.FaultError, ValueError, OverflowError) as e:
+            append(e)
+    return out
 
 
 def _with_raw(batches: Iterator[list[View]], reader: _PsReader
@@ -356,10 +378,12 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         if not args.filters:
             # crash's order (its task table, sort_context_array()): by PID, the
             # idle tasks first by CPU; the task list has threads after their leader
-            listing = sorted(listing, key=lambda r: (int(r.cells[0]), int(r.cells[2] or 0))
-                             if r.columns == PS_COLUMNS else (1 << 62, 0))
+            listing = sorted(listing, key=_ps_order)
+        if not args.kstackp:
+            yield from listing
+            return
         for row in listing:
-            yield _kstackp_row(ctx, row) if args.kstackp and row.columns == PS_COLUMNS else row
+            yield _kstackp_row(ctx, row) if row.columns == PS_COLUMNS else row
         return
     rows = [r for r in _ps_rows(ctx, args) if r.columns == PS_COLUMNS]
     if args.last_run:
@@ -375,6 +399,13 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             ctx.warn(f"task {row.obj.address:#x}: cannot read {e.address:#x}")
         if not ctx.as_json:
             yield TextLine("")
+
+
+def _ps_order(r: Row) -> tuple[int, int]:
+    """A ps row's place in crash's order: PID, then CPU; other rows last."""
+    c = r.cells
+    return (c[0], c[2] or 0) if r.columns is PS_COLUMNS or r.columns == PS_COLUMNS else (
+        1 << 62, 0)
 
 
 #: --drgn of ps and vm: a mm's RSS in pages as ps counts it
@@ -594,17 +625,19 @@ def _ps_rows(ctx: Context, args: argparse.Namespace) -> Iterator[Row]:
         # every task's unsynced RSS events count towards its mm: read them all first
         batches = [(b, [raw or _read_or_none(reader, t._a) for t, raw in zip(b, raws)])
                    for b, raws in batches]
+        # (a task with no events adds nothing to its mm's sums)
         split = split_rss_sums((raw[12], raw[13:16]) for _b, raws in batches
-                               for raw in raws if raw is not None)
+                               for raw in raws if raw is not None
+                               and (raw[13] or raw[14] or raw[15]))
     for batch, raws in batches:
-        for t, raw in zip(batch, raws):
-            if addrs and t._a not in addrs:
-                continue
-            try:
-                row = ps_row(ctx, t, active, total, reader, raw, split)
-            except (drgn.FaultError, ValueError, OverflowError) as e:
+        if addrs:
+            kept = [i for i, t in enumerate(batch) if t._a in addrs]
+            batch, raws = [batch[i] for i in kept], [raws[i] for i in kept]
+        rows = ps_rows(ctx, batch, raws, active, total, reader, split)
+        for t, raw, row in zip(batch, raws, rows):
+            if not isinstance(row, Row):
                 # a task freed under a live walk reads as garbage: skip it, say so
-                ctx.warn(f"task {t.address:#x}: {e}")
+                ctx.warn(f"task {t.address:#x}: {row}")
                 continue
             if not filtering:
                 yield row

@@ -85,6 +85,7 @@ class Command:
     #: ``--drgn``: the drgn code that computes the command's result
     drgn_code: DrgnFunc | None = None
     _parser: _Parser | None = field(default=None, repr=False)
+    _usage: str | None = field(default=None, repr=False)
 
     @property
     def parser(self) -> _Parser:
@@ -105,6 +106,20 @@ class Command:
 
     def parse(self, argv: Sequence[str]) -> argparse.Namespace | None:
         """Parsed arguments, or None after printing help (``-h``)."""
+        p = self.parser
+        if p.usage is None:
+            # parse_intermixed_args() formats the usage for its error messages
+            # on every call (~0.1 ms, most of a parse); ours never show it
+            if self._usage is None:
+                self._usage = p.format_usage()[7:].replace("%", "%%")
+            p.usage = self._usage
+            try:
+                return self._parse(argv)
+            finally:
+                p.usage = None
+        return self._parse(argv)
+
+    def _parse(self, argv: Sequence[str]) -> argparse.Namespace | None:
         try:
             # crash puts options anywhere (list task_struct.tasks -H ADDR):
             # positionals may come before, between and after options

@@ -67,20 +67,25 @@ def for_each_thread(task: View) -> Iterator[View]:
 
 def _task_walk_layout(k: Kernel) -> tuple[Any, ...]:
     """What :func:`_walk_tasks` needs of the layouts, once per program:
-    (init_task's view class and address, the offsets of ``tasks``, then
-    ``signal``, ``signal_struct.thread_head`` and ``thread_node``, or of
-    ``thread_group`` alone before 3.14)."""
+    (init_task's view class and address, the offsets to prefetch in each
+    task, the offset of ``tasks``, then of ``signal``,
+    ``signal_struct.thread_head`` and ``thread_node``, or of ``thread_group``
+    alone before 3.14)."""
     key = "kmemx.helpers.sched.walk_layout"
     got: tuple[Any, ...] | None = k.prog.cache.get(key)
     if got is None:
         init = k.object("init_task")
         off = k.offsetof("struct task_struct", "tasks")
+        # what nearly every user of a task reads: who it is and its mm
+        hot = tuple(k.offsetof("struct task_struct", m)
+                    for m in ("pid", "real_parent", "comm", "mm"))
         if _thread_head(k, init):
-            got = (init.value_class, init._a, off, k.offsetof("struct task_struct", "signal"),
+            got = (init.value_class, init._a, hot, off,
+                   k.offsetof("struct task_struct", "signal"),
                    k.offsetof("struct signal_struct", "thread_head"),
                    k.offsetof("struct task_struct", "thread_node"))
         else:
-            got = (init.value_class, init._a, off,
+            got = (init.value_class, init._a, hot, off,
                    k.offsetof("struct task_struct", "thread_group"))
         k.prog.cache[key] = got
     return got
@@ -110,13 +115,13 @@ def _walk_tasks(k: Kernel) -> Iterator[list[View]]:
     different processes are independent, so their cache misses overlap.  The
     views of a batch are made in one call."""
     lay = _task_walk_layout(k)
-    cls, init, off = lay[0], lay[1], lay[2]
+    cls, init, hot, off = lay[:4]
     pages = k._pages
     read_u64 = k.read_u64
     gather = _speedups.gather_u64 if _speedups is not None else None
     walk = _speedups.walk_links if _speedups is not None else None
     make_views = (_speedups.make_views if _speedups is not None else
-                  lambda cls, k, nodes, delta: [cls(k, x - delta) for x in nodes])
+                  lambda cls, k, nodes, delta, hot: [cls(k, x - delta) for x in nodes])
     batches = _walk_batches(k, init + off, None, 0, False, MAX_ENTRIES)
 
     def step(addrs: list[Any], delta: int) -> list[Any]:
@@ -125,10 +130,10 @@ def _walk_tasks(k: Kernel) -> Iterator[list[View]]:
             return got
         return [None] * len(addrs)
 
-    if len(lay) == 6:
+    if len(lay) == 7:
         # signal->thread_head lists every thread, the leader included.
-        sig = lay[3] - off
-        head_off, node_off = lay[4], lay[5]
+        sig = lay[4] - off
+        head_off, node_off = lay[5], lay[6]
         for nodes in batches:
             sigs = step(nodes, sig)
             heads = [None if x is None else x + head_off for x in sigs]
@@ -154,11 +159,11 @@ def _walk_tasks(k: Kernel) -> Iterator[list[View]]:
                     else:
                         out += _threads(k, head, nxt, walk)
             except BaseException:
-                yield make_views(cls, k, out, node_off)
+                yield make_views(cls, k, out, node_off, hot)
                 raise
-            yield make_views(cls, k, out, node_off)
+            yield make_views(cls, k, out, node_off, hot)
         return
-    group = lay[3]
+    group = lay[4]
     for nodes in batches:
         nexts = step(nodes, group - off)
         tasks: list[int] = []
@@ -172,9 +177,9 @@ def _walk_tasks(k: Kernel) -> Iterator[list[View]]:
                 if nxt != head:  # more threads than the leader
                     tasks += [x - group for x in _threads(k, head, nxt, walk)]
         except BaseException:
-            yield make_views(cls, k, tasks, 0)
+            yield make_views(cls, k, tasks, 0, hot)
             raise
-        yield make_views(cls, k, tasks, 0)
+        yield make_views(cls, k, tasks, 0, hot)
 
 
 @dataclass

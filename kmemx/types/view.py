@@ -679,7 +679,13 @@ def make_view(k: Kernel, type: Any, address: int) -> Any:
 
 
 def global_view(k: Kernel, name: str) -> Any:
-    """A view of the global variable ``name``."""
+    """A view of the global variable ``name``.  A struct, union or array
+    global's view (an address, which does not change) is kept per program; a
+    scalar or pointer global is read on each call."""
+    views: dict[str, Any] = k.prog.cache.setdefault("kmemx.types.global_views", {})
+    v = views.get(name)
+    if v is not None:
+        return v
     try:
         obj = k.prog[name]
     except KeyError:
@@ -687,7 +693,10 @@ def global_view(k: Kernel, name: str) -> Any:
 
         raise UnknownNameError(f"unknown symbol '{name}'"
                                + did_you_mean(name, symbol_names(k.prog))) from None
-    return view_of_object(obj)
+    v = view_of_object(obj)
+    if isinstance(v, ArrayView) or (isinstance(v, View) and not v._is_pointer):
+        views[name] = v
+    return v
 
 
 def view_of_object(obj: drgn.Object) -> Any:
