@@ -15,6 +15,7 @@ from typing import Any
 
 import drgn
 
+from kmemx.arch.aarch64 import ptrauth_strip_kernel_insn_pac
 from kmemx.commands import (
     Address,
     CommandError,
@@ -44,7 +45,7 @@ from kmemx.helpers.slab import virt_to_cache
 from kmemx.symbols import section_names, symbol_names
 
 __all__ = ["KERNEL_HALF", "kernel_address", "parse_address", "per_cpu_addresses",
-           "split_struct_spec", "struct_targets", "symbolic_word"]
+           "split_struct_spec", "strip_pac", "struct_targets", "symbolic_word"]
 
 #: the lowest address of the kernel's half of a 64-bit address space (x86-64
 #: and arm64 kernels live above it; below it is user space)
@@ -1697,6 +1698,8 @@ def _whatis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
 
 
 SYM_COLUMNS = ("ADDRESS", "TYPE", "SYMBOL", "MODULE")
+#: ``sym NAME``/``sym ADDR``: with crash's ``file: line`` as two columns
+SYM_LINE_COLUMNS = (*SYM_COLUMNS, "FILE", "LINE")
 
 
 def _sections(prog: drgn.Program) -> list[tuple[int, int, str]]:
@@ -1842,13 +1845,24 @@ def _symbols_by_address(prog: drgn.Program) -> dict[int, list[drgn.Symbol]]:
     return cached
 
 
-def _sym_row(ctx: Context, addr: int, sym: drgn.Symbol, label: str) -> Row:
+def _sym_row(ctx: Context, addr: int, sym: drgn.Symbol, label: str,
+             source_at: int | None = None) -> Row:
+    """A ``sym`` row; with ``source_at`` (a code or data address) also FILE
+    and LINE, its innermost source location (``dis -l``'s rule, drgn's
+    ``prog.source_location()``), as crash prints ``file: line`` after a
+    single symbol or address (``-`` where there is no line information)."""
     mod = module_of_address(ctx.prog, sym.address)
-    return Row(SYM_COLUMNS, (Address(addr), _sym_type(ctx.prog, sym), Name(label),
-                             Name(mod) if mod else None), sym)
+    cells = (Address(addr), _sym_type(ctx.prog, sym), Name(label), Name(mod) if mod else None)
+    if source_at is None:
+        return Row(SYM_COLUMNS, cells, sym)
+    from .dis import _source  # dis imports this module
+
+    where = _source(ctx.prog, source_at)
+    return Row(SYM_LINE_COLUMNS, (*cells, *(where or (None, None))), sym)
 
 
 def _sym_of_address(ctx: Context, addr: int) -> Row:
+    typed, addr = addr, strip_pac(ctx, addr)  # arm64: a PAC-signed return address
     try:
         sym = _symbol_at(ctx.prog, addr)
     except LookupError:
@@ -1856,7 +1870,8 @@ def _sym_of_address(ctx: Context, addr: int) -> Row:
         why = f" (unreadable module symbol tables: {'; '.join(problems)})" if problems else ""
         raise CommandError(f"sym: no symbol contains {addr:#x}{why}") from None
     off = addr - sym.address
-    return _sym_row(ctx, addr, sym, sym.name + (f"+{off}" if off else ""))  # crash: decimal
+    return _sym_row(ctx, typed, sym, sym.name + (f"+{off}" if off else ""),  # crash: decimal
+                    addr)
 
 
 def _sym_one(ctx: Context, s: str) -> Row:
@@ -1880,7 +1895,7 @@ def _sym_one(ctx: Context, s: str) -> Row:
             return _sym_of_address(ctx, sym.address + int(off, 0))
         except ValueError:
             raise CommandError(f"sym: bad offset in {s!r}") from None
-    return _sym_row(ctx, sym.address, sym, sym.name)
+    return _sym_row(ctx, sym.address, sym, sym.name, sym.address)
 
 
 @command("sym", "translate a symbol to its address or an address to a symbol",
@@ -1948,9 +1963,12 @@ for arg in {args.names!r}:
     if plus:
         of_address(sym.address + int(off, 0))
     else:
-        sym_row(sym.address, sym, sym.name)
+        sym_row(sym.address, sym, sym.name, sym.address)
 """
-    return table_script(ctx, SYM_COLUMNS, """\
+    columns = SYM_COLUMNS if args.search is not None or args.all or args.module is not None \
+        else SYM_LINE_COLUMNS
+    return table_script(ctx, columns, """\
+PAC_MASK = """ + f"{kernel_pac_mask(ctx):#x}" + """  # arm64's NUMBER(KERNELPACMASK), from VMCOREINFO
 try:  # name module addresses from the modules' in-memory symbol tables
     prog.register_symbol_finder("module_kallsyms", load_module_kallsyms(prog), enable_index=-1)
 except ValueError:
@@ -2024,17 +2042,32 @@ for sym in prog.symbols():
     by_addr.setdefault(sym.address, []).append(sym)
 
 
-def sym_row(addr, sym, label):
-    row(hex(addr), sym_type(sym), label, module_of(sym.address))
+def sym_row(addr, sym, label, source_at=None):
+    if source_at is None:
+        row(hex(addr), sym_type(sym), label, module_of(sym.address))
+        return
+    try:  # crash's file: line, the innermost source location
+        loc = prog.source_location(source_at)[0]
+        where = (loc.filename, loc.line)
+    except (LookupError, ValueError, IndexError):
+        where = (None, None)
+    row(hex(addr), sym_type(sym), label, module_of(sym.address), *where)
 
 
-def of_address(addr):
+def of_address(typed):
+    addr = typed
+    if PAC_MASK and typed & PAC_MASK != PAC_MASK:  # arm64: a PAC-signed return address
+        try:
+            prog.symbol(typed | PAC_MASK)
+            addr = typed | PAC_MASK
+        except LookupError:
+            pass
     sym = prog.symbol(addr)
     if not module_of(sym.address):  # of aliases at one address, the first by name
         sym = min((*prog.symbols(addr), *by_addr.get(sym.address, ())),
                   key=lambda s: (-s.address, s.name))
     off = addr - sym.address
-    sym_row(addr, sym, sym.name + (f"+{off}" if off else ""))  # crash: decimal
+    sym_row(typed, sym, sym.name + (f"+{off}" if off else ""), addr)  # crash: decimal
 
 
 """ + rows, ["drgn:Object,SymbolBinding,SymbolKind", "drgn.helpers.linux.kallsyms:load_module_kallsyms",
@@ -2181,6 +2214,30 @@ def _kernel_symbol_range(prog: drgn.Program) -> tuple[int, int]:
     return cached
 
 
+def kernel_pac_mask(ctx: Context) -> int:
+    """``NUMBER(KERNELPACMASK)`` of an arm64 dump (0 elsewhere, or without
+    VMCOREINFO)."""
+    info = getattr(ctx.k, "vmcoreinfo", None)
+    return info.kernel_pac_mask if info is not None else 0
+
+
+def strip_pac(ctx: Context, value: int) -> int:
+    """A stack word or saved return address (``unsigned long``) without an
+    arm64 pointer-authentication code: ``value | KERNELPACMASK`` when that
+    is in the kernel image or a module, else ``value``
+    (:func:`kmemx.arch.aarch64.ptrauth_strip_kernel_insn_pac`, crash's
+    arm64.c rule).  Raises nothing."""
+    mask = kernel_pac_mask(ctx)
+    if not mask:
+        return value
+
+    def is_text(v: int) -> bool:
+        lo, hi = _kernel_symbol_range(ctx.prog)
+        return lo <= v <= hi or module_of_address(ctx.prog, v) is not None
+
+    return ptrauth_strip_kernel_insn_pac(value, mask, is_text)
+
+
 def symbolic_word(ctx: Context, value: int, slab: int = 0, accessible: bool = False) -> str:
     """A 64-bit word as crash shows it symbolically (``rd -s``/``-S``,
     display_memory(); ``bt -F``, format_stack_entry()): a kernel-image address
@@ -2194,6 +2251,7 @@ def symbolic_word(ctx: Context, value: int, slab: int = 0, accessible: bool = Fa
             ctx.k.read(value, 1)
         except (drgn.FaultError, ValueError, OverflowError):
             return f"{value:016x}"
+    signed, value = value, strip_pac(ctx, value)  # arm64: a PAC-signed return address
     lo, hi = _kernel_symbol_range(ctx.prog)
     if lo <= value <= hi or (value >= 1 << 63 and module_of_address(ctx.prog, value)):
         try:
@@ -2208,7 +2266,7 @@ def symbolic_word(ctx: Context, value: int, slab: int = 0, accessible: bool = Fa
         if cache is not None:
             name = kernel_str(cache.name.string())
             return f"{f'[{value:x}:{name}]' if slab > 1 else f'[{name}]':<16}"
-    return f"{value:016x}"
+    return f"{signed:016x}"
 
 
 def _rd_drgn(ctx: Context, args: argparse.Namespace) -> str:

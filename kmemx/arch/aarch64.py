@@ -33,11 +33,39 @@ from typing import Callable, Iterator
 
 from .tables import read_table
 
-__all__ = ["Aarch64Translator", "linear_map_offset"]
+__all__ = ["Aarch64Translator", "linear_map_offset", "ptrauth_strip_kernel_insn_pac"]
 
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 _VALID_TABLE = 0b11
 _VALID_BLOCK = 0b01
+
+
+def ptrauth_strip_kernel_insn_pac(value: int, mask: int,
+                                  is_kernel_text: Callable[[int], bool]) -> int:
+    """A saved arm64 return address without its pointer-authentication code.
+
+    :param value: a 64-bit word read from a stack (``unsigned long``), e.g. the
+        LR of a frame record or ``pt_regs->regs[30]``.
+    :param mask: ``NUMBER(KERNELPACMASK)`` (``ptrauth_kernel_pac_mask()``,
+        ``GENMASK_ULL(54, vabits_actual)`` plus the tag bits); 0 when the
+        kernel signs nothing.
+    :param is_kernel_text: whether an address lies in the kernel's (or a
+        module's) text.
+    :returns: ``value | mask`` when that is kernel text and ``value`` is not
+        already it, else ``value`` unchanged.  No errors.
+
+    Mirrors the kernel's ``ptrauth_strip_kernel_insn_pac()``
+    (arch/arm64/include/asm/pointer_auth.h: a kernel address has every PAC
+    bit set once stripped; ``ptrauth_strip_insn_pac()`` before v6.4) with
+    crash's guard (arm64.c: ``if (is_kernel_text(val |
+    CONFIG_ARM64_KERNELPACMASK)) val |= CONFIG_ARM64_KERNELPACMASK``), so a
+    data word that only looks signed is left alone.  drgn's unwinder
+    strips the same bits from saved LRs (``aarch64_insn_pac_mask``).
+    """
+    if not mask or value & mask == mask:
+        return value
+    stripped = (value | mask) & _MASK64
+    return stripped if is_kernel_text(stripped) else value
 
 
 def linear_map_offset(va_bits: int, phys_offset: int, kimage_vaddr: int) -> int:
