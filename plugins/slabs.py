@@ -33,7 +33,7 @@ from kmemx.commands import (
 from kmemx.commands.cells import CrashSize, Size
 from kmemx.errors import KmemxError
 from kmemx.helpers.identify import identify_address
-from kmemx.helpers.mm import PAGE_SIZE, meminfo
+from kmemx.helpers.mm import COMMITTED_CODE, PAGE_SIZE, meminfo
 from kmemx.helpers.slab import (
     SlabCacheUsage,
     for_each_slab_cache,
@@ -731,7 +731,7 @@ cached = max(0, global_node_page_state(prog["NR_FILE_PAGES"])
 huge = hugetlb_total_usage(prog)
 swap = swap_total_usage(prog)
 limit = vm_commit_limit(prog)
-
+{COMMITTED_CODE}
 
 def pct(n, of, what):  # crash truncates; a total's line has none
     return (n * 100 // of if of else 0), what
@@ -752,12 +752,13 @@ for key, pages, (percent, of) in [
         ("SWAP USED", swap.used_pages, pct(swap.used_pages, swap.pages, "TOTAL SWAP")),
         ("SWAP FREE", swap.free_pages, pct(swap.free_pages, swap.pages, "TOTAL SWAP")),
         ("COMMIT LIMIT", limit, (None, None)),
-        ("COMMITTED", vm_memory_committed(prog),
-         pct(vm_memory_committed(prog), limit, "TOTAL LIMIT"))]:
+        ("COMMITTED", committed, pct(committed, limit, "TOTAL LIMIT"))]:
     row(key, pages, pages * {PAGE_SIZE}, percent, of)
 """, ["drgn:FaultError", "drgn.helpers.linux.block:nr_blockdev_pages",
       "drgn.helpers.linux.hugetlb:hugetlb_total_usage",
-      "drgn.helpers.linux.mm:for_each_page,totalram_pages,vm_commit_limit,vm_memory_committed",
+      "drgn.helpers.linux.cpumask:for_each_possible_cpu",
+      "drgn.helpers.linux.mm:for_each_page,totalram_pages,vm_commit_limit",
+      "drgn.helpers.linux.percpu:per_cpu_ptr",
       "drgn.helpers.linux.slab:slab_total_usage",
       "drgn.helpers.linux.swap:swap_total_usage,total_swapcache_pages",
       "drgn.helpers.linux.vmstat:global_node_page_state,nr_free_pages"])

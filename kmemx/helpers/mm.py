@@ -14,6 +14,7 @@ from ..types.spec import Item, Spec
 from ..types.view import View
 
 __all__ = [
+    "COMMITTED_CODE",
     "PAGE_SIZE",
     "MemInfo",
     "get_mm_rss",
@@ -31,6 +32,7 @@ __all__ = [
     "task_mm_usage",
     "task_rss_cache_spec",
     "totalram_pages",
+    "vm_memory_committed",
 ]
 
 PAGE_SIZE = 4096
@@ -256,16 +258,49 @@ def shared_pages(k: Kernel) -> int:
     return n
 
 
+def vm_memory_committed(prog: drgn.Program) -> int:
+    """Committed_AS of /proc/meminfo in pages: ``vm_memory_committed()``
+    (mm/util.c), ``percpu_counter_sum_positive(&vm_committed_as)``, summed
+    over every possible CPU.
+
+    The kernel's ``__percpu_counter_sum()`` (lib/percpu_counter.c) sums the
+    online CPUs: a CPU taken offline properly had its delta folded into
+    ``count`` and its slot zeroed (``percpu_counter_cpu_dead()``).  A panic
+    stops the other CPUs without that (``stop_this_cpu()`` only clears their
+    online bit), so in a panic dump their deltas are still in their slots and
+    still part of the count /proc showed before the panic; drgn's
+    ``vm_memory_committed()`` sums the online CPUs and leaves them out.
+    """
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+
+    counter = prog["vm_committed_as"]
+    total = counter.count.value_()
+    for cpu in for_each_possible_cpu(prog):
+        total += per_cpu_ptr(counter.counters, cpu)[0].value_()
+    return max(0, total)
+
+
+#: :func:`vm_memory_committed` as drgn code for ``--drgn`` scripts: sets ``committed``
+COMMITTED_CODE = """\
+# Committed_AS: vm_committed_as summed over every possible CPU (a panic stops the
+# other CPUs without folding their per-CPU deltas, which /proc counted)
+counter = prog["vm_committed_as"]
+committed = max(0, counter.count.value_() + sum(
+    per_cpu_ptr(counter.counters, cpu)[0].value_() for cpu in for_each_possible_cpu(prog)))
+"""
+
+
 def meminfo(k: Kernel) -> MemInfo:
     """crash's ``kmem -i`` numbers for ``k``, from the kernel's counters:
     ``totalram_pages()``, ``NR_FREE_PAGES``, ``nr_blockdev_pages()``,
     ``NR_FILE_PAGES`` less the swap cache and buffers, the slab page counts,
     hugetlb and swap totals, ``vm_commit_limit()`` and
-    ``vm_memory_committed()`` (what /proc/meminfo's Committed_AS shows: the
+    :func:`vm_memory_committed` (what /proc/meminfo's Committed_AS shows: the
     per-CPU deltas summed; crash reads only the central count)."""
     from drgn.helpers.linux.block import nr_blockdev_pages
     from drgn.helpers.linux.hugetlb import hugetlb_total_usage
-    from drgn.helpers.linux.mm import vm_commit_limit, vm_memory_committed
+    from drgn.helpers.linux.mm import vm_commit_limit
     from drgn.helpers.linux.slab import slab_total_usage
     from drgn.helpers.linux.swap import swap_total_usage, total_swapcache_pages
     from drgn.helpers.linux.vmstat import global_node_page_state, nr_free_pages

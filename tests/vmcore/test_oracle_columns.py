@@ -573,8 +573,8 @@ def _committed_is_procs(d: Diff) -> bool:
 def test_kmem_info_every_row(dump: Dump) -> None:
     """``kmem -i``: every row's PAGES, TOTAL and PERCENTAGE against crash's, and
     TOTAL MEM, BUFFERS, CACHED, SLAB, COMMIT LIMIT and COMMITTED against the
-    guest's /proc/meminfo (read just before the dump; not for the panic dump,
-    whose memory moved on)."""
+    guest's /proc/meminfo (read just before the dump, or just before the panic
+    for the panic dump)."""
     from kmemx.commands.cells import crash_size_text
 
     ours = dump.kmemx("kmem -i")
@@ -582,7 +582,7 @@ def test_kmem_info_every_row(dump: Dump) -> None:
     proc = {"TOTAL MEM": "MemTotal", "BUFFERS": "Buffers", "CACHED": "Cached",
             "SLAB": "Slab", "COMMIT LIMIT": "CommitLimit", "COMMITTED": "Committed_AS"}
     by_key = {r["key"]: r for r in ours}
-    if dump.variant != "panic" and meminfo:
+    if meminfo:
         for key, field in proc.items():
             got, want = by_key[key]["pages"], meminfo[field] // 4
             # SLAB, CACHED and COMMITTED move with the guest's own /proc walk,
@@ -590,14 +590,16 @@ def test_kmem_info_every_row(dump: Dump) -> None:
             slack = max(64, want // 100) if key in ("SLAB", "CACHED", "COMMITTED") else 0
             assert abs(got - want) <= slack, (key, got, field, want)
     # the sum the kernel's vm_memory_committed() takes, written here on its own:
-    # percpu_counter_sum_positive(&vm_committed_as) (lib/percpu_counter.c)
-    from drgn.helpers.linux.cpumask import for_each_online_cpu
+    # percpu_counter_sum_positive(&vm_committed_as) (lib/percpu_counter.c), over
+    # every possible CPU: the panic stopped the other CPUs (offline, their deltas
+    # not folded), and /proc's count before the panic included those deltas
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
     from drgn.helpers.linux.percpu import per_cpu_ptr
 
     prog = dump.k.prog
     pc = prog["vm_committed_as"]
     summed = int(pc.count) + sum(int(per_cpu_ptr(pc.counters, cpu)[0])
-                                 for cpu in for_each_online_cpu(prog))
+                                 for cpu in for_each_possible_cpu(prog))
     for r in ours:
         r["total_text"] = crash_size_text(int(r["total"]))
         r["percentage_text"] = ("----" if r["percentage"] is None
