@@ -118,7 +118,7 @@ def test_task_bt_files_take_pids_and_addresses(k: kmemx.Kernel, prog: drgn.Progr
     heads = [ln for ln in out if ln.startswith("PID:")]
     assert [re.search(r"TASK: (\w+)", h).group(1) for h in heads] == [  # type: ignore[union-attr]
         f"{init.value_():x}", f"{kthreadd.value_():x}", f"{init.value_():x}"]
-    assert [ln.strip() for ln in out if "pid =" in ln] == ["pid = 1", "pid = 2", "pid = 1"]
+    assert [ln.strip().rstrip(",") for ln in out if "pid =" in ln] == ["pid = 1", "pid = 2", "pid = 1"]
     assert warnings == ["no task with PID 424242", "invalid task address 0x10"]
 
     out, warnings = run(k, "bt 424242 1")
@@ -238,11 +238,11 @@ def test_task_members_of_idle_and_piped_tasks(k: kmemx.Kernel, prog: drgn.Progra
     assert not warnings
     assert [int(re.search(r"TASK: (\w+)", ln).group(1), 16)  # type: ignore[union-attr]
             for ln in out if ln.startswith("PID:")] == idle
-    assert [ln.strip() for ln in out if "pid =" in ln] == ["pid = 0"] * len(idle)
+    assert [ln.strip().rstrip(",") for ln in out if "pid =" in ln] == ["pid = 0"] * len(idle)
 
     out, warnings = run(k, "ps | filter pid<3 | task -m pid")
     assert not warnings
-    assert [ln.strip() for ln in out if "pid =" in ln] == ["pid = 0"] * len(idle) + [
+    assert [ln.strip().rstrip(",") for ln in out if "pid =" in ln] == ["pid = 0"] * len(idle) + [
         "pid = 1", "pid = 2"]
     rows, _ = run_json(k, "ps | filter pid<3 | struct task_struct.pid,comm")
     assert [int(r["address"], 16) for r in rows] == [
