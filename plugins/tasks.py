@@ -1402,12 +1402,47 @@ def generic_register_lines(regs: dict[str, int]) -> list[str]:
 
 
 def _arm64_pt_regs(regs: drgn.Object) -> dict[str, int]:
-    """arm64 ``struct pt_regs`` (user_pt_regs: regs[31], sp, pc, pstate) as a
-    name -> value dict in drgn's register naming."""
+    """arm64 ``struct pt_regs`` (user_pt_regs: regs[31], sp, pc, pstate;
+    orig_x0, syscallno) as a name -> value dict in drgn's register naming."""
     out = {"pc": int(regs.pc), "lr": int(regs.regs[30]), "sp": int(regs.sp),
            "pstate": int(regs.pstate)}
     out.update((f"x{n}", int(regs.regs[n])) for n in range(29, -1, -1))
+    out["orig_x0"] = int(regs.orig_x0) & (2**64 - 1)
+    out["syscallno"] = int(regs.syscallno) & (2**64 - 1)
     return out
+
+
+def arm64_exception_lines(ctx: Context, regs: dict[str, int], user: bool) -> list[str]:
+    """crash's arm64 exception frame (arm64.c arm64_print_exception_frame(),
+    64-bit tasks): kernel mode ``PC: ... [sym+off]``, ``LR: ... [sym+off]``
+    (the LR's pointer-authentication bits stripped), ``SP: ...  PSTATE:
+    ...``; user mode ``PC LR SP`` on one line; then X29..X0 three to a line,
+    and in user mode ``ORIG_X0 SYSCALLNO PSTATE``.  ``regs``: the dict of
+    :func:`_arm64_pt_regs`."""
+    from .lists import strip_pac
+
+    lr = strip_pac(ctx, regs["lr"])
+
+    def named(v: int) -> str:
+        try:
+            sym = _nearest_symbol(ctx.prog, v)
+        except LookupError:
+            return "[unknown or invalid address]"
+        off = v - sym.address
+        return f"[{sym.name}+{off}]" if off else f"[{sym.name}]"
+
+    if user:
+        lines = [f"     PC: {regs['pc']:016x}   LR: {regs['lr']:016x}   SP: {regs['sp']:016x}"]
+    else:
+        lines = [f"     PC: {regs['pc']:016x}  {named(regs['pc'])}",
+                 f"     LR: {lr:016x}  {named(lr)}",
+                 f"     SP: {regs['sp']:016x}  PSTATE: {regs['pstate']:08x}"]
+    cells = [f"{'' if n >= 10 else ' '}X{n}: {regs[f'x{n}']:016x}" for n in range(29, -1, -1)]
+    lines += ["    " + "  ".join(cells[i:i + 3]) for i in range(0, len(cells), 3)]
+    if user:
+        lines.append(f"    ORIG_X0: {regs['orig_x0']:016x}  SYSCALLNO: {regs['syscallno']:x}"
+                     f"  PSTATE: {regs['pstate']:08x}")
+    return lines
 
 
 def _symbol_offset(prog: drgn.Program, pc: int, hex_offset: bool = False) -> str:
@@ -2036,7 +2071,12 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
             block: list[str] = []
             regs: drgn.Object | None = None
             try:
-                regs_addr = task_pt_regs(prog, task) if user else frames[i - 1].sp
+                if user:
+                    regs_addr = task_pt_regs(prog, task)
+                elif x86:
+                    regs_addr = frames[i - 1].sp
+                else:  # arm64's kernel_entry: pt_regs ends where the interrupted SP was
+                    regs_addr = frame.sp - prog.type("struct pt_regs").size
                 regs = drgn.Object(prog, "struct pt_regs", address=regs_addr)
                 if x86:
                     if int(regs.ip) == frame.pc:
@@ -2044,7 +2084,7 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
                 else:
                     named = _arm64_pt_regs(regs)
                     if named["pc"] == frame.pc:
-                        block = generic_register_lines(named)
+                        block = arm64_exception_lines(ctx, named, user)
             except (drgn.FaultError, LookupError, AttributeError):
                 # unreadable, no SP known, or another architecture's pt_regs
                 regs_addr = 0
@@ -2052,7 +2092,7 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
                 yield ""
                 yield (f"  {'USER' if user else 'KERNEL'}-MODE EXCEPTION FRAME AT: "
                        f"{regs_addr:x}")
-            elif not user:
+            elif not user and (x86 or not block):  # arm64: crash prints the block alone
                 yield f"    [exception RIP: {_symbol_offset(prog, frame.pc)}]"
             yield from block
             pending = _exception_data("user" if user else "kernel", regs_addr,
