@@ -793,6 +793,10 @@ for key, pages, (percent, of) in [
          kmem -s -I kmalloc-64,dentry   -s or -S skipping these caches: crash's
                                [IGNORED] row for each
          kmem -S=1 [CACHE...]  -S with the per-CPU part of CPU 1 only (=0,1 =0-1 =a)
+         kmem -S ADDR          the slab holding ADDR (not a cache's address): its
+                               cache's -s row, the slab (LIST CPU n SLAB for a
+                               CPU's active slab, else SLAB) and every object
+         kmem -s ADDR          the same with only the object holding ADDR
          kmem -v [ADDR...]     vmalloc areas: VMAP_AREA VM_STRUCT ADDRESS RANGE SIZE
          kmem -V               vm_zone_stat, vm_node_stat, vm_event_states
          kmem -z               per-zone sizes, watermarks and vm_stat
