@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import KmemxError
+from .inputs import DUMP_NAMES, dump_paths
 from .record import Cluster, Record, clusters
 from .run import triage
 
@@ -26,7 +27,11 @@ Each dump's vmlinux is found by the build ID in its VMCOREINFO, among the -s
 files and under the --debug-dir directories (.build-id/xx/rest.debug, as in
 /usr/lib/debug, or any file named vmlinux*).  See docs/triage.md.
 
+A dump without VMCOREINFO (or without a BUILD-ID in it) is opened with each
+-s file in turn, as 'kmemx -c DUMP -s VMLINUX' opens it.
+
 examples:
+  kmemx triage /var/crash --debug-dir /usr/lib/debug
   kmemx triage /var/crash/*/vmcore --debug-dir /usr/lib/debug
   kmemx triage dumps/* -s vmlinux-6.1 -s vmlinux-6.12 --jobs 4 --jsonl triage.jsonl
   kmemx triage vmcore -s vmlinux --json
@@ -45,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "task, CPU, stack signature), taint, uptime, hung tasks, OOM and lockup "
                     "messages, memory and slab use, task states; then group them by "
                     "signature.")
-    p.add_argument("dumps", metavar="DUMP", nargs="+", help="vmcore files (ELF, kdump, flattened)")
+    p.add_argument("dumps", metavar="DUMP", nargs="+",
+                   help="vmcore files (ELF, kdump, flattened), or directories: their "
+                        f"files named {DUMP_NAMES}, and those of their subdirectories "
+                        "(/var/crash/<timestamp>/)")
     p.add_argument("-s", "--symbols", metavar="VMLINUX", action="append", default=[],
                    help="a vmlinux with debug info (may be given more than once)")
     p.add_argument("--debug-dir", metavar="DIR", action="append", default=[],
@@ -128,9 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         print("kmemx triage: error: --jobs must be at least 1", file=sys.stderr)
         return 2
-    bar = _Bar(len(args.dumps))
+    dumps, problems = dump_paths(args.dumps)  # a directory: its vmcore files
+    bar = _Bar(len(dumps))
     try:
-        records = triage(args.dumps, args.symbols, args.debug_dir, args.jobs, args.jsonl,
+        records = triage(dumps, args.symbols, args.debug_dir, args.jobs, args.jsonl,
                          progress=bar, scheduler=args.scheduler)
     except KeyboardInterrupt:
         return 130
@@ -142,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         bar.close()
+    records += [Record(os.path.abspath(d), error=why) for d, why in problems]
     groups = clusters(records)
     if args.html:
         try:

@@ -15,7 +15,7 @@ from typing import Any
 import drgn
 
 from ..commands import CommandError, execute
-from ..errors import KmemxError, KmemxWarning
+from ..errors import KmemxError, KmemxWarning, NoVmcoreinfoError
 from ..helpers.timekeeping import kernel_hz
 from ..kernel import Kernel
 from ..types.layoutcache import attach_unwinder, enabled, ensure_debug_info
@@ -226,33 +226,72 @@ def triage_dump(path: str, index: VmlinuxIndex, layout_cache: bool = True) -> Re
             warnings.simplefilter("always", KmemxWarning)
             rec.format = _format_of(path)
             # headers only: VMCOREINFO's build ID, before any debug info
-            head = kmemx.open(path, debug_info=False)
             try:
-                vmci = head.vmcoreinfo
-                rec.build_id = vmci.build_id if vmci is not None else None
-                rec.release = vmci.osrelease if vmci is not None else None
-            finally:
-                head.close()
+                head = kmemx.open(path, debug_info=False)
+            except NoVmcoreinfoError:  # opened with each -s file below
+                pass
+            else:
+                try:
+                    vmci = head.vmcoreinfo
+                    rec.build_id = vmci.build_id if vmci is not None else None
+                    rec.release = vmci.osrelease if vmci is not None else None
+                finally:
+                    head.close()
             if rec.build_id is None:
-                raise KmemxError(f"{path}: no BUILD-ID in VMCOREINFO: cannot choose a vmlinux")
-            rec.vmlinux = index.find(rec.build_id)
-            if rec.vmlinux is None:
-                raise KmemxError(f"{path}: no vmlinux with build ID {rec.build_id} "
-                                 f"({rec.release or 'unknown release'}) in "
-                                 f"{index.describe()}")
-            k = kmemx.open(path, rec.vmlinux, layout_cache=layout_cache)
+                k = _open_without_build_id(path, index, layout_cache, rec)
+            else:
+                rec.vmlinux = index.find(rec.build_id)
+                if rec.vmlinux is None:
+                    raise KmemxError(f"{path}: no vmlinux with build ID {rec.build_id} "
+                                     f"({rec.release or 'unknown release'}) in "
+                                     f"{index.describe()}")
+                k = kmemx.open(path, rec.vmlinux, layout_cache=layout_cache)
             collect(k, rec)
         # kmemx's own integrity warnings only: a ResourceWarning of something the
         # garbage collector happened to finalize meanwhile is not the dump's
         rec.warnings += [str(w.message) for w in caught if issubclass(w.category, KmemxWarning)]
     except _FORMAT_ERRORS as e:
-        rec.error = _one_line(e)
+        msg = _one_line(e)  # every error line names its dump
+        rec.error = msg if msg.startswith(path) else f"{path}: {msg}"
     except Exception as e:  # a damaged dump can break a helper anywhere: report, go on
         rec.error = f"{path}: {type(e).__name__}: {_one_line(e)}"
     finally:
         if k is not None:
             k.close()
     return rec
+
+
+def _open_without_build_id(path: str, index: VmlinuxIndex, layout_cache: bool,
+                           rec: Record) -> Kernel:
+    """A dump with no VMCOREINFO, or none with a ``BUILD-ID``: opened with
+    each ``-s`` file in turn, as ``kmemx -c DUMP -s VMLINUX`` opens it
+    (:func:`kmemx.open` recovers VMCOREINFO from the kernel image in memory
+    on x86-64 and refuses a vmlinux of another build); the first that opens
+    is the dump's.  ``rec`` gets the vmlinux and the recovered release and
+    build ID.  Raises KmemxError naming the dump and each file's reason."""
+    import kmemx
+
+    reasons: list[str] = []
+    for vmlinux in index.symbols:
+        try:
+            k = kmemx.open(path, vmlinux, layout_cache=layout_cache)
+        except _FORMAT_ERRORS as e:
+            msg = _one_line(e)
+            if msg.startswith(path + ": "):
+                msg = msg[len(path) + 2:]
+            reasons.append(f"{os.path.basename(vmlinux)}: {msg}")
+            continue
+        rec.vmlinux = vmlinux
+        vmci = k.vmcoreinfo
+        if vmci is not None:
+            rec.build_id = rec.build_id or vmci.build_id
+            rec.release = rec.release or vmci.osrelease
+        return k
+    if not index.symbols:
+        raise KmemxError(f"{path}: no BUILD-ID in VMCOREINFO (or no VMCOREINFO): give its "
+                         f"vmlinux with -s and kmemx tries it")
+    raise KmemxError(f"{path}: no BUILD-ID in VMCOREINFO (or no VMCOREINFO), and no -s "
+                     f"file opens it: " + "; ".join(reasons))
 
 
 def triage_path(path: str, symbols: list[str], debug_dirs: list[str]) -> dict[str, Any]:
