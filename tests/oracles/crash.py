@@ -7,8 +7,11 @@ via an embedded gdb), so agreement between crash, kmemx and the guest's own
 
 bookworm's crash 8.0.2 misreads the test bed's kernels, so a crash >= 8.0.4 is
 required; ``scripts/build-crash`` builds 8.0.6 from Debian trixie's source
-package. crash can hang rather than fail, so :func:`run_crash` always runs it
-under a hard timeout.
+package, and on request sid's 9.0.2 (7.x kernels, which 8.0.6 cannot open) and
+builds that read arm64 dumps (``--target ARM64``).  Which one reads a dump is
+found by trying them (:func:`crash_for`), never from the kernel's version.
+crash can hang rather than fail, so :func:`run_crash` always runs it under a
+hard timeout.
 
 Typical use::
 
@@ -72,7 +75,10 @@ _SEPARATOR = "@@KMEMX-CRASH-ORACLE-{}@@"
 
 
 class CrashError(RuntimeError):
-    """crash failed: it exited non-zero, or could not be started."""
+    """crash failed: it exited non-zero, or could not be started.  ``output``
+    is all that crash printed before it exited ("" when it did not run)."""
+
+    output: str = ""
 
 
 class CrashTimeout(CrashError):
@@ -235,7 +241,9 @@ def run_crash(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | str,
             f"crash did not finish {commands!r} on {vmcore} within {timeout:g}s and was "
             f"killed; last output: {_tail(partial or '')}") from None
     if proc.returncode != 0:
-        raise CrashError(f"crash exited with status {proc.returncode} on {vmcore}: {_tail(out)}")
+        error = CrashError(f"crash exited with status {proc.returncode} on {vmcore}: {_tail(out)}")
+        error.output = out
+        raise error
     return out
 
 
@@ -336,10 +344,15 @@ def _crash_outputs(binary: Path, vmlinux: os.PathLike[str] | str,
         except CrashTimeout:
             raise
         except CrashError as e:
-            # A session that does not even start (crash 8.0.6 on 7.2: ~80 s to
-            # fail under load) is remembered, so that each later test on this
-            # dump skips at once; a session that dies on one of these commands
-            # is not (``sys`` alone still runs).
+            # A session that does not even start (crash 8.0.6 on 7.2: 22 s of
+            # CPU, 2-3 min at load 10, to fail in kmem_cache_init()) is
+            # remembered, so that each later test on this dump skips at once; a
+            # session that dies on one of these commands is not (``sys`` alone
+            # still runs).  One that never reached the first command's
+            # separator did not start: no second session to find that out.
+            if _SEPARATOR.format(0) not in e.output:
+                _UNREADABLE[key] = CrashCannotRead(str(e))
+                raise _UNREADABLE[key] from None
             try:
                 run_crash(vmlinux, vmcore, ["sys"], timeout=120, crash=binary)
             except CrashTimeout:
