@@ -146,13 +146,14 @@ def _bitmap_lines(sb: drgn.Object) -> Iterator[str]:
 
 def _summary(ctx: Context, sbq: drgn.Object) -> Iterator[Any]:
     """crash's sbitmap_queue_show() and the bitmap after a blank line; JSON:
-    one row of SBITMAPQ_COLUMNS."""
+    one row of SBITMAPQ_COLUMNS.  The lines come as they are read, as
+    crash prints them: an unreadable wait-queue array (``ws``) ends the
+    output after ``ws_active``."""
     sb = sbq.sb
     words = list(sbitmap_words(sb))
     weight = sum(bin(w & ((1 << d) - 1)).count("1") for w, _, d in words)
     cleared = sum(bin(c & ((1 << d) - 1)).count("1") for _, c, d in words)
     hints = list(sbq_alloc_hints(sbq))
-    ws = list(sbq_wait_states(sbq))
     # busy as the kernel's sbitmap_show() prints it: %u of the difference
     values = {"depth": int(sb.depth), "busy": (weight - cleared) & 0xFFFFFFFF,
               "cleared": cleared,
@@ -162,6 +163,7 @@ def _summary(ctx: Context, sbq: drgn.Object) -> Iterator[Any]:
               "min_shallow_depth": int(sbq.min_shallow_depth)}
     bitmap = list(_bitmap_lines(sb))
     if ctx.as_json:
+        ws = list(sbq_wait_states(sbq))
         yield Row(SBITMAPQ_COLUMNS, (
             values["depth"], values["busy"], values["cleared"], values["bits_per_word"],
             values["map_nr"], " ".join(map(str, hints)), values["wake_batch"],
@@ -176,6 +178,7 @@ def _summary(ctx: Context, sbq: drgn.Object) -> Iterator[Any]:
     yield TextLine("alloc_hint = {" + ", ".join(map(str, hints)) + "}")
     for key in ("wake_batch", "wake_index", "ws_active"):
         yield TextLine(f"{key} = {values[key]}")
+    ws = list(sbq_wait_states(sbq))
     yield TextLine("ws = {")
     for cnt, act in ws:
         count = "" if cnt is None else f".wait_cnt = {cnt}, "
@@ -228,6 +231,9 @@ for i in range(map_nr):
     w = sb.map[i]
     cleared = w.cleared.value_() if "cleared" in {{m.name for m in w.type_.members}} else 0
     words.append((w.word.value_(), cleared, depth - (i << shift) if i == map_nr - 1 else 1 << shift))
+"""
+
+_SBITMAPQ_SUMMARY_CODE = """\
 weight = sum(bin(w & ((1 << d) - 1)).count("1") for w, _, d in words)
 cleared = sum(bin(c & ((1 << d) - 1)).count("1") for _, c, d in words)
 print(f"depth = {{depth}}")
@@ -279,15 +285,39 @@ for off in range(0, len(data), 16):
 """
 
 
+#: sbitmapq -s -a --drgn: each set bit's element, sbitmap_for_each_set()
+_SBITMAPQ_ENTRIES_CODE = """\
+SIZE = {size}  # the element's size (-p: a pointer's)
+scanned = 0
+for index, (word, clr, bits) in enumerate(words):
+    bits = min(bits, depth - scanned)
+    scanned += bits
+    for nr in range(bits):
+        if (word & ~clr) >> nr & 1:
+            idx = (index << shift) + nr
+            print(f"{{idx}}: 0x{{{array} + SIZE * idx:08x}}")
+    if scanned >= depth:
+        break
+"""
+
+
 def _sbitmapq_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``sbitmapq ADDR --drgn``: the summary and the bitmap read by drgn."""
+    """``sbitmapq ADDR --drgn``: the summary and the bitmap read by drgn;
+    ``-s STRUCT -a ARRAY [-p]``: the INDEX: ADDRESS lines."""
     from kmemx.commands.drgncode import only, text_script
 
     from .lists import kernel_address
 
+    head = _SBITMAPQ_CODE.format(addr=kernel_address(ctx, args.address))
     if args.struct or args.array is not None:
-        raise only("sbitmapq", "the summary of ADDR (not -s/-a)")
-    return text_script(ctx, _SBITMAPQ_CODE.format(addr=kernel_address(ctx, args.address)),
+        if args.verbose or not (args.struct and args.array is not None):
+            raise only("sbitmapq", "the summary and -s -a [-p] (not -v)")
+        name = args.struct.partition(".")[0]
+        size = 8 if args.pointers else ctx.prog.type(
+            name if name.startswith(("struct ", "union ")) else f"struct {name}").size
+        return text_script(ctx, head + _SBITMAPQ_ENTRIES_CODE.format(
+            size=size, array=kernel_address(ctx, args.array)), ["drgn:Object"])
+    return text_script(ctx, head + _SBITMAPQ_SUMMARY_CODE.format(),
                        ["drgn:Object", "drgn.helpers.linux.cpumask:for_each_possible_cpu",
                         "drgn.helpers.linux.percpu:per_cpu_ptr"])
 
