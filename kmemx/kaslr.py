@@ -36,6 +36,7 @@ from .arch.x86_64 import START_KERNEL_MAP, X86_64Translator
 from .buildid import elf_build_id, elf_read, elf_symbol_values
 from .errors import NoVmcoreinfoError
 from .readers.base import PhysicalMemory
+from .symbols import vmlinux_struct_size
 
 __all__ = ["KERNEL_ALIGN", "recover_vmcoreinfo"]
 
@@ -107,12 +108,35 @@ def _virtual_offset(phys: PhysicalMemory, vmlinux: str, image_phys: int,
     return best if n >= _MIN_VOTES and n * 2 > sum(votes.values()) else None
 
 
+#: arch/x86/include/asm/sparsemem.h: SECTION_SIZE_BITS, and MAX_PHYSMEM_BITS
+#: with 5- and 4-level paging
+_SECTION_SIZE_BITS = 27
+_MAX_PHYSMEM_BITS = {True: 52, False: 46}
+
+
+def _sparsemem_lines(vmlinux: str, five_level: bool) -> list[str]:
+    """SPARSEMEM's keys (kernel/crash_core.c writes them): drgn finds
+    ``vmemmap`` by scanning ``LENGTH(mem_section)`` (NR_SECTION_ROOTS) roots.
+    ``NR_SECTION_ROOTS = 2^(MAX_PHYSMEM_BITS - SECTION_SIZE_BITS) /
+    (PAGE_SIZE / sizeof(struct mem_section))`` (SPARSEMEM_EXTREME,
+    include/linux/mmzone.h), the struct's size from the vmlinux's BTF; []
+    without it."""
+    size = vmlinux_struct_size(vmlinux, "mem_section")
+    if not size or _PAGE % size:
+        return []
+    bits = _MAX_PHYSMEM_BITS[five_level]
+    roots = (1 << (bits - _SECTION_SIZE_BITS)) // (_PAGE // size)
+    return [f"LENGTH(mem_section)={roots}", f"SIZE(mem_section)={size}",
+            f"NUMBER(SECTION_SIZE_BITS)={_SECTION_SIZE_BITS}", f"NUMBER(MAX_PHYSMEM_BITS)={bits}"]
+
+
 def recover_vmcoreinfo(phys: PhysicalMemory, vmlinux: str, source: str = "") -> bytes:
     """VMCOREINFO text for an x86-64 dump without the note: ``OSRELEASE``,
     ``BUILD-ID``, ``PAGESIZE``, ``SYMBOL(swapper_pg_dir)``, ``NUMBER(phys_base)``,
-    ``NUMBER(pgtable_l5_enabled)`` and ``KERNELOFFSET``, the keys drgn and
-    kmemx need to translate addresses (arch/x86/kernel/crash_core_64.c writes
-    them in a kernel that has the note).
+    ``NUMBER(pgtable_l5_enabled)``, ``KERNELOFFSET`` and SPARSEMEM's
+    ``LENGTH(mem_section)`` and sizes, the keys drgn and kmemx need to
+    translate addresses and find ``vmemmap`` (arch/x86/kernel/crash_core_64.c
+    and kernel/crash_core.c write them in a kernel that has the note).
 
     :param phys: the dump's physical memory.
     :param vmlinux: path of the kernel's vmlinux (its symbols and ``.data``).
@@ -162,6 +186,7 @@ def recover_vmcoreinfo(phys: PhysicalMemory, vmlinux: str, source: str = "") -> 
                           f"KERNELOFFSET={offset:x}"]
                 if "_stext" in syms:
                     lines.append(f"SYMBOL(_stext)={syms['_stext'] + offset:x}")
+                lines += _sparsemem_lines(vmlinux, five)
                 return ("\n".join(lines) + "\n").encode()
     raise NoVmcoreinfoError(f"{where}no VMCOREINFO note, and the kernel image found in memory "
                             f"(banner at physical {found[0]:#x}) does not map consistently: "

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import difflib
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .buildid import SHF_ALLOC, elf_sections
 
-__all__ = ["btf_type_names", "did_you_mean", "section_names", "symbol_names", "type_names"]
+__all__ = ["btf_struct_size", "btf_type_names", "did_you_mean", "section_names", "symbol_names",
+           "type_names", "vmlinux_struct_size"]
 
 _BTF_MAGIC = 0xEB9F
 # BTF kinds
@@ -57,26 +58,27 @@ def section_names(prog: Any) -> dict[int, list[str]]:
     return cached
 
 
-def btf_type_names(data: bytes) -> dict[str, list[str]]:
-    """``{"struct": [...], "union": [...], "enum": [...], "typedef": [...]}``."""
+def _btf_types(data: bytes) -> Iterator[tuple[int, str, int]]:
+    """``(kind, name, size)`` of each type of the BTF blob ``data`` (name ""
+    for an anonymous one; size is a struct/union/enum/int's byte size, else
+    the raw field).  Raises ValueError when it is not BTF."""
     magic, _ver, _flags, hdr_len, type_off, type_len, str_off, _str_len = struct.unpack_from(
         "<HBBIIIII", data, 0)
     if magic != _BTF_MAGIC:
         raise ValueError("not BTF")
     types = data[hdr_len + type_off:hdr_len + type_off + type_len]
     strs = data[hdr_len + str_off:]
-    out: dict[str, set[str]] = {"struct": set(), "union": set(), "enum": set(), "typedef": set()}
-    tag = {_STRUCT: "struct", _UNION: "union", _ENUM: "enum", _ENUM64: "enum",
-           _TYPEDEF: "typedef"}
     pos = 0
     while pos + 12 <= len(types):
-        name_off, info, _size = struct.unpack_from("<III", types, pos)
+        name_off, info, size = struct.unpack_from("<III", types, pos)
         kind = (info >> 24) & 0x1F
         vlen = info & 0xFFFF
         pos += 12
-        if kind in tag and name_off:
+        name = ""
+        if name_off:
             end = strs.find(b"\0", name_off)
-            out[tag[kind]].add(strs[name_off:end].decode("ascii", "replace"))
+            name = strs[name_off:end].decode("ascii", "replace")
+        yield kind, name, size
         if kind == _INT:
             pos += 4
         elif kind == _ARRAY:
@@ -95,7 +97,37 @@ def btf_type_names(data: bytes) -> dict[str, list[str]]:
             pos += 12 * vlen
         elif kind == _DECL_TAG:
             pos += 4
+
+
+def btf_type_names(data: bytes) -> dict[str, list[str]]:
+    """``{"struct": [...], "union": [...], "enum": [...], "typedef": [...]}``."""
+    out: dict[str, set[str]] = {"struct": set(), "union": set(), "enum": set(), "typedef": set()}
+    tag = {_STRUCT: "struct", _UNION: "union", _ENUM: "enum", _ENUM64: "enum",
+           _TYPEDEF: "typedef"}
+    for kind, name, _size in _btf_types(data):
+        if kind in tag and name:
+            out[tag[kind]].add(name)
     return {k: sorted(v) for k, v in out.items()}
+
+
+def btf_struct_size(data: bytes, name: str) -> int | None:
+    """``sizeof(struct name)`` from the BTF blob ``data``; None if it has no
+    such (complete) struct.  Raises ValueError when it is not BTF."""
+    for kind, got, size in _btf_types(data):
+        if kind == _STRUCT and got == name and size:
+            return size
+    return None
+
+
+def vmlinux_struct_size(path: str, name: str) -> int | None:
+    """``sizeof(struct name)`` from the ``.BTF`` section of the vmlinux at
+    ``path`` (CONFIG_DEBUG_INFO_BTF), without loading its DWARF; None when the
+    file has no BTF or no such struct."""
+    try:
+        data = _section(path, b".BTF")
+        return btf_struct_size(data, name) if data else None
+    except (OSError, ValueError, struct.error):
+        return None
 
 
 def _all_type_names(prog: Any) -> dict[str, list[str]]:
