@@ -99,16 +99,30 @@ def _enabled(prog: Any) -> bool:
         return False
 
 
+def _rq_tasks(ctx: Context, member: str) -> list[View]:
+    """``rq->member`` (``idle`` or ``curr``) of each CPU's run queue; a CPU whose
+    run queue is not in the dump (a truncated or filtered one) is reported once
+    (``ctx.warn``) and left out, so the other rows still come."""
+    rqs = ctx.k.object("runqueues")
+    out = []
+    for cpu in _cpus(ctx):
+        try:
+            out.append(getattr(per_cpu(rqs, cpu), member))
+        except drgn.FaultError as e:
+            said = f"CPU {cpu}: its run queue cannot be read"
+            if not any(m.startswith(said) for m in ctx.errors):
+                ctx.warn(f"{said} ({e}): its idle and current tasks are not known")
+    return out
+
+
 def idle_tasks(ctx: Context) -> list[View]:
     """Each CPU's idle task (``rq->idle``), which crash lists as PID 0."""
-    rqs = ctx.k.object("runqueues")
-    return [per_cpu(rqs, cpu).idle for cpu in _cpus(ctx)]
+    return _rq_tasks(ctx, "idle")
 
 
 def active_tasks(ctx: Context) -> set[int]:
     """Addresses of the tasks current on each CPU (``rq->curr``)."""
-    rqs = ctx.k.object("runqueues")
-    return {per_cpu(rqs, cpu).curr.address for cpu in _cpus(ctx)}
+    return {t.address for t in _rq_tasks(ctx, "curr")}
 
 
 def _cpus(ctx: Context) -> list[int]:

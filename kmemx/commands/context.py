@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import drgn
 
+from ..errors import fault
 from .registry import REGISTRY, Registry
 
 if TYPE_CHECKING:
@@ -87,8 +88,13 @@ class Context:
         """The context crash starts in: the panic task (:func:`panic_task`),
         else the task running on CPU 0 (crash's choice for a dump taken
         without a panic, and for a live kernel).  ``struct task_struct *``."""
-        task = panic_task(self.prog)
-        return task if task is not None else cpu_curr_task(self.prog, 0)
+        try:
+            task = panic_task(self.prog)
+            return task if task is not None else cpu_curr_task(self.prog, 0)
+        except drgn.FaultError as e:  # the run queues are not in the dump (cut or filtered)
+            raise fault(e.address, "the default task (the panic task, else CPU 0's current "
+                        f"task) cannot be read: {e.message}; name a task (PID or "
+                        "address)") from None
 
     def current_task(self) -> drgn.Object:
         """The current context: ``struct task_struct *`` of the task ``set``

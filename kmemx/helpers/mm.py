@@ -275,9 +275,9 @@ def vm_memory_committed(prog: drgn.Program) -> int:
     from drgn.helpers.linux.percpu import per_cpu_ptr
 
     counter = prog["vm_committed_as"]
-    total = counter.count.value_()
+    total = int(counter.count.value_())
     for cpu in for_each_possible_cpu(prog):
-        total += per_cpu_ptr(counter.counters, cpu)[0].value_()
+        total += int(per_cpu_ptr(counter.counters, cpu)[0].value_())
     return max(0, total)
 
 
