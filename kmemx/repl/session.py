@@ -237,16 +237,17 @@ class Repl:
         type them (``bt -a``, ``files 1``, ``set -v``, ``q``): one line whose
         first word names a command or runtime alias and that Python would not
         run: it does not compile, or it reads a name that neither the session
-        nor the builtins define (``bt``, ``v`` of ``set -v``).  ``help``,
-        ``exit`` and ``quit`` alone are the commands, not Python's site
-        helpers; ``help(len)`` and ``exit(3)`` are Python's."""
+        nor the builtins define (``bt``, ``v`` of ``set -v``).  A command's
+        name alone that only the builtins define (``set``, ``help``, ``exit``,
+        ``list``) is the command: Python would only echo the builtin;
+        ``set()``, ``help(len)`` and ``exit(3)`` are Python's."""
         if "\n" in line:
             return False
         word = line.split(None, 1)[0]
         if self.catalog.get(word) is None and word not in MAGICS \
                 and word not in self.catalog.registry.runtime_aliases:
             return False
-        if line in ("help", "exit", "quit"):
+        if line.strip() == word and word not in self.namespace:
             return True
         try:
             tree = ast.parse(line, "<input>", "single")

@@ -710,6 +710,10 @@ def test_is_bare_command(world: World, session_env: Path) -> None:
     _, _, _, repl = drive(world, "\x04")
     bare = repl.is_bare_command
     assert bare("echo 1") and bare("q") and bare("help") and bare("set -v")
+    # a command's name alone that only a builtin defines is the command (Python would
+    # echo <class 'set'>); called, or bound in the session, it is Python's
+    assert bare("set") and bare("list") and bare(" set ")
+    assert not bare("set()") and not bare("set([1])")
     assert bare("list task_struct.tasks -H init_task")  # not Python: crash's list
     assert not bare("list((1,))") and not bare("help(len)") and not bare("exit(3)")
     assert not bare("list(undefined_name)")  # the first word is "list(...": Python's NameError
