@@ -1372,8 +1372,13 @@ def crash_member_line(obj: drgn.Object, path: str, radix: int | None = None) -> 
     ``tasks``) of the structure ``obj``: ``  path = value,`` with the value
     as :func:`crash_value_text` gives it, and no comma after the structure's
     last member (gdb prints none there).  Raises LookupError for a member
-    the structure does not have, drgn.FaultError when it cannot be read."""
-    value = crash_value_text(obj.subobject_(path), 1, radix)
+    the structure does not have (and for a path through a pointer, which a
+    member path does not follow), drgn.FaultError when it cannot be read."""
+    try:
+        sub = obj.subobject_(path)
+    except TypeError as e:  # "mm.mmap_base": mm is a pointer
+        raise LookupError(f"{e}: a member path does not follow pointers") from None
+    value = crash_value_text(sub, 1, radix)
     members = [m.name for m in _strip_typedefs(obj.type_).members or ()]
     comma = "" if members and path == members[-1] else ","
     return f"  {path} = {value}{comma}"

@@ -329,3 +329,15 @@ def test_command_lines_on_stdin_and_with_i(fixture: Fixture, target: list[str],
     mixed = kmemx(*target, "-q", stdin="sym no_such_symbol_xyz\np jiffies\n")
     assert mixed.returncode == 1 and "jiffies = " in mixed.stdout
     assert mixed.stderr.count("kmemx: error:") == 1
+
+
+def test_member_path_through_a_pointer_is_one_line(fixture: Fixture) -> None:
+    """``task -R mm.mmap_base`` and ``struct task_struct.mm.mmap_base ADDR``: a member
+    path does not follow pointers (crash refuses it too); one error line, not an
+    internal error."""
+    core, vml = str(fixture.core("elf")), str(fixture.vmlinux)
+    init = fixture.prog["init_task"].address_
+    one_line_error(kmemx("-q", "-c", core, "-s", vml, "task -R mm.mmap_base 1"),
+                   "does not follow pointers")
+    one_line_error(kmemx("-q", "-c", core, "-s", vml,
+                         f"struct task_struct.mm.mmap_base {init:#x}"), "mm.mmap_base")
