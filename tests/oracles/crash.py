@@ -7,7 +7,7 @@ via an embedded gdb), so agreement between crash, kmemx and the guest's own
 
 bookworm's crash 8.0.2 misreads the test bed's kernels, so a crash >= 8.0.4 is
 required; ``scripts/build-crash`` builds 8.0.6 from Debian trixie's source
-package, and on request sid's 9.0.2 (7.x kernels, which 8.0.6 cannot open) and
+package, and on request sid's 9.0.2 (newer kernels; it does not open 7.2.13) and
 builds that read arm64 dumps (``--target ARM64``).  Which one reads a dump is
 found by trying them (:func:`crash_for`), never from the kernel's version.
 crash can hang rather than fail, so :func:`run_crash` always runs it under a
@@ -293,9 +293,9 @@ def crash_outputs(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | st
     with ``TZ=UTC``, so that its DATE does not depend on the machine.
 
     Without ``crash``, the first crash of :func:`find_crashes` whose session
-    starts on this dump (8.0.6 on the 5.10-6.12 kernels; crash 9.0.2 on 7.2,
-    whose ``struct`` layouts 8.0.6 cannot follow; the ``--target ARM64``
-    builds on arm64 dumps): a build that cannot open the dump is remembered
+    starts on this dump (8.0.6 on the 5.10-6.12 kernels; a newer build for
+    kernels it cannot follow (crash 9.0.2 does not open 7.2.13 either); the
+    ``--target ARM64`` builds on arm64 dumps): a build that cannot open the dump is remembered
     and skipped at once in later calls.
 
     :raises CrashCannotRead: no crash here opens the dump (each one's reason)
