@@ -2180,10 +2180,16 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         try:
             data = read(pos, n)
         except drgn.FaultError as e:
-            if user:
+            # the reason (unmapped, excluded by makedumpfile, past a cut file) is
+            # drgn.FaultError's message.  A user address the task does not map faults
+            # at itself (crash's words); one it maps faults at its physical page
+            if user and pos <= e.address < pos + n:
                 raise CommandError(f"rd: invalid user virtual address: {e.address:x}") from None
+            if user:
+                raise CommandError(f"rd: user virtual address {pos:#x} is not readable: "
+                                   f"{e.message} (physical {e.address:#x})") from None
             raise CommandError(f"rd: {'physical ' if args.physical else ''}address "
-                               f"{e.address:#x} is not readable") from None
+                               f"{e.address:#x} is not readable: {e.message}") from None
         words = [int.from_bytes(data[i:i + width], "little",
                                 signed=args.decimal == "signed") for i in range(0, n, width)]
         if symbolic:
@@ -2339,7 +2345,8 @@ def _rd_ascii(ctx: Context, addr: int, count: int | None, physical: bool) -> Ite
                                physical=physical)
         except drgn.FaultError as e:
             if not data:
-                raise CommandError(f"rd: address {e.address:#x} is not readable") from None
+                raise CommandError(f"rd: address {e.address:#x} is not readable: "
+                                   f"{e.message}") from None
             break
         nul = chunk.find(b"\0")
         data += chunk if nul < 0 else chunk[:nul]
