@@ -331,21 +331,6 @@ def _vmcoreinfo_from_prog(prog: drgn.Program, source: str = "") -> Vmcoreinfo | 
         return None
 
 
-def _mask_identity_segments(prog: drgn.Program, core: ElfCore, space: AddressSpace) -> None:
-    """QEMU's ``dump-guest-memory`` (without paging) writes each PT_LOAD's
-    ``p_vaddr`` equal to its physical address, and drgn maps those as
-    virtual: a NULL pointer plus an offset then reads the BIOS area or low RAM
-    instead of faulting.  No kernel address has bit 63 clear on x86-64 or
-    arm64, and the kernel's page tables map none there, so those spans are
-    overridden by kmemx's page-table walk: reads fault as they do on the
-    kdump-compressed dump of the same memory (libkdumpfile walks)."""
-    for seg in core.segments:
-        if seg.memsz and seg.vaddr < 1 << 63:
-            end = min(seg.vaddr + seg.memsz, 1 << 63)
-            prog.add_memory_segment(seg.vaddr, end - seg.vaddr, _virtual_reader(space),
-                                    physical=False)
-
-
 def _elf_kernel(path: str, core: ElfCore, prog: drgn.Program, stats: ReadStats,
                 virtual_segments: bool) -> Kernel:
     raw = core.vmcoreinfo
@@ -364,7 +349,6 @@ def _elf_kernel(path: str, core: ElfCore, prog: drgn.Program, stats: ReadStats,
             _install_phys_segments(prog, phys, space)
         except (ValueError, OverflowError) as e:
             raise CoreFormatError(f"{path}: bad PT_LOAD segment: {_one_line(e)}") from None
-        _mask_identity_segments(prog, core, space)
         if virtual_segments:
             _install_virtual_segments(prog, phys, space)
         return Kernel(prog, phys, space, vmci, stats, target=path)

@@ -316,7 +316,10 @@ def test_every_page_reads_as_plain_drgn(fixture: Fixture, pair: tuple[Any, kmemx
     mapped = counts["direct map"][0] - counts["direct map"][1]
     elf = str(fixture.core(dump_variant)).endswith(".elf")
     assert mapped >= (ram_pages * 9 // 10 if elf else ram_pages // 16)
-    assert counts["kernel image"][1] == 0
+    # a filtered dump may drop the image's zero-filled pages (.bss, -d 1): drgn
+    # faults there too (bad is empty); an ELF dump holds every page of it
+    if elf:
+        assert counts["kernel image"][1] == 0
     assert counts["modules"][0] > 0 and counts["vmemmap"][0] > 0 and counts["vmalloc"][0] > 0
 
 
