@@ -2918,6 +2918,19 @@ for task in tasks:
                           "from drgn.helpers.linux.mm import follow_phys, for_each_vma")
 
 
+def _vma_path(vma: drgn.Object) -> str:
+    """The path of the file ``struct vm_area_struct *vma`` maps (``d_path()``),
+    "" for an anonymous mapping, "?" when it cannot be read."""
+    from drgn.helpers.linux.fs import d_path
+
+    if not vma.vm_file:
+        return ""
+    try:
+        return kernel_str(d_path(vma.vm_file.f_path.address_of_()))
+    except (ValueError, LookupError, drgn.FaultError):
+        return "?"
+
+
 @command("vm", "display a task's virtual memory: its mm and every VMA",
          description="""
          crash's vm: after the task's PID/TASK/CPU/COMMAND line, its MM, PGD (the
@@ -2975,7 +2988,6 @@ for task in tasks:
                              "physical address, swap offset or file offset")],
          columns=VM_COLUMNS, takes_input=True, enabled=_enabled, drgn_code=_vm_drgn_options)
 def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    from drgn.helpers.linux.fs import d_path
     from drgn.helpers.linux.mm import for_each_vma
 
     from kmemx.helpers.mm import task_mm_usage
@@ -3039,12 +3051,7 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                                                 value=mm.address)):
                 if only_vma is not None and vma.value_() != only_vma:
                     continue
-                path = ""
-                if vma.vm_file:
-                    try:
-                        path = kernel_str(d_path(vma.vm_file.f_path.address_of_()))
-                    except (ValueError, LookupError, drgn.FaultError):
-                        path = "?"
+                path = _vma_path(vma)
                 yield Row((*oc, *VM_COLUMNS),
                           (*owner, Address(vma.value_()), Address(vma.vm_start.value_()),
                            Address(vma.vm_end.value_()), Address(vma.vm_flags.value_()),
@@ -3163,7 +3170,6 @@ def _vm_ref(ctx: Context, t: View, ref: VmRef) -> Iterator[Any]:
     the pages from the first one REF names on that REF names
     (:meth:`VmRef.names_page`), the task's header and MM row first; a
     blank line after a task shown, nothing for the others."""
-    from drgn.helpers.linux.fs import d_path
     from drgn.helpers.linux.mm import for_each_vma
 
     from kmemx.helpers.mm import task_mm_usage
@@ -3196,12 +3202,7 @@ def _vm_ref(ctx: Context, t: View, ref: VmRef) -> Iterator[Any]:
         pages = True
     shown = False
     for vma in for_each_vma(drgn.Object(ctx.prog, "struct mm_struct *", value=mm_addr)):
-        path = ""
-        if vma.vm_file:
-            try:
-                path = kernel_str(d_path(vma.vm_file.f_path.address_of_()))
-            except (ValueError, LookupError, drgn.FaultError):
-                path = "?"
+        path = _vma_path(vma)
         vma_row = Row((*oc, *VM_COLUMNS),
                       (*owner, Address(vma.value_()), Address(vma.vm_start.value_()),
                        Address(vma.vm_end.value_()), Address(vma.vm_flags.value_()),
