@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import collections
 
+import drgn
 import numpy as np
 
 from .arch.x86_64 import START_KERNEL_MAP, X86_64Translator
 from .buildid import elf_build_id, elf_read, elf_symbol_values
 from .errors import NoVmcoreinfoError
-from .readers.base import PhysicalMemory
+from .memory import AddressSpace
+from .readers.base import PhysicalMemory, ReadStats
 from .symbols import vmlinux_struct_size
 
 __all__ = ["KERNEL_ALIGN", "recover_vmcoreinfo"]
@@ -50,49 +52,36 @@ _DATA_WINDOW = 1 << 20
 _MIN_VOTES = 16
 
 
-def _read(phys: PhysicalMemory, paddr: int, size: int) -> bytes | None:
+def _read(space: AddressSpace, paddr: int, size: int) -> bytes | None:
     """``size`` bytes of physical memory at ``paddr``, or None if a page is missing."""
-    out = bytearray()
-    while size > 0:
-        got = phys.locate(paddr)
-        if got is None:
-            return None
-        buf, off = got
-        inpage = paddr & (_PAGE - 1)
-        n = min(size, _PAGE - inpage)
-        out += bytes(buf[off + inpage:off + inpage + n])
-        paddr += n
-        size -= n
-    return bytes(out)
+    try:
+        return space.read(paddr, size, physical=True)
+    except drgn.FaultError:
+        return None
 
 
-def _read_u64(phys: PhysicalMemory, paddr: int) -> int | None:
-    raw = _read(phys, paddr, 8)
-    return None if raw is None else int.from_bytes(raw, "little")
-
-
-def _find_banner(phys: PhysicalMemory, banner: bytes, link_phys: int) -> list[int]:
+def _find_banner(space: AddressSpace, banner: bytes, link_phys: int) -> list[int]:
     """Physical addresses where ``banner`` lies at its image offset modulo the
     kernel's alignment."""
     found = []
     skew = link_phys % KERNEL_ALIGN
-    for start, end in phys.ranges():
+    for start, end in space.phys.ranges():
         base = start - start % KERNEL_ALIGN
         for b in range(base, end, KERNEL_ALIGN):
             p = b + skew
-            if start <= p and p + len(banner) <= end and _read(phys, p, len(banner)) == banner:
+            if start <= p and p + len(banner) <= end and _read(space, p, len(banner)) == banner:
                 found.append(p)
     return found
 
 
-def _virtual_offset(phys: PhysicalMemory, vmlinux: str, image_phys: int,
+def _virtual_offset(space: AddressSpace, vmlinux: str, image_phys: int,
                     syms: dict[str, int]) -> int | None:
     """The KASLR offset: the most common (memory - file) difference of the
     ``.data`` words whose link-time value points into the image."""
     start, end = syms["_sdata"], min(syms["_edata"], syms["_sdata"] + _DATA_WINDOW)
     size = (end - start) & ~7
     link = elf_read(vmlinux, start, size)
-    mem = _read(phys, image_phys + (start - syms["_text"]), size)
+    mem = _read(space, image_phys + (start - syms["_text"]), size)
     if link is None or mem is None:
         return None
     f = np.frombuffer(link, dtype="<u8")
@@ -156,20 +145,22 @@ def recover_vmcoreinfo(phys: PhysicalMemory, vmlinux: str, source: str = "") -> 
     if not banner.startswith(b"Linux version "):
         raise NoVmcoreinfoError(f"{where}no VMCOREINFO note, and {vmlinux}'s linux_banner "
                                 "is not readable")
-    found = _find_banner(phys, banner, syms["linux_banner"] - START_KERNEL_MAP)
+    # physical reads only: the translator is never asked
+    space = AddressSpace(phys, X86_64Translator(0, False, lambda p: None), ReadStats())
+    found = _find_banner(space, banner, syms["linux_banner"] - START_KERNEL_MAP)
     if not found:
         raise NoVmcoreinfoError(f"{where}no VMCOREINFO note, and {vmlinux}'s banner "
                                 f"({banner[:60].decode('ascii', 'replace')}...) is nowhere in "
                                 "the dump's memory: is it this kernel's vmlinux?")
     for banner_phys in found:
         image_phys = banner_phys - (syms["linux_banner"] - syms["_text"])
-        offset = _virtual_offset(phys, vmlinux, image_phys, syms)
+        offset = _virtual_offset(space, vmlinux, image_phys, syms)
         if offset is None:
             continue
         phys_base = (banner_phys - (syms["linux_banner"] + offset - START_KERNEL_MAP)) & _MASK64
         pgd = X86_64Translator.pa_symbol(syms["init_top_pgt"] + offset, phys_base)
         for five in (False, True):
-            walker = X86_64Translator(pgd, five, lambda p: _read_u64(phys, p))
+            walker = X86_64Translator(pgd, five, space.read_phys_u64)
             if (walker.translate(syms["linux_banner"] + offset) == banner_phys
                     and walker.translate(syms["init_top_pgt"] + offset) == pgd):
                 release = banner.split()[2].decode("ascii", "replace")
