@@ -180,8 +180,6 @@ def _pgd_phys(ctx: Context, mm: drgn.Object) -> int:
 
 def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
               user: bool | None) -> Iterator[Any]:
-    from drgn.helpers.linux.mm import vma_find
-
     is_user = user if user is not None else vaddr < (1 << 63)
     if is_user:
         if task is None:
@@ -230,6 +228,14 @@ def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
     yield Row(("PTE", "PHYSICAL", "FLAGS"),
               (Hex(last.value), Address(pte_pfn_phys(last.value)),
                "(" + "|".join(pte_flag_names(last.value)) + ")"))
+    yield from _vtop_tail(ctx, mm, vaddr, phys, is_user)
+
+
+def _vtop_tail(ctx: Context, mm: drgn.Object, vaddr: int, phys: int | None,
+               is_user: bool) -> Iterator[Any]:
+    """vtop's last rows: the VMA of a user address, then the struct page."""
+    from drgn.helpers.linux.mm import vma_find
+
     if is_user:
         vma = vma_find(mm, vaddr)
         if vma:
@@ -247,6 +253,83 @@ def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
                   tuple(_page_line(ctx, phys if phys is not None else 0)))
     except (drgn.FaultError, LookupError, ValueError) as e:
         ctx.warn(f"vtop: {vaddr:x}: no struct page for it ({e})")
+
+
+def _vtop_one_aarch64(ctx: Context, vaddr: int, task: drgn.Object | None,
+                     user: bool | None) -> Iterator[Any]:
+    """arm64's vtop, as crash's arm64_vtop_*_4k() and arm64_translate_pte()
+    print it: the table's and the descriptors' kernel virtual addresses,
+    a block's size, the descriptor's bits (:func:`kmemx.arch.aarch64.pte_flag_names`)."""
+    from drgn.helpers.linux.mm import phys_to_virt
+
+    from kmemx.arch.aarch64 import descriptor_phys, pgtable_walk, runtime_va_bits
+    from kmemx.arch.aarch64 import pte_flag_names as arm64_flag_names
+
+    info = getattr(ctx.k, "vmcoreinfo", None)
+    if info is None or info.va_bits is None:
+        raise CommandError("vtop: the dump has no VMCOREINFO VA_BITS: the arm64 page-table "
+                           "layout is unknown")
+    va_bits = runtime_va_bits(info.va_bits, info.tcr_el1_t1sz, PAGE_SIZE.bit_length() - 1)
+    is_user = user if user is not None else vaddr < (1 << 63)
+    if is_user:
+        if task is None:
+            task = ctx.current_task()
+        mm = task.mm.read_()
+        if not mm:
+            raise CommandError(f"vtop: {vaddr:x}: the task has no user address space "
+                               "(a kernel thread)")
+    else:
+        mm = ctx.prog["init_mm"].address_of_()
+    prog = ctx.prog
+    pgd_virt = int(mm.pgd.value_())
+
+    def read_u64(paddr: int) -> int:
+        return int.from_bytes(prog.read(paddr, 8, True), "little")
+
+    try:
+        pgd = _pgd_phys(ctx, mm)
+        walk = list(pgtable_walk(pgd, vaddr, va_bits, read_u64))
+    except drgn.FaultError as fault:
+        raise CommandError(f"vtop: {vaddr:x}: page table at {fault.address:#x} is not in "
+                           "the dump") from None
+    # the descriptors' kernel virtual addresses, as crash prints them: the
+    # top table where mm->pgd points, the others in the linear map (__va)
+    entries = [(level, pgd_virt + (addr - pgd) if n == 0
+                else int(phys_to_virt(prog, addr).value_()), value)
+               for n, (level, addr, value) in enumerate(walk)]
+    level, _, value = entries[-1]
+    present = value & 3 == 3 if level == "PTE" else value & 3 == 1
+    size = 1 << (PAGE_SIZE.bit_length() - 1 + 9 * ("PUD", "PMD", "PTE")[::-1].index(level)) \
+        if level in ("PUD", "PMD", "PTE") else PAGE_SIZE
+    base = descriptor_phys(value, va_bits) & ~(size - 1)
+    phys = base | (vaddr & (size - 1)) if present else None
+    flags = arm64_flag_names(value)
+    if ctx.as_json:
+        yield Row(("VIRTUAL", "PHYSICAL", "PAGE_SIZE", "PTE", "FLAGS", "ENTRIES"),
+                  (Address(vaddr), Address(phys) if phys is not None else None, size,
+                   Hex(value), "|".join(flags),
+                   [[lv, Address(a), Hex(v)] for lv, a, v in entries]))
+        return
+    yield TextLine(f"{'VIRTUAL':<16}  PHYSICAL")
+    yield TextLine(f"{vaddr:<16x}  " + (f"{phys:x}" if phys is not None else "(not mapped)"))
+    yield TextLine("")
+    yield TextLine(f"PAGE DIRECTORY: {pgd_virt:x}")
+    for lv, a, v in entries:
+        yield TextLine(f"   {lv}: {a:x} => {v:x}")
+    if not present:
+        return
+    big = {1 << 30: "  (1GB)", 1 << 21: "  (2MB)"}.get(size, "  ")
+    yield TextLine(f"  PAGE: {base:x}{big}")
+    yield TextLine("")
+    yield Row(("PTE", "PHYSICAL", "FLAGS"),
+              (Hex(value), Address(descriptor_phys(value, va_bits)), "(" + "|".join(flags) + ")"))
+    yield from _vtop_tail(ctx, mm, vaddr, phys, is_user)
+
+
+def _is_aarch64(ctx: Context) -> bool:
+    """Whether the dump is an arm64 kernel's."""
+    return ctx.prog.platform is not None and \
+        ctx.prog.platform.arch == drgn.Architecture.AARCH64
 
 
 def _x86_64_only(ctx: Context, message: str) -> None:
@@ -322,14 +405,16 @@ for vaddr in {[hex(a) for a in addrs]}:
          columns=("VIRTUAL", "PHYSICAL"), drgn_code=_vtop_drgn)
 def _vtop(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     addresses = [_hex(ctx, s, "vtop") for s in args.addresses]  # bad input first
-    _x86_64_only(ctx, "vtop: only x86-64 page tables are walked")
+    one = _vtop_one_aarch64 if _is_aarch64(ctx) else _vtop_one
+    if one is _vtop_one:
+        _x86_64_only(ctx, "vtop: only x86-64 and arm64 page tables are walked")
     task = None
     if args.task is not None:
         task = _task_ptr(ctx, command_tasks(ctx, [args.task], (), "vtop")[0])
     for n, vaddr in enumerate(addresses):
         if n and not ctx.as_json:
             yield TextLine("")
-        yield from _vtop_one(ctx, vaddr, task, args.user)
+        yield from one(ctx, vaddr, task, args.user)
 
 
 def _pte_drgn(ctx: Context, args: argparse.Namespace) -> str:
@@ -349,6 +434,25 @@ for v in {[hex(v) for v in values]}:
 """.replace("'", '"'))
 
 
+def _pte_aarch64(ctx: Context, values: list[int]) -> Iterator[Any]:
+    """arm64's pte rows, as crash's arm64_translate_pte() prints a present
+    descriptor (VALID or PROT_NONE): its output address and named bits."""
+    from kmemx.arch.aarch64 import PTE_FLAG_NAMES, descriptor_phys, runtime_va_bits
+    from kmemx.arch.aarch64 import pte_flag_names as arm64_flag_names
+
+    info = getattr(ctx.k, "vmcoreinfo", None)
+    va_bits = (runtime_va_bits(info.va_bits, info.tcr_el1_t1sz, PAGE_SIZE.bit_length() - 1)
+               if info is not None and info.va_bits is not None else 48)
+    prot_none = next(mask for mask, name in PTE_FLAG_NAMES if name == "PROT_NONE")
+    for v in values:
+        if not v & (1 | prot_none):
+            ctx.warn(f"pte: {v:x}: not present (a swap entry or none): not decoded")
+            continue
+        yield Row(("PTE", "PHYSICAL", "FLAGS"),
+                  (Hex(v), Address(descriptor_phys(v, va_bits)),
+                   "(" + "|".join(arm64_flag_names(v)) + ")"))
+
+
 @command("pte", "decode page-table entry values (crash's pte)",
          description="""
          pte VALUE ...            PTE PHYSICAL FLAGS: the page an x86-64 entry points to
@@ -360,7 +464,10 @@ for v in {[hex(v) for v in values]}:
          drgn_code=_pte_drgn)
 def _pte(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     values = [_number(s, "pte") for s in args.values]  # bad input first
-    _x86_64_only(ctx, "pte: only x86-64 page-table entries are decoded")
+    if _is_aarch64(ctx):
+        yield from _pte_aarch64(ctx, values)
+        return
+    _x86_64_only(ctx, "pte: only x86-64 and arm64 page-table entries are decoded")
     for v in values:
         if not v & 1:
             ctx.warn(f"pte: {v:x}: not present (a swap entry or none): not decoded")

@@ -316,15 +316,7 @@ def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
     kernel_image = 1 << 30  # KERNEL_IMAGE_SIZE with CONFIG_RANDOMIZE_BASE
     rows += [("KERNEL START MAP", Address(_START_KERNEL_MAP)),
              ("KERNEL MODULES BASE", Address(_START_KERNEL_MAP + kernel_image))]
-    # THREAD_SIZE: the init task's stack, init_stack up to its end symbol
-    # (include/asm-generic/vmlinux.lds.h): __end_init_stack in newer kernels
-    # (6.12 here), __end_init_task before (6.1 here)
-    try:
-        end = prog.symbol("__end_init_stack").address
-    except LookupError:
-        end = prog.symbol("__end_init_task").address
-    stack = end - prog.symbol("init_stack").address
-    rows.append(("KERNEL STACK SIZE", stack))
+    rows.append(("KERNEL STACK SIZE", _stack_size(prog)))
     irq_stack = prog.type("struct irq_stack").size  # IRQ_STACK_SIZE
     # the IRQ stacks: hardirq_stack_ptr points at the top word (irq_init_percpu_irqstack)
     try:
@@ -344,10 +336,78 @@ def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
     return rows
 
 
+def _stack_size(prog: drgn.Program) -> int:
+    """THREAD_SIZE: the init task's stack, init_stack up to its end symbol
+    (include/asm-generic/vmlinux.lds.h): __end_init_stack in newer kernels
+    (6.12 here), __end_init_task before (6.1 here)."""
+    try:
+        end = prog.symbol("__end_init_stack").address
+    except LookupError:
+        end = prog.symbol("__end_init_task").address
+    return int(end - prog.symbol("init_stack").address)
+
+
+def _mach_rows_aarch64(ctx: Context) -> list[tuple[str, Any]]:
+    """arm64's rows, as crash's arm64_display_machine_stats() prints them:
+    no PROCESSOR SPEED (crash's arm64_processor_speed() knows none); the
+    linear map's base (``PAGE_OFFSET``); the modules, vmalloc and vmemmap
+    bases the kernel exports in VMCOREINFO since commit 2369f171d5c5
+    ("arm64: crash_core: Export MODULES, VMALLOC, and VMEMMAP ranges",
+    v5.18; left out of an older dump's rows); THREAD_SIZE; the IRQ stacks
+    (``irq_stack_ptr``, IRQ_STACK_SIZE = THREAD_SIZE, arch/arm64/kernel/irq.c)
+    and the overflow stacks (``overflow_stack``, arch/arm64/kernel/traps.c)."""
+    from drgn.helpers.linux.percpu import per_cpu, per_cpu_ptr
+
+    from kmemx.arch.aarch64 import page_offset
+    from kmemx.helpers.cpumask import for_each_online_cpu
+
+    from .basics import _crash_cpus, _node_present_bytes, cpus_text, memory_text
+
+    prog = ctx.prog
+    uts = prog["init_uts_ns"].name
+    rows: list[tuple[str, Any]] = [
+        ("MACHINE TYPE", uts.machine.string_().decode()),
+        ("MEMORY SIZE", memory_text(_node_present_bytes(ctx))),
+        ("CPUS", cpus_text(_crash_cpus(ctx), sum(1 for _ in for_each_online_cpu(ctx.k)))),
+        ("HZ", kernel_hz(prog)),
+        ("PAGE SIZE", PAGE_SIZE),
+    ]
+    info = getattr(ctx.k, "vmcoreinfo", None)
+    va_bits = info.va_bits if info is not None else None
+    if va_bits is not None:
+        rows.append(("KERNEL VIRTUAL BASE",
+                     Address(page_offset(va_bits, prog.symbol("_text").address))))
+    for key, name in (("KERNEL MODULES BASE", "MODULES_VADDR"),
+                      ("KERNEL VMALLOC BASE", "VMALLOC_START"),
+                      ("KERNEL VMEMMAP BASE", "VMEMMAP_START")):
+        value = info.number(name) if info is not None else None
+        if value is not None:
+            rows.append((key, Address(value)))
+    stack = _stack_size(prog)
+    rows.append(("KERNEL STACK SIZE", stack))
+    try:
+        irq_ptr = prog["irq_stack_ptr"]
+    except KeyError:  # before v4.14's VMAP_STACK rework: no IRQ stack pointers
+        pass
+    else:
+        rows.append(("IRQ STACK SIZE", stack))  # IRQ_STACK_SIZE is THREAD_SIZE
+        for cpu in cpu_list(ctx, None):
+            rows.append((f"IRQ STACK CPU {cpu}", Address(int(per_cpu(irq_ptr, cpu)))))
+    try:
+        overflow = prog["overflow_stack"]
+    except KeyError:  # !CONFIG_VMAP_STACK
+        return rows
+    rows.append(("OVERFLOW STACK SIZE", drgn.sizeof(overflow)))  # OVERFLOW_STACK_SIZE
+    for cpu in cpu_list(ctx, None):
+        rows.append((f"OVERFLOW STACK CPU {cpu}",
+                     Address(int(per_cpu_ptr(overflow.address_of_(), cpu).value_()))))
+    return rows
+
+
 def _x86_64_only(ctx: Context) -> None:
-    """mach (and its --drgn) reads x86-64's layout: one line on another dump."""
+    """mach's --drgn reads x86-64's layout: one line on another dump."""
     if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
-        raise CommandError("mach: x86-64 dumps only")
+        raise CommandError("mach: --drgn: x86-64 dumps only")
 
 
 def _mach_drgn(ctx: Context, args: argparse.Namespace) -> str:
@@ -400,13 +460,21 @@ for cpu in for_each_present_cpu(prog):
                                   PROCESSOR SPEED, HZ, PAGE SIZE, the kernel's virtual,
                                   vmalloc, vmemmap, start-map and modules bases,
                                   KERNEL STACK SIZE, IRQ STACK SIZE and each CPU's IRQ
-                                  stack (x86-64).  The exception stacks (-c, -m) are
-                                  not shown.
+                                  stack; on arm64 (no speed, no start map) also each
+                                  CPU's overflow stack.  The exception stacks (-c, -m)
+                                  are not shown.
          """,
          columns=("KEY", "VALUE"), drgn_code=_mach_drgn)
 def _mach(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    _x86_64_only(ctx)
-    for key, value in _mach_rows(ctx):
+    platform = ctx.prog.platform
+    arch = platform.arch if platform is not None else None
+    if arch == drgn.Architecture.X86_64:
+        rows = _mach_rows(ctx)
+    elif arch == drgn.Architecture.AARCH64:
+        rows = _mach_rows_aarch64(ctx)
+    else:
+        raise CommandError("mach: x86-64 and arm64 dumps only")
+    for key, value in rows:
         yield Row(("KEY", "VALUE"), (key, value))
 
 

@@ -11,7 +11,7 @@ from typing import Callable, Iterator, Protocol
 
 from ..errors import CoreFormatError, NoVmcoreinfoError, TargetError
 from ..vmcoreinfo import Vmcoreinfo
-from .aarch64 import Aarch64Translator, linear_map_offset
+from .aarch64 import Aarch64Translator, linear_map_offset, runtime_va_bits
 from .x86_64 import X86_64Translator
 
 __all__ = [
@@ -97,7 +97,7 @@ def _aarch64(vmci: Vmcoreinfo, pgd: int, read_phys_u64: Callable[[int], int | No
         raise CoreFormatError(f"{where}arm64 page size {page_size} (kmemx knows 4, 16 "
                               "and 64 KiB)")
     t1sz = vmci.tcr_el1_t1sz
-    runtime_bits = va_bits if page_shift == 16 or not t1sz else 64 - t1sz
+    runtime_bits = runtime_va_bits(va_bits, t1sz, page_shift)
     if not page_shift < runtime_bits <= 52 or not page_shift < va_bits <= 52:
         raise CoreFormatError(f"{where}damaged VMCOREINFO: VA_BITS={va_bits}, "
                               f"TCR_EL1_T1SZ={t1sz}")

@@ -33,7 +33,9 @@ from typing import Callable, Iterator
 
 from .tables import read_table
 
-__all__ = ["Aarch64Translator", "linear_map_offset", "ptrauth_strip_kernel_insn_pac"]
+__all__ = ["PTE_FLAG_NAMES", "Aarch64Translator", "descriptor_phys", "linear_map_offset",
+           "page_offset", "pgtable_walk", "pte_flag_names", "ptrauth_strip_kernel_insn_pac",
+           "runtime_va_bits"]
 
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 _VALID_TABLE = 0b11
@@ -68,6 +70,93 @@ def ptrauth_strip_kernel_insn_pac(value: int, mask: int,
     return stripped if is_kernel_text(stripped) else value
 
 
+def page_offset(va_bits: int, kimage_vaddr: int) -> int:
+    """``PAGE_OFFSET``, the start of the linear map (``unsigned long``).
+
+    :param va_bits: ``NUMBER(VA_BITS)``, the configured (not run-time) size.
+    :param kimage_vaddr: any kernel-image address (``SYMBOL(swapper_pg_dir)``).
+
+    Mirrors arch/arm64/include/asm/memory.h: ``-(1 << VA_BITS)`` since kernel
+    commit 14c127c957c1 ("arm64: mm: Flip kernel VA space", v5.4), where the
+    image lies in the kernel half's top half; ``-(1 << (VA_BITS - 1))``
+    before it, where the image lay below ``PAGE_OFFSET``.  Which layout a dump
+    has is read from where its image lies, the newest layout first.  No errors.
+    """
+    if kimage_vaddr < (-(1 << (va_bits - 1))) & _MASK64:
+        return (-(1 << (va_bits - 1))) & _MASK64  # before 14c127c957c1
+    return (-(1 << va_bits)) & _MASK64
+
+
+#: the descriptor bits crash's arm64_translate_pte() names, in its order
+#: (arch/arm64/include/asm/pgtable-hwdef.h, pgtable-prot.h): a name is shown
+#: when any bit of its mask is set (SHARED is SH[1:0]); PROT_NONE is bit 58,
+#: the software bit of kernels 5.19 and later (crash's value for them)
+PTE_FLAG_NAMES = ((1 << 0, "VALID"), (1 << 58, "PROT_NONE"), (1 << 6, "USER"),
+                  (1 << 7, "RDONLY"), (3 << 8, "SHARED"), (1 << 10, "AF"), (1 << 11, "NG"),
+                  (1 << 53, "PXN"), (1 << 54, "UXN"), (1 << 55, "DIRTY"),
+                  (1 << 56, "SPECIAL"))
+
+
+def pte_flag_names(value: int) -> list[str]:
+    """The names of the bits of :data:`PTE_FLAG_NAMES` set in a descriptor
+    (``pte_t``, ``pmd_t``... value), in crash's order.  No errors."""
+    return [name for mask, name in PTE_FLAG_NAMES if value & mask]
+
+
+def runtime_va_bits(va_bits: int, tcr_el1_t1sz: int | None, page_shift: int) -> int:
+    """The size of the kernel half in bits at run time (``vabits_actual``).
+
+    :param va_bits: ``NUMBER(VA_BITS)``, the configured size.
+    :param tcr_el1_t1sz: ``NUMBER(TCR_EL1_T1SZ)`` (kernel commit bbdbc11804ff,
+        v5.9), or None/0 when VMCOREINFO lacks it.
+    :param page_shift: 12, 14 or 16.
+
+    ``64 - TCR_EL1_T1SZ`` with 4 or 16 KiB pages when known, else
+    ``VA_BITS`` (drgn's rule, libdrgn/arch_aarch64.c).  No errors.
+    """
+    return va_bits if page_shift == 16 or not tcr_el1_t1sz else 64 - tcr_el1_t1sz
+
+
+def pgtable_walk(pgd_phys: int, vaddr: int, va_bits: int,
+                 read_u64: Callable[[int], int], page_shift: int = 12,
+                 ) -> Iterator[tuple[str, int, int]]:
+    """The descriptors that translate ``vaddr`` (``unsigned long``) from the
+    top-level table at physical ``pgd_phys``, as ``(level, physical address
+    of the descriptor, value)``: ``pgd_offset()``, ``p4d_offset()``,
+    ``pud_offset()``, ``pmd_offset()``, ``pte_offset_kernel()``
+    (arch/arm64/include/asm/pgtable.h) for the levels ``va_bits`` (the
+    run-time size, :func:`runtime_va_bits`) and the granule need: 3 levels
+    for 39-bit VAs, 4 for 48, 5 for 52 with 4 KiB pages (FEAT_LPA2, kernel
+    commit 352b0395b505, v6.9); the folded ones are not listed.  Stops after
+    an invalid descriptor (bits [1:0] not 0b11, or 0b01 above the last level:
+    a block, which ends the walk as it does in crash's arm64_vtop_*()).
+
+    :param read_u64: reads a ``u64`` at a physical address; what it raises
+        (:class:`drgn.FaultError` for a table not in the dump) goes through.
+    """
+    bits = page_shift - 3
+    levels = (va_bits - page_shift + bits - 1) // bits
+    names = {5: ("PGD", "P4D", "PUD", "PMD", "PTE"), 4: ("PGD", "PUD", "PMD", "PTE"),
+             3: ("PGD", "PMD", "PTE"), 2: ("PGD", "PTE")}[levels]
+    table, shift = pgd_phys, page_shift + bits * (levels - 1)
+    entries = 1 << ((va_bits - page_shift - 1) % bits + 1)
+    for name in names:
+        addr = table + ((vaddr >> shift) & (entries - 1)) * 8
+        value = read_u64(addr)
+        yield name, addr, value
+        if shift == page_shift or value & 3 != _VALID_TABLE:
+            return
+        table = descriptor_phys(value, va_bits, page_shift)
+        shift, entries = shift - bits, 1 << bits
+
+
+def descriptor_phys(value: int, va_bits: int, page_shift: int = 12) -> int:
+    """The output address of a descriptor (``__pte_to_phys()``,
+    arch/arm64/include/asm/pgtable.h), of the layout ``va_bits`` and the
+    granule imply (see :class:`Aarch64Translator`).  No errors."""
+    return Aarch64Translator(0, va_bits, lambda _: None, page_shift=page_shift)._out(value)
+
+
 def linear_map_offset(va_bits: int, phys_offset: int, kimage_vaddr: int) -> int:
     """``__va(p) - p`` for the linear map, as an unsigned 64-bit offset.
 
@@ -85,10 +174,7 @@ def linear_map_offset(va_bits: int, phys_offset: int, kimage_vaddr: int) -> int:
     ``memstart_addr`` instead of ``PAGE_OFFSET`` (``arm64_memblock_init()``),
     which ``NUMBER(PHYS_OFFSET)`` already holds.
     """
-    page_offset = (-(1 << va_bits)) & _MASK64
-    if kimage_vaddr < (-(1 << (va_bits - 1))) & _MASK64:
-        page_offset = (-(1 << (va_bits - 1))) & _MASK64  # before 14c127c957c1
-    return (page_offset - phys_offset) & _MASK64
+    return (page_offset(va_bits, kimage_vaddr) - phys_offset) & _MASK64
 
 
 class Aarch64Translator:
