@@ -168,7 +168,7 @@ def _crash_for(vmlinux: str, vmcore: str) -> Path | str:
     if not reasons:
         return (f"no crash >= {'.'.join(map(str, MIN_VERSION))} found "
                 "(run scripts/build-crash, or set KMEMX_CRASH)")
-    return "; ".join(reasons)
+    return "; ".join(reasons) + _target_hint(vmlinux, find_crashes())
 
 
 def crash_for(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | str) -> Path:
@@ -196,6 +196,28 @@ def find_crash() -> Path | None:
         if version is not None and version >= MIN_VERSION:
             return path
     return None
+
+
+def _elf_machine(vmlinux: str) -> int | None:
+    """The ELF ``e_machine`` of ``vmlinux`` (62 x86-64, 183 AArch64), or None."""
+    try:
+        with open(vmlinux, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return None
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    return int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+
+
+def _target_hint(vmlinux: str, binaries: Sequence[Path]) -> str:
+    """For an arm64 kernel and no ``--target ARM64`` build among
+    ``binaries`` (``$KMEMX_TOOLS/crash-VERSION-arm64/crash``): what to run,
+    as the end of the one-line reason; else ""."""
+    if _elf_machine(vmlinux) != 183 or any(b.parent.name.endswith("-arm64") for b in binaries):
+        return ""
+    return " (crash reads one architecture and no ARM64 build is here: " \
+        "scripts/build-crash --target ARM64)"
 
 
 def _tail(text: str, n: int = 3) -> str:
@@ -290,7 +312,10 @@ def crash_outputs(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | st
     """Each command's output, from one crash session per dump for the whole test
     run: commands already run on this dump come from the cache, the others run
     together in one new session (crash's start-up, ~7 s, is the cost). crash runs
-    with ``TZ=UTC``, so that its DATE does not depend on the machine.
+    with ``TZ=UTC``, so that its DATE does not depend on the machine, and
+    ``LC_ALL=C``, so that its gdb prints bytes 0x80-0xff of strings as octal
+    escapes whatever the test's locale (a UTF-8 locale decodes valid UTF-8
+    as characters), as kmemx does (plugins/lists.py ``_gdb_string``).
 
     Without ``crash``, the first crash of :func:`find_crashes` whose session
     starts on this dump (8.0.6 on the 5.10-6.12 kernels; a newer build for
@@ -320,7 +345,7 @@ def crash_outputs(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | st
             continue
         _CHOSEN[(str(vmlinux), str(vmcore))] = binary
         return out
-    raise CrashCannotRead("; ".join(reasons))
+    raise CrashCannotRead("; ".join(reasons) + _target_hint(str(vmlinux), binaries))
 
 
 def _crash_outputs(binary: Path, vmlinux: os.PathLike[str] | str,
@@ -340,7 +365,7 @@ def _crash_outputs(binary: Path, vmlinux: os.PathLike[str] | str,
     if todo:
         try:
             cache.update(run_crash_commands(vmlinux, vmcore, todo, timeout, crash=binary,
-                                            env={"TZ": "UTC"}))
+                                            env={"TZ": "UTC", "LC_ALL": "C"}))
         except CrashTimeout:
             raise
         except CrashError as e:

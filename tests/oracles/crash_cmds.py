@@ -284,8 +284,8 @@ def parse_ptov(text: str) -> list[tuple[int, int]]:
 
 def parse_vtop(text: str) -> dict[str, Any]:
     """``vtop ADDR``: ``virtual``, ``physical``, ``pgd_directory`` and
-    ``entries`` [(level, address, value)] (the kernel's first level as
-    ("PGD", None, value)), ``page`` and ``page_size`` text, ``pte``, ``flags``,
+    ``entries`` [(level, address, value)] (x86-64: the kernel's first level
+    as ("PGD", None, value); arm64: PAGE DIRECTORY is ``pgd_directory``), ``page`` and ``page_size`` text, ``pte``, ``flags``,
     ``vma`` (vma, start, end, flags, file), ``struct_page`` (page, physical,
     mapping, index, count, flags, names)."""
     out: dict[str, Any] = {"entries": []}
@@ -315,6 +315,11 @@ def parse_vtop(text: str) -> dict[str, Any]:
             v = lines[i + 1].split()
             out["struct_page"] = (int(v[0], 16), int(v[1], 16), int(v[2], 16), int(v[3], 16),
                                   int(v[4]), int(v[5], 16), v[6] if len(v) > 6 else "")
+    e = out["entries"]
+    if len(e) > 1 and e[0][1] is None and e[1][0] == "PGD":
+        # arm64 (crash's arm64_vtop_*()): PAGE DIRECTORY is the table's
+        # address (mm->pgd), then each level with its descriptor's address
+        out["pgd_directory"] = e.pop(0)[2]
     return out
 
 

@@ -43,7 +43,7 @@ def run(k: Any, line: str) -> list[str]:
 def crash(fixture: Fixture, variant: str, commands: list[str]) -> dict[str, str]:
     if C.find_crash() is None:
         pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
-    try:  # the first crash here that opens this dump (none opens an arm64 one)
+    try:  # the first crash here that opens this dump (an ARM64 build for arm64)
         binary = C.crash_for(fixture.vmlinux, fixture.core(variant))
     except C.CrashCannotRead as e:
         pytest.skip(f"no crash here reads {fixture.core(variant).name}: {e}")
