@@ -263,7 +263,10 @@ def run_crash(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | str,
             f"crash did not finish {commands!r} on {vmcore} within {timeout:g}s and was "
             f"killed; last output: {_tail(partial or '')}") from None
     if proc.returncode != 0:
-        error = CrashError(f"crash exited with status {proc.returncode} on {vmcore}: {_tail(out)}")
+        m = re.search(r"machine type mismatch:\s+crash utility: (\S+)\s+\S+: (\S+)", out)
+        why = (f"machine type mismatch: this crash reads {m.group(1)}, the dump is "
+               f"{m.group(2)}" if m else _tail(out))
+        error = CrashError(f"crash exited with status {proc.returncode} on {vmcore}: {why}")
         error.output = out
         raise error
     return out
