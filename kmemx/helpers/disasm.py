@@ -34,7 +34,43 @@ _RENAMED = {"pushfq": "pushf", "popfq": "popf", "ljmpl": "ljmp", "lcalll": "lcal
 #: the accumulator (dropping the suffix it makes redundant)
 _STRING_SEGMENT = {"rdi": "%es:", "rsi": "%ds:", "edi": "%es:", "esi": "%ds:"}
 _ACCUMULATOR = {1: "%al", 2: "%ax", 4: "%eax", 8: "%rax"}
-_LEGACY_PREFIXES = {0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65, 0x66, 0x67}
+#: the legacy prefixes and binutils' names of them in 64-bit code
+#: (i386-dis.c prefix_name())
+_LEGACY_PREFIXES = {0xF0: "lock", 0xF2: "repnz", 0xF3: "repz", 0x2E: "cs", 0x36: "ss",
+                    0x3E: "ds", 0x26: "es", 0x64: "fs", 0x65: "gs", 0x66: "data16",
+                    0x67: "addr32"}
+#: REX's bits as binutils names them (``rex.WRXB``)
+_REX_BITS = ((0x8, "W"), (0x4, "R"), (0x2, "X"), (0x1, "B"))
+
+
+def _is_rex(b: int) -> bool:
+    return 0x40 <= b <= 0x4F
+
+
+def _prefix_name(b: int) -> str:
+    """binutils' name of a prefix byte: ``gs``, ``data16``, ``rex.WRX``."""
+    if _is_rex(b):
+        bits = "".join(name for bit, name in _REX_BITS if b & bit)
+        return f"rex.{bits}" if bits else "rex"
+    return _LEGACY_PREFIXES[b]
+
+
+def _ignored_prefixes(raw: bytes) -> int:
+    """How many leading bytes of ``raw`` gdb prints alone as their prefix
+    names, or 0: a REX prefix followed by another prefix (legacy or REX) is
+    ignored by the CPU, and binutils' i386-dis.c (ckprefix(): "Rex is ignored
+    when followed by another prefix") then prints the prefixes up to and
+    including that REX as one "instruction" (``rex.WRX``), the next one
+    starting at the following byte; capstone folds them into the instruction
+    after them."""
+    rex = False
+    for i, b in enumerate(raw):
+        if b not in _LEGACY_PREFIXES and not _is_rex(b):
+            return 0
+        if rex:
+            return i
+        rex = _is_rex(b)
+    return 0
 
 
 @dataclass(frozen=True)
@@ -55,9 +91,13 @@ class Instruction:
     rip_target: int | None
     is_call: bool
     is_jump: bool
+    #: prefixes gdb prints alone (``rex.WRX``): no operands, no padding
+    prefixes_only: bool = False
 
     @property
     def text(self) -> str:
+        if self.prefixes_only:
+            return self.mnemonic
         if not self.operands:
             return f"{self.mnemonic:<6} "
         return f"{self.mnemonic:<6} {self.operands}"
@@ -130,16 +170,43 @@ def _x86_mnemonic(insn: Any, has_reg: bool) -> str:
     return " ".join([*words[:-1], m])
 
 
+def _unused_rex(cs: Any, insn: Any, raw: bytes) -> str:
+    """binutils' name of the instruction's REX prefix when the instruction
+    leaves one of its bits unused (i386-dis.c prints it before the mnemonic
+    then: ``rex.WRX mov 0x18(%rbx),%r8``, where X selects no index
+    register), else "".  A bit is unused when the instruction decodes to the
+    same text without it (a REX without bits: without the byte)."""
+    at = next((i for i, b in enumerate(raw) if b not in _LEGACY_PREFIXES), len(raw))
+    if at >= len(raw) or not _is_rex(raw[at]):
+        return ""
+    rex = raw[at]
+
+    def text(without: int) -> tuple[str, str] | None:
+        if without:
+            code = raw[:at] + bytes([rex & ~without]) + raw[at + 1:]
+        else:
+            code = raw[:at] + raw[at + 1:]
+        for other in cs.disasm(code, insn.address, 1):
+            return other.mnemonic, other.op_str
+        return None
+
+    same = (insn.mnemonic, insn.op_str)
+    bits = [bit for bit, _ in _REX_BITS if rex & bit]
+    if any(text(bit) == same for bit in bits) or (not bits and text(0) == same):
+        return _prefix_name(rex)
+    return ""
+
+
 def _opcode(insn: Any) -> int:
     """The first opcode byte after legacy and REX prefixes."""
     for b in insn.bytes:
-        if b in _LEGACY_PREFIXES or 0x40 <= b <= 0x4F:
+        if b in _LEGACY_PREFIXES or _is_rex(b):
             continue
         return int(b)
     return 0
 
 
-def _x86(insn: Any) -> Instruction:
+def _x86(cs: Any, insn: Any) -> Instruction:
     import capstone
     from capstone import x86_const as X
 
@@ -174,6 +241,9 @@ def _x86(insn: Any) -> Instruction:
     elif name[:4] in ("stos", "lods", "scas", "movs", "cmps") and all(
             op.type == X.X86_OP_MEM for op in ops) and ops:
         mnemonic, texts = _x86_string(insn, ops, mnemonic, texts)
+    unused = _unused_rex(cs, insn, raw)
+    if unused:
+        mnemonic = f"{unused} {mnemonic}"
     return Instruction(insn.address, insn.size, bytes(insn.bytes), mnemonic,
                        ",".join(texts), target, rip, is_call, is_jump)
 
@@ -194,7 +264,7 @@ def _x86_string(insn: Any, ops: list[Any], mnemonic: str,
     return " ".join(words), texts
 
 
-def _arm64(insn: Any) -> Instruction:
+def _arm64(cs: Any, insn: Any) -> Instruction:
     import capstone
     from capstone import arm64_const as A
 
@@ -226,7 +296,8 @@ def disassemble(prog: drgn.Program, address: int, count: int | None = None,
     cs = _capstone(prog)
     if read is None:
         read = prog.read
-    decode = _x86 if prog.platform.arch == drgn.Architecture.X86_64 else _arm64
+    x86 = prog.platform.arch == drgn.Architecture.X86_64
+    decode = _x86 if x86 else _arm64
     n = 0
     pc = address
     while count is None or n < count:
@@ -241,18 +312,30 @@ def disassemble(prog: drgn.Program, address: int, count: int | None = None,
             mapped = ((pc | 0xFFF) + 1) - pc
             buf = read(pc, mapped if mapped < want else want)
         more = len(buf) == want  # bytes past the buffer may follow
-        start, progressed = pc, False
+        start, progressed, split = pc, False, False
         for insn in cs.disasm(buf, pc):
             if end is not None and insn.address >= end:
                 return
             if more and insn.address + _MAX_INSN > start + len(buf):
                 break  # may be cut short by the buffer's end: decode it again
-            yield decode(insn)
+            ignored = _ignored_prefixes(bytes(insn.bytes)) if x86 else 0
+            if ignored:
+                raw = bytes(insn.bytes[:ignored])
+                yield Instruction(insn.address, ignored, raw,
+                                  " ".join(_prefix_name(b) for b in raw), "", None, None,
+                                  False, False, True)
+            else:
+                yield decode(cs, insn)
             progressed = True
-            pc = insn.address + insn.size
+            pc = insn.address + (ignored or insn.size)
             n += 1
             if count is not None and n >= count:
                 return
+            if ignored:
+                split = True
+                break  # the next instruction starts inside capstone's: decode again
+        if split:
+            continue
         if not progressed and len(buf) < _MAX_INSN and not more:
             read(pc, _MAX_INSN)  # the fault, with its address
         if pc < start + len(buf) and (progressed is False or not more):
