@@ -20,10 +20,10 @@ from kmemx.commands.values import object_json
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.helpers.timekeeping import kernel_hz
 
-from .lists import parse_address
+from .lists import crash_print_text, parse_address
 from .sched import cpu_list
 
-__all__ = ["ascii_text", "crash_eval", "eval_rows"]
+__all__ = ["ascii_text", "crash_eval", "eval_rows", "p_lines"]
 
 # ---------------------------------------------------------------------------- eval
 
@@ -217,10 +217,14 @@ for cpu in {cpu_list(ctx, spec or None)}:  # a per-CPU variable on these CPUs
 
 @command("p", "print a symbol's value (crash's p, through drgn)",
          description="""
-         p SYMBOL                 'jiffies = $1 = 4294894721': the value, numbered in a
-                                  per-dump history as gdb does; structures are printed
-                                  by drgn's formatter (C syntax), not gdb's
-         p SYMBOL.MEMBER[...]     a member of a global (init_task.comm, x[2].y)
+         p SYMBOL                 'jiffies = $1 = 4294894721': crash's text, the value
+                                  numbered in a per-dump history as gdb does and
+                                  printed as crash's gdb prints it (pretty structures,
+                                  '(struct mm_struct *) 0x0' pointers, strings with
+                                  their NULs, at most 256 elements; an array after a
+                                  line break: 'x = $2 = ' / ' {1, 2}')
+         p SYMBOL.MEMBER[...]     a member of a global (init_task.comm, x[2].y):
+                                  '$3 = ...', without the name, as crash
          p SYMBOL:CPUSPEC         a per-CPU variable on these CPUs (':a' all, ':0,1')
          p -x / -d SYMBOL         integers in hex / decimal
          p SYMBOL --json          NAME and VALUE: the value as data, not text:
@@ -244,10 +248,7 @@ def _p(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator
 
         raise CommandError(f"p: no symbol {base!r}" + did_you_mean(base, symbol_names(
             ctx.prog))) from None
-    # gdb prints no cast in front of the value
-    fmt: dict[str, Any] = {"type_name": False}
-    if args.hex:
-        fmt["integer_base"] = 16
+    radix = 16 if args.hex else 10 if args.dec else None
 
     def member(o: drgn.Object) -> drgn.Object:
         if not rest:
@@ -257,29 +258,45 @@ def _p(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator
         except (LookupError, ValueError, TypeError) as e:
             raise CommandError(f"p: {text}: {e}") from None
 
-    targets: list[tuple[str, drgn.Object]] = []
+    # (JSON name, crash's leader: the symbol alone or per_cpu(SYMBOL, CPU), object)
+    targets: list[tuple[str, str | None, drgn.Object]] = []
     if spec or ":" in text:
         from drgn.helpers.linux.percpu import per_cpu
 
         for cpu in cpu_list(ctx, spec or None):
-            targets.append((f"per_cpu({base}, {cpu}){rest}", member(per_cpu(obj, cpu))))
+            label = f"per_cpu({base}, {cpu}){rest}"
+            targets.append((label, label, member(per_cpu(obj, cpu))))
     else:
-        targets.append((name, member(obj)))
-    for label, o in targets:
-        n = ctx.prog.cache.get(_P_HISTORY, 0) + 1
-        ctx.prog.cache[_P_HISTORY] = n
+        targets.append((name, None if rest else name, member(obj)))
+    for label, leader, o in targets:
         try:
             if ctx.as_json:
-                yield Row(("NAME", "VALUE"), (label, object_json(o)), o)
-                continue
-            value = o.format_(**fmt)
+                value: Any = object_json(o)
+            else:
+                value = crash_print_text(o, radix)
         except drgn.FaultError as e:
             raise CommandError(f"p: {label}: cannot read {e.address:#x}") from None
-        else:
-            lines = value.splitlines() or [""]
-            yield TextLine(f"{label} = ${n} = {lines[0]}")
-            for line in lines[1:]:
-                yield TextLine(line)
+        n = ctx.prog.cache.get(_P_HISTORY, 0) + 1  # gdb numbers the values it printed
+        ctx.prog.cache[_P_HISTORY] = n
+        if ctx.as_json:
+            yield Row(("NAME", "VALUE"), (label, value), o)
+            continue
+        yield from (TextLine(line) for line in p_lines(leader, n, value))
+
+
+def p_lines(leader: str | None, n: int, value: str) -> list[str]:
+    """crash's ``p`` text (symbols.c process_gdb_output()): gdb's ``$N =
+    VALUE``, after ``LEADER = `` for a symbol alone (``jiffies = $1 =
+    4294894721``; an expression has none: ``$2 = {``); when the first line
+    has a ``{`` that does not end it (an array, ``{void (void)} 0x...``),
+    crash breaks the line before it: ``LEADER = $N = `` and `` {...``."""
+    first, *more = f"${n} = {value}".split("\n")
+    if leader is None:
+        return [first, *more]
+    brace = first.find("{")
+    if brace >= 0 and first[brace:] != "{":
+        return [f"{leader} = {first[:brace]}", " " + first[brace:], *more]
+    return [f"{leader} = {first}", *more]
 
 
 # ---------------------------------------------------------------------------- mach
@@ -411,12 +428,50 @@ def _x86_64_only(ctx: Context) -> None:
 
 
 def _mach_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``mach --drgn``: the machine rows from drgn's helpers (x86-64)."""
+    """``mach --drgn``: the machine rows from drgn's helpers (x86-64, arm64)."""
     from kmemx.commands.drgncode import table_script
     from kmemx.helpers.timekeeping import JIFFIES_CODE
 
     from .basics import CPUS_CODE, CPUS_IMPORTS, MEMORY_CODE
 
+    platform = ctx.prog.platform
+    if platform is not None and platform.arch == drgn.Architecture.AARCH64:
+        return table_script(ctx, ("KEY", "VALUE"), f"""\
+row("MACHINE TYPE", prog["init_uts_ns"].name.machine.string_().decode())
+{MEMORY_CODE}row("MEMORY SIZE", memory)
+{CPUS_CODE}{JIFFIES_CODE}row("HZ", hz)
+row("PAGE SIZE", prog["PAGE_SIZE"].value_())
+info = dict(line.split("=", 1) for line in
+            prog["VMCOREINFO"].string_().decode().splitlines() if "=" in line)
+va_bits = int(info["NUMBER(VA_BITS)"])
+# PAGE_OFFSET: -(1 << VA_BITS) since the flipped VA space (v5.4), where the image
+# lies in the kernel half's top half
+page_offset = -(1 << va_bits) % (1 << 64)
+if prog.symbol("_text").address < -(1 << (va_bits - 1)) % (1 << 64):
+    page_offset = -(1 << (va_bits - 1)) % (1 << 64)
+row("KERNEL VIRTUAL BASE", hex(page_offset))
+for key, name in (("KERNEL MODULES BASE", "MODULES_VADDR"),
+                  ("KERNEL VMALLOC BASE", "VMALLOC_START"),
+                  ("KERNEL VMEMMAP BASE", "VMEMMAP_START")):
+    if f"NUMBER({{name}})" in info:  # exported since v5.18
+        row(key, hex(int(info[f"NUMBER({{name}})"], 0)))
+try:  # init_stack's end: __end_init_stack in newer kernels, __end_init_task before
+    end = prog.symbol("__end_init_stack").address
+except LookupError:
+    end = prog.symbol("__end_init_task").address
+stack = end - prog.symbol("init_stack").address
+row("KERNEL STACK SIZE", stack)
+row("IRQ STACK SIZE", stack)  # IRQ_STACK_SIZE is THREAD_SIZE
+for cpu in for_each_present_cpu(prog):
+    row(f"IRQ STACK CPU {{cpu}}", hex(per_cpu(prog["irq_stack_ptr"], cpu).value_()))
+row("OVERFLOW STACK SIZE", sizeof(prog["overflow_stack"]))
+for cpu in for_each_present_cpu(prog):
+    row(f"OVERFLOW STACK CPU {{cpu}}",
+        hex(per_cpu_ptr(prog["overflow_stack"].address_of_(), cpu).value_()))
+""", ["drgn:sizeof", "drgn.helpers.linux.nodemask:for_each_online_node",
+      "drgn.helpers.linux.mmzone:NODE_DATA",
+      "drgn.helpers.linux.percpu:per_cpu,per_cpu_ptr",
+      "drgn.helpers.linux.cpumask:for_each_present_cpu", CPUS_IMPORTS])
     _x86_64_only(ctx)
 
     return table_script(ctx, ("KEY", "VALUE"), f"""\
