@@ -204,7 +204,12 @@ class _Failed(Exception):
     """Opening the target failed; the message is the one line to print."""
 
 
-def _open(args: argparse.Namespace) -> Any:
+def _open(args: argparse.Namespace, note_once: bool = False) -> Any:
+    """Open the target of ``args``.  ``note_once``: the note about modules
+    without debug info is printed only the first time a command runs on this
+    dump (one-shot commands and ``-i FILE``; ``mod`` lists those modules as
+    ``(not loaded)`` afterwards); the REPL and scripts print it each time
+    they open the target, as drgn does."""
     import kmemx
 
     symbols: list[str] = list(args.symbols or [])
@@ -243,9 +248,48 @@ def _open(args: argparse.Namespace) -> Any:
             raise _Failed(_one_line(e)) from None
         finally:
             logger.removeFilter(missing)
-        if missing.modules and logger.isEnabledFor(logging.WARNING):
+        if (missing.modules and logger.isEnabledFor(logging.WARNING)
+                and not (note_once and _noted_before(args, missing.modules))):
             print(missing.summary(k), file=sys.stderr)
     return k
+
+
+#: the notes already shown for a dump, one key a line
+_NOTES_FILE = "notes-shown"
+
+
+def _noted_before(args: argparse.Namespace, modules: list[str]) -> bool:
+    """Whether the note about ``modules`` was shown for this dump before
+    (the dump's path, size and modification time, and the module names);
+    records it when not.  Kept in ``$XDG_CACHE_HOME/kmemx/notes-shown``
+    (``~/.cache/kmemx``); a cache that cannot be written shows the note."""
+    import hashlib
+
+    if args.core is None:
+        return False  # the live kernel changes under us: say it each time
+    try:
+        st = os.stat(args.core)
+    except OSError:
+        return False
+    ident = f"{os.path.realpath(args.core)}\0{st.st_size}\0{st.st_mtime_ns}\0" \
+        + ",".join(sorted(set(modules)))
+    key = hashlib.sha256(ident.encode()).hexdigest()[:32]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "kmemx", _NOTES_FILE)
+    try:
+        with open(path) as f:
+            seen = f.read().split()
+    except OSError:
+        seen = []
+    if key in seen:
+        return True
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write("\n".join([*seen[-999:], key]) + "\n")
+    except OSError:
+        pass
+    return False
 
 
 def _speedups_notice() -> None:
@@ -413,7 +457,7 @@ def _run_command(args: argparse.Namespace) -> int:
     args.layout_cache = _layout_cached(line)
     _skip_drgn_command_plugins()
     try:
-        k: Any = _open(args)
+        k: Any = _open(args, note_once=True)
     except _Failed as e:
         first = line.split(None, 1)[0]
         if args.core is None and first in ("help", "plugins"):
@@ -442,7 +486,7 @@ def _run_command_lines(args: argparse.Namespace, lines: list[str]) -> int:
     that of the worst line."""
     _skip_drgn_command_plugins()
     try:
-        k = _open(args)
+        k = _open(args, note_once=True)
     except _Failed as e:
         return _error(str(e))
     worst = 0
