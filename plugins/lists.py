@@ -44,8 +44,10 @@ from kmemx.helpers import (
 from kmemx.helpers.slab import virt_to_cache
 from kmemx.symbols import section_names, symbol_names
 
-__all__ = ["KERNEL_HALF", "kernel_address", "parse_address", "per_cpu_addresses",
-           "split_struct_spec", "strip_pac", "struct_targets", "symbolic_word"]
+__all__ = ["CRASH_MEMBER_CODE", "KERNEL_HALF", "crash_member_line", "crash_print_text",
+           "crash_struct_text", "crash_value_text", "kernel_address", "parse_address",
+           "per_cpu_addresses", "split_struct_spec", "strip_pac", "struct_targets",
+           "symbolic_word"]
 
 #: the lowest address of the kernel's half of a 64-bit address space (x86-64
 #: and arm64 kernels live above it; below it is user space)
@@ -800,9 +802,10 @@ def struct_targets(ctx: Context, words: list[str], size: int
     return [x for xs in resolve_each(ctx, [w for w, _ in groups], resolve) for x in xs]
 
 
-def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``struct --drgn``: each structure by drgn's Object(...).format_(), or
-    its members (a table), or the type's definition (no address)."""
+def _struct_drgn(ctx: Context, args: argparse.Namespace, command: str = "struct") -> str:
+    """``struct --drgn`` (``union``: ``command``): each structure in crash's
+    text (:data:`CRASH_MEMBER_CODE`'s struct_text()), or its members (a
+    table), or the type's definition (no address)."""
     from kmemx.commands.drgncode import text_script
 
     name, members = split_struct_spec(args.type)
@@ -811,7 +814,7 @@ def _struct_drgn(ctx: Context, args: argparse.Namespace) -> str:
     t = _resolve_type(ctx, name)
     tname = t.type_name()
     if args.raw or args.user:
-        return _struct_options_drgn(ctx, args, t, members)
+        return _struct_options_drgn(ctx, args, t, members, command)
     if not args.addresses and members:  # each member's offset and declaration
         return text_script(ctx, f"""\
 t = prog.type({tname!r})
@@ -852,22 +855,28 @@ for name, offset, mtype in members(t, 0, set()):
 print(f"}}}}  /* size {{t.size:#x}} */")
 """, ["drgn:TypeKind"])
         return text_script(ctx, f"print(prog.type({tname!r}))\n")
+    keyword = command
+    bare = split_struct_spec(args.type)[0].split(" ", 1)[1]
     if any(":" in w for w in args.addresses):
-        return _struct_percpu_drgn(ctx, args.addresses, tname, members)
+        return _struct_percpu_drgn(ctx, args.addresses, tname, members, keyword, bare,
+                                   args.radix)
     shift = _offset(ctx, args.list_offset, "-l") if args.list_offset is not None else 0
-    addrs = [hex(a - shift) for _, _, a in struct_targets(ctx, args.addresses, t.size or 0)]
+    addrs = [hex(a - shift) for _, _, a in struct_targets(ctx, args.addresses, drgn.sizeof(t))]
     walk = f"for a in (int(x, 16) for x in {addrs}):".replace("'", '"')
     spec = tname.replace("struct ", "", 1) + ("." + ",".join(members) if members else "")
-    if not members:
-        return text_script(ctx, f"""\
-{walk}
-    print(Object(prog, {tname!r}, address=a).format_(integer_base={args.radix or 10}))
-""", ["drgn:Object"])
+    if not members:  # crash's print_struct(): a blank line between structures
+        return text_script(ctx, CRASH_MEMBER_CODE + f"""
+
+for n, a in enumerate(int(x, 16) for x in {addrs}):
+    if n and {keyword == "struct"}:
+        print()
+    print(struct_text(Object(prog, {tname!r}, address=a), {keyword!r}, {bare!r}, {args.radix or 10}))
+""".replace("'", '"'), ["drgn:FaultError,Object,SymbolKind,TypeKind,sizeof"])
     return _emit_drgn(ctx, walk, spec, [])
 
 
 def _struct_options_drgn(ctx: Context, args: argparse.Namespace, t: drgn.Type,
-                         members: list[str]) -> str:
+                         members: list[str], command: str = "struct") -> str:
     """``struct -r`` / ``-u --drgn``: the bytes read by drgn (``-u``: through
     the current context's page tables, drgn's access_remote_vm()), as rows of
     64-bit (a 1/2/4-byte member: its own width) words with crash's ASCII
@@ -896,7 +905,7 @@ def read(addr, n):  # a user address of the current context, through its page ta
 """
         imports = ["drgn:Object", "drgn.helpers.linux.mm:access_remote_vm"]
     else:
-        starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, t.size or 0)]
+        starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, drgn.sizeof(t))]
         read = "read = prog.read\n"
         imports = ["drgn:Object"]
     tname = t.type_name()
@@ -909,7 +918,7 @@ t = prog.type({tname!r})
 member = {member!r}  # -r of one member: its bytes only
 
 
-{walk}    start, length = a, t.size
+{walk}    start, length = a, sizeof(t)
     if member is not None:
         sub = Object(prog, t, address=a).subobject_(member)
         start, length = sub.address_, sizeof(sub.type_)
@@ -926,19 +935,27 @@ member = {member!r}  # -r of one member: its bytes only
     if members:
         cols = ("ADDRESS", *[m.upper() for m in members])
         return table_script(ctx, cols, read + _CELL_CODE + f"""\
-{walk}    obj = Object.from_bytes_(prog, {tname!r}, read(a, {t.size or 0}))
+{walk}    obj = Object.from_bytes_(prog, {tname!r}, read(a, {drgn.sizeof(t)}))
     row(hex(a), *(cell(obj.subobject_(m)) for m in {members!r}))
 """, [*imports, "drgn:TypeKind"])
-    return text_script(ctx, read + f"""\
-{walk}    obj = Object.from_bytes_(prog, {tname!r}, read(a, {t.size or 0}))
-    print(obj.format_(integer_base={args.radix or 10}))
-""", imports)
+    keyword = command
+    bare = split_struct_spec(args.type)[0].split(" ", 1)[1]
+    walk = walk.replace("for a in ", "for n, a in enumerate(", 1).replace(":\n", "):\n", 1)
+    return text_script(ctx, CRASH_MEMBER_CODE + "\n\n" + read + f"""\
+{walk}    obj = Object.from_bytes_(prog, {tname!r}, read(a, {drgn.sizeof(t)}))
+    if n and {keyword == "struct"}:
+        print()
+    print({keyword + " " + bare + " "!r} + gdb_value(obj, a, 0, {args.radix or 10}))
+""", [*imports, "drgn:FaultError,Object,SymbolKind,TypeKind,sizeof"])
 
 
-def _struct_percpu_drgn(ctx: Context, words: list[str], tname: str, members: list[str]) -> str:
+def _struct_percpu_drgn(ctx: Context, words: list[str], tname: str, members: list[str],
+                        keyword: str = "struct", bare: str = "", radix: int | None = None
+                        ) -> str:
     """``struct T SYMBOL:CPUSPEC --drgn``: drgn's per_cpu_ptr() of the
-    symbol on each CPU of the spec: ``[CPU]: ADDR`` and the structure, or a
-    CPUSPEC column before the members."""
+    symbol on each CPU of the spec: ``[CPU]: ADDR`` and the structure
+    (crash's text, :data:`CRASH_MEMBER_CODE`), or a CPUSPEC column before
+    the members."""
     from kmemx.commands import parse_cpuspec
     from kmemx.commands.drgncode import only, table_script, text_script
 
@@ -953,15 +970,20 @@ for name, cpus in {targets!r}:
 """
     imports = ["drgn:Object", "drgn.helpers.linux.percpu:per_cpu_ptr"]
     if not members:
-        return text_script(ctx, walk + f"""\
+        return text_script(ctx, CRASH_MEMBER_CODE + "\n\n" + walk + f"""\
         print(f"[{{cpu}}]: {{a:x}}")
-        print(Object(prog, {tname!r}, address=a).format_())
-""", imports)
+        print(struct_text(Object(prog, {tname!r}, address=a), {keyword!r}, {bare!r}, {radix or 10}))
+""", [*imports, "drgn:FaultError,SymbolKind,TypeKind,sizeof"])
     cols = ("CPUSPEC", "ADDRESS", *[m.upper() for m in members])
     return table_script(ctx, cols, _CELL_CODE + walk + f"""\
         obj = Object(prog, {tname!r}, address=a)
         row(cpu, hex(a), *(cell(obj.subobject_(m)) for m in {members!r}))
 """, ["drgn:TypeKind", *imports])
+
+
+def _union_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``union --drgn``: :func:`_struct_drgn` of a union."""
+    return _struct_drgn(ctx, args, "union")
 
 
 #: the arguments of struct and union (crash's union takes every option struct does)
@@ -1010,6 +1032,10 @@ _STRUCT_ARGUMENTS = [
          ADDR: hex (0x optional), a symbol, symbol+offset, or a global's member path.
          With a cpuspec, each structure is shown after a [CPU]: ADDR line (a CPU
          CPUSPEC column in tables), as crash shows them.
+         The text is crash's: 'struct list_head {' and gdb's pretty print of the
+         members (a blank line between structures, none between unions); -r
+         prints crash's 'ADDR:  WORDS  ASCII' lines.  --json: ADDRESS TYPE rows
+         (the object piped on), -r ADDRESS VALUES ASCII rows.
          """,
          arguments=_STRUCT_ARGUMENTS, takes_input=True, drgn_code=_struct_drgn)
 def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
@@ -1024,7 +1050,7 @@ def _struct(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
          "union: data type mismatch: NAME is not a union", as struct
          refuses a union's name.
          """,
-         arguments=_STRUCT_ARGUMENTS, takes_input=True, drgn_code=_struct_drgn)
+         arguments=_STRUCT_ARGUMENTS, takes_input=True, drgn_code=_union_drgn)
 def _union(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     yield from _struct_or_union(ctx, args, input, "union")
 
@@ -1061,15 +1087,17 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
         members += [m.strip() for m in args.members.split(",") if m.strip()]
     name = t.type_name()
     dump = not members and not ctx.as_json
-    size = t.size or 0
+    size = drgn.sizeof(t)  # a typedef's too (struct atomic_t ADDR)
     if args.raw or args.user:
         yield from _struct_options(ctx, args, t, members, input, command)
         return
 
-    def text(a: int) -> str:
+    bare = split_struct_spec(args.type)[0].split(" ", 1)[1]
+
+    def text(a: int) -> str:  # crash's print_struct() / print_union()
         try:
-            return str(drgn.Object(ctx.prog, t, address=a).format_(
-                integer_base=args.radix or 10))
+            return crash_struct_text(drgn.Object(ctx.prog, t, address=a), command, bare,
+                                     args.radix)
         except drgn.FaultError as e:
             raise CommandError(f"struct: {name} at {a:#x}: cannot read {e.address:#x}") from None
 
@@ -1122,7 +1150,7 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
                 row = Row(("CPUSPEC", *row.columns), (cpu, *row.cells), row.obj)
             yield row
         return
-    for cpu, a, txt in good:
+    for n, (cpu, a, txt) in enumerate(good):
         if not dump:
             cols: tuple[str, ...] = ("ADDRESS", "TYPE")
             cells: tuple[Any, ...] = (Address(a), name)
@@ -1130,6 +1158,8 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
                 cols, cells = ("CPUSPEC", *cols), (cpu, *cells)
             yield Row(cols, cells, ctx.k.view(t, a))
             continue
+        if n and cpu is None and command == "struct":
+            yield TextLine("")  # crash: a blank line between structures, none between unions
         if cpu is not None:
             yield TextLine(f"[{cpu}]: {a:x}")
         yield TextLine(txt if txt is not None else text(a))
@@ -1143,7 +1173,7 @@ def _struct_options(ctx: Context, args: argparse.Namespace, t: drgn.Type,
     or 4-byte member in its own width, crash's raw_data_dump()) and -u (user
     addresses of the current context, read through its page tables)."""
     name = t.type_name()
-    size = t.size or 0
+    size = drgn.sizeof(t)
     if args.raw and len(members) > 1:
         raise CommandError("struct: only one structure member allowed with -r")
     if not args.addresses:
@@ -1180,7 +1210,8 @@ def _struct_options(ctx: Context, args: argparse.Namespace, t: drgn.Type,
             count = -(-length // width)
             if n and not ctx.as_json:
                 yield TextLine("")
-            yield from _raw_rows(read, start, width, count)
+            rows = _raw_rows(read, start, width, count)
+            yield from rows if ctx.as_json else (TextLine(_rd_line(r, width)) for r in rows)
             continue
         obj = drgn.Object.from_bytes_(ctx.prog, t, read(a, size))
         if members and not ctx.as_json:
@@ -1195,7 +1226,20 @@ def _struct_options(ctx: Context, args: argparse.Namespace, t: drgn.Type,
         if ctx.as_json:
             yield Row(("ADDRESS", "TYPE"), (Address(a), name), obj)
         else:
-            yield TextLine(obj.format_(integer_base=args.radix or 10))
+            if n and command == "struct":
+                yield TextLine("")
+            bare = split_struct_spec(args.type)[0].split(" ", 1)[1]
+            yield TextLine(f"{command} {bare} " + _gdb_value(obj, a, 0, args.radix))
+
+
+def _rd_line(row: Row, width: int) -> str:
+    """One of :func:`_raw_rows`' rows as crash's display_memory() prints it
+    (``struct -r``): ``ADDR:  `` (16 hex digits), each word and a blank, the
+    words of a short last line padded to a full line's width, two blanks
+    and the ASCII column."""
+    address, values, ascii_ = row.cells
+    words = "".join(w + " " for w in str(values).split())
+    return f"{int(address):016x}:  {words:<{(16 // width) * (2 * width + 1)}}  {ascii_}"
 
 
 def _raw_rows(read: Callable[[int, int], bytes], addr: int, width: int, count: int
@@ -1213,9 +1257,10 @@ def _raw_rows(read: Callable[[int, int], bytes], addr: int, width: int, count: i
         pos += n
 
 
-#: crash's gdb settings (gdb_interface.c: print_max 256, no repeat
-#: threshold): the most array elements (and runs of string characters)
-#: printed before "...", and every element printed, none as "<repeats N times>"
+#: crash's gdb settings (crash 8.0.6 gdb_interface.c: ``print_max`` 256,
+#: ``repeat_count_threshold`` 0x7fffffff, ``set print pretty on``): the most
+#: array elements (and string characters) printed before "...", and every
+#: element printed, none as "<repeats N times>"
 _PRINT_ELEMENTS = 256
 
 
@@ -1237,6 +1282,10 @@ def _char_like(t: drgn.Type) -> bool:
 
 
 def _gdb_char(b: int, quote: str) -> str:
+    """One byte of a string or character as gdb's print_wchar() writes it
+    with an ASCII host charset: printable ASCII as itself (the quote and
+    ``\\`` escaped), C's named escapes, every other byte, 0x80-0xff
+    included, as a three-digit octal escape (:func:`_gdb_string` says why)."""
     if b == ord(quote) or b == 0x5C:
         return "\\" + chr(b)
     if 0x20 <= b < 0x7F:
@@ -1246,9 +1295,21 @@ def _gdb_char(b: int, quote: str) -> str:
 
 def _gdb_string(data: bytes) -> str:
     """gdb's string of a char array's bytes (generic_printstr() with print
-    null-stop off: the last byte dropped when it is a NUL, then runs of the
-    same character taken whole until :data:`_PRINT_ELEMENTS` characters are
-    reached, "..." when that leaves some out)."""
+    null-stop off): the last byte dropped when it is a NUL, then runs of the
+    same byte taken whole (count_next_character()) until
+    :data:`_PRINT_ELEMENTS` characters are reached, "..." when that leaves
+    some out.
+
+    Bytes 0x80-0xff are always octal escapes (``\\303\\251``), never decoded
+    as UTF-8.  crash's gdb decodes them with the locale's charset: under a
+    UTF-8 locale a valid UTF-8 sequence in ``comm`` or a file name prints as
+    its character, under ``LC_ALL=C`` as escapes.  kmemx takes the locale-free
+    form because a kernel engineer reads bytes here: ``task_struct.comm``,
+    ``dentry`` names and ``utsname`` fields are byte arrays the kernel never
+    decodes, the escapes show exactly which bytes are in memory (an invalid
+    or truncated sequence, a NUL), they survive any terminal and log, and
+    the same dump prints the same text on every machine.  The crash oracle
+    runs under ``LC_ALL=C`` for the same reason (tests/oracles/crash.py)."""
     if data and data[-1] == 0:
         data = data[:-1]
     n = 0
@@ -1262,7 +1323,12 @@ def _gdb_string(data: bytes) -> str:
 
 def _gdb_symbol_suffix(prog: drgn.Program, value: int) -> str:
     """`` <symbol+offset>`` for a pointer into the kernel image (gdb's
-    ``print symbol``: the ELF symbol containing it), else nothing."""
+    ``print symbol``, build_address_symbolic()), else nothing: the ELF symbol
+    containing it; for code, the name of the DWARF function containing it
+    (find_pc_sect_function(): ``__do_sys_pause`` where the ELF symbol is its
+    alias ``__x64_sys_pause``, ``foo`` for ``foo.isra.0``) and the offset
+    from the ELF symbol.  A data symbol of size 0 (``init_stack``,
+    linker-script labels) names nothing, as gdb drops such minimal symbols."""
     try:
         lo, hi = _kernel_symbol_range(prog)
     except LookupError:  # no kernel symbols (_text) in this program
@@ -1273,8 +1339,16 @@ def _gdb_symbol_suffix(prog: drgn.Program, value: int) -> str:
         sym = prog.symbol(value)
     except LookupError:
         return ""
+    if not sym.size and sym.kind != drgn.SymbolKind.FUNC:
+        return ""
+    name = sym.name
+    if sym.kind == drgn.SymbolKind.FUNC:
+        try:
+            name = prog.source_location(value)[-1].name() or name  # the outermost function
+        except (LookupError, ValueError):  # no DWARF for this code (assembler)
+            pass
     off = value - sym.address
-    return f" <{sym.name}+{off}>" if off else f" <{sym.name}>"
+    return f" <{name}+{off}>" if off else f" <{name}>"
 
 
 def _gdb_c_string(prog: drgn.Program, value: int) -> str:
@@ -1297,16 +1371,51 @@ def _gdb_c_string(prog: drgn.Program, value: int) -> str:
     return '"' + "".join(_gdb_char(b, '"') for b in out[:_PRINT_ELEMENTS]) + '"...'
 
 
+def _gdb_enum(t: drgn.Type, value: int) -> str:
+    """An enum value as gdb 10 prints it (generic_val_print_enum_1()): the
+    enumerator's name; else, for a "flag enum" (no enumerator negative or of
+    two or more bits: dwarf2/read.c), the names of its bits ``(A | B)`` and
+    ``unknown: 0x..`` for bits none names, ``0`` for 0; else the number."""
+    enumerators = t.enumerators or ()
+    for e in enumerators:
+        if e.value == value:
+            return str(e.name)
+    if not all(e.value >= 0 and bin(e.value).count("1") < 2 for e in enumerators):
+        return str(value)
+    names = []
+    for e in enumerators:
+        if value & e.value:
+            value &= ~e.value
+            names.append(str(e.name))
+    if value:
+        names.append(f"unknown: {value & ((1 << 64) - 1):#x}")
+    return "(" + " | ".join(names) + ")" if names else "0"
+
+
 def crash_value_text(obj: drgn.Object, recurse: int, radix: int | None = None) -> str:
-    """``obj``'s value as crash prints it (gdb's ``print`` with ``set print
-    pretty on``, no repeats, 200 elements): integers in decimal (``radix``
-    16: ``0x``-hex of the type's width), ``0 '\\000'`` for one-byte
-    integers, enumerator names, ``true``/``false``, pointers in hex with
-    gdb's ``<symbol+offset>`` for the kernel image and the string of a
-    ``char *``, char arrays as strings, other arrays ``{a, b}``, structures
-    and unions as ``{`` and one member a line indented ``2 + 2 * recurse``
-    (an anonymous member without its name), closed at ``2 * recurse``.
+    """``obj``'s value as crash prints it (gdb 10's ``print`` with ``set
+    print pretty on``, no repeats, 256 elements): integers in decimal
+    (``radix`` 16: ``0x``-hex of the type's width), ``0 '\\000'`` for
+    one-byte integers, enumerator names (:func:`_gdb_enum`),
+    ``true``/``false``, pointers in hex with gdb's ``<symbol+offset>`` for
+    the kernel image and the string of a ``char *``, char arrays as strings
+    (:func:`_gdb_string`), other arrays ``{a, b}``, a flexible array as its
+    address (and string), structures and unions as ``{`` and one member a
+    line indented ``2 + 2 * recurse`` (an anonymous member without its
+    name), closed at ``2 * recurse``; one without members
+    ``{<No data fields>}``.  A reference object is read once, whole.
     Raises drgn.FaultError when ``obj`` cannot be read."""
+    address = obj.address_ if obj.bit_field_size_ is None else None
+    t = _strip_typedefs(obj.type_)
+    if t.kind == drgn.TypeKind.FUNCTION or (t.kind == drgn.TypeKind.ARRAY and not t.length):
+        return _gdb_value(obj, address, recurse, radix)  # nothing to read: an address
+    return _gdb_value(obj.read_(), address, recurse, radix)
+
+
+def _gdb_value(obj: drgn.Object, address: int | None, recurse: int,
+               radix: int | None) -> str:
+    """:func:`crash_value_text` of a value object that was read at
+    ``address`` (None: not from memory)."""
     prog = obj.prog_
     t = _strip_typedefs(obj.type_)
     kind = t.kind
@@ -1315,26 +1424,29 @@ def crash_value_text(obj: drgn.Object, recurse: int, radix: int | None = None) -
         lines = []
         raw = obj.to_bytes_()
         for m in t.members or ():
+            off = m.bit_offset // 8
+            at = None if address is None else address + off
             if m.name is None:
-                off = m.bit_offset // 8
-                sub = drgn.Object.from_bytes_(prog, m.type, raw[off:off + (m.type.size or 0)])
+                sub = drgn.Object.from_bytes_(prog, m.type, raw[off:off + drgn.sizeof(m.type)])
+                lines.append(pad + _gdb_value(sub, at, recurse + 1, radix))
             else:
                 sub = obj.member_(m.name)
-            member = crash_value_text(sub, recurse + 1, radix)
-            lines.append(pad + (member if m.name is None else f"{m.name} = {member}"))
+                at = None if sub.bit_field_size_ is not None else at
+                lines.append(f"{pad}{m.name} = {_gdb_value(sub, at, recurse + 1, radix)}")
         if not lines:
-            return "{}"
+            return "{<No data fields>}"
         return "{\n" + ",\n".join(lines) + "\n" + " " * (2 * recurse) + "}"
     if kind == drgn.TypeKind.ARRAY:
         n = t.length or 0
         if not n:  # a flexible array: gdb shows where it starts
-            address = obj.address_ or 0
-            if _char_like(t.type):
-                return f"{address:#x} " + _gdb_c_string(prog, address)
-            return f"{address:#x}"
+            where = address or 0
+            text = f"{where:#x}" + _gdb_symbol_suffix(prog, where)
+            return text + " " + _gdb_c_string(prog, where) if _char_like(t.type) else text
         if _char_like(t.type):
             return _gdb_string(obj.to_bytes_())
-        items = [crash_value_text(obj[i], recurse + 1, radix)
+        size = drgn.sizeof(t.type)
+        items = [_gdb_value(obj[i], None if address is None else address + i * size,
+                            recurse + 1, radix)
                  for i in range(min(n, _PRINT_ELEMENTS))]
         return "{" + ", ".join(items) + ("...}" if n > _PRINT_ELEMENTS else "}")
     if kind == drgn.TypeKind.POINTER:
@@ -1346,14 +1458,15 @@ def crash_value_text(obj: drgn.Object, recurse: int, radix: int | None = None) -
         if _char_like(target):
             text += " " + _gdb_c_string(prog, value)
         return text
-    if kind == drgn.TypeKind.BOOL:
+    if kind == drgn.TypeKind.FUNCTION:  # a function symbol (p schedule)
+        where = address or 0
+        return f"{{{obj.type_.type_name()}}} {where:#x}" + _gdb_symbol_suffix(prog, where)
+    if kind == drgn.TypeKind.BOOL:  # gdb's output-radix 16 formats a bool as a number
+        if radix == 16:
+            return f"{int(obj.value_()):#x}"
         return "true" if obj.value_() else "false"
     if kind == drgn.TypeKind.ENUM:
-        value = int(obj.value_())
-        for e in t.enumerators or ():
-            if e.value == value:
-                return str(e.name)
-        return str(value)
+        return _gdb_enum(t, int(obj.value_()))
     if kind == drgn.TypeKind.INT:
         value = int(obj.value_())
         if radix == 16:
@@ -1365,6 +1478,35 @@ def crash_value_text(obj: drgn.Object, recurse: int, radix: int | None = None) -
     if kind == drgn.TypeKind.FLOAT:
         return repr(float(obj.value_()))
     return str(obj.value_())
+
+
+#: the names of the character types whose pointers gdb prints without their
+#: type in front (c_value_print()'s "remove (char *) for char strings")
+_TEXTUAL_NAMES = frozenset({"char", "wchar_t", "char16_t", "char32_t"})
+
+
+def crash_print_text(obj: drgn.Object, radix: int | None = None) -> str:
+    """``obj`` as gdb's ``print`` shows a whole value after ``$N = ``
+    (c_value_print()): a pointer with its type in front, ``(struct mm_struct
+    *) 0x0``, except an untypedef'd pointer to ``char``; anything else as
+    :func:`crash_value_text` at the top level.  Raises drgn.FaultError."""
+    text = crash_value_text(obj, 0, radix)
+    t = obj.type_
+    if _strip_typedefs(t).kind == drgn.TypeKind.POINTER and not (
+            t.kind == drgn.TypeKind.POINTER
+            and t.type.kind in (drgn.TypeKind.INT, drgn.TypeKind.TYPEDEF)
+            and t.type.name in _TEXTUAL_NAMES):
+        return f"({t.type_name()}) {text}"
+    return text
+
+
+def crash_struct_text(obj: drgn.Object, keyword: str, name: str,
+                      radix: int | None = None) -> str:
+    """crash's ``struct NAME ADDR`` (``union``) text: ``KEYWORD NAME `` and
+    gdb's pretty ``output`` of the whole object (print_struct() /
+    print_union() in crash's symbols.c; NAME as typed, a typedef's name
+    too).  Raises drgn.FaultError."""
+    return f"{keyword} {name} " + crash_value_text(obj, 0, radix)
 
 
 def crash_member_line(obj: drgn.Object, path: str, radix: int | None = None) -> str:
@@ -1384,9 +1526,12 @@ def crash_member_line(obj: drgn.Object, path: str, radix: int | None = None) -> 
     return f"  {path} = {value}{comma}"
 
 
-#: :func:`crash_member_line` as drgn code, for the ``--drgn`` scripts whose
-#: command prints crash's member lines (``member_line(obj, path, radix)``;
-#: needs ``from drgn import FaultError, Object, TypeKind``)
+#: :func:`crash_value_text`, :func:`crash_member_line`, :func:`crash_print_text`
+#: and :func:`crash_struct_text` as drgn code, for the ``--drgn`` scripts of the
+#: commands that print crash's text (``value_text(obj, recurse, radix)``,
+#: ``member_line(obj, path, radix)``, ``print_text(obj, radix)``,
+#: ``struct_text(obj, keyword, name, radix)``; needs ``from drgn import
+#: FaultError, Object, SymbolKind, TypeKind, sizeof``)
 CRASH_MEMBER_CODE = """\
 PRINT_MAX = 256  # crash's gdb: print_max 256, no repeat threshold
 ESCAPES = {7: "\\\\a", 8: "\\\\b", 9: "\\\\t", 10: "\\\\n", 11: "\\\\v", 12: "\\\\f", 13: "\\\\r", 27: "\\\\033"}
@@ -1407,7 +1552,7 @@ def char_like(t):  # gdb prints one-byte integers (char, u8) as characters
     return t.kind == TypeKind.INT and t.size == 1
 
 
-def gdb_char(b, quote):
+def gdb_char(b, quote):  # bytes 0x80-0xff as octal escapes, as gdb under LC_ALL=C
     if b == ord(quote) or b == 0x5C:
         return "\\\\" + chr(b)
     if 0x20 <= b < 0x7F:
@@ -1434,8 +1579,16 @@ def symbol_suffix(value):  # gdb's <symbol+offset> for the kernel image
         sym = prog.symbol(value)
     except LookupError:
         return ""
+    if not sym.size and sym.kind != SymbolKind.FUNC:  # gdb drops sized-0 data symbols
+        return ""
+    name = sym.name
+    if sym.kind == SymbolKind.FUNC:  # code: gdb names the DWARF function (an alias's target)
+        try:
+            name = prog.source_location(value)[-1].name() or name
+        except (LookupError, ValueError):
+            pass
     off = value - sym.address
-    return f" <{sym.name}+{off}>" if off else f" <{sym.name}>"
+    return f" <{name}+{off}>" if off else f" <{name}>"
 
 
 def c_string(value):
@@ -1454,31 +1607,60 @@ def c_string(value):
     return '"' + "".join(gdb_char(b, '"') for b in out[:PRINT_MAX]) + '"...'
 
 
+def enum_text(t, value):  # gdb 10: the name; a "flag enum"'s bits (A | B); else the number
+    for e in t.enumerators or ():
+        if e.value == value:
+            return e.name
+    if not all(e.value >= 0 and bin(e.value).count("1") < 2 for e in t.enumerators or ()):
+        return str(value)
+    names = []
+    for e in t.enumerators or ():
+        if value & e.value:
+            value &= ~e.value
+            names.append(e.name)
+    if value:
+        names.append(f"unknown: {value & ((1 << 64) - 1):#x}")
+    return "(" + " | ".join(names) + ")" if names else "0"
+
+
 def value_text(obj, recurse, radix):  # gdb's print, pretty, as crash sets it up
+    address = obj.address_ if obj.bit_field_size_ is None else None
+    t = strip(obj.type_)
+    if t.kind == TypeKind.FUNCTION or (t.kind == TypeKind.ARRAY and not t.length):
+        return gdb_value(obj, address, recurse, radix)  # nothing to read: an address
+    return gdb_value(obj.read_(), address, recurse, radix)
+
+
+def gdb_value(obj, address, recurse, radix):  # a value object read at address
     t = strip(obj.type_)
     if t.kind in (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS):
         pad = " " * (2 + 2 * recurse)
         raw = obj.to_bytes_()
         lines = []
         for m in t.members or ():
+            off = m.bit_offset // 8
+            at = None if address is None else address + off
             if m.name is None:  # an anonymous member: no name
-                off = m.bit_offset // 8
-                sub = Object.from_bytes_(prog, m.type, raw[off:off + (m.type.size or 0)])
-                lines.append(pad + value_text(sub, recurse + 1, radix))
+                sub = Object.from_bytes_(prog, m.type, raw[off:off + sizeof(m.type)])
+                lines.append(pad + gdb_value(sub, at, recurse + 1, radix))
             else:
-                lines.append(pad + f"{m.name} = " + value_text(obj.member_(m.name), recurse + 1,
-                                                              radix))
+                sub = obj.member_(m.name)
+                at = None if sub.bit_field_size_ is not None else at
+                lines.append(pad + f"{m.name} = " + gdb_value(sub, at, recurse + 1, radix))
         if not lines:
-            return "{}"
+            return "{<No data fields>}"
         return "{\\n" + ",\\n".join(lines) + "\\n" + " " * (2 * recurse) + "}"
     if t.kind == TypeKind.ARRAY:
         n = t.length or 0
         if not n:  # a flexible array: where it starts
-            address = obj.address_ or 0
-            return f"{address:#x} " + c_string(address) if char_like(t.type) else f"{address:#x}"
+            where = address or 0
+            text = f"{where:#x}" + symbol_suffix(where)
+            return text + " " + c_string(where) if char_like(t.type) else text
         if char_like(t.type):
             return gdb_string(obj.to_bytes_())
-        items = [value_text(obj[i], recurse + 1, radix) for i in range(min(n, PRINT_MAX))]
+        size = sizeof(t.type)
+        items = [gdb_value(obj[i], None if address is None else address + i * size, recurse + 1,
+                           radix) for i in range(min(n, PRINT_MAX))]
         return "{" + ", ".join(items) + ("...}" if n > PRINT_MAX else "}")
     if t.kind == TypeKind.POINTER:
         value = obj.value_()
@@ -1486,11 +1668,15 @@ def value_text(obj, recurse, radix):  # gdb's print, pretty, as crash sets it up
             return "0x0"
         text = f"{value:#x}" + symbol_suffix(value)
         return text + " " + c_string(value) if char_like(t.type) else text
+    if t.kind == TypeKind.FUNCTION:
+        where = address or 0
+        return f"{{{obj.type_.type_name()}}} {where:#x}" + symbol_suffix(where)
     if t.kind == TypeKind.BOOL:
+        if radix == 16:
+            return f"{int(obj.value_()):#x}"
         return "true" if obj.value_() else "false"
     if t.kind == TypeKind.ENUM:
-        value = obj.value_()
-        return next((e.name for e in t.enumerators or () if e.value == value), str(value))
+        return enum_text(t, obj.value_())
     if t.kind == TypeKind.INT:
         value = obj.value_()
         if radix == 16:
@@ -1502,6 +1688,20 @@ def value_text(obj, recurse, radix):  # gdb's print, pretty, as crash sets it up
     if t.kind == TypeKind.FLOAT:
         return repr(float(obj.value_()))
     return str(obj.value_())
+
+
+def print_text(obj, radix=10):  # gdb's print of a whole value: a pointer's type in front
+    text = value_text(obj, 0, radix)
+    t = obj.type_
+    if strip(t).kind == TypeKind.POINTER and not (
+            t.kind == TypeKind.POINTER and t.type.kind in (TypeKind.INT, TypeKind.TYPEDEF)
+            and t.type.name in ("char", "wchar_t", "char16_t", "char32_t")):
+        return f"({t.type_name()}) {text}"
+    return text
+
+
+def struct_text(obj, keyword, name, radix=10):  # crash's 'struct NAME {' ... '}'
+    return f"{keyword} {name} " + value_text(obj, 0, radix)
 
 
 def member_line(obj, path, radix=10):  # crash's '  path = value,' (no comma after the last member)

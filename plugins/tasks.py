@@ -46,7 +46,7 @@ from kmemx.helpers.timekeeping import JIFFIES_CODE
 from kmemx.types import View, per_cpu
 
 __all__ = ["PS_COLUMNS", "active_tasks", "context_rows", "find_task", "idle_tasks",
-           "resolve_tasks", "task_state_names"]
+           "resolve_tasks", "task_state_names", "task_thread_info"]
 
 PS_COLUMNS = ("PID", "PPID", "CPU", "TASK", "ST", "%MEM", "VSZ", "RSS", "COMM")
 #: /proc's one-letter states as crash's two-letter ones
@@ -958,15 +958,15 @@ def _header(ctx: Context, t: View) -> str:
             f"COMMAND: \"{kernel_str(t.comm.string())}\"")
 
 
-def _member_text(obj: drgn.Object, path: str) -> str:
+def _member_text(obj: drgn.Object, path: str, radix: int | None = None) -> str:
     """crash's ``  path = value,`` line for member ``path`` of the struct
     ``obj`` (a ``struct task_struct``, not a pointer), as ``struct T.m ADDR``
-    prints it (:func:`kmemx_plugins.lists.crash_member_line`).  CommandError
-    for an unknown member, with "did you mean"."""
+    prints it (:func:`kmemx_plugins.lists.crash_member_line`; ``radix`` 16:
+    integers in hex).  CommandError for an unknown member, with "did you mean"."""
     from .lists import crash_member_line
 
     try:
-        return crash_member_line(obj, path)
+        return crash_member_line(obj, path, radix)
     except (LookupError, AttributeError) as e:
         from kmemx.commands import did_you_mean
         from kmemx.types import layout_for
@@ -996,25 +996,73 @@ def _tasks_code(ctx: Context, specs: list[str], command: str) -> str:
             .replace("'", '"') + "\n")
 
 
+def task_thread_info(task: drgn.Object) -> drgn.Object:
+    """The ``struct thread_info`` crash's ``task`` prints after a task's
+    ``task_struct`` (``task`` a ``struct task_struct``): the one inside it
+    (CONFIG_THREAD_INFO_IN_TASK, kernel commit c65eacbe290b "sched/core:
+    Allow putting thread_info into task_struct", v4.9), else the one at the
+    bottom of its stack (``task->stack``).  Raises LookupError when the
+    kernel has neither."""
+    try:
+        ti = task.thread_info
+    except AttributeError:
+        ti = None
+    if ti is not None and ti.type_.unqualified().kind != drgn.TypeKind.POINTER:
+        return ti
+    try:
+        stack = task.stack
+    except AttributeError:
+        raise LookupError("task_struct has no thread_info or stack") from None
+    return drgn.Object(task.prog_, "struct thread_info", address=int(stack.value_()))
+
+
+def _task_whole_lines(obj: drgn.Object, radix: int | None) -> list[str]:
+    """crash's ``task`` of a whole task after its header (task.c do_task()):
+    ``struct task_struct {...}``, a blank line, ``struct thread_info {...}``
+    (:func:`task_thread_info`), a blank line.  Raises drgn.FaultError."""
+    from .lists import crash_struct_text
+
+    lines = crash_struct_text(obj, "struct", "task_struct", radix).split("\n")
+    try:
+        ti = task_thread_info(obj)
+    except LookupError:
+        return [*lines, ""]
+    return [*lines, "", *crash_struct_text(ti, "struct", "thread_info", radix).split("\n"), ""]
+
+
 def _task_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``task --drgn``: each task's header and drgn's format_() of the
-    task_struct, or of the members given (-R)."""
+    """``task --drgn``: each task's header and crash's text of its
+    task_struct and thread_info, or of the members given (-R), through
+    :data:`kmemx_plugins.lists.CRASH_MEMBER_CODE`."""
     from kmemx.commands.drgncode import text_script
 
     from .lists import CRASH_MEMBER_CODE
 
     members = [m.strip() for m in args.members.split(",") if m.strip()] if args.members else []
-    body = _HEADER_CODE + _tasks_code(ctx, args.tasks, "task") + "for task in tasks:\n" \
-        "    print(header(task))\n"
+    radix = args.radix or 10
+    body = CRASH_MEMBER_CODE + "\n\n" + _HEADER_CODE + _tasks_code(ctx, args.tasks, "task") \
+        + "for task in tasks:\n    print(header(task))\n"
     if members:
-        body = CRASH_MEMBER_CODE + "\n\n" + body + f"""\
+        body += f"""\
     for m in {members!r}:  # crash's member lines (gdb's print as crash sets it up)
-        print(member_line(task[0], m))
+        print(member_line(task[0], m, {radix}))
     print()
 """
     else:
-        body += "    print(task[0].format_())\n"
-    return text_script(ctx, body, ["drgn:FaultError,Object,TypeKind",
+        body += f"""\
+    print(struct_text(task[0], "struct", "task_struct", {radix}))
+    try:  # the thread_info inside the task (CONFIG_THREAD_INFO_IN_TASK), else under its stack
+        ti = task.thread_info if task.thread_info.type_.kind != TypeKind.POINTER else None
+    except AttributeError:
+        ti = None
+    if ti is None and hasattr(task, "stack"):
+        ti = Object(prog, "struct thread_info", address=task.stack.value_())
+    if ti is not None:
+        print()
+        print(struct_text(ti, "struct", "thread_info", {radix}))
+    print()
+"""
+    return text_script(ctx, body, ["drgn:FaultError,Object,SymbolKind,TypeKind,sizeof",
                                    "drgn.helpers.linux.sched:task_cpu"])
 
 
@@ -1025,13 +1073,21 @@ def _task_drgn(ctx: Context, args: argparse.Namespace) -> str:
          task -R pid,comm,se.vruntime PID   only these members (-m too), crash's
                                member lines (as struct T.m1,m2 ADDR prints them)
          ps | filter comm~^kmx-w00 | task -m pid,mm
+         task -x / -d          integers in hex / decimal (the default)
          task --json           one object a task: task, pid, cpu, comm, and
                                members: member -> value (-R's members, else
                                every member), numbers, strings, objects
+         The text is crash's: the header, then gdb's print of the task_struct
+         and of its thread_info (each followed by a blank line), or -R's
+         member lines.
          """,
          arguments=[arg("tasks", nargs="*", help="PID or task address"),
                     arg("-m", "-R", "--members",
-                        help="comma-separated member paths (crash's -R)")],
+                        help="comma-separated member paths (crash's -R)"),
+                    arg("-x", dest="radix", action="store_const", const=16,
+                        help="integers in hexadecimal"),
+                    arg("-d", dest="radix", action="store_const", const=10,
+                        help="integers in decimal (the default)")],
          takes_input=True, enabled=_enabled, drgn_code=_task_drgn)
 def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
 
@@ -1048,14 +1104,14 @@ def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             values: dict[str, Any] = {}
             if members:
                 for m in members:
-                    lines.append(_member_text(obj, m))
+                    lines.append(_member_text(obj, m, args.radix))
                     if ctx.as_json:
                         values[m] = object_json(obj.subobject_(m))
                 lines.append("")  # crash ends each task's member lines with a blank line
             elif ctx.as_json:
                 values = object_json(obj)
             else:
-                lines.append(obj.format_())
+                lines += _task_whole_lines(obj, args.radix)
             yield TextRecord("".join(line + "\n" for line in lines),
                              {**bt_task_data(t), "members": values}, t)
         except drgn.FaultError as e:

@@ -118,7 +118,8 @@ def test_crash_member_code_mirrors_crash_member_line(prog: drgn.Program,
                                                     sample: drgn.Object) -> None:
     """The drgn code of task -R --drgn prints the lines task -R prints."""
     ns: dict[str, Any] = {"prog": prog, "TypeKind": drgn.TypeKind, "Object": drgn.Object,
-                          "FaultError": drgn.FaultError}
+                          "FaultError": drgn.FaultError, "SymbolKind": drgn.SymbolKind,
+                          "sizeof": drgn.sizeof}
     exec(compile(CRASH_MEMBER_CODE, "CRASH_MEMBER_CODE", "exec"), ns)
     for path in ("pid", "comm", "raw", "on", "letter", "color", "whole", "next", "pairs",
                  "last"):
