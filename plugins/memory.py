@@ -9,7 +9,17 @@ from typing import Any
 
 import drgn
 
-from kmemx.commands import Address, CommandError, Context, Hex, Row, TextLine, arg, command
+from kmemx.commands import (
+    Address,
+    CommandError,
+    Context,
+    Hex,
+    Row,
+    TextLine,
+    TextRecord,
+    arg,
+    command,
+)
 from kmemx.commands.cells import kernel_str
 from kmemx.commands.drgncode import nothing_to_translate
 from kmemx.helpers.mm import PAGE_SIZE, page_flags
@@ -346,13 +356,17 @@ def _vtop_drgn(ctx: Context, args: argparse.Namespace) -> str:
     from kmemx.commands.drgncode import table_script
 
     addrs = [_hex(ctx, s, "vtop") for s in args.addresses]
-    _x86_64_only(ctx, "vtop: only x86-64 page tables are walked")
+    aarch64 = _is_aarch64(ctx)
+    if not aarch64:
+        _x86_64_only(ctx, "vtop: only x86-64 and arm64 page tables are walked")
     if args.task is not None:
         task = _task_ptr(ctx, command_tasks(ctx, [args.task], (), "vtop")[0])
         mm = f"Object(prog, 'struct task_struct *', {int(task.value_()):#x}).mm"
     else:
         mm = f"Object(prog, 'struct task_struct *', {int(ctx.current_task().value_()):#x}).mm"
     user = "vaddr < 1 << 63" if args.user is None else repr(args.user)
+    if aarch64:
+        return _vtop_drgn_aarch64(ctx, addrs, mm, user)
     names = ", ".join(f"({bit}, {name!r})" for bit, name in PTE_FLAG_NAMES)
     return table_script(ctx, ("VIRTUAL", "PHYSICAL", "PAGE_SIZE", "PTE", "FLAGS", "ENTRIES"), f"""\
 FLAGS = [{names}]  # _PAGE_BIT_* in crash's order
@@ -382,6 +396,56 @@ for vaddr in {[hex(a) for a in addrs]}:
     row(hex(vaddr), phys, size, value, "|".join(n for b, n in FLAGS if value >> b & 1),
         " ".join(f"{{lv}} {{hex(a)}} {{v}}" for lv, a, v in entries))
 """.replace("'", '"'), ["drgn:Object", "drgn.helpers.linux.mm:follow_phys"])
+
+
+def _vtop_drgn_aarch64(ctx: Context, addrs: list[int], mm: str, user: str) -> str:
+    """``vtop --drgn`` on arm64: the descriptors of each level (4 KiB
+    granule), their kernel virtual addresses as crash prints them, and of a
+    mapped address drgn's follow_phys()."""
+    from kmemx.arch.aarch64 import PTE_FLAG_NAMES as ARM64_FLAGS
+    from kmemx.commands.drgncode import table_script
+
+    names = ", ".join(f"({mask:#x}, {name!r})" for mask, name in ARM64_FLAGS)
+    return table_script(ctx, ("VIRTUAL", "PHYSICAL", "PAGE_SIZE", "PTE", "FLAGS", "ENTRIES"), f"""\
+FLAGS = [{names}]  # the bits crash's arm64_translate_pte() names, in its order
+info = dict(line.split("=", 1) for line in
+            prog["VMCOREINFO"].string_().decode().splitlines() if "=" in line)
+va_bits = int(info["NUMBER(VA_BITS)"])
+t1sz = int(info.get("NUMBER(TCR_EL1_T1SZ)", "0"), 0)
+if t1sz:  # the run-time size, 4 KiB pages (drgn's rule)
+    va_bits = 64 - t1sz
+levels = (va_bits - 12 + 8) // 9
+level_names = {{5: ["PGD", "P4D", "PUD", "PMD", "PTE"], 4: ["PGD", "PUD", "PMD", "PTE"],
+               3: ["PGD", "PMD", "PTE"]}}[levels]
+
+
+def out(e):  # __pte_to_phys(): 52-bit output addresses keep bits 49:48 and 9:8 (LPA2)
+    pa = e & 0x0000FFFFFFFFF000
+    return pa | (e & 0x0003000000000000) | ((e & 0x300) << 42) if va_bits == 52 else pa
+
+
+for vaddr in {[hex(a) for a in addrs]}:
+    vaddr = int(vaddr, 16)
+    mm = {mm} if {user} else prog["init_mm"].address_of_()  # the context's task
+    pgd = mm.pgd.value_()
+    table = top = follow_phys(prog["init_mm"].address_of_(), pgd)
+    shift, n = 12 + 9 * (levels - 1), 1 << ((va_bits - 13) % 9 + 1)
+    entries = []
+    for name in level_names:  # pgd_offset() ... pte_offset_kernel()
+        addr = table + ((vaddr >> shift) & (n - 1)) * 8
+        value = int.from_bytes(prog.read(addr, 8, True), "little")
+        virt = pgd + addr - top if table == top else phys_to_virt(prog, addr).value_()
+        entries.append((name, virt, value))
+        if shift == 12 or value & 3 != 3:  # the page, a block or an invalid entry
+            break
+        table, shift, n = out(value), shift - 9, 512
+    level, _, value = entries[-1]
+    present = value & 3 == (3 if level == "PTE" else 1)
+    size = {{"PUD": 1 << 30, "PMD": 1 << 21}}.get(level, 4096)
+    phys = hex(follow_phys(mm, vaddr)) if present else None
+    row(hex(vaddr), phys, size, value, "|".join(n for m, n in FLAGS if value & m),
+        " ".join(f"{{lv}} {{hex(a)}} {{v}}" for lv, a, v in entries))
+""".replace("'", '"'), ["drgn:Object", "drgn.helpers.linux.mm:follow_phys,phys_to_virt"])
 
 
 @command("vtop", "translate a virtual address, showing every page-table level",
@@ -422,7 +486,25 @@ def _pte_drgn(ctx: Context, args: argparse.Namespace) -> str:
     from kmemx.commands.drgncode import table_script
 
     values = [_number(s, "pte") for s in args.values]
-    _x86_64_only(ctx, "pte: only x86-64 page-table entries are decoded")
+    if _is_aarch64(ctx):
+        from kmemx.arch.aarch64 import PTE_FLAG_NAMES as ARM64_FLAGS
+
+        masks = ", ".join(f"({mask:#x}, {name!r})" for mask, name in ARM64_FLAGS)
+        return table_script(ctx, ("PTE", "PHYSICAL", "FLAGS"), f"""\
+FLAGS = [{masks}]  # the bits crash's arm64_translate_pte() names, in its order
+info = dict(line.split("=", 1) for line in
+            prog["VMCOREINFO"].string_().decode().splitlines() if "=" in line)
+t1sz = int(info.get("NUMBER(TCR_EL1_T1SZ)", "0"), 0)
+va_bits = 64 - t1sz if t1sz else int(info["NUMBER(VA_BITS)"])
+for v in {[hex(v) for v in values]}:
+    v = int(v, 16)
+    if v & 0x400000000000001:  # VALID or PROT_NONE; a swap entry is not decoded
+        pa = v & 0x0000FFFFFFFFF000  # __pte_to_phys(), 52-bit: bits 49:48 and 9:8
+        if va_bits == 52:
+            pa |= (v & 0x0003000000000000) | ((v & 0x300) << 42)
+        row(v, hex(pa), "(" + "|".join(n for m, n in FLAGS if v & m) + ")")
+""".replace("'", '"'))
+    _x86_64_only(ctx, "pte: only x86-64 and arm64 page-table entries are decoded")
     names = ", ".join(f"({bit}, {name!r})" for bit, name in PTE_FLAG_NAMES)
     return table_script(ctx, ("PTE", "PHYSICAL", "FLAGS"), f"""\
 FLAGS = [{names}]  # _PAGE_BIT_* in crash's order
@@ -727,7 +809,10 @@ for si in for_each_swap_info(prog):
 @command("swap", "swap devices (crash's swap)",
          description="""
          swap                     SWAP_INFO_STRUCT TYPE SIZE USED PCT PRI FILENAME for
-                                  each swap device in use (sizes in KiB)
+                                  each swap device in use (sizes in KiB), under
+                                  crash's header (printed with no swap device too);
+                                  --json: the rows (PCT rounded; the text's, as
+                                  crash's, is the integer part)
          """,
          columns=("SWAP_INFO_STRUCT", "TYPE", "SIZE", "USED", "PCT", "PRI", "FILENAME"),
          drgn_code=_swap_drgn)
@@ -740,11 +825,39 @@ def _swap(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     )
 
     kib = PAGE_SIZE // 1024
+    if not ctx.as_json:  # crash prints its header with no swap device too
+        yield TextLine(_SWAP_HEADER)
     for si in for_each_swap_info(ctx.prog):
         total = int(si.pages)
         used = swap_usage_in_pages(si)
         pct = used * 100 / total if total else 0.0
-        yield Row(("SWAP_INFO_STRUCT", "TYPE", "SIZE", "USED", "PCT", "PRI", "FILENAME"),
+        row = Row(("SWAP_INFO_STRUCT", "TYPE", "SIZE", "USED", "PCT", "PRI", "FILENAME"),
                   (Address(int(si.value_())), "FILE" if swap_is_file(si) else "PARTITION",
                    f"{total * kib}k", f"{used * kib}k", f"{pct:.0f}%", int(si.prio),
                    kernel_str(swap_file_path(si))), si)
+        if ctx.as_json:
+            yield row
+            continue
+        # crash's line (memory.c dump_swap_info()): the columns centred
+        # under its header, PCT the integer part
+        whole = used * 100 // total if total else 0
+        yield TextRecord(
+            f"{_centre(f'{int(si.value_()):x}', 16, False)}  "
+            f"{'  FILE   ' if swap_is_file(si) else 'PARTITION'} "
+            f"{_centre(f'{total * kib}k', 10, True)} {_centre(f'{used * kib}k', 10, True)} "
+            f"{_centre(f'{whole:2d}%', 4, True)} {int(si.prio):>4}  {row.cells[-1]}",
+            row.as_dict(), si)
+
+
+#: crash's ``swap`` header (memory.c swap_info_hdr)
+_SWAP_HEADER = "SWAP_INFO_STRUCT    TYPE       SIZE       USED     PCT  PRI  FILENAME"
+
+
+def _centre(text: str, width: int, right: bool) -> str:
+    """crash's mkstring(CENTER|RJUST or LJUST): ``text`` centred in
+    ``width``, the odd blank on the left (RJUST) or right (LJUST)."""
+    extra = width - len(text)
+    if extra <= 0:
+        return text
+    left = extra // 2 + (extra % 2 if right else 0)
+    return " " * left + text + " " * (extra - left)
