@@ -175,8 +175,12 @@ def _page_line(ctx: Context, paddr: int) -> list[Any]:
 
     page = phys_to_page(ctx.prog, paddr)
     flags = page_flags(page)
+    try:  # 6.16, "mm: rename page->index to page->__folio_index"
+        index = page.member_("__folio_index")
+    except LookupError:
+        index = page.index
     cells = [Address(int(page.value_())), Address(paddr & ~(PAGE_SIZE - 1)),
-             Address(int(page.mapping.value_())), Hex(int(page.index)),
+             Address(int(page.mapping.value_())), Hex(int(index)),
              int(page._refcount.counter), Hex(flags), page_flag_names(ctx.prog, flags)]
     return cells
 

@@ -90,7 +90,11 @@ def page_offset(va_bits: int, kimage_vaddr: int) -> int:
 #: the descriptor bits crash's arm64_translate_pte() names, in its order
 #: (arch/arm64/include/asm/pgtable-hwdef.h, pgtable-prot.h): a name is shown
 #: when any bit of its mask is set (SHARED is SH[1:0]); PROT_NONE is bit 58,
-#: the software bit of kernels 5.19 and later (crash's value for them)
+#: the software bit of kernels 5.19 and later (crash 8.0.6's value for them).
+#: Not exact on the newest layouts, which no crash here reads (7.2.13): with
+#: FEAT_LPA2 (52-bit VAs, 4/16 KiB pages, commit 352b0395b505, v6.9) bits
+#: [9:8] are output-address bits, and bit 58 is PTE_UFFD_WP once PROT_NONE
+#: became PTE_PRESENT_INVALID (v6.10)
 PTE_FLAG_NAMES = ((1 << 0, "VALID"), (1 << 58, "PROT_NONE"), (1 << 6, "USER"),
                   (1 << 7, "RDONLY"), (3 << 8, "SHARED"), (1 << 10, "AF"), (1 << 11, "NG"),
                   (1 << 53, "PXN"), (1 << 54, "UXN"), (1 << 55, "DIRTY"),
