@@ -295,28 +295,52 @@ for index, (word, clr, bits) in enumerate(words):
     for nr in range(bits):
         if (word & ~clr) >> nr & 1:
             idx = (index << shift) + nr
-            print(f"{{idx}}: 0x{{{array} + SIZE * idx:08x}}")
+{show}
     if scanned >= depth:
         break
 """
 
+#: the line of one set bit without -v, and with -v (the element formatted by
+#: drgn, whole or member by member)
+_SBITMAPQ_ENTRY_CODE = """\
+            print(f"{{idx}}: 0x{{{array} + SIZE * idx:08x}}")"""
+_SBITMAPQ_VERBOSE_CODE = """\
+            addr = {array} + SIZE * idx
+            print(f"{{idx}} (0x{{addr:08x}}):")
+            if {pointers}:  # -p: the element is a pointer to the structure
+                addr = prog.read_u64(addr)
+            obj = Object(prog, {type_name!r}, address=addr)
+            members = {members!r}
+            if not members:
+                print(obj.format_(integer_base={radix}))
+            for m in members:
+                print(f"  {{m}} = {{obj.subobject_(m).format_(integer_base={radix})}},")"""
+
 
 def _sbitmapq_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``sbitmapq ADDR --drgn``: the summary and the bitmap read by drgn;
-    ``-s STRUCT -a ARRAY [-p]``: the INDEX: ADDRESS lines."""
+    ``-s STRUCT -a ARRAY [-p]``: the INDEX: ADDRESS lines; ``-v``: each
+    element (or its members) by drgn's format_() after its ``N (0xADDR):``
+    line."""
     from kmemx.commands.drgncode import only, text_script
 
     from .lists import kernel_address
 
     head = _SBITMAPQ_CODE.format(addr=kernel_address(ctx, args.address))
     if args.struct or args.array is not None:
-        if args.verbose or not (args.struct and args.array is not None):
-            raise only("sbitmapq", "the summary and -s -a [-p] (not -v)")
-        name = args.struct.partition(".")[0]
-        size = 8 if args.pointers else ctx.prog.type(
-            name if name.startswith(("struct ", "union ")) else f"struct {name}").size
-        return text_script(ctx, head + _SBITMAPQ_ENTRIES_CODE.format(
-            size=size, array=kernel_address(ctx, args.array)), ["drgn:Object"])
+        if not (args.struct and args.array is not None):
+            raise only("sbitmapq", "the summary and -s -a [-p] [-v]")
+        name, _, members = args.struct.partition(".")
+        t = ctx.prog.type(name if name.startswith(("struct ", "union ")) else f"struct {name}")
+        size = 8 if args.pointers else t.size
+        array = kernel_address(ctx, args.array)
+        show = (_SBITMAPQ_VERBOSE_CODE.format(
+            array=array, pointers=bool(args.pointers), type_name=t.type_name(),
+            members=[m.strip() for m in members.split(",") if m.strip()],
+            radix=args.radix or 10) if args.verbose
+            else _SBITMAPQ_ENTRY_CODE.format(array=array))
+        return text_script(ctx, head + _SBITMAPQ_ENTRIES_CODE.format(size=size, show=show),
+                           ["drgn:Object"])
     return text_script(ctx, head + _SBITMAPQ_SUMMARY_CODE.format(),
                        ["drgn:Object", "drgn.helpers.linux.cpumask:for_each_possible_cpu",
                         "drgn.helpers.linux.percpu:per_cpu_ptr"])

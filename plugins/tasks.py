@@ -1593,19 +1593,197 @@ def _bt_tasks(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> l
     return command_tasks(ctx, args.tasks, input, "bt")
 
 
+#: --drgn of bt: _nearest_symbol() and _symbol_offset() as drgn code,
+#: ``symbol(pc)`` and ``symbol_offset(pc, hex_offset)``
+_SYMBOL_OFFSET_CODE = """\
+SYMS = sorted((s for s in prog.symbols() if s.address >= 1 << 63
+               and s.kind in (SymbolKind.FUNC, SymbolKind.UNKNOWN)),
+              key=lambda s: (s.address, s.name))
+ADDRS = [s.address for s in SYMS]
+
+
+def symbol(pc):
+    # crash's name: the nearest symbol at or below pc (a label counts)
+    if pc >= 0xffffffffc0000000:
+        try:
+            return prog.symbol(pc)
+        except LookupError:
+            pass
+    i = bisect.bisect_right(ADDRS, pc) - 1
+    if i < 0 or pc - ADDRS[i] > 1 << 20:
+        raise LookupError(f"no symbol below {pc:#x}")
+    return SYMS[i]
+
+
+def symbol_offset(pc, hex_offset=False):
+    try:
+        sym = symbol(pc)
+    except LookupError:
+        return f"{pc:x}"
+    off = pc - sym.address
+    return f"{sym.name}+{off:#x}" if hex_offset else f"{sym.name}+{off}"
+"""
+
+#: bt --drgn on arm64: _bt_frames()'s arm64 path (drgn's frame-pointer
+#: unwinder, crash's arm64 exception frames, arm64_exception_lines())
+_BT_ARM64_CODE = """\
+try:  # THREAD_SIZE: init_stack up to __end_init_stack (newer) or __end_init_task
+    stack_end = prog.symbol("__end_init_stack").address
+except LookupError:
+    stack_end = prog.symbol("__end_init_task").address
+THREAD_SIZE = stack_end - prog.symbol("init_stack").address
+PT_REGS = sizeof(prog.type("struct pt_regs"))
+INFO = prog.read(prog["vmcoreinfo_data"].value_(), 4096).split(b"\\0")[0].decode()
+PAC_MASK = int(next((line.split("=")[1] for line in INFO.splitlines()
+                     if line.startswith("NUMBER(KERNELPACMASK)=")), "0"), 16)
+MODULES = [(start, start + size) for mod in for_each_module(prog)
+           for start, size in module_address_regions(mod)]
+KERNEL = (prog.symbol("_text").address,
+          max(s.address for s in SYMS if not any(lo <= s.address < hi for lo, hi in MODULES)))
+
+
+def strip_pac(value):  # crash's arm64.c: the PAC bits of a kernel text address
+    if not PAC_MASK:
+        return value
+    v = value | PAC_MASK
+    text = KERNEL[0] <= v <= KERNEL[1] or any(lo <= v < hi for lo, hi in MODULES)
+    return v if text else value
+
+
+def named(v):
+    try:
+        sym = symbol(v)
+    except LookupError:
+        return "[unknown or invalid address]"
+    off = v - sym.address
+    return f"[{{sym.name}}+{{off}}]" if off else f"[{{sym.name}}]"
+
+
+def pt_regs(regs):  # name -> value, drgn's register names
+    out = {{"pc": regs.pc.value_(), "lr": regs.regs[30].value_(), "sp": regs.sp.value_(),
+           "pstate": regs.pstate.value_()}}
+    out.update((f"x{{n}}", regs.regs[n].value_()) for n in range(29, -1, -1))
+    out["orig_x0"] = regs.orig_x0.value_() & (2**64 - 1)
+    out["syscallno"] = regs.syscallno.value_() & (2**64 - 1)
+    return out
+
+
+def exception_lines(r, user):  # crash's arm64_print_exception_frame()
+    lr = strip_pac(r["lr"])
+    if user:
+        lines = [f"     PC: {{r['pc']:016x}}   LR: {{r['lr']:016x}}   SP: {{r['sp']:016x}}"]
+    else:
+        lines = [f"     PC: {{r['pc']:016x}}  {{named(r['pc'])}}",
+                 f"     LR: {{lr:016x}}  {{named(lr)}}",
+                 f"     SP: {{r['sp']:016x}}  PSTATE: {{r['pstate']:08x}}"]
+    cells = [f"{{'' if n >= 10 else ' '}}X{{n}}: {{r[f'x{{n}}']:016x}}" for n in range(29, -1, -1)]
+    lines += ["    " + "  ".join(cells[i:i + 3]) for i in range(0, len(cells), 3)]
+    if user:
+        lines.append(f"    ORIG_X0: {{r['orig_x0']:016x}}  SYSCALLNO: {{r['syscallno']:x}}"
+                     f"  PSTATE: {{r['pstate']:08x}}")
+    return lines
+
+
+def frame_line(i, frame):
+    name = frame.name
+    if name is None:
+        try:
+            name = frame.symbol().name
+        except LookupError:
+            name = "???"
+    try:  # drgn's arm64 frame-pointer unwinder knows no SP
+        sp = f"{{frame.sp:x}}"
+    except (LookupError, ValueError):
+        sp = "?"
+    line = f" #{{i:<2}} [{{sp}}] {{name}} at {{frame.pc:x}}"
+    if {symbols} and not frame.is_inline:
+        line = f" #{{i:<2}} [{{sp}}] {{symbol_offset(frame.pc, {hex})}} at {{frame.pc:x}}"
+    try:
+        filename, lineno, _ = frame.source()
+        line += f"  {{filename}}:{{lineno}}"
+    except LookupError:
+        pass
+    if frame.is_inline:
+        line += " (inlined)"
+    return line
+
+
+try:
+    panic_task = prog.crashed_thread().object
+except (LookupError, ValueError):
+    panic_task = None
+for n, addr in enumerate({tasks}):
+    task = Object(prog, "struct task_struct *", int(addr, 16))
+    if n:
+        print()
+    print(header(task))
+    if task.exit_state.value_() & 0x30:  # EXIT_ZOMBIE | EXIT_DEAD
+        print("  (no kernel stack: the task is a zombie; it has exited)")
+        continue
+    try:
+        frames = list(prog.stack_trace(task))
+    except (ValueError, LookupError, FaultError) as e:
+        print(f"  (no stack trace: {{e}})")
+        continue
+    top = task.stack.value_() + THREAD_SIZE
+    first = next((f for f in frames if not f.is_inline), None)
+    if first is not None and first.interrupted and first.pc >= 1 << 63 and not panic_task:
+        # a dump taken without a panic: the registers each CPU was stopped with
+        print(f"    [exception RIP: {{symbol_offset(first.pc)}}]")
+        cells = [f"{{name.upper():>6}}: {{value:016x}}" for name, value in first.registers().items()]
+        for i in range(0, len(cells), 3):
+            print("  " + " ".join(cells[i:i + 3]))
+    for i, frame in enumerate(frames):
+        if frame.interrupted and not frame.is_inline and any(
+                not f.is_inline for f in frames[:i]):
+            # registers saved by an exception or system call entry
+            user = frame.pc < 1 << 63
+            block = []
+            try:
+                # user: task_pt_regs(); kernel: kernel_entry's pt_regs end where
+                # the interrupted SP was
+                regs_addr = top - PT_REGS if user else frame.sp - PT_REGS
+                r = pt_regs(Object(prog, "struct pt_regs", address=regs_addr))
+                if r["pc"] == frame.pc:
+                    block = exception_lines(r, user)
+            except (FaultError, LookupError, AttributeError):
+                pass
+            if not user and not block:  # crash prints the block alone
+                print(f"    [exception RIP: {{symbol_offset(frame.pc)}}]")
+            for line in block:
+                print(line)
+            if user:
+                break
+        if frame.pc < 1 << 63:
+            break
+        print(frame_line(i, frame))
+"""
+
+
 def _bt_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``bt --drgn``: drgn's prog.stack_trace() of each task (the tasks as bt
     picks them: the current context, PIDs, -a, -c, -p), each frame as crash
     prints it (-s/-x: ELF symbol+offset), exception frames with the
     registers saved in their struct pt_regs, IRQ stack transitions; -f each
     frame's stack words, -e the exception frames only, -t/-T the text
-    addresses on the stack."""
+    addresses on the stack.  arm64: the frames and exception frames (-s,
+    -x), no -f, -e, -t, -T."""
     from kmemx.commands.drgncode import only, text_script
 
-    if not _x86_64(ctx.prog):
-        raise only("bt", "x86-64 stacks")
     if args.symbolic or args.raw or args.overflow or args.ref is not None:
         raise only("bt", "frames, -f, -e, -t, -T (no -F, -r, -v, -R)")
+    if not _x86_64(ctx.prog):
+        if (ctx.prog.platform is None
+                or ctx.prog.platform.arch != drgn.Architecture.AARCH64):
+            raise only("bt", "x86-64 and arm64 stacks")
+        if args.frames or args.exceptions or args.text or args.text_all:
+            raise only("bt", "arm64 frames (-s, -x; no -f, -e, -t, -T)")
+        tasks = [hex(t.address) for t in _bt_tasks(ctx, args, ())]
+        return text_script(ctx, _HEADER_CODE + _SYMBOL_OFFSET_CODE + "\n\n" + _BT_ARM64_CODE.format(
+            tasks=tasks, symbols=bool(args.symbols), hex=bool(args.hex)),
+            ["bisect", "drgn:FaultError,Object,SymbolKind,sizeof",
+             "drgn.helpers.linux.module:for_each_module,module_address_regions",
+             "drgn.helpers.linux.sched:task_cpu"])
     tasks = [hex(t.address) for t in _bt_tasks(ctx, args, ())]
     regs = repr(_REG_ROWS)
     return text_script(ctx, _HEADER_CODE + f"""\
@@ -1621,28 +1799,7 @@ try:  # CONFIG_X86_FRED keeps 16 bytes above them (TOP_OF_KERNEL_STACK_PADDING)
     PT_REGS += 16
 except LookupError:
     pass
-SYMS = sorted((s for s in prog.symbols() if s.address >= 1 << 63
-               and s.kind in (SymbolKind.FUNC, SymbolKind.UNKNOWN)),
-              key=lambda s: (s.address, s.name))
-ADDRS = [s.address for s in SYMS]
-
-
-def symbol_offset(pc, hex_offset=False):
-    # crash's name: the nearest symbol at or below pc (a label counts)
-    sym = None
-    if pc >= 0xffffffffc0000000:
-        try:
-            sym = prog.symbol(pc)
-        except LookupError:
-            pass
-    if sym is None:
-        i = bisect.bisect_right(ADDRS, pc) - 1
-        if i < 0 or pc - ADDRS[i] > 1 << 20:
-            return f"{{pc:x}}"
-        sym = SYMS[i]
-    off = pc - sym.address
-    return f"{{sym.name}}+{{off:#x}}" if hex_offset else f"{{sym.name}}+{{off}}"
-
+{_SYMBOL_OFFSET_CODE}
 
 def regs_lines(regs):
     lines = ["    " + "  ".join(f"{{name:>3}}: {{regs.member_(m).value_():0{{w}}x}}"
@@ -2293,15 +2450,12 @@ def _files_opts_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
 
 def _files_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``files --drgn``: drgn's for_each_file() of each task, d_path() of each."""
+    """``files --drgn``: drgn's for_each_file() of each task, d_path() of each;
+    -c: each file's inode, its i_mapping and the mapping's nrpages."""
     from kmemx.commands.drgncode import table_script
 
     if args.dentry or args.inode:
         return _files_opts_drgn(ctx, args)
-    if args.counts:
-        from kmemx.commands.drgncode import only
-
-        raise only("files", "the plain, -d and -p forms")
 
     if args.ref is not None:  # crash's open_file_reference(), as _files_ref_matches()
         ref_code = f"""\
@@ -2332,8 +2486,20 @@ def named(max_fds, fd, addrs, kind, path):
     else:
         ref_code = test = ""
     types = repr({m: n for m, n in _S_IFMT.items()})
-    return table_script(ctx, (*TASK_COLUMNS, "ROOT", "CWD", "FD", "FILE", "DENTRY", "INODE",
-                              "TYPE", "PATH"),
+    if args.counts:  # crash's files -c
+        columns: tuple[str, ...] = FILES_COUNT_COLUMNS
+        cells = """\
+        mapping = inode.i_mapping.value_() if inode else 0
+        nrpages = inode.i_mapping.nrpages.value_() if mapping else 0
+        row(*owner, fd, hex(inode.value_()), hex(mapping), nrpages, kind, path)
+"""
+    else:
+        columns = ("FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH")
+        cells = """\
+        row(*owner, fd, hex(f.value_()), hex(f.f_path.dentry.value_()), hex(inode.value_()),
+            kind, path)
+"""
+    return table_script(ctx, (*TASK_COLUMNS, "ROOT", "CWD", *columns),
                         _tasks_code(ctx, args.tasks, "files") + f"""\
 S_IFMT = {types}
 
@@ -2354,9 +2520,7 @@ for task in tasks:
         inode = f.f_inode
         kind = S_IFMT.get(inode.i_mode.value_() & 0o170000, "?") if inode else "?"
         path = d_path(f.f_path.address_of_()).decode("utf-8", "surrogateescape")
-{test}        row(*owner, fd, hex(f.value_()), hex(f.f_path.dentry.value_()), hex(inode.value_()),
-            kind, path)
-""".replace("{test}", test).replace("S_IFMT = ", ref_code + "S_IFMT = ", 1),
+{test}{cells}""".replace("{test}", test).replace("{cells}", cells).replace("S_IFMT = ", ref_code + "S_IFMT = ", 1),
                         ["re", "drgn:Object", "drgn.helpers.linux.fs:d_path,for_each_file"])
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
@@ -209,6 +210,13 @@ def _sbitmap_candidate(s: Session) -> int | None:
     ELF dump's memory that reads as a consistent one (depth 1-1024, shift
     0-6, map_nr words for depth, round_robin 0/1, map and ws kernel
     pointers, alloc_hint a per-CPU offset), or None."""
+    return next(_sbitmap_candidates(s), None)
+
+
+def _sbitmap_candidates(s: Session, sb_only: bool = False) -> Iterator[int]:
+    """Each place :func:`_sbitmap_candidate` would take, in order;
+    ``sb_only``: the places whose first bytes read as a struct sbitmap
+    alone (what ``-s -a`` reads: depth, shift, map_nr, round_robin, map)."""
     import struct
 
     import numpy as np
@@ -231,14 +239,14 @@ def _sbitmap_candidate(s: Session) -> int | None:
         n = len(u64) - 6
         depth, shift, map_nr = u32[0:2 * n:2], u32[1:2 * n:2], u32[2:2 * n + 1:2]
         ok = ((depth >= 1) & (depth <= 1024) & (shift <= 6) & (map_nr >= 1) & (map_nr <= 16)
-              & (b[12:8 * n + 12:8] <= 1) & ((u64[2:n + 2] >> np.uint64(48)) == 0xFFFF)
-              & (u64[3:n + 3] > 0) & (u64[3:n + 3] < 0x100000)
-              & ((u64[5:n + 5] >> np.uint64(48)) == 0xFFFF))
+              & (b[12:8 * n + 12:8] <= 1) & ((u64[2:n + 2] >> np.uint64(48)) == 0xFFFF))
+        if not sb_only:
+            ok &= ((u64[3:n + 3] > 0) & (u64[3:n + 3] < 0x100000)
+                   & ((u64[5:n + 5] >> np.uint64(48)) == 0xFFFF))
         for j in np.nonzero(ok)[0]:
             d, sh, m = int(depth[j]), int(shift[j]), int(map_nr[j])
             if (d + (1 << sh) - 1) >> sh == m:
-                return page_offset + paddr + 8 * int(j)
-    return None
+                yield page_offset + paddr + 8 * int(j)
 
 
 def _crash_weight(word: int, bits: int) -> int:
@@ -329,6 +337,46 @@ def test_sbitmapq(s: Session, where: str) -> None:
     row, = s.json(line)
     assert (row["depth"], row["busy"], row["cleared"]) == \
         (depth, int(ours["busy"]), int(ours["cleared"]))
+
+
+def test_sbitmapq_verbose_drgn(s: Session) -> None:
+    """``sbitmapq -s STRUCT[.members] -a ARRAY -v [-p] ADDR --drgn``: the
+    script, run by plain drgn, prints the command's lines: each set bit's
+    ``N (0xADDR):`` line and the element (whole, or member by member) as
+    drgn formats it.  On the first place of the dump that reads as a struct
+    sbitmap_queue with a bit in use (no dump of the test bed holds a real
+    one); the command's entries are checked against the bits drgn reads."""
+    import drgn
+
+    prog = s.k.prog
+    init = prog["init_task"].address_
+    for n, addr in enumerate(_sbitmap_candidates(s, sb_only=True)):
+        if n == 500:
+            break
+        try:
+            found = [x for x in execute(s.k, f"sbitmapq -s list_head -a {init:x} {addr:x}")]
+        except CommandError:
+            continue
+        if found:
+            break
+    else:
+        pytest.skip("no place of this dump reads as a struct sbitmap_queue with a bit set")
+    sb = drgn.Object(prog, "struct sbitmap_queue", address=addr).sb
+    depth, shift = int(sb.depth), int(sb.shift)
+    bits = [i for i in range(depth)
+            if (int(sb.map[i >> shift].word) & ~int(sb.map[i >> shift].cleared))
+            >> (i & ((1 << shift) - 1)) & 1]
+    assert [int(x.split(":")[0]) for x in found] == bits
+    for line in (f"sbitmapq -s list_head -a {init:x} -v {addr:x}",
+                 f"sbitmapq -s task_struct.pid,comm -a {init:x} -v -x {addr:x}",
+                 f"sbitmapq -s task_struct.pid -a {init:x} -p -v {addr:x}"):
+        try:
+            ours = s.lines(line)
+        except CommandError as e:  # -p: an element that points nowhere readable
+            assert "-p" in line and "cannot read" in str(e), (line, e)
+            continue
+        assert len([x for x in ours if re.match(r"^\d+ \(0x", x)]) == len(bits), line
+        assert s.drgn_output(line).splitlines() == ours, line
 
 
 def test_tree_maple_v(s: Session) -> None:

@@ -101,7 +101,8 @@ CASES: dict[str, str] = {
     "pstree": "table", "pstree -t": "table", "pstree 1": "table",
     "task": "text", "task 1 2 -R pid,comm,se.vruntime": "text", "set": "table",
     "set 1": "table", "set -c 0": "table", "set -p": "table", "set 0": "table",
-    "files": "table", "files 1 2": "table", "vm": "table", "vm 1": "table", "vm 2 3 1": "table",
+    "files": "table", "files 1 2": "table", "files -c": "table", "files -c 1 2": "table",
+    "vm": "table", "vm 1": "table", "vm 2 3 1": "table",
     "dis schedule": "table", "dis -l schedule_timeout 12": "table", "dis -r schedule+40": "table",
     "dis -f panic+200 5": "table",
     "dis -u {URIP} 5": "table",
@@ -122,7 +123,7 @@ CASES: dict[str, str] = {
 
 #: cases about the panic task (the current context, kmx-crasher): skipped on a
 #: dump taken without a panic (KMEMX_DRGN_CODE_VARIANT=elf)
-PANIC_ONLY = {"bt -p", "set -p", "files", "search -u -w 2d786d6b", "ps -p kmx-crasher",
+PANIC_ONLY = {"bt -p", "set -p", "files", "files -c", "search -u -w 2d786d6b", "ps -p kmx-crasher",
               "ps -t kmx-crasher", "foreach kmx-crasher files", "dis -u {URIP} 5",
               "struct -u list_head {URIP}", "struct -u list_head.next {URIP}",
               "struct -u -r list_head {URIP}"}
