@@ -33,7 +33,7 @@ from .errors import (
 )
 from .kernel import Kernel
 from .memory import AddressSpace
-from .readers.base import PhysicalMemory, ReadStats
+from .readers.base import PhysicalMemory, ReadStats, add_memory_segment
 from .readers.devkmem import DevKmemMemory
 from .readers.devmem import DevMemMemory, lockdown_note
 from .readers.drgnreader import DrgnReader
@@ -226,8 +226,8 @@ def _install_phys_segments(prog: drgn.Program, phys: PhysicalMemory, space: Addr
     if isinstance(phys, ElfCoreMemory):
         for seg in phys.core.segments:
             if seg.filesz:
-                prog.add_memory_segment(seg.paddr, seg.filesz,
-                                        _segment_reader(phys.mm, seg.offset), physical=True)
+                add_memory_segment(prog, seg.paddr, seg.filesz,
+                                   _segment_reader(phys.mm, seg.offset), physical=True)
             if seg.memsz > seg.filesz:
                 # the tail: zeros (p_memsz > p_filesz), or past the end of a
                 # truncated file, where drgn's own reader fails with "short
@@ -240,8 +240,8 @@ def _install_phys_segments(prog: drgn.Program, phys: PhysicalMemory, space: Addr
 
     if isinstance(phys, KdumpMemory):
         for start, end in phys.ranges():
-            prog.add_memory_segment(start, end - start, phys.segment_reader(start),
-                                    physical=True)
+            add_memory_segment(prog, start, end - start, phys.segment_reader(start),
+                               physical=True)
         return
     for start, end in phys.ranges():
         prog.add_memory_segment(start, end - start, _paged_reader(space, start), physical=True)
@@ -311,7 +311,7 @@ def _install_virtual_segments(prog: drgn.Program, phys: PhysicalMemory,
                 break
             s, e = max(vstart, sstart), min(vend, send)
             if s < e:
-                prog.add_memory_segment(s, e - s, reader(s - pob), physical=False)
+                add_memory_segment(prog, s, e - s, reader(s - pob), physical=False)
 
 
 def _make_space(phys: PhysicalMemory, vmci: Vmcoreinfo, stats: ReadStats,
