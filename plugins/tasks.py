@@ -1624,16 +1624,79 @@ def symbol_offset(pc, hex_offset=False):
     return f"{sym.name}+{off:#x}" if hex_offset else f"{sym.name}+{off}"
 """
 
-#: bt --drgn on arm64: _bt_frames()'s arm64 path (drgn's frame-pointer
-#: unwinder, crash's arm64 exception frames, arm64_exception_lines())
-_BT_ARM64_CODE = """\
+#: --drgn of bt: THREAD_SIZE (thread_size()'s rule) and sizeof(struct pt_regs)
+_THREAD_SIZE_CODE = """\
 try:  # THREAD_SIZE: init_stack up to __end_init_stack (newer) or __end_init_task
     stack_end = prog.symbol("__end_init_stack").address
 except LookupError:
     stack_end = prog.symbol("__end_init_task").address
 THREAD_SIZE = stack_end - prog.symbol("init_stack").address
 PT_REGS = sizeof(prog.type("struct pt_regs"))
-INFO = prog.read(prog["vmcoreinfo_data"].value_(), 4096).split(b"\\0")[0].decode()
+"""
+
+#: --drgn of bt: each task's header and frames, or why there are none (a
+#: str.format() template: ``tasks``, the list of task addresses)
+_BT_TASK_LOOP_CODE = """\
+try:
+    panic_task = prog.crashed_thread().object
+except (LookupError, ValueError):
+    panic_task = None
+for n, addr in enumerate({tasks}):
+    task = Object(prog, "struct task_struct *", int(addr, 16))
+    if n:
+        print()
+    print(header(task))
+    if task.exit_state.value_() & 0x30:  # EXIT_ZOMBIE | EXIT_DEAD
+        print("  (no kernel stack: the task is a zombie; it has exited)")
+        continue
+    try:
+        frames = list(prog.stack_trace(task))
+    except (ValueError, LookupError, FaultError) as e:
+        print(f"  (no stack trace: {{e}})")
+        continue
+"""
+
+
+#: --drgn of bt: _frame_line() as drgn code, ``frame_line(i, frame)`` (``[?]``
+#: for a frame whose SP drgn's unwinder does not know); a str.format()
+#: template: ``symbols`` (-s: symbol_offset()'s name) and ``hex`` (-x)
+_FRAME_LINE_CODE = """\
+def frame_line(i, frame):
+    name = frame.name
+    if name is None:
+        try:
+            name = frame.symbol().name
+        except LookupError:
+            name = "???"
+    try:  # drgn's arm64 frame-pointer unwinder knows no SP
+        sp = f"{{frame.sp:x}}"
+    except (LookupError, ValueError):
+        sp = "?"
+    line = f" #{{i:<2}} [{{sp}}] {{name}} at {{frame.pc:x}}"
+    if {symbols} and not frame.is_inline:
+        line = f" #{{i:<2}} [{{sp}}] {{symbol_offset(frame.pc, {hex})}} at {{frame.pc:x}}"
+    try:
+        filename, lineno, _ = frame.source()
+        line += f"  {{filename}}:{{lineno}}"
+    except LookupError:
+        pass
+    if frame.is_inline:
+        line += " (inlined)"
+    return line
+
+
+"""
+
+
+def _bt_frame_line_code(args: argparse.Namespace) -> str:
+    """:data:`_FRAME_LINE_CODE` for ``args`` (bt's -s and -x)."""
+    return _FRAME_LINE_CODE.format(symbols=bool(args.symbols), hex=bool(args.hex))
+
+
+#: bt --drgn on arm64: _bt_frames()'s arm64 path (drgn's frame-pointer
+#: unwinder, crash's arm64 exception frames, arm64_exception_lines())
+_BT_ARM64_CODE = """\
+{thread_size}INFO = prog.read(prog["vmcoreinfo_data"].value_(), 4096).split(b"\\0")[0].decode()
 PAC_MASK = int(next((line.split("=")[1] for line in INFO.splitlines()
                      if line.startswith("NUMBER(KERNELPACMASK)=")), "0"), 16)
 MODULES = [(start, start + size) for mod in for_each_module(prog)
@@ -1684,48 +1747,7 @@ def exception_lines(r, user):  # crash's arm64_print_exception_frame()
     return lines
 
 
-def frame_line(i, frame):
-    name = frame.name
-    if name is None:
-        try:
-            name = frame.symbol().name
-        except LookupError:
-            name = "???"
-    try:  # drgn's arm64 frame-pointer unwinder knows no SP
-        sp = f"{{frame.sp:x}}"
-    except (LookupError, ValueError):
-        sp = "?"
-    line = f" #{{i:<2}} [{{sp}}] {{name}} at {{frame.pc:x}}"
-    if {symbols} and not frame.is_inline:
-        line = f" #{{i:<2}} [{{sp}}] {{symbol_offset(frame.pc, {hex})}} at {{frame.pc:x}}"
-    try:
-        filename, lineno, _ = frame.source()
-        line += f"  {{filename}}:{{lineno}}"
-    except LookupError:
-        pass
-    if frame.is_inline:
-        line += " (inlined)"
-    return line
-
-
-try:
-    panic_task = prog.crashed_thread().object
-except (LookupError, ValueError):
-    panic_task = None
-for n, addr in enumerate({tasks}):
-    task = Object(prog, "struct task_struct *", int(addr, 16))
-    if n:
-        print()
-    print(header(task))
-    if task.exit_state.value_() & 0x30:  # EXIT_ZOMBIE | EXIT_DEAD
-        print("  (no kernel stack: the task is a zombie; it has exited)")
-        continue
-    try:
-        frames = list(prog.stack_trace(task))
-    except (ValueError, LookupError, FaultError) as e:
-        print(f"  (no stack trace: {{e}})")
-        continue
-    top = task.stack.value_() + THREAD_SIZE
+{frame_line}{task_loop}    top = task.stack.value_() + THREAD_SIZE
     first = next((f for f in frames if not f.is_inline), None)
     if first is not None and first.interrupted and first.pc >= 1 << 63 and not panic_task:
         # a dump taken without a panic: the registers each CPU was stopped with
@@ -1780,7 +1802,8 @@ def _bt_drgn(ctx: Context, args: argparse.Namespace) -> str:
             raise only("bt", "arm64 frames (-s, -x; no -f, -e, -t, -T)")
         tasks = [hex(t.address) for t in _bt_tasks(ctx, args, ())]
         return text_script(ctx, _HEADER_CODE + _SYMBOL_OFFSET_CODE + "\n\n" + _BT_ARM64_CODE.format(
-            tasks=tasks, symbols=bool(args.symbols), hex=bool(args.hex)),
+            thread_size=_THREAD_SIZE_CODE, frame_line=_bt_frame_line_code(args),
+            task_loop=_BT_TASK_LOOP_CODE.format(tasks=tasks)),
             ["bisect", "drgn:FaultError,Object,SymbolKind,sizeof",
              "drgn.helpers.linux.module:for_each_module,module_address_regions",
              "drgn.helpers.linux.sched:task_cpu"])
@@ -1788,13 +1811,7 @@ def _bt_drgn(ctx: Context, args: argparse.Namespace) -> str:
     regs = repr(_REG_ROWS)
     return text_script(ctx, _HEADER_CODE + f"""\
 REG_ROWS = {regs}  # crash's register block: name, struct pt_regs member, digits
-try:  # THREAD_SIZE: init_stack up to __end_init_stack (newer) or __end_init_task
-    stack_end = prog.symbol("__end_init_stack").address
-except LookupError:
-    stack_end = prog.symbol("__end_init_task").address
-THREAD_SIZE = stack_end - prog.symbol("init_stack").address
-PT_REGS = sizeof(prog.type("struct pt_regs"))
-try:  # CONFIG_X86_FRED keeps 16 bytes above them (TOP_OF_KERNEL_STACK_PADDING)
+{_THREAD_SIZE_CODE}try:  # CONFIG_X86_FRED keeps 16 bytes above them (TOP_OF_KERNEL_STACK_PADDING)
     prog.symbol("asm_fred_entrypoint_user")
     PT_REGS += 16
 except LookupError:
@@ -1819,27 +1836,7 @@ def irq_stack_top(cpu):
             return None
 
 
-def frame_line(i, frame):
-    name = frame.name
-    if name is None:
-        try:
-            name = frame.symbol().name
-        except LookupError:
-            name = "???"
-    line = f" #{{i:<2}} [{{frame.sp:x}}] {{name}} at {{frame.pc:x}}"
-    if {bool(args.symbols)} and not frame.is_inline:
-        line = f" #{{i:<2}} [{{frame.sp:x}}] {{symbol_offset(frame.pc, {bool(args.hex)})}} at {{frame.pc:x}}"
-    try:
-        filename, lineno, _ = frame.source()
-        line += f"  {{filename}}:{{lineno}}"
-    except LookupError:
-        pass
-    if frame.is_inline:
-        line += " (inlined)"
-    return line
-
-
-TEXT, WHOLE = {bool(args.text or args.text_all)}, {bool(args.text_all)}
+{_bt_frame_line_code(args)}TEXT, WHOLE = {bool(args.text or args.text_all)}, {bool(args.text_all)}
 EXCEPTIONS, FRAME_DATA = {bool(args.exceptions)}, {bool(args.frames)}
 TEXT_RANGES = [(prog.symbol(lo).address, prog.symbol(hi).address)
                for lo, hi in (("_stext", "_etext"), ("_sinittext", "_einittext"))]
@@ -1873,24 +1870,7 @@ def text_addresses(task, frames, base, top):
             print(line)
 
 
-try:
-    panic_task = prog.crashed_thread().object
-except (LookupError, ValueError):
-    panic_task = None
-for n, addr in enumerate({tasks}):
-    task = Object(prog, "struct task_struct *", int(addr, 16))
-    if n:
-        print()
-    print(header(task))
-    if task.exit_state.value_() & 0x30:  # EXIT_ZOMBIE | EXIT_DEAD
-        print("  (no kernel stack: the task is a zombie; it has exited)")
-        continue
-    try:
-        frames = list(prog.stack_trace(task))
-    except (ValueError, LookupError, FaultError) as e:
-        print(f"  (no stack trace: {{e}})")
-        continue
-    base = task.stack.value_()
+{_BT_TASK_LOOP_CODE.format(tasks=tasks)}    base = task.stack.value_()
     top = base + THREAD_SIZE
     if TEXT:
         text_addresses(task, frames, base, top)
