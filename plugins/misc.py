@@ -248,6 +248,7 @@ def _p(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator
 
         raise CommandError(f"p: no symbol {base!r}" + did_you_mean(base, symbol_names(
             ctx.prog))) from None
+    obj = _complete_array(ctx.prog, base, obj)
     radix = 16 if args.hex else 10 if args.dec else None
 
     def member(o: drgn.Object) -> drgn.Object:
@@ -282,6 +283,25 @@ def _p(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator
             yield Row(("NAME", "VALUE"), (label, value), o)
             continue
         yield from (TextLine(line) for line in p_lines(leader, n, value))
+
+
+def _complete_array(prog: drgn.Program, name: str, obj: drgn.Object) -> drgn.Object:
+    """The global ``name`` (``obj``) with its array's length when its type is
+    an array of unknown length (``extern const char linux_banner[];``, the
+    declaration drgn finds): the length its ELF symbol's size gives, as
+    crash's gdb prints the definition (``char [N]``, a string); ``obj``
+    otherwise."""
+    t = obj.type_
+    if t.kind != drgn.TypeKind.ARRAY or t.length or obj.address_ is None:
+        return obj
+    try:
+        size = prog.symbol(name).size
+    except LookupError:
+        return obj
+    elem = drgn.sizeof(t.type)
+    if not size or not elem or size % elem:
+        return obj
+    return drgn.Object(prog, prog.array_type(t.type, size // elem), address=obj.address_)
 
 
 def p_lines(leader: str | None, n: int, value: str) -> list[str]:
