@@ -331,7 +331,8 @@ for a in chain({start:#x}, {off}):"""
                                       or back at START
          -o takes an offset or struct.member; -s struct[.member,...] prints
          members (or the whole struct); -r walks the prev pointers.
-         --json gives objects with 'address'.
+         -s struct.m1,m2: crash's text, each entry's address and its '  m1 = value,'
+         lines; --json gives objects with 'address' (and one key per member).
          """,
          arguments=[arg("where", nargs="+", metavar="[OFFSET] START",
                         help="address or symbol, after an optional OFFSET (struct.member)"),
@@ -1309,7 +1310,12 @@ def _gdb_string(data: bytes) -> str:
     decodes, the escapes show exactly which bytes are in memory (an invalid
     or truncated sequence, a NUL), they survive any terminal and log, and
     the same dump prints the same text on every machine.  The crash oracle
-    runs under ``LC_ALL=C`` for the same reason (tests/oracles/crash.py)."""
+    runs under ``LC_ALL=C`` for the same reason (tests/oracles/crash.py):
+    under ``C.UTF-8`` crash 8.0.6 printed the two-byte sequences of
+    ``boot_command_line`` as Armenian and Cyrillic letters, and cut the 4095
+    NULs of init_task's ``fpu.__fpstate.regs.__padding`` at 256 (``"...``),
+    where under ``LC_ALL=C`` it escapes the bytes and prints the whole run,
+    as this function does (6.1 dump)."""
     if data and data[-1] == 0:
         data = data[:-1]
     n = 0
@@ -2331,6 +2337,8 @@ def _user_reader(ctx: Context, command: str) -> Callable[[int, int], bytes]:
          rd -s ADDR [COUNT]  64-bit words that are kernel or module addresses as
                              name+offset (decimal), as crash; no ASCII column
          rd -S ADDR [COUNT]  -s, and a slab address as [cache] (-SS: [address:cache])
+         Output: crash's lines, no header (ADDR:  words  ASCII); --json: ADDRESS
+         VALUES ASCII rows.
          """,
          arguments=[arg("address"), arg("count", nargs="?", type="addr", default=None),
                     arg("-p", dest="physical", action="store_true"),
@@ -2394,18 +2402,40 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                                 signed=args.decimal == "signed") for i in range(0, n, width)]
         if symbolic:
             # crash prints no ASCII column with -s/-S
-            yield Row(("ADDRESS", "VALUES"), (Address(pos), " ".join(
-                symbolic_word(ctx, w, args.slab) for w in words).rstrip()))
-            pos += n
-            continue
-        if args.decimal:
-            hexs = " ".join(str(w) for w in words)
+            names = [symbolic_word(ctx, w, args.slab) for w in words]
+            row = Row(("ADDRESS", "VALUES"), (Address(pos), " ".join(names).rstrip()))
+            text = "".join(f"{x:<16} " for x in names)
         else:
-            hexs = " ".join(f"{w:0{2 * width}x}" for w in words)
-        asc = None if args.decimal or args.no_ascii else "".join(
-            chr(b) if b in _PRINTABLE else "." for b in data)
-        yield Row(("ADDRESS", "VALUES", "ASCII"), (Address(pos), hexs, asc))
+            if args.decimal:
+                hexs = " ".join(str(w) for w in words)
+            else:
+                hexs = " ".join(f"{w:0{2 * width}x}" for w in words)
+            asc = None if args.decimal or args.no_ascii else "".join(
+                chr(b) if b in _PRINTABLE else "." for b in data)
+            row = Row(("ADDRESS", "VALUES", "ASCII"), (Address(pos), hexs, asc))
+            text = _rd_words(words, width, args.decimal)
+            if asc is not None:  # a short last line padded to a full line's width
+                text = f"{text:<{(16 // width) * (2 * width + 1)}}  {asc}"
+        yield row if ctx.as_json else TextRecord(f"{pos:>16x}:  {text}", row.as_dict())
         pos += n
+
+
+#: crash's display_memory() decimal formats by unit size (memory.c): signed
+#: for 32 and 64 bits, and 8- and 16-bit units as unsigned values
+_RD_DECIMAL = {8: 15, 4: 12, 2: 5, 1: 3}
+
+
+def _rd_words(words: list[int], width: int, decimal: str | None) -> str:
+    """``rd``'s words as crash's display_memory() prints them: hex of the
+    unit's width, or decimal right-aligned (``%15ld``, ``%20lu`` for
+    unsigned 64-bit, ``%12d``, ``%5d``, ``%3d``), each followed by a
+    blank."""
+    if not decimal:
+        return "".join(f"{w:0{2 * width}x} " for w in words)
+    pad = 20 if decimal == "unsigned" and width == 8 else _RD_DECIMAL[width]
+    if width < 4:
+        words = [w & ((1 << (8 * width)) - 1) for w in words]
+    return "".join(f"{w:>{pad}} " for w in words)
 
 
 def _kernel_symbol_range(prog: drgn.Program) -> tuple[int, int]:

@@ -13,7 +13,9 @@ task's memory (COUNT 2), a ``list_head``, ``rb_node`` (24 bytes: a short
 blank line between unions), ``-x``/``-d``, ``task`` (the current context, a
 PID, ``-x``), and ``p`` of scalars, pointers (their type in front),
 structures, arrays (crash's line break before ``{``), char arrays, a
-``char []`` symbol, enums and per-CPU-sized arrays; ``--drgn`` of the
+``char []`` symbol (``linux_banner``: its definition's length), a
+function (``{void (void)} 0x...``), enums and per-CPU-sized arrays;
+``--drgn`` of the
 structures and tasks prints the same text under plain drgn.
 
 Written exceptions (each asserted where it applies):
@@ -50,7 +52,7 @@ P_EXPRESSIONS = (
     "-x system_state", "__per_cpu_offset", "init_mm", "init_task.mm", "init_task.sched_class",
     "init_task.stack", "init_task.pid_links", "init_task.thread_info",
     "-x init_task.thread_info", "init_task.prio", "-x init_task.prio", "sys_call_table",
-    "nr_cpu_ids")
+    "nr_cpu_ids", "schedule")
 
 
 class Session(CrashSession):
