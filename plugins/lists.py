@@ -1235,12 +1235,12 @@ def _struct_options(ctx: Context, args: argparse.Namespace, t: drgn.Type,
 
 def _rd_line(row: Row, width: int) -> str:
     """One of :func:`_raw_rows`' rows as crash's display_memory() prints it
-    (``struct -r``): ``ADDR:  `` (16 hex digits), each word and a blank, the
-    words of a short last line padded to a full line's width, two blanks
-    and the ASCII column."""
+    (``struct -r``): ``ADDR:  `` (right-aligned in 16 columns), the words as
+    ``rd`` prints them (:func:`_rd_words`), a short last line's padded to a
+    full line's width, two blanks and the ASCII column."""
     address, values, ascii_ = row.cells
-    words = "".join(w + " " for w in str(values).split())
-    return f"{int(address):016x}:  {words:<{(16 // width) * (2 * width + 1)}}  {ascii_}"
+    words = _rd_words([int(w, 16) for w in str(values).split()], width, None)
+    return f"{int(address):>16x}:  {words:<{(16 // width) * (2 * width + 1)}}  {ascii_}"
 
 
 def _raw_rows(read: Callable[[int, int], bytes], addr: int, width: int, count: int

@@ -142,15 +142,18 @@ def test_p_lines_leader_and_brace() -> None:
 def test_rd_lines_of_struct_r() -> None:
     """``struct -r``: crash's display_memory() lines, a short last line's
     ASCII column where a full line's is."""
-    full = Row(("ADDRESS", "VALUES", "ASCII"), (Address(0xff0), "0000000000000002 "
+    full = Row(("ADDRESS", "VALUES", "ASCII"), (Address(BASE), "0000000000000002 "
                                                 "0000000000000000", "................"))
     assert _rd_line(full, 8) == \
-        "0000000000000ff0:  0000000000000002 0000000000000000   ................"
-    short = Row(("ADDRESS", "VALUES", "ASCII"), (Address(0x1000), "0000007800000078", "x...x..."))
+        "ffff888000100000:  0000000000000002 0000000000000000   ................"
+    short = Row(("ADDRESS", "VALUES", "ASCII"), (Address(BASE + 16), "0000007800000078",
+                                                 "x...x..."))
     assert _rd_line(short, 8) == \
-        "0000000000001000:  0000007800000078                    x...x..."
-    word = Row(("ADDRESS", "VALUES", "ASCII"), (Address(0x1000), "00000078", "x..."))
-    assert _rd_line(word, 4) == "0000000000001000:  00000078                              x..."
+        "ffff888000100010:  0000007800000078                    x...x..."
+    word = Row(("ADDRESS", "VALUES", "ASCII"), (Address(BASE), "00000078", "x..."))
+    assert _rd_line(word, 4) == "ffff888000100000:  00000078                              x..."
+    low = Row(("ADDRESS", "VALUES", "ASCII"), (Address(0xff0), "7f", "."))
+    assert _rd_line(low, 1) == "             ff0:  7f " + " " * 45 + "  ."  # crash's RJUST
 
 
 def test_crash_member_code_prints_the_same(prog: drgn.Program, types: dict[str, Any]) -> None:
