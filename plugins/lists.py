@@ -44,8 +44,9 @@ from kmemx.helpers import (
 from kmemx.helpers.slab import virt_to_cache
 from kmemx.symbols import section_names, symbol_names
 
-__all__ = ["CRASH_MEMBER_CODE", "KERNEL_HALF", "crash_member_line", "crash_print_text",
-           "crash_struct_text", "crash_value_text", "kernel_address", "parse_address",
+__all__ = ["CRASH_MEMBER_CODE", "KERNEL_HALF", "complete_array", "crash_member_line",
+           "crash_print_text", "crash_struct_text", "crash_value_text", "kernel_address",
+           "parse_address",
            "per_cpu_addresses", "split_struct_spec", "strip_pac", "struct_targets",
            "symbolic_word"]
 
@@ -1823,21 +1824,33 @@ def whatis_type_data(t: drgn.Type) -> dict[str, Any]:
     return data
 
 
+def complete_array(prog: drgn.Program, name: str, obj: drgn.Object) -> drgn.Object:
+    """The global ``name`` (``obj``, ``prog[name]``) with its array's length
+    when its type is an array of unknown length (``extern const char
+    linux_banner[];``, the declaration drgn may find): the length its ELF
+    symbol's size gives, as crash's gdb shows the definition (``whatis``:
+    ``const char linux_banner[190];``, ``p``: a string); ``obj`` otherwise."""
+    t = obj.type_
+    if t.kind != drgn.TypeKind.ARRAY or t.length or obj.address_ is None:
+        return obj
+    try:
+        size = prog.symbol(name).size
+        elem = drgn.sizeof(t.type)
+    except (LookupError, ValueError, TypeError):
+        return obj
+    if not size or not elem or size % elem:
+        return obj
+    return drgn.Object(prog, prog.array_type(t.type, size // elem, qualifiers=t.qualifiers),
+                       address=obj.address_)
+
+
 def _whatis_one(ctx: Context, name: str) -> TextRecord:
     """``whatis`` of one symbol or type name (crash's text; JSON: a symbol's
     name, type, address and size, or :func:`whatis_type_data`); CommandError
     if it is neither."""
     try:
-        obj = ctx.prog[name]
+        obj = complete_array(ctx.prog, name, ctx.prog[name])
         t = obj.type_
-        if t.kind == drgn.TypeKind.ARRAY and t.length is None:
-            # an extern declaration without a size (linux_banner[]): the
-            # symbol's size gives it, as crash shows it
-            try:
-                n = ctx.prog.symbol(name).size // drgn.sizeof(t.type)
-                t = ctx.prog.array_type(t.type, n, qualifiers=t.qualifiers)
-            except (LookupError, ValueError, ZeroDivisionError):
-                pass
         try:
             size: int | None = drgn.sizeof(t)
         except TypeError:

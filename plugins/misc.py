@@ -13,14 +13,25 @@ from typing import Any
 
 import drgn
 
-from kmemx.commands import Address, CommandError, Context, Hex, Name, Row, TextLine, arg, command
+from kmemx.commands import (
+    Address,
+    CommandError,
+    Context,
+    Hex,
+    Name,
+    Row,
+    TextLine,
+    TextRecord,
+    arg,
+    command,
+)
 from kmemx.commands.cells import kernel_str
 from kmemx.commands.drgncode import nothing_to_translate
 from kmemx.commands.values import object_json
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.helpers.timekeeping import kernel_hz
 
-from .lists import crash_print_text, parse_address
+from .lists import complete_array, crash_print_text, parse_address
 from .sched import cpu_list
 
 __all__ = ["ascii_text", "crash_eval", "eval_rows", "p_lines"]
@@ -205,6 +216,17 @@ def cell(v):  # a list is a table cell of space-separated values
 
 """
     imports = ["drgn:FaultError,TypeKind"]
+    if not rest and ":" not in text and _percpu_symbol(ctx.prog, base):
+        from kmemx.commands.drgncode import text_script
+
+        return text_script(ctx, f"""\
+var = prog[{base!r}]  # a per-CPU variable: its declaration and its address on each CPU
+print("PER-CPU DATA TYPE:")
+print(f"  {{var.type_.variable_declaration({base!r})}};")
+print("PER-CPU ADDRESSES:")
+for cpu in {cpu_list(ctx, None)}:
+    print(f"  [{{cpu}}]: {{per_cpu_ptr(var.address_of_(), cpu).value_():x}}")
+""", ["drgn.helpers.linux.percpu:per_cpu_ptr"])
     if ":" not in text:
         return table_script(ctx, ("NAME", "VALUE"), code + f"""\
 row({name!r}, cell(to_json(prog[{base!r}]{member})))
@@ -226,6 +248,8 @@ for cpu in {cpu_list(ctx, spec or None)}:  # a per-CPU variable on these CPUs
          p SYMBOL.MEMBER[...]     a member of a global (init_task.comm, x[2].y):
                                   '$3 = ...', without the name, as crash
          p SYMBOL:CPUSPEC         a per-CPU variable on these CPUs (':a' all, ':0,1')
+         p PERCPU_SYMBOL          crash's PER-CPU DATA TYPE (its declaration) and
+                                  PER-CPU ADDRESSES ('  [0]: ADDR') block
          p -x / -d SYMBOL         integers in hex / decimal
          p SYMBOL --json          NAME and VALUE: the value as data, not text:
                                   integers and pointers numbers, char arrays
@@ -248,8 +272,11 @@ def _p(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator
 
         raise CommandError(f"p: no symbol {base!r}" + did_you_mean(base, symbol_names(
             ctx.prog))) from None
-    obj = _complete_array(ctx.prog, base, obj)
+    obj = complete_array(ctx.prog, base, obj)
     radix = 16 if args.hex else 10 if args.dec else None
+    if not rest and ":" not in text and _percpu_symbol(ctx.prog, base):
+        yield _percpu_block(ctx, base, obj)  # crash: where it is on each CPU, not a value
+        return
 
     def member(o: drgn.Object) -> drgn.Object:
         if not rest:
@@ -285,23 +312,32 @@ def _p(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator
         yield from (TextLine(line) for line in p_lines(leader, n, value))
 
 
-def _complete_array(prog: drgn.Program, name: str, obj: drgn.Object) -> drgn.Object:
-    """The global ``name`` (``obj``) with its array's length when its type is
-    an array of unknown length (``extern const char linux_banner[];``, the
-    declaration drgn finds): the length its ELF symbol's size gives, as
-    crash's gdb prints the definition (``char [N]``, a string); ``obj``
-    otherwise."""
-    t = obj.type_
-    if t.kind != drgn.TypeKind.ARRAY or t.length or obj.address_ is None:
-        return obj
+def _percpu_symbol(prog: drgn.Program, name: str) -> bool:
+    """Whether ``name`` is a per-CPU variable: a data symbol in the per-CPU
+    section, from ``__per_cpu_start`` to ``__per_cpu_end`` (crash's
+    is_percpu_symbol())."""
     try:
-        size = prog.symbol(name).size
+        sym = prog.symbol(name)
+        lo = prog.symbol("__per_cpu_start").address
+        hi = prog.symbol("__per_cpu_end").address
     except LookupError:
-        return obj
-    elem = drgn.sizeof(t.type)
-    if not size or not elem or size % elem:
-        return obj
-    return drgn.Object(prog, prog.array_type(t.type, size // elem), address=obj.address_)
+        return False
+    return bool(sym.kind == drgn.SymbolKind.OBJECT and lo <= sym.address < hi)
+
+
+def _percpu_block(ctx: Context, name: str, obj: drgn.Object) -> TextRecord:
+    """crash's ``p`` of a per-CPU variable without a cpuspec (symbols.c
+    display_per_cpu_info()): its declaration and its address on each CPU,
+    ``per_cpu_ptr(&name, cpu)``; JSON: name, type and ``addresses`` (CPU ->
+    address)."""
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+
+    addrs = [(cpu, int(per_cpu_ptr(obj.address_of_(), cpu).value_()))
+             for cpu in cpu_list(ctx, None)]
+    text = (f"PER-CPU DATA TYPE:\n  {obj.type_.variable_declaration(name)};\n"
+            "PER-CPU ADDRESSES:\n" + "".join(f"  [{c}]: {a:x}\n" for c, a in addrs))
+    return TextRecord(text, {"name": name, "type": obj.type_.type_name(),
+                             "addresses": {str(c): Address(a) for c, a in addrs}}, obj)
 
 
 def p_lines(leader: str | None, n: int, value: str) -> list[str]:

@@ -14,7 +14,8 @@ blank line between unions), ``-x``/``-d``, ``task`` (the current context, a
 PID, ``-x``), and ``p`` of scalars, pointers (their type in front),
 structures, arrays (crash's line break before ``{``), char arrays, a
 ``char []`` symbol (``linux_banner``: its definition's length), a
-function (``{void (void)} 0x...``), enums and per-CPU-sized arrays;
+function (``{void (void)} 0x...``), enums, per-CPU-sized arrays and a
+per-CPU variable (crash's ``PER-CPU DATA TYPE`` / ``ADDRESSES`` block);
 ``--drgn`` of the
 structures and tasks prints the same text under plain drgn.
 
@@ -52,7 +53,7 @@ P_EXPRESSIONS = (
     "-x system_state", "__per_cpu_offset", "init_mm", "init_task.mm", "init_task.sched_class",
     "init_task.stack", "init_task.pid_links", "init_task.thread_info",
     "-x init_task.thread_info", "init_task.prio", "-x init_task.prio", "sys_call_table",
-    "nr_cpu_ids", "schedule")
+    "nr_cpu_ids", "schedule", "runqueues")
 
 
 class Session(CrashSession):
@@ -156,7 +157,7 @@ def test_p_text_is_crash(s: Session, key: str) -> None:
 
 
 @pytest.mark.parametrize("key", ["struct task_struct K", "struct -x mm_struct", "union sigval 2",
-                                 "struct list_head 2", "task W", "task -x W"])
+                                 "struct list_head 2", "task W", "task -x W", "p runqueues"])
 def test_drgn_prints_the_same_text(s: Session, key: str) -> None:
     """``--drgn``'s script, run by plain drgn, prints the command's text."""
     assert s.drgn_output(s.commands[key]).rstrip("\n") == s.ours(key).rstrip("\n")
@@ -170,5 +171,8 @@ def test_json_keeps_data(s: Session) -> None:
     assert rec["members"]["pid"] == s.addr["pid"] and rec["members"]["comm"] == "kmx-w000"
     row, = s.json("p init_task.tasks")
     assert set(row["value"]) == {"next", "prev"}
+    rec, = s.json("p runqueues")
+    assert rec["type"] == "struct rq" and len(rec["addresses"]) == len(
+        [ln for ln in s.ours("p runqueues").split("\n") if ln.startswith("  [")])
     rows = s.json(s.commands["struct -r list_head"])
     assert [int(r["address"], 16) for r in rows] == [s.addr["worker"]]
