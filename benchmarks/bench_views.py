@@ -29,13 +29,20 @@ def main(argv: list[str] | None = None) -> int:
     plain.set_core_dump(str(core))
     plain.load_debug_info([str(vmlinux)], main=True)
     k = kmemx.open(core, vmlinux)
+    # task_struct.state was renamed __state in 5.14 (commit 2f064a59a11f,
+    # "sched: Change task_struct::state"): the newest name, else the old one
+    try:
+        plain.type("struct task_struct").member("__state")
+        state = "__state"
+    except LookupError:
+        state = "state"
 
     def drgn_tasks() -> list[tuple[object, ...]]:
         rows = []
         for t in for_each_task(plain):
             mm = t.mm
             rows.append((t.pid.value_(), t.tgid.value_(), t.real_parent.pid.value_(),
-                         t.comm.string_(), t.__state.value_(),
+                         t.comm.string_(), t.member_(state).value_(),
                          mm.total_vm.value_() if mm else 0))
         return rows
 
@@ -44,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         for th in k_for_each_task(k):
             mm = th.mm
             rows.append((th.pid, th.tgid, th.real_parent.pid, th.comm.string(),
-                         th.__state, mm.total_vm if mm else 0))
+                         getattr(th, state), mm.total_vm if mm else 0))
         return rows
 
     got = sorted(kmemx_tasks())
@@ -76,8 +83,6 @@ def main(argv: list[str] | None = None) -> int:
     def kmemx_one() -> None:
         for a in addrs:
             k.view("struct task_struct", a).pid  # noqa: B018 - the read is the work
-
-    state = "__state"
 
     def kmemx_tasks_bulk() -> list[tuple[object, ...]]:
         rows = []
