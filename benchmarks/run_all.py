@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import bench_cold, bench_engine, bench_plugins, bench_views
+from benchmarks import bench_cold, bench_engine, bench_plugins, bench_segread, bench_views
 from benchmarks.common import REPO
 
 __all__ = ["VARIANTS", "main"]
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n=== {d.name} {variant} ({info['file']}): {meta['release']}, "
                   f"{meta['mem_mb']} MiB, {meta['workers']} workers, {meta['files']} files ===")
             args = ["--core", str(d / info["file"]), "--vmlinux", str(d / "vmlinux")]
-            for mod in (bench_engine, bench_views, bench_plugins):
+            for mod in (bench_engine, bench_segread, bench_views, bench_plugins):
                 print(f"--- {mod.__name__}")
                 rc |= mod.main(args)
             print("--- benchmarks.bench_cold (fresh processes, medians of 3)")
