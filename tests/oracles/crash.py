@@ -155,7 +155,9 @@ def _crash_for(vmlinux: str, vmcore: str) -> Path | str:
             reasons.append(f"crash {version}: {known}")
             continue
         try:
-            run_crash(vmlinux, vmcore, ["sys"], timeout=120, crash=binary)
+            # 600 s: a session that only starts slowly (crash 8.0.6 on 6.12 took over
+            # 120 s at load 12) is not a crash that cannot read the dump
+            run_crash(vmlinux, vmcore, ["sys"], timeout=_PROBE_TIMEOUT, crash=binary)
         except CrashTimeout as e:
             reasons.append(f"crash {version}: {e}")
             continue
@@ -295,6 +297,9 @@ def run_crash_commands(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str]
         results[commands[i]] = out[start:end]
     return results
 
+
+#: seconds :func:`crash_for` lets a crash take to start its session and run ``sys``
+_PROBE_TIMEOUT = 600
 
 #: (crash binary, vmlinux, vmcore) -> command -> its output, for the test session
 _SESSIONS: dict[tuple[str, str, str], dict[str, str]] = {}
