@@ -187,9 +187,13 @@ def _fields(ctx: Context, addr: int, type_name: str, members: list[str],
 
 
 def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
-          radix: int | None = None) -> Iterator[Any]:
+          radix: int | None = None, member_lines: bool = False) -> Iterator[Any]:
     """Rows (ADDRESS [, members...]) or full struct dumps for each entry;
-    ``radix`` 16 or 10: integers in that base (crash's -x, -d)."""
+    ``radix`` 16 or 10: integers in that base (crash's -x, -d).
+    ``member_lines``: the members as crash's ``list -s`` prints them, the
+    entry's address on a line and :func:`crash_member_line` of each member
+    below it (a :class:`TextRecord` whose data is the row ``--json`` gives,
+    so that pipes and ``--json`` still see the row)."""
     if not struct_spec:
         for a in addrs:
             x = Address(a)
@@ -200,8 +204,14 @@ def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
     if members:
         cols = ("ADDRESS", *[m.upper() for m in members])
         for a in addrs:
-            yield Row(cols, (Address(a), *_fields(ctx, a, name, members, radix)),
+            row = Row(cols, (Address(a), *_fields(ctx, a, name, members, radix)),
                       ctx.k.view(t, a))
+            if not member_lines or ctx.as_json:
+                yield row
+                continue
+            lines = [f"{a:x}", *_member_lines(ctx, drgn.Object(ctx.prog, t, address=a),
+                                              members, radix, "list")]
+            yield TextRecord("\n".join(lines), row.as_dict(), row.obj)
         return
     for a in addrs:
         v = ctx.k.view(t, a)
@@ -371,9 +381,11 @@ def _list(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             nodes = itertools.chain([head], nodes)
     else:
         # crash's default: START is an entry; its link is at START + off.
-        yield from _emit(ctx, _guarded(ctx, _chain(k, start, off, args.limit)), args.struct)
+        yield from _emit(ctx, _guarded(ctx, _chain(k, start, off, args.limit)), args.struct,
+                         member_lines=True)
         return
-    yield from _emit(ctx, _guarded(ctx, (n - off for n in nodes)), args.struct)
+    yield from _emit(ctx, _guarded(ctx, (n - off for n in nodes)), args.struct,
+                     member_lines=True)
 
 
 def _chain(k: Any, start: int, off: int, limit: int) -> Iterator[int]:

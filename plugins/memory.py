@@ -192,18 +192,43 @@ def _pgd_phys(ctx: Context, mm: drgn.Object) -> int:
     return int(follow_phys(init_mm, int(mm.pgd.value_())))
 
 
+def _vtop_mm(ctx: Context, vaddr: int, task: drgn.Object | None,
+             user: bool | None) -> tuple[bool, drgn.Object | None]:
+    """(whether ``vaddr`` is a user address, the ``struct mm_struct *`` to
+    walk): ``init_mm`` for a kernel address; for a user address the task's
+    (the current context's by default) mm, or None when no VMA of the task
+    holds the address (a kernel thread has none): crash's do_vtop() then
+    prints ``(not accessible)`` (memory.c, IN_TASK_VMA())."""
+    from drgn.helpers.linux.mm import vma_find
+
+    is_user = user if user is not None else vaddr < (1 << 63)
+    if not is_user:
+        return False, ctx.prog["init_mm"].address_of_()
+    if task is None:
+        task = ctx.current_task()
+    mm = task.mm.read_()
+    if not mm or not vma_find(mm, vaddr):
+        return True, None
+    return True, mm
+
+
+def _not_accessible(ctx: Context, vaddr: int, width: int) -> Iterator[Any]:
+    """crash's vtop of a user address no VMA of the task holds."""
+    if ctx.as_json:
+        yield Row(("VIRTUAL", "PHYSICAL", "PAGE_SIZE", "PTE", "FLAGS", "ENTRIES"),
+                  (Address(vaddr), None, None, None, "not accessible", []))
+        return
+    yield TextLine(f"{'VIRTUAL':<{width}}  PHYSICAL")
+    yield TextLine(f"{vaddr:<{width}x}  (not accessible)")
+    yield TextLine("")
+
+
 def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
               user: bool | None) -> Iterator[Any]:
-    is_user = user if user is not None else vaddr < (1 << 63)
-    if is_user:
-        if task is None:
-            task = ctx.current_task()
-        mm = task.mm.read_()
-        if not mm:
-            raise CommandError(f"vtop: {vaddr:x}: the task has no user address space "
-                               "(a kernel thread)")
-    else:
-        mm = ctx.prog["init_mm"].address_of_()
+    is_user, mm = _vtop_mm(ctx, vaddr, task, user)
+    if mm is None:
+        yield from _not_accessible(ctx, vaddr, 10)
+        return
     try:
         pgd = _pgd_phys(ctx, mm)
         entries = list(pgtable_walk(ctx.prog, pgd, vaddr))
@@ -284,16 +309,10 @@ def _vtop_one_aarch64(ctx: Context, vaddr: int, task: drgn.Object | None,
         raise CommandError("vtop: the dump has no VMCOREINFO VA_BITS: the arm64 page-table "
                            "layout is unknown")
     va_bits = runtime_va_bits(info.va_bits, info.tcr_el1_t1sz, PAGE_SIZE.bit_length() - 1)
-    is_user = user if user is not None else vaddr < (1 << 63)
-    if is_user:
-        if task is None:
-            task = ctx.current_task()
-        mm = task.mm.read_()
-        if not mm:
-            raise CommandError(f"vtop: {vaddr:x}: the task has no user address space "
-                               "(a kernel thread)")
-    else:
-        mm = ctx.prog["init_mm"].address_of_()
+    is_user, mm = _vtop_mm(ctx, vaddr, task, user)
+    if mm is None:
+        yield from _not_accessible(ctx, vaddr, 16)
+        return
     prog = ctx.prog
     pgd_virt = int(mm.pgd.value_())
 
@@ -719,7 +738,10 @@ for value in {values}:
 @command("search", "search memory for a value (crash's search)",
          description="""
          search VALUE ...         kernel virtual memory (-k, the default): the direct
-                                  map of RAM, vmalloc areas, the kernel image
+                                  map of RAM, vmalloc areas, the kernel image, as the
+                                  page tables map them (crash also reads RAM below
+                                  the kernel image through __START_KERNEL_map
+                                  addresses the kernel does not map: more hits)
          search -p VALUE          physical memory (the RAM regions)
          search -u VALUE          the current context's user address space (its VMAs)
          search -s START [-e END | -l LENGTH] VALUE    a range (START: address or symbol)

@@ -491,7 +491,34 @@ def identify(addr):  # (KIND, CACHE, NAME, START, STATE)
     return None
 
 
+def physical(addr):  # crash: an address below the kernel half is a physical one
+    virt = page_offset + addr
+    found = identify(virt) if addr < max_pfn << PAGE_SHIFT else None
+    if found is not None:
+        kind, cache, name, start, state = found
+        row(hex(virt), kind, cache, name, hex(start), virt - start, state)
+    if addr >= max_pfn << PAGE_SHIFT:
+        row(hex(addr), "unknown", "", "", None, None, "")
+        return
+    page = pfn_to_page(prog, addr >> PAGE_SHIFT)
+    try:  # 6.16 renamed page->index ("mm: rename page->index to page->__folio_index")
+        index = page.index.value_()
+    except AttributeError:
+        index = page.__folio_index.value_()
+    try:  # 6.18 wrapped page->flags in memdesc_flags_t ("mm: introduce memdesc_flags_t")
+        flags = page.flags.f.value_()
+    except AttributeError:
+        flags = page.flags.value_()
+    table("PAGE", "PHYSICAL", "MAPPING", "INDEX", "CNT", "FLAGS")
+    row(hex(page.value_()), hex(addr >> PAGE_SHIFT << PAGE_SHIFT), hex(page.mapping.value_()),
+        index, page._refcount.counter.value_(), hex(flags))
+    table({", ".join(repr(c) for c in KMEM_COLUMNS)})
+
+
 for addr in [{", ".join(f"{a:#x}" for a in addrs)}]:
+    if addr < 1 << 63:
+        physical(addr)
+        continue
     found = identify(addr)
     if found is None:
         row(hex(addr), "unknown", "", "", None, None, "")
@@ -773,6 +800,9 @@ for key, pages, (percent, of) in [
                                shows it), NAME (cache, task, symbol, caller),
                                START of the object, OFFSET into it, STATE
                                (allocated/free for slab objects).
+                               An address below the kernel's half is physical,
+                               as crash takes it: its direct-map address's row
+                               (when it is something), then its page's -p row.
          Addresses can be piped in: slab dentry | head 3 | kmem
          kmem -i               crash's memory summary: TOTAL MEM, FREE, USED, SHARED,
                                BUFFERS, CACHED, SLAB, hugetlb, swap and commit
@@ -971,6 +1001,9 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     for i, a in enumerate(addrs):
         if i and i % 5000 == 0:
             ctx.progress("addresses", i, len(addrs))
+        if a < 1 << 63:  # crash: not a kernel virtual address, so a physical one
+            yield from _kmem_physical(ctx, a, cache)
+            continue
         try:
             ident = identify_address(ctx.k, a, cache)
         except drgn.FaultError as e:
@@ -982,3 +1015,30 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             continue
         yield Row(cols, (Address(a), ident.kind, Name(ident.cache), Name(ident.name),
                          Address(ident.start), ident.offset, ident.state), ident)
+
+
+def _kmem_physical(ctx: Context, phys: int, cache: dict[str, Any]) -> Iterator[Any]:
+    """``kmem ADDR`` of an address below the kernel half: crash takes it as
+    a physical address (memory.c cmd_kmem(): ``IS_KVADDR(value) ? KVADDR :
+    PHYSADDR``), looks its direct-map address up (kmem_search(): PTOV) and
+    ends with the struct page of its page (dump_mem_map()).  kmemx: the
+    direct-map address's row when it is something (a slab object, a
+    task...), then the page's ``kmem -p`` row; ``unknown`` when RAM has no
+    page there (crash: "not found in mem map")."""
+    from drgn.helpers.linux.mm import phys_to_virt
+
+    from . import kmem_mm
+
+    try:
+        virt = int(phys_to_virt(ctx.prog, phys).value_()) & (2**64 - 1)
+        ident = identify_address(ctx.k, virt, cache)
+    except (drgn.FaultError, ValueError, LookupError):
+        ident = None
+    if ident is not None:
+        yield Row(KMEM_COLUMNS, (Address(virt), ident.kind, Name(ident.cache),
+                                 Name(ident.name), Address(ident.start), ident.offset,
+                                 ident.state), ident)
+    pages = list(kmem_mm.kmem_p(ctx, kmem_mm.phys_to_kernel(ctx, [phys], for_pages=True)))
+    if not pages:
+        yield Row(KMEM_COLUMNS, (Address(phys), "unknown", "", "", None, None, ""))
+    yield from pages

@@ -94,9 +94,9 @@ def test_rd_s_and_sym_name_signed_return_addresses(dump: Dump) -> None:
         if stripped == lr:  # unsigned, or not a return into the kernel (the last record)
             continue
         assert stripped in pcs, (hex(lr), "drgn's unwinder does not return there")
-        line = dump.text(f"rd -s {where:x} 1")[1].split()
+        line = dump.text(f"rd -s {where:x} 1")[0].split()  # crash's line, no header
         row = dump.json(f"sym {lr:x}")[0]
-        assert line[0] == f"{where:x}" and row["address"] == f"{lr:#x}"
+        assert line[0] == f"{where:x}:" and row["address"] == f"{lr:#x}"
         assert line[1] == row["symbol"], (hex(lr), line, row)
         name, _, off = line[1].partition("+")
         # crash's rule: the nearest symbol at or below (an entry.S label has no size)
@@ -121,7 +121,7 @@ def test_strip_keeps_words_that_are_not_text(dump: Dump) -> None:
     assert ptrauth_strip_kernel_insn_pac(lr | dump.mask, dump.mask, is_text) == lr | dump.mask
     assert ptrauth_strip_kernel_insn_pac(0x1234, dump.mask, is_text) == 0x1234
     assert ptrauth_strip_kernel_insn_pac(lr, 0, is_text) == lr
-    line = dump.text(f"rd -s {dump.records[0][0] - 8:x} 1")[1].split()
+    line = dump.text(f"rd -s {dump.records[0][0] - 8:x} 1")[0].split()
     assert line[1] == f"{dump.records[1][0] - 8:016x}"  # the saved FP: a stack address
 
 
