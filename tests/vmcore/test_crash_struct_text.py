@@ -28,6 +28,11 @@ Written exceptions (each asserted where it applies):
   where gdb prints them as octal escapes, as kmemx always does
   (``plugins/lists.py`` ``_gdb_string`` says why); tests/unit/test_crash_struct_text.py
   checks such bytes without a dump.
+* ``p linux_banner``: crash's gdb printed the declaration's form
+  (``extern const char linux_banner[]``: its address, ``<linux_banner>`` and
+  the string) in one 6.1 session and the definition's (``char [190]``: the
+  string) in this module's, depending on which compilation unit gdb had
+  read first; kmemx always prints the definition's (the ELF symbol's size).
 """
 
 from __future__ import annotations
