@@ -44,6 +44,15 @@ class CrashSession:
         raise NotImplementedError
 
     @cached_property
+    def worker(self) -> Any:
+        """The test bed's first worker process, ``kmx-w000`` (a ``struct
+        task_struct *``, drgn's)."""
+        from drgn.helpers.linux.pid import for_each_task
+
+        return next(t for t in for_each_task(self.k.prog)
+                    if t.comm.string_() == b"kmx-w000" and t.pid == t.tgid)
+
+    @cached_property
     def crash(self) -> dict[str, str]:
         """Key → crash's output of that command (skips the module when crash
         cannot read the dump)."""
@@ -75,8 +84,11 @@ class CrashSession:
         return proc.stdout
 
     def json(self, line: str, k: kmemx.Kernel | None = None) -> list[Any]:
-        """The rows of kmemx's ``--json`` output of ``line``."""
-        rows: list[Any] = json.loads("\n".join(execute(k or self.k, line, as_json=True)))
+        """The rows of kmemx's ``--json`` output of ``line`` (its warning
+        lines left out)."""
+        rows: list[Any] = json.loads("\n".join(
+            x for x in execute(k or self.k, line, as_json=True)
+            if not x.startswith("kmemx: warning: ")))
         return rows
 
     def text(self, line: str, k: kmemx.Kernel | None = None) -> str:

@@ -69,11 +69,9 @@ class Session(CrashSession):
     def addr(self) -> dict[str, Any]:
         from drgn.helpers.linux.fs import path_lookup
         from drgn.helpers.linux.mm import for_each_vma
-        from drgn.helpers.linux.pid import for_each_task
 
         prog = self.k.prog
-        worker = next(t for t in for_each_task(prog)
-                      if t.comm.string_() == b"kmx-w000" and t.pid == t.tgid)
+        worker = self.worker
         wfile = path_lookup(prog, "/kmx/worker-000")
         vmas = list(for_each_vma(worker.mm))
         return {"pid": int(worker.pid), "task": int(worker.value_()),
@@ -123,12 +121,6 @@ class Session(CrashSession):
             "struct -u": f"struct -u list_head {a['text']:x}",
             "struct -u member": f"struct -u list_head.next {a['text'] + 16:x}",
         }
-
-    def json(self, line: str, k: kmemx.Kernel | None = None) -> list[Any]:
-        rows: list[Any] = json.loads("\n".join(
-            x for x in execute(k or self.k, line, as_json=True)
-            if not x.startswith("kmemx: warning: ")))
-        return rows
 
     def text(self, line: str, k: kmemx.Kernel | None = None) -> list[str]:  # lines, not one str
         """kmemx's lines of ``line``, its warnings left out."""

@@ -13,7 +13,6 @@ Written exceptions (each asserted where it applies):
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from functools import cached_property
@@ -21,7 +20,6 @@ from typing import Any
 
 import pytest
 
-import kmemx
 from kmemx.commands import CommandError, execute
 from tests.oracles import crash as C
 from tests.vmcore.crash_session import CrashSession, crash_session_fixture
@@ -38,11 +36,9 @@ class Session(CrashSession):
     def addr(self) -> dict[str, Any]:
         from drgn.helpers.linux.fs import path_lookup
         from drgn.helpers.linux.mm import follow_phys, for_each_vma
-        from drgn.helpers.linux.pid import for_each_task
 
         prog = self.k.prog
-        worker = next(t for t in for_each_task(prog)
-                      if t.comm.string_() == b"kmx-w000" and t.pid == t.tgid)
+        worker = self.worker
         vmas = list(for_each_vma(worker.mm))
         text = vmas[1]
         page = int(text.vm_start.value_()) + 0x1000
@@ -89,12 +85,6 @@ class Session(CrashSession):
             "kmem -S cpu slab": f"kmem -S {a['cpu slab']:x}",
             "kmem -s cpu slab": f"kmem -s {a['cpu free']:x}",
         }
-
-    def json(self, line: str, k: kmemx.Kernel | None = None) -> list[Any]:
-        rows: list[Any] = json.loads("\n".join(
-            x for x in execute(k or self.k, line, as_json=True)
-            if not x.startswith("kmemx: warning: ")))
-        return rows
 
     def lines(self, line: str) -> list[str]:
         """kmemx's text lines of ``line``, its warnings left out."""

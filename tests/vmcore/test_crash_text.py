@@ -60,11 +60,10 @@ class Session(CrashSession):
 
     @cached_property
     def addr(self) -> dict[str, Any]:
-        from drgn.helpers.linux.pid import find_task, for_each_task
+        from drgn.helpers.linux.pid import find_task
 
         prog = self.k.prog
-        worker = next(t for t in for_each_task(prog)
-                      if t.comm.string_() == b"kmx-w000" and t.pid == t.tgid)
+        worker = self.worker
         return {"worker": int(worker.value_()), "pid": int(worker.pid),
                 "kthread": int(find_task(prog, 2).value_())}
 
