@@ -58,7 +58,9 @@ P_EXPRESSIONS = (
     "-x system_state", "__per_cpu_offset", "init_mm", "init_task.mm", "init_task.sched_class",
     "init_task.stack", "init_task.pid_links", "init_task.thread_info",
     "-x init_task.thread_info", "init_task.prio", "-x init_task.prio", "sys_call_table",
-    "nr_cpu_ids", "schedule", "runqueues")
+    "nr_cpu_ids", "schedule", "runqueues", "init_task.cpus_ptr", "init_task.thread_pid",
+    "init_task.restart_block.fn", "init_task.sched_reset_on_fork",
+    "-x init_task.sched_reset_on_fork")
 
 
 class Session(CrashSession):
