@@ -372,6 +372,16 @@ def _x86_64_only(ctx: Context, message: str) -> None:
         raise CommandError(message)
 
 
+#: vtop --drgn: _vtop_mm()'s rule, a user address no VMA of the task holds
+#: (crash's "(not accessible)")
+_NOT_ACCESSIBLE_CODE = """\
+    if mm.value_() != prog["init_mm"].address_of_().value_() and (
+            not mm or not vma_find(mm, vaddr)):
+        row(hex(vaddr), None, None, None, "not accessible", "")
+        continue
+"""
+
+
 def _vtop_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``vtop ADDR... --drgn``: each address's page-table entries (x86-64,
     4 or 5 levels) and, of a mapped one, drgn's follow_phys(); the rows of
@@ -404,7 +414,7 @@ if not l5:
 for vaddr in {[hex(a) for a in addrs]}:
     vaddr = int(vaddr, 16)
     mm = {mm} if {user} else prog["init_mm"].address_of_()  # the context's task
-    table = follow_phys(prog["init_mm"].address_of_(), mm.pgd.value_())
+{_NOT_ACCESSIBLE_CODE}    table = follow_phys(prog["init_mm"].address_of_(), mm.pgd.value_())
     entries = []
     for level, shift in levels:  # pgd_offset() ... pte_offset_kernel()
         addr = table + ((vaddr >> shift) & 511) * 8
@@ -418,7 +428,7 @@ for vaddr in {[hex(a) for a in addrs]}:
     phys = hex(follow_phys(mm, vaddr)) if value & 1 else None
     row(hex(vaddr), phys, size, value, "|".join(n for b, n in FLAGS if value >> b & 1),
         " ".join(f"{{lv}} {{hex(a)}} {{v}}" for lv, a, v in entries))
-""".replace("'", '"'), ["drgn:Object", "drgn.helpers.linux.mm:follow_phys"])
+""".replace("'", '"'), ["drgn:Object", "drgn.helpers.linux.mm:follow_phys,vma_find"])
 
 
 def _vtop_drgn_aarch64(ctx: Context, addrs: list[int], mm: str, user: str) -> str:
@@ -450,7 +460,7 @@ def out(e):  # __pte_to_phys(): 52-bit output addresses keep bits 49:48 and 9:8 
 for vaddr in {[hex(a) for a in addrs]}:
     vaddr = int(vaddr, 16)
     mm = {mm} if {user} else prog["init_mm"].address_of_()  # the context's task
-    pgd = mm.pgd.value_()
+{_NOT_ACCESSIBLE_CODE}    pgd = mm.pgd.value_()
     table = top = follow_phys(prog["init_mm"].address_of_(), pgd)
     shift, n = 12 + 9 * (levels - 1), 1 << ((va_bits - 13) % 9 + 1)
     entries = []
@@ -468,7 +478,8 @@ for vaddr in {[hex(a) for a in addrs]}:
     phys = hex(follow_phys(mm, vaddr)) if present else None
     row(hex(vaddr), phys, size, value, "|".join(n for m, n in FLAGS if value & m),
         " ".join(f"{{lv}} {{hex(a)}} {{v}}" for lv, a, v in entries))
-""".replace("'", '"'), ["drgn:Object", "drgn.helpers.linux.mm:follow_phys,phys_to_virt"])
+""".replace("'", '"'), ["drgn:Object",
+                                "drgn.helpers.linux.mm:follow_phys,phys_to_virt,vma_find"])
 
 
 @command("vtop", "translate a virtual address, showing every page-table level",
