@@ -33,7 +33,7 @@ from kmemx.commands import (
     piped_structs,
     resolve_each,
 )
-from kmemx.errors import UnknownNameError
+from kmemx.errors import KmemxError, UnknownNameError
 from kmemx.helpers import (
     hlist_for_each_entry,
     list_for_each,
@@ -381,11 +381,23 @@ def _list(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             nodes = itertools.chain([head], nodes)
     else:
         # crash's default: START is an entry; its link is at START + off.
-        yield from _emit(ctx, _guarded(ctx, _chain(k, start, off, args.limit)), args.struct,
-                         member_lines=True)
+        yield from _emit(ctx, _guarded(ctx, _kernel_links(_chain(k, start, off, args.limit))),
+                         args.struct, member_lines=True)
         return
-    yield from _emit(ctx, _guarded(ctx, (n - off for n in nodes)), args.struct,
+    yield from _emit(ctx, _guarded(ctx, (n - off for n in _kernel_links(nodes))), args.struct,
                      member_lines=True)
+
+
+def _kernel_links(nodes: Iterable[int]) -> Iterator[int]:
+    """``nodes`` up to the first one below the kernel half, which ends the
+    walk with crash's ``invalid kernel virtual address`` (a QEMU ELF dump
+    maps RAM at low virtual addresses, so reading there would turn a bad
+    link, or ``-H`` given an entry, into rows of whatever that RAM holds)."""
+    for node in nodes:
+        if node < KERNEL_HALF:
+            raise KmemxError(f"invalid kernel virtual address: {node:x} (a link of the list "
+                             "points below the kernel half)")
+        yield node
 
 
 def _chain(k: Any, start: int, off: int, limit: int) -> Iterator[int]:

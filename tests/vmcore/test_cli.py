@@ -341,3 +341,20 @@ def test_member_path_through_a_pointer_is_one_line(fixture: Fixture) -> None:
                    "does not follow pointers")
     one_line_error(kmemx("-q", "-c", core, "-s", vml,
                          f"struct task_struct.mm.mmap_base {init:#x}"), "mm.mmap_base")
+
+
+def test_list_link_into_user_space_ends_the_walk(target: list[str]) -> None:
+    """``list task_struct.tasks -H init_task`` takes init_task's first word
+    (thread_info.flags, a small number) as the head's ``next``: crash refuses
+    it ("invalid kernel virtual address"); kmemx printed a made-up entry
+    read from the low RAM a QEMU ELF dump maps there (the s8 new user's P1)."""
+    bad = kmemx(*target, "-q", "list", "task_struct.tasks", "-H", "init_task")
+    assert bad.returncode == 3, bad.stderr
+    assert bad.stdout == ""
+    [line] = bad.stderr.splitlines()
+    assert line.startswith("kmemx: warning: list walk stopped after 0 entries: "
+                           "invalid kernel virtual address: ")
+    good = kmemx(*target, "-q", "list", "task_struct.tasks", "-h", "init_task")
+    assert good.returncode == 0, good.stderr
+    rows = good.stdout.split()[1:]
+    assert len(rows) > 50 and all(int(r, 16) >= 1 << 63 for r in rows)
