@@ -6,7 +6,7 @@ import struct
 from typing import TYPE_CHECKING, Any, Union
 
 from ._accel import speedups
-from .errors import FaultError
+from .errors import FaultError, fault
 from .memory import AddressSpace
 from .readers.base import PhysicalMemory, ReadStats
 from .readers.drgnreader import DrgnReader
@@ -140,8 +140,16 @@ class Kernel:
         return v
 
     def object(self, name: str) -> View:
-        """A view of the global variable ``name`` (``k.object("init_task")``)."""
-        v: View = global_view(self, name)
+        """A view of the global variable ``name`` (``k.object("init_task")``).
+
+        :raises LookupError: no such variable
+        :raises drgn.FaultError: it cannot be read (the message names it, as
+            crash's ``type: "nr_cpu_ids"``, so a command's one error line
+            says what it was reading)"""
+        try:
+            v: View = global_view(self, name)
+        except FaultError as e:
+            raise fault(e.address, f"{name}: {e.message}") from None
         return v
 
     def sizeof(self, type: Any) -> int:

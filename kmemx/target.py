@@ -397,9 +397,11 @@ def open(core: str | os.PathLike[str] | None = None,
         if elf.vmcoreinfo is None:
             recovered = _recover_vmcoreinfo(path, elf, vml)
         if elf.truncated:
-            missing = sum(s.memsz for s in elf.segments if s.truncated)
+            short = [s for s in elf.segments if s.truncated]
+            missing = sum(s.memsz - s.filesz for s in short)  # what the file lacks
             warnings.warn(f"{path} is truncated ({elf.size} bytes): memory past the end of the "
-                          f"file reads as a fault ({missing >> 20} MiB of segments affected)",
+                          f"file reads as a fault ({(missing + (1 << 20) - 1) >> 20} MiB missing, "
+                          f"from {len(short)} of {len(elf.segments)} segments)",
                           KmemxWarning, stacklevel=2)
     elif reader not in (None, "drgn", "kdump"):
         raise TargetError(f"{path}: reader {reader} cannot read kdump-compressed dumps; "

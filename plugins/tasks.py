@@ -1579,9 +1579,9 @@ def _bt_tasks(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> l
     from kmemx.commands import parse_cpuspec
     from kmemx.commands.context import cpu_curr_task, panic_task
 
-    rqs = ctx.k.object("runqueues")
     if args.a:
-        return [per_cpu(rqs, cpu).curr.deref() for cpu in _cpus(ctx)]
+        # a CPU whose run queue the dump lacks is one warning; the others follow
+        return [curr.deref() for curr in _rq_tasks(ctx, "curr")]
     if args.cpus is not None:
         return [ctx.k.view("struct task_struct", int(cpu_curr_task(ctx.prog, cpu).value_()))
                 for cpu in parse_cpuspec(ctx.prog, args.cpus)]

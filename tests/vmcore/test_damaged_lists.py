@@ -13,6 +13,7 @@ then the ELF ``PT_LOAD`` segment holding that physical address.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -225,3 +226,39 @@ def test_damaged_task_list_hides_no_task(dump: Dump, undamaged: dict[str, Any],
     assert sy.returncode == 3, sy.stderr
     assert _sys_tasks(sy) == undamaged["tasks"] == len(rows)
     assert tree.returncode == 3 and tree.stdout == undamaged["pstree"], tree.stderr
+
+
+def test_bt_a_on_a_cut_dump_shows_each_cpu_or_says_why(dump: Dump, tmp_path: Path) -> None:
+    """A dump cut at three quarters of its size (the run queues, or the page
+    tables that map them, may lie past the cut): ``bt -a`` gives each CPU's
+    trace or one warning naming the CPU, exits 3, and prints no error (it
+    printed one error and nothing else: the s8 new user's P3); the
+    truncation warning gives the MiB missing."""
+    import os
+
+    from kmemx.helpers.cpumask import for_each_possible_cpu
+
+    cpus = set(for_each_possible_cpu(dump.k))
+    dst = tmp_path / "cut.elf"
+    with open(dump.path, "rb") as fi, open(dst, "wb") as fo:
+        n = os.fstat(fi.fileno()).st_size * 3 // 4
+        while n:
+            n -= os.copy_file_range(fi.fileno(), fo.fileno(), n)
+    proc = subprocess.run([sys.executable, "-m", "kmemx", "-c", str(dst), "-s",
+                           str(dump.vmlinux), "bt", "-a"],
+                          capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert any("is truncated" in ln and "MiB missing" in ln for ln in lines), lines
+    errors = [ln for ln in lines if ln.startswith("kmemx: error: ")]
+    if proc.returncode == 1:  # what every CPU needs (nr_cpu_ids, its page tables) is cut
+        [error] = errors
+        assert re.match(r"kmemx: error: [a-z_]+: past the end of the truncated dump file",
+                        error), error  # the global it was reading, then why
+        return
+    assert proc.returncode == 3 and not errors, proc.stderr
+    said = {int(ln.split("CPU ")[1].split(":")[0]) for ln in lines
+            if "its run queue cannot be read" in ln}
+    shown = {int(ln.split("CPU: ")[1].split()[0]) for ln in proc.stdout.splitlines()
+             if ln.startswith("PID:") and "CPU: " in ln}
+    assert not said & shown and said | shown == cpus, (said, shown, lines)
