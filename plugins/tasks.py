@@ -557,9 +557,9 @@ for t, st, r in chosen:
     if args.times:
         return table_script(ctx, ("PID", "TASK", "RUN_TIME", "START_TIME", "UTIME", "STIME"),
                             select + JIFFIES_CODE + """\
-for t, st, r in chosen:  # RUN TIME: jiffies since boot less the start in whole jiffies
+for t, st, r in chosen:  # RUN TIME: jiffies since boot less the start in whole seconds
     start = t.start_time.value_()
-    row(t.pid.value_(), hex(t.value_()), max(jiffies - start // (10**9 // hz), 0) // hz,
+    row(t.pid.value_(), hex(t.value_()), max(jiffies - start // 10**9 * hz, 0) // hz,
         start, t.utime.value_(), t.stime.value_())
 """, imports)
     if args.last_run:
@@ -766,14 +766,17 @@ def _ps_group(ctx: Context, t: View) -> Iterator[Any]:
 
 
 def _run_seconds(ctx: Context, start_ns: int) -> int:
-    """crash's RUN TIME in seconds: jiffies since boot minus the start time in
-    whole jiffies (``start_time`` is in ns), divided by HZ."""
+    """crash's RUN TIME in seconds: jiffies since boot minus the start time
+    taken in whole *seconds* times HZ, divided by HZ, and 0 for a start after
+    now (crash 8.0.6 task.c convert_start_time(), START_TIME_NSECS: the ns of
+    ``start_time`` divided by 10^9 first; whole jiffies differ by one second
+    when the start's fraction of a second is more than uptime's)."""
     from .basics import _hz
 
     hz = _hz(ctx)
     initial = (-300 * hz) & 0xFFFFFFFF
     jiffies = (int(ctx.k.object("jiffies_64")) - initial) & (2**64 - 1)
-    return max(jiffies - start_ns // (10**9 // hz), 0) // hz
+    return max(jiffies - start_ns // 10**9 * hz, 0) // hz
 
 
 def _ps_times(ctx: Context, t: View) -> Iterator[Any]:
