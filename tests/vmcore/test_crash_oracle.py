@@ -262,11 +262,13 @@ def _drgn_printk_texts(variant: str, meta: dict[str, Any]) -> list[str]:
 @pytest.mark.vmcore
 def test_log_matches_manifest(out: dict[str, str], variant: str) -> None:
     """crash's ``log`` holds the boot banner for the manifest's release and its
-    command line."""
+    command line (init/main.c's "Kernel command line: " on every
+    architecture; x86's setup_arch() also prints "Command line: ")."""
     manifest = _manifest(VARIANTS[variant])
     texts = [text for _, text in parse_log(out["log"])]
     assert any(t.startswith(f"Linux version {manifest['uname']['release']} ") for t in texts)
-    assert f"Command line: {manifest['cmdline'].strip()}" in {t.strip() for t in texts}
+    cmdline = manifest["cmdline"].strip()
+    assert f"Kernel command line: {cmdline}" in {t.strip() for t in texts}
 
 
 @pytest.mark.vmcore

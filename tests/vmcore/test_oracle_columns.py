@@ -337,11 +337,13 @@ class Dump:
 
     @cached_property
     def page_totals(self) -> tuple[int, int]:
-        """(crash's vt->total_pages: the pages below high_memory, totalram_pages)."""
-        from drgn.helpers.linux.mm import totalram_pages
+        """(crash's vt->total_pages, ``BTOP(VTOP(high_memory))``: the physical
+        page number of high_memory, which on arm64 counts the RAM's start
+        (PHYS_OFFSET, 1 GiB on QEMU's virt machine) too; totalram_pages)."""
+        from drgn.helpers.linux.mm import totalram_pages, virt_to_phys
 
         prog = self.k.prog
-        high = int(prog["high_memory"].value_()) - int(prog["page_offset_base"].value_())
+        high = int(virt_to_phys(prog["high_memory"]).value_())
         return high // PAGE_SIZE, int(totalram_pages(prog))
 
     @cached_property
