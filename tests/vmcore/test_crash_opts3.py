@@ -527,7 +527,8 @@ def test_drgn_code_of_the_new_options(s: Session) -> None:
         theirs = [ln.split("\t") for ln in s.drgn_output(line).splitlines()]
         ours = [[str(v) for v in r.values()] for r in s.json(line)]
         assert theirs[1:] == ours and [h.lower() for h in theirs[0]] == list(s.json(line)[0])
-    # files -R, vm -M and kmem -s -I have --drgn code now (test_crash_opts4 runs
-    # it), struct -r/-u too; an option without code still fails in one line
+    # files -R/-c, vm -M and kmem -s -I have --drgn code now (test_crash_opts4 and
+    # test_drgn_code run it), struct -r/-u too; an option without code (rd's
+    # symbol form) still fails in one line
     with pytest.raises(CommandError, match="--drgn"):
-        list(execute(s.k, "files -c 1 --drgn"))
+        list(execute(s.k, "rd -s jiffies --drgn"))
