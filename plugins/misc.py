@@ -362,23 +362,31 @@ def p_lines(leader: str | None, n: int, value: str) -> list[str]:
 _START_KERNEL_MAP = 0xFFFFFFFF80000000
 
 
-def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
-    from drgn.helpers.linux.percpu import per_cpu
-
+def _mach_head(ctx: Context, speed: str | None) -> list[tuple[str, Any]]:
+    """The rows crash's mach prints first on every architecture: MACHINE
+    TYPE, MEMORY SIZE, CPUS, PROCESSOR SPEED (``speed``; None: no row, as
+    crash's arm64_processor_speed() knows none), HZ, PAGE SIZE."""
     from kmemx.helpers.cpumask import for_each_online_cpu
 
     from .basics import _crash_cpus, _node_present_bytes, cpus_text, memory_text
 
-    prog = ctx.prog
-    uts = prog["init_uts_ns"].name
     rows: list[tuple[str, Any]] = [
-        ("MACHINE TYPE", uts.machine.string_().decode()),
+        ("MACHINE TYPE", ctx.prog["init_uts_ns"].name.machine.string_().decode()),
         ("MEMORY SIZE", memory_text(_node_present_bytes(ctx))),
         ("CPUS", cpus_text(_crash_cpus(ctx), sum(1 for _ in for_each_online_cpu(ctx.k)))),
-        ("PROCESSOR SPEED", f"{int(prog['cpu_khz']) // 1000} Mhz"),
-        ("HZ", kernel_hz(prog)),
-        ("PAGE SIZE", PAGE_SIZE),
     ]
+    if speed is not None:
+        rows.append(("PROCESSOR SPEED", speed))
+    return [*rows, ("HZ", kernel_hz(ctx.prog)), ("PAGE SIZE", PAGE_SIZE)]
+
+
+def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
+    from drgn.helpers.linux.percpu import per_cpu
+
+    from .tasks import thread_size
+
+    prog = ctx.prog
+    rows = _mach_head(ctx, f"{int(prog['cpu_khz']) // 1000} Mhz")
     for key, var in (("KERNEL VIRTUAL BASE", "page_offset_base"),
                      ("KERNEL VMALLOC BASE", "vmalloc_base"),
                      ("KERNEL VMEMMAP BASE", "vmemmap_base")):
@@ -389,7 +397,7 @@ def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
     kernel_image = 1 << 30  # KERNEL_IMAGE_SIZE with CONFIG_RANDOMIZE_BASE
     rows += [("KERNEL START MAP", Address(_START_KERNEL_MAP)),
              ("KERNEL MODULES BASE", Address(_START_KERNEL_MAP + kernel_image))]
-    rows.append(("KERNEL STACK SIZE", _stack_size(prog)))
+    rows.append(("KERNEL STACK SIZE", thread_size(prog)))
     irq_stack = prog.type("struct irq_stack").size  # IRQ_STACK_SIZE
     # the IRQ stacks: hardirq_stack_ptr points at the top word (irq_init_percpu_irqstack)
     try:
@@ -409,17 +417,6 @@ def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
     return rows
 
 
-def _stack_size(prog: drgn.Program) -> int:
-    """THREAD_SIZE: the init task's stack, init_stack up to its end symbol
-    (include/asm-generic/vmlinux.lds.h): __end_init_stack in newer kernels
-    (6.12 here), __end_init_task before (6.1 here)."""
-    try:
-        end = prog.symbol("__end_init_stack").address
-    except LookupError:
-        end = prog.symbol("__end_init_task").address
-    return int(end - prog.symbol("init_stack").address)
-
-
 def _mach_rows_aarch64(ctx: Context) -> list[tuple[str, Any]]:
     """arm64's rows, as crash's arm64_display_machine_stats() prints them:
     no PROCESSOR SPEED (crash's arm64_processor_speed() knows none); the
@@ -432,19 +429,11 @@ def _mach_rows_aarch64(ctx: Context) -> list[tuple[str, Any]]:
     from drgn.helpers.linux.percpu import per_cpu, per_cpu_ptr
 
     from kmemx.arch.aarch64 import page_offset
-    from kmemx.helpers.cpumask import for_each_online_cpu
 
-    from .basics import _crash_cpus, _node_present_bytes, cpus_text, memory_text
+    from .tasks import thread_size
 
     prog = ctx.prog
-    uts = prog["init_uts_ns"].name
-    rows: list[tuple[str, Any]] = [
-        ("MACHINE TYPE", uts.machine.string_().decode()),
-        ("MEMORY SIZE", memory_text(_node_present_bytes(ctx))),
-        ("CPUS", cpus_text(_crash_cpus(ctx), sum(1 for _ in for_each_online_cpu(ctx.k)))),
-        ("HZ", kernel_hz(prog)),
-        ("PAGE SIZE", PAGE_SIZE),
-    ]
+    rows = _mach_head(ctx, None)
     info = getattr(ctx.k, "vmcoreinfo", None)
     va_bits = info.va_bits if info is not None else None
     if va_bits is not None:
@@ -456,7 +445,7 @@ def _mach_rows_aarch64(ctx: Context) -> list[tuple[str, Any]]:
         value = info.number(name) if info is not None else None
         if value is not None:
             rows.append((key, Address(value)))
-    stack = _stack_size(prog)
+    stack = thread_size(prog)
     rows.append(("KERNEL STACK SIZE", stack))
     try:
         irq_ptr = prog["irq_stack_ptr"]
