@@ -1308,21 +1308,52 @@ def _set(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
         yield TextLine(f"{key:>7}: {val}")
 
 
-def _frame_line(i: int, frame: drgn.StackFrame, module: str | None = None) -> str:
-    """crash's frame line: `` #1 [SP] name at PC``, then the source line when
-    there is debug info, and `` [module]`` for a module's function (whose
-    name may come from the module's in-memory symbol table)."""
-    name = frame.name
+def frame_addresses(prog: drgn.Program, frame: drgn.StackFrame) -> tuple[int | None, int]:
+    """crash's two addresses of a frame line (``#N [STACK] name at PC``) for
+    ``frame`` (a :class:`drgn.StackFrame` of ``prog``): the bracketed stack address,
+    ``None`` when the unwinder knows none, and the code address.
+
+    x86-64: drgn's ``sp`` (where the return address was found) and ``pc``.
+    arm64: the frame's ``x29``, the address of its frame record (crash's
+    ``frame->fp``), and for a return address ``pc - 4``, the branch
+    instruction (arm64.c arm64_print_stackframe_entry(): "if pc comes from
+    a saved lr, it actually points to an instruction after branch").  An
+    interrupted PC (an exception or a CPU's saved registers) is where the
+    CPU was, so it stays exact; crash subtracts 4 from it too."""
+    arm64 = prog.platform is not None and prog.platform.arch == drgn.Architecture.AARCH64
+    stack: int | None = None
+    if arm64:
+        try:
+            stack = frame.register("x29")
+        except (LookupError, ValueError):
+            stack = None
+    if stack is None:
+        try:
+            stack = frame.sp
+        except (LookupError, ValueError):  # drgn's arm64 frame-pointer unwinder
+            stack = None
+    pc = frame.pc
+    if arm64 and not frame.interrupted:
+        pc -= 4
+    return stack, pc
+
+
+def _frame_line(prog: drgn.Program, i: int, frame: drgn.StackFrame,
+                module: str | None = None, name: str | None = None) -> str:
+    """crash's frame line: `` #1 [STACK] name at PC`` (:func:`frame_addresses`),
+    then the source line when there is debug info, and `` [module]`` for a
+    module's function (whose name may come from the module's in-memory
+    symbol table); ``name`` replaces the function's name (``bt -s``)."""
+    if name is None:
+        name = frame.name
     if name is None:
         try:
             name = frame.symbol().name
         except LookupError:
             name = "???"
-    try:
-        sp = f"{frame.sp:x}"
-    except (LookupError, ValueError):
-        sp = "?"
-    line = f" #{i:<2} [{sp}] {name} at {frame.pc:x}"
+    stack, pc = frame_addresses(prog, frame)
+    line = (f"{' ' if i < 10 else ''}#{i} [{'?' if stack is None else f'{stack:x}'}] {name} "
+            f"at {pc:x}")
     if module:
         line += f" [{module}]"
     try:
@@ -1663,7 +1694,25 @@ for n, addr in enumerate({tasks}):
 #: --drgn of bt: _frame_line() as drgn code, ``frame_line(i, frame)`` (``[?]``
 #: for a frame whose SP drgn's unwinder does not know); a str.format()
 #: template: ``symbols`` (-s: symbol_offset()'s name) and ``hex`` (-x)
-_FRAME_LINE_CODE = """\
+_FRAME_LINE_CODE = """\\
+ARM64 = prog.platform.arch == Architecture.AARCH64
+
+
+def frame_addresses(prog, frame):  # crash's [STACK] and PC: arm64 x29 and pc - 4
+    stack = None
+    if ARM64:
+        try:
+            stack = frame.register("x29")
+        except (LookupError, ValueError):
+            pass
+    if stack is None:
+        try:
+            stack = frame.sp
+        except (LookupError, ValueError):
+            pass
+    return stack, frame.pc - 4 if ARM64 and not frame.interrupted else frame.pc
+
+
 def frame_line(i, frame):
     name = frame.name
     if name is None:
@@ -1671,13 +1720,11 @@ def frame_line(i, frame):
             name = frame.symbol().name
         except LookupError:
             name = "???"
-    try:  # drgn's arm64 frame-pointer unwinder knows no SP
-        sp = f"{{frame.sp:x}}"
-    except (LookupError, ValueError):
-        sp = "?"
-    line = f" #{{i:<2}} [{{sp}}] {{name}} at {{frame.pc:x}}"
+    stack, pc = frame_addresses(prog, frame)
     if {symbols} and not frame.is_inline:
-        line = f" #{{i:<2}} [{{sp}}] {{symbol_offset(frame.pc, {hex})}} at {{frame.pc:x}}"
+        name = symbol_offset(pc, {hex})
+    line = (f"{{' ' if i < 10 else ''}}#{{i}} [{{'?' if stack is None else f'{{stack:x}}'}}] "
+            f"{{name}} at {{pc:x}}")
     try:
         filename, lineno, _ = frame.source()
         line += f"  {{filename}}:{{lineno}}"
@@ -1807,7 +1854,7 @@ def _bt_drgn(ctx: Context, args: argparse.Namespace) -> str:
         return text_script(ctx, _HEADER_CODE + _SYMBOL_OFFSET_CODE + "\n\n" + _BT_ARM64_CODE.format(
             thread_size=_THREAD_SIZE_CODE, frame_line=_bt_frame_line_code(args),
             task_loop=_BT_TASK_LOOP_CODE.format(tasks=tasks)),
-            ["bisect", "drgn:FaultError,Object,SymbolKind,sizeof",
+            ["bisect", "drgn:Architecture,FaultError,Object,SymbolKind,sizeof",
              "drgn.helpers.linux.module:for_each_module,module_address_regions",
              "drgn.helpers.linux.sched:task_cpu"])
     tasks = [hex(t.address) for t in _bt_tasks(ctx, args, ())]
@@ -1929,7 +1976,7 @@ def text_addresses(task, frames, base, top):
                     words = " ".join(f"{{int.from_bytes(data[k:k + 8], 'little'):016x}}"
                                      for k in range(0, len(data) - len(data) % 8, 8))
                     print(f"    {{pos:x}}: {{words}} ")
-""", ["bisect", "drgn:FaultError,Object,SymbolKind,sizeof",
+""", ["bisect", "drgn:Architecture,FaultError,Object,SymbolKind,sizeof",
       "drgn.helpers.linux.module:for_each_module,module_address_regions",
       "drgn.helpers.linux.percpu:per_cpu", "drgn.helpers.linux.sched:task_cpu"])
 
@@ -2186,17 +2233,20 @@ def _bt_text(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
 def _frame_data(prog: drgn.Program, i: int, frame: drgn.StackFrame, sp: int | None,
                 module: str | None, task_data: dict[str, Any]) -> dict[str, Any]:
     """One ``bt --json`` object: the task's fields, then the frame's number,
-    sp and pc, the function named in the text (DWARF's, else the symbol's),
-    the ELF symbol containing pc and pc's offset in it (``bt -s``'s
-    name+offset), the module, source file and line, whether inlined."""
+    sp and pc (drgn's), ``at`` and ``frame_pointer`` (the code address and,
+    on arm64, the ``x29`` the text prints: :func:`frame_addresses`), the
+    function named in the text (DWARF's, else the symbol's), the ELF symbol
+    containing ``at`` and ``at``'s offset in it (``bt -s``'s name+offset),
+    the module, source file and line, whether inlined."""
     name = frame.name
     if name is None:
         try:
             name = frame.symbol().name
         except LookupError:
             name = None
+    stack, at = frame_addresses(prog, frame)
     try:
-        sym: drgn.Symbol | None = _nearest_symbol(prog, frame.pc)
+        sym: drgn.Symbol | None = _nearest_symbol(prog, at)
     except LookupError:
         sym = None
     try:
@@ -2205,9 +2255,10 @@ def _frame_data(prog: drgn.Program, i: int, frame: drgn.StackFrame, sp: int | No
     except LookupError:
         source = (None, None)
     return {**task_data, "frame": i, "sp": None if sp is None else Address(sp),
-            "pc": Address(frame.pc), "function": name,
-            "symbol": None if sym is None else sym.name,
-            "offset": None if sym is None else frame.pc - sym.address,
+            "pc": Address(frame.pc), "at": Address(at),
+            "frame_pointer": None if stack is None or _x86_64(prog) else Address(stack),
+            "function": name, "symbol": None if sym is None else sym.name,
+            "offset": None if sym is None else at - sym.address,
             "module": module, "file": source[0], "line": source[1],
             "inlined": bool(frame.is_inline)}
 
@@ -2329,22 +2380,21 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
             entry["exception"] = pending
             pending = None
         data.append(entry)
-        line = _frame_line(i, frame, module)
-        if args.symbols and not frame.is_inline:  # crash's name: ELF symbol+offset
-            head, _, rest = line.partition("] ")
-            line = f"{head}] {_symbol_offset(prog, frame.pc, args.hex)} at " \
-                   f"{rest.split(' at ', 1)[1]}"
-        yield line
+        stack, pc = frame_addresses(prog, frame)
+        yield _frame_line(prog, i, frame, module,  # -s: crash's ELF symbol+offset
+                          _symbol_offset(prog, pc, args.hex)
+                          if args.symbols and not frame.is_inline else None)
         if (args.frames or args.symbolic) and not frame.is_inline:
-            # crash's frame data: from above this frame's return address to the
-            # next frame's return address, inclusive (drgn's sp is one word up)
-            try:
-                nxt = next((f.sp for f in frames[i + 1:] if not f.is_inline), None)
-            except LookupError:
-                nxt = None
-            if nxt is not None and sp is not None and sp < nxt <= sp + thread_size(prog):
+            # crash's frame data.  x86-64: from above this frame's return
+            # address to the next frame's, inclusive (drgn's sp is one word
+            # up).  arm64: from this frame record to the next one
+            # (arm64_display_full_frame(): [fp, next fp))
+            nxt = next((frame_addresses(prog, f)[0] if not x86 else f.sp
+                        for f in frames[i + 1:] if not f.is_inline), None)
+            start = sp if x86 else stack
+            if nxt is not None and start is not None and start < nxt <= start + thread_size(prog):
                 words: list[int] = []
-                yield from _frame_data_lines(ctx, sp, nxt, args.symbolic, words)
+                yield from _frame_data_lines(ctx, start, nxt, args.symbolic, words)
                 entry["stack_words"] = words
 
 

@@ -199,12 +199,13 @@ def test_bt_json_frames_and_registers(s: Session) -> None:
     text = _lines(s.text(line))
     frames = s.json(line)
     assert all(f["pid"] == s.addr["pid"] and f["comm"] == "kmx-w000" for f in frames)
-    shown = [ln for ln in text if re.match(r"^ #\d+ ", ln)]
+    shown = [ln for ln in text if re.match(r"^( #\d|#\d\d+) \[", ln)]
     named = [f for f in frames if f.get("function")]
     assert len(shown) == len(named)
-    for ln, f in zip(shown, named):
-        assert ln.startswith(f" #{f['frame']:<2} [{int(f['sp'], 16):x}] {f['function']} at "
-                             f"{int(f['pc'], 16):x}")
+    for ln, f in zip(shown, named):  # crash's "%s#%d [%8lx] %s at %lx", level < 10 ? " " : ""
+        assert f["at"] == f["pc"] and f["frame_pointer"] is None  # x86-64: pc, sp as they are
+        assert ln.startswith(f"{' ' if f['frame'] < 10 else ''}#{f['frame']} "
+                             f"[{int(f['sp'], 16):x}] {f['function']} at {int(f['pc'], 16):x}")
         assert (" (inlined)" in ln) == f["inlined"]
         if f["file"] is not None:
             assert f"  {f['file']}:{f['line']}" in ln
