@@ -22,6 +22,7 @@ opening the target print one line, ``kmemx: error: ...``, and exit 1.
 from __future__ import annotations
 
 import argparse
+import builtins
 import logging
 import os
 import pkgutil
@@ -374,8 +375,25 @@ def _run_script(args: argparse.Namespace) -> int:
 
 
 def _run_code(args: argparse.Namespace) -> int:
+    """``-e CODE`` (or Python on standard input) in the REPL's namespace.
+    ``-e`` text that is not Python but starts with a kmemx command runs as
+    that command line (``kmemx -c vmcore -e 'bt 1'``, as the REPL takes
+    ``bt 1``); other text that is not Python is one error line, not a
+    traceback.  The code's own exceptions propagate, as under drgn."""
     from .repl.namespace import build_namespace
 
+    name, text = ("<stdin>", args.stdin_text) if args.exec is None else ("<string>", args.exec)
+    line = text.strip().removeprefix("%")
+    as_command = args.exec is not None and _is_command(line)
+    try:
+        code = compile(text, name, "exec")
+    except SyntaxError as e:
+        if as_command:
+            args.args = [line, *args.args]
+            return _run_command(args)
+        where = f"line {e.lineno}" + (f", column {e.offset}" if e.offset else "")
+        return _error(f"{'-e' if args.exec is not None else 'standard input'} is not Python "
+                      f"({e.msg}, {where}) and does not start with a kmemx command")
     try:
         k = _open(args)
     except _Failed as e:
@@ -383,13 +401,14 @@ def _run_code(args: argparse.Namespace) -> int:
     drgn.set_default_prog(k.prog)
     sys.path.insert(0, "")
     ns = build_namespace(k)
+    if as_command and line.split()[0] not in ns and line.split()[0] not in dir(builtins):
+        return _print_command(k, _command_line([line, *args.args]), args)  # -e ps
     if args.exec is None:
         sys.argv = [""]
         ns["__file__"] = "<stdin>"
-        exec(compile(args.stdin_text, "<stdin>", "exec"), ns)
     else:
         sys.argv = ["-e", *args.args]
-        exec(args.exec, ns)
+    exec(code, ns)
     return 0
 
 

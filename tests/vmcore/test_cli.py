@@ -183,6 +183,24 @@ def test_exec_errors_like_drgn(target: list[str]) -> None:
     assert proc.returncode == 1 and "_drgn.FaultError: address is not mapped" in proc.stderr
 
 
+def test_exec_takes_a_command_line(target: list[str]) -> None:
+    """``-e 'bt 1'`` (not Python, a command) runs the command, as the REPL
+    would; ``-e ps`` (a bare name that the namespace lacks) too; other text
+    that is not Python is one error line, not a SyntaxError traceback."""
+    direct = kmemx(*target, "-q", "bt", "1")
+    for code in ("bt 1", "%bt 1"):
+        proc = kmemx(*target, "-q", "-e", code)
+        assert (proc.returncode, proc.stdout) == (0, direct.stdout), proc.stderr
+    assert direct.stdout.startswith("PID: 1 ")
+    proc = kmemx(*target, "-q", "-e", "ps")
+    assert proc.returncode == 0 and proc.stdout.split()[:3] == ["PID", "PPID", "CPU"]
+    proc = kmemx(*target, "-q", "-e", "print(len(list(for_each_task())) > 1)")
+    assert proc.stdout == "True\n", proc.stderr
+    one_line_error(kmemx(*target, "-q", "-e", "foo bar"),
+                   "-e is not Python (invalid syntax, line 1, column 5) and does not start "
+                   "with a kmemx command")
+
+
 def test_stdin_is_a_script(target: list[str], fixture: Fixture) -> None:
     proc = kmemx(*target, "-q", stdin="print(prog['init_task'].pid.value_(), k.release)\n")
     assert proc.returncode == 0, proc.stderr
