@@ -26,15 +26,16 @@ from kmemx.commands import (
     command,
 )
 from kmemx.commands.cells import kernel_str
+from kmemx.commands.cexpr import CValue, evaluate_c
 from kmemx.commands.drgncode import nothing_to_translate
 from kmemx.commands.values import object_json
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.helpers.timekeeping import kernel_hz
 
-from .lists import complete_array, crash_print_text, parse_address
+from .lists import KERNEL_HALF, complete_array, crash_print_text, parse_address
 from .sched import cpu_list
 
-__all__ = ["ascii_text", "crash_eval", "eval_rows", "p_lines"]
+__all__ = ["ascii_text", "crash_eval", "eval_rows", "p_evaluate", "p_lines"]
 
 # ---------------------------------------------------------------------------- eval
 
@@ -203,8 +204,13 @@ def _p_drgn(ctx: Context, args: argparse.Namespace) -> str:
     from kmemx.commands.drgncode import table_script
     from kmemx.commands.values import OBJECT_JSON_CODE
 
-    text = args.expression.strip()
+    words = list(args.expression)
+    text = " ".join(words)
     name, _, spec = text.partition(":")
+    if len(words) > 1 or ":" not in text:
+        name = spec = ""
+        if _percpu_symbol(ctx.prog, words[0]):
+            name = words[0]
     base = re.split(r"[.\[]", name, maxsplit=1)[0]
     rest = name[len(base):]
     member = f".subobject_({rest.lstrip('.')!r})" if rest else ""
@@ -216,7 +222,7 @@ def cell(v):  # a list is a table cell of space-separated values
 
 """
     imports = ["drgn:FaultError,TypeKind"]
-    if not rest and ":" not in text and _percpu_symbol(ctx.prog, base):
+    if name and not spec and ":" not in text:
         from kmemx.commands.drgncode import text_script
 
         return text_script(ctx, f"""\
@@ -227,17 +233,21 @@ print("PER-CPU ADDRESSES:")
 for cpu in {cpu_list(ctx, None)}:
     print(f"  [{{cpu}}]: {{per_cpu_ptr(var.address_of_(), cpu).value_():x}}")
 """, ["drgn.helpers.linux.percpu:per_cpu_ptr"])
-    if ":" not in text:
+    if not name:
+        if "$" in text:
+            raise CommandError("p --drgn: '$' names a value of this session's history, "
+                               "which a drgn script does not have")
+        value = p_evaluate(ctx, text)  # the expression's drgn code, checked by evaluating it
         return table_script(ctx, ("NAME", "VALUE"), code + f"""\
-row({name!r}, cell(to_json(prog[{base!r}]{member})))
-""", imports)
+row({text!r}, cell(to_json({value.code})))
+""", [*imports, "drgn:Object,cast,sizeof"])
     return table_script(ctx, ("NAME", "VALUE"), code + f"""\
 for cpu in {cpu_list(ctx, spec or None)}:  # a per-CPU variable on these CPUs
     row(f"per_cpu({base}, {{cpu}}){rest}", cell(to_json(per_cpu(prog[{base!r}], cpu){member})))
 """, [*imports, "drgn.helpers.linux.percpu:per_cpu"])
 
 
-@command("p", "print a symbol's value (crash's p, through drgn)",
+@command("p", "print the value of a symbol or a C expression (crash's p, through drgn)",
          description="""
          p SYMBOL                 'jiffies = $1 = 4294894721': crash's text, the value
                                   numbered in a per-dump history as gdb does and
@@ -247,69 +257,122 @@ for cpu in {cpu_list(ctx, spec or None)}:  # a per-CPU variable on these CPUs
                                   line break: 'x = $2 = ' / ' {1, 2}')
          p SYMBOL.MEMBER[...]     a member of a global (init_task.comm, x[2].y):
                                   '$3 = ...', without the name, as crash
+         p EXPRESSION             a C expression as gdb evaluates it: &init_task,
+                                  *init_task.tasks.next, ((struct task_struct *)ADDR)->pid,
+                                  (long)jiffies, sizeof(struct page), sizeof x,
+                                  init_task.comm[0] + 1, jiffies * HZ, $N and $ (the
+                                  history); & * -> . [] casts, unary - ~ !, and
+                                  * / % + - << >> < > <= >= == != & ^ | && || with
+                                  C's types; crash's 'SYMBOL = ' in front when the
+                                  first word is a symbol ('p jiffies + 1'). Unlike
+                                  crash, a word starting with '-' is kept ('p jiffies
+                                  - 1', 'p -1'); no function calls, assignments or
+                                  casts to function-pointer types
          p SYMBOL:CPUSPEC         a per-CPU variable on these CPUs (':a' all, ':0,1')
          p PERCPU_SYMBOL          crash's PER-CPU DATA TYPE (its declaration) and
                                   PER-CPU ADDRESSES ('  [0]: ADDR') block
          p -x / -d SYMBOL         integers in hex / decimal
-         p SYMBOL --json          NAME and VALUE: the value as data, not text:
+         p EXPR --json            NAME and VALUE: the value as data, not text:
                                   integers and pointers numbers, char arrays
                                   strings, structures objects, arrays lists
                                   (-x and -d change the text only)
+         p EXPR --drgn            the drgn code computing it (prog[...], cast(),
+                                  sizeof(), Object arithmetic); not for $N
          """,
-         arguments=[arg("expression"),
+         arguments=[arg("expression", nargs="+"),
                     arg("-x", dest="hex", action="store_true", help="hexadecimal"),
                     arg("-d", dest="dec", action="store_true", help="decimal")],
          columns=("NAME", "VALUE"), drgn_code=_p_drgn)
 def _p(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    text = args.expression.strip()
-    name, _, spec = text.partition(":")
-    base = re.split(r"[.\[]", name, maxsplit=1)[0]
-    rest = name[len(base):]
+    words = list(args.expression)
+    text = " ".join(words)
+    if len(words) == 1 and ":" in text:
+        yield from _p_percpu(ctx, args, text)
+        return
+    first = words[0]
+    if _percpu_symbol(ctx.prog, first):  # crash: where it is on each CPU, not a value
+        yield _percpu_block(ctx, first, _p_symbol(ctx, first))
+        return
+    radix = 16 if args.hex else 10 if args.dec else None
+    # crash's leader: the first word when it is a symbol (cmd_p()'s symbol_search())
+    leader = first if _is_symbol(ctx.prog, first) else None
     try:
-        obj = ctx.prog[base]
+        o = p_evaluate(ctx, text).obj
+        value: Any = object_json(o) if ctx.as_json else crash_print_text(o, radix)
+    except drgn.FaultError as e:
+        raise CommandError(f"p: {text}: cannot read {e.address:#x}") from None
+    yield from _p_record(ctx, text, leader, o, value)
+
+
+def _p_symbol(ctx: Context, name: str) -> drgn.Object:
+    """A global's object (a ``char []`` definition at its ELF symbol's length);
+    an unknown name is a :class:`CommandError` with "did you mean"."""
+    try:
+        obj = ctx.prog[name]
     except KeyError:
         from kmemx.symbols import did_you_mean, symbol_names
 
-        raise CommandError(f"p: no symbol {base!r}" + did_you_mean(base, symbol_names(
+        raise CommandError(f"p: no symbol {name!r}" + did_you_mean(name, symbol_names(
             ctx.prog))) from None
-    obj = complete_array(ctx.prog, base, obj)
-    radix = 16 if args.hex else 10 if args.dec else None
-    if not rest and ":" not in text and _percpu_symbol(ctx.prog, base):
-        yield _percpu_block(ctx, base, obj)  # crash: where it is on each CPU, not a value
-        return
+    return complete_array(ctx.prog, name, obj)
 
-    def member(o: drgn.Object) -> drgn.Object:
-        if not rest:
-            return o
+
+def _is_symbol(prog: drgn.Program, name: str) -> bool:
+    try:
+        prog.symbol(name)
+    except LookupError:
+        return False
+    return True
+
+
+def _p_history(ctx: Context) -> list[drgn.Object]:
+    """gdb's value history of this program: ``$N`` is item N - 1."""
+    history: list[drgn.Object] = ctx.prog.cache.setdefault(_P_HISTORY, [])
+    return history
+
+
+def p_evaluate(ctx: Context, text: str) -> CValue:
+    """The C expression ``text`` as crash's ``p`` evaluates it (gdb's):
+    globals by :func:`_p_symbol`, ``$N`` from this program's ``p`` history,
+    and a pointer into user space (NULL too) never followed.  Raises
+    CommandError, drgn.FaultError (:func:`kmemx.commands.cexpr.evaluate_c`)."""
+    return evaluate_c(ctx.prog, text, _p_history(ctx), lambda name: _p_symbol(ctx, name),
+                      KERNEL_HALF)
+
+
+def _p_record(ctx: Context, label: str, leader: str | None, o: drgn.Object,
+              value: Any) -> Iterator[Any]:
+    history = _p_history(ctx)
+    history.append(o)  # gdb numbers the values it printed
+    if ctx.as_json:
+        yield Row(("NAME", "VALUE"), (label, value), o)
+        return
+    yield from (TextLine(line) for line in p_lines(leader, len(history), value))
+
+
+def _p_percpu(ctx: Context, args: argparse.Namespace, text: str) -> Iterator[Any]:
+    """``p SYMBOL[.MEMBER]:CPUSPEC``: the per-CPU instances, crash's
+    ``per_cpu(SYMBOL, CPU) = $N = ...``."""
+    from drgn.helpers.linux.percpu import per_cpu
+
+    name, _, spec = text.partition(":")
+    base = re.split(r"[.\[]", name, maxsplit=1)[0]
+    rest = name[len(base):]
+    obj = _p_symbol(ctx, base)
+    radix = 16 if args.hex else 10 if args.dec else None
+    for cpu in cpu_list(ctx, spec or None):
+        label = f"per_cpu({base}, {cpu}){rest}"
+        o = per_cpu(obj, cpu)
         try:
-            return o.subobject_(rest.lstrip("."))
+            if rest:
+                o = o.subobject_(rest.lstrip("."))
         except (LookupError, ValueError, TypeError) as e:
             raise CommandError(f"p: {text}: {e}") from None
-
-    # (JSON name, crash's leader: the symbol alone or per_cpu(SYMBOL, CPU), object)
-    targets: list[tuple[str, str | None, drgn.Object]] = []
-    if spec or ":" in text:
-        from drgn.helpers.linux.percpu import per_cpu
-
-        for cpu in cpu_list(ctx, spec or None):
-            label = f"per_cpu({base}, {cpu}){rest}"
-            targets.append((label, label, member(per_cpu(obj, cpu))))
-    else:
-        targets.append((name, None if rest else name, member(obj)))
-    for label, leader, o in targets:
         try:
-            if ctx.as_json:
-                value: Any = object_json(o)
-            else:
-                value = crash_print_text(o, radix)
+            value: Any = object_json(o) if ctx.as_json else crash_print_text(o, radix)
         except drgn.FaultError as e:
             raise CommandError(f"p: {label}: cannot read {e.address:#x}") from None
-        n = ctx.prog.cache.get(_P_HISTORY, 0) + 1  # gdb numbers the values it printed
-        ctx.prog.cache[_P_HISTORY] = n
-        if ctx.as_json:
-            yield Row(("NAME", "VALUE"), (label, value), o)
-            continue
-        yield from (TextLine(line) for line in p_lines(leader, n, value))
+        yield from _p_record(ctx, label, label, o, value)
 
 
 def _percpu_symbol(prog: drgn.Program, name: str) -> bool:
