@@ -1164,6 +1164,385 @@ static PyTypeObject RowBase_Type = {
     .tp_new = RowBase_new,
 };
 
+PyDoc_STRVAR(cell_rows_doc,
+"cell_rows(row_type, columns, cell_type, values) -> list\n\n"
+"``[row_type(columns, (c,), c) for c in map(cell_type, values)]``: one row a\n"
+"value, its one cell also its object (``slab``'s ADDRESS rows), built\n"
+"without a Python frame.  ``row_type`` is a subclass of RowBase, ``columns``\n"
+"a tuple, ``values`` a list.");
+
+/* ``cls(v)`` for an int subclass that adds nothing (Address, Size, Pid...:
+ * int's tp_new, object's tp_init, int's size): the digits copied into a new
+ * instance, as CPython's long_subtype_new() does, without its argument
+ * parsing and temporary int (~100 ns of a 160 ns call).  Any other class or
+ * value is called. */
+static PyObject *
+int_cell(PyObject *cls, PyObject *v)
+{
+#if PY_VERSION_HEX < 0x030C0000  /* ob_size/ob_digit: the layout before 3.12 */
+    PyTypeObject *t = (PyTypeObject *)cls;
+    if (PyLong_CheckExact(v) && PyType_Check(cls) && t->tp_new == PyLong_Type.tp_new &&
+        t->tp_init == PyBaseObject_Type.tp_init &&
+        t->tp_basicsize == PyLong_Type.tp_basicsize &&
+        t->tp_itemsize == PyLong_Type.tp_itemsize && PyType_IsSubtype(t, &PyLong_Type)) {
+        PyLongObject *src = (PyLongObject *)v;
+        Py_ssize_t size = Py_SIZE(src), n = size < 0 ? -size : size;
+        PyLongObject *o = (PyLongObject *)t->tp_alloc(t, n ? n : 1);
+        if (o == NULL)
+            return NULL;
+        Py_SET_SIZE(o, size);
+        for (Py_ssize_t i = 0; i < n; i++)
+            o->ob_digit[i] = src->ob_digit[i];
+        return (PyObject *)o;
+    }
+#endif
+    return PyObject_CallOneArg(cls, v);
+}
+
+static PyObject *
+cell_rows(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyType_Check(args[0]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[0], &RowBase_Type) ||
+        !PyTuple_CheckExact(args[1]) || !PyList_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "cell_rows(row_type: type[RowBase], columns: tuple, cell_type, "
+                        "values: list)");
+        return NULL;
+    }
+    PyTypeObject *row_type = (PyTypeObject *)args[0];
+    PyObject *columns = args[1], *cell_type = args[2], *values = args[3];
+    Py_ssize_t n = PyList_GET_SIZE(values);
+    PyObject *res = PyList_New(n);
+    if (res == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *cell = int_cell(cell_type, PyList_GET_ITEM(values, i));
+        if (cell == NULL)
+            goto fail;
+        PyObject *cells = PyTuple_Pack(1, cell);
+        if (cells == NULL) {
+            Py_DECREF(cell);
+            goto fail;
+        }
+        untrack_cells(cells);
+        RowBase *row = (RowBase *)row_type->tp_alloc(row_type, 0);
+        if (row == NULL) {
+            Py_DECREF(cell);
+            Py_DECREF(cells);
+            goto fail;
+        }
+        Py_INCREF(columns);
+        row->columns = columns;
+        row->cells = cells;
+        row->obj = cell;  /* the reference from the call */
+        PyList_SET_ITEM(res, i, (PyObject *)row);
+    }
+    return res;
+fail:
+    Py_DECREF(res);  /* unset items are NULL: list_dealloc skips them */
+    return NULL;
+}
+
+PyDoc_STRVAR(ps_rows_doc,
+"ps_rows(env, tasks, raws, active, split) -> (rows, keys)\n\n"
+"The rows of plugins/tasks.py's ``ps_rows()`` that need nothing new, built\n"
+"without a Python frame: ``rows[i]`` is the row of ``tasks[i]`` (a view) from\n"
+"``raws[i]`` (what ``_PsReader`` read: pid, tgid, comm, flags, state,\n"
+"exit_state, cpu, ppid, total_vm, file, anon, shmem[, mm]), or None where\n"
+"the Python code must make it: no raw, a value not an int, or a cell not\n"
+"yet in the caches (it adds it there).  ``keys[i]``: the row's\n"
+"``PID << 32 | CPU``.  ``env``: (Row, columns, Pid, ActivePid, Address,\n"
+"sizes, percents, states, comms, PF_KTHREAD); ``split``: mm -> [file, anon,\n"
+"shmem] events to add.  The caches are the Python code's dicts: value ->\n"
+"cell, (state << 8 | exit_state) -> name, (comm, kthread) -> cell.");
+
+/* a counter as get_mm_rss() adds it: a negative one counts as 0 */
+static inline long long
+rss_part(long long v)
+{
+    return v > 0 ? v : 0;
+}
+
+static PyObject *
+ps_rows(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyTuple_Check(args[0]) || PyTuple_GET_SIZE(args[0]) != 10 ||
+        !PyList_Check(args[1]) || !PyList_Check(args[2]) ||
+        PyList_GET_SIZE(args[1]) != PyList_GET_SIZE(args[2]) || !PyAnySet_Check(args[3]) ||
+        !PyDict_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "ps_rows(env: tuple, tasks: list, raws: list, active: set, split: dict)");
+        return NULL;
+    }
+    PyObject *env = args[0], *tasks = args[1], *raws = args[2], *active = args[3];
+    PyObject *split = args[4];
+    PyObject *row_t = PyTuple_GET_ITEM(env, 0), *columns = PyTuple_GET_ITEM(env, 1);
+    PyObject *pid_t = PyTuple_GET_ITEM(env, 2), *apid_t = PyTuple_GET_ITEM(env, 3);
+    PyObject *addr_t = PyTuple_GET_ITEM(env, 4), *sizes = PyTuple_GET_ITEM(env, 5);
+    PyObject *percents = PyTuple_GET_ITEM(env, 6), *states = PyTuple_GET_ITEM(env, 7);
+    PyObject *comms = PyTuple_GET_ITEM(env, 8);
+    long long kmask = PyLong_AsLongLong(PyTuple_GET_ITEM(env, 9));
+    if (kmask == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyType_Check(row_t) || !PyType_IsSubtype((PyTypeObject *)row_t, &RowBase_Type) ||
+        !PyTuple_CheckExact(columns) || !PyDict_Check(sizes) || !PyDict_Check(percents) ||
+        !PyDict_Check(states) || !PyDict_Check(comms)) {
+        PyErr_SetString(PyExc_TypeError, "ps_rows: a bad env");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(tasks);
+    PyObject *rows = PyList_New(n), *keys = PyList_New(n), *res = NULL;
+    if (rows == NULL || keys == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PyList_GET_ITEM(tasks, i), *vals = PyList_GET_ITEM(raws, i);
+        PyList_SET_ITEM(rows, i, Py_NewRef(Py_None));
+        PyList_SET_ITEM(keys, i, Py_NewRef(Py_None));
+        if (!PyObject_TypeCheck(t, &ViewBase_Type) || !PyTuple_CheckExact(vals) ||
+            PyTuple_GET_SIZE(vals) < 12)
+            continue;
+        long long v[12];
+        int ok = 1, nomm = 0;
+        for (int j = 0; j < 12 && ok; j++) {
+            PyObject *o = PyTuple_GET_ITEM(vals, j);
+            v[j] = 0;
+            if (j == 2)
+                ok = PyBytes_CheckExact(o);
+            else if (j == 8 && o == Py_None)
+                nomm = 1;
+            else if (j >= 9 && nomm)
+                continue;   /* None, as the mm's other members */
+            else if (!PyLong_CheckExact(o))
+                ok = 0;
+            else {
+                int overflow;
+                v[j] = PyLong_AsLongLongAndOverflow(o, &overflow);
+                if (overflow || (v[j] == -1 && PyErr_Occurred()))
+                    ok = 0;
+            }
+        }
+        if (!ok) {
+            PyErr_Clear();
+            continue;
+        }
+        /* values the Python code handles (or shifts) differently in C */
+        if (v[0] < 0 || v[0] >= (1LL << 31) || v[6] < 0 || v[6] >= (1LL << 32) || v[4] < 0 ||
+            v[4] >= (1LL << 54) || v[5] < 0 || v[5] >= 256)
+            continue;
+        long long vsz = v[8], rss;
+        if (nomm) {
+            vsz = rss = 0;
+        } else if (vsz < 0) {
+            continue;
+        } else {
+            long long f = v[9], a = v[10], sh = v[11];
+            if (PyDict_GET_SIZE(split) && PyTuple_GET_SIZE(vals) > 12) {
+                PyObject *ev = PyDict_GetItemWithError(split, PyTuple_GET_ITEM(vals, 12));
+                if (ev == NULL && PyErr_Occurred())
+                    goto done;
+                if (ev != NULL) {
+                    if (!PyList_CheckExact(ev) || PyList_GET_SIZE(ev) != 3)
+                        continue;
+                    long long d[3];
+                    for (int j = 0; j < 3; j++) {
+                        d[j] = PyLong_AsLongLong(PyList_GET_ITEM(ev, j));
+                        if (d[j] == -1 && PyErr_Occurred()) {
+                            PyErr_Clear();
+                            ok = 0;
+                        }
+                    }
+                    if (!ok)
+                        continue;
+                    f += d[0];
+                    a += d[1];
+                    sh += d[2];
+                }
+            }
+            rss = rss_part(f) + rss_part(a) + rss_part(sh);
+        }
+        PyObject *vcell, *rcell, *pcell, *st, *comm;
+        {
+            PyObject *kv = PyLong_FromLongLong(vsz), *kr = PyLong_FromLongLong(rss);
+            if (kv == NULL || kr == NULL) {
+                Py_XDECREF(kv);
+                Py_XDECREF(kr);
+                goto done;
+            }
+            vcell = PyDict_GetItemWithError(sizes, kv);
+            rcell = vcell ? PyDict_GetItemWithError(sizes, kr) : NULL;
+            pcell = rcell ? PyDict_GetItemWithError(percents, kr) : NULL;
+            Py_DECREF(kv);
+            Py_DECREF(kr);
+            if (PyErr_Occurred())
+                goto done;
+            if (pcell == NULL)
+                continue;
+        }
+        {
+            PyObject *ks = PyLong_FromLongLong(v[4] << 8 | v[5]);
+            if (ks == NULL)
+                goto done;
+            st = PyDict_GetItemWithError(states, ks);
+            Py_DECREF(ks);
+            if (st == NULL) {
+                if (PyErr_Occurred())
+                    goto done;
+                continue;
+            }
+        }
+        {
+            PyObject *kc = Py_BuildValue("(OL)", PyTuple_GET_ITEM(vals, 2), v[3] & kmask);
+            if (kc == NULL)
+                goto done;
+            comm = PyDict_GetItemWithError(comms, kc);
+            Py_DECREF(kc);
+            if (comm == NULL) {
+                if (PyErr_Occurred())
+                    goto done;
+                continue;
+            }
+        }
+        PyObject *addr = lazy_address(&((ViewBase *)t)->a, ((ViewBase *)t)->ua);
+        if (addr == NULL)
+            goto done;
+        int act = PySet_Contains(active, addr);
+        if (act < 0) {
+            Py_DECREF(addr);
+            goto done;
+        }
+        PyObject *cells = PyTuple_New(9);
+        if (cells == NULL) {
+            Py_DECREF(addr);
+            goto done;
+        }
+        PyObject *pid = PyTuple_GET_ITEM(vals, 0);
+        PyTuple_SET_ITEM(cells, 0, int_cell(act ? apid_t : pid_t, pid));
+        /* (ppid or 0) if pid else 0: the idle tasks' parent is 0 */
+        PyTuple_SET_ITEM(cells, 1, v[0] ? Py_NewRef(PyTuple_GET_ITEM(vals, 7)) :
+                                          PyLong_FromLong(0));
+        PyTuple_SET_ITEM(cells, 2, Py_NewRef(PyTuple_GET_ITEM(vals, 6)));
+        PyTuple_SET_ITEM(cells, 3, int_cell(addr_t, addr));
+        PyTuple_SET_ITEM(cells, 4, Py_NewRef(st));
+        PyTuple_SET_ITEM(cells, 5, Py_NewRef(pcell));
+        PyTuple_SET_ITEM(cells, 6, Py_NewRef(vcell));
+        PyTuple_SET_ITEM(cells, 7, Py_NewRef(rcell));
+        PyTuple_SET_ITEM(cells, 8, Py_NewRef(comm));
+        Py_DECREF(addr);
+        if (PyTuple_GET_ITEM(cells, 0) == NULL || PyTuple_GET_ITEM(cells, 1) == NULL ||
+            PyTuple_GET_ITEM(cells, 3) == NULL) {
+            Py_DECREF(cells);
+            goto done;
+        }
+        untrack_cells(cells);
+        RowBase *row = (RowBase *)((PyTypeObject *)row_t)->tp_alloc((PyTypeObject *)row_t, 0);
+        if (row == NULL) {
+            Py_DECREF(cells);
+            goto done;
+        }
+        row->columns = Py_NewRef(columns);
+        row->cells = cells;
+        row->obj = Py_NewRef(t);
+        PyObject *key = PyLong_FromLongLong(v[0] << 32 | v[6]);
+        if (key == NULL) {
+            Py_DECREF(row);
+            goto done;
+        }
+        PyList_SetItem(rows, i, (PyObject *)row);  /* steals; drops the None */
+        PyList_SetItem(keys, i, key);
+    }
+    res = PyTuple_Pack(2, rows, keys);
+done:
+    Py_XDECREF(rows);
+    Py_XDECREF(keys);
+    return res;
+}
+
+PyDoc_STRVAR(rss_event_sums_doc,
+"rss_event_sums(batches, at) -> dict | None\n\n"
+"kmemx.helpers.mm.split_rss_sums() over raw task reads: ``batches`` is a\n"
+"list of lists of tuples (or None), each holding a ``struct mm_struct *`` at\n"
+"``at`` and the task's (file, anon, shmem) RSS events after it; mm -> the\n"
+"three sums over the tasks with an mm and an event.  None when a value is\n"
+"not an int that fits 64 bits (the Python twin does it then).");
+
+static PyObject *
+rss_event_sums(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t at = nargs == 2 ? PyLong_AsSsize_t(args[1]) : -1;
+    if (nargs != 2 || !PyList_Check(args[0]) || at < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "rss_event_sums(batches: list, at: int)");
+        return NULL;
+    }
+    PyObject *sums = PyDict_New();
+    if (sums == NULL)
+        return NULL;
+    for (Py_ssize_t b = 0; b < PyList_GET_SIZE(args[0]); b++) {
+        PyObject *raws = PyList_GET_ITEM(args[0], b);
+        if (!PyList_Check(raws))
+            goto python;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(raws); i++) {
+            PyObject *raw = PyList_GET_ITEM(raws, i);
+            if (raw == Py_None)
+                continue;
+            if (!PyTuple_CheckExact(raw) || PyTuple_GET_SIZE(raw) < at + 4)
+                goto python;
+            long long ev[3];
+            int any = 0;
+            for (int j = 0; j < 3; j++) {
+                PyObject *o = PyTuple_GET_ITEM(raw, at + 1 + j);
+                int overflow;
+                if (!PyLong_CheckExact(o))
+                    goto python;
+                ev[j] = PyLong_AsLongLongAndOverflow(o, &overflow);
+                if (overflow || (ev[j] == -1 && PyErr_Occurred()))
+                    goto python;
+                any |= ev[j] != 0;
+            }
+            PyObject *mm = PyTuple_GET_ITEM(raw, at);
+            if (!any)
+                continue;
+            if (!PyLong_CheckExact(mm))
+                goto python;
+            if (_PyLong_Sign(mm) == 0)
+                continue;
+            PyObject *acc = PyDict_GetItemWithError(sums, mm);
+            if (acc == NULL) {
+                if (PyErr_Occurred())
+                    goto fail;
+                acc = Py_BuildValue("[LLL]", ev[0], ev[1], ev[2]);
+                if (acc == NULL || PyDict_SetItem(sums, mm, acc) < 0) {
+                    Py_XDECREF(acc);
+                    goto fail;
+                }
+                Py_DECREF(acc);
+                continue;
+            }
+            for (int j = 0; j < 3; j++) {
+                PyObject *old = PyList_GET_ITEM(acc, j);
+                int overflow;
+                long long v = PyLong_AsLongLongAndOverflow(old, &overflow);
+                if (overflow || (v == -1 && PyErr_Occurred()) ||
+                    __builtin_add_overflow(v, ev[j], &v))
+                    goto python;
+                PyObject *nv = PyLong_FromLongLong(v);
+                if (nv == NULL)
+                    goto fail;
+                PyList_SetItem(acc, j, nv);
+            }
+        }
+    }
+    return sums;
+python:
+    PyErr_Clear();
+    Py_DECREF(sums);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(sums);
+    return NULL;
+}
+
 /* -- list walking ---------------------------------------------------------- */
 
 PyDoc_STRVAR(walk_links_doc,
@@ -1223,6 +1602,83 @@ walk_links(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 done:
     memo_release(&memo);
     return res;
+}
+
+PyDoc_STRVAR(thread_nodes_doc,
+"thread_nodes(pages, nodes, sig, head_off, limit) -> list | None\n\n"
+"The thread-list nodes of the processes whose ``tasks`` nodes are ``nodes``\n"
+"(kmemx.helpers.sched._walk_tasks with signal->thread_head): for each, the\n"
+"pointer at ``node + sig`` (task->signal) plus ``head_off`` is the list head,\n"
+"and its nodes up to the head are appended, in order.  Each list must get\n"
+"back to its head within ``limit`` nodes (so no node is met twice); None\n"
+"when it does not or a read is not on the fast path (the Python walk then\n"
+"does the batch and reports what is wrong).");
+
+static PyObject *
+thread_nodes(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyDict_Check(args[0]) || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "thread_nodes(pages: dict, nodes: list, sig, head_off, limit)");
+        return NULL;
+    }
+    PyObject *pages = args[0], *nodes = args[1];
+    long long sig = PyLong_AsLongLong(args[2]), head_off = PyLong_AsLongLong(args[3]);
+    Py_ssize_t limit = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    PageMemo memo;
+    memo.n = memo.next = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(nodes); i++) {
+        uint64_t node = PyLong_AsUnsignedLongLongMask(PyList_GET_ITEM(nodes, i));
+        if (node == (uint64_t)-1 && PyErr_Occurred())
+            goto fail;
+        uint64_t signal, first, again;
+        int r = memo_read(pages, &memo, node + (uint64_t)sig, 8, &signal);
+        if (r <= 0)
+            goto miss_or_fail;
+        uint64_t head = signal + (uint64_t)head_off;
+        r = memo_read(pages, &memo, head, 8, &first);
+        if (r <= 0)
+            goto miss_or_fail;
+        r = memo_read(pages, &memo, first, 8, &again);
+        if (r <= 0)
+            goto miss_or_fail;
+        uint64_t x = first;
+        Py_ssize_t n = 0;
+        do {  /* one thread (again == head): its node alone */
+            if (n++ >= limit)
+                goto miss;
+            PyObject *o = PyLong_FromUnsignedLongLong(x);
+            if (o == NULL)
+                goto fail;
+            int e = PyList_Append(out, o);
+            Py_DECREF(o);
+            if (e < 0)
+                goto fail;
+            if (again == head)
+                break;
+            r = memo_read(pages, &memo, x, 8, &x);
+            if (r <= 0)
+                goto miss_or_fail;
+        } while (x != head);
+    }
+    memo_release(&memo);
+    return out;
+miss_or_fail:
+    if (PyErr_Occurred())
+        goto fail;
+miss:
+    memo_release(&memo);
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+fail:
+    memo_release(&memo);
+    Py_DECREF(out);
+    return NULL;
 }
 
 PyDoc_STRVAR(gather_u64_doc,
@@ -1634,7 +2090,13 @@ fail:
 static PyMethodDef methods[] = {
     {"walk_links", (PyCFunction)(void (*)(void))walk_links, METH_FASTCALL, walk_links_doc},
     {"make_views", (PyCFunction)(void (*)(void))make_views, METH_FASTCALL, make_views_doc},
+    {"cell_rows", (PyCFunction)(void (*)(void))cell_rows, METH_FASTCALL, cell_rows_doc},
+    {"ps_rows", (PyCFunction)(void (*)(void))ps_rows, METH_FASTCALL, ps_rows_doc},
+    {"rss_event_sums", (PyCFunction)(void (*)(void))rss_event_sums, METH_FASTCALL,
+     rss_event_sums_doc},
     {"gather_u64", (PyCFunction)(void (*)(void))gather_u64, METH_FASTCALL, gather_u64_doc},
+    {"thread_nodes", (PyCFunction)(void (*)(void))thread_nodes, METH_FASTCALL,
+     thread_nodes_doc},
     {"read_members", (PyCFunction)(void (*)(void))read_members, METH_FASTCALL,
      read_members_doc},
     {"read_members_many", (PyCFunction)(void (*)(void))read_members_many, METH_FASTCALL,

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import drgn
 
+from kmemx._accel import speedups
 from kmemx.commands import (
     Address,
     CommandError,
@@ -200,6 +201,14 @@ class _PsReader:
         self.states: dict[int, str] = {}
         #: (comm, kthread) -> its cell: names repeat (kworker/..., threads)
         self.comms: dict[tuple[bytes, int], Comm] = {}
+        #: pages -> VSZ/RSS cell, and RSS pages -> %MEM cell (of ``total``
+        #: pages of RAM): the values repeat, within a ps and between them
+        self.sizes: dict[int, Size] = {}
+        self.percents: dict[int, Percent] = {}
+        self.total = totalram_pages(k)
+        #: what the C twin of ps_rows() takes (kmemx/_speedups.c: ps_rows)
+        self.env = (Row, PS_COLUMNS, Pid, ActivePid, Address, self.sizes, self.percents,
+                    self.states, self.comms, PF_KTHREAD)
 
     @staticmethod
     def of(ctx: Context) -> _PsReader:
@@ -227,20 +236,39 @@ class _PsReader:
 
 def ps_rows(ctx: Context, tasks: list[View], raws: list[tuple[Any, ...] | None],
             active: set[int], total_pages: int, reader: _PsReader | None = None,
-            split: dict[int, list[int]] | None = None) -> list[Row | Exception]:
+            split: dict[int, list[int]] | None = None,
+            keys: list[int] | None = None) -> list[Row | Exception]:
     """The ``ps`` rows of ``struct task_struct *`` ``tasks``, in order (``raws``:
     what the reader read for each already, None where it did not; ``split``:
     per mm, the RSS events its tasks have not synced yet, from
     :func:`split_rss_sums`).  A task that cannot be read has its error in
-    place of its row (``drgn.FaultError``, ``ValueError``, ``OverflowError``)."""
+    place of its row (``drgn.FaultError``, ``ValueError``, ``OverflowError``).
+    ``keys``: each row's place in crash's order (:func:`_ps_order` as one
+    int, ``PID << 32 | CPU``) is appended to it, nothing for an error."""
     r = reader or _PsReader.of(ctx)
     task, states, comms, comm_cell = r.task, r.states, r.comms, r.comm
     # VSZ, RSS and %MEM repeat (kernel threads: 0): one cell per value
-    sizes: dict[int, Size] = {}
-    percents: dict[int, Percent] = {}
+    sizes: dict[int, Size] = r.sizes
+    if len(sizes) > 65536:  # a live kernel's values keep changing
+        sizes.clear()
+        r.percents.clear()
+    percents: dict[int, Percent] = r.percents if r.total == total_pages else {}
+    # the rows whose cells are all in the caches, in C (the same rows)
+    crows = ckeys = None
+    if speedups is not None and percents is r.percents:
+        crows, ckeys = speedups.ps_rows(r.env, tasks, raws, active, split or {})
+        if None not in crows:
+            if keys is not None:
+                keys += ckeys
+            return crows  # type: ignore[no-any-return]
     out: list[Row | Exception] = []
     append = out.append
-    for t, vals in zip(tasks, raws):
+    key = (lambda _: None) if keys is None else keys.append
+    for i, (t, vals) in enumerate(zip(tasks, raws)):
+        if crows is not None and crows[i] is not None:
+            append(crows[i])
+            key(ckeys[i])  # type: ignore[index]
+            continue
         try:
             addr = t._a
             if vals is None:
@@ -270,6 +298,7 @@ def ps_rows(ctx: Context, tasks: list[View], raws: list[tuple[Any, ...] | None],
                 states.get(state << 8 | exit_state) or r.state(state, exit_state),
                 pcell, vcell, rcell,
                 comms.get((comm_b, kthread)) or comm_cell(comm_b, kthread)), t))
+            key(pid_v << 32 | (cpu or 0))
         except (drgn.FaultError, ValueError, OverflowError) as e:
             append(e)
     return out
@@ -388,11 +417,18 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     if sum(bool(m) for m in modes) > 1:
         raise CommandError("ps: -p -c -g -t -l -a -r exclude each other")
     if not any(modes):
-        listing: Iterable[Row] = _ps_rows(ctx, args)
+        listing: Iterable[Row]
         if not args.filters:
             # crash's order (its task table, sort_context_array()): by PID, the
             # idle tasks first by CPU; the task list has threads after their leader
-            listing = sorted(listing, key=_ps_order)
+            keys: list[int] = []
+            rows = list(_ps_rows(ctx, args, keys))
+            if len(keys) == len(rows):  # _ps_order as ints, sorted in C
+                listing = map(rows.__getitem__, sorted(range(len(rows)), key=keys.__getitem__))
+            else:
+                listing = sorted(rows, key=_ps_order)
+        else:
+            listing = _ps_rows(ctx, args)
         if not args.kstackp:
             yield from listing
             return
@@ -605,7 +641,10 @@ for t, st, r in chosen:
 """, imports)
 
 
-def _ps_rows(ctx: Context, args: argparse.Namespace) -> Iterator[Row]:
+def _ps_rows(ctx: Context, args: argparse.Namespace, keys: list[int] | None = None
+             ) -> Iterator[Row]:
+    """The rows ``ps`` lists, in the task list's order (``keys``: see
+    :func:`ps_rows`; left short when a row is not a task's)."""
     pids: set[int] = set()
     addrs: set[int] = set()
     names: list[re.Pattern[str]] = []
@@ -637,12 +676,30 @@ def _ps_rows(ctx: Context, args: argparse.Namespace) -> Iterator[Row]:
     split = None
     if reader.split:
         # every task's unsynced RSS events count towards its mm: read them all first
-        batches = [(b, [raw or _read_or_none(reader, t._a) for t, raw in zip(b, raws)])
+        batches = [(b, raws if None not in raws else
+                    [raw or _read_or_none(reader, t._a) for t, raw in zip(b, raws)])
                    for b, raws in batches]
         # (a task with no events adds nothing to its mm's sums)
-        split = split_rss_sums((raw[12], raw[13:16]) for _b, raws in batches
-                               for raw in raws if raw is not None
-                               and (raw[13] or raw[14] or raw[15]))
+        split = None if speedups is None else speedups.rss_event_sums(
+            [raws for _b, raws in batches], 12)
+        if split is None:
+            split = split_rss_sums((raw[12], raw[13:16]) for _b, raws in batches
+                                   for raw in raws if raw is not None
+                                   and (raw[13] or raw[14] or raw[15]))
+    if keys is not None and not filtering:
+        for batch, raws in batches:
+            n = len(keys)
+            rows = ps_rows(ctx, batch, raws, active, total, reader, split, keys)
+            if len(keys) - n == len(rows):  # every task read: the rows at once
+                yield from rows  # type: ignore[misc]
+                continue
+            del keys[n:]  # the caller sorts with _ps_order
+            for t, row in zip(batch, rows):
+                if isinstance(row, Row):
+                    yield row
+                else:
+                    ctx.warn(f"task {t.address:#x}: {row}")
+        return
     for batch, raws in batches:
         if addrs:
             kept = [i for i, t in enumerate(batch) if t._a in addrs]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from .._accel import speedups
 from .cells import cell_json
 
-__all__ = ["END_TABLE", "EndTable", "Row", "Table", "TextLine", "TextRecord"]
+__all__ = ["END_TABLE", "EndTable", "Row", "Table", "TextLine", "TextRecord", "cell_rows"]
 
 
 class _PyRowBase:
@@ -54,6 +54,17 @@ class Row(_RowBase):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"Row({dict(zip(self.columns, self.cells))!r})"
+
+
+def cell_rows(columns: tuple[str, ...], cell: Callable[[Any], Any],
+              values: list[Any]) -> list[Row]:
+    """One-cell rows, each cell also the row's object: ``[Row(columns, (c,), c)
+    for c in map(cell, values)]`` (``slab``'s ADDRESS rows), built in one C
+    call when the speedups are there (about half the time for 30k rows)."""
+    if speedups is not None:
+        rows: list[Row] = speedups.cell_rows(Row, columns, cell, values)
+        return rows
+    return [Row(columns, (c,), c) for c in map(cell, values)]
 
 
 class Table:

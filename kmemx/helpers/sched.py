@@ -134,7 +134,15 @@ def _walk_tasks(k: Kernel) -> Iterator[list[View]]:
         # signal->thread_head lists every thread, the leader included.
         sig = lay[4] - off
         head_off, node_off = lay[5], lay[6]
+        threads = _speedups.thread_nodes if _speedups is not None else None
         for nodes in batches:
+            # the batch's thread lists in one C call when every read is cached
+            # and every list gets back to its head; else step by step below
+            found = None if threads is None else threads(pages, nodes, sig, head_off,
+                                                         MAX_ENTRIES)
+            if found is not None:
+                yield make_views(cls, k, found, node_off, hot)
+                continue
             sigs = step(nodes, sig)
             heads = [None if x is None else x + head_off for x in sigs]
             firsts = step(heads, 0)
