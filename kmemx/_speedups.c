@@ -1081,6 +1081,32 @@ untrack_cells(PyObject *cells)
         PyObject_GC_UnTrack(cells);
 }
 
+/* A value that refers to nothing a cycle could pass through: None, an
+ * object the cyclic GC does not track, or an atomic cell. */
+static int
+is_atomic_value(PyObject *o)
+{
+    return o == Py_None || !PyObject_IS_GC(o) || !PyObject_GC_IsTracked(o) ||
+           is_atomic_cell(o);
+}
+
+/* Take a row whose columns, cells and object are all atomic (slab's ADDRESS
+ * rows: 31k of them) out of the cyclic GC's sight too, as CPython does for a
+ * tuple of ints: it can be part of no cycle.  Rows that survive a collection
+ * are otherwise counted towards the next full collection, which scans the
+ * whole heap (10-50 ms here).  Setting a member tracks the row again. */
+static void
+maybe_untrack_row(PyObject *row, PyObject *columns, PyObject *cells, PyObject *obj)
+{
+    if (!PyObject_GC_IsTracked(row) || PyObject_GC_IsTracked(cells) || !is_atomic_value(obj))
+        return;
+    Py_ssize_t n = PyTuple_GET_SIZE(columns);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(columns, i)))
+            return;
+    PyObject_GC_UnTrack(row);
+}
+
 static PyObject *
 RowBase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
@@ -1115,6 +1141,7 @@ RowBase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->cells = v;
     Py_INCREF(obj);
     self->obj = obj;
+    maybe_untrack_row((PyObject *)self, c, v, obj);
     return (PyObject *)self;
 }
 
@@ -1144,10 +1171,39 @@ RowBase_dealloc(RowBase *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyMemberDef RowBase_members[] = {
-    {"columns", T_OBJECT_EX, offsetof(RowBase, columns), 0, "the column names"},
-    {"cells", T_OBJECT_EX, offsetof(RowBase, cells), 0, "the typed cells"},
-    {"obj", T_OBJECT, offsetof(RowBase, obj), 0, "the object the row describes"},
+/* the members, read and set as PyMemberDef's T_OBJECT_EX / T_OBJECT did;
+ * setting one tracks a row maybe_untrack_row() took out of the GC's sight */
+static PyObject *
+RowBase_get(RowBase *self, void *closure)
+{
+    PyObject *v = *(PyObject **)((char *)self + (Py_ssize_t)closure);
+    if (v == NULL) {
+        if ((Py_ssize_t)closure == offsetof(RowBase, obj))
+            Py_RETURN_NONE;
+        PyErr_SetString(PyExc_AttributeError, "row member not set");
+        return NULL;
+    }
+    return Py_NewRef(v);
+}
+
+static int
+RowBase_set(RowBase *self, PyObject *value, void *closure)
+{
+    PyObject **slot = (PyObject **)((char *)self + (Py_ssize_t)closure);
+    Py_XINCREF(value);
+    Py_XSETREF(*slot, value);
+    if (!PyObject_GC_IsTracked((PyObject *)self))
+        PyObject_GC_Track((PyObject *)self);
+    return 0;
+}
+
+static PyGetSetDef RowBase_getset[] = {
+    {"columns", (getter)RowBase_get, (setter)RowBase_set, "the column names",
+     (void *)offsetof(RowBase, columns)},
+    {"cells", (getter)RowBase_get, (setter)RowBase_set, "the typed cells",
+     (void *)offsetof(RowBase, cells)},
+    {"obj", (getter)RowBase_get, (setter)RowBase_set, "the object the row describes",
+     (void *)offsetof(RowBase, obj)},
     {NULL},
 };
 
@@ -1160,7 +1216,7 @@ static PyTypeObject RowBase_Type = {
     .tp_doc = "RowBase(columns, cells, obj=None): the base of kmemx.commands.Row.",
     .tp_traverse = (traverseproc)RowBase_traverse,
     .tp_clear = (inquiry)RowBase_clear,
-    .tp_members = RowBase_members,
+    .tp_getset = RowBase_getset,
     .tp_new = RowBase_new,
 };
 
@@ -1236,6 +1292,7 @@ cell_rows(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         row->columns = columns;
         row->cells = cells;
         row->obj = cell;  /* the reference from the call */
+        maybe_untrack_row((PyObject *)row, columns, cells, cell);
         PyList_SET_ITEM(res, i, (PyObject *)row);
     }
     return res;

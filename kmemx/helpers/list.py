@@ -87,9 +87,13 @@ def _walk_batches(k: Kernel, head: int, first: int | None, link_off: int,
                     break
             else:
                 node = unpack(p[0], p[1] + (a & 4095))[0]
-        seen.update(batch)
-        if len(seen) != m:
-            yield from _first_repeat(k, first, link_off, n, batch)
+        # a whole walk from the first node to the head (or NULL) in one batch
+        # met no node twice: the nodes after a repeat would cycle without
+        # the head (a dump's memory reads the same each time; not so live)
+        if n or node != head or err is not None or step != 512:
+            seen.update(batch)
+            if len(seen) != m:
+                yield from _first_repeat(k, first, link_off, n, batch)
         if batch:
             yield batch
         n = m
