@@ -110,12 +110,50 @@ table("CPU", "VIRTUAL")
 for cpu in {cpus}:
     row(cpu, hex(prog["__per_cpu_offset"][cpu].value_() + {_number(off_text, "ptov"):#x}))
 """
+        elif _is_arm64(ctx):
+            body += f"""\
+table("VIRTUAL", "PHYSICAL")
+try:  # __phys_to_virt(): x - physvirt_offset from v5.4 until 7bc1a0f9e176 (v5.11)
+    va = ({_number(s, "ptov"):#x} - prog["physvirt_offset"].value_()) & (1 << 64) - 1
+except KeyError:  # (x - PHYS_OFFSET) | PAGE_OFFSET, PAGE_OFFSET = __va(PHYS_OFFSET)
+    phys_offset = prog["memstart_addr"].value_()
+    va = (({_number(s, "ptov"):#x} - phys_offset) & (1 << 64) - 1) | phys_to_virt(
+        prog, phys_offset).value_()
+row(hex(va), "{_number(s, "ptov"):#x}")
+"""
         else:
             body += f"""\
 table("VIRTUAL", "PHYSICAL")
 row(hex(phys_to_virt(prog, {_number(s, "ptov"):#x}).value_()), "{_number(s, "ptov"):#x}")
 """
     return table_script(ctx, (), body, ["drgn.helpers.linux.mm:phys_to_virt"])
+
+
+def _is_arm64(ctx: Context) -> bool:
+    return ctx.prog.platform is not None and ctx.prog.platform.arch == drgn.Architecture.AARCH64
+
+
+def _ptov_one(ctx: Context, paddr: int) -> int:
+    """``__va(paddr)`` as the kernel's ``__phys_to_virt()`` computes it, for
+    any ``paddr`` (``phys_addr_t``; no RAM needed there): drgn's
+    phys_to_virt() on x86-64 (``x + page_offset_base``); arm64's macro
+    (:func:`kmemx.arch.aarch64.phys_to_virt`, crash's arm64_PTOV()) there,
+    which differs from an addition below ``PHYS_OFFSET``.  No errors of its
+    own (a missing ``memstart_addr`` is a LookupError)."""
+    from drgn.helpers.linux.mm import phys_to_virt
+
+    prog = ctx.prog
+    if not _is_arm64(ctx):
+        return int(phys_to_virt(prog, paddr)) & 0xFFFFFFFFFFFFFFFF
+    from kmemx.arch.aarch64 import phys_to_virt as arm64_phys_to_virt
+
+    try:  # v5.4 until commit 7bc1a0f9e176 (v5.11)
+        physvirt: int | None = int(prog["physvirt_offset"])
+    except KeyError:
+        physvirt = None
+    phys_offset = int(prog["memstart_addr"])  # PHYS_OFFSET
+    page_offset = int(phys_to_virt(prog, phys_offset))  # PAGE_OFFSET = __va(PHYS_OFFSET)
+    return arm64_phys_to_virt(paddr, phys_offset, page_offset, physvirt)
 
 
 @command("ptov", "physical addresses (or per-CPU offsets) to kernel virtual addresses",
@@ -128,8 +166,6 @@ row(hex(phys_to_virt(prog, {_number(s, "ptov"):#x}).value_()), "{_number(s, "pto
          arguments=[arg("addresses", nargs="+")], columns=("VIRTUAL", "PHYSICAL"),
          drgn_code=_ptov_drgn)
 def _ptov(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    from drgn.helpers.linux.mm import phys_to_virt
-
     for s in args.addresses:
         if ":" in s:
             off_text, _, spec = s.partition(":")
@@ -147,8 +183,7 @@ def _ptov(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                     yield TextLine(f"  [{cpu}]  {va:x}")
             continue
         pa = _number(s, "ptov")
-        yield Row(("VIRTUAL", "PHYSICAL"), (Address(int(phys_to_virt(ctx.prog, pa))),
-                                            Address(pa)))
+        yield Row(("VIRTUAL", "PHYSICAL"), (Address(_ptov_one(ctx, pa)), Address(pa)))
 
 
 def page_flag_names(prog: drgn.Program, flags: int) -> str:

@@ -516,12 +516,13 @@ for i, gate in enumerate(prog["idt_table"]):
         chip += "-" + desc.name.string_().decode()
     row(irq, *(irq_desc_kstat_cpu(desc, c) for c in {cpus}), chip, ",".join(names))
 """
+        shown = "names" if args.affinity else "desc.action"  # -s: chained ones too
         return table_script(ctx, cols, f"""\
 for irq, desc in sorted(for_each_irq_desc(prog), key=lambda d: d[0]):
     if {want} and irq not in {want}:
         continue
     names = [n.decode() for n in irq_desc_action_names(desc)]
-    if not names:
+    if not {shown}:
         continue
 """ + cells, imports)
     numbers = (f"{want}" if want else "sorted(descs)" if args.in_use
@@ -583,7 +584,9 @@ def _irq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
             if want and irq not in want:
                 continue
             names = [kernel_str(a) for a in irq_desc_action_names(desc)]
-            if not names:
+            if not (desc.action if args.stats and not args.affinity else names):
+                # -s: every IRQ with an action (crash's generic_show_interrupts()), a
+                # chained handler's nameless one too (chained_action, kernel/irq/chip.c)
                 continue
             if args.affinity:
                 mask = irq_desc_affinity_mask(desc)
@@ -638,7 +641,7 @@ def _sig_lines(ctx: Context, t: drgn.Object) -> Iterator[Any]:
                                     f"{flags:x}" + (f" ({names})" if names else "")), k)
     if ctx.as_json:
         return
-    pending = bool(int(t.thread_info.flags) & (1 << 2))  # TIF_SIGPENDING (x86)
+    pending = bool(int(t.thread_info.flags) & (1 << _tif_sigpending(ctx)))
     yield TextLine(f"SIGPENDING: {'yes' if pending else 'no'}")
     yield TextLine(f"   BLOCKED: {_sigset(t.blocked):016x}")
     for title, p in (("PRIVATE_PENDING", t.pending), ("SHARED_PENDING", signal.shared_pending)):
@@ -653,6 +656,20 @@ def _sig_lines(ctx: Context, t: drgn.Object) -> Iterator[Any]:
                 yield TextLine(f"            {int(q.info.si_signo):3}  "
                                f"{int(q.info.address_of_().value_()):x}")
     yield TextLine("")
+
+
+def _tif_sigpending(ctx: Context) -> int:
+    """``TIF_SIGPENDING`` of the dump's architecture (crash's sig reads
+    ``thread_info.flags & (1 << TIF_SIGPENDING)``, task.c): 2 on x86-64, 0 on
+    arm64 (:data:`kmemx.arch.TIF_SIGPENDING`)."""
+    from kmemx.arch import TIF_SIGPENDING
+
+    machine = ctx.prog.platform.arch.name.lower() if ctx.prog.platform else ""
+    try:
+        return TIF_SIGPENDING[machine]
+    except KeyError:
+        raise CommandError(f"sig: no TIF_SIGPENDING known for {machine or 'this'} "
+                           "architecture") from None
 
 
 def _task_cpu(t: drgn.Object) -> int:

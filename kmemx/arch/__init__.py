@@ -11,12 +11,14 @@ from typing import Callable, Iterator, Protocol
 
 from ..errors import CoreFormatError, NoVmcoreinfoError, TargetError
 from ..vmcoreinfo import Vmcoreinfo
+from . import aarch64, x86_64
 from .aarch64 import Aarch64Translator, linear_map_offset, runtime_va_bits
 from .x86_64 import X86_64Translator
 
 __all__ = [
     "ELF_MACHINES",
     "MACHINES",
+    "TIF_SIGPENDING",
     "Aarch64Translator",
     "Translator",
     "X86_64Translator",
@@ -28,6 +30,9 @@ __all__ = [
 ELF_MACHINES = {62: "x86_64", 183: "aarch64"}  # EM_X86_64, EM_AARCH64
 #: the architectures kmemx translates, as ``uname -m`` names them
 MACHINES = tuple(ELF_MACHINES.values())
+#: ``TIF_SIGPENDING`` of each architecture (``thread_info.flags`` bit), by
+#: :data:`MACHINES` name (drgn's ``Architecture`` name in lower case)
+TIF_SIGPENDING = {"x86_64": x86_64.TIF_SIGPENDING, "aarch64": aarch64.TIF_SIGPENDING}
 
 
 class Translator(Protocol):

@@ -33,13 +33,18 @@ from typing import Callable, Iterator
 
 from .tables import read_table
 
-__all__ = ["PTE_FLAG_NAMES", "Aarch64Translator", "descriptor_phys", "linear_map_offset",
-           "page_offset", "pgtable_walk", "pte_flag_names", "ptrauth_strip_kernel_insn_pac",
-           "runtime_va_bits"]
+__all__ = ["PTE_FLAG_NAMES", "TIF_SIGPENDING", "Aarch64Translator", "descriptor_phys",
+           "linear_map_offset", "page_offset", "pgtable_walk", "phys_to_virt", "pte_flag_names",
+           "ptrauth_strip_kernel_insn_pac", "runtime_va_bits"]
 
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 _VALID_TABLE = 0b11
 _VALID_BLOCK = 0b01
+
+#: the bit of ``thread_info.flags`` that says a signal is pending
+#: (arch/arm64/include/asm/thread_info.h since the port, v3.7; crash's
+#: defs.h for ARM64 has the same 0).  Not x86-64's 2
+TIF_SIGPENDING = 0
 
 
 def ptrauth_strip_kernel_insn_pac(value: int, mask: int,
@@ -159,6 +164,31 @@ def descriptor_phys(value: int, va_bits: int, page_shift: int = 12) -> int:
     arch/arm64/include/asm/pgtable.h), of the layout ``va_bits`` and the
     granule imply (see :class:`Aarch64Translator`).  No errors."""
     return Aarch64Translator(0, va_bits, lambda _: None, page_shift=page_shift)._out(value)
+
+
+def phys_to_virt(paddr: int, phys_offset: int, page_offset_: int,
+                 physvirt_offset: int | None = None) -> int:
+    """``__phys_to_virt(paddr)``, the linear-map address of a physical address
+    (``phys_addr_t`` to ``unsigned long``), for any ``paddr``: one below
+    ``PHYS_OFFSET`` (no RAM there) too, as crash's ``ptov`` prints it.
+
+    :param phys_offset: ``PHYS_OFFSET`` (``memstart_addr``), bytes.
+    :param page_offset_: ``PAGE_OFFSET`` (:func:`page_offset`; ``__va()`` of
+        ``PHYS_OFFSET``).
+    :param physvirt_offset: the kernel's ``physvirt_offset`` variable, where it
+        has one.  No errors.
+
+    Mirrors arch/arm64/include/asm/memory.h: ``(x - PHYS_OFFSET) |
+    PAGE_OFFSET``, which kernel commit 7bc1a0f9e176 ("arm64: mm: use single
+    quantity to represent the PA to VA translation", v5.11) restored; from
+    v5.4 to it, ``x - physvirt_offset``.  The two differ below
+    ``PHYS_OFFSET``, where the OR keeps the top bits set (crash's
+    arm64_PTOV() has both forms); an addition (drgn's ``phys_to_virt()``,
+    :func:`linear_map_offset`) wraps into the half below ``PAGE_OFFSET``.
+    """
+    if physvirt_offset is not None:  # v5.4 .. 7bc1a0f9e176
+        return (paddr - physvirt_offset) & _MASK64
+    return ((paddr - phys_offset) & _MASK64) | page_offset_
 
 
 def linear_map_offset(va_bits: int, phys_offset: int, kimage_vaddr: int) -> int:

@@ -15,7 +15,11 @@ from typing import Callable, Iterator
 
 from .tables import read_table
 
-__all__ = ["START_KERNEL_MAP", "X86_64Translator"]
+__all__ = ["START_KERNEL_MAP", "TIF_SIGPENDING", "X86_64Translator"]
+
+#: the bit of ``thread_info.flags`` that says a signal is pending
+#: (arch/x86/include/asm/thread_info.h; crash's defs.h for X86_64 has the same 2)
+TIF_SIGPENDING = 2
 
 #: __START_KERNEL_map: where x86-64 links the kernel image.  It is an ABI
 #: constant of the architecture (arch/x86/include/asm/page_64_types.h), not a
