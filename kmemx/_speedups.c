@@ -1600,6 +1600,71 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(take_until_doc,
+"take_until(iterator, n, sentinel) -> (items, done, error)\n\n"
+"Up to ``n`` items of ``iterator``, stopping after an item that is\n"
+"``sentinel``: kmemx.commands.pipeline.gc_paused()'s batch, without a Python\n"
+"frame per item.  ``done``: the iterator is exhausted; ``error``: the\n"
+"exception it raised after ``items`` (None if none).");
+
+static PyObject *
+take_until(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyIter_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "take_until(iterator, n: int, sentinel)");
+        return NULL;
+    }
+    PyObject *it = args[0], *sentinel = args[2];
+    Py_ssize_t n = PyLong_AsSsize_t(args[1]);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    iternextfunc next = Py_TYPE(it)->tp_iternext;
+    int done = 0;
+    PyObject *error = Py_None;
+    Py_INCREF(error);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = next(it);
+        if (item == NULL) {
+            if (PyErr_Occurred()) {
+                if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
+                    PyErr_Clear();
+                    done = 1;
+                } else {
+                    PyObject *type, *value, *tb;
+                    PyErr_Fetch(&type, &value, &tb);
+                    PyErr_NormalizeException(&type, &value, &tb);
+                    if (tb != NULL && value != NULL)
+                        PyException_SetTraceback(value, tb);
+                    Py_XDECREF(type);
+                    Py_XDECREF(tb);
+                    if (value == NULL) {
+                        Py_DECREF(out);
+                        return NULL;
+                    }
+                    Py_SETREF(error, value);
+                }
+            } else {
+                done = 1;
+            }
+            break;
+        }
+        int e = PyList_Append(out, item);
+        Py_DECREF(item);
+        if (e < 0) {
+            Py_DECREF(out);
+            Py_DECREF(error);
+            return NULL;
+        }
+        if (item == sentinel)
+            break;
+    }
+    PyObject *res = Py_BuildValue("(NON)", out, done ? Py_True : Py_False, error);
+    return res;
+}
+
 /* -- list walking ---------------------------------------------------------- */
 
 PyDoc_STRVAR(walk_links_doc,
@@ -2149,6 +2214,7 @@ static PyMethodDef methods[] = {
     {"make_views", (PyCFunction)(void (*)(void))make_views, METH_FASTCALL, make_views_doc},
     {"cell_rows", (PyCFunction)(void (*)(void))cell_rows, METH_FASTCALL, cell_rows_doc},
     {"ps_rows", (PyCFunction)(void (*)(void))ps_rows, METH_FASTCALL, ps_rows_doc},
+    {"take_until", (PyCFunction)(void (*)(void))take_until, METH_FASTCALL, take_until_doc},
     {"rss_event_sums", (PyCFunction)(void (*)(void))rss_event_sums, METH_FASTCALL,
      rss_event_sums_doc},
     {"gather_u64", (PyCFunction)(void (*)(void))gather_u64, METH_FASTCALL, gather_u64_doc},

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .._accel import speedups
 from .context import Context
 from .errors import CommandError, UsageError
 from .registry import Command
@@ -200,6 +201,8 @@ def gc_paused(items: Iterator[Any], batch: int = GC_BATCH) -> Iterator[Any]:
         yield from items
         return
     nxt = items.__next__
+    # the same batch in one C call, without a Python frame per item
+    take = speedups.take_until if speedups is not None else None
     while True:
         out: list[Any] = []
         append = out.append
@@ -207,11 +210,14 @@ def gc_paused(items: Iterator[Any], batch: int = GC_BATCH) -> Iterator[Any]:
         done = False
         gc.disable()
         try:
-            for _ in range(batch):
-                item = nxt()
-                append(item)
-                if item is END_TABLE:  # a table ends: pass it on now (repeat's runs)
-                    break
+            if take is not None:
+                out, done, err = take(items, batch, END_TABLE)
+            else:
+                for _ in range(batch):
+                    item = nxt()
+                    append(item)
+                    if item is END_TABLE:  # a table ends: pass it on now (repeat's runs)
+                        break
         except StopIteration:
             done = True
         except BaseException as e:  # re-raised after the batch is passed on
