@@ -187,13 +187,16 @@ def _fields(ctx: Context, addr: int, type_name: str, members: list[str],
 
 
 def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
-          radix: int | None = None, member_lines: bool = False) -> Iterator[Any]:
+          radix: int | None = None, member_lines: bool = False,
+          fast: bool = False) -> Iterator[Any]:
     """Rows (ADDRESS [, members...]) or full struct dumps for each entry;
     ``radix`` 16 or 10: integers in that base (crash's -x, -d).
-    ``member_lines``: the members as crash's ``list -s`` prints them, the
-    entry's address on a line and :func:`crash_member_line` of each member
-    below it (a :class:`TextRecord` whose data is the row ``--json`` gives,
-    so that pipes and ``--json`` still see the row)."""
+    ``member_lines``: the members as crash's ``list -s`` and ``tree -s``
+    print them, the entry's address on a line and :func:`crash_member_line`
+    of each member below it (a :class:`TextRecord` whose data is the row
+    ``--json`` gives, so that pipes and ``--json`` still see the row), and a
+    whole structure as ``struct`` prints it (:func:`crash_struct_text`);
+    ``fast``: crash's ``-S`` lines instead (:func:`_fast_member_line`)."""
     if not struct_spec:
         for a in addrs:
             x = Address(a)
@@ -209,8 +212,11 @@ def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
             if not member_lines or ctx.as_json:
                 yield row
                 continue
-            lines = [f"{a:x}", *_member_lines(ctx, drgn.Object(ctx.prog, t, address=a),
-                                              members, radix, "list")]
+            obj = drgn.Object(ctx.prog, t, address=a)
+            if fast:
+                lines = [f"{a:x}", *(_fast_member_line(obj, m, radix) for m in members)]
+            else:
+                lines = [f"{a:x}", *_member_lines(ctx, obj, members, radix, "list")]
             yield TextRecord("\n".join(lines), row.as_dict(), row.obj)
         return
     for a in addrs:
@@ -219,11 +225,49 @@ def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
             yield Row(("ADDRESS", "TYPE"), (Address(a), name), v)
         else:
             yield TextLine(f"{a:x}")
+            obj = drgn.Object(ctx.prog, t, address=a)
             try:
-                yield TextLine(drgn.Object(ctx.prog, t, address=a).format_(
-                    integer_base=radix or 10))
+                if member_lines:  # crash: 'struct NAME {' as typed, the name's own keyword
+                    keyword, _, bare = name.partition(" ")
+                    yield TextLine(crash_struct_text(obj, keyword, bare, radix))
+                else:
+                    yield TextLine(obj.format_(integer_base=radix or 10))
             except drgn.FaultError as e:
                 ctx.warn(f"{a:#x}: {e}")
+
+
+def _fast_member_line(obj: drgn.Object, path: str, radix: int | None) -> str:
+    """crash's ``-S`` line of a member (tools.c print_value()): a member of
+    1, 2, 4 or 8 bytes read as an unsigned number, ``  NAME = VALUE`` with no
+    comma, pointers in hex (``0x``), others in ``radix`` (decimal unless 16),
+    `` <symbol>`` after a value that is a kernel text symbol's address (the
+    symbol containing it, without an offset), a ``char *``'s string after
+    it; a wider member (or a ``char`` array) as :func:`crash_member_line`
+    prints it (crash's dump_struct_member()).  Raises LookupError,
+    drgn.FaultError."""
+    sub = obj.subobject_(path)
+    t = _strip_typedefs(sub.type_)
+    size = drgn.sizeof(sub) if t.kind not in (drgn.TypeKind.FUNCTION, drgn.TypeKind.VOID) else 0
+    is_str = (t.kind == drgn.TypeKind.POINTER and _char_like(t.type)) or (
+        t.kind == drgn.TypeKind.ARRAY and _char_like(t.type))
+    if not 0 < size <= 8 or t.kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION) or (
+            t.kind == drgn.TypeKind.ARRAY and not is_str) or sub.bit_field_size_ is not None:
+        return crash_member_line(obj, path, radix)
+    value = int.from_bytes(sub.to_bytes_(), "little" if obj.prog_.platform.flags
+                           & drgn.PlatformFlags.IS_LITTLE_ENDIAN else "big")
+    hexa = t.kind == drgn.TypeKind.POINTER or radix == 16
+    text = f"  {path} = {value:#x}" if hexa else f"  {path} = {value}"
+    if is_str and t.kind == drgn.TypeKind.POINTER:
+        return text + "  " + _gdb_c_string(obj.prog_, value)
+    if is_str:
+        return text + f"  {path} = " + _gdb_c_string(obj.prog_, int(sub.address_ or 0))
+    try:
+        sym = obj.prog_.symbol(value)
+        if sym.kind == drgn.SymbolKind.FUNC:
+            text += f" <{sym.name}>"
+    except LookupError:
+        pass
+    return text
 
 
 def _guarded(ctx: Context, it: Iterator[int]) -> Iterator[int]:
@@ -262,10 +306,11 @@ def cell(v):
 
 
 def _emit_drgn(ctx: Context, walk: str, struct_spec: str | None,
-               imports: list[str]) -> str:
+               imports: list[str], radix: int | None = None) -> str:
     """A drgn script printing what :func:`_emit` yields for the addresses
     ``walk`` (drgn code: a ``for a in ...:`` loop header) gives: ADDRESS rows,
-    member rows (-s struct.member,...) or whole structures (text)."""
+    member rows (-s struct.member,...) or whole structures (crash's text,
+    :data:`CRASH_MEMBER_CODE`'s struct_text())."""
     from kmemx.commands.drgncode import table_script, text_script
 
     if not struct_spec:
@@ -273,11 +318,13 @@ def _emit_drgn(ctx: Context, walk: str, struct_spec: str | None,
     name, members = split_struct_spec(struct_spec)
     tname = _resolve_type(ctx, name).type_name()
     if not members:
-        return text_script(ctx, f"""\
+        keyword, _, bare = name.partition(" ")
+        return text_script(ctx, CRASH_MEMBER_CODE + f"""
+
 {walk}
     print(f"{{a:x}}")
-    print(Object(prog, {tname!r}, address=a).format_())
-""", ["drgn:Object", *imports])
+    print(struct_text(Object(prog, {tname!r}, address=a), {keyword!r}, {bare!r}, {radix or 10}))
+""", ["drgn:FaultError,Object,SymbolKind,TypeKind,sizeof", *imports])
     cols = ("ADDRESS", *[m.upper() for m in members])
     return table_script(ctx, cols, _CELL_CODE + f"""\
 {walk}
@@ -535,6 +582,7 @@ def _tree_drgn(ctx: Context, args: argparse.Namespace) -> str:
     (-t xarray/radix), idr_for_each() or mt_for_each() (-t maple)."""
     from kmemx.commands.drgncode import table_script
 
+    args.struct = args.struct or args.fast_struct  # -S: the same rows
     kind = _tree_kind(args)
     root = _tree_root(ctx, args)
     if args.verbose:
@@ -579,7 +627,7 @@ for a in (n - {off} for n in inorder({first})):"""
 
 for a in (n - {off} for n in preorder({first})):"""
             imports = ["drgn:Object"]
-        return _emit_drgn(ctx, walk, args.struct, imports)
+        return _emit_drgn(ctx, walk, args.struct, imports, args.radix)
     if kind == "idr":
         fn, ctype, imp = "idr_for_each", "struct idr *", "drgn.helpers.linux.idr:idr_for_each"
     elif kind == "maple":
@@ -592,7 +640,7 @@ for a in (n - {off} for n in preorder({first})):"""
         pairs = f"((first, entry) for first, _, entry in {pairs})"
     if args.struct:
         return _emit_drgn(ctx, f"for a in (e.value_() for _, e in {pairs}):", args.struct,
-                          ["drgn:Object", imp])
+                          ["drgn:Object", imp], args.radix)
     return table_script(ctx, ("INDEX", "ENTRY"), f"""\
 for index, entry in {pairs}:
     row(index, hex(entry.value_()))
@@ -630,9 +678,9 @@ for index, entry in {pairs}:
                         help="OFFSET or struct.member of the root inside START"),
                     arg("-o", dest="offset", help="OFFSET or struct.member of the rb_node"),
                     arg("-s", dest="struct", help="struct[.member,...] to display"),
-                    arg("-S", dest="struct", metavar="STRUCT",
-                        help="the same as -s: crash's -S reads the members from memory "
-                             "instead of through gdb, kmemx always does"),
+                    arg("-S", dest="fast_struct", metavar="STRUCT",
+                        help="as -s, in crash's -S lines: members of up to 8 bytes as "
+                             "unsigned numbers, no commas"),
                     arg("-l", dest="linear", action="store_true",
                         help="red-black tree in order (leftmost first)"),
                     arg("-p", dest="position", action="store_true",
@@ -654,6 +702,12 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     )
 
     k = ctx.k
+    fast = bool(args.fast_struct) and not args.struct
+    args.struct = args.struct or args.fast_struct
+
+    def emit(addrs: Iterable[int]) -> Iterator[Any]:  # crash's member lines (-s, -S)
+        return _emit(ctx, addrs, args.struct, args.radix, member_lines=True, fast=fast)
+
     kind = _tree_kind(args)
     root = _tree_root(ctx, args)
     if kind == "rbtree":
@@ -661,18 +715,12 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         first = root if args.node else k.read_u64(root)  # struct rb_root { rb_node; }
         walker = rbtree_inorder_for_each_position if args.linear else rbtree_preorder_for_each
         if not args.position:
-            yield from _emit(ctx, _guarded(ctx, (n - off for n, _ in walker(first, k))),
-                             args.struct, args.radix)
+            yield from emit(_guarded(ctx, (n - off for n, _ in walker(first, k))))
             return
         try:
             for n, pos in walker(first, k):
-                for i, row in enumerate(_emit(ctx, [n - off], args.struct, args.radix)):
-                    if isinstance(row, Row):
-                        row = Row((*row.columns, "POSITION"), (*row.cells, pos), row.obj)
-                    elif i == 0:  # a whole structure: crash's position line after its address
-                        yield row
-                        row = TextLine(f"  position: {pos}")
-                    yield row
+                for i, row in enumerate(emit([n - off])):
+                    yield _with_position(row, i, pos)
         except drgn.FaultError as e:
             ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
         return
@@ -682,12 +730,8 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         try:
             for index, entry, pos in xa_for_each_position(root, k):
                 if args.struct:
-                    for row in _emit(ctx, [entry], args.struct, args.radix):
-                        if isinstance(row, Row):
-                            yield Row((*row.columns, "INDEX", "POSITION"),
-                                      (*row.cells, index, pos), row.obj)
-                        else:
-                            yield row
+                    for i, row in enumerate(emit([entry])):
+                        yield _with_position(row, i, pos, index)
                 else:
                     yield Row(("INDEX", "ENTRY", "POSITION"), (index, Address(entry), pos))
         except drgn.FaultError as e:
@@ -707,13 +751,31 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
 
         pairs = (idr_for_each if kind == "idr" else xa_for_each)(root, k)
     if args.struct:
-        yield from _emit(ctx, _guarded(ctx, (e for _, e in pairs)), args.struct, args.radix)
+        yield from emit(_guarded(ctx, (e for _, e in pairs)))
         return
     try:
         for index, entry in pairs:
             yield Row(("INDEX", "ENTRY"), (index, Address(entry)))
     except drgn.FaultError as e:
         ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
+
+
+def _with_position(row: Any, i: int, pos: str, index: int | None = None) -> Any:
+    """An entry of ``tree -p -s``: crash's ``  position: POS`` line after the
+    entry's address (``  index: N  position: POS`` for xarrays and radix
+    trees), a POSITION (and INDEX) column in its row."""
+    line = f"  position: {pos}" if index is None else f"  index: {index}  position: {pos}"
+    extra: dict[str, Any] = {"position": pos} if index is None else {"index": index,
+                                                                    "position": pos}
+    if isinstance(row, Row):
+        cols = ("POSITION",) if index is None else ("INDEX", "POSITION")
+        return Row((*row.columns, *cols), (*row.cells, *extra.values()), row.obj)
+    if isinstance(row, TextRecord) and isinstance(row.data, dict):
+        first, _, rest = str(row).partition("\n")
+        return TextRecord(f"{first}\n{line}\n{rest}", {**row.data, **extra}, row.obj)
+    if i == 0:  # a whole structure's address line: the position after it
+        return TextLine(f"{row}\n{line}")
+    return row
 
 
 MAPLE_NODE_COLUMNS = ("DEPTH", "FIRST", "LAST", "NODE", "TYPE", "PARENT")
@@ -801,16 +863,20 @@ def per_cpu_addresses(ctx: Context, word: str) -> list[tuple[int, int]]:
     return [(cpu, int(per_cpu_ptr(ptr, cpu).value_())) for cpu in parse_cpuspec(ctx.prog, spec)]
 
 
-_COUNT = re.compile(r"[1-9][0-9]*")
+_COUNT = re.compile(r"-?[1-9][0-9]*")
 
 
-def struct_targets(ctx: Context, words: list[str], size: int
+def struct_targets(ctx: Context, words: list[str], size: int, count: int | None = None
                    ) -> list[tuple[str, int | None, int]]:
     """crash's ``struct`` arguments as ``(word, cpu, address)``: an address
     (hex, a symbol, ``symbol+off``, a global's member path) optionally
     followed by a decimal COUNT of consecutive structs of ``size`` bytes
-    (``struct page ADDR 4``), or ``SYMBOL:CPUSPEC`` (one per CPU, ``cpu``
-    set).  A bad word is reported and skipped (:func:`resolve_each`)."""
+    (``struct page ADDR 4``; ``-c COUNT``: ``count`` for the addresses
+    without one), or ``SYMBOL:CPUSPEC`` (one per CPU, ``cpu`` set).  A
+    negative COUNT (``-c -3``, or ``ADDR -3``, which crash refuses as an
+    option) is crash's "the (positive) count structures that lead up to and
+    include the target structure", lowest address first.  A bad word is
+    reported and skipped (:func:`resolve_each`)."""
     groups: list[tuple[str, int]] = []
     for w in words:
         if groups and _COUNT.fullmatch(w) and groups[-1][1] == 0 and ":" not in groups[-1][0]:
@@ -823,7 +889,10 @@ def struct_targets(ctx: Context, words: list[str], size: int
         if ":" in word:
             return [(word, cpu, a) for cpu, a in per_cpu_addresses(ctx, word)]
         a = kernel_address(ctx, word)
-        return [(word, None, a + i * size) for i in range(max(counts.get(word, 0), 1))]
+        n = counts.get(word, 0) or count or 1
+        if n < 0:  # the structures before ADDR, and ADDR's
+            a, n = a + (n + 1) * size, -n
+        return [(word, None, a + i * size) for i in range(n)]
 
     return [x for xs in resolve_each(ctx, [w for w, _ in groups], resolve) for x in xs]
 
@@ -887,7 +956,8 @@ print(f"}}}}  /* size {{t.size:#x}} */")
         return _struct_percpu_drgn(ctx, args.addresses, tname, members, keyword, bare,
                                    args.radix)
     shift = _offset(ctx, args.list_offset, "-l") if args.list_offset is not None else 0
-    addrs = [hex(a - shift) for _, _, a in struct_targets(ctx, args.addresses, drgn.sizeof(t))]
+    addrs = [hex(a - shift) for _, _, a in struct_targets(ctx, args.addresses, drgn.sizeof(t),
+                                                                   args.count)]
     walk = f"for a in (int(x, 16) for x in {addrs}):".replace("'", '"')
     spec = tname.replace("struct ", "", 1) + ("." + ",".join(members) if members else "")
     if not members:  # crash's print_struct(): a blank line between structures
@@ -931,7 +1001,8 @@ def read(addr, n):  # a user address of the current context, through its page ta
 """
         imports = ["drgn:Object", "drgn.helpers.linux.mm:access_remote_vm"]
     else:
-        starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, drgn.sizeof(t))]
+        starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, drgn.sizeof(t),
+                                                                   args.count)]
         read = "read = prog.read\n"
         imports = ["drgn:Object"]
     tname = t.type_name()
@@ -1034,6 +1105,9 @@ _STRUCT_ARGUMENTS = [
     arg("-u", dest="user", action="store_true",
         help="the addresses are user addresses of the current context "
              "(set PID)"),
+    arg("-c", dest="count", type=int, metavar="COUNT",
+        help="COUNT structures from each address (crash's -c; negative: the "
+             "COUNT structures up to and including it)"),
 ]
 
 
@@ -1043,6 +1117,9 @@ _STRUCT_ARGUMENTS = [
          struct task_struct.pid,comm ADDR   some members (crash syntax)
          struct task_struct ADDR -m pid,se.vruntime
          struct page ADDR 4                 COUNT consecutive structures (decimal)
+         struct -c -2 list_head ADDR        a negative COUNT: the structures before
+                                            ADDR and ADDR's, lowest first (crash's;
+                                            'ADDR -2' too, which crash refuses)
          struct rq.cpu,nr_running runqueues:a   a per-CPU symbol on every CPU
                                             (:1, :0,1, :0-1 some CPUs), as crash
          struct task_struct ADDR1 ADDR2 ... several; a bad address is reported, the rest shown
@@ -1128,7 +1205,7 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
             raise CommandError(f"struct: {name} at {a:#x}: cannot read {e.address:#x}") from None
 
     if args.addresses:
-        targets = struct_targets(ctx, args.addresses, size)
+        targets = struct_targets(ctx, args.addresses, size, args.count)
         if args.list_offset is not None:  # crash's -l: ADDR points at that member
             shift = _offset(ctx, args.list_offset, "-l")
             targets = [(w, cpu, a - shift) for w, cpu, a in targets]
@@ -1212,7 +1289,7 @@ def _struct_options(ctx: Context, args: argparse.Namespace, t: drgn.Type,
         starts = [a - shift for a in resolve_each(ctx, args.addresses,
                                                   lambda w: parse_address(ctx, w))]
     else:
-        starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, size)]
+        starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, size, args.count)]
 
     def read(a: int, n: int) -> bytes:
         try:
@@ -1551,10 +1628,29 @@ def crash_member_line(obj: drgn.Object, path: str, radix: int | None = None) -> 
         sub = obj.subobject_(path)
     except TypeError as e:  # "mm.mmap_base": mm is a pointer
         raise LookupError(f"{e}: a member path does not follow pointers") from None
-    value = crash_value_text(sub, 1, radix)
-    members = [m.name for m in _strip_typedefs(obj.type_).members or ()]
+    depth, members = _anonymous_depth(obj.type_, re.split(r"[.\[]", path, maxsplit=1)[0])
+    value = crash_value_text(sub, 1 + depth, radix)
     comma = "" if members and path == members[-1] else ","
-    return f"  {path} = {value}{comma}"
+    return f"{'  ' * (1 + depth)}{path} = {value}{comma}"
+
+
+def _anonymous_depth(t: drgn.Type, name: str) -> tuple[int, list[str | None]]:
+    """How many anonymous structures and unions of ``t`` hold member
+    ``name``, and the member names of the innermost one (``t``'s own when
+    none): crash prints such a member's line as it stands in the whole
+    structure's text, indented two more columns for each (``    vm =
+    0x...`` in ``struct vmap_area``'s anonymous union), with no comma after
+    the last member of that union."""
+    t = _strip_typedefs(t)
+    names = [m.name for m in t.members or ()]
+    if name not in names:
+        for m in t.members or ():
+            if m.name is None and _strip_typedefs(m.type).kind in (
+                    drgn.TypeKind.STRUCT, drgn.TypeKind.UNION):
+                depth, inner = _anonymous_depth(m.type, name)
+                if name in inner or depth:
+                    return depth + 1, inner
+    return 0, names
 
 
 #: :func:`crash_value_text`, :func:`crash_member_line`, :func:`crash_print_text`
@@ -1735,10 +1831,22 @@ def struct_text(obj, keyword, name, radix=10):  # crash's 'struct NAME {' ... '}
     return f"{keyword} {name} " + value_text(obj, 0, radix)
 
 
+def anonymous_depth(t, name):  # the anonymous structs/unions holding member name, the innermost's names
+    t = strip(t)
+    names = [m.name for m in t.members or ()]
+    if name not in names:
+        for m in t.members or ():
+            if m.name is None and strip(m.type).kind in (TypeKind.STRUCT, TypeKind.UNION):
+                depth, inner = anonymous_depth(m.type, name)
+                if name in inner or depth:
+                    return depth + 1, inner
+    return 0, names
+
+
 def member_line(obj, path, radix=10):  # crash's '  path = value,' (no comma after the last member)
-    value = value_text(obj.subobject_(path), 1, radix)
-    names = [m.name for m in strip(obj.type_).members or ()]
-    return f"  {path} = {value}" + ("" if names and path == names[-1] else ",")
+    depth, names = anonymous_depth(obj.type_, path.replace("[", ".").split(".")[0])
+    value = value_text(obj.subobject_(path), 1 + depth, radix)
+    return "  " * (1 + depth) + f"{path} = {value}" + ("" if names and path == names[-1] else ",")
 """
 
 
