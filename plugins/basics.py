@@ -193,11 +193,26 @@ for i in range(len(table)):
         name = prog.symbol(addr).name
     except LookupError:
         name = f"{addr:x}"
-    try:  # the outermost source location, not an inlined one
-        loc = prog.source_location(addr)[-1]
+    try:
+        end = prog.symbol(addr).address + prog.symbol(addr).size
+    except LookupError:
+        end = addr + 1
+    file, line = "", 0
+    # the outermost source location, not an inlined one; past an entry in a
+    # header under include/, the function's first address that is not (crash)
+    for a in range(addr, max(end, addr + 1)):
+        try:
+            loc = prog.source_location(a)[-1]
+        except (LookupError, ValueError, IndexError):
+            if a == addr:
+                break
+            continue
         file, line = loc.filename, loc.line
-    except (LookupError, ValueError, IndexError):
-        file, line = "", 0
+        if not (file.endswith(".h") and "include/" in file):
+            break
+    else:
+        if file.endswith(".h") and "include/" in file:
+            file, line = "", 0  # only headers: crash gives no file
     row(i, name, file, line)
 """)
     if args.taint:
@@ -333,6 +348,33 @@ def taint_letters(ctx: Context, mask: int) -> str:
     return "".join(out)
 
 
+def _syscall_line(prog: drgn.Program, addr: int) -> tuple[str, int]:
+    """The source file and line ``sys -c`` gives a system call at ``addr``:
+    the outermost (not inlined) location of its first address, or, where that
+    is a header under include/ (arm64 6.1: 163 entries start in an inlined
+    qspinlock.h, refcount.h, syscalls.h...), of the function's first address
+    that is not, as crash's cmd_sys() walks up to the next symbol (kernel.c:
+    "the first instruction address in the system call that shows the actual
+    source file").  ``("", 0)`` without line information."""
+    try:
+        sym = prog.symbol(addr)
+        end = sym.address + sym.size
+    except LookupError:
+        end = addr + 1
+    file, line = "", 0
+    for a in range(addr, max(end, addr + 1)):
+        try:
+            loc = prog.source_location(a)[-1]  # the outermost, not inlined
+        except (LookupError, ValueError, IndexError):
+            if a == addr:
+                break
+            continue
+        file, line = loc.filename, int(loc.line)
+        if not (file.endswith(".h") and "include/" in file):
+            return file, line
+    return ("", 0) if file.endswith(".h") and "include/" in file else (file, line)
+
+
 def _syscalls(ctx: Context) -> Iterator[Any]:
     """crash's ``sys -c``: each ``sys_call_table`` entry's function and the
     source file and line of its entry (DWARF, drgn's source_location())."""
@@ -346,11 +388,7 @@ def _syscalls(ctx: Context) -> Iterator[Any]:
             name = ctx.prog.symbol(addr).name
         except LookupError:
             name = f"{addr:x}"
-        try:
-            loc = ctx.prog.source_location(addr)[-1]  # the outermost, not inlined
-            file, line = loc.filename, int(loc.line)
-        except (LookupError, ValueError, IndexError):
-            file, line = "", 0
+        file, line = _syscall_line(ctx.prog, addr)
         if ctx.as_json:
             yield Row(cols, (i, Name(name), file, line))
         else:

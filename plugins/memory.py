@@ -345,8 +345,8 @@ def _vtop_one_aarch64(ctx: Context, vaddr: int, task: drgn.Object | None,
                            "layout is unknown")
     va_bits = runtime_va_bits(info.va_bits, info.tcr_el1_t1sz, PAGE_SIZE.bit_length() - 1)
     is_user, mm = _vtop_mm(ctx, vaddr, task, user)
-    if mm is None:
-        yield from _not_accessible(ctx, vaddr, 16)
+    if mm is None:  # crash's UVADDR_PRLEN: 10 on arm64 as on x86-64 (defs.h)
+        yield from _not_accessible(ctx, vaddr, 10)
         return
     prog = ctx.prog
     pgd_virt = int(mm.pgd.value_())
