@@ -658,12 +658,16 @@ for index, entry in {pairs}:
          tree -p -o vmap_area.rb_node vmap_area_root    each node's POSITION (root/l/r;
                                       xarrays: root/3/42, the slot in each node)
          tree -o vmap_area.rb_node -s vmap_area.va_start,va_end -x vmap_area_root
-                                      members (-x hex, -d decimal)
+                                      members (-x hex, -d decimal) as crash prints them:
+                                      each entry's address, then '  va_start = N,'
+                                      lines (list -s's and struct T.m ADDR's rule);
+                                      -s STRUCT: the whole structure as struct prints
+                                      it; --json: ADDRESS MEMBER... rows
          tree -t xarray -r address_space.i_pages MAPPING
                                       -r: the root is this member of the struct at START
          tree -N RB_NODE -o ...       START is an rb_node, not a root
-         tree -S ...                  the same as -s (crash's -S reads members from
-                                      memory, not through gdb; kmemx always does)
+         tree -S ...                  crash's -S lines: members of up to 8 bytes as
+                                      unsigned numbers, pointers 0x..., no commas
          tree -t maple -v MM.mm_mt    each node (range, address, depth, type,
                                       parent, contents: slots and pivots, gaps) and
                                       each entry's range, as crash and the

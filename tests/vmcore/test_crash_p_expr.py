@@ -195,3 +195,87 @@ def test_bad_expressions_are_one_line(s: Session) -> None:
         with pytest.raises(CommandError) as err:
             s.text(f"p {e}")
         assert "\n" not in str(err.value) and str(err.value).startswith("p")
+
+
+# ---------------------------------------------------------------------------- tree -s, struct -c
+
+TREE = "tree -t rbtree -o vmap_area.rb_node"
+
+
+class TreeSession(CrashSession):
+    """``tree -s``/``-S`` member lines and whole structures (the rule ``list
+    -s`` and ``struct T.m ADDR`` use: a member of an anonymous union, ``vm``,
+    indented as it stands in the structure, no comma after the union's last
+    member), ``tree -p -s``, and ``struct`` with a negative ``-c COUNT``."""
+
+    crash_timeout = 1500
+
+    @cached_property
+    def addr(self) -> dict[str, int]:
+        prog = self.k.prog
+        root = prog["vmap_area_root"].rb_node
+        va = drgn.container_of(root, "struct vmap_area", "rb_node")
+        return {"va": int(va.value_()), "task": int(self.worker.value_())}
+
+    @cached_property
+    def commands(self) -> dict[str, str]:
+        a = {k: f"{v:x}" for k, v in self.addr.items()}
+        return {
+            "tree -s": f"{TREE} -s vmap_area.va_start,va_end,vm vmap_area_root",
+            "tree -s -x": f"{TREE} -x -s vmap_area.va_start vmap_area_root",
+            "tree -S": f"{TREE} -S vmap_area.va_start vmap_area_root",
+            "tree -p -s": f"{TREE} -p -s vmap_area.va_start vmap_area_root",
+            "tree -s whole": f"{TREE} -s vmap_area free_vmap_area_root",
+            "struct anonymous members":
+                f"struct vmap_area.va_start,subtree_max_size,vm {a['va']}",
+            "struct -c -2": f"struct -c -2 list_head {a['task']}",
+            "struct -x -c -3": f"struct -x -c -3 list_head {a['task']}",
+            "struct -c 2": f"struct -c 2 list_head {a['task']}",
+            "struct -c -2 members": f"struct -c -2 list_head.prev {a['task']}",
+        }
+
+
+t = crash_session_fixture(TreeSession)
+
+
+def _text(session: CrashSession, line: str) -> list[str]:
+    return [ln.rstrip() for ln in session.text(line).rstrip("\n").split("\n")]
+
+
+@pytest.mark.parametrize("key", ["tree -s", "tree -s -x", "tree -S", "tree -p -s",
+                                 "tree -s whole", "struct anonymous members", "struct -c -2",
+                                 "struct -x -c -3", "struct -c 2", "struct -c -2 members"])
+def test_tree_and_struct_text_is_crash(t: TreeSession, key: str) -> None:
+    theirs = [ln.rstrip() for ln in t.crash[key].rstrip("\n").split("\n")]
+    ours = _text(t, t.commands[key])
+    assert len(ours) == len(theirs) > 1 and ours == theirs
+
+
+def test_negative_count_is_the_structures_before(t: TreeSession) -> None:
+    """``-c -3`` and ``ADDR -3`` (a kmemx extension: crash takes a negative
+    number there for an option) are the three structures ending at ADDR."""
+    a = t.addr["task"]
+    rows = t.json(f"struct -c -3 list_head {a:x}")
+    assert [int(r["address"], 16) for r in rows] == [a - 32, a - 16, a]
+    assert t.text(f"struct list_head {a:x} -3") == t.text(f"struct -c -3 list_head {a:x}")
+
+
+def test_tree_members_json_keeps_rows(t: TreeSession) -> None:
+    rows = t.json(t.commands["tree -p -s"])
+    assert rows[0]["position"] == "root" and int(rows[0]["address"], 16) == t.addr["va"]
+    assert set(rows[0]) == {"address", "va_start", "position"}
+    rows = t.json(t.commands["tree -S"])
+    assert int(rows[0]["address"], 16) == t.addr["va"] and isinstance(rows[0]["va_start"], int)
+
+
+@pytest.mark.parametrize("key", ["tree -s whole", "tree -s"])
+def test_tree_drgn_code(t: TreeSession, key: str) -> None:
+    """``tree -s STRUCT --drgn``'s script prints the whole structures as the
+    command does (crash's text); with members, the ``--json`` rows."""
+    out = t.drgn_output(t.commands[key]).rstrip("\n").split("\n")
+    if key == "tree -s whole":
+        assert out == _text(t, t.commands[key])
+        return
+    rows = t.json(t.commands[key])
+    assert out[0] == "ADDRESS\tVA_START\tVA_END\tVM" and len(out) == len(rows) + 1
+    assert [int(x.split("\t")[0], 16) for x in out[1:]] == [int(r["address"], 16) for r in rows]
