@@ -213,7 +213,9 @@ class TreeSession(CrashSession):
     @cached_property
     def addr(self) -> dict[str, int]:
         prog = self.k.prog
-        root = prog["vmap_area_root"].rb_node
+        # free_vmap_area_root: 6.12 has no vmap_area_root (its busy areas are in
+        # the per-node trees of vmap_nodes[], mm/vmalloc.c since 6.9)
+        root = prog["free_vmap_area_root"].rb_node
         va = drgn.container_of(root, "struct vmap_area", "rb_node")
         return {"va": int(va.value_()), "task": int(self.worker.value_())}
 
@@ -221,10 +223,10 @@ class TreeSession(CrashSession):
     def commands(self) -> dict[str, str]:
         a = {k: f"{v:x}" for k, v in self.addr.items()}
         return {
-            "tree -s": f"{TREE} -s vmap_area.va_start,va_end,vm vmap_area_root",
-            "tree -s -x": f"{TREE} -x -s vmap_area.va_start vmap_area_root",
-            "tree -S": f"{TREE} -S vmap_area.va_start vmap_area_root",
-            "tree -p -s": f"{TREE} -p -s vmap_area.va_start vmap_area_root",
+            "tree -s": f"{TREE} -s vmap_area.va_start,va_end,vm free_vmap_area_root",
+            "tree -s -x": f"{TREE} -x -s vmap_area.va_start free_vmap_area_root",
+            "tree -S": f"{TREE} -S vmap_area.va_start free_vmap_area_root",
+            "tree -p -s": f"{TREE} -p -s vmap_area.va_start free_vmap_area_root",
             "tree -s whole": f"{TREE} -s vmap_area free_vmap_area_root",
             "struct anonymous members":
                 f"struct vmap_area.va_start,subtree_max_size,vm {a['va']}",
