@@ -83,7 +83,7 @@ class OutputLexer(RegexLexer):  # type: ignore[misc,unused-ignore]
         "root": [
             (r"^kmemx: (?:error|warning):.*$", Generic.Error),
             (r"^[A-Z][A-Z0-9_%/()#-]*(?:[ \t]+[A-Z][A-Z0-9_%/()#-]*)+[ \t]*$", Generic.Heading),
-            (r"^(#\d+)(\s+)", bygroups(Generic.Subheading, Whitespace)),
+            (r"^( ?#\d+)(\s+)", bygroups(Generic.Subheading, Whitespace)),
             (r"\*?" + _CAST, Keyword.Type),
             (r"(\.)([A-Za-z_]\w*)(\s*=)", bygroups(Punctuation, Name.Attribute, Operator)),
             (r"\b0x[0-9a-fA-F]+\b", Number.Hex),

@@ -213,7 +213,8 @@ def test_bt_names_every_frame(fixture: Fixture, v: str) -> None:
         idle_task(p, cpu) for cpu in for_each_possible_cpu(p)] + [find_task(p, 1)]
     for task in tasks:
         out, _ = run(kv, f"bt {task.value_():#x}")
-        frames = [ln for ln in out if re.match(r" #\d", ln)]
+        # crash's "%s#%d [", level < 10 ? " " : ""
+        frames = [ln for ln in out if re.match(r"( #\d|#\d\d+) \[", ln)]
         want = []
         for f in p.stack_trace(task):
             if f.pc < 1 << 63:
