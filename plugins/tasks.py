@@ -1554,14 +1554,6 @@ def _x86_64(prog: drgn.Program) -> bool:
     return prog.platform is not None and prog.platform.arch == drgn.Architecture.X86_64
 
 
-def generic_register_lines(regs: dict[str, int]) -> list[str]:
-    """A register block for an architecture without crash's x86-64 layout
-    (arm64: drgn's ``pc``, ``lr``/``x30``, ``sp``, ``pstate``, ``x0``..``x29``),
-    upper-cased, three to a line, in drgn's register order."""
-    cells = [f"{name.upper():>6}: {value:016x}" for name, value in regs.items()]
-    return ["  " + " ".join(cells[i:i + 3]) for i in range(0, len(cells), 3)]
-
-
 def _arm64_pt_regs(regs: drgn.Object) -> dict[str, int]:
     """arm64 ``struct pt_regs`` (user_pt_regs: regs[31], sp, pc, pstate;
     orig_x0, syscallno) as a name -> value dict in drgn's register naming."""
@@ -1855,13 +1847,8 @@ def exception_lines(r, user):  # crash's arm64_print_exception_frame()
 
 
 {frame_line}{task_loop}    top = task.stack.value_() + THREAD_SIZE
-    first = next((f for f in frames if not f.is_inline), None)
-    if first is not None and first.interrupted and first.pc >= 1 << 63 and not panic_task:
-        # a dump taken without a panic: the registers each CPU was stopped with
-        print(f"    [exception RIP: {{symbol_offset(first.pc)}}]")
-        cells = [f"{{name.upper():>6}}: {{value:016x}}" for name, value in first.registers().items()]
-        for i in range(0, len(cells), 3):
-            print("  " + " ".join(cells[i:i + 3]))
+    # (a dump taken without a panic: crash-arm64 starts at the registers each
+    # CPU was stopped with and prints no block for them)
     for i, frame in enumerate(frames):
         if frame.interrupted and not frame.is_inline and any(
                 not f.is_inline for f in frames[:i]):
@@ -1886,6 +1873,18 @@ def exception_lines(r, user):  # crash's arm64_print_exception_frame()
         if frame.pc < 1 << 63:
             break
         print(frame_line(i, frame))
+    else:
+        # a stack that ends at entry from EL0: its last frame record is the
+        # terminal one in task_pt_regs() (entry.S), whose registers crash prints
+        last = next((f for f in reversed(frames) if not f.is_inline), None)
+        try:
+            regs = Object(prog, "struct pt_regs", address=top - PT_REGS)
+            if (last is not None and task.mm and not regs.pstate.value_() & 0xf
+                    and frame_addresses(prog, last)[0] == regs.stackframe.address_):
+                for line in exception_lines(pt_regs(regs), True):
+                    print(line)
+        except FaultError as e:
+            print(f"kmemx: warning: pt_regs not readable at {{e.address:#x}}")
 """
 
 
@@ -2264,8 +2263,11 @@ def _bt_text(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
     except drgn.FaultError as e:
         ctx.warn(f"task {t.address:#x}: stack not readable at {e.address:#x}")
         return
+    from .lists import strip_pac
+
     for off in range(0, len(raw) - 7, 8):
-        value = int.from_bytes(raw[off:off + 8], "little")
+        # arm64: a signed return address is named as its code (crash's rule)
+        value = strip_pac(ctx, int.from_bytes(raw[off:off + 8], "little"))
         if value >= 1 << 63 and _is_text(prog, value):
             try:
                 name = _nearest_symbol(prog, value).name
@@ -2359,16 +2361,19 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
 
     x86 = _x86_64(prog)
     frames = list(trace)
+    user_shown = False
     prev_stack: str | None = None
     pending: dict[str, Any] | None = None  # the exception block before the next frame
     first = next((f for f in frames if not f.is_inline), None)
     if (first is not None and first.interrupted and first.pc >= 1 << 63
             and panic_task(prog) is None and not args.exceptions):
         # a dump taken without a panic: the registers each CPU was stopped
-        # with, which crash shows as an exception frame
-        yield f"    [exception RIP: {_symbol_offset(prog, first.pc)}]"
+        # with, which x86-64 crash shows as an exception frame (crash-arm64
+        # starts the frames there and prints no block; --json keeps them)
         registers = first.registers()
-        yield from (register_lines if x86 else generic_register_lines)(registers)
+        if x86:
+            yield f"    [exception RIP: {_symbol_offset(prog, first.pc)}]"
+            yield from register_lines(registers)
         pending = _exception_data("cpu", None, dict(registers))
     for i, frame in enumerate(frames):
         try:
@@ -2420,8 +2425,10 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
                              "pc": Address(frame.pc), "function": None, "symbol": None,
                              "offset": None, "module": None, "file": None, "line": None,
                              "inlined": False, "exception": pending})
+                user_shown = True
                 break
         if frame.pc < 1 << 63:  # user space without saved registers: stop, as crash
+            user_shown = True
             break
         if args.exceptions:
             if pending is not None:
@@ -2453,6 +2460,43 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
                 words: list[int] = []
                 yield from _frame_data_lines(ctx, start, nxt, args.symbolic, words)
                 entry["stack_words"] = words
+    if not x86 and not user_shown and not args.exceptions:
+        yield from _arm64_user_block(ctx, task, frames, task_data, data)
+
+
+def _arm64_user_block(ctx: Context, task: drgn.Object, frames: list[drgn.StackFrame],
+                      task_data: dict[str, Any], data: list[dict[str, Any]]) -> Iterator[str]:
+    """arm64: the user-mode registers crash prints where a stack ends at
+    system-call or exception entry from EL0 (arm64.c: BACKTRACE_COMPLETE_USER,
+    then arm64_print_exception_frame() of ``task_pt_regs()``).  drgn's
+    unwinder stops at the last kernel frame, whose frame record is the
+    terminal one kernel_entry writes into ``pt_regs->stackframe``
+    (arch/arm64/kernel/entry.S); only a stack that ends there has them."""
+    prog = ctx.prog
+    last = next((f for f in reversed(frames) if not f.is_inline), None)
+    if last is None:
+        return
+    try:
+        regs_addr = task_pt_regs(prog, task)
+        record = regs_addr + drgn.offsetof(prog.type("struct pt_regs"), "stackframe")
+        if frame_addresses(prog, last)[0] != record:
+            return
+        regs = drgn.Object(prog, "struct pt_regs", address=regs_addr)
+        named = _arm64_pt_regs(regs)
+    except (LookupError, drgn.FaultError) as e:
+        if isinstance(e, drgn.FaultError):
+            ctx.warn(f"task {int(task.value_()):#x}: pt_regs not readable at {e.address:#x}")
+        return
+    if named["pstate"] & 0xf or not task.mm:
+        # PSTATE.M not EL0, or no user address space: a kernel thread's or an
+        # idle task's terminal record (ret_from_fork, __primary_switched),
+        # whose pt_regs hold no user registers
+        return
+    yield from arm64_exception_lines(ctx, named, True)
+    data.append({**task_data, "frame": None, "sp": None, "pc": Address(named["pc"]),
+                 "function": None, "symbol": None, "offset": None, "module": None,
+                 "file": None, "line": None, "inlined": False,
+                 "exception": _exception_data("user", regs_addr, regs)})
 
 
 _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 __all__ = [
+    "ARM64_LAST_FRAMES",
     "MIN_VERSION",
     "CrashCannotRead",
     "CrashError",
@@ -400,6 +401,12 @@ def _crash_outputs(binary: Path, vmlinux: os.PathLike[str] | str,
                 raise _UNREADABLE[key] from None
             raise
     return {c: cache[c] for c in commands}
+
+
+#: crash-arm64 ends a backtrace after a frame of these functions (arm64.c
+#: arm64_print_stackframe_entry(): BACKTRACE_COMPLETE_KERNEL), where x86-64
+#: crash and drgn go on to the bottom frame (ret_from_fork, __primary_switched)
+ARM64_LAST_FRAMES = ("start_kernel", "secondary_start_kernel", "kthread", "kthreadd")
 
 
 # ---------------------------------------------------------------- parsers

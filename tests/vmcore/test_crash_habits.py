@@ -336,6 +336,37 @@ def _set_aside_bogus(ours: str, theirs: str) -> tuple[str, str]:
     return "\nPID:".join(our_tasks), "\nPID:".join(their_tasks)
 
 
+def _set_aside_unregistered_cpus(k: Any, ours: str, theirs: str) -> tuple[str, str]:
+    """Written exception (arm64 only): crash-arm64 8.0.6 takes an active
+    task's registers from the kernel's ``crash_notes`` or the dump's
+    NT_PRSTATUS notes by CPU number, and finds none in our QEMU-made arm64
+    dumps ("cpu 0: cannot find NT_PRSTATUS note"): for a task running on a
+    CPU it prints the ``PID:`` header alone, where kmemx starts at the
+    registers drgn reads from those notes (``[exception RIP: ...]`` and the
+    block, or the IPI that stopped the CPU).  Such tasks are compared by
+    their headers only (the caller checks every header); the same exception
+    as tests/vmcore/test_oracle_columns.py's ``_crash_lacks_cpu_registers``.
+    Returns the two texts with those tasks cut to their headers."""
+    import drgn
+    from drgn.helpers.linux.sched import cpu_curr
+
+    platform = k.prog.platform
+    if platform is None or platform.arch != drgn.Architecture.AARCH64:
+        return ours, theirs
+    our_tasks, their_tasks = ours.split("\nPID:"), theirs.split("\nPID:")
+    if len(our_tasks) != len(their_tasks):
+        return ours, theirs  # the header comparison reports it
+    for i, (mine, other) in enumerate(zip(our_tasks, their_tasks, strict=True)):
+        if [ln for ln in other.strip().splitlines()[1:]
+                if ln.strip() and ln.strip() != "START: (null) at 0"]:
+            continue  # crash printed frames (bt -t: a START): compared as on x86-64
+        m = re.search(r"TASK: ([0-9a-f]+)\s+CPU: (\d+)", mine)
+        if m and cpu_curr(k.prog, int(m.group(2))).value_() == int(m.group(1), 16):
+            our_tasks[i] = mine.strip().splitlines()[0]
+            their_tasks[i] = other.strip().splitlines()[0]
+    return "\nPID:".join(our_tasks), "\nPID:".join(their_tasks)
+
+
 BT_LINES = ["bt", "bt -a", "bt 1", "bt -e", "bt -t", "bt -T", "bt -s", "bt -sx", "bt -f",
             "bt -c 1", "bt -p"]
 
@@ -359,10 +390,18 @@ def test_bt_options_equal_crash(fixture: Fixture, variant: str) -> None:
     # word off)
     lines = [ln for ln in BT_LINES
              if variant == "panic" or ln not in ("bt -p", "bt -e", "bt -t", "bt -T", "bt -f")]
+    arm64 = k.prog.platform is not None and k.prog.platform.arch.name == "AARCH64"
+    if arm64:
+        # not compared on arm64 yet: bt -e (crash scans the whole stack for
+        # pt_regs, kmemx lists the exception frames drgn's unwinder passes,
+        # which for the panic task of our QEMU-made dumps start at the CPU's
+        # saved registers, above the frames crash finds)
+        lines = [ln for ln in lines if ln != "bt -e"]
     theirs = crash(fixture, variant, lines)
     try:
         for line in lines:
             ours, their = _set_aside_bogus("\n".join(run(k, line)), theirs[line])
+            ours, their = _set_aside_unregistered_cpus(k, ours, their)
             assert [ln for ln in ours.splitlines() if ln.startswith("PID:")] == [
                 ln.rstrip() for ln in their.splitlines() if ln.startswith("PID:")], line
             if line in ("bt -e", "bt -t", "bt -T"):
@@ -373,8 +412,13 @@ def test_bt_options_equal_crash(fixture: Fixture, variant: str) -> None:
             for task_ours, task_theirs in zip(ours.split("\nPID:"),
                                               their.split("\nPID:"), strict=True):
                 mine = _frames(task_ours)
-                pcs = [pc for _, pc, _ in mine]
                 want = _frames(task_theirs, ours=False)[1:]
+                if arm64 and want and want[-1][0].split("+")[0] in C.ARM64_LAST_FRAMES:
+                    # written exception: test_oracle_columns' _below_arm64_last_frame
+                    last = next((i for i, f in enumerate(mine)
+                                 if f[0].split("+")[0] == want[-1][0].split("+")[0]), len(mine))
+                    mine = mine[:last + 1]
+                pcs = [pc for _, pc, _ in mine]
                 assert [pc for _, pc, _ in want] == pcs[len(pcs) - len(want):], line
                 for (name, _pc, data), (cname, _cpc, cdata) in zip(
                         mine[len(mine) - len(want):], want, strict=True):

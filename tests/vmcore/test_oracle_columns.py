@@ -170,11 +170,6 @@ def _above_panic(row: Mapping[str, Any]) -> bool:
     return bool(row.get("above_panic"))
 
 
-#: arm64 crash ends a backtrace after these (arm64.c arm64_print_stackframe_entry():
-#: BACKTRACE_COMPLETE_KERNEL)
-CRASH_ARM64_LAST_FRAMES = ("start_kernel", "secondary_start_kernel", "kthread", "kthreadd")
-
-
 def _below_arm64_last_frame(row: Mapping[str, Any]) -> bool:
     """arm64 crash stops a backtrace after a frame named start_kernel,
     secondary_start_kernel, kthread or kthreadd (arm64.c
@@ -918,7 +913,7 @@ def test_bt_frames(dump: Dump) -> None:
             skip = next((i for i, f in enumerate(ours) if f["func"] == "panic"), 0)
         last = len(ours)
         if dump.k.prog.platform and dump.k.prog.platform.arch == drgn.Architecture.AARCH64:
-            last = next((i for i, f in enumerate(ours) if f["func"] in CRASH_ARM64_LAST_FRAMES),
+            last = next((i for i, f in enumerate(ours) if f["func"] in C.ARM64_LAST_FRAMES),
                         last)
         our_rows = [{"i": i - skip, "above_panic": i < skip, "below_arm64_last_frame": i > last,
                      **f} for i, f in enumerate(ours)]
