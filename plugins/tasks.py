@@ -1395,12 +1395,13 @@ def frame_addresses(prog: drgn.Program, frame: drgn.StackFrame) -> tuple[int | N
     return stack, pc
 
 
-def _frame_line(prog: drgn.Program, i: int, frame: drgn.StackFrame,
+def _frame_line(i: int, frame: drgn.StackFrame, addresses: tuple[int | None, int],
                 module: str | None = None, name: str | None = None) -> str:
-    """crash's frame line: `` #1 [STACK] name at PC`` (:func:`frame_addresses`),
-    then the source line when there is debug info, and `` [module]`` for a
-    module's function (whose name may come from the module's in-memory
-    symbol table); ``name`` replaces the function's name (``bt -s``)."""
+    """crash's frame line: `` #1 [STACK] name at PC`` (``addresses``: the
+    frame's :func:`frame_addresses`), then the source line when there is
+    debug info, and `` [module]`` for a module's function (whose name may
+    come from the module's in-memory symbol table); ``name`` replaces the
+    function's name (``bt -s``)."""
     if name is None:
         name = frame.name
     if name is None:
@@ -1408,7 +1409,7 @@ def _frame_line(prog: drgn.Program, i: int, frame: drgn.StackFrame,
             name = frame.symbol().name
         except LookupError:
             name = "???"
-    stack, pc = frame_addresses(prog, frame)
+    stack, pc = addresses
     line = (f"{' ' if i < 10 else ''}#{i} [{'?' if stack is None else f'{stack:x}'}] {name} "
             f"at {pc:x}")
     if module:
@@ -2263,11 +2264,13 @@ def _bt_text(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
     except drgn.FaultError as e:
         ctx.warn(f"task {t.address:#x}: stack not readable at {e.address:#x}")
         return
-    from .lists import strip_pac
+    from .lists import kernel_pac_mask, strip_pac
 
-    for off in range(0, len(raw) - 7, 8):
-        # arm64: a signed return address is named as its code (crash's rule)
-        value = strip_pac(ctx, int.from_bytes(raw[off:off + 8], "little"))
+    signed = bool(kernel_pac_mask(ctx))  # arm64: a signed return address is
+    for off in range(0, len(raw) - 7, 8):  # named as its code (crash's rule)
+        value = int.from_bytes(raw[off:off + 8], "little")
+        if signed:
+            value = strip_pac(ctx, value)
         if value >= 1 << 63 and _is_text(prog, value):
             try:
                 name = _nearest_symbol(prog, value).name
@@ -2290,10 +2293,12 @@ def _bt_text(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
 
 
 def _frame_data(prog: drgn.Program, i: int, frame: drgn.StackFrame, sp: int | None,
-                module: str | None, task_data: dict[str, Any]) -> dict[str, Any]:
+                addresses: tuple[int | None, int], module: str | None,
+                task_data: dict[str, Any]) -> dict[str, Any]:
     """One ``bt --json`` object: the task's fields, then the frame's number,
     sp and pc (drgn's), ``at`` and ``frame_pointer`` (the code address and,
-    on arm64, the ``x29`` the text prints: :func:`frame_addresses`), the
+    on arm64, the ``x29`` the text prints: ``addresses``, the frame's
+    :func:`frame_addresses`), the
     function named in the text (DWARF's, else the symbol's), the ELF symbol
     containing ``at`` and ``at``'s offset in it (``bt -s``'s name+offset),
     the module, source file and line, whether inlined."""
@@ -2303,7 +2308,7 @@ def _frame_data(prog: drgn.Program, i: int, frame: drgn.StackFrame, sp: int | No
             name = frame.symbol().name
         except LookupError:
             name = None
-    stack, at = frame_addresses(prog, frame)
+    stack, at = addresses
     try:
         sym: drgn.Symbol | None = _nearest_symbol(prog, at)
     except LookupError:
@@ -2421,31 +2426,29 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
             pending = _exception_data("user" if user else "kernel", regs_addr,
                                       regs if block and regs is not None else {})
             if user:
-                data.append({**task_data, "frame": i, "sp": None if sp is None else Address(sp),
-                             "pc": Address(frame.pc), "function": None, "symbol": None,
-                             "offset": None, "module": None, "file": None, "line": None,
-                             "inlined": False, "exception": pending})
+                data.append(_user_entry_data(task_data, i, sp, frame.pc, pending))
                 user_shown = True
                 break
         if frame.pc < 1 << 63:  # user space without saved registers: stop, as crash
             user_shown = True
             break
+        addresses = frame_addresses(prog, frame)
         if args.exceptions:
             if pending is not None:
-                data.append({**_frame_data(prog, i, frame, sp, None, task_data),
+                data.append({**_frame_data(prog, i, frame, sp, addresses, None, task_data),
                              "exception": pending})
                 pending = None
             continue
         module = module_of_address(prog, frame.pc)
-        entry = _frame_data(prog, i, frame, sp, module, task_data)
+        entry = _frame_data(prog, i, frame, sp, addresses, module, task_data)
         if stack_switch is not None:
             entry["stack"] = stack_switch
         if pending is not None:
             entry["exception"] = pending
             pending = None
         data.append(entry)
-        stack, pc = frame_addresses(prog, frame)
-        yield _frame_line(prog, i, frame, module,  # -s: crash's ELF symbol+offset
+        stack, pc = addresses
+        yield _frame_line(i, frame, addresses, module,  # -s: crash's ELF symbol+offset
                           _symbol_offset(prog, pc, args.hex)
                           if args.symbols and not frame.is_inline else None)
         if (args.frames or args.symbolic) and not frame.is_inline:
@@ -2493,10 +2496,19 @@ def _arm64_user_block(ctx: Context, task: drgn.Object, frames: list[drgn.StackFr
         # whose pt_regs hold no user registers
         return
     yield from arm64_exception_lines(ctx, named, True)
-    data.append({**task_data, "frame": None, "sp": None, "pc": Address(named["pc"]),
-                 "function": None, "symbol": None, "offset": None, "module": None,
-                 "file": None, "line": None, "inlined": False,
-                 "exception": _exception_data("user", regs_addr, regs)})
+    data.append(_user_entry_data(task_data, None, None, named["pc"],
+                                 _exception_data("user", regs_addr, regs)))
+
+
+def _user_entry_data(task_data: dict[str, Any], i: int | None, sp: int | None, pc: int,
+                     exception: dict[str, Any] | None) -> dict[str, Any]:
+    """``bt --json``'s object for the entry from user space that ends a
+    stack: the user ``pc``, no function, and the registers saved there
+    (``frame``/``sp`` where the unwinder gave a user frame, else None)."""
+    return {**task_data, "frame": i, "sp": None if sp is None else Address(sp),
+            "pc": Address(pc), "function": None, "symbol": None, "offset": None,
+            "module": None, "file": None, "line": None, "inlined": False,
+            "exception": exception}
 
 
 _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",
