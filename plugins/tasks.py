@@ -311,6 +311,63 @@ def _with_raw(batches: Iterator[list[View]], reader: _PsReader
         yield batch, reader.tasks([t._a for t in batch])
 
 
+def _read_all(batches: Iterable[tuple[list[View], list[tuple[Any, ...] | None]]],
+              reader: _PsReader) -> list[tuple[list[View], list[tuple[Any, ...] | None]]]:
+    """The batches with every task read: what the bulk read left (a value it
+    does not gather, such as per-CPU RSS counters) read one task at a time
+    (None still for a task that cannot be read)."""
+    return [(b, raws if None not in raws else
+             [raw or _read_or_none(reader, t._a) for t, raw in zip(b, raws)])
+            for b, raws in batches]
+
+
+def _with_split(batches: Iterable[tuple[list[View], list[tuple[Any, ...] | None]]],
+                reader: _PsReader
+                ) -> tuple[list[tuple[list[View], list[tuple[Any, ...] | None]]],
+                           dict[int, list[int]]]:
+    """The batches read whole (every task's unsynced RSS events count
+    towards its mm, so all are read first) and, per mm, the sums of those
+    events (:func:`split_rss_sums`; a task with no events adds nothing)."""
+    read = _read_all(batches, reader)
+    split = None if speedups is None else speedups.rss_event_sums(
+        [raws for _b, raws in read], 12)
+    if split is None:
+        split = split_rss_sums((raw[12], raw[13:16]) for _b, raws in read
+                               for raw in raws if raw is not None
+                               and (raw[13] or raw[14] or raw[15]))
+    return read, split
+
+
+#: prog.cache key of a dump's ps table (:func:`_ps_table`)
+_PS_TABLE = "kmemx.plugins.tasks.ps_table"
+
+
+def _ps_table(ctx: Context, reader: _PsReader
+              ) -> tuple[list[tuple[list[View], list[tuple[Any, ...] | None]]],
+                         dict[int, list[int]] | None] | None:
+    """On a dump, every task's batch with what ``ps`` reads of it and the
+    unsynced RSS sums, read on the first ``ps`` and kept: a dump's memory
+    never changes (crash builds its task table once for a dump file, task.c
+    ``refresh_xarray_task_table()``).  Kept only when the task walk warned of
+    nothing, so a damaged list is reported by every ``ps``.  The rows are
+    made from it every time.  None on a live kernel: read it afresh."""
+    if getattr(ctx.k, "is_live", False):
+        return None
+    table: tuple[Any, Any] | None = ctx.prog.cache.get(_PS_TABLE)
+    if table is None:
+        warned = len(ctx.errors)
+        batches = list(_with_raw(_task_batches(ctx), reader))
+        split = None
+        if reader.split:
+            batches, split = _with_split(batches, reader)
+        else:  # what the bulk read left (per-CPU RSS counters), read once here
+            batches = _read_all(batches, reader)
+        table = (batches, split)
+        if len(ctx.errors) == warned:
+            ctx.prog.cache[_PS_TABLE] = table
+    return table
+
+
 def _read_or_none(reader: _PsReader, addr: int) -> tuple[Any, ...] | None:
     """What ps reads of the task at ``addr``, or None when it is unreadable
     (then its row reads it again and reports why)."""
@@ -672,20 +729,14 @@ def _ps_rows(ctx: Context, args: argparse.Namespace, keys: list[int] | None = No
     filtering = bool(addrs or pids or names or args.k or args.u or args.G or want_state
                      or args.S)
     batches: Iterable[tuple[list[View], list[tuple[Any, ...] | None]]]
-    batches = _with_raw(_task_batches(ctx), reader)
-    split = None
-    if reader.split:
-        # every task's unsynced RSS events count towards its mm: read them all first
-        batches = [(b, raws if None not in raws else
-                    [raw or _read_or_none(reader, t._a) for t, raw in zip(b, raws)])
-                   for b, raws in batches]
-        # (a task with no events adds nothing to its mm's sums)
-        split = None if speedups is None else speedups.rss_event_sums(
-            [raws for _b, raws in batches], 12)
-        if split is None:
-            split = split_rss_sums((raw[12], raw[13:16]) for _b, raws in batches
-                                   for raw in raws if raw is not None
-                                   and (raw[13] or raw[14] or raw[15]))
+    split: dict[int, list[int]] | None = None
+    table = _ps_table(ctx, reader)
+    if table is not None:
+        batches, split = table
+    else:
+        batches = _with_raw(_task_batches(ctx), reader)
+        if reader.split:
+            batches, split = _with_split(batches, reader)
     if keys is not None and not filtering:
         for batch, raws in batches:
             n = len(keys)

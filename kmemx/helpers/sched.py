@@ -379,6 +379,10 @@ def _recovered_order(k: Kernel, damage: TaskWalkDamage) -> list[int]:
     return order
 
 
+#: prog.cache key of a dump's clean task walk (:func:`for_each_task`)
+_TASK_TABLE = "kmemx.helpers.sched.task_table"
+
+
 def for_each_task(k: Kernel, damage: TaskWalkDamage | None = None) -> Iterator[View]:
     """Every thread of every process (``for_each_process_thread()``), as views
     of ``struct task_struct``; the idle tasks are not included.
@@ -391,7 +395,22 @@ def for_each_task(k: Kernel, damage: TaskWalkDamage | None = None) -> Iterator[V
     refresh_xarray_task_table()); none twice.  The bad links and the counts
     go into ``damage`` when given (it is false when the lists were sane).
 
+    On a dump, whose memory never changes, a walk that went through its
+    lists without a bad link is kept: the next walk gives the same views
+    from it without reading (crash's task table, which task.c's
+    ``refresh_xarray_task_table()`` builds once for a dump file).  A live
+    kernel is walked every time.
+
     :raises drgn.FaultError: ``init_task`` itself cannot be read."""
+    table: tuple[View, ...] | None = k.prog.cache.get(_TASK_TABLE)
+    if table is not None and not getattr(k, "is_live", False):
+        return iter(table)
+    return _for_each_task(k, damage)
+
+
+def _for_each_task(k: Kernel, damage: TaskWalkDamage | None) -> Iterator[View]:
+    """:func:`for_each_task`'s walk, kept as the task table on a dump."""
+    live = getattr(k, "is_live", False)
     # each task is held back until the walk gets past it: a walk that fails
     # on a bad link has just taken the node it points to as a task
     done: list[list[View]] = []  # every task but the last is yielded
@@ -406,6 +425,8 @@ def for_each_task(k: Kernel, damage: TaskWalkDamage | None = None) -> Iterator[V
             last = views[-1]
             if len(views) > 1:
                 yield from views[:-1]
+        if not live:
+            k.prog.cache[_TASK_TABLE] = tuple(t for views in done for t in views)
         if last is not None:
             yield last
         return

@@ -228,6 +228,31 @@ def test_damaged_task_list_hides_no_task(dump: Dump, undamaged: dict[str, Any],
     assert tree.returncode == 3 and tree.stdout == undamaged["pstree"], tree.stderr
 
 
+def test_damaged_list_is_walked_and_reported_every_time(dump: Dump, tmp_path: Path) -> None:
+    """A dump's task table is kept only from a walk without a bad link
+    (helpers.sched.for_each_task, plugins.tasks._ps_table): on a damaged
+    list every ``ps`` walks again and names the link again."""
+    from kmemx.commands import REGISTRY, Context, load_plugins, run_pipeline
+
+    patches, _task, _value, member = _patches(dump, "poison")
+    core = tmp_path / "damaged.elf"
+    shutil.copyfile(dump.path, core)
+    with core.open("r+b") as f:
+        for vaddr, v in patches:
+            f.seek(dump.file_offset(vaddr))
+            f.write(v.to_bytes(8, "little"))
+    load_plugins()
+    k = kmemx.open(core, dump.vmlinux)
+    seen = []
+    for _ in range(2):
+        ctx = Context(k, REGISTRY)
+        rows = list(run_pipeline(ctx, "ps").items)
+        seen.append(([e for e in ctx.errors if f"{member} at {patches[0][0]:x}" in e], len(rows)))
+    assert seen[0][0] and seen[0] == seen[1], seen
+    assert "kmemx.helpers.sched.task_table" not in k.prog.cache
+    assert "kmemx.plugins.tasks.ps_table" not in k.prog.cache
+
+
 def test_bt_a_on_a_cut_dump_shows_each_cpu_or_says_why(dump: Dump, tmp_path: Path) -> None:
     """A dump cut at three quarters of its size (the run queues, or the page
     tables that map them, may lie past the cut): ``bt -a`` gives each CPU's
