@@ -103,17 +103,31 @@ def _enabled(prog: Any) -> bool:
 def _rq_tasks(ctx: Context, member: str) -> list[View]:
     """``rq->member`` (``idle`` or ``curr``) of each CPU's run queue; a CPU whose
     run queue is not in the dump (a truncated or filtered one) is reported once
-    (``ctx.warn``) and left out, so the other rows still come."""
+    (``ctx.warn``) and left out, so the other rows still come.  On a dump
+    they are read once (the dump's memory never changes), unless a run queue
+    could not be read."""
+    live = getattr(ctx.k, "is_live", False)
+    kept: dict[str, list[View]] = ctx.prog.cache.setdefault(_RQ_TASKS, {})
+    if member in kept and not live:
+        return list(kept[member])
     rqs = ctx.k.object("runqueues")
     out = []
+    whole = True
     for cpu in _cpus(ctx):
         try:
             out.append(getattr(per_cpu(rqs, cpu), member))
         except drgn.FaultError as e:
+            whole = False
             said = f"CPU {cpu}: its run queue cannot be read"
             if not any(m.startswith(said) for m in ctx.errors):
                 ctx.warn(f"{said} ({e}): its idle and current tasks are not known")
+    if whole and not live:
+        kept[member] = list(out)
     return out
+
+
+#: prog.cache key of a dump's rq->idle and rq->curr views (:func:`_rq_tasks`)
+_RQ_TASKS = "kmemx.plugins.tasks.rq_tasks"
 
 
 def idle_tasks(ctx: Context) -> list[View]:
@@ -479,7 +493,9 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             # crash's order (its task table, sort_context_array()): by PID, the
             # idle tasks first by CPU; the task list has threads after their leader
             keys: list[int] = []
-            rows = list(_ps_rows(ctx, args, keys))
+            rows: list[Row] = []
+            for row in _ps_rows(ctx, args, keys, rows):
+                rows.append(row)
             if len(keys) == len(rows):  # _ps_order as ints, sorted in C
                 listing = map(rows.__getitem__, sorted(range(len(rows)), key=keys.__getitem__))
             else:
@@ -698,10 +714,12 @@ for t, st, r in chosen:
 """, imports)
 
 
-def _ps_rows(ctx: Context, args: argparse.Namespace, keys: list[int] | None = None
-             ) -> Iterator[Row]:
+def _ps_rows(ctx: Context, args: argparse.Namespace, keys: list[int] | None = None,
+             sink: list[Row] | None = None) -> Iterator[Row]:
     """The rows ``ps`` lists, in the task list's order (``keys``: see
-    :func:`ps_rows`; left short when a row is not a task's)."""
+    :func:`ps_rows`; left short when a row is not a task's).  ``sink``: a
+    list the caller collects the rows in; a batch whose tasks were all read
+    is added to it at once instead of yielded row by row."""
     pids: set[int] = set()
     addrs: set[int] = set()
     names: list[re.Pattern[str]] = []
@@ -742,7 +760,10 @@ def _ps_rows(ctx: Context, args: argparse.Namespace, keys: list[int] | None = No
             n = len(keys)
             rows = ps_rows(ctx, batch, raws, active, total, reader, split, keys)
             if len(keys) - n == len(rows):  # every task read: the rows at once
-                yield from rows  # type: ignore[misc]
+                if sink is not None:
+                    sink += rows  # type: ignore[arg-type]
+                else:
+                    yield from rows  # type: ignore[misc]
                 continue
             del keys[n:]  # the caller sorts with _ps_order
             for t, row in zip(batch, rows):

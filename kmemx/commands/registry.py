@@ -86,6 +86,9 @@ class Command:
     drgn_code: DrgnFunc | None = None
     _parser: _Parser | None = field(default=None, repr=False)
     _usage: str | None = field(default=None, repr=False)
+    #: argument words -> what they parsed to (:meth:`_parse`)
+    _parsed: dict[tuple[str, ...], argparse.Namespace] = field(
+        default_factory=dict, repr=False, compare=False)
 
     @property
     def parser(self) -> _Parser:
@@ -120,6 +123,23 @@ class Command:
         return self._parse(argv)
 
     def _parse(self, argv: Sequence[str]) -> argparse.Namespace | None:
+        # the same words parse the same way (the parser reads nothing else):
+        # a command repeated (foreach, repeat, a script's loop) is parsed once;
+        # each call gets its own copy, lists included
+        key = tuple(argv)
+        done = self._parsed.get(key)
+        if done is not None:
+            return argparse.Namespace(**{n: list(v) if isinstance(v, list) else v
+                                         for n, v in vars(done).items()})
+        ns = self._parse_words(argv)
+        if ns is not None:
+            if len(self._parsed) >= 256:
+                self._parsed.clear()
+            self._parsed[key] = argparse.Namespace(
+                **{n: list(v) if isinstance(v, list) else v for n, v in vars(ns).items()})
+        return ns
+
+    def _parse_words(self, argv: Sequence[str]) -> argparse.Namespace | None:
         try:
             # crash puts options anywhere (list task_struct.tasks -H ADDR):
             # positionals may come before, between and after options

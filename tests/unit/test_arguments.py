@@ -179,3 +179,28 @@ def test_help_is_shown_once(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.out == "" and out.err == ""
     text = "\n".join(lines)
     assert text.count("the manual of hello") == 1 and text.count("usage: hello") == 1
+
+
+def test_repeated_words_parse_once_into_separate_namespaces() -> None:
+    """A command's words are parsed once (Command._parse keeps the result):
+    every call gets its own Namespace, lists copied, and an error is raised
+    every time, never kept."""
+    reg = Registry()
+    seen: list[argparse.Namespace] = []
+
+    @command("grab", "collect", arguments=[arg("name", nargs="*"), arg("-n", type=int),
+                                           arg("-x", action="append")], registry=reg)
+    def grab(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+        seen.append(args)
+        args.name.append("mutated")  # a command changing its arguments changes no other call
+        yield len(args.name)
+
+    for _ in range(3):
+        assert list(run_pipeline(_ctx(reg), "grab a b -n 3 -x 1 -x 2").items) == [3]
+    assert [vars(a) for a in seen] == [{"name": ["a", "b", "mutated"], "n": 3,
+                                        "x": ["1", "2"]}] * 3
+    assert len({id(a) for a in seen}) == 3 and len({id(a.x) for a in seen}) == 3
+    assert list(run_pipeline(_ctx(reg), "grab c").items) == [2]
+    for _ in range(2):
+        with pytest.raises(CommandError):
+            list(run_pipeline(_ctx(reg), "grab -n notanumber").items)
