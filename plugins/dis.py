@@ -1,4 +1,5 @@
-"""crash's ``dis``: disassembly of kernel text (capstone, gdb's AT&T spelling)."""
+"""crash's ``dis``: disassembly of kernel text (capstone, gdb's spelling: AT&T on
+x86-64, binutils' AArch64 text on arm64)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def symbol_offset(prog: drgn.Program, address: int) -> tuple[drgn.Symbol, int] |
     if address < 1 << 63:
         return None
     sym = symbol_containing(prog, address)
-    if sym is None or sym.name.startswith(".L"):
+    if sym is None or sym.name.startswith((".L", "$")):  # $x/$d: arm64 mapping symbols
         return None
     return sym, address - sym.address
 
@@ -64,7 +65,7 @@ def location(addr):
         sym = prog.symbol(addr)
     except LookupError:
         return ""
-    if sym.name.startswith(".L"):
+    if sym.name.startswith((".L", "$")):
         return ""
     off = addr - sym.address
     return f"<{sym.name}+{off}>" if off else f"<{sym.name}>"
@@ -123,7 +124,7 @@ def _line(ctx: Context, insn: Instruction, hex_offsets: bool) -> str:
         to = location_text(ctx.prog, insn.target, hex_offsets)
         if to:
             text += f" {to}"
-    text += _comment(ctx, insn, hex_offsets)
+    text += insn.comment + _comment(ctx, insn, hex_offsets)
     hit = symbol_offset(ctx.prog, insn.address)
     if hit is not None and hit[1] == 0 and insn.bytes == _FTRACE_NOP:
         text += " [FTRACE NOP]"
@@ -136,7 +137,7 @@ def _row(ctx: Context, insn: Instruction, source: tuple[str, int] | None) -> Row
     target_at = location_text(ctx.prog, insn.target) if insn.target is not None else None
     return Row(DIS_COLUMNS, (
         Address(insn.address), location_text(ctx.prog, insn.address) or None,
-        insn.mnemonic, insn.operands + _comment(ctx, insn, False),
+        insn.mnemonic, insn.operands.rstrip() + insn.comment + _comment(ctx, insn, False),
         Address(insn.target) if insn.target is not None else None, target_at or None,
         f"{source[0]}: {source[1]}" if source else None), insn)
 
@@ -208,7 +209,9 @@ def _dis_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
     if args.source:
         return _source_drgn(ctx, args)
-    if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
+    from kmemx.arch import is_x86_64
+
+    if not is_x86_64(ctx.prog):
         raise only("dis", "x86-64 text")
     count = args.count
     read = "prog.read(start, end - start)"
@@ -303,7 +306,11 @@ def decode(start, end):
 
          dis -u ADDR [COUNT]      user text of the current context's task (set PID),
                                   read through its mm; -r, -f and -l do not apply
-         x86-64 dumps; arm64 dumps use capstone's arm64 text.
+         arm64: gdb's spelling as crash-arm64 prints it (kmemx.arch.aarch64_text):
+         'mnemonic<TAB>operands', plain branch/adrp targets with <symbol+offset>,
+         hex immediates (#0x10) and decimal address offsets ([sp, #32]), 'mov x0,
+         #0x6e9d  // #28317', condition aliases ('b.ne ...  // b.any', 'csel ...,
+         ne  // ne = any'); --drgn: x86-64 only.
          """,
          arguments=[arg("target", help="address, symbol, symbol+offset or (expression)"),
                     arg("count", nargs="?", type=int, help="number of instructions"),

@@ -110,7 +110,7 @@ table("CPU", "VIRTUAL")
 for cpu in {cpus}:
     row(cpu, hex(prog["__per_cpu_offset"][cpu].value_() + {_number(off_text, "ptov"):#x}))
 """
-        elif _is_arm64(ctx):
+        elif _is_aarch64(ctx):
             body += f"""\
 table("VIRTUAL", "PHYSICAL")
 try:  # __phys_to_virt(): x - physvirt_offset from v5.4 until 7bc1a0f9e176 (v5.11)
@@ -129,10 +129,6 @@ row(hex(phys_to_virt(prog, {_number(s, "ptov"):#x}).value_()), "{_number(s, "pto
     return table_script(ctx, (), body, ["drgn.helpers.linux.mm:phys_to_virt"])
 
 
-def _is_arm64(ctx: Context) -> bool:
-    return ctx.prog.platform is not None and ctx.prog.platform.arch == drgn.Architecture.AARCH64
-
-
 def _ptov_one(ctx: Context, paddr: int) -> int:
     """``__va(paddr)`` as the kernel's ``__phys_to_virt()`` computes it, for
     any ``paddr`` (``phys_addr_t``; no RAM needed there): drgn's
@@ -143,7 +139,7 @@ def _ptov_one(ctx: Context, paddr: int) -> int:
     from drgn.helpers.linux.mm import phys_to_virt
 
     prog = ctx.prog
-    if not _is_arm64(ctx):
+    if not _is_aarch64(ctx):
         return int(phys_to_virt(prog, paddr)) & 0xFFFFFFFFFFFFFFFF
     from kmemx.arch.aarch64 import phys_to_virt as arm64_phys_to_virt
 
@@ -396,14 +392,17 @@ def _vtop_one_aarch64(ctx: Context, vaddr: int, task: drgn.Object | None,
 
 def _is_aarch64(ctx: Context) -> bool:
     """Whether the dump is an arm64 kernel's."""
-    return ctx.prog.platform is not None and \
-        ctx.prog.platform.arch == drgn.Architecture.AARCH64
+    from kmemx.arch import is_aarch64
+
+    return is_aarch64(ctx.prog)
 
 
 def _x86_64_only(ctx: Context, message: str) -> None:
     """vtop and pte (and their --drgn) decode x86-64 entries: ``message``,
     one line, on another architecture's dump."""
-    if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
+    from kmemx.arch import is_x86_64
+
+    if not is_x86_64(ctx.prog):
         raise CommandError(message)
 
 

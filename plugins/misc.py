@@ -531,19 +531,21 @@ def _mach_rows_aarch64(ctx: Context) -> list[tuple[str, Any]]:
 
 def _x86_64_only(ctx: Context) -> None:
     """mach's --drgn reads x86-64's layout: one line on another dump."""
-    if ctx.prog.platform is None or ctx.prog.platform.arch != drgn.Architecture.X86_64:
+    from kmemx.arch import is_x86_64
+
+    if not is_x86_64(ctx.prog):
         raise CommandError("mach: --drgn: x86-64 dumps only")
 
 
 def _mach_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``mach --drgn``: the machine rows from drgn's helpers (x86-64, arm64)."""
+    from kmemx.arch import is_aarch64
     from kmemx.commands.drgncode import table_script
     from kmemx.helpers.timekeeping import JIFFIES_CODE
 
     from .basics import CPUS_CODE, CPUS_IMPORTS, MEMORY_CODE
 
-    platform = ctx.prog.platform
-    if platform is not None and platform.arch == drgn.Architecture.AARCH64:
+    if is_aarch64(ctx.prog):
         return table_script(ctx, ("KEY", "VALUE"), f"""\
 row("MACHINE TYPE", prog["init_uts_ns"].name.machine.string_().decode())
 {MEMORY_CODE}row("MEMORY SIZE", memory)
@@ -629,11 +631,12 @@ for cpu in for_each_present_cpu(prog):
          """,
          columns=("KEY", "VALUE"), drgn_code=_mach_drgn)
 def _mach(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    platform = ctx.prog.platform
-    arch = platform.arch if platform is not None else None
-    if arch == drgn.Architecture.X86_64:
+    from kmemx.arch import prog_machine
+
+    arch = prog_machine(ctx.prog)
+    if arch == "x86_64":
         rows = _mach_rows(ctx)
-    elif arch == drgn.Architecture.AARCH64:
+    elif arch == "aarch64":
         rows = _mach_rows_aarch64(ctx)
     else:
         raise CommandError("mach: x86-64 and arm64 dumps only")

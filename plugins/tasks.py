@@ -1449,7 +1449,9 @@ def frame_addresses(prog: drgn.Program, frame: drgn.StackFrame) -> tuple[int | N
     a saved lr, it actually points to an instruction after branch").  An
     interrupted PC (an exception or a CPU's saved registers) is where the
     CPU was, so it stays exact; crash subtracts 4 from it too."""
-    arm64 = prog.platform is not None and prog.platform.arch == drgn.Architecture.AARCH64
+    from kmemx.arch import is_aarch64
+
+    arm64 = is_aarch64(prog)
     stack: int | None = None
     if arm64:
         try:
@@ -1624,7 +1626,9 @@ def register_lines(regs: dict[str, int]) -> list[str]:
 
 
 def _x86_64(prog: drgn.Program) -> bool:
-    return prog.platform is not None and prog.platform.arch == drgn.Architecture.X86_64
+    from kmemx.arch import is_x86_64
+
+    return is_x86_64(prog)
 
 
 def _arm64_pt_regs(regs: drgn.Object) -> dict[str, int]:
@@ -1974,8 +1978,9 @@ def _bt_drgn(ctx: Context, args: argparse.Namespace) -> str:
     if args.symbolic or args.raw or args.overflow or args.ref is not None:
         raise only("bt", "frames, -f, -e, -t, -T (no -F, -r, -v, -R)")
     if not _x86_64(ctx.prog):
-        if (ctx.prog.platform is None
-                or ctx.prog.platform.arch != drgn.Architecture.AARCH64):
+        from kmemx.arch import is_aarch64
+
+        if not is_aarch64(ctx.prog):
             raise only("bt", "x86-64 and arm64 stacks")
         if args.frames or args.exceptions or args.text or args.text_all:
             raise only("bt", "arm64 frames (-s, -x; no -f, -e, -t, -T)")
@@ -2214,6 +2219,9 @@ def _bt_task(ctx: Context, t: View, args: argparse.Namespace, task_data: dict[st
         ctx.warn(f"task {t.address:#x}: {e}")
         return
     task = t.to_drgn().address_of_()
+    if args.exceptions and not _x86_64(prog):
+        yield from _arm64_eframe_search(ctx, task, task_data, data)
+        return
     try:
         trace = prog.stack_trace(task)
     except (ValueError, LookupError, drgn.FaultError) as e:
@@ -2537,6 +2545,78 @@ def _bt_frames(ctx: Context, t: View, task: drgn.Object, trace: drgn.StackTrace,
                 entry["stack_words"] = words
     if not x86 and not user_shown and not args.exceptions:
         yield from _arm64_user_block(ctx, task, frames, task_data, data)
+
+
+def _arm64_eframe_search(ctx: Context, task: drgn.Object, task_data: dict[str, Any],
+                         data: list[dict[str, Any]]) -> Iterator[str]:
+    """arm64 ``bt -e``, as crash-arm64 searches (arm64.c
+    ``arm64_eframe_search()``): each address of the task's stack where a
+    kernel-mode ``struct pt_regs`` may lie
+    (:func:`kmemx.arch.aarch64.kernel_exception_frames`), its
+    ``KERNEL-MODE EXCEPTION FRAME AT:`` block; then, unless the task is a
+    kernel thread (PF_KTHREAD), the ``USER-MODE EXCEPTION FRAME AT:`` block
+    of ``task_pt_regs()``.  One ``--json`` object per block."""
+    from kmemx.arch.aarch64 import kernel_exception_frames
+
+    from .lists import kernel_pac_mask
+
+    prog = ctx.prog
+    base = int(task.stack.value_())
+    size = thread_size(prog)
+    regs_type = prog.type("struct pt_regs")
+    where = {"x29": drgn.offsetof(regs_type, "regs") + 29 * 8,
+             "x30": drgn.offsetof(regs_type, "regs") + 30 * 8,
+             "sp": drgn.offsetof(regs_type, "sp"), "pc": drgn.offsetof(regs_type, "pc"),
+             "pstate": drgn.offsetof(regs_type, "pstate")}
+    try:
+        stack = prog.read(base, size)
+    except drgn.FaultError as e:
+        data.append({**task_data, "error": f"stack not in the dump: {e}"})
+        yield f"  (stack not in the dump: {e.address:#x})"
+        return
+    text = _kernel_text_test(prog)
+    count = 0
+    for addr in kernel_exception_frames(stack, base, regs_type.size, where, text,
+                                        kernel_pac_mask(ctx)):
+        regs = drgn.Object(prog, regs_type, address=addr)
+        yield ""
+        yield f"KERNEL-MODE EXCEPTION FRAME AT: {addr:x}"
+        yield from arm64_exception_lines(ctx, _arm64_pt_regs(regs), False)
+        data.append({**task_data, "exception": _exception_data("kernel", addr, regs)})
+        count += 1
+    if int(task.flags) & PF_KTHREAD:
+        return
+    addr = task_pt_regs(prog, task)
+    regs = drgn.Object(prog, regs_type, address=addr)
+    if count:
+        yield ""
+    yield f"USER-MODE EXCEPTION FRAME AT: {addr:x}"
+    yield from arm64_exception_lines(ctx, _arm64_pt_regs(regs), True)
+    data.append({**task_data, "exception": _exception_data("user", addr, regs)})
+
+
+def _kernel_text_test(prog: drgn.Program) -> Callable[[int], bool]:
+    """crash's is_kernel_text() (symbols.c): the kernel's text sections
+    (``_stext``..``_etext``, ``_sinittext``..``_einittext``) or a module's
+    address; the ranges cached in ``prog.cache["kmemx.plugins.tasks.text"]``."""
+    from kmemx.helpers.kallsyms import module_of_address
+
+    ranges = prog.cache.get("kmemx.plugins.tasks.text")
+    if ranges is None:
+        ranges = []
+        for lo, hi in (("_stext", "_etext"), ("_sinittext", "_einittext")):
+            try:
+                ranges.append((prog.symbol(lo).address, prog.symbol(hi).address))
+            except LookupError:
+                continue
+        prog.cache["kmemx.plugins.tasks.text"] = ranges
+
+    def is_text(v: int) -> bool:
+        if any(lo <= v < hi for lo, hi in ranges):
+            return True
+        return v >= 1 << 63 and module_of_address(prog, v) is not None
+
+    return is_text
 
 
 def _arm64_user_block(ctx: Context, task: drgn.Object, frames: list[drgn.StackFrame],
@@ -3136,10 +3216,59 @@ def follow_pte(pgd, vaddr):  # (physical or None, entry); PROTNONE counts as pre
         table = value & PFN_MASK
 
 
+def swap_entry(pte):  # (swap_info index, offset): __swp_type(), __swp_offset()
+    return pte >> 59, ((~pte << 5) & ((1 << 64) - 1)) >> 14
+
+
 """
 
-#: vm -p --drgn: the page walk of kmemx.helpers.pagewalk.walk_page_vma
-_VM_PAGES_CODE = _FOLLOW_PTE_CODE + """\
+#: vm -p/-P/-R --drgn on arm64: kmemx.arch.aarch64.uvtop() (crash's
+#: arm64_uvtop(): a page is mapped when PTE_VALID is set) and its swap entries
+_FOLLOW_PTE_CODE_AARCH64 = """\
+INFO = dict(line.split("=", 1) for line in
+            prog["VMCOREINFO"].string_().decode().splitlines() if "=" in line)
+VA_BITS = int(INFO["NUMBER(VA_BITS)"])
+if int(INFO.get("NUMBER(TCR_EL1_T1SZ)", "0"), 0):  # the run-time size, 4 KiB pages
+    VA_BITS = 64 - int(INFO["NUMBER(TCR_EL1_T1SZ)"], 0)
+LEVELS = (VA_BITS - 12 + 8) // 9
+INIT_MM = prog["init_mm"].address_of_()
+
+
+def out(e):  # __pte_to_phys(): 52-bit output addresses keep bits 49:48 and 9:8 (LPA2)
+    pa = e & 0x0000FFFFFFFFF000
+    return pa | (e & 0x0003000000000000) | ((e & 0x300) << 42) if VA_BITS == 52 else pa
+
+
+def follow_pte(pgd, vaddr):  # (physical or None, entry), crash's arm64_uvtop()
+    table, shift, n = pgd, 12 + 9 * (LEVELS - 1), 1 << ((VA_BITS - 13) % 9 + 1)
+    while True:
+        value = prog.read_u64(table + ((vaddr >> shift) & (n - 1)) * 8, True)
+        if shift == 12:  # the page: mapped when PTE_VALID is set
+            return (out(value) | (vaddr & 0xFFF), value) if value & 1 else (None, value)
+        if value & 3 == 1:  # a block
+            return (out(value) & ~((1 << shift) - 1)) | (vaddr & ((1 << shift) - 1)), value
+        if value & 3 != 3:
+            return None, 0
+        table, shift, n = out(value), shift - 9, 512
+
+
+def swap_entry(pte):  # (swap_info index, offset): arm64's __swp_type(), __swp_offset()
+    return (pte >> 3) & 0x1F, (pte >> 8) & ((1 << 50) - 1)
+
+
+"""
+
+
+def _follow_pte_code(ctx: Context) -> str:
+    """The page walk of the --drgn scripts of the dump's architecture."""
+    from kmemx.arch import is_aarch64
+
+    return _FOLLOW_PTE_CODE_AARCH64 if is_aarch64(ctx.prog) else _FOLLOW_PTE_CODE
+
+
+#: vm -p --drgn: the page walk of kmemx.helpers.pagewalk.walk_page_vma (after
+#: _follow_pte_code())
+_VM_PAGES_CODE = """\
 vma_tables = 0
 
 
@@ -3157,7 +3286,7 @@ def pages(vma, mm, owner):  # crash's vm -p rows of one VMA
         if phys is not None:
             where = hex(phys)
         elif pte:
-            kind, off = pte >> 59, ((~pte << 5) & ((1 << 64) - 1)) >> 14
+            kind, off = swap_entry(pte)
             si = prog["swap_info"][kind]
             dev = d_path(si.swap_file.f_path.address_of_()).decode("utf-8", "surrogateescape")
             where = f"SWAP: {dev}  OFFSET: {off}"
@@ -3210,7 +3339,7 @@ def page_rows(vma, mm):  # (VIRTUAL, PHYSICAL cell, whether REF names the page)
         if phys is not None:
             yield vaddr, hex(phys), HEXVAL in (vaddr, phys)
         elif pte:
-            kind, off = pte >> 59, ((~pte << 5) & ((1 << 64) - 1)) >> 14
+            kind, off = swap_entry(pte)
             dev = text(prog["swap_info"][kind].swap_file.f_path)
             yield (vaddr, f"SWAP: {{dev}}  OFFSET: {{off}}",
                    HEXVAL == vaddr or DECVAL == off or component(dev))
@@ -3290,7 +3419,7 @@ def _vm_select_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
     mm_given = parse_address(ctx, args.mm_addr) if args.mm_addr is not None else None
     only_vma = parse_address(ctx, args.vma) if args.vma else None
-    return table_script(ctx, (), _RSS_CODE + _FOLLOW_PTE_CODE
+    return table_script(ctx, (), _RSS_CODE + _follow_pte_code(ctx)
                         + _tasks_code(ctx, args.tasks, "vm") + f"PAGE = {PAGE_SIZE}\n"
                         + _VM_SELECT_CODE.format(
                             mm_given=None if mm_given is None else hex(mm_given),
@@ -3343,7 +3472,7 @@ for task in tasks:
     loop = "for task in tasks:\n"
     if script.count(row) != 1 or script.count(loop) != 1:
         raise only("vm", "the plain, -m and -v forms")
-    script = script.replace(loop, _VM_PAGES_CODE + loop)
+    script = script.replace(loop, _follow_pte_code(ctx) + _VM_PAGES_CODE + loop)
     script = script.replace(row, """\
         if vma_tables:
             table("PID", "TASK", "COMM", "VMA", "START", "END", "FLAGS", "FILE")

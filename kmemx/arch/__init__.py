@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, Protocol
 
+import drgn
+
 from ..errors import CoreFormatError, NoVmcoreinfoError, TargetError
 from ..vmcoreinfo import Vmcoreinfo
 from . import aarch64, x86_64
@@ -22,8 +24,12 @@ __all__ = [
     "Aarch64Translator",
     "Translator",
     "X86_64Translator",
+    "aarch64_va_bits",
     "elf_machine",
+    "is_aarch64",
+    "is_x86_64",
     "make_translator",
+    "prog_machine",
 ]
 
 #: ELF ``e_machine`` values (elf.h) of the architectures kmemx translates
@@ -55,6 +61,52 @@ class Translator(Protocol):
 def elf_machine(e_machine: int) -> str | None:
     """``"x86_64"`` or ``"aarch64"`` for an ELF ``e_machine``, None for another."""
     return ELF_MACHINES.get(e_machine)
+
+
+def prog_machine(prog: drgn.Program) -> str | None:
+    """The architecture of ``prog``'s kernel as :data:`MACHINES` names it
+    (``"x86_64"``, ``"aarch64"``), from drgn's platform (which the dump's
+    headers set), or None for another architecture or no platform.  The one
+    place commands and helpers ask "which architecture is this dump"."""
+    platform = prog.platform
+    if platform is None:
+        return None
+    if platform.arch == drgn.Architecture.X86_64:
+        return "x86_64"
+    if platform.arch == drgn.Architecture.AARCH64:
+        return "aarch64"
+    return None
+
+
+def is_aarch64(prog: drgn.Program) -> bool:
+    """Whether ``prog`` is an arm64 kernel (:func:`prog_machine`)."""
+    return prog_machine(prog) == "aarch64"
+
+
+def is_x86_64(prog: drgn.Program) -> bool:
+    """Whether ``prog`` is an x86-64 kernel (:func:`prog_machine`)."""
+    return prog_machine(prog) == "x86_64"
+
+
+def aarch64_va_bits(prog: drgn.Program) -> int:
+    """The run-time size in bits of an arm64 kernel's address spaces
+    (``vabits_actual``, :func:`kmemx.arch.aarch64.runtime_va_bits`) from the
+    kernel's own VMCOREINFO note (``VMCOREINFO``, the object drgn finds),
+    cached in ``prog.cache["kmemx.arch.va_bits"]``.
+
+    :raises LookupError: the kernel has no VMCOREINFO or it has no
+        ``NUMBER(VA_BITS)``.
+    """
+    bits = prog.cache.get("kmemx.arch.va_bits")
+    if bits is None:
+        note = prog["VMCOREINFO"]
+        vmci = Vmcoreinfo(note.string_())
+        if vmci.va_bits is None:
+            raise LookupError("VMCOREINFO has no NUMBER(VA_BITS)")
+        page_shift = vmci.page_size.bit_length() - 1
+        bits = runtime_va_bits(vmci.va_bits, vmci.tcr_el1_t1sz, page_shift)
+        prog.cache["kmemx.arch.va_bits"] = bits
+    return int(bits)
 
 
 def make_translator(machine: str, vmci: Vmcoreinfo,

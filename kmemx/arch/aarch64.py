@@ -34,8 +34,9 @@ from typing import Callable, Iterator
 from .tables import read_table
 
 __all__ = ["PTE_FLAG_NAMES", "TIF_SIGPENDING", "Aarch64Translator", "descriptor_phys",
-           "linear_map_offset", "page_offset", "pgtable_walk", "phys_to_virt", "pte_flag_names",
-           "ptrauth_strip_kernel_insn_pac", "runtime_va_bits"]
+           "kernel_exception_frames", "linear_map_offset", "page_offset", "pgtable_walk",
+           "phys_to_virt", "pte_flag_names", "ptrauth_strip_kernel_insn_pac", "runtime_va_bits",
+           "swp_offset", "swp_type", "uvtop"]
 
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 _VALID_TABLE = 0b11
@@ -73,6 +74,63 @@ def ptrauth_strip_kernel_insn_pac(value: int, mask: int,
         return value
     stripped = (value | mask) & _MASK64
     return stripped if is_kernel_text(stripped) else value
+
+
+#: PSTATE (arch/arm64/include/uapi/asm/ptrace.h): PSR_MODE32_BIT, PSR_MODE_MASK
+#: and the exception levels crash's eframe search takes as kernel mode
+#: (PSR_MODE_EL1t, _EL1h, _EL2t, _EL2h)
+_PSR_MODE32_BIT = 0x10
+_PSR_MODE_MASK = 0xF
+_KERNEL_MODES = (0x4, 0x5, 0x8, 0x9)
+
+
+def kernel_exception_frames(stack: bytes, base: int, regs_size: int, where: dict[str, int],
+                            is_kernel_text: Callable[[int], bool],
+                            pac_mask: int = 0) -> Iterator[int]:
+    """The addresses on a kernel stack where a ``struct pt_regs`` saved by an
+    exception taken in kernel mode may lie, lowest first, by crash's test
+    (arm64.c ``arm64_eframe_search()`` and
+    ``arm64_is_kernel_exception_frame()``, ``bt -e``): every byte address
+    from the stack's base up to ``regs_size`` bytes below its top where the
+    saved SP and x29 are inside the stack, PSTATE has no bit set above bit
+    31 nor PSR_MODE32_BIT and its mode is EL1t, EL1h, EL2t or EL2h, the PC
+    is kernel text, and the LR is kernel text once its pointer-authentication
+    bits are set (``| pac_mask``).
+
+    :param stack: the stack's bytes (``THREAD_SIZE`` of them) from ``base``.
+    :param regs_size: ``sizeof(struct pt_regs)``.
+    :param where: byte offsets in ``struct pt_regs`` of ``x29``
+        (``regs[29]``), ``x30`` (``regs[30]``), ``sp``, ``pc`` and
+        ``pstate``, each a multiple of 8.
+    :param is_kernel_text: whether an address is kernel (or module) text.
+    :param pac_mask: ``NUMBER(KERNELPACMASK)``, 0 when the kernel signs
+        nothing.  No errors.
+    """
+    import numpy as np
+
+    top = base + len(stack)
+    last = len(stack) - regs_size  # crash: ptr < stacktop - SIZE(pt_regs)
+    hits: list[int] = []
+    for residue in range(8):
+        count = (len(stack) - residue) // 8
+        if last <= residue or count <= 0:
+            continue
+        words = np.frombuffer(stack, dtype="<u8", count=count, offset=residue)
+        n = (last - residue + 7) // 8  # pt_regs at residue + 8 * i, i < n
+        fields = {k: words[v // 8:v // 8 + n] for k, v in where.items()}
+        if any(len(f) < n for f in fields.values()):
+            n = min(len(f) for f in fields.values())
+            fields = {k: f[:n] for k, f in fields.items()}
+        pstate = fields["pstate"]
+        ok = ((fields["sp"] >= base) & (fields["sp"] < top)
+              & (fields["x29"] >= base) & (fields["x29"] < top)
+              & ((pstate & np.uint64(0xFFFFFFFF00000000 | _PSR_MODE32_BIT)) == 0)
+              & np.isin(pstate & np.uint64(_PSR_MODE_MASK), _KERNEL_MODES))
+        for i in np.flatnonzero(ok):
+            if (is_kernel_text(int(fields["pc"][i]))
+                    and is_kernel_text((int(fields["x30"][i]) | pac_mask) & _MASK64)):
+                hits.append(base + residue + 8 * int(i))
+    yield from sorted(hits)
 
 
 def page_offset(va_bits: int, kimage_vaddr: int) -> int:
@@ -157,6 +215,63 @@ def pgtable_walk(pgd_phys: int, vaddr: int, va_bits: int,
             return
         table = descriptor_phys(value, va_bits, page_shift)
         shift, entries = shift - bits, 1 << bits
+
+
+def uvtop(pgd_phys: int, vaddr: int, va_bits: int, read_u64: Callable[[int], int],
+          page_shift: int = 12) -> tuple[int | None, int]:
+    """``(physical address or None, entry)`` of the user address ``vaddr``
+    (``unsigned long``) through the user page tables whose top level is at
+    physical ``pgd_phys`` (``mm->pgd``), by crash's rule for arm64 (arm64.c
+    ``arm64_uvtop()``, ``arm64_vtop_4level_4k()`` and its 3-level and 16/64
+    KiB twins), the oracle ``vm -p`` is compared with:
+
+    * a block (descriptor bits [1:0] ``0b01`` above the last level) maps
+      the address inside it;
+    * a page is mapped when its descriptor has ``PTE_VALID`` (bit 0).  The
+      kernel's ``pte_present()`` also counts ``PTE_PROT_NONE`` pages; crash
+      does not, and neither does this;
+    * otherwise the entry is the last-level descriptor's value (a swap or
+      migration entry when non-zero, :func:`swp_type`), or 0 when the walk
+      stopped above the last level.
+
+    :param va_bits: the run-time size of the address space
+        (:func:`runtime_va_bits`); the user half has as many levels.
+    :param read_u64: reads a ``u64`` at a physical address; what it raises
+        (:class:`drgn.FaultError` for a table not in the dump) goes through.
+    """
+    walk = list(pgtable_walk(pgd_phys, vaddr, va_bits, read_u64, page_shift))
+    _, _, value = walk[-1]
+    bits = page_shift - 3
+    levels = (va_bits - page_shift + bits - 1) // bits
+    shift = page_shift + bits * (levels - len(walk))
+    if shift == page_shift:
+        if value & 1:
+            return descriptor_phys(value, va_bits, page_shift) | (vaddr & ((1 << shift) - 1)), value
+        return None, value
+    if value & 3 == _VALID_BLOCK:
+        mask = (1 << shift) - 1
+        return (descriptor_phys(value, va_bits, page_shift) & ~mask) | (vaddr & mask), value
+    return None, 0
+
+
+#: arch/arm64/include/asm/pgtable.h: __SWP_TYPE_SHIFT, __SWP_TYPE_BITS,
+#: __SWP_OFFSET_BITS since kernel commit 570ef363509b ("arm64/pgtable:
+#: support __HAVE_ARCH_PTE_SWP_EXCLUSIVE", v5.19; 2, 6 and 50 before it).
+#: These are macros: nothing in DWARF tells the layouts apart, and crash
+#: 8.0.6 picks the same values for kernels 5.19 and later (arm64.c)
+_SWP_TYPE_SHIFT, _SWP_TYPE_BITS, _SWP_OFFSET_BITS = 3, 5, 50
+
+
+def swp_type(pte: int) -> int:
+    """``__swp_type(__pte_to_swp_entry(pte))`` of a not-present arm64 PTE
+    (``pte_t`` value): the swap device's index in ``swap_info[]``.  No errors."""
+    return (pte >> _SWP_TYPE_SHIFT) & ((1 << _SWP_TYPE_BITS) - 1)
+
+
+def swp_offset(pte: int) -> int:
+    """``__swp_offset(__pte_to_swp_entry(pte))``: the page's slot in the swap
+    device (arch/arm64/include/asm/pgtable.h, see :func:`swp_type`).  No errors."""
+    return (pte >> (_SWP_TYPE_SHIFT + _SWP_TYPE_BITS)) & ((1 << _SWP_OFFSET_BITS) - 1)
 
 
 def descriptor_phys(value: int, va_bits: int, page_shift: int = 12) -> int:

@@ -17,6 +17,8 @@ from typing import Any
 
 import drgn
 
+from ..arch import is_x86_64
+
 __all__ = ["Instruction", "disassemble", "instruction_at"]
 
 #: bytes read per step: enough for a long function without reading far past it
@@ -93,11 +95,18 @@ class Instruction:
     is_jump: bool
     #: prefixes gdb prints alone (``rex.WRX``): no operands, no padding
     prefixes_only: bool = False
+    #: gdb's text after the operands and the target's ``<symbol+offset>``
+    #: (arm64: ``"  // b.any"``, :func:`kmemx.arch.aarch64_text.gdb_operands`)
+    comment: str = ""
+    #: gdb's separator after the mnemonic is a tab (arm64), not padding
+    tab: bool = False
 
     @property
     def text(self) -> str:
         if self.prefixes_only:
             return self.mnemonic
+        if self.tab:
+            return f"{self.mnemonic}\t{self.operands}" if self.operands else self.mnemonic
         if not self.operands:
             return f"{self.mnemonic:<6} "
         return f"{self.mnemonic:<6} {self.operands}"
@@ -271,13 +280,21 @@ def _arm64(cs: Any, insn: Any) -> Instruction:
     groups = set(insn.groups)
     is_call = capstone.CS_GRP_CALL in groups
     is_jump = capstone.CS_GRP_JUMP in groups
+    from kmemx.arch.aarch64_text import gdb_operands
+
     target = None
-    if (is_call or is_jump) and capstone.CS_GRP_BRANCH_RELATIVE in groups:
-        imms = [op.imm for op in insn.operands if op.type == A.ARM64_OP_IMM]
+    ops = list(insn.operands)
+    if (((is_call or is_jump) and capstone.CS_GRP_BRANCH_RELATIVE in groups)
+            or insn.mnemonic in ("adr", "adrp")
+            or (insn.mnemonic.startswith(("ldr", "prfm")) and ops
+                and not any(op.type == A.ARM64_OP_MEM for op in ops))):
+        # a PC-relative address: a branch, adr/adrp, a literal load
+        imms = [op.imm for op in ops if op.type == A.ARM64_OP_IMM]
         if imms:
             target = imms[-1] & (2**64 - 1)
-    return Instruction(insn.address, insn.size, bytes(insn.bytes), insn.mnemonic,
-                       insn.op_str, target, None, is_call, is_jump)
+    mnemonic, operands, comment = gdb_operands(insn.mnemonic, insn.op_str, target)
+    return Instruction(insn.address, insn.size, bytes(insn.bytes), mnemonic,
+                       operands, target, None, is_call, is_jump, comment=comment, tab=True)
 
 
 def disassemble(prog: drgn.Program, address: int, count: int | None = None,
@@ -296,7 +313,7 @@ def disassemble(prog: drgn.Program, address: int, count: int | None = None,
     cs = _capstone(prog)
     if read is None:
         read = prog.read
-    x86 = prog.platform.arch == drgn.Architecture.X86_64
+    x86 = is_x86_64(prog)
     decode = _x86 if x86 else _arm64
     n = 0
     pc = address

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import drgn
 
+from ..arch import aarch64, aarch64_va_bits, is_aarch64
 from .pgtable import pgtable_l5_enabled, pte_pfn_phys
 
 __all__ = ["VmaPage", "follow_pte", "swp_offset", "swp_type", "walk_page_vma",
@@ -92,7 +93,8 @@ def walk_page_vma(vma: drgn.Object, pgd_phys: int) -> Iterator[VmaPage]:
     """Each page of ``vma`` (``struct vm_area_struct *``) from ``vm_start``
     to ``vm_end``, translated through the page tables at physical
     ``pgd_phys`` (the mm's ``pgd``), as mm/pagewalk.c's ``walk_page_vma()``
-    visits them.  An unmapped page of a file mapping gives the file and its
+    visits them (on arm64 by crash's rule, :func:`kmemx.arch.aarch64.uvtop`,
+    4 KiB pages).  An unmapped page of a file mapping gives the file and its
     byte offset, ``(vm_pgoff + page index) << PAGE_SHIFT`` (the page's
     ``linear_page_index()``).  Raises :class:`drgn.FaultError`."""
     prog = vma.prog_
@@ -101,12 +103,27 @@ def walk_page_vma(vma: drgn.Object, pgd_phys: int) -> Iterator[VmaPage]:
     pgoff = int(vma.vm_pgoff)
     file = vma.vm_file.read_()
     tables: dict[int, bytes] = {}
+    arm64 = is_aarch64(prog)  # crash's arm64 rule: kmemx.arch.aarch64.uvtop()
+    va_bits = aarch64_va_bits(prog) if arm64 else 0
+
+    def read_u64(paddr: int) -> int:
+        base = paddr & ~(PAGE_SIZE - 1)
+        raw = tables.get(base)
+        if raw is None:
+            raw = tables[base] = prog.read(base, PAGE_SIZE, True)
+        return int.from_bytes(raw[paddr - base:paddr - base + 8], "little")
+
     for vaddr in range(start, end, PAGE_SIZE):
-        phys, pte = follow_pte(prog, pgd_phys, vaddr, tables)
+        if arm64:
+            phys, pte = aarch64.uvtop(pgd_phys, vaddr, va_bits, read_u64)
+            swap = (aarch64.swp_type(pte), aarch64.swp_offset(pte))
+        else:
+            phys, pte = follow_pte(prog, pgd_phys, vaddr, tables)
+            swap = (swp_type(pte), swp_offset(pte))
         if phys is not None:
             yield VmaPage(vaddr, phys, pte, None, None, None)
         elif pte:
-            yield VmaPage(vaddr, None, pte, (swp_type(pte), swp_offset(pte)), None, None)
+            yield VmaPage(vaddr, None, pte, swap, None, None)
         elif file:
             offset = (((vaddr - start) >> PAGE_SHIFT) + pgoff) << PAGE_SHIFT
             yield VmaPage(vaddr, None, 0, None, file, offset)
