@@ -11,7 +11,7 @@ import itertools
 import re
 import string
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import drgn
 
@@ -44,7 +44,8 @@ from kmemx.helpers import (
 from kmemx.helpers.slab import virt_to_cache
 from kmemx.symbols import section_names, symbol_names
 
-__all__ = ["CRASH_MEMBER_CODE", "KERNEL_HALF", "complete_array", "crash_member_line",
+__all__ = ["CRASH_DEREF_CODE", "CRASH_MEMBER_CODE", "KERNEL_HALF", "CrashDeref",
+           "complete_array", "crash_dereference", "crash_dereference_text", "crash_member_line",
            "crash_print_text", "crash_struct_text", "crash_value_text", "kernel_address",
            "parse_address",
            "per_cpu_addresses", "split_struct_spec", "strip_pac", "struct_targets",
@@ -964,6 +965,20 @@ print(f"}}}}  /* size {{t.size:#x}} */")
                                                                    args.count)]
     walk = f"for a in (int(x, 16) for x in {addrs}):".replace("'", '"')
     spec = tname.replace("struct ", "", 1) + ("." + ",".join(members) if members else "")
+    if args.deref:  # crash's -p: each pointer member's target under it
+        body = (f"print(deref_text(struct_text(obj, {keyword!r}, {bare!r}, {args.radix or 10}), "
+                f"obj, {args.radix or 10}))" if not members else
+                f"""for m in {members!r}:
+        lines = deref_lines(obj, m, {args.radix or 10})
+        print("\\n".join(lines) if lines else member_line(obj, m, {args.radix or 10}))""")
+        return text_script(ctx, CRASH_MEMBER_CODE + CRASH_DEREF_CODE + f"""
+
+for n, a in enumerate(int(x, 16) for x in {addrs}):
+    if n and {keyword == "struct" or bool(members)}:
+        print()
+    obj = Object(prog, {tname!r}, address=a)
+    {body}
+""".replace("'", '"'), ["drgn:FaultError,Object,SymbolKind,TypeKind,sizeof"])
     if not members:  # crash's print_struct(): a blank line between structures
         return text_script(ctx, CRASH_MEMBER_CODE + f"""
 
@@ -1112,6 +1127,9 @@ _STRUCT_ARGUMENTS = [
     arg("-c", dest="count", type=int, metavar="COUNT",
         help="COUNT structures from each address (crash's -c; negative: the "
              "COUNT structures up to and including it)"),
+    arg("-p", dest="deref", action="store_true",
+        help="a pointer member: its type on its line, and its target "
+             "dereferenced on the next (crash's -p; needs an address)"),
 ]
 
 
@@ -1203,8 +1221,9 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
 
     def text(a: int) -> str:  # crash's print_struct() / print_union()
         try:
-            return crash_struct_text(drgn.Object(ctx.prog, t, address=a), command, bare,
-                                     args.radix)
+            obj = drgn.Object(ctx.prog, t, address=a)
+            txt = crash_struct_text(obj, command, bare, args.radix)
+            return crash_dereference_text(txt, obj, args.radix)[0] if args.deref else txt
         except drgn.FaultError as e:
             raise CommandError(f"struct: {name} at {a:#x}: cannot read {e.address:#x}") from None
 
@@ -1215,6 +1234,8 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
             targets = [(w, cpu, a - shift) for w, cpu, a in targets]
     else:
         targets = [("", None, v.address) for v in piped_structs(ctx, input, name, "struct")]
+        if not targets and args.deref:
+            raise CommandError(f"{command}: -p option requires address argument")
         if not targets and members:
             yield from _member_declarations(ctx, t, args.type, members, args.radix)
             return
@@ -1240,6 +1261,9 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
         raise CommandError("; ".join(dict.fromkeys(bad)))
     for message in bad:
         ctx.warn(message)
+    if args.deref and ctx.as_json:  # a row for each pointer -p follows
+        yield from _deref_rows(ctx, t, [(cpu, a) for cpu, a, _ in good], members, args.radix)
+        return
     if members and not ctx.as_json:  # crash's member lines, a blank line between structures
         for n, (cpu, a, _txt) in enumerate(good):
             if n and cpu is None:
@@ -1247,7 +1271,7 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
             if cpu is not None:
                 yield TextLine(f"[{cpu}]: {a:x}")
             yield from _member_lines(ctx, drgn.Object(ctx.prog, t, address=a), members,
-                                     args.radix, command)
+                                     args.radix, command, args.deref)
         return
     if members:
         spec = name.replace("struct ", "", 1) + "." + ",".join(members)
@@ -1440,13 +1464,24 @@ def _gdb_symbol_suffix(prog: drgn.Program, value: int) -> str:
     (find_pc_sect_function(): ``__do_sys_pause`` where the ELF symbol is its
     alias ``__x64_sys_pause``, ``foo`` for ``foo.isra.0``) and the offset
     from the ELF symbol.  A data symbol of size 0 (``init_stack``,
-    linker-script labels) names nothing, as gdb drops such minimal symbols."""
+    linker-script labels) names nothing, as gdb drops such minimal symbols.
+    An address in a module (gdb has no symbols there) is named as crash's
+    gdb_lookup_module_symbol() names it (crash's gdb patch of
+    build_address_symbolic()): the nearest module symbol at or below it, in
+    the same module (value_search_module(), :func:`_symbol_at`)."""
     try:
         lo, hi = _kernel_symbol_range(prog)
     except LookupError:  # no kernel symbols (_text) in this program
         return ""
     if not lo <= value < hi:
-        return ""
+        if value < KERNEL_HALF or module_of_address(prog, value) is None:
+            return ""
+        try:
+            sym = _symbol_at(prog, value)
+        except LookupError:
+            return ""
+        off = value - sym.address
+        return f" <{sym.name}+{off}>" if off else f" <{sym.name}>"
     try:
         sym = prog.symbol(value)
     except LookupError:
@@ -1550,7 +1585,10 @@ def _gdb_value(obj: drgn.Object, address: int | None, recurse: int,
         return "{\n" + ",\n".join(lines) + "\n" + " " * (2 * recurse) + "}"
     if kind == drgn.TypeKind.ARRAY:
         n = t.length or 0
-        if not n:  # a flexible array: gdb shows where it starts
+        if not n or not _sizeof_or_zero(t.type):
+            # a flexible array, or one of empty structures (lock_class_key[3]
+            # without lockdep): gdb shows where it starts (c_value_print_array()
+            # prints elements only when the array and its element have a size)
             where = address or 0
             text = f"{where:#x}" + _gdb_symbol_suffix(prog, where)
             return text + " " + _gdb_c_string(prog, where) if _char_like(t.type) else text
@@ -1590,6 +1628,14 @@ def _gdb_value(obj: drgn.Object, address: int | None, recurse: int,
     if kind == drgn.TypeKind.FLOAT:
         return repr(float(obj.value_()))
     return str(obj.value_())
+
+
+def _sizeof_or_zero(t: drgn.Type) -> int:
+    """``sizeof(t)``, 0 for a type without a size (incomplete, void)."""
+    try:
+        return drgn.sizeof(t)
+    except TypeError:
+        return 0
 
 
 #: the names of the character types whose pointers gdb prints without their
@@ -1636,6 +1682,220 @@ def crash_member_line(obj: drgn.Object, path: str, radix: int | None = None) -> 
     value = crash_value_text(sub, 1 + depth, radix)
     comma = "" if members and path == members[-1] else ","
     return f"{'  ' * (1 + depth)}{path} = {value}{comma}"
+
+
+class CrashDeref(NamedTuple):
+    """One pointer member as ``struct -p`` dereferences it
+    (:func:`crash_dereference`): ``lines`` are crash's text, the rest the
+    ``--json`` row's data."""
+
+    member: str
+    #: the member's C type (``struct inode *``, a typedef's name)
+    type: str
+    #: the pointer's value
+    pointer: int
+    #: the symbol at exactly that address, as crash names it, or None
+    symbol: str | None
+    #: the target: a drgn object, a ``char *``'s string, a ``T **``'s
+    #: pointer, or None (NULL, not readable, a function, a ``void *``)
+    target: drgn.Object | str | int | None
+    lines: list[str]
+
+
+def _gdb_typecode(prog: drgn.Program, name: str) -> drgn.TypeKind | None:
+    """The kind of the type named ``name`` with its typedefs stripped, as
+    crash's datatype_exists() asks gdb (gdb_get_datatype() in crash's gdb
+    patch: check_typedef()), None when there is no such type."""
+    try:
+        return _strip_typedefs(prog.type(name)).kind
+    except (LookupError, SyntaxError, ValueError):
+        return None
+
+
+def _exact_symbol(prog: drgn.Program, value: int) -> str | None:
+    """crash's value_symbol(): the name of the symbol at exactly ``value``
+    (crash's choice among aliases, :func:`_symbol_at`), else None."""
+    if not value:
+        return None
+    try:
+        sym = _symbol_at(prog, value)
+    except (LookupError, ValueError, OverflowError):
+        return None
+    return sym.name if sym.address == value else None
+
+
+#: the type codes of a symbol whose target ``struct -p`` prints with ``p
+#: SYMBOL`` (crash's dereference_pointer(): the symbol's own type, not
+#: stripped of typedefs, as gdb_get_symbol_type() gives it)
+_USE_SYMBOL_KINDS = frozenset({drgn.TypeKind.ARRAY, drgn.TypeKind.UNION, drgn.TypeKind.STRUCT,
+                               drgn.TypeKind.INT, drgn.TypeKind.POINTER})
+
+
+def crash_dereference(obj: drgn.Object, name: str,
+                      radix: int | None = None) -> CrashDeref | None:
+    """crash's ``struct -p`` of member ``name`` of the structure ``obj``
+    (``struct T *``): the member's type and value on one line, ``  -> `` and
+    its target on the next (crash 8.0.6 symbols.c dereference_pointer()), or
+    None where crash prints the member's usual line.
+
+    Only a member named directly in ``obj``'s type counts (crash looks for
+    its declaration at the top level of gdb's ptype: not one inside an
+    anonymous struct or union, not a member path), declared as ``T *name``,
+    ``T **name``, ``R (*name)(...)`` or ``TYPEDEF name`` of a pointer
+    typedef.  By crash's order: a function pointer's target is ``<symbol>``,
+    ``(unknown)`` or ``NULL``; a ``char *``'s the string as read (crash's
+    read_string(): raw, up to 1,499 bytes; an empty one ``(not
+    accessible)``); a ``void *``'s ``<symbol>`` or ``(unknown target
+    type)``; NULL or an unreadable target ``NULL`` / ``(not accessible)``;
+    a ``T **``'s the pointer it points at; anything else gdb's ``p
+    *((T *)(ADDR))`` (``p SYMBOL`` when a data symbol of a struct, union,
+    array, integer or pointer type starts there), its first line after
+    ``<symbol> ``, the rest indented five columns, and cut after that
+    prefix when a typedef'd pointer's or a symbol's value prints with
+    parentheses on its first line.  ``radix``: 16 for -x.
+
+    Returns None also when the pointer or its target cannot be read (crash
+    prints the member's usual line then)."""
+    prog = obj.prog_
+    t = _strip_typedefs(obj.type_)
+    member = next((m for m in t.members or () if m.name == name), None)
+    if member is None or obj.address_ is None:
+        return None
+    decl = member.type.variable_declaration(name)
+    line = decl + ";"
+    funcptr = ptrptr = typedef_is_ptr = False
+    if f" *{name};" in line:
+        typeptr = decl[:decl.index("*") + 1]
+    elif f"**{name};" in line:
+        typeptr, ptrptr = decl[:decl.index("**") + 2], True
+    elif f"(*{name})(" in line:
+        typeptr, funcptr = decl, True
+    elif f" {name};" in line and _gdb_typecode(prog, decl.split(" ", 1)[0]) == \
+            drgn.TypeKind.POINTER:
+        typeptr, typedef_is_ptr = decl.split(" ", 1)[0], True
+    else:
+        return None
+    charptr = not (funcptr or ptrptr or typedef_is_ptr) and "char *" in typeptr
+    voidptr = not (funcptr or ptrptr or typedef_is_ptr) and "void *" in typeptr
+    try:
+        target = prog.read_word(obj.address_ + member.bit_offset // 8)
+    except drgn.FaultError:
+        return None
+    sym = _exact_symbol(prog, target)
+    symbol_obj = None
+    if sym is not None:
+        try:
+            symbol_obj = prog.object(sym)
+        except (LookupError, ValueError):
+            pass
+        if symbol_obj is not None and symbol_obj.type_.kind not in _USE_SYMBOL_KINDS:
+            symbol_obj = None
+
+    def readable(a: int) -> bool:  # crash's accessible(): a kernel address that reads
+        if a < KERNEL_HALF:
+            return False
+        try:
+            prog.read(a, 1)
+            return True
+        except (drgn.FaultError, ValueError, OverflowError):
+            return False
+
+    def out(head: str, arrow: str, more: Iterable[str] = (),
+            data: drgn.Object | str | int | None = None) -> CrashDeref:
+        return CrashDeref(name, member.type.type_name(), target, sym, data,
+                          [f"  {head} = {target:#x}", f"  -> {arrow}", *more])
+
+    if funcptr:
+        return out(decl, f"<{sym}>" if sym else "(unknown)" if target else "NULL")
+    if charptr:
+        lead = f"<{sym}> " if sym else ""
+        if not target:
+            return out(typeptr + name, lead + "NULL")
+        text = b""
+        if readable(target):
+            text = _read_c_string(prog, target, 1499)
+        if not text:
+            return out(typeptr + name, lead + "(not accessible)")
+        s = kernel_str(text)
+        return out(typeptr + name, f'{lead}"{s}"', data=s)
+    if voidptr and symbol_obj is None:
+        return out(typeptr + name, f"<{sym}>" if sym else "NULL" if not target
+                   else "(unknown target type)")
+    if not target or not readable(target):
+        return out(f"{typeptr}{' ' if typedef_is_ptr else ''}{name}",
+                   "NULL" if not target else "(not accessible)")
+    if ptrptr:
+        lead = f"<{sym}> " if sym else ""
+        try:
+            word = prog.read_word(target)
+            return out(typeptr + name, f"{lead}{word:x}", data=word)
+        except drgn.FaultError:
+            return out(typeptr + name, lead)
+    base = typeptr if typedef_is_ptr else typeptr[:typeptr.index("*") - 1]
+    head = f"{base} {'' if typedef_is_ptr else '*'}{name}"
+    if _gdb_typecode(prog, base) is None:
+        return out(head, f"({base}: no debuginfo data)")
+    try:
+        value = (symbol_obj if symbol_obj is not None
+                 else drgn.Object(prog, _strip_typedefs(member.type).type, address=target))
+        text_lines = crash_print_text(value, radix).split("\n")
+    except (drgn.FaultError, TypeError, ValueError):
+        return None  # gdb's print failed: crash prints the member's line
+    lead = f"<{sym}> " if sym else ""
+    if (typedef_is_ptr or symbol_obj is not None) and "(" in text_lines[0] \
+            and ")" in text_lines[0]:
+        return out(head, lead, data=value)
+    more = ["".join("     " + c for c in _fgets_chunks(ln)) for ln in text_lines[1:]]
+    return out(head, lead + text_lines[0], more, value)
+
+
+def _fgets_chunks(line: str) -> list[str]:
+    """``line`` as crash's fgets() into a BUFSIZE (1,500-byte) buffer reads
+    it back from gdb's output: pieces of 1,499 characters, the newline
+    counted (dereference_pointer() indents each piece, so a line longer than
+    that has its five columns again after every 1,499 characters)."""
+    text = line + "\n"
+    return [text[i:i + 1499].rstrip("\n") for i in range(0, len(text), 1499)]
+
+
+def _read_c_string(prog: drgn.Program, addr: int, limit: int) -> bytes:
+    """The bytes at ``addr`` up to a NUL, at most ``limit`` of them, as far
+    as they can be read (crash's read_string())."""
+    out = bytearray()
+    try:
+        while len(out) < limit:
+            chunk = prog.read(addr + len(out), min(limit - len(out),
+                                                   4096 - (addr + len(out)) % 4096))
+            nul = chunk.find(0)
+            if nul >= 0:
+                return bytes(out + chunk[:nul])
+            out += chunk
+    except drgn.FaultError:
+        pass
+    return bytes(out)
+
+
+def crash_dereference_text(text: str, obj: drgn.Object,
+                           radix: int | None = None) -> tuple[str, list[CrashDeref]]:
+    """``struct -p``'s text of a whole structure from its ``struct`` text
+    (:func:`crash_struct_text`), as crash's print_struct_with_dereference()
+    rewrites it: each line indented exactly two columns with no brace, a
+    member of ``obj``'s own, becomes :func:`crash_dereference`'s lines when
+    it is a pointer crash follows; the dereferenced members too."""
+    out: list[str] = []
+    derefs: list[CrashDeref] = []
+    for line in text.split("\n"):
+        if (len(line) - len(line.lstrip(" ")) != 2 or "{" in line or "}" in line
+                or " =" not in line):
+            out.append(line)
+            continue
+        d = crash_dereference(obj, line[2:line.index(" =")], radix)
+        if d is None:
+            out.append(line)
+        else:
+            out.extend(d.lines)
+            derefs.append(d)
+    return "\n".join(out), derefs
 
 
 def _anonymous_depth(t: drgn.Type, name: str) -> tuple[int, list[str | None]]:
@@ -1722,6 +1982,13 @@ def symbol_suffix(value):  # gdb's <symbol+offset> for the kernel image
     return f" <{name}+{off}>" if off else f" <{name}>"
 
 
+def sizeof_or_zero(t):
+    try:
+        return sizeof(t)
+    except TypeError:
+        return 0
+
+
 def c_string(value):
     out = bytearray()
     try:
@@ -1783,7 +2050,7 @@ def gdb_value(obj, address, recurse, radix):  # a value object read at address
         return "{\\n" + ",\\n".join(lines) + "\\n" + " " * (2 * recurse) + "}"
     if t.kind == TypeKind.ARRAY:
         n = t.length or 0
-        if not n:  # a flexible array: where it starts
+        if not n or not sizeof_or_zero(t.type):  # a flexible array, or of empty structs: where it starts
             where = address or 0
             text = f"{where:#x}" + symbol_suffix(where)
             return text + " " + c_string(where) if char_like(t.type) else text
@@ -1854,12 +2121,154 @@ def member_line(obj, path, radix=10):  # crash's '  path = value,' (no comma aft
 """
 
 
+#: :func:`crash_dereference` and :func:`crash_dereference_text` as drgn code
+#: for ``struct -p --drgn`` (``deref_lines(obj, name, radix)``,
+#: ``deref_text(text, obj, radix)``; needs :data:`CRASH_MEMBER_CODE`)
+CRASH_DEREF_CODE = """\
+
+
+def exact_symbol(value):  # crash's value_symbol(): a symbol at exactly value (the first by name)
+    if not value:
+        return None
+    try:
+        names = sorted(s.name for s in prog.symbols(value) if s.address == value)
+    except (LookupError, ValueError, OverflowError):
+        return None
+    return names[0] if names else None
+
+
+def readable(a):  # crash's accessible(): a kernel address that reads
+    if a < 1 << 63:
+        return False
+    try:
+        prog.read(a, 1)
+        return True
+    except (FaultError, ValueError, OverflowError):
+        return False
+
+
+def typecode(name):  # crash's datatype_exists(): the kind with typedefs stripped
+    try:
+        return strip(prog.type(name)).kind
+    except (LookupError, SyntaxError, ValueError):
+        return None
+
+
+def c_bytes(a, limit=1499):  # crash's read_string()
+    out = bytearray()
+    try:
+        while len(out) < limit:
+            chunk = prog.read(a + len(out), min(limit - len(out), 4096 - (a + len(out)) % 4096))
+            if 0 in chunk:
+                return bytes(out + chunk[:chunk.index(0)])
+            out += chunk
+    except FaultError:
+        pass
+    return bytes(out)
+
+
+def deref_lines(obj, name, radix=10):  # crash's struct -p of one member, or None
+    m = next((m for m in strip(obj.type_).members or () if m.name == name), None)
+    if m is None:
+        return None
+    decl = m.type.variable_declaration(name)
+    line, funcptr, ptrptr, typedef_ptr = decl + ";", False, False, False
+    if f" *{name};" in line:
+        typeptr = decl[:decl.index("*") + 1]
+    elif f"**{name};" in line:
+        typeptr, ptrptr = decl[:decl.index("**") + 2], True
+    elif f"(*{name})(" in line:
+        typeptr, funcptr = decl, True
+    elif f" {name};" in line and typecode(decl.split(" ", 1)[0]) == TypeKind.POINTER:
+        typeptr, typedef_ptr = decl.split(" ", 1)[0], True
+    else:
+        return None
+    plain = not (funcptr or ptrptr or typedef_ptr)
+    try:
+        target = prog.read_word(obj.address_ + m.bit_offset // 8)
+    except FaultError:
+        return None
+    sym = exact_symbol(target)
+    symobj = None
+    if sym is not None:
+        try:
+            symobj = prog.object(sym)
+        except (LookupError, ValueError):
+            pass
+        if symobj is not None and symobj.type_.kind not in (
+                TypeKind.ARRAY, TypeKind.UNION, TypeKind.STRUCT, TypeKind.INT, TypeKind.POINTER):
+            symobj = None
+    lead = f"<{sym}> " if sym else ""
+
+    def out(head, arrow, more=()):
+        return [f"  {head} = {target:#x}", f"  -> {arrow}", *more]
+
+    if funcptr:
+        return out(decl, f"<{sym}>" if sym else "(unknown)" if target else "NULL")
+    if plain and "char *" in typeptr:
+        if not target:
+            return out(typeptr + name, lead + "NULL")
+        text = c_bytes(target) if readable(target) else b""
+        if not text:
+            return out(typeptr + name, lead + "(not accessible)")
+        return out(typeptr + name, lead + '"' + text.decode("utf-8", "surrogateescape") + '"')
+    if plain and "void *" in typeptr and symobj is None:
+        return out(typeptr + name, f"<{sym}>" if sym else "NULL" if not target
+                   else "(unknown target type)")
+    if not target or not readable(target):
+        return out(typeptr + (" " if typedef_ptr else "") + name,
+                   "NULL" if not target else "(not accessible)")
+    if ptrptr:
+        try:
+            return out(typeptr + name, f"{lead}{prog.read_word(target):x}")
+        except FaultError:
+            return out(typeptr + name, lead)
+    base = typeptr if typedef_ptr else typeptr[:typeptr.index("*") - 1]
+    head = f"{base} {'' if typedef_ptr else '*'}{name}"
+    if typecode(base) is None:
+        return out(head, f"({base}: no debuginfo data)")
+    try:
+        t = m.type
+        while t.kind == TypeKind.TYPEDEF:
+            t = t.type
+        value = symobj if symobj is not None else Object(prog, t.type, address=target)
+        lines = print_text(value, radix).split("\\n")
+    except (FaultError, TypeError, ValueError):
+        return None
+    if (typedef_ptr or symobj is not None) and "(" in lines[0] and ")" in lines[0]:
+        return out(head, lead)
+    more = []
+    for ln in lines[1:]:  # crash reads gdb's lines back in 1,499-character pieces
+        ln += "\\n"
+        more.append("".join("     " + ln[i:i + 1499].rstrip("\\n") for i in range(0, len(ln), 1499)))
+    return out(head, lead + lines[0], more)
+
+
+def deref_text(text, obj, radix=10):  # crash's print_struct_with_dereference()
+    out = []
+    for line in text.split("\\n"):
+        if len(line) - len(line.lstrip(" ")) != 2 or "{" in line or "}" in line or " =" not in line:
+            out.append(line)
+            continue
+        lines = deref_lines(obj, line[2:line.index(" =")], radix)
+        out.extend([line] if lines is None else lines)
+    return "\\n".join(out)
+"""
+
+
 def _member_lines(ctx: Context, obj: drgn.Object, members: list[str],
-                  radix: int | None, command: str = "struct") -> Iterator[Any]:
-    """``struct T.m1,m2 ADDR``'s text: :func:`crash_member_line` of each member."""
+                  radix: int | None, command: str = "struct",
+                  deref: bool = False) -> Iterator[Any]:
+    """``struct T.m1,m2 ADDR``'s text: :func:`crash_member_line` of each
+    member (``deref``, -p: :func:`crash_dereference`'s lines of a pointer
+    member it follows)."""
     name = obj.type_.type_name()
     for m in members:
         try:
+            d = crash_dereference(obj, m, radix) if deref else None
+            if d is not None:
+                yield from (TextLine(ln) for ln in d.lines)
+                continue
             yield TextLine(crash_member_line(obj, m, radix))
         except LookupError:
             raise CommandError(f"{command}: invalid data structure reference: "
@@ -1867,6 +2276,37 @@ def _member_lines(ctx: Context, obj: drgn.Object, members: list[str],
         except drgn.FaultError as e:
             raise CommandError(f"{command}: {name} at {obj.address_ or 0:#x}: cannot read "
                                f"{e.address:#x}") from None
+
+
+def _deref_rows(ctx: Context, t: drgn.Type, targets: list[tuple[int | None, int]],
+                members: list[str], radix: int | None) -> Iterator[Row]:
+    """``struct -p --json``: a row for each pointer member -p follows (all
+    the structure's members, or ``members``), in the structure's order:
+    the structure's ADDRESS, the MEMBER, its TYPE, the POINTER, the SYMBOL
+    at it and the TARGET's value (:func:`kmemx.commands.values.object_json`
+    of a structure, a string, or null; the row's object is the target)."""
+    from kmemx.commands.values import object_json
+
+    names = members or [m.name for m in _strip_typedefs(t).members or () if m.name]
+    per_cpu = any(cpu is not None for cpu, _ in targets)
+    for cpu, a in targets:
+        obj = drgn.Object(ctx.prog, t, address=a)
+        for m in names:
+            d = crash_dereference(obj, m, radix)
+            if d is None:
+                continue
+            value: Any = d.target
+            if isinstance(d.target, drgn.Object):
+                try:
+                    value = object_json(d.target)
+                except drgn.FaultError:
+                    value = None
+            cols: tuple[str, ...] = ("ADDRESS", "MEMBER", "TYPE", "POINTER", "SYMBOL", "TARGET")
+            cells: tuple[Any, ...] = (Address(a), d.member, d.type, Address(d.pointer),
+                                      d.symbol, value)
+            if per_cpu:
+                cols, cells = ("CPUSPEC", *cols), (cpu, *cells)
+            yield Row(cols, cells, d.target if isinstance(d.target, drgn.Object) else None)
 
 
 def _member_declarations(ctx: Context, t: drgn.Type, spec: str, members: list[str],
