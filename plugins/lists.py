@@ -1633,7 +1633,7 @@ def _gdb_value(obj: drgn.Object, address: int | None, recurse: int,
 def _sizeof_or_zero(t: drgn.Type) -> int:
     """``sizeof(t)``, 0 for a type without a size (incomplete, void)."""
     try:
-        return drgn.sizeof(t)
+        return int(drgn.sizeof(t))
     except TypeError:
         return 0
 
