@@ -206,20 +206,17 @@ class SlabPages:
     unreadable: list[tuple[int, int]]
 
 
-def _is_slab(L: _SlabLayout, flags: np.ndarray[Any, Any],
-             ptype: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def _is_slab(L: _SlabLayout, flags: Any, ptype: Any) -> Any:
     """``PageSlab()`` of struct pages given their ``flags`` (u64) and
-    ``page_type`` (u32) words: one rule for the vmemmap scan and for one
-    address."""
-    import numpy as np
+    ``page_type`` (u32) words: one rule for the vmemmap scan (numpy arrays of
+    those dtypes in, a bool array out) and for one address (ints in, a bool
+    out)."""
     if L.marker[0] == "flags":
-        out = (flags >> np.uint64(L.marker[1])) & np.uint64(1) == 1
-    elif L.marker[0] == "page_type":
-        out = (ptype >> np.uint32(L.marker[3])) == np.uint32(L.marker[2])
-    else:  # the page_type bit is *cleared* when the type is set (6.10/6.11)
-        out = (ptype & np.uint32(0xF0000080 | L.marker[2])) == np.uint32(0xF0000000)
-    res: np.ndarray[Any, Any] = out
-    return res
+        return (flags >> L.marker[1]) & 1 == 1
+    if L.marker[0] == "page_type":
+        return (ptype >> L.marker[3]) == L.marker[2]
+    # the page_type bit is *cleared* when the type is set (6.10/6.11)
+    return (ptype & (0xF0000080 | L.marker[2])) == 0xF0000000
 
 
 def slab_pages(k: Kernel, progress: Callable[[int, int], None] | None = None) -> SlabPages:
@@ -583,7 +580,6 @@ def _virt_to_pfn(k: Kernel, addr: int) -> int | None:
 
 def _slab_of(k: Kernel, addr: int) -> tuple[int, int, int, int] | None:
     """(pfn of head, cache, freelist, counters) of the slab holding addr."""
-    import numpy as np
     L = _layout(k)
     pfn = _virt_to_pfn(k, addr)
     if pfn is None or pfn >= L.max_pfn:
@@ -593,10 +589,9 @@ def _slab_of(k: Kernel, addr: int) -> tuple[int, int, int, int] | None:
     if head & 1:
         page = page & head if L.compound_mask else head - 1
         pfn = (page - L.vmemmap) // L.page_size
-    flags = np.array([k.read_u64(page)], dtype=np.uint64)
-    ptype = np.array([k.read_u32(page + L.marker[1]) if L.marker[0] != "flags" else 0],
-                     dtype=np.uint32)
-    if not _is_slab(L, flags, ptype)[0]:
+    flags = k.read_u64(page)
+    ptype = k.read_u32(page + L.marker[1]) if L.marker[0] != "flags" else 0
+    if not _is_slab(L, flags, ptype):
         return None
     cache = k.read_u64(page + L.off_cache)
     if not cache:
