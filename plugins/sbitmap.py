@@ -18,6 +18,8 @@ from drgn.helpers.linux.cpumask import for_each_possible_cpu
 
 from kmemx.commands import Address, CommandError, Context, Row, TextLine, arg, command
 
+from .lists import crash_member_line, crash_struct_text
+
 __all__ = ["SBITMAPQ_COLUMNS", "sbitmap_for_each_set", "sbitmap_words", "sbq_alloc_hints",
            "sbq_wait_states"]
 
@@ -195,8 +197,9 @@ def _entries(ctx: Context, sbq: drgn.Object, spec: str, array: int, pointers: bo
              verbose: bool, radix: int | None) -> Iterator[Any]:
     """``-s STRUCT -a ARRAY``: for each set bit, its INDEX and the ADDRESS
     of that element of ARRAY (``-p``: an array of pointers: the element is
-    the address of the pointer); ``-v`` the structure (or its members) by
-    drgn's format_() after crash's ``N (0xADDR):`` line."""
+    the address of the pointer); ``-v`` the structure (or its members) in
+    ``struct``'s text after crash's ``N (0xADDR):`` line (sbitmap.c
+    sbitmap_data_print(): dump_struct() / dump_struct_member())."""
     name, _, members = spec.partition(".")
     try:
         t = ctx.prog.type(name if name.startswith(("struct ", "union ")) else f"struct {name}")
@@ -215,11 +218,18 @@ def _entries(ctx: Context, sbq: drgn.Object, spec: str, array: int, pointers: bo
         if pointers:
             addr = ctx.k.read_u64(addr)
         obj = drgn.Object(ctx.prog, t, address=addr)
-        if members:
-            for m in members.split(","):
-                yield TextLine(f"  {m} = {obj.subobject_(m.strip()).format_(integer_base=radix or 10)},")
-        else:
-            yield TextLine(obj.format_(integer_base=radix or 10))
+        try:
+            if members:  # crash's dump_struct_member(): struct's member lines
+                for m in members.split(","):
+                    yield TextLine(crash_member_line(obj, m.strip(), radix))
+            else:  # crash's dump_struct(): struct's text of the whole element
+                keyword, _, bare = t.type_name().partition(" ")
+                yield TextLine(crash_struct_text(obj, keyword, bare, radix))
+        except LookupError:
+            raise CommandError(f"sbitmapq: invalid data structure reference: {spec}") from None
+        except drgn.FaultError as e:
+            raise CommandError(f"sbitmapq: {t.type_name()} at {addr:#x}: cannot read "
+                               f"{e.address:#x}") from None
 
 
 _SBITMAPQ_CODE = """\
@@ -311,16 +321,17 @@ _SBITMAPQ_VERBOSE_CODE = """\
                 addr = prog.read_u64(addr)
             obj = Object(prog, {type_name!r}, address=addr)
             members = {members!r}
-            if not members:
-                print(obj.format_(integer_base={radix}))
-            for m in members:
-                print(f"  {{m}} = {{obj.subobject_(m).format_(integer_base={radix})}},")"""
+            if not members:  # crash's dump_struct(): struct's text
+                print(struct_text(obj, *{type_name!r}.split(" ", 1), {radix}))
+            for m in members:  # crash's dump_struct_member()
+                print(member_line(obj, m, {radix}))"""
 
 
 def _sbitmapq_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``sbitmapq ADDR --drgn``: the summary and the bitmap read by drgn;
     ``-s STRUCT -a ARRAY [-p]``: the INDEX: ADDRESS lines; ``-v``: each
-    element (or its members) by drgn's format_() after its ``N (0xADDR):``
+    element (or its members) in crash's ``struct`` text
+    (:data:`plugins.lists.CRASH_MEMBER_CODE`) after its ``N (0xADDR):``
     line."""
     from kmemx.commands.drgncode import only, text_script
 
@@ -339,6 +350,12 @@ def _sbitmapq_drgn(ctx: Context, args: argparse.Namespace) -> str:
             members=[m.strip() for m in members.split(",") if m.strip()],
             radix=args.radix or 10) if args.verbose
             else _SBITMAPQ_ENTRY_CODE.format(array=array))
+        if args.verbose:
+            from .lists import CRASH_MEMBER_CODE
+
+            return text_script(ctx, CRASH_MEMBER_CODE + "\n\n" + head
+                               + _SBITMAPQ_ENTRIES_CODE.format(size=size, show=show),
+                               ["drgn:FaultError,Object,SymbolKind,TypeKind,sizeof"])
         return text_script(ctx, head + _SBITMAPQ_ENTRIES_CODE.format(size=size, show=show),
                            ["drgn:Object"])
     return text_script(ctx, head + _SBITMAPQ_SUMMARY_CODE.format(),
