@@ -186,23 +186,8 @@ static void PageSegment_dealloc(PageSegment *self)
  * still holds (a value cannot be replaced without a new tag), so it is not
  * referenced. */
 
-#if PY_VERSION_HEX < 0x030E0000
-#define HAVE_MEMO 1
-static inline uint64_t
-dict_version(PyObject *d)
-{
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#endif
-    return ((PyDictObject *)d)->ma_version_tag;
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-}
-#else
-#define HAVE_MEMO 0
-#endif
+#include "_dictversion.h"
+#define HAVE_MEMO HAVE_DICT_VERSION
 
 #define MEMO_BITS 10
 #define MEMO_N (1u << MEMO_BITS)

@@ -50,23 +50,8 @@ int_of(uint64_t v, unsigned size, int is_signed)
  * bytes live at least as long as the entry; other buffers are read through a
  * buffer export as before. */
 
-#if PY_VERSION_HEX < 0x030E0000
-#define HAVE_MIRROR 1
-static inline uint64_t
-dict_version(PyObject *d)
-{
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#endif
-    return ((PyDictObject *)d)->ma_version_tag;
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-}
-#else
-#define HAVE_MIRROR 0
-#endif
+#include "_dictversion.h"
+#define HAVE_MIRROR HAVE_DICT_VERSION
 
 #define MIRROR_BITS 11
 #define MIRROR_N (1u << MIRROR_BITS)
