@@ -1652,6 +1652,35 @@ take_until(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 
 /* -- list walking ---------------------------------------------------------- */
 
+/* The list walk of walk_links() and thread_nodes(): from ``node`` on, append
+ * each node to ``out`` and go to the pointer at ``node + link_off``, until
+ * ``head`` (when ``has_head``), ``count`` nodes, or a read off the fast path
+ * (not cached, across a page).  1: at the head, 0: stopped elsewhere, -1:
+ * an error; ``*end`` is the node it stopped at. */
+static int
+walk_to_head(PyObject *pages, PageMemo *memo, uint64_t node, int has_head, uint64_t head,
+             uint64_t link_off, Py_ssize_t count, PyObject *out, uint64_t *end)
+{
+    for (Py_ssize_t n = 0; n < count && !(has_head && node == head); n++) {
+        uint64_t next;
+        int r = memo_read(pages, memo, node + link_off, 8, &next);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        PyObject *x = PyLong_FromUnsignedLongLong(node);
+        if (x == NULL)
+            return -1;
+        int e = PyList_Append(out, x);
+        Py_DECREF(x);
+        if (e < 0)
+            return -1;
+        node = next;
+    }
+    *end = node;
+    return has_head && node == head;
+}
+
 PyDoc_STRVAR(walk_links_doc,
 "walk_links(pages, node, head, link_off, count, out) -> node\n\n"
 "Append ``node`` and its successors (the pointer at ``node + link_off``) to\n"
@@ -1684,29 +1713,8 @@ walk_links(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     PageMemo memo;
     memo.n = memo.next = 0;
     PyObject *res = NULL;
-    for (Py_ssize_t n = 0; n < count && !(has_head && node == head); n++) {
-        uint64_t a = node + link_off;
-        if ((a & PAGE_MASK) > PAGE_SIZE - 8)
-            break;
-        const unsigned char *page;
-        int r = memo_page(pages, &memo, a >> 12, &page);
-        if (r < 0)
-            goto done;
-        if (r == 0)
-            break;
-        const unsigned char *p = page + (a & PAGE_MASK);
-        uint64_t next = load_le(p, 8);
-        PyObject *x = PyLong_FromUnsignedLongLong(node);
-        if (x == NULL)
-            goto done;
-        int e = PyList_Append(out, x);
-        Py_DECREF(x);
-        if (e < 0)
-            goto done;
-        node = next;
-    }
-    res = PyLong_FromUnsignedLongLong(node);
-done:
+    if (walk_to_head(pages, &memo, node, has_head, head, link_off, count, out, &node) >= 0)
+        res = PyLong_FromUnsignedLongLong(node);
     memo_release(&memo);
     return res;
 }
@@ -1743,7 +1751,7 @@ thread_nodes(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         uint64_t node = PyLong_AsUnsignedLongLongMask(PyList_GET_ITEM(nodes, i));
         if (node == (uint64_t)-1 && PyErr_Occurred())
             goto fail;
-        uint64_t signal, first, again;
+        uint64_t signal, first, end;
         int r = memo_read(pages, &memo, node + (uint64_t)sig, 8, &signal);
         if (r <= 0)
             goto miss_or_fail;
@@ -1751,27 +1759,12 @@ thread_nodes(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         r = memo_read(pages, &memo, head, 8, &first);
         if (r <= 0)
             goto miss_or_fail;
-        r = memo_read(pages, &memo, first, 8, &again);
-        if (r <= 0)
-            goto miss_or_fail;
-        uint64_t x = first;
-        Py_ssize_t n = 0;
-        do {  /* one thread (again == head): its node alone */
-            if (n++ >= limit)
-                goto miss;
-            PyObject *o = PyLong_FromUnsignedLongLong(x);
-            if (o == NULL)
-                goto fail;
-            int e = PyList_Append(out, o);
-            Py_DECREF(o);
-            if (e < 0)
-                goto fail;
-            if (again == head)
-                break;
-            r = memo_read(pages, &memo, x, 8, &x);
-            if (r <= 0)
-                goto miss_or_fail;
-        } while (x != head);
+        /* back to its head within limit nodes, or the Python walk does the batch */
+        r = walk_to_head(pages, &memo, first, 1, head, 0, limit, out, &end);
+        if (r < 0)
+            goto fail;
+        if (r == 0)
+            goto miss;
     }
     memo_release(&memo);
     return out;
