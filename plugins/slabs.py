@@ -1015,11 +1015,116 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             ctx.warn(f"{a:#x}: cannot read {e.address:#x}")
             yield Row(cols, (Address(a), "unreadable", "", "", None, None, ""))
             continue
+        if args.addresses and not ctx.as_json:  # crash's text (piped input: rows to pipe on)
+            if i:
+                yield TextLine("")
+            yield from (TextLine(x) for x in kmem_address_text(ctx, a, ident))
+            continue
         if ident is None:
             yield Row(cols, (Address(a), "unknown", "", "", None, None, ""))
             continue
         yield Row(cols, (Address(a), ident.kind, Name(ident.cache), Name(ident.name),
                          Address(ident.start), ident.offset, ident.state), ident)
+
+
+def kmem_address_text(ctx: Context, addr: int, ident: Any) -> Iterator[str]:
+    """crash's ``kmem ADDR`` text for a kernel virtual address (memory.c
+    kmem_search(), in its order): the symbol holding it (a kernel-image or
+    module address: ``ADDR (T) name+off file: line``, ``[module]``; the
+    ``file: line`` part for text only), the task whose stack it is in, the
+    vmalloc area (``VMAP_AREA VM_STRUCT ADDRESS RANGE SIZE``) -- after
+    which crash goes straight to the page --, the slab cache's ``kmem -s``
+    line with the slab and the object (``  [ADDR]`` allocated, ``   ADDR``
+    free, ``(cpu N cache)``), the task whose ``task_struct`` holds it, each
+    block followed by a blank line; last the page's ``kmem -p`` line under
+    crash's header (``ADDR: kernel virtual address not found in mem map``
+    where it has none).  ``ident``: :func:`identify_address`'s result."""
+    from kmemx.helpers import module_of_address
+
+    from . import kmem_mm
+    from .lists import _kernel_symbol_range, _sym_of_address
+    from .tasks import context_rows
+
+    prog = ctx.prog
+
+    def context(task_addr: int) -> list[str]:
+        view = ctx.k.view("struct task_struct", task_addr)
+        return [f"{key:>7}: {val}" for key, val in context_rows(ctx, view)] + [""]
+
+    lo, hi = _kernel_symbol_range(prog)
+    module = module_of_address(prog, addr)
+    if lo <= addr <= hi or module:
+        try:
+            row = _sym_of_address(ctx, addr)
+        except CommandError:
+            row = None
+        if row is not None:
+            line = f"{addr:x} ({row['TYPE']}) {row['SYMBOL']}"
+            if module:
+                line += f" [{module}]"
+            if str(row["TYPE"]) in "tT":
+                where = _source_line(prog, addr)
+                line += f" {where}" if where or module else ""
+            yield from (line, "")
+    vmalloc = list(kmem_mm.kmem_v(ctx, [addr]))
+    if vmalloc:
+        if ident is not None and ident.kind == "stack":
+            yield from context(_task_of_identity(ctx, ident))
+        yield "   VMAP_AREA         VM_STRUCT                 ADDRESS RANGE                SIZE"
+        for r in vmalloc:
+            yield f"{r.cells[0]:x}  {r.cells[1]:x}  {r.cells[2]}  {r.cells[3]:>7}"
+        yield ""
+    else:
+        if ident is not None and ident.kind in ("slab", "task") and ident.cache:
+            rows = list(kmem_slab_of(ctx, addr, False))
+            c = rows[0]
+            yield "CACHE             OBJSIZE  ALLOCATED     TOTAL  SLABS  SSIZE  NAME"
+            yield (f"{c['CACHE']:<16x} {c['OBJSIZE']:>8} {c['ALLOCATED']:>10} {c['TOTAL']:>9} "
+                   f"{c['SLABS']:>6} {c['SSIZE']!s:>6}  {c['NAME']}")
+            sl = rows[1]
+            yield "  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE"
+            yield (f"  {sl['SLAB']:<16x}  {sl['MEMORY']:<16x}  {sl['NODE']:>4}  "
+                   f"{sl['TOTAL']:>5}  {sl['ALLOCATED']:>9}  {sl['FREE']:>4}")
+            yield "  FREE / [ALLOCATED]"
+            for o in rows[2:]:
+                if o["ALLOCATED"]:
+                    yield f"  [{o['OBJECT']:x}]"
+                else:
+                    cpu = o["CPU_CACHE"]
+                    yield f"   {o['OBJECT']:x}  " + (f"(cpu {cpu} cache)" if cpu is not None
+                                                    else "")
+            yield ""
+        if ident is not None and ident.kind in ("task", "stack"):
+            yield from context(_task_of_identity(ctx, ident))
+    pages = list(kmem_mm.kmem_p(ctx, [addr]))
+    if not pages:
+        yield f"{addr:x}: kernel virtual address not found in mem map"
+        return
+    yield "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS"
+    for r in pages:
+        page, phys, mapping, index, cnt, flags = r.cells
+        yield f"{page:x} {phys:>8x} {mapping:>16x} {index:>8x} {cnt:>2} {flags}"
+
+
+def _task_of_identity(ctx: Context, ident: Any) -> int:
+    """The ``task_struct`` address of a ``task`` or ``stack`` identity."""
+    if ident.kind == "task":
+        return int(ident.start)
+    from drgn.helpers.linux.pid import for_each_task
+
+    for t in for_each_task(ctx.prog):
+        stack = int(t.stack.value_())
+        if stack == ident.start:
+            return int(t.value_())
+    raise CommandError(f"kmem: no task has the stack at {ident.start:#x}")
+
+
+def _source_line(prog: drgn.Program, addr: int) -> str:
+    """crash's ``file: line`` of a text address (get_line_number()), or ""."""
+    from .dis import _source
+
+    where = _source(prog, addr)
+    return f"{where[0]}: {where[1]}" if where else ""
 
 
 def _kmem_physical(ctx: Context, phys: int, cache: dict[str, Any]) -> Iterator[Any]:
