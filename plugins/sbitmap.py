@@ -18,7 +18,7 @@ from drgn.helpers.linux.cpumask import for_each_possible_cpu
 
 from kmemx.commands import Address, CommandError, Context, Row, TextLine, arg, command
 
-from .lists import crash_member_line, crash_struct_text
+from .lists import KERNEL_HALF, crash_member_line, crash_struct_text
 
 __all__ = ["SBITMAPQ_COLUMNS", "sbitmap_for_each_set", "sbitmap_words", "sbq_alloc_hints",
            "sbq_wait_states"]
@@ -99,8 +99,14 @@ def sbq_wait_states(sbq: drgn.Object) -> Iterator[tuple[int | None, bool]]:
     states of ``sbq`` (``struct sbitmap_queue``): a wait queue is active
     when its list has a waiter (crash's test: ``next != prev``); wait_cnt
     None where the kernel has none (since 6.2's 4f8126bb2308 "sbitmap: Use
-    single per-bitmap counting to wake up queued tags", in 6.1.y too)."""
+    single per-bitmap counting to wake up queued tags", in 6.1.y too).
+
+    :raises drgn.FaultError: ``sbq->ws`` is NULL or below the kernel half
+        (crash: ``invalid kernel virtual address``; a QEMU ELF dump maps RAM at
+        low virtual addresses, which would read as wait queues)"""
     ws = sbq.ws
+    if ws.value_() < KERNEL_HALF:
+        raise drgn.FaultError("invalid kernel virtual address", ws.value_())
     for i in range(SBQ_WAIT_QUEUES):
         w = ws[i]
         try:
@@ -183,7 +189,8 @@ def _summary(ctx: Context, sbq: drgn.Object) -> Iterator[Any]:
     ws = list(sbq_wait_states(sbq))
     yield TextLine("ws = {")
     for cnt, act in ws:
-        count = "" if cnt is None else f".wait_cnt = {cnt}, "
+        # crash reads the int into a ulong and prints %lu (sbitmap.c sbitmap_queue_show())
+        count = "" if cnt is None else f".wait_cnt = {cnt & 0xFFFFFFFFFFFFFFFF}, "
         yield TextLine(f"\t{{ {count}.wait = {'active' if act else 'inactive'} }},")
     yield TextLine("}")
     yield TextLine(f"round_robin = {values['round_robin']}")
@@ -262,12 +269,15 @@ print(f"wake_batch = {{sbq.wake_batch.value_()}}")
 print(f"wake_index = {{sbq.wake_index.counter.value_()}}")
 print(f"ws_active = {{sbq.ws_active.counter.value_()}}")
 print("ws = {{")
+if sbq.ws.value_() < 1 << 63:  # NULL or a user address: crash reads no wait queue there
+    raise SystemExit(f"sbitmapq: cannot read {{sbq.ws.value_():#x}}")
 for i in range(8):  # SBQ_WAIT_QUEUES
     ws = sbq.ws[i]
     head = ws.wait.head
     state = "active" if head.next.value_() != head.prev.value_() else "inactive"
     try:  # gone since 6.2's 4f8126bb2308 (and in 6.1.y)
-        count = f".wait_cnt = {{ws.wait_cnt.counter.value_()}}, "
+        # crash prints the int as an unsigned long (%lu)
+        count = f".wait_cnt = {{ws.wait_cnt.counter.value_() & 0xFFFFFFFFFFFFFFFF}}, "
     except AttributeError:
         count = ""
     print(f"\\t{{{{ {{count}}.wait = {{state}} }}}},")

@@ -594,10 +594,15 @@ for c in caches:
     row(hex(c.value_()), c.object_size.value_(), active, objs, slabs,
         4096 << (c.oo.x.value_() >> 16), name)
     per_node = {}
-    for cpu in for_each_possible_cpu(prog):
+    try:  # 7.0 removed struct kmem_cache_cpu (32c894c7274b): no per-CPU slabs
+        cpu_slabs = c.cpu_slab
+    except AttributeError:
+        cpu_slabs = None
+    cpus = list(for_each_possible_cpu(prog)) if cpu_slabs is not None else []
+    for cpu in cpus:
         if CPUS is not None and cpu not in CPUS:
             continue
-        cs = per_cpu_ptr(c.cpu_slab, cpu)
+        cs = per_cpu_ptr(cpu_slabs, cpu)
         table("CPU", "KMEM_CACHE_CPU")
         row(cpu, hex(cs.value_()))
         slab = cpu_slab_of(cs)
@@ -607,14 +612,17 @@ for c in caches:
         while partial:
             slab_rows(c, partial, f"CPU {cpu} PARTIAL", cpu, None, True)
             partial = partial.next.read_()
-    for cpu in for_each_possible_cpu(prog):  # the node's count of CPUs' active slabs
-        slab = cpu_slab_of(per_cpu_ptr(c.cpu_slab, cpu))
+    for cpu in cpus:  # the node's count of CPUs' active slabs
+        slab = cpu_slab_of(per_cpu_ptr(cpu_slabs, cpu))
         if slab and slab.slab_cache == c:
             pfn = page_to_pfn(cast("struct page *", slab)).value_()
             nid = next((n for lo, hi, n in SPANS if lo <= pfn < hi), -1)
             per_node[nid] = per_node.get(nid, 0) + 1
     for nid in range(prog["nr_node_ids"].value_()):
-        node = c.node[nid]
+        try:  # 7.1 moved them into cache->per_node[] (5ba6bc27b1f9)
+            node = c.per_node[nid].node
+        except AttributeError:
+            node = c.node[nid]
         if not node:
             continue
         table("KMEM_CACHE_NODE", "NODE", "SLABS", "PARTIAL", "PER-CPU")
@@ -638,8 +646,12 @@ for addr in ADDRS:
     row(hex(c.value_()), c.object_size.value_(), active, objs, slabs,
         4096 << (c.oo.x.value_() >> 16), c.name.string_().decode())
     owner, cpu_free = -1, None
-    for cpu in for_each_possible_cpu(prog):
-        cs = per_cpu_ptr(c.cpu_slab, cpu)
+    try:  # 7.0 removed struct kmem_cache_cpu (32c894c7274b): no CPU owns a slab
+        cpu_slabs = c.cpu_slab
+    except AttributeError:
+        cpu_slabs = None
+    for cpu in for_each_possible_cpu(prog) if cpu_slabs is not None else ():
+        cs = per_cpu_ptr(cpu_slabs, cpu)
         if cpu_slab_of(cs) == slab:
             owner, cpu_free = cpu, cpu_freelist(c, cs)
             break
