@@ -773,7 +773,10 @@ def _percpu_offset(k: Kernel, cpu: int) -> int:
 def per_cpu_ptr(ptr: Any, cpu: int) -> Any:
     """``per_cpu_ptr(ptr, cpu)``: ``ptr`` is a pointer view to a per-cpu variable."""
     k = ptr._k
-    v = int(ptr.value() if isinstance(ptr, PointerView) else ptr.address) + _percpu_offset(k, cpu)
+    # unsigned long arithmetic: arm64's offsets are "negative" (the per-CPU
+    # areas lie below the image's __per_cpu_start), so the sum wraps
+    v = (int(ptr.value() if isinstance(ptr, PointerView) else ptr.address)
+         + _percpu_offset(k, cpu)) & 0xFFFFFFFFFFFFFFFF
     if isinstance(ptr, View):
         return ptr.pointer_class(k, v)
     return PointerView(k, v, ptr._target)
@@ -784,7 +787,7 @@ def per_cpu(var: Any, cpu: int) -> Any:
     if isinstance(var, str):
         raise TypeError("pass k.object(name) or a view, not a name")
     k = var._k
-    addr = int(var.address) + _percpu_offset(k, cpu)
+    addr = (int(var.address) + _percpu_offset(k, cpu)) & 0xFFFFFFFFFFFFFFFF  # wraps on arm64
     if isinstance(var, View):
         return var.value_class(k, addr)
     if isinstance(var, ArrayView):
