@@ -209,10 +209,11 @@ def _dis_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
     if args.source:
         return _source_drgn(ctx, args)
-    from kmemx.arch import is_x86_64
+    from kmemx.arch import is_aarch64, is_x86_64
 
-    if not is_x86_64(ctx.prog):
-        raise only("dis", "x86-64 text")
+    arm64 = is_aarch64(ctx.prog)
+    if not is_x86_64(ctx.prog) and not arm64:
+        raise only("dis", "x86-64 and arm64 text")
     count = args.count
     read = "prog.read(start, end - start)"
     if args.user:  # the current context's user text, through its mm
@@ -251,9 +252,9 @@ insns = {select}
     except (LookupError, ValueError, IndexError):
         source = None
 """ if args.lines else "    source = None\n"
-    return table_script(ctx, DIS_COLUMNS, LOCATION_CODE + f"""\
-cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-cs.syntax = capstone.CS_OPT_SYNTAX_ATT
+    decoder, target, const = (_ARM64_DECODER, _ARM64_TARGET, "capstone:arm64_const") if arm64 \
+        else (_X86_DECODER, _X86_TARGET, "capstone:x86_const")
+    return table_script(ctx, DIS_COLUMNS, LOCATION_CODE + decoder + f"""\
 cs.detail = True
 
 
@@ -262,15 +263,39 @@ def decode(start, end):
 
 
 {walk}for insn in insns:
+{target}{source}    row(hex(insn.address), location(insn.address) or None, insn.mnemonic, insn.op_str,
+        None if target is None else hex(target),
+        (location(target) or None) if target is not None else None, source)
+""", ["capstone", const, "drgn:Object", "drgn.helpers.linux.mm:access_remote_vm"])
+
+
+#: dis --drgn: capstone set up for x86-64 (AT&T) or arm64
+_X86_DECODER = """\
+cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+cs.syntax = capstone.CS_OPT_SYNTAX_ATT
+"""
+_ARM64_DECODER = """\
+cs = capstone.Cs(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM)
+"""
+#: dis --drgn: an instruction's target (kmemx.helpers.disasm's rule)
+_X86_TARGET = """\
     target = None
     if capstone.CS_GRP_BRANCH_RELATIVE in insn.groups:  # a direct call or jump
         imms = [op.imm for op in insn.operands if op.type == x86_const.X86_OP_IMM]
         target = imms[-1] & (2**64 - 1) if imms else None
-{source}    row(hex(insn.address), location(insn.address) or None, insn.mnemonic, insn.op_str,
-        None if target is None else hex(target),
-        (location(target) or None) if target is not None else None, source)
-""", ["capstone", "capstone:x86_const", "drgn:Object",
-      "drgn.helpers.linux.mm:access_remote_vm"])
+"""
+_ARM64_TARGET = """\
+    target = None
+    ops = list(insn.operands)
+    if ((capstone.CS_GRP_BRANCH_RELATIVE in insn.groups
+         and (capstone.CS_GRP_CALL in insn.groups or capstone.CS_GRP_JUMP in insn.groups))
+            or insn.mnemonic in ("adr", "adrp")
+            or (insn.mnemonic.startswith(("ldr", "prfm")) and ops
+                and not any(op.type == arm64_const.ARM64_OP_MEM for op in ops))):
+        # a PC-relative address: a branch, adr/adrp, a literal load
+        imms = [op.imm for op in ops if op.type == arm64_const.ARM64_OP_IMM]
+        target = imms[-1] & (2**64 - 1) if imms else None
+"""
 
 
 @command("dis", "disassemble kernel text, as crash's dis",
@@ -310,7 +335,7 @@ def decode(start, end):
          'mnemonic<TAB>operands', plain branch/adrp targets with <symbol+offset>,
          hex immediates (#0x10) and decimal address offsets ([sp, #32]), 'mov x0,
          #0x6e9d  // #28317', condition aliases ('b.ne ...  // b.any', 'csel ...,
-         ne  // ne = any'); --drgn: x86-64 only.
+         ne  // ne = any'); --drgn prints capstone's own text on both.
          """,
          arguments=[arg("target", help="address, symbol, symbol+offset or (expression)"),
                     arg("count", nargs="?", type=int, help="number of instructions"),
