@@ -48,7 +48,7 @@ _CONDITION = {alias: names[0] for names in CONDITION_NAMES.values() for alias in
 _HEX_IMMEDIATES = {"add", "adds", "sub", "subs", "cmp", "cmn", "and", "ands", "orr", "eor",
                    "tst", "mov", "movk", "movz", "movn", "ccmp", "ccmn", "bic", "bics",
                    # AARCH64_OPND_EXCEPTION, the PSTATE field's UIMM4 ("#0x%x")
-                   "brk", "hlt", "hvc", "svc", "smc", "udf", "msr"}
+                   "brk", "hlt", "hvc", "svc", "smc", "msr"}
 #: instructions whose last operand is a PC-relative address
 _PC_RELATIVE = {"b", "bl", "cbz", "cbnz", "tbz", "tbnz", "adr", "adrp"}
 _IMM = re.compile(r"#(-?(?:0x[0-9a-f]+|\d+))")

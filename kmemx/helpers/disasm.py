@@ -358,6 +358,16 @@ def disassemble(prog: drgn.Program, address: int, count: int | None = None,
         if pc < start + len(buf) and (progressed is False or not more):
             if count is None and end is None:
                 return  # undecodable bytes end an unbounded walk
+            if not x86 and pc + 4 <= start + len(buf):
+                # arm64: gdb's ".inst 0x... ; undefined" for a word that does
+                # not decode (binutils aarch64-dis.c), and on to the next word
+                word = int.from_bytes(buf[pc - start:pc - start + 4], "little")
+                yield Instruction(pc, 4, buf[pc - start:pc - start + 4], ".inst",
+                                  f"{word:#010x} ; undefined", None, None, False, False,
+                                  tab=True)
+                pc += 4
+                n += 1
+                continue
             # gdb's "(bad)": one byte that does not decode, and on
             yield Instruction(pc, 1, buf[pc - start:pc - start + 1], "(bad)", "", None, None,
                               False, False)

@@ -29,6 +29,8 @@ T = 0xFFFFDE0A7DCE0A1C
     (("ubfx", "x0, x1, #0xc, #0x14"), None, ("ubfx", "x0, x1, #12, #20", "")),
     (("brk", "#0x800"), None, ("brk", "#0x800", "")),
     (("msr", "daifset, #3"), None, ("msr", "daifset, #0x3", "")),
+    (("udf", "#0x40"), None, ("udf", "#64", "")),
+    (("svc", "#0"), None, ("svc", "#0x0", "")),
     (("mov", "x0, #0"), None, ("mov", "x0, #0x0" + " " * 19, "\t// #0")),
     (("mov", "w21, #-1"), None, ("mov", "w21, #0xffffffff" + " " * 12, "\t// #-1")),
     (("mov", "x24, #0x8958"), None, ("mov", "x24, #0x8958" + " " * 16, "\t// #35160")),

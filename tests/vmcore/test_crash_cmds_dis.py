@@ -105,7 +105,21 @@ def _same_place(k: kmemx.Kernel, address: int, ours: tuple[str, int] | None,
     return any(s.name == theirs[0] and s.address == at for s in k.prog.symbols(theirs[0]))
 
 
+def _arm64_elsewhere(session: Session) -> None:
+    """Skip on arm64: its routines, forms and source lines are compared with
+    crash-arm64 in tests/vmcore/test_crash_arm64_s10.py, whose written
+    exceptions are arm64's (gdb's own name after a conditional branch's
+    comment, counted from the DWARF entry past the ftrace patch area; section
+    symbols; system registers gdb 10.2 does not name); the patch area's two
+    instructions have no line-table row (kmemx: no source line)."""
+    from kmemx.arch import is_aarch64
+
+    if is_aarch64(session.k.prog):
+        pytest.skip("arm64: compared in tests/vmcore/test_crash_arm64_s10.py")
+
+
 def test_routines_equal_crash(session: Session) -> None:
+    _arm64_elsewhere(session)
     assert len(session.routines) >= 15, session.routines
     exceptions = 0
     total = 0
@@ -132,6 +146,7 @@ def test_routines_equal_crash(session: Session) -> None:
 
 @pytest.mark.parametrize("form", FORMS)
 def test_forms_equal_crash(session: Session, form: str) -> None:
+    _arm64_elsewhere(session)
     theirs = parse_dis(session.crash[form])
     ours = parse_dis("\n".join(session.ours(form)))
     assert theirs and [x["address"] for x in ours] == [x["address"] for x in theirs]
@@ -154,6 +169,7 @@ def _addr2line(fixture: Fixture, k: kmemx.Kernel, addrs: list[int]) -> list[tupl
 
 
 def test_source_lines_equal_crash_or_addr2line(session: Session) -> None:
+    _arm64_elsewhere(session)
     if shutil.which("addr2line") is None:
         pytest.skip("no addr2line (binutils)")
     same = other = 0
