@@ -33,15 +33,25 @@ class ListCycleError(KmemxError):
         self.address = address
 
 
+#: the most nodes a dump's list walk reads before passing them on (a live
+#: kernel's: 8, so a caller that pauses between entries gets none freed meanwhile)
+DUMP_BATCH = 1 << 16
+#: the most nodes passed on at a time
+YIELD_BATCH = 512
+
+
 def _walk_batches(k: Kernel, head: int, first: int | None, link_off: int,
                   stop_at_null: bool, limit: int) -> Iterator[list[int]]:
     """Node addresses from ``first``, following the pointer at ``node +
     link_off``, until ``head`` (or NULL when ``stop_at_null``), in batches.
 
     The inner loop has no generator switch and no per-node set operation:
-    cycles are caught once per batch of 512 with a C-level ``set.update``,
-    and only then, on a corrupt list, is the first repeated node located
-    exactly, so no node is ever yielded twice."""
+    cycles are caught once per batch with a C-level ``set.update``, and only
+    then, on a corrupt list, is the first repeated node located exactly, so
+    no node is ever yielded twice.  On a dump a batch is up to 65,536 nodes
+    and a walk that reaches its end within the first batch needs no set at
+    all: a dump reads the same each time, so a node met twice would repeat
+    the whole walk after it, which then could never reach the head."""
     pages = k._pages
     unpack = _U64
     if first is None:  # read lazily, so a bad head faults while iterating
@@ -51,7 +61,8 @@ def _walk_batches(k: Kernel, head: int, first: int | None, link_off: int,
     n = 0
     # On a live kernel, read ahead only a few nodes: a caller that pauses
     # between entries should not get entries that were freed meanwhile.
-    step = 8 if getattr(k, "is_live", False) else 512
+    live = getattr(k, "is_live", False)
+    step = 8 if live else DUMP_BATCH
     walk_links = _speedups.walk_links if _speedups is not None else None
     while True:
         batch: list[int] = []
@@ -90,12 +101,14 @@ def _walk_batches(k: Kernel, head: int, first: int | None, link_off: int,
         # a whole walk from the first node to the head (or NULL) in one batch
         # met no node twice: the nodes after a repeat would cycle without
         # the head (a dump's memory reads the same each time; not so live)
-        if n or node != head or err is not None or step != 512:
+        if n or node != head or err is not None or live:
             seen.update(batch)
             if len(seen) != m:
                 yield from _first_repeat(k, first, link_off, n, batch)
-        if batch:
-            yield batch
+        # passed on 512 at a time: the views a caller makes of a batch live
+        # together, and tens of thousands at once keep the cyclic GC busy
+        for i in range(0, len(batch), YIELD_BATCH):
+            yield batch if len(batch) <= YIELD_BATCH else batch[i:i + YIELD_BATCH]
         n = m
         if err is not None:
             raise err

@@ -71,6 +71,34 @@ def test_cycle_is_detected() -> None:
     assert e.value.address == BASE + 0x100 * 300
 
 
+@pytest.mark.parametrize("read_ahead", [list_mod.DUMP_BATCH, 1000])
+def test_cycle_after_many_nodes(read_ahead: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repeat far down the list, inside the first read-ahead (the walk
+    does not reach the head) or in a later one: every node before the repeat
+    once, in order, then the error naming the first repeated node."""
+    monkeypatch.setattr(list_mod, "DUMP_BATCH", read_ahead)
+    words = ring(3000)
+    words[BASE + 0x100 * 2500] = BASE + 0x100 * 300
+    k = FakeKernel(words)
+    got: list[int] = []
+    with pytest.raises(ListCycleError) as e:
+        for batch in list_mod._walk_batches(k, BASE, None, 0, False, 1 << 20):  # type: ignore[arg-type]
+            got += batch
+    assert got == [BASE + 0x100 * i for i in range(1, 2501)]
+    assert e.value.address == BASE + 0x100 * 300
+
+
+def test_long_list_in_small_batches_and_live() -> None:
+    """A good list longer than a yield batch comes whole, in order; a live
+    kernel's walk (read ahead 8 nodes) gives the same nodes."""
+    k = FakeKernel(ring(5000))
+    batches = list(list_mod._walk_batches(k, BASE, None, 0, False, 1 << 20))  # type: ignore[arg-type]
+    assert [n for b in batches for n in b] == [BASE + 0x100 * i for i in range(1, 5001)]
+    assert max(map(len, batches)) <= list_mod.YIELD_BATCH
+    k.is_live = True  # type: ignore[attr-defined]
+    assert list(list_for_each(BASE, k)) == [BASE + 0x100 * i for i in range(1, 5001)]  # type: ignore[arg-type]
+
+
 def test_null_pointer() -> None:
     words = ring(100)
     words[BASE + 0x100 * 40] = 0
