@@ -17,8 +17,8 @@ from drgn import TypeKind
 from ..errors import UnknownNameError
 from ..symbols import did_you_mean
 
-__all__ = ["Layout", "Member", "UnknownMemberError", "layout_for", "resolve_type", "strip",
-           "type_key"]
+__all__ = ["Layout", "Member", "UnknownMemberError", "UnknownTypeError", "layout_for",
+           "resolve_type", "strip", "type_key"]
 
 
 class UnknownMemberError(UnknownNameError, AttributeError):
@@ -34,6 +34,24 @@ class UnknownMemberError(UnknownNameError, AttributeError):
     def __str__(self) -> str:
         return (f"{self.type_name} has no member '{self.member_name}'"
                 + did_you_mean(self.member_name, self._choices))
+
+
+class UnknownTypeError(UnknownNameError):
+    """An unknown type name.  As for members, the "did you mean" part (which
+    reads every type name of the program's BTF) is computed only when the
+    message is shown: probing for a type a kernel version lacks
+    (``struct kmem_cache_cpu`` since 7.0) stays cheap."""
+
+    def __init__(self, type_name: str, prog: drgn.Program | None = None) -> None:
+        super().__init__(type_name)
+        self.type_name, self._prog = type_name, prog
+
+    def __str__(self) -> str:
+        tag, _, bare = self.type_name.partition(" ")
+        hint = ""
+        if self._prog is not None and tag in ("struct", "union", "enum") and bare:
+            hint = did_you_mean(bare, _type_names(self._prog, tag), prefix=f"{tag} ")
+        return f"unknown type '{self.type_name}'{hint}"
 
 
 _COMPOUND = (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS)
@@ -62,12 +80,7 @@ def resolve_type(prog: drgn.Program, type: Any) -> drgn.Type:
         return t
     except LookupError:
         pass
-    tag, _, bare = type.partition(" ")
-    if tag in ("struct", "union", "enum") and bare:
-        names = _type_names(prog, tag)
-        raise UnknownNameError(f"unknown type '{type}'"
-                               + did_you_mean(bare, names, prefix=f"{tag} ")) from None
-    raise UnknownNameError(f"unknown type '{type}'") from None
+    raise UnknownTypeError(type, prog) from None
 
 
 def _type_names(prog: drgn.Program, tag: str) -> list[str]:
