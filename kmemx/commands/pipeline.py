@@ -16,6 +16,7 @@ only where it starts a word (after a space), so ``filter pid>3`` and
 from __future__ import annotations
 
 import gc
+import itertools
 import shlex
 import subprocess
 from collections.abc import Iterable, Iterator
@@ -196,10 +197,17 @@ def gc_paused(items: Iterator[Any], batch: int = GC_BATCH) -> Iterator[Any]:
     dentry``'s time for its 30k rows.  Reference counting still frees
     everything as usual; the collector runs again between batches and
     afterwards, so only its scheduling changes.  Items produced before an
-    error are passed on, then the error is raised."""
+    error are passed on, then the error is raised.  The batches are chained
+    in C (:func:`itertools.chain.from_iterable`): no Python frame per item
+    on the way out either."""
     if not gc.isenabled():
-        yield from items
-        return
+        return items
+    return itertools.chain.from_iterable(_gc_paused_batches(items, batch))
+
+
+def _gc_paused_batches(items: Iterator[Any], batch: int) -> Iterator[list[Any]]:
+    """:func:`gc_paused`'s batches: lists of up to ``batch`` items, each made
+    with the collector paused; the error after the items before it."""
     nxt = items.__next__
     # the same batch in one C call, without a Python frame per item
     take = speedups.take_until if speedups is not None else None
@@ -208,6 +216,7 @@ def gc_paused(items: Iterator[Any], batch: int = GC_BATCH) -> Iterator[Any]:
         append = out.append
         err: BaseException | None = None
         done = False
+        paused = gc.isenabled()
         gc.disable()
         try:
             if take is not None:
@@ -223,8 +232,10 @@ def gc_paused(items: Iterator[Any], batch: int = GC_BATCH) -> Iterator[Any]:
         except BaseException as e:  # re-raised after the batch is passed on
             err = e
         finally:
-            gc.enable()
-        yield from out
+            if paused:
+                gc.enable()
+        if out:
+            yield out
         if err is not None:
             raise err
         if done:
