@@ -662,9 +662,9 @@ def _tif_sigpending(ctx: Context) -> int:
     """``TIF_SIGPENDING`` of the dump's architecture (crash's sig reads
     ``thread_info.flags & (1 << TIF_SIGPENDING)``, task.c): 2 on x86-64, 0 on
     arm64 (:data:`kmemx.arch.TIF_SIGPENDING`)."""
-    from kmemx.arch import TIF_SIGPENDING
+    from kmemx.arch import TIF_SIGPENDING, prog_machine
 
-    machine = ctx.prog.platform.arch.name.lower() if ctx.prog.platform else ""
+    machine = prog_machine(ctx.prog) or ""
     try:
         return TIF_SIGPENDING[machine]
     except KeyError:

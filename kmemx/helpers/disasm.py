@@ -17,7 +17,7 @@ from typing import Any
 
 import drgn
 
-from ..arch import is_x86_64
+from ..arch import is_x86_64, prog_machine
 
 __all__ = ["Instruction", "disassemble", "instruction_at"]
 
@@ -121,14 +121,14 @@ def _capstone(prog: drgn.Program) -> Any:
         return cs
     import capstone
 
-    arch = prog.platform.arch if prog.platform is not None else None
-    if arch == drgn.Architecture.X86_64:
+    arch = prog_machine(prog)
+    if arch == "x86_64":
         cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
         cs.syntax = capstone.CS_OPT_SYNTAX_ATT
-    elif arch == drgn.Architecture.AARCH64:
+    elif arch == "aarch64":
         cs = capstone.Cs(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM)
     else:
-        raise ValueError(f"no disassembler for architecture {arch}")
+        raise ValueError(f"no disassembler for architecture {prog.platform}")
     cs.detail = True
     prog.cache["kmemx.helpers.disasm.cs"] = cs
     return cs
