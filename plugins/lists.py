@@ -1488,14 +1488,35 @@ def _gdb_symbol_suffix(prog: drgn.Program, value: int) -> str:
         return ""
     if not sym.size and sym.kind != drgn.SymbolKind.FUNC:
         return ""
-    name = sym.name
+    name, base = sym.name, sym.address
     if sym.kind == drgn.SymbolKind.FUNC:
         try:
             name = prog.source_location(value)[-1].name() or name  # the outermost function
         except (LookupError, ValueError):  # no DWARF for this code (assembler)
             pass
-    off = value - sym.address
+        else:
+            base = max(base, _function_entry(prog, name, sym, value))
+    off = value - base
     return f" <{name}+{off}>" if off else f" <{name}>"
+
+
+def _function_entry(prog: drgn.Program, name: str, sym: drgn.Symbol, value: int) -> int:
+    """The DWARF entry (``DW_AT_low_pc``) of function ``name`` containing
+    ``value`` (``unsigned long``) inside ELF symbol ``sym``, else
+    ``sym.address``: gdb's build_address_symbolic() takes the offset from the
+    function's BLOCK_ENTRY_PC unless the minimal (ELF) symbol lies above it.
+    On arm64 with -fpatchable-function-entry=2 (DYNAMIC_FTRACE_WITH_REGS,
+    3b23e4991fb6, v5.5) the ELF symbol covers the two NOPs before the DWARF
+    entry, so ``p schedule`` is ``0x...998 <schedule>`` where the symbol is
+    at 0x...990.  Raises nothing."""
+    start = int(sym.address)
+    try:
+        entry = prog.function(name).address_
+    except (LookupError, ValueError):
+        return start
+    if entry is None or not start <= entry <= value < start + max(int(sym.size), 1):
+        return start  # another function of that name (a static one elsewhere)
+    return int(entry)
 
 
 def _gdb_c_string(prog: drgn.Program, value: int) -> str:
@@ -1926,8 +1947,12 @@ def _anonymous_depth(t: drgn.Type, name: str) -> tuple[int, list[str | None]]:
 CRASH_MEMBER_CODE = """\
 PRINT_MAX = 256  # crash's gdb: print_max 256, no repeat threshold
 ESCAPES = {7: "\\\\a", 8: "\\\\b", 9: "\\\\t", 10: "\\\\n", 11: "\\\\v", 12: "\\\\f", 13: "\\\\r", 27: "\\\\033"}
-try:  # the kernel image, whose pointers gdb names
-    TEXT = (prog.symbol("_text").address, prog.symbol("_end").address)
+try:  # the kernel image, whose pointers gdb names: crash's in_ksymbol_range(), from
+    # _text to the last symbol's address (not _end: arm64's _end is absolute, so drgn
+    # leaves it unrelocated below a KASLR image); arm64's mapping symbols $x/$d left out
+    TEXT = (prog.symbol("_text").address,
+            max(s.address for s in prog.symbols()
+                if not (s.name[:2] in ("$x", "$d") and s.name[2:3] in ("", "."))))
 except LookupError:
     TEXT = (0, 0)
 
@@ -1972,13 +1997,20 @@ def symbol_suffix(value):  # gdb's <symbol+offset> for the kernel image
         return ""
     if not sym.size and sym.kind != SymbolKind.FUNC:  # gdb drops sized-0 data symbols
         return ""
-    name = sym.name
+    name, base = sym.name, sym.address
     if sym.kind == SymbolKind.FUNC:  # code: gdb names the DWARF function (an alias's target)
         try:
             name = prog.source_location(value)[-1].name() or name
         except (LookupError, ValueError):
             pass
-    off = value - sym.address
+        else:  # gdb's offset is from the function's DWARF entry (arm64: past the ftrace NOPs)
+            try:
+                entry = prog.function(name).address_
+            except (LookupError, ValueError):
+                entry = None
+            if entry is not None and sym.address <= entry <= value < sym.address + max(sym.size, 1):
+                base = entry
+    off = value - base
     return f" <{name}+{off}>" if off else f" <{name}>"
 
 
@@ -3075,13 +3107,17 @@ def symbolic_word(ctx: Context, value: int, slab: int = 0, accessible: bool = Fa
     (decimal), else with ``slab`` (1: ``-S``/``-F``, 2: ``-SS``/``-FF``) a
     slab address as ``[cache]`` / ``[address:cache]``, else 16 hex digits;
     each padded to 16 columns.  ``accessible``: only a readable address is
-    named (format_stack_entry()'s accessible() check)."""
+    named (format_stack_entry()'s accessible() check).  An arm64 PAC-signed
+    return address is not stripped: crash's display_memory() and
+    format_stack_entry() (memory.c, 8.0.6) test the word as it is with
+    in_ksymbol_range(), so ``rd -s``, ``bt -r`` and ``bt -F`` print it in hex
+    (``6eecba6981f347d0``) where ``bt -t``/``-T`` name it (arm64.c strips
+    KERNELPACMASK there)."""
     if accessible:
         try:
             ctx.k.read(value, 1)
         except (drgn.FaultError, ValueError, OverflowError):
             return f"{value:016x}"
-    signed, value = value, strip_pac(ctx, value)  # arm64: a PAC-signed return address
     lo, hi = _kernel_symbol_range(ctx.prog)
     if lo <= value <= hi or (value >= 1 << 63 and module_of_address(ctx.prog, value)):
         try:
@@ -3096,7 +3132,7 @@ def symbolic_word(ctx: Context, value: int, slab: int = 0, accessible: bool = Fa
         if cache is not None:
             name = kernel_str(cache.name.string())
             return f"{f'[{value:x}:{name}]' if slab > 1 else f'[{name}]':<16}"
-    return f"{signed:016x}"
+    return f"{value:016x}"
 
 
 def _rd_drgn(ctx: Context, args: argparse.Namespace) -> str:

@@ -9,6 +9,7 @@ slabs with one vectorised scan of the vmemmap.
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -496,13 +497,22 @@ def identify(addr):  # (KIND, CACHE, NAME, START, STATE)
     return None
 
 
+def has_page(pfn):  # kmem -p's pages: the PFN's SPARSEMEM section is present with a mem_map
+    try:
+        section = pfn_to_section(prog, pfn)
+        return bool(section) and present_section(section) and valid_section(section)
+    except (FaultError, IndexError, OverflowError):
+        return False
+
+
 def physical(addr):  # crash: an address below the kernel half is a physical one
-    virt = page_offset + addr
-    found = identify(virt) if addr < max_pfn << PAGE_SHIFT else None
+    virt = (page_offset + addr) & (2**64 - 1)  # arm64: RAM from memstart_addr (QEMU: 1 GiB)
+    ram = addr < max_pfn << PAGE_SHIFT and has_page(addr >> PAGE_SHIFT)
+    found = identify(virt) if ram else None
     if found is not None:
         kind, cache, name, start, state = found
         row(hex(virt), kind, cache, name, hex(start), virt - start, state)
-    if addr >= max_pfn << PAGE_SHIFT:
+    if not ram:
         row(hex(addr), "unknown", "", "", None, None, "")
         return
     page = pfn_to_page(prog, addr >> PAGE_SHIFT)
@@ -531,8 +541,10 @@ for addr in [{", ".join(f"{a:#x}" for a in addrs)}]:
         kind, cache, name, start, state = found
         row(hex(addr), kind, cache, name, hex(start), addr - start, state)
 """,
-        ["bisect", "drgn:Object,sizeof", "drgn.helpers.linux.cpumask:for_each_possible_cpu",
+        ["bisect", "drgn:FaultError,Object,sizeof",
+         "drgn.helpers.linux.cpumask:for_each_possible_cpu",
          "drgn.helpers.linux.mm:for_each_vmap_area,pfn_to_page,phys_to_virt",
+         "drgn.helpers.linux.mmzone:pfn_to_section,present_section,valid_section",
          "drgn.helpers.linux.pid:for_each_task",
          "drgn.helpers.linux.sched:idle_task", "drgn.helpers.linux.slab:slab_object_info"])
 
@@ -1119,12 +1131,19 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any) -> Iterator[str]:
 
 
 def _task_of_identity(ctx: Context, ident: Any) -> int:
-    """The ``task_struct`` address of a ``task`` or ``stack`` identity."""
+    """The ``task_struct`` address of a ``task`` or ``stack`` identity: a
+    task of the task list or a CPU's idle task (init_task, whose stack is
+    ``init_stack``: ``kmem init_stack+64`` on arm64, where the symbol is sized).
+    Raises CommandError when no task has that stack."""
     if ident.kind == "task":
         return int(ident.start)
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
     from drgn.helpers.linux.pid import for_each_task
+    from drgn.helpers.linux.sched import idle_task
 
-    for t in for_each_task(ctx.prog):
+    prog = ctx.prog
+    for t in itertools.chain((idle_task(prog, cpu) for cpu in for_each_possible_cpu(prog)),
+                             for_each_task(prog)):
         stack = int(t.stack.value_())
         if stack == ident.start:
             return int(t.value_())
