@@ -62,7 +62,10 @@ import pytest
 from kmemx.commands import CommandError, execute
 from tests.vmcore.crash_session import CrashSession, crash_session_fixture
 
-pytestmark = pytest.mark.vmcore
+#: the first test waits for the module's crash session: crash's -p reads
+#: gdb's ptype of the structure again for each member line, minutes at a
+#: busy machine's load (the session's own limit is crash_timeout)
+pytestmark = [pytest.mark.vmcore, pytest.mark.timeout(2400)]
 
 
 class Session(CrashSession):
