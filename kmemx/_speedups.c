@@ -46,14 +46,15 @@ int_of(uint64_t v, unsigned size, int is_signed)
  * Only buffers whose bytes cannot move while the dict holds them are
  * mirrored: ``bytes`` (a decompressed or copied page) and ``mmap.mmap`` (a
  * dump's mapping, which kmemx closes only after emptying the dict, see
- * Kernel.close).  An entry holds a reference to the dict's value, so its
- * bytes live at least as long as the entry; other buffers are read through a
- * buffer export as before. */
+ * Kernel.close).  An entry borrows the dict's value: it is used only while
+ * the dict is unchanged, which holds that value (a value cannot be replaced
+ * or dropped without a new tag), so an evicted page is not kept alive by the
+ * mirror; other buffers are read through a buffer export as before. */
 
 #include "_dictversion.h"
 #define HAVE_MIRROR HAVE_DICT_VERSION
 
-#define MIRROR_BITS 11
+#define MIRROR_BITS 13
 #define MIRROR_N (1u << MIRROR_BITS)
 
 typedef struct {
@@ -61,7 +62,7 @@ typedef struct {
     uint64_t version;
     uint64_t vpn;
     const unsigned char *base;
-    PyObject *hold;               /* the dict's (buffer, offset) value */
+    PyObject *val;                /* the dict's (buffer, offset) value, borrowed */
 } MirrorEntry;
 
 static MirrorEntry mirror[MIRROR_N];
@@ -135,14 +136,11 @@ dict_page(PyObject *pages, uint64_t vpn, const unsigned char **out, PyObject **v
     }
 #if HAVE_MIRROR
     MirrorEntry *e = mirror_slot(vpn);
-    Py_INCREF(p);
-    PyObject *old = e->hold;
     e->dict = pages;
     e->version = dict_version(pages);
     e->vpn = vpn;
     e->base = base;
-    e->hold = p;
-    Py_XDECREF(old);
+    e->val = p;
 #endif
     *out = base;
     *val = p;
@@ -199,7 +197,7 @@ memo_page(PyObject *pages, PageMemo *m, uint64_t vpn, const unsigned char **out)
     MirrorEntry *e = mirror_slot(vpn);
     if (e->dict == pages && e->vpn == vpn && e->version == dict_version(pages)) {
         base = e->base;
-        val = e->hold;
+        val = e->val;  /* alive: the unchanged dict holds it (the memo takes a ref) */
         r = 1;
     } else
 #endif
