@@ -125,6 +125,13 @@ class Session(CrashSession):
 s = crash_session_fixture(Session)
 
 
+@pytest.fixture(autouse=True)
+def _arm64_only(s: Session) -> None:
+    """Every test here is an arm64 dump's (the matrix runs them on x86-64 too)."""
+    if not s.arm64:
+        pytest.skip("an arm64 dump's test")
+
+
 def _page_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """kmemx's --json rows of vm -p/-P as parse_vm_pages() reads crash's."""
     out: list[dict[str, Any]] = []
