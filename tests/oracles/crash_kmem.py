@@ -100,7 +100,9 @@ def parse_kmem_n(text: str) -> dict[str, list[Any]]:
     start_paddr, start_mapnr)], "zones": [(zone, name, size, mem_map,
     start_paddr, start_mapnr)], "sections": [(nr, section, coded_mem_map,
     mem_map, state, pfn)], "blocks": [(mem_block, name, start, end, node,
-    state, start_section)]}."""
+    state, start_section)]}; ``end`` None where crash prints PHYSICAL START
+    alone (memory.c print_memory_block(): the range needs the symbol
+    ``memory_block_size_probed``, x86-64's, or ``memory_block.end_section_nr``)."""
     out: dict[str, list[Any]] = {"nodes": [], "zones": [], "sections": [], "blocks": []}
     part = ""
     lines = text.splitlines()
@@ -145,10 +147,11 @@ def parse_kmem_n(text: str) -> dict[str, list[Any]]:
                 out["sections"].append((int(m[1]), int(m[2], 16), int(m[3], 16), int(m[4], 16),
                                         m[5], int(m[6])))
         elif part == "blocks":
-            m = re.fullmatch(rf"\s*({_HEX})\s+(\S+)\s+({_HEX}) - \s*({_HEX})\s+(\d+)\s+(\S+)"
-                             rf"\s+(\d+)\s*", ln)
+            m = re.fullmatch(rf"\s*({_HEX})\s+(\S+)\s+({_HEX})(?: - \s*({_HEX}))?\s+(\d+)\s+"
+                             rf"(\S+)\s+(\d+)\s*", ln)
             if m:
-                out["blocks"].append((int(m[1], 16), m[2], int(m[3], 16), int(m[4], 16),
+                out["blocks"].append((int(m[1], 16), m[2], int(m[3], 16),
+                                      None if m[4] is None else int(m[4], 16),
                                       int(m[5]), m[6], int(m[7])))
     return out
 

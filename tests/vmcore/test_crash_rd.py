@@ -72,11 +72,30 @@ def test_rd_symbolic_equals_crash(fixture: Fixture, variant: str) -> None:
                 if word.startswith("_MODULE_") and i < len(g):
                     assert not re.fullmatch(r"[0-9a-f]{16}", g[i]), (line, g[i], word)
                     g[i] = word
+                elif i < len(g) and _module_aliases(k, g[i], word):
+                    g[i] = word
         assert got == want, line
         words = [w for _, ws in got for w in ws]
         named += sum(1 for w in words if "+" in w or w.startswith(("_", ".")))
         slabs += sum(1 for w in words if w.startswith("["))
     assert named and slabs  # the comparison saw symbols and slab caches
+
+
+def _module_aliases(k: kmemx.Kernel, ours: str, theirs: str) -> bool:
+    """Written exception: two names of one module address (``NAME+OFF`` with
+    the same offset, symbols of both names at one address), where crash's
+    module symbol table takes the other alias: the arm64 6.1 dump's first
+    module's exit function is ``virtio_mmio_exit`` to kmemx and
+    ``cleanup_module`` (the alias module_exit() defines) to crash 8.0.6, as
+    for ``struct -p`` (docs/crash-users.md)."""
+    from kmemx.helpers.kallsyms import use_module_kallsyms
+
+    a, b = ours.partition("+"), theirs.partition("+")
+    if ours == theirs or a[1:] != b[1:] or not a[0] or not b[0]:
+        return False
+    use_module_kallsyms(k.prog)  # the modules' symbols, by name too
+    mine = {s.address for s in k.prog.symbols(a[0])}
+    return bool(mine & {s.address for s in k.prog.symbols(b[0])})
 
 
 def test_rd_symbolic_usage(fixture: Fixture) -> None:
@@ -110,10 +129,37 @@ def test_bt_symbolic_frame_data_equals_crash(fixture: Fixture, line: str) -> Non
 
     ours = data("\n".join(execute(k, line)))
     want = data(theirs)
+    if not want and _crash_has_no_cpu_registers(k, theirs):
+        assert len(ours) > 5  # kmemx prints the panic task's frames and their words
+        pytest.skip(f"{line}: crash-arm64 prints the panic task's header alone (no NT_PRSTATUS "
+                    "registers in QEMU's arm64 dump; test_oracle_columns' "
+                    "_crash_lacks_cpu_registers): nothing to compare")
     assert len(want) > 5, theirs
     assert ours[len(ours) - len(want):] == want
     named = [w for ln in want for w in ln.split()[1:] if not re.fullmatch(r"[0-9a-f]{16}", w)]
     assert named  # symbols or slab caches were compared
+
+
+def _crash_has_no_cpu_registers(k: kmemx.Kernel, theirs: str) -> bool:
+    """Written exception (arm64 dumps), as test_oracle_columns'
+    ``_crash_lacks_cpu_registers``: crash-arm64 8.0.6 takes an active task's
+    registers from ``crash_notes`` or the dump's NT_PRSTATUS notes by CPU
+    number (arm64.c arm64_get_crash_notes()), finds none in QEMU's panic
+    dump, and prints the panic task's ``PID:`` header alone.  True only for
+    that: an arm64 dump, crash's text nothing but the header, and its task
+    the panic task, whose first frame kmemx (drgn) takes from those notes."""
+    from kmemx.arch import is_aarch64
+
+    lines = [ln for ln in theirs.splitlines() if ln.strip()]
+    m = re.match(r"PID: (\d+)", lines[0]) if len(lines) == 1 else None
+    if m is None or not is_aarch64(k.prog):
+        return False
+    try:
+        panic = k.prog.crashed_thread()
+    except (LookupError, ValueError):
+        return False
+    first = next((f for f in panic.stack_trace() if not f.is_inline), None)
+    return panic.tid == int(m[1]) and first is not None and first.interrupted
 
 
 @pytest.mark.parametrize("variant", ["panic", "elf"])

@@ -195,6 +195,16 @@ def test_whatis_json(s: Session) -> None:
 
 
 def test_bt_json_frames_and_registers(s: Session) -> None:
+    """``bt --json`` frames carry what the text prints: crash's
+    ``"%s#%d [%8lx] %s at %lx"`` is ``[sp] function at pc`` on x86-64 and
+    ``[frame_pointer] function at at`` on arm64 (arm64.c
+    arm64_print_stackframe_entry(): the frame record's x29, and a return
+    address less 4, the branch that made the call), drgn's ``pc`` kept
+    beside it; the user-mode registers are crash's (RIP... / PC, LR, SP,
+    X29..X0, ORIG_X0, SYSCALLNO, PSTATE)."""
+    from kmemx.arch import is_aarch64
+
+    arm64 = is_aarch64(s.k.prog)
     line = s.commands["bt W"]
     text = _lines(s.text(line))
     frames = s.json(line)
@@ -203,9 +213,14 @@ def test_bt_json_frames_and_registers(s: Session) -> None:
     named = [f for f in frames if f.get("function")]
     assert len(shown) == len(named)
     for ln, f in zip(shown, named):  # crash's "%s#%d [%8lx] %s at %lx", level < 10 ? " " : ""
-        assert f["at"] == f["pc"] and f["frame_pointer"] is None  # x86-64: pc, sp as they are
+        if arm64:  # a blocked task: every frame's pc is a return address
+            assert int(f["at"], 16) == int(f["pc"], 16) - 4 and f["frame_pointer"] is not None
+            stack = int(f["frame_pointer"], 16)
+        else:
+            assert f["at"] == f["pc"] and f["frame_pointer"] is None  # x86-64: pc, sp as they are
+            stack = int(f["sp"], 16)
         assert ln.startswith(f"{' ' if f['frame'] < 10 else ''}#{f['frame']} "
-                             f"[{int(f['sp'], 16):x}] {f['function']} at {int(f['pc'], 16):x}")
+                             f"[{stack:x}] {f['function']} at {int(f['at'], 16):x}")
         assert (" (inlined)" in ln) == f["inlined"]
         if f["file"] is not None:
             assert f"  {f['file']}:{f['line']}" in ln
@@ -213,10 +228,11 @@ def test_bt_json_frames_and_registers(s: Session) -> None:
     assert len(user) == 1
     regs = user[0]["exception"]["registers"]
     crash = s.crash["bt W"]
-    block = crash[crash.rindex("    RIP:"):]  # the registers saved at system call entry
-    theirs = {k: int(v, 16) for k, v in re.findall(r"\b([A-Z0-9_]+): ([0-9a-f]{4,16})\b",
+    # the registers saved at system call entry (arm64: SYSCALLNO in hex, 104 for wait4's 260)
+    block = crash[crash.rindex("     PC:" if arm64 else "    RIP:"):]
+    theirs = {k: int(v, 16) for k, v in re.findall(r"\b([A-Z0-9_]+): ([0-9a-f]{1,16})\b",
                                                      block)}
-    assert len(theirs) == 21 and {k: regs[k] for k in theirs} == theirs
+    assert len(theirs) == (36 if arm64 else 21) and {k: regs[k] for k in theirs} == theirs
 
 
 def test_bt_pipe_passes_tasks(s: Session) -> None:
