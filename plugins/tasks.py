@@ -6,6 +6,7 @@ Names, columns and main flags follow crash.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
@@ -1719,6 +1720,9 @@ def _frame_data_lines(ctx: Context, start: int, end: int, symbolic: int = 0,
 
 
 def _is_text(prog: drgn.Program, value: int) -> bool:
+    """crash's is_kernel_text() (symbols.c): ``value`` is in the kernel's text
+    sections (``_stext``..``_etext``, ``_sinittext``..``_einittext``) or a
+    module's address; the ranges cached in ``prog.cache["kmemx.plugins.tasks.text"]``."""
     from kmemx.helpers.kallsyms import module_of_address
 
     ranges: list[tuple[int, int]] | None = prog.cache.get("kmemx.plugins.tasks.text")
@@ -2596,27 +2600,8 @@ def _arm64_eframe_search(ctx: Context, task: drgn.Object, task_data: dict[str, A
 
 
 def _kernel_text_test(prog: drgn.Program) -> Callable[[int], bool]:
-    """crash's is_kernel_text() (symbols.c): the kernel's text sections
-    (``_stext``..``_etext``, ``_sinittext``..``_einittext``) or a module's
-    address; the ranges cached in ``prog.cache["kmemx.plugins.tasks.text"]``."""
-    from kmemx.helpers.kallsyms import module_of_address
-
-    ranges = prog.cache.get("kmemx.plugins.tasks.text")
-    if ranges is None:
-        ranges = []
-        for lo, hi in (("_stext", "_etext"), ("_sinittext", "_einittext")):
-            try:
-                ranges.append((prog.symbol(lo).address, prog.symbol(hi).address))
-            except LookupError:
-                continue
-        prog.cache["kmemx.plugins.tasks.text"] = ranges
-
-    def is_text(v: int) -> bool:
-        if any(lo <= v < hi for lo, hi in ranges):
-            return True
-        return v >= 1 << 63 and module_of_address(prog, v) is not None
-
-    return is_text
+    """crash's is_kernel_text() (symbols.c) as a one-argument test: :func:`_is_text`."""
+    return functools.partial(_is_text, prog)
 
 
 def _arm64_user_block(ctx: Context, task: drgn.Object, frames: list[drgn.StackFrame],
