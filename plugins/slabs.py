@@ -1099,8 +1099,13 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any) -> Iterator[str]:
             yield f"{r.cells[0]:x}  {r.cells[1]:x}  {r.cells[2]}  {r.cells[3]:>7}"
         yield ""
     else:
+        rows = []
         if ident is not None and ident.kind in ("slab", "task") and ident.cache:
             rows = list(kmem_slab_of(ctx, addr, False))
+        elif ident is not None and ident.kind == "page" and _page_is_slab(ctx, ident.start):
+            # a slab's own struct page: the slab and all its objects (is_slab_page())
+            rows = list(kmem_slab_of(ctx, _page_to_virt(ctx, ident.start), True))
+        if rows:
             c = rows[0]
             yield "CACHE             OBJSIZE  ALLOCATED     TOTAL  SLABS  SSIZE  NAME"
             yield (f"{c['CACHE']:<16x} {c['OBJSIZE']:>8} {c['ALLOCATED']:>10} {c['TOTAL']:>9} "
@@ -1128,6 +1133,24 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any) -> Iterator[str]:
     for r in pages:
         page, phys, mapping, index, cnt, flags = r.cells
         yield f"{page:x} {phys:>8x} {mapping:>16x} {index:>8x} {cnt:>2} {flags}"
+
+
+def _page_is_slab(ctx: Context, page: int) -> bool:
+    """crash's is_slab_page() test (memory.c): the struct page at ``page`` is
+    itself a slab page (a tail page of a slab is not)."""
+    from kmemx.helpers.slab import PageSlab
+
+    try:
+        return PageSlab(ctx.k, page)
+    except (drgn.FaultError, LookupError):
+        return False
+
+
+def _page_to_virt(ctx: Context, page: int) -> int:
+    """The direct-map address of the ``struct page *`` at ``page``."""
+    from drgn.helpers.linux.mm import page_to_virt
+
+    return int(page_to_virt(drgn.Object(ctx.prog, "struct page *", page)).value_())
 
 
 def _task_of_identity(ctx: Context, ident: Any) -> int:

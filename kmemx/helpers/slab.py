@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # numpy is imported where it is used: it costs 0.15 s at star
     import numpy as np
 
 __all__ = [
+    "PageSlab",
     "SlabCacheUsage",
     "SlabInfo",
     "SlabObjectInfo",
@@ -597,6 +598,17 @@ def _slab_of(k: Kernel, addr: int) -> tuple[int, int, int, int] | None:
     if not cache:
         return None
     return pfn, cache, k.read_u64(page + L.off_freelist), k.read_u64(page + L.off_counters)
+
+
+def PageSlab(k: Kernel, page: int) -> bool:
+    """``PageSlab()`` of the ``struct page *`` at ``page`` itself (its own
+    flags or page type, not its compound head's: a slab's tail pages are not
+    slab pages), the rule :func:`slab_pages` scans the vmemmap with.
+
+    :raises drgn.FaultError: the struct page cannot be read"""
+    L = _layout(k)
+    ptype = k.read_u32(page + L.marker[1]) if L.marker[0] != "flags" else 0
+    return bool(_is_slab(L, k.read_u64(page), ptype))
 
 
 def virt_to_cache(k: Kernel, addr: int) -> View | None:
