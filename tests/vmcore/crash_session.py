@@ -59,6 +59,17 @@ class CrashSession:
         out = self.crash_outputs(list(self.commands.values()))
         return {key: out[cmd] for key, cmd in self.commands.items()}
 
+    def symbols_present(self, names: tuple[str, ...]) -> list[str]:
+        """Those of ``names`` this kernel has a symbol for, in order."""
+        have = []
+        for name in names:
+            try:
+                self.k.prog.symbol(name)
+            except LookupError:
+                continue
+            have.append(name)
+        return have
+
     def crash_outputs(self, lines: list[str]) -> dict[str, str]:
         """crash's output of each command line, from one crash session."""
         try:

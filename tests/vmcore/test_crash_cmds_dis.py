@@ -57,14 +57,7 @@ _CLONE = re.compile(r"\.(part|cold|isra|constprop|llvm)\.?\d*$")
 class Session(CrashSession):
     @cached_property
     def routines(self) -> list[str]:
-        have = []
-        for name in ROUTINES:
-            try:
-                self.k.prog.symbol(name)
-            except LookupError:
-                continue
-            have.append(name)
-        return have
+        return self.symbols_present(ROUTINES)
 
     @cached_property
     def commands(self) -> dict[str, str]:
