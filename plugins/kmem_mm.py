@@ -50,6 +50,7 @@ __all__ = [
     "kmem_f",
     "kmem_f_addresses",
     "kmem_f_zone_rows",
+    "kmem_free_block_text",
     "kmem_g",
     "kmem_h",
     "kmem_m",
@@ -327,6 +328,32 @@ def kmem_f(ctx: Context, pages: bool) -> Iterator[Row]:
 KMEM_F_ADDR_COLUMNS = ("AREA", "SIZE", "FREE_AREA_STRUCT", "PAGE", "ADDRESS", "NTH", "PAGES")
 
 
+def _free_block_hits(ctx: Context, pages: list[int]
+                     ) -> Iterator[tuple[Any, int, Any, list[tuple[mmzone.FreeList, int, int]]]]:
+    """For each zone whose buddy free lists hold some of ``pages``
+    (``struct page *``), in crash's order (node, zone, order, migrate type):
+    ``(pgdat, zone index, zone, [(free list, the block's first page, the
+    page asked about)...])``, as crash's ``dump_free_pages_zones_v2()``
+    searches them.  Zones with no free pages are not walked."""
+    from kmemx.helpers.pages import page_array
+
+    k = ctx.k
+    pa = page_array(k)
+    for pgdat in mmzone.for_each_online_pgdat(k):
+        zones = pgdat.node_zones
+        for i in range(len(zones)):
+            z = zones[i]
+            if not int(z.spanned_pages):
+                continue
+            hits = []
+            for fl in mmzone.for_each_free_list(z):
+                span = pa.page_size << fl.order
+                for p in fl.pages:
+                    hits += [(fl, p, a) for a in pages if p <= a < p + span]
+            if hits:
+                yield pgdat, i, z, hits
+
+
 def kmem_f_addresses(ctx: Context, addrs: list[int]) -> Iterator[Row]:
     """crash's ``kmem -f ADDR``: for each address (struct page, kernel
     virtual or physical) inside a free buddy block, the zone, then the free
@@ -339,24 +366,60 @@ def kmem_f_addresses(ctx: Context, addrs: list[int]) -> Iterator[Row]:
     pa = page_array(k)
     pages = [(pa.vmemmap + pfn * pa.page_size) & 0xFFFFFFFFFFFFFFFF
              for pfn in _page_targets(ctx, addrs)]
-    for pgdat in mmzone.for_each_online_pgdat(k):
-        zones = pgdat.node_zones
-        for i in range(len(zones)):
-            z = zones[i]
-            if not int(z.spanned_pages):
-                continue
-            hits = []
-            for fl in mmzone.for_each_free_list(z):
-                span = pa.page_size << fl.order
-                for p in fl.pages:
-                    hits += [(fl, p, a) for a in pages if p <= a < p + span]
-            if not hits:
-                continue
-            yield from (r for r in kmem_f_zone_rows(k, pgdat, i, z))
-            for fl, p, a in hits:
-                yield Row(KMEM_F_ADDR_COLUMNS, (fl.order, OrderSize(4096 << fl.order),
-                                                Address(fl.head), Address(p), Address(a),
-                                                (a - p) // pa.page_size + 1, 1 << fl.order))
+    for pgdat, i, z, hits in _free_block_hits(ctx, pages):
+        yield from kmem_f_zone_rows(k, pgdat, i, z)
+        for fl, p, a in hits:
+            yield Row(KMEM_F_ADDR_COLUMNS, (fl.order, OrderSize(4096 << fl.order),
+                                            Address(fl.head), Address(p), Address(a),
+                                            (a - p) // pa.page_size + 1, 1 << fl.order))
+
+
+def _ordinal(n: int) -> str:
+    """crash's ordinal() (tools.c): the suffix from the last digit alone
+    (``1st``, ``2nd``, ``11st``, ``12nd``, as crash prints them)."""
+    return f"{n}" + {"1": "st", "2": "nd", "3": "rd"}.get(str(n)[-1], "th")
+
+
+def kmem_free_block_text(ctx: Context, addr: int) -> list[str]:
+    """crash's lines for a kernel virtual or ``struct page`` address inside a
+    free buddy block, as ``kmem ADDR`` prints them (memory.c
+    ``dump_free_pages_zones_v2()`` with ADDRESS_SPECIFIED): ``NODE`` and its
+    number (more than one node only), the zone under ``kmem -f``'s zone
+    header, the free list under ``AREA    SIZE  FREE_AREA_STRUCT``, then the
+    block's first struct page and, for a block of more than one page,
+    ``(ADDR is Nth of M pages)``.  [] where the page is in no free block.
+    Where two blocks are adjacent crash can stop at the one before, as its
+    free-list callback compares ``<=`` the block's end: kmemx names the
+    block that holds the page."""
+    from kmemx.commands.cells import crash_centre
+    from kmemx.helpers.pages import page_array
+
+    k = ctx.k
+    pa = page_array(k)
+    pfn = _page_target(ctx, addr)
+    if pfn is None:
+        return []
+    page = (pa.vmemmap + pfn * pa.page_size) & 0xFFFFFFFFFFFFFFFF
+    for pgdat, i, z, hits in _free_block_hits(ctx, [page]):
+        fl, first, _ = hits[0]
+        zone = next(kmem_f_zone_rows(k, pgdat, i, z)).cells
+        nodes = sum(1 for _ in mmzone.for_each_online_node(k))
+        lines = ["NODE", f" {zone[0]:2d}"] if nodes > 1 else []
+        lines += [
+            "ZONE  NAME        SIZE    FREE  " + crash_centre("MEM_MAP", 16, False)
+            + "  START_PADDR  START_MAPNR",
+            f"{i:3d}   {zone[2]!s:<9} {zone[3]:6d}  {zone[4]:6d}  "
+            f"{crash_centre(f'{zone[5]:x}', 16, False)}  {crash_centre(f'{zone[6]:x}', 11, True)}"
+            f"  {crash_centre(str(zone[7]), 11, True)}",
+            "AREA    SIZE  FREE_AREA_STRUCT",
+            f"{fl.order:3d}  {OrderSize(4096 << fl.order)!s:>7}  "
+            f"{crash_centre(f'{fl.head:x}', 16, False)}  ",
+        ]
+        nth = (page - first) // pa.page_size + 1
+        lines.append(f"{first:x}  " + (f"({addr:x} is {_ordinal(nth)} of {1 << fl.order} pages)"
+                                       if fl.order else ""))
+        return lines
+    return []
 
 
 def kmem_f_zone_rows(k: Kernel, pgdat: Any, i: int, z: Any) -> Iterator[Row]:
@@ -386,30 +449,39 @@ def _flag_names(names: list[tuple[int, str]], flags: int,
     return text
 
 
-def _page_targets(ctx: Context, addrs: Iterable[int]) -> list[int]:
-    """pfns of ``kmem -p ADDR``: a ``struct page *`` in the vmemmap, a kernel
-    virtual address (translated), or else a physical address."""
+def _page_target(ctx: Context, a: int) -> int | None:
+    """The pfn of ``kmem -p ADDR``'s ``a``: a ``struct page *`` in the
+    vmemmap, a kernel virtual address (translated; None where it is not
+    mapped), or else a physical address."""
     from kmemx.helpers.pages import page_array
 
     k = ctx.k
     pa = page_array(k)
+    if pa.vmemmap <= a < pa.vmemmap + pa.max_pfn * pa.page_size:
+        return (a - pa.vmemmap) // pa.page_size
+    if not a >> 63:  # below the kernel half (4- and 5-level paging): physical
+        return a >> 12
+    tr = getattr(k.space, "translator", None)
+    phys = tr.translate(a) if tr is not None else None
+    if phys is None:
+        try:
+            from drgn.helpers.linux.mm import follow_phys
+            phys = int(follow_phys(k.prog["init_mm"].address_of_(), a))
+        except (drgn.FaultError, ValueError):
+            return None
+    return phys >> 12
+
+
+def _page_targets(ctx: Context, addrs: Iterable[int]) -> list[int]:
+    """pfns of ``kmem -p ADDR...`` (:func:`_page_target`); an address that
+    is not mapped is reported and left out."""
     pfns = []
     for a in addrs:
-        if pa.vmemmap <= a < pa.vmemmap + pa.max_pfn * pa.page_size:
-            pfns.append((a - pa.vmemmap) // pa.page_size)
-        elif a >> 63:  # kernel half (4- and 5-level paging)
-            tr = getattr(k.space, "translator", None)
-            phys = tr.translate(a) if tr is not None else None
-            if phys is None:
-                try:
-                    from drgn.helpers.linux.mm import follow_phys
-                    phys = int(follow_phys(k.prog["init_mm"].address_of_(), a))
-                except (drgn.FaultError, ValueError):
-                    ctx.warn(f"{a:x}: not mapped")
-                    continue
-            pfns.append(phys >> 12)
+        pfn = _page_target(ctx, a)
+        if pfn is None:
+            ctx.warn(f"{a:x}: not mapped")
         else:
-            pfns.append(a >> 12)
+            pfns.append(pfn)
     return pfns
 
 

@@ -4,7 +4,7 @@ swap."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import drgn
@@ -20,7 +20,7 @@ from kmemx.commands import (
     arg,
     command,
 )
-from kmemx.commands.cells import kernel_str
+from kmemx.commands.cells import crash_centre, kernel_str
 from kmemx.commands.drgncode import nothing_to_translate
 from kmemx.helpers.mm import PAGE_SIZE, page_flags
 from kmemx.helpers.pgtable import (
@@ -628,39 +628,60 @@ def _pte(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
 
 # ---------------------------------------------------------------------------- search
 
-def _kernel_ranges(ctx: Context) -> Iterator[tuple[int, int]]:
-    """Kernel virtual memory as ``search -k`` covers it, lowest address first:
-    the direct map of each memblock memory region, each vmalloc area, the
-    kernel image (_text.._end)."""
+def _kernel_ranges(ctx: Context) -> list[tuple[int, int]]:
+    """Kernel virtual memory as ``search -k`` covers it, lowest address
+    first, overlaps merged: the direct map of each memblock memory region,
+    each vmap area (vmalloc, modules; on arm64 the kernel image's segments
+    too), the ``struct page`` array of each present memory section (the
+    vmemmap) and the kernel image (_text.._end).  crash's ranges, read
+    where the kernel maps them: its unity map up to high_memory and its
+    vmalloc range (x86-64: everything above VMALLOC_START, the vmemmap and
+    the image included; arm64: arm64_get_kvaddr_ranges(): the unity map,
+    vmalloc, modules, vmemmap)."""
     from drgn.helpers.linux.mm import for_each_vmap_area, phys_to_virt
 
+    from kmemx.helpers.mmzone import PAGES_PER_SECTION, for_each_present_section
+
     prog = ctx.prog
+    ranges = []
     mem = prog["memblock"].memory
     for i in range(int(mem.cnt)):
         r = mem.regions[i]
         start = int(phys_to_virt(prog, int(r.base)))
-        yield start, start + int(r.size)
+        ranges.append((start, start + int(r.size)))
     try:
-        for va in for_each_vmap_area(prog):
-            yield int(va.va_start), int(va.va_end)
+        ranges += [(int(va.va_start), int(va.va_end)) for va in for_each_vmap_area(prog)]
     except (LookupError, AttributeError):
         pass
-    yield prog.symbol("_text").address, prog.symbol("_end").address
+    try:
+        span = PAGES_PER_SECTION(ctx.k) * ctx.k.sizeof("struct page")
+        ranges += [(ms.mem_map, ms.mem_map + span) for ms in for_each_present_section(ctx.k)]
+    except LookupError:  # !SPARSEMEM: mem_map is in the direct map
+        pass
+    ranges.append((prog.symbol("_text").address, prog.symbol("_end").address))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def search_memory(read: Callable[[int, int], bytes], ranges: Iterable[tuple[int, int]],
-                  value: int, mask: int, size: int) -> Iterator[tuple[int, int]]:
-    """``(address, value)`` of each ``size``-byte aligned word in ``ranges``
-    that equals ``value`` outside the bits of ``mask`` (crash's ``-m``: the
-    bits ignored), reading with ``read(address, length)``.  Pages that raise
-    :class:`drgn.FaultError` (not in the dump) are skipped.  numpy compares a
-    MiB at a time."""
+                  values: Sequence[int], mask: int, size: int) -> Iterator[tuple[int, int]]:
+    """``(address, word)`` of each ``size``-byte aligned word in ``ranges``
+    that equals one of ``values`` outside the bits of ``mask`` (crash's
+    ``-m``: the bits ignored), in address order, all values in one pass as
+    crash's search does, reading with ``read(address, length)``.  Pages
+    that raise :class:`drgn.FaultError` (not in the dump) are skipped.
+    numpy compares a MiB at a time."""
     import numpy as np
 
     dtype = {8: np.uint64, 4: np.uint32, 2: np.uint16}[size]
     keep_bits = ~mask & ((1 << (8 * size)) - 1)
     keep = dtype(keep_bits)
-    want = dtype(value & keep_bits)
+    wants = np.array(sorted({v & keep_bits for v in values}), dtype=dtype)
     step = 1 << 20
     for start, end in ranges:
         pos = start - start % size
@@ -678,26 +699,26 @@ def search_memory(read: Callable[[int, int], bytes], ranges: Iterable[tuple[int,
                         part = read(page, n)
                     except drgn.FaultError:
                         continue
-                    yield from _matches(part, page, dtype, keep, want, size)
+                    yield from _matches(part, page, dtype, keep, wants, size)
             else:
-                yield from _matches(data, pos, dtype, keep, want, size)
+                yield from _matches(data, pos, dtype, keep, wants, size)
             pos = chunk_end
 
 
-def _matches(data: bytes, base: int, dtype: Any, keep: Any, want: Any,
+def _matches(data: bytes, base: int, dtype: Any, keep: Any, wants: Any,
              size: int) -> Iterator[tuple[int, int]]:
     import numpy as np
 
     n = len(data) // size
     arr = np.frombuffer(data, dtype=dtype, count=n)
-    for i in np.nonzero((arr & keep) == want)[0]:
+    for i in np.nonzero(np.isin(arr & keep, wants))[0]:
         yield base + int(i) * size, int(arr[i])
 
 
 def _search_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``search VALUE... --drgn``: aligned matches (-m: the bits of MASK
     ignored) in the kernel's memory (-k: memblock's RAM through the direct
-    map, the vmap areas, the kernel image), physical RAM (-p), the current
+    map, the vmap areas, the vmemmap, the kernel image), physical RAM (-p), the current
     context's VMAs through drgn's access_remote_vm() (-u) or a range (-s with
     -e or -l), read a MiB at a time (page by page around holes), compared by
     numpy."""
@@ -736,7 +757,16 @@ for r in mem.regions[:mem.cnt]:  # RAM through the direct map
     start = phys_to_virt(prog, r.base.value_()).value_()
     ranges.append((start, start + r.size.value_()))
 ranges += [(va.va_start.value_(), va.va_end.value_()) for va in for_each_vmap_area(prog)]
+for start_pfn, end_pfn, mem_map in for_each_valid_page_range(prog):  # the vmemmap
+    ranges.append(((mem_map + start_pfn).value_(), (mem_map + end_pfn).value_()))
 ranges.append((prog.symbol("_text").address, prog.symbol("_end").address))
+merged = []  # lowest first, overlaps (arm64's image in vmalloc space) merged
+for start, end in sorted(ranges):
+    if merged and start <= merged[-1][1]:
+        merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+    else:
+        merged.append((start, end))
+ranges = merged
 """
     if space == "u":
         ranges = (f"mm = Object(prog, 'struct task_struct *', {task:#x}).mm  # the current context\n"
@@ -751,9 +781,12 @@ def read(addr, n):
     return {read}
 
 
-def matches(data, base, value):
+WANTS = np.array([value & KEEP for value in {values}], dtype=DTYPE)
+
+
+def matches(data, base):  # every value in one pass, in address order, as crash
     words = np.frombuffer(data, dtype=DTYPE, count=len(data) // SIZE)
-    for i in np.nonzero((words & DTYPE(KEEP)) == DTYPE(value & KEEP))[0]:
+    for i in np.nonzero(np.isin(words & DTYPE(KEEP), WANTS))[0]:
         row(hex(base + int(i) * SIZE), int(words[i]))
 
 
@@ -772,21 +805,23 @@ def chunks(start, end):
         pos = stop
 
 
-for value in {values}:
-    for start, end in ranges:
-        for base, data in chunks(start, end):
-            matches(data, base, value)
+for start, end in ranges:
+    for base, data in chunks(start, end):
+        matches(data, base)
 """, ["numpy as np", "drgn:FaultError,Object",
-      "drgn.helpers.linux.mm:access_remote_vm,for_each_vma,for_each_vmap_area,phys_to_virt"])
+      "drgn.helpers.linux.mm:access_remote_vm,for_each_valid_page_range,for_each_vma,"
+      "for_each_vmap_area,phys_to_virt"])
 
 
 @command("search", "search memory for a value (crash's search)",
          description="""
          search VALUE ...         kernel virtual memory (-k, the default): the direct
-                                  map of RAM, vmalloc areas, the kernel image, as the
-                                  page tables map them (crash also reads RAM below
-                                  the kernel image through __START_KERNEL_map
-                                  addresses the kernel does not map: more hits)
+                                  map of RAM, vmalloc areas, the vmemmap, the kernel
+                                  image, as the page tables map them (crash on
+                                  x86-64 also reads RAM below the kernel image
+                                  through __START_KERNEL_map addresses the kernel
+                                  does not map, and the fixmap and cpu_entry_area
+                                  aliases of RAM: more hits)
          search -p VALUE          physical memory (the RAM regions)
          search -u VALUE          the current context's user address space (its VMAs)
          search -s START [-e END | -l LENGTH] VALUE    a range (START: address or symbol)
@@ -837,7 +872,7 @@ def _search(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
             raise CommandError("search: -u: the current task has no user address space")
         ranges = [(int(v.vm_start), int(v.vm_end)) for v in for_each_vma(mm)]
     else:
-        ranges = list(_kernel_ranges(ctx))
+        ranges = _kernel_ranges(ctx)
 
     def read(addr: int, n: int) -> bytes:
         return ctx.k.read(addr, n, physical=physical)
@@ -850,12 +885,11 @@ def _search(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
         def read(addr: int, n: int) -> bytes:
             return bytes(access_remote_vm(mm, addr, n))
 
-    for v in values:
-        for addr, found in search_memory(read, ranges, v, mask, size):
-            if ctx.as_json:
-                yield Row(("ADDRESS", "VALUE"), (Address(addr), Hex(found)))
-            else:
-                yield TextLine(f"{addr:x}: {found:x}")
+    for addr, found in search_memory(read, ranges, values, mask, size):
+        if ctx.as_json:
+            yield Row(("ADDRESS", "VALUE"), (Address(addr), Hex(found)))
+        else:
+            yield TextLine(f"{addr:x}: {found:x}")
 
 
 # ---------------------------------------------------------------------------- swap
@@ -913,22 +947,12 @@ def _swap(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         # under its header, PCT the integer part
         whole = used * 100 // total if total else 0
         yield TextRecord(
-            f"{_centre(f'{int(si.value_()):x}', 16, False)}  "
+            f"{crash_centre(f'{int(si.value_()):x}', 16, False)}  "
             f"{'  FILE   ' if swap_is_file(si) else 'PARTITION'} "
-            f"{_centre(f'{total * kib}k', 10, True)} {_centre(f'{used * kib}k', 10, True)} "
-            f"{_centre(f'{whole:2d}%', 4, True)} {int(si.prio):>4}  {row.cells[-1]}",
+            f"{crash_centre(f'{total * kib}k', 10, True)} {crash_centre(f'{used * kib}k', 10, True)} "
+            f"{crash_centre(f'{whole:2d}%', 4, True)} {int(si.prio):>4}  {row.cells[-1]}",
             row.as_dict(), si)
 
 
 #: crash's ``swap`` header (memory.c swap_info_hdr)
 _SWAP_HEADER = "SWAP_INFO_STRUCT    TYPE       SIZE       USED     PCT  PRI  FILENAME"
-
-
-def _centre(text: str, width: int, right: bool) -> str:
-    """crash's mkstring(CENTER|RJUST or LJUST): ``text`` centred in
-    ``width``, the odd blank on the left (RJUST) or right (LJUST)."""
-    extra = width - len(text)
-    if extra <= 0:
-        return text
-    left = extra // 2 + (extra % 2 if right else 0)
-    return " " * left + text + " " * (extra - left)

@@ -1059,7 +1059,8 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any) -> Iterator[str]:
     vmalloc area (``VMAP_AREA VM_STRUCT ADDRESS RANGE SIZE``) -- after
     which crash goes straight to the page --, the slab cache's ``kmem -s``
     line with the slab and the object (``  [ADDR]`` allocated, ``   ADDR``
-    free, ``(cpu N cache)``), the task whose ``task_struct`` holds it, each
+    free, ``(cpu N cache)``), the free buddy block holding its page
+    (:func:`kmem_mm.kmem_free_block_text`), the task whose ``task_struct`` holds it, each
     block followed by a blank line; last the page's ``kmem -p`` line under
     crash's header (``ADDR: kernel virtual address not found in mem map``
     where it has none).  ``ident``: :func:`identify_address`'s result."""
@@ -1123,6 +1124,9 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any) -> Iterator[str]:
                     yield f"   {o['OBJECT']:x}  " + (f"(cpu {cpu} cache)" if cpu is not None
                                                     else "")
             yield ""
+        free = kmem_mm.kmem_free_block_text(ctx, addr)
+        if free:
+            yield from (*free, "")
         if ident is not None and ident.kind in ("task", "stack"):
             yield from context(_task_of_identity(ctx, ident))
     pages = list(kmem_mm.kmem_p(ctx, [addr]))

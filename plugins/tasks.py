@@ -26,7 +26,7 @@ from kmemx.commands import (
     arg,
     command,
 )
-from kmemx.commands.cells import Size, kernel_str
+from kmemx.commands.cells import Size, crash_centre, kernel_str
 from kmemx.helpers.cpumask import for_each_possible_cpu
 from kmemx.helpers.mm import (
     PAGE_SIZE,
@@ -1009,9 +1009,7 @@ def _ps_rlimits(ctx: Context, t: View) -> Iterator[Any]:
 
     def text(v: int | str) -> str:
         """Centred in 11 columns as crash's mkstring(CENTER): the odd space right."""
-        s = "(unlimited)" if v == 2**64 - 1 else str(v)
-        left = max(11 - len(s), 0) // 2
-        return " " * left + s + " " * max(11 - len(s) - left, 0)
+        return crash_centre("(unlimited)" if v == 2**64 - 1 else str(v), 11, False)
 
     yield TextLine(_header(ctx, t))
     yield TextLine(f"{'RLIMIT':>12}   {text('CURRENT')}   {text('MAXIMUM')}")

@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["Address", "Cell", "CrashSize", "Hex", "Name", "Percent", "Size", "cell_json",
-           "cell_text", "crash_size_text",
-           "kernel_bytes", "kernel_str"]
+           "cell_text", "crash_centre", "crash_size_text", "kernel_bytes", "kernel_str"]
 
 
 def kernel_str(b: bytes) -> str:
@@ -24,6 +23,17 @@ def kernel_str(b: bytes) -> str:
     losslessly: UTF-8, and each other byte as the lone surrogate that
     ``surrogateescape`` gives it.  Never raises."""
     return b.decode("utf-8", "surrogateescape")
+
+
+def crash_centre(text: str, width: int, right: bool) -> str:
+    """crash's mkstring(CENTER|RJUST or CENTER|LJUST) (tools.c): ``text``
+    centred in ``width`` columns, the odd blank on the left (``right``) or
+    on the right; a longer text as it is."""
+    extra = width - len(text)
+    if extra <= 0:
+        return text
+    left = extra // 2 + (extra % 2 if right else 0)
+    return " " * left + text + " " * (extra - left)
 
 
 def kernel_bytes(s: str) -> bytes:

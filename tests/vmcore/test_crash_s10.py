@@ -23,7 +23,10 @@ text, byte for byte against crash 8.0.6 on the test bed's ELF dump
 * ``kmem ADDR`` of kernel addresses (crash's memory.c kmem_search()
   text): a slab object (its start, and 16 bytes in), a ``task_struct``, a
   ``struct page``, a vmalloc'ed stack, kernel text and data, a module's
-  ``struct module`` and text, an ``inode``'s ``address_space``.
+  ``struct module`` and text, an ``inode``'s ``address_space``, an address
+  and a struct page inside a free buddy block of order 2 or more and the
+  first page of an order-0 block (crash's dump_free_pages_zones_v2()
+  lines).
 * ``sbitmapq -s STRUCT[.members] -a ARRAY -v`` on a place of the dump that
   reads as a ``struct sbitmap_queue`` with a bit set (the test bed's guests
   have no block device, so no real one exists: see test_crash_opts4); the
@@ -99,6 +102,40 @@ class Session(CrashSession):
                 "module_text": self.module_text}
 
     @cached_property
+    def free_blocks(self) -> dict[str, int]:
+        """Addresses in free buddy blocks, found with drgn's helpers: the
+        direct-map address 16 bytes into the third page of the first block
+        of order 2 or more (``free``), that page's struct page
+        (``free_page``), the first page of an order-0 block (``free_0``)."""
+        from drgn.helpers.linux.list import list_for_each_entry
+        from drgn.helpers.linux.mm import page_to_virt
+        from drgn.helpers.linux.mmzone import for_each_online_pgdat
+
+        prog = self.k.prog
+        try:
+            prog.type("struct page").member("buddy_list")
+            link = "buddy_list"
+        except LookupError:  # before 6.2 (bd2a745ba9c6) the block is on lru
+            link = "lru"
+        found: dict[str, int] = {}
+        for pgdat in for_each_online_pgdat(prog):
+            for zone in pgdat.node_zones:
+                for order, area in enumerate(zone.free_area):
+                    for head in area.free_list:
+                        for page in list_for_each_entry("struct page", head.address_of_(),
+                                                        link):
+                            if order == 0:
+                                found.setdefault("free_0", int(page.value_()))
+                            elif order >= 2 and "free" not in found:
+                                third = page + 2
+                                found["free_page"] = int(third.value_())
+                                found["free"] = int(page_to_virt(third).value_()) + 16
+                            break
+                if len(found) == 3:
+                    return found
+        return found
+
+    @cached_property
     def module_text(self) -> int:
         """The start of the first module's text."""
         from drgn.helpers.linux.list import list_first_entry
@@ -167,7 +204,9 @@ class Session(CrashSession):
             "kmem data": f"kmem {self.k.prog['jiffies'].address_:x}",
             "kmem module": f"kmem {a['module']}",
             "kmem module text": f"kmem {self.addr['module_text'] + 16:x}",
-            "kmem mapping": f"kmem {a['exe_mapping']}"})
+            "kmem mapping": f"kmem {a['exe_mapping']}",
+            **{f"kmem {key.replace('_', ' ')}": f"kmem {v:x}"
+               for key, v in self.free_blocks.items()}})
         if self.has_irq_desc_tree:
             cmds.update({
                 "irq xarray -p -s": "tree -t xarray -p -s irq_desc.irq_data irq_desc_tree",
@@ -286,13 +325,18 @@ def test_struct_p_json(s: Session) -> None:
 
 
 KMEM = ["kmem slab", "kmem slab+16", "kmem task", "kmem page", "kmem stack", "kmem text",
-        "kmem data", "kmem module", "kmem module text", "kmem mapping"]
+        "kmem data", "kmem module", "kmem module text", "kmem mapping", "kmem free",
+        "kmem free page", "kmem free 0"]
 _SYMBOL_LINE = re.compile(r"^([0-9a-f]+) \((.)\) (\S+)( \[\w+\])?(?: (.*))?$")
 
 
 @pytest.mark.parametrize("key", KMEM)
 def test_kmem_address_text_is_crash(s: Session, key: str) -> None:
+    if key not in s.commands:
+        pytest.skip(f"no free block for {key!r} in this dump")
     ours, theirs = _lines(s.ours(key)), _lines(s.crash[key])
+    if key.startswith("kmem free"):  # crash's free-block lines (kmem_free_block_text)
+        assert any(t.startswith("AREA    SIZE  FREE_AREA_STRUCT") for t in theirs)
     assert len(ours) == len(theirs) >= 2
     assert "PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS" in theirs[-2]
     for o, t in zip(ours, theirs, strict=True):

@@ -3,7 +3,7 @@ crash's output of the same command on the test bed's ELF dump
 (``KMEMX_KERNEL`` picks the kernel: 6.1 and 6.12 checked): ``kmem`` of a
 physical address, ``vtop`` of a user address no VMA holds, ``swap`` without
 swap, ``rd``'s lines, ``list -s``'s member lines, ``sym``/``dis -l`` source
-paths, ``search -k``'s hits, and the note about modules without debug info,
+paths, ``search -k``'s hits (the vmemmap's included), and the note about modules without debug info,
 which a one-shot command prints once per dump.
 
 Written exceptions (each asserted where it applies):
@@ -75,8 +75,13 @@ class Session(CrashSession):
     @cached_property
     def addr(self) -> dict[str, Any]:
         prog = self.k.prog
+        from drgn.helpers.linux.pid import find_task
+
         return {"modules": prog["modules"].address_,
-                "value": self.low_ram_pointer[0] if self.x86_64 else None}
+                "value": self.low_ram_pointer[0] if self.x86_64 else None,
+                # init's executable's page cache: pointed to from its struct
+                # pages (page->mapping, in the vmemmap) and from the direct map
+                "mapping": int(find_task(prog, 1).mm.exe_file.f_mapping.value_())}
 
     @cached_property
     def low_ram_pointer(self) -> tuple[int, bool]:
@@ -108,7 +113,9 @@ class Session(CrashSession):
         a = self.addr
         return {
             "list -s": f"list -H {a['modules']:x} -o module.list -s module.name,state",
-            **({"search -k": f"search -k {a['value']:x}"} if self.x86_64 else {}),
+            # one pass of crash over the kernel for both values (x86-64)
+            "search -k": " ".join(["search -k", *(f"{v:x}" for v in (a["value"], a["mapping"])
+                                                  if v is not None)]),
             **{line: line for line in (*LINES, *self.source_lines)},
             # a physical address in the first RAM page: 0x123 on x86-64, PHYS_OFFSET
             # + 0x123 on arm64 (no RAM below it; crash: "cannot make
@@ -220,10 +227,8 @@ def test_search_k_subset_of_crash(s: Session) -> None:
                     "compared hit for hit in test_crash_cmds_misc.py (search, -m, -p)")
     prog = s.k.prog
     value = s.addr["value"]
-    ours = {int(r["address"], 16) for r in s.json(s.commands["search -k"])}
-    theirs = {int(x.split(":")[0], 16) for x in s.crash["search -k"].splitlines()
-              if x.strip() and x.split(":")[0].strip() and ":" in x
-              and x.split(":")[1].strip() == f"{value:x}"}
+    ours = {int(r["address"], 16) for r in s.json(f"search -k {value:x}")}
+    theirs = _hits(s.crash["search -k"], value)
     assert ours, "kmemx finds the value where it was read"
     assert ours <= theirs
     if s.low_ram_pointer[1]:
@@ -235,6 +240,34 @@ def test_search_k_subset_of_crash(s: Session) -> None:
         assert vtop["physical"] is None, (hex(extra), vtop)
         twin = page_offset + _kernel_image_phys(prog, extra)
         assert twin in ours, (hex(extra), hex(twin))
+
+
+def _hits(text: str, value: int) -> set[int]:
+    """The addresses of crash's ``ADDR: VALUE`` lines for ``value``."""
+    return {int(x.split(":")[0], 16) for x in text.splitlines()
+            if ":" in x and x.split(":")[0].strip() and x.split(":")[1].strip() == f"{value:x}"}
+
+
+def test_search_k_reads_the_vmemmap_as_crash(s: Session) -> None:
+    """An ``address_space`` pointer is found where crash finds it: in the
+    struct pages of its page cache (the vmemmap: crash's vmalloc range on
+    x86-64, its KVADDR_VMEMMAP range on arm64) and in the direct map.  On
+    arm64 every hit is crash's, no more, no fewer; on x86-64 crash's are
+    more only by the __START_KERNEL_map exception above."""
+    from kmemx.helpers.pages import page_array
+
+    value = s.addr["mapping"]
+    ours = {int(r["address"], 16) for r in s.json(f"search -k {value:x}")}
+    theirs = _hits(s.crash["search -k"], value)
+    pa = page_array(s.k)
+    in_vmemmap = {a for a in ours if pa.vmemmap <= a < pa.vmemmap + pa.max_pfn * pa.page_size}
+    assert in_vmemmap, "the page cache's struct pages point at their mapping"
+    if s.x86_64:
+        assert ours <= theirs
+        assert all(_START_KERNEL_MAP <= a < s.k.prog.symbol("_text").address
+                   for a in theirs - ours), sorted(hex(a) for a in theirs - ours)
+    else:
+        assert ours == theirs
 
 
 # -- the note about modules without debug info --------------------------------------------------
