@@ -306,12 +306,69 @@ typedef struct {
 
 static PyTypeObject ViewBase_Type;
 
+/* Freed views and arrays kept for the next ones: a pointer member, an
+ * array member (``comm``) or a list step makes an object and drops it soon
+ * after, and the allocator's round trip (a GC object's malloc, zeroing,
+ * linking and unlinking) cost as much as the read.  Only objects whose
+ * memory is exactly their base's go on a list: every view and array class
+ * has empty __slots__ (no dict, no weak references, no extra fields) and
+ * the default allocator, so a kept block fits any of them; the rest are
+ * freed as before.  A list holds raw memory, not objects: a kept block's
+ * refcount is zero and its type reference already dropped (by its dealloc
+ * or subtype_dealloc()); PyObject_Init() makes it an object again. */
+#define FREELIST_N 256
+
+typedef struct {
+    int n;
+    PyObject *blocks[FREELIST_N];
+} FreeList;
+
+static FreeList view_freelist, array_freelist;
+
+static inline int
+block_fits(PyTypeObject *type, Py_ssize_t size)
+{
+    return type->tp_basicsize == size && type->tp_itemsize == 0 &&
+           type->tp_dictoffset == 0 && type->tp_weaklistoffset == 0 &&
+#ifdef Py_TPFLAGS_MANAGED_DICT
+           !(type->tp_flags & Py_TPFLAGS_MANAGED_DICT) &&
+#endif
+           type->tp_alloc == PyType_GenericAlloc && type->tp_free == PyObject_GC_Del;
+}
+
+/* A new GC object of ``type`` (``size`` bytes, its fields to be set by the
+ * caller), from ``fl`` when it has a block, else from type->tp_alloc. */
+static PyObject *
+freelist_alloc(FreeList *fl, PyTypeObject *type, Py_ssize_t size)
+{
+    if (fl->n > 0 && block_fits(type, size)) {
+        PyObject *o = fl->blocks[--fl->n];
+        PyObject_Init(o, type);  /* the type (a heap type: a new ref), refcount 1 */
+        PyObject_GC_Track(o);
+        return o;
+    }
+    return type->tp_alloc(type, 0);
+}
+
+/* The end of a dealloc whose object is untracked and cleared: keep the block
+ * or free it.  (A heap type's reference is dropped by subtype_dealloc()
+ * after this.) */
+static void
+freelist_free(FreeList *fl, PyObject *o, Py_ssize_t size)
+{
+    if (fl->n < FREELIST_N && block_fits(Py_TYPE(o), size)) {
+        fl->blocks[fl->n++] = o;
+        return;
+    }
+    Py_TYPE(o)->tp_free(o);
+}
+
 /* A view of ``type`` at address ``a`` (NULL: ``ua`` itself; the int is
  * made when Python asks for ``_a``). */
 static PyObject *
 new_view(PyTypeObject *type, PyObject *k, PyObject *a, uint64_t ua)
 {
-    ViewBase *v = (ViewBase *)type->tp_alloc(type, 0);
+    ViewBase *v = (ViewBase *)freelist_alloc(&view_freelist, type, sizeof(ViewBase));
     if (v == NULL)
         return NULL;
     Py_INCREF(k);
@@ -386,7 +443,7 @@ ViewBase_dealloc(ViewBase *self)
     PyObject_GC_UnTrack(self);
     Py_CLEAR(self->k);
     Py_CLEAR(self->a);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    freelist_free(&view_freelist, (PyObject *)self, sizeof(ViewBase));
 }
 
 static PyMemberDef ViewBase_members[] = {
@@ -535,7 +592,7 @@ static PyObject *
 new_array(PyTypeObject *type, PyObject *k, PyObject *a, uint64_t ua, PyObject *spec,
           PyObject *pages, Py_ssize_t nbytes)
 {
-    ArrayBase *v = (ArrayBase *)type->tp_alloc(type, 0);
+    ArrayBase *v = (ArrayBase *)freelist_alloc(&array_freelist, type, sizeof(ArrayBase));
     if (v == NULL)
         return NULL;
     Py_INCREF(k); v->k = k;
@@ -598,7 +655,7 @@ ArrayBase_dealloc(ArrayBase *self)
 {
     PyObject_GC_UnTrack(self);
     ArrayBase_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    freelist_free(&array_freelist, (PyObject *)self, sizeof(ArrayBase));
 }
 
 PyDoc_STRVAR(ArrayBase_string_doc,
@@ -609,6 +666,12 @@ ArrayBase_string(ArrayBase *self, PyObject *unused)
 {
     if (self->pages != NULL && self->nbytes >= 0 &&
         (self->ua & PAGE_MASK) + (uint64_t)self->nbytes <= PAGE_SIZE) {
+        const unsigned char *mirrored;
+        if (mirror_hit(self->pages, self->ua >> 12, &mirrored)) {  /* as read_fast() */
+            const unsigned char *p = mirrored + (self->ua & PAGE_MASK);
+            const unsigned char *nul = memchr(p, 0, (size_t)self->nbytes);
+            return PyBytes_FromStringAndSize((const char *)p, nul ? nul - p : self->nbytes);
+        }
         PageMemo memo;
         memo.n = memo.next = 0;
         const unsigned char *page;
