@@ -328,30 +328,11 @@ def kmem_f(ctx: Context, pages: bool) -> Iterator[Row]:
 KMEM_F_ADDR_COLUMNS = ("AREA", "SIZE", "FREE_AREA_STRUCT", "PAGE", "ADDRESS", "NTH", "PAGES")
 
 
-def _free_block_hits(ctx: Context, pages: list[int]
-                     ) -> Iterator[tuple[Any, int, Any, list[tuple[mmzone.FreeList, int, int]]]]:
-    """For each zone whose buddy free lists hold some of ``pages``
-    (``struct page *``), in crash's order (node, zone, order, migrate type):
-    ``(pgdat, zone index, zone, [(free list, the block's first page, the
-    page asked about)...])``, as crash's ``dump_free_pages_zones_v2()``
-    searches them.  Zones with no free pages are not walked."""
-    from kmemx.helpers.pages import page_array
-
-    k = ctx.k
-    pa = page_array(k)
-    for pgdat in mmzone.for_each_online_pgdat(k):
-        zones = pgdat.node_zones
-        for i in range(len(zones)):
-            z = zones[i]
-            if not int(z.spanned_pages):
-                continue
-            hits = []
-            for fl in mmzone.for_each_free_list(z):
-                span = pa.page_size << fl.order
-                for p in fl.pages:
-                    hits += [(fl, p, a) for a in pages if p <= a < p + span]
-            if hits:
-                yield pgdat, i, z, hits
+def _zone_of(k: Kernel, zone: int) -> tuple[Any, int, Any]:
+    """``(pgdat, index in pgdat->node_zones, zone view)`` of ``struct zone *``."""
+    z = k.view("struct zone", zone)
+    pgdat = z.zone_pgdat
+    return pgdat, (zone - int(pgdat.node_zones.address)) // k.sizeof("struct zone"), z
 
 
 def kmem_f_addresses(ctx: Context, addrs: list[int]) -> Iterator[Row]:
@@ -364,14 +345,19 @@ def kmem_f_addresses(ctx: Context, addrs: list[int]) -> Iterator[Row]:
 
     k = ctx.k
     pa = page_array(k)
-    pages = [(pa.vmemmap + pfn * pa.page_size) & 0xFFFFFFFFFFFFFFFF
-             for pfn in _page_targets(ctx, addrs)]
-    for pgdat, i, z, hits in _free_block_hits(ctx, pages):
-        yield from kmem_f_zone_rows(k, pgdat, i, z)
-        for fl, p, a in hits:
-            yield Row(KMEM_F_ADDR_COLUMNS, (fl.order, OrderSize(4096 << fl.order),
-                                            Address(fl.head), Address(p), Address(a),
-                                            (a - p) // pa.page_size + 1, 1 << fl.order))
+    by_zone: dict[int, list[tuple[mmzone.FreeBlock, int]]] = {}
+    for pfn in _page_targets(ctx, addrs):
+        block = mmzone.find_free_block(k, pfn)
+        if block is not None:
+            by_zone.setdefault(block.free_list.zone, []).append((block, pfn))
+    for zone in sorted(by_zone):
+        yield from kmem_f_zone_rows(k, *_zone_of(k, zone))
+        for block, pfn in by_zone[zone]:
+            fl = block.free_list
+            yield Row(KMEM_F_ADDR_COLUMNS, (
+                fl.order, OrderSize(4096 << fl.order), Address(fl.head), Address(block.page),
+                Address((pa.vmemmap + pfn * pa.page_size) & 0xFFFFFFFFFFFFFFFF),
+                pfn - block.pfn + 1, 1 << fl.order))
 
 
 def _ordinal(n: int) -> str:
@@ -380,46 +366,47 @@ def _ordinal(n: int) -> str:
     return f"{n}" + {"1": "st", "2": "nd", "3": "rd"}.get(str(n)[-1], "th")
 
 
-def kmem_free_block_text(ctx: Context, addr: int) -> list[str]:
-    """crash's lines for a kernel virtual or ``struct page`` address inside a
-    free buddy block, as ``kmem ADDR`` prints them (memory.c
-    ``dump_free_pages_zones_v2()`` with ADDRESS_SPECIFIED): ``NODE`` and its
-    number (more than one node only), the zone under ``kmem -f``'s zone
-    header, the free list under ``AREA    SIZE  FREE_AREA_STRUCT``, then the
-    block's first struct page and, for a block of more than one page,
-    ``(ADDR is Nth of M pages)``.  [] where the page is in no free block.
-    Where two blocks are adjacent crash can stop at the one before, as its
-    free-list callback compares ``<=`` the block's end: kmemx names the
-    block that holds the page."""
+def kmem_free_block_text(ctx: Context, addr: int, physical: int | None = None) -> list[str]:
+    """crash's lines for a kernel virtual, ``struct page`` or physical
+    address inside a free buddy block, as ``kmem ADDR`` prints them
+    (memory.c ``dump_free_pages_zones_v2()`` with ADDRESS_SPECIFIED):
+    ``NODE`` and its number (more than one node only), the zone under
+    ``kmem -f``'s header, the free list under ``AREA    SIZE
+    FREE_AREA_STRUCT``, then the block's first struct page and, for a block
+    of more than one page, ``(ADDR is Nth of M pages)``; ``physical``: the
+    physical address asked about (``addr`` its direct-map address), named
+    instead, ``(123010 is in 4th of 32 pages)`` inside a page.  [] where
+    the page is in no free block.  Where two blocks are adjacent crash can
+    stop at the one before, as its free-list callback compares ``<=`` the
+    block's end: kmemx names the block that holds the page."""
     from kmemx.commands.cells import crash_centre
-    from kmemx.helpers.pages import page_array
 
     k = ctx.k
-    pa = page_array(k)
     pfn = _page_target(ctx, addr)
-    if pfn is None:
+    block = None if pfn is None else mmzone.find_free_block(k, pfn)
+    if block is None or pfn is None:
         return []
-    page = (pa.vmemmap + pfn * pa.page_size) & 0xFFFFFFFFFFFFFFFF
-    for pgdat, i, z, hits in _free_block_hits(ctx, [page]):
-        fl, first, _ = hits[0]
-        zone = next(kmem_f_zone_rows(k, pgdat, i, z)).cells
-        nodes = sum(1 for _ in mmzone.for_each_online_node(k))
-        lines = ["NODE", f" {zone[0]:2d}"] if nodes > 1 else []
-        lines += [
-            "ZONE  NAME        SIZE    FREE  " + crash_centre("MEM_MAP", 16, False)
-            + "  START_PADDR  START_MAPNR",
-            f"{i:3d}   {zone[2]!s:<9} {zone[3]:6d}  {zone[4]:6d}  "
-            f"{crash_centre(f'{zone[5]:x}', 16, False)}  {crash_centre(f'{zone[6]:x}', 11, True)}"
-            f"  {crash_centre(str(zone[7]), 11, True)}",
-            "AREA    SIZE  FREE_AREA_STRUCT",
-            f"{fl.order:3d}  {OrderSize(4096 << fl.order)!s:>7}  "
-            f"{crash_centre(f'{fl.head:x}', 16, False)}  ",
-        ]
-        nth = (page - first) // pa.page_size + 1
-        lines.append(f"{first:x}  " + (f"({addr:x} is {_ordinal(nth)} of {1 << fl.order} pages)"
-                                       if fl.order else ""))
-        return lines
-    return []
+    fl = block.free_list
+    pgdat, i, z = _zone_of(k, fl.zone)
+    zone = next(kmem_f_zone_rows(k, pgdat, i, z)).cells
+    nodes = sum(1 for _ in mmzone.for_each_online_node(k))
+    lines = ["NODE", f" {zone[0]:2d}"] if nodes > 1 else []
+    lines += [
+        "ZONE  NAME        SIZE    FREE  " + crash_centre("MEM_MAP", 16, False)
+        + "  START_PADDR  START_MAPNR",
+        f"{i:3d}   {zone[2]!s:<9} {zone[3]:6d}  {zone[4]:6d}  "
+        f"{crash_centre(f'{zone[5]:x}', 16, False)}  {crash_centre(f'{zone[6]:x}', 11, True)}"
+        f"  {crash_centre(str(zone[7]), 11, True)}",
+        "AREA    SIZE  FREE_AREA_STRUCT",
+        f"{fl.order:3d}  {OrderSize(4096 << fl.order)!s:>7}  "
+        f"{crash_centre(f'{fl.head:x}', 16, False)}  ",
+    ]
+    nth = _ordinal(pfn - block.pfn + 1)
+    shown = (f"{addr:x} is " if physical is None
+             else f"{physical:x} is " + ("in " if physical & 0xFFF else ""))
+    lines.append(f"{block.page:x}  " + (f"({shown}{nth} of {1 << fl.order} pages)"
+                                        if fl.order else ""))
+    return lines
 
 
 def kmem_f_zone_rows(k: Kernel, pgdat: Any, i: int, z: Any) -> Iterator[Row]:

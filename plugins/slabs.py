@@ -424,8 +424,9 @@ def _kmem_addresses_drgn(ctx: Context, words: list[str]) -> str:
     """``kmem ADDR... --drgn``: what each address is, as kmemx's
     identify_address() tells (drgn's identify_address() order and wording):
     a symbol (init_task and its stack named as a task), a slab object by
-    drgn's slab_object_info() (a task_struct as its task), a struct page in
-    the vmemmap, a task's vmap stack or another vmap area by its caller."""
+    drgn's slab_object_info() (a task_struct as its task), else a free buddy
+    block from the zones' free lists, a struct page in the vmemmap, a task's
+    vmap stack or another vmap area by its caller."""
     from kmemx.commands.drgncode import table_script
 
     from .lists import parse_address
@@ -454,6 +455,38 @@ def label(t):
     return f"{{t.pid.value_()}} ({{t.comm.string_().decode('utf-8', 'surrogateescape')}})"
 
 
+FREE = []  # (first pfn, order, zone name) of each free buddy block, by pfn, once
+FREE_PFNS = []
+
+
+def free_block(addr):  # a direct-map address in a free buddy block, or None
+    if not FREE:
+        try:  # 6.2 named the link buddy_list (bd2a745ba9c6); lru before
+            prog.type("struct page").member("buddy_list")
+            link = "buddy_list"
+        except LookupError:
+            link = "lru"
+        for pgdat in for_each_online_pgdat(prog):
+            for zone in pgdat.node_zones:
+                if not zone.spanned_pages:
+                    continue
+                name = zone.name.string_().decode("ascii", "backslashreplace")
+                for order, area in enumerate(zone.free_area):
+                    for head in area.free_list:
+                        for page in list_for_each_entry("struct page", head.address_of_(),
+                                                        link):
+                            FREE.append((page_to_pfn(page).value_(), order, name))
+        FREE.sort()
+        FREE.append((2**64, 0, ""))  # an end: looked up once even with no free page
+        FREE_PFNS.extend(b[0] for b in FREE)
+    pfn = (addr - page_offset) >> PAGE_SHIFT
+    i = bisect.bisect_right(FREE_PFNS, pfn) - 1
+    if i < 0 or pfn >= FREE[i][0] + (1 << FREE[i][1]):
+        return None
+    first, order, name = FREE[i]
+    return "free", "", name, page_offset + (first << PAGE_SHIFT), f"order {{order}}"
+
+
 def symbol(addr):
     try:
         return prog.symbol(addr)
@@ -473,7 +506,7 @@ def identify(addr):  # (KIND, CACHE, NAME, START, STATE)
     if page_offset <= addr < page_offset + (max_pfn << PAGE_SHIFT):
         info = slab_object_info(prog, addr)
         if info is None:
-            return None
+            return free_block(addr)
         name = info.slab_cache.name.string_().decode("ascii", "backslashreplace")
         state = {{True: "allocated", False: "free", None: "corrupted"}}[info.allocated]
         if info.allocated and info.slab_cache == prog["task_struct_cachep"]:
@@ -543,8 +576,10 @@ for addr in [{", ".join(f"{a:#x}" for a in addrs)}]:
 """,
         ["bisect", "drgn:FaultError,Object,sizeof",
          "drgn.helpers.linux.cpumask:for_each_possible_cpu",
-         "drgn.helpers.linux.mm:for_each_vmap_area,pfn_to_page,phys_to_virt",
-         "drgn.helpers.linux.mmzone:pfn_to_section,present_section,valid_section",
+         "drgn.helpers.linux.list:list_for_each_entry",
+         "drgn.helpers.linux.mm:for_each_vmap_area,page_to_pfn,pfn_to_page,phys_to_virt",
+         "drgn.helpers.linux.mmzone:for_each_online_pgdat,pfn_to_section,present_section,"
+         "valid_section",
          "drgn.helpers.linux.pid:for_each_task",
          "drgn.helpers.linux.sched:idle_task", "drgn.helpers.linux.slab:slab_object_info"])
 
@@ -1030,8 +1065,11 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     for i, a in enumerate(addrs):
         if i and i % 5000 == 0:
             ctx.progress("addresses", i, len(addrs))
+        text = bool(args.addresses) and not ctx.as_json  # crash's text (piped: rows)
+        if text and i:
+            yield TextLine("")
         if a < 1 << 63:  # crash: not a kernel virtual address, so a physical one
-            yield from _kmem_physical(ctx, a, cache)
+            yield from _kmem_physical(ctx, a, cache, text)
             continue
         try:
             ident = identify_address(ctx.k, a, cache)
@@ -1039,9 +1077,7 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             ctx.warn(f"{a:#x}: cannot read {e.address:#x}")
             yield Row(cols, (Address(a), "unreadable", "", "", None, None, ""))
             continue
-        if args.addresses and not ctx.as_json:  # crash's text (piped input: rows to pipe on)
-            if i:
-                yield TextLine("")
+        if text:
             yield from (TextLine(x) for x in kmem_address_text(ctx, a, ident))
             continue
         if ident is None:
@@ -1051,7 +1087,8 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                          Address(ident.start), ident.offset, ident.state), ident)
 
 
-def kmem_address_text(ctx: Context, addr: int, ident: Any) -> Iterator[str]:
+def kmem_address_text(ctx: Context, addr: int, ident: Any,
+                      physical: int | None = None) -> Iterator[str]:
     """crash's ``kmem ADDR`` text for a kernel virtual address (memory.c
     kmem_search(), in its order): the symbol holding it (a kernel-image or
     module address: ``ADDR (T) name+off file: line``, ``[module]``; the
@@ -1063,7 +1100,10 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any) -> Iterator[str]:
     (:func:`kmem_mm.kmem_free_block_text`), the task whose ``task_struct`` holds it, each
     block followed by a blank line; last the page's ``kmem -p`` line under
     crash's header (``ADDR: kernel virtual address not found in mem map``
-    where it has none).  ``ident``: :func:`identify_address`'s result."""
+    where it has none).  ``ident``: :func:`identify_address`'s result.
+    ``physical``: the physical address asked about, ``addr`` its direct-map
+    address (kmem_search()'s PHYSADDR: no symbol or vmalloc part, the free
+    block's ``(123010 is in 4th of 32 pages)`` and the page by it)."""
     from kmemx.helpers import module_of_address
 
     from . import kmem_mm
@@ -1077,8 +1117,8 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any) -> Iterator[str]:
         return [f"{key:>7}: {val}" for key, val in context_rows(ctx, view)] + [""]
 
     lo, hi = _kernel_symbol_range(prog)
-    module = module_of_address(prog, addr)
-    if lo <= addr <= hi or module:
+    module = module_of_address(prog, addr) if physical is None else None
+    if physical is None and (lo <= addr <= hi or module):
         try:
             row = _sym_of_address(ctx, addr)
         except CommandError:
@@ -1091,7 +1131,7 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any) -> Iterator[str]:
                 where = _source_line(prog, addr)
                 line += f" {where}" if where or module else ""
             yield from (line, "")
-    vmalloc = list(kmem_mm.kmem_v(ctx, [addr]))
+    vmalloc = list(kmem_mm.kmem_v(ctx, [addr])) if physical is None else []
     if vmalloc:
         if ident is not None and ident.kind == "stack":
             yield from context(_task_of_identity(ctx, ident))
@@ -1124,14 +1164,15 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any) -> Iterator[str]:
                     yield f"   {o['OBJECT']:x}  " + (f"(cpu {cpu} cache)" if cpu is not None
                                                     else "")
             yield ""
-        free = kmem_mm.kmem_free_block_text(ctx, addr)
+        free = kmem_mm.kmem_free_block_text(ctx, addr, physical)
         if free:
             yield from (*free, "")
         if ident is not None and ident.kind in ("task", "stack"):
             yield from context(_task_of_identity(ctx, ident))
-    pages = list(kmem_mm.kmem_p(ctx, [addr]))
+    pages = list(kmem_mm.kmem_p(ctx, [addr if physical is None else physical]))
     if not pages:
-        yield f"{addr:x}: kernel virtual address not found in mem map"
+        yield (f"{addr:x}: kernel virtual address not found in mem map" if physical is None
+               else f"{physical:x}: physical address not found in mem map")
         return
     yield "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS"
     for r in pages:
@@ -1185,25 +1226,36 @@ def _source_line(prog: drgn.Program, addr: int) -> str:
     return f"{where[0]}: {where[1]}" if where else ""
 
 
-def _kmem_physical(ctx: Context, phys: int, cache: dict[str, Any]) -> Iterator[Any]:
+def _kmem_physical(ctx: Context, phys: int, cache: dict[str, Any],
+                   text: bool) -> Iterator[Any]:
     """``kmem ADDR`` of an address below the kernel half: crash takes it as
     a physical address (memory.c cmd_kmem(): ``IS_KVADDR(value) ? KVADDR :
     PHYSADDR``), looks its direct-map address up (kmem_search(): PTOV) and
     ends with the struct page of its page (dump_mem_map()).  kmemx: the
     direct-map address's row when it is something (a slab object, a
     task...), then the page's ``kmem -p`` row; ``unknown`` when RAM has no
-    page there (crash: "not found in mem map")."""
+    page there (crash: "not found in mem map").  ``text``: crash's text
+    instead (:func:`kmem_address_text` of the direct-map address; crash's
+    search of the vmalloc areas for a physical page, GET_PHYS_TO_VMALLOC, is
+    not done)."""
     from drgn.helpers.linux.mm import phys_to_virt
 
     from . import kmem_mm
 
+    virt: int | None = None
     try:
         virt = int(phys_to_virt(ctx.prog, phys).value_()) & (2**64 - 1)
         ident = identify_address(ctx.k, virt, cache)
     except (drgn.FaultError, ValueError, LookupError):
         ident = None
+    if text:
+        if virt is None:
+            yield TextLine(f"{phys:x}: physical address not found in mem map")
+        else:
+            yield from (TextLine(x) for x in kmem_address_text(ctx, virt, ident, phys))
+        return
     if ident is not None:
-        yield Row(KMEM_COLUMNS, (Address(virt), ident.kind, Name(ident.cache),
+        yield Row(KMEM_COLUMNS, (Address(ident.address), ident.kind, Name(ident.cache),
                                  Name(ident.name), Address(ident.start), ident.offset,
                                  ident.state), ident)
     pages = list(kmem_mm.kmem_p(ctx, kmem_mm.phys_to_kernel(ctx, [phys], for_pages=True)))

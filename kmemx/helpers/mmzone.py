@@ -9,6 +9,7 @@ arrays, not folding in the per-CPU deltas), as crash reads them; the per-CPU
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from ..kernel import Kernel
 from ..types.view import View, _percpu_offset
 from .cpumask import for_each_possible_cpu
 from .list import list_for_each
+from .pages import page_array
 from .xarray import xa_for_each
 
 if TYPE_CHECKING:  # numpy is imported where it is used
@@ -26,11 +28,13 @@ if TYPE_CHECKING:  # numpy is imported where it is used
 __all__ = [
     "NODE_DATA",
     "PAGES_PER_SECTION",
+    "FreeBlock",
     "FreeList",
     "MemSection",
     "MemoryBlock",
     "all_vm_events",
     "enum_item_names",
+    "find_free_block",
     "for_each_free_list",
     "for_each_hstate",
     "for_each_memory_block",
@@ -220,6 +224,55 @@ def for_each_free_list(zone: View) -> Iterator[FreeList]:
             head = int(lists[mt].address)
             pages = tuple(a - link for a in list_for_each(head, k=k))
             yield FreeList(zone.address, order, mt, head, pages)
+
+
+@dataclass(frozen=True)
+class FreeBlock:
+    """A free buddy block: ``1 << order`` pages from ``pfn`` on one free list."""
+
+    pfn: int
+    #: ``struct page *`` of its first page
+    page: int
+    free_list: FreeList
+
+    @property
+    def order(self) -> int:
+        return self.free_list.order
+
+
+def _free_blocks(k: Kernel) -> tuple[list[int], list[FreeBlock]]:
+    """Every free block of every zone, sorted by pfn (their first pfns, and
+    the blocks), as the free lists hold them now: kept per program on a dump,
+    whose memory does not change; read again each time on a live kernel."""
+    key = "kmemx.helpers.mmzone.free_blocks"
+    live = getattr(k, "is_live", False)
+    table: tuple[list[int], list[FreeBlock]] | None = None if live else k.prog.cache.get(key)
+    if table is None:
+        pa = page_array(k)
+        blocks = sorted((FreeBlock((p - pa.vmemmap) // pa.page_size, p, fl)
+                         for z in for_each_zone(k) if int(z.spanned_pages)
+                         for fl in for_each_free_list(z) for p in fl.pages),
+                        key=lambda b: b.pfn)
+        table = ([b.pfn for b in blocks], blocks)
+        if not live:
+            k.prog.cache[key] = table
+    return table
+
+
+def find_free_block(k: Kernel, pfn: int) -> FreeBlock | None:
+    """The free buddy block that holds page frame ``pfn`` (``unsigned
+    long``), or None: the block on a free list (``zone->free_area[order]
+    .free_list[migratetype]``, mm/page_alloc.c) whose ``1 << order`` pages
+    from its first pfn include ``pfn``.  A page in no block is allocated,
+    on a per-CPU list (``pcp``) or not RAM.
+
+    :raises drgn.FaultError: a free list cannot be read
+    """
+    pfns, blocks = _free_blocks(k)
+    i = bisect.bisect_right(pfns, pfn) - 1
+    if i >= 0 and pfn < blocks[i].pfn + (1 << blocks[i].order):
+        return blocks[i]
+    return None
 
 
 @dataclass(frozen=True)

@@ -106,9 +106,10 @@ class Session(CrashSession):
         """Addresses in free buddy blocks, found with drgn's helpers: the
         direct-map address 16 bytes into the third page of the first block
         of order 2 or more (``free``), that page's struct page
-        (``free_page``), the first page of an order-0 block (``free_0``)."""
+        (``free_page``) and its physical address (``free_phys``: crash's
+        ``is in``), the first page of an order-0 block (``free_0``)."""
         from drgn.helpers.linux.list import list_for_each_entry
-        from drgn.helpers.linux.mm import page_to_virt
+        from drgn.helpers.linux.mm import page_to_phys, page_to_virt
         from drgn.helpers.linux.mmzone import for_each_online_pgdat
 
         prog = self.k.prog
@@ -130,8 +131,9 @@ class Session(CrashSession):
                                 third = page + 2
                                 found["free_page"] = int(third.value_())
                                 found["free"] = int(page_to_virt(third).value_()) + 16
+                                found["free_phys"] = int(page_to_phys(third).value_()) + 16
                             break
-                if len(found) == 3:
+                if len(found) == 4:
                     return found
         return found
 
@@ -326,7 +328,7 @@ def test_struct_p_json(s: Session) -> None:
 
 KMEM = ["kmem slab", "kmem slab+16", "kmem task", "kmem page", "kmem stack", "kmem text",
         "kmem data", "kmem module", "kmem module text", "kmem mapping", "kmem free",
-        "kmem free page", "kmem free 0"]
+        "kmem free page", "kmem free phys", "kmem free 0"]
 _SYMBOL_LINE = re.compile(r"^([0-9a-f]+) \((.)\) (\S+)( \[\w+\])?(?: (.*))?$")
 
 
@@ -355,6 +357,23 @@ def test_kmem_address_json_keeps_rows(s: Session) -> None:
     row, = s.json(s.commands["kmem slab+16"])
     assert (row["kind"], row["cache"], int(row["start"], 16), row["offset"]) == \
         ("slab", "filp", s.addr["file"], 16)
+
+
+def test_kmem_free_address_json_row(s: Session) -> None:
+    """``--json`` of an address in a free buddy block: kind ``free``, the
+    block's first byte as START (two pages and 16 bytes before it: see
+    free_blocks), ``order N`` (N >= 2), the zone as NAME; the physical
+    address gives the same row of its direct-map address."""
+    if "free" not in s.free_blocks:
+        pytest.skip("no free block of order 2 or more in this dump")
+    addr = s.free_blocks["free"]
+    row, = s.json(f"kmem {addr:x}")
+    assert (row["kind"], int(row["start"], 16), row["offset"]) == \
+        ("free", addr - 2 * 4096 - 16, 2 * 4096 + 16)
+    assert row["state"].startswith("order ") and int(row["state"].split()[1]) >= 2
+    assert row["name"] in {"DMA", "DMA32", "Normal", "Movable"}
+    rows = s.json(f"kmem {s.free_blocks['free_phys']:x}")
+    assert rows[0] == row
 
 
 TREES = ["xarray -p -s", "xarray -p -x -s", "xarray -S", "irq xarray -p -s",

@@ -62,7 +62,7 @@ CASES: dict[str, str] = {
     "slabinfo": "table", "slabinfo dentry task_struct": "table", "slab kmalloc-1k": "sorted",
     "kmem -s": "table", "kmem -s dentry": "table", "kmem -i": "table",
     "slab --free kmalloc-1k": "table", "slab -s task_struct.pid,comm task_struct": "sorted",
-    "kmem jiffies init_task+16 init_stack+64 {TASK1} {STACK1} {MM1} {PAGE} 0x10": "table",
+    "kmem jiffies init_task+16 init_stack+64 {TASK1} {STACK1} {MM1} {PAGE} {FREE} 0x10": "table",
     "ptob 1234": "none", "btop 1234000": "none", "ptov 1000 7fe0000": "table",
     "vtop jiffies init_task": "table", "vtop 0 123": "table", "pte 8000000001234067 1a5c025": "table",
     "search -s init_task -l 0x3000 init_task": "table", "search init_task": "table",
@@ -195,11 +195,33 @@ def _kernel(fixture: Fixture, line: str = "") -> Any:
     return _open(str(fixture.core(_VARIANT)), str(fixture.vmlinux))
 
 
+def _free_address(prog: Any) -> int:
+    """A direct-map address 0x10 into the second page of the first free
+    buddy block of order 1 or more (drgn's helpers walk the free lists)."""
+    from drgn.helpers.linux.list import list_for_each_entry
+    from drgn.helpers.linux.mm import page_to_virt
+    from drgn.helpers.linux.mmzone import for_each_online_pgdat
+
+    try:  # 6.2 named the link buddy_list (bd2a745ba9c6); lru before
+        prog.type("struct page").member("buddy_list")
+        link = "buddy_list"
+    except LookupError:
+        link = "lru"
+    for pgdat in for_each_online_pgdat(prog):
+        for zone in pgdat.node_zones:
+            for order in range(1, len(zone.free_area)):
+                for head in zone.free_area[order].free_list:
+                    for page in list_for_each_entry("struct page", head.address_of_(), link):
+                        return int(page_to_virt(page + 1).value_()) + 0x10
+    pytest.skip("no free block of order 1 or more")
+
+
 def _line(k: Any, line: str) -> str:
     """``line`` with its placeholders filled from the dump (drgn): {TASK1},
     {STACK1}, {MM1} (inside init's task_struct, stack and mm_struct), {PAGE}
     (inside a struct page of the vmemmap), {PHYS} (the first RAM page
-    but one), {URIP} (the panic task's user RIP)."""
+    but one), {FREE} (inside the second page of a free buddy block of order
+    1 or more), {URIP} (the panic task's user RIP)."""
     if "{" not in line:
         return line
     from drgn import sizeof
@@ -214,6 +236,8 @@ def _line(k: Any, line: str) -> str:
               "MM1": hex(init.mm.value_() + 8),
               "PAGE": hex(pfn_to_page(prog, min_low_pfn + 100).value_() + 8),
               "PHYS": hex(int(prog["memblock"].memory.regions[0].base) + 0x1000)}
+    if "{FREE}" in line:
+        values["FREE"] = hex(_free_address(prog))
     if "{URIP}" in line:
         # the panic task's user RIP, saved at its system call entry (task_pt_regs())
         try:
