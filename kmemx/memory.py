@@ -42,12 +42,24 @@ class AddressSpace:
         loc = self.phys.locate(paddr) if paddr is not None else None
         if loc is None:
             self.stats.faults += 1
-            raise fault(vaddr) if paddr is None else fault(vaddr, self.phys.why_missing(paddr))
+            if paddr is not None:
+                raise fault(vaddr, self.phys.why_missing(paddr))
+            raise fault(vaddr, self.unmapped_why())
         self.stats.translations += 1
         if len(self.pages) >= MAX_CACHED_PAGES:
             self.pages.clear()
         self.pages[vpn] = loc
         return loc
+
+    def unmapped_why(self) -> str:
+        """Why the last translation found nothing, in drgn's words where drgn
+        has them: the address is not mapped, or a page table of its walk is
+        not in the dump (with the reason the dump gives for that page)."""
+        missing = getattr(self.translator, "missing", None)
+        if missing is None:
+            return "address is not mapped"
+        return (f"its page table at physical address {missing & ~0xFFF:#x} is not in the "
+                f"dump: {self.phys.why_missing(missing)}")
 
     def phys_page(self, paddr: int) -> tuple[Buffer, int]:
         loc = self.phys.locate(paddr)

@@ -50,6 +50,10 @@ class Translator(Protocol):
     #: ``__va(p) - p`` of the direct (linear) map when the dump's headers
     #: give it, else None (x86-64 keeps it in ``page_offset_base``)
     linear_offset: int | None
+    #: after translate() returned None: the physical address of the
+    #: page-table entry its walk could not read (the dump lacks that page),
+    #: or None when the address is not mapped
+    missing: int | None
 
     def translate(self, vaddr: int) -> int | None: ...
 

@@ -355,6 +355,9 @@ class Aarch64Translator:
         self.linear_offset = linear_offset
         self._read = read_phys_u64
         self._read_table = read_phys_table
+        #: the page-table entry the last walk could not read (not in the
+        #: target), or None: the last None of translate() was "not mapped"
+        self.missing: int | None = None
         bits = page_shift - 3  # index bits per level
         self._bits = bits
         self.levels = (va_bits - page_shift + bits - 1) // bits
@@ -404,21 +407,28 @@ class Aarch64Translator:
 
     def _walk(self, vaddr: int) -> int | None:
         self.walks += 1
+        self.missing = None
         if vaddr < self.va_min or vaddr > _MASK64:
             return None  # the TTBR0 half, or not an address
         last = self.page_shift
         table = self._ptes.get(vaddr >> self._small_shift)
         if table is not None:
-            e = self._read(table + ((vaddr >> last) & ((1 << self._bits) - 1)) * 8)
-            if e is None or e & 3 != _VALID_TABLE:
+            entry = table + ((vaddr >> last) & ((1 << self._bits) - 1)) * 8
+            e = self._read(entry)
+            if e is None:
+                self.missing = entry
+                return None
+            if e & 3 != _VALID_TABLE:
                 return None
             return self._out(e) | (vaddr & ((1 << last) - 1))
         table = self.pgd_phys
         shift = self._top_shift
         entries = self._top_entries
         while True:
-            e = self._read(table + ((vaddr >> shift) & (entries - 1)) * 8)
+            entry = table + ((vaddr >> shift) & (entries - 1)) * 8
+            e = self._read(entry)
             if e is None:
+                self.missing = entry
                 return None
             kind = e & 3
             if shift == last:

@@ -58,6 +58,9 @@ class X86_64Translator:
         self._gb: dict[int, int] = {}  # vaddr >> 30 -> physical base of a 1 GiB leaf
         self._mb: dict[int, int] = {}  # vaddr >> 21 -> physical base of a 2 MiB leaf
         self.walks = 0
+        #: the page-table entry the last walk could not read (not in the
+        #: target), or None: the last None of translate() was "not mapped"
+        self.missing: int | None = None
 
     @staticmethod
     def pa_symbol(vaddr: int, phys_base: int) -> int:
@@ -76,13 +79,18 @@ class X86_64Translator:
 
     def _walk(self, vaddr: int) -> int | None:
         self.walks += 1
+        self.missing = None
         if self._noncanonical <= vaddr < (-self._noncanonical) & _MASK64:
             return None  # non-canonical, as drgn's walker says
         table = self.pgd_phys
         shift = 48 if self.five_level else 39
         while True:
-            e = self._read(table + ((vaddr >> shift) & 511) * 8)
-            if e is None or not e & _PRESENT:
+            entry = table + ((vaddr >> shift) & 511) * 8
+            e = self._read(entry)
+            if e is None:
+                self.missing = entry
+                return None
+            if not e & _PRESENT:
                 return None
             if shift == 12:
                 return (e & _ADDR_MASK) | (vaddr & 0xFFF)
