@@ -518,14 +518,19 @@ def _mach_rows_aarch64(ctx: Context) -> list[tuple[str, Any]]:
         rows.append(("IRQ STACK SIZE", stack))  # IRQ_STACK_SIZE is THREAD_SIZE
         for cpu in cpu_list(ctx, None):
             rows.append((f"IRQ STACK CPU {cpu}", Address(int(per_cpu(irq_ptr, cpu)))))
+    # by its ELF symbol: KVM's nVHE hypervisor has an overflow_stack of its
+    # own (arch/arm64/kvm/hyp/nvhe/stacktrace.c, linked as
+    # __kvm_nvhe_overflow_stack) whose DWARF has the same name, and a lookup
+    # by name can find either
     try:
-        overflow = prog["overflow_stack"]
-    except KeyError:  # !CONFIG_VMAP_STACK
+        overflow = prog.symbol("overflow_stack")
+    except LookupError:  # !CONFIG_VMAP_STACK
         return rows
-    rows.append(("OVERFLOW STACK SIZE", drgn.sizeof(overflow)))  # OVERFLOW_STACK_SIZE
+    rows.append(("OVERFLOW STACK SIZE", overflow.size))  # OVERFLOW_STACK_SIZE
+    base = drgn.Object(prog, "void *", overflow.address)
     for cpu in cpu_list(ctx, None):
         rows.append((f"OVERFLOW STACK CPU {cpu}",
-                     Address(int(per_cpu_ptr(overflow.address_of_(), cpu).value_()))))
+                     Address(int(per_cpu_ptr(base, cpu).value_()))))
     return rows
 
 
@@ -574,11 +579,14 @@ row("KERNEL STACK SIZE", stack)
 row("IRQ STACK SIZE", stack)  # IRQ_STACK_SIZE is THREAD_SIZE
 for cpu in for_each_present_cpu(prog):
     row(f"IRQ STACK CPU {{cpu}}", hex(per_cpu(prog["irq_stack_ptr"], cpu).value_()))
-row("OVERFLOW STACK SIZE", sizeof(prog["overflow_stack"]))
+# the ELF symbol: KVM's nVHE overflow_stack (__kvm_nvhe_overflow_stack) has the
+# same name in DWARF, and prog["overflow_stack"] can find either
+overflow = prog.symbol("overflow_stack")
+row("OVERFLOW STACK SIZE", overflow.size)
 for cpu in for_each_present_cpu(prog):
     row(f"OVERFLOW STACK CPU {{cpu}}",
-        hex(per_cpu_ptr(prog["overflow_stack"].address_of_(), cpu).value_()))
-""", ["drgn:sizeof", "drgn.helpers.linux.nodemask:for_each_online_node",
+        hex(per_cpu_ptr(Object(prog, "void *", overflow.address), cpu).value_()))
+""", ["drgn:Object", "drgn.helpers.linux.nodemask:for_each_online_node",
       "drgn.helpers.linux.mmzone:NODE_DATA",
       "drgn.helpers.linux.percpu:per_cpu,per_cpu_ptr",
       "drgn.helpers.linux.cpumask:for_each_present_cpu", CPUS_IMPORTS])
