@@ -14,27 +14,37 @@ drgn's options keep their meaning (``-c``, ``-k``, ``-s``,
 ``--no-default-symbols``, ``-e``, ``-q``).  Scripts run exactly as under
 ``drgn``: ``prog`` is a global and the default program, ``sys.argv`` is the
 script and its arguments, ``__name__ == "__main__"``, and exceptions and
-``sys.exit()`` give the same exit status; they also get ``k``, the
-:class:`~kmemx.Kernel`, whose fast reader is underneath ``prog``.  Problems
-opening the target print one line, ``kmemx: error: ...``, and exit 1.
+``sys.exit()`` give the same exit status (the traceback starts at the
+script's own frame, as ``python script.py`` prints it); they also get ``k``,
+the :class:`~kmemx.Kernel`, whose fast reader is underneath ``prog``.
+Standard input that is not a terminal is taken as the REPL takes lines, one
+at a time (a command line or Python, an error one line and the next line
+runs), unless it is a real Python script (:func:`kmemx.repl.lines.is_script`).
+Problems opening the target print one line, ``kmemx: error: ...``, and exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import builtins
+import contextlib
 import logging
 import os
 import pkgutil
 import re
 import runpy
 import sys
+import traceback
 import warnings
-from typing import IO, Any, TextIO
+from collections.abc import Iterator
+from types import CodeType
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 import drgn
 
 from .progress import CommandProgress, spinner
+
+if TYPE_CHECKING:
+    from .repl.evaluator import Evaluator
 
 __all__ = ["EXIT_INCOMPLETE", "build_parser", "main"]
 
@@ -128,8 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "interactive mode")
     parser.add_argument("-i", dest="input", metavar="FILE",
                         help="run the kmemx command lines of FILE ('-': standard input), "
-                             "one a line, as crash's -i (stdin holding only command lines "
-                             "is taken that way too: kmemx -c ... < cmds)")
+                             "one a line, as crash's -i (without -i, stdin that is not a "
+                             "terminal is taken line by line as the REPL takes lines: a "
+                             "command line or Python each)")
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("args", metavar="ARG", nargs=argparse.REMAINDER,
                         help="a script to run (script.py ARGS...), or a COMMAND [ARGS] to run "
@@ -210,7 +221,25 @@ def _open(args: argparse.Namespace, note_once: bool = False) -> Any:
     without debug info is printed only the first time a command runs on this
     dump (one-shot commands and ``-i FILE``; ``mod`` lists those modules as
     ``(not loaded)`` afterwards); the REPL and scripts print it each time
-    they open the target, as drgn does."""
+    they open the target, as drgn does.  drgn's notes about the modules
+    become kmemx's lines (:class:`_DrgnNotes`)."""
+    notes = _DrgnNotes()
+    with notes.collecting():
+        k = _open_target(args)
+        if not _is_deferred(k):
+            _load_more_symbols(k, args)
+    _speedups_notice()
+    for line in notes.warnings():
+        print(line, file=sys.stderr)  # an integrity warning: printed even with -q
+    if (notes.modules and logger.isEnabledFor(logging.WARNING)
+            and not (note_once and _noted_before(args, notes.modules))):
+        print(notes.summary(k), file=sys.stderr)
+    return k
+
+
+def _open_target(args: argparse.Namespace) -> Any:
+    """``kmemx.open`` (or ``open_live``) of ``args``' target and vmlinux;
+    :class:`_Failed` with its one line when it cannot."""
     import kmemx
 
     symbols: list[str] = list(args.symbols or [])
@@ -223,36 +252,33 @@ def _open(args: argparse.Namespace, note_once: bool = False) -> Any:
                 extra = {} if args.page_cache is None else {"page_cache_mib": args.page_cache}
                 if getattr(args, "layout_cache", False) and vmlinux is not None:
                     extra["layout_cache"] = True
-                k = kmemx.open(args.core, vmlinux, reader=args.reader, debug_info=debug_info,
-                               **extra)
-            else:
-                k = kmemx.open_live(vmlinux, reader=args.reader, debug_info=debug_info)
+                return kmemx.open(args.core, vmlinux, reader=args.reader,
+                                  debug_info=debug_info, **extra)
+            return kmemx.open_live(vmlinux, reader=args.reader, debug_info=debug_info)
     except (kmemx.KmemxError, OSError, ValueError, LookupError, drgn.FaultError) as e:
         raise _Failed(_one_line(e)) from None
-    _speedups_notice()
+
+
+def _is_deferred(k: Any) -> bool:
+    """Whether the layout cache answers for ``k``: no debug info to load (yet)."""
     from .types.layoutcache import is_deferred
 
-    if is_deferred(k.prog):
-        return k  # the layout cache answers: no debug info to load (yet)
-    if symbols[1:] or (debug_info and not args.no_default_symbols):
-        # drgn also looks for the modules' debugging symbols and loads any
-        # further -s files: do the same, so scripts see the same program;
-        # its one warning per module becomes one line
-        missing = _MissingModules()
-        logger.addFilter(missing)
-        try:
-            with spinner("loading module debug info"):
-                k.prog.load_debug_info(symbols[1:], default=not args.no_default_symbols)
-        except drgn.MissingDebugInfoError as e:
-            logger.warning("%s", e)
-        except (OSError, ValueError) as e:
-            raise _Failed(_one_line(e)) from None
-        finally:
-            logger.removeFilter(missing)
-        if (missing.modules and logger.isEnabledFor(logging.WARNING)
-                and not (note_once and _noted_before(args, missing.modules))):
-            print(missing.summary(k), file=sys.stderr)
-    return k
+    return bool(is_deferred(k.prog))
+
+
+def _load_more_symbols(k: Any, args: argparse.Namespace) -> None:
+    """As drgn does after opening: look for the modules' debugging symbols
+    and load any further ``-s`` files, so scripts see the same program."""
+    symbols: list[str] = list(args.symbols or [])
+    if not (symbols[1:] or not args.no_default_symbols):
+        return
+    try:
+        with spinner("loading module debug info"):
+            k.prog.load_debug_info(symbols[1:], default=not args.no_default_symbols)
+    except drgn.MissingDebugInfoError as e:
+        logger.warning("%s", e)
+    except (OSError, ValueError) as e:
+        raise _Failed(_one_line(e)) from None
 
 
 #: the notes already shown for a dump, one key a line
@@ -306,23 +332,66 @@ def _speedups_notice() -> None:
               file=sys.stderr)
 
 
-class _MissingModules(logging.Filter):
-    """Collects drgn's "missing debugging symbols for MODULE" warnings (one per
-    module, then a pointer to drgn's docs) instead of letting them through."""
+class _DrgnNotes(logging.Handler):
+    """drgn's notes about the modules while kmemx opens the target, collected
+    instead of let through: its "missing debugging symbols for MODULE" (one
+    per module, then a pointer to its docs) become one note
+    (:meth:`summary`); its "can't find kernel modules: WHY" (once per load
+    of debug info, and kmemx loads twice, as drgn's CLI does) one kmemx
+    warning (:meth:`warnings`).  A handler of drgn's logger, so it sees what
+    kmemx's own filters (:mod:`kmemx.target`) let through; other records go
+    on to the root logger's handlers as ``--log-level`` says.  While
+    collecting, drgn logs warnings even under ``-q``, so that an unreadable
+    module list is never silent."""
 
-    _ONE = re.compile(r"missing debugging symbols for (\S+)")
+    _ONE = re.compile(r"missing debugging symbols for (?!kernel\b)(\S+)")
+    _UNLISTED = re.compile(r"can't find kernel modules: (?:couldn't read modules list: )?(.*)",
+                           re.DOTALL)
 
     def __init__(self) -> None:
         super().__init__()
         self.modules: list[str] = []
+        self.unlisted: list[str] = []
+        self.shown = logging.WARNING  # the level the user asked to see
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def emit(self, record: logging.LogRecord) -> None:
         msg = record.getMessage()
         m = self._ONE.match(msg)
         if m:
             self.modules.append(m.group(1))
-            return False
-        return not msg.startswith("missing some debugging symbols")
+            return
+        m = self._UNLISTED.match(msg)
+        if m:
+            self.unlisted.append(_once_address(m.group(1).strip()))
+            return
+        if not msg.startswith("missing some debugging symbols") and record.levelno >= self.shown:
+            logging.getLogger().handle(record)
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Collect while the block runs (at least drgn's warnings)."""
+        level, propagate = logger.level, logger.propagate
+        self.shown = logger.getEffectiveLevel()
+        logger.addHandler(self)
+        logger.propagate = False
+        if self.shown > logging.WARNING:
+            logger.setLevel(logging.WARNING)  # drgn syncs its own level with this
+        try:
+            yield
+        finally:
+            logger.removeHandler(self)
+            logger.propagate = propagate
+            if logger.level != level:
+                logger.setLevel(level)
+
+    def warnings(self) -> list[str]:
+        """``kmemx: warning:`` about the module list drgn could not read (once);
+        none when the reason is a dump cut short: kmemx's warning that it is
+        truncated was printed, and what reads there says so again."""
+        if not self.unlisted or any("truncated" in why for why in self.unlisted):
+            return []
+        return [f"kmemx: warning: can't read the kernel's module list ({self.unlisted[-1]}): "
+                "the modules' symbols, types and stack frames are unknown"]
 
     def summary(self, k: Any) -> str:
         names = sorted(set(self.modules))
@@ -335,6 +404,12 @@ class _MissingModules(logging.Filter):
                 f"{'s' if len(names) != 1 else ''} ({shown}): their types and source lines "
                 f"are unknown; add -s MODULE.ko or install linux-image-{rel}-dbg "
                 "(-q hides this note)")
+
+
+def _once_address(text: str) -> str:
+    """``text`` without the address drgn appends to a fault message that
+    already ends with it (``...: 0x1a610ff8: 0x1a610ff8``)."""
+    return re.sub(r"(: (0x[0-9a-f]+)): \2$", r"\1", text)
 
 
 def _identify_script(path: str) -> str:
@@ -370,30 +445,63 @@ def _run_script(args: argparse.Namespace) -> int:
     sys.argv = list(args.args)
     if pkgutil.get_importer(script) is None:
         sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
-    runpy.run_path(script, init_globals={"prog": k.prog, "k": k}, run_name="__main__")
+    try:
+        runpy.run_path(script, init_globals={"prog": k.prog, "k": k}, run_name="__main__")
+    except Exception as e:
+        return _script_error(e)
     return 0
 
 
+def _exec_script(code: CodeType, namespace: dict[str, Any]) -> int:
+    """Run compiled code (``-e``, a script on stdin) as drgn does; 1 with
+    its traceback when it raises (:func:`_script_error`)."""
+    try:
+        exec(code, namespace)
+    except Exception as e:
+        return _script_error(e)
+    return 0
+
+
+def _script_error(e: BaseException) -> int:
+    """A script's uncaught exception as Python reports one for ``python
+    script.py`` (drgn lets it reach Python's handler: the traceback, exit
+    status 1), without kmemx's frames that ran the script (this module's,
+    runpy's); ``SystemExit`` and ``KeyboardInterrupt`` are not caught and
+    behave as under drgn."""
+    tb = e.__traceback__
+    while tb is not None and _runs_scripts(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    sys.stdout.flush()
+    sys.stderr.write("".join(traceback.format_exception(type(e), e, tb)))
+    return 1
+
+
+def _runs_scripts(filename: str) -> bool:
+    """Whether a frame of ``filename`` is kmemx's machinery that runs a script."""
+    return filename in (__file__, runpy.__file__, "<frozen runpy>")
+
+
 def _run_code(args: argparse.Namespace) -> int:
-    """``-e CODE`` (or Python on standard input) in the REPL's namespace.
-    ``-e`` text that is not Python but starts with a kmemx command runs as
-    that command line (``kmemx -c vmcore -e 'bt 1'``, as the REPL takes
-    ``bt 1``); other text that is not Python is one error line, not a
-    traceback.  The code's own exceptions propagate, as under drgn."""
+    """``-e CODE`` in the REPL's namespace.  A one-line CODE that the REPL
+    would take as a command line (``kmemx -c vmcore -e 'bt 1'``, ``-e ps``;
+    :func:`kmemx.repl.lines.is_bare_command`) runs as that command line;
+    other text that is not Python is one error line, not a traceback.  The
+    code's own exceptions are reported as drgn and ``python -c`` report them
+    (:func:`_script_error`)."""
+    from .repl.lines import is_bare_command
     from .repl.namespace import build_namespace
 
-    name, text = ("<stdin>", args.stdin_text) if args.exec is None else ("<string>", args.exec)
+    text = args.exec
     line = text.strip().removeprefix("%")
-    as_command = args.exec is not None and _is_command(line)
     try:
-        code = compile(text, name, "exec")
+        code = compile(text, "<string>", "exec")
     except SyntaxError as e:
-        if as_command:
+        if _is_command(line):
             args.args = [line, *args.args]
             return _run_command(args)
         where = f"line {e.lineno}" + (f", column {e.offset}" if e.offset else "")
-        return _error(f"{'-e' if args.exec is not None else 'standard input'} is not Python "
-                      f"({e.msg}, {where}) and does not start with a kmemx command")
+        return _error(f"-e is not Python ({e.msg}, {where}) and does not start with a "
+                      "kmemx command")
     try:
         k = _open(args)
     except _Failed as e:
@@ -401,15 +509,10 @@ def _run_code(args: argparse.Namespace) -> int:
     drgn.set_default_prog(k.prog)
     sys.path.insert(0, "")
     ns = build_namespace(k)
-    if as_command and line.split()[0] not in ns and line.split()[0] not in dir(builtins):
+    if is_bare_command(line, ns, _names_command):
         return _print_command(k, _command_line([line, *args.args]), args)  # -e ps
-    if args.exec is None:
-        sys.argv = [""]
-        ns["__file__"] = "<stdin>"
-    else:
-        sys.argv = ["-e", *args.args]
-    exec(code, ns)
-    return 0
+    sys.argv = ["-e", *args.args]
+    return _exec_script(code, ns)
 
 
 def _command_line(words: list[str]) -> str:
@@ -425,6 +528,7 @@ def _command_line(words: list[str]) -> str:
 
 
 def _is_command(word: str) -> bool:
+    """Whether the first word of ``word`` names a kmemx command."""
     from .commands import REGISTRY, load_plugins
 
     load_plugins()
@@ -434,6 +538,13 @@ def _is_command(word: str) -> bool:
         return True
     except Exception:
         return False
+
+
+def _names_command(word: str) -> bool:
+    """Whether ``word`` names a kmemx command or a runtime alias (``alias``)."""
+    from .commands import REGISTRY
+
+    return _is_command(word) or word in REGISTRY.runtime_aliases
 
 
 #: Commands checked to print the same from the layout cache as from DWARF
@@ -529,6 +640,124 @@ def _run_input(args: argparse.Namespace) -> int:
     return _run_command_lines(args, lines)
 
 
+def _run_stdin(args: argparse.Namespace, text: str) -> int:
+    """Standard input that is not a terminal, as the REPL would take it typed
+    line by line (:func:`kmemx.repl.lines.inputs`): a command line (crash's
+    habit, ``kmemx -c ... < cmds``) runs as a command, other lines as Python
+    in the REPL's namespace (an expression's value is shown); an error is one
+    line and the next input runs; the status is the worst input's.  A real
+    Python script (:func:`kmemx.repl.lines.is_script`: blocks, no command
+    lines) runs whole, as drgn runs stdin."""
+    from .repl.lines import is_script
+    from .repl.namespace import build_namespace
+
+    lines, bad = _command_lines(text)
+    only_commands = bool(lines) and bad is None
+    if only_commands:
+        _skip_drgn_command_plugins()
+    try:
+        k = _open(args, note_once=only_commands)
+    except _Failed as e:
+        return _error(str(e))
+    drgn.set_default_prog(k.prog)
+    sys.path.insert(0, "")
+    sys.argv = [""]
+    ns = build_namespace(k)
+    ns["__file__"] = "<stdin>"
+    if is_script(text, ns, _names_command):
+        return _exec_script(compile(text, "<stdin>", "exec"), ns)
+    return _run_inputs(k, ns, text, args)
+
+
+def _run_inputs(k: Any, ns: dict[str, Any], text: str, args: argparse.Namespace) -> int:
+    """Each input of ``text`` in turn on ``k`` (:func:`_run_stdin`)."""
+    from .repl.evaluator import Evaluator
+    from .repl.lines import inputs, is_bare_command
+
+    def show(value: str) -> None:
+        sys.stdout.write(value + "\n")
+
+    def warn(message: str) -> None:
+        sys.stdout.flush()
+        print(message, file=sys.stderr)
+
+    evaluator = Evaluator(ns, show, warn)
+    worst = 0
+    for item in inputs(text, lambda line: is_bare_command(line, ns, _names_command)):
+        if item.command:
+            rc = _print_command(k, item.text, args)
+        elif item.error is not None:
+            rc = _error(_syntax_error_line(item.text, item.error))
+        else:
+            rc = _run_python(k, evaluator, item.text, item.line)
+        if rc == 130:
+            return rc
+        worst = max(worst, rc)
+    return worst
+
+
+def _syntax_error_line(text: str, e: SyntaxError) -> str:
+    """The one line for Python on stdin that does not compile: a line that
+    is neither a command nor Python says so; a longer statement (a block,
+    open brackets) is Python with an error."""
+    where = f"<stdin> line {e.lineno}"
+    if "\n" not in text.strip():
+        return f"{where}: neither a kmemx command nor Python ({e.msg}): {text.strip()!r}"
+    return f"{where}: SyntaxError: {e.msg}"
+
+
+def _run_python(k: Any, evaluator: Evaluator, source: str, line: int) -> int:
+    """One Python statement from stdin (``line``: its first line's number),
+    as the REPL runs it; an exception is one ``kmemx: error: <stdin> line N:``
+    line naming the line that raised it."""
+    from .repl.evaluator import one_line
+
+    k.new_epoch()  # one statement = one pass over a live kernel
+    try:
+        evaluator.run(source, "<stdin>", line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        return 130
+    except Exception as e:
+        return _error(f"<stdin> line {_raised_at(e, line)}: {one_line(e)}"
+                      f"{_not_a_command(e, source)}")
+    return 0
+
+
+def _not_a_command(e: Exception, source: str) -> str:
+    """For a one-line input whose first word is the name Python does not
+    know (``frob``, ``pss -a``): that it is no command either, and the
+    commands it is close to (a crash user's typo)."""
+    from .commands import REGISTRY
+    from .symbols import did_you_mean
+
+    word = source.split(None, 1)[0] if source.strip() else ""
+    if not isinstance(e, NameError) or "\n" in source.strip() or e.name != word:
+        return ""
+    return "; not a kmemx command either" + did_you_mean(
+        word, REGISTRY.names() + sorted(REGISTRY.runtime_aliases))
+
+
+def _raised_at(e: BaseException, default: int) -> int:
+    """The line of stdin's innermost frame in ``e``'s traceback (or ``default``)."""
+    tb, at = e.__traceback__, default
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<stdin>":
+            at = tb.tb_lineno
+        tb = tb.tb_next
+    return at
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout went away (``kmemx ... | head``): the rest of the
+    output goes nowhere, quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def _print_command(k: Any, line: str, args: argparse.Namespace) -> int:
     """Run one command line on ``k`` and print its output; returns the exit
     status (0, 1 with one error line, EXIT_INCOMPLETE, 130 on ^C)."""
@@ -551,9 +780,7 @@ def _print_command(k: Any, line: str, args: argparse.Namespace) -> int:
                 out.write(text + "\n")
         out.flush()
     except BrokenPipeError:
-        # the reader went away (kmemx ... | head): stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _stdout_gone()  # the reader went away (kmemx ... | head): stop quietly
         return 0
     except KeyboardInterrupt:
         out.flush()
@@ -634,22 +861,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.input is not None:
         return _run_input(args)
     if not _is_tty(sys.stdin):
-        # crash's habit, kmemx -c ... < cmds: command lines run as commands;
-        # anything else is a Python script, as under drgn
-        args.stdin_text = sys.stdin.read()
-        lines, bad = _command_lines(args.stdin_text)
-        if lines and bad is None:
-            return _run_command_lines(args, lines)
-        try:
-            compile(args.stdin_text, "<stdin>", "exec")
-        except SyntaxError as e:
-            if lines and _is_command(lines[0]):
-                # command lines with a typo among them: each runs, as crash
-                # runs them, and the bad one says it is not a command
-                return _run_command_lines(args, lines)
-            return _error(f"<stdin> line {e.lineno}: {e.msg}: neither Python nor kmemx "
-                          f"command lines ({bad!r} is not a command)")
-        return _run_code(args)
+        return _run_stdin(args, sys.stdin.read())
     return _run_repl(args)
 
 

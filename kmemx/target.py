@@ -103,31 +103,48 @@ def _set_core_dump(prog: drgn.Program, path: str, vmci: Vmcoreinfo | None) -> No
         raise CoreFormatError(f"{path}: {msg}") from None
 
 
-def _check_vmlinux(vmlinux: str, vmci: Vmcoreinfo | None, core: str) -> None:
+def _check_vmlinux(vmlinux: str, vmci: Vmcoreinfo | None, core: str) -> str | None:
+    """Refuse a ``vmlinux`` that cannot be the dump's kernel's before drgn
+    reads it: missing, not ELF, a core dump, another build ID.  Returns its
+    build ID (None: it has none)."""
     if not os.path.exists(vmlinux):
         raise TargetError(f"{vmlinux}: No such file or directory")
     bid = elf_build_id(vmlinux)
     if bid is None:
         try:
             with builtins_open(vmlinux, "rb") as f:
-                head = f.read(4)
+                head = f.read(18)
         except OSError as e:
             raise TargetError(f"{vmlinux}: {e.strerror or _one_line(e)}") from None
-        if head != b"\x7fELF":
+        if head[:4] != b"\x7fELF":
             raise TargetError(f"{vmlinux}: not an ELF file (need vmlinux with debug info)")
+        e_type = head[16:18] if head[5:6] == b"\x01" else head[17:15:-1]
+        if e_type == b"\x04\x00":  # ET_CORE
+            raise TargetError(f"{vmlinux} is a core dump, not a vmlinux (need vmlinux with "
+                              "debug info)")
     want = vmci.build_id if vmci else None
     if bid and want and bid != want:
         rel = vmci.osrelease if vmci else "?"
         raise MismatchError(f"{vmlinux} does not match {core}: build ID {bid[:12]}… but the "
                             f"dump's kernel ({rel}) has {want[:12]}…")
+    return bid
 
 
 def _load_debug_info(prog: drgn.Program, vmlinux: str | None, vmci: Vmcoreinfo | None,
-                     core: str) -> None:
+                     core: str, damaged: bool = False) -> None:
     """Load the kernel's debug info; every failure is a :class:`TargetError`
-    (:class:`MismatchError` when the vmlinux is not the dump's kernel's)."""
+    (:class:`MismatchError` when the vmlinux is not the dump's kernel's).
+    drgn's messages while it loads are passed on only when it succeeds: a
+    failure's one line says what they did (drgn's "no build ID; ignoring"
+    and "missing debugging symbols for kernel" before kmemx's "VMLINUX is not
+    the vmlinux of ...").  ``damaged``: the dump is truncated or incomplete,
+    and kmemx's warning said so; drgn's "can't find kernel modules" (its
+    module list lies in the missing memory) is dropped."""
+    dropped = (_drgn_notes_dropped("can't find kernel modules") if damaged
+               else contextlib.nullcontext())
     try:
-        _load_debug_info_1(prog, vmlinux, vmci, core)
+        with dropped, _drgn_logs_held():
+            _load_debug_info_1(prog, vmlinux, vmci, core)
     except KmemxError:
         raise
     except Exception as e:  # drgn raises Exception itself
@@ -139,7 +156,7 @@ def _load_debug_info(prog: drgn.Program, vmlinux: str | None, vmci: Vmcoreinfo |
 def _load_debug_info_1(prog: drgn.Program, vmlinux: str | None, vmci: Vmcoreinfo | None,
                        core: str) -> None:
     if vmlinux is not None:
-        _check_vmlinux(vmlinux, vmci, core)
+        bid = _check_vmlinux(vmlinux, vmci, core)
         try:
             prog.load_debug_info([vmlinux], main=True)
         except drgn.MissingDebugInfoError as e:
@@ -150,7 +167,14 @@ def _load_debug_info_1(prog: drgn.Program, vmlinux: str | None, vmci: Vmcoreinfo
                 if elf_truncated(vmlinux):
                     raise TargetError(f"{vmlinux} is truncated: no debug info for {rel} "
                                       f"in {core}") from None
-                raise MismatchError(f"{vmlinux} is not the vmlinux of {rel} in {core}") from None
+                if bid is not None and vmci is not None and bid == vmci.build_id:
+                    raise TargetError(f"{vmlinux} is the vmlinux of {rel} without its debug "
+                                      "info (stripped): use the one with debug info (Debian: "
+                                      f"/usr/lib/debug/boot/vmlinux-{rel} of linux-image-{rel}"
+                                      "-dbg)") from None
+                why = " (it has no build ID)" if bid is None else ""
+                raise MismatchError(f"{vmlinux} is not the vmlinux of {rel} in {core}"
+                                    f"{why}") from None
         return
     try:
         prog.load_debug_info(main=True)
@@ -392,11 +416,13 @@ def open(core: str | os.PathLike[str] | None = None,
     vml = os.fspath(vmlinux) if vmlinux is not None else None
     elf: ElfCore | None = None
     recovered: bytes | None = None
+    damaged = False  # truncated or incomplete: kmemx's warning says so
     if kind == "elf":
         elf = parse_elf_core(path)
         if elf.vmcoreinfo is None:
             recovered = _recover_vmcoreinfo(path, elf, vml)
         if elf.truncated:
+            damaged = True
             short = [s for s in elf.segments if s.truncated]
             missing = sum(s.memsz - s.filesz for s in short)  # what the file lacks
             warnings.warn(f"{path} is truncated ({elf.size} bytes): memory past the end of the "
@@ -412,6 +438,7 @@ def open(core: str | os.PathLike[str] | None = None,
 
         kdump = parse_kdump(path)
         cut = kdump.pages_past_end()
+        damaged = bool(cut) or kdump.incomplete
         if cut:
             warnings.warn(f"{path} is truncated: {cut} of its {len(kdump.descs)} pages lie past "
                           "the end of the file and read as faults", KmemxWarning, stacklevel=2)
@@ -439,10 +466,10 @@ def open(core: str | os.PathLike[str] | None = None,
             from .types.layoutcache import load_debug_info
 
             load_debug_info(prog, vml, vmci.build_id if vmci else None,
-                            lambda: _load_debug_info(prog, vml, vmci, path),
+                            lambda: _load_debug_info(prog, vml, vmci, path, damaged),
                             vmci.kaslr_offset if vmci else 0)
         elif debug_info:
-            _load_debug_info(prog, vml, vmci, path)
+            _load_debug_info(prog, vml, vmci, path, damaged)
     except BaseException:
         if kdump is not None:
             kdump.close()
@@ -488,6 +515,26 @@ def _recover_vmcoreinfo(path: str, elf: ElfCore, vmlinux: str | None) -> bytes:
                   f"{5 if vmci.five_level else 4}-level paging); VMCOREINFO's other facts "
                   "come from the vmlinux and memory", KmemxWarning, stacklevel=3)
     return raw
+
+
+@contextlib.contextmanager
+def _drgn_logs_held() -> Iterator[None]:
+    """drgn's log messages are held back while the block runs, and passed on
+    (in order) only when it returns: an exception drops them."""
+    log = logging.getLogger("drgn")
+    held: list[logging.LogRecord] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        held.append(record)
+        return False
+
+    log.addFilter(hold)
+    try:
+        yield
+    finally:
+        log.removeFilter(hold)
+    for record in held:
+        log.handle(record)
 
 
 @contextlib.contextmanager

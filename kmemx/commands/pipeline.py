@@ -171,7 +171,11 @@ def _parse_stages(ctx: Context, split: CommandLine) -> tuple[list[Stage], str | 
             as_json = True
             words = [words[0]] + [w for w in words[1:] if w != "--json"]
         words = [words[0]] + [w for w in words[1:] if w != "--drgn"]
-        cmd = ctx.registry.lookup(words[0])
+        try:
+            cmd = ctx.registry.lookup(words[0])
+        except UsageError:
+            ctx.registry.lookup(seg.split(None, 1)[0])  # the name as typed in the message
+            raise
         try:
             if not cmd.enabled(ctx.prog):
                 raise CommandError(f"{cmd.name}: not available for this kernel "

@@ -6,7 +6,8 @@ Modules, one job each: :mod:`.config` (settings file), :mod:`.namespace`
 :mod:`.completion` (completion), :mod:`.catalog` (what commands take),
 :mod:`.lexers` (highlighting), :mod:`.editing` (multi-line input),
 :mod:`.history`, :mod:`.evaluator` (running Python), :mod:`.output` (colour
-and pager), :mod:`.magics` (``%debug``, ``%set``) and :mod:`.session` (the
+and pager), :mod:`.magics` (``%debug``, ``%set``), :mod:`.lines` (command
+line or Python: the rule, for piped stdin too) and :mod:`.session` (the
 loop).  Importing the package is cheap: prompt_toolkit loads with
 :mod:`.session`, when a session starts.
 """

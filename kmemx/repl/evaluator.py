@@ -87,29 +87,32 @@ class Evaluator:
         self.show(format_value(value, warn=self.warn))
         builtins._ = value  # type: ignore[attr-defined]
 
-    def run(self, source: str) -> None:
+    def run(self, source: str, filename: str = "<input>", line: int = 1) -> None:
         """Run ``source``; the last statement's value is displayed when it is an
         expression.  Exceptions propagate (the caller prints one line); their
-        traceback is kept for :meth:`traceback`."""
+        traceback is kept for :meth:`traceback`.  ``filename`` and ``line``
+        (of the first line of ``source``) are where tracebacks say the code is."""
         try:
-            tree = ast.parse(source, "<input>", "exec")
+            tree = ast.parse(source, filename, "exec")
         except (SyntaxError, ValueError, OverflowError) as e:
             self.remember(e)
             raise
+        if line != 1:
+            ast.increment_lineno(tree, line - 1)
         body = tree.body
         try:
             if body and isinstance(body[-1], ast.Expr):
                 head = ast.Module(body=body[:-1], type_ignores=[])
                 if head.body:
-                    exec(compile(head, "<input>", "exec"), self.namespace)
+                    exec(compile(head, filename, "exec"), self.namespace)
                 last = ast.Interactive(body=[body[-1]])
                 old_hook, sys.displayhook = sys.displayhook, self.displayhook
                 try:
-                    exec(compile(last, "<input>", "single"), self.namespace)
+                    exec(compile(last, filename, "single"), self.namespace)
                 finally:
                     sys.displayhook = old_hook
             else:
-                exec(compile(tree, "<input>", "exec"), self.namespace)
+                exec(compile(tree, filename, "exec"), self.namespace)
         except BaseException as e:
             if not isinstance(e, SystemExit):
                 self.remember(e)

@@ -10,8 +10,6 @@ running; ^D exits.
 
 from __future__ import annotations
 
-import ast
-import builtins
 import gc
 import sys
 import threading
@@ -41,6 +39,7 @@ from .editing import key_bindings
 from .evaluator import Evaluator, one_line
 from .history import make_history
 from .lexers import ReplLexer
+from .lines import is_bare_command
 from .magics import MAGICS, SUMMARIES
 from .names import NameSource
 from .namespace import build_namespace, clashing_helpers
@@ -234,31 +233,15 @@ class Repl:
 
     def is_bare_command(self, line: str) -> bool:
         """Whether ``line``, typed without ``%``, is a command as crash users
-        type them (``bt -a``, ``files 1``, ``set -v``, ``q``): one line whose
-        first word names a command or runtime alias and that Python would not
-        run: it does not compile, or it reads a name that neither the session
-        nor the builtins define (``bt``, ``v`` of ``set -v``).  A command's
-        name alone that only the builtins define (``set``, ``help``, ``exit``,
-        ``list``) is the command: Python would only echo the builtin;
-        ``set()``, ``help(len)`` and ``exit(3)`` are Python's."""
-        if "\n" in line:
-            return False
-        word = line.split(None, 1)[0]
-        if self.catalog.get(word) is None and word not in MAGICS \
-                and word not in self.catalog.registry.runtime_aliases:
-            return False
-        if line.strip() == word and word not in self.namespace:
-            return True
-        try:
-            tree = ast.parse(line, "<input>", "single")
-        except SyntaxError:
-            return True
-        names = [n for n in ast.walk(tree) if isinstance(n, ast.Name)]
-        bound = {n.id for n in names if not isinstance(n.ctx, ast.Load)}
-        bound |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
-        return any(n.id not in bound and n.id not in self.namespace
-                   and not hasattr(builtins, n.id)
-                   for n in names if isinstance(n.ctx, ast.Load))
+        type them (``bt -a``, ``files 1``, ``set -v``, ``q``): the rule of
+        :func:`kmemx.repl.lines.is_bare_command` over the session's namespace
+        (piped standard input follows the same rule, line by line)."""
+        return is_bare_command(line, self.namespace, self.names_command)
+
+    def names_command(self, word: str) -> bool:
+        """Whether ``word`` names a command, a REPL command or a runtime alias."""
+        return (self.catalog.get(word) is not None or word in MAGICS
+                or word in self.catalog.registry.runtime_aliases)
 
     def run_python(self, source: str) -> None:
         self.k.new_epoch()  # one statement = one pass over a live kernel

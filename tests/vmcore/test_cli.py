@@ -329,24 +329,68 @@ def test_command_lines_on_stdin_and_with_i(fixture: Fixture, target: list[str],
     assert "RELEASE" in out and "COUNT" in out and "jiffies = " in out
     count = kmemx(*target, "-q", "ps -G | count").stdout
     assert count in out
-    # a Python script on stdin (a line that is not a command) runs as Python
+    # Python lines on stdin run as Python
     py = kmemx(*target, "-q", stdin="x = prog['jiffies'].value_()\nprint(x > 0)\n")
     assert (py.returncode, py.stdout.strip()) == (0, "True"), py.stderr
-    # a line that is no command, with -i or on stdin (not Python either): one
-    # error naming it, and the other lines run, as crash runs them
+    # a line that is no command, with -i or on stdin: one error naming it, and
+    # the other lines run, as crash runs them (on stdin, Python's NameError, as
+    # the REPL says it)
     (tmp_path / "bad").write_text(cmds)
-    for bad in (kmemx(*target, "-q", "-i", str(tmp_path / "bad")),
-                kmemx(*target, "-q", stdin=cmds)):
+    for bad, error in ((kmemx(*target, "-q", "-i", str(tmp_path / "bad")),
+                        "unknown command 'no_such_cmd_xyz'"),
+                       (kmemx(*target, "-q", stdin=cmds),
+                        "<stdin> line 5: NameError: name 'no_such_cmd_xyz' is not defined; "
+                        "not a kmemx command either")):
         assert bad.returncode == 1 and bad.stdout == out, bad.stderr
-        assert bad.stderr == "kmemx: error: unknown command 'no_such_cmd_xyz'\n"
-    # neither Python nor command lines: one error, no traceback
+        assert bad.stderr == f"kmemx: error: {error}\n"
+    # a bracket never closed: one error, no traceback
     neither = kmemx(*target, "-q", stdin="x = (\nps\n")
     assert neither.returncode == 1 and neither.stdout == ""
-    assert one_line_error(neither, "<stdin> line 1: '(' was never closed")
+    assert one_line_error(neither, "<stdin> line 1: SyntaxError: '(' was never closed")
     # a command that fails midway: its error, and the next lines still run
     mixed = kmemx(*target, "-q", stdin="sym no_such_symbol_xyz\np jiffies\n")
     assert mixed.returncode == 1 and "jiffies = " in mixed.stdout
     assert mixed.stderr.count("kmemx: error:") == 1
+
+
+def test_new_users_front_end_report(fixture: Fixture, target: list[str],
+                                    tmp_path: Path) -> None:
+    """The new user's report: stdin mixes Python and command lines as the
+    REPL does, an error is one line naming its stdin line and the rest runs;
+    -e keeps only the user's frames; a file that is no vmlinux and a cut dump
+    are one kmemx line each, without drgn's raw notes (-q not given)."""
+    mixed = kmemx(*target, stdin='x = 1\nprint(x)\nlog | tail 1\nprint("hi")\nsys\n'
+                                 'prog.read(0xdeadbeef, 8)\nrd 0xdeadbeef\nprint("after")\n')
+    assert mixed.returncode == 1
+    out = mixed.stdout.splitlines()
+    assert out[:2] == ["1", kmemx(*target, "-q", "log | tail 1").stdout.rstrip("\n")]
+    assert out[2] == "hi" and "RELEASE: " in mixed.stdout and out[-1] == "after"
+    errors = [e for e in mixed.stderr.splitlines() if not e.startswith("kmemx: note:")]
+    assert len(errors) == 2 and errors[1].startswith("kmemx: error: rd: ")
+    assert errors[0] == ("kmemx: error: <stdin> line 6: FaultError: address is not mapped: "
+                         "0xdeadbeef")
+    exec_error = kmemx(*target, "-q", "-e", "prog.read(0xdeadbeef, 8)")
+    assert exec_error.returncode == 1 and "cli.py" not in exec_error.stderr
+    assert exec_error.stderr.splitlines()[1:] == ['  File "<string>", line 1, in <module>',
+                                                 "_drgn.FaultError: address is not mapped: "
+                                                 "0xdeadbeef"]
+    # a core dump given as the vmlinux: its one error, not drgn's two warnings first
+    core = str(fixture.core("elf"))
+    wrong = kmemx("-c", core, "-s", core, "ps")
+    assert (wrong.returncode, wrong.stdout) == (1, "")
+    assert wrong.stderr == (f"kmemx: error: {core} is a core dump, not a vmlinux (need "
+                            "vmlinux with debug info)\n")
+    # a dump cut short: kmemx's warning and the error; drgn's "can't find kernel
+    # modules" (twice, from its two loads) is not shown
+    cut = tmp_path / "cut.elf"
+    with open(core, "rb") as fi, open(cut, "wb") as fo:
+        fo.write(fi.read(20 << 20))
+    for extra in ([], ["--no-default-symbols"]):
+        proc = kmemx("-c", str(cut), "-s", str(fixture.vmlinux), *extra, "bt", "-a")
+        lines = proc.stderr.splitlines()
+        assert proc.returncode == 1 and len(lines) == 2, proc.stderr
+        assert lines[0].startswith(f"kmemx: warning: {cut} is truncated ")
+        assert lines[1].startswith("kmemx: error: ") and "truncated" in lines[1]
 
 
 def test_member_path_through_a_pointer_is_one_line(fixture: Fixture) -> None:
