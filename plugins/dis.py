@@ -97,7 +97,7 @@ def _resolve(ctx: Context, text: str) -> tuple[int, bool]:
         whole = True
     except LookupError:
         pass
-    return kernel_address(ctx, text), whole
+    return kernel_address(ctx, text, "dis"), whole
 
 
 def _routine(ctx: Context, address: int) -> tuple[int, int]:

@@ -56,14 +56,17 @@ __all__ = ["CRASH_DEREF_CODE", "CRASH_MEMBER_CODE", "KERNEL_HALF", "CrashDeref",
 KERNEL_HALF = 1 << 63
 
 
-def kernel_address(ctx: Context, s: str) -> int:
+def kernel_address(ctx: Context, s: str, command: str,
+                   what: str = "invalid kernel virtual address") -> int:
     """:func:`parse_address` for commands that read kernel objects (struct,
-    list, tree, dis): an address in user space (NULL included) is an error,
-    as crash's ``invalid kernel virtual address``, never a read of whatever
-    the dump holds there (a QEMU ELF dump maps RAM from virtual address 0)."""
+    list, tree, dis, sbitmapq): an address in user space (NULL included) is
+    crash's error, ``struct: invalid kernel virtual address: 0x10`` (the
+    command's name, ``what``, the argument as typed; crash's readmem() of a
+    KVADDR, tree's ``invalid start argument``), never a read of whatever the
+    dump holds there (a QEMU ELF dump maps RAM from virtual address 0)."""
     addr = parse_address(ctx, s)
     if addr < KERNEL_HALF:
-        raise CommandError(f"invalid kernel virtual address: {addr:x}")
+        raise CommandError(f"{command}: {what}: {s.strip()}")
     return addr
 
 
@@ -410,7 +413,7 @@ def _list(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     if len(args.where) > 2 or (len(args.where) == 2 and args.offset):
         raise CommandError("list: give [OFFSET] START (or -o OFFSET START)")
     offset = args.offset or (args.where[0] if len(args.where) == 2 else None)
-    start = kernel_address(ctx, args.where[-1])
+    start = kernel_address(ctx, args.where[-1], "list")
     off = _offset(ctx, offset) if offset else 0
     if args.head and args.embedded:
         raise CommandError("list: -H and -h exclude each other")
@@ -496,7 +499,7 @@ def _tree_kind(args: argparse.Namespace) -> str:
 
 def _tree_root(ctx: Context, args: argparse.Namespace) -> int:
     """START, plus ``-r``'s offset of the root inside the structure at START."""
-    root = kernel_address(ctx, args.root)
+    root = kernel_address(ctx, args.root, "tree", "invalid start argument")
     return root + (_offset(ctx, args.root_offset, "-r") if args.root_offset else 0)
 
 
@@ -871,8 +874,8 @@ def per_cpu_addresses(ctx: Context, word: str) -> list[tuple[int, int]]:
 _COUNT = re.compile(r"-?[1-9][0-9]*")
 
 
-def struct_targets(ctx: Context, words: list[str], size: int, count: int | None = None
-                   ) -> list[tuple[str, int | None, int]]:
+def struct_targets(ctx: Context, words: list[str], size: int, count: int | None = None,
+                   command: str = "struct") -> list[tuple[str, int | None, int]]:
     """crash's ``struct`` arguments as ``(word, cpu, address)``: an address
     (hex, a symbol, ``symbol+off``, a global's member path) optionally
     followed by a decimal COUNT of consecutive structs of ``size`` bytes
@@ -893,7 +896,7 @@ def struct_targets(ctx: Context, words: list[str], size: int, count: int | None 
     def resolve(word: str) -> list[tuple[str, int | None, int]]:
         if ":" in word:
             return [(word, cpu, a) for cpu, a in per_cpu_addresses(ctx, word)]
-        a = kernel_address(ctx, word)
+        a = kernel_address(ctx, word, command)
         n = counts.get(word, 0) or count or 1
         if n < 0:  # the structures before ADDR, and ADDR's
             a, n = a + (n + 1) * size, -n
@@ -962,7 +965,7 @@ print(f"}}}}  /* size {{t.size:#x}} */")
                                    args.radix)
     shift = _offset(ctx, args.list_offset, "-l") if args.list_offset is not None else 0
     addrs = [hex(a - shift) for _, _, a in struct_targets(ctx, args.addresses, drgn.sizeof(t),
-                                                                   args.count)]
+                                                                   args.count, command)]
     walk = f"for a in (int(x, 16) for x in {addrs}):".replace("'", '"')
     spec = tname.replace("struct ", "", 1) + ("." + ",".join(members) if members else "")
     if args.deref:  # crash's -p: each pointer member's target under it
@@ -1021,7 +1024,7 @@ def read(addr, n):  # a user address of the current context, through its page ta
         imports = ["drgn:Object", "drgn.helpers.linux.mm:access_remote_vm"]
     else:
         starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, drgn.sizeof(t),
-                                                                   args.count)]
+                                                                   args.count, command)]
         read = "read = prog.read\n"
         imports = ["drgn:Object"]
     tname = t.type_name()
@@ -1228,7 +1231,7 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
             raise CommandError(f"struct: {name} at {a:#x}: cannot read {e.address:#x}") from None
 
     if args.addresses:
-        targets = struct_targets(ctx, args.addresses, size, args.count)
+        targets = struct_targets(ctx, args.addresses, size, args.count, command)
         if args.list_offset is not None:  # crash's -l: ADDR points at that member
             shift = _offset(ctx, args.list_offset, "-l")
             targets = [(w, cpu, a - shift) for w, cpu, a in targets]
@@ -1317,7 +1320,8 @@ def _struct_options(ctx: Context, args: argparse.Namespace, t: drgn.Type,
         starts = [a - shift for a in resolve_each(ctx, args.addresses,
                                                   lambda w: parse_address(ctx, w))]
     else:
-        starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, size, args.count)]
+        starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, size, args.count,
+                                                          command)]
 
     def read(a: int, n: int) -> bytes:
         try:
@@ -2950,7 +2954,8 @@ def _user_reader(ctx: Context, command: str) -> Callable[[int, int], bytes]:
          rd -32 / -16 / -8   unit size
          rd -d / -D          signed / unsigned decimal
          rd -x               hex without the ASCII column
-         rd -a ADDR [COUNT]  ASCII: a string, up to its NUL (or COUNT bytes), 60 per line
+         rd -a ADDR [COUNT]  ASCII: a string to its first unprintable byte (COUNT bytes:
+                             their printable runs), 60 a line
          rd -p PADDR         physical address
          rd [-u] UADDR       a user address of the current context (set PID), read
                              through its page tables (implied below the kernel's half)
@@ -2991,7 +2996,7 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         _user_reader(ctx, "rd") if user
         else lambda a, n: ctx.k.read(a, n, physical=args.physical))
     if args.ascii:
-        yield from _rd_ascii(ctx, addr, args.count, args.physical)
+        yield from _rd_ascii(ctx, read, addr, args.count)
         return
     total = (args.count or 1) * width
     if total > 1 << 24:
@@ -3147,27 +3152,29 @@ def _rd_drgn(ctx: Context, args: argparse.Namespace) -> str:
     addr = parse_address(ctx, args.address)
     printable = "".join(sorted(chr(b) for b in _PRINTABLE))
     if args.ascii:
-        limit = args.count if args.count is not None else 1 << 20
+        count = args.count
         return table_script(ctx, ("ADDRESS", "ASCII"), f"""\
-PRINTABLE = {printable!r}  # string.printable less the whitespace controls
-address, limit = {addr:#x}, {limit}
+address, count = {addr:#x}, {count}
+limit = count if count is not None else 1 << 20
 data = bytearray()
 pos = address
-while len(data) < limit:  # up to the NUL, a page at a time
+while len(data) < limit:  # a page at a time; without a count, to the first unprintable byte
     try:
         chunk = prog.read(pos, min(4096 - pos % 4096, limit - len(data)), {bool(args.physical)})
     except FaultError:
         break
-    nul = chunk.find(b"\\0")
-    data += chunk if nul < 0 else chunk[:nul]
-    if nul >= 0:
+    end = re.search(rb"[^\\x20-\\x7e]", chunk) if count is None else None
+    data += chunk if end is None else chunk[:end.start()]
+    if end is not None:
         break
     pos += len(chunk)
-while data and chr(data[-1]) not in PRINTABLE:  # a string's newline: crash shows none
-    del data[-1]
-for off in range(0, len(data), 60):
-    row(hex(address + off), "".join(chr(b) if chr(b) in PRINTABLE else "." for b in data[off:off + 60]))
-""", ["drgn:FaultError"])
+# crash's display_memory() ASCII lines: each run of printable bytes (C's isprint),
+# 60 characters a line, a line at the run's own address
+for m in re.finditer(rb"[\\x20-\\x7e]+", data):
+    text = m.group().decode("ascii")
+    for off in range(0, len(text), 60):
+        row(hex(address + m.start() + off), text[off:off + 60])
+""", ["drgn:FaultError", "re"])
     width = args.width or 8
     signed = args.decimal == "signed"
     if args.decimal:
@@ -3188,28 +3195,53 @@ for pos in range(0, total, 16):
 """)
 
 
-def _rd_ascii(ctx: Context, addr: int, count: int | None, physical: bool) -> Iterator[Any]:
-    """crash's ``rd -a``: the bytes from ``addr`` up to a NUL (or ``count``
-    bytes), printable ones as they are, 60 to a line."""
+def _rd_ascii(ctx: Context, read: Callable[[int, int], bytes], addr: int,
+              count: int | None) -> Iterator[Any]:
+    """crash's ``rd -a``: the printable bytes from ``addr`` as crash's
+    display_memory() DISPLAY_ASCII lines (memory.c): ``ADDR:  text``, 60
+    characters a line, no header.  Without ``count`` the string ends at its
+    first unprintable byte (ASCII_UNLIMITED, so a banner's newline ends it
+    too); with ``count`` bytes, unprintable ones are left out and the next
+    printable one starts a line at its own address (none printable: crash's
+    empty line)."""
     limit = count if count is not None else 1 << 20
+    if limit > 1 << 24:
+        raise CommandError("rd: at most 16 MiB at a time")
     data = bytearray()
     pos = addr
     while len(data) < limit:
         try:
-            chunk = ctx.k.read(pos, min(4096 - pos % 4096, limit - len(data)),
-                               physical=physical)
+            chunk = read(pos, min(4096 - pos % 4096, limit - len(data)))
         except drgn.FaultError as e:
             if not data:
                 raise CommandError(f"rd: address {e.address:#x} is not readable: "
                                    f"{e.message}") from None
             break
-        nul = chunk.find(b"\0")
-        data += chunk if nul < 0 else chunk[:nul]
-        if nul >= 0:
+        end = _UNPRINTABLE.search(chunk) if count is None else None
+        data += chunk if end is None else chunk[:end.start()]
+        if end is not None:
             break
         pos += len(chunk)
-    while data and data[-1] not in _PRINTABLE:  # a string's newline: crash shows none
-        del data[-1]
-    for off in range(0, len(data), 60):
-        text = "".join(chr(b) if b in _PRINTABLE else "." for b in data[off:off + 60])
-        yield Row(("ADDRESS", "ASCII"), (Address(addr + off), text))
+    lines = _rd_ascii_lines(bytes(data), addr)
+    if not lines and count and not ctx.as_json:
+        yield TextLine("")
+    for start, text in lines:
+        row = Row(("ADDRESS", "ASCII"), (Address(start), text))
+        yield row if ctx.as_json else TextRecord(f"{start:>16x}:  {text}", row.as_dict())
+
+
+#: a byte C's isprint() refuses (crash's display_memory() DISPLAY_ASCII test)
+_UNPRINTABLE = re.compile(rb"[^\x20-\x7e]")
+
+
+def _rd_ascii_lines(data: bytes, addr: int) -> list[tuple[int, str]]:
+    """The lines of crash's ``rd -a`` over ``data`` read at ``addr``: (address,
+    text) for each run of printable bytes, cut every 60 characters
+    (display_memory()'s DISPLAY_ASCII case: ``a`` restarts at 0 after an
+    unprintable byte, so the next printable one opens a line)."""
+    lines: list[tuple[int, str]] = []
+    for m in re.finditer(rb"[\x20-\x7e]+", data):
+        run = m.group().decode("ascii")
+        for off in range(0, len(run), 60):
+            lines.append((addr + m.start() + off, run[off:off + 60]))
+    return lines

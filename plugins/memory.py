@@ -35,7 +35,8 @@ from .sched import cpu_list
 from .sched import task_pointer as _task_ptr
 from .tasks import command_tasks
 
-__all__ = ["page_flag_names", "search_memory"]
+__all__ = ["crash_page_text", "crash_pte_flags", "crash_pte_text", "page_flag_names",
+           "search_memory"]
 
 PAGE_SHIFT = PAGE_SIZE.bit_length() - 1
 
@@ -249,13 +250,13 @@ def _not_accessible(ctx: Context, vaddr: int, width: int) -> Iterator[Any]:
         yield Row(("VIRTUAL", "PHYSICAL", "PAGE_SIZE", "PTE", "FLAGS", "ENTRIES"),
                   (Address(vaddr), None, None, None, "not accessible", []))
         return
-    yield TextLine(f"{'VIRTUAL':<{width}}  PHYSICAL")
+    yield TextLine(f"{'VIRTUAL':<{width}}  {'PHYSICAL':<16}")
     yield TextLine(f"{vaddr:<{width}x}  (not accessible)")
     yield TextLine("")
 
 
 def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
-              user: bool | None) -> Iterator[Any]:
+              user: bool | None, shown: set[str]) -> Iterator[Any]:
     is_user, mm = _vtop_mm(ctx, vaddr, task, user)
     if mm is None:
         yield from _not_accessible(ctx, vaddr, 10)
@@ -267,7 +268,9 @@ def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
         raise CommandError(f"vtop: {vaddr:x}: page table at {fault.address:#x} is not in "
                            "the dump") from None
     last = entries[-1]
-    present = bool(last.value & 1)
+    # x86_64_uvtop_level4()/x86_64_kvtop(): a PTE with _PAGE_PROTNONE (a
+    # PROT_NONE or NUMA-hinting mapping) maps its page too
+    present = bool(last.value & 1) or (last.level == "PTE" and bool(last.value & _PROTNONE))
     size = {"PUD": 1 << 30, "PMD": 1 << 21}.get(last.level, PAGE_SIZE)
     phys = pte_pfn_phys(last.value) & ~(size - 1) | (vaddr & (size - 1)) if present else None
     if ctx.as_json:
@@ -277,10 +280,7 @@ def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
                    [[e.level, Address(e.address), Hex(e.value)] for e in entries]))
         return
     width = 16 if vaddr >= 1 << 32 and not is_user else 10
-    yield TextLine(f"{'VIRTUAL':<{width}}  PHYSICAL")
-    yield TextLine(f"{vaddr:<{width}x}  " + (f"{phys:x}" if phys is not None
-                                             else "(not mapped)"))
-    yield TextLine("")
+    yield from _vtop_head(vaddr, phys, width)
     first = entries[0]
     if not is_user:
         yield TextLine(f"PGD DIRECTORY: {int(mm.pgd.value_()):x}")
@@ -291,42 +291,219 @@ def _vtop_one(ctx: Context, vaddr: int, task: drgn.Object | None,
     for e in rest:
         yield TextLine(f"   {e.level}: {e.address:x} => {e.value:x}")
     if not present:
+        # a non-zero last-level PTE is a swap entry (x86_64_uvtop_level4(),
+        # x86_64_kvtop()): its device and offset
+        swap = _swap_of(ctx, last.value) if last.level == "PTE" and last.value else None
+        if swap is not None:
+            yield TextLine("")
+            yield TextRecord(crash_pte_text(last.value, 0, [], swap),
+                             {"pte": Hex(last.value), "swap": swap[0], "offset": swap[1]})
+        yield from _vtop_unmapped_tail(ctx, mm, vaddr, swap, is_user)
         return
-    big = {1 << 30: "  (1GB)", 1 << 21: "  (2MB)"}.get(size, "  " if is_user else "")
-    yield TextLine(f"  PAGE: {pte_pfn_phys(last.value) & ~(size - 1):x}{big}")
+    base = pte_pfn_phys(last.value) & ~(size - 1)
+    zero = base in _zero_pages(ctx)
+    if is_user:  # x86_64_uvtop_level4(): IS_ZEROPAGE() marks the zero pages
+        big = {1 << 30: "  (1GB)", 1 << 21: f"  (2MB{', ZERO PAGE' if zero else ''})"}.get(
+            size, "  (ZERO PAGE)" if zero else "  ")
+    else:
+        big = {1 << 30: "  (1GB)", 1 << 21: "  (2MB)"}.get(size, "")
+    yield TextLine(f"  PAGE: {base:x}{big}")
     yield TextLine("")
-    yield Row(("PTE", "PHYSICAL", "FLAGS"),
-              (Hex(last.value), Address(pte_pfn_phys(last.value)),
-               "(" + "|".join(pte_flag_names(last.value)) + ")"))
-    yield from _vtop_tail(ctx, mm, vaddr, phys, is_user)
+    flags = crash_pte_flags(last.value)
+    yield TextRecord(crash_pte_text(last.value, pte_pfn_phys(last.value), flags),
+                     {"pte": Hex(last.value), "physical": Address(pte_pfn_phys(last.value)),
+                      "flags": "|".join(flags)})
+    yield from _vtop_tail(ctx, mm, vaddr, phys, is_user, shown)
+
+
+def _vtop_head(vaddr: int, phys: int | None, width: int) -> Iterator[Any]:
+    """vtop's first lines, as crash's do_vtop() prints them: VIRTUAL (``width``
+    columns: UVADDR_PRLEN 10 for a user address, VADDR_PRLEN 16) and
+    PHYSICAL (16, left-justified), or ``(not mapped)``, and a blank line."""
+    yield TextLine(f"{'VIRTUAL':<{width}}  {'PHYSICAL':<16}")
+    yield TextLine(f"{vaddr:<{width}x}  " + (f"{phys:<16x}" if phys is not None
+                                             else "(not mapped)"))
+    yield TextLine("")
+
+
+#: x86-64's _PAGE_PROTNONE: _PAGE_GLOBAL's bit in an entry that is not present
+_PROTNONE = 1 << 8
+
+
+def crash_pte_flags(pte: int) -> list[str]:
+    """The names x86_64_translate_pte() gives an x86-64 entry's bits:
+    :func:`kmemx.helpers.pgtable.pte_flag_names`, but PSE only in a present
+    entry and bit 8 PROTNONE in one that is not (GLOBAL otherwise)."""
+    names = pte_flag_names(pte)
+    if pte & 1:
+        return names
+    return ["PROTNONE" if n == "GLOBAL" else n for n in names if n != "PSE"]
+
+
+def crash_pte_text(pte: int, phys: int, flags: list[str],
+                   swap: tuple[str, int] | None = None) -> str:
+    """crash's lines for a page-table entry (x86-64.c x86_64_translate_pte(),
+    arm64.c arm64_translate_pte()): a ``PTE  PHYSICAL  FLAGS`` header over
+    the entry and its physical address in hex (no ``0x``), each centred in
+    its column, then ``(FLAG|FLAG)`` (``(no mapping)`` for 0); a swap entry
+    (``swap``: device path and offset) ``PTE  SWAP  OFFSET`` instead."""
+    ptebuf = f"{pte:x}"
+    len1 = max(len(ptebuf), len("PTE"))
+    if swap is not None:
+        dev, off = swap[0], str(swap[1])
+        len2, len3 = max(len(dev), len("SWAP")), max(len(off), len("OFFSET"))
+        return (f"{crash_centre('PTE', len1, False)}  {crash_centre('SWAP', len2, False)}  "
+                f"{crash_centre('OFFSET', len3, False)}\n"
+                f"{crash_centre(ptebuf, len1, True)}  {crash_centre(dev, len2, True)}  "
+                f"{crash_centre(off, len3, True)}")
+    physbuf = f"{phys:x}"
+    len2 = max(len(physbuf), len("PHYSICAL"))
+    names = "|".join(flags) if pte else "no mapping"
+    return (f"{crash_centre('PTE', len1, False)}  {crash_centre('PHYSICAL', len2, False)}  "
+            f"FLAGS\n{crash_centre(ptebuf, len1, True)}  {crash_centre(physbuf, len2, True)}  "
+            f"({names})")
+
+
+def _zero_pages(ctx: Context) -> set[int]:
+    """The physical addresses of the zero page and the huge zero page
+    (``zero_pfn``, ``huge_zero_pfn`` when set), as crash's IS_ZEROPAGE()."""
+    prog = ctx.prog
+    cached: set[int] | None = prog.cache.get("kmemx.plugins.memory.zero_pages")
+    if cached is None:
+        cached = set()
+        for name in ("zero_pfn", "huge_zero_pfn"):
+            try:
+                pfn = prog.read_u64(prog.symbol(name).address)
+            except (LookupError, drgn.FaultError):
+                continue
+            if pfn != (1 << 64) - 1:
+                cached.add(pfn << PAGE_SHIFT)
+        prog.cache["kmemx.plugins.memory.zero_pages"] = cached
+    return cached
+
+
+def _swap_of(ctx: Context, pte: int) -> tuple[str, int] | None:
+    """A swap entry's device path and offset (crash's swap_location(): None
+    without swap_info); x86-64's and arm64's encodings."""
+    from kmemx.arch import aarch64
+    from kmemx.helpers.pagewalk import swp_offset, swp_type
+
+    from .tasks import _swap_device
+
+    try:
+        ctx.prog.symbol("swap_info")
+    except LookupError:
+        return None
+    if _is_aarch64(ctx):
+        return _swap_device(ctx, aarch64.swp_type(pte)), aarch64.swp_offset(pte)
+    return _swap_device(ctx, swp_type(pte)), swp_offset(pte)
+
+
+def _vma_text(vma: drgn.Object, path: str) -> str:
+    """crash's vm_area_dump() header and PRINT_VMA_DATA line for one VMA:
+    the address centred in 16 columns, START and END right-aligned in
+    UVADDR_PRLEN (10), the flags as ``%6llx``, the file's path."""
+    header = (f"{crash_centre('VMA', 16, False)} {crash_centre('START', 10, True)} "
+              f"{crash_centre('END', 10, True)}  FLAGS FILE")
+    return (f"{header}\n{crash_centre(f'{int(vma.value_()):x}', 16, False)} "
+            f"{int(vma.vm_start):>10x} {int(vma.vm_end):>10x} {int(vma.vm_flags):6x} {path}")
+
+
+def _vma_record(vma: drgn.Object) -> TextRecord:
+    """The VMA's lines (:func:`_vma_text`) with its row's data, the VMA piped on."""
+    from drgn.helpers.linux.fs import d_path
+
+    file = vma.vm_file.read_()
+    path = kernel_str(d_path(file.f_path.address_of_())) if file else ""
+    row = Row(("VMA", "START", "END", "FLAGS", "FILE"),
+              (Address(int(vma.value_())), Address(int(vma.vm_start)),
+               Address(int(vma.vm_end)), Hex(int(vma.vm_flags)), path), vma)
+    return TextRecord(_vma_text(vma, path), row.as_dict(), vma)
+
+
+def _vtop_unmapped_tail(ctx: Context, mm: drgn.Object, vaddr: int,
+                        swap: tuple[str, int] | None, is_user: bool) -> Iterator[Any]:
+    """crash's do_vtop() after the walk of an address not mapped: a blank
+    line; for a user address its VMA, then ``SWAP: dev  OFFSET: n`` or, in a
+    file mapping, ``FILE: path  OFFSET: hex`` (vma_file_offset(): the byte
+    offset of the page in the file) after a blank line, and a blank line."""
+    from drgn.helpers.linux.fs import d_path
+    from drgn.helpers.linux.mm import vma_find
+
+    yield TextLine("")
+    if not is_user:
+        return
+    vma = vma_find(mm, vaddr)
+    if not vma:
+        return
+    yield _vma_record(vma)
+    file = vma.vm_file.read_()
+    if swap is not None:
+        yield TextLine("")
+        yield TextLine(f"SWAP: {swap[0]}  OFFSET: {swap[1]}")
+    elif file:
+        start = int(vma.vm_start)
+        offset = (((vaddr - start) >> PAGE_SHIFT) + int(vma.vm_pgoff)) << PAGE_SHIFT
+        yield TextLine("")
+        yield TextLine(f"FILE: {kernel_str(d_path(file.f_path.address_of_()))}  "
+                       f"OFFSET: {offset:x}")
+    yield TextLine("")
 
 
 def _vtop_tail(ctx: Context, mm: drgn.Object, vaddr: int, phys: int | None,
-               is_user: bool) -> Iterator[Any]:
-    """vtop's last rows: the VMA of a user address, then the struct page."""
+               is_user: bool, shown: set[str]) -> Iterator[Any]:
+    """vtop's last lines (crash's do_vtop()): the VMA of a user address
+    (vm_area_dump()), then the struct page as ``kmem -p`` prints it
+    (dump_mem_map()), each after a blank line; the page's header only the
+    first time in the command (``shown`` holds "page" once it is)."""
     from drgn.helpers.linux.mm import vma_find
 
     if is_user:
         vma = vma_find(mm, vaddr)
         if vma:
-            from drgn.helpers.linux.fs import d_path
-
-            file = vma.vm_file.read_()
-            path = kernel_str(d_path(file.f_path.address_of_())) if file else ""
             yield TextLine("")
-            yield Row(("VMA", "START", "END", "FLAGS", "FILE"),
-                      (Address(int(vma.value_())), Address(int(vma.vm_start)),
-                       Address(int(vma.vm_end)), Hex(int(vma.vm_flags)), path), vma)
+            yield _vma_record(vma)
     yield TextLine("")
     try:
-        yield Row(("PAGE", "PHYSICAL", "MAPPING", "INDEX", "CNT", "FLAGS", "NAMES"),
-                  tuple(_page_line(ctx, phys if phys is not None else 0)))
+        cells = _page_line(ctx, phys if phys is not None else 0)
     except (drgn.FaultError, LookupError, ValueError) as e:
         ctx.warn(f"vtop: {vaddr:x}: no struct page for it ({e})")
+        return
+    row = Row(("PAGE", "PHYSICAL", "MAPPING", "INDEX", "CNT", "FLAGS", "NAMES"), tuple(cells))
+    yield TextRecord(crash_page_text(ctx, cells, "page" not in shown), row.as_dict())
+    shown.add("page")
+
+
+def crash_page_text(ctx: Context, cells: Sequence[Any], header: bool = True) -> str:
+    """crash's ``kmem -p`` lines for one struct page (memory.c
+    dump_mem_map_SPARSEMEM(): the header and style4's ``%-16lx %*llx %16lx
+    %8lx %2d`` line, PHYSICAL as wide as the highest physical address's hex
+    (vt->paddr_prlen, at least 8), then translate_page_flags(): the flags in
+    hex and their names).  ``header``: crash prints it once a command
+    (HEADER_PRINTED)."""
+    page, phys, mapping, index, cnt, flags, names = cells
+    width = max(_paddr_prlen(ctx), len("PHYSICAL"))
+    flagtext = f"{flags:x}" + (f" {names}" if flags and names else "")
+    line = f"{page:<16x} {phys:>{width}x} {mapping:>16x} {index:>8x} {cnt:>2} {flagtext}"
+    if not header:
+        return line
+    return (f"{crash_centre('PAGE', 16, False)} {'PHYSICAL':>{width}} "
+            f"{crash_centre('MAPPING', 16, True)} {crash_centre('INDEX', 8, True)}CNT FLAGS\n"
+            + line)
+
+
+def _paddr_prlen(ctx: Context) -> int:
+    """crash's vt->paddr_prlen (memory.c vm_init()): the hex digits of the
+    end of physical memory, ``max_pfn`` pages."""
+    try:
+        end = int(ctx.prog["max_pfn"]) << PAGE_SHIFT
+    except (LookupError, drgn.FaultError):
+        return 8
+    return len(f"{end:x}")
 
 
 def _vtop_one_aarch64(ctx: Context, vaddr: int, task: drgn.Object | None,
-                     user: bool | None) -> Iterator[Any]:
+                     user: bool | None, shown: set[str]) -> Iterator[Any]:
     """arm64's vtop, as crash's arm64_vtop_*_4k() and arm64_translate_pte()
     print it: the table's and the descriptors' kernel virtual addresses,
     a block's size, the descriptor's bits (:func:`kmemx.arch.aarch64.pte_flag_names`)."""
@@ -374,9 +551,7 @@ def _vtop_one_aarch64(ctx: Context, vaddr: int, task: drgn.Object | None,
                    Hex(value), "|".join(flags),
                    [[lv, Address(a), Hex(v)] for lv, a, v in entries]))
         return
-    yield TextLine(f"{'VIRTUAL':<16}  PHYSICAL")
-    yield TextLine(f"{vaddr:<16x}  " + (f"{phys:x}" if phys is not None else "(not mapped)"))
-    yield TextLine("")
+    yield from _vtop_head(vaddr, phys, 10 if is_user else 16)  # do_vtop()'s UVADDR_PRLEN
     yield TextLine(f"PAGE DIRECTORY: {pgd_virt:x}")
     for lv, a, v in entries:
         yield TextLine(f"   {lv}: {a:x} => {v:x}")
@@ -385,9 +560,10 @@ def _vtop_one_aarch64(ctx: Context, vaddr: int, task: drgn.Object | None,
     big = {1 << 30: "  (1GB)", 1 << 21: "  (2MB)"}.get(size, "  ")
     yield TextLine(f"  PAGE: {base:x}{big}")
     yield TextLine("")
-    yield Row(("PTE", "PHYSICAL", "FLAGS"),
-              (Hex(value), Address(descriptor_phys(value, va_bits)), "(" + "|".join(flags) + ")"))
-    yield from _vtop_tail(ctx, mm, vaddr, phys, is_user)
+    out = descriptor_phys(value, va_bits)
+    yield TextRecord(crash_pte_text(value, out, flags),
+                     {"pte": Hex(value), "physical": Address(out), "flags": "|".join(flags)})
+    yield from _vtop_tail(ctx, mm, vaddr, phys, is_user, shown)
 
 
 def _is_aarch64(ctx: Context) -> bool:
@@ -524,11 +700,12 @@ for vaddr in {[hex(a) for a in addrs]}:
                                   (address => value), the page (1GB/2MB for large
                                   pages), PTE PHYSICAL FLAGS, the VMA of a user
                                   address, and the struct page (PAGE PHYSICAL MAPPING
-                                  INDEX CNT FLAGS, with the flags' names)
+                                  INDEX CNT FLAGS, with the flags' names): crash's text;
+                                  a user page not mapped: its VMA and FILE: or SWAP:
          vtop -c PID|TASK ADDR    through that task's page tables
          vtop -u / -k ADDR        the address is a user / kernel address
          vtop --json ADDR         VIRTUAL PHYSICAL PAGE_SIZE PTE FLAGS ENTRIES rows
-         x86-64 only.  A swapped-out page is shown as not mapped.
+         x86-64 and arm64.
          """,
          arguments=[arg("addresses", nargs="+"),
                     arg("-c", dest="task", help="PID or task address"),
@@ -543,10 +720,11 @@ def _vtop(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     task = None
     if args.task is not None:
         task = _task_ptr(ctx, command_tasks(ctx, [args.task], (), "vtop")[0])
+    shown: set[str] = set()  # the struct page's header: once a command, as crash
     for n, vaddr in enumerate(addresses):
         if n and not ctx.as_json:
             yield TextLine("")
-        yield from one(ctx, vaddr, task, args.user)
+        yield from one(ctx, vaddr, task, args.user, shown)
 
 
 def _pte_drgn(ctx: Context, args: argparse.Namespace) -> str:

@@ -347,14 +347,14 @@ def _sbitmapq_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
     from .lists import kernel_address
 
-    head = _SBITMAPQ_CODE.format(addr=kernel_address(ctx, args.address))
+    head = _SBITMAPQ_CODE.format(addr=kernel_address(ctx, args.address, "sbitmapq"))
     if args.struct or args.array is not None:
         if not (args.struct and args.array is not None):
             raise only("sbitmapq", "the summary and -s -a [-p] [-v]")
         name, _, members = args.struct.partition(".")
         t = ctx.prog.type(name if name.startswith(("struct ", "union ")) else f"struct {name}")
         size = 8 if args.pointers else t.size
-        array = kernel_address(ctx, args.array)
+        array = kernel_address(ctx, args.array, "sbitmapq")
         show = (_SBITMAPQ_VERBOSE_CODE.format(
             array=array, pointers=bool(args.pointers), type_name=t.type_name(),
             members=[m.strip() for m in members.split(",") if m.strip()],
@@ -420,11 +420,11 @@ def _sbitmapq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> I
         raise CommandError("sbitmapq: -p option requires -a option")
     if args.verbose and not args.struct:
         raise CommandError("sbitmapq: -v option requires -s option")
-    addr = kernel_address(ctx, args.address)
+    addr = kernel_address(ctx, args.address, "sbitmapq")
     sbq = drgn.Object(ctx.prog, "struct sbitmap_queue", address=addr)
     try:
         if args.struct:
-            yield from _entries(ctx, sbq, args.struct, kernel_address(ctx, args.array),
+            yield from _entries(ctx, sbq, args.struct, kernel_address(ctx, args.array, "sbitmapq"),
                                 args.pointers, args.verbose, args.radix)
         else:
             yield from _summary(ctx, sbq)

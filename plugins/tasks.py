@@ -48,7 +48,7 @@ from kmemx.helpers.timekeeping import JIFFIES_CODE
 from kmemx.types import View, per_cpu
 
 __all__ = ["PS_COLUMNS", "active_tasks", "context_rows", "find_task", "idle_tasks",
-           "resolve_tasks", "task_state_names", "task_thread_info"]
+           "resolve_tasks", "task_member_lines", "task_state_names", "task_thread_info"]
 
 PS_COLUMNS = ("PID", "PPID", "CPU", "TASK", "ST", "%MEM", "VSZ", "RSS", "COMM")
 #: /proc's one-letter states as crash's two-letter ones
@@ -501,15 +501,20 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                 listing = map(rows.__getitem__, sorted(range(len(rows)), key=keys.__getitem__))
             else:
                 listing = sorted(rows, key=_ps_order)
-        else:
-            listing = _ps_rows(ctx, args)
+        else:  # crash's order too: show_ps() walks its task table, not the arguments
+            listing = sorted(_ps_rows(ctx, args), key=_ps_order)
         if not args.kstackp:
             yield from listing
             return
         for row in listing:
             yield _kstackp_row(ctx, row) if row.columns == PS_COLUMNS else row
         return
-    rows = [r for r in _ps_rows(ctx, args) if r.columns == PS_COLUMNS]
+    # crash's task table order (sort_context_array(): by PID, the idle tasks by
+    # CPU), which show_ps() walks for every form; -t of every task then sorts
+    # by start time (show_task_times(), a stable qsort: ties keep PID order)
+    rows = sorted((r for r in _ps_rows(ctx, args) if r.columns == PS_COLUMNS), key=_ps_order)
+    if args.times and not args.filters:
+        rows.sort(key=lambda r: int(_as_task(r.obj).start_time))
     if args.last_run:
         yield from _ps_last_run(ctx, rows, args.by_cpu)
         return
@@ -518,7 +523,7 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
           _ps_argv if args.argv else _ps_rlimits)
     for row in rows:
         try:
-            yield from fn(ctx, row.obj)
+            yield from fn(ctx, _as_task(row.obj))
         except drgn.FaultError as e:
             ctx.warn(f"task {row.obj.address:#x}: cannot read {e.address:#x}")
         if not ctx.as_json:
@@ -985,7 +990,7 @@ def _ps_argv(ctx: Context, t: View) -> Iterator[Any]:
         return
     yield TextLine(_header(ctx, t))
     if args is None:
-        yield TextLine("(no user stack)")
+        yield TextLine("ps: no user stack")  # crash's error(INFO) (task.c show_task_args())
         return
     yield TextLine("ARG: " + "".join(kernel_str(a) + " " for a in args))
     for i, e in enumerate(env or []):
@@ -1089,6 +1094,45 @@ def _header(ctx: Context, t: View) -> str:
             f"COMMAND: \"{kernel_str(t.comm.string())}\"")
 
 
+def task_member_lines(obj: drgn.Object, name: str, radix: int | None = None
+                      ) -> list[tuple[str, drgn.Object, str]]:
+    """crash's ``task -R`` lines of one member of the task ``obj`` (a
+    ``struct task_struct``; crash 8.0.6 task.c task_struct_member()): a path
+    (``se.vruntime``, ``comm[0]``) is the task_struct's
+    (parse_for_member_extended(), :func:`_member_text`'s CommandError when
+    it has none); a plain name is looked for in the task_struct and in its
+    thread_info (:func:`task_thread_info`) both, as crash's
+    parse_task_thread() greps the two printed structures: ``flags`` gives
+    task_struct's line then thread_info's.  Each (key for ``--json``, the
+    member, its line); the thread_info's key is ``thread_info.NAME``.  []
+    when neither has it.  Raises drgn.FaultError."""
+    from .lists import crash_member_line
+
+    if "." in name or "[" in name:
+        line = _member_text(obj, name, radix)  # first: its CommandError for a bad path
+        return [(name, obj.subobject_(name), line)]
+    found: list[tuple[str, drgn.Object, str]] = []
+    try:
+        found.append((name, obj.subobject_(name), crash_member_line(obj, name, radix)))
+    except LookupError:
+        pass
+    try:
+        ti = task_thread_info(obj)
+        found.append((f"thread_info.{name}", ti.subobject_(name),
+                      crash_member_line(ti, name, radix)))
+    except LookupError:
+        pass
+    return found
+
+
+def _member_hint(obj: drgn.Object, name: str) -> str:
+    """" (did you mean ...?)" for a member name ``obj``'s structure lacks."""
+    from kmemx.commands import did_you_mean
+    from kmemx.types import layout_for
+
+    return did_you_mean(name, layout_for(obj.prog_, obj.type_).members)
+
+
 def _member_text(obj: drgn.Object, path: str, radix: int | None = None) -> str:
     """crash's ``  path = value,`` line for member ``path`` of the struct
     ``obj`` (a ``struct task_struct``, not a pointer), as ``struct T.m ADDR``
@@ -1175,8 +1219,22 @@ def _task_drgn(ctx: Context, args: argparse.Namespace) -> str:
         + "for task in tasks:\n    print(header(task))\n"
     if members:
         body += f"""\
+    try:  # the thread_info inside the task (CONFIG_THREAD_INFO_IN_TASK), else under its stack
+        ti = task.thread_info if task.thread_info.type_.kind != TypeKind.POINTER else None
+    except AttributeError:
+        ti = None
+    if ti is None and hasattr(task, "stack"):
+        ti = Object(prog, "struct thread_info", address=task.stack.value_())
     for m in {members!r}:  # crash's member lines (gdb's print as crash sets it up)
-        print(member_line(task[0], m, {radix}))
+        if "." in m or "[" in m:
+            print(member_line(task[0], m, {radix}))
+            continue
+        for s in (task[0], ti):  # a name: the task_struct's line, then the thread_info's
+            try:
+                s.member_(m)
+            except (LookupError, AttributeError):
+                continue
+            print(member_line(s, m, {radix}))
     print()
 """
     else:
@@ -1235,9 +1293,14 @@ def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             values: dict[str, Any] = {}
             if members:
                 for m in members:
-                    lines.append(_member_text(obj, m, args.radix))
-                    if ctx.as_json:
-                        values[m] = object_json(obj.subobject_(m))
+                    found = task_member_lines(obj, m, args.radix)
+                    if not found:
+                        ctx.warn(f"task: {m}: not a task_struct or thread_info member"
+                                 + _member_hint(obj, m))
+                    for key, sub, line in found:
+                        lines.append(line)
+                        if ctx.as_json:
+                            values[key] = object_json(sub)
                 lines.append("")  # crash ends each task's member lines with a blank line
             elif ctx.as_json:
                 values = object_json(obj)

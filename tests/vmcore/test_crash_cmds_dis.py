@@ -223,7 +223,7 @@ def test_user_text_equal_crash(session: Session) -> None:
 @pytest.mark.parametrize("line,message", [
     ("dis no_such_function_xyz", "unknown symbol"),
     ("dis schedule 0", "invalid count"),
-    ("dis -r 0x10", "invalid kernel virtual address: 10"),
+    ("dis -r 0x10", "dis: invalid kernel virtual address: 0x10"),
     ("dis -r ffffffffffff0010", "not inside a known routine"),
     ("dis 0xffffffffffff0000 2", "cannot read"),
 ])

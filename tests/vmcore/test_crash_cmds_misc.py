@@ -13,7 +13,8 @@ Written exceptions (each asserted where it applies):
 * ``mach``: kmemx shows the IRQ stacks, not the exception stacks; the rows it
   shows are compared.
 * ``vtop``: crash prints the kernel's top-level entry without its address
-  (``PAGE DIRECTORY: value``); kmemx's row has it.  The struct page's FLAGS
+  (``PAGE DIRECTORY: value``); kmemx's ``--json`` row has it.  The text is
+  crash's, line for line, on x86-64.  The struct page's FLAGS
   names: crash and kmemx both take the first ``enum pageflags`` name per bit.
 * ``timer`` on a kernel with three timer bases (6.9+): crash 8.0.6 shows the
   first two under the old names and not the third (see
@@ -65,7 +66,24 @@ class Session(CrashSession):
                 "page_offset": direct_map_base(prog) + (int(prog["min_low_pfn"]) << 12),
                 # the first RAM page's physical address: 0 on x86-64, PHYS_OFFSET
                 # (memstart_addr, 0x40000000 on QEMU's virt board) on arm64
-                "phys_start": int(prog["min_low_pfn"]) << 12}
+                "phys_start": int(prog["min_low_pfn"]) << 12,
+                "file1": self.unmapped_file_page(t1)}
+
+    def unmapped_file_page(self, task: drgn.Object) -> int:
+        """The first page of a file mapping of ``task`` its page tables do not
+        map (crash's vtop: the VMA and ``FILE: path  OFFSET: hex``), else 0."""
+        from drgn.helpers.linux.mm import follow_phys, for_each_vma
+
+        from kmemx.helpers.pagewalk import walk_page_vma
+
+        prog = self.k.prog
+        pgd = int(follow_phys(prog["init_mm"].address_of_(), task.mm.pgd.value_()))
+        for vma in for_each_vma(task.mm):
+            if vma.vm_file:
+                for page in walk_page_vma(vma, pgd):
+                    if page.file is not None:
+                        return page.vaddr
+        return 0
 
     @cached_property
     def commands(self) -> dict[str, str]:
@@ -83,6 +101,8 @@ class Session(CrashSession):
             "vtop vmalloc": f"vtop {a['stack1']:x}",
             "vtop user code": f"vtop -c 1 {a['code1']:x}",
             "vtop user stack": f"vtop -c 1 {a['ustack1']:x}",
+            "vtop user file": f"vtop -c 1 {a['file1']:x}",
+            "vtop two": f"vtop {a['init_task']:x} {a['task1']:x}",
             "eval 1": "eval 1 + 2", "eval 2": "eval -b 41dc065", "eval 3": "eval (1 << 32)",
             "eval 4": "eval 128m", "eval 5": "eval 0x10 * 3k", "eval 6": "eval ~0",
             "ascii 1": "ascii 62696c2f7273752f", "ascii 2": "ascii 41424344",
@@ -310,6 +330,26 @@ def test_vtop_equal_crash(s: Session, key: str) -> None:
     assert _hex(row["physical"]) == theirs["physical"]
     assert [e[0] for e in row["entries"]] == [e[0] for e in theirs["entries"]]
     assert [_hex(e[1]) for e in row["entries"]][1:] == [e[1] for e in theirs["entries"]][1:]
+    if s.k.prog.platform.arch == drgn.Architecture.X86_64:
+        # and crash's text (memory.c do_vtop(), x86_64_translate_pte(), vm_area_dump(),
+        # dump_mem_map()): hex without 0x, the page's flag names in FLAGS
+        assert s.text(s.commands[key]) + "\n" == s.crash[key]
+
+
+@pytest.mark.parametrize("key", ["vtop user file", "vtop two"])
+def test_vtop_text_is_crash(s: Session, key: str) -> None:
+    """vtop's text as crash's: a page of a file mapping not in the page
+    tables (the walk, the VMA, ``FILE: path  OFFSET: hex``), and two
+    addresses (the struct page's header once, crash's HEADER_PRINTED)."""
+    if s.k.prog.platform.arch != drgn.Architecture.X86_64:
+        pytest.skip("crash's x86-64 text")
+    if key == "vtop user file" and not s.addr["file1"]:
+        pytest.skip("every page of init's file mappings is mapped")
+    assert s.text(s.commands[key]) + "\n" == s.crash[key]  # byte for byte
+    if key == "vtop user file":
+        assert s.crash[key].splitlines()[-2].startswith("FILE: ")
+    else:
+        assert s.crash[key].count(" PHYSICAL      MAPPING ") == 1
 
 
 def test_pte_equal_crash_flags(s: Session) -> None:

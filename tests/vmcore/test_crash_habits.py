@@ -436,7 +436,8 @@ def _ps_lines(k: Any) -> list[str]:
     main = int(run(k, "ps kmx-main")[1].split()[0].lstrip(">"))
     worker = next(int(ln.split()[0].lstrip(">")) for ln in run(k, "ps kmx-w000")[1:])
     return [f"ps -p {worker}", f"ps -c {main}", f"ps -g {worker}", "ps -t 1",
-            f"ps -t {worker}", "ps -a 1", f"ps -a {main}", "ps -r 1", f"ps -r {worker}",
+            f"ps -t {worker}", "ps -a 1", f"ps -a {main}", "ps -a 2 0", "ps -r 1",
+            f"ps -r {worker}",
             f"ps -l 1 2 {main}", "ps -C 0 -l", "ps -C 1 -l"]
 
 
@@ -460,8 +461,9 @@ def test_ps_options_equal_crash(fixture: Fixture, variant: str) -> None:
 
 @pytest.mark.parametrize("variant", ["panic", "elf"])
 def test_small_options_equal_crash(fixture: Fixture, variant: str) -> None:
-    """log -T -m (every line; crash with TZ=UTC, kmemx too), rd -d -D -a -8
-    (addresses and values), sys -t, mod -t (every line), sym -q (address, type,
+    """log -T -m (every line; crash with TZ=UTC, kmemx too), rd -d -D -8
+    (addresses and values), rd -a (every line: to the first unprintable byte,
+    and with a count each printable run on a line of its own), sys -t, mod -t (every line), sym -q (address, type,
     name of each symbol), sys -c (number, file and line of every system call;
     the function's name, or an alias at the same address: crash and drgn pick
     different ones of __x64_sys_X / __ia32_sys_X / __do_sys_X; crash writes the
@@ -471,7 +473,7 @@ def test_small_options_equal_crash(fixture: Fixture, variant: str) -> None:
     k = kernel(fixture, variant)
     init = int(k.prog["init_task"].address_)
     rd = [f"rd -d {init:x} 4", f"rd -D {init:x} 4", "rd -8 linux_banner 20",
-          "rd -a linux_banner"]
+          "rd -a linux_banner", "rd -a linux_banner 300", f"rd -a {init:x} 40"]
     lines = ["log -T", "log -m", "sys -t", "mod -t", "sym -q jiffies", "sys -c", *rd]
     theirs = crash(fixture, variant, lines)
     old_tz = os.environ.get("TZ")
@@ -496,7 +498,8 @@ def test_small_options_equal_crash(fixture: Fixture, variant: str) -> None:
         else:  # decimal: no ASCII column
             want = [(int(ln.split(":")[0], 16), ln.split()[1:])
                     for ln in theirs[line].splitlines() if re.match(r"^[0-9a-f]{16}:", ln)]
-        if "-a" in line:
+        if "-a" in line:  # crash's lines as they are (no header, "ADDR:  "), and the rows
+            assert run(k, line) == theirs[line].splitlines(), line
             assert [(int(r["address"], 16), r["ascii"]) for r in ours] == [
                 (int(ln[:16], 16), ln[19:]) for ln in theirs[line].splitlines() if ln]
             continue
@@ -565,13 +568,29 @@ def test_foreach_selects_crashs_tasks(fixture: Fixture, variant: str) -> None:
                 ln.rstrip() for ln in theirs[line].splitlines() if ln.startswith("PID:")], line
 
 
+#: ps forms whose order is checked: a thread after the next process by PID
+#: (kmx-w000-t0's PID is above kmx-w001's; the task list has it after kmx-w000)
+PS_ORDER = ["ps", "ps kmx-w000-t0 kmx-w001 kmx-w000", "ps -t", "ps -t -G",
+            "ps -t kmx-w000-t0 kmx-w001", "ps -r"]
+
+
 @pytest.mark.parametrize("variant", ["panic", "elf"])
 def test_ps_order_is_crashs(fixture: Fixture, variant: str) -> None:
-    """ps lists tasks in crash's order: by PID, the idle tasks first by CPU
-    (the task list has each thread right after its group leader)."""
+    """ps lists tasks in crash's order, its task table's (task.c
+    sort_context_array(): by PID, the idle tasks first by CPU; the task list
+    has each thread right after its group leader), with task arguments too
+    (show_ps() walks the table, not the arguments); ``ps -t`` of every task
+    by start time, ties in that order (show_task_times()'s qsort, glibc's
+    stable merge sort): swapper/1 among the tasks started with it."""
     k = kernel(fixture, variant)
-    theirs = crash(fixture, variant, ["ps"])["ps"]
-    want = [(int(ln.lstrip("> ").split()[0]), int(ln.lstrip("> ").split()[2]))
-            for ln in crash_lines(theirs)[1:]]
-    ours = [(r["pid"], r["cpu"]) for r in _json(k, "ps")]
-    assert ours == want
+    theirs = crash(fixture, variant, PS_ORDER)
+    for line in PS_ORDER[:2]:
+        want = [(int(ln.lstrip("> ").split()[0]), int(ln.lstrip("> ").split()[2]))
+                for ln in crash_lines(theirs[line])[1:]]
+        ours = [(r["pid"], r["cpu"]) for r in _json(k, line)]
+        assert ours == want, line
+    for line in PS_ORDER[2:]:
+        want_headers = [ln.rstrip() for ln in theirs[line].splitlines()
+                        if ln.startswith("PID:")]
+        assert len(want_headers) > 1 and [
+            ln.rstrip() for ln in run(k, line) if ln.startswith("PID:")] == want_headers, line

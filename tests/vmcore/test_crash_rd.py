@@ -259,11 +259,19 @@ def test_user_addresses_read_through_the_context(fixture: Fixture) -> None:
         list(execute(k, "rd 0"))
 
 
-@pytest.mark.parametrize("line", ["struct task_struct 0", "struct task_struct.pid 10",
-                                  "list -H 0 -o task_struct.tasks", "tree -t rb 0", "dis 0"])
-def test_null_and_user_addresses_are_no_kernel_objects(fixture: Fixture, line: str) -> None:
+@pytest.mark.parametrize("line,message", [
+    ("struct task_struct 0", "struct: invalid kernel virtual address: 0"),
+    ("struct task_struct.pid 10", "struct: invalid kernel virtual address: 10"),
+    ("list -H 0 -o task_struct.tasks", "list: invalid kernel virtual address: 0"),
+    ("tree -t rb 0", "tree: invalid start argument: 0"),
+    ("dis 0", "dis: invalid kernel virtual address: 0")])
+def test_null_and_user_addresses_are_no_kernel_objects(fixture: Fixture, line: str,
+                                                       message: str) -> None:
     """struct, list, tree and dis read kernel objects: a user-space address
-    (NULL included) is crash's ``invalid kernel virtual address``, one line."""
+    (NULL included) is crash's one-line error, the command's name first and
+    the argument as typed (``struct: invalid kernel virtual address: 10``;
+    tree's ``invalid start argument``)."""
     k = kmemx.open(fixture.core("elf"), fixture.vmlinux)
-    with pytest.raises(CommandError, match="invalid kernel virtual address"):
+    with pytest.raises(CommandError) as e:
         list(execute(k, line))
+    assert str(e.value) == message

@@ -75,13 +75,20 @@ class Session(CrashSession):
                "whatis jiffies": "whatis jiffies",
                "task -R": f"task -R pid,comm,se.vruntime,tasks {a['pid']}",
                "task -R 1 2": "task -R pid,comm,sched_class,active_mm 1 2",
+               "task -R ti": f"task -R comm,flags,cpu,status,rcu_users,pid {a['pid']}",
+               "task -x -R ti": f"task -x -R flags,syscall_work,se.on_rq {a['pid']}",
+               "task -R nosuch": f"task -R nosuch,pid {a['pid']}",
                "bt W": f"bt {a['pid']}",
                "per-cpu": "struct rq.cpu,nr_running runqueues:a",
                "count": f"struct task_struct.pid,comm {a['worker']:x} 3",
                "union member": f"union sigval.sival_int {a['worker']:x}",
                "union mismatch": f"union list_head {a['worker']:x}",
                "struct mismatch": f"struct sigval {a['worker']:x}",
-               "union bad member": f"union sigval.nosuch {a['worker']:x}"}
+               "union bad member": f"union sigval.nosuch {a['worker']:x}",
+               # a user-space address: crash's "CMD: invalid kernel virtual address: ARG"
+               "struct low": "struct task_struct 0x10", "struct member low":
+               "struct task_struct.pid 10", "union low": "union sigval 0x10",
+               "list low": "list -H 0x10", "tree low": "tree -t rbtree 0x10"}
         for who in ("worker", "kthread"):
             for n, members in enumerate(MEMBER_SETS):
                 out[f"{who} {n}"] = f"struct task_struct.{members} {a[who]:x}"
@@ -137,15 +144,34 @@ def test_struct_member_lines_are_crash(s: Session, key: str) -> None:
     assert _lines(s.ours(key)) == _lines(s.crash[key])
 
 
-@pytest.mark.parametrize("key", ["union mismatch", "struct mismatch", "union bad member"])
+@pytest.mark.parametrize("key", ["union mismatch", "struct mismatch", "union bad member",
+                                 "struct low", "struct member low", "union low", "list low",
+                                 "tree low"])
 def test_struct_union_errors_are_crash(s: Session, key: str) -> None:
     assert s.ours(key) == s.crash[key].strip()
 
 
-@pytest.mark.parametrize("key", ["task -R", "task -R 1 2"])
+@pytest.mark.parametrize("key", ["task -R", "task -R 1 2", "task -R ti", "task -x -R ti"])
 def test_task_r_text_is_crash(s: Session, key: str) -> None:
-    """``task -R``: crash's header and member lines, a blank line after each task."""
+    """``task -R``: crash's header and member lines, a blank line after each
+    task; a plain name from the task_struct and from its thread_info both
+    (``flags`` twice, ``cpu`` and ``status`` thread_info's: task.c
+    parse_task_thread() greps both structures), as ``--drgn`` prints too."""
     assert _lines(s.ours(key)) == _lines(s.crash[key])
+    if key.endswith("ti"):
+        assert _lines(s.drgn_output(s.commands[key])) == _lines(s.crash[key])
+
+
+def test_task_r_unknown_member_is_crashs_message(s: Session) -> None:
+    """A name neither structure has: crash's ``task: nosuch: not a task_struct
+    or thread_info member`` (kmemx's warning), the other members' lines."""
+    theirs = _lines(s.crash["task -R nosuch"])
+    info = [ln for ln in theirs if ln.startswith("task: nosuch")]
+    ours = s.ours("task -R nosuch").split("\n")
+    warned = [ln for ln in ours if ln.startswith("kmemx: warning: ")]
+    assert info and warned == [f"kmemx: warning: {info[0]}"]
+    assert _lines("\n".join(ln for ln in ours if ln not in warned)) == [
+        ln for ln in theirs if ln not in info]
 
 
 def test_struct_member_json_stays_a_table(s: Session) -> None:
@@ -178,6 +204,12 @@ def test_task_json_members(s: Session) -> None:
     assert m["comm"] == theirs["comm"].strip('"').split("\\000")[0]
     assert m["se.vruntime"] == int(theirs["se.vruntime"])
     assert isinstance(m["tasks"]["next"], int)
+    rec, = s.json(s.commands["task -R ti"])  # thread_info's members under thread_info.NAME
+    theirs_ti = [ln.strip().rstrip(",") for ln in _lines(s.crash["task -R ti"])]
+    assert [f"flags = {rec['members']['flags']}",
+            f"flags = {rec['members']['thread_info.flags']}"] == [
+        ln for ln in theirs_ti if ln.startswith("flags = ")]
+    assert f"cpu = {rec['members']['thread_info.cpu']}" in theirs_ti
     whole, = s.json(f"task {s.addr['pid']}")
     assert whole["members"]["pid"] == s.addr["pid"] and whole["members"]["comm"] == "kmx-w000"
 
