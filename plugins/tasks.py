@@ -451,9 +451,10 @@ def resolve_tasks(ctx: Context, specs: Iterable[str]) -> list[View]:
          ps -S             count of tasks in each state
          ps --state IN     tasks in a state (RU IN UN ZO ST TR DE ID or R S D Z...)
          ps -s             KSTACKP (the saved kernel stack pointer) instead of TASK
-         ps -p 97          the parents of each task, up to PID 0
-         ps -c 95          the children of each task
-         ps -g 95          the threads of each task's thread group
+         ps -p 97          the parents of each task (task_struct.parent), up to swapper/0
+         ps -c 95          the children of each task (the tasks it is the parent of)
+         ps -g 95          the threads of each task's thread group (no task: each
+                           group once, under its leader; the idle tasks are one)
          ps -t 1           run time, start time (ns), user and system time (ns)
          ps -l             the last time each task ran (sched_info.last_arrival, ns),
                            most recent first (-C CPU: one CPU's tasks, by CPU)
@@ -518,9 +519,18 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     if args.last_run:
         yield from _ps_last_run(ctx, rows, args.by_cpu)
         return
-    fn = (_ps_parents if args.parents else _ps_children if args.children else
-          _ps_group if args.group else _ps_times if args.times else
-          _ps_argv if args.argv else _ps_rlimits)
+    if args.group:
+        names = any(not re.fullmatch(r"\d+|0x[0-9a-fA-F]+|[0-9a-fA-F]{16}", f)
+                    for f in args.filters)
+        yield from _ps_groups(ctx, [_as_task(r.obj) for r in rows], _task_table(ctx),
+                              bool(args.filters), names)
+        return
+    fn: Callable[[Context, View], Iterator[Any]]
+    if args.children:
+        fn = functools.partial(_ps_children, kids=_children_of(_task_table(ctx)))
+    else:
+        fn = (_ps_parents if args.parents else _ps_times if args.times else
+              _ps_argv if args.argv else _ps_rlimits)
     for row in rows:
         try:
             yield from fn(ctx, _as_task(row.obj))
@@ -571,8 +581,10 @@ _RSS_IMPORTS = ["drgn.helpers.linux.percpu:per_cpu_ptr",
 def _ps_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``ps --drgn``: the rows of ``ps --json`` (each CPU's idle task, then
     for_each_task()), with ps's PID, task and name filters, -k, -u, -G,
-    --state, -s (KSTACKP), -S (counts by state), and per chosen task -p
-    (ancestors), -c (children), -g (thread group), -t (times), -l (last run,
+    --state, -s (KSTACKP), -S (counts by state), and per chosen task in
+    crash's task table order -p (ancestors by ``parent``), -c (children),
+    -g (thread group; only leaders and each group once, as
+    :func:`_ps_groups`), -t (times), -l (last run,
     most recent first), -a (drgn's cmdline()/environ()), -r (rlimits)."""
     from kmemx.commands.drgncode import table_script
 
@@ -645,29 +657,47 @@ for t, st, r in chosen:
 for st, n in sorted(counts.items()):
     row(st, n)
 """, imports)
+    # crash's task table (sort_context_array()): by PID, the idle tasks by CPU
+    table = """\
+table = sorted(every, key=lambda c: c.pid.value_())
+chosen.sort(key=lambda e: e[0].pid.value_())
+"""
     if args.parents:
-        return table_script(ctx, tree, select + """\
-for t, st, r in chosen:  # the ancestors from PID 0 down to the task
+        return table_script(ctx, tree, select + table + """\
+for t, st, r in chosen:  # parent_list(): up task_struct.parent to a task its own parent
     chain = [t]
-    while chain[-1].pid.value_() != 0 and chain[-1].real_parent not in chain:
-        chain.append(chain[-1].real_parent.read_())
-    if chain[-1].pid.value_() != 0:
-        chain.append(every[0])
+    while chain[-1].parent.value_() not in [a.value_() for a in chain]:
+        chain.append(chain[-1].parent.read_())
     for depth, a in enumerate(reversed(chain)):
         line(a, depth)
 """, imports)
-    if args.children or args.group:
-        if args.children:
-            first, rest = "t", ("c.pid.value_() and c.real_parent == t and c != t")
-        else:
-            first = "t.group_leader.read_()"
-            rest = "c.tgid == head.tgid and c != head and c.pid.value_()"
-        return table_script(ctx, tree, select + f"""\
-for t, st, r in chosen:
-    head = {first}
+    if args.children:
+        return table_script(ctx, tree, select + table + """\
+for t, st, r in chosen:  # child_list(): swapper/0 is its own parent, so its own child
+    line(t, 0)
+    for c in table:
+        if c.parent.value_() == t.value_():
+            line(c, 2)
+""", imports)
+    if args.group:
+        return table_script(ctx, tree, select + table + f"""\
+SPECIFIED, BY_NAME = {bool(args.filters)}, {bool(names)}
+""" + """\
+idle_shown = False  # the idle tasks are one group (TGID 0), shown once
+for t, st, r in chosen:  # show_tgid_list()
+    tgid = t.tgid.value_()
+    head = t
+    if t.pid.value_() != tgid:  # a thread: nothing, or its leader when named by PID
+        if not SPECIFIED or BY_NAME:
+            continue
+        head = next((c for c in table if c.pid.value_() == c.tgid.value_() == tgid), None)
+    if head is None or head.pid.value_() == 0 and idle_shown:
+        continue
     line(head, 0)
-    for c in sorted((c for c in every if {rest}), key=lambda c: c.pid.value_()):
-        line(c, 2)
+    for c in table:
+        if c.tgid.value_() == tgid and c.value_() != head.value_():
+            line(c, 2)
+            idle_shown = idle_shown or c.pid.value_() == 0
 """, imports)
     if args.times:
         return table_script(ctx, ("PID", "TASK", "RUN_TIME", "START_TIME", "UTIME", "STIME"),
@@ -856,48 +886,96 @@ def _ps_line(ctx: Context, t: View, indent: int) -> Any:
     return TextLine(" " * indent + _header(ctx, t))
 
 
+def _task_table(ctx: Context) -> list[View]:
+    """Every task in crash's task table order (task.c sort_context_array():
+    by PID, the idle tasks by CPU), which parent_list(), child_list() and
+    show_tgid_list() walk."""
+    every = argparse.Namespace(filters=[], k=False, u=False, G=False, state=None, S=False)
+    rows = sorted((r for r in _ps_rows(ctx, every) if r.columns == PS_COLUMNS),
+                  key=_ps_order)
+    return [_as_task(r.obj) for r in rows]
+
+
 def _ps_parents(ctx: Context, t: View) -> Iterator[Any]:
-    """crash's ``ps -p``: the task's ancestors from PID 0 down to it, each one
-    space further in."""
+    """crash's ``ps -p`` (task.c parent_list()): the task's parents by
+    ``task_struct.parent`` (parent_of()) up to the task that is its own
+    parent (init_task, CPU 0's idle task), printed from there down, each one
+    space further in.  Another CPU's idle task is under swapper/0: copy_process()
+    sets ``parent`` only for a task with a PID (ptrace_init_task()), so an idle
+    task keeps the one dup_task_struct() copied from PID 1, init_task.  A
+    parent chain that loops elsewhere stops where it would repeat (crash's
+    would not end)."""
     chain = [t]
     seen = {t.address}
-    cur = t
-    while int(cur.pid) != 0:
-        cur = cur.real_parent.deref()
-        if cur.address in seen:
+    while True:
+        parent = chain[-1].parent.deref()
+        if not parent.address or parent.address in seen:
             break
-        seen.add(cur.address)
-        chain.append(cur)
-    if int(chain[-1].pid) != 0:  # a parent chain that does not reach the idle task
-        chain.append(idle_tasks(ctx)[0].deref())
+        seen.add(parent.address)
+        chain.append(parent)
     for depth, task in enumerate(reversed(chain)):
         yield _ps_line(ctx, task, depth)
 
 
-def _ps_children(ctx: Context, t: View) -> Iterator[Any]:
-    """crash's ``ps -c``: the task, then every task whose real_parent it is
-    (threads of its children included), by PID; ``(no children)`` if none."""
+def _children_of(table: list[View]) -> dict[int, list[View]]:
+    """The tasks of ``table`` by the address of their ``task_struct.parent``
+    (crash's task_context ptask), in the table's order."""
+    kids: dict[int, list[View]] = {}
+    for c in table:
+        kids.setdefault(c.parent.value(), []).append(c)
+    return kids
+
+
+def _ps_children(ctx: Context, t: View, kids: dict[int, list[View]]) -> Iterator[Any]:
+    """crash's ``ps -c`` (task.c child_list()): the task, then every task
+    of the task table whose ``parent`` it is (``kids``: :func:`_children_of`),
+    in the table's order, two spaces in; ``(no children)`` if none.  swapper/0
+    is its own parent, so it lists itself, then the other CPUs' idle tasks
+    (see :func:`_ps_parents`), init and kthreadd; another idle task has none."""
     yield _ps_line(ctx, t, 0)
-    kids = sorted((c for c in _all_tasks(ctx)
-                   if int(c.pid) and c.real_parent.value() == t.address
-                   and c.address != t.address), key=lambda c: int(c.pid))
-    for c in kids:
+    mine = kids.get(t.address, [])
+    for c in mine:
         yield _ps_line(ctx, c, 2)
-    if not kids and not ctx.as_json:
+    if not mine and not ctx.as_json:
         yield TextLine("  (no children)")
 
 
-def _ps_group(ctx: Context, t: View) -> Iterator[Any]:
-    """crash's ``ps -g``: the thread group's leader, then its other threads."""
-    leader = t.group_leader.deref()
-    yield _ps_line(ctx, leader, 0)
-    threads = sorted((c for c in _all_tasks(ctx)
-                      if int(c.tgid) == int(leader.tgid) and c.address != leader.address
-                      and int(c.pid)), key=lambda c: int(c.pid))
-    for c in threads:
-        yield _ps_line(ctx, c, 2)
-    if not threads and not ctx.as_json:
-        yield TextLine("  (no threads)")
+def _ps_groups(ctx: Context, tasks: list[View], table: list[View], specified: bool,
+               by_name: bool) -> Iterator[Any]:
+    """crash's ``ps -g`` of ``tasks`` (task.c show_ps(), show_tgid_list()):
+    each thread group's leader (the task whose PID is its TGID), then the
+    table's other tasks of its TGID, two spaces in (``(no threads)`` if
+    none), and a blank line.  Without task arguments (``specified``) only
+    leaders are shown; a thread named by PID or address shows its group's
+    leader (tgid_to_context()), one named by command (``by_name``) nothing.
+    The idle tasks are one group, TGID 0, shown once: swapper/0 with the
+    others under it (IDLE_TASK_SHOWN)."""
+    tgids = [int(t.tgid) for t in table]
+    members: dict[int, list[View]] = {}
+    leaders: dict[int, View] = {}
+    for t, tgid in zip(table, tgids):
+        members.setdefault(tgid, []).append(t)
+        if int(t.pid) == tgid:
+            leaders.setdefault(tgid, t)
+    idle_shown = False
+    for t in tasks:
+        tgid = int(t.tgid)
+        leader: View | None = t
+        if int(t.pid) != tgid:
+            if not specified or by_name:
+                continue
+            leader = leaders.get(tgid)
+        if leader is None or (int(leader.pid) == 0 and idle_shown):
+            continue
+        yield _ps_line(ctx, leader, 0)
+        threads = [c for c in members.get(tgid, []) if c.address != leader.address]
+        for c in threads:
+            yield _ps_line(ctx, c, 2)
+            idle_shown = idle_shown or int(c.pid) == 0
+        if not ctx.as_json:
+            if not threads:
+                yield TextLine("  (no threads)")
+            yield TextLine("")
 
 
 def _run_seconds(ctx: Context, start_ns: int) -> int:

@@ -432,24 +432,49 @@ def test_bt_options_equal_crash(fixture: Fixture, variant: str) -> None:
 
 def _ps_lines(k: Any) -> list[str]:
     """The ps option lines for this dump: the crashed (or PID 1's) parent
-    chain, kmx-main's children and threads, init's times, argv and limits."""
+    chain, kmx-main's children and threads, init's times, argv and limits;
+    -p -c -g of every task, of the idle tasks (PID 0, one's address), of
+    PID 1 and 2, of a thread by PID and by name."""
     main = int(run(k, "ps kmx-main")[1].split()[0].lstrip(">"))
     worker = next(int(ln.split()[0].lstrip(">")) for ln in run(k, "ps kmx-w000")[1:])
+    thread = int(run(k, "ps kmx-w000-t0")[1].split()[0].lstrip(">"))
+    idle1 = int(_json(k, "ps 0")[-1]["task"], 16)  # another CPU's idle task
     return [f"ps -p {worker}", f"ps -c {main}", f"ps -g {worker}", "ps -t 1",
             f"ps -t {worker}", "ps -a 1", f"ps -a {main}", "ps -a 2 0", "ps -r 1",
             f"ps -r {worker}",
-            f"ps -l 1 2 {main}", "ps -C 0 -l", "ps -C 1 -l"]
+            f"ps -l 1 2 {main}", "ps -C 0 -l", "ps -C 1 -l",
+            "ps -p", "ps -c", "ps -g", "ps -g -u", "ps -p 0", "ps -c 0", "ps -g 0",
+            f"ps -p {idle1:x}", f"ps -c {idle1:x}", f"ps -g {idle1:x}", "ps -p 1 2",
+            "ps -c 1 2", "ps -g 1 2", f"ps -p {main}", f"ps -c {worker}", f"ps -g {thread}",
+            f"ps -g {thread} {worker}", "ps -g kmx-w000-t0", "ps -g 'kmx-w00.*'"]
+
+
+def _text_lines(text: str) -> list[str]:
+    """The lines of a command's text, blank ones too, but for blank lines
+    at either end (crash_outputs() splits crash's output between commands)."""
+    lines = [ln.rstrip() for ln in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return lines
 
 
 @pytest.mark.parametrize("variant", ["panic", "elf"])
 def test_ps_options_equal_crash(fixture: Fixture, variant: str) -> None:
-    """ps -p -c -g -t -a -r -l -C: every line as crash prints it."""
+    """ps -p -c -g -t -a -r -l -C: every line as crash prints it, the blank
+    ones too.  -p follows task_struct.parent to swapper/0, its own parent
+    (task.c parent_list()): another CPU's idle task is under it; -c lists
+    the tasks whose parent the task is (child_list()): swapper/0 itself
+    among them; -g without a task only each group's leader, the idle tasks
+    one group (show_tgid_list(), IDLE_TASK_SHOWN), a thread named by PID its
+    leader's group, by name nothing."""
     k = kernel(fixture, variant)
     lines = _ps_lines(k)
     theirs = crash(fixture, variant, [*lines, "ps -s 1"])
     for line in lines:
-        ours = crash_lines("\n".join(run(k, line)))
-        want = crash_lines(theirs[line])
+        ours = _text_lines("\n".join(run(k, line)))
+        want = _text_lines(theirs[line])
         assert ours == want, line
     # ps -s: KSTACKP in place of TASK (the other columns are ps's, checked elsewhere)
     ours = _json(k, "ps -s 1")
