@@ -1428,6 +1428,23 @@ def _gdb_char(b: int, quote: str) -> str:
     return _C_ESCAPES.get(b, f"\\{b:03o}")
 
 
+def _gdb_chars(data: bytes, quote: str) -> str:
+    """The bytes of a string as gdb's print_wchar() writes them one after the
+    other (:func:`_gdb_char`), with its ``need_escape`` rule: after an octal
+    escape a digit is escaped too (``"\\327\\063x"``, not the ambiguous
+    ``"\\3273x"``)."""
+    out = []
+    escaped = False
+    for b in data:
+        if escaped and 0x30 <= b <= 0x39:
+            out.append(f"\\{b:03o}")
+            continue
+        c = _gdb_char(b, quote)
+        out.append(c)
+        escaped = len(c) == 4 and c[0] == "\\" and c[1:].isdigit()
+    return "".join(out)
+
+
 def _gdb_string(data: bytes) -> str:
     """gdb's string of a char array's bytes (generic_printstr() with print
     null-stop off): the last byte dropped when it is a NUL, then runs of the
@@ -1457,7 +1474,7 @@ def _gdb_string(data: bytes) -> str:
         b = data[n]
         while n < len(data) and data[n] == b:
             n += 1
-    text = '"' + "".join(_gdb_char(b, '"') for b in data[:n]) + '"'
+    text = '"' + _gdb_chars(data[:n], '"') + '"'
     return text + "..." if n < len(data) else text
 
 
@@ -1540,7 +1557,7 @@ def _gdb_c_string(prog: drgn.Program, value: int) -> str:
         if not out:
             return f"<error: Cannot access memory at address {value:#x}>"
         return _gdb_string(bytes(out) + b"\0")
-    return '"' + "".join(_gdb_char(b, '"') for b in out[:_PRINT_ELEMENTS]) + '"...'
+    return '"' + _gdb_chars(bytes(out[:_PRINT_ELEMENTS]), '"') + '"...'
 
 
 def _gdb_enum(t: drgn.Type, value: int) -> str:
@@ -1980,6 +1997,18 @@ def gdb_char(b, quote):  # bytes 0x80-0xff as octal escapes, as gdb under LC_ALL
     return ESCAPES.get(b, f"\\\\{b:03o}")
 
 
+def gdb_chars(data, quote):  # after an octal escape a digit is escaped too, as gdb
+    out, escaped = [], False
+    for b in data:
+        if escaped and 0x30 <= b <= 0x39:
+            out.append(f"\\\\{b:03o}")
+            continue
+        c = gdb_char(b, quote)
+        out.append(c)
+        escaped = len(c) == 4 and c[0] == "\\\\" and c[1:].isdigit()
+    return "".join(out)
+
+
 def gdb_string(data):  # the last NUL dropped; runs of a character taken whole up to PRINT_MAX
     if data and data[-1] == 0:
         data = data[:-1]
@@ -1988,7 +2017,7 @@ def gdb_string(data):  # the last NUL dropped; runs of a character taken whole u
         b = data[n]
         while n < len(data) and data[n] == b:
             n += 1
-    text = '"' + "".join(gdb_char(b, '"') for b in data[:n]) + '"'
+    text = '"' + gdb_chars(data[:n], '"') + '"'
     return text + "..." if n < len(data) else text
 
 
@@ -2038,7 +2067,7 @@ def c_string(value):
         if not out:
             return f"<error: Cannot access memory at address {value:#x}>"
         return gdb_string(bytes(out) + b"\\0")
-    return '"' + "".join(gdb_char(b, '"') for b in out[:PRINT_MAX]) + '"...'
+    return '"' + gdb_chars(bytes(out[:PRINT_MAX]), '"') + '"...'
 
 
 def enum_text(t, value):  # gdb 10: the name; a "flag enum"'s bits (A | B); else the number

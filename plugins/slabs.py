@@ -34,7 +34,7 @@ from kmemx.commands import (
 from kmemx.commands.cells import CrashSize, Size
 from kmemx.commands.rows import cell_rows
 from kmemx.errors import KmemxError
-from kmemx.helpers.identify import identify_address
+from kmemx.helpers.identify import Identity, identify_address
 from kmemx.helpers.mm import COMMITTED_CODE, PAGE_SIZE, meminfo
 from kmemx.helpers.slab import (
     SlabCacheUsage,
@@ -45,6 +45,7 @@ from kmemx.helpers.slab import (
     slab_pages,
     virt_to_cache,
 )
+from kmemx.kernel import Kernel
 from kmemx.types import View
 
 __all__ = ["KMEM_COLUMNS", "KMEM_I_COLUMNS", "KMEM_S_COLUMNS", "SLABINFO_COLUMNS", "SlabSize", "find_cache",
@@ -1072,7 +1073,7 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             yield from _kmem_physical(ctx, a, cache, text)
             continue
         try:
-            ident = identify_address(ctx.k, a, cache)
+            ident = identify_address(ctx.k, a, cache) or free_identity(ctx.k, a)
         except drgn.FaultError as e:
             ctx.warn(f"{a:#x}: cannot read {e.address:#x}")
             yield Row(cols, (Address(a), "unreadable", "", "", None, None, ""))
@@ -1085,6 +1086,33 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             continue
         yield Row(cols, (Address(a), ident.kind, Name(ident.cache), Name(ident.name),
                          Address(ident.start), ident.offset, ident.state), ident)
+
+
+def free_identity(k: Kernel, addr: int) -> Identity | None:
+    """``kmem ADDR``'s row for a direct-map address that drgn's
+    identify_address() leaves unknown but crash's kmem_search() finds on a
+    free list (dump_free_pages()): kind ``free``, the zone as NAME, the
+    block's first byte as START, ``order N`` as STATE.  None for any other
+    address, or when the free lists cannot be read."""
+    from drgn.helpers.linux.mm import phys_to_virt
+
+    from kmemx.helpers.mmzone import find_free_block
+    from kmemx.helpers.pages import page_array
+
+    try:
+        page_offset = int(phys_to_virt(k.prog, 0).value_()) & 0xFFFFFFFFFFFFFFFF  # __va(0)
+        if not page_offset <= addr < page_offset + (page_array(k).max_pfn << 12):
+            return None
+        block = find_free_block(k, (addr - page_offset) >> 12)
+        if block is None:
+            return None
+        zone = kernel_str(k.view("struct zone", block.free_list.zone).name.string())
+    except (drgn.FaultError, LookupError):
+        return None
+    start = page_offset + (block.pfn << 12)
+    return Identity(addr, "free", zone, start, start + (4096 << block.order),
+                    f"order {block.order}", f"free pages: order {block.order} block in "
+                    f"{zone} +{addr - start:#x}")
 
 
 def kmem_address_text(ctx: Context, addr: int, ident: Any,
@@ -1245,7 +1273,7 @@ def _kmem_physical(ctx: Context, phys: int, cache: dict[str, Any],
     virt: int | None = None
     try:
         virt = int(phys_to_virt(ctx.prog, phys).value_()) & (2**64 - 1)
-        ident = identify_address(ctx.k, virt, cache)
+        ident = identify_address(ctx.k, virt, cache) or free_identity(ctx.k, virt)
     except (drgn.FaultError, ValueError, LookupError):
         ident = None
     if text:

@@ -1,6 +1,6 @@
 """Identify what a kernel address is: slab object, task, stack, vmap, page or
 symbol -- drgn's ``identify_address()`` semantics and wording, on kmemx's
-fast slab lookup -- or a page in a free buddy block.  Pass one ``cache`` dict to many calls."""
+fast slab lookup.  Pass one ``cache`` dict to many calls."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import drgn
 
 from ..errors import FaultError
 from ..kernel import Kernel
-from .mmzone import find_free_block
 from .sched import for_each_task
 from .slab import SlabObjectInfo, _layout, slab_object_info
 from .vmalloc import for_each_vmap_area
@@ -25,8 +24,7 @@ _SYMBOL_KIND = {drgn.SymbolKind.OBJECT: "object symbol", drgn.SymbolKind.FUNC: "
 @dataclass(frozen=True)
 class Identity:
     """What an address is.  ``kind`` is one of ``symbol``, ``task``, ``stack``,
-    ``slab``, ``page``, ``vmap`` (drgn's kinds) and ``free`` (in a free buddy
-    block: kmemx's, from crash's ``kmem ADDR``); ``str()`` is drgn's wording.  ``cache`` names
+    ``slab``, ``page``, ``vmap``; ``str()`` is drgn's wording.  ``cache`` names
     the slab cache of any slab-backed object (crash's ``kmem ADDR`` CACHE)."""
 
     address: int
@@ -115,9 +113,7 @@ def identify_address(k: Kernel, addr: int, cache: dict[str, Any] | None = None
         info = slab_object_info(k, addr, memo)
         if info is not None:
             return _slab_identity(k, addr, info, cache, thread_size)
-        # page allocator stacks are not used with VMAP_STACK; a free page is
-        # what crash's kmem names next (dump_free_pages())
-        return _free_identity(k, addr, (addr - L.page_offset) >> 12, L.page_offset)
+        return None  # page allocator stacks are not used with VMAP_STACK
     vmemmap_end = L.vmemmap + L.max_pfn * L.page_size
     if L.vmemmap <= addr < vmemmap_end:
         pfn = (addr - L.vmemmap) // L.page_size
@@ -145,25 +141,6 @@ def identify_address(k: Kernel, addr: int, cache: dict[str, Any] | None = None
             return Identity(addr, "vmap", csym.name if csym else "", start, end,
                             text=f"vmap: {start:#x}-{end:#x}{ctext}")
     return None
-
-
-def _free_identity(k: Kernel, addr: int, pfn: int, page_offset: int) -> Identity | None:
-    """``free``: ``addr`` (in the direct map, page frame ``pfn``) lies in a
-    free buddy block; its name is the zone's, its start the block's first
-    byte, its state ``order N``.  None when it does not, or when the free
-    lists cannot be read (the address is then unknown, as before)."""
-    try:
-        block = find_free_block(k, pfn)
-    except (FaultError, LookupError):
-        return None
-    if block is None:
-        return None
-    zone = k.view("struct zone", block.free_list.zone).name.string()
-    name = zone.decode("ascii", "backslashreplace")
-    start = page_offset + (block.pfn << 12)
-    end = start + (4096 << block.order)
-    return Identity(addr, "free", name, start, end, f"order {block.order}",
-                    f"free pages: order {block.order} block in {name} +{addr - start:#x}")
 
 
 def _task_text(task: Any, addr: int) -> str:
