@@ -836,7 +836,9 @@ def _kernel_ranges(ctx: Context) -> list[tuple[int, int]]:
         ranges += [(ms.mem_map, ms.mem_map + span) for ms in for_each_present_section(ctx.k)]
     except LookupError:  # !SPARSEMEM: mem_map is in the direct map
         pass
-    ranges.append((prog.symbol("_text").address, prog.symbol("_end").address))
+    text, end = prog.symbol("_text").address, prog.symbol("_end").address
+    if text < end:  # arm64's _end is absolute, not moved by KASLR: its image is in vmap areas
+        ranges.append((text, end))
     merged: list[tuple[int, int]] = []
     for start, end in sorted(ranges):
         if merged and start <= merged[-1][1]:
@@ -937,7 +939,9 @@ for r in mem.regions[:mem.cnt]:  # RAM through the direct map
 ranges += [(va.va_start.value_(), va.va_end.value_()) for va in for_each_vmap_area(prog)]
 for start_pfn, end_pfn, mem_map in for_each_valid_page_range(prog):  # the vmemmap
     ranges.append(((mem_map + start_pfn).value_(), (mem_map + end_pfn).value_()))
-ranges.append((prog.symbol("_text").address, prog.symbol("_end").address))
+text, end = prog.symbol("_text").address, prog.symbol("_end").address
+if text < end:  # arm64's _end is absolute, not moved by KASLR: its image is in vmap areas
+    ranges.append((text, end))
 merged = []  # lowest first, overlaps (arm64's image in vmalloc space) merged
 for start, end in sorted(ranges):
     if merged and start <= merged[-1][1]:

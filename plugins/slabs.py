@@ -1159,7 +1159,11 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any,
                 where = _source_line(prog, addr)
                 line += f" {where}" if where or module else ""
             yield from (line, "")
-    vmalloc = list(kmem_mm.kmem_v(ctx, [addr])) if physical is None else []
+    # the kernel image is not vmalloc space to crash, though arm64 maps it
+    # there with vmap areas of its own (arm64.c arm64_IS_VMALLOC_ADDR():
+    # kimage_text..kimage_end is not)
+    image = lo <= addr <= hi  # _text to the last kernel symbol (_end)
+    vmalloc = list(kmem_mm.kmem_v(ctx, [addr])) if physical is None and not image else []
     if vmalloc:
         if ident is not None and ident.kind == "stack":
             yield from context(_task_of_identity(ctx, ident))
