@@ -44,7 +44,7 @@ from kmemx.helpers import (
 from kmemx.helpers.slab import virt_to_cache
 from kmemx.symbols import section_names, symbol_names
 
-__all__ = ["CRASH_DEREF_CODE", "CRASH_MEMBER_CODE", "KERNEL_HALF", "CrashDeref",
+__all__ = ["CRASH_DEREF_CODE", "CRASH_MEMBER_CODE", "KERNEL_HALF", "MODULE_SYMBOLS_CODE", "CrashDeref",
            "complete_array", "crash_dereference", "crash_dereference_text", "crash_member_line",
            "crash_print_text", "crash_struct_text", "crash_value_text", "kernel_address",
            "parse_address",
@@ -2834,11 +2834,7 @@ for arg in {args.names!r}:
         else SYM_LINE_COLUMNS
     return table_script(ctx, columns, """\
 PAC_MASK = """ + f"{kernel_pac_mask(ctx):#x}" + """  # arm64's NUMBER(KERNELPACMASK), from VMCOREINFO
-try:  # name module addresses from the modules' in-memory symbol tables
-    prog.register_symbol_finder("module_kallsyms", load_module_kallsyms(prog), enable_index=-1)
-except ValueError:
-    pass
-regions = sorted((start, start + size, mod.name.string_().decode())
+""" + MODULE_SYMBOLS_CODE + """regions = sorted((start, start + size, mod.name.string_().decode())
                  for mod in for_each_module(prog) for start, size in module_address_regions(mod))
 
 
@@ -3091,6 +3087,18 @@ def _rd_words(words: list[int], width: int, decimal: str | None) -> str:
     if width < 4:
         words = [w & ((1 << (8 * width)) - 1) for w in words]
     return "".join(f"{w:>{pad}} " for w in words)
+
+
+#: --drgn code naming module addresses as kmemx does: drgn's symbol finder of
+#: the modules' in-memory symbol tables (plain drgn names no module address
+#: without their debug info); imports drgn.helpers.linux.kallsyms'
+#: load_module_kallsyms
+MODULE_SYMBOLS_CODE = """\
+try:  # name module addresses from the modules' in-memory symbol tables
+    prog.register_symbol_finder("module_kallsyms", load_module_kallsyms(prog), enable_index=-1)
+except ValueError:  # registered already
+    pass
+"""
 
 
 def _kernel_symbol_range(prog: drgn.Program) -> tuple[int, int]:

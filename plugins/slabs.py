@@ -430,10 +430,10 @@ def _kmem_addresses_drgn(ctx: Context, words: list[str]) -> str:
     vmap stack or another vmap area by its caller."""
     from kmemx.commands.drgncode import table_script
 
-    from .lists import parse_address
+    from .lists import MODULE_SYMBOLS_CODE, parse_address
 
     addrs = [parse_address(ctx, w) for w in words]
-    return table_script(ctx, KMEM_COLUMNS, f"""\
+    return table_script(ctx, KMEM_COLUMNS, MODULE_SYMBOLS_CODE + f"""\
 THREAD_SIZE = prog["THREAD_SIZE"].value_()
 init = prog["init_task"]
 PAGE = sizeof(prog.type("struct page"))
@@ -577,6 +577,7 @@ for addr in [{", ".join(f"{a:#x}" for a in addrs)}]:
 """,
         ["bisect", "drgn:FaultError,Object,sizeof",
          "drgn.helpers.linux.cpumask:for_each_possible_cpu",
+         "drgn.helpers.linux.kallsyms:load_module_kallsyms",
          "drgn.helpers.linux.list:list_for_each_entry",
          "drgn.helpers.linux.mm:for_each_vmap_area,page_to_pfn,pfn_to_page,phys_to_virt",
          "drgn.helpers.linux.mmzone:for_each_online_pgdat,pfn_to_section,present_section,"
