@@ -685,7 +685,7 @@ def _run_inputs(k: Any, ns: dict[str, Any], text: str, args: argparse.Namespace)
     worst = 0
     for item in inputs(text, lambda line: is_bare_command(line, ns, _names_command)):
         if item.command:
-            rc = _print_command(k, item.text, args)
+            rc = _print_command(k, item.text, args, f"<stdin> line {item.line}")
         elif item.error is not None:
             rc = _error(_syntax_error_line(item.text, item.error))
         else:
@@ -758,9 +758,11 @@ def _stdout_gone() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def _print_command(k: Any, line: str, args: argparse.Namespace) -> int:
+def _print_command(k: Any, line: str, args: argparse.Namespace, where: str = "") -> int:
     """Run one command line on ``k`` and print its output; returns the exit
-    status (0, 1 with one error line, EXIT_INCOMPLETE, 130 on ^C)."""
+    status (0, 1 with one error line, EXIT_INCOMPLETE, 130 on ^C).
+    ``where``: the input's place (``<stdin> line 6``), named in its error."""
+    at = f"{where}: " if where else ""
     from .commands import CommandError, execute
     from .errors import KmemxError
 
@@ -786,9 +788,9 @@ def _print_command(k: Any, line: str, args: argparse.Namespace) -> int:
         out.flush()
         return 130
     except (CommandError, KmemxError, drgn.FaultError) as e:
-        return _error(str(e))
+        return _error(at + str(e))
     except Exception as e:  # a bug in a command: one line, not a traceback
-        return _error(f"{line.split(None, 1)[0]}: internal error: {type(e).__name__}: "
+        return _error(f"{at}{line.split(None, 1)[0]}: internal error: {type(e).__name__}: "
                       f"{_one_line(e)} (please report it with the command line)")
     finally:
         progress.close()

@@ -366,7 +366,7 @@ def test_new_users_front_end_report(fixture: Fixture, target: list[str],
     assert out[:2] == ["1", kmemx(*target, "-q", "log | tail 1").stdout.rstrip("\n")]
     assert out[2] == "hi" and "RELEASE: " in mixed.stdout and out[-1] == "after"
     errors = [e for e in mixed.stderr.splitlines() if not e.startswith("kmemx: note:")]
-    assert len(errors) == 2 and errors[1].startswith("kmemx: error: rd: ")
+    assert len(errors) == 2 and errors[1].startswith("kmemx: error: <stdin> line 7: rd: ")
     assert errors[0] == ("kmemx: error: <stdin> line 6: FaultError: address is not mapped: "
                          "0xdeadbeef")
     exec_error = kmemx(*target, "-q", "-e", "prog.read(0xdeadbeef, 8)")
