@@ -1283,6 +1283,18 @@ def _task_whole_lines(obj: drgn.Object, radix: int | None) -> list[str]:
     return [*lines, "", *crash_struct_text(ti, "struct", "thread_info", radix).split("\n"), ""]
 
 
+#: task --drgn's thread_info of ``task`` (inside the task_struct with
+#: CONFIG_THREAD_INFO_IN_TASK, else under its stack), for -R and the whole dump
+_THREAD_INFO_CODE = """\
+    try:  # the thread_info inside the task (CONFIG_THREAD_INFO_IN_TASK), else under its stack
+        ti = task.thread_info if task.thread_info.type_.kind != TypeKind.POINTER else None
+    except AttributeError:
+        ti = None
+    if ti is None and hasattr(task, "stack"):
+        ti = Object(prog, "struct thread_info", address=task.stack.value_())
+"""
+
+
 def _task_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``task --drgn``: each task's header and crash's text of its
     task_struct and thread_info, or of the members given (-R), through
@@ -1296,13 +1308,7 @@ def _task_drgn(ctx: Context, args: argparse.Namespace) -> str:
     body = CRASH_MEMBER_CODE + "\n\n" + _HEADER_CODE + _tasks_code(ctx, args.tasks, "task") \
         + "for task in tasks:\n    print(header(task))\n"
     if members:
-        body += f"""\
-    try:  # the thread_info inside the task (CONFIG_THREAD_INFO_IN_TASK), else under its stack
-        ti = task.thread_info if task.thread_info.type_.kind != TypeKind.POINTER else None
-    except AttributeError:
-        ti = None
-    if ti is None and hasattr(task, "stack"):
-        ti = Object(prog, "struct thread_info", address=task.stack.value_())
+        body += _THREAD_INFO_CODE + f"""\
     for m in {members!r}:  # crash's member lines (gdb's print as crash sets it up)
         if "." in m or "[" in m:
             print(member_line(task[0], m, {radix}))
@@ -1318,12 +1324,7 @@ def _task_drgn(ctx: Context, args: argparse.Namespace) -> str:
     else:
         body += f"""\
     print(struct_text(task[0], "struct", "task_struct", {radix}))
-    try:  # the thread_info inside the task (CONFIG_THREAD_INFO_IN_TASK), else under its stack
-        ti = task.thread_info if task.thread_info.type_.kind != TypeKind.POINTER else None
-    except AttributeError:
-        ti = None
-    if ti is None and hasattr(task, "stack"):
-        ti = Object(prog, "struct thread_info", address=task.stack.value_())
+""" + _THREAD_INFO_CODE + f"""\
     if ti is not None:
         print()
         print(struct_text(ti, "struct", "thread_info", {radix}))
