@@ -201,8 +201,10 @@ class _PsReader:
         cpu = member_spec(k, task, task_cpu_member(k))
         names = ("tgid", "comm", "flags", task_state_member(k), "exit_state")
         pid = member_spec(k, task, "pid")
-        # real_parent->pid and mm->{total_vm, rss counters} in place (None: NULL mm)
-        parent = follow_inline(k.offsetof(task, "real_parent"), (pid,))
+        # parent->pid and mm->{total_vm, rss counters} in place (None: NULL mm).
+        # PPID is crash's: task_struct.parent (task.c task_struct_parent), the
+        # tracer while a task is ptraced, where /proc's PPid is real_parent's tgid
+        parent = follow_inline(k.offsetof(task, "parent"), (pid,))
         mm_ptr = member_spec(k, task, "mm")
         mm = follow_inline(mm_ptr[0], mm_rss_vm_spec(k))
         #: the task's unsynced RSS events (before f1a7941243c1, "mm: convert
@@ -631,7 +633,7 @@ for t in every:
         continue
     if {state!r} is not None and st != {state!r}:
         continue
-    ppid = t.real_parent.pid.value_() if pid else 0
+    ppid = t.parent.pid.value_() if pid else 0
     rss = vsz = 0
     if t.mm and not kthread:
         rss, vsz = rss_pages(t.mm), t.mm.total_vm.value_()

@@ -47,6 +47,22 @@ def run_json(k: kmemx.Kernel, line: str) -> list[dict[str, Any]]:
     return data
 
 
+def test_ps_ppid_is_task_parent(fixture: Fixture, kernels: dict[str, kmemx.Kernel]) -> None:
+    """PPID is ``task->parent->pid`` as crash's ps (task.c task_struct_parent)
+    and drgn's crash ps (``task.parent.pid``) print it, for every task; the
+    manifest's /proc PPid (``real_parent``) equals it only while no task is
+    ptraced, which the test bed's workload never does."""
+    from drgn import Object
+
+    prog = fixture.drgn_program("elf")
+    rows = run_json(kernels["elf"], "ps")
+    assert rows
+    for r in rows:
+        t = Object(prog, "struct task_struct *", int(r["task"], 16))
+        want = t.parent.pid.value_() if r["pid"] else 0
+        assert r["ppid"] == want, r
+
+
 @pytest.mark.parametrize("v", ["elf", "kdump", "panic"])
 def test_ps_matches_manifest(fixture: Fixture, kernels: dict[str, kmemx.Kernel], v: str) -> None:
     if v not in kernels:
