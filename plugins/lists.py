@@ -44,7 +44,7 @@ from kmemx.helpers import (
 from kmemx.helpers.slab import virt_to_cache
 from kmemx.symbols import section_names, symbol_names
 
-__all__ = ["CRASH_DEREF_CODE", "CRASH_MEMBER_CODE", "KERNEL_HALF", "MODULE_SYMBOLS_CODE", "CrashDeref",
+__all__ = ["CRASH_DEREF_CODE", "CRASH_MEMBER_CODE", "CRASH_SYMBOLS_CODE", "KERNEL_HALF", "MODULE_SYMBOLS_CODE", "CrashDeref",
            "complete_array", "crash_dereference", "crash_dereference_text", "crash_member_line",
            "crash_print_text", "crash_struct_text", "crash_value_text", "kernel_address",
            "parse_address",
@@ -2834,15 +2834,7 @@ for arg in {args.names!r}:
         else SYM_LINE_COLUMNS
     return table_script(ctx, columns, """\
 PAC_MASK = """ + f"{kernel_pac_mask(ctx):#x}" + """  # arm64's NUMBER(KERNELPACMASK), from VMCOREINFO
-""" + MODULE_SYMBOLS_CODE + """regions = sorted((start, start + size, mod.name.string_().decode())
-                 for mod in for_each_module(prog) for start, size in module_address_regions(mod))
-
-
-def module_of(addr):
-    return next((name for start, end, name in regions if start <= addr < end), None)
-
-
-# a module symbol is bound as the kernel's own letter in mod->kallsyms->typetab
+""" + MODULE_SYMBOLS_CODE + CRASH_SYMBOLS_CODE + """# a module symbol is bound as the kernel's own letter in mod->kallsyms->typetab
 # says (1c7651f43777, 5.2; /proc/kallsyms's), not as its ELF st_info: lower
 # case is local (the kernel lowers the globals it does not export)
 local_in_module = set()
@@ -2857,13 +2849,6 @@ for mod in for_each_module(prog):
         if st.st_name and chr(letter).islower() and chr(letter) not in "wv":
             name = Object(prog, "char *", ks.strtab.value_() + st.st_name.value_()).string_()
             local_in_module.add((st.st_value.value_(), name.decode()))
-
-
-def address(name):
-    try:
-        return prog.symbol(name).address
-    except LookupError:
-        return None
 
 
 # crash's type letters: T in the kernel's text, else by kind, r for a linker
@@ -2883,24 +2868,6 @@ def sym_type(sym):
     if module_of(sym.address):
         return c if (sym.address, sym.name) in local_in_module else c.upper()
     return c.upper() if sym.binding != SymbolBinding.LOCAL else c
-
-
-# crash's symbol table, by address: what sorts below the first text symbol is
-# dropped unless it is per-CPU data
-first = min((a for a in (address("_text"), address("_stext")) if a is not None), default=0)
-percpu = address("__per_cpu_start")
-# (a module's symbols are kept: arm64 loads modules below the kernel image);
-# arm64's mapping symbols $x, $d, $x.N, $d.N are dropped, as crash drops them
-by_addr = {}
-for sym in prog.symbols():
-    if sym.name[:2] in ("$x", "$d") and sym.name[2:3] in ("", "."):
-        continue
-    if sym.address < first and not (
-            percpu is not None and sym.address >= percpu
-            and (sym.name.startswith("per_cpu") or sym.name in ("__per_cpu_start", "__per_cpu_end")
-                 or sym.kind == SymbolKind.OBJECT)) and not module_of(sym.address):
-        continue
-    by_addr.setdefault(sym.address, []).append(sym)
 
 
 def sym_row(addr, sym, label, source_at=None):
@@ -2923,16 +2890,14 @@ def of_address(typed):
             addr = typed | PAC_MASK
         except LookupError:
             pass
-    sym = prog.symbol(addr)
-    if not module_of(sym.address):  # of aliases at one address, the first by name
-        sym = min((*prog.symbols(addr), *by_addr.get(sym.address, ())),
-                  key=lambda s: (-s.address, s.name))
+    sym = symbol_at(addr)
     off = addr - sym.address
     sym_row(typed, sym, sym.name + (f"+{off}" if off else ""), addr)  # crash: decimal
 
 
-""" + rows, ["drgn:Object,SymbolBinding,SymbolKind", "drgn.helpers.linux.kallsyms:load_module_kallsyms",
-             "drgn.helpers.linux.module:for_each_module,module_address_regions"])
+""" + rows, ["bisect", "drgn:Object,SymbolBinding,SymbolKind",
+                "drgn.helpers.linux.kallsyms:load_module_kallsyms",
+                "drgn.helpers.linux.module:for_each_module,module_address_regions"])
 
 
 def _sym_list(ctx: Context, search: str | None, module: str | None) -> Iterator[Any]:
@@ -3099,6 +3064,74 @@ try:  # name module addresses from the modules' in-memory symbol tables
 except ValueError:  # registered already
     pass
 """
+
+#: --drgn code of crash's symbol table and its value_search(), the rule of
+#: :func:`_symbol_at`: ``module_of(addr)``, ``address(name)``, ``by_addr``
+#: (crash's table by address), ``symbol_at(addr)`` (LookupError when none).
+#: Follows :data:`MODULE_SYMBOLS_CODE`; imports bisect, drgn's SymbolKind,
+#: for_each_module and module_address_regions
+CRASH_SYMBOLS_CODE = """\
+regions = sorted((start, start + size, mod.name.string_().decode())
+                 for mod in for_each_module(prog) for start, size in module_address_regions(mod))
+
+
+def module_of(addr):
+    return next((name for start, end, name in regions if start <= addr < end), None)
+
+
+def address(name):
+    try:
+        return prog.symbol(name).address
+    except LookupError:
+        return None
+
+
+# crash's symbol table, by address: what sorts below the first text symbol is
+# dropped unless it is per-CPU data
+first = min((a for a in (address("_text"), address("_stext")) if a is not None), default=0)
+percpu = address("__per_cpu_start")
+# (a module's symbols are kept: arm64 loads modules below the kernel image);
+# arm64's mapping symbols $x, $d, $x.N, $d.N are dropped, as crash drops them
+by_addr = {}
+for sym in prog.symbols():
+    if sym.name[:2] in ("$x", "$d") and sym.name[2:3] in ("", "."):
+        continue
+    if sym.address < first and not (
+            percpu is not None and sym.address >= percpu
+            and (sym.name.startswith("per_cpu") or sym.name in ("__per_cpu_start", "__per_cpu_end")
+                 or sym.kind == SymbolKind.OBJECT)) and not module_of(sym.address):
+        continue
+    by_addr.setdefault(sym.address, []).append(sym)
+keys = sorted(by_addr)
+lo = address("_text")  # crash's in_ksymbol_range(): _text to the image's last symbol
+hi = max((a for a in keys if not module_of(a)), default=lo)
+
+
+def symbol_at(addr):
+    # crash's value_search(): the nearest symbol at or below addr in the kernel
+    # image or the same module; of aliases at one address the first by name
+    # (jiffies, not jiffies_64), past it the last; elsewhere drgn's
+    mod = None if lo <= addr <= hi else module_of(addr)
+    if lo <= addr <= hi or mod:
+        i = bisect.bisect_right(keys, addr) - 1
+        if i >= 0 and (lo <= keys[i] if mod is None else module_of(keys[i]) == mod):
+            found = sorted((s for s in by_addr[keys[i]] if s.name and s.kind != SymbolKind.FILE),
+                           key=lambda s: s.name)
+            if found:
+                if keys[i] != addr:
+                    return found[-1]
+                if found[0].name.endswith("_text_start") and len(found) > 1:
+                    return found[1]
+                return found[0]
+    sym = prog.symbol(addr)
+    if module_of(sym.address):
+        return sym
+    return min((*prog.symbols(addr), *by_addr.get(sym.address, ())),
+               key=lambda s: (-s.address, s.name))
+
+
+"""
+
 
 
 def _kernel_symbol_range(prog: drgn.Program) -> tuple[int, int]:

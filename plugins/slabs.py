@@ -424,16 +424,18 @@ def _kmem_i(ctx: Context) -> Iterator[Any]:
 def _kmem_addresses_drgn(ctx: Context, words: list[str]) -> str:
     """``kmem ADDR... --drgn``: what each address is, as kmemx's
     identify_address() tells (drgn's identify_address() order and wording):
-    a symbol (init_task and its stack named as a task), a slab object by
+    a symbol (init_task and its stack named as a task; named as crash's
+    value_search() names it, :data:`lists.CRASH_SYMBOLS_CODE`, also past a
+    symbol's size), a slab object by
     drgn's slab_object_info() (a task_struct as its task), else a free buddy
     block from the zones' free lists, a struct page in the vmemmap, a task's
     vmap stack or another vmap area by its caller."""
     from kmemx.commands.drgncode import table_script
 
-    from .lists import MODULE_SYMBOLS_CODE, parse_address
+    from .lists import CRASH_SYMBOLS_CODE, MODULE_SYMBOLS_CODE, parse_address
 
     addrs = [parse_address(ctx, w) for w in words]
-    return table_script(ctx, KMEM_COLUMNS, MODULE_SYMBOLS_CODE + f"""\
+    return table_script(ctx, KMEM_COLUMNS, MODULE_SYMBOLS_CODE + CRASH_SYMBOLS_CODE + f"""\
 THREAD_SIZE = prog["THREAD_SIZE"].value_()
 init = prog["init_task"]
 PAGE = sizeof(prog.type("struct page"))
@@ -539,6 +541,15 @@ def has_page(pfn):  # kmem -p's pages: the PFN's SPARSEMEM section is present wi
         return False
 
 
+def kmem_symbol(addr):  # crash's kmem_search(): in the image or a module, value_search()
+    if not (lo <= addr <= hi or module_of(addr)):
+        return None
+    try:
+        return symbol_at(addr)
+    except LookupError:
+        return None
+
+
 def physical(addr):  # crash: an address below the kernel half is a physical one
     virt = (page_offset + addr) & (2**64 - 1)  # arm64: RAM from memstart_addr (QEMU: 1 GiB)
     ram = addr < max_pfn << PAGE_SHIFT and has_page(addr >> PAGE_SHIFT)
@@ -569,16 +580,20 @@ for addr in [{", ".join(f"{a:#x}" for a in addrs)}]:
         physical(addr)
         continue
     found = identify(addr)
+    if found is None or found[0] == "symbol":  # the symbol the text names: crash's
+        sym = kmem_symbol(addr)
+        found = ("symbol", "", sym.name, sym.address, "") if sym is not None else found
     if found is None:
         row(hex(addr), "unknown", "", "", None, None, "")
     else:
         kind, cache, name, start, state = found
         row(hex(addr), kind, cache, name, hex(start), addr - start, state)
 """,
-        ["bisect", "drgn:FaultError,Object,sizeof",
+        ["bisect", "drgn:FaultError,Object,SymbolKind,sizeof",
          "drgn.helpers.linux.cpumask:for_each_possible_cpu",
          "drgn.helpers.linux.kallsyms:load_module_kallsyms",
          "drgn.helpers.linux.list:list_for_each_entry",
+         "drgn.helpers.linux.module:for_each_module,module_address_regions",
          "drgn.helpers.linux.mm:for_each_vmap_area,page_to_pfn,pfn_to_page,phys_to_virt",
          "drgn.helpers.linux.mmzone:for_each_online_pgdat,pfn_to_section,present_section,"
          "valid_section",
@@ -1082,11 +1097,45 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         if text:
             yield from (TextLine(x) for x in kmem_address_text(ctx, a, ident))
             continue
+        if ident is None or ident.kind == "symbol":
+            # the symbol the text names: crash's of aliases (jiffies, not drgn's
+            # jiffies_64), past a symbol's size too (jiffies_64+16)
+            ident = _kmem_symbol_identity(ctx, a) or ident
         if ident is None:
             yield Row(cols, (Address(a), "unknown", "", "", None, None, ""))
             continue
         yield Row(cols, (Address(a), ident.kind, Name(ident.cache), Name(ident.name),
                          Address(ident.start), ident.offset, ident.state), ident)
+
+
+def kmem_symbol(ctx: Context, addr: int) -> tuple[drgn.Symbol, str | None] | None:
+    """The symbol crash's ``kmem ADDR`` names on its first line (memory.c
+    kmem_search(): value_search() of an address in the kernel image or a
+    module, :func:`lists._symbol_at`), with the module's name; None for an
+    address elsewhere or of no symbol."""
+    from kmemx.helpers import module_of_address
+
+    from .lists import _kernel_symbol_range, _symbol_at
+
+    lo, hi = _kernel_symbol_range(ctx.prog)
+    module = None if lo <= addr <= hi else module_of_address(ctx.prog, addr)
+    if not (lo <= addr <= hi or module):
+        return None
+    try:
+        return _symbol_at(ctx.prog, addr), module
+    except LookupError:
+        return None
+
+
+def _kmem_symbol_identity(ctx: Context, addr: int) -> Identity | None:
+    """``kmem ADDR``'s ``symbol`` row as its text names it
+    (:func:`kmem_symbol`), or None."""
+    found = kmem_symbol(ctx, addr)
+    if found is None:
+        return None
+    sym = found[0]
+    return Identity(addr, "symbol", sym.name, sym.address, sym.address + sym.size,
+                    text=f"{sym.name}+{addr - sym.address:#x}")
 
 
 def free_identity(k: Kernel, addr: int) -> Identity | None:
@@ -1133,10 +1182,9 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any,
     ``physical``: the physical address asked about, ``addr`` its direct-map
     address (kmem_search()'s PHYSADDR: no symbol or vmalloc part, the free
     block's ``(123010 is in 4th of 32 pages)`` and the page by it)."""
-    from kmemx.helpers import module_of_address
 
     from . import kmem_mm
-    from .lists import _kernel_symbol_range, _sym_of_address
+    from .lists import _kernel_symbol_range, _sym_row
     from .tasks import context_rows
 
     prog = ctx.prog
@@ -1146,20 +1194,18 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any,
         return [f"{key:>7}: {val}" for key, val in context_rows(ctx, view)] + [""]
 
     lo, hi = _kernel_symbol_range(prog)
-    module = module_of_address(prog, addr) if physical is None else None
-    if physical is None and (lo <= addr <= hi or module):
-        try:
-            row = _sym_of_address(ctx, addr)
-        except CommandError:
-            row = None
-        if row is not None:
-            line = f"{addr:x} ({row['TYPE']}) {row['SYMBOL']}"
-            if module:
-                line += f" [{module}]"
-            if str(row["TYPE"]) in "tT":
-                where = _source_line(prog, addr)
-                line += f" {where}" if where or module else ""
-            yield from (line, "")
+    found = kmem_symbol(ctx, addr) if physical is None else None
+    if found is not None:
+        sym, module = found
+        off = addr - sym.address
+        row = _sym_row(ctx, addr, sym, sym.name + (f"+{off}" if off else ""), addr)  # decimal
+        line = f"{addr:x} ({row['TYPE']}) {row['SYMBOL']}"
+        if module:
+            line += f" [{module}]"
+        if str(row["TYPE"]) in "tT":
+            where = _source_line(prog, addr)
+            line += f" {where}" if where or module else ""
+        yield from (line, "")
     # the kernel image is not vmalloc space to crash, though arm64 maps it
     # there with vmap areas of its own (arm64.c arm64_IS_VMALLOC_ADDR():
     # kimage_text..kimage_end is not)

@@ -215,6 +215,8 @@ class Session(CrashSession):
             "kmem stack": f"kmem {self.addr['stack'] + 0x100:x}",
             "kmem text": f"kmem {self.k.prog['schedule'].address_ + 16:x}",
             "kmem data": f"kmem {self.k.prog['jiffies'].address_:x}",
+            # past its symbol's size: crash's value_search() still names it
+            "kmem data past": f"kmem {self.k.prog['jiffies'].address_ + 16:x}",
             "kmem module": f"kmem {a['module']}",
             "kmem module text": f"kmem {self.addr['module_text'] + 16:x}",
             "kmem mapping": f"kmem {a['exe_mapping']}",
@@ -362,7 +364,7 @@ def test_struct_p_json(s: Session) -> None:
 
 
 KMEM = ["kmem slab", "kmem slab+16", "kmem task", "kmem page", "kmem stack", "kmem text",
-        "kmem data", "kmem module", "kmem module text", "kmem mapping", "kmem free",
+        "kmem data", "kmem data past", "kmem module", "kmem module text", "kmem mapping", "kmem free",
         "kmem free page", "kmem free phys", "kmem free 0"]
 _SYMBOL_LINE = re.compile(r"^([0-9a-f]+) \((.)\) (\S+)( \[\w+\])?(?: (.*))?$")
 
@@ -387,6 +389,20 @@ def test_kmem_address_text_is_crash(s: Session, key: str) -> None:
             assert fo == ft or (fo and ft and ft.endswith("/" + fo)), (o, t)
             continue
         assert o == t
+
+
+@pytest.mark.parametrize("key", ["kmem text", "kmem data", "kmem data past", "kmem module text"])
+def test_kmem_symbol_json_names_the_texts_symbol(s: Session, key: str) -> None:
+    """``kmem ADDR --json`` of a kernel-image or module address names the
+    symbol its text does, crash's (``jiffies`` of the aliases jiffies and
+    jiffies_64, ``jiffies_64+16`` past its size), not drgn's prog.symbol()."""
+    first = _lines(s.ours(key))[0]
+    m = _SYMBOL_LINE.match(first)
+    assert m is not None, first
+    name, _, off = m[3].partition("+")
+    row, = s.json(s.commands[key])
+    assert (row["kind"], row["name"], row["offset"]) == ("symbol", name, int(off or 0)), first
+    assert int(row["start"], 16) == int(m[1], 16) - int(off or 0)
 
 
 def test_kmem_address_json_keeps_rows(s: Session) -> None:

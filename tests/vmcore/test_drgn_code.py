@@ -63,7 +63,7 @@ CASES: dict[str, str] = {
     "slabinfo": "table", "slabinfo dentry task_struct": "table", "slab kmalloc-1k": "sorted",
     "kmem -s": "table", "kmem -s dentry": "table", "kmem -i": "table",
     "slab --free kmalloc-1k": "table", "slab -s task_struct.pid,comm task_struct": "sorted",
-    "kmem jiffies init_task+16 init_stack+64 {TASK1} {STACK1} {MM1} {PAGE} {FREE} 0x10": "table",
+    "kmem jiffies jiffies+16 init_task+16 init_stack+64 {TASK1} {STACK1} {MM1} {PAGE} {FREE} 0x10": "table",
     "ptob 1234": "none", "btop 1234000": "none", "ptov 1000 7fe0000": "table",
     "vtop jiffies init_task": "table", "vtop 0 123": "table", "pte 8000000001234067 1a5c025": "table",
     "search -s init_task -l 0x3000 init_task": "table", "search init_task": "table",
