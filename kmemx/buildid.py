@@ -9,7 +9,7 @@ import struct
 from collections.abc import Iterable
 from typing import BinaryIO, NamedTuple
 
-__all__ = ["ElfSection", "elf_build_id", "elf_read", "elf_sections", "elf_symbol_values",
+__all__ = ["ElfSection", "elf_build_id", "elf_read", "elf_sections", "elf_symbol_values", "elf_symtab",
            "elf_truncated"]
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
@@ -135,6 +135,30 @@ def elf_read(path: str, addr: int, size: int) -> bytes | None:
             except OSError:
                 return None
             return data if len(data) == size else None
+    return None
+
+
+def elf_symtab(path: str) -> tuple[list[ElfSection], bytes, bytes] | None:
+    """The section headers of the ELF64 little-endian file ``path``
+    (:func:`elf_sections`), its ``.symtab`` (raw ``Elf64_Sym`` entries, a whole
+    number of them) and that table's string table; None when it has no
+    symbol table or cannot be read."""
+    sections = elf_sections(path)
+    try:
+        with open(path, "rb") as f:
+            got = _headers(f)
+            if got is None:
+                return None
+            for sh in got[0]:
+                if sh[1] != SHT_SYMTAB or sh[6] >= len(got[0]) or sh[9] != _SYM.size:
+                    continue
+                f.seek(sh[4])
+                syms = f.read(sh[5])
+                strtab = got[0][sh[6]]
+                f.seek(strtab[4])
+                return sections, syms[:len(syms) - len(syms) % _SYM.size], f.read(strtab[5])
+    except (OSError, _Cut):
+        return None
     return None
 
 

@@ -2584,10 +2584,17 @@ def _sections(prog: drgn.Program) -> list[tuple[int, int, str]]:
 
 
 def _sym_type(prog: drgn.Program, sym: drgn.Symbol) -> str:
-    """The type letter crash shows for a symbol: T in the kernel's text (the
-    linker's ``_text`` of no type too), else by the symbol's kind (T function,
-    D data, read-only data included, as crash prints it); lower case for a
-    local symbol; ``?`` when neither tells."""
+    """The type letter crash shows for a symbol: for one of the vmlinux's,
+    nm's from its ELF symbol table (:func:`kmemx.elfsyms.elf_symbol_letter`:
+    the section's, ``D`` in Debian's writable ``.rodata``, ``b`` in ``.bss``,
+    ``W``/``V`` weak); else T in the kernel's text (the linker's ``_text`` of
+    no type too), else by the symbol's kind (T function, D data); lower case
+    for a local symbol; ``?`` when neither tells."""
+    from kmemx.elfsyms import elf_symbol_letter
+
+    letter = elf_symbol_letter(prog, sym.address, sym.name)
+    if letter is not None:
+        return letter
     c = next((letter for lo, hi, letter in _sections(prog) if lo <= sym.address < hi), None)
     if c is None:
         c = {drgn.SymbolKind.FUNC: "t", drgn.SymbolKind.IFUNC: "i",
@@ -2861,7 +2868,68 @@ KINDS = {SymbolKind.FUNC: "t", SymbolKind.IFUNC: "i", SymbolKind.OBJECT: "d",
          SymbolKind.TLS: "d", SymbolKind.COMMON: "c"}
 
 
+def elf_letters():
+    # nm's letters of the vmlinux's ELF symbols, by (address, name): what crash's
+    # BFD symbol table shows (the section's letter, D in a writable .rodata, b in
+    # .bss, W/V weak, upper case global; kmemx.elfsyms' rule)
+    m = prog.main_module()
+    path, bias = m.debug_file_path, m.debug_file_bias or 0
+    out = {}
+    if not path:
+        return out, bias
+    with open(path, "rb") as f:
+        head = f.read(64)
+        shoff, = struct.unpack_from("<Q", head, 0x28)
+        shnum, = struct.unpack_from("<H", head, 0x3C)
+        f.seek(shoff)
+        shdrs = list(struct.iter_unpack("<IIQQQQIIQQ", f.read(64 * shnum)))
+        letter = []
+        for _name, type_, flags, _addr, _off, _size, *_ in shdrs:
+            if flags & 0x4:  # SHF_EXECINSTR
+                letter.append("t")
+            elif flags & 0x2 and type_ != 8:  # SHF_ALLOC, not SHT_NOBITS
+                letter.append("d" if flags & 0x1 else "r")
+            else:
+                letter.append("b" if type_ == 8 else "?" if flags & 0x1 else "n")
+        for _name, type_, _flags, _addr, off, size, link, *_ in shdrs:
+            if type_ != 2:  # SHT_SYMTAB
+                continue
+            f.seek(off)
+            syms = f.read(size - size % 24)
+            f.seek(shdrs[link][4])
+            strtab = f.read(shdrs[link][5])
+            for name, info, _other, shndx, value, _size in struct.iter_unpack("<IBBHQQ", syms):
+                if not name or shndx == 0:
+                    continue
+                bind, kind = info >> 4, info & 0xF
+                if shndx == 0xFFF2:
+                    c = "C"
+                elif kind == 10:
+                    c = "i"
+                elif bind == 2:  # weak: object or not
+                    c = "V" if kind == 1 else "W"
+                elif bind == 10:
+                    c = "u"
+                elif bind > 1:
+                    c = "?"
+                else:
+                    c = "a" if shndx == 0xFFF1 else letter[shndx] if shndx < len(letter) else "?"
+                    c = c.upper() if bind == 1 else c
+                end = strtab.index(b"\\0", name)
+                out[((value + bias) & (2**64 - 1), strtab[name:end].decode(errors="replace"))] = c
+            break
+    return out, bias
+
+
+ELF_LETTERS, BIAS = elf_letters()
+
+
 def sym_type(sym):
+    # the vmlinux's symbols: nm's letter; per-CPU ones sit at their link address
+    c = ELF_LETTERS.get((sym.address, sym.name)) or ELF_LETTERS.get(
+        ((sym.address + BIAS) & (2**64 - 1), sym.name))
+    if c is not None:
+        return c
     c = "t" if any(lo <= sym.address < hi for lo, hi in sections) else KINDS.get(sym.kind, "?")
     if c == "?" and None not in rodata and rodata[0] <= sym.address < rodata[1]:
         c = "r"
@@ -2895,7 +2963,7 @@ def of_address(typed):
     sym_row(typed, sym, sym.name + (f"+{off}" if off else ""), addr)  # crash: decimal
 
 
-""" + rows, ["bisect", "drgn:Object,SymbolBinding,SymbolKind",
+""" + rows, ["bisect", "struct", "drgn:Object,SymbolBinding,SymbolKind",
                 "drgn.helpers.linux.kallsyms:load_module_kallsyms",
                 "drgn.helpers.linux.module:for_each_module,module_address_regions"])
 
