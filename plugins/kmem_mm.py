@@ -61,6 +61,7 @@ __all__ = [
     "kmem_vm_stat",
     "kmem_z",
     "phys_to_kernel",
+    "phys_to_vmalloc",
 ]
 
 
@@ -524,6 +525,16 @@ def phys_to_kernel(ctx: Context, addrs: list[int], for_pages: bool) -> list[int]
             if phys is not None and phys >> 12 in want:
                 out.append(page + want[phys >> 12])
     return out
+
+
+def phys_to_vmalloc(ctx: Context, phys: int) -> list[int]:
+    """The vmalloc addresses mapping physical address ``phys`` (crash's
+    dump_vmlist() with GET_PHYS_TO_VMALLOC, :func:`phys_to_kernel`'s walk),
+    in area order; empty when none maps it, or when the dump is read through
+    drgn's reader (no page-table reader of kmemx's to walk the areas with)."""
+    if getattr(ctx.k.space, "translator", None) is None:
+        return []
+    return phys_to_kernel(ctx, [phys], for_pages=False)
 
 
 def kmem_p(ctx: Context, addrs: list[int]) -> Iterator[Row]:

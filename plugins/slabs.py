@@ -451,6 +451,7 @@ for cpu in list(for_each_possible_cpu(prog))[1:]:
     idle = idle_task(prog, cpu)
     stacks[idle.stack.value_()] = idle
 areas = sorted(for_each_vmap_area(prog), key=lambda a: a.va_start.value_())
+init_mm = prog["init_mm"].address_of_()
 starts = [a.va_start.value_() for a in areas]
 
 
@@ -550,10 +551,29 @@ def kmem_symbol(addr):  # crash's kmem_search(): in the image or a module, value
         return None
 
 
+def vmalloc_of(phys):  # crash's dump_vmlist(): area by area, page by page
+    for va in areas:
+        if not va.vm:
+            continue
+        for page in range(va.va_start.value_(), va.va_end.value_(), 1 << PAGE_SHIFT):
+            try:
+                if follow_phys(init_mm, page) >> PAGE_SHIFT == phys >> PAGE_SHIFT:
+                    return page + (phys & ((1 << PAGE_SHIFT) - 1))
+            except FaultError:
+                continue
+    return None
+
+
 def physical(addr):  # crash: an address below the kernel half is a physical one
     virt = (page_offset + addr) & (2**64 - 1)  # arm64: RAM from memstart_addr (QEMU: 1 GiB)
     ram = addr < max_pfn << PAGE_SHIFT and has_page(addr >> PAGE_SHIFT)
     found = identify(virt) if ram else None
+    mapped = vmalloc_of(addr) if ram else None
+    if mapped is not None:  # GET_PHYS_TO_VMALLOC: the first vmalloc address mapping it
+        virt, found = mapped, identify(mapped)
+        if found is None or found[0] in ("symbol", "vmap"):
+            sym = kmem_symbol(virt)
+            found = ("symbol", "", sym.name, sym.address, "") if sym is not None else found
     if found is not None:
         kind, cache, name, start, state = found
         row(hex(virt), kind, cache, name, hex(start), virt - start, state)
@@ -580,7 +600,7 @@ for addr in [{", ".join(f"{a:#x}" for a in addrs)}]:
         physical(addr)
         continue
     found = identify(addr)
-    if found is None or found[0] == "symbol":  # the symbol the text names: crash's
+    if found is None or found[0] in ("symbol", "vmap"):  # the text's symbol
         sym = kmem_symbol(addr)
         found = ("symbol", "", sym.name, sym.address, "") if sym is not None else found
     if found is None:
@@ -594,7 +614,8 @@ for addr in [{", ".join(f"{a:#x}" for a in addrs)}]:
          "drgn.helpers.linux.kallsyms:load_module_kallsyms",
          "drgn.helpers.linux.list:list_for_each_entry",
          "drgn.helpers.linux.module:for_each_module,module_address_regions",
-         "drgn.helpers.linux.mm:for_each_vmap_area,page_to_pfn,pfn_to_page,phys_to_virt",
+         "drgn.helpers.linux.mm:follow_phys,for_each_vmap_area,page_to_pfn,pfn_to_page,"
+         "phys_to_virt",
          "drgn.helpers.linux.mmzone:for_each_online_pgdat,pfn_to_section,present_section,"
          "valid_section",
          "drgn.helpers.linux.pid:for_each_task",
@@ -1097,9 +1118,10 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         if text:
             yield from (TextLine(x) for x in kmem_address_text(ctx, a, ident))
             continue
-        if ident is None or ident.kind == "symbol":
+        if ident is None or ident.kind in ("symbol", "vmap"):
             # the symbol the text names: crash's of aliases (jiffies, not drgn's
-            # jiffies_64), past a symbol's size too (jiffies_64+16)
+            # jiffies_64), past a symbol's size too (jiffies_64+16), in arm64's
+            # image too, which vmap areas map (crash: not vmalloc space)
             ident = _kmem_symbol_identity(ctx, a) or ident
         if ident is None:
             yield Row(cols, (Address(a), "unknown", "", "", None, None, ""))
@@ -1193,27 +1215,48 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any,
         view = ctx.k.view("struct task_struct", task_addr)
         return [f"{key:>7}: {val}" for key, val in context_rows(ctx, view)] + [""]
 
-    lo, hi = _kernel_symbol_range(prog)
-    found = kmem_symbol(ctx, addr) if physical is None else None
-    if found is not None:
+    def symbol_line(at: int, show_module: bool) -> Iterator[str]:
+        # show_symbol(): "ADDR (T) name+off [module] file: line", the offset decimal
+        found = kmem_symbol(ctx, at)
+        if found is None:
+            return
         sym, module = found
-        off = addr - sym.address
-        row = _sym_row(ctx, addr, sym, sym.name + (f"+{off}" if off else ""), addr)  # decimal
-        line = f"{addr:x} ({row['TYPE']}) {row['SYMBOL']}"
-        if module:
+        off = at - sym.address
+        row = _sym_row(ctx, at, sym, sym.name + (f"+{off}" if off else ""), at)
+        line = f"{at:x} ({row['TYPE']}) {row['SYMBOL']}"
+        if module and show_module:
             line += f" [{module}]"
         if str(row["TYPE"]) in "tT":
-            where = _source_line(prog, addr)
+            where = _source_line(prog, at)
             line += f" {where}" if where or module else ""
         yield from (line, "")
+
+    lo, hi = _kernel_symbol_range(prog)
     # the kernel image is not vmalloc space to crash, though arm64 maps it
     # there with vmap areas of its own (arm64.c arm64_IS_VMALLOC_ADDR():
     # kimage_text..kimage_end is not)
     image = lo <= addr <= hi  # _text to the last kernel symbol (_end)
-    vmalloc = list(kmem_mm.kmem_v(ctx, [addr])) if physical is None and not image else []
+    if physical is None:
+        yield from symbol_line(addr, True)
+        vmalloc = [] if image else list(kmem_mm.kmem_v(ctx, [addr]))
+        stack = ident if ident is not None and ident.kind == "stack" else None
+    else:
+        # GET_PHYS_TO_VMALLOC: a page a vmap area maps, by the first of its
+        # virtual addresses (area by area, page by page): that address's task
+        # context when it is a stack, its symbol (no [module]), then every
+        # area mapping the page, and on to the page, past the slab and free lists
+        mapped = kmem_mm.phys_to_vmalloc(ctx, physical)
+        vmalloc, stack = [], None
+        if mapped:
+            vid = identify_address(ctx.k, mapped[0])
+            if vid is not None and vid.kind == "stack":
+                yield from context(_task_of_identity(ctx, vid))
+            yield from symbol_line(mapped[0], False)
+            areas = {r.cells[0]: r for r in kmem_mm.kmem_v(ctx, mapped)}
+            vmalloc = list(areas.values())
     if vmalloc:
-        if ident is not None and ident.kind == "stack":
-            yield from context(_task_of_identity(ctx, ident))
+        if stack is not None:
+            yield from context(_task_of_identity(ctx, stack))
         yield "   VMAP_AREA         VM_STRUCT                 ADDRESS RANGE                SIZE"
         for r in vmalloc:
             yield f"{r.cells[0]:x}  {r.cells[1]:x}  {r.cells[2]}  {r.cells[3]:>7}"
@@ -1314,9 +1357,10 @@ def _kmem_physical(ctx: Context, phys: int, cache: dict[str, Any],
     direct-map address's row when it is something (a slab object, a
     task...), then the page's ``kmem -p`` row; ``unknown`` when RAM has no
     page there (crash: "not found in mem map").  ``text``: crash's text
-    instead (:func:`kmem_address_text` of the direct-map address; crash's
-    search of the vmalloc areas for a physical page, GET_PHYS_TO_VMALLOC, is
-    not done)."""
+    instead (:func:`kmem_address_text` of the direct-map address).  A page a
+    vmap area maps is looked up there as crash does (GET_PHYS_TO_VMALLOC):
+    the row is the first vmalloc address's (a module's symbol, a vmap stack,
+    a vmap area), then the page's."""
     from drgn.helpers.linux.mm import phys_to_virt
 
     from . import kmem_mm
@@ -1333,6 +1377,12 @@ def _kmem_physical(ctx: Context, phys: int, cache: dict[str, Any],
         else:
             yield from (TextLine(x) for x in kmem_address_text(ctx, virt, ident, phys))
         return
+    mapped = kmem_mm.phys_to_vmalloc(ctx, phys)
+    if mapped:  # GET_PHYS_TO_VMALLOC: the row of the first vmalloc address mapping it
+        vid = identify_address(ctx.k, mapped[0], cache)
+        if vid is None or vid.kind in ("symbol", "vmap"):
+            vid = _kmem_symbol_identity(ctx, mapped[0]) or vid
+        ident = vid or ident
     if ident is not None:
         yield Row(KMEM_COLUMNS, (Address(ident.address), ident.kind, Name(ident.cache),
                                  Name(ident.name), Address(ident.start), ident.offset,

@@ -77,6 +77,11 @@ def _vmaps(k: Kernel, cache: dict[str, Any]) -> tuple[list[int], list[Any]]:
 
 
 def _symbol(k: Kernel, addr: int) -> drgn.Symbol | None:
+    """The symbol containing ``addr``, module symbols from the modules'
+    in-memory tables included whatever ran before (use_module_kallsyms())."""
+    from .kallsyms import use_module_kallsyms
+
+    use_module_kallsyms(k.prog)
     try:
         return k.prog.symbol(addr)
     except LookupError:

@@ -219,6 +219,10 @@ class Session(CrashSession):
             "kmem data past": f"kmem {self.k.prog['jiffies'].address_ + 16:x}",
             "kmem module": f"kmem {a['module']}",
             "kmem module text": f"kmem {self.addr['module_text'] + 16:x}",
+            # physical addresses a vmap area maps (GET_PHYS_TO_VMALLOC): a
+            # module's text, a task's vmap stack
+            "kmem module phys": f"kmem {self._phys(self.addr['module_text'] + 16):x}",
+            "kmem stack phys": f"kmem {self._phys(self.addr['stack'] + 0x100):x}",
             "kmem mapping": f"kmem {a['exe_mapping']}",
             **{f"kmem {key.replace('_', ' ')}": f"kmem {v:x}"
                for key, v in self.free_blocks.items()}})
@@ -235,6 +239,12 @@ class Session(CrashSession):
                 "sbitmapq -v -x": f"sbitmapq -s list_head -a {array} -v -x {sbq}",
                 "sbitmapq -v members": f"sbitmapq -s task_struct.pid,comm -a {array} -v {sbq}"})
         return cmds
+
+    def _phys(self, addr: int) -> int:
+        from drgn.helpers.linux.mm import follow_phys
+
+        prog = self.k.prog
+        return int(follow_phys(prog["init_mm"].address_of_(), addr))
 
     def ours(self, key: str) -> str:
         try:
@@ -364,7 +374,8 @@ def test_struct_p_json(s: Session) -> None:
 
 
 KMEM = ["kmem slab", "kmem slab+16", "kmem task", "kmem page", "kmem stack", "kmem text",
-        "kmem data", "kmem data past", "kmem module", "kmem module text", "kmem mapping", "kmem free",
+        "kmem data", "kmem data past", "kmem module", "kmem module text", "kmem module phys",
+        "kmem stack phys", "kmem mapping", "kmem free",
         "kmem free page", "kmem free phys", "kmem free 0"]
 _SYMBOL_LINE = re.compile(r"^([0-9a-f]+) \((.)\) (\S+)( \[\w+\])?(?: (.*))?$")
 

@@ -63,7 +63,8 @@ CASES: dict[str, str] = {
     "slabinfo": "table", "slabinfo dentry task_struct": "table", "slab kmalloc-1k": "sorted",
     "kmem -s": "table", "kmem -s dentry": "table", "kmem -i": "table",
     "slab --free kmalloc-1k": "table", "slab -s task_struct.pid,comm task_struct": "sorted",
-    "kmem jiffies jiffies+16 init_task+16 init_stack+64 {TASK1} {STACK1} {MM1} {PAGE} {FREE} 0x10": "table",
+    "kmem jiffies jiffies+16 init_task+16 init_stack+64 {TASK1} {STACK1} {MM1} {PAGE} {FREE} 0x10 "
+    "{STACKPHYS}": "table",
     "ptob 1234": "none", "btop 1234000": "none", "ptov 1000 7fe0000": "table",
     "vtop jiffies init_task": "table", "vtop 0 123": "table", "pte 8000000001234067 1a5c025": "table",
     "search -s init_task -l 0x3000 init_task": "table", "search init_task": "table",
@@ -224,7 +225,8 @@ def _line(k: Any, line: str) -> str:
     {STACK1}, {MM1} (inside init's task_struct, stack and mm_struct), {PAGE}
     (inside a struct page of the vmemmap), {PHYS} (the first RAM page
     but one), {FREE} (inside the second page of a free buddy block of order
-    1 or more), {URIP} (the panic task's user RIP)."""
+    1 or more), {STACKPHYS} (physical, in init's vmap stack), {URIP} (the
+    panic task's user RIP)."""
     if "{" not in line:
         return line
     from drgn import sizeof
@@ -241,6 +243,11 @@ def _line(k: Any, line: str) -> str:
               "PHYS": hex(int(prog["memblock"].memory.regions[0].base) + 0x1000)}
     if "{FREE}" in line:
         values["FREE"] = hex(_free_address(prog))
+    if "{STACKPHYS}" in line:  # a page a vmap area maps: init's vmap stack's
+        from drgn.helpers.linux.mm import follow_phys
+
+        values["STACKPHYS"] = hex(int(follow_phys(prog["init_mm"].address_of_(),
+                                                  init.stack.value_() + 0x100)))
     if "{URIP}" in line:
         # the panic task's user RIP, saved at its system call entry (task_pt_regs())
         try:
