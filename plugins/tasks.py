@@ -27,6 +27,7 @@ from kmemx.commands import (
     command,
 )
 from kmemx.commands.cells import Size, crash_centre, kernel_str
+from kmemx.commands.rows import NO_HEADER, HeaderOnly
 from kmemx.helpers.cpumask import for_each_possible_cpu
 from kmemx.helpers.mm import (
     PAGE_SIZE,
@@ -47,8 +48,9 @@ from kmemx.helpers.sched import (
 from kmemx.helpers.timekeeping import JIFFIES_CODE
 from kmemx.types import View, per_cpu
 
-__all__ = ["PS_COLUMNS", "active_tasks", "context_rows", "find_task", "idle_tasks",
-           "resolve_tasks", "task_member_lines", "task_state_names", "task_thread_info"]
+__all__ = ["PS_COLUMNS", "SCHED_POLICIES", "active_tasks", "context_rows", "find_task",
+           "idle_tasks", "resolve_tasks", "sched_policies", "task_member_lines",
+           "task_state_names", "task_thread_info", "translate_nanoseconds"]
 
 PS_COLUMNS = ("PID", "PPID", "CPU", "TASK", "ST", "%MEM", "VSZ", "RSS", "COMM")
 #: /proc's one-letter states as crash's two-letter ones
@@ -460,9 +462,15 @@ def resolve_tasks(ctx: Context, specs: Iterable[str]) -> list[View]:
          ps -t 1           run time, start time (ns), user and system time (ns)
          ps -l             the last time each task ran (sched_info.last_arrival, ns),
                            most recent first (-C CPU: one CPU's tasks, by CPU)
+         ps -m             as -l, the time since then by its CPU's rq->clock, in
+                           days hh:mm:ss.ms (-C CPU as with -l)
+         ps -y FIFO,RR     tasks of these scheduling policies (NORMAL FIFO RR BATCH
+                           ISO IDLE DEADLINE, or their numbers)
+         ps -A             the active task of each CPU only
+         ps -H             no header line
          ps -a 1           the command line and environment, from user memory
          ps -r 1           the resource limits (signal->rlim)
-         The output of -p -c -g -t -l -a -r is crash's text; --json gives rows.
+         The output of -p -c -g -t -l -m -a -r is crash's text; --json gives rows.
          """,
          arguments=[arg("filters", nargs="*", help="PID, task address or command name"),
                     arg("-k", action="store_true", help="kernel threads only"),
@@ -478,19 +486,24 @@ def resolve_tasks(ctx: Context, specs: Iterable[str]) -> list[View]:
                     arg("-t", dest="times", action="store_true", help="run and start times"),
                     arg("-l", dest="last_run", action="store_true",
                         help="last run timestamps, most recent first"),
-                    arg("-C", dest="by_cpu", help="with -l: the tasks of these CPUs "
+                    arg("-m", dest="msecs", action="store_true",
+                        help="time since each task last ran, most recent first"),
+                    arg("-C", dest="by_cpu", help="with -l or -m: the tasks of these CPUs "
                                                   "(cpuspec), by CPU"),
+                    arg("-y", dest="policy", metavar="POLICY[,POLICY...]",
+                        help="tasks of these scheduling policies (names or numbers)"),
+                    arg("-A", dest="active_only", action="store_true",
+                        help="the active task of each CPU only"),
+                    arg("-H", dest="no_header", action="store_true", help="no header line"),
                     arg("-a", dest="argv", action="store_true",
                         help="command line and environment"),
                     arg("-r", dest="rlimits", action="store_true", help="resource limits")],
          columns=PS_COLUMNS, enabled=_enabled, drgn_code=lambda ctx, args: _ps_drgn(ctx, args))
 def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    modes = (args.parents, args.children, args.group, args.times, args.last_run, args.argv,
-             args.rlimits)
-    if args.by_cpu is not None and not args.last_run:
-        raise CommandError("ps: -C applies to -l only (as in crash)")
-    if sum(bool(m) for m in modes) > 1:
-        raise CommandError("ps: -p -c -g -t -l -a -r exclude each other")
+    modes = _ps_modes(args)
+    keep = _ps_keep(ctx, args)
+    if not any(modes) and args.no_header and not ctx.as_json:
+        yield NO_HEADER
     if not any(modes):
         listing: Iterable[Row]
         if not args.filters:
@@ -506,6 +519,11 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                 listing = sorted(rows, key=_ps_order)
         else:  # crash's order too: show_ps() walks its task table, not the arguments
             listing = sorted(_ps_rows(ctx, args), key=_ps_order)
+        if keep is not None:
+            listing = [r for r in listing if keep(r)]
+            if not listing:  # crash's header alone
+                yield HeaderOnly(PS_COLUMNS)
+                return
         if not args.kstackp:
             yield from listing
             return
@@ -516,10 +534,12 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     # CPU), which show_ps() walks for every form; -t of every task then sorts
     # by start time (show_task_times(), a stable qsort: ties keep PID order)
     rows = sorted((r for r in _ps_rows(ctx, args) if r.columns == PS_COLUMNS), key=_ps_order)
+    if keep is not None:
+        rows = [r for r in rows if keep(r)]
     if args.times and not args.filters:
         rows.sort(key=lambda r: int(_as_task(r.obj).start_time))
-    if args.last_run:
-        yield from _ps_last_run(ctx, rows, args.by_cpu)
+    if args.last_run or args.msecs:
+        yield from _ps_last_run(ctx, rows, args.by_cpu, args.msecs)
         return
     if args.group:
         names = any(not re.fullmatch(r"\d+|0x[0-9a-fA-F]+|[0-9a-fA-F]{16}", f)
@@ -540,6 +560,59 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             ctx.warn(f"task {row.obj.address:#x}: cannot read {e.address:#x}")
         if not ctx.as_json:
             yield TextLine("")
+
+
+def _ps_modes(args: argparse.Namespace) -> tuple[Any, ...]:
+    """ps's forms that exclude each other (task.c check_ps_exclusive()):
+    -p -c -g -t -l -m -a -r; CommandError for two of them, or for -C
+    without -l or -m, or -A with any."""
+    modes = (args.parents, args.children, args.group, args.times, args.last_run, args.msecs,
+             args.argv, args.rlimits)
+    if args.by_cpu is not None and not (args.last_run or args.msecs):
+        raise CommandError("ps: -C applies to -l and -m only (as in crash)")
+    if sum(bool(m) for m in modes) + bool(args.active_only) > 1:
+        raise CommandError("ps: -p -c -g -t -l -m -a -r -A exclude each other")
+    return modes
+
+
+#: crash's scheduling policy names (task.c sched_policy_info[]), by number
+SCHED_POLICIES = ("NORMAL", "FIFO", "RR", "BATCH", "ISO", "IDLE", "DEADLINE")
+
+
+def sched_policies(spec: str) -> set[int]:
+    """The ``SCHED_*`` numbers of ``ps -y``'s comma-separated policies: a
+    name (any case; crash compares the name's length, so ``NORMALX`` is
+    NORMAL), a number or ``0xN`` (task.c make_sched_policy()).  Raises
+    CommandError for anything else, as crash's ``invalid scheduling policy``."""
+    out = set()
+    for word in spec.split(","):
+        up = word.upper()
+        for n, name in enumerate(SCHED_POLICIES):
+            if up.startswith(name) or up in (str(n), f"0X{n:X}"):
+                out.add(n)
+                break
+        else:
+            raise CommandError(f"ps: {word}: invalid scheduling policy")
+    return out
+
+
+def _ps_keep(ctx: Context, args: argparse.Namespace) -> Callable[[Row], bool] | None:
+    """The filter of ``ps -y`` (task_struct.policy in the policies) and of
+    ``-A`` without tasks named (the rows ``>`` marks: show_ps_data()'s
+    PS_ACTIVE with PS_SHOW_ALL); None when neither applies."""
+    policies = sched_policies(args.policy) if args.policy else None
+    active = args.active_only and not args.filters
+    if policies is None and not active:
+        return None
+
+    def keep(r: Row) -> bool:
+        if r.columns != PS_COLUMNS:
+            return True
+        if active and not getattr(r.cells[0], "active", False):
+            return False
+        return policies is None or int(_as_task(r.obj).policy) in policies
+
+    return keep
 
 
 def _ps_order(r: Row) -> tuple[int, int]:
@@ -590,12 +663,8 @@ def _ps_drgn(ctx: Context, args: argparse.Namespace) -> str:
     most recent first), -a (drgn's cmdline()/environ()), -r (rlimits)."""
     from kmemx.commands.drgncode import table_script
 
-    if args.by_cpu is not None and not args.last_run:
-        raise CommandError("ps: -C applies to -l only (as in crash)")
-    modes = (args.parents, args.children, args.group, args.times, args.last_run, args.argv,
-             args.rlimits)
-    if sum(bool(m) for m in modes) > 1:
-        raise CommandError("ps: -p -c -g -t -l -a -r exclude each other")
+    _ps_modes(args)
+    policies = sorted(sched_policies(args.policy)) if args.policy else []
     pids = [int(f) for f in args.filters if re.fullmatch(r"\d+", f)]
     addrs = [hex(int(f, 16)) for f in args.filters
              if re.fullmatch(r"0x[0-9a-fA-F]+|[0-9a-fA-F]{16}", f)]
@@ -619,17 +688,24 @@ def kstackp(t):  # the stack pointer saved at the last switch
 
 every = [idle_task(prog, cpu) for cpu in for_each_possible_cpu(prog)]
 every += list(for_each_task(prog))
+# -A: the task each CPU's run queue has current
+current = {{per_cpu(prog["runqueues"], cpu).curr.value_() for cpu in for_each_possible_cpu(prog)}}
 chosen = []  # (task, ST, its ps row)
 for t in every:
     pid = t.pid.value_()
     kthread = bool(t.flags & 0x00200000)  # PF_KTHREAD
     st = STATES.get(task_state_to_char(t), "??")
     comm = t.comm.string_().decode("utf-8", "surrogateescape")
-    if {pids} and pid not in {pids} or {addrs} and hex(t.value_()) not in {addrs}:
+    # PIDs, addresses and names each name tasks: a task any one of them names
+    if ({pids} or {addrs} or {names!r}) and not (
+            pid in {pids} or hex(t.value_()) in {addrs}
+            or any(re.fullmatch(n, comm) for n in {names!r})):
+        continue
+    if {policies} and t.policy.value_() not in {policies}:  # -y: SCHED_* numbers
+        continue
+    if {args.active_only and not args.filters} and t.value_() not in current:
         continue
     if {args.k} and not kthread or {args.u} and kthread or {args.G} and pid != t.tgid.value_():
-        continue
-    if {names!r} and not any(re.fullmatch(n, comm) for n in {names!r}):
         continue
     if {state!r} is not None and st != {state!r}:
         continue
@@ -648,7 +724,7 @@ def line(t, depth):  # a -p/-c/-g row
 
 """
     imports = ["re", "drgn.helpers.linux.cpumask:for_each_possible_cpu",
-               "drgn.helpers.linux.mm:totalram_pages",
+               "drgn.helpers.linux.mm:totalram_pages", "drgn.helpers.linux.percpu:per_cpu",
                "drgn.helpers.linux.sched:idle_task,task_cpu,task_state_to_char", *_RSS_IMPORTS]
     tree = ("PID", "TASK", "CPU", "COMM", "DEPTH")
     if args.S:
@@ -709,12 +785,14 @@ for t, st, r in chosen:  # RUN TIME: jiffies since boot less the start in whole 
     row(t.pid.value_(), hex(t.value_()), max(jiffies - start // 10**9 * hz, 0) // hz,
         start, t.utime.value_(), t.stime.value_())
 """, imports)
-    if args.last_run:
+    if args.last_run or args.msecs:
         from kmemx.commands import parse_cpuspec
 
         cpus = [None] if args.by_cpu is None else parse_cpuspec(ctx.prog, args.by_cpu)
-        return table_script(ctx, ("LAST_RUN", "ST", "PID", "TASK", "CPU", "COMM"), select + f"""\
+        first = "SINCE_LAST_RUN" if args.msecs else "LAST_RUN"
+        return table_script(ctx, (first, "ST", "PID", "TASK", "CPU", "COMM"), select + f"""\
 CPUS = {cpus}
+SINCE = {args.msecs}  # -m: ns from the last arrival to its CPU's rq->clock, not below 0
 """ + """\
 def last_run(t):  # sched_info.last_arrival, se.exec_start without CONFIG_SCHED_INFO
     try:
@@ -727,7 +805,10 @@ entries = sorted(((last_run(t), st, t) for t, st, r in chosen), key=lambda e: -e
 for cpu in CPUS:  # -C: the tasks of each CPU, in turn
     for last, st, t in entries:
         if cpu is None or task_cpu(t) == cpu:
-            row(last, st, t.pid.value_(), hex(t.value_()), task_cpu(t), t.comm.string_().decode())
+            clock = per_cpu(prog["runqueues"], task_cpu(t) if cpu is None else cpu).clock
+            value = max(clock.value_() - last, 0) if SINCE else last
+            row(value, st, t.pid.value_(), hex(t.value_()), task_cpu(t),
+                t.comm.string_().decode())
 """, imports)
     if args.argv:
         return table_script(ctx, ("PID", "TASK", "ARG", "ENV"), select + """\
@@ -811,7 +892,7 @@ def _ps_rows(ctx: Context, args: argparse.Namespace, keys: list[int] | None = No
                     ctx.warn(f"task {t.address:#x}: {row}")
         return
     for batch, raws in batches:
-        if addrs:
+        if addrs and not (pids or names):
             kept = [i for i, t in enumerate(batch) if t._a in addrs]
             batch, raws = [batch[i] for i in kept], [raws[i] for i in kept]
         rows = ps_rows(ctx, batch, raws, active, total, reader, split)
@@ -824,14 +905,15 @@ def _ps_rows(ctx: Context, args: argparse.Namespace, keys: list[int] | None = No
                 yield row
                 continue
             cells = row.cells
-            if pids and cells[0] not in pids:
+            # PIDs, addresses and names each name tasks: a task any one names
+            if (pids or addrs or names) and not (
+                    cells[0] in pids or t._a in addrs
+                    or any(r.fullmatch(str.__str__(cells[8])) for r in names)):
                 continue
             kthread = cells[8].kthread
             if (args.k and not kthread) or (args.u and kthread):
                 continue
             if args.G and cells[0] != (raw or reader.task(t._a))[1]:  # the tgid
-                continue
-            if names and not any(r.fullmatch(str.__str__(cells[8])) for r in names):
                 continue
             if want_state and cells[4] != want_state:
                 continue
@@ -1022,11 +1104,31 @@ def _last_run(t: View) -> int:
         return int(t.se.exec_start)
 
 
-def _ps_last_run(ctx: Context, rows: list[Row], cpus: str | None) -> Iterator[Any]:
+def translate_nanoseconds(ns: int) -> str:
+    """crash's task.c translate_nanoseconds(): ``D HH:MM:SS.mmm``."""
+    ms, secs = ns // 10**6 % 1000, ns // 10**9
+    return (f"{secs // 86400} {secs // 3600 % 24:02}:{secs // 60 % 60:02}:{secs % 60:02}"
+            f".{ms:03}")
+
+
+def _rq_clock(ctx: Context, cpu: int) -> int:
+    """``rq->clock`` of ``cpu``'s run queue, in ns (crash's rq_timestamp)."""
+    return int(per_cpu(ctx.k.object("runqueues"), cpu).clock)
+
+
+def _ps_last_run(ctx: Context, rows: list[Row], cpus: str | None,
+                 msecs: bool = False) -> Iterator[Any]:
     """crash's ``ps -l``: ``[LAST_ARRIVAL] [ST]`` and the task line, most
-    recent first; with ``-C``, the tasks of each CPU under a ``CPU: N`` line."""
+    recent first; with ``-C``, the tasks of each CPU under a ``CPU: N`` line.
+    ``msecs``: ``ps -m`` (task.c show_milliseconds()), the time since the
+    last arrival by the task's CPU's ``rq->clock`` (0 when later), as
+    ``[D HH:MM:SS.mmm]``; its days padded to the clock's with -C, or for
+    tasks named."""
     from kmemx.commands import parse_cpuspec
 
+    if msecs:
+        yield from _ps_msecs(ctx, rows, cpus)
+        return
     tasks = [(_as_task(row.obj), row["ST"]) for row in rows]
     entries = [(_last_run(t), st, t) for t, st in tasks]
     entries.sort(key=lambda e: -e[0])
@@ -1049,6 +1151,42 @@ def _ps_last_run(ctx: Context, rows: list[Row], cpus: str | None) -> Iterator[An
                 yield TextLine(f"[{last:{width}}] [{st}]  {_header(ctx, t)}")
         if cpu is not None and not ctx.as_json:
             yield TextLine("")
+
+
+def _ps_msecs(ctx: Context, rows: list[Row], cpus: str | None) -> Iterator[Any]:
+    """``ps -m`` (:func:`_ps_last_run`)."""
+    from kmemx.commands import parse_cpuspec
+
+    entries = [(_last_run(t), row["ST"], t) for row in rows for t in (_as_task(row.obj),)]
+    entries.sort(key=lambda e: -e[0])
+    clocks: dict[int, int] = {}
+
+    def clock(cpu: int) -> int:
+        if cpu not in clocks:
+            clocks[cpu] = _rq_clock(ctx, cpu)
+        return clocks[cpu]
+
+    named = len(rows) < len(_task_table(ctx))  # crash pads the days for tasks named
+    groups: list[tuple[int | None, list[tuple[int, str, View]]]] = [(None, entries)]
+    if cpus is not None:
+        groups = [(cpu, [e for e in entries if task_cpu(e[2]) == cpu])
+                  for cpu in parse_cpuspec(ctx.prog, cpus)]
+    for n, (cpu, group) in enumerate(groups):
+        if cpu is not None and not ctx.as_json:
+            yield TextLine(("\n" if n else "") + f"CPU: {cpu}")
+        for last, st, t in group:
+            now = clock(task_cpu(t) if cpu is None else cpu)
+            delta = max(now - last, 0)
+            if ctx.as_json:
+                yield Row(("SINCE_LAST_RUN", "ST", "PID", "TASK", "CPU", "COMM"),
+                          (delta, st, int(t.pid), Address(t.address), task_cpu(t),
+                           Name(kernel_str(t.comm.string()))), t)
+                continue
+            text = translate_nanoseconds(delta)
+            if cpu is not None or named:
+                width = translate_nanoseconds(now).index(" ")
+                text = " " * (width - text.index(" ")) + text
+            yield TextLine(f"[{text}] [{st}]  {_header(ctx, t)}")
 
 
 def _ps_argv(ctx: Context, t: View) -> Iterator[Any]:

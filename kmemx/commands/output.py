@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from .cells import Address, Size, cell_json, cell_text
-from .rows import END_TABLE, Row, TextLine, TextRecord
+from .rows import NO_HEADER, EndTable, HeaderOnly, Row, TextLine, TextRecord
 
 __all__ = ["render", "render_json", "render_table", "surrogate_safe"]
 
@@ -20,8 +20,10 @@ def _align_right(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, (bool, Address))
 
 
-def render_table(columns: tuple[str, ...], rows: list[Row]) -> Iterator[str]:
-    """A crash-style table: header, then one line per row."""
+def render_table(columns: tuple[str, ...], rows: list[Row],
+                 header: bool = True) -> Iterator[str]:
+    """A crash-style table: header (unless ``header`` is false), then one
+    line per row."""
     texts = [[cell_text(c) for c in r.cells] for r in rows]
     widths = [len(c) for c in columns]
     for t in texts:
@@ -43,7 +45,8 @@ def render_table(columns: tuple[str, ...], rows: list[Row]) -> Iterator[str]:
                 out.append(s.rjust(widths[i]) if right[i] else s.ljust(widths[i]))
         return "  ".join(out).rstrip()
 
-    yield fmt(list(columns), True)
+    if header:
+        yield fmt(list(columns), True)
     for t in texts:
         yield fmt(t)
 
@@ -52,7 +55,7 @@ def render_json(items: Iterable[Any]) -> str:
     """A JSON array: rows as objects keyed by lower-case column names."""
     out: list[Any] = []
     for it in items:
-        if it is END_TABLE:
+        if isinstance(it, EndTable):
             continue
         if isinstance(it, Row):
             out.append(it.as_dict())
@@ -97,21 +100,28 @@ def render(items: Iterable[Any], as_json: bool = False) -> Iterator[str]:
         yield render_json(items)
         return
     pending: list[Row] = []
+    header = True  # False after NO_HEADER, for the next table
     for it in items:
         if isinstance(it, Row):
             if pending and pending[0].columns != it.columns:
-                yield from render_table(pending[0].columns, pending)
-                pending = []
+                yield from render_table(pending[0].columns, pending, header)
+                pending, header = [], True
             pending.append(it)
             continue
         if pending:
-            yield from render_table(pending[0].columns, pending)
-            pending = []
-        if it is END_TABLE:
+            yield from render_table(pending[0].columns, pending, header)
+            pending, header = [], True
+        if isinstance(it, HeaderOnly):
+            if header:
+                yield from render_table(it.columns, [])
+            header = True
+            continue
+        if isinstance(it, EndTable):
+            header = it is not NO_HEADER
             continue
         if isinstance(it, str):
             yield from it.splitlines() or [""]
         else:
             yield from str(it).splitlines()
     if pending:
-        yield from render_table(pending[0].columns, pending)
+        yield from render_table(pending[0].columns, pending, header)

@@ -27,7 +27,7 @@ from .._accel import speedups
 from .context import Context
 from .errors import CommandError, UsageError
 from .registry import Command
-from .rows import END_TABLE, Row, TextRecord
+from .rows import END_TABLE, EndTable, Row, TextRecord
 
 __all__ = ["CommandLine", "Pipeline", "Stage", "gc_paused", "objects", "parse_pipeline",
            "run_pipeline", "run_shell", "split_command_line"]
@@ -256,7 +256,7 @@ def objects(items: Iterable[Any]) -> Iterator[Any]:
 
 def _items(stream: Iterable[Any]) -> Iterator[Any]:
     """A stage's output as the next stage's input (without table ends)."""
-    return (x for x in stream if x is not END_TABLE)
+    return (x for x in stream if not isinstance(x, EndTable))
 
 
 def run_pipeline(ctx: Context, line: str) -> Pipeline:

@@ -8,7 +8,8 @@ from typing import Any
 from .._accel import speedups
 from .cells import cell_json
 
-__all__ = ["END_TABLE", "EndTable", "Row", "Table", "TextLine", "TextRecord", "cell_rows"]
+__all__ = ["END_TABLE", "NO_HEADER", "EndTable", "HeaderOnly", "Row", "Table", "TextLine",
+           "TextRecord", "cell_rows"]
 
 
 class _PyRowBase:
@@ -115,3 +116,31 @@ class EndTable:
 
 #: the one :class:`EndTable` (``repeat`` yields it after each run)
 END_TABLE = EndTable()
+
+
+class NoHeader(EndTable):
+    """An :class:`EndTable` after which the next table is printed without its
+    header line (crash's ``ps -H``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_HEADER"
+
+
+#: the one :class:`NoHeader`
+NO_HEADER = NoHeader()
+
+
+class HeaderOnly(EndTable):
+    """A table of no rows: its header line alone in text (as crash prints
+    ``ps -y IDLE`` with no such task), nothing in ``--json``.
+    ``HeaderOnly(columns)``."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = tuple(columns)
+
+    def __repr__(self) -> str:
+        return f"HeaderOnly({self.columns!r})"

@@ -443,6 +443,7 @@ def _ps_lines(k: Any) -> list[str]:
             f"ps -t {worker}", "ps -a 1", f"ps -a {main}", "ps -a 2 0", "ps -r 1",
             f"ps -r {worker}",
             f"ps -l 1 2 {main}", "ps -C 0 -l", "ps -C 1 -l",
+            "ps -m", f"ps -m 1 2 {main}", "ps -m -C 0", "ps -m -C 1",
             "ps -p", "ps -c", "ps -g", "ps -g -u", "ps -p 0", "ps -c 0", "ps -g 0",
             f"ps -p {idle1:x}", f"ps -c {idle1:x}", f"ps -g {idle1:x}", "ps -p 1 2",
             "ps -c 1 2", "ps -g 1 2", f"ps -p {main}", f"ps -c {worker}", f"ps -g {thread}",
@@ -462,8 +463,8 @@ def _text_lines(text: str) -> list[str]:
 
 @pytest.mark.parametrize("variant", ["panic", "elf"])
 def test_ps_options_equal_crash(fixture: Fixture, variant: str) -> None:
-    """ps -p -c -g -t -a -r -l -C: every line as crash prints it, the blank
-    ones too.  -p follows task_struct.parent to swapper/0, its own parent
+    """ps -p -c -g -t -a -r -l -m -C -A -H -y, and PIDs, names and addresses
+    mixed: every line as crash prints it, the blank ones too.  -p follows task_struct.parent to swapper/0, its own parent
     (task.c parent_list()): another CPU's idle task is under it; -c lists
     the tasks whose parent the task is (child_list()): swapper/0 itself
     among them; -g without a task only each group's leader, the idle tasks
@@ -472,13 +473,27 @@ def test_ps_options_equal_crash(fixture: Fixture, variant: str) -> None:
     k = kernel(fixture, variant)
     lines = _ps_lines(k)
     theirs = crash(fixture, variant, [*lines, "ps -s 1"])
+    kstack = theirs["ps -s 1"]
     for line in lines:
         ours = _text_lines("\n".join(run(k, line)))
         want = _text_lines(theirs[line])
         assert ours == want, line
+    # the table's forms: crash's rows (ps's columns are checked elsewhere), the
+    # header or none (-H)
+    idle1 = int(_json(k, "ps 0")[-1]["task"], 16)
+    tables = ["ps -A", "ps -A -H", "ps -H 1 2", "ps -y NORMAL", "ps -y FIFO,1", "ps -y 0x5",
+              f"ps 1 kmx-w000 {idle1:x}"]
+    theirs = crash(fixture, variant, tables)
+    for line in tables:
+        text = "\n".join(x.strip() for x in run(k, line))
+        ours_rows = [(r["pid"], r["task"], r["comm"], r["active"]) for r in C.parse_ps(text)]
+        want_rows = [(r["pid"], r["task"], r["comm"], r["active"])
+                     for r in C.parse_ps(theirs[line])]
+        assert ours_rows == want_rows, line
+        assert ("PPID" in text) == ("PPID" in theirs[line]), line
     # ps -s: KSTACKP in place of TASK (the other columns are ps's, checked elsewhere)
     ours = _json(k, "ps -s 1")
-    kstackp = [ln.split()[3] for ln in crash_lines(theirs["ps -s 1"])[1:]]
+    kstackp = [ln.split()[3] for ln in crash_lines(kstack)[1:]]
     assert [r["kstackp"][2:] for r in ours] == kstackp
 
 

@@ -121,6 +121,8 @@ CASES: dict[str, str] = {
     "ps -c 0": "table",
     "ps -t kmx-crasher": "sorted", "ps -l": "sorted", "ps -a kmx-main": "sorted",
     "ps -r 1": "sorted", "ps -k -S": "sorted", "ps -l -C 0": "sorted",
+    "ps -m": "sorted", "ps -m -C 1": "sorted", "ps -A": "sorted", "ps -y NORMAL,FIFO": "sorted",
+    "ps 1 kmx-w000": "sorted",
     "foreach 1 2 bt": "text", "foreach kernel task -R pid,comm": "text",
     "foreach kmx-crasher files": "table", "foreach 1 ps": "sorted",
 }
@@ -139,7 +141,8 @@ SORTED_WHY: dict[str, str] = {
     **{line: "drgn's for_each_task() walks the threads in another order than kmemx's walk"
        for line in ("ps", "ps 1 2", "ps 'kmx-.*'", "ps -k", "ps -u -G", "ps --state IN",
                     "foreach 1 ps", "ps -s", "ps -S", "ps -t kmx-crasher", "ps -l",
-                    "ps -a kmx-main", "ps -r 1", "ps -k -S", "ps -l -C 0")},
+                    "ps -a kmx-main", "ps -r 1", "ps -k -S", "ps -l -C 0", "ps -m",
+                    "ps -m -C 1", "ps -A", "ps -y NORMAL,FIFO", "ps 1 kmx-w000")},
     "slab kmalloc-1k": "drgn walks every struct page in PFN order, kmemx the slabs it found",
 }
 
