@@ -600,6 +600,9 @@ for addr in [{", ".join(f"{a:#x}" for a in addrs)}]:
         physical(addr)
         continue
     found = identify(addr)
+    if found is not None and found[0] == "page":  # a struct page whose page is free
+        block = free_block(page_offset + ((found[3] - vmemmap) // PAGE << PAGE_SHIFT))
+        found = (*found[:4], f"free, {{block[4]}}") if block is not None else found
     if found is None or found[0] in ("symbol", "vmap"):  # the text's symbol
         sym = kmem_symbol(addr)
         found = ("symbol", "", sym.name, sym.address, "") if sym is not None else found
@@ -1118,6 +1121,8 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         if text:
             yield from (TextLine(x) for x in kmem_address_text(ctx, a, ident))
             continue
+        if ident is not None and ident.kind == "page":
+            ident = _free_page_state(ctx.k, ident)
         if ident is None or ident.kind in ("symbol", "vmap"):
             # the symbol the text names: crash's of aliases (jiffies, not drgn's
             # jiffies_64), past a symbol's size too (jiffies_64+16), in arm64's
@@ -1158,6 +1163,26 @@ def _kmem_symbol_identity(ctx: Context, addr: int) -> Identity | None:
     sym = found[0]
     return Identity(addr, "symbol", sym.name, sym.address, sym.address + sym.size,
                     text=f"{sym.name}+{addr - sym.address:#x}")
+
+
+def _free_page_state(k: Kernel, ident: Identity) -> Identity:
+    """A ``page`` row (``ident``: a struct page in the vmemmap) with STATE
+    ``free, order N`` when its page is in a free buddy block, as the text's
+    free-block lines say (``(ADDR is 2nd of 32 pages)``); ``ident`` as it is
+    otherwise, or when the free lists cannot be read."""
+    import dataclasses
+
+    from kmemx.helpers.mmzone import find_free_block
+    from kmemx.helpers.pages import page_array
+
+    pa = page_array(k)
+    try:
+        block = find_free_block(k, (ident.start - pa.vmemmap) // pa.page_size)
+    except (drgn.FaultError, LookupError):
+        return ident
+    if block is None:
+        return ident
+    return dataclasses.replace(ident, state=f"free, order {block.order}")
 
 
 def free_identity(k: Kernel, addr: int) -> Identity | None:

@@ -438,6 +438,12 @@ def test_kmem_free_address_json_row(s: Session) -> None:
     assert row["name"] in {"DMA", "DMA32", "Normal", "Movable"}
     rows = s.json(f"kmem {s.free_blocks['free_phys']:x}")
     assert rows[0] == row
+    # its struct page: a page row whose STATE is the block's, as the text's
+    # "(ADDR is 3rd of N pages)" lines say
+    page, = s.json(f"kmem {s.free_blocks['free_page']:x}")
+    assert (page["kind"], page["state"]) == ("page", f"free, {row['state']}")
+    busy, = s.json(f"kmem {s.addr['page']:x}")  # a task_struct's page: no state
+    assert (busy["kind"], busy["state"]) == ("page", "")
 
 
 TREES = ["xarray -p -s", "xarray -p -x -s", "xarray -S", "irq xarray -p -s",
