@@ -806,6 +806,28 @@ def _pte(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
 
 # ---------------------------------------------------------------------------- search
 
+def _search_end(ctx: Context, args: argparse.Namespace, physical: bool) -> int | None:
+    """``search -e END``'s END, or None."""
+    if args.end is None:
+        return None
+    return _number(args.end, "search") if physical else _hex(ctx, args.end, "search")
+
+
+def _clip_ranges(ctx: Context, args: argparse.Namespace, ranges: list[tuple[int, int]],
+                 physical: bool) -> list[tuple[int, int]]:
+    """``ranges`` (a space's, lowest first) cut to crash's ``-e END`` or
+    ``-l LENGTH`` without ``-s``: from the space's start (its lowest address,
+    crash's default start) to END, or LENGTH bytes from there (memory.c
+    cmd_search()); ``ranges`` as they are without either."""
+    if (args.end is None and args.length is None) or not ranges:
+        return ranges
+    lo = min(a for a, _ in ranges)
+    hi = _search_end(ctx, args, physical)
+    if hi is None:
+        hi = lo + _number(args.length, "search")
+    return [(max(a, lo), min(b, hi)) for a, b in ranges if a < hi and b > lo]
+
+
 def _kernel_ranges(ctx: Context) -> list[tuple[int, int]]:
     """Kernel virtual memory as ``search -k`` covers it, lowest address
     first, overlaps merged: the direct map of each memblock memory region,
@@ -953,6 +975,13 @@ ranges = merged
     if space == "u":
         ranges = (f"mm = Object(prog, 'struct task_struct *', {task:#x}).mm  # the current context\n"
                   .replace("'", '"') + ranges)
+    if args.start is None and (args.end is not None or args.length is not None):
+        hi = _search_end(ctx, args, physical)
+        ranges += f"""\
+lo = min(r[0] for r in ranges)  # -e/-l without -s: from the space's start (its lowest)
+hi = {f"{hi:#x}" if hi is not None else f"lo + {_number(args.length, 'search'):#x}"}
+ranges = [(max(a, lo), min(b, hi)) for a, b in ranges if a < hi and b > lo]
+"""
     return table_script(ctx, ("ADDRESS", "VALUE"), ranges + f"""\
 SIZE = {size}
 DTYPE = {{8: np.uint64, 4: np.uint32, 2: np.uint16}}[SIZE]
@@ -1055,6 +1084,8 @@ def _search(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
         ranges = [(int(v.vm_start), int(v.vm_end)) for v in for_each_vma(mm)]
     else:
         ranges = _kernel_ranges(ctx)
+    if args.start is None:
+        ranges = _clip_ranges(ctx, args, ranges, physical)
 
     def read(addr: int, n: int) -> bytes:
         return ctx.k.read(addr, n, physical=physical)

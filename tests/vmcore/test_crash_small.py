@@ -109,6 +109,16 @@ class Session(CrashSession):
         pytest.skip("no direct-map pointer in RAM below the kernel image")
 
     @cached_property
+    def search_end(self) -> int:
+        """An end for ``search -e``: just past the first hit of the value in
+        the direct map (crash's and kmemx's hits are its hits below)."""
+        value = self.addr["value"]
+        hits = sorted(int(r["address"], 16) for r in self.json(f"search -k {value:x}"))
+        if not hits:
+            pytest.skip("the value is nowhere in the direct map")
+        return hits[0] + 8
+
+    @cached_property
     def commands(self) -> dict[str, str]:
         a = self.addr
         return {
@@ -116,6 +126,9 @@ class Session(CrashSession):
             # one pass of crash over the kernel for both values (x86-64)
             "search -k": " ".join(["search -k", *(f"{v:x}" for v in (a["value"], a["mapping"])
                                                   if v is not None)]),
+            # -e/-l without -s: from the space's start (crash's default start)
+            "search -e": f"search -e {self.search_end:x} {a['value']:x}",
+            "search -l": f"search -l 3 {a['value']:x}",
             **{line: line for line in (*LINES, *self.source_lines)},
             # a physical address in the first RAM page: 0x123 on x86-64, PHYS_OFFSET
             # + 0x123 on arm64 (no RAM below it; crash: "cannot make
@@ -240,6 +253,18 @@ def test_search_k_subset_of_crash(s: Session) -> None:
         assert vtop["physical"] is None, (hex(extra), vtop)
         twin = page_offset + _kernel_image_phys(prog, extra)
         assert twin in ours, (hex(extra), hex(twin))
+
+
+def test_search_e_and_l_without_s_start_where_crash_does(s: Session) -> None:
+    """``search -e END`` and ``-l LENGTH`` without ``-s``: from the space's
+    start (crash's default), to END or LENGTH bytes on: crash's hits, no more
+    (they were ignored, every hit of the whole space printed)."""
+    value = s.addr["value"]
+    for key in ("search -e", "search -l"):
+        ours = {int(r["address"], 16) for r in s.json(s.commands[key])}
+        assert ours == _hits(s.crash[key], value), key
+    assert {int(r["address"], 16) for r in s.json(s.commands["search -e"])} == {
+        s.search_end - 8}
 
 
 def _hits(text: str, value: int) -> set[int]:
