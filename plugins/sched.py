@@ -6,7 +6,7 @@ as crash does."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import drgn
@@ -678,6 +678,23 @@ def _task_cpu(t: drgn.Object) -> int:
     return int(task_cpu(t))
 
 
+def _signals_by_number(names: Mapping[str, int]) -> dict[int, list[str]]:
+    """The names of each signal number (drgn's signal_names(), ``{name:
+    number}``), and for the real-time signals between SIGRTMIN and the last
+    one crash's ``SIGRTMIN+N`` up to half way, then ``SIGRTMAX-N``
+    (``sig -l``: [33] SIGRTMIN+1 ... [48] SIGRTMIN+16, [49] SIGRTMAX-15)."""
+    by_number: dict[int, list[str]] = {}
+    for name, num in names.items():
+        by_number.setdefault(num, []).append(name)
+    low = min((n for n, v in by_number.items() if "SIGRTMIN" in v), default=None)
+    if low is not None:
+        high = max(by_number)
+        for num in range(low + 1, high):
+            by_number.setdefault(num, [f"SIGRTMIN+{num - low}" if num - low <= (high - low) // 2
+                                       else f"SIGRTMAX-{high - num}"])
+    return by_number
+
+
 def _sig_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``sig --drgn``: each signal's sighand->action[] entry of the tasks
     (-g: their thread groups); ``-l`` / ``-s``: drgn's signal_names()."""
@@ -688,6 +705,12 @@ def _sig_drgn(ctx: Context, args: argparse.Namespace) -> str:
 by_number = {}
 for name, num in signal_names(prog).items():
     by_number.setdefault(num, []).append(name)
+# the real-time signals between: SIGRTMIN+N up to half way, then SIGRTMAX-N (crash's)
+low = min(n for n, v in by_number.items() if "SIGRTMIN" in v)
+high = max(by_number)
+for num in range(low + 1, high):
+    by_number.setdefault(num, [f"SIGRTMIN+{num - low}" if num - low <= (high - low) // 2
+                               else f"SIGRTMAX-{high - num}"])
 """
         if args.list:
             body = "for num in sorted(by_number):\n    row(num, \"/\".join(by_number[num]))\n"
@@ -738,10 +761,7 @@ for addr in {[hex(t) for t in tasks]}:
 def _sig(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.signal import signal_names
 
-    names = signal_names(ctx.prog)
-    by_number: dict[int, list[str]] = {}
-    for name, num in names.items():
-        by_number.setdefault(num, []).append(name)
+    by_number = _signals_by_number(signal_names(ctx.prog))
     if args.list:
         for num in sorted(by_number):
             yield Row(("NUMBER", "NAME"), (num, "/".join(by_number[num])))

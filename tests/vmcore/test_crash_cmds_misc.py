@@ -93,7 +93,7 @@ class Session(CrashSession):
             "runq": "runq", "runq -t": "runq -t", "runq -m": "runq -m",
             "runq -g": "runq -g", "runq -T": "runq -T",
             "timer": "timer", "timer -r": "timer -r", "irq -s": "irq -s", "sig": "sig 1",
-            "sig -g": "sig -g 1",
+            "sig -g": "sig -g 1", "sig -l": "sig -l", "sig -s": "sig -s 800100004100",
             "irq": "irq", "irq -u": "irq -u", "irq -a": "irq -a", "irq -d": "irq -d",
             "ptob": "ptob 10 20 0x30", "btop": "btop 5000 12345 fffff",
             "ptov": "ptov 1000 2000000", "ptov cpus": "ptov 1fb80:a",
@@ -585,3 +585,18 @@ def test_cpus_the_panic_stopped_are_shown(fixture: Fixture) -> None:
     else:
         assert ours_cpus == mach.strip()
     assert list(execute(k, "p runqueues:1"))
+
+
+def test_sig_l_and_s_name_every_signal_as_crash(s: Session) -> None:
+    """``sig -l``: crash's ``[N] NAME`` for every number, the real-time ones
+    between SIGRTMIN and SIGRTMAX as ``SIGRTMIN+N`` to half way, then
+    ``SIGRTMAX-N`` (33-63 were missing); ``sig -s``: the names of the set
+    bits, in crash's order."""
+    import re
+
+    theirs = [(int(m[1]), m[2]) for m in re.finditer(r"^\s*\[(\d+)\] (\S+)$", s.crash["sig -l"],
+                                                     re.M)]
+    assert len(theirs) >= 64
+    assert [(r["number"], r["name"]) for r in s.json("sig -l")] == theirs
+    names = s.crash["sig -s"].split()  # one line, space-separated
+    assert [r["name"] for r in s.json("sig -s 800100004100")] == names
