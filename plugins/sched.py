@@ -516,7 +516,7 @@ for i, gate in enumerate(prog["idt_table"]):
         chip += "-" + desc.name.string_().decode()
     row(irq, *(irq_desc_kstat_cpu(desc, c) for c in {cpus}), chip, ",".join(names))
 """
-        shown = "names" if args.affinity else "desc.action"  # -s: chained ones too
+        shown = "desc.action"  # an action, a chained handler's nameless one too
         return table_script(ctx, cols, f"""\
 for irq, desc in sorted(for_each_irq_desc(prog), key=lambda d: d[0]):
     if {want} and irq not in {want}:
@@ -584,9 +584,10 @@ def _irq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
             if want and irq not in want:
                 continue
             names = [kernel_str(a) for a in irq_desc_action_names(desc)]
-            if not (desc.action if args.stats and not args.affinity else names):
-                # -s: every IRQ with an action (crash's generic_show_interrupts()), a
-                # chained handler's nameless one too (chained_action, kernel/irq/chip.c)
+            if not desc.action:
+                # every IRQ with an action (crash's generic_show_interrupts() for -s,
+                # irq -a's too), a chained handler's nameless one too (chained_action,
+                # kernel/irq/chip.c)
                 continue
             if args.affinity:
                 mask = irq_desc_affinity_mask(desc)

@@ -415,7 +415,7 @@ def parse_irq_affinity(text: str) -> list[tuple[int, str, str]]:
     """``irq -a``: (irq, name, affinity cpulist)."""
     out = []
     for line in text.splitlines():
-        m = re.match(r"^\s*(\d+) (\S+)\s+(\S+)\s*$", line)
+        m = re.match(r"^\s*(\d+) (\S*)\s+(\S+)\s*$", line)  # a chained IRQ: no name
         if m:
             out.append((int(m.group(1)), m.group(2), m.group(3)))
     return out
