@@ -120,7 +120,7 @@ for cpu in {cpus}:
     row(cpu, rq.clock.value_(), curr.sched_info.last_arrival.value_(), curr.pid.value_(),
         hex(curr.value_()), curr.comm.string_().decode())
 """, imports)
-    current = "" if args.groups else """\
+    current = """\
     row(cpu, hex(rq.value_()), "CURRENT", 0, rq.curr.prio.value_(), rq.curr.pid.value_(),
         hex(rq.curr.value_()), rq.curr.comm.string_().decode())
 """
@@ -245,7 +245,8 @@ def _runq_groups(ctx: Context, cpus: list[int]) -> Iterator[Any]:
     for n, cpu in enumerate(cpus):
         rq = cpu_rq(ctx.prog, cpu)
         curr = rq.curr.read_()
-        if ctx.as_json:
+        if ctx.as_json:  # the rows of runq --json: the current task's, then the queues'
+            yield _runq_row(cpu, rq, "CURRENT", 0, int(curr.prio), curr)
             for queue, depth, prio, t in _runq_rows(ctx, cpu):
                 yield _runq_row(cpu, rq, queue, depth, prio, t)
             continue

@@ -183,6 +183,10 @@ def test_runq_g_and_lag_equal_crash(s: Session) -> None:
     assert any("ROOT_TASK_GROUP" in ln for ln in theirs)
     assert lines(s.text("runq -g")) == theirs
     assert lines(s.text("runq -T")) == lines(s.crash["runq -T"])
+    # --json: runq's rows, each CPU's current task first (it gave none of those)
+    assert s.json("runq -g") == s.json("runq")
+    assert sum(r["queue"] == "CURRENT" for r in s.json("runq -g")) == sum(
+        "CURRENT:" in ln for ln in theirs)
 
 
 # ---------------------------------------------------------------------------- timer

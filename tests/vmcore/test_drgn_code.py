@@ -153,7 +153,6 @@ EMPTY: dict[str, str] = {
     "ipcs": "the test bed's guests create no System V IPC objects",
     "bpf": "the test bed's guests load no BPF programs or maps",
     "swap": "the test bed's guests have no swap",
-    "runq -g": "no task waits on the panic dump's run queues (only the current ones run)",
     "net -s 1": "the test bed's guests open no sockets (the code walks the files: none is one)",
     "net -s": "the test bed's guests open no sockets (the code walks the files: none is one)",
     "net -a": "the test bed's guests have no ARP neighbours (the code walks arp_tbl's buckets)",
