@@ -2809,14 +2809,15 @@ def _sym_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
     if args.search is not None or args.all or args.module is not None:
         rows = f"""\
+SEARCH, MODULE = {args.search!r}, {args.module!r}  # -q STRING, -m MODULE
 found = False
 for addr in sorted(by_addr):
     for sym in sorted(by_addr[addr], key=lambda s: s.name):
         if sym.kind in (SymbolKind.FILE, SymbolKind.SECTION):
             continue  # source file and section names: crash lists neither
-        if {args.search!r} is not None and {args.search!r} not in sym.name:
+        if SEARCH is not None and SEARCH not in sym.name:
             continue
-        if {args.module!r} is not None and module_of(addr) != {args.module!r}:
+        if MODULE is not None and module_of(addr) != MODULE:
             continue
         sym_row(addr, sym, sym.name)
 """

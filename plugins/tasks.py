@@ -675,6 +675,7 @@ def _ps_drgn(ctx: Context, args: argparse.Namespace) -> str:
         state = args.state.upper() if len(args.state) == 2 else CRASH_STATE.get(args.state)
     select = _RSS_CODE + f"""\
 STATES = {CRASH_STATE!r}  # task_state_to_char() -> crash's ST
+STATE = {state!r}
 PAGE = {PAGE_SIZE}
 total = totalram_pages(prog)
 
@@ -707,7 +708,7 @@ for t in every:
         continue
     if {args.k} and not kthread or {args.u} and kthread or {args.G} and pid != t.tgid.value_():
         continue
-    if {state!r} is not None and st != {state!r}:
+    if STATE is not None and st != STATE:  # --state
         continue
     ppid = t.parent.pid.value_() if pid else 0
     rss = vsz = 0

@@ -272,7 +272,16 @@ def _line(k: Any, line: str) -> str:
 
 
 def _code(k: Any, line: str) -> str:
-    return "\n".join(execute(k, f"{_line(k, line)} --drgn")) + "\n"
+    """``line --drgn``'s script; it compiles without a SyntaxWarning (a
+    literal compared with ``is``, an invalid escape), which Python would
+    print on the user's terminal."""
+    import warnings
+
+    code = "\n".join(execute(k, f"{_line(k, line)} --drgn")) + "\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SyntaxWarning)
+        compile(code, f"<{line} --drgn>", "exec")
+    return code
 
 
 @functools.cache
