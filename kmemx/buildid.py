@@ -55,6 +55,22 @@ def _headers(f: BinaryIO) -> tuple[list[tuple[int, ...]], int] | None:
     return [_SHDR.unpack_from(raw, i * shentsize) for i in range(shnum)], shstrndx
 
 
+def _named_sections(f: BinaryIO, hdrs: list[tuple[int, ...]],
+                    shstrndx: int) -> list[ElfSection]:
+    """The raw section headers ``hdrs`` of the open ELF64 file ``f`` as
+    :class:`ElfSection` with their names from table ``shstrndx``."""
+    names = b""
+    if shstrndx < len(hdrs) and hdrs[shstrndx][5] < 1 << 24:
+        f.seek(hdrs[shstrndx][4])
+        names = f.read(hdrs[shstrndx][5])
+
+    def name(off: int) -> str:
+        end = names.find(b"\0", off)
+        return names[off:end if end >= 0 else len(names)].decode("utf-8", "replace")
+
+    return [ElfSection(name(h[0]), h[1], h[2], h[3], h[4], h[5]) for h in hdrs]
+
+
 def elf_sections(path: str) -> list[ElfSection]:
     """The section headers of the ELF64 little-endian file ``path``, in file
     order, with their names (from the section-name string table); [] for
@@ -62,21 +78,9 @@ def elf_sections(path: str) -> list[ElfSection]:
     try:
         with open(path, "rb") as f:
             got = _headers(f)
-            if got is None:
-                return []
-            hdrs, shstrndx = got
-            names = b""
-            if shstrndx < len(hdrs) and hdrs[shstrndx][5] < 1 << 24:
-                f.seek(hdrs[shstrndx][4])
-                names = f.read(hdrs[shstrndx][5])
+            return [] if got is None else _named_sections(f, *got)
     except (OSError, _Cut):
         return []
-
-    def name(off: int) -> str:
-        end = names.find(b"\0", off)
-        return names[off:end if end >= 0 else len(names)].decode("utf-8", "replace")
-
-    return [ElfSection(name(h[0]), h[1], h[2], h[3], h[4], h[5]) for h in hdrs]
 
 
 def elf_build_id(path: str) -> str | None:
@@ -143,37 +147,11 @@ def elf_symtab(path: str) -> tuple[list[ElfSection], bytes, bytes] | None:
     (:func:`elf_sections`), its ``.symtab`` (raw ``Elf64_Sym`` entries, a whole
     number of them) and that table's string table; None when it has no
     symbol table or cannot be read."""
-    sections = elf_sections(path)
     try:
         with open(path, "rb") as f:
             got = _headers(f)
             if got is None:
                 return None
-            for sh in got[0]:
-                if sh[1] != SHT_SYMTAB or sh[6] >= len(got[0]) or sh[9] != _SYM.size:
-                    continue
-                f.seek(sh[4])
-                syms = f.read(sh[5])
-                strtab = got[0][sh[6]]
-                f.seek(strtab[4])
-                return sections, syms[:len(syms) - len(syms) % _SYM.size], f.read(strtab[5])
-    except (OSError, _Cut):
-        return None
-    return None
-
-
-def elf_symbol_values(path: str, names: Iterable[str]) -> dict[str, int]:
-    """The link-time values (``st_value``) of the symbols ``names`` in the
-    ``.symtab`` of the ELF64 file ``path`` (a vmlinux), without KASLR: the
-    first definition of each name; names it lacks are absent from the answer,
-    and so is everything for a file without a symbol table."""
-    want = {n.encode(): n for n in names}
-    out: dict[str, int] = {}
-    try:
-        with open(path, "rb") as f:
-            got = _headers(f)
-            if got is None:
-                return out
             hdrs = got[0]
             for sh in hdrs:
                 if sh[1] != SHT_SYMTAB or sh[6] >= len(hdrs) or sh[9] != _SYM.size:
@@ -183,21 +161,36 @@ def elf_symbol_values(path: str, names: Iterable[str]) -> dict[str, int]:
                 strtab = hdrs[sh[6]]
                 f.seek(strtab[4])
                 strings = f.read(strtab[5])
-                # the string offsets where each wanted name can start (the linker
-                # merges a name into the tail of a longer one: "_text" may be the
-                # end of "__irqentry_text"), then one pass over the symbols
-                offsets: dict[int, str] = {}
-                for raw, name in want.items():
-                    at = strings.find(raw + b"\0")
-                    while at >= 0:
-                        offsets[at] = name
-                        at = strings.find(raw + b"\0", at + 1)
-                for st_name, _info, _other, shndx, value, _size in _SYM.iter_unpack(
-                        syms[:len(syms) - len(syms) % _SYM.size]):
-                    found = offsets.get(st_name)
-                    if found is not None and shndx != 0 and found not in out:
-                        out[found] = value
-                break
+                return (_named_sections(f, *got), syms[:len(syms) - len(syms) % _SYM.size],
+                        strings)
     except (OSError, _Cut):
+        return None
+    return None
+
+
+def elf_symbol_values(path: str, names: Iterable[str]) -> dict[str, int]:
+    """The link-time values (``st_value``) of the symbols ``names`` in the
+    ``.symtab`` of the ELF64 file ``path`` (a vmlinux), without KASLR: the
+    first definition of each name; names it lacks are absent from the answer,
+    and so is everything for a file without a symbol table
+    (:func:`elf_symtab`)."""
+    out: dict[str, int] = {}
+    got = elf_symtab(path)
+    if got is None:
         return out
+    _sections, syms, strings = got
+    # the string offsets where each wanted name can start (the linker merges a
+    # name into the tail of a longer one: "_text" may be the end of
+    # "__irqentry_text"), then one pass over the symbols
+    offsets: dict[int, str] = {}
+    for name in names:
+        raw = name.encode() + b"\0"
+        at = strings.find(raw)
+        while at >= 0:
+            offsets[at] = name
+            at = strings.find(raw, at + 1)
+    for st_name, _info, _other, shndx, value, _size in _SYM.iter_unpack(syms):
+        found = offsets.get(st_name)
+        if found is not None and shndx != 0 and found not in out:
+            out[found] = value
     return out

@@ -44,12 +44,12 @@ from kmemx.helpers import (
 from kmemx.helpers.slab import virt_to_cache
 from kmemx.symbols import section_names, symbol_names
 
-__all__ = ["CRASH_DEREF_CODE", "CRASH_MEMBER_CODE", "CRASH_SYMBOLS_CODE", "KERNEL_HALF", "MODULE_SYMBOLS_CODE", "CrashDeref",
-           "complete_array", "crash_dereference", "crash_dereference_text", "crash_member_line",
-           "crash_print_text", "crash_struct_text", "crash_value_text", "kernel_address",
-           "parse_address",
-           "per_cpu_addresses", "split_struct_spec", "strip_pac", "struct_targets",
-           "symbolic_word"]
+__all__ = ["CRASH_DEREF_CODE", "CRASH_MEMBER_CODE", "CRASH_SYMBOLS_CODE", "KERNEL_HALF",
+           "MODULE_SYMBOLS_CODE", "CrashDeref", "complete_array", "crash_dereference",
+           "crash_dereference_text", "crash_member_line", "crash_print_text",
+           "crash_struct_text", "crash_value_text", "kernel_address", "ksymbol_at",
+           "parse_address", "per_cpu_addresses", "split_struct_spec", "strip_pac",
+           "struct_targets", "symbolic_word"]
 
 #: the lowest address of the kernel's half of a 64-bit address space (x86-64
 #: and arm64 kernels live above it; below it is user space)
@@ -2613,6 +2613,22 @@ def _in_rodata(prog: drgn.Program, addr: int) -> bool:
         return False
 
 
+def ksymbol_at(prog: drgn.Program, addr: int) -> tuple[drgn.Symbol, str | None] | None:
+    """The symbol crash names ``addr`` by where it names one at all: in the
+    kernel image (in_ksymbol_range()) or a module (memory.c kmem_search()'s
+    test, display_memory()'s for ``rd -s``), :func:`_symbol_at`'s symbol
+    with the module's name; None for any other address or no symbol."""
+    lo, hi = _kernel_symbol_range(prog)
+    image = lo <= addr <= hi
+    module = None if image or addr < 1 << 63 else module_of_address(prog, addr)
+    if not (image or module):
+        return None
+    try:
+        return _symbol_at(prog, addr), module
+    except LookupError:
+        return None
+
+
 def _symbol_at(prog: drgn.Program, addr: int) -> drgn.Symbol:
     """The symbol containing ``addr`` as crash names it: in a module, the
     first of its symbol table (drgn's choice); in the kernel image, of
@@ -3262,15 +3278,10 @@ def symbolic_word(ctx: Context, value: int, slab: int = 0, accessible: bool = Fa
             ctx.k.read(value, 1)
         except (drgn.FaultError, ValueError, OverflowError):
             return f"{value:016x}"
-    lo, hi = _kernel_symbol_range(ctx.prog)
-    if lo <= value <= hi or (value >= 1 << 63 and module_of_address(ctx.prog, value)):
-        try:
-            sym = _symbol_at(ctx.prog, value)
-        except LookupError:
-            pass
-        else:
-            off = value - sym.address
-            return f"{sym.name + (f'+{off}' if off else ''):<16}"
+    found = ksymbol_at(ctx.prog, value)
+    if found is not None:
+        off = value - found[0].address
+        return f"{found[0].name + (f'+{off}' if off else ''):<16}"
     if slab:
         cache = virt_to_cache(ctx.k, value)
         if cache is not None:

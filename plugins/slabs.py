@@ -1135,29 +1135,12 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                          Address(ident.start), ident.offset, ident.state), ident)
 
 
-def kmem_symbol(ctx: Context, addr: int) -> tuple[drgn.Symbol, str | None] | None:
-    """The symbol crash's ``kmem ADDR`` names on its first line (memory.c
-    kmem_search(): value_search() of an address in the kernel image or a
-    module, :func:`lists._symbol_at`), with the module's name; None for an
-    address elsewhere or of no symbol."""
-    from kmemx.helpers import module_of_address
-
-    from .lists import _kernel_symbol_range, _symbol_at
-
-    lo, hi = _kernel_symbol_range(ctx.prog)
-    module = None if lo <= addr <= hi else module_of_address(ctx.prog, addr)
-    if not (lo <= addr <= hi or module):
-        return None
-    try:
-        return _symbol_at(ctx.prog, addr), module
-    except LookupError:
-        return None
-
-
 def _kmem_symbol_identity(ctx: Context, addr: int) -> Identity | None:
     """``kmem ADDR``'s ``symbol`` row as its text names it
-    (:func:`kmem_symbol`), or None."""
-    found = kmem_symbol(ctx, addr)
+    (:func:`lists.ksymbol_at`), or None."""
+    from .lists import ksymbol_at
+
+    found = ksymbol_at(ctx.prog, addr)
     if found is None:
         return None
     sym = found[0]
@@ -1231,7 +1214,7 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any,
     block's ``(123010 is in 4th of 32 pages)`` and the page by it)."""
 
     from . import kmem_mm
-    from .lists import _kernel_symbol_range, _sym_row
+    from .lists import _kernel_symbol_range, _sym_row, ksymbol_at
     from .tasks import context_rows
 
     prog = ctx.prog
@@ -1242,7 +1225,7 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any,
 
     def symbol_line(at: int, show_module: bool) -> Iterator[str]:
         # show_symbol(): "ADDR (T) name+off [module] file: line", the offset decimal
-        found = kmem_symbol(ctx, at)
+        found = ksymbol_at(prog, at)
         if found is None:
             return
         sym, module = found

@@ -1125,22 +1125,13 @@ def _ps_last_run(ctx: Context, rows: list[Row], cpus: str | None,
     last arrival by the task's CPU's ``rq->clock`` (0 when later), as
     ``[D HH:MM:SS.mmm]``; its days padded to the clock's with -C, or for
     tasks named."""
-    from kmemx.commands import parse_cpuspec
-
     if msecs:
         yield from _ps_msecs(ctx, rows, cpus)
         return
-    tasks = [(_as_task(row.obj), row["ST"]) for row in rows]
-    entries = [(_last_run(t), st, t) for t, st in tasks]
-    entries.sort(key=lambda e: -e[0])
     # crash's width is the digits of its first task once sorted by last run
     # (show_last_run): the most recent of every task, listed or not
     width = len(str(max(_last_run(t) for t in _all_tasks(ctx))))
-    groups: list[tuple[int | None, list[tuple[int, str, View]]]] = [(None, entries)]
-    if cpus is not None:
-        groups = [(cpu, [e for e in entries if task_cpu(e[2]) == cpu])
-                  for cpu in parse_cpuspec(ctx.prog, cpus)]
-    for cpu, group in groups:
+    for cpu, group in _last_run_groups(ctx, rows, cpus):
         if cpu is not None and not ctx.as_json:
             yield TextLine(f"CPU: {cpu}")
         for last, st, t in group:
@@ -1154,12 +1145,23 @@ def _ps_last_run(ctx: Context, rows: list[Row], cpus: str | None,
             yield TextLine("")
 
 
-def _ps_msecs(ctx: Context, rows: list[Row], cpus: str | None) -> Iterator[Any]:
-    """``ps -m`` (:func:`_ps_last_run`)."""
+def _last_run_groups(ctx: Context, rows: list[Row], cpus: str | None
+                     ) -> list[tuple[int | None, list[tuple[int, str, View]]]]:
+    """``ps -l``/``-m``'s tasks, ``(last run, ST, task)`` most recent first
+    (crash's sort_context_array_by_last_run()), as one group (CPU None) or
+    with ``-C CPUS`` one group per CPU of the cpuspec, each of its tasks."""
     from kmemx.commands import parse_cpuspec
 
     entries = [(_last_run(t), row["ST"], t) for row in rows for t in (_as_task(row.obj),)]
     entries.sort(key=lambda e: -e[0])
+    if cpus is None:
+        return [(None, entries)]
+    return [(cpu, [e for e in entries if task_cpu(e[2]) == cpu])
+            for cpu in parse_cpuspec(ctx.prog, cpus)]
+
+
+def _ps_msecs(ctx: Context, rows: list[Row], cpus: str | None) -> Iterator[Any]:
+    """``ps -m`` (:func:`_ps_last_run`)."""
     clocks: dict[int, int] = {}
 
     def clock(cpu: int) -> int:
@@ -1168,11 +1170,7 @@ def _ps_msecs(ctx: Context, rows: list[Row], cpus: str | None) -> Iterator[Any]:
         return clocks[cpu]
 
     named = len(rows) < len(_task_table(ctx))  # crash pads the days for tasks named
-    groups: list[tuple[int | None, list[tuple[int, str, View]]]] = [(None, entries)]
-    if cpus is not None:
-        groups = [(cpu, [e for e in entries if task_cpu(e[2]) == cpu])
-                  for cpu in parse_cpuspec(ctx.prog, cpus)]
-    for n, (cpu, group) in enumerate(groups):
+    for n, (cpu, group) in enumerate(_last_run_groups(ctx, rows, cpus)):
         if cpu is not None and not ctx.as_json:
             yield TextLine(("\n" if n else "") + f"CPU: {cpu}")
         for last, st, t in group:

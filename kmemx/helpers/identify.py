@@ -12,6 +12,7 @@ import drgn
 
 from ..errors import FaultError
 from ..kernel import Kernel
+from .kallsyms import use_module_kallsyms
 from .sched import for_each_task
 from .slab import SlabObjectInfo, _layout, slab_object_info
 from .vmalloc import for_each_vmap_area
@@ -79,8 +80,6 @@ def _vmaps(k: Kernel, cache: dict[str, Any]) -> tuple[list[int], list[Any]]:
 def _symbol(k: Kernel, addr: int) -> drgn.Symbol | None:
     """The symbol containing ``addr``, module symbols from the modules'
     in-memory tables included whatever ran before (use_module_kallsyms())."""
-    from .kallsyms import use_module_kallsyms
-
     use_module_kallsyms(k.prog)
     try:
         return k.prog.symbol(addr)
