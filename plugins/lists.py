@@ -33,10 +33,12 @@ from kmemx.commands import (
     piped_structs,
     resolve_each,
 )
+from kmemx.commands.rows import NO_HEADER
 from kmemx.errors import KmemxError, UnknownNameError
 from kmemx.helpers import (
     hlist_for_each_entry,
     list_for_each,
+    list_for_each_prev,
     module_of_address,
     use_module_kallsyms,
     xa_for_each,
@@ -192,7 +194,7 @@ def _fields(ctx: Context, addr: int, type_name: str, members: list[str],
 
 def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
           radix: int | None = None, member_lines: bool = False,
-          fast: bool = False) -> Iterator[Any]:
+          fast: bool = False, struct_offset: int = 0) -> Iterator[Any]:
     """Rows (ADDRESS [, members...]) or full struct dumps for each entry;
     ``radix`` 16 or 10: integers in that base (crash's -x, -d).
     ``member_lines``: the members as crash's ``list -s`` and ``tree -s``
@@ -200,7 +202,9 @@ def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
     of each member below it (a :class:`TextRecord` whose data is the row
     ``--json`` gives, so that pipes and ``--json`` still see the row), and a
     whole structure as ``struct`` prints it (:func:`crash_struct_text`);
-    ``fast``: crash's ``-S`` lines instead (:func:`_fast_member_line`)."""
+    ``fast``: crash's ``-S`` lines instead (:func:`_fast_member_line`);
+    ``struct_offset``: each structure is at its entry's address less this
+    (crash's ``list -l``: the entries are links inside the structures)."""
     if not struct_spec:
         for a in addrs:
             x = Address(a)
@@ -211,12 +215,13 @@ def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
     if members:
         cols = ("ADDRESS", *[m.upper() for m in members])
         for a in addrs:
-            row = Row(cols, (Address(a), *_fields(ctx, a, name, members, radix)),
-                      ctx.k.view(t, a))
+            at = a - struct_offset
+            row = Row(cols, (Address(a), *_fields(ctx, at, name, members, radix)),
+                      ctx.k.view(t, at))
             if not member_lines or ctx.as_json:
                 yield row
                 continue
-            obj = drgn.Object(ctx.prog, t, address=a)
+            obj = drgn.Object(ctx.prog, t, address=at)
             if fast:
                 lines = [f"{a:x}", *(_fast_member_line(obj, m, radix) for m in members)]
             else:
@@ -224,12 +229,12 @@ def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
             yield TextRecord("\n".join(lines), row.as_dict(), row.obj)
         return
     for a in addrs:
-        v = ctx.k.view(t, a)
+        v = ctx.k.view(t, a - struct_offset)
         if ctx.as_json:
             yield Row(("ADDRESS", "TYPE"), (Address(a), name), v)
         else:
             yield TextLine(f"{a:x}")
-            obj = drgn.Object(ctx.prog, t, address=a)
+            obj = drgn.Object(ctx.prog, t, address=a - struct_offset)
             try:
                 if member_lines:  # crash: 'struct NAME {' as typed, the name's own keyword
                     keyword, _, bare = name.partition(" ")
@@ -240,33 +245,55 @@ def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
                 ctx.warn(f"{a:#x}: {e}")
 
 
+def _crash_is_string(sub: drgn.Object, path: str) -> bool:
+    """crash's is_string() (symbols.c): the member's declaration, as ptype
+    prints it, reads ``char NAME;``, ``char *NAME;`` or ``char NAME[...]``
+    (qualifiers and ``unsigned`` before it allowed; a typedef such as
+    ``u8`` is not a string).  A member inside a named member (``a.b``) is
+    not: crash looks at the structure's own lines."""
+    if "." in path or "[" in path:
+        return False
+    decl = sub.type_.variable_declaration(path) + ";"
+    at = decl.find("char ")
+    if at < 0:
+        return False
+    rest = decl[at + 5:]
+    rest = rest[1:] if rest.startswith("*") else rest
+    return rest.startswith(path) and rest[len(path):len(path) + 1] in (";", "[")
+
+
 def _fast_member_line(obj: drgn.Object, path: str, radix: int | None) -> str:
     """crash's ``-S`` line of a member (tools.c print_value()): a member of
-    1, 2, 4 or 8 bytes read as an unsigned number, ``  NAME = VALUE`` with no
-    comma, pointers in hex (``0x``), others in ``radix`` (decimal unless 16),
-    `` <symbol>`` after a value that is a kernel text symbol's address (the
-    symbol containing it, without an offset), a ``char *``'s string after
-    it; a wider member (or a ``char`` array) as :func:`crash_member_line`
-    prints it (crash's dump_struct_member()).  Raises LookupError,
-    drgn.FaultError."""
+    1, 2, 4 or 8 bytes, whatever its type, read as an unsigned number,
+    ``  NAME = VALUE`` with no comma, pointers in hex (``0x``), others in
+    ``radix`` (decimal unless 16), `` <symbol>`` after a value that is a
+    kernel text symbol's address (the symbol containing it, without an
+    offset); a string (:func:`_crash_is_string`) as read, raw up to its NUL:
+    a ``char *``'s after its value, a ``char`` array's as ``  NAME =
+    "..."``; any other member (wider, a bit field) as
+    :func:`crash_member_line` prints it (crash's dump_struct_member()).
+    Raises LookupError, drgn.FaultError."""
     sub = obj.subobject_(path)
     t = _strip_typedefs(sub.type_)
     size = drgn.sizeof(sub) if t.kind not in (drgn.TypeKind.FUNCTION, drgn.TypeKind.VOID) else 0
-    is_str = (t.kind == drgn.TypeKind.POINTER and _char_like(t.type)) or (
-        t.kind == drgn.TypeKind.ARRAY and _char_like(t.type))
-    if not 0 < size <= 8 or t.kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION) or (
-            t.kind == drgn.TypeKind.ARRAY and not is_str) or sub.bit_field_size_ is not None:
+    is_str = _crash_is_string(sub, path)
+    if sub.bit_field_size_ is not None or not (0 < size <= 8 or is_str):
         return crash_member_line(obj, path, radix)
-    value = int.from_bytes(sub.to_bytes_(), "little" if obj.prog_.platform.flags
-                           & drgn.PlatformFlags.IS_LITTLE_ENDIAN else "big")
-    hexa = t.kind == drgn.TypeKind.POINTER or radix == 16
-    text = f"  {path} = {value:#x}" if hexa else f"  {path} = {value}"
-    if is_str and t.kind == drgn.TypeKind.POINTER:
-        return text + "  " + _gdb_c_string(obj.prog_, value)
+    text = ""
+    value = None
+    if size in (1, 2, 4, 8):
+        value = int.from_bytes(sub.to_bytes_(), "little" if obj.prog_.platform.flags
+                               & drgn.PlatformFlags.IS_LITTLE_ENDIAN else "big")
+        hexa = t.kind == drgn.TypeKind.POINTER or radix == 16
+        text = f"  {path} = {value:#x}" if hexa else f"  {path} = {value}"
     if is_str:
-        return text + f"  {path} = " + _gdb_c_string(obj.prog_, int(sub.address_ or 0))
+        if t.kind == drgn.TypeKind.POINTER:
+            data = _read_c_string(obj.prog_, value or 0, 1499)
+            return text + '  "' + data.decode("latin-1") + '"'
+        data = _read_c_string(obj.prog_, int(sub.address_ or 0), size)
+        return text + f'  {path} = "' + data.decode("latin-1") + '"'
     try:
-        sym = obj.prog_.symbol(value)
+        sym = obj.prog_.symbol(value or 0)
         if sym.kind == drgn.SymbolKind.FUNC:
             text += f" <{sym.name}>"
     except LookupError:
@@ -310,11 +337,13 @@ def cell(v):
 
 
 def _emit_drgn(ctx: Context, walk: str, struct_spec: str | None,
-               imports: list[str], radix: int | None = None) -> str:
+               imports: list[str], radix: int | None = None, struct_offset: int = 0) -> str:
     """A drgn script printing what :func:`_emit` yields for the addresses
     ``walk`` (drgn code: a ``for a in ...:`` loop header) gives: ADDRESS rows,
     member rows (-s struct.member,...) or whole structures (crash's text,
-    :data:`CRASH_MEMBER_CODE`'s struct_text())."""
+    :data:`CRASH_MEMBER_CODE`'s struct_text()), each structure at its
+    address less ``struct_offset``."""
+    at = f"a - {struct_offset}" if struct_offset else "a"
     from kmemx.commands.drgncode import table_script, text_script
 
     if not struct_spec:
@@ -327,54 +356,70 @@ def _emit_drgn(ctx: Context, walk: str, struct_spec: str | None,
 
 {walk}
     print(f"{{a:x}}")
-    print(struct_text(Object(prog, {tname!r}, address=a), {keyword!r}, {bare!r}, {radix or 10}))
+    print(struct_text(Object(prog, {tname!r}, address={at}), {keyword!r}, {bare!r}, {radix or 10}))
 """, ["drgn:FaultError,Object,SymbolKind,TypeKind,sizeof", *imports])
     cols = ("ADDRESS", *[m.upper() for m in members])
     return table_script(ctx, cols, _CELL_CODE + f"""\
 {walk}
-    obj = Object(prog, {tname!r}, address=a)
+    obj = Object(prog, {tname!r}, address={at})
     row(hex(a), *(cell(obj.subobject_(m)) for m in {members!r}))
 """, ["drgn:Object,TypeKind", *imports])
 
 
 def _list_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``list --drgn``: drgn's list_for_each() (-H, -h; -r:
-    list_for_each_reverse()), hlist_for_each() (--hlist), or crash's default
-    chain of next pointers at OFFSET, then the entries' addresses, members
-    (-s struct.member,...) or whole structures."""
+    list_for_each_reverse()), hlist_for_each() (--hlist), or crash's
+    do_list() walk (its default chain of next pointers at OFFSET, and any
+    walk with an END: -e), then the entries' addresses, members
+    (-s struct.member,...) or whole structures (-l: at the entries less
+    its offset)."""
     from kmemx.commands.drgncode import only_options
 
     only_options("list", args, ("where", "head", "embedded", "hlist", "offset", "struct",
-                                "reverse", "limit"), "-H, -h, --hlist, -o, -s and -r")
+                                "reverse", "limit", "radix", "end", "head_offset",
+                                "struct_offset"),
+                 "-H, -h, --hlist, -o, -O, -l, -e, -s, -x, -d and -r")
     offset = args.offset or (args.where[0] if len(args.where) == 2 else None)
     start = parse_address(ctx, args.where[-1])
     off = _offset(ctx, offset) if offset else 0
+    at = _offset(ctx, args.struct_offset, "-l") if args.struct_offset else 0
+    end = parse_address(ctx, args.end) if args.end else None
     imports = ["drgn:Object"]
-    if args.hlist:
-        imports.append("drgn.helpers.linux.list:hlist_for_each")
-        nodes = f"hlist_for_each(Object(prog, 'struct hlist_head *', {start:#x}))"
-    elif args.head or args.embedded:
-        fn = "list_for_each_reverse" if args.reverse else "list_for_each"
-        imports.append(f"drgn.helpers.linux.list:{fn}")
-        head = start + off if args.embedded else start
-        nodes = f"{fn}(Object(prog, 'struct list_head *', {head:#x}))"
-        if args.embedded:  # the entry at START is the first one (crash's -h)
-            nodes = f"[Object(prog, 'struct list_head *', {head:#x}), *{nodes}]"
-    else:
-        walk = f"""\
-def chain(start, off):  # crash's default list: the "next" member points at the next struct
-    entry = start
-    while entry:
+    chain = """\
+def chain(start, off, end):  # crash's do_list(): until NULL, END, START, the entry itself
+    first = prog.read_u64(start + off)  # or the second entry again
+    entry, last, count = start, None, 0
+    while True:
         yield entry
-        entry = prog.read_u64(entry + off)
-        if entry == start:
+        count += 1
+        last, entry = entry, prog.read_u64(entry + off)
+        if entry in (0, end, start, last) or (entry == first and count != 1):
             return
 
 
-for a in chain({start:#x}, {off}):"""
-        return _emit_drgn(ctx, walk, args.struct, imports)
+"""
+    if args.hlist:
+        imports.append("drgn.helpers.linux.list:hlist_for_each")
+        nodes = f"hlist_for_each(Object(prog, 'struct hlist_head *', {start:#x}))"
+    elif not (args.head or args.embedded or args.reverse):
+        return _emit_drgn(ctx, chain + f"for a in chain({start:#x}, {off}, {end}):",
+                          args.struct, imports, args.radix, at)
+    else:
+        link = 8 if args.reverse else 0
+        head = start + _offset(ctx, args.head_offset, "-O") if args.head_offset else (
+            start if args.head else start + off)
+        if end is not None:
+            first = f"prog.read_u64({head + link:#x})" if args.head or args.head_offset \
+                else f"{head:#x}"
+            return _emit_drgn(ctx, chain + f"for a in (n - {off} for n in chain({first}, {link}, "
+                              f"{end:#x})):", args.struct, imports, args.radix, at)
+        fn = "list_for_each_reverse" if args.reverse else "list_for_each"
+        imports.append(f"drgn.helpers.linux.list:{fn}")
+        nodes = f"{fn}(Object(prog, 'struct list_head *', {head:#x}))"
+        if not (args.head or args.head_offset):  # the entry at START is the first one (-h)
+            nodes = f"[Object(prog, 'struct list_head *', {head:#x}), *{nodes}]"
     walk = f"for a in (node.value_() - {off} for node in {nodes}):"
-    return _emit_drgn(ctx, walk.replace("'", '"'), args.struct, imports)
+    return _emit_drgn(ctx, walk.replace("'", '"'), args.struct, imports, args.radix, at)
 
 
 @command("list", "walk a linked list",
@@ -386,15 +431,26 @@ for a in chain({start:#x}, {off}):"""
          list -h ENTRY -o task_struct.tasks
                                       ENTRY is a structure whose list_head is at
                                       OFFSET: it and the entries after it
+         list -h PARENT -O task_struct.children -o task_struct.sibling
+                                      -O: the head is at this offset of PARENT, the
+                                      entries' list_heads at -o's
          list -H HEAD                 the list_head nodes themselves
          list --hlist HEAD -o ...     an hlist_head
          list START -o OFFSET         crash's default: START is a struct whose member
-                                      at OFFSET points at the next struct; until NULL
-                                      or back at START
-         -o takes an offset or struct.member; -s struct[.member,...] prints
-         members (or the whole struct); -r walks the prev pointers.
-         -s struct.m1,m2: crash's text, each entry's address and its '  m1 = value,'
-         lines; --json gives objects with 'address' (and one key per member).
+                                      at OFFSET points at the next struct; until NULL,
+                                      START, END (-e), the entry itself or the second
+                                      entry again
+         list -l task_struct.tasks -s task_struct.pid LINK
+                                      -l: the entries are links at this offset inside
+                                      the structures -s/-S print
+         -o, -O and -l take an offset or struct.member; -s struct[.member,...] prints
+         members (or the whole struct) as crash does, -S as crash's -S (members of
+         up to 8 bytes read as unsigned numbers), -x/-d in hex/decimal; -r walks the
+         prev pointers (START is then an entry, as -h, unless -H); -e END ends the
+         walk at END; -B finds a loop with R. P. Brent's algorithm in constant
+         memory (the same entries; a loop's length and start in the warning).
+         An empty list_head prints crash's "(empty)".
+         --json gives objects with 'address' (and one key per member).
          """,
          arguments=[arg("where", nargs="+", metavar="[OFFSET] START",
                         help="address or symbol, after an optional OFFSET (struct.member)"),
@@ -404,39 +460,95 @@ for a in chain({start:#x}, {off}):"""
                         help="START is an entry with an embedded list_head at OFFSET"),
                     arg("--hlist", action="store_true", help="START is an hlist_head"),
                     arg("-o", dest="offset", help="OFFSET or struct.member of the link"),
+                    arg("-O", dest="head_offset",
+                        help="with -h: OFFSET or struct.member of the head list_head in "
+                             "START, where it differs from the entries' (-o)"),
+                    arg("-l", dest="struct_offset",
+                        help="with -s/-S: OFFSET or struct.member of the link inside the "
+                             "structure (START and the entries are links)"),
+                    arg("-e", dest="end", help="END: the walk stops when it reaches END"),
                     arg("-s", dest="struct", help="struct[.member,...] to display"),
+                    arg("-S", dest="fast_struct", metavar="STRUCT",
+                        help="as -s, in crash's -S lines: members of up to 8 bytes as "
+                             "unsigned numbers, no commas"),
+                    arg("-x", dest="radix", action="store_const", const=16,
+                        help="-s/-S members in hexadecimal"),
+                    arg("-d", dest="radix", action="store_const", const=10,
+                        help="-s/-S members in decimal"),
                     arg("-r", dest="reverse", action="store_true", help="walk prev pointers"),
+                    arg("-B", dest="brent", action="store_true",
+                        help="detect a loop with Brent's algorithm (constant memory)"),
                     arg("--limit", type=int, default=10_000_000)],
          columns=("ADDRESS",), drgn_code=_list_drgn)
 def _list(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    if args.struct and args.fast_struct:
+        raise CommandError("list: -S and -s options are mutually exclusive")
+    spec = args.struct or args.fast_struct
+    if args.struct_offset and not spec:
+        raise CommandError("list: -l option can only be used with -s or -S option")
+    struct_offset = _offset(ctx, args.struct_offset, "-l") if args.struct_offset else 0
+    entries = _list_entries(ctx, args)
+    if entries is None:  # an empty list_head: crash's "(empty)"
+        if not ctx.as_json:
+            yield TextLine("(empty)")
+        return
+    if not spec:
+        yield NO_HEADER  # crash prints the addresses alone
+    yield from _emit(ctx, _guarded(ctx, entries), spec, args.radix, member_lines=True,
+                     fast=bool(args.fast_struct), struct_offset=struct_offset)
+
+
+def _list_entries(ctx: Context, args: argparse.Namespace) -> Iterator[int] | None:
+    """The addresses ``list`` prints for ``args`` (crash's cmd_list()), or
+    None for a list_head that is empty (``-H``, ``-h -O``).
+
+    :raises CommandError: options that exclude each other
+    """
     k = ctx.k
     if len(args.where) > 2 or (len(args.where) == 2 and args.offset):
         raise CommandError("list: give [OFFSET] START (or -o OFFSET START)")
-    offset = args.offset or (args.where[0] if len(args.where) == 2 else None)
-    start = kernel_address(ctx, args.where[-1], "list")
-    off = _offset(ctx, offset) if offset else 0
     if args.head and args.embedded:
         raise CommandError("list: -H and -h exclude each other")
+    if args.head_offset and not args.embedded:
+        raise CommandError("list: -O goes with -h (the head's offset inside START)")
+    offset = args.offset or (args.where[0] if len(args.where) == 2 else None)
+    if offset and args.struct_offset:
+        raise CommandError("list: -l and -o are mutually exclusive")
+    start = kernel_address(ctx, args.where[-1], "list")
+    off = _offset(ctx, offset) if offset else 0
+    end = kernel_address(ctx, args.end, "list") if args.end else None
+    walk = _brent_chain if args.brent else _chain
     if args.hlist:
+        if end is not None or args.brent or args.reverse:
+            raise CommandError("list: --hlist takes no -e, -B or -r")
         nodes: Iterator[int] = (v.address + off for v in hlist_for_each_entry(
             "struct hlist_node", start, "next", k=k, limit=args.limit))
-    elif args.head or args.embedded:
-        head = start + off if args.embedded else start
-        if args.reverse:
-            from kmemx.helpers.list import _walk
-
-            nodes = _walk(k, head, None, 8, False, args.limit)
-        else:
-            nodes = list_for_each(head, k, args.limit)
-        if args.embedded:  # the entry at START is the first one (crash's -h)
-            nodes = itertools.chain([head], nodes)
-    else:
+    elif not (args.head or args.embedded or args.reverse):
         # crash's default: START is an entry; its link is at START + off.
-        yield from _emit(ctx, _guarded(ctx, _kernel_links(_chain(k, start, off, args.limit))),
-                         args.struct, member_lines=True)
-        return
-    yield from _emit(ctx, _guarded(ctx, (n - off for n in _kernel_links(nodes))), args.struct,
-                     member_lines=True)
+        return _kernel_links(walk(k, start, off, end, False, args.limit))
+    elif args.head or args.head_offset:
+        # crash's LIST_HEAD_POINTER: the head (at START, or at -O's offset of
+        # START) is not an entry; its next (prev: -r) is the first one
+        link = 8 if args.reverse else 0
+        head = start if args.head else start + _offset(ctx, args.head_offset, "-O")
+        first = k.read_u64(head + link)
+        if first == (head if end is None else end):
+            return None
+        if end is None and not args.brent:
+            nodes = (list_for_each_prev(head, k, args.limit) if args.reverse
+                     else list_for_each(head, k, args.limit))
+        else:
+            nodes = walk(k, first, link, head if end is None else end, True, args.limit)
+    else:
+        # -h (or -r alone): START is an entry, its list_head at OFFSET; the
+        # walk ends back at it
+        head = start + off
+        if end is None and not args.brent:
+            nodes = itertools.chain([head], list_for_each_prev(head, k, args.limit)
+                                    if args.reverse else list_for_each(head, k, args.limit))
+        else:
+            nodes = walk(k, head, 8 if args.reverse else 0, end, True, args.limit)
+    return (n - off for n in _kernel_links(nodes))
 
 
 def _kernel_links(nodes: Iterable[int]) -> Iterator[int]:
@@ -451,22 +563,104 @@ def _kernel_links(nodes: Iterable[int]) -> Iterator[int]:
         yield node
 
 
-def _chain(k: Any, start: int, off: int, limit: int) -> Iterator[int]:
-    """START, then *(entry+off), *(*(entry+off)+off) ... until NULL or back at
-    START: crash's default list, whose "next" member points at the next
-    structure (an embedded list_head takes -H or -h instead)."""
-    seen: set[int] = set()
-    entry = start
-    while entry and len(seen) < limit:
-        if entry in seen:
-            if entry == start:
-                return
-            from kmemx.helpers.list import ListCycleError
+def _chain_end(nxt: int, start: int, last: int, first: int, count: int, end: int | None,
+               head_format: bool) -> bool:
+    """Whether crash's do_list() stops before ``nxt``: at NULL, at ``end``, at
+    ``start``, at the entry itself (``last``) or at the second entry
+    (``first``) again.  The last two end a list of list_heads (``head_format``)
+    only when it is corrupt: :class:`ListCycleError` then (crash stops there
+    silently; kmemx prints the same entries and says why it stopped), as a
+    NULL link does (crash's ``invalid list entry: 0``).
 
-            raise ListCycleError(f"list cycle at {entry:#x}", entry)
+    :raises KmemxError: a NULL link in a list of list_heads
+    :raises ListCycleError: a list of list_heads back at an entry it passed
+    """
+    from kmemx.helpers.list import ListCycleError
+
+    if nxt == 0:
+        if head_format:
+            raise KmemxError("invalid list entry: 0")
+        return True
+    if nxt == end or nxt == start:
+        return True
+    if nxt == last or (nxt == first and count != 1):
+        if head_format:
+            raise ListCycleError(f"duplicate list entry: {nxt:x}", nxt)
+        return True
+    return False
+
+
+def _chain(k: Any, start: int, off: int, end: int | None, head_format: bool,
+           limit: int) -> Iterator[int]:
+    """START, then *(entry+off), *(*(entry+off)+off) ... as crash's do_list()
+    walks a list: until :func:`_chain_end`.  Without ``head_format`` the
+    "next" member points at the next structure (crash's default list); with
+    it the entries are list_heads (``off`` 0, or 8 for their prev).  An
+    entry seen twice is a :class:`ListCycleError` (crash's ``duplicate list
+    entry``).
+
+    :raises drgn.FaultError: a link that cannot be read
+    """
+    from kmemx.helpers.list import ListCycleError
+
+    seen: set[int] = set()
+    first = k.read_u64(start + off)
+    entry, count = start, 0
+    while count < limit:
+        if entry in seen:
+            raise ListCycleError(f"duplicate list entry: {entry:x}", entry)
         seen.add(entry)
         yield entry
-        entry = k.read_u64(entry + off)
+        count += 1
+        last, entry = entry, k.read_u64(entry + off)
+        if _chain_end(entry, start, last, first, count, end, head_format):
+            return
+
+
+def _brent_chain(k: Any, start: int, off: int, end: int | None, head_format: bool,
+                 limit: int) -> Iterator[int]:
+    """:func:`_chain`'s entries found in constant memory: R. P. Brent's loop
+    detection, as crash's ``list -B`` (tools.c do_list_no_hash()).  A loop
+    is a :class:`ListCycleError` after the entries before it was detected,
+    whose message gives crash's loop length, the length from START to the
+    loop (hex, as crash prints it) and the first entry seen twice.
+
+    :raises drgn.FaultError: a link that cannot be read
+    """
+    from kmemx.helpers.list import ListCycleError
+
+    def f(p: int) -> int:  # crash's brent_f()
+        return int(k.read_u64(p + off))
+
+    first = f(start)
+    x, y, power, lam, mu, loop_length = start, f(start), 2, 0, 0, 0
+    detected = leaving = False
+    entry, count = start, 0
+    while count < limit:
+        if not detected:
+            yield entry
+        if entry and leaving:
+            raise ListCycleError(f"loop detected, loop length: {loop_length}; length from "
+                                 f"start to loop: {mu:x}; duplicate list entry: {x:x}", x)
+        count += 1
+        last, entry = entry, f(entry)
+        if not detected:
+            if count > 1 and x == y:
+                detected, loop_length, mu = True, lam, 0
+                x = y = start
+                for _ in range(lam):
+                    y = f(y)
+            else:
+                if power == lam:
+                    x, power, lam = y, power * 2, 0
+                y = entry
+                lam += 1
+        elif not leaving and x == y:
+            leaving = True
+        else:
+            x, y, mu = f(x), f(y), mu + 1
+        if _chain_end(entry, start, last, first, count, end, head_format):
+            return
 
 
 #: crash's tree -t names and abbreviations -> kmemx's tree kinds
@@ -714,7 +908,9 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     args.struct = args.struct or args.fast_struct
 
     def emit(addrs: Iterable[int]) -> Iterator[Any]:  # crash's member lines (-s, -S)
-        return _emit(ctx, addrs, args.struct, args.radix, member_lines=True, fast=fast)
+        if not args.struct and not args.position:
+            yield NO_HEADER  # crash prints the addresses alone
+        yield from _emit(ctx, addrs, args.struct, args.radix, member_lines=True, fast=fast)
 
     kind = _tree_kind(args)
     root = _tree_root(ctx, args)

@@ -14,6 +14,7 @@ from .list import (
     list_for_each,
     list_for_each_entry,
     list_for_each_entry_reverse,
+    list_for_each_prev,
     llist_for_each_entry,
 )
 from .rbtree import rb_first, rb_next, rbtree_inorder_for_each, rbtree_inorder_for_each_entry
@@ -28,6 +29,7 @@ __all__ = [
     "list_for_each",
     "list_for_each_entry",
     "list_for_each_entry_reverse",
+    "list_for_each_prev",
     "llist_for_each_entry",
     "module_of_address",
     "numpy_dtype",

@@ -19,6 +19,7 @@ __all__ = [
     "list_for_each",
     "list_for_each_entry",
     "list_for_each_entry_reverse",
+    "list_for_each_prev",
     "llist_for_each_entry",
 ]
 
@@ -168,6 +169,19 @@ def list_for_each(head: Any, k: Kernel | None = None, limit: int = MAX_ENTRIES) 
     (``struct list_head *``), like ``list_for_each()``."""
     k, h = address_of(head, k)
     return _walk(k, h, None, 0, False, limit)
+
+
+def list_for_each_prev(head: Any, k: Kernel | None = None,
+                       limit: int = MAX_ENTRIES) -> Iterator[int]:
+    """Addresses of the ``struct list_head`` nodes of the list at ``head``
+    (``struct list_head *``) from the last, following ``prev``, like
+    ``list_for_each_prev()`` (include/linux/list.h).
+
+    :raises drgn.FaultError: a node that cannot be read
+    :raises ListCycleError: a node met twice before the head
+    """
+    k, h = address_of(head, k)
+    return _walk(k, h, None, 8, False, limit)
 
 
 def list_for_each_entry(type: Any, head: Any, member: str, k: Kernel | None = None,

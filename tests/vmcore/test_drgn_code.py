@@ -86,6 +86,11 @@ CASES: dict[str, str] = {
     "list task_struct.tasks -H init_task.tasks -s task_struct.pid,comm": "table",
     "list -h init_task -o task_struct.tasks -s task_struct.pid,se.vruntime": "table",
     "list -r -H modules": "table", "list -o 0 init_task.tasks -s list_head": "text",
+    "list -h init_task -O task_struct.children -o task_struct.sibling -s task_struct.pid":
+    "table",
+    "list -l task_struct.tasks -s task_struct.pid,comm init_task.tasks": "table",
+    "list modules -e modules": "table", "list -r -o task_struct.tasks init_task": "table",
+    "list -x -H modules -o module.list -s module.refcnt.counter,state": "table",
     "tree -t rbtree -o vmap_area.rb_node -s vmap_area.va_start,va_end free_vmap_area_root":
     "table",
     "tree -t idr init_pid_ns.idr": "table", "tree -t idr -s pid.level init_pid_ns.idr": "table",
