@@ -3219,6 +3219,48 @@ def _user_reader(ctx: Context, command: str) -> Callable[[int, int], bytes]:
     return lambda addr, n: bytes(access_remote_vm(mm, addr, n))
 
 
+def _crash_number(s: str, what: str) -> int:
+    """crash's stol(): decimal when every character is a decimal digit,
+    else hexadecimal (``0x`` allowed).
+
+    :raises CommandError: not a number (crash's ``not a valid number``)"""
+    try:
+        return int(s, 10) if s.isdigit() else int(s, 16)
+    except ValueError:
+        raise CommandError(f"{what}: not a valid number: {s}") from None
+
+
+def _rd_extent(ctx: Context, args: argparse.Namespace) -> tuple[int, int | None]:
+    """crash's cmd_rd() (memory.c): the first address (ADDR, plus ``-o
+    OFFS``; with ``-R`` moved back so the COUNT units end with ADDR's) and the
+    count of units (COUNT, else ``-e END``'s units; None: crash's default,
+    one unit, or ``-a``'s whole string).  The unit is a byte for ``-a`` and
+    ``-r``.
+
+    :raises CommandError: crash's ``invalid ending address``, ``invalid count
+        request``, ``-r option requires either a count argument or the -e option``
+    """
+    addr = parse_address(ctx, args.address)
+    if args.offset:
+        addr += _crash_number(args.offset, "rd")
+    unit = 1 if args.ascii or args.raw else (args.width or 8)
+    count = args.count
+    if args.end and count is not None:
+        ctx.warn("rd: ending address ignored when count is specified")
+    elif args.end:
+        end = parse_address(ctx, args.end)
+        if end <= addr:
+            raise CommandError(f"rd: invalid ending address: {end:x}")
+        count = (end - addr) // unit
+        if count == 0:
+            raise CommandError("rd: invalid count request: 0")
+    if args.raw and count is None:
+        raise CommandError("rd: -r option requires either a count argument or the -e option")
+    if args.reverse and (count or 1) > 1:
+        addr -= (count or 1) * unit - unit
+    return addr, count
+
+
 @command("rd", "read memory: hex words and ASCII, like crash's rd",
          description="""
          rd ADDR [COUNT]     COUNT units (default 1) of 64 bits
@@ -3234,6 +3276,11 @@ def _user_reader(ctx: Context, command: str) -> Callable[[int, int], bytes]:
          rd -s ADDR [COUNT]  64-bit words that are kernel or module addresses as
                              name+offset (decimal), as crash; no ASCII column
          rd -S ADDR [COUNT]  -s, and a slab address as [cache] (-SS: [address:cache])
+         rd -o OFFS ADDR     from ADDR + OFFS (decimal, or hex as crash's stol())
+         rd -e END ADDR      up to END (COUNT, when given, wins, with a warning)
+         rd -R ADDR COUNT    the COUNT units up to and including ADDR
+         rd -N -16/-32 ...   each unit in network (big-endian) byte order
+         rd -r FILE ADDR COUNT   COUNT bytes (or up to -e END) raw into FILE
          Output: crash's lines, no header (ADDR:  words  ASCII); --json: ADDRESS
          VALUES ASCII rows.
          """,
@@ -3255,21 +3302,33 @@ def _user_reader(ctx: Context, command: str) -> Callable[[int, int], bytes]:
                     arg("-s", dest="symbolic", action="store_true",
                         help="kernel symbols (name+offset) in place of their addresses"),
                     arg("-S", dest="slab", action="count", default=0,
-                        help="-s, and [cache] for slab addresses (-SS: [address:cache])")],
+                        help="-s, and [cache] for slab addresses (-SS: [address:cache])"),
+                    arg("-o", dest="offset", metavar="OFFS",
+                        help="start at ADDR + OFFS (decimal, or hex as crash)"),
+                    arg("-e", dest="end", metavar="END", help="display up to END"),
+                    arg("-R", dest="reverse", action="store_true",
+                        help="the COUNT units up to and including ADDR"),
+                    arg("-N", dest="network", action="store_true",
+                        help="16- and 32-bit units in network (big-endian) byte order"),
+                    arg("-r", dest="raw", metavar="FILE",
+                        help="copy COUNT bytes (or up to -e END) raw into FILE")],
          columns=("ADDRESS", "VALUES", "ASCII"),
          drgn_code=lambda ctx, args: _rd_drgn(ctx, args))
 def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     width = args.width or 8
-    addr = parse_address(ctx, args.address)
+    addr, count = _rd_extent(ctx, args)
     # crash: an address below the kernel's half is a user address of the context
     user = not args.physical and (args.user or addr < KERNEL_HALF)
     read: Callable[[int, int], bytes] = (
         _user_reader(ctx, "rd") if user
         else lambda a, n: ctx.k.read(a, n, physical=args.physical))
-    if args.ascii:
-        yield from _rd_ascii(ctx, read, addr, args.count)
+    if args.raw:
+        yield _rd_raw(ctx, read, addr, count or 0, args.raw)
         return
-    total = (args.count or 1) * width
+    if args.ascii:
+        yield from _rd_ascii(ctx, read, addr, count)
+        return
+    total = (count or 1) * width
     if total > 1 << 24:
         raise CommandError("rd: at most 16 MiB at a time")
     symbolic = args.symbolic or args.slab
@@ -3295,6 +3354,8 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                                    f"{e.message} (physical {e.address:#x})") from None
             raise CommandError(f"rd: {'physical ' if args.physical else ''}address "
                                f"{e.address:#x} is not readable: {e.message}") from None
+        if args.network and width in (2, 4):  # crash's htons()/htonl(), ASCII too
+            data = b"".join(data[i:i + width][::-1] for i in range(0, n, width))
         words = [int.from_bytes(data[i:i + width], "little",
                                 signed=args.decimal == "signed") for i in range(0, n, width)]
         if symbolic:
@@ -3315,6 +3376,29 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                 text = f"{text:<{(16 // width) * (2 * width + 1)}}  {asc}"
         yield row if ctx.as_json else TextRecord(f"{pos:>16x}:  {text}", row.as_dict())
         pos += n
+
+
+def _rd_raw(ctx: Context, read: Callable[[int, int], bytes], addr: int, count: int,
+            path: str) -> Any:
+    """crash's ``rd -r FILE``: ``count`` bytes from ``addr`` written to
+    ``path``; the row says so (``N bytes copied from 0xADDR to FILE``).
+
+    :raises CommandError: an unreadable byte (nothing is left in the file
+        then but what was read before it) or a file that cannot be written
+    """
+    if count > 1 << 30:
+        raise CommandError("rd: -r copies at most 1 GiB at a time")
+    try:
+        with open(path, "wb") as f:
+            for pos in range(addr, addr + count, 1 << 20):
+                f.write(read(pos, min(1 << 20, addr + count - pos)))
+    except drgn.FaultError as e:
+        raise CommandError(f"rd: address {e.address:#x} is not readable: {e.message}") from None
+    except OSError as e:
+        raise CommandError(f"rd: cannot open output file: {path}: {e.strerror}") from None
+    row = Row(("BYTES", "ADDRESS", "FILE"), (count, Address(addr), path))
+    return row if ctx.as_json else TextRecord(
+        f"{count} bytes copied from {addr:#x} to {path}", row.as_dict())
 
 
 #: crash's display_memory() decimal formats by unit size (memory.c): signed
@@ -3494,11 +3578,11 @@ def _rd_drgn(ctx: Context, args: argparse.Namespace) -> str:
     from kmemx.commands.drgncode import only_options, table_script
 
     only_options("rd", args, ("address", "count", "physical", "width", "decimal", "no_ascii",
-                              "ascii"), "the hex, decimal and ASCII forms (no -s/-S)")
-    addr = parse_address(ctx, args.address)
+                              "ascii", "offset", "end", "reverse", "network"),
+                 "the hex, decimal and ASCII forms (no -s/-S/-r)")
+    addr, count = _rd_extent(ctx, args)
     printable = "".join(sorted(chr(b) for b in _PRINTABLE))
     if args.ascii:
-        count = args.count
         return table_script(ctx, ("ADDRESS", "ASCII"), f"""\
 address, count = {addr:#x}, {count}
 limit = count if count is not None else 1 << 20
@@ -3529,12 +3613,15 @@ for m in re.finditer(rb"[\\x20-\\x7e]+", data):
         values = f'" ".join(f"{{w:0{2 * width}x}}" for w in words)'
     ascii_cell = ("None" if args.decimal or args.no_ascii else
                   '"".join(chr(b) if chr(b) in PRINTABLE else "." for b in chunk)')
+    swap = ("  # network byte order: each unit's bytes reversed\n    chunk = b\"\".join("
+            "chunk[i:i + width][::-1] for i in range(0, len(chunk), width))"
+            if args.network and width in (2, 4) else "")
     return table_script(ctx, ("ADDRESS", "VALUES", "ASCII"), f"""\
 PRINTABLE = {printable!r}  # string.printable less the whitespace controls
-address, total, width = {addr:#x}, {(args.count or 1) * width}, {width}
+address, total, width = {addr:#x}, {(count or 1) * width}, {width}
 data = prog.read(address, total, {bool(args.physical)})
 for pos in range(0, total, 16):
-    chunk = data[pos:pos + 16]
+    chunk = data[pos:pos + 16]{swap}
     words = [int.from_bytes(chunk[i:i + width], "little", signed={signed})
              for i in range(0, len(chunk), width)]
     row(hex(address + pos), {values}, {ascii_cell})

@@ -42,7 +42,15 @@ pytestmark = pytest.mark.vmcore
 
 #: command lines whose text is crash's, line for line (trailing blanks aside)
 LINES = ("kmem 0x123", "kmem 123", "vtop 0", "vtop 123", "swap", "rd jiffies", "rd jiffies 4",
-         "rd -s init_task 4", "rd -x init_task 3", "rd -d -32 init_task 5", "rd -8 linux_banner 20")
+         "rd -s init_task 4", "rd -x init_task 3", "rd -d -32 init_task 5", "rd -8 linux_banner 20",
+         # -o OFFS (decimal, or hex), -R (the units up to and including ADDR),
+         # -N (network byte order: 16- and 32-bit units only, the ASCII column too)
+         "rd -o 8 jiffies 2", "rd -o 0x10 init_task 3", "rd -R init_task 3",
+         "rd -R -32 init_task 5", "rd -N -32 linux_banner 8", "rd -N -16 -d linux_banner 8",
+         "rd -N -64 linux_banner 2", "rd -a -o 8 linux_banner 20", "rd -R -8 -o 3 linux_banner 7",
+         "rd -R -a linux_banner 5")
+#: rd -e END (crash takes END in hex only) and rd -r FILE, keyed as in Session.commands
+RD_END = ("rd -e", "rd -e -32", "rd -r")
 #: command lines whose source paths are compared with crash's
 SOURCE_LINES = ("sym entry_SYSCALL_64", "sym schedule", "dis -l entry_SYSCALL_64 3")
 #: the same on arm64: its exception vectors (arch/arm64/kernel/entry.S) and a C
@@ -135,7 +143,21 @@ class Session(CrashSession):
             # virtual-to-physical translation" for 0x123 there)
             "kmem 0x123": f"kmem {self.phys_start + 0x123:#x}",
             "kmem 123": f"kmem {self.phys_start + 0x123:x}",
+            "rd -e": f"rd -e {self.init_task + 40:x} init_task",
+            "rd -e -32": f"rd -e {self.init_task + 40:x} -32 init_task",
+            "rd -r": f"rd -r {self.raw_file} linux_banner 48",
         }
+
+    @cached_property
+    def init_task(self) -> int:
+        return int(self.k.prog["init_task"].address_)
+
+    @cached_property
+    def raw_file(self) -> str:
+        """Where crash's and then kmemx's ``rd -r`` write."""
+        import tempfile
+
+        return f"{tempfile.gettempdir()}/kmemx-rd-r-{os.getpid()}.bin"
 
     @cached_property
     def phys_start(self) -> int:
@@ -168,6 +190,28 @@ def test_text_is_crash(s: Session, line: str) -> None:
         assert [x.split() for x in ours] == [x.split() for x in theirs]
         return
     assert ours == theirs
+
+
+@pytest.mark.parametrize("key", RD_END)
+def test_rd_end_and_raw_are_crash(s: Session, key: str) -> None:
+    """``rd -e END`` (the units up to END) and ``rd -r FILE ADDR COUNT``
+    (crash's ``48 bytes copied from 0x... to FILE`` line): crash's text; the
+    file holds the bytes the dump holds, as crash's did."""
+    theirs = s.crash[key].rstrip("\n").splitlines()
+    if key == "rd -r":
+        with open(s.raw_file, "rb") as f:
+            crash_bytes = f.read()
+        os.unlink(s.raw_file)
+    ours = [x.rstrip() for x in s.text(s.commands[key]).splitlines()]
+    assert ours == [x.rstrip() for x in theirs]
+    if key == "rd -r":
+        with open(s.raw_file, "rb") as f:
+            assert f.read() == crash_bytes == s.k.prog.read(
+                s.k.prog.symbol("linux_banner").address, 48)
+        os.unlink(s.raw_file)
+        row, = s.json(s.commands[key])
+        assert row["bytes"] == 48 and row["file"] == s.raw_file
+        os.unlink(s.raw_file)
 
 
 def test_json_stays_data(s: Session) -> None:
