@@ -692,36 +692,193 @@ def _mod_load(ctx: Context, args: argparse.Namespace) -> Iterator[Any]:
                  + (", ".join(map(str, dirs)) or "(no directory)"))
 
 
-def _mount_drgn(ctx: Context, args: argparse.Namespace) -> str:
-    """``mount --drgn``: for_each_mount() and drgn's mount_*() helpers."""
-    from kmemx.commands.drgncode import table_script
+MOUNT_COLUMNS = ("MOUNT", "SUPERBLK", "TYPE", "DEVNAME", "DIRNAME")
+MOUNT_FILE_COLUMNS = ("DENTRY", "INODE", "TYPE", "PATH")
 
-    return table_script(ctx, ("MOUNT", "SUPERBLK", "TYPE", "DEVNAME", "DIRNAME"), """\
-for mnt in for_each_mount(prog):
+
+def _mount_namespace(ctx: Context, spec: str | None) -> drgn.Object:
+    """The ``struct mnt_namespace *`` crash's ``mount`` shows: that of the
+    task ``-n`` names (a PID or a task address), else of PID 1 (crash: the
+    first PID from 1 that exists).
+
+    :raises CommandError: no such task
+    """
+    from drgn.helpers.linux.pid import find_task
+
+    from kmemx.commands import CommandError
+
+    from .tasks import resolve_tasks
+
+    if spec is not None:
+        task = resolve_tasks(ctx, [spec])[0].to_drgn()
+    else:
+        pid_max = int(ctx.prog["pid_max"])
+        task = next((t for t in (find_task(ctx.prog, pid) for pid in range(1, pid_max)) if t),
+                    ctx.prog["init_task"].address_of_())
+    try:
+        return task.nsproxy.mnt_ns
+    except drgn.FaultError as e:
+        raise CommandError(f"mount: task {task.value_():#x}: cannot read its nsproxy "
+                           f"({e.address:#x})") from None
+
+
+def _mount_selected(ctx: Context, row: Row, mnt: drgn.Object, specs: list[str]) -> bool:
+    """crash's ``mount ARG``: a row one of whose words is ARG (a path
+    compared without a trailing ``/``; an address in hex, ``0x`` or not),
+    or whose struct vfsmount (``&mount.mnt``) ARG is; kmemx also takes a
+    dentry's or an inode's address (its superblock's mounts: crash 8.0.6
+    finds those through super_block.s_files, gone since 3.13)."""
+    from kmemx.commands import parse_hex
+
+    words = [str(c).rstrip("/") or "/" for c in row.cells]
+    for spec in specs:
+        if (spec.rstrip("/") or "/") in words:
+            return True
+        addr = parse_hex(spec)
+        if addr is None:
+            continue
+        sb = int(mnt.mnt.mnt_sb.value_())
+        if addr in (int(mnt.value_()), int(mnt.mnt.address_), sb) or \
+                _fs_object_superblock(ctx, addr) == sb:
+            return True
+    return False
+
+
+def _fs_object_superblock(ctx: Context, addr: int) -> int | None:
+    """The superblock of the dentry or inode at ``addr`` (a dentry when its
+    slab cache is ``dentry``, else an inode whose ``i_sb`` is a mounted
+    superblock, else a dentry whose ``d_sb`` is); None when it is neither."""
+    from drgn.helpers.linux.fs import for_each_mount
+
+    from kmemx.helpers.slab import virt_to_cache
+
+    sbs = {int(m.mnt.mnt_sb.value_()) for m in for_each_mount(ctx.prog)}
+    try:
+        slab = virt_to_cache(ctx.k, addr)
+        name = bytes(slab.name.string()).decode(errors="replace") if slab else ""
+    except (drgn.FaultError, LookupError, ValueError):
+        name = ""
+    kinds = ("dentry",) if name == "dentry" else ("inode", "dentry")
+    for kind in kinds:
+        member = "d_sb" if kind == "dentry" else "i_sb"
+        try:
+            sb = int(drgn.Object(ctx.prog, f"struct {kind}", address=addr)
+                     .member_(member).value_())
+        except drgn.FaultError:
+            continue
+        if sb in sbs:
+            return sb
+    return None
+
+
+def _mount_open_files(ctx: Context) -> dict[int, list[drgn.Object]]:
+    """Every open ``struct file *`` of the tasks' file descriptor tables,
+    once each, by the ``struct vfsmount *`` it was opened through
+    (``f_path.mnt``): crash's ``mount -f``, whose super_block.s_files list
+    is gone since 3.13 (eee5cc2702929)."""
+    from drgn.helpers.linux.fs import for_each_file
+    from drgn.helpers.linux.pid import for_each_task
+
+    seen: set[int] = set()
+    by_mnt: dict[int, list[drgn.Object]] = {}
+    for task in for_each_task(ctx.prog):
+        try:
+            if not task.files:
+                continue
+            for _, f in for_each_file(task):
+                if int(f.value_()) not in seen:
+                    seen.add(int(f.value_()))
+                    by_mnt.setdefault(int(f.f_path.mnt.value_()), []).append(f)
+        except drgn.FaultError as e:
+            ctx.warn(f"mount -f: task {int(task.pid)}: cannot read its files ({e.address:#x})")
+    return by_mnt
+
+
+def _mount_drgn(ctx: Context, args: argparse.Namespace) -> str:
+    """``mount --drgn``: for_each_mount() of PID 1's mount namespace (-n:
+    the task's) and drgn's mount_*() helpers."""
+    from kmemx.commands.drgncode import only_options, table_script
+
+    only_options("mount", args, ("namespace",), "the mount table of a namespace (-n)")
+    ns = _mount_namespace(ctx, args.namespace)
+    return table_script(ctx, MOUNT_COLUMNS, f"""\
+ns = Object(prog, "struct mnt_namespace *", {int(ns.value_()):#x})  # {"the task's" if args.namespace else "PID 1's"}
+for mnt in for_each_mount(ns):
     row(hex(mnt.value_()), hex(mnt.mnt.mnt_sb.value_()), mount_fstype(mnt).decode(),
         mount_src(mnt).decode(), mount_dst(mnt).decode())
-""", ["drgn.helpers.linux.fs:for_each_mount,mount_dst,mount_fstype,mount_src"])
+""", ["drgn:Object", "drgn.helpers.linux.fs:for_each_mount,mount_dst,mount_fstype,mount_src"])
 
 
 @command("mount", "mounted filesystems",
          description="""
          crash's columns: MOUNT (struct mount), SUPERBLK, TYPE, DEVNAME, DIRNAME,
-         one row per mount of the current namespace walk (for_each_mount()).
+         one row per mount of PID 1's mount namespace (crash's default), or of
+         the task -n names.
 
          mount                          every mount
+         mount -n PID|TASK              the mounts of that task's namespace
+         mount /proc  mount proc  mount ADDR
+                                        the rows where a word is the argument, or
+                                        whose vfsmount, superblock, or a dentry's or
+                                        inode's superblock ADDR is
+         mount -f                       each mount, then the files open through it
+                                        (DENTRY INODE TYPE PATH), from the tasks'
+                                        file tables (super_block.s_files, which crash
+                                        reads, is gone since 3.13)
          mount | filter type==tmpfs     the tmpfs ones
+         -i (dirty inodes) is crash's for kernels before 2.6.32: refused, as crash.
          """,
-         columns=("MOUNT", "SUPERBLK", "TYPE", "DEVNAME", "DIRNAME"), drgn_code=_mount_drgn)
+         arguments=[arg("specs", nargs="*", metavar="MOUNT|VFSMOUNT|SUPERBLOCK|DEV|DIR|DENTRY|INODE"),
+                    arg("-n", dest="namespace", metavar="PID|TASK",
+                        help="the mount namespace of this task"),
+                    arg("-f", dest="files", action="store_true",
+                        help="the open files of each filesystem"),
+                    arg("-i", dest="inodes", action="store_true",
+                        help="dirty inodes (kernels before 2.6.32, as crash)")],
+         columns=MOUNT_COLUMNS, drgn_code=_mount_drgn)
 def _mount(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    from drgn.helpers.linux.fs import for_each_mount, mount_dst, mount_fstype, mount_src
+    from drgn.helpers.linux.fs import (
+        dentry_path,
+        for_each_mount,
+        mount_dst,
+        mount_fstype,
+        mount_src,
+    )
 
-    cols = ("MOUNT", "SUPERBLK", "TYPE", "DEVNAME", "DIRNAME")
+    from kmemx.commands import CommandError
+    from kmemx.commands.rows import END_TABLE
+
+    from .tasks import inode_type
+
+    if args.inodes:
+        try:
+            ctx.prog.type("struct super_block").member("s_dirty")
+        except LookupError:
+            raise CommandError("mount: -i: the super_block.s_dirty linked list does not exist "
+                               "in this kernel (gone since 2.6.32)") from None
+    ns = _mount_namespace(ctx, args.namespace)
+    files = _mount_open_files(ctx) if args.files else {}
     try:
-        for mnt in for_each_mount(ctx.prog):
+        for mnt in for_each_mount(ns):
             try:
-                yield Row(cols, (Address(mnt.value_()), Address(mnt.mnt.mnt_sb.value_()),
-                                 mount_fstype(mnt).decode(), mount_src(mnt).decode(),
-                                 mount_dst(mnt).decode()), mnt)
+                row = Row(MOUNT_COLUMNS, (Address(mnt.value_()), Address(mnt.mnt.mnt_sb.value_()),
+                                          mount_fstype(mnt).decode(), mount_src(mnt).decode(),
+                                          mount_dst(mnt).decode()), mnt)
+                if args.specs and not _mount_selected(ctx, row, mnt, args.specs):
+                    continue
+                yield row
+                opened = files.get(int(mnt.mnt.address_), [])
+                if not args.files:
+                    continue
+                yield END_TABLE
+                for f in opened:
+                    dentry, inode = f.f_path.dentry, f.f_inode
+                    path = dentry_path(dentry).decode("utf-8", "surrogateescape")
+                    yield Row(MOUNT_FILE_COLUMNS, (Address(dentry.value_()),
+                                                   Address(inode.value_()),
+                                                   inode_type(inode) if inode else "N/A",
+                                                   path.lstrip("/")), f)
+                yield END_TABLE
             except drgn.FaultError as e:
                 ctx.warn(f"mount {mnt.value_():#x}: cannot read {e.address:#x}")
     except drgn.FaultError as e:
