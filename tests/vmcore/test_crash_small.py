@@ -117,10 +117,17 @@ class Session(CrashSession):
         pytest.skip("no direct-map pointer in RAM below the kernel image")
 
     @cached_property
+    def search_value(self) -> int:
+        """The value ``search -e``/``-l`` look for: the pointer below the
+        kernel image on x86-64, init's address_space pointer on arm64 (crash
+        and kmemx find it in the same places there: test_search_k_reads_the_vmemmap_as_crash)."""
+        return int(self.addr["value"] if self.x86_64 else self.addr["mapping"])
+
+    @cached_property
     def search_end(self) -> int:
         """An end for ``search -e``: just past the first hit of the value in
         the direct map (crash's and kmemx's hits are its hits below)."""
-        value = self.addr["value"]
+        value = self.search_value
         hits = sorted(int(r["address"], 16) for r in self.json(f"search -k {value:x}"))
         if not hits:
             pytest.skip("the value is nowhere in the direct map")
@@ -135,8 +142,8 @@ class Session(CrashSession):
             "search -k": " ".join(["search -k", *(f"{v:x}" for v in (a["value"], a["mapping"])
                                                   if v is not None)]),
             # -e/-l without -s: from the space's start (crash's default start)
-            "search -e": f"search -e {self.search_end:x} {a['value']:x}",
-            "search -l": f"search -l 3 {a['value']:x}",
+            "search -e": f"search -e {self.search_end:x} {self.search_value:x}",
+            "search -l": f"search -l 3 {self.search_value:x}",
             **{line: line for line in (*LINES, *self.source_lines)},
             # a physical address in the first RAM page: 0x123 on x86-64, PHYS_OFFSET
             # + 0x123 on arm64 (no RAM below it; crash: "cannot make
@@ -303,7 +310,7 @@ def test_search_e_and_l_without_s_start_where_crash_does(s: Session) -> None:
     """``search -e END`` and ``-l LENGTH`` without ``-s``: from the space's
     start (crash's default), to END or LENGTH bytes on: crash's hits, no more
     (they were ignored, every hit of the whole space printed)."""
-    value = s.addr["value"]
+    value = s.search_value
     for key in ("search -e", "search -l"):
         ours = {int(r["address"], 16) for r in s.json(s.commands[key])}
         assert ours == _hits(s.crash[key], value), key
