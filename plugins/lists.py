@@ -136,6 +136,8 @@ def _resolve_type(ctx: Context, name: str) -> drgn.Type:
 
     try:
         return resolve_type(ctx.prog, name)
+    except SyntaxError:  # "struct union x": not a type name
+        raise CommandError(f"not a type name: {name!r}") from None
     except UnknownNameError as e:
         tag, _, bare = name.partition(" ")
         for other in ((f"union {bare}", bare) if tag == "struct" and bare else ()):
@@ -1129,31 +1131,11 @@ for path in {members!r}:
     print(f"  {{'[' + fmt(m.address_) + ']':>{{width}}}} {{decl}};")
 print("}}")
 """, ["drgn:Object"])
-    if not args.addresses:
-        if args.offsets:  # the flattened members (anonymous structs and unions opened)
-            return text_script(ctx, f"""\
-def members(t, bits, seen):
-    while t.kind == TypeKind.TYPEDEF:
-        t = t.type
-    for m in t.members or ():
-        if m.name is None:
-            inner = m.type
-            while inner.kind == TypeKind.TYPEDEF:
-                inner = inner.type
-            if inner.kind in (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS):
-                yield from members(inner, bits + m.bit_offset, seen)
-        elif m.name not in seen:
-            seen.add(m.name)
-            yield m.name, (bits + m.bit_offset) // 8, m.type
+    if not args.addresses:  # the definition, crash's text (-o: member offsets)
+        return text_script(ctx, CRASH_PTYPE_CODE + f"""
 
-
-t = prog.type({tname!r})
-print(f"{{t.type_name()}} {{{{")
-for name, offset, mtype in members(t, 0, set()):
-    print(f"  [{{offset:#06x}}] {{mtype.type_name()}} {{name}};")
-print(f"}}}}  /* size {{t.size:#x}} */")
-""", ["drgn:TypeKind"])
-        return text_script(ctx, f"print(prog.type({tname!r}))\n")
+print("\\n".join(ptype_lines(prog.type({tname!r}), {bool(args.offsets)}, {args.radix or 10})))
+""", ["drgn:TypeKind,sizeof", "re"])
     keyword = command
     bare = split_struct_spec(args.type)[0].split(" ", 1)[1]
     if any(":" in w for w in args.addresses):
@@ -1439,7 +1421,7 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
             yield from _member_declarations(ctx, t, args.type, members, args.radix)
             return
         if not targets:
-            yield from _ptype_lines(ctx, t, args.offsets)
+            yield from _ptype_lines(ctx, t, args.offsets, args.radix)
             return
     per_cpu = any(cpu is not None for _, cpu, _ in targets)
     # each struct is read with its argument: an unreadable one is a bad argument
@@ -2607,17 +2589,97 @@ def _member_declarations(ctx: Context, t: drgn.Type, spec: str, members: list[st
     yield TextLine("}")
 
 
-def _ptype_lines(ctx: Context, t: drgn.Type, offsets: bool) -> Iterator[Any]:
-    if not offsets:
-        yield TextLine(str(t))
-        return
-    from kmemx.types.layout import layout_for
+#: crash's text of a structure or union type (``whatis TYPE``, ``struct TYPE``,
+#: ``-o``): drgn's definition with gdb's ptype indentation (4 spaces a level;
+#: the same lines as crash's on the test bed's structures), then ``SIZE: N``;
+#: with offsets each member line as crash's show_member_offset() (symbols.c)
+#: writes it.  One copy: kmemx runs this code, and --drgn prints it.
+CRASH_PTYPE_CODE = """\
+def ptype_lines(t, offsets=False, radix=10):  # crash's whatis/struct TYPE [-o]
+    if t.kind == TypeKind.ENUM:  # crash: no SIZE line
+        return [f"{t.type_name()} {{", *(f"  {e.name} = {e.value}" for e in t.enumerators),
+                "};"]
+    name = t.name if t.kind == TypeKind.TYPEDEF else None
+    bare = t
+    while bare.kind == TypeKind.TYPEDEF:  # gdb's ptype resolves the whole chain
+        bare = bare.type
+    nbytes = (bare.size if bare.kind in (TypeKind.STRUCT, TypeKind.UNION) else
+              sizeof(bare) if bare.kind not in (TypeKind.FUNCTION, TypeKind.VOID) else 1)
+    size = f"{nbytes or 0:#x}" if radix == 16 else str(nbytes or 0)
+    if bare.kind not in (TypeKind.STRUCT, TypeKind.UNION):
+        body = [f"typedef {bare.variable_declaration(name)};"] if name else [str(t)]
+        return body + [f"SIZE: {size}"]
+    text = re.sub(r"(?m)^\\t+", lambda m: "    " * len(m.group()), str(bare))
+    # an anonymous enum on one line, as gdb prints it: {A, B = 5, C}, a value
+    # only where it is not the one before it plus one
+    text = re.sub(r"(?m)enum \\{\\n((?:\\s+\\w+ = -?\\d+,\\n)*)\\s*\\}", enum_line, text)
+    lines = text.splitlines()
+    out = lines[:1]
+    for line in lines[1:]:
+        out.append(member_offset_line(bare, line, size, radix)
+                   if offsets and line[:1].isspace() else line)
+    if name:  # crash: "typedef struct ... {" ... "} name;"
+        out[0], out[-1] = "typedef " + out[0], out[-1] + f" {name};"
+    return out + [f"SIZE: {size}"]
 
-    lay = layout_for(ctx.prog, t)
-    yield TextLine(f"{t.type_name()} {{")
-    for name, m in lay.members.items():
-        yield TextLine(f"  [{m.offset:#06x}] {m.type.type_name()} {name};")
-    yield TextLine(f"}}  /* size {lay.size:#x} */")
+
+def enum_line(m):
+    names, last = [], 0
+    for name, value in re.findall(r"(\\w+) = (-?\\d+)", m.group(1)):
+        names.append(name if int(value) == last else f"{name} = {value}")
+        last = int(value) + 1
+    return "enum {" + ", ".join(names) + "}"
+
+
+def member_offset_line(t, line, size, radix):  # crash's show_member_offset()
+    words = line.split()
+    target = None
+    if ":" in line:  # a bit field: the word before the colon
+        target = next((words[i - 1] for i in range(1, len(words)) if words[i] == ":"), None)
+    else:
+        for w in words:  # a function pointer: (*name), *(*name), **(*name)
+            if "(*" not in line:
+                break
+            prefix = next((p for p in ("(*", "*(*", "**(*") if w.startswith(p)), None)
+            if prefix and ")" in w[len(prefix):]:
+                target = w[len(prefix):].split(")")[0]
+                break
+        else:
+            target = None
+        if target is None and words and ";" in words[-1]:
+            target = words[-1]
+    if target:
+        target = re.sub(r"[*\\[\\];()]", " ", target).strip().split(" ")[0]
+    try:  # a bit field's: the byte its first bit is in
+        offset = t.member(target).bit_offset // 8 if target else None
+    except LookupError:
+        offset = None
+    if offset is None:
+        return " " * (len(size) + 1) + line
+    mark = f"  [{offset:#x}]" if radix == 16 else f"  [{offset}]"
+    return f"{mark:>{len(size) + 4}}" + line[3:]
+"""
+_ptype_code: dict[str, Any] = {"re": re, "TypeKind": drgn.TypeKind, "sizeof": drgn.sizeof}
+exec(CRASH_PTYPE_CODE, _ptype_code)
+
+
+def crash_ptype_lines(t: drgn.Type, offsets: bool = False, radix: int | None = None
+                      ) -> list[str]:
+    """crash's lines for a type (``whatis TYPE``, ``struct TYPE``): a
+    structure's or union's definition and ``SIZE: N`` (``offsets``: ``-o``'s
+    ``  [OFFSET] member;`` lines; radix 16: hex); a typedef as ``typedef``
+    and its whole target (a structure expanded, ``} name;``); an enum's
+    ``  NAME = VALUE`` lines.  :data:`CRASH_PTYPE_CODE`'s ptype_lines()."""
+    lines: list[str] = _ptype_code["ptype_lines"](t, offsets, radix or 10)
+    return lines
+
+
+def _ptype_lines(ctx: Context, t: drgn.Type, offsets: bool,
+                 radix: int | None = None) -> Iterator[Any]:
+    """``struct TYPE`` without an address: crash's text of the type
+    (:func:`crash_ptype_lines`)."""
+    for line in crash_ptype_lines(t, offsets, radix):
+        yield TextLine(line)
 
 
 def _whatis_names(words: list[str]) -> list[str]:
@@ -2707,7 +2769,7 @@ def _whatis_one(ctx: Context, name: str) -> TextRecord:
             continue
         except SyntaxError:
             break
-        return TextRecord(str(found), whatis_type_data(found))
+        return TextRecord("\n".join(crash_ptype_lines(found)), whatis_type_data(found))
     hint = did_you_mean(name, symbol_names(ctx.prog))
     if not hint:
         try:
@@ -2723,24 +2785,26 @@ def _whatis_drgn(ctx: Context, args: argparse.Namespace) -> str:
     symbol), else the type's definition."""
     from kmemx.commands.drgncode import text_script
 
-    return text_script(ctx, f"""\
+    return text_script(ctx, CRASH_PTYPE_CODE + f"""
+
 for name in {_whatis_names(args.name)!r}:
     try:
         obj = prog[name]
     except KeyError:
         for candidate in (name, f"struct {{name}}", f"union {{name}}", f"enum {{name}}"):
             try:
-                print(prog.type(candidate))
-                break
+                t = prog.type(candidate)
             except LookupError:
                 continue
+            print("\\n".join(ptype_lines(t, {bool(args.offsets)})))
+            break
         continue
     t = obj.type_
     if t.kind == TypeKind.ARRAY and t.length is None:  # extern char linux_banner[]
         n = prog.symbol(name).size // sizeof(t.type)
         t = prog.array_type(t.type, n, qualifiers=t.qualifiers)
     print(t.variable_declaration(name) + ";")
-""", ["drgn:TypeKind,sizeof"])
+""", ["drgn:TypeKind,sizeof", "re"])
 
 
 @command("whatis", "display the type of a symbol or the definition of a type",
@@ -2753,9 +2817,43 @@ for name in {_whatis_names(args.name)!r}:
                                         offset, type, bit_offset, bit_size), enumerators
                                         (name, value) or a typedef's type
          """,
-         arguments=[arg("name", nargs="+")], aliases=("ptype",), drgn_code=_whatis_drgn)
+         arguments=[arg("name", nargs="+"),
+                    arg("-o", dest="offsets", action="store_true",
+                        help="a structure's or union's members with their offsets "
+                             "(struct -o's lines; a symbol's declaration as without -o)")],
+         aliases=("ptype",), drgn_code=_whatis_drgn)
 def _whatis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
-    yield from resolve_each(ctx, _whatis_names(args.name), lambda n: _whatis_one(ctx, n))
+    def one(name: str) -> Any:
+        if args.offsets and not ctx.as_json:
+            t = _whatis_aggregate(ctx, name)
+            if t is not None:
+                return list(_ptype_lines(ctx, t, True))
+        return _whatis_one(ctx, name)
+
+    for out in resolve_each(ctx, _whatis_names(args.name), one):
+        if isinstance(out, list):
+            yield from out
+        else:
+            yield out
+
+
+def _whatis_aggregate(ctx: Context, name: str) -> drgn.Type | None:
+    """The structure or union ``name`` names (``task_struct``, ``struct
+    task_struct``, a typedef of one) for ``whatis -o``; None for a symbol or
+    another type."""
+    try:
+        ctx.prog[name]
+        return None
+    except (KeyError, LookupError, SyntaxError):
+        pass
+    for candidate in (name, f"struct {name}", f"union {name}"):
+        try:
+            t = _strip_typedefs(ctx.prog.type(candidate))
+        except (LookupError, SyntaxError):
+            continue
+        return ctx.prog.type(candidate) if t.kind in (drgn.TypeKind.STRUCT,
+                                                      drgn.TypeKind.UNION) else None
+    return None
 
 
 SYM_COLUMNS = ("ADDRESS", "TYPE", "SYMBOL", "MODULE")

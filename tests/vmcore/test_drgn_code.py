@@ -99,6 +99,8 @@ CASES: dict[str, str] = {
     "struct task_struct.pid,comm init_task": "table", "struct list_head init_task.tasks": "text",
     "struct task_struct init_task -m pid,tgid,mm": "table", "struct list_head": "text",
     "struct -o task_struct": "text", "struct -o list_head": "text",
+    "whatis -o list_head": "text", "struct -o -x page": "text",
+    "whatis atomic_t enum pid_type u64 spinlock_t": "text", "whatis -o atomic_t": "text",
     "struct rq.cpu,nr_running runqueues:a": "table", "struct rq.clock runqueues:0": "table",
     "struct list_head runqueues:0": "text",
     "struct -r list_head init_task.tasks": "table", "struct -r task_struct.comm init_task": "table",
