@@ -8,7 +8,7 @@ from typing import Any
 
 import drgn
 
-from kmemx.commands import Address, Context, Name, Row, TextLine, arg, command
+from kmemx.commands import Address, Context, Name, Row, TextLine, TextRecord, arg, command
 from kmemx.commands.cells import cell_text, crash_size_text
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.helpers.timekeeping import JIFFIES_CODE
@@ -398,9 +398,12 @@ def _syscalls(ctx: Context) -> Iterator[Any]:
 def _log_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``log --drgn``: the records of drgn's get_printk_records(), with
     crash's prefixes (-t none, -T the wall clock: boot by ``sys``'s DATE
-    minus its jiffies UPTIME, -m the level)."""
-    from kmemx.commands.drgncode import text_script
+    minus its jiffies UPTIME, -c the caller, -m the level; -d the device
+    lines)."""
+    from kmemx.commands.drgncode import only_options, text_script
 
+    only_options("log", args, ("no_time", "wall", "level", "caller", "dict"),
+                 "the printk records (no -a)")
     body = ""
     if args.wall:
         # boot, as crash takes it: the wall clock minus the jiffies uptime
@@ -414,15 +417,28 @@ boot = int(ktime_get_real_seconds(prog)) - jiffies // hz
         prefix = '""'
     else:
         prefix = 'f"[{r.timestamp // 10**9:5}.{r.timestamp % 10**9 // 1000:06}] "'
+    if args.caller:
+        body += """\
+pid_max = prog["pid_max"].value_()  # crash's width of the caller: pid_max's digits
+width = 6 if pid_max <= 99999 else 7 if pid_max <= 999999 else 8
+"""
+        prefix += (' + ("" if r.caller_cpu is None and r.caller_tid is None else '
+                   'f"[{f\'C{r.caller_cpu}\' if r.caller_cpu is not None else '
+                   'f\'T{r.caller_tid}\':>{width}}] ")')
     if args.level:
         prefix += ' + f"<{r.level}>"'
+    device = """
+    for key in (b"SUBSYSTEM", b"DEVICE"):  # dev_printk()'s device, crash's -d
+        if r.context.get(key):
+            print(" " * len(prefix) + key.decode() + "=" + r.context[key].decode("utf-8", "replace"))""" \
+        if args.dict else ""
     return text_script(ctx, body + f"""\
 for r in get_printk_records(prog):
     prefix = {prefix}
     first, *more = r.text.decode("utf-8", "replace").split("\\n")
     print(prefix + first)
     for line in more:  # continuation lines under the text, as kmemx's log
-        print(" " * len(prefix) + line)
+        print(" " * len(prefix) + line){device}
 """, ["time", "drgn.helpers.linux.printk:get_printk_records",
       "drgn.helpers.linux.timekeeping:ktime_get_real_seconds"])
 
@@ -438,18 +454,32 @@ for r in get_printk_records(prog):
          log -T                   with the wall-clock time: [Sun Nov 29 08:54:33 UTC 2026]
                                   (boot time, tk_core's offs_real, plus the record's time)
          log -m                   with each record's <level>
+         log -c                   with the caller: [   T123] a task's PID, [     C1] a CPU
+         log -d                   with the device of dev_printk() records:
+                                  SUBSYSTEM= and DEVICE= lines under the text
+         log -a                   the audit records queued for auditd: type=N text
          log ! grep -i oops       through a shell command
-         log --json               TIME (seconds) LEVEL TEXT rows
+         log --json               TIME (seconds) LEVEL CALLER TEXT rows, and each
+                                  record's SUBSYSTEM and DEVICE (-d); -a: QUEUE SKB TYPE TEXT
          """,
          arguments=[arg("-t", dest="no_time", action="store_true", help="no timestamps"),
                     arg("-T", dest="wall", action="store_true",
                         help="wall-clock time of each record (local time, TZ)"),
                     arg("-m", dest="level", action="store_true",
-                        help="each record's <level> after its time")],
+                        help="each record's <level> after its time"),
+                    arg("-c", dest="caller", action="store_true",
+                        help="each record's caller, T<pid> or C<cpu>"),
+                    arg("-d", dest="dict", action="store_true",
+                        help="the SUBSYSTEM and DEVICE of dev_printk() records"),
+                    arg("-a", dest="audit", action="store_true",
+                        help="the audit records not yet read by auditd")],
          columns=("TIME", "LEVEL", "TEXT"), drgn_code=lambda ctx, args: _log_drgn(ctx, args))
 def _log(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.printk import get_printk_records
 
+    if args.audit:
+        yield from _log_audit(ctx)
+        return
     try:
         records = get_printk_records(ctx.prog)
     except drgn.FaultError as e:
@@ -457,10 +487,20 @@ def _log(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
                  "missing from this dump")
         return
     boot = _boot_seconds(ctx) if args.wall else 0
+    width = _caller_width(ctx) if args.caller else 0
     for r in records:
         text = r.text.decode("utf-8", "replace")
+        caller = (f"C{r.caller_cpu}" if r.caller_cpu is not None else
+                  f"T{r.caller_tid}" if r.caller_tid is not None else None)
+        device = {k.decode(): v.decode("utf-8", "replace") for k, v in r.context.items()
+                  if k in (b"SUBSYSTEM", b"DEVICE")} if args.dict else {}
         if ctx.as_json:
-            yield Row(("TIME", "LEVEL", "TEXT"), (r.timestamp / 1e9, r.level, text))
+            cols: tuple[str, ...] = ("TIME", "LEVEL", "CALLER", "TEXT")
+            cells: tuple[Any, ...] = (r.timestamp / 1e9, r.level, caller, text)
+            if args.dict:
+                cols += ("SUBSYSTEM", "DEVICE")
+                cells += (device.get("SUBSYSTEM"), device.get("DEVICE"))
+            yield Row(cols, cells)
             continue
         prefix = ""
         if args.wall:
@@ -468,12 +508,50 @@ def _log(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
         elif not args.no_time:
             secs, ns = divmod(r.timestamp, 10**9)
             prefix = f"[{secs:5}.{ns // 1000:06}] "
+        if args.caller and caller is not None:  # printk.c: "[%*s] ", pid_max's digits
+            prefix += f"[{caller:>{width}}] "
         if args.level:
             prefix += f"<{r.level}>"  # crash: the level alone, whatever the facility
+        indent = " " * len(prefix)  # crash: the lines after the first under the text
         first, *more = text.split("\n")
         yield TextLine(prefix + first)
-        for line in more:  # a record of several lines: crash aligns them under the text
-            yield TextLine(" " * len(prefix) + line)
+        for line in more:
+            yield TextLine(indent + line)
+        for key in ("SUBSYSTEM", "DEVICE"):  # crash's -d: the dev_printk_info strings
+            if device.get(key):
+                yield TextLine(f"{indent}{key}={device[key]}")
+
+
+def _caller_width(ctx: Context) -> int:
+    """The width crash gives ``log -c``'s caller (printk.c): 6 characters
+    while ``pid_max`` has at most 5 digits, 7 for 6, else 8."""
+    try:
+        pid_max = int(ctx.prog["pid_max"])
+    except (KeyError, drgn.FaultError):
+        return 8
+    return 6 if pid_max <= 99999 else 7 if pid_max <= 999999 else 8
+
+
+def _log_audit(ctx: Context) -> Iterator[Any]:
+    """``log -a``: crash's ``type=N text`` lines of the audit records still
+    queued (kernel.c dump_audit()), or its ``kernel audit log is empty``."""
+    from kmemx.commands import CommandError
+    from kmemx.helpers.audit import for_each_audit_record
+
+    cols = ("QUEUE", "SKB", "TYPE", "TEXT")
+    n = 0
+    try:
+        for rec in for_each_audit_record(ctx.prog):
+            n += 1
+            text = rec.text.decode("utf-8", "replace")
+            row = Row(cols, (rec.queue, Address(rec.skb), rec.type, text))
+            yield row if ctx.as_json else TextRecord(f"type={rec.type} {text}", row.as_dict())
+    except LookupError as e:
+        raise CommandError(f"log: -a: {e}") from None
+    except drgn.FaultError as e:
+        ctx.warn(f"log: -a: an audit buffer is not readable ({e.address:#x})")
+    if not n and not ctx.as_json:
+        yield TextLine("log: kernel audit log is empty")  # crash's error(INFO) line
 
 
 def _boot_seconds(ctx: Context) -> int:

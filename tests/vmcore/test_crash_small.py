@@ -48,7 +48,10 @@ LINES = ("kmem 0x123", "kmem 123", "vtop 0", "vtop 123", "swap", "rd jiffies", "
          "rd -o 8 jiffies 2", "rd -o 0x10 init_task 3", "rd -R init_task 3",
          "rd -R -32 init_task 5", "rd -N -32 linux_banner 8", "rd -N -16 -d linux_banner 8",
          "rd -N -64 linux_banner 2", "rd -a -o 8 linux_banner 20", "rd -R -8 -o 3 linux_banner 7",
-         "rd -R -a linux_banner 5")
+         "rd -R -a linux_banner 5",
+         # log -c (the caller: T<pid>, C<cpu>, as wide as pid_max's digits), -d
+         # (dev_printk()'s SUBSYSTEM= and DEVICE= lines), -a (the audit queues)
+         "log -c", "log -t -c", "log -d -m -c", "log -a")
 #: rd -e END (crash takes END in hex only) and rd -r FILE, keyed as in Session.commands
 RD_END = ("rd -e", "rd -e -32", "rd -r")
 #: command lines whose source paths are compared with crash's

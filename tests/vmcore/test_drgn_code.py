@@ -52,6 +52,7 @@ CASES: dict[str, str] = {
     "eval 1+2": "none", "ascii 41": "none",
     "alias": "none", "exit": "none", "repeat sys": "none",
     "log": "text", "log -t": "text", "log -T": "text", "log -m": "text", "log -T -m": "text",
+    "log -c": "text", "log -d -m -c": "text",
     "rd init_task 6": "table", "rd -32 linux_banner 9": "table", "rd -d jiffies": "table",
     "rd -D -16 init_task 8": "table", "rd -x init_task 4": "table", "rd -a linux_banner": "table",
     "rd -a linux_banner 300": "table", "rd -o 8 -R init_task 3": "table",
