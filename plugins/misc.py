@@ -978,6 +978,8 @@ def _fuser(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
     yield from sorted(rows, key=lambda r: int(r.cells[0]))
     if by_path and not seen:
         raise CommandError(f"fuser: {args.target}: no task could be read")
+    if not rows and not ctx.as_json:  # crash's line (filesys.c cmd_fuser())
+        yield TextLine(f"No users of {args.target} found")
 
 
 # ---------------------------------------------------------------------------- bpf

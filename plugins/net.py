@@ -23,7 +23,7 @@ from kmemx.helpers.net import (
 )
 
 from .sched import task_pointer as _task_ptr
-from .tasks import _header, command_tasks
+from .tasks import command_tasks, task_header
 
 __all__ = ["NET_COLUMNS", "net_device_rows"]
 
@@ -73,7 +73,7 @@ def _task_net(ctx: Context, spec: str | None) -> drgn.Object:
 def _socket_rows(ctx: Context, spec: str | None, input: Iterable[Any]) -> Iterator[Any]:
     for t in command_tasks(ctx, [spec] if spec else [], input, "net"):
         if not ctx.as_json:
-            yield TextLine(_header(ctx, t))
+            yield TextLine(task_header(ctx, t))
         n = 0
         try:
             for fd, sock, sk in for_each_task_socket(_task_ptr(ctx, t)):

@@ -11,12 +11,23 @@ from typing import Any
 
 import drgn
 
-from kmemx.commands import Address, CommandError, Context, Hex, Name, Row, TextLine, arg, command
+from kmemx.commands import (
+    Address,
+    CommandError,
+    Context,
+    Hex,
+    Name,
+    Row,
+    TextLine,
+    TextRecord,
+    arg,
+    command,
+)
 from kmemx.commands.cells import kernel_str
 from kmemx.helpers.timekeeping import JIFFIES_CODE
 
 from .dis import LOCATION_CODE, location_text
-from .tasks import command_tasks
+from .tasks import command_tasks, task_header
 
 __all__ = ["cpu_list", "cpulist_text", "task_line", "task_pointer"]
 
@@ -195,9 +206,12 @@ def _runq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                 yield Row(("CPU", "CLOCK", "LAST_ARRIVAL", "PID", "TASK", "COMMAND"),
                           (cpu, clock, arrival, int(curr.pid), Address(int(curr.value_())),
                            Name(kernel_str(curr.comm.string_()))), curr)
-            elif args.timestamps:
-                yield TextLine(f" CPU {cpu}: {clock}")
-                yield TextLine(f"        {arrival:010}  {task_line(curr)}")
+            elif args.timestamps:  # crash's dump_on_rq_timestamp() (task.c)
+                yield TextLine(f"{' ' if cpu < 10 else ''}CPU {cpu}: {clock}")
+                indent = 8 if cpu < 100 else 9 if cpu < 1000 else 0
+                yield TextLine(f"{' ' * indent}{arrival:0{len(str(clock))}}  PID: "
+                               f"{int(curr.pid):<5}  TASK: {int(curr.value_()):x}  "
+                               f"COMMAND: \"{kernel_str(curr.comm.string_())}\"")
             else:
                 yield TextLine(f" CPU {cpu}: {_ms_text(clock - arrival)}  {task_line(curr)}")
             continue
@@ -829,10 +843,11 @@ for task in waitqueue_for_each_task(head):
 def _waitq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     from drgn.helpers.linux.wait import waitqueue_for_each_task
 
-    from .lists import parse_address
+    from .lists import KERNEL_HALF, parse_address
 
     prog = ctx.prog
     head_type = prog.type("struct wait_queue_head")
+    named = False  # a symbol: crash names it when the queue is empty
     if args.address is not None:
         struct, _, member = args.what.partition(".")
         if not member:
@@ -849,6 +864,7 @@ def _waitq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
         try:
             sym = prog[name]
             head = (sym.subobject_(path) if path else sym).address_of_()
+            named = True
         except KeyError:
             head = drgn.Object(prog, prog.pointer_type(head_type),
                                value=parse_address(ctx, args.what))
@@ -867,10 +883,21 @@ def _waitq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                            "(wait_queue_head_t or struct swait_queue_head)")
     else:
         head = drgn.cast(prog.pointer_type(head_type), head)
+    addr = int(head.value_())
+    if addr < KERNEL_HALF:  # crash: no queue at NULL or a user address, nothing printed
+        return
+    n = 0
     try:
         for task in walk(head):
-            yield Row(("PID", "TASK", "COMMAND"), (int(task.pid), Address(int(task.value_())),
-                                                   Name(kernel_str(task.comm.string_()))),
-                      task)
+            n += 1
+            row = Row(("PID", "TASK", "COMMAND"), (int(task.pid), Address(int(task.value_())),
+                                                  Name(kernel_str(task.comm.string_()))), task)
+            # crash's text: each task's header line (kernel.c dump_waitq())
+            yield row if ctx.as_json else TextRecord(
+                task_header(ctx, ctx.k.view("struct task_struct", int(task.value_()))),
+                row.as_dict(), task)
     except drgn.FaultError as e:
         raise CommandError(f"waitq: cannot read {e.address:#x}") from None
+    if not n and not ctx.as_json:  # crash's dump_waitq() (kernel.c)
+        yield TextLine(f'wait queue "{args.what}" ({addr:x}) is empty' if named
+                       else f"wait queue {addr:x} is empty")

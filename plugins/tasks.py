@@ -15,6 +15,7 @@ import drgn
 
 from kmemx._accel import speedups
 from kmemx.commands import (
+    Absent,
     Address,
     CommandError,
     Context,
@@ -49,7 +50,7 @@ from kmemx.helpers.timekeeping import JIFFIES_CODE
 from kmemx.types import View, per_cpu
 
 __all__ = ["PS_COLUMNS", "SCHED_POLICIES", "active_tasks", "context_rows", "find_task",
-           "idle_tasks", "resolve_tasks", "sched_policies", "task_member_lines",
+           "idle_tasks", "resolve_tasks", "sched_policies", "task_header", "task_member_lines",
            "task_state_names", "task_thread_info", "translate_nanoseconds"]
 
 PS_COLUMNS = ("PID", "PPID", "CPU", "TASK", "ST", "%MEM", "VSZ", "RSS", "COMM")
@@ -714,9 +715,12 @@ for t in every:
     rss = vsz = 0
     if t.mm and not kthread:
         rss, vsz = rss_pages(t.mm), t.mm.total_vm.value_()
-    task = hex(kstackp(t)) if {args.kstackp} else hex(t.value_())  # -s: KSTACKP
+    task = hex(t.value_())
+    if {args.kstackp}:  # -s: KSTACKP, none saved by a task running on a CPU (crash's --)
+        task = None if t.value_() in current else hex(kstackp(t))
     chosen.append((t, st, (pid, ppid, task_cpu(t), task, st,
-                           100 * rss / total if total else 0.0, vsz * PAGE, rss * PAGE, comm)))
+                           round(100 * rss / total, 2) if total else 0.0,  # %MEM as --json
+                           vsz * PAGE, rss * PAGE, comm)))
 
 
 def line(t, depth):  # a -p/-c/-g row
@@ -957,8 +961,10 @@ def _kstackp_row(ctx: Context, row: Row) -> Row:
         sp = int(t.thread.sp)
     except (AttributeError, LookupError):  # arm64
         sp = int(t.thread.cpu_context.sp)
+    # a task running on a CPU saved no stack pointer: crash's "--" (task.c)
+    active = bool(getattr(row.cells[row.columns.index("PID")], "active", False))
     cols = tuple("KSTACKP" if c == "TASK" else c for c in row.columns)
-    cells = tuple(Address(sp) if c == "TASK" else v
+    cells = tuple((Absent("--") if active else Address(sp)) if c == "TASK" else v
                   for c, v in zip(row.columns, row.cells))
     return Row(cols, cells, row.obj)
 
@@ -968,7 +974,7 @@ def _ps_line(ctx: Context, t: View, indent: int) -> Any:
         return Row(("PID", "TASK", "CPU", "COMM", "DEPTH"),
                    (int(t.pid), Address(t.address), task_cpu(t),
                     Name(kernel_str(t.comm.string())), indent), t)
-    return TextLine(" " * indent + _header(ctx, t))
+    return TextLine(" " * indent + task_header(ctx, t))
 
 
 def _task_table(ctx: Context) -> list[View]:
@@ -1089,7 +1095,7 @@ def _ps_times(ctx: Context, t: View) -> Iterator[Any]:
         yield Row(("PID", "TASK", "RUN_TIME", "START_TIME", "UTIME", "STIME"),
                   (int(t.pid), Address(t.address), run, start, utime, stime), t)
         return
-    yield TextLine(_header(ctx, t))
+    yield TextLine(task_header(ctx, t))
     yield TextLine(f"    RUN TIME: {uptime_text(run)}")
     yield TextLine(f"  START TIME: {start}")
     yield TextLine(f"       UTIME: {utime}")
@@ -1140,7 +1146,7 @@ def _ps_last_run(ctx: Context, rows: list[Row], cpus: str | None,
                           (last, st, int(t.pid), Address(t.address), task_cpu(t),
                            Name(kernel_str(t.comm.string()))), t)
             else:
-                yield TextLine(f"[{last:{width}}] [{st}]  {_header(ctx, t)}")
+                yield TextLine(f"[{last:{width}}] [{st}]  {task_header(ctx, t)}")
         if cpu is not None and not ctx.as_json:
             yield TextLine("")
 
@@ -1185,7 +1191,7 @@ def _ps_msecs(ctx: Context, rows: list[Row], cpus: str | None) -> Iterator[Any]:
             if cpu is not None or named:
                 width = translate_nanoseconds(now).index(" ")
                 text = " " * (width - text.index(" ")) + text
-            yield TextLine(f"[{text}] [{st}]  {_header(ctx, t)}")
+            yield TextLine(f"[{text}] [{st}]  {task_header(ctx, t)}")
 
 
 def _ps_argv(ctx: Context, t: View) -> Iterator[Any]:
@@ -1205,7 +1211,7 @@ def _ps_argv(ctx: Context, t: View) -> Iterator[Any]:
                    [kernel_str(a) for a in args or []], [kernel_str(e) for e in env or []]),
                   t)
         return
-    yield TextLine(_header(ctx, t))
+    yield TextLine(task_header(ctx, t))
     if args is None:
         yield TextLine("ps: no user stack")  # crash's error(INFO) (task.c show_task_args())
         return
@@ -1233,7 +1239,7 @@ def _ps_rlimits(ctx: Context, t: View) -> Iterator[Any]:
         """Centred in 11 columns as crash's mkstring(CENTER): the odd space right."""
         return crash_centre("(unlimited)" if v == 2**64 - 1 else str(v), 11, False)
 
-    yield TextLine(_header(ctx, t))
+    yield TextLine(task_header(ctx, t))
     yield TextLine(f"{'RLIMIT':>12}   {text('CURRENT')}   {text('MAXIMUM')}")
     for name, cur, mx in values:
         yield TextLine(f"{name:>12}   {text(cur)}   {text(mx)}")
@@ -1305,7 +1311,7 @@ def _pstree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
     yield from walk(root, 1, "")
 
 
-def _header(ctx: Context, t: View) -> str:
+def task_header(ctx: Context, t: View) -> str:
     """crash's task header: ``PID: 1  TASK: ...  CPU: 0  COMMAND: "init"``."""
     return (f"PID: {t.pid:<7}  TASK: {t.address:x}  CPU: {task_cpu(t):<3}  "
             f"COMMAND: \"{kernel_str(t.comm.string())}\"")
@@ -1507,7 +1513,7 @@ def _task(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         # members (-R's, else all of them) as typed values; the task piped on
         try:
             obj = t.to_drgn()  # struct task_struct: resolve_tasks/piped_structs give structs
-            lines = [_header(ctx, t)]
+            lines = [task_header(ctx, t)]
             values: dict[str, Any] = {}
             if members:
                 for m in members:
@@ -2469,7 +2475,7 @@ def _bt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         shown += 1
         try:
             task_data = bt_task_data(t)
-            lines.append(_header(ctx, t))
+            lines.append(task_header(ctx, t))
         except drgn.FaultError as e:
             ctx.warn(f"task {t.address:#x}: {e}")
             continue
@@ -2578,7 +2584,7 @@ def _bt_overflow(ctx: Context) -> Iterator[Any]:
                     continue
                 where = end_of_stack(t)
                 value = ctx.k.read_u64(where)
-                text = (f"{_header(ctx, t)}\n  possible stack overflow: {where:x}: "
+                text = (f"{task_header(ctx, t)}\n  possible stack overflow: {where:x}: "
                         f"{value:x} != STACK_END_MAGIC\n\n")
                 yield TextRecord(text, {**bt_task_data(t), "stack_end": Address(where),
                                         "value": value}, t)
@@ -3158,7 +3164,7 @@ def _files(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                 yield from _files_ref(ctx, t, ref, root, cwd, owner, owner_cols)
                 continue
             if not ctx.as_json:
-                yield TextLine(_header(ctx, t))
+                yield TextLine(task_header(ctx, t))
                 if root or cwd:
                     yield TextLine(f"ROOT: {root}    CWD: {cwd}")
             files = t.files
@@ -3301,7 +3307,7 @@ def _files_ref(ctx: Context, t: View, ref: str, root: str, cwd: str,
     when REF names the root, the cwd or an open file, as crash."""
     shown = False
     if not ctx.as_json and (filename_component(root, ref) or filename_component(cwd, ref)):
-        yield TextLine(_header(ctx, t))
+        yield TextLine(task_header(ctx, t))
         yield TextLine(f"ROOT: {root}    CWD: {cwd} ")
         shown = True
     files = t.files
@@ -3315,7 +3321,7 @@ def _files_ref(ctx: Context, t: View, ref: str, root: str, cwd: str,
                                   of.type, of.path):
             continue
         if not shown and not ctx.as_json:
-            yield TextLine(_header(ctx, t))
+            yield TextLine(task_header(ctx, t))
             yield TextLine(f"ROOT: {root}    CWD: {cwd} ")
             shown = True
         yield Row((*owner_cols, "FD", "FILE", "DENTRY", "INODE", "TYPE", "PATH"),
@@ -3862,7 +3868,7 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             owner = task_cells(t) if ctx.as_json else ()
             oc = TASK_COLUMNS if ctx.as_json else ()
             if not ctx.as_json:
-                yield TextLine(_header(ctx, t))
+                yield TextLine(task_header(ctx, t))
             mm = t.mm
             if not mm:
                 if only_vma is None:
@@ -4017,7 +4023,7 @@ def _vm_ref(ctx: Context, t: View, ref: VmRef) -> Iterator[Any]:
 
     def head() -> Iterator[Any]:
         if not ctx.as_json:
-            yield TextLine(_header(ctx, t))
+            yield TextLine(task_header(ctx, t))
         yield mm_row
 
     if ref.hexval is not None and ref.hexval in (mm_addr, pgd):
@@ -4082,7 +4088,7 @@ def _vm_dump(ctx: Context, tasks: Iterable[View], args: argparse.Namespace) -> I
     for t in tasks:
         try:
             if not ctx.as_json:
-                yield TextLine(_header(ctx, t))
+                yield TextLine(task_header(ctx, t))
             mm = t.mm
             if not mm:
                 continue

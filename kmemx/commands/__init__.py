@@ -24,7 +24,7 @@ from .arguments import (
     piped_structs,
     resolve_each,
 )
-from .cells import Address, CrashSize, Hex, Name, Percent, Size, kernel_bytes, kernel_str
+from .cells import Absent, Address, CrashSize, Hex, Name, Percent, Size, kernel_bytes, kernel_str
 from .context import Context
 from .discovery import LoadedPlugin, load_plugins, loaded_plugins
 from .errors import CommandError, UsageError
@@ -43,6 +43,7 @@ from .rows import Row, Table, TextLine, TextRecord
 
 __all__ = [
     "REGISTRY",
+    "Absent",
     "Address",
     "Command",
     "CommandError",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Address", "Cell", "CrashSize", "Hex", "Name", "Percent", "Size", "cell_json",
+__all__ = ["Absent", "Address", "Cell", "CrashSize", "Hex", "Name", "Percent", "Size", "cell_json",
            "cell_text", "crash_centre", "crash_size_text", "kernel_bytes", "kernel_str"]
 
 
@@ -39,6 +39,13 @@ def crash_centre(text: str, width: int, right: bool) -> str:
 def kernel_bytes(s: str) -> bytes:
     """The kernel bytes of a string made by :func:`kernel_str` (the inverse)."""
     return s.encode("utf-8", "surrogateescape")
+
+
+class Absent(str):
+    """A value the dump does not hold, printed as crash marks it (``--``:
+    ``ps -s``'s stack pointer of a task running on a CPU); null in JSON."""
+
+    __slots__ = ()
 
 
 class Address(int):
@@ -123,6 +130,8 @@ def cell_text(v: Cell) -> str:
 
 
 def cell_json(v: Cell) -> Any:
+    if isinstance(v, Absent):
+        return None
     if isinstance(v, Address):
         return f"{int(v):#x}"
     if isinstance(v, Size):

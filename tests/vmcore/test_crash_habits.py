@@ -472,8 +472,8 @@ def test_ps_options_equal_crash(fixture: Fixture, variant: str) -> None:
     leader's group, by name nothing."""
     k = kernel(fixture, variant)
     lines = _ps_lines(k)
-    theirs = crash(fixture, variant, [*lines, "ps -s 1"])
-    kstack = theirs["ps -s 1"]
+    theirs = crash(fixture, variant, [*lines, "ps -s 1", "ps -s 0"])
+    kstack, kstack_idle = theirs["ps -s 1"], theirs["ps -s 0"]
     for line in lines:
         ours = _text_lines("\n".join(run(k, line)))
         want = _text_lines(theirs[line])
@@ -495,6 +495,14 @@ def test_ps_options_equal_crash(fixture: Fixture, variant: str) -> None:
     ours = _json(k, "ps -s 1")
     kstackp = [ln.split()[3] for ln in crash_lines(kstack)[1:]]
     assert [r["kstackp"][2:] for r in ours] == kstackp
+    # a task running on a CPU (">") saved no stack pointer: crash's "--", null
+    # in --json (on the panic dump swapper/0 is not running: the panic task is)
+    idle = [ln.split() for ln in crash_lines(kstack_idle)[1:]]
+    want = [w[-6] for w in idle]  # KSTACKP, the 6th column from the end
+    assert want == [ln.split()[-6] for ln in run(k, "ps -s 0")[1:]]
+    assert ["--" if w[0].startswith(">") else w[-6] for w in idle] == want and "--" in want
+    assert [r["kstackp"] for r in _json(k, "ps -s 0")] == [
+        None if x == "--" else "0x" + x for x in want]
 
 
 # -- log, rd, sys, mod, sym options -------------------------------------------------------

@@ -51,7 +51,10 @@ LINES = ("kmem 0x123", "kmem 123", "vtop 0", "vtop 123", "swap", "rd jiffies", "
          "rd -R -a linux_banner 5",
          # log -c (the caller: T<pid>, C<cpu>, as wide as pid_max's digits), -d
          # (dev_printk()'s SUBSYSTEM= and DEVICE= lines), -a (the audit queues)
-         "log -c", "log -t -c", "log -d -m -c", "log -a")
+         "log -c", "log -t -c", "log -d -m -c", "log -a",
+         # waitq: crash's task lines, an empty queue's line, nothing at NULL;
+         # fuser: crash's line when no task uses the path
+         "waitq log_wait", "waitq kauditd_wait", "waitq 0", "fuser /kmx", "fuser /kmx/nosuch")
 #: rd -e END (crash takes END in hex only) and rd -r FILE, keyed as in Session.commands
 RD_END = ("rd -e", "rd -e -32", "rd -r")
 #: command lines whose source paths are compared with crash's
