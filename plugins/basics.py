@@ -419,8 +419,11 @@ boot = int(ktime_get_real_seconds(prog)) - jiffies // hz
         prefix = 'f"[{r.timestamp // 10**9:5}.{r.timestamp % 10**9 // 1000:06}] "'
     if args.caller:
         body += """\
-pid_max = prog["pid_max"].value_()  # crash's width of the caller: pid_max's digits
-width = 6 if pid_max <= 99999 else 7 if pid_max <= 999999 else 8
+try:  # crash's width of the caller: pid_max's digits (8 without the symbol)
+    pid_max = prog["pid_max"].value_()
+    width = 6 if pid_max <= 99999 else 7 if pid_max <= 999999 else 8
+except KeyError:  # 7.x keeps it per PID namespace
+    width = 8
 """
         prefix += (' + ("" if r.caller_cpu is None and r.caller_tid is None else '
                    'f"[{f\'C{r.caller_cpu}\' if r.caller_cpu is not None else '
@@ -790,9 +793,12 @@ def _mount_namespace(ctx: Context, spec: str | None) -> drgn.Object:
     if spec is not None:
         task = resolve_tasks(ctx, [spec])[0].to_drgn()
     else:
-        pid_max = int(ctx.prog["pid_max"])
-        task = next((t for t in (find_task(ctx.prog, pid) for pid in range(1, pid_max)) if t),
-                    ctx.prog["init_task"].address_of_())
+        task = find_task(ctx.prog, 1)
+        if not task:  # the lowest PID there is
+            from drgn.helpers.linux.pid import for_each_task
+
+            task = min((t for t in for_each_task(ctx.prog) if t.pid > 0),
+                       key=lambda t: int(t.pid), default=ctx.prog["init_task"].address_of_())
     try:
         return task.nsproxy.mnt_ns
     except drgn.FaultError as e:
