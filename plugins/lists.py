@@ -682,8 +682,9 @@ def _tree_kind(args: argparse.Namespace) -> str:
         for flag, name in ((args.offset, "-o"), (args.linear, "-l")):
             if flag:
                 raise CommandError(f"tree: {name} is for red-black trees (-t rbtree)")
-        if args.position and kind not in ("xarray", "radix"):
-            raise CommandError("tree: -p is for red-black trees, xarrays and radix trees")
+        if args.position and kind not in ("xarray", "radix", "maple"):
+            raise CommandError("tree: -p is for red-black trees, xarrays, radix trees and "
+                               "maple trees")
         if args.node:
             raise CommandError("tree: -N is for red-black trees here (-t rbtree)")
     if args.verbose and kind != "maple":
@@ -923,23 +924,23 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         if not args.position:
             yield from emit(_guarded(ctx, (n - off for n, _ in walker(first, k))))
             return
-        try:
-            for n, pos in walker(first, k):
-                for i, row in enumerate(emit([n - off])):
-                    yield _with_position(row, i, pos)
-        except drgn.FaultError as e:
-            ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
-        return
-    if args.position:  # xarray, radix: crash's "index: N  position: root/3/42"
+        positions: Iterable[tuple[int | None, int, str]] = (
+            (None, n - off, pos) for n, pos in walker(first, k))
+    elif args.position and kind == "maple":  # crash's "index: N" counts the entries
+        positions = _maple_positions(ctx, root)
+    elif args.position:  # xarray, radix: crash's "index: N  position: root/3/42"
         from kmemx.helpers.treewalk import xa_for_each_position
 
+        positions = ((index, entry, pos) for index, entry, pos in
+                     xa_for_each_position(root, k))
+    if args.position:
         try:
-            for index, entry, pos in xa_for_each_position(root, k):
+            for index, entry, pos in positions:
                 if args.struct:
                     for i, row in enumerate(emit([entry])):
                         yield _with_position(row, i, pos, index)
                 else:
-                    yield Row(("INDEX", "ENTRY", "POSITION"), (index, Address(entry), pos))
+                    yield _position_record(ctx, entry, pos, index)
         except drgn.FaultError as e:
             ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
         return
@@ -964,6 +965,33 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             yield Row(("INDEX", "ENTRY"), (index, Address(entry)))
     except drgn.FaultError as e:
         ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
+
+
+def _maple_positions(ctx: Context, root: int) -> Iterator[tuple[int | None, int, str]]:
+    """(index, entry, position) of each entry of the maple tree at ``root``
+    (``struct maple_tree *``) as crash's ``tree -t maple -p`` numbers them
+    (maple_tree.c do_mt_entry(): the entries counted from 1, the position
+    the path of slots to the leaf, then the entry's slot in it)."""
+    from kmemx.helpers.mapledump import MapleDumpEntry, mt_dump
+
+    n = 0
+    for e in mt_dump(drgn.Object(ctx.prog, "struct maple_tree *", value=root)):
+        if isinstance(e, MapleDumpEntry) and e.entry:
+            n += 1
+            yield n, e.entry, f"{e.path}/{e.slot}"
+
+
+def _position_record(ctx: Context, entry: int, pos: str, index: int | None) -> Any:
+    """``tree -p`` without -s: crash's entry address and its ``  position:
+    POS`` line (``  index: N  position: POS`` but in a red-black tree); an
+    ADDRESS (INDEX) POSITION row in --json."""
+    cols = ("ADDRESS", "POSITION") if index is None else ("INDEX", "ENTRY", "POSITION")
+    cells = (Address(entry), pos) if index is None else (index, Address(entry), pos)
+    row = Row(cols, cells)
+    if ctx.as_json:
+        return row
+    line = f"  position: {pos}" if index is None else f"  index: {index}  position: {pos}"
+    return TextRecord(f"{entry:x}\n{line}", row.as_dict())
 
 
 def _with_position(row: Any, i: int, pos: str, index: int | None = None) -> Any:

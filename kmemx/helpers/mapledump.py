@@ -56,12 +56,16 @@ class MapleDumpNode:
 @dataclass(frozen=True)
 class MapleDumpEntry:
     """A leaf slot covering ``first``..``last`` at ``depth``: its entry
-    (a pointer, an XArray value or internal entry, or 0)."""
+    (a pointer, an XArray value or internal entry, or 0), its ``slot`` in
+    its node and the ``path`` of slots from the root to that node
+    (``root/3/1``; ``""`` for an entry held in the root itself)."""
 
     depth: int
     first: int
     last: int
     entry: int
+    slot: int = 0
+    path: str = ""
 
 
 def _mt_slots(prog: drgn.Program) -> list[int]:
@@ -96,10 +100,11 @@ def mt_dump(tree: drgn.Object) -> Iterator[MapleDumpTree | MapleDumpNode | Maple
     if not (root & 3 == 2 and root > MAPLE_RESERVED_RANGE):  # xa_is_node()
         yield MapleDumpEntry(0, 0, 0, root)
         return
-    # an explicit stack of (encoded node, first, last, depth)
-    stack = [(root, 0, mt_max[(root >> MAPLE_NODE_TYPE_SHIFT) & MAPLE_NODE_TYPE_MASK], 0)]
+    # an explicit stack of (encoded node, first, last, depth, path)
+    stack = [(root, 0, mt_max[(root >> MAPLE_NODE_TYPE_SHIFT) & MAPLE_NODE_TYPE_MASK], 0,
+              "root")]
     while stack:
-        enode, first, last, depth = stack.pop()
+        enode, first, last, depth, path = stack.pop()
         kind = (enode >> MAPLE_NODE_TYPE_SHIFT) & MAPLE_NODE_TYPE_MASK
         addr = enode & ~MAPLE_NODE_MASK
         node = drgn.Object(prog, "struct maple_node", address=addr)
@@ -108,7 +113,7 @@ def mt_dump(tree: drgn.Object) -> Iterator[MapleDumpTree | MapleDumpNode | Maple
             slots = tuple(int(node.slot[i].value_()) for i in range(slots_of[MAPLE_DENSE]))
             yield MapleDumpNode(depth, first, last, addr, kind, parent, slots, (), (), None)
             for i, entry in enumerate(slots):
-                yield MapleDumpEntry(depth, first + i, first + i, entry)
+                yield MapleDumpEntry(depth, first + i, first + i, entry, i, path)
             continue
         if kind not in (MAPLE_LEAF_64, MAPLE_RANGE_64, MAPLE_ARANGE_64):
             yield MapleDumpNode(depth, first, last, addr, kind, parent, (), (), (), None)
@@ -136,9 +141,9 @@ def mt_dump(tree: drgn.Object) -> Iterator[MapleDumpTree | MapleDumpNode | Maple
             if hi == 0 and i > 0:
                 break
             if leaf:
-                yield MapleDumpEntry(depth + 1, lo, hi, slots[i])
+                yield MapleDumpEntry(depth + 1, lo, hi, slots[i], i, path)
             elif slots[i]:
-                children.append((slots[i], lo, hi, depth + 1))
+                children.append((slots[i], lo, hi, depth + 1, f"{path}/{i}"))
             if hi >= last:
                 break
             lo = hi + 1
