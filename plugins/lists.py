@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import itertools
+import os
 import re
 import string
 from collections.abc import Callable, Iterable, Iterator
@@ -172,6 +173,8 @@ def _fields(ctx: Context, addr: int, type_name: str, members: list[str],
             v = obj.subobject_(m)
         except LookupError as e:
             raise CommandError(str(e)) from None
+        except TypeError as e:  # a path through a pointer or an array
+            raise CommandError(f"{m}: {e}") from None
         try:
             t = v.type_
             while t.kind == drgn.TypeKind.TYPEDEF:
@@ -275,11 +278,17 @@ def _fast_member_line(obj: drgn.Object, path: str, radix: int | None) -> str:
     "..."``; any other member (wider, a bit field) as
     :func:`crash_member_line` prints it (crash's dump_struct_member()).
     Raises LookupError, drgn.FaultError."""
-    sub = obj.subobject_(path)
+    try:
+        sub = obj.subobject_(path)
+    except TypeError as e:  # a path through a pointer or an array
+        raise CommandError(f"{path}: {e}") from None
+    if sub.bit_field_size_ is not None:  # crash reads the byte its first bit is in
+        byte = obj.prog_.read((sub.address_ or 0) + (sub.bit_offset_ or 0) // 8, 1)[0]
+        return f"  {path} = {byte:#x}" if radix == 16 else f"  {path} = {byte}"
     t = _strip_typedefs(sub.type_)
     size = drgn.sizeof(sub) if t.kind not in (drgn.TypeKind.FUNCTION, drgn.TypeKind.VOID) else 0
     is_str = _crash_is_string(sub, path)
-    if sub.bit_field_size_ is not None or not (0 < size <= 8 or is_str):
+    if not (0 < size <= 8 or is_str):
         return crash_member_line(obj, path, radix)
     text = ""
     value = None
@@ -962,7 +971,9 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         return
     try:
         for index, entry in pairs:
-            yield Row(("INDEX", "ENTRY"), (index, Address(entry)))
+            row = Row(("INDEX", "ENTRY"), (index, Address(entry)))
+            # crash prints the entries alone; --json keeps each one's index
+            yield row if ctx.as_json else TextRecord(f"{entry:x}", row.as_dict())
     except drgn.FaultError as e:
         ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
 
@@ -1405,6 +1416,8 @@ def struct_or_union_type(ctx: Context, spec: str, command: str) -> tuple[drgn.Ty
             t = resolve_type(ctx.prog, f"union {bare}")
         except UnknownNameError:
             pass
+        except SyntaxError:  # "union union x", "union struct page"
+            raise CommandError(f"{command}: not a type name: {spec!r}") from None
     if t is None:
         t = _resolve_type(ctx, name)  # struct X, else union X, else typedef X
     kind = _strip_typedefs(t).kind
@@ -2595,7 +2608,7 @@ def _member_declarations(ctx: Context, t: drgn.Type, spec: str, members: list[st
     for path in members:
         try:
             obj = drgn.Object(ctx.prog, t, address=0).subobject_(path)
-        except (LookupError, ValueError, SyntaxError):
+        except (LookupError, ValueError, SyntaxError, TypeError):
             raise CommandError(f"{tag}: invalid data structure reference: "
                                f"{spec.strip()}") from None
         leaf = path.rsplit(".", 1)[-1]
@@ -2634,14 +2647,25 @@ def ptype_lines(t, offsets=False, radix=10):  # crash's whatis/struct TYPE [-o]
     nbytes = (bare.size if bare.kind in (TypeKind.STRUCT, TypeKind.UNION) else
               sizeof(bare) if bare.kind not in (TypeKind.FUNCTION, TypeKind.VOID) else 1)
     size = f"{nbytes or 0:#x}" if radix == 16 else str(nbytes or 0)
+    if name and bare.kind == TypeKind.ENUM:  # gdb: the enum's definition, no name, no SIZE
+        return ["typedef " + ptype_lines(bare)[0], *ptype_lines(bare)[1:]]
+    if name and bare.kind == TypeKind.POINTER and strip(bare.type).kind in (
+            TypeKind.STRUCT, TypeKind.UNION):  # typedef struct cpumask {...} * name;
+        body = ptype_lines(strip(bare.type), offsets, radix)[:-1]
+        return ["typedef " + body[0], *body[1:-1], f"{body[-1]} * {name};", f"SIZE: {size}"]
     if bare.kind not in (TypeKind.STRUCT, TypeKind.UNION):
-        body = [f"typedef {bare.variable_declaration(name)};"] if name else [str(t)]
+        # gdb's one-line type, typedefs of array elements resolved: crash's
+        # "typedef void (*)(struct work_struct *) work_func_t;"
+        body = [f"typedef {gdb_type_name(bare)} {name};"] if name else [str(t)]
         return body + [f"SIZE: {size}"]
     text = re.sub(r"(?m)^\\t+", lambda m: "    " * len(m.group()), str(bare))
     # an anonymous enum on one line, as gdb prints it: {A, B = 5, C}, a value
     # only where it is not the one before it plus one
     text = re.sub(r"(?m)enum \\{\\n((?:\\s+\\w+ = -?\\d+,\\n)*)\\s*\\}", enum_line, text)
-    lines = text.splitlines()
+    # an empty structure: gdb's "<no data fields>", one level in
+    text = re.sub(r"(?m)^( *)(.*\\{)\\n( *)\\}", lambda m: f"{m.group(1)}{m.group(2)}\\n"
+                  f"{m.group(1)}    <no data fields>\\n{m.group(3)}}}", text)
+    lines = collapse_named(text.splitlines())
     out = lines[:1]
     for line in lines[1:]:
         out.append(member_offset_line(bare, line, size, radix)
@@ -2649,6 +2673,56 @@ def ptype_lines(t, offsets=False, radix=10):  # crash's whatis/struct TYPE [-o]
     if name:  # crash: "typedef struct ... {" ... "} name;"
         out[0], out[-1] = "typedef " + out[0], out[-1] + f" {name};"
     return out + [f"SIZE: {size}"]
+
+
+def strip(t):
+    while t.kind == TypeKind.TYPEDEF:
+        t = t.type
+    return t
+
+
+def gdb_type_name(t):  # typedefs of array elements and pointer targets resolved, as gdb's ptype
+    if t.kind == TypeKind.POINTER and t.type.kind == TypeKind.TYPEDEF:
+        return gdb_type_name(t.prog.pointer_type(strip(t.type), qualifiers=t.qualifiers))
+    if t.kind == TypeKind.ARRAY:
+        inner = gdb_type_name(strip(t.type))
+        return f"{inner} [{t.length if t.length is not None else ''}]".replace("] [", "][")
+    return t.type_name()
+
+
+def collapse_named(lines):  # gdb: a named member's anonymous struct two named levels in is {...}
+    close, stack = {}, []
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text.startswith("}") and stack:
+            close[stack.pop()] = i
+        if text.endswith("{") and line[:1].isspace():
+            stack.append(i)
+    out = lines[:1]
+
+    def emit(first, end, depth):
+        i = first
+        while i < end:
+            line = lines[i]
+            if i not in close:
+                out.append(line)
+                i += 1
+                continue
+            j = close[i]
+            rest = lines[j].strip()[1:]  # after the "}": " name;" or ";"
+            named = rest.strip() not in ("", ";")
+            inner = depth + 1 if named else depth
+            if named and inner >= 2:
+                indent = line[:len(line) - len(line.lstrip())]
+                out.append(f"{indent}{line.strip()[:-1].rstrip()} {{...}}{rest}")
+            else:
+                out.append(line)
+                emit(i + 1, j, inner)
+                out.append(lines[j])
+            i = j + 1
+
+    emit(1, len(lines) - 1, 0)
+    return out + lines[-1:] if len(lines) > 1 else out
 
 
 def enum_line(m):
@@ -3519,6 +3593,7 @@ def _rd_raw(ctx: Context, read: Callable[[int, int], bytes], addr: int, count: i
             for pos in range(addr, addr + count, 1 << 20):
                 f.write(read(pos, min(1 << 20, addr + count - pos)))
     except drgn.FaultError as e:
+        os.unlink(path)  # no partial copy left behind
         raise CommandError(f"rd: address {e.address:#x} is not readable: {e.message}") from None
     except OSError as e:
         raise CommandError(f"rd: cannot open output file: {path}: {e.strerror}") from None

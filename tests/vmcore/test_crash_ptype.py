@@ -6,7 +6,12 @@ typedef of a named structure expanded, of a base type resolved) and enums
 (``  NAME = VALUE`` lines, no SIZE).  Line for line crash 8.0.6's on the
 test bed's ELF dump, trailing blanks aside, for the kernel's big structures
 (anonymous unions and structs, bit fields, function pointers, inline
-anonymous enums)."""
+anonymous enums).
+
+Written exception: gdb prints a typedef'd function's return type expanded
+(``typedef enum irqreturn {IRQ_NONE, ...} (*)(int, void *) irq_handler_t;``)
+and ``va_list``'s array of ``struct __va_list_tag`` in full; kmemx names
+them (``irqreturn_t (*)(int, void *)``), as C does."""
 
 from __future__ import annotations
 
@@ -26,7 +31,14 @@ LINES = (*(f"struct -o {t}" for t in STRUCTS), *(f"whatis {t}" for t in STRUCTS[
          "whatis -o sk_buff", "struct -o -x task_struct", "struct -x list_head",
          "struct page", "whatis pid_type", "whatis enum pid_type", "whatis atomic_t",
          "whatis -o atomic_t", "struct -o atomic_t", "struct atomic_t", "whatis u64",
-         "whatis spinlock_t", "struct -o spinlock_t", "whatis -o spinlock_t", "whatis pgd_t")
+         "whatis spinlock_t", "struct -o spinlock_t", "whatis -o spinlock_t", "whatis pgd_t",
+         # typedefs of functions, pointers and arrays on gdb's one line (element and
+         # target typedefs resolved), an enum typedef, an empty structure's
+         # "<no data fields>", a named member's anonymous struct two named levels
+         # in as "struct {...} bits;"
+         "whatis work_func_t", "whatis proc_handler", "whatis __sighandler_t",
+         "whatis elf_gregset_t", "whatis irqreturn_t", "struct lock_class_key",
+         "struct ipv6_pinfo", "struct -o ipv6_pinfo", "struct bpf_prog")
 
 
 class Session(CrashSession):
