@@ -498,7 +498,11 @@ def _list(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     if args.struct_offset and not spec:
         raise CommandError("list: -l option can only be used with -s or -S option")
     struct_offset = _offset(ctx, args.struct_offset, "-l") if args.struct_offset else 0
-    entries = _list_entries(ctx, args)
+    try:
+        entries = _list_entries(ctx, args)
+    except drgn.FaultError as e:  # the head's first link (-H, -O): as a walk that stopped
+        ctx.warn(f"list walk stopped after 0 entries: cannot read {e.address:#x}")
+        return
     if entries is None:  # an empty list_head: crash's "(empty)"
         if not ctx.as_json:
             yield TextLine("(empty)")
