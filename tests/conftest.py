@@ -59,3 +59,18 @@ def dump_variant(request: pytest.FixtureRequest, fixture: Fixture) -> str:
     if not fixture.has(name):
         pytest.skip(f"{name}: {fixture.skip_reason(name)}")
     return name
+
+
+@pytest.fixture(autouse=True)
+def _drgn_plugin_setting_restored() -> object:
+    """``kmemx.cli.main()`` sets ``DRGN_DISABLE_PLUGINS`` for its own process
+    (``_skip_drgn_command_plugins``); a test that calls it in-process must not
+    leave that to the drgn subprocesses of the tests after it (drgn's
+    ``crash`` command went missing in ``test_drgn_plugin_runs_kmemx_commands``
+    when it ran after ``test_quiet_keeps_integrity_warnings``)."""
+    before = os.environ.get("DRGN_DISABLE_PLUGINS")
+    yield
+    if before is None:
+        os.environ.pop("DRGN_DISABLE_PLUGINS", None)
+    else:
+        os.environ["DRGN_DISABLE_PLUGINS"] = before
