@@ -806,37 +806,49 @@ def _mount_namespace(ctx: Context, spec: str | None) -> drgn.Object:
                            f"({e.address:#x})") from None
 
 
-def _mount_selected(ctx: Context, row: Row, mnt: drgn.Object, specs: list[str]) -> bool:
+def _mount_selectors(ctx: Context, ns: drgn.Object, specs: list[str]
+                     ) -> list[tuple[str, int | None, int | None]]:
+    """Each ``mount ARG`` once: (the word, the address it is or None, the
+    superblock of the dentry or inode there or None), the superblocks those
+    may have being the namespace's (``struct mnt_namespace *``)."""
+    from drgn.helpers.linux.fs import for_each_mount
+
+    from kmemx.commands import parse_hex
+
+    sbs = {int(m.mnt.mnt_sb.value_()) for m in for_each_mount(ns)}
+    out: list[tuple[str, int | None, int | None]] = []
+    for spec in specs:
+        addr = parse_hex(spec)
+        out.append((spec.rstrip("/") or "/", addr,
+                    None if addr is None else _fs_object_superblock(ctx, addr, sbs)))
+    return out
+
+
+def _mount_selected(row: Row, mnt: drgn.Object,
+                    selectors: list[tuple[str, int | None, int | None]]) -> bool:
     """crash's ``mount ARG``: a row one of whose words is ARG (a path
     compared without a trailing ``/``; an address in hex, ``0x`` or not),
     or whose struct vfsmount (``&mount.mnt``) ARG is; kmemx also takes a
     dentry's or an inode's address (its superblock's mounts: crash 8.0.6
     finds those through super_block.s_files, gone since 3.13)."""
-    from kmemx.commands import parse_hex
-
     words = [str(c).rstrip("/") or "/" for c in row.cells]
-    for spec in specs:
-        if (spec.rstrip("/") or "/") in words:
+    sb = int(mnt.mnt.mnt_sb.value_())
+    for word, addr, fs_sb in selectors:
+        if word in words:
             return True
-        addr = parse_hex(spec)
-        if addr is None:
-            continue
-        sb = int(mnt.mnt.mnt_sb.value_())
-        if addr in (int(mnt.value_()), int(mnt.mnt.address_), sb) or \
-                _fs_object_superblock(ctx, addr) == sb:
+        if addr is not None and (addr in (int(mnt.value_()), int(mnt.mnt.address_), sb)
+                                 or fs_sb == sb):
             return True
     return False
 
 
-def _fs_object_superblock(ctx: Context, addr: int) -> int | None:
+def _fs_object_superblock(ctx: Context, addr: int, sbs: set[int]) -> int | None:
     """The superblock of the dentry or inode at ``addr`` (a dentry when its
-    slab cache is ``dentry``, else an inode whose ``i_sb`` is a mounted
-    superblock, else a dentry whose ``d_sb`` is); None when it is neither."""
-    from drgn.helpers.linux.fs import for_each_mount
-
+    slab cache is ``dentry``, else an inode whose ``i_sb`` is one of the
+    mounted superblocks ``sbs``, else a dentry whose ``d_sb`` is); None when
+    it is neither."""
     from kmemx.helpers.slab import virt_to_cache
 
-    sbs = {int(m.mnt.mnt_sb.value_()) for m in for_each_mount(ctx.prog)}
     try:
         slab = virt_to_cache(ctx.k, addr)
         name = bytes(slab.name.string()).decode(errors="replace") if slab else ""
@@ -942,13 +954,14 @@ def _mount(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                                "in this kernel (gone since 2.6.32)") from None
     ns = _mount_namespace(ctx, args.namespace)
     files = _mount_open_files(ctx) if args.files else {}
+    selectors = _mount_selectors(ctx, ns, args.specs) if args.specs else []
     try:
         for mnt in for_each_mount(ns):
             try:
                 row = Row(MOUNT_COLUMNS, (Address(mnt.value_()), Address(mnt.mnt.mnt_sb.value_()),
                                           mount_fstype(mnt).decode(), mount_src(mnt).decode(),
                                           mount_dst(mnt).decode()), mnt)
-                if args.specs and not _mount_selected(ctx, row, mnt, args.specs):
+                if selectors and not _mount_selected(row, mnt, selectors):
                     continue
                 yield row
                 opened = files.get(int(mnt.mnt.address_), [])

@@ -37,6 +37,7 @@ from kmemx.commands import (
 from kmemx.commands.rows import NO_HEADER
 from kmemx.errors import KmemxError, UnknownNameError
 from kmemx.helpers import (
+    ListCycleError,
     hlist_for_each_entry,
     list_for_each,
     list_for_each_prev,
@@ -590,8 +591,6 @@ def _chain_end(nxt: int, start: int, last: int, first: int, count: int, end: int
     :raises KmemxError: a NULL link in a list of list_heads
     :raises ListCycleError: a list of list_heads back at an entry it passed
     """
-    from kmemx.helpers.list import ListCycleError
-
     if nxt == 0:
         if head_format:
             raise KmemxError("invalid list entry: 0")
@@ -616,8 +615,6 @@ def _chain(k: Any, start: int, off: int, end: int | None, head_format: bool,
 
     :raises drgn.FaultError: a link that cannot be read
     """
-    from kmemx.helpers.list import ListCycleError
-
     seen: set[int] = set()
     first = k.read_u64(start + off)
     entry, count = start, 0
@@ -642,8 +639,6 @@ def _brent_chain(k: Any, start: int, off: int, end: int | None, head_format: boo
 
     :raises drgn.FaultError: a link that cannot be read
     """
-    from kmemx.helpers.list import ListCycleError
-
     def f(p: int) -> int:  # crash's brent_f()
         return int(k.read_u64(p + off))
 
@@ -2652,7 +2647,8 @@ def ptype_lines(t, offsets=False, radix=10):  # crash's whatis/struct TYPE [-o]
               sizeof(bare) if bare.kind not in (TypeKind.FUNCTION, TypeKind.VOID) else 1)
     size = f"{nbytes or 0:#x}" if radix == 16 else str(nbytes or 0)
     if name and bare.kind == TypeKind.ENUM:  # gdb: the enum's definition, no name, no SIZE
-        return ["typedef " + ptype_lines(bare)[0], *ptype_lines(bare)[1:]]
+        first, *rest = ptype_lines(bare)
+        return ["typedef " + first, *rest]
     if name and bare.kind == TypeKind.POINTER and strip(bare.type).kind in (
             TypeKind.STRUCT, TypeKind.UNION):  # typedef struct cpumask {...} * name;
         body = ptype_lines(strip(bare.type), offsets, radix)[:-1]
