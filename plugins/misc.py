@@ -25,9 +25,10 @@ from kmemx.commands import (
     arg,
     command,
 )
-from kmemx.commands.cells import kernel_str
+from kmemx.commands.cells import HexRange, kernel_str
 from kmemx.commands.cexpr import CValue, evaluate_c
 from kmemx.commands.drgncode import nothing_to_translate
+from kmemx.commands.rows import END_TABLE
 from kmemx.commands.values import object_json
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.helpers.timekeeping import kernel_hz
@@ -683,9 +684,52 @@ def _chrdev_cdev(ctx: Context, cd: drgn.Object) -> drgn.Object | None:
 
 def _dev_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``dev --drgn``: chrdevs[] with each range's cdev (its own, else
-    cdev_map's for its first device), then major_names[] with the first disk."""
+    cdev_map's for its first device), then major_names[] with the first disk;
+    ``-i`` the two resource trees; ``-p`` the PCI buses' devices."""
     from kmemx.commands.drgncode import table_script
+    from kmemx.helpers.device import PCIE_TYPES
 
+    if args.io:
+        return table_script(ctx, RESOURCE_COLUMNS, """\
+def resources(r):  # r, its children, its next siblings: /proc/iomem's order
+    while r:
+        yield r
+        if r.child and r.child != r:
+            yield from resources(r.child)
+        r = r.sibling
+
+
+for root in prog["ioport_resource"], prog["iomem_resource"]:  # PARENT - starts each
+    digits = 8 if root.end > 0xFFFF else 4
+    for r in [root.address_of_(), *resources(root.child)]:
+        row(hex(r.value_()), f"{r.start.value_():0{digits}x}-{r.end.value_():0{digits}x}",
+            r.name.string_().decode() if r.name else None,
+            hex(r.parent.value_()) if r.parent else None)
+""", [])
+    if args.pci:
+        return table_script(ctx, PCI_COLUMNS, f"""\
+PCIE_TYPES = {PCIE_TYPES!r}
+
+
+def buses(head):  # each bus, then the buses behind its bridges
+    for bus in list_for_each_entry("struct pci_bus", head, "node"):
+        yield bus
+        yield from buses(bus.children.address_of_())
+
+
+for bus in buses(prog["pci_root_buses"].address_of_()):
+    devs = list(list_for_each_entry("struct pci_dev", bus.devices.address_of_(), "bus_list"))
+    if bus.self:
+        devs.insert(0, bus.self)
+    for dev in devs:
+        t = (dev.pcie_flags_reg.value_() & 0xF0) >> 4 if dev.pcie_cap else None
+        text = "PCI" if t is None else PCIE_TYPES.get(t, hex(t))
+        if dev.hdr_type.value_() & 0x7F in (1, 2):
+            text += " [BRIDGE]"
+        row(hex(dev.value_()), dev.dev.kobj.name.string_().decode(),
+            f"{{dev.member_('class').value_() >> 8:04x}}",
+            f"{{dev.vendor.value_():04x}}:{{dev.device.value_():04x}}", text, hex(bus.value_()))
+""", ["drgn.helpers.linux.list:list_for_each_entry"])
     return table_script(ctx, ("CHRDEV", "NAME", "CDEV", "OPERATIONS"), """\
 def ops_name(ops):
     if not ops:
@@ -743,11 +787,28 @@ for major, name in sorted(majors):
                                   device number, its file_operations symbol), then the
                                   block device majors (BLKDEV NAME GENDISK OPERATIONS:
                                   the first disk with that major)
-         dev -i / -p / -d / -D    not supported (I/O ports, PCI, disk I/O statistics)
+         dev -i                   the I/O port resources (ioport_resource's tree),
+                                  then the I/O memory ones (iomem_resource's), each
+                                  resource before its children, as /proc/ioports and
+                                  /proc/iomem: RESOURCE RANGE NAME PARENT
+         dev -p                   the PCI devices, bus by bus (the root buses, then
+                                  the buses behind bridges): PCI_DEV DO:BU:SL.FN
+                                  CLASS PCI_ID TYPE (the PCI Express port type; PCI
+                                  for a conventional device; [BRIDGE]) BUS; a bus's
+                                  bridge first, as crash
+         dev -d / -D              not supported (disk I/O statistics)
          """,
+         arguments=[arg("-i", dest="io", action="store_true", help="I/O port and memory resources"),
+                    arg("-p", dest="pci", action="store_true", help="PCI devices")],
          columns=("CHRDEV", "NAME", "CDEV", "OPERATIONS"), drgn_code=_dev_drgn)
 def _dev(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     prog = ctx.prog
+    if args.io:
+        yield from _resource_rows(ctx)
+        return
+    if args.pci:
+        yield from _pci_rows(ctx)
+        return
     chrdevs = prog["chrdevs"]
     found: list[tuple[int, int, drgn.Object]] = []
     for i in range(len(chrdevs)):
@@ -781,6 +842,61 @@ def _dev(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
         yield Row(("BLKDEV", "NAME", "GENDISK", "OPERATIONS"),
                   (major, Name(name), Address(int(disk.value_())) if disk is not None else None,
                    _fops_name(ctx, disk.fops) if disk is not None else None))
+
+
+RESOURCE_COLUMNS = ("RESOURCE", "RANGE", "NAME", "PARENT")
+PCI_COLUMNS = ("PCI_DEV", "DO:BU:SL.FN", "CLASS", "PCI_ID", "TYPE", "BUS")
+
+
+def _resource_rows(ctx: Context) -> Iterator[Any]:
+    """``dev -i``: crash's do_io() (dev.c): each tree's resources, the range
+    in 4 hex digits, or 8 where the root's end passes 0xffff."""
+    from kmemx.helpers.device import for_each_resource
+
+    for i, root_name in enumerate(("ioport_resource", "iomem_resource")):
+        root = ctx.k.object(root_name)
+        digits = 8 if int(root.end) > 0xFFFF else 4
+        if i:
+            yield END_TABLE
+            if not ctx.as_json:
+                yield TextLine("")
+        for _, r in for_each_resource(root):
+            name = kernel_str(r.name.string()) if r.name else None
+            parent = int(r.parent)
+            yield Row(RESOURCE_COLUMNS,
+                      (Address(int(r.address)), HexRange(int(r.start), int(r.end), digits),
+                       Name(name) if name is not None else None,
+                       Address(parent) if parent else None), r)
+
+
+def pci_type_text(dev: Any) -> str:
+    """A ``struct pci_dev``'s TYPE cell: its PCI Express port type by crash's
+    names, ``PCI`` for a conventional device, `` [BRIDGE]`` after it for a
+    bridge or CardBus header (``pci_is_bridge()``, include/linux/pci.h)."""
+    from kmemx.helpers.device import PCIE_TYPES, pci_pcie_type
+
+    t = pci_pcie_type(dev)
+    text = "PCI" if t is None else PCIE_TYPES.get(t, f"{t:#x}")
+    if int(dev.hdr_type) & 0x7F in (1, 2):  # PCI_HEADER_TYPE_BRIDGE, _CARDBUS
+        text += " [BRIDGE]"
+    return text
+
+
+def _pci_rows(ctx: Context) -> Iterator[Any]:
+    """``dev -p``: crash's do_pci2() (dev.c): each bus's bridge (``bus->self``),
+    then its devices."""
+    from kmemx.helpers.device import for_each_pci_bus, pci_bus_for_each_dev, pci_name
+
+    for bus in for_each_pci_bus(ctx.k):
+        devs = list(pci_bus_for_each_dev(bus))
+        if bus.self:
+            devs.insert(0, bus.self.deref())
+        for dev in devs:
+            yield Row(PCI_COLUMNS,
+                      (Address(int(dev.address)), Name(pci_name(dev)),
+                       f"{int(dev.member('class')) >> 8:04x}",
+                       f"{int(dev.vendor):04x}:{int(dev.device):04x}", pci_type_text(dev),
+                       Address(int(bus.address))), dev)
 
 
 # ---------------------------------------------------------------------------- ipcs

@@ -492,6 +492,18 @@ def _idt_rows(ctx: Context) -> Iterator[Row]:
                   (i, Address(fn), location_text(ctx.prog, fn).strip("<>") or None))
 
 
+SOFTIRQ_COLUMNS = ("SOFTIRQ_VEC", "ACTION", "SYMBOL", "NAME")
+
+
+def _softirq_rows(ctx: Context) -> Iterator[Row]:
+    """``irq -b``: crash's display_bh_4() rows (kernel.c), with the vector's name."""
+    from kmemx.helpers.softirq import for_each_softirq_action
+
+    for nr, action, name in for_each_softirq_action(ctx.k):
+        yield Row(SOFTIRQ_COLUMNS, (nr, Address(action),
+                                    location_text(ctx.prog, action).strip("<>") or None, name))
+
+
 def _irq_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``irq --drgn``: drgn's for_each_irq_desc() and irq_desc_*() helpers
     (-u, IRQ numbers, -s, -a); ``-d``: the IDT by gate_desc_func()."""
@@ -507,6 +519,18 @@ for i, gate in enumerate(prog["idt_table"]):
     fn = gate_desc_func(gate).value_()
     row(i, hex(fn), location(fn).strip("<>") or None)
 """, ["drgn.helpers.linux.irq:gate_desc_func"])
+    if args.softirq:
+        return table_script(ctx, SOFTIRQ_COLUMNS, LOCATION_CODE + """\
+try:
+    names = prog["softirq_to_name"]
+except KeyError:
+    names = None
+for nr, vec in enumerate(prog["softirq_vec"]):
+    fn = vec.action.value_()
+    if fn:
+        name = names[nr].string_().decode() if names is not None and names[nr] else None
+        row(nr, hex(fn), location(fn).strip("<>") or None, name)
+""", [])
     cpus = cpu_list(ctx, args.cpus)
     want = sorted(set(args.irqs))
     if args.stats or args.affinity:
@@ -564,6 +588,9 @@ for irq in {numbers}:
          irq 4 9                  these IRQs
          irq -a                   the in-use IRQs' CPU affinity: IRQ NAME AFFINITY
          irq -d                   the x86-64 IDT: INDEX HANDLER NAME (symbol+offset)
+         irq -b                   the softirq vectors with a handler: SOFTIRQ_VEC ACTION
+                                  SYMBOL (the handler function) NAME (softirq_to_name[]:
+                                  TIMER, NET_RX...)
          irq -s                   the counts per CPU, as /proc/interrupts: IRQ, one
                                   column per CPU, the chip name and flow
                                   (IO-APIC-edge), the action names
@@ -574,6 +601,8 @@ for irq in {numbers}:
                     arg("-u", dest="in_use", action="store_true", help="IRQs with a descriptor"),
                     arg("-a", dest="affinity", action="store_true", help="CPU affinity"),
                     arg("-d", dest="idt", action="store_true", help="the IDT"),
+                    arg("-b", dest="softirq", action="store_true",
+                        help="the softirq vectors' handlers"),
                     arg("-c", dest="cpus", help="cpu(s), with -s")],
          columns=IRQ_COLUMNS, drgn_code=_irq_drgn)
 def _irq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
@@ -589,6 +618,9 @@ def _irq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
 
     if args.idt:
         yield from _idt_rows(ctx)
+        return
+    if args.softirq:
+        yield from _softirq_rows(ctx)
         return
     cpus = cpu_list(ctx, args.cpus)
     want = set(args.irqs)

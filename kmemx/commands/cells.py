@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Absent", "Address", "Cell", "CrashSize", "Hex", "Name", "Percent", "Size", "cell_json",
+__all__ = ["Absent", "Address", "Cell", "CrashSize", "Hex", "HexRange", "Name", "Percent", "Size", "cell_json",
            "cell_text", "crash_centre", "crash_size_text", "kernel_bytes", "kernel_str"]
 
 
@@ -67,6 +67,22 @@ class Hex(int):
 
     def __str__(self) -> str:
         return f"{int(self):#x}"
+
+
+class HexRange(tuple[int, int]):
+    """An inclusive range ``START-END`` in hex, zero-padded to ``digits``
+    (crash's ``dev -i`` RANGE: ``0000-0cf7``, ``00100000-1ffdffff``); JSON:
+    ``[start, end]``.  ``HexRange(start, end, digits)``."""
+
+    digits: int
+
+    def __new__(cls, start: int, end: int, digits: int = 0) -> HexRange:
+        self = super().__new__(cls, (start, end))
+        self.digits = digits
+        return self
+
+    def __str__(self) -> str:
+        return f"{self[0]:0{self.digits}x}-{self[1]:0{self.digits}x}"
 
 
 class Size(int):

@@ -11,6 +11,8 @@ from typing import Any
 __all__ = [
     "parse_colon_pairs",
     "parse_dev",
+    "parse_dev_io",
+    "parse_dev_pci",
     "parse_dis",
     "parse_dis_lines",
     "parse_eval",
@@ -23,6 +25,7 @@ __all__ = [
     "parse_ipcs",
     "parse_irq",
     "parse_irq_affinity",
+    "parse_irq_bh",
     "parse_irq_stats",
     "parse_keyed",
     "parse_net",
@@ -362,6 +365,60 @@ def parse_dev(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                         "address": None if none else int(m.group(3), 16),
                         "operations": m.group(4) or None})
     return chr_rows, blk_rows
+
+
+def parse_dev_io(text: str) -> list[list[dict[str, Any]]]:
+    """``dev -i``: the I/O port table's rows, then the I/O memory table's, each
+    ``resource``, ``start``, ``end`` (ints) and ``name`` (a name crash wrapped
+    at 80 columns joined again with one space)."""
+    tables: list[list[dict[str, Any]]] = []
+    for line in text.splitlines():
+        if line.split()[:1] == ["RESOURCE"]:
+            tables.append([])
+            continue
+        m = re.match(r"^\s*(" + _HEX + r")  (" + _HEX + r")-(" + _HEX + r")  (.*)$", line)
+        if m and tables:
+            tables[-1].append({"resource": int(m.group(1), 16), "start": int(m.group(2), 16),
+                               "end": int(m.group(3), 16), "name": m.group(4)})
+        elif tables and tables[-1] and line.startswith(" " * 20) and line.strip():
+            tables[-1][-1]["name"] += " " + line.strip()
+    return tables
+
+
+def parse_dev_pci(text: str) -> list[dict[str, Any]]:
+    """``dev -p``: each device line (``pci_dev``, ``name``, ``class``, ``vendor``,
+    ``device``, ``type``: the words after PCI_ID), the bus's own line under
+    ``ROOT BUS``/``PCI BUS`` headers giving each row's ``bus``."""
+    rows: list[dict[str, Any]] = []
+    bus = None
+    expect_bus = False
+    for line in text.splitlines():
+        words = line.split()
+        if line.strip().startswith(("ROOT BUS", "PCI BUS")):
+            expect_bus = True
+            continue
+        if expect_bus and words:
+            bus, expect_bus = int(words[0], 16), False
+            continue
+        m = re.match(r"^  (" + _HEX + r") +(\S+) +([0-9a-f]{4}) +([0-9a-f]+):([0-9a-f]+)\s*(.*?)\s*$",
+                     line)
+        if m:
+            rows.append({"pci_dev": int(m.group(1), 16), "name": m.group(2),
+                         "class": int(m.group(3), 16), "vendor": int(m.group(4), 16),
+                         "device": int(m.group(5), 16), "type": m.group(6), "bus": bus})
+    return rows
+
+
+def parse_irq_bh(text: str) -> list[dict[str, Any]]:
+    """``irq -b``: ``    [0]     ffffffff8c8a95d0  <tasklet_hi_action>`` lines as
+    ``vec``, ``action`` and ``symbol`` (without the brackets)."""
+    rows = []
+    for line in text.splitlines():
+        m = re.match(r"^\s*\[(\d+)\]\s+(" + _HEX + r")\s+<(.*)>", line)
+        if m:
+            rows.append({"vec": int(m.group(1)), "action": int(m.group(2), 16),
+                         "symbol": m.group(3)})
+    return rows
 
 
 def parse_ipcs(text: str) -> dict[str, int]:

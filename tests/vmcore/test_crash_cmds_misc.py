@@ -107,6 +107,7 @@ class Session(CrashSession):
             "eval 4": "eval 128m", "eval 5": "eval 0x10 * 3k", "eval 6": "eval ~0",
             "ascii 1": "ascii 62696c2f7273752f", "ascii 2": "ascii 41424344",
             "p": "p jiffies", "mach": "mach", "dev": "dev", "ipcs": "ipcs", "swap": "swap",
+            "dev -i": "dev -i", "dev -p": "dev -p", "irq -b": "irq -b",
             "fuser": "fuser /", "bpf": "bpf",
             "search": (f"search -s {a['page_offset']:x} -e {a['page_offset'] + (64 << 20):x} "
                        f"{a['init_task']:x}"),
@@ -447,6 +448,55 @@ def test_dev_equal_crash(s: Session) -> None:
     assert blk_ours == sorted(blk_theirs, key=lambda r: r["major"])
     assert [r["major"] for r in blk_theirs] == sorted(
         (r["major"] for r in blk_theirs), key=lambda m: (m % 255, m))
+
+
+def test_dev_io_equal_crash(s: Session) -> None:
+    """``dev -i``: both resource trees, row for row (address, range, name) in
+    crash's order, and PARENT the resource's own ``parent``."""
+    theirs = P.parse_dev_io(s.crash["dev -i"])
+    rows = s.json("dev -i")
+    ours = [{"resource": _hex(r["resource"]), "start": r["range"][0], "end": r["range"][1],
+             "name": r["name"]} for r in rows]
+    assert len(theirs) == 2 and len(theirs[0]) >= 2 and len(theirs[1]) > 5
+    assert ours == theirs[0] + theirs[1]
+    roots = [r for r in rows if r["parent"] is None]
+    assert [r["name"] for r in roots] == [theirs[0][0]["name"], theirs[1][0]["name"]]
+    prog = s.k.prog
+    for r in rows[:40]:
+        res = drgn.Object(prog, "struct resource *", _hex(r["resource"]))
+        assert _hex(r["parent"]) == (res.parent.value_() or None)
+
+
+def test_dev_pci_equal_crash(s: Session) -> None:
+    """``dev -p``: every device row (address, DO:BU:SL.FN, class, vendor:device,
+    bus) as crash.  Written exception: TYPE.  crash decodes the PCI Express
+    flags register of every device (dev.c fill_pcie_type()), so a conventional
+    PCI device, whose ``pcie_flags_reg`` is 0 (no PCI Express capability:
+    ``pcie_cap`` 0), is an ``ENDPOINT`` there; kmemx says ``PCI``, as
+    ``pci_is_pcie()`` (include/linux/pci.h).  A PCI Express device's type is
+    crash's word."""
+    theirs = P.parse_dev_pci(s.crash["dev -p"])
+    rows = s.json("dev -p")
+    assert theirs and len(rows) == len(theirs)
+    prog = s.k.prog
+    for r, t in zip(rows, theirs):
+        assert _hex(r["pci_dev"]) == t["pci_dev"] and r["do:bu:sl.fn"] == t["name"]
+        assert int(r["class"], 16) == t["class"] and _hex(r["bus"]) == t["bus"]
+        assert [int(x, 16) for x in r["pci_id"].split(":")] == [t["vendor"], t["device"]]
+        dev = drgn.Object(prog, "struct pci_dev *", t["pci_dev"])
+        if dev.pcie_cap:
+            assert r["type"] == t["type"]
+        else:
+            assert r["type"].replace("PCI", "ENDPOINT", 1) == t["type"]
+
+
+def test_irq_softirqs_equal_crash(s: Session) -> None:
+    theirs = P.parse_irq_bh(s.crash["irq -b"])
+    rows = s.json("irq -b")
+    assert len(theirs) >= 8
+    assert [(r["softirq_vec"], _hex(r["action"]), r["symbol"]) for r in rows] == [
+        (t["vec"], t["action"], t["symbol"]) for t in theirs]
+    assert {r["name"] for r in rows} >= {"HI", "TIMER", "NET_RX", "RCU"}
 
 
 def _crash_names_module_data_by_text(s: Session, ours: str, theirs: str) -> None:

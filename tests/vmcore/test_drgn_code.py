@@ -82,7 +82,8 @@ CASES: dict[str, str] = {
     "runq": "table", "runq -t": "table", "runq -T": "table", "runq -g": "table",
     "timer": "table", "timer -r": "table",
     "irq": "table", "irq -u": "table", "irq 1 4 9": "table", "irq -s": "table",
-    "irq -a": "table", "irq -d": "table",
+    "irq -a": "table", "irq -d": "table", "irq -b": "table", "dev -i": "table",
+    "dev -p": "table",
     "sig": "table", "sig 1 2": "table", "sig -l": "table", "sig -s 4100": "table",
     "waitq kauditd_wait": "table", "waitq oom_reaper_wait": "table",
     "list -H init_task.tasks": "table", "list -o 0 init_task.tasks": "table",
@@ -337,6 +338,9 @@ def _cell(v: Any) -> str:
 
 
 def _same_cell(ours: Any, theirs: str) -> bool:
+    m = re.fullmatch(r"([0-9a-f]+)-([0-9a-f]+)", theirs)
+    if m and isinstance(ours, list) and len(ours) == 2:  # a HexRange: [start, end]
+        return ours == [int(m.group(1), 16), int(m.group(2), 16)]
     if isinstance(ours, float) and not isinstance(ours, bool):
         try:
             return abs(float(theirs) - ours) < 0.01
