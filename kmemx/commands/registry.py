@@ -198,8 +198,13 @@ class Registry:
         key = self._aliases.get(name, name)
         cmd = self.commands.get(key)
         if cmd is None:
+            from .discovery import loaded_plugins
+
+            # a command of a plugin that did not import is unknown: say which failed
+            failed = "; ".join(f"{p.source}: {p.error}" for p in loaded_plugins() if not p.ok)
             raise UsageError(f"unknown command '{name}'" + did_you_mean(
-                name, self.names() + sorted(self.runtime_aliases)))
+                name, self.names() + sorted(self.runtime_aliases))
+                + (f" (plugins that failed to load: {failed})" if failed else ""))
         return cmd
 
     def enabled(self, prog: Any) -> list[Command]:

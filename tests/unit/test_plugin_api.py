@@ -31,6 +31,10 @@ def test_example_plugin_and_broken_plugin(tmp_path: Path) -> None:
         print("threads from", cmd.plugin)
         print("help:", "--min" in cmd.help())
         print("ps still there:", REGISTRY.lookup("ps").name)
+        try:
+            REGISTRY.lookup("brokencmd")
+        except Exception as e:
+            print(e)
     """
     out = _run(code, f"{good}:{bad}")
     assert out.returncode == 0, out.stderr
@@ -39,3 +43,6 @@ def test_example_plugin_and_broken_plugin(tmp_path: Path) -> None:
     assert "broken False ModuleNotFoundError: No module named 'no_such_module_anywhere'" in lines
     assert "threads from kmemx_user_plugin_kmx_threads" in lines
     assert "help: True" in lines and "ps still there: ps" in lines
+    # a command of a plugin that failed is unknown, and the error says which failed
+    assert (f"unknown command 'brokencmd' (plugins that failed to load: {bad}: "
+            "ModuleNotFoundError: No module named 'no_such_module_anywhere')") in lines
