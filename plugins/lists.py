@@ -378,6 +378,20 @@ def _emit_drgn(ctx: Context, walk: str, struct_spec: str | None,
 """, ["drgn:Object,TypeKind", *imports])
 
 
+def _crash_list_args(ctx: Context, args: argparse.Namespace) -> argparse.Namespace:
+    """``list``'s options as crash's cmd_list() reads them (tools.c): ``-e 0``
+    is no END (an end of 0 is one not given), and ``-O`` counts only with
+    ``-h`` (LIST_HEAD_FORMAT without LIST_HEAD_POINTER: with ``-H`` or neither,
+    crash walks the same list without it; kmemx says so in a warning)."""
+    changes: dict[str, Any] = {}
+    if args.end and re.fullmatch(r"\s*(0x)?0+\s*", args.end):
+        changes["end"] = None
+    if args.head_offset and not args.embedded:
+        ctx.warn("list: -O is ignored without -h (the head's offset inside START), as crash")
+        changes["head_offset"] = None
+    return argparse.Namespace(**{**vars(args), **changes}) if changes else args
+
+
 def _list_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``list --drgn``: drgn's list_for_each() (-H, -h; -r:
     list_for_each_reverse()), hlist_for_each() (--hlist), or crash's
@@ -387,6 +401,7 @@ def _list_drgn(ctx: Context, args: argparse.Namespace) -> str:
     its offset)."""
     from kmemx.commands.drgncode import only_options
 
+    args = _crash_list_args(ctx, args)
     only_options("list", args, ("where", "head", "embedded", "hlist", "offset", "struct",
                                 "reverse", "limit", "radix", "end", "head_offset",
                                 "struct_offset"),
@@ -493,6 +508,7 @@ def chain(start, off, end):  # crash's do_list(): until NULL, END, START, the en
                     arg("--limit", type=int, default=10_000_000)],
          columns=("ADDRESS",), drgn_code=_list_drgn)
 def _list(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    args = _crash_list_args(ctx, args)
     if args.struct and args.fast_struct:
         raise CommandError("list: -S and -s options are mutually exclusive")
     spec = args.struct or args.fast_struct
@@ -525,8 +541,6 @@ def _list_entries(ctx: Context, args: argparse.Namespace) -> Iterator[int] | Non
         raise CommandError("list: give [OFFSET] START (or -o OFFSET START)")
     if args.head and args.embedded:
         raise CommandError("list: -H and -h exclude each other")
-    if args.head_offset and not args.embedded:
-        raise CommandError("list: -O goes with -h (the head's offset inside START)")
     offset = args.offset or (args.where[0] if len(args.where) == 2 else None)
     if offset and args.struct_offset:
         raise CommandError("list: -l and -o are mutually exclusive")

@@ -65,6 +65,8 @@ class Session(CrashSession):
             "-B -H -S": f"list -B {mods} -S module.name",
             "-r": f"list -r -o task_struct.tasks {a['init']:x}",
             "plain": f"list {mods}",
+            "-e 0": f"list {mods} -e 0",
+            "-O -H": f"list -H {a['modules']:x} -O 8",
             "tree maple -p": f"tree -t maple -p {a['mm_mt']:x}",
             "tree maple -p -s": f"tree -t maple -p -s vm_area_struct.vm_start,vm_end {a['mm_mt']:x}",
             "tree maple -p -x -S": f"tree -t maple -p -x -S vm_area_struct.vm_start {a['mm_mt']:x}",
@@ -85,14 +87,18 @@ def _lines(text: str) -> list[str]:
 
 @pytest.mark.parametrize("key", ["-S", "-x -S", "-x -s", "-d -s", "-e chain", "-e -H",
                                  "-e -r -h", "-O", "-O empty", "-H empty", "-l -s", "-l -S",
-                                 "-B -h", "-B -H -S", "-r", "plain", "tree maple -p",
+                                 "-B -h", "-B -H -S", "-r", "plain", "-e 0", "-O -H",
+                                 "tree maple -p",
                                  "tree maple -p -s", "tree maple -p -x -S", "tree rbtree -p",
                                  "tree xarray -p"])
 def test_list_option_is_crash(s: Session, key: str) -> None:
     line = s.commands[key]
     theirs = _lines(s.crash[key])
     assert theirs and not any(x.startswith(("list:", "tree:")) for x in theirs), theirs[:3]
-    assert _lines(s.text(line)) == theirs
+    ours = _lines(s.text(line))
+    if key == "-O -H":  # the rows, then the warning that crash ignores -O silently
+        assert ours.pop().startswith("kmemx: warning: list: -O is ignored without -h")
+    assert ours == theirs
 
 
 def test_json_rows(s: Session) -> None:
@@ -108,8 +114,8 @@ def test_json_rows(s: Session) -> None:
 
 
 def test_options_that_exclude_each_other(s: Session) -> None:
-    """crash's refusals: -s with -S, -l without -s/-S, -l with -o; -O goes
-    with -h.  One line each, no rows."""
+    """crash's refusals: -s with -S, -l without -s/-S, -l with -o.  One line
+    each, no rows.  crash ignores -O without -h; kmemx warns that it does."""
     from kmemx.commands import CommandError, execute
 
     a = s.addr
@@ -117,6 +123,9 @@ def test_options_that_exclude_each_other(s: Session) -> None:
             (f"list -H {a['modules']:x} -s module.name -S module.name", "mutually exclusive"),
             (f"list -l task_struct.tasks {a['tasks']:x}", "only be used with -s or -S"),
             (f"list -o 8 -l 8 -s task_struct.pid {a['tasks']:x}", "mutually exclusive"),
-            (f"list -H {a['modules']:x} -O 8", "-O goes with -h")]:
+            ]:
         with pytest.raises(CommandError, match=message):
             list(execute(s.k, line))
+    out = list(execute(s.k, s.commands["-O -H"]))
+    assert out[-1] == "kmemx: warning: list: -O is ignored without -h (the head's offset " \
+        "inside START), as crash"
