@@ -1424,15 +1424,21 @@ def struct_or_union_type(ctx: Context, spec: str, command: str) -> tuple[drgn.Ty
     name, members = split_struct_spec(spec)
     bare = name.split(" ", 1)[1]
     t: drgn.Type | None = None
+    union_error: UnknownNameError | None = None
     if command == "union" and not spec.strip().startswith(("struct ", "union ")):
         try:
             t = resolve_type(ctx.prog, f"union {bare}")
-        except UnknownNameError:
-            pass
+        except UnknownNameError as e:
+            union_error = e
         except SyntaxError:  # "union union x", "union struct page"
             raise CommandError(f"{command}: not a type name: {spec!r}") from None
     if t is None:
-        t = _resolve_type(ctx, name)  # struct X, else union X, else typedef X
+        try:
+            t = _resolve_type(ctx, name)  # struct X, else union X, else typedef X
+        except CommandError:
+            if union_error is not None:  # union X's own name, not struct X's
+                raise CommandError(str(union_error)) from None
+            raise
     kind = _strip_typedefs(t).kind
     want = drgn.TypeKind.UNION if command == "union" else drgn.TypeKind.STRUCT
     if kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION) and kind != want:
@@ -2793,9 +2799,8 @@ def crash_ptype_lines(t: drgn.Type, offsets: bool = False, radix: int | None = N
 def _ptype_lines(ctx: Context, t: drgn.Type, offsets: bool,
                  radix: int | None = None) -> Iterator[Any]:
     """``struct TYPE`` without an address: crash's text of the type
-    (:func:`crash_ptype_lines`)."""
-    for line in crash_ptype_lines(t, offsets, radix):
-        yield TextLine(line)
+    (:func:`crash_ptype_lines`); ``--json`` the type's :func:`whatis_type_data`."""
+    yield TextRecord("\n".join(crash_ptype_lines(t, offsets, radix)), whatis_type_data(t))
 
 
 def _whatis_names(words: list[str]) -> list[str]:
@@ -2819,7 +2824,8 @@ def whatis_type_data(t: drgn.Type) -> dict[str, Any]:
     case), size in bytes (None when it has none), and by kind its members
     (name, byte offset, type, bit offset from the start, bit-field size or
     None; an anonymous member's name None), an enum's enumerators (name,
-    value) or a typedef's target."""
+    value) or a typedef's target type (its name; ``target`` its data too
+    when it is a structure, union, enum or typedef)."""
     kind = t.kind.name.lower()
     try:
         size: int | None = drgn.sizeof(t)
@@ -2836,6 +2842,10 @@ def whatis_type_data(t: drgn.Type) -> dict[str, Any]:
                                for e in t.enumerators or ()]
     elif t.kind == drgn.TypeKind.TYPEDEF:
         data["type"] = t.type.type_name()
+        if t.type.kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION, drgn.TypeKind.CLASS,
+                           drgn.TypeKind.ENUM, drgn.TypeKind.TYPEDEF):
+            # the definition the text expands (typedef struct {...} atomic_t;)
+            data["target"] = whatis_type_data(t.type)
     return data
 
 
@@ -2940,7 +2950,7 @@ for name in {_whatis_names(args.name)!r}:
          aliases=("ptype",), drgn_code=_whatis_drgn)
 def _whatis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     def one(name: str) -> Any:
-        if args.offsets and not ctx.as_json:
+        if args.offsets:
             t = _whatis_aggregate(ctx, name)
             if t is not None:
                 return list(_ptype_lines(ctx, t, True))

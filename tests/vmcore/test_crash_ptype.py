@@ -58,3 +58,29 @@ def test_type_text_is_crash(s: Session, line: str) -> None:
         theirs.pop()
     assert theirs and not theirs[0].startswith(("struct:", "whatis:", "symbol not found"))
     assert s.text(line).splitlines() == theirs
+
+
+@pytest.mark.parametrize("line", ["struct list_head", "struct -o task_struct",
+                                  "union -o sigval", "whatis -o atomic_t"])
+def test_type_json_is_the_type(s: Session, line: str) -> None:
+    """``--json`` of a type definition is the type's data (whatis's), not
+    the text lines: each member's name, offset and type as drgn has them."""
+    import drgn
+
+    [data] = s.json(line)
+    data = data.get("target", data)  # a typedef's: its structure's
+    name = line.split()[-1]
+    t = s.k.prog.type(("union " if line.startswith("union") else "struct ") + name
+                      if name != "atomic_t" else name)
+    t = t.type if t.kind == drgn.TypeKind.TYPEDEF else t
+    assert data["size"] == t.size and len(data["members"]) == len(t.members)
+    for m, theirs in zip(t.members, data["members"]):
+        assert (theirs["name"], theirs["bit_offset"]) == (m.name, m.bit_offset)
+        assert theirs["type"] == m.type.type_name()
+
+
+def test_an_unknown_union_is_named_a_union(s: Session) -> None:
+    from kmemx.commands import CommandError, execute
+
+    with pytest.raises(CommandError, match=r"^unknown type 'union no_such_union_x'"):
+        list(execute(s.k, "union no_such_union_x"))
