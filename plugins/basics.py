@@ -9,7 +9,7 @@ from typing import Any
 import drgn
 
 from kmemx.commands import Address, Context, Name, Row, TextLine, TextRecord, arg, command
-from kmemx.commands.cells import cell_text, crash_size_text
+from kmemx.commands.cells import cell_text, crash_centre, crash_size_text
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.helpers.timekeeping import JIFFIES_CODE
 from kmemx.types import View
@@ -774,7 +774,7 @@ def _mod_load(ctx: Context, args: argparse.Namespace) -> Iterator[Any]:
 
 
 MOUNT_COLUMNS = ("MOUNT", "SUPERBLK", "TYPE", "DEVNAME", "DIRNAME")
-MOUNT_FILE_COLUMNS = ("DENTRY", "INODE", "TYPE", "PATH")
+MOUNT_FILE_COLUMNS = ("DENTRY", "INODE", "TYPE", "PATH", "MOUNT")
 
 
 def _mount_namespace(ctx: Context, spec: str | None) -> drgn.Object:
@@ -917,10 +917,11 @@ for mnt in for_each_mount(ns):
                                         the rows where a word is the argument, or
                                         whose vfsmount, superblock, or a dentry's or
                                         inode's superblock ADDR is
-         mount -f                       each mount, then the files open through it
-                                        (DENTRY INODE TYPE PATH), from the tasks'
-                                        file tables (super_block.s_files, which crash
-                                        reads, is gone since 3.13)
+         mount -f                       each mount, then crash's "OPEN FILES" and the
+                                        files open through it (DENTRY INODE TYPE PATH
+                                        MOUNT), or "No open files found", from the
+                                        tasks' file tables (super_block.s_files, which
+                                        crash reads, is gone since 3.13)
          mount | filter type==tmpfs     the tmpfs ones
          -i (dirty inodes) is crash's for kernels before 2.6.32: refused, as crash.
          """,
@@ -968,13 +969,17 @@ def _mount(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                 if not args.files:
                     continue
                 yield END_TABLE
+                if not ctx.as_json:  # crash's lines (filesys.c show_mounts())
+                    yield TextLine(crash_centre("OPEN FILES", 16, False).rstrip())
+                    if not opened:
+                        yield TextLine("No open files found")
                 for f in opened:
                     dentry, inode = f.f_path.dentry, f.f_inode
                     path = dentry_path(dentry).decode("utf-8", "surrogateescape")
                     yield Row(MOUNT_FILE_COLUMNS, (Address(dentry.value_()),
                                                    Address(inode.value_()),
                                                    inode_type(inode) if inode else "N/A",
-                                                   path.lstrip("/")), f)
+                                                   path.lstrip("/"), Address(mnt.value_())), f)
                 yield END_TABLE
             except drgn.FaultError as e:
                 ctx.warn(f"mount {mnt.value_():#x}: cannot read {e.address:#x}")

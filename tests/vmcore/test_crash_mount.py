@@ -110,10 +110,10 @@ def test_open_files_are_the_tasks(s: Session) -> None:
     mount = None
     paths: dict[int, list[str]] = {}
     for r in s.json("mount -f"):
-        if "mount" in r:
+        if "superblk" in r:
             mount = int(r["mount"], 16)
             continue
-        assert mount is not None
+        assert mount is not None and int(r["mount"], 16) == mount  # a file row's MOUNT
         got.setdefault(mount, set()).add(int(r["dentry"], 16))
         paths.setdefault(mount, []).append(r["path"])
     # files of the kernel's internal mounts (pipefs, sockfs, anon_inodefs) have
@@ -123,6 +123,12 @@ def test_open_files_are_the_tasks(s: Session) -> None:
     assert "worker-000" in paths[kmx]
     text = "\n".join(execute(s.k, "mount -f"))
     assert "DENTRY            INODE             TYPE  PATH" in text
+    # crash's show_mounts() lines: "OPEN FILES" centred over each mount's files,
+    # "No open files found" under a mount with none (proc: nobody holds /proc open)
+    lines = text.splitlines()
+    proc = next(i for i, x in enumerate(lines) if x.endswith(" /proc"))
+    assert lines[proc + 1:proc + 3] == ["   OPEN FILES", "No open files found"]
+    assert text.count("   OPEN FILES\n") == len(s.table)
 
 
 def test_dirty_inodes_refused_as_crash(s: Session) -> None:
