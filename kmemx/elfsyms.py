@@ -13,13 +13,14 @@ and answers by address and name.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from .buildid import SHF_ALLOC, elf_symtab
 
-__all__ = ["elf_symbol_letter", "nm_letters"]
+__all__ = ["elf_symbol_letter", "nm_letters", "relocatable_nm_letters"]
 
 SHT_NOBITS = 8
 SHF_WRITE, SHF_EXECINSTR = 0x1, 0x4
@@ -52,6 +53,31 @@ def nm_letters(path: str, bias: int = 0) -> dict[tuple[int, str], str]:
     else the section's letter (:func:`_section_letter`), upper case when
     global.  ``bias``: what KASLR added to the link addresses.  {} when the
     file has no symbol table or cannot be read."""
+    return _letters(path, lambda _section, value: value + bias)
+
+
+def relocatable_nm_letters(path: str, section_addresses: Mapping[str, int]
+                           ) -> dict[tuple[int, str], str]:
+    """:func:`nm_letters` of a relocatable object (a module's ``.ko``), each
+    symbol at its section's load address plus its value: ``section_addresses``
+    maps section names to where they were loaded (drgn's
+    ``RelocatableModule.section_addresses``, the kernel's
+    ``module->sect_attrs``).  A symbol of a section with no address there (an
+    empty one, a discarded ``.init`` one) is left out."""
+    def place(section: str | None, value: int) -> int | None:
+        if section is None:  # absolute
+            return value
+        base = section_addresses.get(section)
+        return None if base is None else base + value
+
+    return _letters(path, place)
+
+
+def _letters(path: str, place: Callable[[str | None, int], int | None]
+             ) -> dict[tuple[int, str], str]:
+    """nm's letters of ``path``'s symbols, each at ``place(section name,
+    st_value)`` (None for an absolute or common symbol's special section
+    index), left out where that is None."""
     got = elf_symtab(path)
     if got is None:
         return {}
@@ -85,9 +111,13 @@ def nm_letters(path: str, bias: int = 0) -> dict[tuple[int, str], str]:
                 c = "?"
             if bind == STB_GLOBAL:
                 c = c.upper()
+        address = place(sections[shndx].name if shndx < min(SHN_LORESERVE, len(sections))
+                        else None, value)
+        if address is None:
+            continue
         end = names.find(b"\0", name_off)
         name = names[name_off:end if end >= 0 else len(names)].decode("utf-8", "replace")
-        out[((value + bias) & mask, name)] = c
+        out[(address & mask, name)] = c
     return out
 
 

@@ -716,6 +716,7 @@ def _mod_load(ctx: Context, args: argparse.Namespace) -> Iterator[Any]:
 
     from kmemx.commands import CommandError
     from kmemx.helpers import list_for_each_entry
+    from kmemx.helpers.kallsyms import refresh_module_kallsyms
     from kmemx.helpers.modfiles import module_object_dirs, module_object_files, module_try_file
 
     if args.load is not None and args.load_all is not None:
@@ -745,7 +746,7 @@ def _mod_load(ctx: Context, args: argparse.Namespace) -> Iterator[Any]:
             dirs = [Path(args.load_all)]
         else:
             dirs = module_object_dirs(ctx.prog)
-    found = 0
+    rows = []
     for mod in wanted:
         name = mod.name.string().decode()
         candidates = [given] if given is not None else module_object_files(name, dirs)
@@ -760,15 +761,19 @@ def _mod_load(ctx: Context, args: argparse.Namespace) -> Iterator[Any]:
             if args.load is not None:
                 raise CommandError(f"mod: {name}: {why}")
             continue
-        found += 1
         loaded = ", ".join(w for w, ok in (("symbols", result.loaded),
                                            ("debug info", result.debug)) if ok)
         base, size = _mod_core(ctx, mod)
         ref = int(mod.refcnt.counter) - 1 if hasattr(mod, "refcnt") else 0
-        yield Row((*MOD_COLUMNS, "LOADED"),
-                  (Address(mod.address), Name(name), Address(base), size,
-                   str(result.path), ref, loaded), mod)
-    if not found and args.load_all is not None:
+        rows.append(Row((*MOD_COLUMNS, "LOADED"),
+                        (Address(mod.address), Name(name), Address(base), size,
+                         str(result.path), ref, loaded), mod))
+    if rows:
+        # the modules' symbols are now drgn's from their files: the in-memory
+        # tables' copies go (crash's mod -s replaces them too)
+        refresh_module_kallsyms(ctx.prog)
+    yield from sorted(rows, key=lambda r: int(r.cells[2]))  # by BASE, as mod
+    if not rows and args.load_all is not None:
         ctx.warn("mod: -S: no module's object file found under "
                  + (", ".join(map(str, dirs)) or "(no directory)"))
 

@@ -3007,12 +3007,16 @@ def _sym_type(prog: drgn.Program, sym: drgn.Symbol) -> str:
     """The type letter crash shows for a symbol: for one of the vmlinux's,
     nm's from its ELF symbol table (:func:`kmemx.elfsyms.elf_symbol_letter`:
     the section's, ``D`` in Debian's writable ``.rodata``, ``b`` in ``.bss``,
-    ``W``/``V`` weak); else T in the kernel's text (the linker's ``_text`` of
+    ``W``/``V`` weak); for a module's, the kernel's or its loaded file's
+    (:func:`kmemx.helpers.kallsyms.module_symbol_letter`); else T in the kernel's text (the linker's ``_text`` of
     no type too), else by the symbol's kind (T function, D data); lower case
     for a local symbol; ``?`` when neither tells."""
     from kmemx.elfsyms import elf_symbol_letter
+    from kmemx.helpers.kallsyms import module_symbol_letter
 
     letter = elf_symbol_letter(prog, sym.address, sym.name)
+    if letter is None:
+        letter = module_symbol_letter(prog, sym.address, sym.name)
     if letter is not None:
         return letter
     c = next((letter for lo, hi, letter in _sections(prog) if lo <= sym.address < hi), None)
@@ -3124,7 +3128,11 @@ def _symbols_by_address(prog: drgn.Program) -> dict[int, list[drgn.Symbol]]:
     data, of size 0) are not symbols to crash (arm64.c's arm64_verify_symbol
     rejects them) nor to kmemx."""
     key = "kmemx_plugins.lists.symbols_by_address"
-    cached: dict[int, list[drgn.Symbol]] | None = prog.cache.get(key)
+    # read again when the symbol finders change (mod -s replaces the module
+    # kallsyms finder: kmemx.helpers.kallsyms.refresh_module_kallsyms())
+    finders = tuple(prog.enabled_symbol_finders())
+    got: tuple[tuple[str, ...], dict[int, list[drgn.Symbol]]] | None = prog.cache.get(key)
+    cached = got[1] if got is not None and got[0] == finders else None
     if cached is None:
         cached = {}
         starts = []
@@ -3149,7 +3157,7 @@ def _symbols_by_address(prog: drgn.Program) -> dict[int, list[drgn.Symbol]]:
                     module_of_address(prog, sym.address) is None):
                 continue
             cached.setdefault(sym.address, []).append(sym)
-        prog.cache[key] = cached
+        prog.cache[key] = (finders, cached)
     return cached
 
 

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 import drgn
 
 __all__ = ["ModuleKallsyms", "module_kallsyms_state", "module_of_address",
-           "use_module_kallsyms"]
+           "module_symbol_letter", "refresh_module_kallsyms", "use_module_kallsyms"]
 
 #: the name of the symbol finder registered by :func:`use_module_kallsyms`
 FINDER_NAME = "kmemx-module-kallsyms"
 _CACHE_KEY = "kmemx.helpers.kallsyms.state"
+_GENERATION_KEY = "kmemx.helpers.kallsyms.generation"
 
 
 @dataclass
@@ -35,20 +36,27 @@ class ModuleKallsyms:
     symbols: int = 0
     #: one message per module (or per module list walk) that could not be read
     problems: list[str] = field(default_factory=list)
+    #: (address, name) -> nm's type letter of each module symbol: the
+    #: kernel's own (``mod->kallsyms->typetab``), or, for a module drgn has
+    #: a file of, the file's (:func:`kmemx.elfsyms.relocatable_nm_letters`)
+    letters: dict[tuple[int, str], str] = field(default_factory=dict)
 
 
-def _modules_with_debug_info(prog: drgn.Program) -> set[str]:
-    """Names of the loadable modules whose debug info drgn has loaded: their
-    symbols come from drgn's own finder."""
-    names: set[str] = set()
+def _module_files(prog: drgn.Program) -> dict[str, tuple[str, dict[str, int]]]:
+    """The loadable modules drgn has a file of (debug info, or the symbol
+    table of a loaded file: ``mod -s``), whose symbols come from drgn's own
+    finder: name -> (the file, its section load addresses)."""
+    files: dict[str, tuple[str, dict[str, int]]] = {}
     try:
         for m in prog.modules():
-            if (isinstance(m, drgn.RelocatableModule) and m.debug_file_path is not None
-                    and m.name != "kernel"):
-                names.add(m.name)
+            if not isinstance(m, drgn.RelocatableModule) or m.name == "kernel":
+                continue
+            path = m.loaded_file_path or m.debug_file_path
+            if path is not None:
+                files[m.name] = (path, dict(m.section_addresses))
     except (AttributeError, LookupError, ValueError):
         pass
-    return names
+    return files
 
 
 def _read(prog: drgn.Program) -> tuple[ModuleKallsyms, list[drgn.Symbol]]:
@@ -58,7 +66,7 @@ def _read(prog: drgn.Program) -> tuple[ModuleKallsyms, list[drgn.Symbol]]:
 
     state = ModuleKallsyms()
     symbols: list[drgn.Symbol] = []
-    skip = _modules_with_debug_info(prog)
+    files = _module_files(prog)
     try:
         modules = list(for_each_module(prog))
     except (LookupError, drgn.FaultError, ValueError) as e:
@@ -72,9 +80,17 @@ def _read(prog: drgn.Program) -> tuple[ModuleKallsyms, list[drgn.Symbol]]:
             for start, size in module_address_regions(mod):
                 if size:
                     state.regions.append((start, start + size, name))
-            if name in skip:
-                continue
-            symbols.extend(_as_the_kernel_types_them(mod, module_kallsyms(mod)))
+            typed = _as_the_kernel_types_them(mod, module_kallsyms(mod), state.letters)
+            if name in files:
+                # drgn's finder has the file's symbols; the table keeps only those
+                # the file cannot place (a symbol of a section the kernel gives no
+                # address: an empty .bss), as crash keeps them
+                from ..elfsyms import relocatable_nm_letters
+
+                placed = relocatable_nm_letters(*files[name])
+                state.letters.update(placed)
+                typed = [sym for sym in typed if (sym.address, sym.name) not in placed]
+            symbols.extend(typed)
         except AttributeError:
             return state, []  # no struct module->kallsyms: CONFIG_KALLSYMS=n
         except (drgn.FaultError, ValueError, LookupError, UnicodeDecodeError) as e:
@@ -84,8 +100,8 @@ def _read(prog: drgn.Program) -> tuple[ModuleKallsyms, list[drgn.Symbol]]:
     return state, symbols
 
 
-def _as_the_kernel_types_them(mod: drgn.Object,
-                              symbols: list[drgn.Symbol]) -> list[drgn.Symbol]:
+def _as_the_kernel_types_them(mod: drgn.Object, symbols: list[drgn.Symbol],
+                              letters: dict[tuple[int, str], str]) -> list[drgn.Symbol]:
     """``symbols`` (drgn's :func:`~drgn.helpers.linux.kallsyms.module_kallsyms`
     of the ``struct module *`` ``mod``: named entries of
     ``mod->kallsyms->symtab`` in order, bound as their ELF ``st_info`` says)
@@ -93,7 +109,8 @@ def _as_the_kernel_types_them(mod: drgn.Object,
     (1c7651f43777, 5.2), what /proc/kallsyms and crash show: lower case is
     local, ``w``/``v``/``W``/``V`` weak.  The two differ where the kernel
     lowers a global it does not export (7.2.13: a module's ``cleanup_module``
-    is ``t``, bound global in its ELF table).  Without ``typetab``, as given.
+    is ``t``, bound global in its ELF table).  Each letter goes into
+    ``letters`` by (address, name).  Without ``typetab``, as given.
     Raises drgn.FaultError if the tables cannot be read."""
     prog = mod.prog_
     try:
@@ -107,10 +124,11 @@ def _as_the_kernel_types_them(mod: drgn.Object,
     named = [i for i in range(n) if table[i].st_name.value_()]
     if len(named) != len(symbols):
         return symbols  # not the table drgn read: leave drgn's bindings
-    letters = prog.read(typetab_addr, n) if n else b""
+    typetab = prog.read(typetab_addr, n) if n else b""
     out = []
     for i, sym in zip(named, symbols, strict=True):
-        c = chr(letters[i])
+        c = chr(typetab[i])
+        letters[(sym.address, sym.name)] = c
         binding = (drgn.SymbolBinding.WEAK if c in "wWvV" else
                    drgn.SymbolBinding.GLOBAL if c.isupper() else drgn.SymbolBinding.LOCAL)
         out.append(sym if binding == sym.binding else
@@ -141,6 +159,39 @@ def use_module_kallsyms(prog: drgn.Program) -> ModuleKallsyms:
         except ValueError:  # registered already (the cache was cleared)
             pass
     return state
+
+
+def refresh_module_kallsyms(prog: drgn.Program) -> ModuleKallsyms:
+    """Read the modules' in-memory symbol tables again after drgn was given
+    module files (``mod -s``/``-S``), leaving out the modules it now has a
+    file of, whose symbols drgn's own finder gives (otherwise each of their
+    symbols would be found twice), and put that table in the place of the
+    one :func:`use_module_kallsyms` registered (a new finder,
+    ``kmemx-module-kallsyms-N``, enabled where the old one was).  As
+    :func:`use_module_kallsyms` when nothing was read yet."""
+    if prog.cache.get(_CACHE_KEY) is None:
+        return use_module_kallsyms(prog)
+    generation = prog.cache.get(_GENERATION_KEY, 0) + 1
+    prog.cache[_GENERATION_KEY] = generation
+    state, symbols = _read(prog)
+    prog.cache[_CACHE_KEY] = state
+    enabled = prog.enabled_symbol_finders()
+    at = next((i for i, n in enumerate(enabled) if n.startswith(FINDER_NAME)), len(enabled))
+    enabled = [n for n in enabled if not n.startswith(FINDER_NAME)]
+    if symbols:
+        name = f"{FINDER_NAME}-{generation}"
+        prog.register_symbol_finder(name, drgn.SymbolIndex(symbols))
+        enabled.insert(at, name)
+    prog.set_enabled_symbol_finders(enabled)
+    return state
+
+
+def module_symbol_letter(prog: drgn.Program, address: int, name: str) -> str | None:
+    """nm's type letter of the module symbol ``name`` at ``address``: the
+    kernel's (``/proc/kallsyms``'s), or that of the module's file drgn was
+    given (``mod -s``: ``r`` in .rodata, ``b`` in .bss, as crash then shows);
+    None for a symbol of no module."""
+    return use_module_kallsyms(prog).letters.get((address, name))
 
 
 def module_kallsyms_state(prog: drgn.Program) -> ModuleKallsyms | None:

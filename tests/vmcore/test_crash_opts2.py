@@ -117,6 +117,8 @@ class Session(CrashSession):
             "tree -r -p": f"tree -t x -p -r address_space.i_pages {a['exe_mapping']:x}",
             "mod -s": f"mod -s dummy {mods / 'dummy.ko'}",
             "mod -S": f"mod -S {mods}",
+            # after -S: every module's symbols from its file
+            "sym -m dummy": "sym -m dummy", "sym -m qemu_fw_cfg": "sym -m qemu_fw_cfg",
             "files -c": f"files -c {a['pid']}",
             # crash's vm -P takes the current context: set it first (last: it stays)
             "set": f"set {a['pid']}",
@@ -417,13 +419,70 @@ def test_mod_s_equal_crash(s: Session) -> None:
 def test_mod_S_equal_crash(s: Session) -> None:
     k = s.open()
     theirs = {r["name"]: r for r in C.parse_mod(s.crash["mod -S"])}
-    rows = {r["name"]: r for r in s.json(f"mod -S {s.modules_dir}", k)}
+    ordered = s.json(f"mod -S {s.modules_dir}", k)
+    assert [r["name"] for r in ordered] == list(theirs)  # crash's order: by base
+    rows = {r["name"]: r for r in ordered}
     assert len(theirs) >= 2 and set(rows) == set(theirs)
     for name, t in theirs.items():
         r = rows[name]
         assert (_hex(r["module"]), _hex(r["base"]), r["size"], r["object_file"]) == (
             t["module"], t["base"], t["size"], t["object_file"])
         assert "symbols" in r["loaded"]
+
+
+def test_sym_m_after_loading_is_crash(s: Session) -> None:
+    """``sym -m MODULE`` after ``mod -S``: the symbols of each module's file,
+    once each (not the file's and the in-memory table's), with nm's letters
+    of the file's sections (``r`` .rodata, ``d`` .data, ``b`` .bss, upper case
+    global), as crash lists them after loading; a symbol the file cannot
+    place (one of an empty section the kernel gives no address) stays, from
+    the in-memory table, as crash keeps it.
+
+    Written exceptions, both of crash's module-file loading (symbols.c
+    store_load_module_symbols() through BFD): crash lists a section symbol
+    whose section name has no leading dot (``__dyndbg``), which kmemx, as for
+    the vmlinux (where crash does the same), does not list; and crash marks
+    the assembler's local labels of no type (``.LC5``, in .rodata.str) ``?``
+    where nm (and kmemx) give the section's letter."""
+    import subprocess
+    k = s.open()
+    before = {r["module"] for r in s.json("sym -m dummy", k)}
+    assert before == {"dummy"}
+    s.text(f"mod -S {s.modules_dir}", k)
+    for name in ("dummy", "qemu_fw_cfg"):
+        ko = s.modules_dir / f"{name}.ko"
+        sections = {line.split()[-1] for line in subprocess.run(
+            ["readelf", "-sW", str(ko)], capture_output=True, text=True).stdout.splitlines()
+            if " SECTION " in line}
+        theirs = [(r["address"], r["type"], r["name"]) for r in C.parse_sym(
+            s.crash[f"sym -m {name}"]) if r["name"] not in sections]
+        ours = [(_hex(r["address"]), r["type"], r["symbol"]) for r in s.json(f"sym -m {name}", k)]
+        ours = [(a, "?" if n.startswith(".L") else t, n) for a, t, n in ours]
+        assert len(ours) == len(set(ours)) and len(theirs) > 10
+        # aliases at one address (cleanup_module, dummy_cleanup_module) in either order
+        assert sorted(ours) == sorted(theirs)
+        assert [a for a, _, _ in ours] == [a for a, _, _ in theirs]
+
+
+def test_sym_m_letters_are_the_kernels(s: Session) -> None:
+    """Before any module file is given, a module symbol's letter is the
+    kernel's own: ``mod->kallsyms->typetab`` (/proc/kallsyms's), ``r`` for
+    read-only data where crash 8.0.6 prints ``?`` (written exception,
+    test_sym_l_letters_equal_crash_and_nm)."""
+    from drgn.helpers.linux.module import find_module
+
+    k = s.open()
+    mod = find_module(k.prog, "dummy")
+    ks = mod.kallsyms
+    strtab = ks.strtab.value_()
+    want = set()
+    for i in range(ks.num_symtab.value_()):
+        sym = ks.symtab[i]
+        if sym.st_name:
+            name = k.prog.read(strtab + sym.st_name.value_(), 128).split(b"\0")[0].decode()
+            want.add((sym.st_value.value_(), chr(ks.typetab[i].value_()), name))
+    got = {(_hex(r["address"]), r["type"], r["symbol"]) for r in s.json("sym -m dummy", k)}
+    assert got == want and {t for _, t, _ in got} >= {"t", "r", "d"}
 
 
 def test_mod_s_errors(s: Session) -> None:
