@@ -900,14 +900,40 @@ def _mount_drgn(ctx: Context, args: argparse.Namespace) -> str:
     the task's) and drgn's mount_*() helpers."""
     from kmemx.commands.drgncode import only_options, table_script
 
-    only_options("mount", args, ("namespace",), "the mount table of a namespace (-n)")
+    only_options("mount", args, ("namespace", "files"),
+                 "the mount table of a namespace (-n) and -f")
     ns = _mount_namespace(ctx, args.namespace)
-    return table_script(ctx, MOUNT_COLUMNS, f"""\
+    files = """\
+    table(*FILE_COLUMNS)
+    for f in opened.get(mnt.mnt.address_, []):
+        dentry, inode = f.f_path.dentry, f.f_inode
+        row(hex(dentry.value_()), hex(inode.value_()), inode_type(inode) if inode else "N/A",
+            dentry_path(dentry).decode().lstrip("/"), hex(mnt.value_()))
+    table(*MOUNT_COLUMNS)
+""" if args.files else ""
+    from .tasks import INODE_TYPE_CODE
+
+    opened = INODE_TYPE_CODE + f"""\
+FILE_COLUMNS, MOUNT_COLUMNS = {MOUNT_FILE_COLUMNS!r}, {MOUNT_COLUMNS!r}
+opened, seen = {{}}, set()  # every task's open files, once each, by vfsmount
+for task in for_each_task(prog):
+    if task.files:
+        for _, f in for_each_file(task):
+            if f.value_() not in seen:
+                seen.add(f.value_())
+                opened.setdefault(f.f_path.mnt.value_(), []).append(f)
+""" if args.files else ""
+    imports = ["drgn:Object", "drgn.helpers.linux.fs:for_each_mount,mount_dst,mount_fstype,"
+               "mount_src"]
+    if args.files:
+        imports += ["drgn.helpers.linux.fs:dentry_path,for_each_file",
+                    "drgn.helpers.linux.pid:for_each_task"]
+    return table_script(ctx, MOUNT_COLUMNS, opened + f"""\
 ns = Object(prog, "struct mnt_namespace *", {int(ns.value_()):#x})  # {"the task's" if args.namespace else "PID 1's"}
 for mnt in for_each_mount(ns):
     row(hex(mnt.value_()), hex(mnt.mnt.mnt_sb.value_()), mount_fstype(mnt).decode(),
         mount_src(mnt).decode(), mount_dst(mnt).decode())
-""", ["drgn:Object", "drgn.helpers.linux.fs:for_each_mount,mount_dst,mount_fstype,mount_src"])
+""" + files, imports)
 
 
 @command("mount", "mounted filesystems",

@@ -98,22 +98,40 @@ def _filter(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
             yield item
 
 
-@command("head", "the first N piped items (default 10)", arguments=[arg("n", nargs="?",
-         type=int, default=10)], takes_input=True,
-         drgn_code=nothing_to_translate("head N is items[:N] in Python"))
+def _line_count(text: str) -> int:
+    """head's and tail's N: ``N``, or ``-N`` as Unix head and tail take it
+    (``ps | tail -3``: the last three, as crash's shell pipe gives)."""
+    if not re.fullmatch(r"-?\d+", text.strip()):
+        raise argparse.ArgumentTypeError(f"not a count: {text!r}")
+    return abs(int(text))
+
+
+_COUNT_ARGS = [arg("n", nargs="?", type=_line_count, metavar="N|-N",
+                   help="how many (default 10)"),
+               arg("-n", dest="lines", type=_line_count, metavar="N", help="the same")]
+
+
+@command("head", "the first N piped items (default 10)", arguments=_COUNT_ARGS,
+         takes_input=True, drgn_code=nothing_to_translate("head N is items[:N] in Python"))
 def _head(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    n = _count_of(args)
     for i, item in enumerate(input):
-        if i >= args.n:
+        if i >= n:
             return
         yield item
 
 
-@command("tail", "the last N piped items (default 10)", arguments=[arg("n", nargs="?",
-         type=int, default=10)], takes_input=True,
-         drgn_code=nothing_to_translate("tail N is items[-N:] in Python"))
+def _count_of(args: argparse.Namespace) -> int:
+    n: int | None = args.lines if args.lines is not None else args.n
+    return 10 if n is None else n
+
+
+@command("tail", "the last N piped items (default 10)", arguments=_COUNT_ARGS,
+         takes_input=True, drgn_code=nothing_to_translate("tail N is items[-N:] in Python"))
 def _tail(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    n = _count_of(args)
     items = list(input)
-    yield from items[-args.n:] if args.n else []
+    yield from items[-n:] if n else []
 
 
 @command("count", "count the piped items", takes_input=True, columns=("COUNT",),

@@ -378,16 +378,46 @@ def _emit_drgn(ctx: Context, walk: str, struct_spec: str | None,
 """, ["drgn:Object,TypeKind", *imports])
 
 
+def _one_struct_spec(specs: list[str] | None, option: str, command: str) -> str | None:
+    """The ``-s``/``-S`` options of ``list`` and ``tree`` as one spec: crash
+    takes the option more than once (tools.c cmd_list(): structname[] grows),
+    and ``-s T.a -s T.b`` prints what ``-s T.a,b`` prints.
+
+    :raises CommandError: specs naming different structures, or one whole
+        structure beside members of it"""
+    if not specs:
+        return None
+    if len(specs) == 1:
+        return specs[0]
+    parsed = [split_struct_spec(x) for x in specs]
+    names = {name for name, _ in parsed}
+    members = [m for _, ms in parsed for m in ms]
+    if len(names) != 1 or any(not ms for _, ms in parsed):
+        raise CommandError(f"{command}: several {option} options must each name members "
+                           f"of one structure (got {', '.join(specs)})")
+    return f"{specs[0].strip().partition('.')[0]}.{','.join(members)}"
+
+
+def _struct_specs(args: argparse.Namespace, command: str) -> argparse.Namespace:
+    """``args`` with ``struct`` and ``fast_struct`` (``-s``, ``-S``: lists)
+    each one spec (:func:`_one_struct_spec`)."""
+    return argparse.Namespace(**{**vars(args),
+                                 "struct": _one_struct_spec(args.struct, "-s", command),
+                                 "fast_struct": _one_struct_spec(args.fast_struct, "-S",
+                                                                 command)})
+
+
 def _crash_list_args(ctx: Context, args: argparse.Namespace) -> argparse.Namespace:
     """``list``'s options as crash's cmd_list() reads them (tools.c): ``-e 0``
     is no END (an end of 0 is one not given), and ``-O`` counts only with
     ``-h`` (LIST_HEAD_FORMAT without LIST_HEAD_POINTER: with ``-H`` or neither,
-    crash walks the same list without it; kmemx says so in a warning)."""
+    crash walks the same list without it, and says nothing; so does kmemx:
+    a warning would mark the output incomplete, and it is not)."""
+    args = _struct_specs(args, "list")
     changes: dict[str, Any] = {}
     if args.end and re.fullmatch(r"\s*(0x)?0+\s*", args.end):
         changes["end"] = None
     if args.head_offset and not args.embedded:
-        ctx.warn("list: -O is ignored without -h (the head's offset inside START), as crash")
         changes["head_offset"] = None
     return argparse.Namespace(**{**vars(args), **changes}) if changes else args
 
@@ -489,13 +519,15 @@ def chain(start, off, end):  # crash's do_list(): until NULL, END, START, the en
                     arg("-o", dest="offset", help="OFFSET or struct.member of the link"),
                     arg("-O", dest="head_offset",
                         help="with -h: OFFSET or struct.member of the head list_head in "
-                             "START, where it differs from the entries' (-o)"),
+                             "START, where it differs from the entries' (-o); without -h "
+                             "it changes nothing, as crash"),
                     arg("-l", dest="struct_offset",
                         help="with -s/-S: OFFSET or struct.member of the link inside the "
                              "structure (START and the entries are links)"),
                     arg("-e", dest="end", help="END: the walk stops when it reaches END"),
-                    arg("-s", dest="struct", help="struct[.member,...] to display"),
-                    arg("-S", dest="fast_struct", metavar="STRUCT",
+                    arg("-s", dest="struct", action="append",
+                        help="struct[.member,...] to display (again: more members)"),
+                    arg("-S", dest="fast_struct", metavar="STRUCT", action="append",
                         help="as -s, in crash's -S lines: members of up to 8 bytes as "
                              "unsigned numbers, no commas"),
                     arg("-x", dest="radix", action="store_const", const=16,
@@ -805,6 +837,7 @@ def _tree_drgn(ctx: Context, args: argparse.Namespace) -> str:
     (-t xarray/radix), idr_for_each() or mt_for_each() (-t maple)."""
     from kmemx.commands.drgncode import table_script
 
+    args = _struct_specs(args, "tree")
     args.struct = args.struct or args.fast_struct  # -S: the same rows
     kind = _tree_kind(args)
     root = _tree_root(ctx, args)
@@ -904,8 +937,9 @@ for index, entry in {pairs}:
                     arg("-r", dest="root_offset",
                         help="OFFSET or struct.member of the root inside START"),
                     arg("-o", dest="offset", help="OFFSET or struct.member of the rb_node"),
-                    arg("-s", dest="struct", help="struct[.member,...] to display"),
-                    arg("-S", dest="fast_struct", metavar="STRUCT",
+                    arg("-s", dest="struct", action="append",
+                        help="struct[.member,...] to display (again: more members)"),
+                    arg("-S", dest="fast_struct", metavar="STRUCT", action="append",
                         help="as -s, in crash's -S lines: members of up to 8 bytes as "
                              "unsigned numbers, no commas"),
                     arg("-l", dest="linear", action="store_true",
@@ -929,6 +963,7 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     )
 
     k = ctx.k
+    args = _struct_specs(args, "tree")
     fast = bool(args.fast_struct) and not args.struct
     args.struct = args.struct or args.fast_struct
 
@@ -1161,10 +1196,9 @@ def _struct_drgn(ctx: Context, args: argparse.Namespace, command: str = "struct"
     table), or the type's definition (no address)."""
     from kmemx.commands.drgncode import text_script
 
-    name, members = split_struct_spec(args.type)
+    t, members = struct_or_union_type(ctx, args.type, command)  # the command's own rule
     if args.members:
         members += [m.strip() for m in args.members.split(",") if m.strip()]
-    t = _resolve_type(ctx, name)
     tname = t.type_name()
     if args.raw or args.user:
         return _struct_options_drgn(ctx, args, t, members, command)

@@ -2937,8 +2937,9 @@ _S_IFMT = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",
            0o040000: "DIR", 0o020000: "CHR", 0o010000: "FIFO"}
 
 
-_FILES_D_CODE = """\
-S_IFMT = {types}
+#: :func:`inode_type` in a drgn script (``files -d --drgn``, ``mount -f --drgn``)
+INODE_TYPE_CODE = """\
+S_IFMT = """ + repr(_S_IFMT) + """
 try:  # crash's PIPE: a FIFO with pipe_inode_operations (gone in modern kernels)
     PIPE_IOPS = prog.symbol("pipe_inode_operations").address
 except LookupError:
@@ -2950,6 +2951,9 @@ def inode_type(inode):  # crash's inode_type()
     return "PIPE" if kind == "FIFO" and inode.i_op.value_() == PIPE_IOPS else kind
 
 
+"""
+
+_FILES_D_CODE = """\
 for a in {addrs}:
     d = Object(prog, "struct dentry *", a)
     inode = d.d_inode
@@ -3007,9 +3011,8 @@ def _files_opts_drgn(ctx: Context, args: argparse.Namespace) -> str:
     addrs = [hex(a) for a in resolve_each(ctx, args.tasks, lambda w: parse_address(ctx, w))]
     words = repr(addrs).replace("'", "")
     if args.dentry:
-        types = repr(dict(_S_IFMT))
         return table_script(ctx, FILES_DENTRY_COLUMNS,
-                            _FILES_D_CODE.format(types=types, addrs=words),
+                            INODE_TYPE_CODE + _FILES_D_CODE.format(addrs=words),
                             ["drgn:Object", "drgn.helpers.linux.fs:d_path,dentry_path,"
                              "for_each_mount"])
     return table_script(ctx, (), _FILES_P_CODE.format(addrs=words),

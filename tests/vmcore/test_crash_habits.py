@@ -683,3 +683,19 @@ def test_ps_order_is_crashs(fixture: Fixture, variant: str) -> None:
                         if ln.startswith("PID:")]
         assert len(want_headers) > 1 and [
             ln.rstrip() for ln in run(k, line) if ln.startswith("PID:")] == want_headers, line
+
+
+def test_head_and_tail_take_unix_counts(fixture: Fixture) -> None:
+    """``| head -3`` and ``| tail -3`` as Unix head and tail (what crash's
+    shell pipe runs): the first or last three rows, as ``head 3``/``-n 3``."""
+    k = kernel(fixture, "elf")
+    rows = _json(k, "ps")
+    assert len(rows) > 10
+    for line, want in (("ps | tail -3", rows[-3:]), ("ps | tail 3", rows[-3:]),
+                       ("ps | head -3", rows[:3]), ("ps | head -n 3", rows[:3]),
+                       ("ps | tail -n 0", [])):
+        assert _json(k, line) == want, line
+    from kmemx.commands import CommandError
+
+    with pytest.raises(CommandError, match="not a count"):
+        run(k, "ps | head 3x")

@@ -46,7 +46,7 @@ EXEMPT: dict[str, str] = {}
 #: the code is one comment line)
 CASES: dict[str, str] = {
     "sys": "table", "sys -t": "table", "sys -c": "table", "mod": "table", "mod -t": "table",
-    "mount": "table", "mount -n 1": "table",
+    "mount": "table", "mount -n 1": "table", "mount -f": "table",
     "filter comm~x": "none", "head": "none", "tail": "none", "count": "none",
     "echo 0x1": "none", "cast 'struct task_struct *'": "none", "help": "none", "plugins": "none",
     "eval 1+2": "none", "ascii 41": "none",
