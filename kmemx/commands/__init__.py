@@ -118,7 +118,11 @@ def execute(k: Kernel, line: str, as_json: bool = False,
                 out.write(text + "\n")
     else:
         yield from lines
-    for msg in ctx.errors[:20]:
-        yield f"kmemx: warning: {msg}"
-    if len(ctx.errors) > 20:
-        yield f"kmemx: warning: ... and {len(ctx.errors) - 20} more"
+    # each distinct warning once, in order, with how often it came
+    counts: dict[str, int] = {}
+    for msg in ctx.errors:
+        counts[msg] = counts.get(msg, 0) + 1
+    for msg, n in list(counts.items())[:20]:
+        yield f"kmemx: warning: {msg}" + (f" ({n} times)" if n > 1 else "")
+    if len(counts) > 20:
+        yield f"kmemx: warning: ... and {len(counts) - 20} more"

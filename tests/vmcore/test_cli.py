@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -391,6 +392,11 @@ def test_new_users_front_end_report(fixture: Fixture, target: list[str],
         assert proc.returncode == 1 and len(lines) == 2, proc.stderr
         assert lines[0].startswith(f"kmemx: warning: {cut} is truncated ")
         assert lines[1].startswith("kmemx: error: ") and "truncated" in lines[1]
+    # sys survives the cut, each of its distinct warnings once, with a count
+    proc = kmemx("-q", "-c", str(cut), "-s", str(fixture.vmlinux), "sys")
+    warnings = [x for x in proc.stderr.splitlines() if x.startswith("kmemx: warning: sys: ")]
+    assert proc.returncode == 3 and warnings and len(warnings) == len(set(warnings))
+    assert any(re.search(r" \(\d+ times\)$", x) for x in warnings), warnings
 
 
 def test_member_path_through_a_pointer_is_one_line(fixture: Fixture) -> None:
