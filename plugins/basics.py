@@ -987,6 +987,7 @@ def _mount(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
     ns = _mount_namespace(ctx, args.namespace)
     files = _mount_open_files(ctx) if args.files else {}
     selectors = _mount_selectors(ctx, ns, args.specs) if args.specs else []
+    shown = 0
     try:
         for mnt in for_each_mount(ns):
             try:
@@ -995,6 +996,7 @@ def _mount(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                                           mount_dst(mnt).decode()), mnt)
                 if selectors and not _mount_selected(row, mnt, selectors):
                     continue
+                shown += 1
                 yield row
                 opened = files.get(int(mnt.mnt.address_), [])
                 if not args.files:
@@ -1016,3 +1018,5 @@ def _mount(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                 ctx.warn(f"mount {mnt.value_():#x}: cannot read {e.address:#x}")
     except drgn.FaultError as e:
         ctx.warn(f"mount list walk stopped: cannot read {e.address:#x}")
+    if selectors and not shown:
+        raise CommandError(f"mount: no mount of {' '.join(args.specs)} in this namespace")

@@ -583,7 +583,7 @@ for irq in {numbers}:
          description="""
          irq                      every IRQ number up to nr_irqs: IRQ IRQ_DESC/_DATA
                                   IRQACTION NAME (the first action and every action's
-                                  name; None where crash says '(unused)')
+                                  name; - where crash says '(unused)', null in --json)
          irq -u                   the IRQs that have a descriptor
          irq 4 9                  these IRQs
          irq -a                   the in-use IRQs' CPU affinity: IRQ NAME AFFINITY

@@ -44,6 +44,14 @@ class _Parser(argparse.ArgumentParser):
             hints = (did_you_mean(b, opts, n=1) for b in bad if b.startswith("-"))
             hint = next((h for h in hints if h), "")
             raise UsageError(f"{self.prog}: {message}{hint}")
+        if message.startswith("the following arguments are required: "):
+            # argparse names a "*" or "?" positional after a missing one too
+            # (struct: "type, addresses"): only the ones that are required
+            optional = {str(x) for a in self._actions if a.nargs in ("*", "?")
+                        for x in (a.dest, a.metavar) if x}
+            names = [n for n in message.split(": ", 1)[1].split(", ") if n not in optional]
+            if names:
+                message = f"the following arguments are required: {', '.join(names)}"
         raise UsageError(f"{self.prog}: {message}")
 
     def exit(self, status: int = 0, message: str | None = None) -> Any:

@@ -204,3 +204,22 @@ def test_repeated_words_parse_once_into_separate_namespaces() -> None:
     for _ in range(2):
         with pytest.raises(CommandError):
             list(run_pipeline(_ctx(reg), "grab -n notanumber").items)
+
+
+def test_missing_arguments_name_only_the_required_ones() -> None:
+    """argparse lists a ``*`` positional after a missing required one
+    (``struct``: "type, addresses"); kmemx's message names the required only."""
+    from kmemx.commands import UsageError
+
+    reg = Registry()
+
+    @command("shape", "a type and optional addresses",
+             arguments=[arg("type"), arg("addresses", nargs="*"), arg("count", nargs="?")],
+             registry=reg)
+    def shape(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+        yield args.type
+
+    with pytest.raises(UsageError) as e:
+        list(run_pipeline(_ctx(reg), "shape").items)
+    assert str(e.value) == "shape: the following arguments are required: type"
+    assert list(run_pipeline(_ctx(reg), "shape T").items) == ["T"]
