@@ -474,7 +474,9 @@ def test_dev_pci_equal_crash(s: Session) -> None:
     PCI device, whose ``pcie_flags_reg`` is 0 (no PCI Express capability:
     ``pcie_cap`` 0), is an ``ENDPOINT`` there; kmemx says ``PCI``, as
     ``pci_is_pcie()`` (include/linux/pci.h).  A PCI Express device's type is
-    crash's word."""
+    crash's word.  PCI_ID is written as lspci writes it, four hex digits each
+    (``1b36:0008``), where crash's ``%x:%x`` drops the zeros (``1b36:8``):
+    the same numbers, compared as numbers."""
     theirs = P.parse_dev_pci(s.crash["dev -p"])
     rows = s.json("dev -p")
     assert theirs and len(rows) == len(theirs)
