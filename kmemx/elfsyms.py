@@ -56,17 +56,22 @@ def nm_letters(path: str, bias: int = 0) -> dict[tuple[int, str], str]:
     return _letters(path, lambda _section, value: value + bias)
 
 
-def relocatable_nm_letters(path: str, section_addresses: Mapping[str, int]
-                           ) -> dict[tuple[int, str], str]:
+def relocatable_nm_letters(path: str, section_addresses: Mapping[str, int],
+                           init_freed: bool = False) -> dict[tuple[int, str], str]:
     """:func:`nm_letters` of a relocatable object (a module's ``.ko``), each
     symbol at its section's load address plus its value: ``section_addresses``
     maps section names to where they were loaded (drgn's
     ``RelocatableModule.section_addresses``, the kernel's
     ``module->sect_attrs``).  A symbol of a section with no address there (an
-    empty one, a discarded ``.init`` one) is left out."""
+    empty one) is left out, and so, with ``init_freed``, is one of an
+    ``.init*`` section: a live module's init memory was freed after its init
+    ran (kernel/module/main.c do_init_module()), but ``sect_attrs`` keeps the
+    old address, which another module may now use."""
     def place(section: str | None, value: int) -> int | None:
         if section is None:  # absolute
             return value
+        if init_freed and section.startswith(".init"):
+            return None
         base = section_addresses.get(section)
         return None if base is None else base + value
 

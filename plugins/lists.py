@@ -3180,6 +3180,8 @@ def _symbols_by_address(prog: drgn.Program) -> dict[int, list[drgn.Symbol]]:
             percpu = prog.symbol("__per_cpu_start").address
         except LookupError:
             percpu = None
+        state = use_module_kallsyms(prog)
+        filed, letters = state.with_files, state.letters
         for sym in prog.symbols():
             if _mapping_symbol(sym.name):
                 continue
@@ -3190,6 +3192,9 @@ def _symbols_by_address(prog: drgn.Program) -> dict[int, list[drgn.Symbol]]:
                          or sym.kind == drgn.SymbolKind.OBJECT)) and (
                     module_of_address(prog, sym.address) is None):
                 continue
+            if filed and (sym.address, sym.name) not in letters and (
+                    module_of_address(prog, sym.address) in filed):
+                continue  # drgn's symbol of a module file's freed .init section
             cached.setdefault(sym.address, []).append(sym)
         prog.cache[key] = (finders, cached)
     return cached
@@ -3320,10 +3325,10 @@ for arg in {args.names!r}:
         else SYM_LINE_COLUMNS
     return table_script(ctx, columns, """\
 PAC_MASK = """ + f"{kernel_pac_mask(ctx):#x}" + """  # arm64's NUMBER(KERNELPACMASK), from VMCOREINFO
-""" + MODULE_SYMBOLS_CODE + CRASH_SYMBOLS_CODE + """# a module symbol is bound as the kernel's own letter in mod->kallsyms->typetab
-# says (1c7651f43777, 5.2; /proc/kallsyms's), not as its ELF st_info: lower
-# case is local (the kernel lowers the globals it does not export)
-local_in_module = set()
+""" + MODULE_SYMBOLS_CODE + CRASH_SYMBOLS_CODE + """# a module symbol's letter is the kernel's own in mod->kallsyms->typetab
+# (1c7651f43777, 5.2; /proc/kallsyms's: r for read-only data, b for .bss, lower
+# case local), not its ELF st_info's
+module_letters = {}
 for mod in for_each_module(prog):
     ks = mod.kallsyms
     try:
@@ -3332,9 +3337,9 @@ for mod in for_each_module(prog):
         continue
     for i, letter in enumerate(types):
         st = ks.symtab[i]
-        if st.st_name and chr(letter).islower() and chr(letter) not in "wv":
+        if st.st_name:
             name = Object(prog, "char *", ks.strtab.value_() + st.st_name.value_()).string_()
-            local_in_module.add((st.st_value.value_(), name.decode()))
+            module_letters[(st.st_value.value_(), name.decode())] = chr(letter)
 
 
 # crash's type letters: T in the kernel's text, else by kind, r for a linker
@@ -3412,8 +3417,8 @@ def sym_type(sym):
     c = "t" if any(lo <= sym.address < hi for lo, hi in sections) else KINDS.get(sym.kind, "?")
     if c == "?" and None not in rodata and rodata[0] <= sym.address < rodata[1]:
         c = "r"
-    if module_of(sym.address):
-        return c if (sym.address, sym.name) in local_in_module else c.upper()
+    if (sym.address, sym.name) in module_letters:
+        return module_letters[(sym.address, sym.name)]
     return c.upper() if sym.binding != SymbolBinding.LOCAL else c
 
 

@@ -40,20 +40,28 @@ class ModuleKallsyms:
     #: kernel's own (``mod->kallsyms->typetab``), or, for a module drgn has
     #: a file of, the file's (:func:`kmemx.elfsyms.relocatable_nm_letters`)
     letters: dict[tuple[int, str], str] = field(default_factory=dict)
+    #: the modules drgn has a file of: their symbols are the ones in ``letters``
+    #: (drgn's finder also has a live module's freed .init ones)
+    with_files: set[str] = field(default_factory=set)
 
 
-def _module_files(prog: drgn.Program) -> dict[str, tuple[str, dict[str, int]]]:
+def _module_files(prog: drgn.Program) -> dict[str, tuple[str, dict[str, int], bool]]:
     """The loadable modules drgn has a file of (debug info, or the symbol
     table of a loaded file: ``mod -s``), whose symbols come from drgn's own
-    finder: name -> (the file, its section load addresses)."""
-    files: dict[str, tuple[str, dict[str, int]]] = {}
+    finder: name -> (the file, its section load addresses, whether its init
+    memory was freed: the module is live, ``MODULE_STATE_LIVE``)."""
+    files: dict[str, tuple[str, dict[str, int], bool]] = {}
     try:
         for m in prog.modules():
             if not isinstance(m, drgn.RelocatableModule) or m.name == "kernel":
                 continue
             path = m.loaded_file_path or m.debug_file_path
             if path is not None:
-                files[m.name] = (path, dict(m.section_addresses))
+                try:
+                    live = m.object.state.value_() == prog["MODULE_STATE_LIVE"].value_()
+                except (AttributeError, LookupError, drgn.FaultError):
+                    live = True
+                files[m.name] = (path, dict(m.section_addresses), live)
     except (AttributeError, LookupError, ValueError):
         pass
     return files
@@ -67,6 +75,7 @@ def _read(prog: drgn.Program) -> tuple[ModuleKallsyms, list[drgn.Symbol]]:
     state = ModuleKallsyms()
     symbols: list[drgn.Symbol] = []
     files = _module_files(prog)
+    state.with_files = set(files)
     try:
         modules = list(for_each_module(prog))
     except (LookupError, drgn.FaultError, ValueError) as e:
