@@ -458,6 +458,14 @@ def test_sym_m_after_loading_is_crash(s: Session) -> None:
             s.crash[f"sym -m {name}"]) if r["name"] not in sections]
         ours = [(_hex(r["address"]), r["type"], r["symbol"]) for r in s.json(f"sym -m {name}", k)]
         ours = [(a, "?" if n.startswith(".L") else t, n) for a, t, n in ours]
+        if not any(t not in "tT" for _, t, _ in theirs):
+            # Written exception (arm64 6.1): crash 8.0.6 for ARM64 keeps the
+            # in-memory table after mod -S, which holds text symbols only
+            # without CONFIG_KALLSYMS_ALL (Debian's arm64 6.1), so it lists
+            # none of the file's data symbols; kmemx lists them, as crash does
+            # on x86-64.  The text symbols are compared.
+            assert any(t not in "tT" for _, t, _ in ours)
+            ours = [x for x in ours if x[1] in "tT"]
         assert len(ours) == len(set(ours)) and len(theirs) > 10
         # aliases at one address (cleanup_module, dummy_cleanup_module) in either order
         assert sorted(ours) == sorted(theirs)
@@ -480,9 +488,16 @@ def test_sym_m_letters_are_the_kernels(s: Session) -> None:
         sym = ks.symtab[i]
         if sym.st_name:
             name = k.prog.read(strtab + sym.st_name.value_(), 128).split(b"\0")[0].decode()
+            if re.fullmatch(r"\$[xd](\..*)?", name):
+                continue  # arm64's mapping symbols: not symbols to crash nor kmemx
             want.add((sym.st_value.value_(), chr(ks.typetab[i].value_()), name))
     got = {(_hex(r["address"]), r["type"], r["symbol"]) for r in s.json("sym -m dummy", k)}
-    assert got == want and {t for _, t, _ in got} >= {"t", "r", "d"}
+    assert got == want and {t for _, t, _ in got} >= {"t"}
+    # x86-64's table has data symbols too (CONFIG_KALLSYMS_ALL): their letters
+    import drgn
+
+    if k.prog.platform.arch == drgn.Architecture.X86_64:
+        assert {t for _, t, _ in got} >= {"t", "r", "d"}
 
 
 def test_mod_s_errors(s: Session) -> None:
