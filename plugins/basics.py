@@ -703,9 +703,14 @@ def _lsmod(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                                           size, _mod_object_file(ctx, mod, name), ref), mod))
         except drgn.FaultError as e:
             ctx.warn(f"module {mod.address:#x}: cannot read {e.address:#x}")
-    # crash's order: by base address (symbols.c sorts its load_modules with
-    # compare_mods() on mod_base), not the modules list's (newest first)
-    yield from sorted(rows, key=lambda r: int(r.cells[2]))
+    yield from _crash_module_order(rows)
+
+
+def _crash_module_order(rows: list[Row]) -> list[Row]:
+    """``mod``'s rows (BASE the third cell) in crash's order: by base address
+    (symbols.c sorts its load_modules with compare_mods() on mod_base), not
+    the modules list's (newest first)."""
+    return sorted(rows, key=lambda r: int(r.cells[2]))
 
 
 def _mod_load(ctx: Context, args: argparse.Namespace) -> Iterator[Any]:
@@ -772,7 +777,7 @@ def _mod_load(ctx: Context, args: argparse.Namespace) -> Iterator[Any]:
         # the modules' symbols are now drgn's from their files: the in-memory
         # tables' copies go (crash's mod -s replaces them too)
         refresh_module_kallsyms(ctx.prog)
-    yield from sorted(rows, key=lambda r: int(r.cells[2]))  # by BASE, as mod
+    yield from _crash_module_order(rows)
     if not rows and args.load_all is not None:
         ctx.warn("mod: -S: no module's object file found under "
                  + (", ".join(map(str, dirs)) or "(no directory)"))

@@ -869,7 +869,7 @@ def _resource_rows(ctx: Context) -> Iterator[Any]:
                        Address(parent) if parent else None), r)
 
 
-def pci_type_text(dev: Any) -> str:
+def _pci_type_text(dev: Any) -> str:
     """A ``struct pci_dev``'s TYPE cell: its PCI Express port type by crash's
     names, ``PCI`` for a conventional device, `` [BRIDGE]`` after it for a
     bridge or CardBus header (``pci_is_bridge()``, include/linux/pci.h)."""
@@ -895,7 +895,7 @@ def _pci_rows(ctx: Context) -> Iterator[Any]:
             yield Row(PCI_COLUMNS,
                       (Address(int(dev.address)), Name(pci_name(dev)),
                        f"{int(dev.member('class')) >> 8:04x}",
-                       f"{int(dev.vendor):04x}:{int(dev.device):04x}", pci_type_text(dev),
+                       f"{int(dev.vendor):04x}:{int(dev.device):04x}", _pci_type_text(dev),
                        Address(int(bus.address))), dev)
 
 
