@@ -47,6 +47,8 @@ from kmemx.helpers import (
 )
 from kmemx.helpers.slab import virt_to_cache
 from kmemx.symbols import section_names, symbol_names
+from kmemx.types.btf import BtfError
+from kmemx.types.search import types_by_size_and_member
 
 __all__ = ["CRASH_DEREF_CODE", "CRASH_MEMBER_CODE", "CRASH_SYMBOLS_CODE", "KERNEL_HALF",
            "MODULE_SYMBOLS_CODE", "CrashDeref", "complete_array", "crash_dereference",
@@ -2942,8 +2944,11 @@ def _whatis_one(ctx: Context, name: str) -> TextRecord:
 def _whatis_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``whatis --drgn``: a symbol's declaration by drgn's
     Type.variable_declaration() (an unsized extern array sized by its
-    symbol), else the type's definition."""
-    from kmemx.commands.drgncode import text_script
+    symbol), else the type's definition.  Not ``-r``/``-m``: drgn lists no
+    types, and the search reads the kernel's BTF."""
+    from kmemx.commands.drgncode import only_options, text_script
+
+    only_options("whatis", args, ("name", "offsets"), "names and -o (drgn lists no types)")
 
     return text_script(ctx, CRASH_PTYPE_CODE + f"""
 
@@ -2972,17 +2977,33 @@ for name in {_whatis_names(args.name)!r}:
          whatis jiffies                 a symbol's type
          whatis task_struct / whatis struct task_struct   a type's definition
          whatis jiffies init_task ...   several; an unknown one is reported, the rest shown
+         whatis -r 192 / -r 256-512     the kernel's types of that size (from its BTF: every
+                                        typedef, and each definition of a shared name)
+         whatis -m mm_struct            structures and unions holding an mm_struct or a
+                                        pointer to one (also in embedded structures)
          whatis --json                  a symbol: name, kind "symbol", type, address, size;
                                         a type: name, kind, size, and its members (name,
                                         offset, type, bit_offset, bit_size), enumerators
                                         (name, value) or a typedef's type
          """,
-         arguments=[arg("name", nargs="+"),
+         arguments=[arg("name", nargs="*"),
                     arg("-o", dest="offsets", action="store_true",
                         help="a structure's or union's members with their offsets "
-                             "(struct -o's lines; a symbol's declaration as without -o)")],
+                             "(struct -o's lines; a symbol's declaration as without -o)"),
+                    arg("-r", dest="size_range", metavar="SIZE|LOW-HIGH",
+                        help="search: the types of this size, or of sizes LOW to HIGH "
+                             "bytes (SIZE and TYPE columns, by size then name)"),
+                    arg("-m", dest="member", metavar="TYPE",
+                        help="search: the structures and unions with a member of a type "
+                             "whose name contains TYPE, or a pointer to one, also in "
+                             "embedded structures; with -r, of those sizes")],
          aliases=("ptype",), drgn_code=_whatis_drgn)
 def _whatis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    if args.size_range is not None or args.member is not None:
+        yield from _whatis_search(ctx, args.size_range, args.member)
+        return
+    if not args.name:
+        raise CommandError("whatis: a symbol or type name, or -r/-m, is required")
     def one(name: str) -> Any:
         if args.offsets:
             t = _whatis_aggregate(ctx, name)
@@ -2995,6 +3016,36 @@ def _whatis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
             yield from out
         else:
             yield out
+
+
+def _size_range(text: str) -> tuple[int, int]:
+    """``whatis -r``'s SIZE or LOW-HIGH (decimal, or hex with 0x) as
+    ``(low, high)``; CommandError if not numbers."""
+    low_text, sep, high_text = text.partition("-")
+    try:
+        low = int(low_text, 0)
+        high = int(high_text, 0) if sep else low
+    except ValueError:
+        raise CommandError(f"whatis -r: {text!r} is not a size or LOW-HIGH range") from None
+    if low < 0 or high < low:
+        raise CommandError(f"whatis -r: {text!r} is not a size or LOW-HIGH range")
+    return low, high
+
+
+def _whatis_search(ctx: Context, size_range: str | None, member: str | None) -> Iterator[Any]:
+    """``whatis -r``/``-m`` rows: SIZE and TYPE of each type found
+    (:func:`kmemx.types.search.types_by_size_and_member`), or crash's
+    ``(none found)``."""
+    low, high = _size_range(size_range) if size_range is not None else (0, 0)
+    try:
+        matches = list(types_by_size_and_member(ctx.prog, low, high, member))
+    except BtfError as e:
+        raise CommandError(f"whatis: cannot list the kernel's types: {e}") from None
+    if not matches:
+        yield TextLine("(none found)")
+        return
+    for match in matches:
+        yield Row(("SIZE", "TYPE"), (match.size, match.name), match)
 
 
 def _whatis_aggregate(ctx: Context, name: str) -> drgn.Type | None:
