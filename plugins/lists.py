@@ -738,11 +738,11 @@ def _tree_kind(args: argparse.Namespace) -> str:
         for flag, name in ((args.offset, "-o"), (args.linear, "-l")):
             if flag:
                 raise CommandError(f"tree: {name} is for red-black trees (-t rbtree)")
-        if args.position and kind not in ("xarray", "radix", "maple"):
-            raise CommandError("tree: -p is for red-black trees, xarrays, radix trees and "
-                               "maple trees")
-        if args.node:
-            raise CommandError("tree: -N is for red-black trees here (-t rbtree)")
+        if args.node and kind == "idr":
+            raise CommandError("tree: -N is for red-black trees, xarrays, radix trees and "
+                               "maple trees (an IDR's node: -t xarray -N)")
+    if args.node and args.root_offset:
+        raise CommandError("tree: -r and -N options are mutually exclusive")
     if args.verbose and kind != "maple":
         raise CommandError("tree: -v is for maple trees (-t maple)")
     if args.verbose and (args.struct or args.position):
@@ -843,6 +843,10 @@ def _tree_drgn(ctx: Context, args: argparse.Namespace) -> str:
     args.struct = args.struct or args.fast_struct  # -S: the same rows
     kind = _tree_kind(args)
     root = _tree_root(ctx, args)
+    if args.node and kind != "rbtree":
+        from kmemx.commands.drgncode import only
+
+        raise only("tree", "-N of red-black trees (not of an xa_node or maple node)")
     if args.verbose:
         from kmemx.commands.drgncode import text_script
 
@@ -924,6 +928,12 @@ for index, entry in {pairs}:
          tree -t xarray -r address_space.i_pages MAPPING
                                       -r: the root is this member of the struct at START
          tree -N RB_NODE -o ...       START is an rb_node, not a root
+         tree -t xarray -N XA_NODE    the entries under one xa_node (radix: a
+                                      radix_tree_node), indices and positions from
+                                      0 and root at it, as crash
+         tree -t maple -N ENODE       under one encoded maple node (the node's
+                                      address and type bits), from "direct" (-p, -v)
+         tree -t idr -p IDR           each id's position in the IDR's xarray
          tree -S ...                  crash's -S lines: members of up to 8 bytes as
                                       unsigned numbers, pointers 0x..., no commas
          tree -t maple -v MM.mm_mt    each node (range, address, depth, type,
@@ -949,7 +959,8 @@ for index, entry in {pairs}:
                     arg("-p", dest="position", action="store_true",
                         help="each node's position (rbtree: root/l/r)"),
                     arg("-N", dest="node", action="store_true",
-                        help="START is an rb_node, not an rb_root"),
+                        help="START is a node, not a root: an rb_node, an xa_node "
+                             "(indices from 0 at it) or an encoded maple node"),
                     arg("-x", dest="radix", action="store_const", const=16,
                         help="-s members in hexadecimal"),
                     arg("-d", dest="radix", action="store_const", const=10,
@@ -986,12 +997,9 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         positions: Iterable[tuple[int | None, int, str]] = (
             (None, n - off, pos) for n, pos in walker(first, k))
     elif args.position and kind == "maple":  # crash's "index: N" counts the entries
-        positions = _maple_positions(ctx, root)
-    elif args.position:  # xarray, radix: crash's "index: N  position: root/3/42"
-        from kmemx.helpers.treewalk import xa_for_each_position
-
-        positions = ((index, entry, pos) for index, entry, pos in
-                     xa_for_each_position(root, k))
+        positions = _maple_positions(ctx, root, args.node)
+    elif args.position:  # xarray, radix, idr: crash's "index: N  position: root/3/42"
+        positions = _xa_positions(k, kind, root, args.node)
     if args.position:
         try:
             for index, entry, pos in positions:
@@ -1004,14 +1012,21 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
         return
     if args.verbose:
-        yield from _tree_maple_dump(ctx, root)
+        yield from _tree_maple_dump(ctx, root, args.node)
         return
     pairs: Iterator[tuple[int, int]]
-    if kind == "maple":
+    if kind == "maple" and args.node:  # crash: each non-NULL leaf slot below the node
+        from kmemx.helpers.mapledump import MapleDumpEntry, mt_dump_node
+
+        pairs = ((e.first, e.entry) for e in mt_dump_node(ctx.prog, root)
+                 if isinstance(e, MapleDumpEntry) and e.entry)
+    elif kind == "maple":
         from drgn.helpers.linux.mapletree import mt_for_each
 
         mt = drgn.Object(ctx.prog, "struct maple_tree *", value=root)
         pairs = ((int(first), int(e.value_())) for first, _, e in mt_for_each(mt))
+    elif args.node:  # xarray, radix: an xa_node, indices from 0 at it
+        pairs = ((index, entry) for index, entry, _ in _xa_positions(k, kind, root, True))
     else:
         from kmemx.helpers import idr_for_each
 
@@ -1028,15 +1043,46 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
 
 
-def _maple_positions(ctx: Context, root: int) -> Iterator[tuple[int | None, int, str]]:
+def _xa_positions(k: Any, kind: str, root: int,
+                  node: bool) -> Iterator[tuple[int, int, str]]:
+    """(index, entry, position) of the xarray or radix tree at ``root``
+    (``struct xarray *``), of the IDR there (``struct idr *``: ids from
+    ``idr_base``), or with ``node`` of the ``struct xa_node *`` there
+    (crash's ``-N``: indices and positions from that node)."""
+    from kmemx.helpers.xarray import (
+        idr_for_each_position,
+        xa_for_each_position,
+        xa_node_for_each_position,
+    )
+
+    if node:
+        return xa_node_for_each_position(root, k)
+    if kind == "idr":
+        return idr_for_each_position(root, k)
+    return xa_for_each_position(root, k)
+
+
+def _maple_items(ctx: Context, root: int, node: bool) -> Iterator[Any]:
+    """mt_dump()'s items of the maple tree at ``root`` (``struct maple_tree
+    *``), or with ``node`` below the encoded node ``root`` (crash's ``-N``)."""
+    from kmemx.helpers.mapledump import mt_dump, mt_dump_node
+
+    if node:
+        return mt_dump_node(ctx.prog, root)
+    return mt_dump(drgn.Object(ctx.prog, "struct maple_tree *", value=root))
+
+
+def _maple_positions(ctx: Context, root: int,
+                     node: bool = False) -> Iterator[tuple[int | None, int, str]]:
     """(index, entry, position) of each entry of the maple tree at ``root``
-    (``struct maple_tree *``) as crash's ``tree -t maple -p`` numbers them
-    (maple_tree.c do_mt_entry(): the entries counted from 1, the position
-    the path of slots to the leaf, then the entry's slot in it)."""
-    from kmemx.helpers.mapledump import MapleDumpEntry, mt_dump
+    (``struct maple_tree *``; with ``node`` the encoded node there) as
+    crash's ``tree -t maple -p`` numbers them (maple_tree.c do_mt_entry():
+    the entries counted from 1, the position the path of slots to the leaf,
+    then the entry's slot in it)."""
+    from kmemx.helpers.mapledump import MapleDumpEntry
 
     n = 0
-    for e in mt_dump(drgn.Object(ctx.prog, "struct maple_tree *", value=root)):
+    for e in _maple_items(ctx, root, node):
         if isinstance(e, MapleDumpEntry) and e.entry:
             n += 1
             yield n, e.entry, f"{e.path}/{e.slot}"
@@ -1088,12 +1134,13 @@ def _mt_entry_text(entry: int) -> str:
     return f"{entry:#x}"
 
 
-def _tree_maple_dump(ctx: Context, root: int) -> Iterator[Any]:
+def _tree_maple_dump(ctx: Context, root: int, node: bool = False) -> Iterator[Any]:
     """``tree -t maple -v``: crash's lines of :func:`kmemx.helpers.mapledump.mt_dump`
     (the tree's flags, height and root; each node's range, address, depth,
-    type, parent and contents; each entry's range and value); --json: the
+    type, parent and contents; each entry's range and value); with ``node``
+    (``-N``) from the encoded node at ``root``, no tree line; --json: the
     NODE and ENTRY rows."""
-    from kmemx.helpers.mapledump import MapleDumpEntry, MapleDumpNode, mt_dump
+    from kmemx.helpers.mapledump import MapleDumpEntry, MapleDumpNode
 
     def ptr(v: int) -> str:  # printf's %p
         return f"{v:#x}" if v else "(nil)"
@@ -1102,9 +1149,8 @@ def _tree_maple_dump(ctx: Context, root: int) -> Iterator[Any]:
         head = " " * min(depth * 2, 32)
         return f"{head}{first}: " if first == last else f"{head}{first}-{last}: "
 
-    tree = drgn.Object(ctx.prog, "struct maple_tree *", value=root)
     try:
-        for item in mt_dump(tree):
+        for item in _maple_items(ctx, root, node):
             if isinstance(item, MapleDumpEntry):
                 if ctx.as_json:
                     yield Row(MAPLE_ENTRY_COLUMNS, (item.depth, item.first, item.last,

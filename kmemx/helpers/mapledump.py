@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import drgn
 
-__all__ = ["MapleDumpEntry", "MapleDumpNode", "MapleDumpTree", "mt_dump"]
+from .list import ListCycleError
+
+__all__ = ["MapleDumpEntry", "MapleDumpNode", "MapleDumpTree", "mt_dump", "mt_dump_node"]
 
 #: include/linux/maple_tree.h: enum maple_type
 MAPLE_DENSE, MAPLE_LEAF_64, MAPLE_RANGE_64, MAPLE_ARANGE_64 = range(4)
@@ -89,10 +91,8 @@ def mt_dump(tree: drgn.Object) -> Iterator[MapleDumpTree | MapleDumpNode | Maple
     or, past the first slot, at a zero pivot.
 
     :raises drgn.FaultError: a node cannot be read
+    :raises ListCycleError: a node reached twice (a damaged tree)
     """
-    prog = tree.prog_
-    slots_of = _mt_slots(prog)
-    mt_max = [slots_of[MAPLE_DENSE], _ULONG_MAX, _ULONG_MAX, _ULONG_MAX]
     flags = int(tree.ma_flags.value_())
     root = int(tree.ma_root.value_())
     yield MapleDumpTree(int(tree.value_()), flags,
@@ -100,13 +100,39 @@ def mt_dump(tree: drgn.Object) -> Iterator[MapleDumpTree | MapleDumpNode | Maple
     if not (root & 3 == 2 and root > MAPLE_RESERVED_RANGE):  # xa_is_node()
         yield MapleDumpEntry(0, 0, 0, root)
         return
+    yield from _mt_walk(tree.prog_, root, "root")
+
+
+def mt_dump_node(prog: drgn.Program,
+                 enode: int) -> Iterator[MapleDumpNode | MapleDumpEntry]:
+    """Each node and leaf entry from the encoded maple node ``enode`` (a
+    ``struct maple_enode *``: the node's address with its type in the low
+    bits) down, as :func:`mt_dump` gives them, with the range ``0`` to the
+    type's maximum and paths from ``direct``: crash's ``tree -t maple -N``
+    (its do_maple_tree_traverse() with ``is_root`` false).
+
+    :raises drgn.FaultError: a node cannot be read
+    :raises ListCycleError: a node reached twice (a damaged tree)
+    """
+    yield from _mt_walk(prog, enode, "direct")
+
+
+def _mt_walk(prog: drgn.Program, top: int,
+             top_path: str) -> Iterator[MapleDumpNode | MapleDumpEntry]:
+    """mt_dump()'s walk from the encoded node ``top``."""
+    slots_of = _mt_slots(prog)
+    mt_max = [slots_of[MAPLE_DENSE], _ULONG_MAX, _ULONG_MAX, _ULONG_MAX]
     # an explicit stack of (encoded node, first, last, depth, path)
-    stack = [(root, 0, mt_max[(root >> MAPLE_NODE_TYPE_SHIFT) & MAPLE_NODE_TYPE_MASK], 0,
-              "root")]
+    stack = [(top, 0, mt_max[(top >> MAPLE_NODE_TYPE_SHIFT) & MAPLE_NODE_TYPE_MASK], 0,
+              top_path)]
+    seen: set[int] = set()
     while stack:
         enode, first, last, depth, path = stack.pop()
         kind = (enode >> MAPLE_NODE_TYPE_SHIFT) & MAPLE_NODE_TYPE_MASK
         addr = enode & ~MAPLE_NODE_MASK
+        if addr in seen:
+            raise ListCycleError(f"maple node {addr:#x} visited twice", addr)
+        seen.add(addr)
         node = drgn.Object(prog, "struct maple_node", address=addr)
         parent = int(node.parent.value_())
         if kind == MAPLE_DENSE:
