@@ -84,6 +84,30 @@ class Kernel:
         data2: bytes = self._prog_read(addr, size, physical)
         return data2
 
+    def read_dump_file(self, offset: int, size: int) -> bytes:
+        """``size`` bytes of the dump file itself at byte ``offset`` (crash's
+        FILEADDR: ``rd -f``), whatever its format: headers, bitmaps,
+        compressed pages as they are stored.
+
+        :raises KmemxError: the target is not a dump file (live, or a
+            program with no core dump).
+        :raises drgn.FaultError: bytes past the file's end, at the first one.
+        """
+        import os
+
+        from .errors import KmemxError
+
+        path = self.target
+        if self.is_live or not path or not os.path.isfile(path):
+            raise KmemxError("a dump file offset needs a dump file (the target is "
+                             f"{'the live kernel' if self.is_live else path or 'a program'})")
+        with open(path, "rb") as f:
+            data = os.pread(f.fileno(), size, offset)
+        if len(data) < size:
+            raise fault(offset + len(data),
+                        f"past the end of the dump file ({os.path.getsize(path)} bytes)")
+        return data
+
     def _slow(self, addr: int, size: int) -> tuple[Any, int]:
         """Buffer and offset to unpack ``size`` bytes at ``addr`` from."""
         if self.space is not None and (addr & 0xFFF) + size <= 4096:

@@ -3638,6 +3638,8 @@ def _rd_extent(ctx: Context, args: argparse.Namespace) -> tuple[int, int | None]
          rd -a ADDR [COUNT]  ASCII: a string to its first unprintable byte (COUNT bytes:
                              their printable runs), 60 a line
          rd -p PADDR         physical address
+         rd -f OFFSET        the dump file's own bytes at a file offset (headers,
+                             compressed pages as stored), as crash
          rd [-u] UADDR       a user address of the current context (set PID), read
                              through its page tables (implied below the kernel's half)
          rd jiffies          a symbol
@@ -3653,7 +3655,10 @@ def _rd_extent(ctx: Context, args: argparse.Namespace) -> tuple[int, int | None]
          VALUES ASCII rows.
          """,
          arguments=[arg("address"), arg("count", nargs="?", type="addr", default=None),
-                    arg("-p", dest="physical", action="store_true"),
+                    arg("-p", dest="physical", action="store_true",
+                        help="a physical address"),
+                    arg("-f", dest="dumpfile", action="store_true",
+                        help="an offset into the dump file"),
                     arg("-u", dest="user", action="store_true",
                         help="a user address of the current context (implied below the "
                              "kernel's half)"),
@@ -3684,14 +3689,22 @@ def _rd_extent(ctx: Context, args: argparse.Namespace) -> tuple[int, int | None]
          drgn_code=lambda ctx, args: _rd_drgn(ctx, args))
 def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
     width = args.width or 8
+    if sum(map(bool, (args.physical, args.user, args.dumpfile))) > 1:
+        raise CommandError("rd: -p, -u and -f name different address spaces: give one")
     addr, count = _rd_extent(ctx, args)
     # crash: an address below the kernel's half is a user address of the context
-    user = not args.physical and (args.user or addr < KERNEL_HALF)
-    read: Callable[[int, int], bytes] = (
-        _user_reader(ctx, "rd") if user
-        else lambda a, n: ctx.k.read(a, n, physical=args.physical))
+    user = not args.physical and not args.dumpfile and (args.user or addr < KERNEL_HALF)
+    read: Callable[[int, int], bytes]
+    if args.dumpfile:
+        read = _dump_file_reader(ctx)
+    elif user:
+        read = _user_reader(ctx, "rd")
+    else:
+        read = lambda a, n: ctx.k.read(a, n, physical=args.physical)  # noqa: E731
+    space = ("physical address" if args.physical else
+             "dump file offset" if args.dumpfile else "address")
     if args.raw:
-        yield _rd_raw(ctx, read, addr, count or 0, args.raw)
+        yield _rd_raw(ctx, read, addr, count or 0, args.raw, space)
         return
     if args.ascii:
         yield from _rd_ascii(ctx, read, addr, count)
@@ -3720,8 +3733,8 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             if user:
                 raise CommandError(f"rd: user virtual address {pos:#x} is not readable: "
                                    f"{e.message} (physical {e.address:#x})") from None
-            raise CommandError(f"rd: {'physical ' if args.physical else ''}address "
-                               f"{e.address:#x} is not readable: {e.message}") from None
+            raise CommandError(f"rd: {space} {e.address:#x} is not readable: "
+                               f"{e.message}") from None
         if args.network and width in (2, 4):  # crash's htons()/htonl(), ASCII too
             data = b"".join(data[i:i + width][::-1] for i in range(0, n, width))
         words = [int.from_bytes(data[i:i + width], "little",
@@ -3746,8 +3759,19 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         pos += n
 
 
+def _dump_file_reader(ctx: Context) -> Callable[[int, int], bytes]:
+    """Reads of the dump file's own bytes (``rd -f``): Kernel.read_dump_file();
+    CommandError (crash's ``-f option requires a dumpfile``) without one."""
+    k = ctx.k
+    try:
+        k.read_dump_file(0, 0)
+    except KmemxError as e:
+        raise CommandError(f"rd: -f: {e}") from None
+    return k.read_dump_file
+
+
 def _rd_raw(ctx: Context, read: Callable[[int, int], bytes], addr: int, count: int,
-            path: str) -> Any:
+            path: str, space: str = "address") -> Any:
     """crash's ``rd -r FILE``: ``count`` bytes from ``addr`` written to
     ``path``; the row says so (``N bytes copied from 0xADDR to FILE``).
 
@@ -3762,7 +3786,7 @@ def _rd_raw(ctx: Context, read: Callable[[int, int], bytes], addr: int, count: i
                 f.write(read(pos, min(1 << 20, addr + count - pos)))
     except drgn.FaultError as e:
         os.unlink(path)  # no partial copy left behind
-        raise CommandError(f"rd: address {e.address:#x} is not readable: {e.message}") from None
+        raise CommandError(f"rd: {space} {e.address:#x} is not readable: {e.message}") from None
     except OSError as e:
         raise CommandError(f"rd: cannot open output file: {path}: {e.strerror}") from None
     row = Row(("BYTES", "ADDRESS", "FILE"), (count, Address(addr), path))
@@ -3939,6 +3963,21 @@ def symbolic_word(ctx: Context, value: int, slab: int = 0, accessible: bool = Fa
     return f"{value:016x}"
 
 
+#: rd -f --drgn: reads of the dump file's own bytes at an offset (crash's
+#: FILEADDR), faulting past its end as prog.read() faults
+_RD_FILE_CODE = """\
+def read(offset, size, physical=False):  # rd -f: the dump file's bytes, not memory
+    with open(prog.core_dump_path, "rb") as f:
+        f.seek(offset)
+        data = f.read(size)
+    if len(data) < size:
+        raise FaultError("past the end of the dump file", offset + len(data))
+    return data
+
+
+"""
+
+
 def _rd_drgn(ctx: Context, args: argparse.Namespace) -> str:
     """``rd --drgn``: prog.read() (-p: physical), the rows of ``rd --json``:
     16 bytes a line in units of -8/-16/-32/-64 bits, hex with the ASCII column
@@ -3947,19 +3986,20 @@ def _rd_drgn(ctx: Context, args: argparse.Namespace) -> str:
     from kmemx.commands.drgncode import only_options, table_script
 
     only_options("rd", args, ("address", "count", "physical", "width", "decimal", "no_ascii",
-                              "ascii", "offset", "end", "reverse", "network"),
+                              "ascii", "offset", "end", "reverse", "network", "dumpfile"),
                  "the hex, decimal and ASCII forms (no -s/-S/-r)")
     addr, count = _rd_extent(ctx, args)
     printable = "".join(sorted(chr(b) for b in _PRINTABLE))
+    reader = _RD_FILE_CODE if args.dumpfile else "read = prog.read\n"
     if args.ascii:
-        return table_script(ctx, ("ADDRESS", "ASCII"), f"""\
+        return table_script(ctx, ("ADDRESS", "ASCII"), reader + f"""\
 address, count = {addr:#x}, {count}
 limit = count if count is not None else 1 << 20
 data = bytearray()
 pos = address
 while len(data) < limit:  # a page at a time; without a count, to the first unprintable byte
     try:
-        chunk = prog.read(pos, min(4096 - pos % 4096, limit - len(data)), {bool(args.physical)})
+        chunk = read(pos, min(4096 - pos % 4096, limit - len(data)), {bool(args.physical)})
     except FaultError:
         break
     end = re.search(rb"[^\\x20-\\x7e]", chunk) if count is None else None
@@ -3985,16 +4025,16 @@ for m in re.finditer(rb"[\\x20-\\x7e]+", data):
     swap = ("  # network byte order: each unit's bytes reversed\n    chunk = b\"\".join("
             "chunk[i:i + width][::-1] for i in range(0, len(chunk), width))"
             if args.network and width in (2, 4) else "")
-    return table_script(ctx, ("ADDRESS", "VALUES", "ASCII"), f"""\
+    return table_script(ctx, ("ADDRESS", "VALUES", "ASCII"), reader + f"""\
 PRINTABLE = {printable!r}  # string.printable less the whitespace controls
 address, total, width = {addr:#x}, {(count or 1) * width}, {width}
-data = prog.read(address, total, {bool(args.physical)})
+data = read(address, total, {bool(args.physical)})
 for pos in range(0, total, 16):
     chunk = data[pos:pos + 16]{swap}
     words = [int.from_bytes(chunk[i:i + width], "little", signed={signed})
              for i in range(0, len(chunk), width)]
     row(hex(address + pos), {values}, {ascii_cell})
-""")
+""", ["drgn:FaultError"] if args.dumpfile else [])
 
 
 def _rd_ascii(ctx: Context, read: Callable[[int, int], bytes], addr: int,

@@ -19,6 +19,7 @@ symbol table has it; drgn's section symbols have no name.)
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
@@ -275,3 +276,35 @@ def test_null_and_user_addresses_are_no_kernel_objects(fixture: Fixture, line: s
     with pytest.raises(CommandError) as e:
         list(execute(k, line))
     assert str(e.value) == message
+
+
+@pytest.mark.parametrize("variant", ["elf", "kdump", "flat"])
+def test_rd_dump_file_offset_equals_crash(fixture: Fixture, variant: str) -> None:
+    """``rd -f``: the dump file's own bytes at an offset (crash's FILEADDR),
+    whatever the format: the ELF header and notes, the kdump header and a
+    flattened dump's records as stored; line for line crash's, and past the
+    file's end one error line (crash: ``read error: dumpfile address``)."""
+    if not fixture.has(variant):
+        pytest.skip(f"{variant}: {fixture.skip_reason(variant)}")
+    if C.find_crash() is None:
+        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
+    core = fixture.core(variant)
+    size = os.path.getsize(core)
+    lines = ["rd -f 0 32", "rd -f -32 1000 16", "rd -f -a 0 16", "rd -f -x -8 fff 40",
+             f"rd -f {size - 16:x} 2"]
+    try:
+        theirs = C.crash_outputs(fixture.vmlinux, core, lines)
+    except C.CrashError as e:
+        pytest.skip(f"crash: {e}")
+    k = kmemx.open(core, fixture.vmlinux)
+    for line in lines:
+        want = [ln.rstrip() for ln in theirs[line].splitlines() if ln.strip()]
+        assert want and not want[0].startswith("rd:"), (line, want[:2])
+        assert [ln.rstrip() for ln in execute(k, line)] == want, line
+    with open(core, "rb") as f:
+        f.seek(0x1000)
+        assert k.read_dump_file(0x1000, 64) == f.read(64)
+    with pytest.raises(CommandError, match=f"dump file offset {size:#x} is not readable"):
+        list(execute(k, f"rd -f {size - 8:x} 2"))
+    assert "read error: dumpfile address" in C.crash_outputs(
+        fixture.vmlinux, core, [f"rd -f {size - 8:x} 2"])[f"rd -f {size - 8:x} 2"]

@@ -59,6 +59,7 @@ CASES: dict[str, str] = {
     "rd -N -32 linux_banner 8": "table", "rd -e init_task+40 init_task": "table",
     "rd -a -o 8 linux_banner 20": "table",
     "rd -p {PHYS} 4": "table", "rd -8 linux_banner 20": "table",
+    "rd -f 0 8": "table", "rd -f -a -o 1 0 3": "table",
     "sym jiffies schedule init_task": "table", "sym schedule+10 init_task+16": "table",
     "sym -q vfs_": "table", "sym -m dummy": "table", "sym -m qemu_fw_cfg": "table",
     "p jiffies": "table", "p -x init_task.comm": "table", "mach": "table", "dev": "table",
