@@ -1248,7 +1248,7 @@ def _struct_drgn(ctx: Context, args: argparse.Namespace, command: str = "struct"
     if args.members:
         members += [m.strip() for m in args.members.split(",") if m.strip()]
     tname = t.type_name()
-    if args.raw or args.user:
+    if args.raw or args.user or args.dumpfile:
         return _struct_options_drgn(ctx, args, t, members, command)
     if not args.addresses and members:  # each member's offset and declaration
         return text_script(ctx, f"""\
@@ -1307,8 +1307,9 @@ for n, a in enumerate(int(x, 16) for x in {addrs}):
 
 def _struct_options_drgn(ctx: Context, args: argparse.Namespace, t: drgn.Type,
                          members: list[str], command: str = "struct") -> str:
-    """``struct -r`` / ``-u --drgn``: the bytes read by drgn (``-u``: through
-    the current context's page tables, drgn's access_remote_vm()), as rows of
+    """``struct -r`` / ``-u`` / ``-f --drgn``: the bytes read by drgn (``-u``:
+    through the current context's page tables, drgn's access_remote_vm();
+    ``-f``: the dump file's own bytes), as rows of
     64-bit (a 1/2/4-byte member: its own width) words with crash's ASCII
     column, or the structures (members: a table, as ``--json``; else drgn's
     format_()).  The addresses are resolved as the command resolves them."""
@@ -1317,7 +1318,7 @@ def _struct_options_drgn(ctx: Context, args: argparse.Namespace, t: drgn.Type,
     if args.raw and len(members) > 1:
         raise CommandError("struct: only one structure member allowed with -r")
     if not args.addresses or any(":" in w for w in args.addresses):
-        raise only("struct", "-r and -u with addresses")
+        raise only("struct", "-r, -u and -f with addresses")
     shift = _offset(ctx, args.list_offset, "-l") if args.list_offset is not None else 0
     if args.user:
         task = ctx.current_task()
@@ -1334,6 +1335,11 @@ def read(addr, n):  # a user address of the current context, through its page ta
     return bytes(access_remote_vm(mm, addr, n))
 """
         imports = ["drgn:Object", "drgn.helpers.linux.mm:access_remote_vm"]
+    elif args.dumpfile:
+        starts = [a - shift for a in _dump_file_offsets(args.addresses, drgn.sizeof(t),
+                                                        args.count, command)]
+        read = _RD_FILE_CODE
+        imports = ["drgn:FaultError,Object"]
     else:
         starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, drgn.sizeof(t),
                                                                    args.count, command)]
@@ -1439,6 +1445,9 @@ _STRUCT_ARGUMENTS = [
     arg("-u", dest="user", action="store_true",
         help="the addresses are user addresses of the current context "
              "(set PID)"),
+    arg("-f", dest="dumpfile", action="store_true",
+        help="the address is an offset into the dump file (decimal, or hex "
+             "as crash)"),
     arg("-c", dest="count", type=int, metavar="COUNT",
         help="COUNT structures from each address (crash's -c; negative: the "
              "COUNT structures up to and including it)"),
@@ -1468,6 +1477,7 @@ _STRUCT_ARGUMENTS = [
                                             (-l OFFSET: a byte offset)
          struct -r list_head ADDR           the raw bytes (one member: its bytes), as rd
          struct -u list_head UADDR          a user address of the current context (set PID)
+         struct -f elf64_hdr 0              read from the dump file at an offset (crash's -f)
          ps | filter pid<3 | struct task_struct.pid,comm
          ADDR: hex (0x optional), a symbol, symbol+offset, or a global's member path.
          With a cpuspec, each structure is shown after a [CPU]: ADDR line (a CPU
@@ -1536,7 +1546,7 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
     name = t.type_name()
     dump = not members and not ctx.as_json
     size = drgn.sizeof(t)  # a typedef's too (struct atomic_t ADDR)
-    if args.raw or args.user:
+    if args.raw or args.user or args.dumpfile:
         yield from _struct_options(ctx, args, t, members, input, command)
         return
 
@@ -1631,24 +1641,35 @@ def _struct_options(ctx: Context, args: argparse.Namespace, t: drgn.Type,
     if args.raw and len(members) > 1:
         raise CommandError("struct: only one structure member allowed with -r")
     if not args.addresses:
-        raise CommandError("struct: -r and -u take an address")
+        raise CommandError(f"{command}: -r, -u and -f take an address")
     if any(":" in w for w in args.addresses):
-        raise CommandError("struct: -r and -u take addresses, not SYMBOL:CPUSPEC")
+        raise CommandError(f"{command}: -f option cannot be used with percpu" if args.dumpfile
+                           else f"{command}: -r and -u take addresses, not SYMBOL:CPUSPEC")
+    if args.user and args.dumpfile:
+        raise CommandError(f"{command}: -u and -f name different address spaces: give one")
     shift = _offset(ctx, args.list_offset, "-l") if args.list_offset is not None else 0
+    source: Callable[[int, int], bytes] = ctx.k.read
     if args.user:
-        user = _user_reader(ctx, "struct")
+        source = _user_reader(ctx, "struct")
         starts = [a - shift for a in resolve_each(ctx, args.addresses,
                                                   lambda w: parse_address(ctx, w))]
+    elif args.dumpfile:
+        source = _dump_file_reader(ctx, command)
+        starts = [a - shift for a in _dump_file_offsets(args.addresses, size, args.count,
+                                                        command)]
     else:
         starts = [a - shift for _, _, a in struct_targets(ctx, args.addresses, size, args.count,
                                                           command)]
 
     def read(a: int, n: int) -> bytes:
         try:
-            return user(a, n) if args.user else ctx.k.read(a, n)
+            return source(a, n)
         except drgn.FaultError as e:
+            if args.dumpfile:
+                raise CommandError(f"{command}: dump file offset {e.address:#x} is not "
+                                   f"readable: {e.message}") from None
             kind = "user" if args.user else "kernel"
-            raise CommandError(f"struct: invalid {kind} virtual address: "
+            raise CommandError(f"{command}: invalid {kind} virtual address: "
                                f"{e.address:x}") from None
 
     for n, a in enumerate(starts):
@@ -3759,15 +3780,38 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         pos += n
 
 
-def _dump_file_reader(ctx: Context) -> Callable[[int, int], bytes]:
-    """Reads of the dump file's own bytes (``rd -f``): Kernel.read_dump_file();
-    CommandError (crash's ``-f option requires a dumpfile``) without one."""
+def _dump_file_reader(ctx: Context, command: str = "rd") -> Callable[[int, int], bytes]:
+    """Reads of the dump file's own bytes (``rd -f``, ``struct -f``):
+    Kernel.read_dump_file(); CommandError (crash's ``-f option requires a
+    dumpfile``) without one."""
     k = ctx.k
     try:
         k.read_dump_file(0, 0)
     except KmemxError as e:
-        raise CommandError(f"rd: -f: {e}") from None
+        raise CommandError(f"{command}: -f: {e}") from None
     return k.read_dump_file
+
+
+def _dump_file_offsets(words: list[str], size: int, count: int | None,
+                       command: str) -> list[int]:
+    """``struct -f``'s offsets: OFFSET (crash's stoll(): decimal when all
+    digits, else hex) and a COUNT after it or ``-c COUNT`` (negative: the
+    structures up to and including OFFSET's), ``size`` bytes apart.
+
+    :raises CommandError: a word that is not a number, or more than two."""
+    if len(words) > 2:
+        raise CommandError(f"{command}: -f takes one offset and a COUNT")
+    offset = _crash_number(words[0], command)
+    if len(words) == 2:
+        if count is not None:
+            raise CommandError(f"{command}: a COUNT after the offset and -c: give one")
+        try:
+            count = int(words[1], 10)
+        except ValueError:
+            raise CommandError(f"{command}: not a valid COUNT: {words[1]}") from None
+    count = count or 1
+    first = offset - (-count - 1) * size if count < 0 else offset
+    return [first + i * size for i in range(abs(count))]
 
 
 def _rd_raw(ctx: Context, read: Callable[[int, int], bytes], addr: int, count: int,

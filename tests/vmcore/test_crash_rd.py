@@ -308,3 +308,35 @@ def test_rd_dump_file_offset_equals_crash(fixture: Fixture, variant: str) -> Non
         list(execute(k, f"rd -f {size - 8:x} 2"))
     assert "read error: dumpfile address" in C.crash_outputs(
         fixture.vmlinux, core, [f"rd -f {size - 8:x} 2"])[f"rd -f {size - 8:x} 2"]
+
+
+@pytest.mark.parametrize("variant", ["elf", "kdump"])
+def test_struct_dump_file_offset_equals_crash(fixture: Fixture, variant: str) -> None:
+    """``struct -f``: a structure read from the dump file at an offset (the
+    ELF header as ``elf64_hdr``, the kdump header's bytes as list_heads),
+    whole, its members, COUNT, ``-r``: line for line crash's.  ``-c -2``: the
+    two structures up to and including OFFSET's, as for an address (written
+    exception: crash 8.0.6 moves a kernel address back for a negative COUNT
+    but not a dump-file offset, and reads forward from it)."""
+    if not fixture.has(variant):
+        pytest.skip(f"{variant}: {fixture.skip_reason(variant)}")
+    if C.find_crash() is None:
+        pytest.skip("no crash >= 8.0.4 (scripts/build-crash)")
+    core = fixture.core(variant)
+    lines = ["struct -f elf64_hdr 0", "struct -f -x list_head 0x40", "struct -f list_head 64 2",
+             "struct -f -r list_head 64", "struct -f elf64_hdr.e_phoff,e_phnum 0"]
+    try:
+        theirs = C.crash_outputs(fixture.vmlinux, core, lines)
+    except C.CrashError as e:
+        pytest.skip(f"crash: {e}")
+    k = kmemx.open(core, fixture.vmlinux)
+    for line in lines:
+        want = [ln.rstrip() for ln in theirs[line].splitlines()]
+        while want and not want[-1]:
+            want.pop()
+        assert want and not want[0].startswith("struct:"), (line, want[:2])
+        assert [ln.rstrip() for ln in execute(k, line)] == want, line
+    assert list(execute(k, "struct -f -c -2 list_head 0x50")) == list(
+        execute(k, "struct -f list_head 0x40 2"))
+    with pytest.raises(CommandError, match="cannot be used with percpu"):
+        list(execute(k, "struct -f list_head jiffies:0"))

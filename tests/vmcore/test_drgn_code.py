@@ -109,6 +109,8 @@ CASES: dict[str, str] = {
     "struct -r list_head init_task.tasks": "table", "struct -r task_struct.comm init_task": "table",
     "struct -r task_struct.pid init_task": "table", "union -r sigval init_task": "table",
     "union sigval init_task": "text", "struct -u list_head {URIP}": "text",
+    "struct -f elf64_hdr 0": "text", "struct -f elf64_hdr.e_phoff,e_phnum 0": "table",
+    "struct -f -r list_head 64 2": "table",
     "struct -u list_head.next {URIP}": "table", "struct -u -r list_head {URIP}": "table",
     "p runqueues:a": "table", "p -x runqueues.nr_running:0": "table",
     "whatis jiffies linux_banner task_struct struct list_head": "text",
