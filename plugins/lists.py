@@ -202,7 +202,8 @@ def _fields(ctx: Context, addr: int, type_name: str, members: list[str],
 
 def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
           radix: int | None = None, member_lines: bool = False,
-          fast: bool = False, struct_offset: int = 0) -> Iterator[Any]:
+          fast: bool = False, struct_offset: int = 0,
+          command: str = "list") -> Iterator[Any]:
     """Rows (ADDRESS [, members...]) or full struct dumps for each entry;
     ``radix`` 16 or 10: integers in that base (crash's -x, -d).
     ``member_lines``: the members as crash's ``list -s`` and ``tree -s``
@@ -212,7 +213,9 @@ def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
     whole structure as ``struct`` prints it (:func:`crash_struct_text`);
     ``fast``: crash's ``-S`` lines instead (:func:`_fast_member_line`);
     ``struct_offset``: each structure is at its entry's address less this
-    (crash's ``list -l``: the entries are links inside the structures)."""
+    (crash's ``list -l``: the entries are links inside the structures).
+    An entry whose structure cannot be read is shown by its address and
+    reported (``command``'s warning), and the walk goes on, as crash's."""
     if not struct_spec:
         for a in addrs:
             x = Address(a)
@@ -229,12 +232,8 @@ def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
             if not member_lines or ctx.as_json:
                 yield row
                 continue
-            obj = drgn.Object(ctx.prog, t, address=at)
-            if fast:
-                lines = [f"{a:x}", *(_fast_member_line(obj, m, radix) for m in members)]
-            else:
-                lines = [f"{a:x}", *_member_lines(ctx, obj, members, radix, "list")]
-            yield TextRecord("\n".join(lines), row.as_dict(), row.obj)
+            lines = _entry_lines(ctx, t, name, members, at, radix, fast, command)
+            yield TextRecord("\n".join([f"{a:x}", *lines]), row.as_dict(), row.obj)
         return
     for a in addrs:
         v = ctx.k.view(t, a - struct_offset)
@@ -242,15 +241,38 @@ def _emit(ctx: Context, addrs: Iterable[int], struct_spec: str | None,
             yield Row(("ADDRESS", "TYPE"), (Address(a), name), v)
         else:
             yield TextLine(f"{a:x}")
+            if member_lines:
+                lines = _entry_lines(ctx, t, name, [], a - struct_offset, radix, False, command)
+                if lines:
+                    yield TextLine("\n".join(lines))
+                continue
             obj = drgn.Object(ctx.prog, t, address=a - struct_offset)
             try:
-                if member_lines:  # crash: 'struct NAME {' as typed, the name's own keyword
-                    keyword, _, bare = name.partition(" ")
-                    yield TextLine(crash_struct_text(obj, keyword, bare, radix))
-                else:
-                    yield TextLine(obj.format_(integer_base=radix or 10))
+                yield TextLine(obj.format_(integer_base=radix or 10))
             except drgn.FaultError as e:
-                ctx.warn(f"{a:#x}: {e}")
+                ctx.warn(f"{command}: {name} at {a - struct_offset:#x}: cannot read "
+                         f"{e.address:#x}")
+
+
+def _entry_lines(ctx: Context, t: drgn.Type, name: str, members: list[str], at: int,
+                 radix: int | None, fast: bool, command: str) -> list[str]:
+    """crash's lines for one entry of ``list``/``tree`` under its address:
+    ``-s`` members (:func:`_member_lines`), ``-S`` lines
+    (:func:`_fast_member_line`), or with no members the whole structure as
+    ``struct`` prints it.  A structure that cannot be read gives no lines
+    and ``command``'s warning (crash reports the entry and goes on)."""
+    try:
+        ctx.k.read(at, drgn.sizeof(t))
+    except drgn.FaultError as e:
+        ctx.warn(f"{command}: {name} at {at:#x}: cannot read {e.address:#x}")
+        return []
+    obj = drgn.Object(ctx.prog, t, address=at)
+    if not members:  # crash: 'struct NAME {' as typed, the name's own keyword
+        keyword, _, bare = name.partition(" ")
+        return crash_struct_text(obj, keyword, bare, radix).splitlines()
+    if fast:
+        return [_fast_member_line(obj, m, radix) for m in members]
+    return list(_member_lines(ctx, obj, members, radix, command))
 
 
 def _crash_is_string(sub: drgn.Object, path: str) -> bool:
@@ -745,8 +767,8 @@ def _tree_kind(args: argparse.Namespace) -> str:
         raise CommandError("tree: -r and -N options are mutually exclusive")
     if args.verbose and kind != "maple":
         raise CommandError("tree: -v is for maple trees (-t maple)")
-    if args.verbose and (args.struct or args.position):
-        raise CommandError("tree: -v shows the nodes alone (not with -s or -p)")
+    if args.verbose and args.position:
+        raise CommandError("tree: -v shows the nodes and entries (with -s/-S, not with -p)")
     return kind
 
 
@@ -983,7 +1005,8 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     def emit(addrs: Iterable[int]) -> Iterator[Any]:  # crash's member lines (-s, -S)
         if not args.struct and not args.position:
             yield NO_HEADER  # crash prints the addresses alone
-        yield from _emit(ctx, addrs, args.struct, args.radix, member_lines=True, fast=fast)
+        yield from _emit(ctx, addrs, args.struct, args.radix, member_lines=True, fast=fast,
+                         command="tree")
 
     kind = _tree_kind(args)
     root = _tree_root(ctx, args)
@@ -1012,7 +1035,7 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
         return
     if args.verbose:
-        yield from _tree_maple_dump(ctx, root, args.node)
+        yield from _tree_maple_dump(ctx, root, args.node, args.struct, args.radix, fast)
         return
     pairs: Iterator[tuple[int, int]]
     if kind == "maple" and args.node:  # crash: each non-NULL leaf slot below the node
@@ -1134,13 +1157,21 @@ def _mt_entry_text(entry: int) -> str:
     return f"{entry:#x}"
 
 
-def _tree_maple_dump(ctx: Context, root: int, node: bool = False) -> Iterator[Any]:
+def _tree_maple_dump(ctx: Context, root: int, node: bool = False,
+                     struct_spec: str | None = None, radix: int | None = None,
+                     fast: bool = False) -> Iterator[Any]:
     """``tree -t maple -v``: crash's lines of :func:`kmemx.helpers.mapledump.mt_dump`
     (the tree's flags, height and root; each node's range, address, depth,
     type, parent and contents; each entry's range and value); with ``node``
-    (``-N``) from the encoded node at ``root``, no tree line; --json: the
-    NODE and ENTRY rows."""
+    (``-N``) from the encoded node at ``root``, no tree line; with
+    ``struct_spec`` (``-s``/``-S``, ``fast``) each non-NULL entry's lines
+    under it, as crash's do_mt_entry(); --json: the NODE and ENTRY rows."""
     from kmemx.helpers.mapledump import MapleDumpEntry, MapleDumpNode
+
+    spec: tuple[drgn.Type, str, list[str]] | None = None
+    if struct_spec:
+        name, members = split_struct_spec(struct_spec)
+        spec = (_resolve_type(ctx, name), name, members)
 
     def ptr(v: int) -> str:  # printf's %p
         return f"{v:#x}" if v else "(nil)"
@@ -1158,6 +1189,9 @@ def _tree_maple_dump(ctx: Context, root: int, node: bool = False) -> Iterator[An
                 else:
                     yield TextLine(span(item.depth, item.first, item.last)
                                    + _mt_entry_text(item.entry))
+                    if spec is not None and item.entry:
+                        for line in _entry_lines(ctx, *spec, item.entry, radix, fast, "tree"):
+                            yield TextLine(line)
             elif isinstance(item, MapleDumpNode):
                 if ctx.as_json:
                     yield Row(MAPLE_NODE_COLUMNS, (item.depth, item.first, item.last,
@@ -3086,16 +3120,14 @@ def _whatis(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Ite
 
 
 def _size_range(text: str) -> tuple[int, int]:
-    """``whatis -r``'s SIZE or LOW-HIGH (decimal, or hex with 0x) as
-    ``(low, high)``; CommandError if not numbers."""
+    """``whatis -r``'s SIZE or LOW-HIGH as ``(low, high)``, each number read
+    by crash's stol() (decimal when all digits, else hex); CommandError if
+    not numbers, or LOW above HIGH (crash: ``(none found)``)."""
     low_text, sep, high_text = text.partition("-")
-    try:
-        low = int(low_text, 0)
-        high = int(high_text, 0) if sep else low
-    except ValueError:
-        raise CommandError(f"whatis -r: {text!r} is not a size or LOW-HIGH range") from None
-    if low < 0 or high < low:
-        raise CommandError(f"whatis -r: {text!r} is not a size or LOW-HIGH range")
+    low = _crash_number(low_text, "whatis -r")
+    high = _crash_number(high_text, "whatis -r") if sep else low
+    if high < low:
+        raise CommandError(f"whatis -r: {text}: LOW is above HIGH")
     return low, high
 
 
@@ -3109,7 +3141,8 @@ def _whatis_search(ctx: Context, size_range: str | None, member: str | None) -> 
     except BtfError as e:
         raise CommandError(f"whatis: cannot list the kernel's types: {e}") from None
     if not matches:
-        yield TextLine("(none found)")
+        if not ctx.as_json:  # --json: no rows
+            yield TextLine("(none found)")
         return
     for match in matches:
         yield Row(("SIZE", "TYPE"), (match.size, match.name), match)
@@ -3728,7 +3761,7 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         yield _rd_raw(ctx, read, addr, count or 0, args.raw, space)
         return
     if args.ascii:
-        yield from _rd_ascii(ctx, read, addr, count)
+        yield from _rd_ascii(ctx, read, addr, count, space)
         return
     total = (count or 1) * width
     if total > 1 << 24:
@@ -3741,21 +3774,35 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
     per_line = 16
     pos = addr
     end = addr + total
+
+    def fault_error(e: drgn.FaultError, at: int) -> CommandError:
+        # the reason (unmapped, excluded by makedumpfile, past a cut file) is
+        # drgn.FaultError's message.  A user address the task does not map faults
+        # at itself (crash's words); one it maps faults at its physical page
+        if user and at <= e.address < at + per_line:
+            return CommandError(f"rd: invalid user virtual address: {e.address:x}")
+        if user:
+            return CommandError(f"rd: user virtual address {at:#x} is not readable: "
+                                f"{e.message} (physical {e.address:#x})")
+        return CommandError(f"rd: {space} {e.address:#x} is not readable: {e.message}")
+
     while pos < end:
         n = min(per_line, end - pos)
+        fault: drgn.FaultError | None = None
         try:
             data = read(pos, n)
         except drgn.FaultError as e:
-            # the reason (unmapped, excluded by makedumpfile, past a cut file) is
-            # drgn.FaultError's message.  A user address the task does not map faults
-            # at itself (crash's words); one it maps faults at its physical page
-            if user and pos <= e.address < pos + n:
-                raise CommandError(f"rd: invalid user virtual address: {e.address:x}") from None
-            if user:
-                raise CommandError(f"rd: user virtual address {pos:#x} is not readable: "
-                                   f"{e.message} (physical {e.address:#x})") from None
-            raise CommandError(f"rd: {space} {e.address:#x} is not readable: "
-                               f"{e.message}") from None
+            # the line's units up to the first unreadable one are shown before the
+            # error, as crash's display_memory() reads and prints unit by unit
+            fault, data = e, b""
+            try:
+                while len(data) < n:
+                    data += read(pos + len(data), width)
+            except drgn.FaultError as unit_fault:
+                fault = unit_fault
+            n = len(data)
+        if fault is not None and not data:
+            raise fault_error(fault, pos)
         if args.network and width in (2, 4):  # crash's htons()/htonl(), ASCII too
             data = b"".join(data[i:i + width][::-1] for i in range(0, n, width))
         words = [int.from_bytes(data[i:i + width], "little",
@@ -3777,6 +3824,8 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             if asc is not None:  # a short last line padded to a full line's width
                 text = f"{text:<{(16 // width) * (2 * width + 1)}}  {asc}"
         yield row if ctx.as_json else TextRecord(f"{pos:>16x}:  {text}", row.as_dict())
+        if fault is not None:
+            raise fault_error(fault, pos + n)
         pos += n
 
 
@@ -4082,7 +4131,7 @@ for pos in range(0, total, 16):
 
 
 def _rd_ascii(ctx: Context, read: Callable[[int, int], bytes], addr: int,
-              count: int | None) -> Iterator[Any]:
+              count: int | None, space: str = "address") -> Iterator[Any]:
     """crash's ``rd -a``: the printable bytes from ``addr`` as crash's
     display_memory() DISPLAY_ASCII lines (memory.c): ``ADDR:  text``, 60
     characters a line, no header.  Without ``count`` the string ends at its
@@ -4096,16 +4145,23 @@ def _rd_ascii(ctx: Context, read: Callable[[int, int], bytes], addr: int,
     data = bytearray()
     pos = addr
     while len(data) < limit:
+        want = min(4096 - pos % 4096, limit - len(data))
+        fault: drgn.FaultError | None = None
         try:
-            chunk = read(pos, min(4096 - pos % 4096, limit - len(data)))
-        except drgn.FaultError as e:
-            if not data:
-                raise CommandError(f"rd: address {e.address:#x} is not readable: "
+            chunk = read(pos, want)
+        except drgn.FaultError as e:  # the bytes before the first unreadable one
+            fault, chunk = e, b""
+            try:
+                while len(chunk) < want:
+                    chunk += read(pos + len(chunk), 1)
+            except drgn.FaultError:
+                pass
+            if not data and not chunk:
+                raise CommandError(f"rd: {space} {e.address:#x} is not readable: "
                                    f"{e.message}") from None
-            break
         end = _UNPRINTABLE.search(chunk) if count is None else None
         data += chunk if end is None else chunk[:end.start()]
-        if end is not None:
+        if end is not None or fault is not None:
             break
         pos += len(chunk)
     lines = _rd_ascii_lines(bytes(data), addr)

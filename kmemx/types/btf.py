@@ -228,13 +228,37 @@ def parse_btf(data: bytes) -> Btf:
     return Btf(tuple(types), pointer_size)
 
 
+def _vmlinux_btf_section(prog: drgn.Program) -> bytes | None:
+    """The ``.BTF`` section of the vmlinux file drgn loaded, or None."""
+    from ..buildid import elf_sections
+
+    try:
+        path = prog.main_module().debug_file_path
+    except (LookupError, AttributeError):
+        return None
+    if not path:
+        return None
+    try:
+        for sec in elf_sections(path):
+            if sec.name == ".BTF":
+                with open(path, "rb") as f:
+                    f.seek(sec.offset)
+                    data = f.read(sec.size)
+                return data if len(data) == sec.size else None
+    except OSError:
+        return None
+    return None
+
+
 def kernel_btf(prog: drgn.Program) -> Btf:
     """vmlinux's BTF, read from the kernel's memory between ``__start_BTF``
-    and ``__stop_BTF``; cached in ``prog.cache["kmemx.btf.vmlinux"]``.
+    and ``__stop_BTF``, or where the target cannot give those pages (a
+    truncated dump) from the ``.BTF`` section of the vmlinux file, the same
+    bytes; cached in ``prog.cache["kmemx.btf.vmlinux"]``.
 
     :raises BtfError: the kernel has no BTF (``CONFIG_DEBUG_INFO_BTF`` is
-        off) or it is not readable BTF.
-    :raises drgn.FaultError: the section cannot be read from the target.
+        off), neither the target nor the vmlinux file gives it, or it is
+        not readable BTF.
     """
     cached = prog.cache.get("kmemx.btf.vmlinux")
     if isinstance(cached, Btf):
@@ -246,7 +270,15 @@ def kernel_btf(prog: drgn.Program) -> Btf:
         raise BtfError("the kernel has no BTF (built without CONFIG_DEBUG_INFO_BTF)") from None
     if not 0 < stop - start < 1 << 30:
         raise BtfError(f"BTF section bounds {start:#x}-{stop:#x} are not a section")
-    btf = parse_btf(prog.read(start, stop - start))
+    try:
+        data = prog.read(start, stop - start)
+    except drgn.FaultError as e:
+        file_data = _vmlinux_btf_section(prog)
+        if file_data is None:
+            raise BtfError(f"cannot read the kernel's BTF at {e.address:#x} ({e.message}), "
+                           "and the vmlinux file has no .BTF section") from None
+        data = file_data
+    btf = parse_btf(data)
     prog.cache["kmemx.btf.vmlinux"] = btf
     return btf
 

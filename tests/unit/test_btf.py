@@ -177,3 +177,45 @@ def test_no_btf() -> None:
     prog.symbol = lambda name: (_ for _ in ()).throw(LookupError(name))
     with pytest.raises(BtfError, match="CONFIG_DEBUG_INFO_BTF"):
         kernel_btf(prog)
+
+
+def test_truncated_target_reads_the_vmlinux_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the target cannot give the BTF pages (a truncated dump), the
+    vmlinux file's .BTF section is read; without one, one BtfError."""
+    import drgn
+
+    import kmemx.types.btf as btf_module
+
+    blob = sample().build()
+    prog: Any = FakeProg(blob)
+
+    def fault(address: int, size: int) -> bytes:
+        raise drgn.FaultError("past the end of the truncated dump file", address)
+
+    prog.read = fault
+    monkeypatch.setattr(btf_module, "_vmlinux_btf_section", lambda p: blob)
+    assert kernel_btf(prog).types == parse_btf(blob).types
+    prog.cache.clear()
+    monkeypatch.setattr(btf_module, "_vmlinux_btf_section", lambda p: None)
+    with pytest.raises(BtfError, match="cannot read the kernel's BTF at 0x1000"):
+        kernel_btf(prog)
+
+
+def test_unreadable_entry_is_reported_and_skipped() -> None:
+    """A list/tree entry whose structure cannot be read gives no member
+    lines and one warning named after the command (crash reports the entry
+    and goes on)."""
+    import drgn
+
+    from kmemx_plugins.lists import _entry_lines
+
+    warnings: list[str] = []
+
+    class K:
+        def read(self, address: int, size: int) -> bytes:
+            raise drgn.FaultError("unmapped", address)
+
+    ctx: Any = type("Ctx", (), {"k": K(), "warn": lambda self, m: warnings.append(m)})()
+    t = drgn.Program(drgn.host_platform).int_type("int", 4, True)
+    assert _entry_lines(ctx, t, "struct pid", ["level"], 0x10, None, False, "tree") == []
+    assert warnings == ["tree: struct pid at 0x10: cannot read 0x10"]

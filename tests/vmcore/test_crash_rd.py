@@ -304,10 +304,19 @@ def test_rd_dump_file_offset_equals_crash(fixture: Fixture, variant: str) -> Non
     with open(core, "rb") as f:
         f.seek(0x1000)
         assert k.read_dump_file(0x1000, 64) == f.read(64)
+    # a read running past the end: the readable units first (crash prints them
+    # before its errors), then one error line
+    partial = f"rd -f {size - 8:x} 2"
+    got: list[str] = []
     with pytest.raises(CommandError, match=f"dump file offset {size:#x} is not readable"):
-        list(execute(k, f"rd -f {size - 8:x} 2"))
-    assert "read error: dumpfile address" in C.crash_outputs(
-        fixture.vmlinux, core, [f"rd -f {size - 8:x} 2"])[f"rd -f {size - 8:x} 2"]
+        for out in execute(k, partial):
+            got.append(out)
+    crash_first = C.crash_outputs(fixture.vmlinux, core, [partial])[partial].strip()
+    assert "read error: dumpfile address" in crash_first
+    want_words = crash_first.split("rd:")[0].split(":", 1)[1].split()
+    assert len(got) == 1 and got[0].split()[1:1 + len(want_words)] == want_words
+    with pytest.raises(CommandError, match=r"dump file offset .* not readable"):
+        list(execute(k, f"rd -f -a {size + 8:x} 4"))
 
 
 @pytest.mark.parametrize("variant", ["elf", "kdump"])
@@ -338,5 +347,7 @@ def test_struct_dump_file_offset_equals_crash(fixture: Fixture, variant: str) ->
         assert [ln.rstrip() for ln in execute(k, line)] == want, line
     assert list(execute(k, "struct -f -c -2 list_head 0x50")) == list(
         execute(k, "struct -f list_head 0x40 2"))
+    # -r of a member: its own bytes (e_phoff at 0x20), as for an address
+    assert list(execute(k, "struct -f -r elf64_hdr.e_phoff 0")) == list(execute(k, "rd -f 20"))
     with pytest.raises(CommandError, match="cannot be used with percpu"):
         list(execute(k, "struct -f list_head jiffies:0"))

@@ -46,8 +46,9 @@ class Session(CrashSession):
         mm = find_task(prog, 1).mm
         try:  # VMAs in a maple tree since 6.1 (d4af56c5c7c6)
             maple: int | None = mm.mm_mt.ma_root.value_()
+            maple_tree: int | None = mm.mm_mt.address_
         except AttributeError:
-            maple = None
+            maple = maple_tree = None
         maple_child = None
         if maple is not None and (maple >> 3) & 0xF in (2, 3):  # a range or arange node
             node = drgn.Object(prog, "struct maple_node", address=maple & ~0xFF)
@@ -55,7 +56,7 @@ class Session(CrashSession):
             maple_child = next((s.value_() for s in body.slot if s.value_()), None)
         return {"idr": idr.address_, "head": head, "node": head - 2,
                 "child": _child_node(prog, head - 2), "maple": maple,
-                "maple child": maple_child}
+                "maple tree": maple_tree, "maple child": maple_child}
 
     @cached_property
     def commands(self) -> dict[str, str]:
@@ -75,6 +76,11 @@ class Session(CrashSession):
                           "maple -N -p": f"tree -t maple -N -p {mt}",
                           "maple -N -v": f"tree -t maple -N -v {mt}",
                           "maple -N -S": f"tree -t maple -N -x -S vm_area_struct.vm_start {mt}"})
+        if a["maple tree"] is not None:
+            tree = f"{a['maple tree']:x}"
+            lines.update({"maple -v -s": f"tree -t maple -v -s vm_area_struct.vm_start,vm_flags "
+                                         f"{tree}",
+                          "maple -v -x -S": f"tree -t maple -v -x -S vm_area_struct.vm_end {tree}"})
         if a["maple child"] is not None:
             lines["maple -N child -p"] = f"tree -t maple -N -p {a['maple child']:x}"
         return lines
@@ -84,7 +90,7 @@ s = crash_session_fixture(Session)
 
 KEYS = ["xarray -N tagged", "xarray -N", "xarray -N -p", "xarray -N -s",
         "xarray -N child -p", "maple -N", "maple -N -p", "maple -N -v", "maple -N -S",
-        "maple -N child -p", "idr -p"]
+        "maple -N child -p", "maple -v -s", "maple -v -x -S", "idr -p"]
 
 
 def _lines(text: str) -> list[str]:

@@ -16,6 +16,10 @@ other rows are only these written exceptions:
 - **many-dimensional arrays** (``-m``): BTF stores ``struct list_head
   folios[4][2][5]`` as one dimension, so kmemx finds the list_head where
   gdb sees an array of arrays and looks no further.
+- **size 0** (a range from 0): gdb also lists, at size 0, the typedefs it
+  never sized and the types only declared (``enum nf_nat_manip_type;``);
+  kmemx gives a typedef its target's size and lists no incomplete type, so
+  the cases here start at 1.
 """
 
 from __future__ import annotations
@@ -148,3 +152,18 @@ def test_whatis_search_json(s: Session) -> None:
                     continue
             else:
                 pytest.fail(f"{r['type']} is not a type drgn finds")
+
+
+def test_whatis_search_forms(s: Session) -> None:
+    """crash's stol() numbers (``c0`` is hex 192, ``010`` decimal 10), no
+    rows in --json where the text is ``(none found)``, and LOW above HIGH
+    or a word that is not a number as one error line."""
+    from kmemx.commands import CommandError
+
+    assert s.text("whatis -r c0") == s.text("whatis -r 192")
+    assert s.text("whatis -r 010") == s.text("whatis -r 10")
+    assert s.json("whatis -m no_such_type_anywhere") == []
+    for line, message in (("whatis -r 5-2", "LOW is above HIGH"),
+                          ("whatis -r x", "not a valid number")):
+        with pytest.raises(CommandError, match=message):
+            s.text(line)
