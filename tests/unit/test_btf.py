@@ -206,7 +206,6 @@ def test_unreadable_entry_is_reported_and_skipped() -> None:
     lines and one warning named after the command (crash reports the entry
     and goes on)."""
     import drgn
-
     from kmemx_plugins.lists import _entry_lines
 
     warnings: list[str] = []
