@@ -767,8 +767,6 @@ def _tree_kind(args: argparse.Namespace) -> str:
         raise CommandError("tree: -r and -N options are mutually exclusive")
     if args.verbose and kind != "maple":
         raise CommandError("tree: -v is for maple trees (-t maple)")
-    if args.verbose and args.position:
-        raise CommandError("tree: -v shows the nodes and entries (with -s/-S, not with -p)")
     return kind
 
 
@@ -870,8 +868,10 @@ def _tree_drgn(ctx: Context, args: argparse.Namespace) -> str:
 
         raise only("tree", "-N of red-black trees (not of an xa_node or maple node)")
     if args.verbose:
-        from kmemx.commands.drgncode import text_script
+        from kmemx.commands.drgncode import only, text_script
 
+        if args.struct or args.position:
+            raise only("tree", "-t maple -v alone (not with -s, -S or -p)")
         return text_script(ctx, _MT_DUMP_CODE.format(root=root), ["drgn:Object"])
     if args.position:
         from kmemx.commands.drgncode import only
@@ -961,7 +961,9 @@ for index, entry in {pairs}:
          tree -t maple -v MM.mm_mt    each node (range, address, depth, type,
                                       parent, contents: slots and pivots, gaps) and
                                       each entry's range, as crash and the
-                                      kernel's mt_dump(); --json: NODE and ENTRY rows
+                                      kernel's mt_dump(); --json: NODE and ENTRY rows;
+                                      -p and -s/-S: each entry's position and
+                                      members under it, as crash
          -t: rbtree (rb, the default), xarray (x), radix (ra), maple (m), idr.
          -o and -r take an offset or struct.member.  START is an address or symbol.
          """,
@@ -1010,6 +1012,10 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
 
     kind = _tree_kind(args)
     root = _tree_root(ctx, args)
+    if args.verbose:  # maple only (_tree_kind)
+        yield from _tree_maple_dump(ctx, root, args.node, args.struct, args.radix, fast,
+                                    args.position)
+        return
     if kind == "rbtree":
         off = _offset(ctx, args.offset) if args.offset else 0
         first = root if args.node else k.read_u64(root)  # struct rb_root { rb_node; }
@@ -1033,9 +1039,6 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                     yield _position_record(ctx, entry, pos, index)
         except drgn.FaultError as e:
             ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
-        return
-    if args.verbose:
-        yield from _tree_maple_dump(ctx, root, args.node, args.struct, args.radix, fast)
         return
     pairs: Iterator[tuple[int, int]]
     if kind == "maple" and args.node:  # crash: each non-NULL leaf slot below the node
@@ -1159,15 +1162,18 @@ def _mt_entry_text(entry: int) -> str:
 
 def _tree_maple_dump(ctx: Context, root: int, node: bool = False,
                      struct_spec: str | None = None, radix: int | None = None,
-                     fast: bool = False) -> Iterator[Any]:
+                     fast: bool = False, position: bool = False) -> Iterator[Any]:
     """``tree -t maple -v``: crash's lines of :func:`kmemx.helpers.mapledump.mt_dump`
     (the tree's flags, height and root; each node's range, address, depth,
     type, parent and contents; each entry's range and value); with ``node``
     (``-N``) from the encoded node at ``root``, no tree line; with
     ``struct_spec`` (``-s``/``-S``, ``fast``) each non-NULL entry's lines
-    under it, as crash's do_mt_entry(); --json: the NODE and ENTRY rows."""
+    under it and with ``position`` (``-p``) its ``  index: N  position:
+    PATH/SLOT`` line first, as crash's do_mt_entry(); --json: the NODE and
+    ENTRY rows."""
     from kmemx.helpers.mapledump import MapleDumpEntry, MapleDumpNode
 
+    entries = 0  # crash's global_index: the non-NULL entries, from 1
     spec: tuple[drgn.Type, str, list[str]] | None = None
     if struct_spec:
         name, members = split_struct_spec(struct_spec)
@@ -1189,6 +1195,9 @@ def _tree_maple_dump(ctx: Context, root: int, node: bool = False,
                 else:
                     yield TextLine(span(item.depth, item.first, item.last)
                                    + _mt_entry_text(item.entry))
+                    if position and item.entry:
+                        entries += 1
+                        yield TextLine(f"  index: {entries}  position: {item.path}/{item.slot}")
                     if spec is not None and item.entry:
                         for line in _entry_lines(ctx, *spec, item.entry, radix, fast, "tree"):
                             yield TextLine(line)

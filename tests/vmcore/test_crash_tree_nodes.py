@@ -75,12 +75,15 @@ class Session(CrashSession):
             lines.update({"maple -N": f"tree -t maple -N {mt}",
                           "maple -N -p": f"tree -t maple -N -p {mt}",
                           "maple -N -v": f"tree -t maple -N -v {mt}",
+                          "maple -N -v -p": f"tree -t maple -N -v -p {mt}",
                           "maple -N -S": f"tree -t maple -N -x -S vm_area_struct.vm_start {mt}"})
         if a["maple tree"] is not None:
             tree = f"{a['maple tree']:x}"
             lines.update({"maple -v -s": f"tree -t maple -v -s vm_area_struct.vm_start,vm_flags "
                                          f"{tree}",
-                          "maple -v -x -S": f"tree -t maple -v -x -S vm_area_struct.vm_end {tree}"})
+                          "maple -v -x -S": f"tree -t maple -v -x -S vm_area_struct.vm_end {tree}",
+                          "maple -v -p -s": f"tree -t maple -v -p -s vm_area_struct.vm_start "
+                                            f"{tree}"})
         if a["maple child"] is not None:
             lines["maple -N child -p"] = f"tree -t maple -N -p {a['maple child']:x}"
         return lines
@@ -90,7 +93,7 @@ s = crash_session_fixture(Session)
 
 KEYS = ["xarray -N tagged", "xarray -N", "xarray -N -p", "xarray -N -s",
         "xarray -N child -p", "maple -N", "maple -N -p", "maple -N -v", "maple -N -S",
-        "maple -N child -p", "maple -v -s", "maple -v -x -S", "idr -p"]
+        "maple -N child -p", "maple -v -s", "maple -v -x -S", "maple -v -p -s", "maple -N -v -p", "idr -p"]
 
 
 def _lines(text: str) -> list[str]:
