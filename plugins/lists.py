@@ -263,16 +263,16 @@ def _entry_lines(ctx: Context, t: drgn.Type, name: str, members: list[str], at: 
     and ``command``'s warning (crash reports the entry and goes on)."""
     try:
         ctx.k.read(at, drgn.sizeof(t))
+        obj = drgn.Object(ctx.prog, t, address=at)
+        if not members:  # crash: 'struct NAME {' as typed, the name's own keyword
+            keyword, _, bare = name.partition(" ")
+            return crash_struct_text(obj, keyword, bare, radix).splitlines()
+        if fast:
+            return [_fast_member_line(obj, m, radix) for m in members]
+        return list(_member_lines(ctx, obj, members, radix, command))
     except drgn.FaultError as e:
         ctx.warn(f"{command}: {name} at {at:#x}: cannot read {e.address:#x}")
         return []
-    obj = drgn.Object(ctx.prog, t, address=at)
-    if not members:  # crash: 'struct NAME {' as typed, the name's own keyword
-        keyword, _, bare = name.partition(" ")
-        return crash_struct_text(obj, keyword, bare, radix).splitlines()
-    if fast:
-        return [_fast_member_line(obj, m, radix) for m in members]
-    return list(_member_lines(ctx, obj, members, radix, command))
 
 
 def _crash_is_string(sub: drgn.Object, path: str) -> bool:
@@ -3797,19 +3797,10 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
 
     while pos < end:
         n = min(per_line, end - pos)
-        fault: drgn.FaultError | None = None
-        try:
-            data = read(pos, n)
-        except drgn.FaultError as e:
-            # the line's units up to the first unreadable one are shown before the
-            # error, as crash's display_memory() reads and prints unit by unit
-            fault, data = e, b""
-            try:
-                while len(data) < n:
-                    data += read(pos + len(data), width)
-            except drgn.FaultError as unit_fault:
-                fault = unit_fault
-            n = len(data)
+        # the line's units up to the first unreadable one are shown before the
+        # error, as crash's display_memory() reads and prints unit by unit
+        data, fault = _readable_prefix(read, pos, n, width)
+        n = len(data)
         if fault is not None and not data:
             raise fault_error(fault, pos)
         if args.network and width in (2, 4):  # crash's htons()/htonl(), ASCII too
@@ -3836,6 +3827,26 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         if fault is not None:
             raise fault_error(fault, pos + n)
         pos += n
+
+
+def _readable_prefix(read: Callable[[int, int], bytes], addr: int, size: int,
+                     unit: int) -> tuple[bytes, drgn.FaultError | None]:
+    """``size`` bytes at ``addr`` by ``read``, or where that faults the whole
+    ``unit``-byte units before the first unreadable one (crash's
+    display_memory() reads unit by unit) and the fault: the first unit's,
+    else the whole read's.  ``(bytes, None)`` or ``(prefix, fault)``."""
+    try:
+        return read(addr, size), None
+    except drgn.FaultError as e:
+        fault = e
+    data = b""
+    try:
+        while len(data) < size:
+            data += read(addr + len(data), unit)
+    except drgn.FaultError as e:
+        if data:
+            fault = e
+    return data, fault
 
 
 def _dump_file_reader(ctx: Context, command: str = "rd") -> Callable[[int, int], bytes]:
@@ -4154,20 +4165,11 @@ def _rd_ascii(ctx: Context, read: Callable[[int, int], bytes], addr: int,
     data = bytearray()
     pos = addr
     while len(data) < limit:
-        want = min(4096 - pos % 4096, limit - len(data))
-        fault: drgn.FaultError | None = None
-        try:
-            chunk = read(pos, want)
-        except drgn.FaultError as e:  # the bytes before the first unreadable one
-            fault, chunk = e, b""
-            try:
-                while len(chunk) < want:
-                    chunk += read(pos + len(chunk), 1)
-            except drgn.FaultError:
-                pass
-            if not data and not chunk:
-                raise CommandError(f"rd: {space} {e.address:#x} is not readable: "
-                                   f"{e.message}") from None
+        # the bytes before the first unreadable one
+        chunk, fault = _readable_prefix(read, pos, min(4096 - pos % 4096, limit - len(data)), 1)
+        if fault is not None and not data and not chunk:
+            raise CommandError(f"rd: {space} {fault.address:#x} is not readable: "
+                               f"{fault.message}")
         end = _UNPRINTABLE.search(chunk) if count is None else None
         data += chunk if end is None else chunk[:end.start()]
         if end is not None or fault is not None:

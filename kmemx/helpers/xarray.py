@@ -65,11 +65,19 @@ def _xa_walk(k: Kernel, node: int, positions: bool,
     yield from walk(node, 0, "root" if positions else "")
 
 
-def _xa_head(k: Kernel, xa: Any) -> int:
-    """``xa->xa_head`` of ``xa`` (``struct xarray *``)."""
-    k, a = address_of(xa, k)
+def _xa_entries(k: Kernel, xa: int, positions: bool,
+                limit: int) -> Iterator[tuple[int, int, str]]:
+    """:func:`_xa_walk` of the ``struct xarray`` at address ``xa``: nothing
+    for an empty one, its one entry (index 0, ``root``) when ``xa_head`` is
+    not a node (xa_is_node())."""
     xa_head_off = layout_for(k.prog, resolve_type(k.prog, "struct xarray")).offsetof("xa_head")
-    return k.read_u64(a + xa_head_off)
+    head = k.read_u64(xa + xa_head_off)
+    if not head:
+        return
+    if not (_is_internal(head) and head > 4096):
+        yield 0, head, "root" if positions else ""
+        return
+    yield from _xa_walk(k, head - 2, positions, limit)
 
 
 def xa_for_each_position(xa: Any, k: Kernel | None = None,
@@ -86,13 +94,7 @@ def xa_for_each_position(xa: Any, k: Kernel | None = None,
     :raises drgn.FaultError: a node cannot be read.
     """
     k, a = address_of(xa, k)
-    head = _xa_head(k, a)
-    if not head:
-        return
-    if not (_is_internal(head) and head > 4096):  # xa_is_node(): else the only entry
-        yield 0, head, "root"
-        return
-    yield from _xa_walk(k, head - 2, True, limit)
+    yield from _xa_entries(k, a, True, limit)
 
 
 def xa_node_for_each_position(node: int, k: Kernel,
@@ -123,13 +125,7 @@ def xa_for_each(xa: Any, k: Kernel | None = None) -> Iterator[tuple[int, int]]:
     :raises drgn.FaultError: a node cannot be read.
     """
     k, a = address_of(xa, k)
-    head = _xa_head(k, a)
-    if not head:
-        return
-    if not (_is_internal(head) and head > 4096):
-        yield 0, head
-        return
-    for index, entry, _ in _xa_walk(k, head - 2, False, MAX_ENTRIES):
+    for index, entry, _ in _xa_entries(k, a, False, MAX_ENTRIES):
         yield index, entry
 
 
