@@ -414,9 +414,10 @@ def slab_cache_usage(cache: View) -> SlabCacheUsage:
     remote free in ``__slab_free()``), those of per-CPU partial and node
     partial slabs, and (6.18 on) those in per-CPU and node-barn sheaves;
     totals come from the node counters (needs CONFIG_SLUB_DEBUG).  This is
-    crash's ``kmem -s`` count and equals the number of objects
-    ``slab_cache_allocated_objects()`` finds; drgn's ``slab_cache_usage()``
-    leaves out the remote frees.  Mirrors ``count_partial()`` and
+    crash's ``kmem -s`` count (crash, which does not read sheaves, counts
+    their objects allocated, as /proc/slabinfo does) and equals the number of
+    objects ``slab_cache_allocated_objects()`` finds; drgn's
+    ``slab_cache_usage()`` leaves out the remote frees.  Mirrors ``count_partial()`` and
     ``get_slabinfo()`` (mm/slub.c).
 
     :raises SlabFreelistError: a corrupt per-CPU freelist or partial list
