@@ -917,10 +917,13 @@ for key, pages, (percent, of) in [
                                on a total's line) OF.  COMMITTED is /proc/meminfo's
                                Committed_AS (the per-CPU deltas summed); crash
                                prints the central count only.
+         kmem -i=shared        the same (crash 9's -i prints SHARED only then)
          kmem -s [CACHE...]    crash's slab summary: CACHE OBJSIZE (object size)
                                ALLOCATED TOTAL SLABS SSIZE (slab size) NAME;
                                ALLOCATED excludes objects free on per-CPU
-                               freelists and partial slabs, as crash counts.
+                               freelists and partial slabs, as crash counts,
+                               and (6.18 on) those in sheaves, which crash
+                               counts allocated.
          kmem -S [CACHE...]    -s, then per CPU its kmem_cache_cpu, active and
                                partial slabs with every object (ALLOCATED,
                                CPU_CACHE: free on that CPU's slab), then per
@@ -957,8 +960,10 @@ for key, pages, (percent, of) in [
          arguments=[arg("addresses", nargs="*", help="addresses, or with -s cache names"),
                     arg("-s", dest="slabs", action="store_true",
                         help="slab cache summary (crash's kmem -s)"),
-                    arg("-i", dest="info", action="store_true",
-                        help="memory summary (crash's kmem -i)"),
+                    arg("-i", dest="info", nargs="?", const=True, default=False,
+                        metavar="=shared",
+                        help="memory summary (crash's kmem -i); crash 9's -i=shared, "
+                             "which adds SHARED, is the same: kmemx always prints it"),
                     arg("-S", dest="slab_detail", nargs="?", const=True, default=False,
                         metavar="=CPUS",
                         help="slab caches with every slab and object (crash's kmem -S); "
@@ -1005,6 +1010,11 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                "offsets": "-o", "info": "-i"}
     if args.physical and not (args.pages or args.members or args.vmalloc):
         raise CommandError("kmem -P goes with -p, -m or -v")
+    if isinstance(args.info, str):  # crash 9: -i=shared walks mem_map for SHARED
+        if args.info != "shared":
+            raise CommandError(f"kmem -i takes no argument (not {args.info!r}; -i=shared "
+                               "is -i, whose SHARED row kmemx always prints)")
+        args.info = True
     cpus = None
     if isinstance(args.slab_detail, str):  # -S=CPUS, or -S CACHE read as -S's value
         if re.fullmatch(r"(\d+(-\d+)?)(,\d+(-\d+)?)*|a|all|", args.slab_detail):

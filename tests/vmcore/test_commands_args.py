@@ -300,3 +300,15 @@ def test_function_pointer_into_a_module_is_named(k: kmemx.Kernel, prog: drgn.Pro
     if not fp:
         fp = view.ndo_set_rx_mode
     assert fp and fp.name in {s["name"] for s in syms if s["address"] == int(fp)}
+
+
+def test_kmem_i_shared_is_kmem_i(k: kmemx.Kernel) -> None:
+    """crash 9's ``kmem -i=shared`` (its -i leaves SHARED out unless asked)
+    is kmemx's ``kmem -i``, which always has the SHARED row; any other value
+    is one error line."""
+    rows = list(execute(k, "kmem -i=shared --json"))
+    assert rows == list(execute(k, "kmem -i --json"))
+    assert any(r["key"] == "SHARED" for r in json.loads("\n".join(rows)))
+    for bad in ("kmem -i=share", "kmem -i dentry"):
+        with pytest.raises(CommandError, match=r"kmem -i takes no argument"):
+            list(execute(k, bad))
