@@ -42,6 +42,7 @@ from kmemx.helpers import (
     list_for_each,
     list_for_each_prev,
     module_of_address,
+    module_span,
     use_module_kallsyms,
     xa_for_each,
 )
@@ -1878,7 +1879,8 @@ def _gdb_symbol_suffix(prog: drgn.Program, value: int) -> str:
         lo, hi = _kernel_symbol_range(prog)
     except LookupError:  # no kernel symbols (_text) in this program
         return ""
-    if not lo <= value < hi:
+    start, end = module_span(prog)
+    if not lo <= value < hi or start <= value < end:
         if value < KERNEL_HALF or module_of_address(prog, value) is None:
             return ""
         try:
@@ -3255,6 +3257,16 @@ def _symbol_at(prog: drgn.Program, addr: int) -> drgn.Symbol:
     LookupError."""
     lo, hi = _kernel_symbol_range(prog)
     mod = None if lo <= addr <= hi else module_of_address(prog, addr)
+    start, end = module_span(prog)
+    if start <= addr < end:
+        # crash's value_search() takes an address among the modules' (x86-64's
+        # module area, above the image) to the modules only: between two
+        # modules' regions (7.2.13: past a module's text in its execmem
+        # cache) no symbol is found, whatever lies below it in the image
+        mod = module_of_address(prog, addr)
+        if mod is None:
+            raise LookupError(f"no symbol at {addr:#x}")
+        lo = hi + 1  # not the image's
     if lo <= addr <= hi or mod:
         # crash's value_search() and module_symbol(): the nearest symbol at or
         # below in the kernel image or the same module, labels inside a function
@@ -3262,6 +3274,8 @@ def _symbol_at(prog: drgn.Program, addr: int) -> drgn.Symbol:
         # drgn's prog.symbol() gives, whose size covers it)
         keys = _sorted_symbol_addresses(prog)
         i = bisect.bisect_right(keys, addr) - 1
+        while mod is None and i >= 0 and module_of_address(prog, keys[i]):
+            i -= 1  # the image's table has no module symbol (an address above the modules)
         if i >= 0 and (lo <= keys[i] if mod is None else module_of_address(prog, keys[i]) == mod):
             found = sorted((s for s in _named(_symbols_by_address(prog)[keys[i]], prog)
                             if s.kind != drgn.SymbolKind.FILE), key=lambda s: s.name)
@@ -3275,7 +3289,14 @@ def _symbol_at(prog: drgn.Program, addr: int) -> drgn.Symbol:
                     return found[1]
                 return found[0]
     sym = prog.symbol(addr)
-    if module_of_address(prog, sym.address):
+    owner = module_of_address(prog, sym.address)
+    if owner:
+        # drgn sizes a module's last text symbol up to the module's whole
+        # size counted from its text; since 6.4 (ac3b43283923) the other
+        # regions are allocated apart, so the pages past the text are another
+        # module's or nobody's: crash's "symbol not found"
+        if module_of_address(prog, addr) != owner:
+            raise LookupError(f"no symbol at {addr:#x}")
         return sym
     return min(_named((*prog.symbols(addr), *_symbols_by_address(prog).get(sym.address, ())),
                       prog), key=lambda s: (-s.address, s.name))
@@ -3607,7 +3628,7 @@ def of_address(typed):
     sym_row(typed, sym, sym.name + (f"+{off}" if off else ""), addr)  # crash: decimal
 
 
-""" + rows, ["bisect", "struct", "drgn:Object,SymbolBinding,SymbolKind",
+""" + rows, ["bisect", "struct", "drgn:Architecture,Object,SymbolBinding,SymbolKind",
                 "drgn.helpers.linux.kallsyms:load_module_kallsyms",
                 "drgn.helpers.linux.module:for_each_module,module_address_regions"])
 
@@ -3939,7 +3960,7 @@ except ValueError:  # registered already
 #: --drgn code of crash's symbol table and its value_search(), the rule of
 #: :func:`_symbol_at`: ``module_of(addr)``, ``address(name)``, ``by_addr``
 #: (crash's table by address), ``symbol_at(addr)`` (LookupError when none).
-#: Follows :data:`MODULE_SYMBOLS_CODE`; imports bisect, drgn's SymbolKind,
+#: Follows :data:`MODULE_SYMBOLS_CODE`; imports bisect, drgn's Architecture and SymbolKind,
 #: for_each_module and module_address_regions
 CRASH_SYMBOLS_CODE = """\
 regions = sorted((start, start + size, mod.name.string_().decode())
@@ -3976,6 +3997,15 @@ for sym in prog.symbols():
 keys = sorted(by_addr)
 lo = address("_text")  # crash's in_ksymbol_range(): _text to the image's last symbol
 hi = max((a for a in keys if not module_of(a)), default=lo)
+# crash's value_search() takes an address where only a module can be (x86-64's
+# module area, MODULES_VADDR to MODULES_END; elsewhere the modules' own span)
+# to the modules only: one in no module's region (7.2.13: past a module's text
+# in its execmem cache) has no symbol
+span = (0, 0)
+if regions:
+    span = ((0xffffffffc0000000, 0xffffffffff000000)
+            if prog.platform.arch == Architecture.X86_64
+            else (regions[0][0], max(end for _start, end, _name in regions)))
 
 
 def symbol_at(addr):
@@ -3983,6 +4013,10 @@ def symbol_at(addr):
     # image or the same module; of aliases at one address the first by name
     # (jiffies, not jiffies_64), past it the last; elsewhere drgn's
     mod = None if lo <= addr <= hi else module_of(addr)
+    if span[0] <= addr < span[1]:
+        mod = module_of(addr)
+        if mod is None:
+            raise LookupError(f"no symbol at {addr:#x}")
     if lo <= addr <= hi or mod:
         i = bisect.bisect_right(keys, addr) - 1
         if i >= 0 and (lo <= keys[i] if mod is None else module_of(keys[i]) == mod):

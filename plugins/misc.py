@@ -13,6 +13,8 @@ from typing import Any
 
 import drgn
 
+from kmemx.arch.x86_64 import MODULES_VADDR
+from kmemx.arch.x86_64 import START_KERNEL_MAP as _START_KERNEL_MAP
 from kmemx.commands import (
     Address,
     CommandError,
@@ -421,9 +423,6 @@ def p_lines(leader: str | None, n: int, value: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- mach
 
-#: arch/x86/include/asm/page_64_types.h: __START_KERNEL_map, and the modules'
-#: base after the (1 GiB with KASLR) kernel image mapping
-_START_KERNEL_MAP = 0xFFFFFFFF80000000
 
 
 def _mach_head(ctx: Context, speed: str | None) -> list[tuple[str, Any]]:
@@ -458,9 +457,8 @@ def _mach_rows(ctx: Context) -> list[tuple[str, Any]]:
             rows.append((key, Address(int(prog[var]))))
         except KeyError:  # !CONFIG_DYNAMIC_MEMORY_LAYOUT
             pass
-    kernel_image = 1 << 30  # KERNEL_IMAGE_SIZE with CONFIG_RANDOMIZE_BASE
     rows += [("KERNEL START MAP", Address(_START_KERNEL_MAP)),
-             ("KERNEL MODULES BASE", Address(_START_KERNEL_MAP + kernel_image))]
+             ("KERNEL MODULES BASE", Address(MODULES_VADDR))]
     rows.append(("KERNEL STACK SIZE", thread_size(prog)))
     irq_stack = prog.type("struct irq_stack").size  # IRQ_STACK_SIZE
     # the IRQ stacks: hardirq_stack_ptr points at the top word (irq_init_percpu_irqstack)

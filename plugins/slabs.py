@@ -612,7 +612,7 @@ for addr in [{", ".join(f"{a:#x}" for a in addrs)}]:
         kind, cache, name, start, state = found
         row(hex(addr), kind, cache, name, hex(start), addr - start, state)
 """,
-        ["bisect", "drgn:FaultError,Object,SymbolKind,sizeof",
+        ["bisect", "drgn:Architecture,FaultError,Object,SymbolKind,sizeof",
          "drgn.helpers.linux.cpumask:for_each_possible_cpu",
          "drgn.helpers.linux.kallsyms:load_module_kallsyms",
          "drgn.helpers.linux.list:list_for_each_entry",

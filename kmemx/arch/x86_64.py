@@ -15,7 +15,8 @@ from typing import Callable, Iterator
 
 from .tables import read_table
 
-__all__ = ["START_KERNEL_MAP", "TIF_SIGPENDING", "X86_64Translator"]
+__all__ = ["MODULES_END", "MODULES_VADDR", "START_KERNEL_MAP", "TIF_SIGPENDING",
+           "X86_64Translator"]
 
 #: the bit of ``thread_info.flags`` that says a signal is pending
 #: (arch/x86/include/asm/thread_info.h; crash's defs.h for X86_64 has the same 2)
@@ -26,6 +27,12 @@ TIF_SIGPENDING = 2
 #: randomized base; KASLR moves the image inside this map and is accounted
 #: for by phys_base and KERNELOFFSET from VMCOREINFO.
 START_KERNEL_MAP = 0xFFFFFFFF80000000
+
+#: The module area (arch/x86/include/asm/pgtable_64_types.h): MODULES_VADDR
+#: is __START_KERNEL_map + KERNEL_IMAGE_SIZE, 1 GiB with CONFIG_RANDOMIZE_BASE
+#: (every Debian kernel), and MODULES_END is fixed.
+MODULES_VADDR = START_KERNEL_MAP + (1 << 30)
+MODULES_END = 0xFFFFFFFFFF000000
 
 _PRESENT = 1
 _PSE = 1 << 7

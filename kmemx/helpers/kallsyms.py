@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import drgn
 
-__all__ = ["ModuleKallsyms", "module_kallsyms_state", "module_of_address",
+__all__ = ["ModuleKallsyms", "module_kallsyms_state", "module_of_address", "module_span",
            "module_symbol_letter", "refresh_module_kallsyms", "use_module_kallsyms"]
 
 #: the name of the symbol finder registered by :func:`use_module_kallsyms`
@@ -207,6 +207,25 @@ def module_kallsyms_state(prog: drgn.Program) -> ModuleKallsyms | None:
     """What :func:`use_module_kallsyms` read, or None before its first call."""
     state: ModuleKallsyms | None = prog.cache.get(_CACHE_KEY)
     return state
+
+
+def module_span(prog: drgn.Program) -> tuple[int, int]:
+    """``(start, end)`` of the addresses where only a module can be: x86-64's
+    module area (MODULES_VADDR to MODULES_END, above the kernel image), else
+    from the lowest start to the highest end of the loaded modules' memory
+    regions (text, data, read-only data); ``(0, 0)`` without modules.
+    crash's value_search() sends an address there to the modules alone (its
+    IS_VMALLOC_ADDR() covers x86-64's module area): one in none of their
+    regions has no symbol, whatever lies below it in the image (7.2.13: the
+    pages after a module's text in its execmem cache)."""
+    from ..arch.x86_64 import MODULES_END, MODULES_VADDR
+
+    regions = use_module_kallsyms(prog).regions
+    if not regions:
+        return 0, 0
+    if prog.platform is not None and prog.platform.arch == drgn.Architecture.X86_64:
+        return MODULES_VADDR, MODULES_END
+    return regions[0][0], max(end for _start, end, _name in regions)
 
 
 def module_of_address(prog: drgn.Program, address: int) -> str | None:

@@ -60,3 +60,35 @@ def test_around_symbols(prog: drgn.Program) -> None:
     for a in addrs:
         a &= 2**64 - 1
         assert symbol_containing(prog, a) == _drgn(prog, a), hex(a)
+
+
+def test_no_symbol_between_and_past_the_modules(fixture: Fixture) -> None:
+    """An address where only a module can be (x86-64's module area) but in no
+    module's memory region has no symbol, as crash's value_search() says
+    ("symbol not found"): ``sym`` is one error line, ``rd -s`` prints the
+    word in hex.  drgn sizes a module's last text symbol up to the module's
+    whole size counted from its text, which since 6.4 (separate mem[]
+    regions; 7.2.13's execmem caches) runs past the text into pages no
+    module owns; a word there is not that symbol plus an offset."""
+    from kmemx.commands import CommandError, execute
+    from kmemx.helpers.kallsyms import module_of_address, module_span
+
+    k = kmemx.open(fixture.core("elf"), fixture.vmlinux)
+    regions = use_module_kallsyms(k.prog).regions
+    if not regions:
+        pytest.skip("no modules in this dump")
+    start, end = module_span(k.prog)
+    addr = max(e for _s, e, _n in regions) + 0x10  # past the highest module region
+    assert start <= addr < end or addr >= end
+    assert module_of_address(k.prog, addr) is None
+    if addr < end:
+        with pytest.raises(CommandError, match="no symbol"):
+            list(execute(k, f"sym {addr:x}"))
+    # a word holding such an address: rd -s prints it in hex
+    word = next(a for a in range(regions[0][0], regions[0][1], 8)
+                if module_of_address(k.prog, a))
+    from tests.vmcore.test_counts import patched_u64
+
+    with patched_u64(k, word, addr):
+        line = next(iter(execute(k, f"rd -s {word:x} 1")))
+    assert f"{addr:016x}" in line, line
