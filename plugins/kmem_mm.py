@@ -600,7 +600,8 @@ def _page_member_leaves(k: Kernel, path: str) -> list[tuple[str, int, str, str]]
     if u.kind.name in ("INT", "BOOL", "ENUM") and u.size in (1, 2, 4, 8):
         signed = u.kind.name == "INT" and u.is_signed
         fmt = ("<i" if signed else "<u") + str(u.size)
-        return [(path, off, fmt, "hex" if path == "flags" else "int")]
+        # flags in hex, crash's way; 7.x wraps it in memdesc_flags_t { f; }
+        return [(path, off, fmt, "hex" if path.split(".")[0] == "flags" else "int")]
     raise CommandError(f"kmem -m: member {path!r} is not a pointer or integer")
 
 
