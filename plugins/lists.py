@@ -54,7 +54,7 @@ from kmemx.types.search import types_by_size_and_member
 __all__ = ["CRASH_DEREF_CODE", "CRASH_MEMBER_CODE", "CRASH_SYMBOLS_CODE", "KERNEL_HALF",
            "MODULE_SYMBOLS_CODE", "CrashDeref", "complete_array", "crash_dereference",
            "crash_dereference_text", "crash_member_line", "crash_print_text",
-           "crash_struct_text", "crash_value_text", "kernel_address", "ksymbol_at",
+           "crash_struct_text", "crash_value_text", "in_kernel_image", "kernel_address", "ksymbol_at",
            "parse_address", "per_cpu_addresses", "split_struct_spec", "strip_pac",
            "struct_targets", "symbolic_word"]
 
@@ -1876,11 +1876,10 @@ def _gdb_symbol_suffix(prog: drgn.Program, value: int) -> str:
     build_address_symbolic()): the nearest module symbol at or below it, in
     the same module (value_search_module(), :func:`_symbol_at`)."""
     try:
-        lo, hi = _kernel_symbol_range(prog)
+        image = in_kernel_image(prog, value) and value != _kernel_symbol_range(prog)[1]
     except LookupError:  # no kernel symbols (_text) in this program
         return ""
-    start, end = module_span(prog)
-    if not lo <= value < hi or start <= value < end:
+    if not image:
         if value < KERNEL_HALF or module_of_address(prog, value) is None:
             return ""
         try:
@@ -3238,8 +3237,7 @@ def ksymbol_at(prog: drgn.Program, addr: int) -> tuple[drgn.Symbol, str | None] 
     kernel image (in_ksymbol_range()) or a module (memory.c kmem_search()'s
     test, display_memory()'s for ``rd -s``), :func:`_symbol_at`'s symbol
     with the module's name; None for any other address or no symbol."""
-    lo, hi = _kernel_symbol_range(prog)
-    image = lo <= addr <= hi
+    image = in_kernel_image(prog, addr)
     module = None if image or addr < 1 << 63 else module_of_address(prog, addr)
     if not (image or module):
         return None
@@ -3255,19 +3253,16 @@ def _symbol_at(prog: drgn.Program, addr: int) -> drgn.Symbol:
     aliases at one address (``jiffies``, of size 0, and ``jiffies_64``) the
     first by name, as crash's sorted symbol table has them.  Raises
     LookupError."""
-    lo, hi = _kernel_symbol_range(prog)
-    mod = None if lo <= addr <= hi else module_of_address(prog, addr)
+    lo, _hi = _kernel_symbol_range(prog)
+    image = in_kernel_image(prog, addr)
+    mod = None if image else module_of_address(prog, addr)
     start, end = module_span(prog)
-    if start <= addr < end:
-        # crash's value_search() takes an address among the modules' (x86-64's
-        # module area, above the image) to the modules only: between two
-        # modules' regions (7.2.13: past a module's text in its execmem
-        # cache) no symbol is found, whatever lies below it in the image
-        mod = module_of_address(prog, addr)
-        if mod is None:
-            raise LookupError(f"no symbol at {addr:#x}")
-        lo = hi + 1  # not the image's
-    if lo <= addr <= hi or mod:
+    if mod is None and start <= addr < end:
+        # crash's value_search() takes an address where only a module can be
+        # to the modules only: in none of their regions (7.2.13: past a
+        # module's text in its execmem cache) no symbol is found
+        raise LookupError(f"no symbol at {addr:#x}")
+    if image or mod:
         # crash's value_search() and module_symbol(): the nearest symbol at or
         # below in the kernel image or the same module, labels inside a function
         # included (entry_SYSCALL_64_after_hwframe, not entry_SYSCALL_64 that
@@ -4056,6 +4051,18 @@ def _kernel_symbol_range(prog: drgn.Program) -> tuple[int, int]:
     return cached
 
 
+def in_kernel_image(prog: drgn.Program, addr: int) -> bool:
+    """crash's in_ksymbol_range() for the kernel image: ``addr`` (``unsigned
+    long``) from ``_text`` to the image's last symbol (:func:`_kernel_symbol_range`)
+    and not where only a module can be (:func:`kmemx.helpers.module_span`:
+    x86-64's module area, which 7.2.13's assembler constants at
+    0xffffffffffffffxx put under the last symbol).  Raises LookupError
+    without kernel symbols."""
+    lo, hi = _kernel_symbol_range(prog)
+    start, end = module_span(prog)
+    return lo <= addr <= hi and not start <= addr < end
+
+
 def kernel_pac_mask(ctx: Context) -> int:
     """``NUMBER(KERNELPACMASK)`` of an arm64 dump (0 elsewhere, or without
     VMCOREINFO)."""
@@ -4074,8 +4081,7 @@ def strip_pac(ctx: Context, value: int) -> int:
         return value
 
     def is_text(v: int) -> bool:
-        lo, hi = _kernel_symbol_range(ctx.prog)
-        return lo <= v <= hi or module_of_address(ctx.prog, v) is not None
+        return in_kernel_image(ctx.prog, v) or module_of_address(ctx.prog, v) is not None
 
     return ptrauth_strip_kernel_insn_pac(value, mask, is_text)
 

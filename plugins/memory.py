@@ -29,6 +29,7 @@ from kmemx.helpers.pgtable import (
     pte_flag_names,
     pte_pfn_phys,
 )
+from kmemx.kernel import Kernel
 
 from .lists import parse_address
 from .sched import cpu_list
@@ -183,11 +184,26 @@ def _ptov(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         yield Row(("VIRTUAL", "PHYSICAL"), (Address(_ptov_one(ctx, pa)), Address(pa)))
 
 
-def page_flag_names(prog: drgn.Program, flags: int) -> str:
-    """The ``enum pageflags`` names of the bits set in ``page->flags`` below
-    ``__NR_PAGEFLAGS`` (the rest are the section/node/zone fields), first
-    name of each bit, without ``PG_``, comma-separated (crash's ``kmem -p``
-    and ``vtop`` FLAGS)."""
+def page_flag_names(k: Kernel, flags: int) -> str:
+    """The names of the flags set in ``page->flags`` (``unsigned long``),
+    comma-separated, in the order and spelling of the kernel's
+    ``pageflag_names[]`` (mm/debug.c, ``%pGp``), as crash's ``kmem -p``,
+    ``vtop`` and ``files -p`` FLAGS print them (7.2.13: ``idle`` before
+    ``young``, whose bits are the other way round); before 4.6, which has no
+    such table, the ``enum pageflags`` names below ``__NR_PAGEFLAGS``
+    (section/node/zone fields above), the first name of each bit, by bit."""
+    from kmemx.helpers import mmzone
+
+    try:
+        names = mmzone.pageflag_names(k)
+    except LookupError:
+        names = _pageflags_enum_names(k.prog)
+    return ",".join(name for mask, name in names if flags & mask)
+
+
+def _pageflags_enum_names(prog: drgn.Program) -> list[tuple[int, str]]:
+    """``(mask, name)`` of each bit of ``enum pageflags`` below
+    ``__NR_PAGEFLAGS``, its first name without ``PG_``, by bit (cached)."""
     cache: list[tuple[int, str]] | None = prog.cache.get("kmemx.plugins.memory.pageflags")
     if cache is None:
         t = prog.type("enum pageflags")
@@ -197,9 +213,9 @@ def page_flag_names(prog: drgn.Program, flags: int) -> str:
         for name, value in t.enumerators or ():
             if value < limit and value not in seen:
                 seen.add(value)
-                cache.append((value, name.removeprefix("PG_")))
+                cache.append((1 << value, name.removeprefix("PG_")))
         prog.cache["kmemx.plugins.memory.pageflags"] = cache
-    return ",".join(name for bit, name in cache if flags >> bit & 1)
+    return cache
 
 
 def _page_line(ctx: Context, paddr: int) -> list[Any]:
@@ -213,7 +229,7 @@ def _page_line(ctx: Context, paddr: int) -> list[Any]:
         index = page.index
     cells = [Address(int(page.value_())), Address(paddr & ~(PAGE_SIZE - 1)),
              Address(int(page.mapping.value_())), Hex(int(index)),
-             int(page._refcount.counter), Hex(flags), page_flag_names(ctx.prog, flags)]
+             int(page._refcount.counter), Hex(flags), page_flag_names(ctx.k, flags)]
     return cells
 
 

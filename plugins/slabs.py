@@ -1224,7 +1224,7 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any,
     block's ``(123010 is in 4th of 32 pages)`` and the page by it)."""
 
     from . import kmem_mm
-    from .lists import _kernel_symbol_range, _sym_row, ksymbol_at
+    from .lists import _sym_row, in_kernel_image, ksymbol_at
     from .tasks import context_rows
 
     prog = ctx.prog
@@ -1249,11 +1249,10 @@ def kmem_address_text(ctx: Context, addr: int, ident: Any,
             line += f" {where}" if where or module else ""
         yield from (line, "")
 
-    lo, hi = _kernel_symbol_range(prog)
     # the kernel image is not vmalloc space to crash, though arm64 maps it
     # there with vmap areas of its own (arm64.c arm64_IS_VMALLOC_ADDR():
     # kimage_text..kimage_end is not)
-    image = lo <= addr <= hi  # _text to the last kernel symbol (_end)
+    image = in_kernel_image(prog, addr)  # _text to the last kernel symbol (_end)
     if physical is None:
         yield from symbol_line(addr, True)
         vmalloc = [] if image else list(kmem_mm.kmem_v(ctx, [addr]))

@@ -3418,7 +3418,7 @@ def _files_inode(ctx: Context, addrs: Iterable[int]) -> Iterator[Any]:
                           (Address(page.value_()), Address(int(page_to_phys(page))),
                            Address(page.mapping.value_()), Hex(index),
                            int(page._refcount.counter), Hex(flags),
-                           page_flag_names(ctx.prog, flags)), page)
+                           page_flag_names(ctx.k, flags)), page)
             if count != nrpages:
                 ctx.warn(f"files: inode {a:x}: xarray page count: {count}  nrpages: {nrpages}")
         except drgn.FaultError as e:
