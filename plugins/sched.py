@@ -357,6 +357,15 @@ def _clock_now(ctx: Context, clock_base: drgn.Object) -> int:
     return ticks * (10**9 // hz) + offset
 
 
+def _enum_name(prog: drgn.Program, enum: str, value: int) -> str:
+    """The first enumerator of ``enum`` whose value is ``value``, or ""."""
+    try:
+        enumerators = prog.type(enum).enumerators or ()
+    except LookupError:
+        return ""
+    return next((name for name, v in enumerators if v == value), "")
+
+
 def _hrtimers(ctx: Context, cpus: list[int]) -> Iterator[Any]:
     from drgn.helpers.linux.percpu import per_cpu
     from drgn.helpers.linux.timer import hrtimer_clock_base_for_each
@@ -371,8 +380,14 @@ def _hrtimers(ctx: Context, cpus: list[int]) -> Iterator[Any]:
         for i in range(len(cpu_base.clock_base)):
             cb = cpu_base.clock_base[i].address_of_()
             now = _clock_now(ctx, cb)
-            get_time = location_text(ctx.prog, int(cb.get_time.value_())) if hasattr(
-                cb, "get_time") else ""
+            try:
+                get_time = location_text(ctx.prog, int(cb.get_time.value_()))
+            except AttributeError:
+                # no hrtimer_clock_base.get_time (7.2.13 reads the clock by
+                # its clockid): crash names the base by its index's
+                # enumerator (enum hrtimer_base_type; hrtimer_base_ids before)
+                get_time = (_enum_name(ctx.prog, "enum hrtimer_base_type", i)
+                            or _enum_name(ctx.prog, "enum hrtimer_base_ids", i))
             if not ctx.as_json:
                 yield TextLine(f"  CLOCK: {i}  HRTIMER_CLOCK_BASE: {int(cb.value_()):x}  "
                                f"[{get_time.strip('<>')}]")

@@ -212,7 +212,7 @@ def parse_hrtimers(text: str) -> tuple[dict[tuple[int, int], int], list[dict[str
             clock = int(m.group(1))
         elif line.strip() == "CURRENT" and i + 1 < len(lines):
             current[(cpu, clock)] = int(lines[i + 1].strip())
-        elif m := re.match(r"^\s*(\d+)\s+(\d+)\s+(-?\d+)\s+(" + _HEX + r")\s+(" + _HEX
+        elif m := re.match(r"^\s*(\d+)\s+(-?\d+)\s+(-?\d+)\s+(" + _HEX + r")\s+(" + _HEX
                            + r")\s+<(.*)>", line):
             rows.append({"cpu": cpu, "clock": clock, "softexpires": int(m.group(1)),
                          "expires": int(m.group(2)), "tte": int(m.group(3)),
