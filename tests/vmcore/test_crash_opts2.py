@@ -156,10 +156,22 @@ class Session(CrashSession):
 s = crash_session_fixture(Session)
 
 
+def _strip_cast(v: str) -> str:
+    """``v`` without a leading cast, nested parentheses too
+    (``(void (*)(struct irq_work *))``)."""
+    v = v.strip().rstrip(",")
+    depth = 0
+    for i, c in enumerate(v if v.startswith("(") else ""):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth == 0:
+            return v[i + 1:]
+    return v
+
+
 def _value(v: str) -> int | None:
     """A scalar as crash (gdb) or drgn prints it, as an int; None for
     anything else (a structure, a string, a symbol name)."""
-    v = re.sub(r"^\([^)]*\)", "", v.strip().rstrip(","))
+    v = _strip_cast(v)
     v = re.sub(r" <[^>]*>$", "", v)  # gdb's symbol after a pointer
     v = re.sub(r"^\S+\+0x[0-9a-f]+ = ", "", v)  # drgn's symbol before it
     if re.fullmatch(r"-?0x[0-9a-f]+|-?\d+", v):
@@ -192,7 +204,7 @@ def _compare_scalars(ours_text: str, theirs_text: str, radix: int | None) -> int
         if o_v < 0 <= t_v and radix == 16:  # gdb's -x: the bits of a negative value
             o_v &= (1 << 4 * len(theirs[name].split("0x")[1].split()[0])) - 1
         assert o_v == t_v, (name, ours[name], theirs[name])
-        o = re.sub(r"^\([^)]*\)(\S+\+0x[0-9a-f]+ = )?", "", ours[name])
+        o = re.sub(r"^\S+\+0x[0-9a-f]+ = ", "", _strip_cast(ours[name]))
         t = re.sub(r" <[^>]*>$", "", theirs[name])
         if radix == 16:
             assert o.startswith(("0x", "-0x")) and t.startswith(("0x", "-0x")), (name, o, t)
