@@ -34,10 +34,19 @@ def symbol_offset(prog: drgn.Program, address: int) -> tuple[drgn.Symbol, int] |
     it, or None.  Only kernel-half addresses are named: per-CPU offsets (small
     numbers) are not symbols of the text, and neither are the assembler's local
     labels (``.LC4``): crash names neither.  ``prog.symbol(address)``'s
-    answer, through :func:`kmemx.helpers.symtab.symbol_containing`."""
+    answer, through :func:`kmemx.helpers.symtab.symbol_containing`, or the
+    function that ends just before ``address``."""
     if address < 1 << 63:
         return None
     sym = symbol_containing(prog, address)
+    if sym is None:
+        # a return address after a call that never returns, at a function's
+        # very end (7.2.13: panic+107, one byte past panic's 107): no symbol
+        # holds it, and crash's value_search() names it by the function below
+        before = symbol_containing(prog, address - 1)
+        if (before is not None and before.kind == drgn.SymbolKind.FUNC
+                and before.address + before.size == address):
+            sym = before
     if sym is None or sym.name.startswith((".L", "$")):  # $x/$d: arm64 mapping symbols
         return None
     return sym, address - sym.address
@@ -101,12 +110,14 @@ def _resolve(ctx: Context, text: str) -> tuple[int, bool]:
 
 
 def _routine(ctx: Context, address: int) -> tuple[int, int]:
-    """(start, end) of the routine holding ``address``.  Raises CommandError."""
+    """(start, end) of the routine holding ``address``, its end taken past
+    ``address`` for a return address at the routine's very end (see
+    :func:`symbol_offset`).  Raises CommandError."""
     hit = symbol_offset(ctx.prog, address)
     if hit is None or not hit[0].size:
         raise CommandError(f"dis: {address:#x}: not inside a known routine")
     sym = hit[0]
-    return sym.address, sym.address + sym.size
+    return sym.address, max(sym.address + sym.size, address + 1)
 
 
 def _comment(ctx: Context, insn: Instruction, hex_offsets: bool) -> str:

@@ -42,6 +42,7 @@ from kmemx.helpers import (
     list_for_each,
     list_for_each_prev,
     module_of_address,
+    module_region_of,
     module_span,
     use_module_kallsyms,
     xa_for_each,
@@ -3271,7 +3272,10 @@ def _symbol_at(prog: drgn.Program, addr: int) -> drgn.Symbol:
         i = bisect.bisect_right(keys, addr) - 1
         while mod is None and i >= 0 and module_of_address(prog, keys[i]):
             i -= 1  # the image's table has no module symbol (an address above the modules)
-        if i >= 0 and (lo <= keys[i] if mod is None else module_of_address(prog, keys[i]) == mod):
+        # in a module, a symbol of the same memory region (7.2.13: the start
+        # of a module's rodata is not its data's last symbol plus 7808)
+        region = module_region_of(prog, addr) if mod is not None else None
+        if i >= 0 and (lo <= keys[i] if region is None else region[0] <= keys[i]):
             found = sorted((s for s in _named(_symbols_by_address(prog)[keys[i]], prog)
                             if s.kind != drgn.SymbolKind.FILE), key=lambda s: s.name)
             if found:
@@ -3966,6 +3970,10 @@ def module_of(addr):
     return next((name for start, end, name in regions if start <= addr < end), None)
 
 
+def region_start(addr):  # the start of the module memory region holding addr
+    return next((start for start, end, name in regions if start <= addr < end), None)
+
+
 def address(name):
     try:
         return prog.symbol(name).address
@@ -4014,7 +4022,7 @@ def symbol_at(addr):
             raise LookupError(f"no symbol at {addr:#x}")
     if lo <= addr <= hi or mod:
         i = bisect.bisect_right(keys, addr) - 1
-        if i >= 0 and (lo <= keys[i] if mod is None else module_of(keys[i]) == mod):
+        if i >= 0 and (lo <= keys[i] if mod is None else region_start(addr) <= keys[i]):
             found = sorted((s for s in by_addr[keys[i]] if s.name and s.kind != SymbolKind.FILE),
                            key=lambda s: s.name)
             if found:

@@ -6,7 +6,13 @@ the bad address (or :class:`~kmemx.helpers.list.ListCycleError`).
 """
 
 from .bulk import numpy_dtype, read_struct_array
-from .kallsyms import ModuleKallsyms, module_of_address, module_span, use_module_kallsyms
+from .kallsyms import (
+    ModuleKallsyms,
+    module_of_address,
+    module_region_of,
+    module_span,
+    use_module_kallsyms,
+)
 from .list import (
     ListCycleError,
     hlist_for_each_entry,
@@ -32,6 +38,7 @@ __all__ = [
     "list_for_each_prev",
     "llist_for_each_entry",
     "module_of_address",
+    "module_region_of",
     "module_span",
     "numpy_dtype",
     "radix_tree_for_each",

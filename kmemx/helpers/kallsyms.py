@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import drgn
 
-__all__ = ["ModuleKallsyms", "module_kallsyms_state", "module_of_address", "module_span",
+__all__ = ["ModuleKallsyms", "module_kallsyms_state", "module_of_address", "module_region_of",
+           "module_span",
            "module_symbol_letter", "refresh_module_kallsyms", "use_module_kallsyms"]
 
 #: the name of the symbol finder registered by :func:`use_module_kallsyms`
@@ -231,9 +232,17 @@ def module_span(prog: drgn.Program) -> tuple[int, int]:
 def module_of_address(prog: drgn.Program, address: int) -> str | None:
     """The name of the loaded module whose memory (text, data, read-only
     data; not per-cpu) holds ``address``, or None (vmlinux, or no module)."""
+    region = module_region_of(prog, address)
+    return region[2] if region is not None else None
+
+
+def module_region_of(prog: drgn.Program, address: int) -> tuple[int, int, str] | None:
+    """``(start, end, module name)`` of the module memory region (one of
+    ``mod->mem[]`` since 6.4, the core or init layout before) holding
+    ``address``, or None."""
     for start, end, name in use_module_kallsyms(prog).regions:
         if start <= address < end:
-            return name
+            return start, end, name
         if start > address:
             break
     return None

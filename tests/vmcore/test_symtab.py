@@ -92,3 +92,37 @@ def test_no_symbol_between_and_past_the_modules(fixture: Fixture) -> None:
     with patched_u64(k, word, addr):
         line = next(iter(execute(k, f"rd -s {word:x} 1")))
     assert f"{addr:016x}" in line, line
+
+
+def test_a_module_region_start_is_named_by_its_own_region(fixture: Fixture) -> None:
+    """The start of a module memory region before its first symbol is named
+    by no symbol of another region (7.2.13: dummy's rodata start was
+    ``__this_module+7808``, a data symbol of the region below): each region's
+    start has no symbol, or one at or above that start."""
+    from kmemx_plugins.lists import ksymbol_at
+
+    k = kmemx.open(fixture.core("elf"), fixture.vmlinux)
+    regions = use_module_kallsyms(k.prog).regions
+    if not regions:
+        pytest.skip("no modules in this dump")
+    for start, _end, name in regions:
+        found = ksymbol_at(k.prog, start)
+        assert found is None or (found[1] == name and found[0].address >= start), \
+            (hex(start), name, found)
+
+
+def test_a_return_address_at_a_functions_end_is_named_by_it(fixture: Fixture) -> None:
+    """A return address after a call that never returns can lie one byte
+    past its function's ELF symbol (7.2.13: ``panic+107``, panic being 107
+    bytes): ``dis`` names it and ``dis -r`` reaches it, as crash does."""
+    from kmemx.commands import execute
+    from kmemx_plugins.dis import symbol_offset
+
+    k = kmemx.open(fixture.core("elf"), fixture.vmlinux)
+    sym = k.prog.symbol("panic")
+    end = sym.address + sym.size
+    if symbol_containing(k.prog, end) is not None:
+        pytest.skip("panic's end is another symbol's start here")
+    assert symbol_offset(k.prog, end) == (sym, sym.size)
+    last = list(execute(k, f"dis -r {end:x}"))[-1]
+    assert last.startswith(f"{end:#x} <panic+{sym.size}>:"), last
