@@ -3622,12 +3622,16 @@ def of_address(typed):
             addr = typed | PAC_MASK
         except LookupError:
             pass
-    sym = symbol_at(addr)
+    try:
+        sym = symbol_at(addr)
+    except LookupError:  # crash's "symbol not found": a line, and on to the next
+        print(f"sym: no symbol contains {typed:#x}", file=sys.stderr)
+        return
     off = addr - sym.address
     sym_row(typed, sym, sym.name + (f"+{off}" if off else ""), addr)  # crash: decimal
 
 
-""" + rows, ["bisect", "struct", "drgn:Architecture,Object,SymbolBinding,SymbolKind",
+""" + rows, ["bisect", "struct", "sys", "drgn:Architecture,Object,SymbolBinding,SymbolKind",
                 "drgn.helpers.linux.kallsyms:load_module_kallsyms",
                 "drgn.helpers.linux.module:for_each_module,module_address_regions"])
 
