@@ -115,8 +115,9 @@ def test_a_return_address_at_a_functions_end_is_named_by_it(fixture: Fixture) ->
     """A return address after a call that never returns can lie one byte
     past its function's ELF symbol (7.2.13: ``panic+107``, panic being 107
     bytes): ``dis`` names it and ``dis -r`` reaches it, as crash does."""
-    from kmemx.commands import execute
     from kmemx_plugins.dis import symbol_offset
+
+    from kmemx.commands import execute
 
     k = kmemx.open(fixture.core("elf"), fixture.vmlinux)
     sym = k.prog.symbol("panic")
