@@ -73,7 +73,12 @@ def location(addr):
     try:
         sym = prog.symbol(addr)
     except LookupError:
-        return ""
+        try:  # a return address at a function's very end (after a noreturn call)
+            sym = prog.symbol(addr - 1)
+        except LookupError:
+            return ""
+        if sym.kind.name != "FUNC" or sym.address + sym.size != addr:
+            return ""
     if sym.name.startswith((".L", "$")):
         return ""
     off = addr - sym.address
@@ -242,6 +247,8 @@ def _dis_drgn(ctx: Context, args: argparse.Namespace) -> str:
         address, whole = _resolve(ctx, args.target)
     if (args.reverse or args.forward) and not args.user:
         start, stop = _routine(ctx, address)
+        if args.reverse:  # the instruction at ADDR whole, at the routine's very end too
+            stop += 15
         select = ("insns[:first + 1]" if args.reverse else "insns[first:]")
         if count is not None:
             select = f"{select}[-{count}:]" if args.reverse else f"{select}[:{count}]"
