@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import drgn
 
 from kmemx.arch.aarch64 import ptrauth_strip_kernel_insn_pac
+from kmemx.arch.x86_64 import MODULES_END, MODULES_VADDR
 from kmemx.commands import (
     Address,
     CommandError,
@@ -4010,7 +4011,7 @@ hi = max((a for a in keys if not module_of(a)), default=lo)
 # in its execmem cache) has no symbol
 span = (0, 0)
 if regions:
-    span = ((0xffffffffc0000000, 0xffffffffff000000)
+    span = ((""" + f"{MODULES_VADDR:#x}, {MODULES_END:#x}" + """)
             if prog.platform.arch == Architecture.X86_64
             else (regions[0][0], max(end for _start, end, _name in regions)))
 
@@ -4019,13 +4020,14 @@ def symbol_at(addr):
     # crash's value_search(): the nearest symbol at or below addr in the kernel
     # image or the same module; of aliases at one address the first by name
     # (jiffies, not jiffies_64), past it the last; elsewhere drgn's
-    mod = None if lo <= addr <= hi else module_of(addr)
-    if span[0] <= addr < span[1]:
-        mod = module_of(addr)
-        if mod is None:
-            raise LookupError(f"no symbol at {addr:#x}")
-    if lo <= addr <= hi or mod:
+    image = lo <= addr <= hi and not span[0] <= addr < span[1]
+    mod = None if image else module_of(addr)
+    if mod is None and span[0] <= addr < span[1]:
+        raise LookupError(f"no symbol at {addr:#x}")
+    if image or mod:
         i = bisect.bisect_right(keys, addr) - 1
+        while mod is None and i >= 0 and module_of(keys[i]):
+            i -= 1  # the image's table has no module symbol
         if i >= 0 and (lo <= keys[i] if mod is None else region_start(addr) <= keys[i]):
             found = sorted((s for s in by_addr[keys[i]] if s.name and s.kind != SymbolKind.FILE),
                            key=lambda s: s.name)
@@ -4037,6 +4039,8 @@ def symbol_at(addr):
                 return found[0]
     sym = prog.symbol(addr)
     if module_of(sym.address):
+        if module_of(addr) != module_of(sym.address):  # drgn sizes it past its region
+            raise LookupError(f"no symbol at {addr:#x}")
         return sym
     return min((*prog.symbols(addr), *by_addr.get(sym.address, ())),
                key=lambda s: (-s.address, s.name))

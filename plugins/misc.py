@@ -423,8 +423,6 @@ def p_lines(leader: str | None, n: int, value: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- mach
 
-
-
 def _mach_head(ctx: Context, speed: str | None) -> list[tuple[str, Any]]:
     """The rows crash's mach prints first on every architecture: MACHINE
     TYPE, MEMORY SIZE, CPUS, PROCESSOR SPEED (``speed``; None: no row, as
