@@ -29,7 +29,7 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 __all__ = [
     "ARM64_LAST_FRAMES",
@@ -43,6 +43,7 @@ __all__ = [
     "default_tools_dir",
     "find_crash",
     "find_crashes",
+    "kmem_i_text",
     "parse_addresses",
     "parse_bt",
     "parse_files",
@@ -746,6 +747,16 @@ def parse_kmem_address(text: str) -> dict[str, Any] | None:
 
 
 _KMEM_I_ROW = re.compile(r"^\s*([A-Z][A-Z ]*?[A-Z])\s+(\d+)\s+(\S+(?: [KMGT]B)?)\s+(.*?)\s*$")
+
+
+def kmem_i_text(run: Callable[[str], str]) -> str:
+    """crash's ``kmem -i`` with its SHARED row, by ``run`` (a command line
+    -> crash's output): crash 9.x walks mem_map for SHARED only when asked
+    (memory.c dump_kmeminfo(): ``kmem -i=shared``), 8.0.6 always did."""
+    text = run("kmem -i")
+    if re.search(r"^\s*SHARED ", text, re.M):
+        return text
+    return run("kmem -i=shared")
 
 
 def parse_kmem_i(text: str) -> list[dict[str, Any]]:

@@ -37,6 +37,7 @@ import pytest
 
 import kmemx
 from kmemx.commands import CommandError, execute
+from tests.oracles import crash as C
 from tests.vmcore.crash_session import CrashSession, crash_session_fixture
 
 pytestmark = pytest.mark.vmcore
@@ -139,11 +140,8 @@ def test_sys_text_is_crash(s: Session, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_kmem_i_text_is_crash(s: Session) -> None:
-    ours, theirs = _lines(s.ours("kmem -i")), _lines(s.crash["kmem -i"])
-    if not any(ln.lstrip().startswith("SHARED ") for ln in theirs):
-        # crash 9.x walks mem_map for SHARED only when asked (memory.c
-        # dump_kmeminfo()); kmemx, as crash 8.0.6, always prints it
-        theirs = _lines(s.crash_outputs(["kmem -i=shared"])["kmem -i=shared"])
+    ours = _lines(s.ours("kmem -i"))
+    theirs = _lines(C.kmem_i_text(lambda line: s.crash_outputs([line])[line]))
     assert len(ours) == len(theirs) == 18
     assert ours[:-1] == theirs[:-1]
     layout = re.compile(r"^    COMMITTED  [ \d]{7}  [ \d.KMGB]{11}  [ \d]{3}% of TOTAL LIMIT$")

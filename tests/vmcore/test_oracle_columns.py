@@ -668,11 +668,7 @@ def test_kmem_info_every_row(dump: Dump) -> None:
     if text is None:
         dump.note_crash_skipped()
         return
-    theirs = C.parse_kmem_i(text)
-    if not any(r["key"] == "SHARED" for r in theirs):
-        # crash 9.x walks mem_map for SHARED only when asked (memory.c
-        # dump_kmeminfo(): "kmem -i=shared"); 8.0.6 always did
-        theirs = C.parse_kmem_i(dump.crash("kmem -i=shared"))
+    theirs = C.parse_kmem_i(C.kmem_i_text(dump.crash))
     assert len(theirs) == len(ours) == 14, theirs
     allow = [Allowance("kmem -i", c, _committed_is_procs.__doc__ or "", _committed_is_procs,
                        oracle="crash") for c in ("PAGES", "TOTAL", "PERCENTAGE")]
