@@ -636,8 +636,8 @@ KMEM_S_NODE_COLUMNS = ("KMEM_CACHE_NODE", "NODE", "SLABS", "PARTIAL", "PER-CPU")
 def kmem_S(ctx: Context, cache: Any, cpus: Container[int] | None = None) -> Iterator[Row]:
     """crash's ``kmem -S`` after a cache's summary row: per CPU its
     ``kmem_cache_cpu``, active slab and per-CPU partial slabs with each
-    object (ALLOCATED, and CPU_CACHE: the CPU whose active slab holds the
-    free object, as crash's ``(cpu N cache)``), then per node its
+    object (ALLOCATED, and CPU_CACHE: the CPU whose active slab or sheaf
+    holds the free object, as crash's ``(cpu N cache)``), then per node its
     ``kmem_cache_node`` counts and partial slabs.  LIST is crash's heading
     (``CPU 0 SLAB``, ``CPU 0 PARTIAL``, ``NODE 0 PARTIAL``, ``NODE 0 FULL``).
     ``cpus`` (crash's ``-S=CPUS``): the per-CPU part of these CPUs only."""
@@ -659,9 +659,9 @@ def kmem_S(ctx: Context, cache: Any, cpus: Container[int] | None = None) -> Iter
             yield Row(KMEM_S_SLAB_COLUMNS, (kinds[item.list].format(item.owner),
                                             Address(item.slab), Address(item.memory),
                                             item.nid, item.total, item.allocated, item.free))
-            for addr, free, on_cpu in item.objects:
+            for addr, free, cpu in item.objects:
                 yield Row(KMEM_S_OBJECT_COLUMNS, (Address(item.slab), Address(addr), not free,
-                                                  item.owner if free and on_cpu else None))
+                                                  cpu))
 
 
 # ---------------------------------------------------------------- --drgn

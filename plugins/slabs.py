@@ -102,6 +102,33 @@ def freelist(c, ptr):  # the objects on a freelist starting at ptr
     return out
 
 
+def sheaf_objects(c):
+    # 6.18's sheaves (2d517aa09bbc): each free object in a CPU's main or spare
+    # sheaf with that CPU, in a node barn's full sheaf with None
+    objs = {}
+    try:
+        pcs_ptr = c.cpu_sheaves.read_()
+    except AttributeError:
+        return objs
+    sheaves = []
+    if pcs_ptr:
+        for cpu in for_each_possible_cpu(prog):
+            pcs = per_cpu_ptr(pcs_ptr, cpu)
+            sheaves += [(cpu, sh) for sh in (pcs.main.read_(), pcs.spare.read_()) if sh]
+    for nid in range(prog["nr_node_ids"].value_()):
+        try:  # 7.1 moved the barn into cache->per_node[] (5ba6bc27b1f9)
+            barn = c.per_node[nid].barn.read_()
+        except AttributeError:
+            barn = c.node[nid].barn.read_() if c.node[nid] else None
+        if barn:
+            sheaves += [(None, sh) for sh in list_for_each_entry(
+                "struct slab_sheaf", barn.sheaves_full.address_of_(), "barn_list")]
+    for cpu, sheaf in sheaves:
+        for o in sheaf.objects[:sheaf.size.value_()]:
+            objs[o.value_()] = cpu
+    return objs
+
+
 # What drgn's slab helpers leave out: they read the per-CPU slabs and sheaves
 # of online CPUs only, and count objects other CPUs freed onto a CPU's active
 # slab (slab->freelist, objects - inuse of a frozen slab) as allocated.  Returns
@@ -109,17 +136,9 @@ def freelist(c, ptr):  # the objects on a freelist starting at ptr
 # left out.
 def missed_free(c):
     online = set(for_each_online_cpu(prog))
-    objs, count = set(), 0
-    try:  # per-CPU sheaves since 6.18 (2d517aa09bbc)
-        sheaves = c.cpu_sheaves.read_()
-    except AttributeError:
-        sheaves = None
+    objs = {o for o, cpu in sheaf_objects(c).items() if cpu is not None and cpu not in online}
+    count = 0
     for cpu in for_each_possible_cpu(prog):
-        if sheaves and cpu not in online:
-            pcs = per_cpu_ptr(sheaves, cpu)
-            for sheaf in (pcs.main.read_(), pcs.spare.read_()):
-                if sheaf:
-                    objs |= {o.value_() for o in sheaf.objects[:sheaf.size.value_()]}
         try:
             cpu_slab = per_cpu_ptr(c.cpu_slab, cpu)
         except AttributeError:  # 7.0 removed struct kmem_cache_cpu (32c894c7274b)
@@ -148,6 +167,7 @@ def usage(c):
 """
 _SLAB_IMPORTS = ["drgn.helpers.linux.slab:for_each_slab_cache,slab_cache_usage,find_slab_cache",
                  "drgn.helpers.linux.percpu:per_cpu_ptr",
+                 "drgn.helpers.linux.list:list_for_each_entry",
                  "drgn.helpers.linux.cpumask:for_each_online_cpu,for_each_possible_cpu"]
 
 
@@ -375,10 +395,9 @@ def kmem_slab_of(ctx: Context, addr: int, every_object: bool) -> Iterator[Any]:
                                     slab.total, slab.allocated, slab.free))
     size = int(cache.size)
     pad = slab.objects[0][0] - slab.memory if slab.objects else 0
-    for obj, free, on_cpu in slab.objects:
+    for obj, free, cpu in slab.objects:
         if every_object or obj - pad <= addr < obj - pad + size:
-            yield Row(KMEM_S_OBJECT_COLUMNS, (Address(slab.slab), Address(obj), not free,
-                                              slab.owner if free and on_cpu else None))
+            yield Row(KMEM_S_OBJECT_COLUMNS, (Address(slab.slab), Address(obj), not free, cpu))
 
 
 KMEM_I_COLUMNS = ("KEY", "PAGES", "TOTAL", "PERCENTAGE", "OF")
@@ -640,26 +659,32 @@ def cpu_slab_of(cpu_slab):  # struct slab since 5.17 (bb192ed9aa71), struct page
         return cpu_slab.page
 
 
-def slab_rows(c, slab, name, owner, cpu_free, objects, only=None):
+def slab_rows(c, slab, name, owner, cpu_free, objects, only=None, sheaves=None):
     # crash's counts: a CPU's active slab frees its CPU freelist, and the remote
-    # frees on slab->freelist when it has any
+    # frees on slab->freelist when it has any; the slab's objects in the cache's
+    # sheaves (inuse counts them) are free too
+    sheaves = sheaf_objects(c) if sheaves is None else sheaves
     page = cast("struct page *", slab)
     memory = page_to_virt(page).value_()
     pfn = page_to_pfn(page).value_()
     nid = next((n for lo, hi, n in SPANS if lo <= pfn < hi), -1)
     total, inuse = slab.objects.value_(), slab.inuse.value_()
+    size = c.size.value_()
     slab_free = freelist(c, slab.freelist.value_())
     if cpu_free is not None:
         inuse = total - (len(cpu_free) + (total - inuse if slab.freelist else 0))
+    inuse -= sum(1 for o in sheaves if memory <= o < memory + total * size)
     table("LIST", "SLAB", "MEMORY", "NODE", "TOTAL", "ALLOCATED", "FREE")
     row(name, hex(slab.value_()), hex(memory), nid, total, inuse, total - inuse)
     if not objects:
         return
-    size = c.size.value_()
     pad = c.red_left_pad.value_() if c.flags.value_() & SLAB_RED_ZONE else 0
     table("SLAB", "OBJECT", "ALLOCATED", "CPU_CACHE")
     for p in range(memory, memory + total * size, size):
         if only is not None and not p <= only < p + size:
+            continue
+        if p + pad in sheaves:
+            row(hex(slab.value_()), hex(p + pad), False, sheaves[p + pad])
             continue
         free = p + pad in slab_free or p + pad in (cpu_free or ())
         row(hex(slab.value_()), hex(p + pad), not free,
@@ -681,6 +706,7 @@ for c in caches:
     table("CACHE", "OBJSIZE", "ALLOCATED", "TOTAL", "SLABS", "SSIZE", "NAME")
     row(hex(c.value_()), c.object_size.value_(), active, objs, slabs,
         4096 << (c.oo.x.value_() >> 16), name)
+    sheaves = sheaf_objects(c)
     per_node = {}
     try:  # 7.0 removed struct kmem_cache_cpu (32c894c7274b): no per-CPU slabs
         cpu_slabs = c.cpu_slab
@@ -695,10 +721,11 @@ for c in caches:
         row(cpu, hex(cs.value_()))
         slab = cpu_slab_of(cs)
         if slab and slab.slab_cache == c:
-            slab_rows(c, slab, f"CPU {cpu} SLAB", cpu, cpu_freelist(c, cs), True)
+            slab_rows(c, slab, f"CPU {cpu} SLAB", cpu, cpu_freelist(c, cs), True,
+                      sheaves=sheaves)
         partial = cs.partial.read_()
         while partial:
-            slab_rows(c, partial, f"CPU {cpu} PARTIAL", cpu, None, True)
+            slab_rows(c, partial, f"CPU {cpu} PARTIAL", cpu, None, True, sheaves=sheaves)
             partial = partial.next.read_()
     for cpu in cpus:  # the node's count of CPUs' active slabs
         slab = cpu_slab_of(per_cpu_ptr(cpu_slabs, cpu))
@@ -721,7 +748,7 @@ for c in caches:
             lists.append(("NODE {} FULL", node.full))
         for title, head in lists:
             for slab in list_for_each_entry(slab_type, head.address_of_(), "slab_list"):
-                slab_rows(c, slab, title.format(nid), nid, None, False)
+                slab_rows(c, slab, title.format(nid), nid, None, False, sheaves=sheaves)
 """
 
 #: kmem -S/-s ADDR --drgn: the slab holding ADDR (drgn's slab_object_info())
@@ -926,8 +953,10 @@ for key, pages, (percent, of) in [
                                counts allocated.
          kmem -S [CACHE...]    -s, then per CPU its kmem_cache_cpu, active and
                                partial slabs with every object (ALLOCATED,
-                               CPU_CACHE: free on that CPU's slab), then per
-                               node its counts and partial slabs.
+                               CPU_CACHE: free on that CPU's slab or in its
+                               sheaf, 6.18 on), then per node its counts and
+                               partial slabs (7.0 on: the nodes only; crash
+                               refuses -S there).
          kmem -s -I kmalloc-64,dentry   -s or -S skipping these caches: crash's
                                [IGNORED] row for each
          kmem -S=1 [CACHE...]  -S with the per-CPU part of CPU 1 only (=0,1 =0-1 =a)

@@ -34,6 +34,7 @@ __all__ = [
     "SlabObjectInfo",
     "find_slab_cache",
     "for_each_slab_cache",
+    "sheaf_objects",
     "slab_cache_allocated_objects",
     "slab_cache_free_objects",
     "slab_cache_usage",
@@ -374,11 +375,12 @@ def _cache_nodes(cache: View) -> Iterator[tuple[View, View | None]]:
             yield p.node, p.barn or None
 
 
-def _sheaves(cache: View) -> Iterator[View]:
-    """Every ``struct slab_sheaf *`` of ``cache`` holding free objects: each
-    CPU's ``main`` and ``spare`` (``cache->cpu_sheaves``) and each node
-    barn's full sheaves (``barn->sheaves_full``); none before 6.18
-    (2d517aa09bbc, "slab: add opt-in caching layer of percpu sheaves")."""
+def _sheaves(cache: View) -> Iterator[tuple[int | None, View]]:
+    """``(cpu, struct slab_sheaf *)`` of every sheaf of ``cache`` holding free
+    objects: each CPU's ``main`` and ``spare`` (``cache->cpu_sheaves``) with
+    that CPU, and each node barn's full sheaves (``barn->sheaves_full``) with
+    None; none before 6.18 (2d517aa09bbc, "slab: add opt-in caching layer of
+    percpu sheaves")."""
     L = _layout(cache._k)
     try:
         pcs_ptr = cache.cpu_sheaves
@@ -389,10 +391,25 @@ def _sheaves(cache: View) -> Iterator[View]:
             pcs = per_cpu_ptr(pcs_ptr, cpu)
             for sheaf in (pcs.main, pcs.spare):
                 if sheaf:
-                    yield sheaf
+                    yield cpu, sheaf
     for _node, barn in _cache_nodes(cache):
         if barn is not None:
-            yield from list_for_each_entry("struct slab_sheaf", barn.sheaves_full, "barn_list")
+            for sheaf in list_for_each_entry("struct slab_sheaf", barn.sheaves_full,
+                                             "barn_list"):
+                yield None, sheaf
+
+
+def sheaf_objects(cache: View) -> dict[int, int | None]:
+    """The free objects ``cache`` (``struct kmem_cache *``) keeps in its
+    sheaves (6.18 on; empty before), each with the CPU whose ``main`` or
+    ``spare`` sheaf holds it, or None for a node barn's full sheaf: objects
+    allocated from their slabs' point of view (``slab->inuse`` counts them)
+    and free to the allocator, as ``__pcs_replace_empty_main()`` and
+    ``free_to_pcs()`` (mm/slub.c) use them.
+
+    :raises drgn.FaultError: an unreadable sheaf
+    """
+    return {obj: cpu for cpu, sheaf in _sheaves(cache) for obj in _sheaf_objects(sheaf)}
 
 
 def _sheaf_objects(sheaf: View) -> list[int]:
@@ -430,7 +447,7 @@ def slab_cache_usage(cache: View) -> SlabCacheUsage:
     for _cpu, _c, slab in _cpu_active_slabs(cache):
         free += slab.objects - slab.inuse
     free += _cpu_partial_free(cache)
-    for sheaf in _sheaves(cache):
+    for _owner, sheaf in _sheaves(cache):
         free += int(sheaf.size)
     num_slabs = num_objs = 0
     for node, _barn in _cache_nodes(cache):
@@ -481,8 +498,7 @@ def _free_objects(cache: View, errors: list[str] | None
             free |= _chase(decode, c.freelist.value(), f"cpu {cpu} lockless freelist")
         except (FaultError, SlabFreelistError) as e:
             report(e, (slab.address - L.vmemmap) // L.page_size)
-    for sheaf in _sheaves(cache):
-        free.update(_sheaf_objects(sheaf))
+    free.update(sheaf_objects(cache))
     pfns, fls, _ = _cache_slabs(cache)
     for pfn, fl in zip(pfns.tolist(), fls.tolist()):
         if not fl:
@@ -658,7 +674,7 @@ def slab_object_info(k: Kernel, addr: int, memo: dict[Any, Any] | None = None
         cpu_free = memo.get(("cpu", cache_addr))
         if cpu_free is None:
             cpu_free = memo[("cpu", cache_addr)] = _cpu_free(cache, decode).union(
-                *(_sheaf_objects(sh) for sh in _sheaves(cache)))
+                sheaf_objects(cache))
         slab_free = memo.get(("slab", pfn))
         if slab_free is None:
             slab_free = memo[("slab", pfn)] = _chase(decode, fl, f"slab {slab_addr:#x}")

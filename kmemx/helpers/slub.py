@@ -23,6 +23,7 @@ from .slab import (
     _freelist_decoder,
     _layout,
     _slab_of,
+    sheaf_objects,
 )
 
 __all__ = ["SlubCpu", "SlubNode", "SlubSlab", "slub_cache_lists", "slub_slab_of"]
@@ -59,8 +60,10 @@ class SlubSlab:
     """One slab: the list it is on (``"cpu"`` active, ``"cpu partial"``,
     ``"node partial"``, ``"node full"``), the CPU or node of that list, the
     ``struct slab *`` (``struct page *`` before 5.17), its memory, node, and
-    object counts.  ``objects`` lists ``(address, free, on the CPU freelist)``
-    for the slabs crash lists objects of (CPU active and CPU partial)."""
+    object counts.  ``objects`` lists ``(address, free, cpu)`` for the slabs
+    crash lists objects of (CPU active and CPU partial, and the slab of
+    ``kmem -S ADDR``): ``cpu`` is the CPU whose lockless freelist or sheaf
+    holds the free object (crash's ``(cpu N cache)``), else None."""
 
     list: str
     owner: int
@@ -69,7 +72,7 @@ class SlubSlab:
     nid: int
     total: int
     allocated: int
-    objects: tuple[tuple[int, bool, bool], ...]
+    objects: tuple[tuple[int, bool, int | None], ...]
 
     @property
     def free(self) -> int:
@@ -91,17 +94,21 @@ def _nid_of_pfn(k: Kernel, pfn: int) -> int:
 
 
 def _slab(cache: View, slab: View, kind: str, owner: int, cpu_freelist: int | None,
-          with_objects: bool) -> SlubSlab:
+          with_objects: bool, sheaves: dict[int, int | None]) -> SlubSlab:
     """A slab's row: for a CPU's active slab (``cpu_freelist`` not None) the
     free objects are those on the CPU's lockless freelist plus, when the slab
     has a freelist of remote frees, ``objects - inuse`` (crash's
-    ``do_slab_slub()``); else ``objects - inuse``."""
+    ``do_slab_slub()``); else ``objects - inuse``.  The objects of the slab
+    in the cache's sheaves (``sheaves``, :func:`~kmemx.helpers.slab.sheaf_objects`)
+    are free too, as kmemx's ``kmem -s`` counts them: ``inuse`` counts them
+    (crash 9, which does not read sheaves, shows them allocated)."""
     k: Kernel = cache._k
     L = _layout(k)
     pfn = (slab.address - L.vmemmap) // L.page_size
     memory = L.page_offset + pfn * 4096
     total = int(slab.objects)
     inuse = int(slab.inuse)
+    size = int(cache.size)
     decode = _freelist_decoder(cache)
     name = cache.name.string().decode(errors="replace")
     freelist = int(slab.freelist.value())
@@ -111,18 +118,24 @@ def _slab(cache: View, slab: View, kind: str, owner: int, cpu_freelist: int | No
         cpu_free = _chase(decode, cpu_freelist, f"{name} cpu {owner}")
         nfree = len(cpu_free) + (total - inuse if freelist else 0)
         inuse = total - nfree
-    objs: tuple[tuple[int, bool, bool], ...] = ()
+    end = memory + total * size
+    inuse -= sum(1 for obj in sheaves if memory <= obj < end)
+    objs: tuple[tuple[int, bool, int | None], ...] = ()
     if with_objects:
-        size = int(cache.size)
         pad = 0
         if int(cache.flags) & _SLAB_RED_ZONE:
             try:
                 pad = int(cache.red_left_pad)
             except AttributeError:
                 pad = 0
-        objs = tuple((p + pad, p + pad in slab_free or p + pad in cpu_free,
-                      cpu_freelist is not None)
-                     for p in range(memory, memory + total * size, size))
+        rows = []
+        for p in range(memory + pad, end + pad, size):
+            if p in sheaves:
+                rows.append((p, True, sheaves[p]))
+            else:  # crash: any free object of a CPU's active slab is "(cpu N cache)"
+                free = p in slab_free or p in cpu_free
+                rows.append((p, free, owner if free and cpu_freelist is not None else None))
+        objs = tuple(rows)
     return SlubSlab(kind, owner, slab.address, memory, _nid_of_pfn(k, pfn), total, inuse, objs)
 
 
@@ -139,12 +152,13 @@ def slub_cache_lists(cache: View) -> Iterator[SlubCpu | SlubSlab | SlubNode]:
     """
     k: Kernel = cache._k
     L = _layout(k)
+    sheaves = sheaf_objects(cache)
     per_node: dict[int, int] = {}
     for cpu, c in _cpu_slabs(cache):
         yield SlubCpu(cpu, int(c.value()) if hasattr(c, "value") else c.address)
         slab = getattr(c, L.cpu_slab_member)
         if slab and slab.slab_cache.address == cache.address:
-            row = _slab(cache, slab, "cpu", cpu, int(c.freelist.value()), True)
+            row = _slab(cache, slab, "cpu", cpu, int(c.freelist.value()), True, sheaves)
             per_node[row.nid] = per_node.get(row.nid, 0) + 1
             yield row
         try:
@@ -153,7 +167,7 @@ def slub_cache_lists(cache: View) -> Iterator[SlubCpu | SlubSlab | SlubNode]:
             continue
         seen = 0
         while partial and seen < 1 << 16:
-            yield _slab(cache, partial, "cpu partial", cpu, None, True)
+            yield _slab(cache, partial, "cpu partial", cpu, None, True, sheaves)
             partial = partial.next
             seen += 1
     tracked = bool(int(cache.flags) & _SLAB_STORE_USER)
@@ -162,14 +176,14 @@ def slub_cache_lists(cache: View) -> Iterator[SlubCpu | SlubSlab | SlubNode]:
         yield SlubNode(nid, node.address, int(node.nr_slabs.counter), int(node.nr_partial),
                        per_node.get(nid, 0), tracked)
         for slab in list_for_each_entry(L.slab_type, node.partial, L.slab_list):
-            yield _slab(cache, slab, "node partial", nid, None, False)
+            yield _slab(cache, slab, "node partial", nid, None, False, sheaves)
         if tracked:
             try:
                 full = node.full
             except AttributeError:
                 continue
             for slab in list_for_each_entry(L.slab_type, full, L.slab_list):
-                yield _slab(cache, slab, "node full", nid, None, False)
+                yield _slab(cache, slab, "node full", nid, None, False, sheaves)
 
 
 def slub_slab_of(k: Kernel, addr: int) -> SlubSlab | None:
@@ -190,10 +204,11 @@ def slub_slab_of(k: Kernel, addr: int) -> SlubSlab | None:
     pfn, cache_addr = found[0], found[1]
     cache = k.view("struct kmem_cache", cache_addr)
     slab = k.view(L.slab_type, L.vmemmap + pfn * L.page_size)
+    sheaves = sheaf_objects(cache)
     for cpu, c, active in _cpu_active_slabs(cache):
         if active.address == slab.address:
-            return _slab(cache, slab, "cpu", cpu, int(c.freelist.value()), True)
-    return _slab(cache, slab, "slab", -1, None, True)
+            return _slab(cache, slab, "cpu", cpu, int(c.freelist.value()), True, sheaves)
+    return _slab(cache, slab, "slab", -1, None, True, sheaves)
 
 
 def _node_index(cache: View, node: View) -> int:

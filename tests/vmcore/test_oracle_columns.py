@@ -714,33 +714,11 @@ def _cpu_slab_objects(prog: Any, cache: Any) -> int:
 
 
 def _sheaf_object_addresses(prog: Any, cache: Any) -> list[int]:
-    """The objects in ``cache``'s sheaves (``struct kmem_cache *``), 6.18 on
-    (2d517aa09bbc "slab: add opt-in caching layer of percpu sheaves"):
-    ``objects[0 .. size)`` of each possible CPU's main and spare sheaf and of
-    each node barn's full sheaves; none before 6.18."""
-    from drgn.helpers.linux.cpumask import for_each_possible_cpu
-    from drgn.helpers.linux.list import list_for_each_entry
-    from drgn.helpers.linux.nodemask import for_each_node
-    from drgn.helpers.linux.percpu import per_cpu_ptr
+    """The objects in ``cache``'s sheaves (``struct kmem_cache *``), 6.18 on:
+    :func:`tests.oracles.drgn_slub.sheaf_objects`; none before 6.18."""
+    from tests.oracles.drgn_slub import sheaf_objects
 
-    try:
-        pcs_ptr = cache.cpu_sheaves
-    except AttributeError:
-        return []
-    sheaves = []
-    if pcs_ptr:
-        for cpu in for_each_possible_cpu(prog):
-            pcs = per_cpu_ptr(pcs_ptr, cpu)
-            sheaves += [sheaf for sheaf in (pcs.main.read_(), pcs.spare.read_()) if sheaf]
-    for node in for_each_node(prog):
-        try:  # 7.1 (5ba6bc27b1f9 "slab: decouple pointer to barn from kmem_cache_node")
-            barn = cache.per_node[node].barn
-        except AttributeError:
-            barn = cache.node[node].barn
-        if barn:
-            sheaves += list_for_each_entry("struct slab_sheaf",
-                                           barn.sheaves_full.address_of_(), "barn_list")
-    return [int(sheaf.objects[i].value_()) for sheaf in sheaves for i in range(int(sheaf.size))]
+    return list(sheaf_objects(prog, cache))
 
 
 def _remote_frees(prog: Any, cache: Any) -> int:
