@@ -45,6 +45,7 @@ from kmemx.helpers import (
     module_of_address,
     module_region_of,
     module_span,
+    module_symbol_order,
     use_module_kallsyms,
     xa_for_each,
 )
@@ -3475,7 +3476,16 @@ def _sym_drgn(ctx: Context, args: argparse.Namespace) -> str:
         rows = f"""\
 SEARCH, MODULE = {args.search!r}, {args.module!r}  # -q STRING, -m MODULE
 found = False
-for addr in sorted(by_addr):
+
+
+def listed(addr):  # the image's by address, then the modules' by module, region, address
+    if module_of(addr) is None:
+        return (0, 0, 0, addr)
+    start = region_start(addr)
+    return (1, *RANKS[start], addr)
+
+
+for addr in sorted(by_addr, key=listed):
     for sym in sorted(by_addr[addr], key=lambda s: s.name):
         if sym.kind in (SymbolKind.FILE, SymbolKind.SECTION):
             continue  # source file and section names: crash lists neither
@@ -3638,12 +3648,16 @@ def of_address(typed):
 
 
 def _sym_list(ctx: Context, search: str | None, module: str | None) -> Iterator[Any]:
-    """Every symbol (whose name contains ``search``; of ``module``), by
-    address then name, as crash's ``sym -l`` / ``-q`` / ``-m`` list them."""
+    """Every symbol (whose name contains ``search``; of ``module``), as
+    crash's ``sym -l`` / ``-q`` / ``-m`` list them: the image's by address,
+    then the modules' by module, memory region and address
+    (:func:`kmemx.helpers.kallsyms.module_symbol_order`), then name."""
     prog = ctx.prog
     by_addr = _symbols_by_address(prog)
     found = False
-    for addr in sorted(by_addr):
+    image = [a for a in by_addr if a < 1 << 63 or module_of_address(prog, a) is None]
+    modules = [a for a in by_addr if a >= 1 << 63 and module_of_address(prog, a) is not None]
+    for addr in [*sorted(image), *sorted(modules, key=lambda a: module_symbol_order(prog, a))]:
         for sym in sorted(by_addr[addr], key=lambda x: x.name):
             if sym.kind in (drgn.SymbolKind.FILE, drgn.SymbolKind.SECTION):
                 continue  # source file and section names: crash lists neither
@@ -3969,6 +3983,13 @@ except ValueError:  # registered already
 CRASH_SYMBOLS_CODE = """\
 regions = sorted((start, start + size, mod.name.string_().decode())
                  for mod in for_each_module(prog) for start, size in module_address_regions(mod))
+# each region's module (by its first region) and index in mod->mem[] (text, data,
+# rodata, ...): crash lists a module's symbols region by region
+RANKS = {}
+for mod in for_each_module(prog):
+    spans = [(i, start) for i, (start, size) in enumerate(module_address_regions(mod)) if size]
+    for i, start in spans:
+        RANKS[start] = (spans[0][1], i)
 
 
 def module_of(addr):

@@ -11,6 +11,7 @@ from .kallsyms import (
     module_of_address,
     module_region_of,
     module_span,
+    module_symbol_order,
     use_module_kallsyms,
 )
 from .list import (
@@ -40,6 +41,7 @@ __all__ = [
     "module_of_address",
     "module_region_of",
     "module_span",
+    "module_symbol_order",
     "numpy_dtype",
     "radix_tree_for_each",
     "rb_first",

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import drgn
 
 __all__ = ["ModuleKallsyms", "module_kallsyms_state", "module_of_address", "module_region_of",
-           "module_span",
-           "module_symbol_letter", "refresh_module_kallsyms", "use_module_kallsyms"]
+           "module_span", "module_symbol_letter", "module_symbol_order",
+           "refresh_module_kallsyms", "use_module_kallsyms"]
 
 #: the name of the symbol finder registered by :func:`use_module_kallsyms`
 FINDER_NAME = "kmemx-module-kallsyms"
@@ -44,6 +44,11 @@ class ModuleKallsyms:
     #: the modules drgn has a file of: their symbols are the ones in ``letters``
     #: (drgn's finder also has a live module's freed .init ones)
     with_files: set[str] = field(default_factory=set)
+    #: region start -> (its module's first region's start, the region's index
+    #: in the module's ``mem[]``: text, data, rodata, ro_after_init, init...)
+    ranks: dict[int, tuple[int, int]] = field(default_factory=dict)
+    #: the lowest start and highest end of ``regions``; (0, 0) without modules
+    span: tuple[int, int] = (0, 0)
 
 
 def _module_files(prog: drgn.Program) -> dict[str, tuple[str, dict[str, int], bool]]:
@@ -87,9 +92,12 @@ def _read(prog: drgn.Program) -> tuple[ModuleKallsyms, list[drgn.Symbol]]:
     for mod in modules:
         try:
             name = mod.name.string_().decode("utf-8", "surrogateescape")
-            for start, size in module_address_regions(mod):
+            first = None
+            for i, (start, size) in enumerate(module_address_regions(mod)):
                 if size:
                     state.regions.append((start, start + size, name))
+                    first = start if first is None else first
+                    state.ranks[start] = (first, i)
             typed = _as_the_kernel_types_them(mod, module_kallsyms(mod), state.letters)
             if name in files:
                 # drgn's finder has the file's symbols; the table keeps only those
@@ -106,6 +114,8 @@ def _read(prog: drgn.Program) -> tuple[ModuleKallsyms, list[drgn.Symbol]]:
         except (drgn.FaultError, ValueError, LookupError, UnicodeDecodeError) as e:
             state.problems.append(f"module at {mod.value_():#x}: symbol table: {e}")
     state.regions.sort()
+    if state.regions:
+        state.span = (state.regions[0][0], max(end for _start, end, _name in state.regions))
     state.symbols = len(symbols)
     return state, symbols
 
@@ -221,12 +231,12 @@ def module_span(prog: drgn.Program) -> tuple[int, int]:
     pages after a module's text in its execmem cache)."""
     from ..arch.x86_64 import MODULES_END, MODULES_VADDR
 
-    regions = use_module_kallsyms(prog).regions
-    if not regions:
+    state = use_module_kallsyms(prog)
+    if not state.regions:
         return 0, 0
     if prog.platform is not None and prog.platform.arch == drgn.Architecture.X86_64:
         return MODULES_VADDR, MODULES_END
-    return regions[0][0], max(end for _start, end, _name in regions)
+    return state.span
 
 
 def module_of_address(prog: drgn.Program, address: int) -> str | None:
@@ -234,6 +244,21 @@ def module_of_address(prog: drgn.Program, address: int) -> str | None:
     data; not per-cpu) holds ``address``, or None (vmlinux, or no module)."""
     region = module_region_of(prog, address)
     return region[2] if region is not None else None
+
+
+def module_symbol_order(prog: drgn.Program, address: int) -> tuple[int, int, int]:
+    """The sort key crash lists a module address by (``sym -l``, ``sym -m``):
+    the module (by its text's address), then its memory region in
+    ``mod->mem[]``'s order (``enum mod_mem_type``: text, data, rodata,
+    ro_after_init, init text...; 6.4's ac3b43283923, "module: replace
+    module_layout with module_memory"), then the address; 7.x's execmem
+    cache puts a module's data below its text.  ``(0, 0, address)`` for an
+    address of no module."""
+    region = module_region_of(prog, address)
+    if region is None:
+        return 0, 0, address
+    first, index = use_module_kallsyms(prog).ranks.get(region[0], (region[0], 0))
+    return first, index, address
 
 
 def module_region_of(prog: drgn.Program, address: int) -> tuple[int, int, str] | None:
