@@ -206,6 +206,31 @@ def _unused_rex(cs: Any, insn: Any, raw: bytes) -> str:
     return ""
 
 
+#: the segment-override prefixes
+_SEGMENTS = {0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65}
+
+
+def _unused_segments(raw: bytes, ops: list[Any], branch: bool) -> str:
+    """binutils' names of the segment-override prefixes of an instruction
+    with no memory operand, which no segment applies to: i386-dis.c prints
+    each unused prefix before the mnemonic (``cs cs cs xor %eax,%eax``, the
+    5-byte ``xor5rax`` x86's static calls patch in for a
+    ``__static_call_return0()`` target, arch/x86/kernel/static_call.c); else
+    "".  Branches are left out: a 2e/3e before a jump is a hint binutils
+    spells otherwise (``je,pn``, ``notrack``)."""
+    from capstone import x86_const as X
+
+    if branch or any(op.type == X.X86_OP_MEM for op in ops):
+        return ""
+    names = []
+    for b in raw:
+        if b not in _LEGACY_PREFIXES:
+            break
+        if b in _SEGMENTS:
+            names.append(_LEGACY_PREFIXES[b])
+    return " ".join(names)
+
+
 def _opcode(insn: Any) -> int:
     """The first opcode byte after legacy and REX prefixes."""
     for b in insn.bytes:
@@ -253,6 +278,9 @@ def _x86(cs: Any, insn: Any) -> Instruction:
     unused = _unused_rex(cs, insn, raw)
     if unused:
         mnemonic = f"{unused} {mnemonic}"
+    segments = _unused_segments(raw, ops, is_call or is_jump)
+    if segments:
+        mnemonic = f"{segments} {mnemonic}"
     return Instruction(insn.address, insn.size, bytes(insn.bytes), mnemonic,
                        ",".join(texts), target, rip, is_call, is_jump)
 

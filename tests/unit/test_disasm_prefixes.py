@@ -65,6 +65,23 @@ def test_redundant_rex_as_gdb(code: str, want: list[tuple[int, str]]) -> None:
     assert _dis(bytes.fromhex(code)) == want
 
 
+@pytest.mark.parametrize(("code", "want"), [
+    # x86's static_call xor5rax (arch/x86/kernel/static_call.c), patched in for
+    # a __static_call_return0() target: three unused CS prefixes
+    ("2e 2e 2e 31 c0", [(0, "cs cs cs xor %eax,%eax")]),
+    ("3e 31 c0", [(0, "ds xor %eax,%eax")]),
+    ("65 31 c0", [(0, "gs xor %eax,%eax")]),
+    # a memory operand uses the segment: named in the operand, not before
+    ("64 48 8b 04 25 28 00 00 00", [(0, "mov    %fs:0x28,%rax")]),
+    # a branch's CS/DS is a hint binutils spells otherwise: left as capstone's
+    ("2e e8 00 00 00 00", [(0, "call   0xffffffff81000006")]),
+])
+def test_unused_segment_prefixes_as_objdump(code: str, want: list[tuple[int, str]]) -> None:
+    """Each line is what binutils 2.40's objdump (and crash 9's gdb 16)
+    prints for the same bytes."""
+    assert _dis(bytes.fromhex(code)) == want
+
+
 def test_count_counts_the_prefix_line() -> None:
     """``dis ADDR 2`` ends after the prefix line and the instruction after it,
     as crash's (gdb's) count does."""
