@@ -8,7 +8,17 @@ from typing import Any
 
 import drgn
 
-from kmemx.commands import Address, Context, Name, Row, TextLine, TextRecord, arg, command
+from kmemx.commands import (
+    Address,
+    CommandError,
+    Context,
+    Name,
+    Row,
+    TextLine,
+    TextRecord,
+    arg,
+    command,
+)
 from kmemx.commands.cells import cell_text, crash_centre, crash_size_text
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.helpers.timekeeping import JIFFIES_CODE
@@ -402,7 +412,7 @@ def _log_drgn(ctx: Context, args: argparse.Namespace) -> str:
     lines)."""
     from kmemx.commands.drgncode import only_options, text_script
 
-    only_options("log", args, ("no_time", "wall", "level", "caller", "dict"),
+    only_options("log", args, ("no_time", "wall", "level", "caller", "dict", "rust"),
                  "the printk records (no -a)")
     body = ""
     if args.wall:
@@ -435,14 +445,31 @@ except KeyError:  # 7.x keeps it per PID namespace
         if r.context.get(key):
             print(" " * len(prefix) + key.decode() + "=" + r.context[key].decode("utf-8", "replace"))""" \
         if args.dict else ""
+    body += """\
+records = list(get_printk_records(prog))
+texts = [r.text.decode("utf-8", "replace") for r in records]
+"""
+    if args.rust:
+        from kmemx.demangle import RUST_SYMBOL
+
+        body += f"""\
+# -R: Rust names demangled by libiberty's rust_demangle() (GNU binutils'
+# c++filt, crash's demangler), every one of each record
+RUST = re.compile({RUST_SYMBOL.pattern!r})
+names = sorted({{m.group(1) for t in texts for m in RUST.finditer(t)}})
+out = subprocess.run(["c++filt", "-i", "-s", "rust"], input="".join(n + "\\n" for n in names),
+                     capture_output=True, text=True).stdout.split("\\n")
+readable = {{n: d for n, d in zip(names, out) if d and d != n}}
+texts = [RUST.sub(lambda m: readable.get(m.group(1), m.group(1)), t) for t in texts]
+"""
     return text_script(ctx, body + f"""\
-for r in get_printk_records(prog):
+for r, text in zip(records, texts):
     prefix = {prefix}
-    first, *more = r.text.decode("utf-8", "replace").split("\\n")
+    first, *more = text.split("\\n")
     print(prefix + first)
     for line in more:  # continuation lines under the text, as kmemx's log
         print(" " * len(prefix) + line){device}
-""", ["time", "drgn.helpers.linux.printk:get_printk_records",
+""", ["re", "subprocess", "time", "drgn.helpers.linux.printk:get_printk_records",
       "drgn.helpers.linux.timekeeping:ktime_get_real_seconds"])
 
 
@@ -460,6 +487,9 @@ for r in get_printk_records(prog):
          log -c                   with the caller: [   T123] a task's PID, [     C1] a CPU
          log -d                   with the device of dev_printk() records:
                                   SUBSYSTEM= and DEVICE= lines under the text
+         log -R                   Rust symbol names demangled (crash 9's -R; by GNU
+                                  binutils' c++filt, libiberty's demangler as crash's),
+                                  every one of a record where crash takes the first
          log -a                   the audit records queued for auditd: type=N text
          log ! grep -i oops       through a shell command
          log --json               TIME (seconds) LEVEL CALLER TEXT rows, and each
@@ -474,6 +504,8 @@ for r in get_printk_records(prog):
                         help="each record's caller, T<pid> or C<cpu>"),
                     arg("-d", dest="dict", action="store_true",
                         help="the SUBSYSTEM and DEVICE of dev_printk() records"),
+                    arg("-R", dest="rust", action="store_true",
+                        help="Rust symbol names demangled"),
                     arg("-a", dest="audit", action="store_true",
                         help="the audit records not yet read by auditd")],
          columns=("TIME", "LEVEL", "TEXT"), drgn_code=lambda ctx, args: _log_drgn(ctx, args))
@@ -491,8 +523,10 @@ def _log(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
         return
     boot = _boot_seconds(ctx) if args.wall else 0
     width = _caller_width(ctx) if args.caller else 0
-    for r in records:
-        text = r.text.decode("utf-8", "replace")
+    texts = [r.text.decode("utf-8", "replace") for r in records]
+    if args.rust:
+        texts = _rust_demangled(texts)
+    for r, text in zip(records, texts):
         caller = (f"C{r.caller_cpu}" if r.caller_cpu is not None else
                   f"T{r.caller_tid}" if r.caller_tid is not None else None)
         device = {k.decode(): v.decode("utf-8", "replace") for k, v in r.context.items()
@@ -523,6 +557,24 @@ def _log(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
         for key in ("SUBSYSTEM", "DEVICE"):  # crash's -d: the dev_printk_info strings
             if device.get(key):
                 yield TextLine(f"{indent}{key}={device[key]}")
+
+
+def _rust_demangled(texts: list[str]) -> list[str]:
+    """Each record's text with its Rust names demangled
+    (:func:`kmemx.demangle.demangle_rust_in_text`, line by line)."""
+    from kmemx.demangle import demangle_rust_in_text
+    from kmemx.errors import KmemxError
+
+    counts = [t.count("\n") + 1 for t in texts]
+    try:
+        lines = demangle_rust_in_text([ln for t in texts for ln in t.split("\n")])
+    except KmemxError as e:
+        raise CommandError(f"log -R: {e}") from None
+    out, at = [], 0
+    for n in counts:
+        out.append("\n".join(lines[at:at + n]))
+        at += n
+    return out
 
 
 def _caller_width(ctx: Context) -> int:

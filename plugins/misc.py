@@ -195,6 +195,32 @@ def _ascii(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
             yield TextLine(f"{v:016x}: {ascii_text(v)}")
 
 
+@command("rustfilt", "a mangled Rust symbol name made readable (crash 9's rustfilt)",
+         description="""
+         rustfilt NAME ...        each mangled Rust name (v0 _R..., legacy _ZN...E)
+                                  demangled: _RNvNtCshc5sK6KjdJJ_6kernel5print11call_printk
+                                  is kernel::print::call_printk (GNU binutils' c++filt,
+                                  libiberty's demangler as crash's; log -R does it to
+                                  the log's text)
+         """,
+         arguments=[arg("names", nargs="+", metavar="NAME")], columns=("NAME", "SYMBOL"),
+         drgn_code=nothing_to_translate("rustfilt reads no kernel memory: "
+                                        "c++filt -i -s rust NAME"))
+def _rustfilt(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+    from kmemx.demangle import demangle_rust
+    from kmemx.errors import KmemxError
+
+    try:
+        readable = demangle_rust(args.names)
+    except KmemxError as e:
+        raise CommandError(f"rustfilt: {e}") from None
+    for name, symbol in zip(args.names, readable):
+        if symbol is None:  # crash: "Not a rust symbol:" and the name
+            ctx.warn(f"rustfilt: not a Rust symbol: {name}")
+            continue
+        yield Row(("NAME", "SYMBOL"), (name, symbol)) if ctx.as_json else TextLine(symbol)
+
+
 # ---------------------------------------------------------------------------- p
 
 _P_HISTORY = "kmemx.plugins.misc.p_history"
