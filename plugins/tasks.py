@@ -2971,12 +2971,20 @@ for a in {addrs}:
 """
 
 _FILES_P_CODE = """\
-flags_enum = prog.type("enum pageflags").enumerators
-limit = next((v for n, v in flags_enum if n == "__NR_PAGEFLAGS"), 64)
-NAMES = {{}}
-for n, v in flags_enum:
-    if v < limit:
-        NAMES.setdefault(v, n.removeprefix("PG_"))
+NAMES = []  # (mask, name) in mm/debug.c's pageflag_names[] order, as %pGp and crash
+try:
+    for e in prog["pageflag_names"]:
+        if not e.name:
+            break
+        NAMES.append((e.mask.value_(), e.name.string_().decode()))
+except KeyError:  # before 4.6: enum pageflags by bit
+    flags_enum = prog.type("enum pageflags").enumerators
+    limit = next((v for n, v in flags_enum if n == "__NR_PAGEFLAGS"), 64)
+    seen = set()
+    for n, v in flags_enum:
+        if v < limit and v not in seen:
+            seen.add(v)
+            NAMES.append((1 << v, n.removeprefix("PG_")))
 for a in {addrs}:
     table("INODE", "NRPAGES")
     inode = Object(prog, "struct inode *", a)
@@ -2996,7 +3004,7 @@ for a in {addrs}:
             flags = page.flags.value_()
         row(hex(page.value_()), hex(page_to_phys(page).value_()), hex(page.mapping.value_()),
             index, page._refcount.counter.value_(), flags,
-            ",".join(name for bit, name in sorted(NAMES.items()) if flags >> bit & 1))
+            ",".join(name for mask, name in NAMES if flags & mask))
 """
 
 
