@@ -37,13 +37,17 @@ __all__ = [
     "CrashCannotRead",
     "CrashError",
     "CrashTimeout",
+    "as_crash_806",
+    "chosen_crash",
     "crash_for",
     "crash_outputs",
+    "crash_symbol_names",
     "crash_version",
     "default_tools_dir",
     "find_crash",
     "find_crashes",
     "kmem_i_text",
+    "maple_text_as_806",
     "parse_addresses",
     "parse_bt",
     "parse_files",
@@ -60,10 +64,12 @@ __all__ = [
     "parse_struct_offsets",
     "parse_struct_size",
     "parse_sym",
+    "parse_sym_l",
     "parse_sys",
     "parse_vm",
     "run_crash",
     "run_crash_commands",
+    "without_gdb16_symbols",
 ]
 
 #: Oldest crash that reads the test bed's kernels (8.0.4 fixed the ``struct pid``
@@ -363,6 +369,12 @@ def crash_outputs(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | st
     raise CrashCannotRead("; ".join(reasons) + _target_hint(str(vmlinux), binaries))
 
 
+def chosen_crash(vmlinux: os.PathLike[str] | str, vmcore: os.PathLike[str] | str
+                 ) -> Path | None:
+    """The crash :func:`crash_outputs` chose for this dump, None before it ran."""
+    return _CHOSEN.get((str(vmlinux), str(vmcore)))
+
+
 def _crash_outputs(binary: Path, vmlinux: os.PathLike[str] | str,
                    vmcore: os.PathLike[str] | str, commands: Sequence[str],
                    timeout: float) -> dict[str, str]:
@@ -401,7 +413,120 @@ def _crash_outputs(binary: Path, vmlinux: os.PathLike[str] | str,
                 _UNREADABLE[key] = CrashCannotRead(str(e))
                 raise _UNREADABLE[key] from None
             raise
-    return {c: cache[c] for c in commands}
+    version = crash_version(binary) or MIN_VERSION
+    return {c: as_crash_806(c, cache[c], version) for c in commands}
+
+
+# ------------------------------------------------- crash 9.x spelled as 8.0.6
+
+_MAPLE_RANGE = re.compile(r"^(\s*)([0-9a-f]+)(?:-([0-9a-f]+))?: (.*)$")
+_MAPLE_INDEX = re.compile(r"^  index: ([0-9a-f]+)  position: (.*)$")
+
+
+def _maple_contents(text: str, radix: int) -> str:
+    """A maple node's `` contents: `` list (``-v``) with its pivots and gaps
+    in decimal: the numbers that are not ``%p`` pointers (``0x...``,
+    ``(nil)``), but the two metadata bytes between ``|``s of an arange node."""
+    if radix == 10:
+        return text
+
+    def dec(words: str) -> str:
+        return " ".join(w if w.startswith("0x") or w == "(nil)" or not w else str(int(w, 16))
+                        for w in words.split(" "))
+
+    parts = text.split("|")
+    if len(parts) == 3:  # gaps | meta gap | slots and pivots
+        return "|".join((dec(parts[0]), parts[1], dec(parts[2])))
+    return dec(text)
+
+
+def maple_text_as_806(text: str, radix: int) -> str:
+    """crash 9.x's ``tree -t maple`` text as crash 8.0.6 prints it.
+
+    crash commit 8510483 ("maple_tree: add support for maple_tree.c output to
+    respect the global radix and per-command -x/d flags", first in 9.0.0)
+    prints the ranges, pivots, gaps, ``index:`` and the entries in the
+    command's radix (``radix``: 16 with ``-x``, else 10): an entry as ``%lu``
+    in radix 10 (``0`` for NULL), a value as ``value N [0x...]``.  8.0.6, which
+    kmemx follows, prints ranges, pivots, gaps and indices in decimal, an
+    entry as ``0x%lx`` (``%lx`` without ``-v``), a value as ``value N (0xN)
+    [0x...]`` and zero entries as ``zero (N)``.  The numbers are the same; only
+    their spelling differs, which this undoes line by line.
+    """
+    base = 16 if radix == 16 else 10
+    out = []
+    for line in text.split("\n"):
+        m = _MAPLE_RANGE.match(line)
+        if m:
+            lo, hi = (str(int(x, base)) if x is not None else None for x in m.group(2, 3))
+            rest = m.group(4)
+            if rest.startswith("node "):
+                head, sep, contents = rest.partition(" contents: ")
+                rest = head + sep + _maple_contents(contents, radix) if sep else rest
+            elif rest.startswith("value "):
+                v, raw = rest[len("value "):].split(" ", 1)
+                n = int(v, 0)
+                rest = f"value {n} ({n:#x}) {raw}"
+            elif rest.startswith("zero ("):
+                rest = f"zero ({int(rest[6:-1], 0)})"
+            elif not rest.startswith("UNKNOWN"):
+                rest = f"{int(rest, 0):#x}"
+            out.append(f"{m.group(1)}{lo}{'' if hi is None else '-' + hi}: {rest}")
+            continue
+        m = _MAPLE_INDEX.match(line)
+        if m:
+            out.append(f"  index: {int(m.group(1), base)}  position: {m.group(2)}")
+            continue
+        if base == 10 and re.fullmatch(r"\d+", line):  # an entry without -v
+            out.append(f"{int(line):x}")
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+_GDB16_SYMBOL = re.compile(r"(0x[0-9a-f]+) <([\w.]+)(?:\+(\d+))?>")
+
+
+def without_gdb16_symbols(theirs: list[str], ours: list[str],
+                          symbol_address: Callable[[str], int]) -> list[str]:
+    """crash 9.x's ``p``/``struct`` lines as 8.0.6 prints them, against
+    kmemx's ``ours`` (the same number of lines): gdb 16 prints the symbol a
+    ``void *`` points at (``stack = 0xffffffffba800000
+    <init_thread_union>``) and the address and symbol of a variable a header
+    declares as an incomplete array before its string (``linux_banner = $1
+    = 0xffffffffb9bd0e60 <linux_banner> "Linux version..."``); gdb 10 and
+    kmemx print neither.  A line of ``theirs`` loses such an annotation only
+    where that makes it ``ours``'s line and the annotation names the value
+    exactly (``symbol_address(name) + offset``, drgn's symbol); every other
+    line stays as crash printed it."""
+    if len(theirs) != len(ours):
+        return theirs
+    out = []
+    for t, o in zip(theirs, ours):
+        if t != o:
+            def drop(m: re.Match[str]) -> str:
+                try:
+                    exact = symbol_address(m.group(2)) + int(m.group(3) or 0) == int(m.group(1), 16)
+                except LookupError:
+                    exact = False
+                return m.group(1) if exact else m.group(0)
+
+            plain = _GDB16_SYMBOL.sub(drop, t)
+            string = re.sub(r'= 0x[0-9a-f]+ "', '= "', plain)
+            t = next((x for x in (plain, string) if x == o), t)
+        out.append(t)
+    return out
+
+
+def as_crash_806(command: str, text: str, version: tuple[int, int, int]) -> str:
+    """``command``'s output ``text`` from crash ``version`` as crash 8.0.6,
+    the version kmemx's text follows, spells it: the written exceptions
+    for a newer crash's spelling (not its numbers), each with the crash
+    commit that changed it.  Only :func:`maple_text_as_806` now."""
+    words = command.split()
+    if version >= (9, 0, 0) and words[:1] == ["tree"] and "maple" in words:
+        return maple_text_as_806(text, 16 if "-x" in words else 10)
+    return text
 
 
 #: crash-arm64 ends a backtrace after a frame of these functions (arm64.c
@@ -629,6 +754,58 @@ def parse_bt(text: str) -> list[dict[str, Any]]:
 
 _SYM_RE = re.compile(r"^(?P<addr>[0-9a-f]{8,16}) \((?P<type>.)\) (?P<name>[^\s+]+)"
                      r"(?:\+(?P<off>0x[0-9a-f]+|\d+))?(?: \[(?P<module>[^\]]+)\])?")
+
+
+_SYM_L_RE = re.compile(r"^(?P<addr>[0-9a-f]{16}) \((?P<type>.)\) (?P<name>.+?)\s*$")
+
+
+def parse_sym_l(text: str) -> list[dict[str, Any]]:
+    """crash's ``sym -l`` lines of the kernel image, before its first
+    ``MODULE ... START`` line: ``{address, type, name}``, the name the rest
+    of the line (crash 9's demangled Rust names have spaces:
+    ``core::option::Option<usize>, ...``)."""
+    rows: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        if re.match(r"^[0-9a-f]{16} MODULE .*START: ", line):
+            break
+        m = _SYM_L_RE.match(line)
+        if m is None:
+            continue
+        rows.append({"address": int(m.group("addr"), 16), "type": m.group("type"),
+                     "name": m.group("name")})
+    return rows
+
+
+def crash_symbol_names(names: Sequence[str], rust: bool) -> list[str]:
+    """Each ELF symbol name as crash's symbol table stores it: its clone
+    suffix cut (symbols.c strip_symbol_end(): at the first of ``.isra.``,
+    ``.part.``, ``.llvm.`` found, tried in that order:
+    ``f.part.0.isra.0`` is ``f.part.0``) and, with ``rust`` (crash 9.0.1
+    on, a5942e3 "Enable demangling a mangled Rust support"), a Rust name
+    demangled from its first ``_R`` or ``_ZN`` on, what is before kept
+    (rust_demangle_symbol(): ``__kstrtab_<kernel::cpumask::CpumaskVar>::new_zero``),
+    by libiberty's rust_demangle() as crash (``c++filt -i -s rust``)."""
+    out = []
+    for name in names:
+        for cut in (".isra.", ".part.", ".llvm."):
+            if cut in name:
+                name = name[:name.index(cut)]
+                break
+        out.append(name)
+    if not rust:
+        return out
+    from kmemx.demangle import demangle_rust
+
+    at = []
+    for name in out:
+        found = [i for i in (name.find("_R"), name.find("_ZN")) if i >= 0]
+        at.append(found[0] if found else -1)
+    todo = [i for i, a in enumerate(at) if a >= 0]
+    readable = demangle_rust([out[i][at[i]:] for i in todo])
+    for i, d in zip(todo, readable):
+        if d is not None:
+            out[i] = out[i][:at[i]] + d
+    return out
 
 
 def parse_sym(text: str) -> list[dict[str, Any]]:

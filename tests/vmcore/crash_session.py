@@ -59,6 +59,21 @@ class CrashSession:
         out = self.crash_outputs(list(self.commands.values()))
         return {key: out[cmd] for key, cmd in self.commands.items()}
 
+    @cached_property
+    def crash_version(self) -> tuple[int, int, int]:
+        """The version of the crash that reads this dump (skips the module
+        when none does)."""
+        self.crash_outputs(["sys"])
+        binary = C.chosen_crash(self.fixture.vmlinux, self.core)
+        return (C.crash_version(binary) if binary else None) or C.MIN_VERSION
+
+    def gdb10_text(self, theirs: list[str], ours: list[str]) -> list[str]:
+        """crash's lines ``theirs`` as crash 8.0.6's gdb 10 prints them:
+        :func:`tests.oracles.crash.without_gdb16_symbols` for crash 9.x."""
+        if self.crash_version < (9, 0, 0):
+            return theirs
+        return C.without_gdb16_symbols(theirs, ours, lambda n: self.k.prog.symbol(n).address)
+
     def symbols_present(self, names: tuple[str, ...]) -> list[str]:
         """Those of ``names`` this kernel has a symbol for, in order."""
         have = []

@@ -56,6 +56,86 @@ def crash_lines(text: str) -> list[str]:
     return [ln.rstrip() for ln in text.splitlines() if ln.strip()]
 
 
+def _crash_names(text: str) -> str:
+    """kmemx's ``bt -t``/``-T`` lines with each symbol as crash's table names
+    it, the written exception of the names: crash cuts a clone suffix
+    (``__sprint_symbol.isra.0`` is its ``__sprint_symbol``,
+    :func:`tests.oracles.crash.crash_symbol_names`); kmemx prints the ELF
+    symbol's name, as its ``sym``."""
+    def one(line: str) -> str:
+        m = _TEXT_ENTRY.match(line)
+        if m is None:
+            return line
+        name, = C.crash_symbol_names([m.group(2)], rust=False)
+        return f"  [{m.group(1)}] {name} at {m.group(3)}"
+
+    return "\n".join(one(ln) for ln in text.splitlines())
+
+
+def _without_executable_data(k: kmemx.Kernel, theirs: str) -> str:
+    """crash's ``bt -t``/``-T`` lines without the words in a data section the
+    vmlinux flags executable, the written exception of 7.2.13, whose
+    ``.data`` is ``WAX``: crash's is_kernel_text() takes any address in a
+    BFD ``SEC_CODE`` section for text (``_printk_rb_static_infos``, a
+    ``.data`` array, nm's ``t``); kmemx's text is the kernel's own
+    (``_stext``..``_etext``, ``_sinittext``..``_einittext``,
+    core_kernel_text()).  A line goes only when its value is in such a
+    section and outside those ranges."""
+    from kmemx.buildid import elf_sections
+
+    prog = k.prog
+    m = prog.main_module()
+    bias = m.debug_file_bias or 0
+    text = [(prog.symbol(lo).address, prog.symbol(hi).address)
+            for lo, hi in (("_stext", "_etext"), ("_sinittext", "_einittext"))]
+    data = [(sec.addr + bias, sec.addr + bias + sec.size)
+            for sec in elf_sections(str(m.debug_file_path))
+            if sec.flags & 0x4 and sec.flags & 0x1]  # SHF_EXECINSTR and SHF_WRITE
+
+    def executable_data(line: str) -> bool:
+        m = _TEXT_ENTRY.match(line)
+        if m is None:
+            return False
+        v = int(m.group(3), 16)
+        return any(lo <= v < hi for lo, hi in data) and not any(lo <= v < hi for lo, hi in text)
+
+    return "\n".join(ln for ln in theirs.splitlines() if not executable_data(ln))
+
+
+_START = re.compile(r"^\s+START: (\S+) at ([0-9a-f]+)$")
+_TEXT_ENTRY = re.compile(r"^  \[([0-9a-f]+)\] (\S+) at ([0-9a-f]+)$")
+
+
+def _from_crash_start(ours: str, theirs: str) -> str:
+    """``bt -t``/``-T`` of kmemx from crash's START frame on, the written
+    exception of 7.x's panic task: panic() is a wrapper of vpanic() there,
+    which saves the registers, and crash (9.0.2 and master: x86_64.c's list
+    of panic functions has no vpanic) starts at the panic() frame above it,
+    where kmemx starts at the saved registers.  Only a START in ``vpanic``
+    whose lines up to crash's START frame are at lower stack addresses is
+    moved; otherwise ``ours`` is returned as it is."""
+    mine, want = ours.splitlines(), theirs.splitlines()
+    s_ours = next((i for i, ln in enumerate(mine) if _START.match(ln)), None)
+    s_theirs = next((_START.match(ln) for ln in want if _START.match(ln)), None)
+    if s_ours is None or s_theirs is None:
+        return ours
+    start = _START.match(mine[s_ours])
+    assert start is not None
+    if start.group(1) != "vpanic" or s_theirs.group(1) == "vpanic":
+        return ours
+    first = next((m for m in map(_TEXT_ENTRY.match, want) if m), None)
+    if first is None:
+        return ours
+    at = next((i for i in range(s_ours + 1, len(mine))
+               if (m := _TEXT_ENTRY.match(mine[i])) and m.group(1) == first.group(1)), None)
+    if at is None or not all((m := _TEXT_ENTRY.match(ln)) and int(m.group(1), 16) < int(
+            first.group(1), 16) for ln in mine[s_ours + 1:at]):
+        return ours
+    start_line = mine[s_ours].replace(f"START: vpanic at {start.group(2)}",
+                                      f"START: {first.group(2)} at {first.group(3)}")
+    return "\n".join([*mine[:s_ours], start_line, *mine[at:]])
+
+
 # -- the current context -------------------------------------------------------------------
 
 SET_LINES = ["set", "set 2", "set -c 1", "set 1"]
@@ -189,14 +269,28 @@ def _crash_member_blocks(text: str) -> list[dict[str, str]]:
     between them)."""
     blocks: list[dict[str, str]] = []
     cur: dict[str, str] = {}
+    outer = ""  # a struct member's name while in its "m = {" ... "}," lines
     for line in [*text.splitlines(), ""]:
         m = re.match(r"^  (\w+) = (.*?),?$", line)
-        if m:
+        if m and m.group(2) == "{":
+            outer = m.group(1)
+        elif m:
             cur[m.group(1)] = m.group(2)
+        elif outer and (n := re.match(r"^    (\w+) = (.*?),?$", line)):
+            cur[f"{outer}.{n.group(1)}"] = n.group(2)
+        elif outer and re.match(r"^  },?$", line):
+            outer = ""
         elif cur:
             blocks.append(cur)
             cur = {}
     return blocks
+
+
+def _page_flags(value: Any) -> str:
+    """``page->flags`` of a ``struct -j`` row: the number, or of 7.x's
+    ``memdesc_flags_t`` (6.18, "mm: introduce memdesc_flags_t") its ``.f``."""
+    m = re.fullmatch(r"\{ \.f = \(unsigned long\)(\d+), \}", str(value))
+    return m.group(1) if m else str(value)
 
 
 @pytest.mark.parametrize("variant", ["elf", "panic"])
@@ -210,7 +304,8 @@ def test_struct_count_and_cpuspec_equal_crash(fixture: Fixture, variant: str) ->
     ours = _json(k, count)
     assert [r["address"] for r in ours] == [hex(a["page"] + i * 64) for i in range(3)]
     blocks = _crash_member_blocks(theirs[count])
-    assert [str(r["flags"]) for r in ours] == [b["flags"] for b in blocks]
+    assert [_page_flags(r["flags"]) for r in ours] == [b.get("flags", b.get("flags.f"))
+                                                       for b in blocks]
     for line in lines[1:]:
         ours = _json(k, line)
         cpus = [int(c) for c in re.findall(r"^\[(\d+)\]: ", theirs[line], re.M)]
@@ -402,6 +497,9 @@ def test_bt_options_equal_crash(fixture: Fixture, variant: str) -> None:
             assert [ln for ln in ours.splitlines() if ln.startswith("PID:")] == [
                 ln.rstrip() for ln in their.splitlines() if ln.startswith("PID:")], line
             if line in ("bt -e", "bt -t", "bt -T"):
+                if line in ("bt -t", "bt -T"):
+                    ours = _crash_names(_from_crash_start(ours, their))
+                    their = _without_executable_data(k, their)
                 assert crash_lines(ours) == crash_lines(their), line
                 continue
             assert [b for b in _blocks(ours) if not b.startswith("    ff")] == [
@@ -522,8 +620,17 @@ def test_small_options_equal_crash(fixture: Fixture, variant: str) -> None:
     init = int(k.prog["init_task"].address_)
     rd = [f"rd -d {init:x} 4", f"rd -D {init:x} 4", "rd -8 linux_banner 20",
           "rd -a linux_banner", "rd -a linux_banner 300", f"rd -a {init:x} 40"]
-    lines = ["log -T", "log -m", "sys -t", "mod -t", "sym -q jiffies", "sys -c", *rd]
+    lines = ["log -T", "log -m", "log -R", "log", "sys -t", "mod -t", "sym -q jiffies", "sys -c",
+             *rd]
     theirs = crash(fixture, variant, lines)
+    # log -R: crash 9's (8.0.6 has no -R: there a log without Rust names is
+    # crash's plain log, which -R leaves as it is)
+    from kmemx.demangle import RUST_SYMBOL
+
+    if theirs["log -R"].startswith("log: "):
+        assert not RUST_SYMBOL.search(theirs["log"])
+        theirs["log -R"] = theirs["log"]
+    assert crash_lines("\n".join(run(k, "log -R"))) == crash_lines(theirs["log -R"])
     old_tz = os.environ.get("TZ")
     os.environ["TZ"] = "UTC"
     try:
@@ -605,16 +712,19 @@ def test_sym_l_letters_equal_crash_and_nm(fixture: Fixture) -> None:
     ``t``/``T`` for a local/global function, ``?`` for any object, and ``T``
     for cleanup_module, a global the kernel marks local).  Names: crash
     strips clone suffixes (strip_symbol_end()), so the comparison is by
-    address and name with .isra./.part./.llvm. cut."""
+    address and crash's name (:func:`tests.oracles.crash.crash_symbol_name`:
+    the suffix cut, and from crash 9.0.1 a Rust name demangled, as kmemx's
+    ``log -R`` demangles it; kmemx's ``sym`` keeps the kernel's names, as
+    ``nm`` and ``/proc/kallsyms``)."""
     import shutil
 
     k = kernel(fixture, "elf")
-    strip = re.compile(r"\.(isra|part|llvm)\..*$")
-    ours = {(int(r["address"], 16), strip.sub("", r["symbol"])): r["type"]
-            for r in _json(k, "sym -l") if r["module"] is None}
-    theirs = {(r["address"], r["name"]): r["type"]
-              for r in C.parse_sym(crash(fixture, "elf", ["sym -l"])["sym -l"])
-              if r["module"] is None}
+    text = crash(fixture, "elf", ["sym -l"])["sym -l"]
+    version = C.crash_version(C.crash_for(fixture.vmlinux, fixture.core("elf"))) or (0, 0, 0)
+    rows = [r for r in _json(k, "sym -l") if r["module"] is None]
+    names = C.crash_symbol_names([r["symbol"] for r in rows], rust=version >= (9, 0, 1))
+    ours = {(int(r["address"], 16), name): r["type"] for r, name in zip(rows, names)}
+    theirs = {(r["address"], r["name"]): r["type"] for r in C.parse_sym_l(text)}
     both = set(ours) & set(theirs)
     assert len(both) > 0.99 * len(theirs), (len(both), len(theirs))
     assert {key: (ours[key], theirs[key]) for key in both if ours[key] != theirs[key]} == {}
@@ -699,3 +809,20 @@ def test_head_and_tail_take_unix_counts(fixture: Fixture) -> None:
 
     with pytest.raises(CommandError, match="not a count"):
         run(k, "ps | head 3x")
+
+
+def test_rustfilt_equals_crash(fixture: Fixture) -> None:
+    """``rustfilt NAME``: crash 9's (symbols.c cmd_rustfilt(): libiberty's
+    rust_demangle()) for 20 of the vmlinux's Rust symbols, line for line;
+    crash 8.0.6 has no such command, and kernels built without Rust have no
+    such names (Debian's 7.x has them)."""
+    k = kernel(fixture, "elf")
+    names = [r["symbol"] for r in _json(k, "sym -q _R") if r["symbol"].startswith("_R")][:20]
+    if not names:
+        pytest.skip("no Rust symbols in this kernel")
+    lines = [f"rustfilt {n}" for n in names]
+    theirs = crash(fixture, "elf", lines)
+    if "command not found" in theirs[lines[0]]:
+        pytest.skip(f"this crash has no rustfilt: {theirs[lines[0]].strip()}")
+    for line in lines:
+        assert run(k, line) == crash_lines(theirs[line]), line

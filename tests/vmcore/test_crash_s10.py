@@ -183,8 +183,20 @@ class Session(CrashSession):
             return False
 
     @cached_property
+    def page_index(self) -> str:
+        """``struct page``'s page-cache index member: ``index``, renamed
+        ``__folio_index`` in 6.16 ("mm: rename page->index to
+        page->__folio_index")."""
+        try:
+            self.k.prog.type("struct page").member("index")
+        except LookupError:
+            return "__folio_index"
+        return "index"
+
+    @cached_property
     def commands(self) -> dict[str, str]:
         a = {k: f"{v:x}" for k, v in self.addr.items()}
+        index = self.page_index
         cmds = {
             "fdtable": f"struct fdtable -p {a['fdt']}",
             "fdtable -x 2": f"struct -x fdtable -p {a['fdt']} 2",
@@ -200,11 +212,11 @@ class Session(CrashSession):
             "list_head": f"struct list_head -p {a['task']}",
             "union": f"union sigval -p {a['task']}",
             "no address": "struct list_head -p",
-            "xarray -p -s": f"tree -t xarray -p -s page.flags,index -r address_space.i_pages "
+            "xarray -p -s": f"tree -t xarray -p -s page.flags,{index} -r address_space.i_pages "
                             f"{a['exe_mapping']}",
-            "xarray -p -x -s": f"tree -t x -p -x -s page.index,mapping "
+            "xarray -p -x -s": f"tree -t x -p -x -s page.{index},mapping "
                                f"-r address_space.i_pages {a['exe_mapping']}",
-            "xarray -S": f"tree -t x -S page.index -r address_space.i_pages "
+            "xarray -S": f"tree -t x -S page.{index} -r address_space.i_pages "
                          f"{a['exe_mapping']}",
         }
         cmds.update({

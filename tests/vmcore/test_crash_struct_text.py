@@ -33,6 +33,10 @@ Written exceptions (each asserted where it applies):
   the string) in one 6.1 session and the definition's (``char [190]``: the
   string) in this module's, depending on which compilation unit gdb had
   read first; kmemx always prints the definition's (the ELF symbol's size).
+  crash 9.x's gdb 16 prints the declaration's form always, and the symbol a
+  ``void *`` points at (``stack = 0x... <init_thread_union>``), where gdb 10
+  and kmemx print the value alone: such an annotation is dropped only where
+  it names the value exactly (:meth:`CrashSession.gdb10_text`).
 """
 
 from __future__ import annotations
@@ -155,12 +159,13 @@ TASKS = ["task W", "task -x W", "task K", "task"]
 @pytest.mark.parametrize("key", STRUCTS + RAW + TASKS)
 def test_text_is_crash(s: Session, key: str) -> None:
     ours, theirs = _lines(s.ours(key)), _lines(s.crash[key])
-    assert len(ours) == len(theirs) >= 1 and ours == theirs
+    assert len(ours) == len(theirs) >= 1 and ours == s.gdb10_text(theirs, ours)
 
 
 @pytest.mark.parametrize("key", [f"p {e}" for e in P_EXPRESSIONS])
 def test_p_text_is_crash(s: Session, key: str) -> None:
-    assert _lines(s.ours(key)) == _lines(s.crash[key])
+    ours = _lines(s.ours(key))
+    assert ours == s.gdb10_text(_lines(s.crash[key]), ours)
 
 
 @pytest.mark.parametrize("key", ["struct task_struct K", "struct -x mm_struct", "union sigval 2",
