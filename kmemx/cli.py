@@ -35,7 +35,7 @@ import runpy
 import sys
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import CodeType
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
@@ -223,7 +223,7 @@ def _open(args: argparse.Namespace, note_once: bool = False) -> Any:
     ``(not loaded)`` afterwards); the REPL and scripts print it each time
     they open the target, as drgn does.  drgn's notes about the modules
     become kmemx's lines (:class:`_DrgnNotes`)."""
-    notes = _DrgnNotes()
+    notes = _DrgnNotes(args.symbols or ())
     with notes.collecting():
         k = _open_target(args)
         if not _is_deferred(k):
@@ -347,11 +347,17 @@ class _DrgnNotes(logging.Handler):
     _ONE = re.compile(r"missing debugging symbols for (?!kernel\b)(\S+)")
     _UNLISTED = re.compile(r"can't find kernel modules: (?:couldn't read modules list: )?(.*)",
                            re.DOTALL)
+    #: a file given with -s that drgn did not use ("PATH: WHY; ignoring",
+    #: "provided file PATH did not match any loaded modules; ignoring")
+    _IGNORED = re.compile(r"(?:provided file (?P<file>.+) (?P<why>did not match any loaded "
+                          r"modules)|(?P<path>.+?): (?P<reason>.+)); ignoring$", re.DOTALL)
 
-    def __init__(self) -> None:
+    def __init__(self, given: Iterable[str] = ()) -> None:
         super().__init__()
+        self.given = set(given)  # the -s files
         self.modules: list[str] = []
         self.unlisted: list[str] = []
+        self.ignored: list[str] = []
         self.shown = logging.WARNING  # the level the user asked to see
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -363,6 +369,12 @@ class _DrgnNotes(logging.Handler):
         m = self._UNLISTED.match(msg)
         if m:
             self.unlisted.append(_once_address(m.group(1).strip()))
+            return
+        m = self._IGNORED.match(msg)
+        if m and (m.group("file") or m.group("path")) in self.given:
+            path = m.group("file") or m.group("path")
+            why = m.group("why") or m.group("reason")
+            self.ignored.append(f"kmemx: warning: -s {path} not used: {why}")
             return
         if not msg.startswith("missing some debugging symbols") and record.levelno >= self.shown:
             logging.getLogger().handle(record)
@@ -385,13 +397,17 @@ class _DrgnNotes(logging.Handler):
                 logger.setLevel(level)
 
     def warnings(self) -> list[str]:
-        """``kmemx: warning:`` about the module list drgn could not read (once);
-        none when the reason is a dump cut short: kmemx's warning that it is
-        truncated was printed, and what reads there says so again."""
+        """``kmemx: warning:`` about each ``-s`` file drgn did not use (a
+        missing, non-ELF or unmatched file: the user asked for it), and about
+        the module list drgn could not read (once; none when the reason is a
+        dump cut short: kmemx's warning that it is truncated was printed, and
+        what reads there says so again)."""
+        out = list(dict.fromkeys(self.ignored))
         if not self.unlisted or any("truncated" in why for why in self.unlisted):
-            return []
-        return [f"kmemx: warning: can't read the kernel's module list ({self.unlisted[-1]}): "
-                "the modules' symbols, types and stack frames are unknown"]
+            return out
+        return [*out, f"kmemx: warning: can't read the kernel's module list "
+                f"({self.unlisted[-1]}): the modules' symbols, types and stack frames "
+                "are unknown"]
 
     def summary(self, k: Any) -> str:
         names = sorted(set(self.modules))
@@ -764,7 +780,7 @@ def _print_command(k: Any, line: str, args: argparse.Namespace, where: str = "")
     ``where``: the input's place (``<stdin> line 6``), named in its error."""
     at = f"{where}: " if where else ""
     from .commands import CommandError, execute
-    from .errors import KmemxError
+    from .errors import KmemxError, fault_text
 
     out, err = sys.stdout, sys.stderr
     incomplete = False
@@ -787,7 +803,9 @@ def _print_command(k: Any, line: str, args: argparse.Namespace, where: str = "")
     except KeyboardInterrupt:
         out.flush()
         return 130
-    except (CommandError, KmemxError, drgn.FaultError) as e:
+    except drgn.FaultError as e:
+        return _error(at + fault_text(e))
+    except (CommandError, KmemxError) as e:
         return _error(at + str(e))
     except Exception as e:  # a bug in a command: one line, not a traceback
         return _error(f"{at}{line.split(None, 1)[0]}: internal error: {type(e).__name__}: "

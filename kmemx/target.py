@@ -22,6 +22,7 @@ from ._accel import segread
 from .arch import X86_64Translator, elf_machine, make_translator
 from .buildid import elf_build_id, elf_truncated
 from .errors import (
+    PHYSICAL_MARK,
     CoreFormatError,
     KmemxError,
     KmemxWarning,
@@ -217,7 +218,7 @@ def _fault_reader(phys: PhysicalMemory, pstart: int) -> Callable[[int, int, int,
     read is a :class:`drgn.FaultError` with ``phys``'s reason."""
     def read_fn(address: int, count: int, offset: int, physical: bool) -> Any:
         # drgn passes the physical address it translated a virtual read to: say so
-        raise fault(address, f"{phys.why_missing(pstart + offset)} (physical address)")
+        raise fault(address, phys.why_missing(pstart + offset) + PHYSICAL_MARK)
     return read_fn
 
 

@@ -20,6 +20,7 @@ from kmemx.commands import (
     command,
 )
 from kmemx.commands.cells import cell_text, crash_centre, crash_size_text
+from kmemx.errors import fault_where
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.helpers.timekeeping import JIFFIES_CODE
 from kmemx.types import View
@@ -754,7 +755,7 @@ def _lsmod(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
             rows.append(Row(MOD_COLUMNS, (Address(mod.address), Name(name), Address(base),
                                           size, _mod_object_file(ctx, mod, name), ref), mod))
         except drgn.FaultError as e:
-            ctx.warn(f"module {mod.address:#x}: cannot read {e.address:#x}")
+            ctx.warn(f"module {mod.address:#x}: cannot read {fault_where(e)}")
     yield from _crash_module_order(rows)
 
 
@@ -1072,8 +1073,8 @@ def _mount(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                                                    path.lstrip("/"), Address(mnt.value_())), f)
                 yield END_TABLE
             except drgn.FaultError as e:
-                ctx.warn(f"mount {mnt.value_():#x}: cannot read {e.address:#x}")
+                ctx.warn(f"mount {mnt.value_():#x}: cannot read {fault_where(e)}")
     except drgn.FaultError as e:
-        ctx.warn(f"mount list walk stopped: cannot read {e.address:#x}")
+        ctx.warn(f"mount list walk stopped: cannot read {fault_where(e)}")
     if selectors and not shown:
         raise CommandError(f"mount: no mount of {' '.join(args.specs)} in this namespace")

@@ -12,6 +12,7 @@ from typing import Any
 import drgn
 
 from kmemx.commands import Address, CommandError, Context, Row, TextLine, arg, command
+from kmemx.errors import PHYSICAL_MARK, fault_reason
 from kmemx.helpers.disasm import Instruction, disassemble
 from kmemx.helpers.kallsyms import use_module_kallsyms
 from kmemx.helpers.symtab import symbol_containing
@@ -431,6 +432,9 @@ def _guarded(ctx: Context, address: int, count: int | None, end: int | None,
     try:
         yield from disassemble(ctx.prog, address, count, end, read)
     except drgn.FaultError as e:
+        if e.message.endswith(PHYSICAL_MARK):  # drgn's translation of it faulted
+            raise CommandError(f"dis: cannot read text at {address:#x}: "
+                               f"{fault_reason(e)}") from None
         raise CommandError(f"dis: cannot read text at {e.address:#x}") from None
     except ValueError as e:
         raise CommandError(f"dis: {e}") from None

@@ -36,7 +36,7 @@ from kmemx.commands import (
     resolve_each,
 )
 from kmemx.commands.rows import NO_HEADER
-from kmemx.errors import KmemxError, UnknownNameError
+from kmemx.errors import PHYSICAL_MARK, KmemxError, UnknownNameError, fault_reason, fault_where
 from kmemx.helpers import (
     ListCycleError,
     hlist_for_each_entry,
@@ -275,7 +275,7 @@ def _entry_lines(ctx: Context, t: drgn.Type, name: str, members: list[str], at: 
             return [_fast_member_line(obj, m, radix) for m in members]
         return list(_member_lines(ctx, obj, members, radix, command))
     except drgn.FaultError as e:
-        ctx.warn(f"{command}: {name} at {at:#x}: cannot read {e.address:#x}")
+        ctx.warn(f"{command}: {name} at {at:#x}: cannot read {fault_where(e)}")
         return []
 
 
@@ -351,7 +351,7 @@ def _guarded(ctx: Context, it: Iterator[int]) -> Iterator[int]:
                 ctx.progress("entries", n)
             yield a
     except drgn.FaultError as e:
-        ctx.warn(f"list walk stopped after {n} entries: cannot read {e.address:#x}")
+        ctx.warn(f"list walk stopped after {n} entries: cannot read {fault_where(e)}")
     except Exception as e:
         if isinstance(e, (KeyboardInterrupt, CommandError)):
             raise
@@ -578,7 +578,7 @@ def _list(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
     try:
         entries = _list_entries(ctx, args)
     except drgn.FaultError as e:  # the head's first link (-H, -O): as a walk that stopped
-        ctx.warn(f"list walk stopped after 0 entries: cannot read {e.address:#x}")
+        ctx.warn(f"list walk stopped after 0 entries: cannot read {fault_where(e)}")
         return
     if entries is None:  # an empty list_head: crash's "(empty)"
         if not ctx.as_json:
@@ -1042,7 +1042,7 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
                 else:
                     yield _position_record(ctx, entry, pos, index)
         except drgn.FaultError as e:
-            ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
+            ctx.warn(f"tree walk stopped: cannot read {fault_where(e)}")
         return
     pairs: Iterator[tuple[int, int]]
     if kind == "maple" and args.node:  # crash: each non-NULL leaf slot below the node
@@ -1070,7 +1070,7 @@ def _tree(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             # crash prints the entries alone; --json keeps each one's index
             yield row if ctx.as_json else TextRecord(f"{entry:x}", row.as_dict())
     except drgn.FaultError as e:
-        ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
+        ctx.warn(f"tree walk stopped: cannot read {fault_where(e)}")
 
 
 def _xa_positions(k: Any, kind: str, root: int,
@@ -1229,7 +1229,7 @@ def _tree_maple_dump(ctx: Context, root: int, node: bool = False,
                                f"height {item.height} root {item.root:#x}")
                 yield TextLine("")
     except drgn.FaultError as e:
-        ctx.warn(f"tree walk stopped: cannot read {e.address:#x}")
+        ctx.warn(f"tree walk stopped: cannot read {fault_where(e)}")
 
 
 def per_cpu_addresses(ctx: Context, word: str) -> list[tuple[int, int]]:
@@ -1605,7 +1605,7 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
             txt = crash_struct_text(obj, command, bare, args.radix)
             return crash_dereference_text(txt, obj, args.radix)[0] if args.deref else txt
         except drgn.FaultError as e:
-            raise CommandError(f"struct: {name} at {a:#x}: cannot read {e.address:#x}") from None
+            raise CommandError(f"struct: {name} at {a:#x}: cannot read {fault_where(e)}") from None
 
     if args.addresses:
         targets = struct_targets(ctx, args.addresses, size, args.count, command)
@@ -1636,7 +1636,7 @@ def _struct_or_union(ctx: Context, args: argparse.Namespace, input: Iterable[Any
         except CommandError as e:
             bad.append(str(e))
         except drgn.FaultError as e:
-            bad.append(f"struct: {name} at {a:#x}: cannot read {e.address:#x}")
+            bad.append(f"struct: {name} at {a:#x}: cannot read {fault_where(e)}")
     if bad and not good:
         raise CommandError("; ".join(dict.fromkeys(bad)))
     for message in bad:
@@ -3668,8 +3668,12 @@ def _sym_list(ctx: Context, search: str | None, module: str | None) -> Iterator[
                 continue
             found = True
             yield _sym_row(ctx, addr, sym, sym.name)
+    problems = use_module_kallsyms(prog).problems
     if not found and module is not None:
-        raise CommandError(f"sym: no symbols of module {module!r}")
+        why = f" (unreadable module symbol tables: {'; '.join(problems)})" if problems else ""
+        raise CommandError(f"sym: no symbols of module {module!r}{why}")
+    for problem in problems:  # the modules whose symbols are left out
+        ctx.warn(f"sym: module symbols left out: {problem}")
 
 
 _PRINTABLE = set(string.printable.encode()) - set(b"\t\n\r\x0b\x0c")
@@ -3832,6 +3836,8 @@ def _rd(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         if user:
             return CommandError(f"rd: user virtual address {at:#x} is not readable: "
                                 f"{e.message} (physical {e.address:#x})")
+        if e.message.endswith(PHYSICAL_MARK):  # drgn's translation of it faulted
+            return CommandError(f"rd: {space} {at:#x} is not readable: {fault_reason(e)}")
         return CommandError(f"rd: {space} {e.address:#x} is not readable: {e.message}")
 
     while pos < end:

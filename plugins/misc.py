@@ -32,6 +32,7 @@ from kmemx.commands.cexpr import CValue, evaluate_c
 from kmemx.commands.drgncode import nothing_to_translate
 from kmemx.commands.rows import END_TABLE
 from kmemx.commands.values import object_json
+from kmemx.errors import fault_where
 from kmemx.helpers.mm import PAGE_SIZE
 from kmemx.helpers.timekeeping import kernel_hz
 
@@ -329,7 +330,7 @@ def _p(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator
         o = p_evaluate(ctx, text).obj
         value: Any = object_json(o) if ctx.as_json else crash_print_text(o, radix)
     except drgn.FaultError as e:
-        raise CommandError(f"p: {text}: cannot read {e.address:#x}") from None
+        raise CommandError(f"p: {text}: cannot read {fault_where(e)}") from None
     yield from _p_record(ctx, text, leader, o, value)
 
 
@@ -400,7 +401,7 @@ def _p_percpu(ctx: Context, args: argparse.Namespace, text: str) -> Iterator[Any
         try:
             value: Any = object_json(o) if ctx.as_json else crash_print_text(o, radix)
         except drgn.FaultError as e:
-            raise CommandError(f"p: {label}: cannot read {e.address:#x}") from None
+            raise CommandError(f"p: {label}: cannot read {fault_where(e)}") from None
         yield from _p_record(ctx, label, label, o, value)
 
 
@@ -1105,7 +1106,7 @@ def _fuser(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
             if mm and any(v.vm_file and uses(v.vm_file.f_path) for v in for_each_vma(mm)):
                 use.append("mmap")
         except drgn.FaultError as e:
-            ctx.warn(f"fuser: task {int(task.value_()):#x}: cannot read {e.address:#x}")
+            ctx.warn(f"fuser: task {int(task.value_()):#x}: cannot read {fault_where(e)}")
             continue
         seen += 1
         if use:

@@ -17,6 +17,7 @@ import drgn
 from drgn.helpers.linux.cpumask import for_each_possible_cpu
 
 from kmemx.commands import Address, CommandError, Context, Row, TextLine, arg, command
+from kmemx.errors import fault_where
 
 from .lists import KERNEL_HALF, crash_member_line, crash_struct_text
 
@@ -429,4 +430,4 @@ def _sbitmapq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> I
         else:
             yield from _summary(ctx, sbq)
     except drgn.FaultError as e:
-        raise CommandError(f"sbitmapq: cannot read {e.address:#x}") from None
+        raise CommandError(f"sbitmapq: cannot read {fault_where(e)}") from None

@@ -24,6 +24,7 @@ from kmemx.commands import (
     command,
 )
 from kmemx.commands.cells import kernel_str
+from kmemx.errors import fault_where
 from kmemx.helpers.timekeeping import JIFFIES_CODE
 
 from .dis import LOCATION_CODE, location_text
@@ -847,7 +848,7 @@ def _sig(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterat
             try:
                 yield from _sig_lines(ctx, member)
             except drgn.FaultError as e:
-                ctx.warn(f"sig: task {int(member.value_()):#x}: cannot read {e.address:#x}")
+                ctx.warn(f"sig: task {int(member.value_()):#x}: cannot read {fault_where(e)}")
 
 
 # ---------------------------------------------------------------------------- waitq
@@ -944,7 +945,7 @@ def _waitq(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iter
                 task_header(ctx, ctx.k.view("struct task_struct", int(task.value_()))),
                 row.as_dict(), task)
     except drgn.FaultError as e:
-        raise CommandError(f"waitq: cannot read {e.address:#x}") from None
+        raise CommandError(f"waitq: cannot read {fault_where(e)}") from None
     if not n and not ctx.as_json:  # crash's dump_waitq() (kernel.c)
         yield TextLine(f'wait queue "{args.what}" ({addr:x}) is empty' if named
                        else f"wait queue {addr:x} is empty")

@@ -33,7 +33,7 @@ from kmemx.commands import (
 )
 from kmemx.commands.cells import CrashSize, Size
 from kmemx.commands.rows import cell_rows
-from kmemx.errors import KmemxError
+from kmemx.errors import KmemxError, fault_where
 from kmemx.helpers.identify import Identity, identify_address
 from kmemx.helpers.mm import COMMITTED_CODE, PAGE_SIZE, meminfo
 from kmemx.helpers.slab import (
@@ -228,7 +228,7 @@ def _cache_rows(ctx: Context, names: list[str],
         try:
             yield row(c, slab_cache_usage(c))
         except drgn.FaultError as e:
-            ctx.warn(f"cache {c.address:#x}: cannot read {e.address:#x}")
+            ctx.warn(f"cache {c.address:#x}: cannot read {fault_where(e)}")
         except Exception as e:  # a corrupt cache: report it, go on
             if isinstance(e, KeyboardInterrupt):
                 raise
@@ -357,17 +357,40 @@ def ignored_row(c: View) -> Row:
 
 
 def _slab_address(ctx: Context, word: str) -> int | None:
-    """``word`` as crash's ``kmem -s/-S`` reads an argument: a kernel
-    address (hexadecimal) that is not a ``struct kmem_cache``'s is an
-    address to look up in the slabs; None for a cache name or address."""
+    """``word`` as crash's ``kmem -s/-S`` reads an argument (memory.c
+    cmd_kmem()): a hexadecimal word is an address, one below the kernel
+    half a physical address, looked up at its direct-map address (PTOV)
+    when it is below ``high_memory``'s (else, with crash's warning, as it
+    is: in no slab); an address that is not a ``struct kmem_cache``'s is
+    looked up in the slabs (returned); None for a cache name or a cache's
+    address."""
     a = parse_hex(word)
-    if a is None or a < 1 << 63:
+    if a is None:
         return None
+    if a < 1 << 63:
+        a = _direct_map_address(ctx, a)
     known: set[int] | None = ctx.prog.cache.get("kmemx.plugins.slabs.cache_addresses")
     if known is None:
         known = {c.address for c in for_each_slab_cache(ctx.k)}
         ctx.prog.cache["kmemx.plugins.slabs.cache_addresses"] = known
-    return None if a in known else a
+    return None if a in known and a == parse_hex(word) else a
+
+
+def _direct_map_address(ctx: Context, phys: int) -> int:
+    """The direct-map address of physical address ``phys`` (drgn's
+    phys_to_virt()) when it is below ``high_memory``'s physical address,
+    as crash's PTOV() in cmd_kmem(); else ``phys`` itself, with crash's
+    warning "cannot make virtual-to-physical translation"."""
+    from drgn.helpers.linux.mm import phys_to_virt, virt_to_phys
+
+    try:
+        limit = int(virt_to_phys(ctx.prog["high_memory"]).value_())
+    except (KeyError, LookupError, drgn.FaultError):
+        limit = None
+    if limit is not None and phys >= limit:
+        ctx.warn(f"kmem: cannot make virtual-to-physical translation: {phys:x}")
+        return phys
+    return int(phys_to_virt(ctx.prog, phys).value_()) & (2**64 - 1)
 
 
 def kmem_slab_of(ctx: Context, addr: int, every_object: bool) -> Iterator[Any]:
@@ -1130,7 +1153,7 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
             try:
                 yield from kmem_mm.kmem_S(ctx, c, cpus)
             except drgn.FaultError as e:
-                ctx.warn(f"cache {c.address:#x}: cannot read {e.address:#x}")
+                ctx.warn(f"cache {c.address:#x}: cannot read {fault_where(e)}")
             except KmemxError as e:  # a corrupt freelist: report it, go on
                 ctx.warn(f"cache {c.address:#x}: {e}")
         return
@@ -1154,7 +1177,7 @@ def _kmem(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Itera
         try:
             ident = identify_address(ctx.k, a, cache) or free_identity(ctx.k, a)
         except drgn.FaultError as e:
-            ctx.warn(f"{a:#x}: cannot read {e.address:#x}")
+            ctx.warn(f"{a:#x}: cannot read {fault_where(e)}")
             yield Row(cols, (Address(a), "unreadable", "", "", None, None, ""))
             continue
         if text:

@@ -29,6 +29,7 @@ from kmemx.commands import (
 )
 from kmemx.commands.cells import Size, crash_centre, kernel_str
 from kmemx.commands.rows import NO_HEADER, HeaderOnly
+from kmemx.errors import fault_where
 from kmemx.helpers.cpumask import for_each_possible_cpu
 from kmemx.helpers.mm import (
     PAGE_SIZE,
@@ -558,7 +559,7 @@ def _ps(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
         try:
             yield from fn(ctx, _as_task(row.obj))
         except drgn.FaultError as e:
-            ctx.warn(f"task {row.obj.address:#x}: cannot read {e.address:#x}")
+            ctx.warn(f"task {row.obj.address:#x}: cannot read {fault_where(e)}")
         if not ctx.as_json:
             yield TextLine("")
 
@@ -3396,7 +3397,7 @@ def _files_dentry(ctx: Context, addrs: Iterable[int]) -> Iterator[Any]:
             yield Row(FILES_DENTRY_COLUMNS, (Address(a), Address(inode.value_()), Address(sb),
                                              kind, Name(path)), d)
         except drgn.FaultError as e:
-            ctx.warn(f"files: dentry {a:x}: cannot read {e.address:#x}")
+            ctx.warn(f"files: dentry {a:x}: cannot read {fault_where(e)}")
 
 
 def _files_inode(ctx: Context, addrs: Iterable[int]) -> Iterator[Any]:
@@ -3430,7 +3431,7 @@ def _files_inode(ctx: Context, addrs: Iterable[int]) -> Iterator[Any]:
             if count != nrpages:
                 ctx.warn(f"files: inode {a:x}: xarray page count: {count}  nrpages: {nrpages}")
         except drgn.FaultError as e:
-            ctx.warn(f"files: inode {a:x}: cannot read {e.address:#x}")
+            ctx.warn(f"files: inode {a:x}: cannot read {fault_where(e)}")
 
 
 VM_MM_COLUMNS = ("MM", "PGD", "RSS", "TOTAL_VM")
@@ -3853,7 +3854,7 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
             try:
                 yield from _vm_ref(ctx, t, ref)
             except drgn.FaultError as e:
-                ctx.warn(f"task {t.address:#x}: cannot read {e.address:#x}")
+                ctx.warn(f"task {t.address:#x}: cannot read {fault_where(e)}")
         return
     mm_given = None
     if args.mm_addr is not None:
@@ -3908,7 +3909,7 @@ def _vm(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterato
                     for page in _vm_pages(ctx, vma, mm):
                         yield Row((*oc, *page.columns), (*owner, *page.cells), page.obj)
         except drgn.FaultError as e:
-            ctx.warn(f"task {t.address:#x}: cannot read {e.address:#x}")
+            ctx.warn(f"task {t.address:#x}: cannot read {fault_where(e)}")
 
 
 VM_PAGE_COLUMNS = ("VIRTUAL", "PHYSICAL")
@@ -4113,7 +4114,7 @@ def _vm_dump(ctx: Context, tasks: Iterable[View], args: argparse.Namespace) -> I
                 else:
                     yield TextLine(obj.format_(integer_base=base))
         except drgn.FaultError as e:
-            ctx.warn(f"task {t.address:#x}: cannot read {e.address:#x}")
+            ctx.warn(f"task {t.address:#x}: cannot read {fault_where(e)}")
 
 
 #: crash's foreach keywords that run a kmemx command per task

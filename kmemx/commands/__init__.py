@@ -102,23 +102,33 @@ def execute(k: Kernel, line: str, as_json: bool = False,
         epoch()
     ctx = Context(k, registry, progress)
     ctx.as_json = as_json
-    run = run_pipeline(ctx, line)
-    lines = render(run.items, as_json=as_json or run.as_json)
-    if run.shell:
-        yield from run_shell(run.shell, "".join(x + "\n" for x in lines)).splitlines()
-    elif run.redirect:
-        path, append = run.redirect
-        try:
-            out = open(os.path.expanduser(path), "a" if append else "w",
-                       encoding="utf-8", errors="surrogateescape")
-        except OSError as e:
-            raise CommandError(f"cannot write {path}: {e.strerror or e}") from None
-        with out:
-            for text in lines:
-                out.write(text + "\n")
-    else:
-        yield from lines
-    # each distinct warning once, in order, with how often it came
+    try:
+        run = run_pipeline(ctx, line)
+        lines = render(run.items, as_json=as_json or run.as_json)
+        if run.shell:
+            yield from run_shell(run.shell, "".join(x + "\n" for x in lines)).splitlines()
+        elif run.redirect:
+            path, append = run.redirect
+            try:
+                out = open(os.path.expanduser(path), "a" if append else "w",
+                           encoding="utf-8", errors="surrogateescape")
+            except OSError as e:
+                raise CommandError(f"cannot write {path}: {e.strerror or e}") from None
+            with out:
+                for text in lines:
+                    out.write(text + "\n")
+        else:
+            yield from lines
+    except CommandError:
+        # the problems it survived before the error are never lost
+        yield from _warning_lines(ctx)
+        raise
+    yield from _warning_lines(ctx)
+
+
+def _warning_lines(ctx: Context) -> Iterator[str]:
+    """``kmemx: warning: ...`` lines of the problems ``ctx``'s command
+    survived: each distinct one once, in order, with how often it came."""
     counts: dict[str, int] = {}
     for msg in ctx.errors:
         counts[msg] = counts.get(msg, 0) + 1

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import drgn
 
+from ..errors import fault_where
 from ..symbols import did_you_mean
 from ..types.view import struct_view
 from .context import Context
@@ -55,7 +56,7 @@ def resolve_each(ctx: Context, names: Iterable[str], resolve: Callable[[str], T]
         except CommandError as e:
             message = str(e)
         except drgn.FaultError as e:
-            message = f"{name}: cannot read {e.address:#x}"
+            message = f"{name}: cannot read {fault_where(e)}"
         else:
             good += 1
             yield value

@@ -87,7 +87,7 @@ def _read(prog: drgn.Program) -> tuple[ModuleKallsyms, list[drgn.Symbol]]:
     except (LookupError, drgn.FaultError, ValueError) as e:
         # no "modules" list (CONFIG_MODULES=n) is not a problem; a bad one is
         if not isinstance(e, LookupError):
-            state.problems.append(f"module list: {e}")
+            state.problems.append(f"module list: {_why(e)}")
         return state, symbols
     for mod in modules:
         try:
@@ -112,12 +112,20 @@ def _read(prog: drgn.Program) -> tuple[ModuleKallsyms, list[drgn.Symbol]]:
         except AttributeError:
             return state, []  # no struct module->kallsyms: CONFIG_KALLSYMS=n
         except (drgn.FaultError, ValueError, LookupError, UnicodeDecodeError) as e:
-            state.problems.append(f"module at {mod.value_():#x}: symbol table: {e}")
+            state.problems.append(f"module at {mod.value_():#x}: symbol table: {_why(e)}")
     state.regions.sort()
     if state.regions:
         state.span = (state.regions[0][0], max(end for _start, end, _name in state.regions))
     state.symbols = len(symbols)
     return state, symbols
+
+
+def _why(e: Exception) -> str:
+    """An exception as a problem's text (a fault at a physical address drgn
+    read while translating: :func:`kmemx.errors.fault_text`)."""
+    from ..errors import fault_text
+
+    return fault_text(e) if isinstance(e, drgn.FaultError) else str(e)
 
 
 def _as_the_kernel_types_them(mod: drgn.Object, symbols: list[drgn.Symbol],

@@ -31,7 +31,7 @@ from pygments.styles import get_style_by_name  # type: ignore[import-untyped,unu
 from pygments.util import ClassNotFound  # type: ignore[import-untyped,unused-ignore]
 
 from ..commands import execute, load_plugins, loaded_plugins
-from ..errors import KmemxError
+from ..errors import KmemxError, fault_text
 from .catalog import CommandCatalog
 from .completion import ReplCompleter
 from .config import ReplConfig, load_config
@@ -283,7 +283,7 @@ class Repl:
         except (KmemxError, drgn.FaultError) as e:
             progress.clear()
             self.evaluator.remember(e)
-            self.out.error(f"kmemx: error: {e}")
+            self.out.error(f"kmemx: error: {fault_text(e) if isinstance(e, drgn.FaultError) else e}")
         except Exception as e:
             progress.clear()
             self.evaluator.remember(e)

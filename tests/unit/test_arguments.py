@@ -223,3 +223,61 @@ def test_missing_arguments_name_only_the_required_ones() -> None:
         list(run_pipeline(_ctx(reg), "shape").items)
     assert str(e.value) == "shape: the following arguments are required: type"
     assert list(run_pipeline(_ctx(reg), "shape T").items) == ["T"]
+
+
+def test_warnings_come_before_the_error() -> None:
+    """What a command survived (``ctx.warn``) before it failed is printed, as
+    ``kmemx: warning:`` lines before the error, never lost with it."""
+    from kmemx.commands import execute
+
+    reg = Registry()
+
+    @command("failing", "warns, then fails", registry=reg)
+    def failing(ctx: Context, args: argparse.Namespace, input: Iterable[Any]) -> Iterator[Any]:
+        ctx.warn("one address skipped")
+        raise CommandError("failing: nothing left")
+        yield  # a generator
+
+    k: Any = SimpleNamespace(prog=SimpleNamespace(cache={}))
+    got: list[str] = []
+    with pytest.raises(CommandError, match="nothing left"):
+        for line in execute(k, "failing", registry=reg):
+            got.append(line)
+    assert got == ["kmemx: warning: one address skipped"]
+
+
+def test_fault_at_a_translation_is_said_physical() -> None:
+    """A fault kmemx's segment reader marks physical (drgn met it translating
+    a virtual address: a page table's) is never shown as the address asked for."""
+    import drgn
+
+    from kmemx.errors import PHYSICAL_MARK, fault_reason, fault_text, fault_where
+
+    cut = drgn.FaultError("past the end of the truncated dump file" + PHYSICAL_MARK, 0x1BC2AFF8)
+    assert fault_where(cut) == \
+        "physical address 0x1bc2aff8 (past the end of the truncated dump file)"
+    assert fault_text(cut) == \
+        "past the end of the truncated dump file, at physical address 0x1bc2aff8"
+    assert fault_reason(cut) == \
+        "past the end of the truncated dump file, at physical address 0x1bc2aff8"
+    virtual = drgn.FaultError("address is not mapped", 0xDEADBEEF)
+    assert fault_where(virtual) == "0xdeadbeef"
+    assert fault_text(virtual) == str(virtual) == "address is not mapped: 0xdeadbeef"
+    assert fault_reason(virtual) == "address is not mapped"
+
+
+def test_unused_symbol_files_are_kmemx_warnings() -> None:
+    """drgn's "PATH: WHY; ignoring" about an -s file becomes kmemx's warning
+    (shown even with -q); about a file the user did not give, drgn's log."""
+    import logging
+
+    from kmemx.cli import _DrgnNotes
+
+    notes = _DrgnNotes(["/nonexist", "/srv/other/vmlinux"])
+    for msg in ("/nonexist: No such file or directory; ignoring",
+                "provided file /srv/other/vmlinux did not match any loaded modules; ignoring",
+                "/usr/lib/debug/x.ko: not an ELF file; ignoring"):
+        notes.emit(logging.LogRecord("drgn", logging.WARNING, __file__, 1, msg, None, None))
+    assert notes.warnings() == [
+        "kmemx: warning: -s /nonexist not used: No such file or directory",
+        "kmemx: warning: -s /srv/other/vmlinux not used: did not match any loaded modules"]

@@ -397,6 +397,23 @@ def test_new_users_front_end_report(fixture: Fixture, target: list[str],
     warnings = [x for x in proc.stderr.splitlines() if x.startswith("kmemx: warning: sys: ")]
     assert proc.returncode == 3 and warnings and len(warnings) == len(set(warnings))
     assert any(re.search(r" \(\d+ times\)$", x) for x in warnings), warnings
+    # a fault drgn met translating a kernel address (a page table's physical
+    # address, past the cut) is said as physical, never as the address asked for
+    for line in ("p jiffies", "rd jiffies", "dis schedule 2", "mod"):
+        proc = kmemx("-q", "-c", str(cut), "-s", str(fixture.vmlinux), line)
+        assert "(physical address): " not in proc.stderr, (line, proc.stderr)
+        errors = [x for x in proc.stderr.splitlines() if x.startswith("kmemx: error: ")]
+        assert len(errors) <= 1 and all(
+            "physical address 0x" not in x
+            or re.search(r"(cannot read|at) physical address 0x[0-9a-f]+", x) for x in errors)
+    # the modules' symbols left out of sym -l are said, not silent
+    proc = kmemx("-q", "-c", str(cut), "-s", str(fixture.vmlinux), "sym -l")
+    assert proc.returncode == 3 and "sym: module symbols left out: module list: " in proc.stderr
+    # an -s file drgn did not use is a warning -q does not hide
+    proc = kmemx("-q", "-c", core, "-s", str(fixture.vmlinux), "-s", str(tmp_path / "nofile"),
+                 "sys")
+    assert proc.stderr == f"kmemx: warning: -s {tmp_path / 'nofile'} not used: " \
+                          "No such file or directory\n"
 
 
 def test_member_path_through_a_pointer_is_one_line(fixture: Fixture) -> None:

@@ -35,7 +35,7 @@ class Session(CrashSession):
     @cached_property
     def addr(self) -> dict[str, Any]:
         from drgn.helpers.linux.fs import path_lookup
-        from drgn.helpers.linux.mm import follow_phys, for_each_vma
+        from drgn.helpers.linux.mm import follow_phys, for_each_vma, virt_to_phys
 
         prog = self.k.prog
         worker = self.worker
@@ -57,7 +57,8 @@ class Session(CrashSession):
             "mm": int(worker.mm.value_()), "pgd": int(worker.mm.pgd.value_()),
             "vma": int(text.value_()), "flags": int(text.vm_flags.value_()),
             "page": page, "phys": int(follow_phys(worker.mm, page)),
-            "offset": max(offsets), "dentry": dentry}
+            "offset": max(offsets), "dentry": dentry,
+            "dentry phys": int(virt_to_phys(wfile.dentry).value_())}
         if cpu_slab is not None:
             free = next((int(r["object"], 16) for r in detail
                          if r.get("slab") == cpu_slab["slab"] and "object" in r
@@ -107,6 +108,8 @@ class Session(CrashSession):
             "tree -v": f"tree -t maple -v {x('mt')}",
             "kmem -S dentry": f"kmem -S {a['dentry'] + 8:x}",
             "kmem -s dentry": f"kmem -s {a['dentry'] + 8:x}",
+            # crash: an address below the kernel half is physical (its PTOV)
+            "kmem -s physical": f"kmem -s {a['dentry phys'] + 8:#x}",
             "kmem -S task": f"kmem -S {a['task'] + 16:x}",
             "kmem -S cpu slab": f"kmem -S {x('cpu slab')}",
             "kmem -s cpu slab": f"kmem -s {x('cpu free')}",
@@ -229,7 +232,8 @@ def _slab_of_or_drgns(s: Session, key: str) -> dict[str, Any]:
     return theirs
 
 
-@pytest.mark.parametrize("key", ["kmem -S dentry", "kmem -s dentry", "kmem -S task",
+@pytest.mark.parametrize("key", ["kmem -S dentry", "kmem -s dentry", "kmem -s physical",
+                                 "kmem -S task",
                                  "kmem -S cpu slab", "kmem -s cpu slab"])
 def test_kmem_S_address(s: Session, key: str) -> None:
     """``kmem -S ADDR``: the cache's row, the slab holding ADDR (SLAB MEMORY
