@@ -3479,9 +3479,9 @@ found = False
 
 
 def listed(addr):  # the image's by address, then the modules' by module, region, address
-    if module_of(addr) is None:
-        return (0, 0, 0, addr)
     start = region_start(addr)
+    if start is None:
+        return (0, 0, 0, addr)
     return (1, *RANKS[start], addr)
 
 
@@ -3655,9 +3655,9 @@ def _sym_list(ctx: Context, search: str | None, module: str | None) -> Iterator[
     prog = ctx.prog
     by_addr = _symbols_by_address(prog)
     found = False
-    image = [a for a in by_addr if a < 1 << 63 or module_of_address(prog, a) is None]
-    modules = [a for a in by_addr if a >= 1 << 63 and module_of_address(prog, a) is not None]
-    for addr in [*sorted(image), *sorted(modules, key=lambda a: module_symbol_order(prog, a))]:
+    # (0, 0, address) for the image's, (module, region, address) for a module's:
+    # the image first, as crash lists them
+    for addr in sorted(by_addr, key=lambda a: module_symbol_order(prog, a)):
         for sym in sorted(by_addr[addr], key=lambda x: x.name):
             if sym.kind in (drgn.SymbolKind.FILE, drgn.SymbolKind.SECTION):
                 continue  # source file and section names: crash lists neither
